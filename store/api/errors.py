@@ -1,0 +1,90 @@
+"""The API's one error format: {"error": "<message>", "code": "<code>", "fields"?: {...}}.
+
+Domain errors raised by services (store.errors.DomainError) and DRF's own exceptions both
+end here, so every 4xx/5xx under /api has the same shape.
+"""
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from store.errors import DomainError
+
+_DEFAULT_CODES = {
+    400: "invalid",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "throttled",
+}
+
+
+def _first_message(detail: Any) -> str:
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    if isinstance(detail, dict) and detail:
+        return _first_message(next(iter(detail.values())))
+    return str(detail)
+
+
+def _flatten_fields(detail: Any) -> Any:
+    """DRF ErrorDetail trees → plain strings, keeping the nesting of the input."""
+    if isinstance(detail, dict):
+        return {key: _flatten_fields(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [str(item) for item in detail]
+        return [_flatten_fields(item) for item in detail]
+    return str(detail)
+
+
+def error_body(message: str, code: str, fields: dict | None = None) -> dict:
+    body = {"error": message, "code": code}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, DomainError):
+        body = error_body(exc.message, exc.code, exc.fields)
+        return Response(body, status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    status_code = response.status_code
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        fields = _flatten_fields(fields)
+        non_field = fields.pop("non_field_errors", None)
+        message = _first_message(non_field) if non_field else "Invalid input: " + ", ".join(
+            f"{name}: {_first_message(value)}" for name, value in fields.items()
+        )
+        if non_field and fields == {}:
+            fields = {"nonFieldErrors": non_field}
+        response.data = error_body(message, "invalid", fields or None)
+        return response
+    code = getattr(exc, "default_code", None) or _DEFAULT_CODES.get(status_code, "error")
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, exceptions.ErrorDetail) and detail.code:
+        code = detail.code
+    message = _first_message(detail) if detail is not None else str(exc)
+    response.data = error_body(message, code)
+    if status_code == status.HTTP_429_TOO_MANY_REQUESTS and "Retry-After" not in response:
+        wait = getattr(exc, "wait", None)
+        if wait:
+            response["Retry-After"] = str(int(wait) + 1)
+    return response

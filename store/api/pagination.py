@@ -1,0 +1,32 @@
+"""Pagination that keeps list bodies plain JSON arrays.
+
+`?page=&pageSize=` select the page; the total goes in `X-Total-Count` and the neighbours in
+an RFC 8288 `Link` header.
+"""
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+
+class HeaderPagination(PageNumberPagination):
+    page_query_param = "page"
+    page_size_query_param = "pageSize"
+    max_page_size = 100
+
+    def get_paginated_response(self, data: list) -> Response:
+        response = Response(data)
+        response["X-Total-Count"] = str(self.page.paginator.count)
+        links = []
+        if self.page.has_next():
+            links.append(f'<{self.get_next_link()}>; rel="next"')
+        if self.page.has_previous():
+            links.append(f'<{self.get_previous_link()}>; rel="prev"')
+        last_page = self.page.paginator.num_pages
+        request_url = self.request.build_absolute_uri()
+        links.append(f'<{replace_query_param(request_url, self.page_query_param, 1)}>; rel="first"')
+        links.append(f'<{replace_query_param(request_url, self.page_query_param, last_page)}>; rel="last"')
+        response["Link"] = ", ".join(links)
+        return response
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return {"type": "array", "items": schema.get("items", schema)}

@@ -1,0 +1,18 @@
+"""Top-level URLs: pages per app, /api, admin, health probes and /metrics."""
+from django.contrib import admin
+from django.urls import include, path
+
+from store import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include("store.api.urls")),
+    path("accounts/", include("accounts.urls")),
+    path("", include("orders.urls")),
+    path("notifications/", include("workflows.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("livez", health.livez, name="livez"),
+    path("", include("store.metrics_urls")),
+    path("", include("catalog.urls")),
+]
