@@ -128,6 +128,7 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
     # Tests use a file (not :memory:) so a real qcluster process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_store.sqlite3")}
