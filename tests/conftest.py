@@ -1,0 +1,230 @@
+"""Shared fixtures: users, JWT API clients, Debian's Chromium for Playwright, a real qcluster."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; the test body still talks to
+# the database synchronously, which is safe here (one thread).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+PASSWORD = "Sturdy-Passw0rd!"
+
+
+# --- users and API clients ------------------------------------------------------------
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(email: str | None = None, *, name: str = "Test Customer", password: str = PASSWORD, **extra):
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+        return django_user_model.objects.create_user(email=email, password=password, name=name, **extra)
+
+    return make
+
+
+@pytest.fixture
+def customer(make_user):
+    return make_user("customer@example.com", name="Casey Customer")
+
+
+@pytest.fixture
+def other_customer(make_user):
+    return make_user("other@example.com", name="Oscar Other")
+
+
+@pytest.fixture
+def staff_user(make_user):
+    return make_user("staff@example.com", name="Sam Staff", is_staff=True, is_superuser=True)
+
+
+def _jwt_client(user):
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def customer_api(customer):
+    return _jwt_client(customer)
+
+
+@pytest.fixture
+def other_api(other_customer):
+    return _jwt_client(other_customer)
+
+
+@pytest.fixture
+def staff_api(staff_user):
+    return _jwt_client(staff_user)
+
+
+@pytest.fixture
+def jwt_client():
+    return _jwt_client
+
+
+# --- catalog --------------------------------------------------------------------------
+
+@pytest.fixture
+def catalog(db):
+    """The 8 seed products, loaded from fixtures/products.json."""
+    from django.core.management import call_command
+
+    from catalog.models import Product
+
+    call_command("loaddata", str(BASE_DIR / "fixtures" / "products.json"), verbosity=0)
+    return {p.public_id: p for p in Product.objects.all()}
+
+
+# --- browser (pytest-playwright with Debian's Chromium) -------------------------------
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: browser tests need Debian's chromium package "
+            "(`apt-get install chromium`; `make test` installs it)."
+        )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def page(page):
+    page.set_default_timeout(15_000)
+    return page
+
+
+# --- a real django-q2 cluster ---------------------------------------------------------
+
+def _database_url_of_test_db() -> str:
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+class QCluster:
+    """A `manage.py qcluster` subprocess sharing the test database (and broker)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(env["DATA_DIR"]) / f"qcluster-{env['Q_CLUSTER_NAME']}.log"
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        self.log.close()
+
+    def kill(self) -> None:
+        """kill -9 the whole cluster, as a crash would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def qcluster(transactional_db, settings):
+    """A real worker cluster for this test. Tasks are enqueued for real (not sync)."""
+    from django.conf import settings as django_settings
+
+    name = f"test{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "store.settings_test",
+        "DATABASE_URL": _database_url_of_test_db(),
+        "DATA_DIR": str(django_settings.DATA_DIR),
+        "Q_CLUSTER_NAME": name,
+        "Q_WORKERS": os.environ.get("TEST_Q_WORKERS", "2"),
+        "Q_SYNC": "0",
+    }
+    cluster = QCluster(env)
+    # The test process enqueues onto the same named queue the cluster reads.
+    from django_q.conf import Conf
+
+    old_prefix, old_cluster_name = Conf.PREFIX, Conf.CLUSTER_NAME
+    Conf.PREFIX = Conf.CLUSTER_NAME = name
+    settings.PIPELINE_TASKS_SYNC = False
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        Conf.PREFIX, Conf.CLUSTER_NAME = old_prefix, old_cluster_name
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
+    """Poll `predicate` until it returns a truthy value; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    return shutil.which(CHROMIUM) or CHROMIUM
