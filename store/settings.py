@@ -281,6 +281,9 @@ SIMULATOR = {
     "NOTIFICATION_LATENCY_MS": (10, 50),
 }
 
+# Run pipeline tasks in-process instead of through the queue (unit tests only).
+PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", False)
+
 # The pipeline (workflows/pipeline.py holds the wiring; these are its tunables).
 PIPELINE = {
     # Step-level retries on transient errors: (retries, base backoff seconds, per-attempt timeout seconds)

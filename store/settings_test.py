@@ -11,3 +11,13 @@ from store.settings import *  # noqa: E402,F403
 
 # Fast password hashing: the suite creates many users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Unit tests run pipeline tasks in-process through django-q2's sync mode; the `qcluster`
+# fixture turns this off so tasks go through the broker to a real cluster.
+PIPELINE_TASKS_SYNC = True
+
+# Deterministic simulators: a fixed seed, and the warehouse and carrier always succeed unless
+# a test asks for the seed's rates (tests/workflows/test_rates.py) or a trigger (ZIP 00000).
+SIMULATOR = {**SIMULATOR, "SEED": os.environ.get("SIM_SEED", "workflow-store-tests")}  # noqa: F405
+SIMULATOR["INVENTORY_AVAILABLE_RATE"] = float(os.environ.get("SIM_INVENTORY_AVAILABLE_RATE", "1"))
+SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_RATE", "1"))

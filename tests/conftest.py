@@ -162,9 +162,9 @@ class QCluster:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)  # the cluster's main process stops its workers
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
@@ -183,34 +183,42 @@ class QCluster:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def qcluster(transactional_db, settings):
-    """A real worker cluster for this test. Tasks are enqueued for real (not sync)."""
+@pytest.fixture(scope="session")
+def qcluster_process(django_db_setup, django_db_blocker):
+    """One `qcluster` for the session, on its own queue name, sharing the test database."""
     from django.conf import settings as django_settings
+    from django_q.conf import Conf
 
+    with django_db_blocker.unblock():
+        database_url = _database_url_of_test_db()
     name = f"test{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "store.settings_test",
-        "DATABASE_URL": _database_url_of_test_db(),
+        "DATABASE_URL": database_url,
         "DATA_DIR": str(django_settings.DATA_DIR),
         "Q_CLUSTER_NAME": name,
         "Q_WORKERS": os.environ.get("TEST_Q_WORKERS", "2"),
-        "Q_SYNC": "0",
     }
     cluster = QCluster(env)
-    # The test process enqueues onto the same named queue the cluster reads.
-    from django_q.conf import Conf
-
-    old_prefix, old_cluster_name = Conf.PREFIX, Conf.CLUSTER_NAME
+    # The test process enqueues onto the queue the cluster reads.
+    old_names = Conf.PREFIX, Conf.CLUSTER_NAME
     Conf.PREFIX = Conf.CLUSTER_NAME = name
-    settings.PIPELINE_TASKS_SYNC = False
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
-        Conf.PREFIX, Conf.CLUSTER_NAME = old_prefix, old_cluster_name
+        Conf.PREFIX, Conf.CLUSTER_NAME = old_names
+
+
+@pytest.fixture
+def qcluster(qcluster_process, transactional_db, settings):
+    """A real worker cluster: tasks go through the broker (not sync) to `qcluster_process`."""
+    settings.PIPELINE_TASKS_SYNC = False
+    if qcluster_process.process is None or qcluster_process.process.poll() is not None:
+        qcluster_process.start()  # a test killed it (crash drills): bring it back
+    return qcluster_process
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
@@ -228,3 +236,39 @@ def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message
 @pytest.fixture
 def chromium_path() -> str:
     return shutil.which(CHROMIUM) or CHROMIUM
+
+
+# --- orders ---------------------------------------------------------------------------
+
+SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+CARD_APPROVE = "4242 4242 4242 4242"
+CARD_DECLINE = "4000 0000 0000 0002"
+CARD_TIMEOUT_ONCE = "4000 0000 0000 0119"
+
+
+@pytest.fixture
+def place_order(catalog):
+    """Place an order through the real service: place_order(user, {"prod-001": 2}, card=..., zip=...)."""
+    from orders.services import LineRequest, ShippingAddress, order_place
+
+    def place(user, items: dict[str, int] | None = None, *, card: str | None = CARD_APPROVE, zip: str = "62701",
+              idempotency_key: str = ""):
+        items = items or {"prod-002": 1}
+        result = order_place(
+            user=user,
+            lines=[LineRequest(pid, qty) for pid, qty in items.items()],
+            shipping=ShippingAddress(**{**SHIPPING, "zip": zip}),
+            card_number=card,
+            idempotency_key=idempotency_key,
+        )
+        return result.order
+
+    return place
+
+
+@pytest.fixture
+def sync_pipeline(settings, django_capture_on_commit_callbacks):
+    """Run on-commit callbacks (and so the pipeline, in django-q2's sync mode) as they are registered."""
+    settings.PIPELINE_TASKS_SYNC = True
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        yield callbacks

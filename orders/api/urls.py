@@ -1,1 +1,14 @@
-urlpatterns: list = []
+"""Included at /api/: the orders endpoints, without trailing slashes as in the seed's API."""
+from django.urls import path
+
+from orders.api import views
+
+urlpatterns = [
+    path("orders", views.OrderListCreateApi.as_view(), name="api-orders"),
+    path("orders/<int:order_id>", views.OrderDetailApi.as_view(), name="api-order-detail"),
+    path("orders/<int:order_id>/cancel", views.OrderCancelApi.as_view(), name="api-order-cancel"),
+    path("orders/<int:order_id>/approve", views.OrderApproveApi.as_view(), name="api-order-approve"),
+    path("orders/<int:order_id>/reject", views.OrderRejectApi.as_view(), name="api-order-reject"),
+    path("orders/<int:order_id>/retry", views.OrderRetryApi.as_view(), name="api-order-retry"),
+    path("orders/<int:order_id>/refund", views.OrderRefundApi.as_view(), name="api-order-refund"),
+]

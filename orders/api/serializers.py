@@ -1,0 +1,132 @@
+"""Order API shapes (DESIGN §6): camelCase keys, money as numbers."""
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from orders.models import Order, OrderEvent, OrderLine, Refund
+from orders.validators import validate_card_number, validate_zip_code
+
+
+# --- input ----------------------------------------------------------------------------
+
+class OrderItemInput(serializers.Serializer):
+    productId = serializers.CharField(max_length=32)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.STORE_MAX_LINE_QUANTITY)
+
+    def to_internal_value(self, data):
+        # "2" or 2.5 are not whole numbers: refuse anything but a JSON integer.
+        if isinstance(data, dict) and "quantity" in data and (
+            isinstance(data["quantity"], bool) or not isinstance(data["quantity"], int)
+        ):
+            raise serializers.ValidationError({"quantity": ["A whole number from 1 to 99 is required."]})
+        return super().to_internal_value(data)
+
+
+class ShippingInput(serializers.Serializer):
+    address = serializers.CharField(max_length=200)
+    city = serializers.CharField(max_length=100)
+    state = serializers.CharField(max_length=100)
+    zip = serializers.CharField(max_length=10, validators=[validate_zip_code])
+
+
+class PaymentInput(serializers.Serializer):
+    card = serializers.CharField(max_length=23, required=False, allow_blank=True, validators=[])
+
+    def validate_card(self, value: str) -> str:
+        if value:
+            try:
+                validate_card_number(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from exc
+        return value
+
+
+class OrderCreateInput(serializers.Serializer):
+    items = OrderItemInput(many=True, allow_empty=False, max_length=settings.STORE_MAX_ORDER_LINES)
+    shipping = ShippingInput()
+    payment = PaymentInput(required=False)
+
+
+class RefundInput(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0.01)
+    reason = serializers.CharField(max_length=200)
+
+
+class ReasonInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+# --- output ---------------------------------------------------------------------------
+
+class OrderItemOutput(serializers.ModelSerializer):
+    productId = serializers.CharField(source="product_public_id")
+    price = serializers.DecimalField(source="unit_price", max_digits=10, decimal_places=2)
+
+    class Meta:
+        model = OrderLine
+        fields = ["productId", "name", "price", "quantity"]
+
+
+class ShippingOutput(serializers.Serializer):
+    address = serializers.CharField(source="ship_address")
+    city = serializers.CharField(source="ship_city")
+    state = serializers.CharField(source="ship_state")
+    zip = serializers.CharField(source="ship_zip")
+
+
+class PaymentOutput(serializers.Serializer):
+    cardLast4 = serializers.CharField(source="card_last4")
+    transactionId = serializers.CharField(source="transaction_id")
+    retries = serializers.IntegerField(source="payment_retries")
+
+
+class ShipmentOutput(serializers.Serializer):
+    trackingNumber = serializers.CharField(source="tracking_number")
+    carrier = serializers.CharField()
+    estimatedDelivery = serializers.DateField(source="estimated_delivery", allow_null=True)
+    retries = serializers.IntegerField(source="shipping_retries")
+
+
+class RefundOutput(serializers.ModelSerializer):
+    reference = serializers.CharField(source="gateway_reference")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "amount", "reason", "reference", "createdAt"]
+
+
+class TimelineEntryOutput(serializers.ModelSerializer):
+    event = serializers.CharField(source="event_type")
+    fromState = serializers.CharField(source="source_state")
+    toState = serializers.CharField(source="target_state")
+    actor = serializers.CharField(source="actor_label")
+    at = serializers.DateTimeField(source="created_at")
+
+    class Meta:
+        model = OrderEvent
+        fields = ["event", "transition", "fromState", "toState", "actor", "detail", "at"]
+
+
+class OrderOutput(serializers.ModelSerializer):
+    items = OrderItemOutput(source="lines", many=True)
+    shipping = ShippingOutput(source="*")
+    payment = PaymentOutput(source="*")
+    shipment = ShipmentOutput(source="*")
+    refundedAmount = serializers.DecimalField(source="refunded_amount", max_digits=12, decimal_places=2)
+    refunds = RefundOutput(many=True)
+    failureReason = serializers.CharField(source="failure_reason")
+    createdAt = serializers.DateTimeField(source="created_at")
+    updatedAt = serializers.DateTimeField(source="updated_at")
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "state", "items", "total", "shipping", "payment", "shipment", "refundedAmount",
+                  "refunds", "failureReason", "createdAt", "updatedAt"]
+
+
+class OrderDetailOutput(OrderOutput):
+    timeline = TimelineEntryOutput(source="events", many=True)
+
+    class Meta(OrderOutput.Meta):
+        fields = [*OrderOutput.Meta.fields, "timeline"]

@@ -1,0 +1,147 @@
+"""/api/orders: thin views over the order services and selectors."""
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders import selectors, services
+from orders.api.permissions import CanApproveOrders, CanRefundOrders
+from orders.api.serializers import (
+    OrderCreateInput,
+    OrderDetailOutput,
+    OrderOutput,
+    ReasonInput,
+    RefundInput,
+)
+from orders.states import Actor, OrderState
+from store.api.pagination import HeaderPagination
+from store.errors import ValidationFailed
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Replaying a key returns the first order; the same key with another body is a 422.",
+)
+
+
+def _detail(request: Request, order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
+    order = selectors.order_get(user=request.user, order_id=order_id)
+    return Response(OrderDetailOutput(order).data, status=status_code)
+
+
+class OrderListCreateApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=OrderState.values, description="Staff only."),
+                    OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("pageSize", OpenApiTypes.INT)],
+        responses=OrderOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        state = request.query_params.get("state")
+        if state and state not in OrderState.values:
+            raise ValidationFailed(f"Unknown state {state!r}.", fields={"state": f"One of {', '.join(OrderState.values)}."})
+        orders = selectors.order_list(user=request.user, state=state)
+        paginator = HeaderPagination()
+        page = paginator.paginate_queryset(orders, request, view=self)
+        return paginator.get_paginated_response(OrderOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=OrderCreateInput,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: OrderDetailOutput, 200: OrderDetailOutput},
+    )
+    def post(self, request: Request) -> Response:
+        payload = OrderCreateInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 128:
+            raise ValidationFailed("Idempotency-Key is too long (128 characters at most).",
+                                   fields={"Idempotency-Key": "At most 128 characters."})
+        result = services.order_place(
+            user=request.user,
+            lines=[services.LineRequest(item["productId"], item["quantity"]) for item in data["items"]],
+            shipping=services.ShippingAddress(**data["shipping"]),
+            card_number=data.get("payment", {}).get("card"),
+            idempotency_key=key,
+        )
+        return _detail(request, result.order.pk,
+                       status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class OrderDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="orders_retrieve", responses=OrderDetailOutput)
+    def get(self, request: Request, order_id: int) -> Response:
+        return _detail(request, order_id)
+
+
+class OrderCancelApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="orders_cancel", request=ReasonInput, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        payload = ReasonInput(data=request.data or {})
+        payload.is_valid(raise_exception=True)
+        kind = Actor.CUSTOMER if order.owner_id == request.user.pk else Actor.STAFF
+        services.order_cancel(order=order, actor=request.user, actor_kind=kind,
+                              reason=payload.validated_data.get("reason", ""))
+        return _detail(request, order_id)
+
+
+class OrderApproveApi(APIView):
+    permission_classes = [IsAdminUser, CanApproveOrders]
+
+    @extend_schema(operation_id="orders_approve", request=None, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_staff(order_id=order_id)
+        services.order_approve(order=order, actor=request.user)
+        return _detail(request, order_id)
+
+
+class OrderRejectApi(APIView):
+    permission_classes = [IsAdminUser, CanApproveOrders]
+
+    @extend_schema(operation_id="orders_reject", request=ReasonInput, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_staff(order_id=order_id)
+        payload = ReasonInput(data=request.data or {})
+        payload.is_valid(raise_exception=True)
+        services.order_reject(order=order, actor=request.user, reason=payload.validated_data.get("reason", ""))
+        return _detail(request, order_id)
+
+
+class OrderRetryApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(operation_id="orders_retry", request=None, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_staff(order_id=order_id)
+        with transaction.atomic():
+            services.order_retry(order=order, actor=request.user)
+        return _detail(request, order_id)
+
+
+class OrderRefundApi(APIView):
+    permission_classes = [IsAdminUser, CanRefundOrders]
+
+    @extend_schema(operation_id="orders_refund", request=RefundInput, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get_for_staff(order_id=order_id)
+        payload = RefundInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        services.refund_create(
+            order=order,
+            amount=payload.validated_data.get("amount"),
+            reason=payload.validated_data["reason"],
+            actor=request.user,
+        )
+        return _detail(request, order_id)

@@ -1,0 +1,18 @@
+"""Order services: every write to an order goes through one of these."""
+from orders.services.actions import order_approve, order_cancel, order_reject, order_retry, refund_create
+from orders.services.placement import LineRequest, PlacementResult, ShippingAddress, order_place
+from orders.services.transitions import TransitionRefused, order_transition
+
+__all__ = [
+    "LineRequest",
+    "PlacementResult",
+    "ShippingAddress",
+    "TransitionRefused",
+    "order_approve",
+    "order_cancel",
+    "order_place",
+    "order_reject",
+    "order_retry",
+    "order_transition",
+    "refund_create",
+]

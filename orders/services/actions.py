@@ -1,0 +1,114 @@
+"""What customers and staff do to an existing order: cancel, approve, reject, retry, refund."""
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+
+from orders.models import Order, OrderEvent, Refund
+from orders.services.transitions import TransitionRefused, order_transition
+from orders.states import CANCELLABLE_STATES, WORKING_STATES, Actor, OrderState
+from store.errors import ValidationFailed
+from store.request_context import request_id_var
+
+S = OrderState
+
+
+def order_cancel(*, order: Order, actor, actor_kind: str = Actor.CUSTOMER, reason: str = "") -> Order:
+    """Cancel an order that has not been paid for (new, validated or awaiting approval)."""
+    name = "cancel_order" if order.state == S.NEW else "cancel_validated"
+    if order.state not in CANCELLABLE_STATES:
+        raise TransitionRefused(
+            f"Order {order.number} is {order.get_state_display().lower()} and can no longer be cancelled."
+        )
+    reason = reason or ("Cancelled by the customer" if actor_kind == Actor.CUSTOMER else "Cancelled by the shop")
+    return order_transition(order_id=order.pk, name=name, actor=actor, actor_kind=actor_kind, reason=reason)
+
+
+def order_approve(*, order: Order, actor) -> Order:
+    """Release a held order to payment."""
+    return order_transition(order_id=order.pk, name="approve", actor=actor, actor_kind=Actor.STAFF)
+
+
+def order_reject(*, order: Order, actor, reason: str = "") -> Order:
+    """Refuse a held order: it is cancelled and its stock released."""
+    return order_transition(
+        order_id=order.pk, name="reject", actor=actor, actor_kind=Actor.STAFF, reason=reason or "Rejected by the shop"
+    )
+
+
+def order_retry(*, order: Order, actor) -> Order:
+    """Retry the order's current step: a failed payment or shipment, or a stuck working step."""
+    from workflows.tasks import pipeline_enqueue
+
+    if order.state == S.PAYMENT_FAILED:
+        return order_transition(order_id=order.pk, name="retry_payment", actor=actor, actor_kind=Actor.STAFF)
+    if order.state == S.SHIP_FAILED:
+        return order_transition(order_id=order.pk, name="retry_shipping", actor=actor, actor_kind=Actor.STAFF)
+    if order.state in WORKING_STATES:
+        transaction.on_commit(lambda: pipeline_enqueue(order_id=order.pk))
+        return order
+    raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")
+
+
+def refund_create(
+    *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF
+) -> Refund:
+    """Refund part or all of what is left of an order's payment through the payment gateway.
+
+    A refund of everything that is left fires the `refund` transition (and releases stock
+    when nothing shipped); a partial refund leaves the state. The gateway call carries a key
+    derived from the order and its refund count, taken under the row lock, so a retried
+    refund is never paid out twice.
+    """
+    from workflows import metrics
+    from workflows.gateways import payment_gateway
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        refundable = locked.refundable_amount
+        if refundable <= 0:
+            raise TransitionRefused(f"Order {locked.number} has nothing left to refund.")
+        amount = refundable if amount is None else Decimal(amount).quantize(Decimal("0.01"))
+        if amount <= 0:
+            raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
+        if amount > refundable:
+            raise ValidationFailed(
+                f"At most {refundable} can be refunded on order {locked.number}.",
+                fields={"amount": f"At most {refundable}."},
+            )
+        sequence = locked.refunds.count() + 1
+        result = payment_gateway.refund(
+            key=f"order-{locked.pk}-refund-{sequence}",
+            order_id=locked.pk,
+            transaction_id=locked.transaction_id,
+            amount=amount,
+        )
+        refund = Refund.objects.create(
+            order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor
+        )
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount)
+        if amount == refundable:
+            order_transition(
+                order_id=locked.pk,
+                name="refund",
+                actor=actor,
+                actor_kind=actor_kind,
+                detail={"amount": str(amount), "reason": reason, "reference": result.reference},
+            )
+        else:
+            OrderEvent.objects.create(
+                order=locked,
+                event_type="order.partially_refunded",
+                transition="",
+                source_state=locked.state,
+                target_state=locked.state,
+                actor_kind=actor_kind,
+                actor=actor,
+                detail={"amount": str(amount), "reason": reason, "reference": result.reference},
+                request_id=request_id_var.get() or "",
+            )
+        transaction.on_commit(lambda: metrics.refund_made(full=amount == refundable))
+    return refund

@@ -1,0 +1,169 @@
+"""Placing an order: price every line from the catalog, reserve stock, start the pipeline."""
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from catalog.models import Product
+from orders.models import Order, OrderEvent, OrderLine
+from orders.states import Actor
+from orders.stock import stock_reserve
+from orders.validators import luhn_valid, normalize_card_number
+from store.errors import Unprocessable, ValidationFailed
+from store.request_context import request_id_var
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShippingAddress:
+    address: str
+    city: str
+    state: str
+    zip: str
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    order: Order
+    created: bool
+
+
+def _merged_lines(lines: Sequence[LineRequest]) -> dict[str, int]:
+    if not lines:
+        raise ValidationFailed("An order needs at least one item.", fields={"items": "At least one item is required."})
+    if len(lines) > settings.STORE_MAX_ORDER_LINES:
+        raise ValidationFailed(
+            f"An order can have at most {settings.STORE_MAX_ORDER_LINES} lines.",
+            fields={"items": f"At most {settings.STORE_MAX_ORDER_LINES} lines."},
+        )
+    merged: dict[str, int] = {}
+    for line in lines:
+        if not isinstance(line.quantity, int) or not 1 <= line.quantity <= settings.STORE_MAX_LINE_QUANTITY:
+            raise ValidationFailed(
+                f"Quantity of {line.product_id} must be a whole number from 1 to {settings.STORE_MAX_LINE_QUANTITY}.",
+                fields={"items": {line.product_id: "quantity out of range"}},
+            )
+        merged[line.product_id] = merged.get(line.product_id, 0) + line.quantity
+    for product_id, quantity in merged.items():
+        if quantity > settings.STORE_MAX_LINE_QUANTITY:
+            raise ValidationFailed(
+                f"At most {settings.STORE_MAX_LINE_QUANTITY} of {product_id} per order.",
+                fields={"items": {product_id: "quantity out of range"}},
+            )
+    return merged
+
+
+def _fingerprint(merged: dict[str, int], shipping: ShippingAddress, card_last4: str) -> str:
+    canonical = json.dumps({"items": sorted(merged.items()), "shipping": asdict(shipping), "card": card_last4}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replayed(*, user, idempotency_key: str, fingerprint: str) -> Order | None:
+    existing = Order.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    if existing.request_fingerprint != fingerprint:
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request.", code="idempotency_key_reused"
+        )
+    return existing
+
+
+def order_place(
+    *,
+    user,
+    lines: Sequence[LineRequest],
+    shipping: ShippingAddress,
+    card_number: str | None = None,
+    idempotency_key: str = "",
+) -> PlacementResult:
+    """Create an order in `new` with its stock reserved, and start the pipeline on commit.
+
+    Prices and names come from the catalog, never from the client. A replayed
+    `idempotency_key` returns the first order (created=False); the same key with a
+    different request raises Unprocessable (422). Not enough stock raises
+    InsufficientStock (409) and reserves nothing.
+    """
+    from workflows import metrics, notifications, tasks
+    from workflows.gateways import payment_gateway
+
+    merged = _merged_lines(lines)
+    card = normalize_card_number(card_number or "")
+    if card and not luhn_valid(card):
+        raise ValidationFailed("The card number is not valid.", fields={"payment": {"card": "Invalid card number."}})
+    fingerprint = _fingerprint(merged, shipping, card[-4:])
+    if idempotency_key:
+        replay = _replayed(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+        if replay is not None:
+            return PlacementResult(replay, created=False)
+
+    products = Product.objects.in_bulk(merged.keys(), field_name="public_id")
+    unknown = [pid for pid in merged if pid not in products or not products[pid].is_active]
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown or unavailable product: {', '.join(unknown)}.",
+            fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
+        )
+
+    # The provider tokenises the card; we keep its token and the last 4 digits only.
+    token = payment_gateway.tokenize(card) if card else None
+
+    try:
+        with transaction.atomic():
+            total = Decimal("0.00")
+            # Reserve in a stable order so concurrent checkouts never deadlock.
+            for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
+                stock_reserve(product=product, quantity=merged[product.public_id])
+                total += product.price * merged[product.public_id]
+            order = Order.objects.create(
+                owner=user,
+                ship_address=shipping.address,
+                ship_city=shipping.city,
+                ship_state=shipping.state,
+                ship_zip=shipping.zip,
+                total=total,
+                payment_token=token.token if token else "",
+                card_last4=token.last4 if token else "",
+                idempotency_key=idempotency_key,
+                request_fingerprint=fingerprint,
+            )
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    product=products[pid],
+                    product_public_id=pid,
+                    name=products[pid].name,
+                    unit_price=products[pid].price,
+                    quantity=quantity,
+                )
+                for pid, quantity in merged.items()
+            )
+            OrderEvent.objects.create(
+                order=order,
+                event_type="order.created",
+                target_state=order.state,
+                actor_kind=Actor.CUSTOMER,
+                actor=user,
+                detail={"total": str(total), "items": sum(merged.values())},
+                request_id=request_id_var.get() or "",
+            )
+            transaction.on_commit(lambda: metrics.order_created())
+            transaction.on_commit(lambda: notifications.notify(order_id=order.pk, event_type="order.created"))
+            transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk))
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        if idempotency_key:
+            replay = _replayed(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
+            if replay is not None:
+                return PlacementResult(replay, created=False)
+        raise
+    return PlacementResult(order, created=True)

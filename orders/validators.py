@@ -1,0 +1,37 @@
+"""Input checks shared by the API serializers, the checkout form and the services."""
+import re
+
+from django.core.exceptions import ValidationError
+
+_NON_DIGITS = re.compile(r"[\s-]")
+
+
+def normalize_card_number(value: str) -> str:
+    return _NON_DIGITS.sub("", value or "")
+
+
+def luhn_valid(number: str) -> bool:
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = int(char)
+        if index % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def validate_card_number(value: str) -> None:
+    if not luhn_valid(normalize_card_number(value)):
+        raise ValidationError("Enter a valid card number (12–19 digits passing the Luhn check).", code="invalid_card")
+
+
+validate_zip = re.compile(r"^\d{5}(-\d{4})?$")
+
+
+def validate_zip_code(value: str) -> None:
+    if not validate_zip.match(value or ""):
+        raise ValidationError("Enter a ZIP code like 12345 or 12345-6789.", code="invalid_zip")

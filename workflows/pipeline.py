@@ -1,0 +1,198 @@
+"""The fulfilment pipeline's wiring, declared in one table.
+
+`PIPELINE` maps each state the pipeline works on to what happens there: fire a transition,
+run a step (gateway call with step-level retries, then a success or failure transition),
+ask the review rules, retry a failed state a limited number of times then compensate, or
+deliver after a delay. `pipeline_advance` follows the table from the order's current
+state until the order waits (for a person, a delay or nothing: terminal).
+
+Each transition commits on its own, so the database, not the queue, records progress; a
+step that finds the order no longer in its state does nothing; gateway calls carry keys
+derived from the order and its retry counters, so running a step twice never charges,
+ships or refunds twice.
+"""
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from orders.models import Order
+from orders.services import order_transition, refund_create
+from orders.states import Actor, OrderState
+from workflows.gateways import GatewayResult, inventory_gateway, payment_gateway, shipping_gateway
+from workflows.review import review_rule_matching
+from workflows.runner import RetryPolicy, step_run
+
+S = OrderState
+MAX_HOPS = 25
+
+
+# --- Gateway calls of the three steps -------------------------------------------------
+
+def inventory_check(order: Order, timeout: float) -> GatewayResult:
+    items = list(order.lines.values_list("product_public_id", "quantity"))
+    return inventory_gateway.check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
+
+
+def payment_charge(order: Order, timeout: float) -> GatewayResult:
+    return payment_gateway.charge(
+        key=f"order-{order.pk}-charge-{order.payment_retries}",
+        order_id=order.pk,
+        token=order.payment_token,
+        amount=order.total,
+        timeout=timeout,
+    )
+
+
+def shipping_label(order: Order, timeout: float) -> GatewayResult:
+    return shipping_gateway.create_label(
+        key=f"order-{order.pk}-ship-{order.shipping_retries}", order_id=order.pk, zip_code=order.ship_zip, timeout=timeout
+    )
+
+
+def payment_fields(result: GatewayResult) -> dict:
+    return {"transaction_id": result.reference, "card_last4": result.data.get("last4", "")}
+
+
+def shipment_fields(result: GatewayResult) -> dict:
+    eta = result.data.get("estimated_delivery")
+    return {
+        "tracking_number": result.reference,
+        "carrier": result.data.get("carrier", ""),
+        "estimated_delivery": date.fromisoformat(eta) if eta else date.today() + timedelta(days=3),
+    }
+
+
+# --- Stage kinds ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Fire:
+    """Fire `transition` straight away."""
+
+    transition: str
+
+    def run(self, order: Order) -> bool:
+        order_transition(order_id=order.pk, name=self.transition, only_from=order.state)
+        return True
+
+
+@dataclass(frozen=True)
+class Step:
+    """Call a gateway with retries; fire `success` or `failure` with what it answered."""
+
+    step: str
+    call: Callable[[Order, float], GatewayResult]
+    success: str
+    failure: str
+    retry_policy: str
+    success_fields: Callable[[GatewayResult], dict] = lambda result: {}
+
+    def run(self, order: Order) -> bool:
+        outcome = step_run(self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy))
+        detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}
+        if outcome.result.ok:
+            fields = self.success_fields(outcome.result)
+            order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail, **fields)
+        else:
+            order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
+                             reason=outcome.result.reason)
+        return True
+
+
+@dataclass(frozen=True)
+class Review:
+    """Hold the order for approval when a review rule matches, else go on."""
+
+    hold: str
+    otherwise: str
+
+    def run(self, order: Order) -> bool:
+        rule = review_rule_matching(order)
+        if rule is not None:
+            order_transition(order_id=order.pk, name=self.hold, only_from=order.state, detail={"rule": rule.name},
+                             rule=rule.name)
+        else:
+            order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state)
+        return True
+
+
+@dataclass(frozen=True)
+class RefundInFull:
+    """The saga's compensation: pay back everything that is left (releases unshipped stock)."""
+
+    reason: str
+
+    def run(self, order: Order) -> bool:
+        refund_create(order=order, amount=None, reason=f"{self.reason}: {order.failure_reason}".strip(": "),
+                      actor=None, actor_kind=Actor.SYSTEM)
+        return True
+
+
+@dataclass(frozen=True)
+class RetryOrCompensate:
+    """Retry a failed state automatically up to PIPELINE['STATE_RETRIES'] times, then compensate."""
+
+    retry: str
+    counter: str
+    compensate: Fire | RefundInFull
+
+    def run(self, order: Order) -> bool:
+        if getattr(order, self.counter) < settings.PIPELINE["STATE_RETRIES"]:
+            order_transition(order_id=order.pk, name=self.retry, only_from=order.state)
+            return True
+        return self.compensate.run(order)
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Fire `transition` after PIPELINE['DELIVERY_DELAY_SECONDS'] (at once when 0)."""
+
+    transition: str
+
+    def run(self, order: Order) -> bool:
+        delay = settings.PIPELINE["DELIVERY_DELAY_SECONDS"]
+        due = order.updated_at + timedelta(seconds=delay)
+        if delay <= 0 or timezone.now() >= due:
+            order_transition(order_id=order.pk, name=self.transition, only_from=order.state)
+            return True
+        from workflows.tasks import pipeline_schedule
+
+        pipeline_schedule(order_id=order.pk, at=due)
+        return False
+
+
+# --- The wiring -----------------------------------------------------------------------
+#   state             what the pipeline does there
+PIPELINE = {
+    S.NEW:            Fire("start_validation"),
+    S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
+                           failure="validation_failed", retry_policy="INVENTORY_RETRY"),
+    S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
+    S.PAYING:         Step("payment", payment_charge, success="payment_approved",
+                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields),
+    S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
+                                        compensate=Fire("abandon_payment")),
+    S.PAID:           Fire("start_shipping"),
+    S.SHIPPING:       Step("shipping", shipping_label, success="shipping_confirmed",
+                           failure="shipping_failed", retry_policy="SHIPPING_RETRY", success_fields=shipment_fields),
+    S.SHIP_FAILED:    RetryOrCompensate(retry="retry_shipping", counter="shipping_retries",
+                                        compensate=RefundInFull("Shipping failed")),
+    S.SHIPPED:        Deliver("deliver_order"),
+}
+# Not in the table: awaiting_approval (waits for staff) and the four terminal states.
+
+
+def pipeline_advance(order_id: int) -> str | None:
+    """Move the order along the table until it has to wait; return the state it stops in."""
+    state = None
+    for _ in range(MAX_HOPS):
+        order = Order.objects.filter(pk=order_id).first()
+        if order is None:
+            return None
+        state = order.state
+        stage = PIPELINE.get(state)
+        if stage is None or not stage.run(order):
+            return state
+    return state

@@ -1,0 +1,69 @@
+"""django-q2 tasks of the pipeline, and the functions that enqueue them."""
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
+
+from orders.models import Order
+from orders.states import OrderState, WORKING_STATES
+from store.request_context import request_id_var
+
+logger = logging.getLogger("workflows.tasks")
+
+
+def pipeline_enqueue(*, order_id: int) -> None:
+    """Queue a pipeline run for the order (carrying the current request id)."""
+    async_task(
+        "workflows.tasks.pipeline_run",
+        order_id,
+        request_id=request_id_var.get(),
+        task_name=f"pipeline-order-{order_id}",
+        group="pipeline",
+        save=False,
+        sync=settings.PIPELINE_TASKS_SYNC,
+    )
+
+
+def pipeline_schedule(*, order_id: int, at: datetime) -> None:
+    """Run the pipeline for the order at `at` (a one-off django-q2 schedule)."""
+    schedule(
+        "workflows.tasks.pipeline_run",
+        order_id,
+        name=f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}",
+        schedule_type=Schedule.ONCE,
+        next_run=at,
+        repeats=1,
+    )
+
+
+def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
+    """The pipeline task: advance one order as far as it can go now."""
+    from workflows.pipeline import pipeline_advance
+
+    token = request_id_var.set(request_id)
+    try:
+        return pipeline_advance(order_id)
+    finally:
+        request_id_var.reset(token)
+
+
+def stuck_orders(*, now: datetime | None = None):
+    """Orders sitting in a working state for longer than PIPELINE['STUCK_AFTER_SECONDS']."""
+    now = now or timezone.now()
+    threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"])
+    delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+    stuck = Order.objects.filter(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
+    late = Order.objects.filter(state=OrderState.SHIPPED, updated_at__lt=now - threshold - delivery)
+    return stuck.union(late).values_list("pk", flat=True)
+
+
+def sweep_stuck_orders() -> int:
+    """Scheduled: re-enqueue the pipeline for every stuck order. Returns how many."""
+    order_ids = list(stuck_orders()[:1000])
+    for order_id in order_ids:
+        logger.warning("re-enqueueing stuck order %s", order_id, extra={"order_id": order_id})
+        pipeline_enqueue(order_id=order_id)
+    return len(order_ids)
