@@ -147,6 +147,7 @@ class QCluster:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.process: subprocess.Popen | None = None
+        Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
         self.log_path = Path(env["DATA_DIR"]) / f"qcluster-{env['Q_CLUSTER_NAME']}.log"
 
     def start(self) -> None:
@@ -267,8 +268,6 @@ def place_order(catalog):
 
 
 @pytest.fixture
-def sync_pipeline(settings, django_capture_on_commit_callbacks):
-    """Run on-commit callbacks (and so the pipeline, in django-q2's sync mode) as they are registered."""
+def sync_pipeline(transactional_db, settings):
+    """Commit for real, so the pipeline runs on commit, in-process (django-q2's sync mode)."""
     settings.PIPELINE_TASKS_SYNC = True
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        yield callbacks

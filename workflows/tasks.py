@@ -3,6 +3,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, schedule
@@ -55,9 +56,10 @@ def stuck_orders(*, now: datetime | None = None):
     now = now or timezone.now()
     threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"])
     delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
-    stuck = Order.objects.filter(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
-    late = Order.objects.filter(state=OrderState.SHIPPED, updated_at__lt=now - threshold - delivery)
-    return stuck.union(late).values_list("pk", flat=True)
+    stuck = Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
+    # A shipped order legitimately waits for its delivery delay first.
+    late = Q(state=OrderState.SHIPPED, updated_at__lt=now - threshold - delivery)
+    return Order.objects.filter(stuck | late).order_by("updated_at").values_list("pk", flat=True)
 
 
 def sweep_stuck_orders() -> int:

@@ -1,4 +1,6 @@
 """Order API shapes (DESIGN §6): camelCase keys, money as numbers."""
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -48,7 +50,7 @@ class OrderCreateInput(serializers.Serializer):
 
 
 class RefundInput(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0.01)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"))
     reason = serializers.CharField(max_length=200)
 
 

@@ -1,0 +1,98 @@
+"""The pipeline in-process (django-q2 sync mode): idempotent steps, notifications, the sweeper."""
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from orders.models import Order
+from orders.services import order_transition
+from tests.conftest import CARD_APPROVE, CARD_DECLINE
+from workflows.models import GatewayCall, Notification
+from workflows.pipeline import PIPELINE, pipeline_advance
+from workflows.tasks import pipeline_run, stuck_orders, sweep_stuck_orders
+
+
+def _calls(order_id, gateway, operation, outcome="ok"):
+    return GatewayCall.objects.filter(order_id=order_id, gateway=gateway, operation=operation, outcome=outcome).count()
+
+
+def test_placement_runs_the_pipeline_to_delivered_and_notifies(sync_pipeline, customer, place_order):
+    order = place_order(customer, card=CARD_APPROVE)
+    order = Order.objects.get(pk=order.pk)
+    assert order.state == "delivered"
+    events = list(Notification.objects.filter(order=order).values_list("event_type", flat=True))
+    assert sorted(events) == ["order.created", "order.delivered", "order.paid", "order.shipped"]
+    assert {message.subject for message in mail.outbox} == set(
+        Notification.objects.filter(order=order).values_list("title", flat=True))
+    assert all(message.to == [customer.email] for message in mail.outbox)
+
+
+@pytest.mark.parametrize("state", ["validating", "paying", "shipping", "ship_failed"])
+def test_running_a_step_twice_charges_ships_and_refunds_once(customer, place_order, state, settings):
+    """Simulate a redelivered task: the same step runs again after it already ran.
+
+    The test's transaction never commits, so placement's on-commit pipeline run does not
+    start; the test drives the stages itself.
+    """
+    zip_code = "00000" if state == "ship_failed" else "62701"
+    order = place_order(customer, card=CARD_APPROVE, zip=zip_code)
+    # Walk the order to `state`, then run that state's stage twice, as two deliveries would.
+    while Order.objects.get(pk=order.pk).state != state:
+        current = Order.objects.get(pk=order.pk)
+        PIPELINE[current.state].run(current)
+    stale = Order.objects.get(pk=order.pk)
+    PIPELINE[state].run(stale)
+    PIPELINE[state].run(stale)  # the redelivered copy, holding the same stale order
+    pipeline_advance(order.pk)
+    pipeline_advance(order.pk)
+    order = Order.objects.get(pk=order.pk)
+    assert order.state == ("refunded" if zip_code == "00000" else "delivered")
+    assert _calls(order.pk, "payment", "charge") == 1
+    assert _calls(order.pk, "shipping", "label") == (0 if zip_code == "00000" else 1)
+    assert order.refunds.count() == (1 if zip_code == "00000" else 0)
+    assert _calls(order.pk, "payment", "refund") == (1 if zip_code == "00000" else 0)
+
+
+def test_sweeper_completes_an_order_left_mid_step(customer, place_order, settings):
+    """A worker killed mid-payment: the order sits in `paying` with no task queued."""
+    settings.PIPELINE_TASKS_SYNC = True  # the sweeper's re-enqueued run happens in-process
+    order = place_order(customer, card=CARD_APPROVE)  # never committed: no pipeline run is queued
+    for name in ("start_validation", "validation_passed", "start_payment"):
+        order_transition(order_id=order.pk, name=name)
+    assert list(stuck_orders()) == []  # not stuck yet: within the threshold
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
+    assert list(stuck_orders()) == [order.pk]
+    assert sweep_stuck_orders() == 1
+    assert Order.objects.get(pk=order.pk).state == "delivered"
+    assert list(stuck_orders()) == []
+
+
+def test_declined_order_fails_and_tells_the_customer_why(sync_pipeline, customer, place_order):
+    order = place_order(customer, card=CARD_DECLINE)
+    order = Order.objects.get(pk=order.pk)
+    assert order.state == "failed"
+    assert "declined" in order.failure_reason.lower()
+    failed = Notification.objects.get(order=order, event_type="order.failed")
+    assert "declined" in failed.body.lower()
+
+
+def test_pipeline_run_on_a_terminal_order_does_nothing(sync_pipeline, customer, place_order):
+    order = place_order(customer, card=CARD_APPROVE)
+    events = Order.objects.get(pk=order.pk).events.count()
+    assert pipeline_run(order.pk) == "delivered"
+    assert Order.objects.get(pk=order.pk).events.count() == events
+
+
+def test_transition_events_carry_the_request_id(sync_pipeline, customer_api, catalog):
+    response = customer_api.post(
+        "/api/orders",
+        {"items": [{"productId": "prod-002", "quantity": 1}],
+         "shipping": {"address": "1 Main", "city": "X", "state": "CA", "zip": "12345"},
+         "payment": {"card": "4242424242424242"}},
+        format="json", headers={"X-Request-ID": "abc-123"},
+    )
+    assert response["X-Request-ID"] == "abc-123"
+    order = Order.objects.get(pk=response.json()["id"])
+    assert order.state == "delivered"
+    assert set(order.events.values_list("request_id", flat=True)) == {"abc-123"}
