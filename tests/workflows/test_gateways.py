@@ -1,0 +1,86 @@
+"""The simulated providers: deterministic triggers, idempotency keys, timeouts, retries."""
+from decimal import Decimal
+
+import pytest
+
+from workflows.gateways import GatewayTimeout, inventory_gateway, payment_gateway, shipping_gateway
+from workflows.models import GatewayCall
+from workflows.runner import RetryPolicy, step_run
+
+pytestmark = pytest.mark.django_db
+
+
+def charge(token, key="k"):
+    return payment_gateway.charge(key=key, order_id=1, token=token, amount=Decimal("10.00"), timeout=1)
+
+
+def test_test_cards_decide_the_payment():
+    assert charge(payment_gateway.tokenize("4242424242424242").token, "a").ok
+    declined = charge(payment_gateway.tokenize("4000000000000002").token, "b")
+    assert not declined.ok and "declined" in declined.reason.lower()
+    once = payment_gateway.tokenize("4000000000000119").token
+    with pytest.raises(GatewayTimeout):
+        charge(once, "c")
+    assert charge(once, "c").ok
+
+
+def test_a_repeated_charge_returns_the_first_result_without_charging_again():
+    token = payment_gateway.tokenize("4242424242424242").token
+    first, second = charge(token, "same"), charge(token, "same")
+    assert first.reference == second.reference
+    assert GatewayCall.objects.filter(idempotency_key="same").count() == 1
+
+
+def test_refunds_are_idempotent_by_key():
+    first = payment_gateway.refund(key="r", order_id=1, transaction_id="txn", amount=Decimal("5.00"))
+    again = payment_gateway.refund(key="r", order_id=1, transaction_id="txn", amount=Decimal("5.00"))
+    assert first.reference == again.reference
+    assert GatewayCall.objects.filter(operation="refund").count() == 1
+
+
+def test_zip_00000_is_undeliverable_and_others_get_a_label():
+    failed = shipping_gateway.create_label(key="s1", order_id=1, zip_code="00000")
+    assert not failed.ok and "00000" in failed.reason
+    label = shipping_gateway.create_label(key="s2", order_id=1, zip_code="12345")
+    assert label.ok and label.reference.startswith("1Z") and label.data["carrier"]
+
+
+def test_latency_beyond_the_timeout_is_a_timeout(settings):
+    settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1.0, "INVENTORY_LATENCY_MS": (100, 100)}
+    with pytest.raises(GatewayTimeout):
+        inventory_gateway.check(key="slow", order_id=1, items=[("prod-001", 1)], timeout=0.01)
+    assert not GatewayCall.objects.filter(idempotency_key="slow").exists()
+
+
+def test_step_runner_retries_transient_errors_then_gives_up():
+    calls = []
+
+    def always_times_out(timeout):
+        calls.append(timeout)
+        raise GatewayTimeout("no answer")
+
+    outcome = step_run("payment", always_times_out, RetryPolicy(retries=2, base_delay=1.0, timeout=30))
+    assert len(calls) == 3 and calls == [30, 30, 30]
+    assert not outcome.result.ok and "timed out" in outcome.result.reason
+    assert outcome.attempts == 3
+
+
+def test_step_runner_does_not_retry_business_failures():
+    calls = []
+
+    def declines(timeout):
+        calls.append(timeout)
+        return payment_gateway.charge(key="d", order_id=1, token=payment_gateway.tokenize("4000000000000002").token,
+                                      amount=Decimal("1.00"), timeout=timeout)
+
+    outcome = step_run("payment", declines, RetryPolicy(retries=2, base_delay=1.0, timeout=30))
+    assert len(calls) == 1 and not outcome.result.ok
+
+
+def test_backoff_grows_exponentially_with_jitter(settings):
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 1.0}
+    policy = RetryPolicy(retries=2, base_delay=1.0, timeout=30)
+    for attempt, base in ((1, 1.0), (2, 2.0), (3, 4.0)):
+        delays = {policy.backoff(attempt) for _ in range(20)}
+        assert all(base * 0.5 <= delay <= base * 1.5 for delay in delays)
+        assert len(delays) > 1  # jittered
