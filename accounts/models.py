@@ -25,6 +25,10 @@ class UserManager(BaseUserManager["User"]):
         extra["is_superuser"] = True
         return self._create_user(email, password, **extra)
 
+    def get_by_natural_key(self, username: str | None) -> "User":
+        """E-mail logins are case-insensitive: addresses are stored lower-cased."""
+        return self.get(**{self.model.USERNAME_FIELD: (username or "").strip().lower()})
+
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField("e-mail address", unique=True)
@@ -48,6 +52,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def clean(self) -> None:
+        # Forms (admin, registration) save through here, not through the manager: keep one spelling per address.
+        super().clean()
+        self.email = type(self).objects.normalize_email(self.email).strip().lower()
 
     def get_full_name(self) -> str:
         return self.name or self.email

@@ -240,6 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ProductStateEnum": "catalog.api.serializers.STATES",
+        "OrderStateEnum": "orders.states.OrderState",
+    },
 }
 
 CORS_URLS_REGEX = r"^/api/.*$"

@@ -1,0 +1,94 @@
+"""/api/products: the public catalog, plus staff-only catalog management."""
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog import selectors, services
+from catalog.api.serializers import (
+    ProductFilterSerializer,
+    ProductSerializer,
+    ProductUpdateSerializer,
+    ProductWriteSerializer,
+)
+from store.api.pagination import HeaderPagination
+
+NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
+INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
+FORBIDDEN = OpenApiResponse(description="Staff only: 401 without a token, 403 for customers")
+
+
+class IsStaffOrReadOnly(BasePermission):
+    """Anyone may read the catalog; only staff may change it."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class ProductListApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+    pagination_class = HeaderPagination  # also read by drf-spectacular, which documents ?page=&pageSize=
+
+    @extend_schema(
+        tags=["products"],
+        summary="Products on sale",
+        parameters=[ProductFilterSerializer],
+        responses={200: ProductSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize=."""
+        filters = ProductFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.product_list(**filters.validated_data), request, view=self)
+        return paginator.get_paginated_response(ProductSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["products"],
+        summary="Add a product (staff)",
+        request=ProductWriteSerializer,
+        responses={201: ProductSerializer, 400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN, 409: INVALID},
+    )
+    def post(self, request: Request) -> Response:
+        data = ProductWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_create(**data.validated_data)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    def _product(self, request: Request, public_id: str):
+        # Staff also reach withdrawn products, to inspect or re-activate them.
+        return selectors.product_get(public_id, include_inactive=request.user.is_staff)
+
+    @extend_schema(tags=["products"], summary="One product", responses={200: ProductSerializer, 404: NOT_FOUND})
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(ProductSerializer(self._product(request, public_id)).data)
+
+    @extend_schema(
+        tags=["products"],
+        summary="Change a product (staff)",
+        request=ProductUpdateSerializer,
+        responses={200: ProductSerializer, 400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def patch(self, request: Request, public_id: str) -> Response:
+        product = self._product(request, public_id)
+        data = ProductUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_update(product=product, **data.validated_data)
+        return Response(ProductSerializer(product).data)
+
+    @extend_schema(
+        tags=["products"],
+        summary="Withdraw a product from sale (staff)",
+        description="Deactivates the product (state becomes inactive); it is never deleted, because past "
+        "orders refer to it. PATCH {\"state\": \"active\"} puts it back on sale.",
+        responses={204: None, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    def delete(self, request: Request, public_id: str) -> Response:
+        services.product_deactivate(product=self._product(request, public_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,53 @@
+"""Reads of the catalog: the products on sale, one product, the categories."""
+import re
+
+from django.db.models import Q
+
+from catalog.models import Category, Product, ProductQuerySet
+from store.errors import NotFound
+
+PUBLIC_ID = re.compile(r"^prod-(\d+)$")
+
+
+def product_list(*, category: str | None = None, search: str | None = None) -> ProductQuerySet:
+    """Active products with their category (one query), by public id.
+
+    `category` matches a category's name or slug, case-insensitively; `search` matches the
+    name or the description. Blank values do not filter.
+    """
+    products = Product.objects.active().select_related("category")
+    if category and category.strip():
+        category = category.strip()
+        products = products.filter(Q(category__slug__iexact=category) | Q(category__name__iexact=category))
+    if search and search.strip():
+        search = search.strip()
+        products = products.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    return products
+
+
+def product_get(public_id: str, *, include_inactive: bool = False) -> Product:
+    """The product with this public id (active ones only unless asked), or NotFound."""
+    products = Product.objects.select_related("category")
+    if not include_inactive:
+        products = products.active()
+    try:
+        return products.get(public_id=public_id)
+    except Product.DoesNotExist:
+        raise NotFound(f"No product with id {public_id!r}.") from None
+
+
+def category_list() -> list[Category]:
+    return list(Category.objects.all())
+
+
+def category_find(name: str) -> Category | None:
+    """The category with this name or slug (case-insensitive), if any."""
+    name = name.strip()
+    return Category.objects.filter(Q(name__iexact=name) | Q(slug__iexact=name)).first()
+
+
+def product_next_public_id() -> str:
+    """The next free public id in the "prod-001" sequence."""
+    public_ids = Product.objects.filter(public_id__startswith="prod-").values_list("public_id", flat=True)
+    numbers = [int(match.group(1)) for public_id in public_ids if (match := PUBLIC_ID.match(public_id))]
+    return f"prod-{max(numbers, default=0) + 1:03d}"

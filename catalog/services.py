@@ -1,0 +1,83 @@
+"""Writes to the catalog: staff create, edit and withdraw products."""
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+
+from catalog.models import Category, Product
+from catalog.selectors import category_find, product_next_public_id
+from catalog.validators import validate_image_name
+from store.errors import Conflict, ValidationFailed
+
+EDITABLE_FIELDS = ("name", "description", "price", "stock", "category", "image", "is_active")
+
+
+def _category(name: str) -> Category:
+    category = category_find(name)
+    if category is None:
+        message = f"Unknown category {name!r}."
+        raise ValidationFailed(message, fields={"category": [message]})
+    return category
+
+
+def _check_image(image: str) -> None:
+    try:
+        validate_image_name(image)
+    except DjangoValidationError as error:
+        raise ValidationFailed(error.messages[0], fields={"image": error.messages}) from None
+
+
+def product_create(
+    *,
+    name: str,
+    price: Decimal,
+    category: str,
+    description: str = "",
+    stock: int = 0,
+    image: str = "",
+    is_active: bool = True,
+    public_id: str | None = None,
+) -> Product:
+    """Add a product to a category given by name or slug; the id defaults to the next "prod-NNN"."""
+    category_obj = _category(category)
+    _check_image(image)
+    public_id = public_id or product_next_public_id()
+    try:
+        with transaction.atomic():
+            return Product.objects.create(
+                public_id=public_id,
+                name=name,
+                description=description,
+                price=price,
+                stock=stock,
+                category=category_obj,
+                image=image or category_obj.image,
+                is_active=is_active,
+            )
+    except IntegrityError:
+        raise Conflict(f"A product with id {public_id!r} already exists.", fields={"id": ["Already taken."]}) from None
+
+
+def product_update(*, product: Product, **changes) -> Product:
+    """Change the given fields only (`category` by name or slug); other columns are not written.
+
+    Stock moves under concurrent orders through conditional UPDATEs, so saving every field of
+    an instance loaded earlier would put a stale stock back.
+    """
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"Not editable: {sorted(unknown)}")
+    if "category" in changes:
+        changes["category"] = _category(changes["category"])
+    if "image" in changes:
+        _check_image(changes["image"])
+    for field, value in changes.items():
+        setattr(product, field, value)
+    if changes:
+        product.save(update_fields=[*changes, "updated_at"])
+    return product
+
+
+def product_deactivate(*, product: Product) -> Product:
+    """Withdraw a product from sale. It stays in the database: past orders keep referring to it."""
+    return product_update(product=product, is_active=False)

@@ -1,0 +1,229 @@
+"""/api/products: the public catalog and staff-only management."""
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Product
+from tests.catalog.factories import products_add
+
+KEYBOARD = {
+    "id": "prod-001",
+    "name": "Mechanical Keyboard",
+    "description": "A tenkeyless mechanical keyboard with hot-swappable tactile switches, PBT keycaps and a "
+    "detachable USB-C cable.",
+    "price": 149.99,
+    "category": "Electronics",
+    "image": "/static/img/categories/electronics.svg",
+    "stock": 50,
+    "state": "active",
+}
+
+
+def ids(response) -> list[str]:
+    return [product["id"] for product in response.json()]
+
+
+def test_list_is_a_plain_array_of_products_in_id_order(api_client, catalog):
+    response = api_client.get("/api/products")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body[0] == KEYBOARD
+    assert ids(response) == [f"prod-00{n}" for n in range(1, 9)]
+    assert response["X-Total-Count"] == "8"
+
+
+@pytest.mark.parametrize(
+    ("category", "expected"),
+    [
+        ("Electronics", ["prod-001", "prod-002", "prod-003"]),
+        ("electronics", ["prod-001", "prod-002", "prod-003"]),
+        ("home-office", ["prod-004", "prod-007"]),
+        ("HOME OFFICE", ["prod-004", "prod-007"]),
+        ("Gardening", []),
+        ("", [f"prod-00{n}" for n in range(1, 9)]),
+    ],
+)
+def test_list_filters_by_category_name_or_slug(api_client, catalog, category, expected):
+    assert ids(api_client.get("/api/products", {"category": category})) == expected
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("wireless", ["prod-002"]),
+        ("mouse", ["prod-002", "prod-005"]),  # the desk mat's description mentions the mouse
+        ("USB-C", ["prod-001", "prod-003"]),
+        ("licence", ["prod-008"]),
+        ("zzz", []),
+    ],
+)
+def test_list_searches_names_and_descriptions(api_client, catalog, search, expected):
+    assert ids(api_client.get("/api/products", {"search": search})) == expected
+
+
+def test_filters_combine(api_client, catalog):
+    response = api_client.get("/api/products", {"category": "electronics", "search": "usb"})
+
+    assert ids(response) == ["prod-001", "prod-003"]
+
+
+def test_list_is_paginated_with_headers(api_client, catalog):
+    response = api_client.get("/api/products", {"page": 2, "pageSize": 3})
+
+    assert ids(response) == ["prod-004", "prod-005", "prod-006"]
+    assert response["X-Total-Count"] == "8"
+    links = {
+        rel.strip().removeprefix('rel="').removesuffix('"'): parse_qs(urlsplit(url.strip(" <>")).query)
+        for url, rel in (link.split(";") for link in response["Link"].split(","))
+    }
+    assert links == {
+        "next": {"page": ["3"], "pageSize": ["3"]},
+        "prev": {"pageSize": ["3"]},  # page 1 is the default
+        "first": {"page": ["1"], "pageSize": ["3"]},
+        "last": {"page": ["3"], "pageSize": ["3"]},
+    }
+
+
+def test_a_page_past_the_end_is_404(api_client, catalog):
+    response = api_client.get("/api/products", {"page": 9})
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_withdrawn_products_are_not_listed_or_shown_to_the_public(api_client, catalog):
+    Product.objects.filter(public_id="prod-002").update(is_active=False)
+
+    assert "prod-002" not in ids(api_client.get("/api/products"))
+    assert api_client.get("/api/products/prod-002").status_code == 404
+
+
+def test_one_product(api_client, catalog):
+    response = api_client.get("/api/products/prod-001")
+
+    assert response.status_code == 200
+    assert response.json() == KEYBOARD
+
+
+def test_an_unknown_product_is_404_with_error_and_code(api_client, catalog):
+    response = api_client.get("/api/products/prod-999")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "No product with id 'prod-999'.", "code": "not_found"}
+
+
+def test_the_list_runs_a_constant_number_of_queries(api_client, catalog):
+    def count_queries() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get("/api/products", {"pageSize": 100})
+        assert response.status_code == 200
+        return len(queries)
+
+    with_8 = count_queries()
+    products_add(22)
+    assert len(api_client.get("/api/products", {"pageSize": 100}).json()) == 30
+    assert count_queries() == with_8
+
+
+# --- staff management ---------------------------------------------------------------
+
+NEW = {"name": "Standing Desk", "description": "Up and down.", "price": "499.00", "category": "home office", "stock": 5}
+
+
+def test_staff_create_a_product_in_a_category_given_by_name(staff_api, api_client, catalog):
+    response = staff_api.post("/api/products", NEW, format="json")
+
+    assert response.status_code == 201
+    assert response.json() == {
+        "id": "prod-009",
+        "name": "Standing Desk",
+        "description": "Up and down.",
+        "price": 499.0,
+        "category": "Home Office",
+        "image": "/static/img/categories/home-office.svg",
+        "stock": 5,
+        "state": "active",
+    }
+    assert api_client.get("/api/products/prod-009").json()["name"] == "Standing Desk"
+
+
+def test_staff_may_choose_the_id_but_not_a_taken_one(staff_api, catalog):
+    assert staff_api.post("/api/products", {**NEW, "id": "desk-1"}, format="json").json()["id"] == "desk-1"
+
+    response = staff_api.post("/api/products", {**NEW, "id": "prod-001"}, format="json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"category": "Gardening"}, "category"),
+        ({"price": "-1"}, "price"),
+        ({"stock": -3}, "stock"),
+        ({"image": "missing-picture"}, "image"),
+        ({"name": ""}, "name"),
+    ],
+)
+def test_create_names_the_wrong_field(staff_api, catalog, change, field):
+    response = staff_api.post("/api/products", {**NEW, **change}, format="json")
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {field}
+    assert not Product.objects.filter(name="Standing Desk").exists()
+
+
+def test_staff_patch_changes_only_the_given_fields(staff_api, catalog):
+    response = staff_api.patch("/api/products/prod-002", {"price": "44.50", "category": "accessories"}, format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["price"], body["category"]) == (44.5, "Accessories")
+    assert (body["stock"], body["name"]) == (120, "Wireless Mouse")
+
+
+def test_staff_delete_withdraws_the_product_and_can_bring_it_back(staff_api, api_client, catalog):
+    response = staff_api.delete("/api/products/prod-003")
+
+    assert response.status_code == 204
+    assert Product.objects.filter(public_id="prod-003", is_active=False).exists()
+    assert api_client.get("/api/products/prod-003").status_code == 404
+    assert staff_api.get("/api/products/prod-003").json()["state"] == "inactive"
+
+    assert staff_api.patch("/api/products/prod-003", {"state": "active"}, format="json").json()["state"] == "active"
+    assert api_client.get("/api/products/prod-003").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [("post", "/api/products", NEW), ("patch", "/api/products/prod-001", {"price": "1.00"}),
+     ("delete", "/api/products/prod-001", None)],
+)
+def test_writes_are_staff_only(api_client, customer_api, catalog, method, path, data):
+    anonymous = getattr(api_client, method)(path, data, format="json")
+    customer = getattr(customer_api, method)(path, data, format="json")
+
+    assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
+    assert (customer.status_code, customer.json()["code"]) == (403, "permission_denied")
+    assert Product.objects.get(public_id="prod-001").price == catalog["prod-001"].price
+    assert Product.objects.filter(is_active=True).count() == 8
+
+
+def test_staff_writes_to_an_unknown_product_are_404(staff_api, catalog):
+    assert staff_api.patch("/api/products/prod-999", {"price": "1.00"}, format="json").status_code == 404
+    assert staff_api.delete("/api/products/prod-999").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_products(api_client):
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+
+    listing = schema["paths"]["/api/products"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"category", "search", "page", "pageSize"}
+    ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert schema["components"]["schemas"][ref] == {"type": "array", "items": {"$ref": "#/components/schemas/Product"}}
+    assert set(schema["paths"]["/api/products/{public_id}"]) == {"get", "patch", "delete"}
