@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_prometheus",
     "django_q",
+    "store",
     "accounts",
     "catalog",
     "orders",
@@ -151,7 +152,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"},
+        # django-q2's ORM broker keeps cluster statuses in a cache; a file cache shared by the
+        # processes of this machine lets /healthz (web) see the worker's (qcluster) status.
+        "django_q": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache" / "django_q"),
+        },
+    }
 
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "store"),
@@ -171,6 +180,7 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["cache"] = "django_q"
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

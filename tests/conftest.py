@@ -203,14 +203,15 @@ def qcluster_process(django_db_setup, django_db_blocker):
     }
     cluster = QCluster(env)
     # The test process enqueues onto the queue the cluster reads.
-    old_names = Conf.PREFIX, Conf.CLUSTER_NAME
+    old_names = Conf.PREFIX, Conf.CLUSTER_NAME, Conf.Q_STAT
     Conf.PREFIX = Conf.CLUSTER_NAME = name
+    Conf.Q_STAT = f"django_q:{name}:cluster"
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
-        Conf.PREFIX, Conf.CLUSTER_NAME = old_names
+        Conf.PREFIX, Conf.CLUSTER_NAME, Conf.Q_STAT = old_names
 
 
 @pytest.fixture

@@ -48,7 +48,10 @@ def seed_catalog(path: Path) -> tuple[int, int]:
     created_categories = 0
     for category in categories:
         fixture_pk = category.pk
-        live = Category.objects.filter(slug=category.slug).first() or Category.objects.filter(name=category.name).first()
+        live = (
+            Category.objects.filter(slug=category.slug).first()
+            or Category.objects.filter(name=category.name).first()
+        )
         if live is None:
             category.pk = None
             category.save(force_insert=True)
@@ -56,7 +59,8 @@ def seed_catalog(path: Path) -> tuple[int, int]:
             created_categories += 1
         category_id_by_fixture_pk[fixture_pk] = live.pk
 
-    existing = set(Product.objects.filter(public_id__in=[p.public_id for p in products]).values_list("public_id", flat=True))
+    public_ids = [product.public_id for product in products]
+    existing = set(Product.objects.filter(public_id__in=public_ids).values_list("public_id", flat=True))
     created_products = 0
     for product in products:
         if product.public_id in existing:
@@ -86,7 +90,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--fixtures-dir", type=Path, default=FIXTURES_DIR, help="Directory holding products.json and review_rules.json."
+            "--fixtures-dir",
+            type=Path,
+            default=FIXTURES_DIR,
+            help="Directory holding products.json and review_rules.json.",
         )
 
     def handle(self, *args, fixtures_dir: Path, **options):
@@ -114,4 +121,5 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("Demo staff account created."))
         demo = User.objects.filter(email__iexact=DEMO_ADMIN_EMAIL, is_staff=True).first()
         if demo is not None and demo.check_password(password):
-            self.stdout.write(self.style.SUCCESS(f"Demo staff login (admin at /admin/): {DEMO_ADMIN_EMAIL} / {password}"))
+            login = f"{DEMO_ADMIN_EMAIL} / {password}"
+            self.stdout.write(self.style.SUCCESS(f"Demo staff login (admin at /admin/): {login}"))

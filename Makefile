@@ -1,0 +1,102 @@
+# Workflow Store: `make run` starts the local demo, `make test` runs the whole suite.
+#
+# Both create .venv with Python 3.11+ and install the pinned requirements into it, again
+# only when a requirements file changed (stamp files in .venv).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+REQUIREMENTS_STAMP := $(VENV)/.installed-requirements
+DEV_REQUIREMENTS_STAMP := $(VENV)/.installed-requirements-dev
+CHROMIUM_PATH ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+# The local demo's commands run with DEBUG on and a development key, unless the environment
+# sets them. (Only the demo's recipes use this prefix; tests keep the test settings' values.)
+DEMO_ENV := DEBUG="$${DEBUG:-1}" SECRET_KEY="$${SECRET_KEY:-django-insecure-local-demo-key-not-for-production}"
+HOST ?= 127.0.0.1
+PORT ?= 8080
+MANAGE := $(BIN)/python manage.py
+
+.NOTPARALLEL:
+.PHONY: help run test migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
+
+help:
+	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
+	@echo "make test       run the whole test suite (installs Debian's chromium when missing)"
+	@echo "make migrate    apply database migrations"
+	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
+	@echo "make lint       check the code with ruff (when installed in .venv)"
+	@echo "make clean      remove .venv, collected static files and caches (keeps data/)"
+
+# --- environment ------------------------------------------------------------------------
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+		echo "Python 3.11 or newer is needed; found $$($(PYTHON) --version 2>&1). Set PYTHON=/path/to/python3.11." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	-$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(REQUIREMENTS_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(DEV_REQUIREMENTS_STAMP): requirements-dev.txt $(REQUIREMENTS_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(BIN)/python
+requirements: $(REQUIREMENTS_STAMP)
+dev-requirements: $(DEV_REQUIREMENTS_STAMP)
+
+# --- the demo -----------------------------------------------------------------------------
+
+migrate: $(REQUIREMENTS_STAMP)
+	$(DEMO_ENV) $(MANAGE) migrate --noinput
+
+bootstrap: $(REQUIREMENTS_STAMP)
+	$(DEMO_ENV) $(MANAGE) store_bootstrap
+
+collectstatic: $(REQUIREMENTS_STAMP)
+	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
+
+# Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both.
+run: $(REQUIREMENTS_STAMP) migrate bootstrap collectstatic
+	@echo "Workflow Store: http://$(HOST):$(PORT)/  (admin /admin/, API docs /api/docs/, health /healthz)"
+	$(DEMO_ENV) HOST="$(HOST)" PORT="$(PORT)" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+
+# --- tests ----------------------------------------------------------------------------------
+
+# Browser tests drive Debian's Chromium; install it rather than skip them.
+chromium:
+	@if [ -x "$(CHROMIUM_PATH)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "$(CHROMIUM_PATH) is missing and apt-get is not available: install Chromium and set CHROMIUM_PATH=/path/to/chromium." >&2; exit 1; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then SUDO=sudo; \
+	else \
+		echo "$(CHROMIUM_PATH) is missing. Browser tests need Debian's chromium package; install it with:" >&2; \
+		echo "    sudo apt-get update && sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing Debian's chromium package (browser tests need it)..."; \
+	$$SUDO apt-get update; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# The test settings decide DEBUG; a DEBUG exported for `make run` must not leak in.
+test: $(DEV_REQUIREMENTS_STAMP) chromium
+	env -u DEBUG $(BIN)/pytest $(PYTEST_ARGS)
+
+# --- housekeeping -----------------------------------------------------------------------------
+
+lint: $(DEV_REQUIREMENTS_STAMP)
+	@if [ -x $(BIN)/ruff ]; then $(BIN)/ruff check .; else echo "ruff is not installed (pip install ruff into $(VENV)); skipping lint."; fi
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache test-results
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
