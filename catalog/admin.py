@@ -1,7 +1,12 @@
 """Categories and products in the admin: price, stock and active edited right in the list."""
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.templatetags.static import static
+from django.utils import timezone
+from django.utils.html import format_html
 
 from catalog.models import Category, Product
 from catalog.selectors import product_next_public_id
@@ -16,6 +21,23 @@ class ImageNameMixin:
         if db_field.name == "image":
             field.validators.append(validate_image_name)
         return field
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    """Low stock is STORE_LOW_STOCK_THRESHOLD units or fewer (the admin home page counts them)."""
+
+    title = "stock"
+    parameter_name = "stock_level"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("low", f"Low ({settings.STORE_LOW_STOCK_THRESHOLD} or fewer)"), ("out", "Out of stock")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        if self.value() == "low":
+            return queryset.filter(stock__lte=settings.STORE_LOW_STOCK_THRESHOLD)
+        if self.value() == "out":
+            return queryset.filter(stock=0)
+        return queryset
 
 
 @admin.register(Category)
@@ -34,10 +56,11 @@ class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
-    list_display = ("public_id", "name", "category", "price", "stock", "is_active", "updated_at")
+    list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")
-    list_filter = ("category", "is_active")
+    list_filter = ("category", "is_active", StockLevelFilter)
+    actions = ("activate_selected", "deactivate_selected")
     list_select_related = ("category",)
     search_fields = ("name", "public_id")
     readonly_fields = ("created_at", "updated_at")
@@ -46,6 +69,32 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         ("Sale", {"fields": ("price", "stock", "is_active")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
+
+    @admin.display(description="")
+    def thumbnail(self, product: Product) -> str:
+        return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">',
+                           static(product.image_path))
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Product], *, active: bool) -> None:
+        """Switch products on or off sale in one UPDATE, each change in the admin's log."""
+        changed = list(queryset.exclude(is_active=active))
+        Product.objects.filter(pk__in=[p.pk for p in changed]).update(is_active=active, updated_at=timezone.now())
+        if changed:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk, queryset=changed, action_flag=CHANGE,
+                change_message=[{"changed": {"fields": ["Active"]}}],
+            )
+        count = len(changed)
+        verb = "Activated" if active else "Deactivated"
+        messages.success(request, f"{verb} {count} product{'' if count == 1 else 's'}.")
+
+    @admin.action(description="Activate selected products", permissions=["change"])
+    def activate_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected products", permissions=["change"])
+    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        self._set_active(request, queryset, active=False)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {"public_id": product_next_public_id(), **super().get_changeform_initial_data(request)}

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from orders.states import Actor, OrderState, StockStatus
+from orders.states import REFUNDABLE_STATES, Actor, OrderState, StockStatus
 
 S = OrderState
 
@@ -77,7 +77,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @property
     def refundable_amount(self) -> Decimal:
-        if self.state not in (S.PAID, S.SHIPPING, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED):
+        # The states the `refund` transition leaves from; a shipment in flight is not refundable.
+        if self.state not in REFUNDABLE_STATES:
             return Decimal("0.00")
         return self.total - self.refunded_amount
 
@@ -232,3 +233,13 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.amount} on {self.order.number}"
+
+
+class OrderAwaitingApproval(Order):
+    """The admin's approval queue: orders a review rule held, oldest first (orders.admin)."""
+
+    class Meta:
+        proxy = True
+        ordering = ["created_at", "id"]
+        verbose_name = "order awaiting approval"
+        verbose_name_plural = "approval queue"

@@ -27,6 +27,8 @@ WAITING_STATES = frozenset({S.AWAITING_APPROVAL})
 WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
 # States after payment in which money was taken and not yet (fully) refunded.
 PAID_STATES = frozenset({S.PAID, S.SHIPPING, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED})
+# States in which money was taken and can be given back (the `refund` transition's sources).
+REFUNDABLE_STATES = frozenset({S.PAID, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED})
 CANCELLABLE_STATES = frozenset({S.NEW, S.VALIDATED, S.AWAITING_APPROVAL})
 
 

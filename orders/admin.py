@@ -1,0 +1,504 @@
+"""Orders in the admin: the order list, the order page, refunds and the approval queue.
+
+The admin never writes an order itself. The order page is Django's read-only change form;
+its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
+the signed-in staff user as the actor and come back with a message. Who may press what:
+"orders.approve_order" approve and reject, "orders.change_order" cancel and retry,
+"orders.refund_order" refund (granted individually, not through the "Shop staff" group).
+"""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timesince import timesince
+
+from orders.admin_forms import ReasonForm, RefundForm
+from orders.admin_selectors import order_approval_queue
+from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
+from orders.services import order_approve, order_cancel, order_reject, order_retry, refund_create
+from orders.states import WORKING_STATES, Actor, OrderState
+from store.admin import ReadOnlyModelAdmin, admin_site_brand, order_number_search
+from store.errors import DomainError
+from workflows.models import Notification
+
+S = OrderState
+admin_site_brand(admin.site)
+
+
+# --- What staff may do to an order --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """A button on the order page: the service it calls, who may press it, and when.
+
+    The button shows when one of `transitions` is available from the order's state (django-fsm
+    knows), or, for an action without a transition of its own, when the state is in `states`.
+    """
+
+    name: str
+    label: str
+    done: str
+    permission: str
+    run: Callable[..., Order]
+    transitions: frozenset[str] = field(default_factory=frozenset)
+    states: frozenset[str] = field(default_factory=frozenset)
+    asks_reason: bool = False
+    dangerous: bool = False
+    hint: str = ""
+
+    def is_available(self, order: Order) -> bool:
+        if self.transitions:
+            return any(t.name in self.transitions for t in order.get_available_state_transitions())
+        return order.state in self.states
+
+    def refusal(self, order: Order) -> str:
+        return f"Order {order.number} is {order.get_state_display().lower()}: it cannot be {self.done} now."
+
+
+ORDER_ACTIONS = {
+    action.name: action
+    for action in (
+        OrderAction(
+            "approve", "Approve", "approved", "orders.approve_order",
+            run=lambda *, order, actor, reason: order_approve(order=order, actor=actor),
+            transitions=frozenset({"approve"}),
+        ),
+        OrderAction(
+            "reject", "Reject", "rejected", "orders.approve_order",
+            run=lambda *, order, actor, reason: order_reject(order=order, actor=actor, reason=reason),
+            transitions=frozenset({"reject"}), asks_reason=True, dangerous=True,
+        ),
+        OrderAction(
+            "retry_payment", "Retry payment", "retried", "orders.change_order",
+            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            transitions=frozenset({"retry_payment"}),
+        ),
+        OrderAction(
+            "retry_shipping", "Retry shipping", "retried", "orders.change_order",
+            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            transitions=frozenset({"retry_shipping"}),
+        ),
+        # A working state with no failure to retry: hand the order back to the pipeline (stuck orders).
+        OrderAction(
+            "retry_step", "Retry step", "retried", "orders.change_order",
+            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            states=frozenset(WORKING_STATES - {S.PAYMENT_FAILED, S.SHIP_FAILED}),
+            hint="Run the order's current step again (steps are idempotent): for an order stuck in this state.",
+        ),
+        OrderAction(
+            "cancel", "Cancel order", "cancelled", "orders.change_order",
+            run=lambda *, order, actor, reason: order_cancel(
+                order=order, actor=actor, actor_kind=Actor.STAFF, reason=reason
+            ),
+            transitions=frozenset({"cancel_order", "cancel_validated"}), asks_reason=True, dangerous=True,
+        ),
+    )
+}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def state_badge(order: Order) -> str:
+    return format_html('<span class="state-badge state-badge--{}">{}</span>', order.state, order.get_state_display())
+
+
+# --- Read-only parts of the order page ------------------------------------------------------
+
+
+class OrderPartInline(admin.TabularInline):
+    """A read-only table on the order page; whoever may see the order sees its parts."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("orders.view_order") or request.user.has_perm("orders.change_order")
+
+
+class OrderLineInline(OrderPartInline):
+    model = OrderLine
+    verbose_name_plural = "lines"
+    fields = readonly_fields = ("product_public_id", "name", "unit_price", "quantity", "line_total")
+
+    @admin.display(description="line total")
+    def line_total(self, line: OrderLine) -> Decimal:
+        return line.line_total
+
+
+class OrderEventInline(OrderPartInline):
+    model = OrderEvent
+    verbose_name = "event"
+    verbose_name_plural = "timeline"
+    fields = readonly_fields = ("when", "event", "change", "actor_display", "details", "request_id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
+        return super().get_queryset(request).select_related("actor", "order")  # str(event) names the order
+
+    @admin.display(description="when")
+    def when(self, event: OrderEvent) -> str:
+        return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}"  # seconds: steps follow each other fast
+
+    @admin.display(description="event")
+    def event(self, event: OrderEvent) -> str:
+        return event.event_type or event.transition
+
+    @admin.display(description="state")
+    def change(self, event: OrderEvent) -> str:
+        if event.source_state and event.source_state != event.target_state:
+            return f"{event.source_state} → {event.target_state} ({event.transition})"
+        return event.target_state
+
+    @admin.display(description="actor")
+    def actor_display(self, event: OrderEvent) -> str:
+        return event.actor_label
+
+    @admin.display(description="details")
+    def details(self, event: OrderEvent) -> str:
+        return format_html_join(", ", "{}: {}", sorted(event.detail.items())) or "—"
+
+
+class RefundInline(OrderPartInline):
+    model = Refund
+    fields = readonly_fields = ("created_at", "amount", "reason", "created_by", "gateway_reference")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
+        return super().get_queryset(request).select_related("created_by", "order")  # str(refund) names the order
+
+
+class NotificationInline(OrderPartInline):
+    model = Notification
+    verbose_name_plural = "notifications sent to the customer"
+    fields = readonly_fields = ("created_at", "event_type", "title", "read_at")
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "customer", "state_display", "total", "refunded_amount", "created_at", "updated_at")
+    list_filter = ("state", "created_at", "updated_at")
+    list_select_related = ("owner",)
+    search_fields = ("owner__email",)
+    search_help_text = "Order number (#000012 or 12) or the customer's e-mail."
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    show_full_result_count = False
+    actions = ("approve_selected", "reject_selected", "cancel_selected")
+    change_form_template = "admin/orders/order/change_form.html"
+    inlines = (OrderLineInline, OrderEventInline, RefundInline, NotificationInline)
+    readonly_fields = (
+        "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
+        "stock_status", "created_at", "updated_at",
+        "ship_address", "ship_city", "ship_state", "ship_zip",
+        "card_last4", "transaction_id", "payment_retries",
+        "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
+        "idempotency_key",
+    )
+    fieldsets = (
+        (None, {"fields": (
+            ("number", "state_display"), "customer_link", "failure_reason",
+            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"),
+        )}),
+        ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
+        ("Payment", {"fields": ("card_last4", "transaction_id", "payment_retries")}),
+        ("Shipment", {"fields": ("tracking_number", "carrier", "estimated_delivery", "shipping_retries")}),
+        ("Request", {"fields": ("idempotency_key",), "classes": ("collapse",)}),
+    )
+
+    # --- Permissions: read-only page, no adding or deleting; buttons check their own. -------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # fields never change through a form: every change is a service call
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.approve_order")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("orders.change_order")
+
+    # --- List -------------------------------------------------------------------------------
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Order], search_term: str):
+        by_number = order_number_search(queryset, search_term, lookup="pk")
+        if by_number is not None:
+            return by_number, False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="number", ordering="id")
+    def number(self, order: Order) -> str:
+        return order.number
+
+    @admin.display(description="customer", ordering="owner__email")
+    def customer(self, order: Order) -> str:
+        return order.owner.email
+
+    @admin.display(description="customer")
+    def customer_link(self, order: Order) -> str:
+        owner = order.owner
+        email = format_html('<a href="mailto:{}">{}</a>', owner.email, owner.email)
+        return format_html("{} &lt;{}&gt;", owner.name, email) if owner.name else email
+
+    @admin.display(description="state", ordering="state")
+    def state_display(self, order: Order) -> str:
+        return state_badge(order)
+
+    @admin.display(description="refundable")
+    def refundable(self, order: Order) -> Decimal:
+        return order.refundable_amount
+
+    # --- Order page: buttons and the refund form ------------------------------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self.order_page_context(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def order_page_context(self, request: HttpRequest, order: Order) -> dict:
+        actions = [
+            {
+                "action": action,
+                "url": reverse("admin:orders_order_action", args=[order.pk, action.name]),
+            }
+            for action in ORDER_ACTIONS.values()
+            if request.user.has_perm(action.permission) and action.is_available(order)
+        ]
+        can_refund = request.user.has_perm("orders.refund_order") and order.refundable_amount > 0
+        return {
+            "order_actions": actions,
+            "refund_form": RefundForm(initial={"amount": order.refundable_amount}) if can_refund else None,
+            "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
+            "order": order,
+        }
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/actions/<str:action>/", wrap(self.action_view), name="orders_order_action"),
+            path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            *super().get_urls(),
+        ]
+
+    def _order_or_404(self, object_id: str) -> Order:
+        try:
+            return Order.objects.select_related("owner").get(pk=int(unquote(object_id)))
+        except (ValueError, Order.DoesNotExist):
+            raise Http404("No such order.") from None
+
+    def _back(self, request: HttpRequest, order: Order) -> HttpResponseRedirect:
+        """Back where the button was (the approval queue sends `next`), else to the order page."""
+        target = request.POST.get("next") or request.GET.get("next")
+        if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+            return HttpResponseRedirect(target)
+        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+
+    def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """POST: fire one staff action (ORDER_ACTIONS) on the order through its service."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        chosen = ORDER_ACTIONS.get(action)
+        if chosen is None:
+            raise Http404("No such action.")
+        if not request.user.has_perm(chosen.permission):
+            raise PermissionDenied
+        order = self._order_or_404(object_id)
+        form = ReasonForm(request.POST)
+        reason = form.cleaned_data["reason"] if form.is_valid() else ""
+        if not chosen.is_available(order):
+            messages.error(request, chosen.refusal(order))
+            return self._back(request, order)
+        try:
+            result = chosen.run(order=order, actor=request.user, reason=reason)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            self.log_change(request, order, f"{chosen.label} (from {order.state}).")
+            if chosen.name == "retry_step":
+                messages.success(request, f"Order {order.number}: its {order.get_state_display().lower()} step "
+                                          "was handed back to the pipeline.")
+            else:
+                messages.success(request, f"Order {order.number} {chosen.done}: it is now "
+                                          f"{result.get_state_display().lower()}.")
+        return self._back(request, order)
+
+    def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: refund part or all of what is refundable (refund_create validates the amount)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("orders.refund_order"):
+            raise PermissionDenied
+        order = self._order_or_404(object_id)
+        form = RefundForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, f"No refund: {form.error_text()}")
+            return self._back(request, order)
+        try:
+            refund = refund_create(
+                order=order, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
+                actor=request.user,
+            )
+        except DomainError as error:
+            messages.error(request, f"No refund: {error.message}")
+        else:
+            order = Order.objects.get(pk=order.pk)
+            self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}")
+            if order.state == S.REFUNDED:
+                messages.success(request, f"Refunded ${refund.amount} on order {order.number}: "
+                                          "the order is refunded in full.")
+            else:
+                messages.success(request, f"Refunded ${refund.amount} on order {order.number} "
+                                          f"(${order.refundable_amount} left to refund).")
+        return self._back(request, order)
+
+    # --- Bulk actions ---------------------------------------------------------------------
+
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction) -> None:
+        done, refused = [], []
+        for order in queryset.order_by("created_at", "id"):
+            if not action.is_available(order):
+                refused.append(action.refusal(order))
+                continue
+            try:
+                action.run(order=order, actor=request.user, reason="")
+            except DomainError as error:
+                refused.append(error.message)
+            else:
+                done.append(order)
+        if done:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk, queryset=done, action_flag=CHANGE, change_message=f"{action.label} (bulk)."
+            )
+            numbers = ", ".join(order.number for order in done)
+            messages.success(request, f"{_plural(len(done), 'order')} {action.done}: {numbers}.")
+        if refused:
+            messages.warning(request, f"{_plural(len(refused), 'order')} refused: {' '.join(refused)}")
+
+    @admin.action(description="Approve selected orders", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._bulk(request, queryset, ORDER_ACTIONS["approve"])
+
+    @admin.action(description="Reject selected orders", permissions=["approve"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._bulk(request, queryset, ORDER_ACTIONS["reject"])
+
+    @admin.action(description="Cancel selected orders", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._bulk(request, queryset, ORDER_ACTIONS["cancel"])
+
+
+@admin.register(OrderAwaitingApproval)
+class ApprovalQueueAdmin(OrderAdmin):
+    """Orders a review rule held, oldest first, with approve and reject on every row.
+
+    Governed by the Order permissions (view to see the queue, approve to act), not by the
+    proxy model's own.
+    """
+
+    list_display = ("order_link", "customer", "total", "item_count", "held_by", "created_at", "waiting", "buttons")
+    list_display_links = None
+    list_filter = ()
+    date_hierarchy = None
+    actions = ("approve_selected", "reject_selected")
+    ordering = ("created_at", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return order_approval_queue(super().get_queryset(request))
+
+    def get_urls(self):
+        return admin.ModelAdmin.get_urls(self)  # the buttons post to the order admin's URLs
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.has_perm("orders.view_order") or request.user.has_perm("orders.change_order")
+
+    @admin.display(description="order", ordering="id")
+    def order_link(self, order: Order) -> str:
+        return format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[order.pk]), order.number)
+
+    @admin.display(description="items", ordering="item_count")
+    def item_count(self, order: Order) -> int:
+        return order.item_count or 0
+
+    @admin.display(description="held by rule")
+    def held_by(self, order: Order) -> str:
+        return order.held_by or "—"
+
+    @admin.display(description="waiting")
+    def waiting(self, order: Order) -> str:
+        return timesince(order.created_at)
+
+    @admin.display(description="decide")
+    def buttons(self, order: Order) -> str:
+        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs."""
+        back = reverse("admin:orders_orderawaitingapproval_changelist")
+        return format_html_join(
+            " ",
+            '<button type="submit" class="button{}" formaction="{}?next={}" aria-label="{} order {}">{}</button>',
+            (
+                (" button--danger" if action.dangerous else "",
+                 reverse("admin:orders_order_action", args=[order.pk, action.name]), back,
+                 action.label, order.number, action.label)
+                for action in (ORDER_ACTIONS["approve"], ORDER_ACTIONS["reject"])
+            ),
+        )
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        title = "Approval queue: orders held by a review rule, oldest first"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
+
+    def get_list_display(self, request: HttpRequest):
+        if request.user.has_perm("orders.approve_order"):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "buttons")
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyModelAdmin):
+    """Every refund, read-only: refunds are made on the order page."""
+
+    list_display = ("created_at", "order_link", "amount", "reason", "created_by", "gateway_reference")
+    list_select_related = ("order", "created_by")
+    list_filter = ("created_at",)
+    search_fields = ("reason", "gateway_reference", "order__owner__email")
+    date_hierarchy = "created_at"
+    readonly_fields = ("order_link", "amount", "reason", "created_by", "gateway_reference", "created_at")
+    fields = readonly_fields
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Refund], search_term: str):
+        by_number = order_number_search(queryset, search_term, lookup="order_id")
+        if by_number is not None:
+            return by_number, False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="order", ordering="order_id")
+    def order_link(self, refund: Refund) -> str:
+        url = reverse("admin:orders_order_change", args=[refund.order_id])
+        return format_html('<a href="{}">{}</a>', url, refund.order.number)

@@ -1,0 +1,25 @@
+"""Forms of the order page's buttons in the admin: they parse input, the services decide."""
+from decimal import Decimal
+
+from django import forms
+
+
+class ReasonForm(forms.Form):
+    """The optional reason staff give when they reject or cancel an order."""
+
+    reason = forms.CharField(max_length=200, required=False, strip=True)
+
+
+class RefundForm(forms.Form):
+    """A refund of `amount` (at most what is refundable: refund_create checks) for `reason`."""
+
+    amount = forms.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+    )
+    reason = forms.CharField(max_length=200, strip=True)
+
+    def error_text(self) -> str:
+        """The form's errors in one sentence, for an admin message."""
+        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+                        for name, errors in self.errors.items())

@@ -1,0 +1,98 @@
+"""Reads for the admin: the home page's summary and the approval queue.
+
+Kept apart from orders/selectors.py (the storefront's and the API's reads) because they
+serve staff only; each is a constant number of queries whatever the data.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_q.models import Failure
+
+from catalog.models import Product
+from orders.models import Order, OrderEvent
+from orders.states import PAID_STATES, OrderState
+
+
+# States in which the shop holds the customer's money (net of refunds): the revenue.
+REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED})
+
+
+@dataclass(frozen=True)
+class OrderWindow:
+    """Orders placed in a time window and the revenue they brought (paid, net of refunds)."""
+
+    orders: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class AdminDashboard:
+    """The numbers at the top of the admin's home page."""
+
+    orders_by_state: list[tuple[OrderState, int]]
+    today: OrderWindow
+    last_7_days: OrderWindow
+    awaiting_approval: int
+    failed_tasks: int
+    low_stock_threshold: int
+    low_stock_count: int
+    low_stock_products: list[Product]
+
+
+def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) -> AdminDashboard:
+    """Orders by state, today's and the last 7 days' orders and revenue, what needs a person.
+
+    Five queries whatever the number of orders, tasks and products.
+    """
+    now = now or timezone.now()
+    today_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    week_start = now - timedelta(days=7)
+    counts = dict(Order.objects.order_by().values_list("state").annotate(count=Count("id")))
+    money = DecimalField(max_digits=12, decimal_places=2)
+    net = ExpressionWrapper(F("total") - F("refunded_amount"), output_field=money)
+    paid = Q(state__in=REVENUE_STATES)
+    zero = Value(Decimal("0.00"), output_field=money)
+    windows = Order.objects.aggregate(
+        today_orders=Count("id", filter=Q(created_at__gte=today_start)),
+        today_revenue=Coalesce(Sum(net, filter=paid & Q(created_at__gte=today_start)), zero),
+        week_orders=Count("id", filter=Q(created_at__gte=week_start)),
+        week_revenue=Coalesce(Sum(net, filter=paid & Q(created_at__gte=week_start)), zero),
+    )
+    threshold = settings.STORE_LOW_STOCK_THRESHOLD
+    low_stock = product_low_stock(threshold=threshold)
+    return AdminDashboard(
+        orders_by_state=[(state, counts.get(state.value, 0)) for state in OrderState],
+        today=OrderWindow(windows["today_orders"], windows["today_revenue"]),
+        last_7_days=OrderWindow(windows["week_orders"], windows["week_revenue"]),
+        awaiting_approval=counts.get(OrderState.AWAITING_APPROVAL.value, 0),
+        failed_tasks=Failure.objects.count(),
+        low_stock_threshold=threshold,
+        low_stock_count=low_stock.count(),
+        low_stock_products=list(low_stock.order_by("stock", "public_id")[:low_stock_shown]),
+    )
+
+
+def product_low_stock(*, threshold: int | None = None) -> QuerySet[Product]:
+    """Active products with at most `threshold` (STORE_LOW_STOCK_THRESHOLD) units left."""
+    threshold = settings.STORE_LOW_STOCK_THRESHOLD if threshold is None else threshold
+    return Product.objects.filter(is_active=True, stock__lte=threshold)
+
+
+def order_approval_queue(queryset: QuerySet[Order]) -> QuerySet[Order]:
+    """Held orders, oldest first, with their item count and the rule that held them (one query)."""
+    held_by = (
+        OrderEvent.objects.filter(order=OuterRef("pk"), transition="hold_for_review")
+        .order_by("-created_at", "-id")
+        .values("detail__rule")[:1]
+    )
+    return (
+        queryset.filter(state=OrderState.AWAITING_APPROVAL)
+        .select_related("owner")
+        .annotate(item_count=Sum("lines__quantity"), held_by=Subquery(held_by))
+        .order_by("created_at", "id")
+    )

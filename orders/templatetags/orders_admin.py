@@ -1,0 +1,26 @@
+"""Template tags of the store's admin pages."""
+from django import template
+from django.urls import reverse
+
+from orders.admin_selectors import admin_dashboard as dashboard_summary
+
+register = template.Library()
+
+
+@register.inclusion_tag("admin/orders/dashboard.html", takes_context=True)
+def admin_dashboard(context) -> dict:
+    """The summary at the top of the admin home page; links only where the user may follow them."""
+    user = context["request"].user
+    summary = dashboard_summary()
+    orders_url = reverse("admin:orders_order_changelist") if user.has_perm("orders.view_order") else ""
+    links = {
+        "orders": orders_url,
+        "queue": reverse("admin:orders_orderawaitingapproval_changelist") if orders_url else "",
+        "failures": reverse("admin:django_q_failure_changelist") if user.has_perm("django_q.view_failure") else "",
+        "low_stock": (
+            reverse("admin:catalog_product_changelist") + "?stock_level=low&is_active__exact=1"
+            if user.has_perm("catalog.view_product")
+            else ""
+        ),
+    }
+    return {"summary": summary, "links": links}

@@ -1,0 +1,136 @@
+"""Admin fixtures: "Shop staff" members (with and without the refund permission), orders
+driven into any state through the real transitions, and rows of every admin-listed model."""
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from catalog.models import Category, Product
+from orders.models import Order
+from orders.services import order_transition, refund_create
+from store.staff import shop_staff_group_sync
+from workflows.models import GatewayCall, Notification, ReviewRule
+
+VALIDATED = [("start_validation", {}), ("validation_passed", {})]
+PAYING = [*VALIDATED, ("start_payment", {})]
+PAID = [*PAYING, ("payment_approved", {"transaction_id": "txn_test_1", "card_last4": "4242"})]
+SHIPPING = [*PAID, ("start_shipping", {})]
+SHIPPED = [*SHIPPING, ("shipping_confirmed", {"tracking_number": "TRK123", "carrier": "UPS",
+                                              "estimated_delivery": date(2030, 1, 3)})]
+# The transitions that take a new order into each state, as the pipeline would fire them.
+PATHS = {
+    "new": [],
+    "validating": [("start_validation", {})],
+    "validated": VALIDATED,
+    "awaiting_approval": [*VALIDATED, ("hold_for_review", {"rule": "Big orders"})],
+    "paying": PAYING,
+    "paid": PAID,
+    "payment_failed": [*PAYING, ("payment_declined", {"reason": "Card declined"})],
+    "shipping": SHIPPING,
+    "ship_failed": [*SHIPPING, ("shipping_failed", {"reason": "Undeliverable"})],
+    "shipped": SHIPPED,
+    "delivered": [*SHIPPED, ("deliver_order", {})],
+    "cancelled": [("cancel_order", {"reason": "Changed my mind"})],
+    "failed": [("start_validation", {}), ("validation_failed", {"reason": "Out of stock"})],
+    "refunded": [*PAID, ("refund", {})],
+}
+
+
+@pytest.fixture
+def shop_staff_group(db):
+    """The group the data migration creates (created again here: transactional tests flush it)."""
+    return shop_staff_group_sync()
+
+
+@pytest.fixture
+def shop_staff(make_user, shop_staff_group):
+    user = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
+    user.groups.add(shop_staff_group)
+    return user
+
+
+@pytest.fixture
+def refunder(make_user, shop_staff_group):
+    """A Shop staff member who was also granted "Can refund orders"."""
+    user = make_user("refunds@example.com", name="Rita Refunds", is_staff=True)
+    user.groups.add(shop_staff_group)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="orders", codename="refund_order"))
+    return user
+
+
+@pytest.fixture
+def clerk_client(client, shop_staff):
+    client.force_login(shop_staff)
+    return client
+
+
+@pytest.fixture
+def refunder_client(client, refunder):
+    client.force_login(refunder)
+    return client
+
+
+@pytest.fixture
+def order_in(place_order, customer):
+    """order_in("paid") → an order placed through order_place and moved there by its transitions."""
+
+    def make(state: str, *, user=None, items: dict[str, int] | None = None) -> Order:
+        order = place_order(user or customer, items or {"prod-001": 2})
+        for name, kwargs in PATHS[state]:
+            order_transition(order_id=order.pk, name=name, **kwargs)
+        return Order.objects.get(pk=order.pk)
+
+    return make
+
+
+@pytest.fixture
+def store_rows(order_in, customer, catalog):
+    """store_rows(n): n more rows of every model the store's admin lists (orders with their
+    lines, timeline, a refund and a notification; held orders; gateway calls; rules; products)."""
+
+    def add(n: int) -> None:
+        start = Order.objects.count()
+        for i in range(n):
+            order = order_in("paid", items={"prod-008": 1})
+            refund_create(order=order, amount=Decimal("5.00"), reason="Scratched box", actor=None)
+            Notification.objects.create(user=customer, order=order, event_type="order.paid", title=f"Paid {i}")
+            order_in("awaiting_approval", items={"prod-008": 2})
+            ReviewRule.objects.create(name=f"Rule {start + i}", field="total", operator="gte", value=Decimal(500 + i))
+            category = Category.objects.create(name=f"Category {start + i}", slug=f"category-{start + i}",
+                                               image="default")
+            Product.objects.create(public_id=f"prod-{900 + start + i}", name=f"Thing {start + i}",
+                                   price=Decimal("5.00"), stock=i, category=category, image="default")
+        # The simulated payment gateway wrote these: one refund call per refund above.
+        assert GatewayCall.objects.count() >= n
+
+    return add
+
+
+@pytest.fixture
+def queries_of():
+    """queries_of(client, url): how many queries a GET of `url` runs, after a warm-up GET that
+    fills Django's caches (content types, permissions)."""
+
+    def count(client, url: str) -> int:
+        client.get(url)
+        with CaptureQueriesContext(connection) as context:
+            response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return len(context.captured_queries)
+
+    return count
+
+
+@pytest.fixture
+def make_older():
+    """make_older(order, days=3): move the order's creation back in time."""
+
+    def move(order: Order, *, days: float) -> Order:
+        Order.objects.filter(pk=order.pk).update(created_at=F("created_at") - timedelta(days=days))
+        return Order.objects.get(pk=order.pk)
+
+    return move

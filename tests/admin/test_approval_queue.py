@@ -1,0 +1,79 @@
+"""The approval queue: held orders only, oldest first, approved or rejected from the list."""
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from orders.models import Order, OrderEvent
+from orders.services import order_transition
+from orders.states import Actor
+
+QUEUE = "/admin/orders/orderawaitingapproval/"
+
+
+def test_the_queue_lists_held_orders_oldest_first_with_the_rule_that_held_them(
+    clerk_client, order_in, make_older
+):
+    newer = order_in("awaiting_approval", items={"prod-001": 7})
+    older = make_older(order_in("awaiting_approval"), days=2)
+    order_in("paid")
+    order_in("validated")
+
+    response = clerk_client.get(QUEUE)
+
+    html = response.content.decode()
+    rows = list(response.context["cl"].result_list)
+    assert [order.pk for order in rows] == [older.pk, newer.pk]
+    assert [(order.item_count, order.held_by) for order in rows] == [(2, "Big orders"), (7, "Big orders")]
+    assert "1049.93" in html  # 7 × 149.99
+    assert "2\xa0days" in html  # waiting time of the older order
+    assert "Approve order %s" % newer.number in html and "Reject order %s" % newer.number in html
+    assert reverse("admin:orders_order_action", args=[newer.pk, "approve"]) + f"?next={QUEUE}" in html
+
+
+def test_approving_from_the_queue_releases_the_order_to_payment(clerk_client, shop_staff, order_in):
+    order = order_in("awaiting_approval")
+
+    response = clerk_client.post(reverse("admin:orders_order_action", args=[order.pk, "approve"]) + f"?next={QUEUE}",
+                                 follow=True)
+
+    assert response.redirect_chain == [(QUEUE, 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        f"Order {order.number} approved: it is now processing payment."
+    ]
+    assert response.context["cl"].result_count == 0
+    event = OrderEvent.objects.filter(order=order).latest("id")
+    assert (event.transition, event.actor, event.actor_kind) == ("approve", shop_staff, Actor.STAFF)
+    assert Order.objects.get(pk=order.pk).state == "paying"
+
+
+def test_bulk_reject_from_the_queue(clerk_client, order_in):
+    held = [order_in("awaiting_approval"), order_in("awaiting_approval")]
+
+    clerk_client.post(QUEUE, {"action": "reject_selected", "_selected_action": [o.pk for o in held], "index": 0})
+
+    assert [Order.objects.get(pk=o.pk).state for o in held] == ["cancelled", "cancelled"]
+    assert clerk_client.get(QUEUE).context["cl"].result_count == 0
+
+
+def test_an_order_that_left_the_queue_is_not_in_it(clerk_client, order_in):
+    order = order_in("awaiting_approval")
+    order_transition(order_id=order.pk, name="approve")
+
+    assert clerk_client.get(QUEUE).context["cl"].result_count == 0
+    response = clerk_client.get(reverse("admin:orders_orderawaitingapproval_change", args=[order.pk]))
+    assert response.status_code == 302  # "doesn't exist" redirect: it is no longer held
+
+
+
+def test_staff_who_may_not_approve_see_the_queue_without_buttons(make_user, order_in):
+    viewer = make_user("viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="orders", codename="view_order"))
+    client = Client()
+    client.force_login(viewer)
+    order = order_in("awaiting_approval")
+
+    response = client.get(QUEUE)
+
+    assert [o.pk for o in response.context["cl"].result_list] == [order.pk]
+    assert f"Approve order {order.number}" not in response.content.decode()
+    assert response.context["action_form"] is None
