@@ -1,4 +1,11 @@
-from django.urls import path  # noqa: F401
+"""The customer's notifications, mounted at /notifications/."""
+from django.urls import path
+
+from workflows import views
 
 app_name = "workflows"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.notification_list, name="notification_list"),
+    path("read/", views.notification_read_all, name="notification_read_all"),
+    path("<int:notification_id>/read/", views.notification_read, name="notification_read"),
+]

@@ -1,0 +1,63 @@
+"""Forms of the storefront: cart changes and checkout."""
+import uuid
+
+from django import forms
+from django.utils.html import format_html, format_html_join
+
+from orders.validators import normalize_card_number, validate_card_number, validate_zip_code
+
+TEST_CARDS = (
+    ("4242 4242 4242 4242", "approved"),
+    ("4000 0000 0000 0002", "declined"),
+    ("4000 0000 0000 0119", "times out once, then approved"),
+)
+
+
+class CartLineForm(forms.Form):
+    """A product and a quantity, posted by the Add to Cart and the cart's +/−/remove buttons."""
+
+    product_id = forms.CharField(max_length=32)
+    quantity = forms.IntegerField(min_value=0, max_value=10_000, required=False)
+
+
+class CheckoutForm(forms.Form):
+    """Shipping address, an optional card, and the key that makes a resubmission harmless."""
+
+    address = forms.CharField(
+        label="Street address", max_length=200, widget=forms.TextInput(attrs={"autocomplete": "street-address"})
+    )
+    city = forms.CharField(
+        label="City", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "address-level2"})
+    )
+    state = forms.CharField(
+        label="State", max_length=100, widget=forms.TextInput(attrs={"autocomplete": "address-level1"})
+    )
+    zip = forms.CharField(
+        label="ZIP code",
+        max_length=10,
+        validators=[validate_zip_code],
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}),
+    )
+    card_number = forms.CharField(
+        label="Card number",
+        required=False,
+        max_length=30,
+        validators=[validate_card_number],
+        help_text=format_html(
+            "Optional; this shop's payments are simulated. Test cards:<ul>{}</ul>"
+            "Any other card (or none) is approved or declined at random. "
+            "Shipping to ZIP code <code>00000</code> fails and the payment is refunded.",
+            format_html_join("", "<li><code>{}</code> {}</li>", TEST_CARDS),
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
+    )
+    # Generated when the form is rendered: submitting the same form twice places one order.
+    idempotency_key = forms.CharField(max_length=128, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", f"checkout-{uuid.uuid4()}")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+    def clean_card_number(self) -> str:
+        return normalize_card_number(self.cleaned_data.get("card_number", ""))

@@ -1,0 +1,253 @@
+"""Storefront pages: the cart, checkout, and the customer's orders.
+
+Views parse input, call a service or selector and render. Cart changes answer HTMX requests
+with the changed fragment plus out-of-band updates of the header's cart badge and the toasts;
+without JavaScript the same forms post normally and redirect.
+"""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+
+from orders import selectors, services
+from orders.cart import Cart
+from orders.forms import CartLineForm, CheckoutForm
+from orders.models import Order
+from orders.services.cart import cart_add, cart_line_limit, cart_remove, cart_set_quantity
+from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, Actor
+from orders.stock import InsufficientStock
+from store.errors import NotFound, Unprocessable, ValidationFailed
+
+ORDERS_PER_PAGE = 10
+
+
+# --- helpers of this module -------------------------------------------------------------
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+def _customer_order(request: HttpRequest, order_id: int) -> Order:
+    try:
+        return selectors.order_get(user=request.user, order_id=order_id)
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+def _cart_context(request: HttpRequest) -> dict:
+    cart = Cart(request.session)
+    lines = cart.lines()
+    return {
+        "lines": [
+            {"line": line, "limit": cart_line_limit(line.product), "over_stock": line.quantity > line.product.stock}
+            for line in lines
+        ],
+        "total": Cart.total(lines),
+        "item_count": sum(line.quantity for line in lines),
+    }
+
+
+# --- cart -------------------------------------------------------------------------------
+
+@require_GET
+def cart_detail(request: HttpRequest) -> HttpResponse:
+    return render(request, "orders/cart.html", _cart_context(request))
+
+
+@require_POST
+def cart_add_view(request: HttpRequest) -> HttpResponse:
+    """Add one (or ?quantity) of a product; HTMX gets the badge and a toast, out of band."""
+    form = CartLineForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Choose a product to add.", status=400)
+    try:
+        change = cart_add(
+            cart=Cart(request.session),
+            public_id=form.cleaned_data["product_id"],
+            quantity=form.cleaned_data["quantity"] or 1,
+        )
+    except NotFound as error:
+        raise Http404(error.message) from None
+    if change.quantity == 0:
+        messages.error(request, change.limit_message)
+    elif change.limited:
+        messages.warning(request, f"{change.limit_message}; your cart has {change.quantity}.")
+    else:
+        messages.success(request, f"{change.product.name} added to cart")
+    if request.htmx:
+        return render(request, "orders/partials/cart_add_response.html")
+    return redirect(_safe_next(request, reverse("orders:cart")))
+
+
+@require_POST
+def cart_update_view(request: HttpRequest) -> HttpResponse:
+    """Set a line's quantity (the cart's − and + buttons); 0 removes the line."""
+    form = CartLineForm(request.POST)
+    if not form.is_valid() or form.cleaned_data["quantity"] is None:
+        return HttpResponse("Choose a product and a quantity.", status=400)
+    try:
+        change = cart_set_quantity(
+            cart=Cart(request.session),
+            public_id=form.cleaned_data["product_id"],
+            quantity=form.cleaned_data["quantity"],
+        )
+    except NotFound:
+        cart_remove(cart=Cart(request.session), public_id=form.cleaned_data["product_id"])
+        messages.warning(request, "That product is no longer sold and was removed from your cart.")
+    else:
+        if change.limited:
+            messages.warning(request, change.limit_message)
+    return _cart_changed(request)
+
+
+@require_POST
+def cart_remove_view(request: HttpRequest) -> HttpResponse:
+    form = CartLineForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Choose a product to remove.", status=400)
+    cart = Cart(request.session)
+    line = next((line for line in cart.lines() if line.product.public_id == form.cleaned_data["product_id"]), None)
+    cart_remove(cart=cart, public_id=form.cleaned_data["product_id"])
+    if line is not None:
+        messages.info(request, f"{line.product.name} removed from your cart")
+    return _cart_changed(request)
+
+
+def _cart_changed(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        return render(request, "orders/partials/cart_update_response.html", _cart_context(request))
+    return redirect("orders:cart")
+
+
+# --- checkout ---------------------------------------------------------------------------
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def checkout(request: HttpRequest) -> HttpResponse:
+    """Shipping and payment for the cart; placing the order empties the cart.
+
+    The form carries an idempotency key made when it was rendered, so a double click or a
+    resubmitted page places one order and lands on it.
+    """
+    cart = Cart(request.session)
+    form = CheckoutForm(request.POST or None)
+    if request.method == "POST":
+        key = request.POST.get("idempotency_key", "")
+        placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
+        if placed is not None and not cart.lines():
+            # The same form again after the order went through (the cart is already empty).
+            return redirect("orders:order_detail", order_id=placed.pk)
+    context = _cart_context(request)
+    if not context["lines"]:
+        messages.info(request, "Your cart is empty. Add something before checking out.")
+        return redirect("orders:cart")
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = services.order_place(
+                user=request.user,
+                lines=[services.LineRequest(line.product.public_id, line.quantity) for line in cart.lines()],
+                shipping=services.ShippingAddress(
+                    address=data["address"], city=data["city"], state=data["state"], zip=data["zip"]
+                ),
+                card_number=data["card_number"] or None,
+                idempotency_key=data["idempotency_key"],
+            )
+        except InsufficientStock as error:
+            messages.error(request, f"{error.message} Please adjust your cart.")
+            return redirect("orders:cart")
+        except ValidationFailed as error:
+            _form_errors_from(form, error)
+        except Unprocessable:
+            # This form's key already placed a different order (the cart changed since).
+            form = CheckoutForm(initial={k: v for k, v in data.items() if k != "idempotency_key"})
+            messages.warning(
+                request,
+                "Your cart changed after this checkout page was opened. Please check your order and place it again.",
+            )
+        else:
+            cart.clear()
+            order = result.order
+            if result.created:
+                messages.success(request, f"Thank you! Order {order.number} has been placed.")
+            else:
+                messages.info(request, f"Order {order.number} was already placed.")
+            return redirect("orders:order_detail", order_id=order.pk)
+    return render(request, "orders/checkout.html", {**context, "form": form})
+
+
+def _form_errors_from(form: CheckoutForm, error: ValidationFailed) -> None:
+    fields = error.fields or {}
+    card_error = (fields.get("payment") or {}).get("card") if isinstance(fields.get("payment"), dict) else None
+    if card_error:
+        form.add_error("card_number", card_error)
+    else:
+        form.add_error(None, error.message)
+
+
+# --- orders -----------------------------------------------------------------------------
+
+@login_required
+@require_GET
+def order_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.order_summaries(user=request.user), ORDERS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "orders/order_list.html", {"page": page, "orders": page.object_list})
+
+
+def _order_status_context(order: Order) -> dict:
+    return {
+        "order": order,
+        "timeline": selectors.order_timeline(order=order),
+        "is_terminal": order.state in TERMINAL_STATES,
+        "can_cancel": order.state in CANCELLABLE_STATES,
+    }
+
+
+@login_required
+@require_GET
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = _customer_order(request, order_id)
+    return render(request, "orders/order_detail.html", _order_status_context(order))
+
+
+@login_required
+@require_GET
+def order_status(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The order page's live part, polled every second; 286 tells HTMX the order has settled."""
+    order = _customer_order(request, order_id)
+    context = _order_status_context(order)
+    response = render(request, "orders/partials/order_status.html", context)
+    if context["is_terminal"]:
+        response.status_code = HttpResponseStopPolling.status_code  # 286: HTMX swaps this in and stops polling
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    """GET asks for confirmation (the no-JavaScript path); POST cancels."""
+    order = _customer_order(request, order_id)
+    if request.method == "GET":
+        if order.state not in CANCELLABLE_STATES:
+            messages.error(request, f"Order {order.number} can no longer be cancelled.")
+            return redirect("orders:order_detail", order_id=order.pk)
+        return render(request, "orders/order_cancel.html", {"order": order})
+    kind = Actor.CUSTOMER if order.owner_id == request.user.pk else Actor.STAFF
+    try:
+        services.order_cancel(order=order, actor=request.user, actor_kind=kind)
+    except services.TransitionRefused as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Order {order.number} has been cancelled.")
+    target = reverse("orders:order_detail", kwargs={"order_id": order.pk})
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)

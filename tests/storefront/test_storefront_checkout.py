@@ -1,0 +1,143 @@
+"""Checkout: sign-in required, inline validation, placing an order, double submit, stock errors."""
+import re
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Product
+from orders.models import Order
+
+ADDRESS = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+
+
+@pytest.fixture
+def shopper(client, customer, catalog):
+    client.force_login(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 2})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-005"})
+    return client
+
+
+def checkout_key(client) -> str:
+    html = client.get(reverse("orders:checkout")).content.decode()
+    return re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+
+
+def test_checkout_signed_out_goes_to_the_login_page_and_back(client, catalog):
+    response = client.get(reverse("orders:checkout"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next={reverse('orders:checkout')}"
+
+
+def test_checkout_page_has_labelled_fields_test_cards_and_a_summary(shopper):
+    response = shopper.get(reverse("orders:checkout"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Checkout</h1>" in html
+    for label, name in [("Street address", "address"), ("City", "city"), ("State", "state"),
+                        ("ZIP code", "zip"), ("Card number", "card_number")]:
+        assert re.search(rf'<label for="id_{name}"[^>]*>{label}', html), label
+    for card in ("4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0000 0000 0119", "00000"):
+        assert card in html
+    assert 'type="hidden" name="idempotency_key"' in html
+    assert "Wireless Mouse" in html and "Desk Mat" in html
+    assert "$134.97" in html
+
+
+def test_each_rendering_gets_a_fresh_idempotency_key(shopper):
+    assert checkout_key(shopper) != checkout_key(shopper)
+
+
+def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client, customer, catalog):
+    client.force_login(customer)
+    response = client.get(reverse("orders:checkout"))
+    assert response.status_code == 302 and response["Location"] == reverse("orders:cart")
+
+
+def test_placing_an_order_clears_the_cart_and_shows_the_order(shopper, customer):
+    key = checkout_key(shopper)
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "4242 4242 4242 4242",
+                                                         "idempotency_key": key})
+    order = Order.objects.get(owner=customer)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("orders:order_detail", args=[order.pk])
+    assert order.total == Decimal("134.97")
+    assert order.card_last4 == "4242"
+    assert order.idempotency_key == key
+    assert sorted(order.lines.values_list("product_public_id", "quantity")) == [("prod-002", 2), ("prod-005", 1)]
+    assert shopper.session.get("cart") == {}
+    page = shopper.get(response["Location"]).content.decode()
+    assert f"Thank you! Order {order.number} has been placed." in page
+
+
+def test_a_card_is_optional(shopper, customer):
+    shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "", "idempotency_key": checkout_key(shopper)})
+    assert Order.objects.get(owner=customer).card_last4 == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("zip", "ABCDE", "Enter a ZIP code like 12345 or 12345-6789."),
+        ("card_number", "4242 4242 4242 4241", "Enter a valid card number"),
+        ("address", "", "This field is required."),
+    ],
+)
+def test_field_errors_are_shown_inline_and_nothing_is_placed(shopper, field, value, error):
+    data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper), field: value}
+    response = shopper.post(reverse("orders:checkout"), data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert error in html
+    # Django links the error to its input for screen readers.
+    assert re.search(rf'id="id_{field}_error"', html)
+    assert Order.objects.count() == 0
+    assert shopper.session["cart"] == {"prod-002": 2, "prod-005": 1}
+
+
+def test_double_submission_places_one_order(shopper, customer):
+    data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
+    first = shopper.post(reverse("orders:checkout"), data)
+    second = shopper.post(reverse("orders:checkout"), data)
+    order = Order.objects.get(owner=customer)
+    assert first["Location"] == second["Location"] == reverse("orders:order_detail", args=[order.pk])
+
+
+def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order(shopper, customer):
+    """Both requests carry the full cart (the second arrived before the first cleared it)."""
+    data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
+    session = shopper.session
+    cart = dict(session["cart"])
+    first = shopper.post(reverse("orders:checkout"), data)
+    session = shopper.session
+    session["cart"] = cart  # as the second request's session still had it
+    session.save()
+    second = shopper.post(reverse("orders:checkout"), data, follow=True)
+    order = Order.objects.get(owner=customer)
+    assert first["Location"] == second.redirect_chain[0][0]
+    assert f"Order {order.number} was already placed." in second.content.decode()
+
+
+def test_a_reused_form_with_a_changed_cart_asks_to_review(shopper, customer):
+    key = checkout_key(shopper)
+    shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Your cart changed after this checkout page was opened." in html
+    assert key not in html  # a fresh key for the next attempt
+    assert Order.objects.filter(owner=customer).count() == 1
+
+
+def test_not_enough_stock_goes_back_to_the_cart_with_the_reason(shopper, customer):
+    key = checkout_key(shopper)
+    Product.objects.filter(public_id="prod-002").update(stock=1)
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key}, follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain == [(reverse("orders:cart"), 302)]
+    assert "Not enough stock for Wireless Mouse" in html
+    assert "Only 1 Wireless Mouse in stock" in html
+    assert Order.objects.count() == 0
+    assert Product.objects.get(public_id="prod-005").stock == 200  # nothing reserved
