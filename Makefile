@@ -23,11 +23,12 @@ PORT ?= 8080
 MANAGE := $(BIN)/python manage.py
 
 .NOTPARALLEL:
-.PHONY: help run test migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
+.PHONY: help run test screenshots migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
 
 help:
 	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
 	@echo "make test       run the whole test suite (installs Debian's chromium when missing)"
+	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
 	@echo "make lint       check the code with ruff (when installed in .venv)"
@@ -91,6 +92,10 @@ chromium:
 # The test settings decide DEBUG; a DEBUG exported for `make run` must not leak in.
 test: $(DEV_REQUIREMENTS_STAMP) chromium
 	env -u DEBUG $(BIN)/pytest $(PYTEST_ARGS)
+
+# PNGs of the storefront and admin under docs/screenshots/ (starts its own server and worker).
+screenshots: $(DEV_REQUIREMENTS_STAMP) chromium
+	env -u DEBUG $(BIN)/python scripts/screenshots.py
 
 # --- housekeeping -----------------------------------------------------------------------------
 
