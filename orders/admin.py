@@ -27,7 +27,7 @@ from orders.admin_selectors import order_approval_queue
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
 from orders.services import order_approve, order_cancel, order_reject, order_retry, refund_create
 from orders.states import WORKING_STATES, Actor, OrderState
-from store.admin import ReadOnlyModelAdmin, admin_site_brand, order_number_search
+from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, admin_site_brand
 from store.errors import DomainError
 from workflows.models import Notification
 
@@ -198,7 +198,7 @@ class NotificationInline(OrderPartInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "state_display", "total", "refunded_amount", "created_at", "updated_at")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
@@ -248,11 +248,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     # --- List -------------------------------------------------------------------------------
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Order], search_term: str):
-        by_number = order_number_search(queryset, search_term, lookup="pk")
-        if by_number is not None:
-            return by_number, False
-        return super().get_search_results(request, queryset, search_term)
+    order_number_lookup = "pk"
 
     @admin.display(description="number", ordering="id")
     def number(self, order: Order) -> str:
@@ -481,7 +477,7 @@ class ApprovalQueueAdmin(OrderAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyModelAdmin):
+class RefundAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
     """Every refund, read-only: refunds are made on the order page."""
 
     list_display = ("created_at", "order_link", "amount", "reason", "created_by", "gateway_reference")
@@ -491,12 +487,6 @@ class RefundAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = ("order_link", "amount", "reason", "created_by", "gateway_reference", "created_at")
     fields = readonly_fields
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Refund], search_term: str):
-        by_number = order_number_search(queryset, search_term, lookup="order_id")
-        if by_number is not None:
-            return by_number, False
-        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="order", ordering="order_id")
     def order_link(self, refund: Refund) -> str:

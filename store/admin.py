@@ -34,8 +34,13 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
         return False
 
 
-def order_number_search(queryset: QuerySet, search_term: str, *, lookup: str) -> QuerySet | None:
-    """`queryset` narrowed to the order an order number ("#000012" or "12") names, or None
-    when the search term is not a number."""
-    number = search_term.strip().lstrip("#")
-    return queryset.filter(**{lookup: int(number)}) if number.isdigit() else None
+class OrderNumberSearchMixin:
+    """Lets the admin's search box find a row by its order's number ("#000012" or "12")."""
+
+    order_number_lookup = "order_id"
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        number = search_term.strip().lstrip("#")
+        if number.isdigit():
+            return queryset.filter(**{self.order_number_lookup: int(number)}), False
+        return super().get_search_results(request, queryset, search_term)

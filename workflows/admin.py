@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from store.admin import ReadOnlyModelAdmin, order_number_search
+from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from workflows.models import GatewayCall, Notification, ReviewRule
 from workflows.selectors import review_rule_backtest
 
@@ -75,7 +75,7 @@ class ReviewRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyModelAdmin):
+class NotificationAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
     list_display = ("created_at", "title", "user", "order_number", "event_type", "read_at")
     list_select_related = ("user", "order")
     list_filter = ("event_type", ("read_at", admin.EmptyFieldListFilter), "created_at")
@@ -85,19 +85,13 @@ class NotificationAdmin(ReadOnlyModelAdmin):
     fields = ("created_at", "user", "order_number", "event_type", "title", "body", "read_at")
     readonly_fields = fields
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Notification], search_term: str):
-        by_number = order_number_search(queryset, search_term, lookup="order_id")
-        if by_number is not None:
-            return by_number, False
-        return super().get_search_results(request, queryset, search_term)
-
     @admin.display(description="order", ordering="order_id")
     def order_number(self, notification: Notification) -> str:
         return order_link(notification.order_id)
 
 
 @admin.register(GatewayCall)
-class GatewayCallAdmin(ReadOnlyModelAdmin):
+class GatewayCallAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
     """The simulated providers' ledger: every call they answered, by idempotency key."""
 
     list_display = ("created_at", "gateway", "operation", "idempotency_key", "order_number", "outcome", "final",
@@ -109,12 +103,6 @@ class GatewayCallAdmin(ReadOnlyModelAdmin):
     fields = ("created_at", "gateway", "operation", "idempotency_key", "order_number", "outcome", "final",
               "latency_ms", "result_json")
     readonly_fields = fields
-
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[GatewayCall], search_term: str):
-        by_number = order_number_search(queryset, search_term, lookup="order_id")
-        if by_number is not None:
-            return by_number, False
-        return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="order", ordering="order_id")
     def order_number(self, call: GatewayCall) -> str:
