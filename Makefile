@@ -23,11 +23,13 @@ PORT ?= 8080
 MANAGE := $(BIN)/python manage.py
 
 .NOTPARALLEL:
-.PHONY: help run test screenshots migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
+.PHONY: help run test bench drill screenshots migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
 
 help:
 	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
 	@echo "make test       run the whole test suite (installs Debian's chromium when missing)"
+	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
+	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart)"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
@@ -96,6 +98,19 @@ test: $(DEV_REQUIREMENTS_STAMP) chromium
 # PNGs of the storefront and admin under docs/screenshots/ (starts its own server and worker).
 screenshots: $(DEV_REQUIREMENTS_STAMP) chromium
 	env -u DEBUG $(BIN)/python scripts/screenshots.py
+
+# --- benchmarks and drills (bench/README.md) ---------------------------------------------------
+BENCH_BACKEND ?= all
+BENCH_ARGS ?=
+DRILL_ARGS ?=
+
+# gunicorn + qcluster + wrk, on SQLite with the ORM broker and on PostgreSQL with Redis.
+bench: $(REQUIREMENTS_STAMP)
+	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
+
+# Reliability drills: crash, oversell, idempotency, fuzz, restart; exits 1 on any FAIL.
+drill: $(REQUIREMENTS_STAMP)
+	env -u DEBUG $(BIN)/python -m bench.drills $(DRILL_ARGS)
 
 # --- housekeeping -----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
@@ -11,15 +12,50 @@ from django.views.generic import FormView
 
 from accounts import services
 from accounts.forms import EmailAuthenticationForm, ProfileForm, RegisterForm
+from store import throttling
 from store.errors import ValidationFailed
 
 
-class LoginView(auth_views.LoginView):
-    """Sign in with e-mail and password, then go back to ?next= (same host only) or the catalog."""
+class RateLimitedFormMixin:
+    """Answers a POST that a rate limit refuses with the form, the reason and 429 (store.throttling)."""
+
+    def refused(self, refusal: throttling.Refusal, *, keep: tuple[str, ...]) -> HttpResponse:
+        # An unbound form (validating it would run the sign-in), keeping what the user typed.
+        kwargs = self.get_form_kwargs()
+        kwargs.pop("data", None)
+        kwargs.pop("files", None)
+        kwargs["initial"] = {name: self.request.POST.get(name, "") for name in keep}
+        form = self.get_form_class()(**kwargs)
+        form.cleaned_data = {}
+        form.add_error(None, refusal.message)
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
+
+
+class LoginView(RateLimitedFormMixin, auth_views.LoginView):
+    """Sign in with e-mail and password, then go back to ?next= (same host only) or the catalog.
+
+    Rate limited per address (RATE_LIMITS['LOGIN']) and per account: after
+    RATE_LIMITS['LOGIN_FAILURES'] failed sign-ins the account is refused, right password or not.
+    """
 
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        refusal = throttling.address_refusal(request, "LOGIN") or throttling.login_lockout(
+            request.POST.get("username", "")
+        )
+        if refusal:
+            return self.refused(refusal, keep=("username",))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            throttling.login_failure_record(form.data.get("username", ""))
+        return super().form_invalid(form)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -36,8 +72,8 @@ class LogoutView(auth_views.LogoutView):
         return response
 
 
-class RegisterView(auth_views.RedirectURLMixin, FormView):
-    """Create an account, sign it in and continue to ?next= or the catalog."""
+class RegisterView(RateLimitedFormMixin, auth_views.RedirectURLMixin, FormView):
+    """Create an account, sign it in and continue to ?next= or the catalog (RATE_LIMITS['REGISTER'] per address)."""
 
     template_name = "accounts/register.html"
     form_class = RegisterForm
@@ -47,6 +83,11 @@ class RegisterView(auth_views.RedirectURLMixin, FormView):
         if request.user.is_authenticated:
             return redirect(self.get_success_url())
         return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if refusal := throttling.address_refusal(request, "REGISTER"):
+            return self.refused(refusal, keep=("email", "name"))
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form: RegisterForm) -> HttpResponse:
         try:

@@ -3,20 +3,44 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from store.request_context import request_id_var, user_id_var
+from store.request_context import order_id_var, request_id_var, user_id_var
+
+# Paths of the health probes (store.urls): their 503s are reported by store.health, once per
+# change, instead of an ERROR line from django.request on every probe.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
 
 
 class RequestContextFilter(logging.Filter):
+    """Adds request_id, user_id and order_id from the context of the work in progress.
+
+    Django logs 4xx/5xx responses (logger django.request) after the middleware returned;
+    those records carry the request, which keeps its id and user.
+    """
+
     def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
         if not getattr(record, "request_id", None):
-            record.request_id = request_id_var.get()
+            record.request_id = request_id_var.get() or getattr(request, "request_id", None)
         if not getattr(record, "user_id", None):
-            record.user_id = user_id_var.get()
+            record.user_id = user_id_var.get() or getattr(request, "log_user_id", None)
+        if not getattr(record, "order_id", None):
+            record.order_id = order_id_var.get()
         return True
 
 
+class ProbeResponseFilter(logging.Filter):
+    """Drops django.request's line for a probe's 503: the probe logs its own WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        return not (getattr(record, "status_code", None) == 503 and getattr(request, "path", None) in PROBE_PATHS)
+
+
 class JsonFormatter(logging.Formatter):
-    EXTRA_KEYS = ("request_id", "user_id", "order_id", "transition", "source", "target", "step", "outcome")
+    EXTRA_KEYS = (
+        "request_id", "user_id", "order_id", "transition", "source", "target", "step", "outcome", "status_code",
+        "checks",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         line = {

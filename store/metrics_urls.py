@@ -1,5 +1,6 @@
-"""/metrics: django-prometheus's exporter view."""
+"""/metrics: the web process's Prometheus metrics (store.metrics; bearer token when METRICS_TOKEN is set)."""
 from django.urls import path
-from django_prometheus import exports
 
-urlpatterns = [path("metrics", exports.ExportToDjangoView, name="prometheus-django-metrics")]
+from store.metrics import metrics_view
+
+urlpatterns = [path("metrics", metrics_view, name="prometheus-django-metrics")]

@@ -84,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "store.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -120,12 +121,17 @@ SQLITE_OPTIONS = {
 }
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60))}
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "store.sqlite3",
+            "CONN_MAX_AGE": env_int("CONN_MAX_AGE", 60),
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -146,7 +152,8 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's own RedisCache, counted by django-prometheus (the module needs django-redis).
+            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "store"),
         }
@@ -223,8 +230,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Workflow Store <order
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["store.api.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["store.throttling.ApiBurstThrottle", "store.throttling.ApiThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "store.api.pagination.HeaderPagination",
@@ -250,11 +258,29 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents the API's error format, after drf-spectacular's own hooks.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "store.api.schema.document_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ProductStateEnum": "catalog.api.serializers.STATES",
         "OrderStateEnum": "orders.states.OrderState",
     },
 }
+
+# Rate limits (store.throttling explains the windows): "<count>/<period>" or "off". Counted in
+# the default cache, so with REDIS_URL every process shares them.
+RATE_LIMITS = {
+    "API": os.environ.get("RATE_LIMIT_API", "300/min"),
+    "API_BURST": os.environ.get("RATE_LIMIT_API_BURST", "50/10s"),
+    "LOGIN": os.environ.get("RATE_LIMIT_LOGIN", "10/min"),
+    "REGISTER": os.environ.get("RATE_LIMIT_REGISTER", "10/min"),
+    "LOGIN_FAILURES": os.environ.get("RATE_LIMIT_LOGIN_FAILURES", "5/15min"),
+}
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+# (0: clients connect directly and REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
@@ -263,6 +289,8 @@ CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
 
 # --- Security (production values come from the environment) -----------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Probes and Prometheus reach each process directly over plain HTTP, past the TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^healthz$", r"^metrics$"]
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
@@ -279,6 +307,13 @@ STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# A `qcluster` serves its task processes' metrics on this port (0: none). It needs
+# PROMETHEUS_MULTIPROC_DIR, read by prometheus_client itself (store/metrics.py explains).
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+WORKER_METRICS_ADDRESS = os.environ.get("WORKER_METRICS_ADDRESS", "127.0.0.1")
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client writes there as soon as a metric is created.
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # Simulated providers (DESIGN §5). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
@@ -318,7 +353,10 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "store.logging.RequestContextFilter"}},
+    "filters": {
+        "request_id": {"()": "store.logging.RequestContextFilter"},
+        "probe_responses": {"()": "store.logging.ProbeResponseFilter"},
+    },
     "formatters": {"json": {"()": "store.logging.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]},
@@ -326,6 +364,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django_q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+        # A probe's 503 is logged once per change by store.health, not on every probe.
+        "django.request": {"filters": ["probe_responses"]},
+        # django-q2 logs as "django-q" (with a hyphen).
+        "django-q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
     },
 }

@@ -16,3 +16,7 @@ urlpatterns = [
     path("", include("store.metrics_urls")),
     path("", include("catalog.urls")),
 ]
+
+# /api answers its unmatched URLs and crashes in the API's JSON error format too.
+handler404 = "store.api.errors.page_not_found"
+handler500 = "store.api.errors.server_error"

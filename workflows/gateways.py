@@ -9,6 +9,7 @@ Payment, shipping and inventory calls carry an idempotency key. The provider rem
 first final answer per key (`GatewayCall`), so a repeated call returns it instead of
 charging, shipping or refunding again. Transient errors (timeouts) are not final.
 """
+import functools
 import random
 import secrets
 import time
@@ -19,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from workflows import metrics
 from workflows.models import CardToken, GatewayCall
 
 # Test cards (DESIGN §5): behaviour by full number. Only the token and last 4 are kept.
@@ -94,9 +96,32 @@ def _record(gateway: str, operation: str, key: str, order_id: int | None, result
     return result
 
 
+def _counted(gateway: str):
+    """Count each call of the decorated provider method in store_gateway_calls_total by its answer."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def call(*args, **kwargs) -> GatewayResult:
+            try:
+                result = method(*args, **kwargs)
+            except GatewayTimeout:
+                metrics.gateway_called(gateway, "timeout")
+                raise
+            except Exception:
+                metrics.gateway_called(gateway, "error")
+                raise
+            metrics.gateway_called(gateway, "ok" if result.ok else "failed")
+            return result
+
+        return call
+
+    return decorate
+
+
 class InventoryGateway:
     """The warehouse confirms it holds the order's items."""
 
+    @_counted("inventory")
     def check(self, *, key: str, order_id: int, items: list[tuple[str, int]], timeout: float | None = None) -> GatewayResult:
         if (known := _remembered("inventory", "check", key)) is not None:
             return known
@@ -119,6 +144,7 @@ class PaymentGateway:
         )
         return Token(token=token.token, last4=token.last4)
 
+    @_counted("payment")
     def charge(self, *, key: str, order_id: int, token: str, amount: Decimal, timeout: float | None = None) -> GatewayResult:
         if (known := _remembered("payment", "charge", key)) is not None:
             return known
@@ -156,6 +182,7 @@ class PaymentGateway:
             result = GatewayResult(ok=False, reason="Card declined by the issuer", latency_ms=latency)
         return _record("payment", "charge", key, order_id, result)
 
+    @_counted("payment")
     def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,
                timeout: float | None = None) -> GatewayResult:
         if (known := _remembered("payment", "refund", key)) is not None:
@@ -169,6 +196,7 @@ class PaymentGateway:
 class ShippingGateway:
     """The carrier creates a label: tracking number, carrier and estimated delivery."""
 
+    @_counted("shipping")
     def create_label(self, *, key: str, order_id: int, zip_code: str, timeout: float | None = None) -> GatewayResult:
         if (known := _remembered("shipping", "label", key)) is not None:
             return known
@@ -190,6 +218,7 @@ class ShippingGateway:
 class NotificationGateway:
     """Sends e-mail through Django's e-mail backend (console by default)."""
 
+    @_counted("notification")
     def send(self, *, key: str, to: str, subject: str, body: str) -> GatewayResult:
         from django.core.mail import send_mail
 

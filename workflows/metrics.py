@@ -1,5 +1,15 @@
-"""The store's Prometheus metrics (DESIGN §7), recorded by web and worker processes."""
+"""The store's Prometheus metrics (DESIGN §7), recorded by web and worker processes.
+
+Counters and histograms live in each process (in prometheus_client's multiprocess files
+when PROMETHEUS_MULTIPROC_DIR is set, see store.metrics). `store_orders{state}` is not
+recorded anywhere: OrdersByStateCollector asks the database when /metrics is scraped.
+"""
+import logging
+
 from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+logger = logging.getLogger("workflows.metrics")
 
 ORDERS_CREATED = Counter("store_orders_created_total", "Orders placed.")
 TRANSITIONS = Counter("store_order_transitions_total", "Order state transitions fired.", ["transition"])
@@ -11,6 +21,11 @@ STEP_DURATION = Histogram(
 )
 STEP_ATTEMPTS = Counter("store_step_attempts_total", "Pipeline step attempts.", ["step", "outcome"])
 REFUNDS = Counter("store_refunds_total", "Refunds paid out.", ["kind"])
+GATEWAY_CALLS = Counter(
+    "store_gateway_calls_total",
+    "Calls to the (simulated) providers, by answer: ok, failed (a business refusal), timeout, error.",
+    ["gateway", "result"],
+)
 
 
 def order_created() -> None:
@@ -28,3 +43,42 @@ def step_attempt(step: str, outcome: str, seconds: float) -> None:
 
 def refund_made(*, full: bool) -> None:
     REFUNDS.labels(kind="full" if full else "partial").inc()
+
+
+def gateway_called(gateway: str, result: str) -> None:
+    GATEWAY_CALLS.labels(gateway=gateway, result=result).inc()
+
+
+class OrdersByStateCollector:
+    """`store_orders{state}`: how many orders are in each state now, one GROUP BY per scrape.
+
+    Every state is exported (0 when empty), so a state's series exists before its first order.
+    When the database does not answer, the gauge is left out of that scrape (and a warning
+    logged) rather than failing the whole scrape.
+    """
+
+    name = "store_orders"
+
+    def describe(self):
+        # Lets a registry learn the name without running the query at registration.
+        return [GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"])]
+
+    def collect(self):
+        from django.db import DatabaseError
+        from django.db.models import Count
+
+        from orders.models import Order
+        from orders.states import OrderState
+
+        try:
+            counts = dict(Order.objects.order_by().values_list("state").annotate(n=Count("id")))
+        except DatabaseError as exc:
+            logger.warning("store_orders left out of the scrape: %s", exc.__class__.__name__)
+            return
+        gauge = GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"])
+        for state in OrderState.values:
+            gauge.add_metric([state], counts.get(state, 0))
+        yield gauge
+
+
+orders_by_state = OrdersByStateCollector()

@@ -1,6 +1,7 @@
 """The fulfilment pipeline's wiring, declared in one table.
 
-`PIPELINE` maps each state the pipeline works on to what happens there: fire a transition,
+`PIPELINE` maps each state the pipeline works on to what happens there: fire a transition
+(after telling the customer the order was received, for a new one),
 run a step (gateway call with step-level retries, then a success or failure transition),
 ask the review rules, retry a failed state a limited number of times then compensate, or
 deliver after a delay. `pipeline_advance` follows the table from the order's current
@@ -73,9 +74,25 @@ class Fire:
 
     transition: str
 
-    def run(self, order: Order) -> bool:
-        order_transition(order_id=order.pk, name=self.transition, only_from=order.state)
-        return True
+    def run(self, order: Order) -> Order | bool:
+        return order_transition(order_id=order.pk, name=self.transition, only_from=order.state) or True
+
+
+@dataclass(frozen=True)
+class Acknowledge:
+    """Tell the customer the order was received, then go on with `then`.
+
+    The e-mail goes out here, in the worker, rather than on commit of the placement, so a
+    slow mail provider never holds up POST /api/orders (notify() sends each event once)."""
+
+    event: str
+    then: "Fire"
+
+    def run(self, order: Order) -> Order | bool:
+        from workflows.notifications import notify
+
+        notify(order_id=order.pk, event_type=self.event)
+        return self.then.run(order)
 
 
 @dataclass(frozen=True)
@@ -89,16 +106,15 @@ class Step:
     retry_policy: str
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
 
-    def run(self, order: Order) -> bool:
+    def run(self, order: Order) -> Order | bool:
         outcome = step_run(self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy))
         detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}
         if outcome.result.ok:
             fields = self.success_fields(outcome.result)
-            order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail, **fields)
-        else:
-            order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
-                             reason=outcome.result.reason)
-        return True
+            return order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail,
+                                    **fields) or True
+        return order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
+                                reason=outcome.result.reason) or True
 
 
 @dataclass(frozen=True)
@@ -108,14 +124,12 @@ class Review:
     hold: str
     otherwise: str
 
-    def run(self, order: Order) -> bool:
+    def run(self, order: Order) -> Order | bool:
         rule = review_rule_matching(order)
         if rule is not None:
-            order_transition(order_id=order.pk, name=self.hold, only_from=order.state, detail={"rule": rule.name},
-                             rule=rule.name)
-        else:
-            order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state)
-        return True
+            return order_transition(order_id=order.pk, name=self.hold, only_from=order.state,
+                                    detail={"rule": rule.name}, rule=rule.name) or True
+        return order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state) or True
 
 
 @dataclass(frozen=True)
@@ -138,10 +152,9 @@ class RetryOrCompensate:
     counter: str
     compensate: Fire | RefundInFull
 
-    def run(self, order: Order) -> bool:
+    def run(self, order: Order) -> Order | bool:
         if getattr(order, self.counter) < settings.PIPELINE["STATE_RETRIES"]:
-            order_transition(order_id=order.pk, name=self.retry, only_from=order.state)
-            return True
+            return order_transition(order_id=order.pk, name=self.retry, only_from=order.state) or True
         return self.compensate.run(order)
 
 
@@ -151,12 +164,11 @@ class Deliver:
 
     transition: str
 
-    def run(self, order: Order) -> bool:
+    def run(self, order: Order) -> Order | bool:
         delay = settings.PIPELINE["DELIVERY_DELAY_SECONDS"]
         due = order.updated_at + timedelta(seconds=delay)
         if delay <= 0 or timezone.now() >= due:
-            order_transition(order_id=order.pk, name=self.transition, only_from=order.state)
-            return True
+            return order_transition(order_id=order.pk, name=self.transition, only_from=order.state) or True
         from workflows.tasks import pipeline_schedule
 
         pipeline_schedule(order_id=order.pk, at=due)
@@ -166,7 +178,7 @@ class Deliver:
 # --- The wiring -----------------------------------------------------------------------
 #   state             what the pipeline does there
 PIPELINE = {
-    S.NEW:            Fire("start_validation"),
+    S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
     S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
                            failure="validation_failed", retry_policy="INVENTORY_RETRY"),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
@@ -185,14 +197,22 @@ PIPELINE = {
 
 
 def pipeline_advance(order_id: int) -> str | None:
-    """Move the order along the table until it has to wait; return the state it stops in."""
+    """Move the order along the table until it has to wait; return the state it stops in.
+
+    A stage returns the order as its transition left it (fresh, read under the row lock), so
+    the next stage starts from that copy instead of reading the order again; True means
+    "go on, re-read it" (someone else moved it, or the stage did not fire a transition)."""
     state = None
+    order = Order.objects.filter(pk=order_id).first()
     for _ in range(MAX_HOPS):
-        order = Order.objects.filter(pk=order_id).first()
         if order is None:
             return None
         state = order.state
         stage = PIPELINE.get(state)
-        if stage is None or not stage.run(order):
+        if stage is None:
             return state
+        outcome = stage.run(order)
+        if not outcome:
+            return state
+        order = outcome if isinstance(outcome, Order) else Order.objects.filter(pk=order_id).first()
     return state

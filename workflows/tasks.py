@@ -10,7 +10,7 @@ from django_q.tasks import async_task, schedule
 
 from orders.models import Order
 from orders.states import OrderState, WORKING_STATES
-from store.request_context import request_id_var
+from store.request_context import order_id_var, request_id_var
 
 logger = logging.getLogger("workflows.tasks")
 
@@ -29,10 +29,11 @@ def pipeline_enqueue(*, order_id: int) -> None:
 
 
 def pipeline_schedule(*, order_id: int, at: datetime) -> None:
-    """Run the pipeline for the order at `at` (a one-off django-q2 schedule)."""
+    """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id)."""
     schedule(
         "workflows.tasks.pipeline_run",
         order_id,
+        request_id=request_id_var.get(),
         name=f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}",
         schedule_type=Schedule.ONCE,
         next_run=at,
@@ -41,14 +42,19 @@ def pipeline_schedule(*, order_id: int, at: datetime) -> None:
 
 
 def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
-    """The pipeline task: advance one order as far as it can go now."""
+    """The pipeline task: advance one order as far as it can go now.
+
+    Its log lines carry the order and the id of the request that started the work.
+    """
     from workflows.pipeline import pipeline_advance
 
     token = request_id_var.set(request_id)
+    order_token = order_id_var.set(order_id)
     try:
         return pipeline_advance(order_id)
     finally:
         request_id_var.reset(token)
+        order_id_var.reset(order_token)
 
 
 def stuck_orders(*, now: datetime | None = None):

@@ -16,9 +16,11 @@ from accounts.api.serializers import (
     RegisterInputSerializer,
     UserSerializer,
 )
+from store import throttling
 
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
 UNAUTHORIZED = OpenApiResponse(description='Bad credentials or token: {"error", "code"}')
+THROTTLED = OpenApiResponse(description='Too many attempts: {"error", "code": "throttled"} and Retry-After')
 
 
 def _auth_response(user, *, status_code: int) -> Response:
@@ -33,11 +35,13 @@ class PublicApi(APIView):
 
 
 class RegisterApi(PublicApi):
+    throttle_classes = [*PublicApi.throttle_classes, throttling.RegisterAddressThrottle]
+
     @extend_schema(
         tags=["auth"],
         summary="Create a customer account",
         request=RegisterInputSerializer,
-        responses={201: AuthSerializer, 400: INVALID},
+        responses={201: AuthSerializer, 400: INVALID, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
@@ -47,16 +51,28 @@ class RegisterApi(PublicApi):
 
 
 class LoginApi(PublicApi):
+    """Per address (RATE_LIMITS['LOGIN']) and per account: after RATE_LIMITS['LOGIN_FAILURES']
+    failed sign-ins the account is refused with 429, right password or not."""
+
+    throttle_classes = [*PublicApi.throttle_classes, throttling.LoginAddressThrottle]
+
     @extend_schema(
         tags=["auth"],
         summary="Exchange e-mail and password for a JWT pair",
         request=LoginInputSerializer,
-        responses={200: AuthSerializer, 400: INVALID, 401: UNAUTHORIZED},
+        responses={200: AuthSerializer, 400: INVALID, 401: UNAUTHORIZED, 429: THROTTLED},
     )
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_authenticate(**data.validated_data, request=request._request)
+        email = data.validated_data["email"]
+        if refusal := throttling.login_lockout(email):
+            raise throttling.RateLimited(refusal)
+        try:
+            user = services.user_authenticate(**data.validated_data, request=request._request)
+        except services.InvalidCredentials:
+            throttling.login_failure_record(email)
+            raise
         return _auth_response(user, status_code=status.HTTP_200_OK)
 
 

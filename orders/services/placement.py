@@ -93,7 +93,7 @@ def order_place(
     different request raises Unprocessable (422). Not enough stock raises
     InsufficientStock (409) and reserves nothing.
     """
-    from workflows import metrics, notifications, tasks
+    from workflows import metrics, tasks
     from workflows.gateways import payment_gateway
 
     merged = _merged_lines(lines)
@@ -157,7 +157,8 @@ def order_place(
                 request_id=request_id_var.get() or "",
             )
             transaction.on_commit(lambda: metrics.order_created())
-            transaction.on_commit(lambda: notifications.notify(order_id=order.pk, event_type="order.created"))
+            # The "order received" e-mail is sent by the pipeline's first stage, in the worker:
+            # a slow mail provider must not hold up the customer's checkout.
             transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk))
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.

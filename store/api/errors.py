@@ -88,3 +88,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if wait:
             response["Retry-After"] = str(int(wait) + 1)
     return response
+
+
+# --- Django's own 404 and 500 under /api (an unmatched URL, a crash) in the same format ---
+
+def page_not_found(request, exception):
+    """handler404: JSON for /api (e.g. /api/orders/abc matches no URL), the HTML page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(f"No API endpoint at {request.path}.", "not_found"), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: JSON for /api, the HTML page elsewhere."""
+    from django.http import JsonResponse
+    from django.views import defaults
+
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("Internal server error.", "server_error"), status=500)
+    return defaults.server_error(request)

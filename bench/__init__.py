@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`) and reliability drills (`make drill`) of the Workflow Store."""

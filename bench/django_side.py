@@ -1,0 +1,397 @@
+"""The bench's Django-side helpers, run as `python -m bench.django_side <command> '<json>'`
+in the environment of the store under test (see bench.env.django_side).
+
+Each command prints one line `BENCH_JSON {...}` with its answer. They seed the store, count
+queries per request, place orders and time them through the pipeline, and audit the
+simulated providers' ledger and the stock for the drills.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
+
+from catalog.models import Product  # noqa: E402
+from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
+from orders.services import LineRequest, ShippingAddress, order_place  # noqa: E402
+from orders.states import TERMINAL_STATES, StockStatus  # noqa: E402
+from workflows.models import GatewayCall  # noqa: E402
+
+User = get_user_model()
+PASSWORD = "Bench-Passw0rd!"
+SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+CARD_APPROVE = "4242 4242 4242 4242"
+BIG_STOCK = 1_000_000_000
+BENCH_PRODUCT = "prod-008"  # the seed's cheapest product; the bench gives it a huge stock
+# Notifications that run inline between placement and the deliver_order event (DESIGN §5:
+# notify() runs on commit of each transition; order.delivered's runs after the event).
+INLINE_NOTIFICATIONS = ("order.created", "order.paid", "order.shipped")
+
+
+def answer(value: dict) -> None:
+    sys.stdout.write("BENCH_JSON " + json.dumps(value, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def jwt_for(user) -> str:
+    return str(RefreshToken.for_user(user).access_token)
+
+
+_password_hash: list[str] = []
+
+
+def user_get_or_create(email: str, **extra):
+    """A user whose password is PASSWORD (hashed once: the drills make a hundred users)."""
+    from django.contrib.auth.hashers import make_password
+
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        if not _password_hash:
+            _password_hash.append(make_password(PASSWORD))
+        user = User.objects.create_user(email=email, password=None, name=extra.pop("name", "Bench Customer"), **extra)
+        user.password = _password_hash[0]
+        user.save(update_fields=["password"])
+    return user
+
+
+def place(user, *, product: str = BENCH_PRODUCT, quantity: int = 1, card: str | None = CARD_APPROVE,
+          zip_code: str = "62701", key: str = "") -> Order:
+    return order_place(user=user, lines=[LineRequest(product, quantity)],
+                       shipping=ShippingAddress(**{**SHIPPING, "zip": zip_code}), card_number=card,
+                       idempotency_key=key).order
+
+
+# --- setup ----------------------------------------------------------------------------
+
+def cmd_setup(payload: dict) -> dict:
+    """Seed catalog and review rules, a customer (JWT, session) with one delivered order, staff,
+    and `users` extra customers with JWTs (for the drills)."""
+    # store_bootstrap's seeding (called directly: the command is only found when `store` is an app).
+    from store.management.commands.store_bootstrap import FIXTURES_DIR, seed_catalog, seed_review_rules
+
+    seed_catalog(FIXTURES_DIR / "products.json")
+    seed_review_rules(FIXTURES_DIR / "review_rules.json")
+    Product.objects.filter(public_id=BENCH_PRODUCT).update(stock=payload.get("big_stock", BIG_STOCK))
+    for public_id, stock in payload.get("stock", {}).items():
+        Product.objects.filter(public_id=public_id).update(stock=stock)
+    customer = user_get_or_create("bench-customer@example.com", name="Bench Customer")
+    staff = user_get_or_create("bench-staff@example.com", name="Bench Staff", is_staff=True, is_superuser=True)
+
+    order_id = None
+    if payload.get("delivered_order", True):
+        # Run the pipeline in-process, so the order has its full timeline (a realistic page).
+        settings.PIPELINE_TASKS_SYNC = True
+        scale = settings.SIMULATOR["LATENCY_SCALE"]
+        settings.SIMULATOR["LATENCY_SCALE"] = 0
+        try:
+            order_id = place(customer, quantity=2).pk
+        finally:
+            settings.PIPELINE_TASKS_SYNC = False
+            settings.SIMULATOR["LATENCY_SCALE"] = scale
+    client = Client()
+    client.force_login(customer)
+    users = [user_get_or_create(f"bench-user-{i:04d}@example.com") for i in range(payload.get("users", 0))]
+    return {
+        "customer": {"id": customer.pk, "email": customer.email, "password": PASSWORD, "jwt": jwt_for(customer),
+                     "session": client.cookies[settings.SESSION_COOKIE_NAME].value},
+        "staff": {"id": staff.pk, "email": staff.email, "password": PASSWORD, "jwt": jwt_for(staff)},
+        "users": [{"id": u.pk, "jwt": jwt_for(u)} for u in users],
+        "order_id": order_id,
+        "order_state": Order.objects.get(pk=order_id).state if order_id else None,
+        "stock": dict(Product.objects.values_list("public_id", "stock")),
+        "product": BENCH_PRODUCT,
+    }
+
+
+# --- queries per request ---------------------------------------------------------------
+
+def cmd_queries(payload: dict) -> dict:
+    """Queries (and status) of each request, after one warm-up request of the same kind."""
+    customer = User.objects.get(email="bench-customer@example.com")
+    results = {}
+    for spec in payload["requests"]:
+        client = Client()
+        headers = {}
+        if spec.get("auth") == "session":
+            client.force_login(customer)
+        elif spec.get("auth") == "jwt":
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {jwt_for(customer)}"
+        counts, statuses = [], []
+        for _ in range(2):
+            body = spec.get("body")
+            with CaptureQueriesContext(connection) as captured:
+                if spec.get("method", "GET") == "POST":
+                    response = client.post(spec["path"], data=json.dumps(body), content_type="application/json",
+                                           **headers)
+                else:
+                    response = client.get(spec["path"], **headers)
+            counts.append(len(captured.captured_queries))
+            statuses.append(response.status_code)
+        results[spec["name"]] = {"queries": counts[-1], "status": statuses[-1],
+                                 "sql": [q["sql"][:160] for q in captured.captured_queries]
+                                 if payload.get("verbose") else None}
+    return results
+
+
+def cmd_pipeline_queries(payload: dict) -> dict:
+    """Queries and queue hops of one order's placement and of its whole pipeline (run in-process)."""
+    from workflows import tasks
+
+    customer = User.objects.get(email="bench-customer@example.com")
+    scale, settings.SIMULATOR["LATENCY_SCALE"] = settings.SIMULATOR["LATENCY_SCALE"], 0
+    enqueued = []
+    original = tasks.async_task
+
+    def counting_async_task(*args, **kwargs):
+        enqueued.append(args[0])
+        if kwargs.get("sync"):
+            return original(*args, **kwargs)
+        return None  # measuring: the pipeline is run below, by hand
+
+    tasks.async_task = counting_async_task
+    try:
+        with CaptureQueriesContext(connection) as placing:
+            order = place(customer)
+        with CaptureQueriesContext(connection) as running:
+            tasks.pipeline_run(order.pk)
+    finally:
+        tasks.async_task = original
+        settings.SIMULATOR["LATENCY_SCALE"] = scale
+    order = Order.objects.get(pk=order.pk)
+    by_kind = Counter(q["sql"].split()[0].upper() for q in running.captured_queries)
+    return {"placement_queries": len(placing.captured_queries), "pipeline_queries": len(running.captured_queries),
+            "pipeline_queries_by_kind": dict(by_kind), "queue_hops": len(enqueued), "state": order.state,
+            "sql": [q["sql"][:200] for q in running.captured_queries] if payload.get("verbose") else None}
+
+
+# --- pipeline throughput and latency -----------------------------------------------------
+
+def _wait_terminal(order_ids: list[int], timeout: float) -> tuple[bool, dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = Counter(Order.objects.filter(pk__in=order_ids).values_list("state", flat=True))
+        if sum(n for state, n in states.items() if state in TERMINAL_STATES) == len(order_ids):
+            return True, dict(states)
+        if time.monotonic() > deadline:
+            return False, dict(states)
+        time.sleep(0.05)
+
+
+def _delivered_at(order_ids: list[int]) -> dict[int, datetime]:
+    return dict(OrderEvent.objects.filter(order_id__in=order_ids, transition="deliver_order")
+                .values_list("order_id", "created_at"))
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    index = min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))
+    return values[index]
+
+
+def cmd_place(payload: dict) -> dict:
+    """Place `n` orders (card 4242) as fast as possible, or one every `interval` seconds."""
+    customer = User.objects.get(email="bench-customer@example.com")
+    interval = payload.get("interval", 0)
+    started = time.monotonic()
+    order_ids = []
+    for i in range(payload["n"]):
+        if interval:
+            time.sleep(max(0.0, started + i * interval - time.monotonic()))
+        order_ids.append(place(customer).pk)
+    return {"order_ids": order_ids, "placement_seconds": time.monotonic() - started}
+
+
+def cmd_throughput(payload: dict) -> dict:
+    """Wait for the orders to end; orders/s from the first placement (or the first pipeline event)
+    to the last deliver_order event."""
+    order_ids = payload["order_ids"]
+    done, states = _wait_terminal(order_ids, payload.get("timeout", 600))
+    created = list(Order.objects.filter(pk__in=order_ids).values_list("created_at", flat=True))
+    first_event = (OrderEvent.objects.filter(order_id__in=order_ids, transition="start_validation")
+                   .order_by("created_at").values_list("created_at", flat=True).first())
+    delivered = _delivered_at(order_ids)
+    if not delivered:
+        return {"done": done, "states": states}
+    last = max(delivered.values())
+    e2e = (last - min(created)).total_seconds()
+    pipeline = (last - first_event).total_seconds()
+    return {"done": done, "states": states, "n": len(order_ids), "delivered": len(delivered),
+            "e2e_seconds": e2e, "orders_per_s": len(delivered) / e2e if e2e > 0 else None,
+            "pipeline_seconds": pipeline, "pipeline_orders_per_s": len(delivered) / pipeline if pipeline > 0 else None}
+
+
+def _notification_latency_ms(order_id: int, event_type: str) -> int:
+    from workflows.gateways import _rng
+
+    return _rng(f"order-{order_id}-{event_type}").randint(*settings.SIMULATOR["NOTIFICATION_LATENCY_MS"])
+
+
+def cmd_latency(payload: dict) -> dict:
+    """Per order: placement → deliver_order, against the floor (its simulated latencies)."""
+    order_ids = payload["order_ids"]
+    done, states = _wait_terminal(order_ids, payload.get("timeout", 600))
+    scale = settings.SIMULATOR["LATENCY_SCALE"]
+    delivered = _delivered_at(order_ids)
+    created = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "created_at"))
+    first_step = dict(OrderEvent.objects.filter(order_id__in=order_ids, transition="start_validation")
+                      .values_list("order_id", "created_at"))
+    ledger = defaultdict(int)
+    for order_id, latency in GatewayCall.objects.filter(order_id__in=order_ids).values_list("order_id", "latency_ms"):
+        ledger[order_id] += latency
+    rows = []
+    for order_id, at in delivered.items():
+        notified = sum(_notification_latency_ms(order_id, event) for event in INLINE_NOTIFICATIONS)
+        floor_ms = (ledger[order_id] + notified) * scale
+        elapsed_ms = (at - created[order_id]).total_seconds() * 1000
+        # First hop: placement → the worker's first transition, less the inline order.created e-mail.
+        hop_ms = ((first_step[order_id] - created[order_id]).total_seconds() * 1000
+                  - _notification_latency_ms(order_id, "order.created") * scale)
+        rows.append({"order_id": order_id, "elapsed_ms": elapsed_ms, "floor_ms": floor_ms,
+                     "overhead_ms": elapsed_ms - floor_ms, "first_hop_ms": hop_ms})
+
+    def stats(key: str) -> dict:
+        values = [row[key] for row in rows]
+        return {"p50": _percentile(values, 50), "p95": _percentile(values, 95),
+                "mean": statistics.fmean(values) if values else None}
+
+    return {"done": done, "states": states, "n": len(order_ids), "delivered": len(rows),
+            "elapsed_ms": stats("elapsed_ms"), "floor_ms": stats("floor_ms"), "overhead_ms": stats("overhead_ms"),
+            "first_hop_ms": stats("first_hop_ms"), "rows": rows if payload.get("verbose") else None}
+
+
+def cmd_cleanup(payload: dict) -> dict:
+    """Empty the task queue and delete every order but `keep` (the HTTP bench's placed orders)."""
+    from django_q.brokers import get_broker
+
+    get_broker().purge_queue()
+    deleted, _ = Order.objects.exclude(pk__in=payload.get("keep", [])).delete()
+    Product.objects.filter(public_id=BENCH_PRODUCT).update(stock=payload.get("big_stock", BIG_STOCK))
+    return {"deleted_rows": deleted}
+
+
+# --- drills ---------------------------------------------------------------------------
+
+def cmd_states(payload: dict) -> dict:
+    ids = payload.get("order_ids")
+    queryset = Order.objects.filter(pk__in=ids) if ids is not None else Order.objects.all()
+    states = Counter(queryset.values_list("state", flat=True))
+    working = sorted(queryset.exclude(state__in=TERMINAL_STATES).values_list("pk", flat=True))
+    return {"states": dict(states), "working": working, "total": sum(states.values())}
+
+
+def cmd_sweep(payload: dict) -> dict:
+    """Run the stuck-order sweeper once, as its schedule would."""
+    from workflows.tasks import sweep_stuck_orders
+
+    return {"requeued": sweep_stuck_orders()}
+
+
+def cmd_orders_by_key(payload: dict) -> dict:
+    """The orders with these Idempotency-Keys (drills: did every 2xx keep its order?)."""
+    rows = Order.objects.filter(idempotency_key__in=payload["keys"]).values_list("idempotency_key", "pk")
+    by_key = defaultdict(list)
+    for key, pk in rows:
+        by_key[key].append(pk)
+    lines = dict(Order.objects.filter(idempotency_key__in=payload["keys"]).annotate(n=Sum("lines__quantity"))
+                 .values_list("pk", "n"))
+    return {"by_key": by_key, "quantities": lines, "orders_total": Order.objects.count()}
+
+
+def cmd_audit(payload: dict) -> dict:
+    """The ledger and the stock: nothing charged or refunded twice, every unit accounted for."""
+    initial = payload["initial_stock"]
+    problems = []
+    charges = Counter(GatewayCall.objects.filter(gateway="payment", operation="charge", outcome="ok")
+                      .values_list("order_id", flat=True))
+    refunds = Counter(GatewayCall.objects.filter(gateway="payment", operation="refund", outcome="ok")
+                      .values_list("order_id", flat=True))
+    labels = Counter(GatewayCall.objects.filter(gateway="shipping", operation="label", outcome="ok")
+                     .values_list("order_id", flat=True))
+    twice_charged = [order_id for order_id, n in charges.items() if n > 1]
+    twice_refunded = [order_id for order_id, n in refunds.items() if n > 1]
+    twice_shipped = [order_id for order_id, n in labels.items() if n > 1]
+    if twice_charged:
+        problems.append(f"charged twice: orders {twice_charged[:10]}")
+    if twice_refunded:
+        problems.append(f"refunded twice: orders {twice_refunded[:10]}")
+    if twice_shipped:
+        problems.append(f"two shipping labels: orders {twice_shipped[:10]}")
+    orders = Order.objects.all()
+    for order in orders.filter(state__in=["delivered", "refunded"]).only("pk", "state", "total", "refunded_amount"):
+        if charges.get(order.pk, 0) != 1:
+            problems.append(f"order {order.pk} is {order.state} with {charges.get(order.pk, 0)} charges")
+        if order.state == "refunded" and refunds.get(order.pk, 0) != 1:
+            problems.append(f"order {order.pk} is refunded with {refunds.get(order.pk, 0)} refunds")
+    leaked = list(orders.filter(state__in=TERMINAL_STATES, stock_status=StockStatus.RESERVED).values_list("pk", flat=True))
+    if leaked:
+        problems.append(f"terminal orders still holding stock: {leaked[:10]}")
+
+    held = defaultdict(lambda: {"reserved": 0, "sold": 0})
+    for public_id, status, quantity in OrderLine.objects.values_list("product_public_id", "order__stock_status",
+                                                                     "quantity"):
+        if status in ("reserved", "sold"):
+            held[public_id][status] += quantity
+    stock = {}
+    for public_id, available in Product.objects.values_list("public_id", "stock"):
+        if public_id not in initial:
+            continue
+        row = {"initial": initial[public_id], "available": available, **held[public_id]}
+        row["adds_up"] = row["initial"] == available + row["reserved"] + row["sold"]
+        if not row["adds_up"]:
+            problems.append(f"{public_id}: initial {row['initial']} != available {available} + reserved "
+                            f"{row['reserved']} + sold {row['sold']}")
+        stock[public_id] = row
+    return {"problems": problems, "charges": sum(charges.values()), "refunds": sum(refunds.values()),
+            "orders": orders.count(), "states": dict(Counter(orders.values_list("state", flat=True))), "stock": stock}
+
+
+COMMANDS = {name[4:]: func for name, func in globals().items() if name.startswith("cmd_")}
+
+def serve() -> None:
+    """One JSON command per stdin line ({"command", "payload"}); one BENCH_JSON/BENCH_ERROR line back."""
+    import traceback
+
+    from django.db import close_old_connections
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        close_old_connections()
+        try:
+            result = COMMANDS[request["command"]](request.get("payload") or {})
+        except Exception:  # noqa: BLE001 - reported to the caller, which raises
+            sys.stdout.write("BENCH_ERROR " + json.dumps(traceback.format_exc()) + "\n")
+        else:
+            answer(result)
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    random.seed(os.environ.get("SIM_SEED"))
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        command, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
+        if command not in COMMANDS:
+            raise SystemExit(f"unknown command {command!r}; one of {', '.join(COMMANDS)}")
+        answer(COMMANDS[command](json.loads(raw)))

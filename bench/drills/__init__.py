@@ -1,0 +1,1 @@
+"""Reliability drills (`make drill`): crash, oversell, idempotency, fuzz, restart."""

@@ -1,0 +1,102 @@
+"""What every drill shares: a fresh store, HTTP from many threads, PASS/FAIL bookkeeping."""
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from bench.env import Backend, django_side
+
+SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+CARD_APPROVE = "4242424242424242"
+CARD_DECLINE = "4000000000000002"
+CARD_TIMEOUT_ONCE = "4000000000000119"
+
+
+@dataclass
+class Outcome:
+    """A drill's verdict: checks that passed or failed, and what it did."""
+
+    name: str
+    checks: list[tuple[bool, str]] = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+
+    def check(self, ok: bool, message: str) -> bool:
+        self.checks.append((bool(ok), message))
+        print(f"    {'ok  ' if ok else 'FAIL'} {message}", flush=True)
+        return bool(ok)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(ok for ok, _ in self.checks)
+
+
+def say(message: str) -> None:
+    print(f"  - {message}", flush=True)
+
+
+def fresh_store(backend_name: str, tag: str, setup: dict | None = None) -> tuple[Backend, dict]:
+    backend = Backend.make(backend_name, tag=tag)
+    backend.reset()
+    return backend, django_side(backend, "setup", setup or {})
+
+
+@dataclass
+class Reply:
+    status: int  # 0: no HTTP answer (refused, reset, timed out)
+    body: dict | None
+    error: str = ""
+    seconds: float = 0.0
+
+
+def call(base_url: str, method: str, path: str, *, token: str | None = None, body: dict | None = None,
+         headers: dict | None = None, timeout: float = 30) -> Reply:
+    parts = urlsplit(base_url)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=all_headers)
+        response = connection.getresponse()
+        raw = response.read()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = {"raw": raw[:200].decode(errors="replace")}
+        return Reply(response.status, parsed, seconds=time.perf_counter() - started)
+    except (OSError, http.client.HTTPException) as exc:
+        return Reply(0, None, error=f"{exc.__class__.__name__}: {exc}", seconds=time.perf_counter() - started)
+    finally:
+        connection.close()
+
+
+def order_body(items: dict[str, int], *, card: str | None = CARD_APPROVE, zip_code: str = "62701") -> dict:
+    body = {"items": [{"productId": pid, "quantity": qty} for pid, qty in items.items()],
+            "shipping": {**SHIPPING, "zip": zip_code}}
+    if card:
+        body["payment"] = {"card": card}
+    return body
+
+
+def all_at_once(n: int, action: Callable[[int], Reply]) -> list[Reply]:
+    """Run action(i) for i < n on n threads released together (a barrier), as a burst would."""
+    barrier = threading.Barrier(n)
+
+    def go(i: int) -> Reply:
+        barrier.wait()
+        return action(i)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(go, range(n)))
+
+
+def new_key(prefix: str = "drill") -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"

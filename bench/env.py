@@ -1,0 +1,275 @@
+"""Where a bench or drill runs: its backend (SQLite + ORM broker, or PostgreSQL + Redis),
+its own data directory, database, Redis DB and queue name, and the environment its
+processes (gunicorn, qcluster, the Django-side helpers) share.
+
+Nothing here imports Django: the orchestrator stays backend-neutral and every process
+that talks to the database is a subprocess started with `Backend.env()`.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+RESULTS_DIR = BASE_DIR / "bench" / "results"
+
+POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+REDIS_SERVER = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "5"))
+
+# Settings the store reads from the environment: a caller's values (say, from `make test`)
+# must not leak into a bench, which sets what it needs.
+_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "INVENTORY_", "PAYMENT_", "SHIPPING_", "JWT_", "RATE_LIMIT_",
+                       "WORKER_METRICS_")
+_STORE_ENV_NAMES = {
+    "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
+    "CONN_MAX_AGE", "STATIC_MANIFEST", "STUCK_AFTER_SECONDS", "SWEEP_EVERY_MINUTES", "DELIVERY_DELAY_SECONDS",
+    "LOG_LEVEL", "EMAIL_BACKEND", "CACHE_KEY_PREFIX", "WHITENOISE_USE_FINDERS", "PIPELINE_TASKS_SYNC",
+    "DJANGO_ALLOW_ASYNC_UNSAFE", "TRUSTED_PROXY_COUNT", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
+}
+
+
+@dataclass
+class Backend:
+    """One isolated store: `name` is "sqlite" or "postgres" (with Redis)."""
+
+    name: str
+    data_dir: Path
+    database: str = "bench_store"  # PostgreSQL database name (ignored for SQLite)
+    cluster_name: str = "bench"
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, name: str, *, tag: str = "bench", data_dir: str | Path | None = None,
+             database: str | None = None) -> Backend:
+        if name not in ("sqlite", "postgres"):
+            raise SystemExit(f"unknown backend {name!r}: sqlite or postgres")
+        data_dir = Path(data_dir or f"/tmp/h5{tag}-{name}")
+        return cls(name=name, data_dir=data_dir, database=database or f"{tag}_store".replace("-", "_"),
+                   cluster_name=f"h5{tag}".replace("-", ""))
+
+    @property
+    def label(self) -> str:
+        return "SQLite + ORM broker" if self.name == "sqlite" else "PostgreSQL + Redis"
+
+    @property
+    def database_url(self) -> str:
+        if self.name == "postgres":
+            return f"{POSTGRES_SERVER}/{self.database}"
+        return ""  # the settings' default: DATA_DIR/store.sqlite3
+
+    @property
+    def redis_url(self) -> str:
+        return f"{REDIS_SERVER}/{REDIS_DB}" if self.name == "postgres" else ""
+
+    def env(self, **overrides: str | int | float) -> dict[str, str]:
+        """The environment of every process of this store (production settings, DEBUG off)."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in _STORE_ENV_NAMES and not k.startswith(_STORE_ENV_PREFIXES)}
+        env.update({
+            "DJANGO_SETTINGS_MODULE": "store.settings",
+            "PYTHONPATH": str(BASE_DIR),
+            "DEBUG": "0",
+            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            # testserver: the queries-per-request measurement uses django.test.Client.
+            "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+            "STATIC_MANIFEST": "0",
+            "DATA_DIR": str(self.data_dir),
+            "Q_CLUSTER_NAME": self.cluster_name,
+            "CACHE_KEY_PREFIX": self.cluster_name,
+            "SIM_SEED": "workflow-store-bench",
+            "SIM_LATENCY_SCALE": "0",
+            "PIPELINE_BACKOFF_SCALE": "0",
+            # Every bench order takes the happy path (drills set the seed's rates back).
+            "SIM_INVENTORY_AVAILABLE_RATE": "1",
+            "SIM_SHIPPING_SUCCESS_RATE": "1",
+            "JWT_ACCESS_MINUTES": "600",
+            # A load generator is one client: the per-client rate limits would measure 429s.
+            "RATE_LIMIT_API": "off",
+            "RATE_LIMIT_API_BURST": "off",
+            "RATE_LIMIT_LOGIN": "off",
+            "RATE_LIMIT_REGISTER": "off",
+            "RATE_LIMIT_LOGIN_FAILURES": "off",
+            # The simulated notification latency stands for the mail provider; no console dump.
+            "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+            # LOG_LEVEL stays the settings' default (INFO), as in production; the cluster's
+            # "Q Cluster … running" line (django-q's INFO) tells us it is up.
+            "Q_LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+        })
+        if self.database_url:
+            env["DATABASE_URL"] = self.database_url
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        env.update(self.overrides)
+        env.update({key: str(value) for key, value in overrides.items()})
+        return env
+
+    # --- a fresh store ------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Empty data directory, empty migrated database (a copy of a migrated template), empty Redis DB."""
+        close_helpers(self)
+        if self.data_dir.exists():
+            shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir(parents=True)
+        template = migrated_template(self.name)
+        if self.name == "postgres":
+            _postgres_drop(self.database)
+            _postgres_admin(f'CREATE DATABASE "{self.database}" TEMPLATE "{template}"')
+            _redis_flush(self.redis_url)
+        else:
+            shutil.copyfile(template, self.data_dir / "store.sqlite3")
+
+    def drop(self) -> None:
+        close_helpers(self)
+        if self.name == "postgres":
+            _postgres_drop(self.database)
+
+
+def _postgres_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as connection:
+        connection.execute(sql)
+
+
+TEMPLATES_DIR = Path("/tmp/h5bench-templates")
+
+
+def _schema_fingerprint() -> str:
+    """Changes whenever a migration (ours or a pinned package's) may have changed."""
+    digest = hashlib.sha256((BASE_DIR / "requirements.txt").read_bytes())
+    for path in sorted(BASE_DIR.glob("*/migrations/*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def migrated_template(backend_name: str) -> str | Path:
+    """A migrated, empty store to copy: an SQLite file, or a PostgreSQL template database."""
+    import fcntl
+
+    TEMPLATES_DIR.mkdir(parents=True, exist_ok=True)
+    fingerprint = _schema_fingerprint()
+    with open(TEMPLATES_DIR / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel drills build it once
+        if backend_name == "postgres":
+            name = f"h5tpl_{fingerprint}"
+            marker = TEMPLATES_DIR / f"{name}.ready"
+            if not marker.exists():
+                _postgres_drop(name)
+                _postgres_admin(f'CREATE DATABASE "{name}"')
+                builder = Backend("postgres", TEMPLATES_DIR / "pg-build", database=name)
+                manage(builder, "migrate", "--noinput", quiet=True)
+                marker.touch()
+            return name
+        path = TEMPLATES_DIR / f"sqlite-{fingerprint}.sqlite3"
+        if not path.exists():
+            build = TEMPLATES_DIR / "sqlite-build"
+            shutil.rmtree(build, ignore_errors=True)
+            builder = Backend("sqlite", build)
+            manage(builder, "migrate", "--noinput", quiet=True)
+            with sqlite3.connect(build / "store.sqlite3") as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copyfile(build / "store.sqlite3", path.with_suffix(".tmp"))
+            os.replace(path.with_suffix(".tmp"), path)
+            shutil.rmtree(build, ignore_errors=True)
+        return path
+
+
+def _postgres_drop(database: str) -> None:
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def _redis_flush(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()  # our own DB number only
+    finally:
+        client.close()
+
+
+def manage(backend: Backend, *args: str, quiet: bool = False, env: dict | None = None) -> str:
+    """Run `manage.py <args>` for this store; raise with its output when it fails."""
+    result = subprocess.run([PYTHON, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR,
+                            env=env or backend.env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return "" if quiet else result.stdout
+
+
+class _Helper:
+    """A long-lived `python -m bench.django_side --serve` (Django set up once, many commands)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
+        self.process = subprocess.Popen([PYTHON, "-m", "bench.django_side", "--serve"], cwd=BASE_DIR, env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
+
+    def ask(self, command: str, payload: dict) -> dict:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps({"command": command, "payload": payload}) + "\n")
+        self.process.stdin.flush()
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                self.log.flush()
+                tail = Path(self.log.name).read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"bench.django_side exited ({self.process.wait()}) during {command}:\n{tail}")
+            if line.startswith("BENCH_JSON "):
+                return json.loads(line[len("BENCH_JSON "):])
+            if line.startswith("BENCH_ERROR "):
+                raise RuntimeError(f"bench.django_side {command} failed:\n{json.loads(line[len('BENCH_ERROR '):])}")
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+_helpers: dict[tuple, _Helper] = {}
+
+
+def django_side(backend: Backend, command: str, payload: dict | None = None, *, env: dict | None = None) -> dict:
+    """Run command `command` of bench.django_side in this store's environment; return its JSON answer.
+
+    One helper process per store and environment serves every call (Django starts once)."""
+    env = env or backend.env()
+    key = tuple(sorted(env.items()))
+    helper = _helpers.get(key)
+    if helper is None or helper.process.poll() is not None:
+        backend.data_dir.mkdir(parents=True, exist_ok=True)
+        helper = _helpers[key] = _Helper(env, backend.data_dir / "django_side.log")
+    return helper.ask(command, payload or {})
+
+
+def close_helpers(backend: Backend | None = None) -> None:
+    """Stop the helper processes (of one store, or all)."""
+    for key, helper in list(_helpers.items()):
+        if backend is None or dict(key).get("DATA_DIR") == str(backend.data_dir):
+            helper.close()
+            del _helpers[key]
+
+
+atexit.register(close_helpers)
+
+
+def unique_tag() -> str:
+    return uuid.uuid4().hex[:6]

@@ -1,0 +1,367 @@
+"""`make bench`: HTTP, order placement, pipeline throughput and latency, queries per request.
+
+    python -m bench [--backend=sqlite|postgres|all] [--quick] [--load=wrk|python] [--only=...]
+
+For each backend it builds a fresh store (own data dir, database, Redis DB 5, queue name),
+starts gunicorn (DEBUG off) and, for the pipeline, `manage.py qcluster`, and drives them from
+separate processes (wrk, or the pure-Python generator with --quick). Results go to
+bench/results/<backend>-<timestamp>.json (and latest-<backend>.json); a table is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.env import BASE_DIR, RESULTS_DIR, Backend, django_side
+from bench.load import Target, ensure_wrk, request, run_load
+from bench.procs import Cluster, Server, group_cpu_seconds, machine_cpu_seconds
+
+SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+PARTS = ("queries", "http", "placement", "throughput", "latency")
+
+# Targets, reported against the floor (/livez on the same gunicorn). DESIGN §5 / issue 7.
+TARGET_PAGE_RATIO = 0.5
+TARGET_POST_P99_MS = 50
+TARGET_OVERHEAD_P50_MS = {"postgres": 30, "sqlite": 250}
+TARGET_THROUGHPUT_2W = 100
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), "kernel": platform.release()}
+
+
+def background_load(seconds: float = 1.0) -> dict:
+    """How busy the machine is before we start (other people's work skews every number)."""
+    before = machine_cpu_seconds()
+    time.sleep(seconds)
+    busy = (machine_cpu_seconds() - before) / seconds / (os.cpu_count() or 1)
+    return {"busy_fraction": round(busy, 3), "loadavg": Path("/proc/loadavg").read_text().split()[:3]}
+
+
+def git_commit() -> str:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
+class Bench:
+    def __init__(self, backend: Backend, options: argparse.Namespace) -> None:
+        self.backend = backend
+        self.o = options
+        self.results: dict = {"parts": {}}
+        self.setup: dict = {}
+        self.started = time.monotonic()
+
+    def log(self, message: str) -> None:
+        print(f"[{self.backend.name} {time.monotonic() - self.started:5.1f}s] {message}", flush=True)
+
+    # --- what we hammer ---------------------------------------------------------------------
+
+    def targets(self) -> dict[str, Target]:
+        customer = self.setup["customer"]
+        order_id = self.setup["order_id"]
+        jwt = {"Authorization": f"Bearer {customer['jwt']}"}
+        return {
+            "floor /livez": Target("/livez"),
+            "catalog /": Target("/"),
+            "product /products/prod-001/": Target("/products/prod-001/"),
+            "GET /api/products": Target("/api/products"),
+            "order page /orders/<id>/": Target(f"/orders/{order_id}/", headers={"Cookie": f"sessionid={customer['session']}"}),
+            "GET /api/orders/<id>": Target(f"/api/orders/{order_id}", headers=jwt),
+        }
+
+    def order_post(self) -> Target:
+        return Target("/api/orders", method="POST",
+                      headers={"Authorization": f"Bearer {self.setup['customer']['jwt']}"},
+                      body={"items": [{"productId": self.setup["product"], "quantity": 1}], "shipping": SHIPPING,
+                            "payment": {"card": "4242424242424242"}})
+
+    # --- parts ---------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        started = self.started = time.monotonic()
+        load = background_load()
+        self.log(f"fresh store in {self.backend.data_dir} ({self.backend.label}); machine busy "
+                 f"{load['busy_fraction']:.0%} before we start, load average {' '.join(load['loadavg'])}"
+                 + ("  -- NOT QUIET: numbers will be low and noisy" if load["busy_fraction"] > 0.15 else ""))
+        self.backend.reset()
+        self.setup = django_side(self.backend, "setup", {})
+        self.results["meta"] = {
+            "backend": self.backend.name, "label": self.backend.label,
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
+            "machine": machine(), "background_load_before": load, "quick": self.o.quick, "load_tool": self.o.load, "seconds": self.o.seconds,
+            "gunicorn": {"workers": self.o.web_workers, "threads": self.o.web_threads, "class": "gthread"},
+            "n": self.o.n, "workers": self.o.workers, "latency_n": self.o.latency_n,
+            "latency_interval_s": self.o.latency_interval, "latency_workers": self.o.latency_workers,
+        }
+        for part in PARTS:
+            if part in self.o.only:
+                getattr(self, f"part_{part}")()
+        self.results["meta"]["wall_seconds"] = round(time.monotonic() - started, 1)
+        self.results["meta"]["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
+        return self.results
+
+    def part_queries(self) -> None:
+        self.log("queries per request (django.test.Client + CaptureQueriesContext)")
+        specs = [{"name": name, "path": t.path,
+                  "auth": "session" if "Cookie" in t.headers else "jwt" if "Authorization" in t.headers else None}
+                 for name, t in self.targets().items()]
+        post = self.order_post()
+        specs.append({"name": "POST /api/orders", "path": post.path, "method": "POST", "auth": "jwt", "body": post.body})
+        queries = django_side(self.backend, "queries", {"requests": specs})
+        queries["pipeline (one order)"] = django_side(self.backend, "pipeline_queries", {})
+        self.results["parts"]["queries"] = queries
+
+    def part_http(self) -> None:
+        targets = self.targets()
+        out: dict = {"status": {}, "runs": {}}
+        with Server(self.backend, self.backend.env(), workers=self.o.web_workers, threads=self.o.web_threads) as server:
+            for name, target in targets.items():
+                status, _, _ = request(server.url, target)
+                out["status"][name] = status
+            self.log(f"gunicorn on {server.url}; first answers: {out['status']}")
+            self._warm(server, targets.values())
+            for connections in (1, 32):
+                floor = self._load(server, targets["floor /livez"], connections)
+                out["runs"][f"floor /livez@{connections}"] = floor
+                for name, target in targets.items():
+                    if name.startswith("floor"):
+                        continue
+                    run = self._load(server, target, connections)
+                    run["ratio_to_floor"] = run["rps"] / floor["rps"] if floor["rps"] else None
+                    run["status"] = out["status"][name]
+                    out["runs"][f"{name}@{connections}"] = run
+                    self.log(f"{name:32} c={connections:<2} {run['rps']:8.0f} req/s  p50 {run['p50_ms']:6.1f} ms  "
+                             f"p99 {run['p99_ms']:6.1f} ms  x{run['ratio_to_floor']:.2f} of floor"
+                             + (f"  ({run['non_2xx']} non-2xx)" if run["non_2xx"] else ""))
+        self.results["parts"]["http"] = out
+
+    def part_placement(self) -> None:
+        target = self.order_post()
+        out = {}
+        with Server(self.backend, self.backend.env(), workers=self.o.web_workers, threads=self.o.web_threads) as server:
+            self._warm(server, [target], seconds=min(1.0, self.o.seconds))
+            for connections in (1, 32):
+                run = self._load(server, target, connections)
+                out[f"POST /api/orders@{connections}"] = run
+                self.log(f"POST /api/orders c={connections:<2} {run['rps']:6.0f} orders/s  p50 {run['p50_ms']:6.1f} ms"
+                         f"  p99 {run['p99_ms']:6.1f} ms" + (f"  ({run['non_2xx']} non-2xx)" if run["non_2xx"] else ""))
+        # The placed orders wait in the queue (no worker ran): drop them before the pipeline runs.
+        out["cleanup"] = django_side(self.backend, "cleanup", {"keep": [self.setup["order_id"]]})
+        self.results["parts"]["placement"] = out
+
+    def part_throughput(self) -> None:
+        out = []
+        for workers in self.o.workers:
+            env = self.backend.env(Q_WORKERS=workers)
+            with Cluster(self.backend, env) as cluster:
+                warm = django_side(self.backend, "place", {"n": workers if self.o.quick else 2 * workers})
+                django_side(self.backend, "throughput", {"order_ids": warm["order_ids"], "timeout": 120})
+                cpu0, machine0 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
+                placed = django_side(self.backend, "place", {"n": self.o.n})
+                result = django_side(self.backend, "throughput", {"order_ids": placed["order_ids"], "timeout": 600})
+                cpu1, machine1 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
+            n = self.o.n
+            result.update({
+                "workers": workers,
+                "placement_per_s": n / placed["placement_seconds"],
+                "cluster_cpu_ms_per_order": (cpu1 - cpu0) * 1000 / n,
+                "machine_cpu_ms_per_order": (machine1 - machine0) * 1000 / n,
+            })
+            out.append(result)
+            self.log(f"pipeline {workers} worker(s): {result.get('orders_per_s') or 0:6.1f} orders/s placement→delivered "
+                     f"({result.get('delivered')}/{n} delivered; placing ran at {result['placement_per_s']:.0f}/s); "
+                     f"cluster CPU {result['cluster_cpu_ms_per_order']:.1f} ms/order")
+        self.results["parts"]["throughput"] = out
+
+    def part_latency(self) -> None:
+        env = self.backend.env(Q_WORKERS=self.o.latency_workers, SIM_LATENCY_SCALE=1, PIPELINE_BACKOFF_SCALE=1)
+        with Cluster(self.backend, env):
+            warm = django_side(self.backend, "place", {"n": 1 if self.o.quick else 2}, env=env)
+            django_side(self.backend, "latency", {"order_ids": warm["order_ids"], "timeout": 120}, env=env)
+            placed = django_side(self.backend, "place", {"n": self.o.latency_n, "interval": self.o.latency_interval},
+                                 env=env)
+            result = django_side(self.backend, "latency", {"order_ids": placed["order_ids"], "timeout": 600}, env=env)
+        result["workers"] = self.o.latency_workers
+        self.results["parts"]["latency"] = result
+        o = result["overhead_ms"]
+        self.log(f"pipeline latency: elapsed p50 {result['elapsed_ms']['p50']:.0f} ms, floor p50 "
+                 f"{result['floor_ms']['p50']:.0f} ms, overhead p50 {o['p50']:.1f} ms p95 {o['p95']:.1f} ms "
+                 f"(first hop p50 {result['first_hop_ms']['p50']:.1f} ms)")
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _load(self, server: Server, target: Target, connections: int) -> dict:
+        return run_load(self.o.load, server.url, target, connections=connections, seconds=self.o.seconds)
+
+    def _warm(self, server: Server, targets, seconds: float | None = None) -> None:
+        for target in targets:
+            run_load("python", server.url, target, connections=4, seconds=seconds or min(0.5, self.o.seconds / 3))
+
+
+# --- the table ------------------------------------------------------------------------------
+
+def _fmt(value, spec: str = ".0f", none: str = "–") -> str:
+    return none if value is None else format(value, spec)
+
+
+def table(results: list[dict]) -> str:
+    """Markdown tables of one or more backends' results (README's Performance section)."""
+    lines: list[str] = []
+    metas = [r["meta"] for r in results]
+    if metas:
+        m = metas[0]["machine"]
+        busy = ", ".join(f"{x['backend']} {x.get('background_load_before', {}).get('busy_fraction', 0):.0%}"
+                         for x in metas)
+        lines.append(f"Machine: {m['nproc']} CPU ({m['cpu']}), Python {m['python']}; {metas[0]['date']}; "
+                     f"commit {metas[0]['commit']}; machine busy before the run (others' work): {busy}" + ("; QUICK RUN (tiny N, not representative)"
+                                                        if any(x["quick"] for x in metas) else ""))
+        lines.append("")
+    http_rows = []
+    for r in results:
+        http = r["parts"].get("http")
+        queries = r["parts"].get("queries", {})
+        if not http:
+            continue
+        names = [k.rsplit("@", 1)[0] for k in http["runs"] if k.endswith("@1")]
+        for name in names:
+            one, many = http["runs"].get(f"{name}@1", {}), http["runs"].get(f"{name}@32", {})
+            q = queries.get(name, {}).get("queries")
+            status = http["status"].get(name)
+            http_rows.append(
+                f"| {r['meta']['backend']} | {name}{'' if status in (200, None) else f' (HTTP {status})'} "
+                f"| {_fmt(one.get('rps'))} | {_fmt(one.get('p50_ms'), '.1f')} / {_fmt(one.get('p99_ms'), '.1f')} "
+                f"| {_fmt(many.get('rps'))} | {_fmt(many.get('p50_ms'), '.1f')} / {_fmt(many.get('p99_ms'), '.1f')} "
+                f"| {_fmt(many.get('ratio_to_floor'), '.2f', '1')} | {_fmt(q, 'd')} |")
+    if http_rows:
+        lines += ["| backend | endpoint | req/s @1 | p50 / p99 ms @1 | req/s @32 | p50 / p99 ms @32 | × floor @32 | queries |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|", *http_rows, ""]
+    post_rows = []
+    for r in results:
+        placement = r["parts"].get("placement")
+        if not placement:
+            continue
+        q = r["parts"].get("queries", {}).get("POST /api/orders", {}).get("queries")
+        for c in (1, 32):
+            run = placement.get(f"POST /api/orders@{c}", {})
+            target = f" (target p99 < {TARGET_POST_P99_MS})" if c == 32 else ""
+            post_rows.append(f"| {r['meta']['backend']} | {c} | {_fmt(run.get('rps'))} | {_fmt(run.get('p50_ms'), '.1f')} "
+                             f"| {_fmt(run.get('p99_ms'), '.1f')}{target} | {_fmt(q, 'd')} |")
+    if post_rows:
+        lines += ["| backend | POST /api/orders connections | orders/s | p50 ms | p99 ms | queries |",
+                  "|---|---:|---:|---:|---:|---:|", *post_rows, ""]
+    pipe_rows = []
+    for r in results:
+        q = r["parts"].get("queries", {}).get("pipeline (one order)", {})
+        for t in r["parts"].get("throughput", []):
+            pipe_rows.append(f"| {r['meta']['backend']} | {t['workers']} | {_fmt(t.get('orders_per_s'), '.1f')} "
+                             f"| {t.get('delivered')}/{t.get('n')} | {_fmt(t.get('cluster_cpu_ms_per_order'), '.1f')} "
+                             f"| {_fmt(t.get('machine_cpu_ms_per_order'), '.1f')} | {_fmt(q.get('pipeline_queries'), 'd')} "
+                             f"| {_fmt(q.get('queue_hops'), 'd')} |")
+    if pipe_rows:
+        lines += ["| backend | workers | orders/s (placement → delivered) | delivered | worker CPU ms/order "
+                  "| machine CPU ms/order | queries/order | queue hops/order |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|", *pipe_rows, ""]
+    lat_rows = []
+    for r in results:
+        lat = r["parts"].get("latency")
+        if not lat or not lat.get("delivered"):
+            continue
+        target = TARGET_OVERHEAD_P50_MS.get(r["meta"]["backend"])
+        lat_rows.append(
+            f"| {r['meta']['backend']} | {lat['delivered']}/{lat['n']} | {_fmt(lat['elapsed_ms']['p50'])} / "
+            f"{_fmt(lat['elapsed_ms']['p95'])} | {_fmt(lat['floor_ms']['p50'])} / {_fmt(lat['floor_ms']['p95'])} "
+            f"| {_fmt(lat['overhead_ms']['p50'], '.1f')} / {_fmt(lat['overhead_ms']['p95'], '.1f')} (target p50 < {target}) "
+            f"| {_fmt(lat['first_hop_ms']['p50'], '.1f')} |")
+    if lat_rows:
+        lines += ["| backend | orders | placement → delivered p50 / p95 ms | floor p50 / p95 ms "
+                  "| overhead p50 / p95 ms | first queue hop p50 ms |",
+                  "|---|---:|---:|---:|---:|---:|", *lat_rows, ""]
+    return "\n".join(lines)
+
+
+def save(result: dict) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backend = result["meta"]["backend"]
+    suffix = "-quick" if result["meta"]["quick"] else ""
+    path = RESULTS_DIR / f"{backend}{suffix}-{stamp}.json"
+    text = json.dumps(result, indent=2, default=str)
+    path.write_text(text)
+    (RESULTS_DIR / f"latest-{backend}{suffix}.json").write_text(text)
+    return path
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres", "all"])
+    parser.add_argument("--quick", action="store_true", help="tiny N and short runs, pure-Python load (smoke test)")
+    parser.add_argument("--load", choices=["wrk", "python"], help="load generator (default: wrk; python with --quick)")
+    parser.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
+    parser.add_argument("--seconds", type=float, help="duration of each HTTP run (default 5; 0.3 with --quick)")
+    parser.add_argument("--n", type=int, help="orders per throughput run (default 1000; 6 with --quick)")
+    parser.add_argument("--workers", default="1,2,4", help="qcluster worker counts for throughput")
+    parser.add_argument("--latency-n", type=int, help="orders timed for latency (default 40; 3 with --quick)")
+    parser.add_argument("--latency-interval", type=float, help="seconds between them (default 0.5; 0.2 with --quick)")
+    parser.add_argument("--latency-workers", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
+    parser.add_argument("--web-threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    parser.add_argument("--data-dir", help="data directory (default /tmp/h5bench-<backend>)")
+    parser.add_argument("--database", default="bench_store", help="PostgreSQL database name")
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    parser.add_argument("--table", action="store_true", help="only print the table of bench/results/latest-*.json")
+    o = parser.parse_args(argv)
+    o.load = o.load or ("python" if o.quick else "wrk")
+    o.seconds = o.seconds or (0.3 if o.quick else 5.0)
+    o.n = o.n or (6 if o.quick else 1000)
+    o.latency_n = o.latency_n or (3 if o.quick else 40)
+    o.latency_interval = o.latency_interval if o.latency_interval is not None else (0.2 if o.quick else 0.5)
+    o.workers = [int(w) for w in o.workers.split(",") if w]
+    o.only = {p.strip() for p in o.only.split(",") if p.strip()}
+    unknown = o.only - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}")
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    o = parse(argv)
+    if o.table:
+        results = [json.loads(p.read_text()) for p in sorted(RESULTS_DIR.glob("latest-*.json"))
+                   if "quick" not in p.name]
+        print(table(results))
+        return 0
+    if o.load == "wrk":
+        ensure_wrk()
+    backends = ["sqlite", "postgres"] if o.backend == "all" else [o.backend]
+    results = []
+    for name in backends:
+        backend = Backend.make(name, tag="bench", data_dir=o.data_dir if len(backends) == 1 else None,
+                               database=o.database)
+        result = Bench(backend, o).run()
+        if not o.no_save:
+            path = save(result)
+            print(f"[{name}] results: {path.relative_to(BASE_DIR)}", flush=True)
+        results.append(result)
+    print()
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

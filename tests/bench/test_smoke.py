@@ -1,0 +1,65 @@
+"""Smoke runs of `make bench` and `make drill` with tiny N (`--quick`).
+
+They start the real processes (gunicorn, qcluster, schemathesis) on their own stores (SQLite +
+the ORM broker, /tmp/h5…), so they check that the harness works end to end, not the numbers.
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All six run at once
+(each waits on its processes much of the time), which keeps the whole file well under a minute.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+RUNS = {
+    "bench": ["-m", "bench", "--quick", "--backend=sqlite", "--no-save", "--data-dir=/tmp/h5smoke-bench"],
+    **{drill: ["-m", "bench.drills", drill, "--quick", "--backend=sqlite"]
+       for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
+}
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """Start every quick run at once; collect (exit code, output, seconds) of each."""
+    logs = tmp_path_factory.mktemp("bench-smoke")
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    started = time.monotonic()
+    processes = {}
+    for name, args in RUNS.items():
+        log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed below
+        processes[name] = (subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env, stdout=log,
+                                            stderr=subprocess.STDOUT), log)
+    results = {}
+    for name, (process, log) in processes.items():
+        try:
+            process.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        results[name] = (process.returncode, (logs / f"{name}.log").read_text(), time.monotonic() - started)
+    return results
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_quick_run_passes(smoke_runs, name):
+    code, output, _ = smoke_runs[name]
+    assert code == 0, f"`python {' '.join(RUNS[name])}` exited {code}:\n{output[-6000:]}"
+
+
+def test_bench_quick_prints_every_measurement(smoke_runs):
+    _, output, _ = smoke_runs["bench"]
+    for part in ("floor /livez", "catalog /", "product /products/prod-001/", "GET /api/products",
+                 "order page /orders/<id>/", "GET /api/orders/<id>", "POST /api/orders", "orders/s",
+                 "overhead p50", "queries"):
+        assert part in output, f"the bench's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_drills_print_what_they_did_and_pass(smoke_runs):
+    for name in ("crash", "oversell", "idempotency", "fuzz", "restart"):
+        _, output, _ = smoke_runs[name]
+        assert f"== {name} (sqlite): PASS" in output, output[-3000:]
+        assert "1 passed, 0 failed" in output
