@@ -202,25 +202,36 @@ def qcluster_process(django_db_setup, django_db_blocker):
         "Q_WORKERS": os.environ.get("TEST_Q_WORKERS", "2"),
     }
     cluster = QCluster(env)
-    # The test process enqueues onto the queue the cluster reads.
-    old_names = Conf.PREFIX, Conf.CLUSTER_NAME, Conf.Q_STAT
-    Conf.PREFIX = Conf.CLUSTER_NAME = name
-    Conf.Q_STAT = f"django_q:{name}:cluster"
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
-        Conf.PREFIX, Conf.CLUSTER_NAME, Conf.Q_STAT = old_names
 
 
 @pytest.fixture
-def qcluster(qcluster_process, transactional_db, settings):
-    """A real worker cluster: tasks go through the broker (not sync) to `qcluster_process`."""
+def qcluster(qcluster_process, transactional_db, settings, monkeypatch):
+    """A real worker cluster: tasks go through the broker (not sync) to `qcluster_process`.
+
+    Only tests that ask for it enqueue onto the cluster's queue; after the test, it waits for
+    the cluster to finish the test's orders, so the database flush never races a task.
+    """
+    from django_q.conf import Conf
+
+    from orders.models import Order
+    from orders.states import WORKING_STATES
+
+    name = qcluster_process.env["Q_CLUSTER_NAME"]
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "Q_STAT", f"django_q:{name}:cluster")
     settings.PIPELINE_TASKS_SYNC = False
     if qcluster_process.process is None or qcluster_process.process.poll() is not None:
         qcluster_process.start()  # a test killed it (crash drills): bring it back
-    return qcluster_process
+    yield qcluster_process
+    deadline = time.monotonic() + 10
+    while Order.objects.filter(state__in=WORKING_STATES).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, message: str = "condition"):
