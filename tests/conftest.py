@@ -141,29 +141,25 @@ def _database_url_of_test_db() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
 
 
-class QCluster:
-    """A `manage.py qcluster` subprocess sharing the test database (and broker)."""
+class ManagedProcess:
+    """A store subprocess in its own session, writing to a log file.
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.process: subprocess.Popen | None = None
-        Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-        self.log_path = Path(env["DATA_DIR"]) / f"qcluster-{env['Q_CLUSTER_NAME']}.log"
+    stop() asks the main process to end (it stops its own children) and kills the whole
+    group only if it does not; kill() is a `kill -9` of the group, as a crash would be.
+    """
 
-    def start(self) -> None:
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def spawn(self, command: list[str], env: dict[str, str]) -> None:
+        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop() / kill()
         self.process = subprocess.Popen(
-            [sys.executable, str(BASE_DIR / "manage.py"), "qcluster"],
-            cwd=BASE_DIR,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # the cluster's main process stops its workers
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -173,7 +169,6 @@ class QCluster:
         self.log.close()
 
     def kill(self) -> None:
-        """kill -9 the whole cluster, as a crash would."""
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -182,6 +177,18 @@ class QCluster:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class QCluster(ManagedProcess):
+    """A `manage.py qcluster` subprocess sharing the test database (and broker)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        self.log_path = Path(env["DATA_DIR"]) / f"qcluster-{env['Q_CLUSTER_NAME']}.log"
+
+    def start(self) -> None:
+        self.spawn([sys.executable, str(BASE_DIR / "manage.py"), "qcluster"], self.env)
 
 
 @pytest.fixture(scope="session")

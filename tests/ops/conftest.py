@@ -1,8 +1,7 @@
 """Operations fixtures: the production rate limits, real gunicorn and qcluster processes, scrapes."""
+import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BASE_DIR, QCluster, _database_url_of_test_db, wait_for
+from tests.conftest import BASE_DIR, ManagedProcess, QCluster, _database_url_of_test_db, wait_for
 
 # The documented defaults (README "Rate limits"); the test settings keep them out of reach.
 PRODUCTION_RATE_LIMITS = {
@@ -112,7 +111,7 @@ def process_env(**extra) -> dict[str, str]:
     return env
 
 
-class WebServer:
+class WebServer(ManagedProcess):
     """`gunicorn store.wsgi` (the Procfile's web process, reading ./gunicorn.conf.py) on a free port."""
 
     def __init__(self, env: dict[str, str], *, workers: int = 1, log_dir: Path) -> None:
@@ -120,18 +119,16 @@ class WebServer:
         self.workers = workers
         self.port = free_port()
         self.log_path = log_dir / f"gunicorn-{self.port}.log"
-        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "WebServer":
-        self.log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
+        self.spawn(
             [sys.executable, "-m", "gunicorn", "store.wsgi", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(self.workers), "--threads", "2", "--no-control-socket", "--error-logfile", "-"],
-            cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            self.env,
         )
 
         def answers():
@@ -144,20 +141,6 @@ class WebServer:
 
         wait_for(answers, timeout=30, interval=0.1, message="gunicorn to answer /livez")
         return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-        self.log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
@@ -238,3 +221,16 @@ def settle(order_id: int, *states: str, timeout: float = 60):
         return order if order.state in states else None
 
     return wait_for(reached, timeout=timeout, interval=0.1, message=f"order {order_id} to reach {states}")
+
+
+def json_log_lines(text: str) -> list[dict]:
+    """The JSON objects among a process's output lines (other lines are skipped)."""
+    lines = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines

@@ -3,23 +3,11 @@ import json
 
 import pytest
 
-from tests.ops.conftest import http_get, process_env
+from tests.ops.conftest import http_get, json_log_lines, process_env
 
 pytestmark = pytest.mark.django_db
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
-
-
-def json_lines(text: str) -> list[dict]:
-    lines = []
-    for raw in text.splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict):
-            lines.append(line)
-    return lines
 
 
 @pytest.mark.worker
@@ -40,7 +28,7 @@ def test_healthz_names_the_broker_when_redis_is_unreachable_and_logs_it_once(tra
     assert http_get(f"{server.url}/livez")[0] == 200
     assert http_get(f"{server.url}/readyz")[0] == 200
 
-    lines = json_lines(server.output())
+    lines = json_log_lines(server.output())
     # No ERROR line per probe from django.request; one WARNING naming the failing checks.
     assert not [line for line in lines if line.get("logger") == "django.request"]
     warnings = [line for line in lines if line.get("logger") == "store.health"]

@@ -6,7 +6,7 @@ import pytest
 
 from store.logging import JsonFormatter, RequestContextFilter
 from tests.conftest import CARD_APPROVE, SHIPPING
-from tests.ops.conftest import settle
+from tests.ops.conftest import json_log_lines, settle
 
 pytestmark = pytest.mark.django_db
 
@@ -36,15 +36,7 @@ def json_lines():
 
 
 def worker_lines(cluster) -> list[dict]:
-    lines = []
-    for raw in cluster.output().splitlines():
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict):
-            lines.append(line)
-    return lines
+    return json_log_lines(cluster.output())
 
 
 @pytest.mark.worker
