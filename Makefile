@@ -15,15 +15,17 @@ DEV_REQUIREMENTS_STAMP := $(VENV)/.installed-requirements-dev
 CHROMIUM_PATH ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-# The local demo's commands run with DEBUG on and a development key, unless the environment
-# sets them. (Only the demo's recipes use this prefix; tests keep the test settings' values.)
-DEMO_ENV := DEBUG="$${DEBUG:-1}" SECRET_KEY="$${SECRET_KEY:-django-insecure-local-demo-key-not-for-production}"
+# The local demo's commands run with DEBUG on unless the environment says otherwise. (Only the
+# demo's recipes use this prefix; tests keep the test settings' values.) Without SECRET_KEY in
+# the environment they use this machine's own random key, kept in $(DATA_DIR)/secret_key.
+DEMO_ENV := DEBUG="$${DEBUG:-1}"
+DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8080
 MANAGE := $(BIN)/python manage.py
 
 .NOTPARALLEL:
-.PHONY: help run test bench drill screenshots migrate bootstrap collectstatic chromium lint clean venv requirements dev-requirements
+.PHONY: help run test bench drill screenshots migrate bootstrap collectstatic secret-key chromium lint clean venv requirements dev-requirements
 
 help:
 	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
@@ -58,13 +60,18 @@ dev-requirements: $(DEV_REQUIREMENTS_STAMP)
 
 # --- the demo -----------------------------------------------------------------------------
 
-migrate: $(REQUIREMENTS_STAMP)
+# DATA_DIR for its owner only, and a random key for this machine, created once, unless SECRET_KEY is set.
+secret-key: | $(BIN)/python
+	@$(BIN)/python -m store.secret_key "$(DATA_DIR)"
+
+migrate: $(REQUIREMENTS_STAMP) secret-key
 	$(DEMO_ENV) $(MANAGE) migrate --noinput
 
-bootstrap: $(REQUIREMENTS_STAMP)
-	$(DEMO_ENV) $(MANAGE) store_bootstrap
+# DEMO_HOST: a demo that listens beyond this machine gets a random staff password, not the documented one.
+bootstrap: $(REQUIREMENTS_STAMP) secret-key
+	$(DEMO_ENV) DEMO_HOST="$(HOST)" $(MANAGE) store_bootstrap
 
-collectstatic: $(REQUIREMENTS_STAMP)
+collectstatic: $(REQUIREMENTS_STAMP) secret-key
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 
 # Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both.

@@ -1,17 +1,69 @@
 """Forms of the account pages and of the admin, adapted to the e-mail login."""
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import (
     AdminUserCreationForm,
     AuthenticationForm,
+    PasswordChangeForm,
     UserChangeForm,
     UserCreationForm,
 )
+from django.core.exceptions import ValidationError
 
+from accounts import signin
 from accounts.models import User
 from accounts.services import EMAIL_TAKEN
+from store import throttling
 
 
-class EmailAuthenticationForm(AuthenticationForm):
+class GuardedSignInMixin:
+    """AuthenticationForm's check, guarded like every sign-in (accounts.signin): the attempt counts
+    against the address, a locked account is refused before its password is checked, and
+    `refusal` tells the view to answer 429."""
+
+    refusal = None
+
+    def clean(self):
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        self.refusal = throttling.address_refusal(self.request, "LOGIN")
+        if self.refusal is None and email is not None and password:
+            self.user_cache, self.refusal = signin.authenticate_guarded(self.request, email, password)
+            if self.refusal is None and self.user_cache is None:
+                raise self.get_invalid_login_error()
+        if self.refusal is not None:
+            raise ValidationError(self.refusal.message, code="throttled")
+        if self.user_cache is not None:
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class GuardedPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, with the current password checked like a sign-in: wrong guesses
+    count against the account and a locked account is refused (a stolen session cannot guess)."""
+
+    refusal = None
+
+    def __init__(self, user, *args, request=None, **kwargs) -> None:
+        self.request = request
+        super().__init__(user, *args, **{"label_suffix": "", **kwargs})
+
+    def clean_old_password(self) -> str:
+        password = self.cleaned_data["old_password"]
+        confirmed, self.refusal = signin.authenticate_guarded(self.request, self.user.email, password)
+        if self.refusal is not None:
+            raise ValidationError(self.refusal.message, code="throttled")
+        if confirmed is None or confirmed.pk != self.user.pk:
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return password
+
+
+class AdminGuardedPasswordChangeForm(GuardedPasswordChangeForm):
+    """The admin's "Change password" (for one's own account), checked like the storefront's."""
+
+    required_css_class = "required"
+
+
+class EmailAuthenticationForm(GuardedSignInMixin, AuthenticationForm):
     """Django's login form with an e-mail field (the user model's USERNAME_FIELD)."""
 
     username = forms.EmailField(
@@ -25,6 +77,10 @@ class EmailAuthenticationForm(AuthenticationForm):
 
     def __init__(self, request=None, *args, **kwargs) -> None:
         super().__init__(request, *args, **{"label_suffix": "", **kwargs})
+
+
+class AdminLoginForm(GuardedSignInMixin, AdminAuthenticationForm):
+    """The admin's sign-in, under the same limits as the storefront's and the API's."""
 
 
 class RegisterForm(UserCreationForm):

@@ -1,17 +1,20 @@
-"""Account pages: register, log in, log out (POST), profile. Thin over accounts.services."""
+"""Account pages: register, log in, log out (POST), profile, change and reset the password.
+
+Thin over accounts.services and Django's own auth views. A password change or reset signs
+the account out everywhere else: other browsers' sessions and every API token issued before.
+"""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
 from django.views.generic import FormView
 
-from accounts import services
-from accounts.forms import EmailAuthenticationForm, ProfileForm, RegisterForm
+from accounts import services, signin
+from accounts.forms import EmailAuthenticationForm, GuardedPasswordChangeForm, ProfileForm, RegisterForm
 from store import throttling
 from store.errors import ValidationFailed
 
@@ -33,29 +36,19 @@ class RateLimitedFormMixin:
         return response
 
 
-class LoginView(RateLimitedFormMixin, auth_views.LoginView):
+class LoginView(auth_views.LoginView):
     """Sign in with e-mail and password, then go back to ?next= (same host only) or the catalog.
 
-    Rate limited per address (RATE_LIMITS['LOGIN']) and per account: after
-    RATE_LIMITS['LOGIN_FAILURES'] failed sign-ins the account is refused, right password or not.
+    Guarded like every sign-in (accounts.signin): per address, and per account once it is
+    locked out after failed sign-ins; a refusal shows the form with the reason and answers 429.
     """
 
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
-    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        refusal = throttling.address_refusal(request, "LOGIN") or throttling.login_lockout(
-            request.POST.get("username", "")
-        )
-        if refusal:
-            return self.refused(refusal, keep=("username",))
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
-            throttling.login_failure_record(form.data.get("username", ""))
-        return super().form_invalid(form)
+    def form_invalid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        return signin.refusal_status(super().form_invalid(form), form.refusal)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -123,3 +116,61 @@ class ProfileView(LoginRequiredMixin, FormView):
         services.user_update_profile(user=self.request.user, name=form.cleaned_data["name"])
         messages.success(self.request, "Your profile has been updated.")
         return super().form_valid(form)
+
+
+class GuardedPasswordChangeMixin:
+    """For Django's PasswordChangeView: the form checks the current password like a sign-in
+    (GuardedPasswordChangeForm), and a refusal answers 429 with Retry-After."""
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "request": self.request}
+
+    def form_invalid(self, form: GuardedPasswordChangeForm) -> HttpResponse:
+        return signin.refusal_status(super().form_invalid(form), form.refusal)
+
+
+class PasswordChangeView(GuardedPasswordChangeMixin, auth_views.PasswordChangeView):
+    """Change the password (the current one first, checked like a sign-in); this browser stays
+    signed in, no other browser or API token does."""
+
+    template_name = "accounts/password_change.html"
+    form_class = GuardedPasswordChangeForm
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(
+            self.request, "Your password has been changed. Other browsers and apps signed in as you were signed out."
+        )
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Ask for a reset link by e-mail; RATE_LIMITS['PASSWORD_RESET'] per address. The answer is the
+    same whether or not the address has an account (it must not tell who is a customer)."""
+
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_sent")
+
+    def form_valid(self, form) -> HttpResponse:
+        if refusal := throttling.address_refusal(self.request, "PASSWORD_RESET"):
+            form.add_error(None, refusal.message)
+            return signin.refusal_status(self.form_invalid(form), refusal)
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Set a new password from the e-mailed link (good once, for PASSWORD_RESET_TIMEOUT seconds).
+
+    The account is unlocked too: whoever reads its mail may try signing in again.
+    """
+
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        signin.failures_forget(form.user.email)
+        return response

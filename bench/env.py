@@ -11,6 +11,7 @@ import atexit
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -26,6 +27,8 @@ RESULTS_DIR = BASE_DIR / "bench" / "results"
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS_SERVER = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "5"))
+# One random key for the processes of this run, which must share it; none is kept anywhere.
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
 
 # Settings the store reads from the environment: a caller's values (say, from `make test`)
 # must not leak into a bench, which sets what it needs.
@@ -80,7 +83,7 @@ class Backend:
             "DJANGO_SETTINGS_MODULE": "store.settings",
             "PYTHONPATH": str(BASE_DIR),
             "DEBUG": "0",
-            "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",
+            "SECRET_KEY": RUN_SECRET_KEY,
             # testserver: the queries-per-request measurement uses django.test.Client.
             "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "STATIC_MANIFEST": "0",

@@ -1,16 +1,21 @@
-"""Categories and products in the admin: price, stock and active edited right in the list."""
+"""Categories and products in the admin: price, stock and active edited right in the list.
+
+Who may add, change and withdraw products is store.permissions' to say, as on the API.
+Products are never deleted (past orders refer to them): withdrawing one from sale, or
+putting it back, is switching "active", which needs catalog.delete_product.
+"""
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.models import CHANGE, LogEntry
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
-from django.utils import timezone
 from django.utils.html import format_html
 
+from catalog import services
 from catalog.models import Category, Product
 from catalog.selectors import product_next_public_id
 from catalog.validators import validate_image_name
+from store import permissions
 
 
 class ImageNameMixin:
@@ -75,24 +80,60 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">',
                            static(product.image_path))
 
-    def _set_active(self, request: HttpRequest, queryset: QuerySet[Product], *, active: bool) -> None:
-        """Switch products on or off sale in one UPDATE, each change in the admin's log."""
-        changed = list(queryset.exclude(is_active=active))
-        Product.objects.filter(pk__in=[p.pk for p in changed]).update(is_active=active, updated_at=timezone.now())
-        if changed:
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk, queryset=changed, action_flag=CHANGE,
-                change_message=[{"changed": {"fields": ["Active"]}}],
-            )
-        count = len(changed)
-        verb = "Activated" if active else "Deactivated"
-        messages.success(request, f"{verb} {count} product{'' if count == 1 else 's'}.")
+    # --- Permissions (store.permissions) ----------------------------------------------------
 
-    @admin.action(description="Activate selected products", permissions=["change"])
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.can_see_withdrawn_products(request.user)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return permissions.can(request.user, permissions.PRODUCT_ADD)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.can(request.user, permissions.PRODUCT_CHANGE)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # withdrawn instead (the actions below)
+
+    def has_withdraw_permission(self, request: HttpRequest) -> bool:
+        return permissions.can(request.user, permissions.PRODUCT_WITHDRAW)
+
+    def _active_locked(self, request: HttpRequest, form_class):
+        """The form with "active" disabled (submitted values ignored) unless the user may withdraw."""
+        if self.has_withdraw_permission(request) or "is_active" not in form_class.base_fields:
+            return form_class
+
+        class Form(form_class):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields["is_active"].disabled = True
+                self.fields["is_active"].help_text = (
+                    f"Withdrawing a product or putting it back needs {permissions.PRODUCT_WITHDRAW.permission}."
+                )
+
+        return Form
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        # A new product may start off sale (as on the API); switching an existing one needs the permission.
+        form = super().get_form(request, obj, change, **kwargs)
+        return self._active_locked(request, form) if obj is not None else form
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        return self._active_locked(request, super().get_changelist_form(request, **kwargs))
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[Product], *, active: bool) -> None:
+        """Put products on or off sale through the catalog service, each change in the audit log."""
+        changed = list(queryset.exclude(is_active=active))
+        for product in changed:
+            services.product_update(product=product, is_active=active)
+        count = len(changed)
+        done = "put back on sale" if active else "withdrawn from sale"
+        messages.success(request, f"{count} product{'' if count == 1 else 's'} {done}.")
+
+    @admin.action(description="Put selected products back on sale", permissions=["withdraw"])
     def activate_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         self._set_active(request, queryset, active=True)
 
-    @admin.action(description="Deactivate selected products", permissions=["change"])
+    @admin.action(description="Withdraw selected products from sale", permissions=["withdraw"])
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
         self._set_active(request, queryset, active=False)
 

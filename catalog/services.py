@@ -74,7 +74,8 @@ def product_update(*, product: Product, **changes) -> Product:
     for field, value in changes.items():
         setattr(product, field, value)
     if changes:
-        product.save(update_fields=[*changes, "updated_at"])
+        with transaction.atomic():  # the audit trail's entry is written with the change, or not at all
+            product.save(update_fields=[*changes, "updated_at"])
     return product
 
 

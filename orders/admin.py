@@ -2,9 +2,10 @@
 
 The admin never writes an order itself. The order page is Django's read-only change form;
 its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
-the signed-in staff user as the actor and come back with a message. Who may press what:
-"orders.approve_order" approve and reject, "orders.change_order" cancel and retry,
-"orders.refund_order" refund (granted individually, not through the "Shop staff" group).
+the signed-in staff user as the actor and come back with a message. Who may see and press
+what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
+orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
+to refund (granted individually, not through the "Shop staff" group).
 """
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +28,13 @@ from orders.admin_selectors import order_approval_queue
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
 from orders.services import order_approve, order_cancel, order_reject, order_retry, refund_create
 from orders.states import WORKING_STATES, Actor, OrderState
-from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, admin_site_brand
+from store import permissions
+from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
+from store.permissions import StaffAction
 from workflows.models import Notification
 
 S = OrderState
-admin_site_brand(admin.site)
 
 
 # --- What staff may do to an order --------------------------------------------------------
@@ -49,7 +51,7 @@ class OrderAction:
     name: str
     label: str
     done: str
-    permission: str
+    permission: StaffAction
     run: Callable[..., Order]
     transitions: frozenset[str] = field(default_factory=frozenset)
     states: frozenset[str] = field(default_factory=frozenset)
@@ -70,34 +72,34 @@ ORDER_ACTIONS = {
     action.name: action
     for action in (
         OrderAction(
-            "approve", "Approve", "approved", "orders.approve_order",
+            "approve", "Approve", "approved", permissions.ORDER_APPROVE,
             run=lambda *, order, actor, reason: order_approve(order=order, actor=actor),
             transitions=frozenset({"approve"}),
         ),
         OrderAction(
-            "reject", "Reject", "rejected", "orders.approve_order",
+            "reject", "Reject", "rejected", permissions.ORDER_APPROVE,
             run=lambda *, order, actor, reason: order_reject(order=order, actor=actor, reason=reason),
             transitions=frozenset({"reject"}), asks_reason=True, dangerous=True,
         ),
         OrderAction(
-            "retry_payment", "Retry payment", "retried", "orders.change_order",
+            "retry_payment", "Retry payment", "retried", permissions.ORDER_CHANGE,
             run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
             transitions=frozenset({"retry_payment"}),
         ),
         OrderAction(
-            "retry_shipping", "Retry shipping", "retried", "orders.change_order",
+            "retry_shipping", "Retry shipping", "retried", permissions.ORDER_CHANGE,
             run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
             transitions=frozenset({"retry_shipping"}),
         ),
         # A working state with no failure to retry: hand the order back to the pipeline (stuck orders).
         OrderAction(
-            "retry_step", "Retry step", "retried", "orders.change_order",
+            "retry_step", "Retry step", "retried", permissions.ORDER_CHANGE,
             run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
             states=frozenset(WORKING_STATES - {S.PAYMENT_FAILED, S.SHIP_FAILED}),
             hint="Run the order's current step again (steps are idempotent): for an order stuck in this state.",
         ),
         OrderAction(
-            "cancel", "Cancel order", "cancelled", "orders.change_order",
+            "cancel", "Cancel order", "cancelled", permissions.ORDER_CHANGE,
             run=lambda *, order, actor, reason: order_cancel(
                 order=order, actor=actor, actor_kind=Actor.STAFF, reason=reason
             ),
@@ -135,7 +137,7 @@ class OrderPartInline(admin.TabularInline):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm("orders.view_order") or request.user.has_perm("orders.change_order")
+        return permissions.can(request.user, permissions.ORDER_VIEW)
 
 
 class OrderLineInline(OrderPartInline):
@@ -240,11 +242,14 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.can(request.user, permissions.ORDER_VIEW)
+
     def has_approve_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("orders.approve_order")
+        return permissions.can(request.user, permissions.ORDER_APPROVE)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("orders.change_order")
+        return permissions.can(request.user, permissions.ORDER_CHANGE)
 
     # --- List -------------------------------------------------------------------------------
 
@@ -286,9 +291,9 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
                 "url": reverse("admin:orders_order_action", args=[order.pk, action.name]),
             }
             for action in ORDER_ACTIONS.values()
-            if request.user.has_perm(action.permission) and action.is_available(order)
+            if permissions.can(request.user, action.permission) and action.is_available(order)
         ]
-        can_refund = request.user.has_perm("orders.refund_order") and order.refundable_amount > 0
+        can_refund = permissions.can(request.user, permissions.ORDER_REFUND) and order.refundable_amount > 0
         return {
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount}) if can_refund else None,
@@ -303,6 +308,12 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
             *super().get_urls(),
         ]
+
+    def _require(self, request: HttpRequest, action: StaffAction) -> None:
+        """Acting on an order needs seeing it too, as on the API and the storefront (store.permissions)."""
+        for needed in (permissions.ORDER_VIEW, action):
+            if not permissions.can(request.user, needed):
+                raise PermissionDenied(needed.refusal)
 
     def _order_or_404(self, object_id: str) -> Order:
         try:
@@ -324,8 +335,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         chosen = ORDER_ACTIONS.get(action)
         if chosen is None:
             raise Http404("No such action.")
-        if not request.user.has_perm(chosen.permission):
-            raise PermissionDenied
+        self._require(request, chosen.permission)
         order = self._order_or_404(object_id)
         form = ReasonForm(request.POST)
         reason = form.cleaned_data["reason"] if form.is_valid() else ""
@@ -350,8 +360,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         """POST: refund part or all of what is refundable (refund_create validates the amount)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not request.user.has_perm("orders.refund_order"):
-            raise PermissionDenied
+        self._require(request, permissions.ORDER_REFUND)
         order = self._order_or_404(object_id)
         form = RefundForm(request.POST)
         if not form.is_valid():
@@ -415,8 +424,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
 class ApprovalQueueAdmin(OrderAdmin):
     """Orders a review rule held, oldest first, with approve and reject on every row.
 
-    Governed by the Order permissions (view to see the queue, approve to act), not by the
-    proxy model's own.
+    Governed by the Order permissions (view to see the queue, approve to act; OrderAdmin's
+    checks), not by the proxy model's own.
     """
 
     list_display = ("order_link", "customer", "total", "item_count", "held_by", "created_at", "waiting", "buttons")
@@ -431,9 +440,6 @@ class ApprovalQueueAdmin(OrderAdmin):
 
     def get_urls(self):
         return admin.ModelAdmin.get_urls(self)  # the buttons post to the order admin's URLs
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.has_perm("orders.view_order") or request.user.has_perm("orders.change_order")
 
     @admin.display(description="order", ordering="id")
     def order_link(self, order: Order) -> str:
@@ -471,7 +477,7 @@ class ApprovalQueueAdmin(OrderAdmin):
         return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def get_list_display(self, request: HttpRequest):
-        if request.user.has_perm("orders.approve_order"):
+        if permissions.can(request.user, permissions.ORDER_APPROVE):
             return self.list_display
         return tuple(name for name in self.list_display if name != "buttons")
 

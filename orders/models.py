@@ -199,6 +199,8 @@ class OrderEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Kept when the account is deleted (the foreign key is then emptied): who did it stays on record.
+    actor_email = models.EmailField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -212,9 +214,10 @@ class OrderEvent(models.Model):
 
     @property
     def actor_label(self) -> str:
-        if self.actor_kind == Actor.SYSTEM or self.actor_id is None:
+        who = self.actor_email or (str(self.actor) if self.actor_id else "")
+        if self.actor_kind == Actor.SYSTEM or not who:
             return self.get_actor_kind_display()
-        return f"{self.get_actor_kind_display()} {self.actor}"
+        return f"{self.get_actor_kind_display()} {who}"
 
 
 class Refund(models.Model):

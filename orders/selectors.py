@@ -7,6 +7,7 @@ from django.utils.dateformat import format as date_format
 
 from orders.models import Order, OrderEvent, OrderLine
 from orders.states import TERMINAL_STATES, OrderState
+from store import permissions
 from store.errors import NotFound
 
 
@@ -17,10 +18,15 @@ def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
+def _visible_to(user) -> QuerySet[Order]:
+    """Every order for staff who may see other customers' orders (store.permissions), else the user's own."""
+    return Order.objects.all() if permissions.can(user, permissions.ORDER_VIEW) else Order.objects.filter(owner=user)
+
+
 def order_list(*, user, state: str | None = None) -> QuerySet[Order]:
-    """The user's own orders, newest first; staff see every order (optionally by state)."""
-    queryset = Order.objects.all() if user.is_staff else Order.objects.filter(owner=user)
-    if state and user.is_staff:
+    """The orders `user` may see (`_visible_to`), newest first, optionally in one state."""
+    queryset = _visible_to(user)
+    if state:
         queryset = queryset.filter(state=state)
     return _with_details(queryset).annotate(item_count=Sum("lines__quantity")).order_by("-created_at", "-id")
 
@@ -35,20 +41,12 @@ def order_summaries(*, user) -> QuerySet[Order]:
 
 
 def order_get(*, user, order_id) -> Order:
-    """One order with its lines, refunds and timeline. Another customer's order is NotFound."""
-    queryset = Order.objects.all() if user.is_staff else Order.objects.filter(owner=user)
-    queryset = _with_details(queryset).prefetch_related(
+    """One order with its lines, refunds and timeline; NotFound unless `user` may see it (`_visible_to`)."""
+    queryset = _with_details(_visible_to(user)).prefetch_related(
         Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("created_at", "id"))
     )
     try:
         return queryset.get(pk=int(order_id))
-    except (Order.DoesNotExist, ValueError, TypeError):
-        raise NotFound(f"Order {order_id} was not found.") from None
-
-
-def order_get_for_staff(*, order_id) -> Order:
-    try:
-        return Order.objects.get(pk=int(order_id))
     except (Order.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Order {order_id} was not found.") from None
 

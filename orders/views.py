@@ -6,6 +6,7 @@ without JavaScript the same forms post normally and redirect.
 """
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +22,7 @@ from orders.models import Order
 from orders.services.cart import cart_add, cart_line_limit, cart_remove, cart_set_quantity
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, Actor
 from orders.stock import InsufficientStock
+from store import permissions
 from store.errors import NotFound, Unprocessable, ValidationFailed
 
 ORDERS_PER_PAGE = 10
@@ -202,12 +204,13 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/order_list.html", {"page": page, "orders": page.object_list})
 
 
-def _order_status_context(order: Order) -> dict:
+def _order_status_context(request: HttpRequest, order: Order) -> dict:
     return {
         "order": order,
         "timeline": selectors.order_timeline(order=order),
         "is_terminal": order.state in TERMINAL_STATES,
-        "can_cancel": order.state in CANCELLABLE_STATES,
+        "can_cancel": order.state in CANCELLABLE_STATES
+        and permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id),
     }
 
 
@@ -215,7 +218,7 @@ def _order_status_context(order: Order) -> dict:
 @require_GET
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
-    return render(request, "orders/order_detail.html", _order_status_context(order))
+    return render(request, "orders/order_detail.html", _order_status_context(request, order))
 
 
 @login_required
@@ -223,7 +226,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 def order_status(request: HttpRequest, order_id: int) -> HttpResponse:
     """The order page's live part, polled every second; 286 tells HTMX the order has settled."""
     order = _customer_order(request, order_id)
-    context = _order_status_context(order)
+    context = _order_status_context(request, order)
     response = render(request, "orders/partials/order_status.html", context)
     if context["is_terminal"]:
         response.status_code = HttpResponseStopPolling.status_code  # 286: HTMX swaps this in and stops polling
@@ -233,8 +236,14 @@ def order_status(request: HttpRequest, order_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
-    """GET asks for confirmation (the no-JavaScript path); POST cancels."""
+    """GET asks for confirmation (the no-JavaScript path); POST cancels.
+
+    The owner cancels their own order; another customer's (visible to staff with
+    orders.view_order) needs orders.change_order, as on the API and in the admin.
+    """
     order = _customer_order(request, order_id)
+    if not permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id):
+        raise PermissionDenied(permissions.ORDER_CHANGE.refusal)
     if request.method == "GET":
         if order.state not in CANCELLABLE_STATES:
             messages.error(request, f"Order {order.number} can no longer be cancelled.")

@@ -9,6 +9,7 @@ Debian's Chromium through the pages a customer and a member of staff see and sav
 """
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -37,6 +38,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# One random key for the server and worker of this run; none is kept anywhere.
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def app_env(data_dir: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -45,7 +50,7 @@ def app_env(data_dir: Path) -> dict[str, str]:
         "DATABASE_URL": "",
         "REDIS_URL": "",
         "DEBUG": "0",
-        "SECRET_KEY": "screenshots-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+        "SECRET_KEY": RUN_SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "STATIC_MANIFEST": "0",
         "WHITENOISE_USE_FINDERS": "1",

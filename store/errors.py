@@ -20,6 +20,24 @@ class ValidationFailed(DomainError):
     code = "invalid"
 
 
+class PermissionRefused(DomainError):
+    """The account lacks the permission an action needs (store.permissions)."""
+
+    status = 403
+    code = "permission_denied"
+
+
+class TooManyAttempts(DomainError):
+    """A limit refused the attempt; `retry_after` is the whole seconds until it may be tried again."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

@@ -16,6 +16,11 @@ order_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("order
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
+def request_id_current() -> str | None:
+    """The id of the request or task being served (also the audit trail's correlation id)."""
+    return request_id_var.get()
+
+
 def request_id_from_header(value: str | None) -> str:
     """Keep a client's request id when it is sane, otherwise generate one."""
     if value and _SANE_REQUEST_ID.match(value):

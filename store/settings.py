@@ -1,7 +1,7 @@
 """Settings for the Workflow Store, read from the environment in this one place.
 
 Every setting an operator may change is documented in the README's configuration table.
-Defaults serve one machine (SQLite file, django-q2 ORM broker, local-memory cache);
+Defaults serve one machine (SQLite file, django-q2 ORM broker, a file cache in DATA_DIR);
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 import os
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from store.secret_key import secret_key_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,22 +38,26 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
+
+# From the environment, else the machine's own key that `make run` keeps in DATA_DIR
+# (store/secret_key.py); never a key written in the repository.
+try:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "") or secret_key_read(DATA_DIR)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set in the environment when DEBUG is off "
-            "(for a local demo run `make run`, which turns DEBUG on)."
-        )
-    SECRET_KEY = "django-insecure-development-only-key-change-me"
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is not set and {DATA_DIR / 'secret_key'} does not exist. Set SECRET_KEY in the "
+        "environment (every machine of a deployment needs the same one), or run `make run`, which "
+        "creates a random key for this machine in DATA_DIR."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
-DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
-
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "store.apps.StoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -61,12 +67,16 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
     "django_htmx",
     "django_prometheus",
     "django_q",
+    "axes",
+    "csp",
+    "auditlog",
     "store",
     "accounts",
     "catalog",
@@ -87,8 +97,12 @@ MIDDLEWARE = [
     "store.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "store.audit.AuditActorMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Last, as django-axes asks (accounts/signin.py says what it does with a locked sign-in).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "store.urls"
@@ -135,7 +149,7 @@ else:
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # the database holds sessions and tokens
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
     # Tests use a file (not :memory:) so a real qcluster process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_store.sqlite3")}
@@ -160,7 +174,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {
-        "default": {"BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache"},
+        # Shared by every process of the machine (store/cache.py), so the rate limits hold
+        # across gunicorn's processes; never a per-process memory cache.
+        "default": {
+            "BACKEND": "store.cache.SharedFileCache",
+            "LOCATION": str(DATA_DIR / "cache" / "default"),
+            "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 20000)},
+        },
         # django-q2's ORM broker keeps cluster statuses in a cache; a file cache shared by the
         # processes of this machine lets /healthz (web) see the worker's (qcluster) status.
         "django_q": {
@@ -191,6 +211,7 @@ else:
 
 # --- Auth -----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "accounts.validators.NotOnlyWhitespacePasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -199,6 +220,55 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "catalog:product_list"
 LOGOUT_REDIRECT_URL = "catalog:product_list"
+# django-axes first: it refuses a locked-out account before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Password-reset links (Django's own views) stay valid this long; a used link is refused.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)
+
+# Failed sign-ins lock an account (django-axes, in the database every process shares) on every
+# sign-in path: the pages, /api/auth/login and /admin/login/. The limit and the lock's length
+# come from RATE_LIMITS["LOGIN_FAILURES"] (below), read per request by accounts.signin.
+AXES_FAILURE_LIMIT = "accounts.signin.failure_limit"
+AXES_COOLOFF_TIME = "accounts.signin.lockout_duration"
+AXES_LOCKOUT_PARAMETERS = ["username"]  # per account; per-address limits are store.throttling's
+# axes.W006 asks for the address among the lockout parameters: the lock is per account whatever
+# the address, so guesses spread over many addresses still lock it; addresses have RATE_LIMITS["LOGIN"].
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_USERNAME_CALLABLE = "accounts.signin.attempted_email"
+AXES_USERNAME_FORM_FIELD = "username"  # the key of authenticate()'s credentials and of the login forms
+AXES_CLIENT_IP_CALLABLE = "store.throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+# A wrong password while locked does not extend the lock: it ends LOGIN_FAILURES' period
+# after the failure that started it, as the refusal's Retry-After says.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+
+# The audit trail of staff actions (store/audit.py): what django-auditlog records, with old and
+# new values, tied to the request id of the change.
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "catalog.product", "exclude_fields": ["created_at", "updated_at"]},
+    "catalog.category",
+    {"model": "workflows.reviewrule"},
+    "orders.refund",
+    {
+        # A password change is recorded as one, its values hidden.
+        "model": "accounts.user",
+        "exclude_fields": ["last_login"],
+        "mask_fields": ["password"],
+        "mask_callable": "store.audit.secret_hide",
+        "m2m_fields": {"groups", "user_permissions"},
+    },
+    {"model": "auth.group", "m2m_fields": {"permissions"}},
+    # What a schedule runs and when; not the run state the scheduler itself updates.
+    {"model": "django_q.schedule", "exclude_fields": ["next_run", "task", "repeats"]},
+)
+AUDITLOG_CID_GETTER = "store.request_context.request_id_current"
+# Fixtures loaded with loaddata are not anyone's action.
+AUDITLOG_DISABLE_ON_RAW_SAVE = True
 
 # --- I18N, static ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -226,6 +296,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP connection may take; a mail server that hangs must not hold a request.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Workflow Store <orders@workflow-store.local>")
 
 # --- REST API -------------------------------------------------------------------------
@@ -243,10 +315,17 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 60)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh token is good for one refresh: it is blacklisted and a new one issued.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Every token carries a digest of the password hash it was issued under: a password change
+    # or reset (on any surface) revokes every earlier token, access tokens included, as it
+    # signs out the user's web sessions.
+    "CHECK_REVOKE_TOKEN": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Workflow Store API",
@@ -270,13 +349,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Rate limits (store.throttling explains the windows): "<count>/<period>" or "off". Counted in
-# the default cache, so with REDIS_URL every process shares them.
+# the default cache, which every process shares (Redis, or the file cache in DATA_DIR).
 RATE_LIMITS = {
     "API": os.environ.get("RATE_LIMIT_API", "300/min"),
     "API_BURST": os.environ.get("RATE_LIMIT_API_BURST", "50/10s"),
     "LOGIN": os.environ.get("RATE_LIMIT_LOGIN", "10/min"),
     "REGISTER": os.environ.get("RATE_LIMIT_REGISTER", "10/min"),
     "LOGIN_FAILURES": os.environ.get("RATE_LIMIT_LOGIN_FAILURES", "5/15min"),
+    "PASSWORD_RESET": os.environ.get("RATE_LIMIT_PASSWORD_RESET", "5/hour"),
 }
 # Reverse proxies in front of the app that append the client's address to X-Forwarded-For
 # (0: clients connect directly and REMOTE_ADDR is the client).
@@ -300,6 +380,24 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every response (django-csp): scripts only from this origin, never
+# inline or eval'd (the pages' own behaviour is static/js/store.js; htmx evaluates nothing, see
+# base.html). Styles allow inline attributes, which the admin and Swagger UI use.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- The store ------------------------------------------------------------------------
 STORE_CURRENCY = "USD"
@@ -368,5 +466,7 @@ LOGGING = {
         "django.request": {"filters": ["probe_responses"]},
         # django-q2 logs as "django-q" (with a hyphen).
         "django-q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+        # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) stay.
+        "axes": {"level": "WARNING"},
     },
 }

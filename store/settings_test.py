@@ -7,7 +7,7 @@ os.environ.setdefault("PIPELINE_BACKOFF_SCALE", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("Q_LOG_LEVEL", "ERROR")
 # Rate limits far out of reach, so no test trips another's; tests/ops sets the real ones.
-for _name in ("API", "API_BURST", "LOGIN", "REGISTER", "LOGIN_FAILURES"):
+for _name in ("API", "API_BURST", "LOGIN", "REGISTER", "LOGIN_FAILURES", "PASSWORD_RESET"):
     os.environ.setdefault(f"RATE_LIMIT_{_name}", "100000/min")
 
 from store.settings import *  # noqa: E402,F403

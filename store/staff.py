@@ -12,6 +12,7 @@ SHOP_STAFF_GROUP = "Shop staff"
 SHOP_STAFF_PERMISSIONS = (
     "catalog.view_product",
     "catalog.change_product",
+    "catalog.delete_product",  # withdraw from sale and put back (products are never deleted)
     "catalog.view_category",
     "catalog.change_category",
     "orders.view_order",
@@ -22,16 +23,20 @@ SHOP_STAFF_PERMISSIONS = (
     "workflows.change_reviewrule",
     "workflows.view_notification",
     "workflows.view_gatewaycall",
+    "auditlog.view_logentry",  # the "Staff actions" page
 )
 
 
-def shop_staff_group_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS):
-    """Create the group if needed and give it SHOP_STAFF_PERMISSIONS (other grants are kept).
+def shop_staff_group_sync(
+    *, apps=global_apps, using: str = DEFAULT_DB_ALIAS, permissions: tuple[str, ...] = SHOP_STAFF_PERMISSIONS
+):
+    """Create the group if needed and give it `permissions` (other grants are kept).
 
-    `apps` is a migration's historical registry or the live one. Permissions are created
-    first: in a migration they do not exist yet (post_migrate creates them at the end).
+    `apps` is a migration's historical registry or the live one; a migration passes the
+    permissions of its time. Permissions are created first: in a migration they do not exist
+    yet (post_migrate creates them at the end).
     """
-    for label in sorted({name.split(".")[0] for name in SHOP_STAFF_PERMISSIONS}):
+    for label in sorted({name.split(".")[0] for name in permissions}):
         app_config = apps.get_app_config(label)
         if getattr(app_config, "models_module", None) is None:  # a historical app, which create_permissions skips
             app_config.models_module = True
@@ -44,7 +49,7 @@ def shop_staff_group_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS):
 
     Group = apps.get_model("auth", "Group")  # noqa: N806 - a model class
     Permission = apps.get_model("auth", "Permission")  # noqa: N806
-    wanted = {tuple(name.split(".")) for name in SHOP_STAFF_PERMISSIONS}
+    wanted = {tuple(name.split(".")) for name in permissions}
     permissions = [
         permission
         for permission in Permission.objects.using(using).filter(

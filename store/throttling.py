@@ -6,10 +6,10 @@ e.g. "300/min", "50/10s", "5/15min", or "off":
 - ``API`` (300/min) and ``API_BURST`` (50/10s): every DRF view under /api, per client. A
   client is the authenticated user (JWT), else the client's IP address.
 - ``LOGIN`` and ``REGISTER`` (10/min each): sign-in and sign-up attempts (POSTs) per IP
-  address, the API and the pages counted together.
-- ``LOGIN_FAILURES`` (5/15min): failed sign-ins per account (e-mail address). Once an
-  account has that many, every sign-in for it is refused until the window closes, even
-  with the right password (a right guess must look like any other refusal).
+  address, the API, the pages and the admin's sign-in counted together.
+- ``PASSWORD_RESET`` (5/hour): password-reset e-mails asked for per IP address.
+- ``LOGIN_FAILURES`` (5/15min) is not counted here: django-axes locks an account out after
+  that many failed sign-ins (accounts/signin.py).
 
 Windows: each limit counts in a window that opens at the first request it counts and
 lasts its period; when it closes, the next request opens a new one. So the **burst window**
@@ -19,13 +19,14 @@ window closes. The sustained limit is the same with 300 per 60 s. (At a window's
 client may send one window's worth right before and one right after; the two limits
 together keep that bounded.)
 
-Counters are atomic cache increments (``INCR`` with Redis), so every process sharing the
-cache shares the limits. The client's IP is ``REMOTE_ADDR``, unless TRUSTED_PROXY_COUNT
+Counters are atomic cache increments (``INCR`` with Redis, a locked file in DATA_DIR
+without it: store/cache.py), so every process of the machine, or sharing Redis, shares the
+limits. The client's IP is ``REMOTE_ADDR``, unless TRUSTED_PROXY_COUNT
 says the app is behind that many proxies, which append to ``X-Forwarded-For``.
 """
 import hashlib
+import ipaddress
 import math
-import re
 import time
 from dataclasses import dataclass
 
@@ -34,20 +35,7 @@ from django.core.cache import cache
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*$")
-_UNITS = {
-    "s": 1, "sec": 1, "second": 1, "seconds": 1,
-    "m": 60, "min": 60, "minute": 60, "minutes": 60,
-    "h": 3600, "hour": 3600, "hours": 3600,
-    "d": 86400, "day": 86400, "days": 86400,
-}
-_OFF = {"", "off", "none", "0"}
-
-
-@dataclass(frozen=True)
-class Rate:
-    limit: int
-    period: int  # seconds
+from store.rates import Rate, parse_rate
 
 
 @dataclass(frozen=True)
@@ -66,19 +54,6 @@ class Refusal:
     retry_after: int
 
 
-def parse_rate(text: str) -> Rate | None:
-    """'300/min' → Rate(300, 60); '50/10s' → Rate(50, 10); 'off' → None."""
-    if text is None or text.strip().lower() in _OFF:
-        return None
-    match = _RATE.match(text.lower())
-    if not match or match.group(3) not in _UNITS:
-        raise ValueError(f"not a rate: {text!r} (say e.g. '300/min', '50/10s', '5/15min' or 'off')")
-    limit, multiplier, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
-    if limit < 1 or multiplier < 1:
-        raise ValueError(f"not a rate: {text!r}")
-    return Rate(limit=limit, period=multiplier * _UNITS[unit])
-
-
 def configured_rate(name: str) -> Rate | None:
     """The rate settings.RATE_LIMITS[name] names (read per call, so tests can change it)."""
     return parse_rate(settings.RATE_LIMITS.get(name, "off"))
@@ -89,9 +64,9 @@ def _key(scope: str, ident: str) -> str:
     return f"ratelimit:{scope}:{hashlib.sha256(ident.encode()).hexdigest()[:32]}"
 
 
-def _window_start(base: str, rate: Rate, now: float, *, open_window: bool) -> float | None:
+def _window_start(base: str, rate: Rate, now: float) -> float:
     start = cache.get(f"{base}:start")
-    if start is None and open_window:
+    if start is None:
         # Open a window; if another process just did, use its start.
         if cache.add(f"{base}:start", now, timeout=rate.period):
             start = now
@@ -108,7 +83,7 @@ def _decision(count: int, rate: Rate, start: float, now: float) -> Decision:
 def rate_hit(scope: str, ident: str, rate: Rate) -> Decision:
     """Count one request of `ident` against `rate`; says whether it is within the limit."""
     base, now = _key(scope, ident), time.time()
-    start = _window_start(base, rate, now, open_window=True)
+    start = _window_start(base, rate, now)
     # One counter per window (named by its start), so a late increment never lands in the next one.
     counter = f"{base}:{int(start * 1000)}"
     try:
@@ -124,17 +99,6 @@ def rate_hit(scope: str, ident: str, rate: Rate) -> Decision:
             # an expiry: give it one.
             cache.touch(counter, timeout=rate.period + 1)
     return _decision(count, rate, start, now)
-
-
-def rate_peek(scope: str, ident: str, rate: Rate) -> Decision:
-    """Where `ident` stands against `rate`, without counting a request."""
-    base, now = _key(scope, ident), time.time()
-    start = _window_start(base, rate, now, open_window=False)
-    if start is None:
-        return Decision(allowed=True, count=0, limit=rate.limit, retry_after=rate.period)
-    count = cache.get(f"{base}:{int(start * 1000)}", 0)
-    return Decision(allowed=count < rate.limit, count=count, limit=rate.limit,
-                    retry_after=_decision(count, rate, start, now).retry_after)
 
 
 # --- who is asking ------------------------------------------------------------------------
@@ -153,6 +117,14 @@ def client_ip(request) -> str:
     return forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]
 
 
+def client_address(request) -> str | None:
+    """`client_ip` when it is an IP address (what a database's address column takes), else None."""
+    try:
+        return str(ipaddress.ip_address(client_ip(request)))
+    except ValueError:  # no address (an internal request), or garbage a proxy passed on
+        return None
+
+
 def client_ident(request) -> str:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -160,54 +132,31 @@ def client_ident(request) -> str:
     return f"ip:{client_ip(request)}"
 
 
-def _wait_text(seconds: int) -> str:
+def wait_text(seconds: int) -> str:
     if seconds < 90:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = math.ceil(seconds / 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
-# --- sign-in and sign-up: per address, and failed sign-ins per account ---------------------
+# --- sign-in, sign-up and password resets: per address ----------------------------------------
+
+_ACTIONS = {"LOGIN": "sign-in", "REGISTER": "sign-up", "PASSWORD_RESET": "password reset"}
+
 
 def address_refusal(request, name: str) -> Refusal | None:
-    """Count a LOGIN or REGISTER attempt from the client's address; a Refusal past the limit."""
+    """Count a LOGIN, REGISTER or PASSWORD_RESET attempt from the client's address; a Refusal past the limit."""
     rate = configured_rate(name)
     if rate is None:
         return None
     decision = rate_hit(name.lower(), client_ip(request), rate)
     if decision.allowed:
         return None
-    action = "sign-in" if name == "LOGIN" else "sign-up"
+    action = _ACTIONS[name]
     return Refusal(
-        f"Too many {action} attempts from your address. Try again in {_wait_text(decision.retry_after)}.",
+        f"Too many {action} attempts from your address. Try again in {wait_text(decision.retry_after)}.",
         decision.retry_after,
     )
-
-
-def _account(email: str) -> str:
-    return (email or "").strip().lower()
-
-
-def login_lockout(email: str) -> Refusal | None:
-    """A Refusal while the account has had LOGIN_FAILURES failed sign-ins in the window."""
-    rate = configured_rate("LOGIN_FAILURES")
-    if rate is None or not _account(email):
-        return None
-    decision = rate_peek("login-failures", _account(email), rate)
-    if decision.allowed:
-        return None
-    return Refusal(
-        f"Too many failed sign-in attempts for this account. For your security, signing in is "
-        f"blocked for {_wait_text(decision.retry_after)}; try again then.",
-        decision.retry_after,
-    )
-
-
-def login_failure_record(email: str) -> None:
-    """Count a failed sign-in (wrong password, unknown account) against the account."""
-    rate = configured_rate("LOGIN_FAILURES")
-    if rate is not None and _account(email):
-        rate_hit("login-failures", _account(email), rate)
 
 
 class RateLimited(Throttled):
@@ -250,18 +199,24 @@ class ApiBurstThrottle(_RateThrottle):
     rate_name, scope = "API_BURST", "api-burst"
 
 
-class _AddressThrottle(_RateThrottle):
-    def ident(self, request) -> str:
-        return client_ip(request)
+class _AddressThrottle(BaseThrottle):
+    """An address limit of `address_refusal`, refused with the same message as on the pages."""
+
+    rate_name: str
+
+    def allow_request(self, request, view) -> bool:
+        if refusal := address_refusal(request, self.rate_name):
+            raise RateLimited(refusal)
+        return True
 
 
 class LoginAddressThrottle(_AddressThrottle):
-    """RATE_LIMITS['LOGIN'] (10/min) sign-in attempts per address; shared with the login page."""
+    """RATE_LIMITS['LOGIN'] (10/min) sign-in attempts per address; shared with the login pages."""
 
-    rate_name, scope = "LOGIN", "login"
+    rate_name = "LOGIN"
 
 
 class RegisterAddressThrottle(_AddressThrottle):
     """RATE_LIMITS['REGISTER'] (10/min) sign-up attempts per address; shared with the register page."""
 
-    rate_name, scope = "REGISTER", "register"
+    rate_name = "REGISTER"

@@ -82,6 +82,40 @@ def jwt_client():
     return _jwt_client
 
 
+# --- rate limits ------------------------------------------------------------------------
+
+# The documented defaults (README "Rate limits"); the test settings keep them out of reach.
+PRODUCTION_RATE_LIMITS = {
+    "API": "300/min",
+    "API_BURST": "50/10s",
+    "LOGIN": "10/min",
+    "REGISTER": "10/min",
+    "LOGIN_FAILURES": "5/15min",
+    "PASSWORD_RESET": "5/hour",
+}
+
+
+@pytest.fixture
+def fresh_cache(settings, tmp_path):
+    """The default cache under a key prefix (Redis) or in a folder of this test's own: nothing left over.
+
+    (Not cache.clear(): with Redis that would flush the task queue sharing the database.)
+    """
+    default = dict(settings.CACHES["default"])
+    if "RedisCache" in default["BACKEND"]:
+        default["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
+    else:
+        default["LOCATION"] = str(tmp_path / "cache")
+    settings.CACHES = {**settings.CACHES, "default": default}
+
+
+@pytest.fixture
+def rate_limits(settings, fresh_cache):
+    """The production limits, counted from zero."""
+    settings.RATE_LIMITS = dict(PRODUCTION_RATE_LIMITS)
+    return settings.RATE_LIMITS
+
+
 # --- catalog --------------------------------------------------------------------------
 
 @pytest.fixture

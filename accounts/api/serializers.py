@@ -33,5 +33,15 @@ class AuthSerializer(serializers.Serializer):
     user = UserSerializer()
 
 
-class AccessTokenSerializer(serializers.Serializer):
+class TokenPairSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="A new access token.")
+    refresh = serializers.CharField(help_text="A new refresh token; the one sent is spent and refused from now on.")
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    currentPassword = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )
+    newPassword = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"}
+    )

@@ -7,5 +7,7 @@ urlpatterns = [
     path("register", views.RegisterApi.as_view(), name="api-auth-register"),
     path("login", views.LoginApi.as_view(), name="api-auth-login"),
     path("refresh", views.RefreshApi.as_view(), name="api-auth-refresh"),
+    path("logout", views.LogoutApi.as_view(), name="api-auth-logout"),
+    path("password", views.PasswordApi.as_view(), name="api-auth-password"),
     path("profile", views.ProfileApi.as_view(), name="api-auth-profile"),
 ]

@@ -1,4 +1,4 @@
-"""/api/auth: register, log in, refresh the access token, read and edit the profile (thin over services)."""
+"""/api/auth: register, log in, refresh, log out, change the password, the profile (thin over services)."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -8,12 +8,13 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.serializers import (
-    AccessTokenSerializer,
     AuthSerializer,
     LoginInputSerializer,
+    PasswordChangeInputSerializer,
     ProfileInputSerializer,
     RefreshInputSerializer,
     RegisterInputSerializer,
+    TokenPairSerializer,
     UserSerializer,
 )
 from store import throttling
@@ -51,8 +52,8 @@ class RegisterApi(PublicApi):
 
 
 class LoginApi(PublicApi):
-    """Per address (RATE_LIMITS['LOGIN']) and per account: after RATE_LIMITS['LOGIN_FAILURES']
-    failed sign-ins the account is refused with 429, right password or not."""
+    """Guarded like every sign-in (accounts.signin): per address (RATE_LIMITS['LOGIN'], the
+    throttle below) and per account: a locked-out account is refused with 429, right password or not."""
 
     throttle_classes = [*PublicApi.throttle_classes, throttling.LoginAddressThrottle]
 
@@ -65,29 +66,66 @@ class LoginApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        email = data.validated_data["email"]
-        if refusal := throttling.login_lockout(email):
-            raise throttling.RateLimited(refusal)
-        try:
-            user = services.user_authenticate(**data.validated_data, request=request._request)
-        except services.InvalidCredentials:
-            throttling.login_failure_record(email)
-            raise
+        user = services.user_authenticate(**data.validated_data, request=request._request)
         return _auth_response(user, status_code=status.HTTP_200_OK)
 
 
 class RefreshApi(PublicApi):
     @extend_schema(
         tags=["auth"],
-        summary="Exchange a refresh token for a new access token",
+        summary="Exchange a refresh token for a new pair",
+        description="A refresh token is good for one refresh: the answer carries a new one, and the one sent "
+        "is refused from then on (401), as is any token issued before the account's last password change.",
         request=RefreshInputSerializer,
-        responses={200: AccessTokenSerializer, 400: INVALID, 401: UNAUTHORIZED},
+        responses={200: TokenPairSerializer, 400: INVALID, 401: UNAUTHORIZED},
     )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token = services.token_refresh(refresh=data.validated_data["refresh"])
-        return Response(AccessTokenSerializer({"token": token}).data)
+        pair = services.token_refresh(refresh=data.validated_data["refresh"])
+        return Response(TokenPairSerializer(pair).data)
+
+
+class LogoutApi(PublicApi):
+    """The refresh token is the credential: a client signs out with it alone, even once its
+    access token has expired (no Authorization header is read here)."""
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Sign out: revoke a refresh token",
+        description="The refresh token is refused from then on (revoking it again is fine). Access tokens "
+        "expire on their own within JWT_ACCESS_MINUTES (15 by default).",
+        request=RefreshInputSerializer,
+        responses={204: None, 400: INVALID, 401: UNAUTHORIZED},
+    )
+    def post(self, request: Request) -> Response:
+        data = RefreshInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.token_revoke(refresh=data.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Change the signed-in user's password",
+        description="Every token issued before (access and refresh) and every web session of the account stop "
+        "working; the answer carries a new pair for this client.",
+        request=PasswordChangeInputSerializer,
+        responses={200: AuthSerializer, 400: INVALID, 401: UNAUTHORIZED, 429: THROTTLED},
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_password_change(
+            user=request.user,
+            current_password=data.validated_data["currentPassword"],
+            new_password=data.validated_data["newPassword"],
+            request=request._request,
+        )
+        return _auth_response(user, status_code=status.HTTP_200_OK)
 
 
 class ProfileApi(APIView):

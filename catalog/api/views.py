@@ -1,7 +1,7 @@
 """/api/products: the public catalog, plus staff-only catalog management."""
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,22 +13,30 @@ from catalog.api.serializers import (
     ProductUpdateSerializer,
     ProductWriteSerializer,
 )
+from store import permissions
 from store.api.pagination import HeaderPagination
+from store.permissions import StaffPermission
 
 NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
-FORBIDDEN = OpenApiResponse(description="Staff only: 401 without a token, 403 for customers")
+FORBIDDEN = OpenApiResponse(
+    description='Staff with the catalog permission only: 401 without a token, 403 {"code": "permission_denied"} '
+    "without the permission"
+)
 
 
-class IsStaffOrReadOnly(BasePermission):
-    """Anyone may read the catalog; only staff may change it."""
+class CatalogApi(APIView):
+    """Anyone reads the catalog; each write needs its staff permission (store.permissions)."""
 
-    def has_permission(self, request: Request, view) -> bool:
-        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+    write_permissions: dict[str, tuple[permissions.StaffAction, ...]] = {}
+
+    def get_permissions(self):
+        actions = self.write_permissions.get(self.request.method)
+        return [StaffPermission(*actions)()] if actions else [AllowAny()]
 
 
-class ProductListApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+class ProductListApi(CatalogApi):
+    write_permissions = {"POST": (permissions.PRODUCT_ADD,)}
     pagination_class = HeaderPagination  # also read by drf-spectacular, which documents ?page=&pageSize=
 
     @extend_schema(
@@ -58,12 +66,17 @@ class ProductListApi(APIView):
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
 
-class ProductDetailApi(APIView):
-    permission_classes = [IsStaffOrReadOnly]
+class ProductDetailApi(CatalogApi):
+    # PATCH: "state" alone needs the withdraw permission, any other field the change permission.
+    write_permissions = {
+        "PATCH": (permissions.PRODUCT_CHANGE, permissions.PRODUCT_WITHDRAW),
+        "DELETE": (permissions.PRODUCT_WITHDRAW,),
+    }
 
     def _product(self, request: Request, public_id: str):
-        # Staff also reach withdrawn products, to inspect or re-activate them.
-        return selectors.product_get(public_id, include_inactive=request.user.is_staff)
+        return selectors.product_get(
+            public_id, include_inactive=permissions.can_see_withdrawn_products(request.user)
+        )
 
     @extend_schema(tags=["products"], summary="One product", responses={200: ProductSerializer, 404: NOT_FOUND})
     def get(self, request: Request, public_id: str) -> Response:
@@ -79,6 +92,10 @@ class ProductDetailApi(APIView):
         product = self._product(request, public_id)
         data = ProductUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        if set(data.validated_data) - {"is_active"}:
+            permissions.require(request.user, permissions.PRODUCT_CHANGE)
+        if data.validated_data.get("is_active", product.is_active) != product.is_active:
+            permissions.require(request.user, permissions.PRODUCT_WITHDRAW)
         product = services.product_update(product=product, **data.validated_data)
         return Response(ProductSerializer(product).data)
 

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from orders.models import Order, OrderEvent, OrderLine, Refund
 from orders.validators import validate_card_number, validate_zip_code
-
+from store import permissions
 
 # --- input ----------------------------------------------------------------------------
 
@@ -102,8 +102,15 @@ class TimelineEntryOutput(serializers.ModelSerializer):
     event = serializers.CharField(source="event_type")
     fromState = serializers.CharField(source="source_state")
     toState = serializers.CharField(source="target_state")
-    actor = serializers.CharField(source="actor_label")
+    actor = serializers.SerializerMethodField(help_text='"Customer", "Staff" or "System"; staff who may see '
+                                              "other customers' orders also see who (an e-mail).")
     at = serializers.DateTimeField(source="created_at")
+
+    def get_actor(self, event: OrderEvent) -> str:
+        request = self.context.get("request")
+        if request is not None and permissions.can(request.user, permissions.ORDER_VIEW):
+            return event.actor_label
+        return event.get_actor_kind_display()  # a customer is not told which staff member acted
 
     class Meta:
         model = OrderEvent

@@ -1,11 +1,27 @@
 """The approval queue's proxy model, and the "Shop staff" group (store/staff.py)."""
 from django.db import migrations
 
+# The group's permissions when this migration was written (later ones add to them).
+PERMISSIONS = (
+    "catalog.view_product",
+    "catalog.change_product",
+    "catalog.view_category",
+    "catalog.change_category",
+    "orders.view_order",
+    "orders.change_order",
+    "orders.approve_order",
+    "orders.view_refund",
+    "workflows.view_reviewrule",
+    "workflows.change_reviewrule",
+    "workflows.view_notification",
+    "workflows.view_gatewaycall",
+)
+
 
 def create_shop_staff_group(apps, schema_editor):
     from store.staff import shop_staff_group_sync
 
-    shop_staff_group_sync(apps=apps, using=schema_editor.connection.alias)
+    shop_staff_group_sync(apps=apps, using=schema_editor.connection.alias, permissions=PERMISSIONS)
 
 
 def delete_shop_staff_group(apps, schema_editor):

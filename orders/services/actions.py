@@ -7,7 +7,7 @@ from django.db.models import F
 from orders.models import Order, OrderEvent, Refund
 from orders.services.transitions import TransitionRefused, order_transition
 from orders.states import CANCELLABLE_STATES, WORKING_STATES, Actor, OrderState
-from store.errors import ValidationFailed
+from store.errors import PermissionRefused, ValidationFailed
 from store.request_context import request_id_var
 
 S = OrderState
@@ -24,13 +24,21 @@ def order_cancel(*, order: Order, actor, actor_kind: str = Actor.CUSTOMER, reaso
     return order_transition(order_id=order.pk, name=name, actor=actor, actor_kind=actor_kind, reason=reason)
 
 
+def _not_own(order: Order, actor, verb: str) -> None:
+    """Staff never decide on their own orders: a review rule or a refund needs a second person."""
+    if actor is not None and order.owner_id == actor.pk:
+        raise PermissionRefused(f"You cannot {verb} your own order {order.number}; ask a colleague.")
+
+
 def order_approve(*, order: Order, actor) -> Order:
-    """Release a held order to payment."""
+    """Release a held order to payment (not by its own customer: PermissionRefused)."""
+    _not_own(order, actor, "approve")
     return order_transition(order_id=order.pk, name="approve", actor=actor, actor_kind=Actor.STAFF)
 
 
 def order_reject(*, order: Order, actor, reason: str = "") -> Order:
-    """Refuse a held order: it is cancelled and its stock released."""
+    """Refuse a held order: it is cancelled and its stock released (not by its own customer)."""
+    _not_own(order, actor, "reject")
     return order_transition(
         order_id=order.pk, name="reject", actor=actor, actor_kind=Actor.STAFF, reason=reason or "Rejected by the shop"
     )
@@ -56,13 +64,16 @@ def refund_create(
     """Refund part or all of what is left of an order's payment through the payment gateway.
 
     A refund of everything that is left fires the `refund` transition (and releases stock
-    when nothing shipped); a partial refund leaves the state. The gateway call carries a key
+    when nothing shipped); a partial refund leaves the state. Staff cannot refund their own
+    orders (PermissionRefused). The gateway call carries a key
     derived from the order and its refund count, taken under the row lock, so a retried
     refund is never paid out twice.
     """
     from workflows import metrics
     from workflows.gateways import payment_gateway
 
+    if actor_kind == Actor.STAFF:
+        _not_own(order, actor, "refund")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
@@ -107,6 +118,7 @@ def refund_create(
                 target_state=locked.state,
                 actor_kind=actor_kind,
                 actor=actor,
+                actor_email=getattr(actor, "email", "") or "",
                 detail={"amount": str(amount), "reason": reason, "reference": result.reference},
                 request_id=request_id_var.get() or "",
             )

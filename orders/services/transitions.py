@@ -13,6 +13,7 @@ from django_fsm import can_proceed
 from orders.models import Order, OrderEvent
 from orders.states import TERMINAL_STATES, Actor, OrderState, StockStatus
 from orders.stock import stock_release
+from store.audit import staff_action_record
 from store.errors import Conflict
 from store.request_context import request_id_var
 
@@ -92,9 +93,14 @@ def order_transition(
             target_state=order.state,
             actor_kind=actor_kind,
             actor=actor,
+            actor_email=getattr(actor, "email", "") or "",
             detail=event_detail,
             request_id=request_id_var.get() or "",
         )
+        if actor_kind == Actor.STAFF:
+            staff_action_record(
+                actor=actor, obj=order, action=name, changes={"state": [source, order.state]}, detail=event_detail
+            )
         logger.info(
             "order %s %s: %s → %s",
             order.pk,

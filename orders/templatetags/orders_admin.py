@@ -3,16 +3,20 @@ from django import template
 from django.urls import reverse
 
 from orders.admin_selectors import admin_dashboard as dashboard_summary
+from store import permissions
 
 register = template.Library()
 
 
 @register.inclusion_tag("admin/orders/dashboard.html", takes_context=True)
 def admin_dashboard(context) -> dict:
-    """The summary at the top of the admin home page; links only where the user may follow them."""
+    """The summary at the top of the admin home page, for staff who may see orders (store.permissions);
+    links only where the user may follow them."""
     user = context["request"].user
+    if not permissions.can(user, permissions.ORDER_VIEW):
+        return {"summary": None}
     summary = dashboard_summary()
-    orders_url = reverse("admin:orders_order_changelist") if user.has_perm("orders.view_order") else ""
+    orders_url = reverse("admin:orders_order_changelist")
     links = {
         "orders": orders_url,
         "queue": reverse("admin:orders_orderawaitingapproval_changelist") if orders_url else "",

@@ -1,12 +1,33 @@
 """The API's authentication: simplejwt's JWT bearer tokens, naming the user in the log lines.
 
 DRF authenticates inside the view, after the middleware ran, so this is where a JWT
-request's user becomes known to the logs (store.request_context.user_bind).
+request's user becomes known to the logs (store.request_context.user_bind). A token whose
+claims are not what the store issues (a user id that is not a number, say) is refused with
+401 like any bad token, and so is one issued before the user's last password change
+(settings.SIMPLE_JWT["CHECK_REVOKE_TOKEN"]).
 """
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from store.request_context import user_bind
+
+_MAX_ID = 2**63 - 1  # a BigAutoField
+# What simplejwt raises, besides TokenError, on a validly signed token whose claims have the
+# wrong shape (no "jti", an "exp" that is a string or out of range…).
+MALFORMED_CLAIMS = (KeyError, TypeError, ValueError, OverflowError)
+
+
+def user_id_from_claims(payload: dict) -> int | None:
+    """The user id a token names, if it is one the store could have issued (ASCII digits in range)."""
+    raw = payload.get(jwt_settings.USER_ID_CLAIM)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if 0 < value <= _MAX_ID else None
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
@@ -15,6 +36,17 @@ class JWTAuthentication(authentication.JWTAuthentication):
         if result is not None:
             user_bind(request, result[0])
         return result
+
+    def get_validated_token(self, raw_token):
+        try:
+            return super().get_validated_token(raw_token)
+        except MALFORMED_CLAIMS:
+            raise InvalidToken("Given token not valid for any token type") from None
+
+    def get_user(self, validated_token):
+        if user_id_from_claims(validated_token.payload) is None:
+            raise InvalidToken("Token contained no recognizable user identification")
+        return super().get_user(validated_token)
 
 
 class JWTScheme(SimpleJWTScheme):

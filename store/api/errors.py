@@ -56,7 +56,8 @@ def error_body(message: str, code: str, fields: dict | None = None) -> dict:
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.fields)
-        return Response(body, status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        return Response(body, status=exc.status, headers={"Retry-After": str(retry_after)} if retry_after else None)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,10 +1,14 @@
-"""OpenAPI postprocessing: document the API's one error format on every operation.
+"""The OpenAPI schema: its view, and the postprocessing that documents the API's one error format.
 
 Every /api response that is not a success is `{"error", "code", "fields"?}` (store.api.errors).
 drf-spectacular only documents what each view declares, so clients (and schemathesis) would
 see a 401, 404 or 409 as "undocumented". This hook adds the error responses an operation can
 give, without overriding what a view declared itself.
 """
+import threading
+
+from drf_spectacular.views import SpectacularAPIView
+
 ERROR_SCHEMA = {
     "type": "object",
     "description": "Every /api error: a human message, a machine code and, for invalid input, the fields.",
@@ -45,3 +49,14 @@ def document_error_responses(result, generator, request, public):
                 response = responses.setdefault(status, {"description": description})
                 response.setdefault("content", reference)
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """drf-spectacular's schema view, one generation at a time per process: its generator is not
+    thread-safe, and gunicorn's threads serve two schema requests at once (an intermittent 500)."""
+
+    _generating = threading.Lock()
+
+    def _get_schema_response(self, request):
+        with self._generating:
+            return super()._get_schema_response(request)

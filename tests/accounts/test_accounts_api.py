@@ -104,7 +104,7 @@ def test_login_ignores_a_stale_authorization_header(api_client, customer):
     assert response.status_code == 200
 
 
-def test_refresh_returns_only_a_new_access_token(api_client, customer):
+def test_refresh_returns_a_new_pair_and_the_old_refresh_token_is_refused(api_client, customer):
     refresh = api_client.post(LOGIN, {"email": "customer@example.com", "password": PASSWORD}, format="json").json()[
         "refresh"
     ]
@@ -112,7 +112,11 @@ def test_refresh_returns_only_a_new_access_token(api_client, customer):
     response = api_client.post(REFRESH, {"refresh": refresh}, format="json")
 
     assert response.status_code == 200
-    assert set(response.json()) == {"token"}
+    assert set(response.json()) == {"token", "refresh"}
+    reused = api_client.post(REFRESH, {"refresh": refresh}, format="json")
+    assert reused.status_code == 401
+    assert reused.json()["code"] == "token_not_valid"
+    assert api_client.post(REFRESH, {"refresh": response.json()["refresh"]}, format="json").status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
     assert api_client.get(PROFILE).json()["email"] == "customer@example.com"
 

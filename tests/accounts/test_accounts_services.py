@@ -1,5 +1,6 @@
 """accounts.services: registration rules, sign-in, profile edits and JWT refresh."""
 import pytest
+from django.test import RequestFactory
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
@@ -14,6 +15,10 @@ from accounts.services import (
 from store.errors import ValidationFailed
 
 PASSWORD = "Sturdy-Passw0rd!"
+
+
+def sign_in_request():
+    return RequestFactory().post("/api/auth/login")
 
 
 @pytest.mark.django_db
@@ -67,13 +72,13 @@ def test_register_reports_every_wrong_field_at_once(customer):
 
 
 def test_authenticate_returns_the_user_for_the_right_password_in_any_email_case(customer):
-    assert user_authenticate(email="Customer@Example.com", password=PASSWORD) == customer
+    assert user_authenticate(email="Customer@Example.com", password=PASSWORD, request=sign_in_request()) == customer
 
 
 @pytest.mark.parametrize(("email", "password"), [("customer@example.com", "wrong"), ("nobody@example.com", PASSWORD)])
 def test_authenticate_refuses_bad_credentials(customer, email, password):
     with pytest.raises(InvalidCredentials) as error:
-        user_authenticate(email=email, password=password)
+        user_authenticate(email=email, password=password, request=sign_in_request())
 
     assert (error.value.status, error.value.code) == (401, "invalid_credentials")
 
@@ -82,7 +87,7 @@ def test_authenticate_refuses_an_inactive_account(make_user):
     make_user("gone@example.com", is_active=False)
 
     with pytest.raises(InvalidCredentials):
-        user_authenticate(email="gone@example.com", password=PASSWORD)
+        user_authenticate(email="gone@example.com", password=PASSWORD, request=sign_in_request())
 
 
 def test_update_profile_changes_the_name_only(customer):
@@ -101,12 +106,16 @@ def test_update_profile_refuses_a_blank_name(customer):
     assert customer.name == "Casey Customer"
 
 
-def test_refresh_returns_an_access_token_for_the_same_user(customer):
+def test_refresh_returns_a_new_pair_for_the_same_user_and_spends_the_old_refresh_token(customer):
     tokens = tokens_issue(user=customer)
 
-    access = AccessToken(token_refresh(refresh=tokens["refresh"]))
+    pair = token_refresh(refresh=tokens["refresh"])
 
-    assert str(access["user_id"]) == str(customer.pk)
+    assert str(AccessToken(pair["token"])["user_id"]) == str(customer.pk)
+    assert pair["refresh"] != tokens["refresh"]
+    with pytest.raises(InvalidCredentials) as error:
+        token_refresh(refresh=tokens["refresh"])
+    assert error.value.code == "token_not_valid"
 
 
 def test_refresh_refuses_an_access_token_or_garbage(customer):

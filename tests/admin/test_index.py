@@ -135,4 +135,5 @@ def test_shop_staff_see_the_store_models_they_work_with(clerk_client):
         ("catalog", "Category"), ("catalog", "Product"),
         ("orders", "Order"), ("orders", "OrderAwaitingApproval"), ("orders", "Refund"),
         ("workflows", "ReviewRule"), ("workflows", "Notification"), ("workflows", "GatewayCall"),
+        ("auditlog", "LogEntry"),
     }

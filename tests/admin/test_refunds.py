@@ -148,3 +148,13 @@ def test_the_refund_list_is_read_only(refunder_client, order_in):
     assert searched.context["cl"].result_count == 1
     assert listing.context["has_add_permission"] is False
     assert refunder_client.get(reverse("admin:orders_refund_add")).status_code == 403
+
+
+@pytest.mark.parametrize("term", ["99999999999999999999999", "#99999999999999999999999", "٣"])
+def test_searching_for_an_order_number_no_order_can_have_finds_nothing(refunder_client, order_in, term):
+    order_in("delivered")
+
+    for url in ("/admin/orders/refund/", "/admin/orders/order/"):
+        response = refunder_client.get(url, {"q": term})
+        assert response.status_code == 200
+        assert list(response.context["cl"].result_list) == []

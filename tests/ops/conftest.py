@@ -11,41 +11,17 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BASE_DIR, ManagedProcess, QCluster, _database_url_of_test_db, wait_for
-
-# The documented defaults (README "Rate limits"); the test settings keep them out of reach.
-PRODUCTION_RATE_LIMITS = {
-    "API": "300/min",
-    "API_BURST": "50/10s",
-    "LOGIN": "10/min",
-    "REGISTER": "10/min",
-    "LOGIN_FAILURES": "5/15min",
-}
+from tests.conftest import (  # noqa: F401 - PRODUCTION_RATE_LIMITS: the tests of this folder import it from here
+    BASE_DIR,
+    PRODUCTION_RATE_LIMITS,
+    ManagedProcess,
+    QCluster,
+    _database_url_of_test_db,
+    wait_for,
+)
 
 # A real Redis runs on this machine and in CI; a process pointed at it shares its counters.
 TEST_REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-def fresh_cache(settings):
-    """The default cache under a key prefix (or location) of this test's own: nothing left over.
-
-    (Not cache.clear(): with Redis that would flush the task queue sharing the database.)
-    """
-    default = dict(settings.CACHES["default"])
-    tag = f"ops-{uuid.uuid4().hex[:12]}"
-    if "RedisCache" in default["BACKEND"]:
-        default["KEY_PREFIX"] = tag
-    else:
-        default["LOCATION"] = tag
-    settings.CACHES = {**settings.CACHES, "default": default}
-
-
-@pytest.fixture
-def rate_limits(settings, fresh_cache):
-    """The production limits, counted from zero."""
-    settings.RATE_LIMITS = dict(PRODUCTION_RATE_LIMITS)
-    return settings.RATE_LIMITS
 
 
 @pytest.fixture

@@ -1,7 +1,12 @@
 """Rate limits: /api per client (burst and sustained), sign-in and sign-up per address, failed
 sign-ins per account, across processes through Redis; CORS on /api."""
+import http.cookiejar
 import json
+import re
+import urllib.error
+import urllib.request
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 
@@ -237,3 +242,148 @@ def test_cors_allows_the_configured_origins_on_the_api_only(client, settings, ca
 
     assert "Access-Control-Allow-Origin" not in client.get("/api/products", HTTP_ORIGIN="https://evil.example.com")
     assert "Access-Control-Allow-Origin" not in client.get("/", HTTP_ORIGIN="https://app.example.com")
+
+
+# --- across processes on one machine: the shared file cache and axes' tables -------------------
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand redirects back to the caller, who checks where they go."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Visitor:
+    """A browser-like HTTP client: cookies, and the CSRF token of the form it fetched."""
+
+    def __init__(self) -> None:
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect())
+
+    def request(self, url: str, *, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
+        request = urllib.request.Request(url, data=data, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def post_form(self, base: str, path: str, fields: dict) -> tuple[int, dict, str]:
+        """GET the form (for its CSRF token), then POST it back with `fields`."""
+        status, _, html = self.request(base + path)
+        assert status == 200, html[:300]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+        body = urlencode({"csrfmiddlewaretoken": token, **fields}).encode()
+        return self.request(base + path, data=body, headers={"Referer": base + path})
+
+    def signed_in(self) -> bool:
+        return any(cookie.name == "sessionid" for cookie in self.jar)
+
+
+def api_login(base: str, email: str, password: str) -> tuple[int, dict, str]:
+    return Visitor().request(
+        f"{base}/api/auth/login", data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+
+@pytest.mark.worker
+def test_six_wrong_passwords_over_three_sign_in_paths_and_two_processes_lock_the_account_everywhere(
+    transactional_db, web_servers, make_user, tmp_path
+):
+    """The default one-machine layout (no Redis): two gunicorn processes share the lock."""
+    staff = make_user("night-shift@example.com", name="Nina Night", is_staff=True, is_superuser=True)
+    # Sign-ins per address out of reach here: this test is about the account's lock.
+    env = process_env(DATA_DIR=tmp_path, **{f"RATE_LIMIT_{name}": rate for name, rate in
+                                           {**PRODUCTION_RATE_LIMITS, "LOGIN": "100/min"}.items()})
+    env.pop("REDIS_URL", None)
+    first, second = web_servers(env), web_servers(env)
+    wrong = "not-the-password"
+
+    def storefront(base, password):
+        visitor = Visitor()
+        status, _, html = visitor.post_form(base, "/accounts/login/", {"username": staff.email, "password": password})
+        return status, html, visitor.signed_in()
+
+    def admin(base, password):
+        visitor = Visitor()
+        status, _, html = visitor.post_form(base, "/admin/login/?next=/admin/",
+                                            {"username": staff.email, "password": password, "next": "/admin/"})
+        return status, html, visitor.signed_in()
+
+    def api(base, password):
+        status, _, body = api_login(base, staff.email, password)
+        return status, body, "token" in body
+
+    # Five failures, alternating paths and processes: each is answered as a wrong password.
+    for number, (path, server) in enumerate([(storefront, first), (api, second), (admin, first),
+                                             (storefront, second), (api, first)]):
+        status, body, signed_in = path(server.url, wrong)
+        assert not signed_in
+        assert status in (200, 401), f"failure {number + 1} on {server.url}: {status} {body[:300]}"
+
+    # The sixth wrong password, and then the right one, on every path of both processes: locked.
+    assert admin(second.url, wrong)[0] == 429
+    for server in (first, second):
+        for path in (storefront, admin, api):
+            status, body, signed_in = path(server.url, PASSWORD)
+            assert (status, signed_in) == (429, False), f"{path.__name__} on {server.url}: {status} {body[:300]}"
+            assert LOCKED in body
+
+
+@pytest.mark.worker
+def test_sign_in_and_burst_limits_hold_across_two_processes_without_redis(transactional_db, web_servers, catalog,
+                                                                          tmp_path):
+    # Behind one trusted proxy, so each half of the test is a client address of its own.
+    env = process_env(DATA_DIR=tmp_path, TRUSTED_PROXY_COUNT=1,
+                      **{f"RATE_LIMIT_{name}": rate for name, rate in PRODUCTION_RATE_LIMITS.items()})
+    env.pop("REDIS_URL", None)
+    first, second = web_servers(env), web_servers(env)
+    signer, browser = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "203.0.113.8"}
+
+    def sign_in(base: str, email: str):
+        return Visitor().request(f"{base}/api/auth/login", data=json.dumps({"email": email, "password": "x"}).encode(),
+                                 headers={"Content-Type": "application/json", **signer})
+
+    # Ten sign-ins a minute per address, counted together by both processes.
+    for number in range(10):
+        server = (first, second)[number % 2]
+        status, _, body = sign_in(server.url, f"nobody{number}@example.com")
+        assert status == 401, f"sign-in {number + 1} to {server.url}: {status} {body[:200]}"
+    for server in (first, second):
+        status, headers, body = sign_in(server.url, "late@example.com")
+        assert status == 429
+        assert "Too many sign-in attempts from your address" in json.loads(body)["error"]
+        assert 1 <= int(headers["Retry-After"]) <= 60
+
+    # Fifty API requests in a burst window, whichever process answers.
+    for number in range(50):
+        server = (first, second)[number % 2]
+        status, _, body = http_get(f"{server.url}/api/products", headers=browser)
+        assert status == 200, f"request {number + 1} to {server.url}: {status} {body[:200]}"
+    for server in (first, second):
+        status, headers, _ = http_get(f"{server.url}/api/products", headers=browser)
+        assert status == 429
+        assert 1 <= int(headers["Retry-After"]) <= 10
+
+
+@pytest.mark.worker
+def test_concurrent_guesses_check_no_more_passwords_than_the_lock_allows(transactional_db, web_servers, make_user,
+                                                                         tmp_path):
+    """Twenty wrong passwords at once, over two processes: five are checked, the rest meet the lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from axes.models import AccessAttempt
+
+    target = make_user("raced@example.com")
+    env = process_env(DATA_DIR=tmp_path, **{f"RATE_LIMIT_{name}": rate for name, rate in
+                                           {**PRODUCTION_RATE_LIMITS, "LOGIN": "1000/min"}.items()})
+    env.pop("REDIS_URL", None)
+    servers = [web_servers(env), web_servers(env)]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda n: api_login(servers[n % 2].url, target.email, f"guess-{n}")[0], range(20)))
+
+    assert sorted(statuses) == [401] * 5 + [429] * 15
+    assert sum(AccessAttempt.objects.filter(username=target.email).values_list("failures_since_start", flat=True)) == 5
+    assert api_login(servers[0].url, target.email, PASSWORD)[0] == 429

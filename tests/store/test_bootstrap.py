@@ -135,3 +135,23 @@ def test_a_customer_with_the_demo_email_is_not_promoted(settings, django_user_mo
     customer.refresh_from_db()
     assert not customer.is_staff
     assert django_user_model.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_demo_that_listens_on_the_network_gets_a_random_staff_password(settings, django_user_model,
+                                                                          monkeypatch, tmp_path):
+    monkeypatch.delenv("DEMO_ADMIN_PASSWORD", raising=False)
+    settings.DEBUG, settings.DATA_DIR = True, tmp_path
+    monkeypatch.setenv("DEMO_HOST", "127.0.0.1")
+    bootstrap()  # the demo on this machine: the documented password
+    monkeypatch.setenv("DEMO_HOST", "0.0.0.0")
+
+    output, again = bootstrap(), bootstrap()
+
+    admin = django_user_model.objects.get(email=DEMO_EMAIL)
+    password = (tmp_path / "demo_admin_password").read_text().strip()
+    assert not admin.check_password("demo-admin-pass")
+    assert admin.check_password(password) and len(password) >= 16
+    assert oct((tmp_path / "demo_admin_password").stat().st_mode)[-3:] == "600"
+    assert "documented password was replaced" in output
+    assert f"{DEMO_EMAIL} / {password}" in output and f"{DEMO_EMAIL} / {password}" in again

@@ -5,11 +5,15 @@
   keeps its stock, prices and edits;
 - the review rules (fixtures/review_rules.json) missing by name;
 - with DEBUG on and no staff user yet, a demo staff superuser whose credentials are printed.
+  Its documented password is only for a demo that listens on this machine alone: when
+  DEMO_HOST (the address `make run` listens on) reaches the network, the account gets a
+  random password instead, kept in DATA_DIR/demo_admin_password (owner-only) and printed.
 
 `make run` runs it after `migrate`. Retire a seed product by deactivating it in admin:
 a deleted one comes back on the next start.
 """
 import os
+import secrets
 from pathlib import Path
 
 from django.conf import settings
@@ -27,8 +31,21 @@ DEMO_ADMIN_NAME = "Demo Admin"
 DEMO_ADMIN_DEFAULT_PASSWORD = "demo-admin-pass"
 
 
+LOOPBACK_HOSTS = {"", "127.0.0.1", "localhost", "::1", "[::1]"}
+
+
 def demo_admin_password() -> str:
-    return os.environ.get("DEMO_ADMIN_PASSWORD") or DEMO_ADMIN_DEFAULT_PASSWORD
+    """DEMO_ADMIN_PASSWORD, else the documented one on loopback, else this machine's random one."""
+    if os.environ.get("DEMO_ADMIN_PASSWORD"):
+        return os.environ["DEMO_ADMIN_PASSWORD"]
+    if os.environ.get("DEMO_HOST", "").strip().lower() in LOOPBACK_HOSTS:
+        return DEMO_ADMIN_DEFAULT_PASSWORD
+    path = Path(settings.DATA_DIR) / "demo_admin_password"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(12))
+    return path.read_text().strip()
 
 
 def _fixture_objects(path: Path) -> list:
@@ -120,6 +137,13 @@ class Command(BaseCommand):
             User.objects.create_superuser(email=DEMO_ADMIN_EMAIL, password=password, name=DEMO_ADMIN_NAME)
             self.stdout.write(self.style.SUCCESS("Demo staff account created."))
         demo = User.objects.filter(email__iexact=DEMO_ADMIN_EMAIL, is_staff=True).first()
+        if demo is not None and password != DEMO_ADMIN_DEFAULT_PASSWORD and demo.check_password(
+            DEMO_ADMIN_DEFAULT_PASSWORD
+        ):
+            # The demo now reaches the network: the documented password must not open its admin.
+            demo.set_password(password)
+            demo.save(update_fields=["password"])
+            self.stdout.write(self.style.WARNING("The demo staff account's documented password was replaced."))
         if demo is not None and demo.check_password(password):
             login = f"{DEMO_ADMIN_EMAIL} / {password}"
             self.stdout.write(self.style.SUCCESS(f"Demo staff login (admin at /admin/): {login}"))

@@ -1,0 +1,96 @@
+"""Who may do what: every staff action and the one Django permission it needs, on every surface.
+
+The API's permission classes (`StaffPermission`), the storefront's views and the admin all
+ask `can()` here, so a staff action needs the same permission wherever it is taken. The
+README's "Permissions" table lists the same actions with the answer each kind of account
+gets, and tests/store/test_permission_policy.py runs that table.
+
+A staff action needs an active staff account (the admin's own condition for signing in)
+that holds the action's permission, directly or through a group; a superuser holds every
+permission. Anybody else is refused with 403 `{"error", "code": "permission_denied"}` on
+the API, 403 on pages and in the admin. Customers only ever see and act on their own
+orders: reading someone else's order needs ORDER_VIEW, and without it the order does not
+exist for them (404), so its number reveals nothing.
+"""
+from dataclasses import dataclass
+
+from rest_framework.permissions import BasePermission
+
+from store.errors import PermissionRefused
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    """`permission` is "<app_label>.<codename>", as `User.has_perm` takes it."""
+
+    permission: str
+    description: str
+
+    @property
+    def refusal(self) -> str:
+        return f"You do not have permission to {self.description}."
+
+
+ORDER_VIEW = StaffAction("orders.view_order", "see other customers' orders")
+ORDER_CHANGE = StaffAction("orders.change_order", "cancel or retry other customers' orders")
+ORDER_APPROVE = StaffAction("orders.approve_order", "approve or reject held orders")
+ORDER_REFUND = StaffAction("orders.refund_order", "refund orders")
+PRODUCT_VIEW = StaffAction("catalog.view_product", "see withdrawn products")
+PRODUCT_ADD = StaffAction("catalog.add_product", "add products")
+PRODUCT_CHANGE = StaffAction("catalog.change_product", "change products")
+# Products are never deleted (past orders refer to them): the "delete" permission withdraws
+# a product from sale and puts it back.
+PRODUCT_WITHDRAW = StaffAction("catalog.delete_product", "withdraw products from sale or put them back")
+
+STAFF_ACTIONS = (
+    ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND,
+    PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
+)
+
+
+def can(user, action: StaffAction) -> bool:
+    """Whether `user` may take `action`: an active staff account holding its permission."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.is_staff
+        and user.has_perm(action.permission)
+    )
+
+
+def can_as_owner(user, action: StaffAction, *, owner_id: int) -> bool:
+    """The owner may act on what is theirs (a customer's own order); anyone else needs `action`."""
+    return bool(user is not None and user.is_authenticated and user.pk == owner_id) or can(user, action)
+
+
+def require(user, action: StaffAction, *, owner_id: int | None = None) -> None:
+    """Raise PermissionRefused (403) unless `user` may take `action` (or owns the object, given `owner_id`)."""
+    allowed = can(user, action) if owner_id is None else can_as_owner(user, action, owner_id=owner_id)
+    if not allowed:
+        raise PermissionRefused(action.refusal)
+
+
+def can_any(user, *actions: StaffAction) -> bool:
+    return any(can(user, action) for action in actions)
+
+
+def can_see_withdrawn_products(user) -> bool:
+    """Staff who may see, change or withdraw products also see the withdrawn ones."""
+    return can_any(user, PRODUCT_VIEW, PRODUCT_CHANGE, PRODUCT_WITHDRAW)
+
+
+def StaffPermission(*actions: StaffAction) -> type[BasePermission]:  # noqa: N802 - used like a class
+    """A DRF permission class: 401 without a token, 403 permission_denied without one of `actions`'
+    permissions (a view that takes several narrows it down with `require`)."""
+
+    class _StaffPermission(BasePermission):
+        message = actions[0].refusal
+        code = "permission_denied"
+
+        def has_permission(self, request, view) -> bool:
+            return can_any(request.user, *actions)
+
+    names = ", ".join(action.permission for action in actions)
+    _StaffPermission.__name__ = _StaffPermission.__qualname__ = f"StaffPermission({names})"
+    return _StaffPermission
