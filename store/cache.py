@@ -10,6 +10,7 @@ Full, it drops expired entries before Django's random culling touches live count
 import fcntl
 import os
 import pickle
+import tempfile
 import time
 import zlib
 from contextlib import contextmanager
@@ -47,7 +48,16 @@ class SharedFileCache(FileBasedCache):
                 self._delete(fname)
                 raise ValueError(f"Key '{key}' not found")
             value += delta
-            self.set(key, value, None if expiry is None else max(expiry - time.time(), 0.001), version)
+            # Rewritten in place of the old file: no new entry, so no culling (which lists the folder).
+            fd, tmp_path = tempfile.mkstemp(dir=self._dir)
+            try:
+                with open(fd, "wb") as f:
+                    f.write(pickle.dumps(expiry, self.pickle_protocol))
+                    f.write(zlib.compress(pickle.dumps(value, self.pickle_protocol)))
+                os.replace(tmp_path, fname)
+            except BaseException:
+                os.remove(tmp_path)
+                raise
             return value
 
     def _cull(self) -> None:
