@@ -7,6 +7,7 @@ what is store.permissions' to say, as on the API and the storefront: orders.view
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group).
 """
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -296,7 +297,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         can_refund = permissions.can(request.user, permissions.ORDER_REFUND) and order.refundable_amount > 0
         return {
             "order_actions": actions,
-            "refund_form": RefundForm(initial={"amount": order.refundable_amount}) if can_refund else None,
+            "refund_form": RefundForm(initial={"amount": order.refundable_amount,
+                                               "idempotency_key": uuid.uuid4().hex}) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
             "order": order,
         }
@@ -367,13 +369,17 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             messages.error(request, f"No refund: {form.error_text()}")
             return self._back(request, order)
         try:
-            refund = refund_create(
+            result = refund_create(
                 order=order, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
-                actor=request.user,
+                actor=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except DomainError as error:
             messages.error(request, f"No refund: {error.message}")
         else:
+            refund = result.refund
+            if not result.created:
+                messages.info(request, f"This refund of ${refund.amount} was already made; nothing was paid again.")
+                return self._back(request, order)
             order = Order.objects.get(pk=order.pk)
             self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}")
             if order.state == S.REFUNDED:

@@ -11,13 +11,18 @@ class ReasonForm(forms.Form):
 
 
 class RefundForm(forms.Form):
-    """A refund of `amount` (at most what is refundable: refund_create checks) for `reason`."""
+    """A refund of `amount` (at most what is refundable: refund_create checks) for `reason`.
+
+    `idempotency_key` is made when the form is rendered: submitting the same form twice (a
+    double click, a resubmitted page) refunds once.
+    """
 
     amount = forms.DecimalField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
     )
     reason = forms.CharField(max_length=200, strip=True)
+    idempotency_key = forms.CharField(max_length=128, required=False, widget=forms.HiddenInput)
 
     def error_text(self) -> str:
         """The form's errors in one sentence, for an admin message."""

@@ -26,6 +26,20 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="Replaying a key returns the first order; the same key with another body is a 422.",
 )
+REFUND_IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Replaying a key on the order returns it as after the first refund, which is paid once; "
+    "the same key with another amount or reason is a 422.",
+)
+
+
+def _idempotency_key(request: Request) -> str:
+    """The request's Idempotency-Key header ("" without one); at most 128 characters."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > 128:
+        raise ValidationFailed("Idempotency-Key is too long (128 characters at most).",
+                               fields={"Idempotency-Key": "At most 128 characters."})
+    return key
 
 
 def _detail(request: Request, order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -62,10 +76,7 @@ class OrderListCreateApi(APIView):
         payload = OrderCreateInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 128:
-            raise ValidationFailed("Idempotency-Key is too long (128 characters at most).",
-                                   fields={"Idempotency-Key": "At most 128 characters."})
+        key = _idempotency_key(request)
         result = services.order_place(
             user=request.user,
             lines=[services.LineRequest(item["productId"], item["quantity"]) for item in data["items"]],
@@ -137,7 +148,8 @@ class OrderRetryApi(APIView):
 class OrderRefundApi(APIView):
     permission_classes = [StaffPermission(permissions.ORDER_REFUND), StaffPermission(permissions.ORDER_VIEW)]
 
-    @extend_schema(operation_id="orders_refund", request=RefundInput, responses=OrderDetailOutput)
+    @extend_schema(operation_id="orders_refund", request=RefundInput, parameters=[REFUND_IDEMPOTENCY_KEY],
+                   responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get(user=request.user, order_id=order_id)
         payload = RefundInput(data=request.data)
@@ -147,5 +159,6 @@ class OrderRefundApi(APIView):
             amount=payload.validated_data.get("amount"),
             reason=payload.validated_data["reason"],
             actor=request.user,
+            idempotency_key=_idempotency_key(request),
         )
         return _detail(request, order_id)

@@ -1,11 +1,19 @@
 """Order services: every write to an order goes through one of these."""
-from orders.services.actions import order_approve, order_cancel, order_reject, order_retry, refund_create
+from orders.services.actions import (
+    RefundResult,
+    order_approve,
+    order_cancel,
+    order_reject,
+    order_retry,
+    refund_create,
+)
 from orders.services.placement import LineRequest, PlacementResult, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
     "LineRequest",
     "PlacementResult",
+    "RefundResult",
     "ShippingAddress",
     "TransitionRefused",
     "order_approve",

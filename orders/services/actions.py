@@ -1,4 +1,7 @@
 """What customers and staff do to an existing order: cancel, approve, reject, retry, refund."""
+import hashlib
+import json
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -7,7 +10,7 @@ from django.db.models import F
 from orders.models import Order, OrderEvent, Refund
 from orders.services.transitions import TransitionRefused, order_transition
 from orders.states import CANCELLABLE_STATES, WORKING_STATES, Actor, OrderState
-from store.errors import PermissionRefused, ValidationFailed
+from store.errors import PermissionRefused, Unprocessable, ValidationFailed
 from store.request_context import request_id_var
 
 S = OrderState
@@ -58,16 +61,33 @@ def order_retry(*, order: Order, actor) -> Order:
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    refund: Refund
+    created: bool  # False: a replay of `idempotency_key`, answered with the first refund
+
+
+def _refund_fingerprint(amount: Decimal | None, reason: str) -> str:
+    canonical = json.dumps({"amount": None if amount is None else str(amount), "reason": reason}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def refund_create(
-    *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF
-) -> Refund:
+    *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
+    idempotency_key: str = "",
+) -> RefundResult:
     """Refund part or all of what is left of an order's payment through the payment gateway.
 
     A refund of everything that is left fires the `refund` transition (and releases stock
     when nothing shipped); a partial refund leaves the state. Staff cannot refund their own
-    orders (PermissionRefused). The gateway call carries a key
-    derived from the order and its refund count, taken under the row lock, so a retried
-    refund is never paid out twice.
+    orders (PermissionRefused).
+
+    Idempotent by key, as order placement is: the same `idempotency_key` on the same order
+    returns the first refund (created=False) without paying again, also when the requests
+    run at once (they queue on the order's row lock); the same key with another amount or
+    reason raises Unprocessable (422). Without a key, the gateway call still carries one
+    derived from the order and its refund count, taken under the row lock, so a step that
+    runs twice never pays out twice.
     """
     from workflows import metrics
     from workflows.gateways import payment_gateway
@@ -77,12 +97,21 @@ def refund_create(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
+    requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
+    fingerprint = _refund_fingerprint(requested, reason)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        if idempotency_key:
+            first = locked.refunds.filter(idempotency_key=idempotency_key).first()
+            if first is not None:
+                if first.request_fingerprint != fingerprint:
+                    raise Unprocessable("This Idempotency-Key was already used with a different refund.",
+                                        code="idempotency_key_reused")
+                return RefundResult(first, created=False)
         refundable = locked.refundable_amount
         if refundable <= 0:
             raise TransitionRefused(f"Order {locked.number} has nothing left to refund.")
-        amount = refundable if amount is None else Decimal(amount).quantize(Decimal("0.01"))
+        amount = refundable if requested is None else requested
         if amount <= 0:
             raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
         if amount > refundable:
@@ -98,7 +127,8 @@ def refund_create(
             amount=amount,
         )
         refund = Refund.objects.create(
-            order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor
+            order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor,
+            idempotency_key=idempotency_key, request_fingerprint=fingerprint,
         )
         Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount)
         if amount == refundable:
@@ -123,4 +153,4 @@ def refund_create(
                 request_id=request_id_var.get() or "",
             )
         transaction.on_commit(lambda: metrics.refund_made(full=amount == refundable))
-    return refund
+    return RefundResult(refund, created=True)

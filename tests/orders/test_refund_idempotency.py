@@ -1,0 +1,115 @@
+"""Refunds are idempotent by key, as order placement is: a replay (API header or the admin's
+resubmitted form) returns the first refund and pays nothing again, also when replays run at
+once; the same key with another amount or reason is a 422."""
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from orders.models import Order, Refund
+from orders.services import order_transition
+from workflows.models import GatewayCall
+
+PAID = [("start_validation", {}), ("validation_passed", {}), ("start_payment", {}),
+        ("payment_approved", {"transaction_id": "txn_idem_1", "card_last4": "4242"})]
+
+
+@pytest.fixture
+def paid_order(place_order, customer):
+    order = place_order(customer, {"prod-002": 2})
+    for name, kwargs in PAID:
+        order_transition(order_id=order.pk, name=name, **kwargs)
+    return Order.objects.get(pk=order.pk)
+
+
+def refund_calls(order: Order) -> int:
+    return GatewayCall.objects.filter(order_id=order.pk, operation="refund").count()
+
+
+def refund(api, order: Order, body: dict, key: str | None):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return api.post(f"/api/orders/{order.pk}/refund", body, format="json", **headers)
+
+
+@pytest.mark.django_db
+def test_a_replayed_refund_returns_the_first_and_pays_once(paid_order, staff_api):
+    body = {"amount": "10.00", "reason": "Dented box"}
+
+    first, again = refund(staff_api, paid_order, body, "refund-1"), refund(staff_api, paid_order, body, "refund-1")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json()["refundedAmount"] == again.json()["refundedAmount"] == 10.0
+    assert Refund.objects.filter(order=paid_order).count() == 1
+    assert refund_calls(paid_order) == 1
+    # Another key is another refund.
+    assert refund(staff_api, paid_order, body, "refund-2").json()["refundedAmount"] == 20.0
+    assert refund_calls(paid_order) == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("other", [{"amount": "11.00", "reason": "Dented box"}, {"amount": "10.00", "reason": "Late"},
+                                   {"reason": "Dented box"}])
+def test_the_same_key_with_another_refund_is_a_422_and_pays_nothing(paid_order, staff_api, other):
+    refund(staff_api, paid_order, {"amount": "10.00", "reason": "Dented box"}, "refund-1")
+
+    response = refund(staff_api, paid_order, other, "refund-1")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Order.objects.get(pk=paid_order.pk).refunded_amount == Decimal("10.00")
+    assert refund_calls(paid_order) == 1
+
+
+@pytest.mark.django_db
+def test_a_replay_after_a_full_refund_is_still_the_first_refund(paid_order, staff_api):
+    body = {"reason": "Wrong item"}
+
+    first = refund(staff_api, paid_order, body, "all-of-it")
+    again = refund(staff_api, paid_order, body, "all-of-it")
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json()["state"] == "refunded"
+    assert refund_calls(paid_order) == 1
+
+
+def test_concurrent_replays_make_one_refund(transactional_db, catalog, customer, staff_user, jwt_client, place_order):
+    order = place_order(customer, {"prod-002": 2})  # committed: the in-process pipeline delivers it
+    assert Order.objects.get(pk=order.pk).state == "delivered"
+    statuses: list[int] = []
+
+    def replay():
+        try:
+            response = refund(jwt_client(staff_user), order, {"amount": "5.00", "reason": "Scratch"}, "same-key")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=replay) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert statuses == [200] * 6
+    assert Refund.objects.filter(order=order).count() == 1
+    assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("5.00")
+    assert refund_calls(order) == 1
+
+
+@pytest.mark.django_db
+def test_the_admins_refund_form_resubmitted_refunds_once(paid_order, staff_user):
+    admin = Client()
+    admin.force_login(staff_user)
+    page = admin.get(f"/admin/orders/order/{paid_order.pk}/change/").content.decode()
+    key = page.split('name="idempotency_key" value="')[1].split('"')[0]
+    form = {"amount": "7.00", "reason": "Scratched", "idempotency_key": key}
+    url = f"/admin/orders/order/{paid_order.pk}/refund/"
+
+    admin.post(url, form)
+    again = admin.post(url, form, follow=True)
+
+    assert "This refund of $7.00 was already made; nothing was paid again." in again.content.decode()
+    assert Order.objects.get(pk=paid_order.pk).refunded_amount == Decimal("7.00")
+    assert refund_calls(paid_order) == 1
