@@ -3,6 +3,8 @@ from decimal import Decimal
 
 from django import forms
 
+from store.numbers import AsciiDecimalFormField
+
 
 class ReasonForm(forms.Form):
     """The optional reason staff give when they reject or cancel an order."""
@@ -17,7 +19,7 @@ class RefundForm(forms.Form):
     double click, a resubmitted page) refunds once.
     """
 
-    amount = forms.DecimalField(
+    amount = AsciiDecimalFormField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
     )

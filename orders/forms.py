@@ -5,6 +5,7 @@ from django import forms
 from django.utils.html import format_html, format_html_join
 
 from orders.validators import normalize_card_number, validate_card_number, validate_zip_code
+from store.numbers import AsciiIntegerFormField
 
 TEST_CARDS = (
     ("4242 4242 4242 4242", "approved"),
@@ -17,7 +18,7 @@ class CartLineForm(forms.Form):
     """A product and a quantity, posted by the Add to Cart and the cart's +/−/remove buttons."""
 
     product_id = forms.CharField(max_length=32)
-    quantity = forms.IntegerField(min_value=0, max_value=10_000, required=False)
+    quantity = AsciiIntegerFormField(min_value=0, max_value=10_000, required=False)
 
 
 class CheckoutForm(forms.Form):

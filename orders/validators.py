@@ -11,7 +11,8 @@ def normalize_card_number(value: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit() or not 12 <= len(number) <= 19:
+    # ASCII digits only: str.isdigit() also takes Arabic-Indic or full-width digits.
+    if not (number.isascii() and number.isdigit()) or not 12 <= len(number) <= 19:
         return False
     total = 0
     for index, char in enumerate(reversed(number)):
@@ -29,7 +30,7 @@ def validate_card_number(value: str) -> None:
         raise ValidationError("Enter a valid card number (12–19 digits passing the Luhn check).", code="invalid_card")
 
 
-validate_zip = re.compile(r"^\d{5}(-\d{4})?$")
+validate_zip = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # \d alone matches any script's digits
 
 
 def validate_zip_code(value: str) -> None:

@@ -306,7 +306,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["store.throttling.ApiBurstThrottle", "store.throttling.ApiThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["store.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "store.api.pagination.HeaderPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "store.api.errors.exception_handler",

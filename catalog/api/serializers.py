@@ -5,6 +5,7 @@ from django.templatetags.static import static
 from rest_framework import serializers
 
 from catalog.models import Product
+from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 STATES = ("active", "inactive")
 
@@ -38,11 +39,11 @@ class ProductWriteSerializer(serializers.Serializer):
     )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
+    price = AsciiDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
     category = serializers.CharField(max_length=80)
     image = serializers.RegexField(r"^[a-z0-9-]*$", max_length=80, required=False, allow_blank=True, default="")
     # Product.stock is a PositiveIntegerField: at most 2,147,483,647 on every database.
-    stock = serializers.IntegerField(min_value=0, max_value=2_147_483_647, required=False, default=0)
+    stock = AsciiIntegerField(min_value=0, max_value=2_147_483_647, required=False, default=0)
     state = serializers.ChoiceField(choices=STATES, required=False, default="active")
 
     def to_internal_value(self, data):

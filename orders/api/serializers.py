@@ -8,6 +8,7 @@ from rest_framework import serializers
 from orders.models import Order, OrderEvent, OrderLine, Refund
 from orders.validators import validate_card_number, validate_zip_code
 from store import permissions
+from store.numbers import AsciiDecimalField
 
 # --- input ----------------------------------------------------------------------------
 
@@ -50,7 +51,7 @@ class OrderCreateInput(serializers.Serializer):
 
 
 class RefundInput(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"))
+    amount = AsciiDecimalField(max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"))
     reason = serializers.CharField(max_length=200)
 
 

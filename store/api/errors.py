@@ -5,7 +5,8 @@ end here, so every 4xx/5xx under /api has the same shape.
 """
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -54,6 +55,10 @@ def error_body(message: str, code: str, fields: dict | None = None) -> dict:
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):  # Django refused to read the body (DATA_UPLOAD_MAX_MEMORY_SIZE)
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(error_body(f"The request body is larger than {limit} bytes.", "payload_too_large"),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.fields)
         retry_after = getattr(exc, "retry_after", None)

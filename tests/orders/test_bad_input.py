@@ -1,0 +1,73 @@
+"""Bad input is a 4xx in the API's error shape and writes nothing: bodies too large or nested too
+deep, and digits of other scripts where the shop reads ASCII digits."""
+import json
+
+import pytest
+
+from orders.models import Order
+from tests.conftest import CARD_APPROVE, SHIPPING
+
+pytestmark = pytest.mark.django_db
+
+
+def order_body(**changes) -> dict:
+    body = {"items": [{"productId": "prod-002", "quantity": 1}], "shipping": dict(SHIPPING),
+            "payment": {"card": CARD_APPROVE}}
+    for key, value in changes.items():
+        if key == "zip":
+            body["shipping"]["zip"] = value
+        elif key == "card":
+            body["payment"]["card"] = value
+        elif key == "quantity":
+            body["items"][0]["quantity"] = value
+    return body
+
+
+@pytest.mark.parametrize("path", ["/api/auth/login", "/api/orders", "/api/products"])
+def test_a_body_nested_too_deep_is_a_json_400_for_anyone(api_client, customer_api, path, catalog):
+    for depth in (40, 1000, 100_000):
+        body = "[" * depth + "]" * depth
+        for client in (api_client, customer_api):
+            response = client.post(path, body, content_type="application/json")
+            assert response.status_code in (400, 401, 403), (path, depth, response.status_code)
+            assert response["Content-Type"] == "application/json"
+            assert response.json()["code"] in ("parse_error", "not_authenticated", "permission_denied")
+    response = customer_api.post("/api/orders", "[" * 1000 + "]" * 1000, content_type="application/json")
+    assert response.json() == {"error": "The JSON body is nested deeper than 32 levels.", "code": "parse_error"}
+
+
+def test_a_body_over_the_limit_is_a_json_413(api_client, settings):
+    body = json.dumps({"email": "a@example.com", "password": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)})
+
+    response = api_client.post("/api/auth/login", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {"error": f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+                                        "bytes.", "code": "payload_too_large"}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"zip": "٦٢٧٠١"}, "zip"),                      # Arabic-Indic
+    ({"zip": "６２７０１"}, "zip"),                   # full-width
+    ({"card": "４２４２ ４２４２ ４２４２ ４２４２"}, "card"),
+    ({"quantity": "٣"}, "quantity"),
+])
+def test_digits_of_other_scripts_are_refused_and_nothing_is_placed(customer_api, catalog, change, field):
+    response = customer_api.post("/api/orders", order_body(**change), format="json")
+
+    assert response.status_code == 400
+    assert field in json.dumps(response.json()["fields"])
+    assert Order.objects.count() == 0
+
+
+def test_the_same_digits_in_ascii_place_an_order(customer_api, catalog):
+    response = customer_api.post("/api/orders", order_body(zip="62701", quantity=3), format="json")
+
+    assert response.status_code == 201, response.json()
+
+
+def test_refund_amounts_and_product_numbers_take_ascii_digits_only(staff_api, catalog):
+    assert staff_api.patch("/api/products/prod-001", {"price": "١٠.٠٠"}, format="json").status_code == 400
+    assert staff_api.patch("/api/products/prod-001", {"stock": "٥"}, format="json").status_code == 400
+    assert staff_api.patch("/api/products/prod-001", {"price": "10.00", "stock": "5"},
+                           format="json").status_code == 200
