@@ -40,8 +40,8 @@ SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", 
 CARD_APPROVE = "4242 4242 4242 4242"
 BIG_STOCK = 1_000_000_000
 BENCH_PRODUCT = "prod-008"  # the seed's cheapest product; the bench gives it a huge stock
-# Notifications that run inline between placement and the deliver_order event (DESIGN §5:
-# notify() runs on commit of each transition; order.delivered's runs after the event).
+# Notifications that run inline between placement and the deliver_order event: notify()
+# runs on commit of each transition; order.delivered's runs after the event.
 INLINE_NOTIFICATIONS = ("order.created", "order.paid", "order.shipped")
 
 

@@ -26,7 +26,7 @@ from bench.procs import Cluster, Server, group_cpu_seconds, machine_cpu_seconds
 SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
 PARTS = ("queries", "http", "placement", "throughput", "latency")
 
-# Targets, reported against the floor (/livez on the same gunicorn). DESIGN §5 / issue 7.
+# Targets, reported against the floor (/livez on the same gunicorn).
 TARGET_PAGE_RATIO = 0.5
 TARGET_POST_P99_MS = 50
 TARGET_OVERHEAD_P50_MS = {"postgres": 30, "sqlite": 250}

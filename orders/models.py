@@ -82,7 +82,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
             return Decimal("0.00")
         return self.total - self.refunded_amount
 
-    # --- Transitions (DESIGN §4). Bodies record what the transition carries. -------------
+    # --- Transitions. Bodies record what the transition carries. ---------------------------
 
     @transition(field=state, source=S.NEW, target=S.VALIDATING)
     def start_validation(self) -> None:

@@ -1,4 +1,4 @@
-"""The order's 14 states (DESIGN §4) and the groups the rest of the code asks about."""
+"""The order's 14 states and the groups the rest of the code asks about (README: Architecture)."""
 from django.db import models
 
 

@@ -1,4 +1,4 @@
-"""Stock reservation: a conditional UPDATE, never a read-modify-write (DESIGN §5)."""
+"""Stock reservation: a conditional UPDATE, never a read-modify-write (concurrent checkouts never oversell)."""
 from django.db.models import F
 
 from catalog.models import Product

@@ -413,7 +413,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # prometheus_client writes there as soon as a metric is created.
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
-# Simulated providers (DESIGN §5). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
+# Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
 SIMULATOR = {
     "LATENCY_SCALE": env_float("SIM_LATENCY_SCALE", 1.0),

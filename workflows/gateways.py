@@ -1,7 +1,7 @@
 """The simulated providers: warehouse, payment, shipping and notification gateways.
 
 They are the only simulation in the store. Outcomes follow the configured rates
-(settings.SIMULATOR) and the deterministic triggers of DESIGN §5; latencies are real
+(settings.SIMULATOR) and the deterministic triggers (README: Demo staff account, test cards); latencies are real
 sleeps scaled by LATENCY_SCALE (0 in tests and benchmarks). With SIM_SEED set, each call's
 outcome is a pure function of the seed and the call's idempotency key, so runs repeat.
 
@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from workflows import metrics
 from workflows.models import CardToken, GatewayCall
 
-# Test cards (DESIGN §5): behaviour by full number. Only the token and last 4 are kept.
+# Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {
     "4242424242424242": "approve",
     "4000000000000002": "decline",

@@ -1,4 +1,4 @@
-"""Order API shapes (DESIGN §6): camelCase keys, money as numbers."""
+"""Order API shapes: camelCase keys, money as numbers."""
 from decimal import Decimal
 
 from django.conf import settings

@@ -17,6 +17,10 @@ from store.errors import Unprocessable, ValidationFailed
 from store.request_context import request_id_var
 
 
+# Order.total is a DecimalField(max_digits=12, decimal_places=2).
+MAX_TOTAL = Decimal("9999999999.99")
+
+
 @dataclass(frozen=True)
 class LineRequest:
     product_id: str
@@ -91,7 +95,8 @@ def order_place(
     Prices and names come from the catalog, never from the client. A replayed
     `idempotency_key` returns the first order (created=False); the same key with a
     different request raises Unprocessable (422). Not enough stock raises
-    InsufficientStock (409) and reserves nothing.
+    InsufficientStock (409) and reserves nothing; a total over MAX_TOTAL (what Order.total
+    holds) raises ValidationFailed (400) and writes nothing.
     """
     from workflows import metrics, tasks
     from workflows.gateways import payment_gateway
@@ -114,16 +119,19 @@ def order_place(
             fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
         )
 
+    total = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
+    if total > MAX_TOTAL:
+        message = f"An order can total at most ${MAX_TOTAL:,}; this one would be ${total:,}."
+        raise ValidationFailed(message, fields={"items": [message]})
+
     # The provider tokenises the card; we keep its token and the last 4 digits only.
     token = payment_gateway.tokenize(card) if card else None
 
     try:
         with transaction.atomic():
-            total = Decimal("0.00")
             # Reserve in a stable order so concurrent checkouts never deadlock.
             for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
                 stock_reserve(product=product, quantity=merged[product.public_id])
-                total += product.price * merged[product.public_id]
             order = Order.objects.create(
                 owner=user,
                 ship_address=shipping.address,

@@ -19,7 +19,7 @@ from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.transitions")
 
-# Published events (DESIGN §4), by the transition that publishes them.
+# Published events, by the transition that publishes them.
 EVENT_OF_TRANSITION = {
     "validation_passed": "order.validated",
     "validation_failed": "order.failed",

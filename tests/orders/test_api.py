@@ -1,4 +1,4 @@
-"""/api/orders: the contract of DESIGN §6, bad input, ownership, staff actions."""
+"""/api/orders: the API contract, bad input, ownership, staff actions."""
 import pytest
 
 from catalog.models import Product

@@ -71,3 +71,20 @@ def test_refund_amounts_and_product_numbers_take_ascii_digits_only(staff_api, ca
     assert staff_api.patch("/api/products/prod-001", {"stock": "٥"}, format="json").status_code == 400
     assert staff_api.patch("/api/products/prod-001", {"price": "10.00", "stock": "5"},
                            format="json").status_code == 200
+
+
+def test_a_total_larger_than_an_order_holds_is_refused_and_writes_nothing(customer_api, catalog):
+    from catalog.models import Product
+
+    Product.objects.filter(public_id__in=["prod-001", "prod-002"]).update(price="99999999.99", stock=1000)
+    body = {"items": [{"productId": "prod-001", "quantity": 99}, {"productId": "prod-002", "quantity": 99}],
+            "shipping": dict(SHIPPING)}
+
+    response = customer_api.post("/api/orders", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == ("An order can total at most $9,999,999,999.99; "
+                                        "this one would be $19,799,999,998.02.")
+    assert Order.objects.count() == 0
+    assert set(Product.objects.filter(public_id__in=["prod-001", "prod-002"]).values_list("stock", flat=True)) == {1000}
+    assert customer_api.get("/api/orders").status_code == 200

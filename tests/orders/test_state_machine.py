@@ -1,11 +1,11 @@
-"""Every transition from every state is allowed or refused exactly as DESIGN §4 says."""
+"""Every transition from every state is allowed or refused exactly as the lifecycle says."""
 import pytest
 
 from orders.models import Order
 from orders.services import TransitionRefused, order_transition
 from orders.states import OrderState
 
-# DESIGN §4: transition → the states it may be fired from, and where it leads.
+# The lifecycle: transition → the states it may be fired from, and where it leads.
 LIFECYCLE = {
     "start_validation": ({"new"}, "validating"),
     "validation_passed": ({"validating"}, "validated"),
