@@ -16,6 +16,7 @@ from catalog.models import Category, Product
 from catalog.selectors import product_next_public_id
 from catalog.validators import validate_image_name
 from store import permissions
+from store.audit import staff_action_record
 
 
 class ImageNameMixin:
@@ -151,7 +152,28 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:
             obj.save()
-        elif form.changed_data:
-            # Orders move stock with conditional UPDATEs while this page is open: writing every
-            # column would put the stock staff saw back in place and oversell.
-            obj.save(update_fields=[*form.changed_data, "updated_at"])
+            return
+        # Orders move stock with conditional UPDATEs while this page is open: writing every
+        # column would put the stock staff saw back in place and oversell. Other fields are
+        # saved as edited; stock moves by the difference staff made to what they saw.
+        fields = [name for name in form.changed_data if name != "stock"]
+        if fields:
+            obj.save(update_fields=[*fields, "updated_at"])
+        if "stock" in form.changed_data:
+            self._stock_adjust(request, obj, form)
+
+    def _stock_adjust(self, request: HttpRequest, product: Product, form) -> None:
+        field = form.fields["stock"]
+        seen = field.to_python(field.hidden_widget().value_from_datadict(
+            form.data, form.files, form.add_initial_prefix("stock")))
+        wanted = form.cleaned_data["stock"]
+        now = services.product_stock_adjust(product=product, seen=seen, wanted=wanted)
+        if now is None:
+            messages.error(request, f"Stock of {product.name} not changed: orders took units since you "
+                                    f"opened the page, and {wanted - seen:+d} would take it below zero.")
+            return
+        staff_action_record(actor=request.user, obj=product, action="stock_adjust",
+                            changes={"stock": [str(now - (wanted - seen)), str(now)]}, detail={"seen": seen})
+        if now != wanted:
+            messages.warning(request, f"Stock of {product.name} is {now}, not {wanted}: orders moved it while you "
+                                      f"edited, and your change of {wanted - seen:+d} was applied to that.")

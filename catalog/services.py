@@ -3,6 +3,8 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from catalog.models import Category, Product
 from catalog.selectors import category_find, product_next_public_id
@@ -77,6 +79,23 @@ def product_update(*, product: Product, **changes) -> Product:
         with transaction.atomic():  # the audit trail's entry is written with the change, or not at all
             product.save(update_fields=[*changes, "updated_at"])
     return product
+
+
+def product_stock_adjust(*, product: Product, seen: int, wanted: int) -> int | None:
+    """Move a product's stock by what an editor changed (`wanted` - `seen`), not to `wanted`.
+
+    Orders reserve and release stock while an edit page is open; applying the difference
+    keeps every reservation made meanwhile. Returns the stock now, or None (nothing written)
+    when the difference would take it below zero.
+    """
+    delta = wanted - seen
+    with transaction.atomic():
+        moved = Product.objects.filter(pk=product.pk, stock__gte=-delta).update(
+            stock=F("stock") + delta, updated_at=timezone.now()
+        )
+        if not moved:
+            return None
+        return Product.objects.filter(pk=product.pk).values_list("stock", flat=True).get()
 
 
 def product_deactivate(*, product: Product) -> Product:

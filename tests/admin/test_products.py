@@ -49,3 +49,58 @@ def test_bulk_withdraw_and_put_back_are_in_the_audit_trail(clerk_client, shop_st
         (str(catalog["prod-001"].pk), {"is_active": ["False", "True"]}),
         (str(catalog["prod-002"].pk), {"is_active": ["False", "True"]}),
     ]
+
+
+def change_form(product: Product, **changes) -> dict:
+    form = {"public_id": product.public_id, "name": product.name, "category": product.category_id,
+            "description": product.description, "image": product.image, "price": str(product.price),
+            "stock": str(product.stock), "initial-stock": str(product.stock), "is_active": "on"}
+    return {**form, **changes}
+
+
+def test_a_stock_edit_moves_stock_by_the_change_and_keeps_reservations(client, staff_user, catalog, customer,
+                                                                       place_order):
+    client.force_login(staff_user)
+    product = catalog["prod-001"]  # the page shows 50
+    seen = change_form(product)
+    place_order(customer, {"prod-001": 3})  # meanwhile: 47
+
+    response = client.post(f"{PRODUCTS}{product.pk}/change/", {**seen, "stock": "60"}, follow=True)
+
+    assert Product.objects.get(pk=product.pk).stock == 57  # +10 on what is there, the 3 reserved kept
+    assert "Stock of Mechanical Keyboard is 57, not 60" in response.content.decode()
+    entry = AuditEntry.objects.filter(additional_data__action="stock_adjust").get()
+    assert (entry.actor_email, entry.changes_dict) == (staff_user.email, {"stock": ["47", "57"]})
+
+
+def test_list_editing_moves_stock_by_the_change_too(client, staff_user, catalog, customer, place_order):
+    client.force_login(staff_user)
+    product = catalog["prod-002"]
+    page = client.get(PRODUCTS)
+    rows = list(page.context["cl"].result_list)
+    form = {"form-TOTAL_FORMS": str(len(rows)), "form-INITIAL_FORMS": str(len(rows)), "_save": "Save"}
+    for index, row in enumerate(rows):
+        form.update({f"form-{index}-id": str(row.pk), f"form-{index}-price": str(row.price),
+                     f"form-{index}-stock": str(row.stock), f"initial-form-{index}-stock": str(row.stock),
+                     f"form-{index}-is_active": "on"})
+    index = [row.pk for row in rows].index(product.pk)
+    form[f"form-{index}-stock"] = str(product.stock - 10)
+    place_order(customer, {"prod-002": 2})
+
+    client.post(PRODUCTS, form)
+
+    assert Product.objects.get(pk=product.pk).stock == product.stock - 2 - 10
+
+
+def test_a_stock_cut_that_orders_made_impossible_is_refused(client, staff_user, catalog, customer, place_order):
+    client.force_login(staff_user)
+    Product.objects.filter(pk=catalog["prod-003"].pk).update(stock=5)
+    product = Product.objects.get(pk=catalog["prod-003"].pk)
+    seen = change_form(product)
+    place_order(customer, {"prod-003": 4})  # 1 left
+
+    response = client.post(f"{PRODUCTS}{product.pk}/change/", {**seen, "stock": "2"}, follow=True)
+
+    assert Product.objects.get(pk=product.pk).stock == 1
+    assert "not changed: orders took units since you opened the page, and -3 would take it below zero" in (
+        response.content.decode())
