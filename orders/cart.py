@@ -2,7 +2,13 @@
 
 Django keeps the session's data when a customer signs in (login() cycles the key, not the
 contents), so the cart survives signing in.
+
+Every change gives the cart a new revision. The checkout's idempotency key is made from it
+(`checkout_key`): every page rendered from one state of the cart carries the same key, so
+submitting two of them (two tabs, a double click) places one order, and a page rendered
+before the cart changed no longer matches it.
 """
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,6 +18,7 @@ from django.contrib.sessions.backends.base import SessionBase
 from catalog.models import Product
 
 SESSION_KEY = "cart"
+SESSION_REVISION = "cart_revision"
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,14 @@ class Cart:
 
     def _save(self, items: dict[str, int]) -> None:
         self.session[SESSION_KEY] = items
+        self.session[SESSION_REVISION] = uuid.uuid4().hex
         self.session.modified = True
+
+    def checkout_key(self) -> str:
+        """The idempotency key of a checkout of the cart as it is now (see the module's docstring)."""
+        if SESSION_REVISION not in self.session:
+            self.session[SESSION_REVISION] = uuid.uuid4().hex
+        return f"checkout-{self.session[SESSION_REVISION]}"
 
     def quantities(self) -> dict[str, int]:
         return self._items()

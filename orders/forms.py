@@ -1,5 +1,4 @@
 """Forms of the storefront: cart changes and checkout."""
-import uuid
 
 from django import forms
 from django.utils.html import format_html, format_html_join
@@ -52,11 +51,10 @@ class CheckoutForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
     )
-    # Generated when the form is rendered: submitting the same form twice places one order.
+    # The cart's checkout key (Cart.checkout_key): pages of one cart state place one order.
     idempotency_key = forms.CharField(max_length=128, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("initial", {}).setdefault("idempotency_key", f"checkout-{uuid.uuid4()}")
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 

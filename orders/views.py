@@ -26,6 +26,7 @@ from store import permissions
 from store.errors import NotFound, Unprocessable, ValidationFailed
 
 ORDERS_PER_PAGE = 10
+CART_CHANGED = "Your cart changed after this checkout page was opened. Please check your order and place it again."
 
 
 # --- helpers of this module -------------------------------------------------------------
@@ -136,22 +137,26 @@ def _cart_changed(request: HttpRequest) -> HttpResponse:
 def checkout(request: HttpRequest) -> HttpResponse:
     """Shipping and payment for the cart; placing the order empties the cart.
 
-    The form carries an idempotency key made when it was rendered, so a double click or a
-    resubmitted page places one order and lands on it.
+    The form carries the cart's checkout key (Cart.checkout_key): one state of the cart
+    places at most one order, however many of its checkout pages are submitted, and a page
+    rendered before the cart changed places nothing but asks to review the order.
     """
     cart = Cart(request.session)
-    form = CheckoutForm(request.POST or None)
-    if request.method == "POST":
+    form = CheckoutForm(request.POST or None, initial={"idempotency_key": cart.checkout_key()})
+    if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
         if placed is not None and not cart.lines():
-            # The same form again after the order went through (the cart is already empty).
+            # The same page again after its order went through (the cart is already empty).
             return redirect("orders:order_detail", order_id=placed.pk)
+        if cart.lines():
+            messages.warning(request, CART_CHANGED)
+            form = CheckoutForm(initial={**request.POST.dict(), "idempotency_key": cart.checkout_key()})
     context = _cart_context(request)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("orders:cart")
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
             result = services.order_place(
@@ -169,12 +174,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
         except ValidationFailed as error:
             _form_errors_from(form, error)
         except Unprocessable:
-            # This form's key already placed a different order (the cart changed since).
-            form = CheckoutForm(initial={k: v for k, v in data.items() if k != "idempotency_key"})
-            messages.warning(
-                request,
-                "Your cart changed after this checkout page was opened. Please check your order and place it again.",
-            )
+            # Another page of this same cart placed its order first, with other details.
+            cart.clear()
+            placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=data["idempotency_key"])
+            messages.info(request, f"This cart was already ordered from another window: order {placed.number}.")
+            return redirect("orders:order_detail", order_id=placed.pk)
         else:
             cart.clear()
             order = result.order

@@ -45,8 +45,46 @@ def test_checkout_page_has_labelled_fields_test_cards_and_a_summary(shopper):
     assert "$134.97" in html
 
 
-def test_each_rendering_gets_a_fresh_idempotency_key(shopper):
-    assert checkout_key(shopper) != checkout_key(shopper)
+def test_pages_of_one_cart_share_a_key_and_a_changed_cart_gets_a_new_one(shopper):
+    first, second = checkout_key(shopper), checkout_key(shopper)
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})
+
+    assert first == second
+    assert checkout_key(shopper) != first
+
+
+def test_two_checkout_pages_of_one_cart_place_one_order(shopper, customer):
+    """Two tabs: the second is submitted (with other details) after the first placed the order."""
+    key = checkout_key(shopper)
+    assert checkout_key(shopper) == key  # the second tab
+    session = shopper.session
+    cart = dict(session["cart"]), session["cart_revision"]
+
+    first = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    session = shopper.session
+    session["cart"], session["cart_revision"] = cart  # the second request still had the full cart
+    session.save()
+    second = shopper.post(reverse("orders:checkout"), {**ADDRESS, "city": "Shelbyville", "idempotency_key": key},
+                          follow=True)
+
+    order = Order.objects.get(owner=customer)
+    assert first["Location"] == second.redirect_chain[0][0] == reverse("orders:order_detail", args=[order.pk])
+    assert f"This cart was already ordered from another window: order {order.number}." in second.content.decode()
+    assert order.ship_city == "Springfield"
+
+
+def test_a_page_rendered_before_the_cart_changed_places_nothing(shopper, customer):
+    key = checkout_key(shopper)
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})  # in another tab
+
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Your cart changed after this checkout page was opened." in html
+    assert 'value="1 Market Street"' in html  # what the customer typed is kept
+    assert key not in html
+    assert not Order.objects.filter(owner=customer).exists()
 
 
 def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client, customer, catalog):
@@ -108,10 +146,10 @@ def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order
     """Both requests carry the full cart (the second arrived before the first cleared it)."""
     data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
     session = shopper.session
-    cart = dict(session["cart"])
+    cart = dict(session["cart"]), session["cart_revision"]
     first = shopper.post(reverse("orders:checkout"), data)
     session = shopper.session
-    session["cart"] = cart  # as the second request's session still had it
+    session["cart"], session["cart_revision"] = cart  # as the second request's session still had it
     session.save()
     second = shopper.post(reverse("orders:checkout"), data, follow=True)
     order = Order.objects.get(owner=customer)
@@ -141,3 +179,35 @@ def test_not_enough_stock_goes_back_to_the_cart_with_the_reason(shopper, custome
     assert "Only 1 Wireless Mouse in stock" in html
     assert Order.objects.count() == 0
     assert Product.objects.get(public_id="prod-005").stock == 200  # nothing reserved
+
+
+def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, customer):
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(customer)
+    browser.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 2})
+    key = checkout_key(browser)
+    answers: list[str] = []
+
+    def submit(city: str) -> None:
+        tab = Client()
+        tab.cookies["sessionid"] = browser.cookies["sessionid"].value
+        try:
+            answers.append(tab.post(reverse("orders:checkout"), {**ADDRESS, "city": city, "idempotency_key": key})
+                           ["Location"])
+        finally:
+            connection.close()
+
+    tabs = [threading.Thread(target=submit, args=(city,)) for city in ("Springfield", "Shelbyville")]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(timeout=60)
+
+    order = Order.objects.get(owner=customer)
+    assert answers == [reverse("orders:order_detail", args=[order.pk])] * 2
+    assert Product.objects.get(public_id="prod-002").stock == catalog["prod-002"].stock - 2  # reserved once
