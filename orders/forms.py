@@ -1,5 +1,8 @@
 """Forms of the storefront: cart changes and checkout."""
 
+import json
+from decimal import Decimal
+
 from django import forms
 from django.utils.html import format_html, format_html_join
 
@@ -53,6 +56,20 @@ class CheckoutForm(forms.Form):
     )
     # The cart's checkout key (Cart.checkout_key): pages of one cart state place one order.
     idempotency_key = forms.CharField(max_length=128, widget=forms.HiddenInput)
+    # The unit prices the page showed, {product id: price} as JSON: the order is placed at
+    # those prices or not at all.
+    seen_prices = forms.CharField(max_length=5000, required=False, widget=forms.HiddenInput)
+
+    @staticmethod
+    def prices_of(lines) -> str:
+        return json.dumps({line.product.public_id: str(line.product.price) for line in lines}, sort_keys=True)
+
+    def clean_seen_prices(self) -> dict[str, Decimal]:
+        try:
+            seen = json.loads(self.cleaned_data["seen_prices"] or "{}")
+            return {str(pid): Decimal(str(price)) for pid, price in seen.items()}
+        except (ValueError, TypeError, AttributeError, ArithmeticError):
+            raise forms.ValidationError("This checkout page is out of date; please review your order.") from None
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")

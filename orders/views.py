@@ -142,7 +142,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     rendered before the cart changed places nothing but asks to review the order.
     """
     cart = Cart(request.session)
-    form = CheckoutForm(request.POST or None, initial={"idempotency_key": cart.checkout_key()})
+    form = CheckoutForm(request.POST or None, initial=_checkout_initial(cart))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
@@ -151,7 +151,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:order_detail", order_id=placed.pk)
         if cart.lines():
             messages.warning(request, CART_CHANGED)
-            form = CheckoutForm(initial={**request.POST.dict(), "idempotency_key": cart.checkout_key()})
+            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
     context = _cart_context(request)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
@@ -161,18 +161,34 @@ def checkout(request: HttpRequest) -> HttpResponse:
         try:
             result = services.order_place(
                 user=request.user,
-                lines=[services.LineRequest(line.product.public_id, line.quantity) for line in cart.lines()],
+                # Every line of the cart, also one withdrawn meanwhile: the order is what the page showed or nothing.
+                lines=[services.LineRequest(pid, quantity) for pid, quantity in cart.quantities().items()],
                 shipping=services.ShippingAddress(
                     address=data["address"], city=data["city"], state=data["state"], zip=data["zip"]
                 ),
                 card_number=data["card_number"] or None,
                 idempotency_key=data["idempotency_key"],
+                expected_prices=data["seen_prices"],
             )
         except InsufficientStock as error:
             messages.error(request, f"{error.message} Please adjust your cart.")
             return redirect("orders:cart")
+        except services.PriceChanged as error:
+            messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
+                                      "again.")
+            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
         except ValidationFailed as error:
-            _form_errors_from(form, error)
+            withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
+            if withdrawn:
+                for pid in withdrawn:
+                    cart.remove(pid)
+                messages.warning(request, f"{error.message} It was removed from your cart; nothing was charged: "
+                                          "please check your order and place it again.")
+                if not cart.lines():
+                    return redirect("orders:cart")
+                form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
+            else:
+                _form_errors_from(form, error)
         except Unprocessable:
             # Another page of this same cart placed its order first, with other details.
             cart.clear()
@@ -188,6 +204,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
     return render(request, "orders/checkout.html", {**context, "form": form})
+
+
+def _checkout_initial(cart: Cart) -> dict:
+    """The hidden parts of a checkout page: the cart's checkout key and the prices it shows."""
+    return {"idempotency_key": cart.checkout_key(), "seen_prices": CheckoutForm.prices_of(cart.lines())}
 
 
 def _form_errors_from(form: CheckoutForm, error: ValidationFailed) -> None:

@@ -48,6 +48,11 @@ class OrderCreateInput(serializers.Serializer):
     items = OrderItemInput(many=True, allow_empty=False, max_length=settings.STORE_MAX_ORDER_LINES)
     shipping = ShippingInput()
     payment = PaymentInput(required=False)
+    expectedTotal = AsciiDecimalField(
+        max_digits=12, decimal_places=2, required=False, min_value=Decimal("0"),
+        help_text="The total the client showed; when the catalog's prices make another, nothing is placed "
+        "(409 price_changed).",
+    )
 
 
 class RefundInput(serializers.Serializer):

@@ -83,6 +83,7 @@ class OrderListCreateApi(APIView):
             shipping=services.ShippingAddress(**data["shipping"]),
             card_number=data.get("payment", {}).get("card"),
             idempotency_key=key,
+            expected_total=data.get("expectedTotal"),
         )
         return _detail(request, result.order.pk,
                        status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -7,12 +7,13 @@ from orders.services.actions import (
     order_retry,
     refund_create,
 )
-from orders.services.placement import LineRequest, PlacementResult, ShippingAddress, order_place
+from orders.services.placement import LineRequest, PlacementResult, PriceChanged, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
     "LineRequest",
     "PlacementResult",
+    "PriceChanged",
     "RefundResult",
     "ShippingAddress",
     "TransitionRefused",

@@ -13,12 +13,30 @@ from orders.models import Order, OrderEvent, OrderLine
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
-from store.errors import Unprocessable, ValidationFailed
+from store.errors import Conflict, Unprocessable, ValidationFailed
 from store.request_context import request_id_var
 
 
 # Order.total is a DecimalField(max_digits=12, decimal_places=2).
 MAX_TOTAL = Decimal("9999999999.99")
+
+
+class PriceChanged(Conflict):
+    """Prices changed since the customer saw them: nothing was placed (the message names each change)."""
+
+    code = "price_changed"
+
+
+def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
+                    expected_prices: dict[str, Decimal] | None, expected_total: Decimal | None) -> None:
+    changes = {}
+    for pid, seen in (expected_prices or {}).items():
+        if pid in merged and products[pid].price != seen:
+            changes[pid] = f"{products[pid].name} now costs ${products[pid].price:,} (was ${seen:,})."
+    if expected_total is not None and total != expected_total:
+        changes["total"] = f"The total is now ${total:,} (was ${expected_total:,})."
+    if changes:
+        raise PriceChanged(" ".join(changes.values()), fields={"items": changes})
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,8 @@ def order_place(
     shipping: ShippingAddress,
     card_number: str | None = None,
     idempotency_key: str = "",
+    expected_prices: dict[str, Decimal] | None = None,
+    expected_total: Decimal | None = None,
 ) -> PlacementResult:
     """Create an order in `new` with its stock reserved, and start the pipeline on commit.
 
@@ -97,6 +117,11 @@ def order_place(
     different request raises Unprocessable (422). Not enough stock raises
     InsufficientStock (409) and reserves nothing; a total over MAX_TOTAL (what Order.total
     holds) raises ValidationFailed (400) and writes nothing.
+
+    What the customer saw is confirmed before anything is written: `expected_prices`
+    ({product id: unit price}, the checkout page's) and `expected_total` (the API's
+    expectedTotal). A difference raises PriceChanged (409) naming each change; a product no
+    longer sold raises ValidationFailed naming it.
     """
     from workflows import metrics, tasks
     from workflows.gateways import payment_gateway
@@ -114,12 +139,14 @@ def order_place(
     products = Product.objects.in_bulk(merged.keys(), field_name="public_id")
     unknown = [pid for pid in merged if pid not in products or not products[pid].is_active]
     if unknown:
+        names = ", ".join(products[pid].name if pid in products else pid for pid in unknown)
         raise ValidationFailed(
-            f"Unknown or unavailable product: {', '.join(unknown)}.",
+            f"No longer sold: {names}.",
             fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
         )
 
     total = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
+    _prices_confirm(products, merged, total, expected_prices=expected_prices, expected_total=expected_total)
     if total > MAX_TOTAL:
         message = f"An order can total at most ${MAX_TOTAL:,}; this one would be ${total:,}."
         raise ValidationFailed(message, fields={"items": [message]})

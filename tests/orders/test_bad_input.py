@@ -88,3 +88,16 @@ def test_a_total_larger_than_an_order_holds_is_refused_and_writes_nothing(custom
     assert Order.objects.count() == 0
     assert set(Product.objects.filter(public_id__in=["prod-001", "prod-002"]).values_list("stock", flat=True)) == {1000}
     assert customer_api.get("/api/orders").status_code == 200
+
+
+def test_an_expected_total_that_the_prices_no_longer_make_is_a_409(customer_api, catalog):
+    price = catalog["prod-002"].price
+
+    stale = customer_api.post("/api/orders", {**order_body(), "expectedTotal": str(price - 1)}, format="json")
+    fresh = customer_api.post("/api/orders", {**order_body(), "expectedTotal": str(price)}, format="json")
+
+    assert stale.status_code == 409
+    assert stale.json()["code"] == "price_changed"
+    assert stale.json()["error"] == f"The total is now ${price:,} (was ${price - 1:,})."
+    assert fresh.status_code == 201
+    assert Order.objects.count() == 1

@@ -211,3 +211,41 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
     order = Order.objects.get(owner=customer)
     assert answers == [reverse("orders:order_detail", args=[order.pk])] * 2
     assert Product.objects.get(public_id="prod-002").stock == catalog["prod-002"].stock - 2  # reserved once
+
+
+def checkout_page(client) -> dict:
+    html = client.get(reverse("orders:checkout")).content.decode()
+    hidden = dict(re.findall(r'type="hidden" name="(idempotency_key|seen_prices)" value="([^"]*)"', html))
+    return {**ADDRESS, **{name: value.replace("&quot;", '"') for name, value in hidden.items()}}
+
+
+def test_a_price_change_between_the_page_and_the_click_places_nothing_and_says_so(shopper, customer, catalog):
+    page = checkout_page(shopper)  # 2 × Wireless Mouse, 1 × prod-005
+    Product.objects.filter(public_id="prod-002").update(price=Decimal("99.00"))
+
+    response = shopper.post(reverse("orders:checkout"), page)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f"Wireless Mouse now costs $99.00 (was ${catalog['prod-002'].price})." in html
+    assert "Nothing was charged" in html
+    assert not Order.objects.filter(owner=customer).exists()
+    # The page now shows today's price; placing it again works.
+    again = shopper.post(reverse("orders:checkout"), checkout_page(shopper))
+    order = Order.objects.get(owner=customer)
+    assert again["Location"] == reverse("orders:order_detail", args=[order.pk])
+    assert order.lines.get(product_public_id="prod-002").unit_price == Decimal("99.00")
+
+
+def test_a_product_withdrawn_before_the_click_places_nothing_and_leaves_the_cart(shopper, customer):
+    page = checkout_page(shopper)
+    Product.objects.filter(public_id="prod-005").update(is_active=False)
+
+    response = shopper.post(reverse("orders:checkout"), page)
+
+    html = response.content.decode()
+    name = Product.objects.get(public_id="prod-005").name
+    assert f"No longer sold: {name}. It was removed from your cart" in html
+    assert "prod-005" not in html
+    assert not Order.objects.filter(owner=customer).exists()
+    assert "prod-005" not in shopper.session["cart"]
