@@ -4,6 +4,7 @@ Who may add, change and withdraw products is store.permissions' to say, as on th
 Products are never deleted (past orders refer to them): withdrawing one from sale, or
 putting it back, is switching "active", which needs catalog.delete_product.
 """
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
@@ -17,6 +18,7 @@ from catalog.selectors import product_next_public_id
 from catalog.validators import validate_image_name
 from store import permissions
 from store.audit import staff_action_record
+from store.numbers import AsciiIntegerFormField
 
 
 class ImageNameMixin:
@@ -27,6 +29,44 @@ class ImageNameMixin:
         if db_field.name == "image":
             field.validators.append(validate_image_name)
         return field
+
+
+STOCK_MAX = 2_147_483_647  # Product.stock is a PositiveIntegerField on every database
+
+
+def _stock_checked(form_class):
+    """The product form refusing a stock edit when orders moved the stock since the page showed it.
+
+    `stock_seen` is the number the page showed (the hidden initial value). A stock edit is
+    refused with the numbers unless the stock is still what staff saw, or already what they
+    want (a form submitted twice). A page without a readable hidden value is out of date.
+    """
+
+    class Form(form_class):
+        stock_seen = None
+
+        def clean_stock(self):
+            wanted = self.cleaned_data["stock"]
+            if "stock" not in self.changed_data or self.instance.pk is None:
+                return wanted
+            field = self.fields["stock"]
+            raw = field.hidden_widget().value_from_datadict(self.data, self.files, self.add_initial_prefix("stock"))
+            try:
+                self.stock_seen = field.clean(raw)
+            except forms.ValidationError:
+                raise forms.ValidationError("This page is out of date: reload it and edit the stock again.") from None
+            current = Product.objects.filter(pk=self.instance.pk).values_list("stock", flat=True).first()
+            if current not in (self.stock_seen, wanted):
+                # Show the number as it is now, so that the next save starts from it.
+                self.data = self.data.copy()
+                self.data[self.add_initial_prefix("stock")] = str(current)
+                raise forms.ValidationError(
+                    f"Orders moved the stock from {self.stock_seen} to {current} while you edited; nothing was "
+                    f"saved. Enter the stock you want again (it is {current} now)."
+                )
+            return wanted
+
+    return Form
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -116,10 +156,10 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         # A new product may start off sale (as on the API); switching an existing one needs the permission.
         form = super().get_form(request, obj, change, **kwargs)
-        return self._active_locked(request, form) if obj is not None else form
+        return _stock_checked(self._active_locked(request, form)) if obj is not None else form
 
     def get_changelist_form(self, request: HttpRequest, **kwargs):
-        return self._active_locked(request, super().get_changelist_form(request, **kwargs))
+        return _stock_checked(self._active_locked(request, super().get_changelist_form(request, **kwargs)))
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[Product], *, active: bool) -> None:
         """Put products on or off sale through the catalog service, each change in the audit log."""
@@ -142,10 +182,12 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         return {"public_id": product_next_public_id(), **super().get_changeform_initial_data(request)}
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "stock":
+            kwargs.update(form_class=AsciiIntegerFormField, max_value=STOCK_MAX)
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "stock":
-            # Compare the submitted stock with what staff saw, not with the database, so that
-            # changed_data (below) holds "stock" only when they really edited it.
+            # The form carries the stock staff saw: changed_data holds "stock" only when they
+            # edited it, and the edit is refused if orders moved it meanwhile (_stock_checked).
             field.show_hidden_initial = True
         return field
 
@@ -154,26 +196,17 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
             obj.save()
             return
         # Orders move stock with conditional UPDATEs while this page is open: writing every
-        # column would put the stock staff saw back in place and oversell. Other fields are
-        # saved as edited; stock moves by the difference staff made to what they saw.
+        # column would put the stock staff saw back in place and oversell. Stock is set only
+        # if it is still what staff saw (the form checked; an order in between refuses it here).
+        if "stock" in form.changed_data:
+            seen, wanted = form.stock_seen, form.cleaned_data["stock"]
+            if not services.product_stock_set(product=obj, seen=seen, wanted=wanted):
+                messages.error(request, f"Nothing of {obj.name} was saved: an order moved its stock just now. "
+                                        "Open the product again and repeat your change.")
+                return
+            if seen != wanted:
+                staff_action_record(actor=request.user, obj=obj, action="stock_set",
+                                    changes={"stock": [str(seen), str(wanted)]}, detail={})
         fields = [name for name in form.changed_data if name != "stock"]
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])
-        if "stock" in form.changed_data:
-            self._stock_adjust(request, obj, form)
-
-    def _stock_adjust(self, request: HttpRequest, product: Product, form) -> None:
-        field = form.fields["stock"]
-        seen = field.to_python(field.hidden_widget().value_from_datadict(
-            form.data, form.files, form.add_initial_prefix("stock")))
-        wanted = form.cleaned_data["stock"]
-        now = services.product_stock_adjust(product=product, seen=seen, wanted=wanted)
-        if now is None:
-            messages.error(request, f"Stock of {product.name} not changed: orders took units since you "
-                                    f"opened the page, and {wanted - seen:+d} would take it below zero.")
-            return
-        staff_action_record(actor=request.user, obj=product, action="stock_adjust",
-                            changes={"stock": [str(now - (wanted - seen)), str(now)]}, detail={"seen": seen})
-        if now != wanted:
-            messages.warning(request, f"Stock of {product.name} is {now}, not {wanted}: orders moved it while you "
-                                      f"edited, and your change of {wanted - seen:+d} was applied to that.")

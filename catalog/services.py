@@ -81,21 +81,18 @@ def product_update(*, product: Product, **changes) -> Product:
     return product
 
 
-def product_stock_adjust(*, product: Product, seen: int, wanted: int) -> int | None:
-    """Move a product's stock by what an editor changed (`wanted` - `seen`), not to `wanted`.
+def product_stock_set(*, product: Product, seen: int, wanted: int) -> bool:
+    """Set a product's stock to `wanted` if it is still `seen`, the number its editor saw.
 
-    Orders reserve and release stock while an edit page is open; applying the difference
-    keeps every reservation made meanwhile. Returns the stock now, or None (nothing written)
-    when the difference would take it below zero.
+    Orders reserve and release stock while an edit page is open; setting the number only when
+    nothing moved it keeps every reservation. True when the stock is `wanted` afterwards (also
+    when a resubmitted form finds its change made already), False when orders moved it: then
+    nothing is written and the editor must look again.
     """
-    delta = wanted - seen
     with transaction.atomic():
-        moved = Product.objects.filter(pk=product.pk, stock__gte=-delta).update(
-            stock=F("stock") + delta, updated_at=timezone.now()
-        )
-        if not moved:
-            return None
-        return Product.objects.filter(pk=product.pk).values_list("stock", flat=True).get()
+        if Product.objects.filter(pk=product.pk, stock=seen).update(stock=wanted, updated_at=timezone.now()):
+            return True
+        return Product.objects.filter(pk=product.pk, stock=wanted).exists()
 
 
 def product_deactivate(*, product: Product) -> Product:

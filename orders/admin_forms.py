@@ -24,7 +24,10 @@ class RefundForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
     )
     reason = forms.CharField(max_length=200, strip=True)
-    idempotency_key = forms.CharField(max_length=128, required=False, widget=forms.HiddenInput)
+    idempotency_key = forms.CharField(
+        max_length=128, widget=forms.HiddenInput, label="Page",
+        error_messages={"required": "out of date: reload it.", "max_length": "out of date: reload it."},
+    )
 
     def error_text(self) -> str:
         """The form's errors in one sentence, for an admin message."""

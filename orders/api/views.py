@@ -34,7 +34,10 @@ REFUND_IDEMPOTENCY_KEY = OpenApiParameter(
 
 
 def _idempotency_key(request: Request) -> str:
-    """The request's Idempotency-Key header ("" without one); at most 128 characters."""
+    """The request's Idempotency-Key header ("" without one); at most 128 characters, not blank
+    (a blank key would silently protect nothing)."""
+    if "Idempotency-Key" in request.headers and not request.headers["Idempotency-Key"].strip():
+        raise ValidationFailed("Idempotency-Key is blank.", fields={"Idempotency-Key": "Not blank."})
     key = request.headers.get("Idempotency-Key", "").strip()
     if len(key) > 128:
         raise ValidationFailed("Idempotency-Key is too long (128 characters at most).",

@@ -113,7 +113,8 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             response = jwt_client(user).post(f"/api/orders/{o.pk}/refund", {"amount": "1.00", "reason": "Dented"},
                                                    format="json")
         else:
-            response = _web(user).post(f"/admin/orders/order/{o.pk}/refund/", {"amount": "1.00", "reason": "Dented"})
+            response = _web(user).post(f"/admin/orders/order/{o.pk}/refund/",
+                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table"})
         changed = Order.objects.get(pk=o.pk).refunded_amount == Decimal("1.00")
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
     if row_id == "api-product-add":
@@ -213,7 +214,7 @@ def one_permission_staff(make_user, codename: str, app: str = "orders"):
     ("change_order", "payment_failed", "retry", "actions/retry_payment/", {}),
     ("approve_order", "awaiting_approval", "approve", "actions/approve/", {}),
     ("approve_order", "awaiting_approval", "reject", "actions/reject/", {}),
-    ("refund_order", "delivered", "refund", "refund/", {"amount": "1.00", "reason": "Dented"}),
+    ("refund_order", "delivered", "refund", "refund/", {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"}),
 ])
 def test_acting_on_an_order_one_may_not_see_is_refused_before_anything_moves(
     codename, state, api, admin_path, body, make_user, order_in, customer, jwt_client
@@ -256,7 +257,7 @@ def test_staff_who_may_only_change_products_edit_withdrawn_ones_but_not_their_st
 @pytest.mark.parametrize(("state", "api", "admin_path", "body"), [
     ("awaiting_approval", "approve", "actions/approve/", {}),
     ("awaiting_approval", "reject", "actions/reject/", {}),
-    ("delivered", "refund", "refund/", {"amount": "1.00", "reason": "Mine"}),
+    ("delivered", "refund", "refund/", {"amount": "1.00", "reason": "Mine", "idempotency_key": "k"}),
 ])
 def test_staff_never_decide_on_their_own_orders(state, api, admin_path, body, make_user, order_in, jwt_client):
     boss = make_user("boss@example.com", is_staff=True, is_superuser=True)

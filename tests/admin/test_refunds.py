@@ -1,5 +1,6 @@
 """Refunds from the order page: validated against what is refundable, partial then full, and
 only for staff who were granted "Can refund orders"."""
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -15,8 +16,9 @@ def page_of(order: Order) -> str:
 
 
 def refund(client, order: Order, amount, reason: str = "Damaged in transit"):
-    return client.post(reverse("admin:orders_order_refund", args=[order.pk]), {"amount": amount, "reason": reason},
-                       follow=True)
+    """Submit the order page's refund form, as rendered (each with a key of its own)."""
+    return client.post(reverse("admin:orders_order_refund", args=[order.pk]),
+                       {"amount": amount, "reason": reason, "idempotency_key": uuid.uuid4().hex}, follow=True)
 
 
 def texts(response) -> list[str]:

@@ -113,3 +113,17 @@ def test_the_admins_refund_form_resubmitted_refunds_once(paid_order, staff_user)
     assert "This refund of $7.00 was already made; nothing was paid again." in again.content.decode()
     assert Order.objects.get(pk=paid_order.pk).refunded_amount == Decimal("7.00")
     assert refund_calls(paid_order) == 1
+
+
+@pytest.mark.django_db
+def test_a_blank_key_is_refused_rather_than_protecting_nothing(paid_order, staff_api, staff_user):
+    response = refund(staff_api, paid_order, {"amount": "5.00", "reason": "Scratch"}, "   ")
+    admin = Client()
+    admin.force_login(staff_user)
+    page = admin.post(f"/admin/orders/order/{paid_order.pk}/refund/", {"amount": "5.00", "reason": "Scratch"},
+                      follow=True)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "Idempotency-Key is blank."
+    assert "No refund: Page: out of date: reload it." in page.content.decode()
+    assert refund_calls(paid_order) == 0
