@@ -29,7 +29,8 @@ def pipeline_enqueue(*, order_id: int) -> None:
 
 
 def pipeline_schedule(*, order_id: int, at: datetime) -> None:
-    """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id)."""
+    """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id,
+    deleted once it ran)."""
     schedule(
         "workflows.tasks.pipeline_run",
         order_id,
@@ -37,7 +38,7 @@ def pipeline_schedule(*, order_id: int, at: datetime) -> None:
         name=f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}",
         schedule_type=Schedule.ONCE,
         next_run=at,
-        repeats=1,
+        repeats=-1,  # django-q2 deletes a one-off schedule with -1 once it ran (1 would keep the row forever)
     )
 
 

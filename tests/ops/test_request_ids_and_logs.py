@@ -156,3 +156,23 @@ def test_a_pipeline_tasks_lines_name_its_order_and_request(json_lines, sync_pipe
     assert {line["transition"] for line in lines if line["logger"] == "orders.transitions"} >= {"start_validation",
                                                                                                  "deliver_order"}
     assert {line["request_id"] for line in lines} == {"sync-5"}
+
+
+def test_a_one_off_pipeline_run_leaves_no_schedule_behind(customer, place_order, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
+    from django_q.models import Schedule
+    from django_q.scheduler import scheduler
+
+    from workflows.tasks import pipeline_schedule
+
+    order = place_order(customer)
+    pipeline_schedule(order_id=order.pk, at=timezone.now() - timedelta(seconds=1))
+    monkeypatch.setattr(Conf, "SYNC", True)  # the scheduler's task runs here, not on a queue
+
+    scheduler(broker=get_broker())
+
+    assert not Schedule.objects.filter(name__startswith=f"pipeline-order-{order.pk}-at-").exists()
