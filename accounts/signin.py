@@ -92,23 +92,40 @@ def lockout_refusal(request: HttpRequest, email: str) -> throttling.Refusal | No
     )
 
 
+def _turn_take(key: str, mine: str) -> bool | None:
+    """Take the turn: True, False when another attempt held it TURN_WAIT_SECONDS, None without a cache."""
+    deadline = time.monotonic() + TURN_WAIT_SECONDS
+    try:
+        while not cache.add(key, mine, timeout=TURN_HOLD_SECONDS):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+    except throttling.CACHE_ERRORS as error:
+        throttling.cache_outage(error)
+        return None
+    return True
+
+
 @contextmanager
 def account_turn(email: str) -> Iterator[throttling.Refusal | None]:
     """Hold the account's turn to check a password, across processes; yields a Refusal instead
-    when another attempt held it for TURN_WAIT_SECONDS."""
+    when another attempt held it for TURN_WAIT_SECONDS. Without the cache, sign-ins go on
+    without taking turns (the lock itself is in the database)."""
     key = f"signin-turn:{hashlib.sha256(email_normalize(email).encode()).hexdigest()[:32]}"
     mine = uuid.uuid4().hex
-    deadline = time.monotonic() + TURN_WAIT_SECONDS
-    while not cache.add(key, mine, timeout=TURN_HOLD_SECONDS):
-        if time.monotonic() > deadline:
-            yield throttling.Refusal("Another sign-in for this account is in progress. Try again in a few seconds.", 5)
-            return
-        time.sleep(0.02)
+    taken = _turn_take(key, mine)
+    if taken is False:
+        yield throttling.Refusal("Another sign-in for this account is in progress. Try again in a few seconds.", 5)
+        return
     try:
         yield None
     finally:
-        if cache.get(key) == mine:
-            cache.delete(key)
+        if taken:
+            try:
+                if cache.get(key) == mine:
+                    cache.delete(key)
+            except throttling.CACHE_ERRORS as error:
+                throttling.cache_outage(error)
 
 
 def authenticate_guarded(request: HttpRequest, email: str, password: str):

@@ -17,7 +17,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Unit tests run pipeline tasks in-process through django-q2's sync mode; the `qcluster`
 # fixture turns this off so tasks go through the broker to a real cluster.
-PIPELINE_TASKS_SYNC = True
+PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", True)  # noqa: F405 - a test's web process may queue
 
 # Deterministic simulators: a fixed seed, and the warehouse and carrier always succeed unless
 # a test asks for the seed's rates (tests/workflows/test_rates.py) or a trigger (ZIP 00000).

@@ -26,16 +26,21 @@ says the app is behind that many proxies, which append to ``X-Forwarded-For``.
 """
 import hashlib
 import ipaddress
+import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from rest_framework.exceptions import Throttled
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from store.rates import Rate, parse_rate
+
+logger = logging.getLogger("store.throttling")
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,21 @@ def _decision(count: int, rate: Rate, start: float, now: float) -> Decision:
 
 
 def rate_hit(scope: str, ident: str, rate: Rate) -> Decision:
-    """Count one request of `ident` against `rate`; says whether it is within the limit."""
+    """Count one request of `ident` against `rate`; says whether it is within the limit.
+
+    Without the cache (Redis down, the folder unwritable) the request is allowed: limits fail
+    open, with one warning per outage (`cache_outage`), rather than refusing the whole shop.
+    """
+    try:
+        decision = _rate_count(scope, ident, rate)
+    except CACHE_ERRORS as error:
+        cache_outage(error)
+        return Decision(allowed=True, count=0, limit=rate.limit, retry_after=rate.period)
+    cache_outage(None)
+    return decision
+
+
+def _rate_count(scope: str, ident: str, rate: Rate) -> Decision:
     base, now = _key(scope, ident), time.time()
     start = _window_start(base, rate, now)
     # One counter per window (named by its start), so a late increment never lands in the next one.
@@ -99,6 +118,22 @@ def rate_hit(scope: str, ident: str, rate: Rate) -> Decision:
             # an expiry: give it one.
             cache.touch(counter, timeout=rate.period + 1)
     return _decision(count, rate, start, now)
+
+
+# What the cache raises when it cannot answer: Redis unreachable or timing out, a file cache's
+# folder gone or full.
+CACHE_ERRORS = (RedisError, OSError)
+_outage = threading.Event()
+
+
+def cache_outage(error: Exception | None) -> None:
+    """Note whether the cache answered: one warning when it stops, one line when it is back."""
+    if error is not None and not _outage.is_set():
+        _outage.set()
+        logger.warning("cache unavailable (%s): rate limits are not counted until it is back", type(error).__name__)
+    elif error is None and _outage.is_set():
+        _outage.clear()
+        logger.warning("cache available again: rate limits are counted")
 
 
 # --- who is asking ------------------------------------------------------------------------

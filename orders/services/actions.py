@@ -56,7 +56,7 @@ def order_retry(*, order: Order, actor) -> Order:
     if order.state == S.SHIP_FAILED:
         return order_transition(order_id=order.pk, name="retry_shipping", actor=actor, actor_kind=Actor.STAFF)
     if order.state in WORKING_STATES:
-        transaction.on_commit(lambda: pipeline_enqueue(order_id=order.pk))
+        transaction.on_commit(lambda: pipeline_enqueue(order_id=order.pk), robust=True)
         return order
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")
 
@@ -152,5 +152,5 @@ def refund_create(
                 detail={"amount": str(amount), "reason": reason, "reference": result.reference},
                 request_id=request_id_var.get() or "",
             )
-        transaction.on_commit(lambda: metrics.refund_made(full=amount == refundable))
+        transaction.on_commit(lambda: metrics.refund_made(full=amount == refundable), robust=True)
     return RefundResult(refund, created=True)

@@ -191,10 +191,12 @@ def order_place(
                 detail={"total": str(total), "items": sum(merged.values())},
                 request_id=request_id_var.get() or "",
             )
-            transaction.on_commit(lambda: metrics.order_created())
+            transaction.on_commit(lambda: metrics.order_created(), robust=True)
             # The "order received" e-mail is sent by the pipeline's first stage, in the worker:
             # a slow mail provider must not hold up the customer's checkout.
-            transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk))
+            # Robust: a queue that is down never turns the committed order into an error for the
+            # customer (the failure is logged; the sweeper starts the order).
+            transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk), robust=True)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key:

@@ -109,7 +109,9 @@ def order_transition(
             order.state,
             extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state},
         )
-        transaction.on_commit(lambda: _after_commit(order, name, event_type, actor_kind))
+        # Follow-up work never turns the committed change into an error (robust: logged instead);
+        # what it could not queue, the sweeper picks up.
+        transaction.on_commit(lambda: _after_commit(order, name, event_type, actor_kind), robust=True)
     return order
 
 
