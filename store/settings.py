@@ -209,7 +209,13 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
+    # The broker's connection gives up too (redis-py reads these from the URL). Reads may wait
+    # longer than the cache's: a worker's poll blocks on the queue for 1 s.
+    _separator = "&" if "?" in REDIS_URL else "?"
+    Q_CLUSTER["redis"] = (
+        f"{REDIS_URL}{_separator}socket_connect_timeout={env_float('REDIS_TIMEOUT', 0.5)}"
+        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5)}"
+    )
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["cache"] = "django_q"
