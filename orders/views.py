@@ -142,7 +142,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     rendered before the cart changed places nothing but asks to review the order.
     """
     cart = Cart(request.session)
-    form = CheckoutForm(request.POST or None, initial=_checkout_initial(cart))
+    form = CheckoutForm(request.POST) if request.method == "POST" else CheckoutForm(initial=_checkout_initial(cart))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
@@ -156,7 +156,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("orders:cart")
-    if request.method == "POST" and form.is_bound and form.is_valid():
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
             result = services.order_place(
@@ -181,7 +181,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
             if withdrawn:
                 for pid in withdrawn:
-                    cart.remove(pid)
+                    cart_remove(cart=cart, public_id=pid)
                 messages.warning(request, f"{error.message} It was removed from your cart; nothing was charged: "
                                           "please check your order and place it again.")
                 if not cart.lines():

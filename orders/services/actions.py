@@ -1,6 +1,4 @@
 """What customers and staff do to an existing order: cancel, approve, reject, retry, refund."""
-import hashlib
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -8,9 +6,10 @@ from django.db import transaction
 from django.db.models import F
 
 from orders.models import Order, OrderEvent, Refund
+from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_transition
 from orders.states import CANCELLABLE_STATES, WORKING_STATES, Actor, OrderState
-from store.errors import PermissionRefused, Unprocessable, ValidationFailed
+from store.errors import PermissionRefused, ValidationFailed
 from store.request_context import request_id_var
 
 S = OrderState
@@ -67,11 +66,6 @@ class RefundResult:
     created: bool  # False: a replay of `idempotency_key`, answered with the first refund
 
 
-def _refund_fingerprint(amount: Decimal | None, reason: str) -> str:
-    canonical = json.dumps({"amount": None if amount is None else str(amount), "reason": reason}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
     idempotency_key: str = "",
@@ -98,15 +92,13 @@ def refund_create(
     if not reason:
         raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
     requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
-    fingerprint = _refund_fingerprint(requested, reason)
+    fingerprint = request_fingerprint({"amount": None if requested is None else str(requested), "reason": reason})
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if idempotency_key:
-            first = locked.refunds.filter(idempotency_key=idempotency_key).first()
+            first = replay_of(locked.refunds.filter(idempotency_key=idempotency_key).first(), fingerprint,
+                              what="refund")
             if first is not None:
-                if first.request_fingerprint != fingerprint:
-                    raise Unprocessable("This Idempotency-Key was already used with a different refund.",
-                                        code="idempotency_key_reused")
                 return RefundResult(first, created=False)
         refundable = locked.refundable_amount
         if refundable <= 0:

@@ -1,6 +1,4 @@
 """Placing an order: price every line from the catalog, reserve stock, start the pipeline."""
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -10,12 +8,12 @@ from django.db import IntegrityError, transaction
 
 from catalog.models import Product
 from orders.models import Order, OrderEvent, OrderLine
+from orders.services.idempotency import replay_of, request_fingerprint
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
-from store.errors import Conflict, Unprocessable, ValidationFailed
+from store.errors import Conflict, ValidationFailed
 from store.request_context import request_id_var
-
 
 # Order.total is a DecimalField(max_digits=12, decimal_places=2).
 MAX_TOTAL = Decimal("9999999999.99")
@@ -85,19 +83,12 @@ def _merged_lines(lines: Sequence[LineRequest]) -> dict[str, int]:
 
 
 def _fingerprint(merged: dict[str, int], shipping: ShippingAddress, card_last4: str) -> str:
-    canonical = json.dumps({"items": sorted(merged.items()), "shipping": asdict(shipping), "card": card_last4}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return request_fingerprint({"items": sorted(merged.items()), "shipping": asdict(shipping), "card": card_last4})
 
 
 def _replayed(*, user, idempotency_key: str, fingerprint: str) -> Order | None:
-    existing = Order.objects.filter(owner=user, idempotency_key=idempotency_key).first()
-    if existing is None:
-        return None
-    if existing.request_fingerprint != fingerprint:
-        raise Unprocessable(
-            "This Idempotency-Key was already used with a different request.", code="idempotency_key_reused"
-        )
-    return existing
+    first = Order.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+    return replay_of(first, fingerprint, what="request")
 
 
 def order_place(
