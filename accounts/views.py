@@ -23,7 +23,7 @@ class RateLimitedFormMixin:
     """Answers a POST that a rate limit refuses with the form, the reason and 429 (store.throttling)."""
 
     def refused(self, refusal: throttling.Refusal, *, keep: tuple[str, ...]) -> HttpResponse:
-        # An unbound form (validating it would run the sign-in), keeping what the user typed.
+        # An unbound form (nothing of a refused request is checked), keeping what the user typed.
         kwargs = self.get_form_kwargs()
         kwargs.pop("data", None)
         kwargs.pop("files", None)
