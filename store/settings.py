@@ -441,6 +441,9 @@ SIMULATOR = {
 
 # Run pipeline tasks in-process instead of through the queue (unit tests only).
 PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", False)
+# How often the worker cluster queues the tasks a broker outage left in the outbox (seconds;
+# 0 turns the relay thread off, leaving it to the sweeper).
+OUTBOX_RELAY_SECONDS = env_float("OUTBOX_RELAY_SECONDS", 1.0)
 
 # The pipeline (workflows/pipeline.py holds the wiring; these are its tunables).
 PIPELINE = {

@@ -56,10 +56,17 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The e-mail goes out from the worker after the row commits; until then the row is its outbox.
+    email_sent_at = models.DateTimeField(null=True, blank=True)
+    email_attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_read")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_user_read"),
+            models.Index(fields=["created_at"], condition=models.Q(email_sent_at__isnull=True),
+                         name="notification_email_unsent"),
+        ]
         constraints = [
             # One notification per published event: a redelivered task does not notify twice.
             models.UniqueConstraint(fields=["order", "event_type"], name="notification_once_per_event"),
@@ -67,6 +74,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OutboxTask(models.Model):
+    """A task the broker refused when it was queued after a commit, kept until the relay queues it.
+
+    The relay (`workflows.outbox`) runs in the worker cluster's main process every
+    OUTBOX_RELAY_SECONDS and on every sweep; it queues the rows oldest first and deletes each
+    once the broker took it.
+    """
+
+    func = models.CharField(max_length=200, help_text="Dotted path of the task function.")
+    args = models.JSONField(default=list)
+    task_name = models.CharField(max_length=200, blank=True)
+    group = models.CharField(max_length=100, blank=True)
+    error = models.CharField(max_length=500, blank=True, help_text="Why the broker refused it last.")
+    attempts = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name or self.func} (deferred {self.attempts}×)"
 
 
 class GatewayCall(models.Model):

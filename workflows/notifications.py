@@ -1,7 +1,17 @@
-"""Customer notifications: an in-app row and an e-mail per notified order event."""
+"""Customer notifications: an in-app row and an e-mail per notified order event.
+
+The row is written in the transaction that publishes the event (`notification_record`), so
+the customer is told exactly when the change committed. The e-mail goes out from the worker
+(`notification_send`): inline when the event happened in a pipeline task, otherwise as a task
+of its own, so a slow mail server never holds up a customer's or a staff member's request.
+Rows whose e-mail failed are sent again by the sweeper, a few times.
+"""
+import contextvars
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from orders.models import Order
 from workflows.gateways import notification_gateway
@@ -18,13 +28,21 @@ MESSAGES = {
     "order.failed": ("Order {number} could not be completed", "We could not complete order {number}: {reason}"),
     "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
 }
+# How often an e-mail that failed is tried again (by the sweeper, at least a minute apart).
+EMAIL_ATTEMPTS = 3
+EMAIL_RETRY_AFTER = timedelta(minutes=1)
+
+# True while a pipeline task runs: its e-mails go out inline, the task being in the worker already.
+send_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_send_inline", default=False)
 
 
-def notify(*, order_id: int, event_type: str) -> Notification | None:
-    """Tell the customer about `event_type` once (e-mail and in-app); other events are silent."""
+def notification_record(*, order: Order, event_type: str) -> Notification | None:
+    """Write the customer's notification of `event_type` for `order`, as the order is now.
+
+    Call it inside the transaction that publishes the event. Returns None for an event the
+    customer is not told about, or one already recorded (a redelivered step)."""
     if event_type not in MESSAGES:
         return None
-    order = Order.objects.select_related("owner").get(pk=order_id)
     values = {
         "number": order.number,
         "total": order.total,
@@ -36,13 +54,65 @@ def notify(*, order_id: int, event_type: str) -> Notification | None:
     title, body = (text.format(**values).strip() for text in MESSAGES[event_type])
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(
-                user=order.owner, order=order, event_type=event_type, title=title, body=body
+            return Notification.objects.create(
+                user_id=order.owner_id, order=order, event_type=event_type, title=title, body=body
             )
     except IntegrityError:
-        return None  # already sent: a redelivered task must not notify twice
+        return None
+
+
+def notification_dispatch(notification: Notification) -> None:
+    """After commit: e-mail it now when already in the worker, else queue `notification_send`."""
+    if send_inline.get():
+        notification_send(notification.pk)
+        return
+    from workflows import outbox
+
+    outbox.enqueue("workflows.notifications.notification_send", notification.pk,
+                   task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")
+
+
+def notification_send(notification_id: int) -> bool:
+    """E-mail one recorded notification unless it already went out; True when sent now.
+
+    The gateway call carries a key per order and event, so a send that is repeated after a
+    crash does not e-mail twice. A failure is logged and counted; the sweeper tries again."""
+    with transaction.atomic():
+        notification = (Notification.objects.select_for_update().select_related("user")
+                        .filter(pk=notification_id, email_sent_at=None).first())
+        if notification is None:
+            return False
+        Notification.objects.filter(pk=notification.pk).update(email_attempts=notification.email_attempts + 1)
     try:
-        notification_gateway.send(key=f"order-{order.pk}-{event_type}", to=order.owner.email, subject=title, body=body)
-    except Exception:  # the in-app notification stands even when e-mail fails
-        logger.exception("e-mail for %s failed", event_type, extra={"order_id": order.pk})
+        notification_gateway.send(key=f"order-{notification.order_id}-{notification.event_type}",
+                                  to=notification.user.email, subject=notification.title, body=notification.body)
+    except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
+        logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
+        return False
+    Notification.objects.filter(pk=notification.pk).update(email_sent_at=timezone.now())
+    return True
+
+
+def notification_send_pending(*, order_id: int, event_type: str) -> bool:
+    """E-mail the order's recorded `event_type` notification if it has not gone out yet."""
+    notification = Notification.objects.filter(order_id=order_id, event_type=event_type, email_sent_at=None).first()
+    return notification is not None and notification_send(notification.pk)
+
+
+def notifications_resend(*, now=None, limit: int = 200) -> int:
+    """Sweeper: try again the e-mails that failed or were never sent (at most EMAIL_ATTEMPTS
+    tries each); returns how many went out."""
+    now = now or timezone.now()
+    due = (Notification.objects.filter(email_sent_at=None, email_attempts__lt=EMAIL_ATTEMPTS,
+                                       created_at__lt=now - EMAIL_RETRY_AFTER)
+           .order_by("created_at").values_list("pk", flat=True)[:limit])
+    return sum(notification_send(pk) for pk in list(due))
+
+
+def notify(*, order_id: int, event_type: str) -> Notification | None:
+    """Record and e-mail at once (for the shell and tests: the services record and dispatch)."""
+    with transaction.atomic():
+        notification = notification_record(order=Order.objects.get(pk=order_id), event_type=event_type)
+    if notification is not None:
+        notification_send(notification.pk)
     return notification

@@ -80,18 +80,18 @@ class Fire:
 
 @dataclass(frozen=True)
 class Acknowledge:
-    """Tell the customer the order was received, then go on with `then`.
+    """E-mail the customer that the order was received, then go on with `then`.
 
-    The e-mail goes out here, in the worker, rather than on commit of the placement, so a
-    slow mail provider never holds up POST /api/orders (notify() sends each event once)."""
+    Placement records the notification in its transaction; the e-mail goes out here, in the
+    worker, so a slow mail server never holds up the checkout."""
 
     event: str
     then: "Fire"
 
     def run(self, order: Order) -> Order | bool:
-        from workflows.notifications import notify
+        from workflows.notifications import notification_send_pending
 
-        notify(order_id=order.pk, event_type=self.event)
+        notification_send_pending(order_id=order.pk, event_type=self.event)
         return self.then.run(order)
 
 

@@ -6,26 +6,21 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
-from django_q.tasks import async_task, schedule
+from django_q.tasks import schedule
 
 from orders.models import Order
 from orders.states import OrderState, WORKING_STATES
 from store.request_context import order_id_var, request_id_var
+from workflows import notifications, outbox
 
 logger = logging.getLogger("workflows.tasks")
 
 
-def pipeline_enqueue(*, order_id: int) -> None:
-    """Queue a pipeline run for the order (carrying the current request id)."""
-    async_task(
-        "workflows.tasks.pipeline_run",
-        order_id,
-        request_id=request_id_var.get(),
-        task_name=f"pipeline-order-{order_id}",
-        group="pipeline",
-        save=False,
-        sync=settings.PIPELINE_TASKS_SYNC,
-    )
+def pipeline_enqueue(*, order_id: int) -> bool:
+    """Queue a pipeline run for the order (carrying the current request id); False when the
+    broker refused it and it waits in the outbox (`workflows.outbox`)."""
+    return outbox.enqueue("workflows.tasks.pipeline_run", order_id, request_id_var.get(),
+                          task_name=f"pipeline-order-{order_id}", group="pipeline")
 
 
 def pipeline_schedule(*, order_id: int, at: datetime) -> None:
@@ -51,11 +46,13 @@ def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
 
     token = request_id_var.set(request_id)
     order_token = order_id_var.set(order_id)
+    inline_token = notifications.send_inline.set(True)
     try:
         return pipeline_advance(order_id)
     finally:
         request_id_var.reset(token)
         order_id_var.reset(order_token)
+        notifications.send_inline.reset(inline_token)
 
 
 def stuck_orders(*, now: datetime | None = None):
@@ -70,7 +67,10 @@ def stuck_orders(*, now: datetime | None = None):
 
 
 def sweep_stuck_orders() -> int:
-    """Scheduled: re-enqueue the pipeline for every stuck order. Returns how many."""
+    """Scheduled: queue what the outbox holds, e-mail what failed to go out, and re-enqueue the
+    pipeline for every stuck order. Returns how many stuck orders."""
+    outbox.outbox_relay()
+    notifications.notifications_resend()
     order_ids = list(stuck_orders()[:1000])
     for order_id in order_ids:
         logger.warning("re-enqueueing stuck order %s", order_id, extra={"order_id": order_id})

@@ -114,7 +114,7 @@ def order_place(
     expectedTotal). A difference raises PriceChanged (409) naming each change; a product no
     longer sold raises ValidationFailed naming it.
     """
-    from workflows import metrics, tasks
+    from workflows import metrics, notifications, tasks
     from workflows.gateways import payment_gateway
 
     merged = _merged_lines(lines)
@@ -182,11 +182,11 @@ def order_place(
                 detail={"total": str(total), "items": sum(merged.values())},
                 request_id=request_id_var.get() or "",
             )
+            # The "order received" e-mail goes out from the pipeline's first stage, in the worker.
+            notifications.notification_record(order=order, event_type="order.created")
             transaction.on_commit(lambda: metrics.order_created(), robust=True)
-            # The "order received" e-mail is sent by the pipeline's first stage, in the worker:
-            # a slow mail provider must not hold up the customer's checkout.
-            # Robust: a queue that is down never turns the committed order into an error for the
-            # customer (the failure is logged; the sweeper starts the order).
+            # Robust: a broker that is down never turns the committed order into an error for the
+            # customer (the run waits in the outbox until the broker is back).
             transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk), robust=True)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.

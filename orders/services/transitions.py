@@ -2,7 +2,8 @@
 
 `order_transition` fires a django-fsm transition of `Order` under a row lock, inside a
 transaction, writes the `OrderEvent`, releases stock when the order ends without shipping,
-and schedules the follow-up work (notifications, metrics, the pipeline) on commit.
+records the customer's notification, and schedules the follow-up work (the e-mail, metrics,
+the pipeline) on commit.
 """
 import logging
 from typing import Any
@@ -63,6 +64,8 @@ def order_transition(
     returned: that is how a redelivered pipeline step becomes a no-op. Otherwise a transition
     the current state does not allow raises TransitionRefused (HTTP 409).
     """
+    from workflows import notifications
+
     if name not in TRANSITION_NAMES:
         raise ValueError(f"unknown transition {name!r}")
     with transaction.atomic():
@@ -97,6 +100,7 @@ def order_transition(
             detail=event_detail,
             request_id=request_id_var.get() or "",
         )
+        notification = notifications.notification_record(order=order, event_type=event_type) if event_type else None
         if actor_kind == Actor.STAFF:
             staff_action_record(
                 actor=actor, obj=order, action=name, changes={"state": [source, order.state]}, detail=event_detail
@@ -111,16 +115,16 @@ def order_transition(
         )
         # Follow-up work never turns the committed change into an error (robust: logged instead);
         # what it could not queue, the sweeper picks up.
-        transaction.on_commit(lambda: _after_commit(order, name, event_type, actor_kind), robust=True)
+        transaction.on_commit(lambda: _after_commit(order, name, notification, actor_kind), robust=True)
     return order
 
 
-def _after_commit(order: Order, name: str, event_type: str, actor_kind: str) -> None:
+def _after_commit(order: Order, name: str, notification, actor_kind: str) -> None:
     from workflows import metrics, notifications, tasks
 
     metrics.transition_fired(name)
-    if event_type:
-        notifications.notify(order_id=order.pk, event_type=event_type)
+    if notification is not None:
+        notifications.notification_dispatch(notification)
     # A person moved the order into a state the pipeline works on: hand it back to the pipeline.
     if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES and order.state != OrderState.AWAITING_APPROVAL:
         tasks.pipeline_enqueue(order_id=order.pk)

@@ -13,7 +13,7 @@ from catalog.models import Category, Product
 from orders.models import Order
 from orders.services import order_transition, refund_create
 from store.staff import shop_staff_group_sync
-from workflows.models import GatewayCall, Notification, ReviewRule
+from workflows.models import GatewayCall, ReviewRule
 
 VALIDATED = [("start_validation", {}), ("validation_passed", {})]
 PAYING = [*VALIDATED, ("start_payment", {})]
@@ -97,7 +97,6 @@ def store_rows(order_in, customer, catalog):
         for i in range(n):
             order = order_in("paid", items={"prod-008": 1})
             refund_create(order=order, amount=Decimal("5.00"), reason="Scratched box", actor=None)
-            Notification.objects.create(user=customer, order=order, event_type="order.paid", title=f"Paid {i}")
             order_in("awaiting_approval", items={"prod-008": 2})
             ReviewRule.objects.create(name=f"Rule {start + i}", field="total", operator="gte", value=Decimal(500 + i))
             category = Category.objects.create(name=f"Category {start + i}", slug=f"category-{start + i}",

@@ -7,7 +7,10 @@ from workflows.notifications import notify
 
 
 def notifications_for(order, *event_types):
-    return [notify(order_id=order.pk, event_type=event_type) for event_type in event_types]
+    """The order's notifications of these events (placement records "order.created" itself)."""
+    for event_type in event_types:
+        notify(order_id=order.pk, event_type=event_type)
+    return [Notification.objects.get(order=order, event_type=event_type) for event_type in event_types]
 
 
 def test_notifications_require_sign_in(client, db):

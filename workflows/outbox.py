@@ -1,0 +1,89 @@
+"""Tasks queued after a commit survive a broker outage: what the broker refuses waits in the database.
+
+`enqueue` queues a django-q2 task; when the broker cannot take it (Redis down or hanging:
+it gives up after REDIS_TIMEOUT / REDIS_BROKER_TIMEOUT), the task is written to `OutboxTask`
+instead and logged once, and the caller goes on: the change it follows has committed and is
+answered as a success. `outbox_relay` queues the rows again, oldest first; the worker cluster's
+main process runs it every OUTBOX_RELAY_SECONDS (`relay_start`), and the sweeper on each sweep,
+so deferred work starts within about a second of the broker's return.
+"""
+import logging
+import multiprocessing
+import threading
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from django_q.tasks import async_task
+
+from workflows.models import OutboxTask
+
+logger = logging.getLogger("workflows.outbox")
+
+
+def _queue(func: str, args: list, task_name: str, group: str) -> None:
+    async_task(func, *args, task_name=task_name, group=group, save=False, sync=settings.PIPELINE_TASKS_SYNC)
+
+
+def enqueue(func: str, *args, task_name: str = "", group: str = "") -> bool:
+    """Queue task `func(*args)` (JSON-serializable args); True when the broker took it now,
+    False when it waits in the outbox (or, with the database down as well, only in the log:
+    the sweeper finds stuck orders by their state)."""
+    try:
+        _queue(func, list(args), task_name, group)
+        return True
+    except Exception as exc:  # any broker failure: the committed change must stand
+        error = f"{exc.__class__.__name__}: {exc}"[:500]
+    try:
+        OutboxTask.objects.create(func=func, args=list(args), task_name=task_name, group=group, error=error)
+    except DatabaseError:
+        logger.exception("could not queue %s nor keep it in the outbox (%s)", task_name or func, error)
+        return False
+    logger.warning("broker refused %s; kept in the outbox until it is back (%s)", task_name or func, error)
+    return False
+
+
+def outbox_relay(*, limit: int = 500) -> int:
+    """Queue the outbox's tasks, oldest first, deleting each once the broker took it; stops at
+    the first refusal (the broker is still down). Returns how many were queued."""
+    queued = 0
+    for task in OutboxTask.objects.all()[:limit]:
+        try:
+            _queue(task.func, task.args, task.task_name, task.group)
+        except Exception as exc:  # still down: keep it, try again on the next round
+            OutboxTask.objects.filter(pk=task.pk).update(attempts=task.attempts + 1,
+                                                         error=f"{exc.__class__.__name__}: {exc}"[:500])
+            break
+        # Deleted after queueing: a crash in between queues it twice, which the tasks allow
+        # (a pipeline run is a no-op for an order that moved on; an e-mail goes out once).
+        OutboxTask.objects.filter(pk=task.pk).delete()
+        queued += 1
+    if queued:
+        logger.info("queued %s deferred task(s) from the outbox", queued)
+    return queued
+
+
+def _relay_forever(interval: float) -> None:
+    # The cluster forks its sentinel right after start-up; this thread opens its database
+    # connection only after that, so no child inherits a connection it would share.
+    while not multiprocessing.active_children():
+        time.sleep(0.1)
+    failing = False
+    while True:
+        time.sleep(interval)
+        try:
+            close_old_connections()
+            if OutboxTask.objects.exists():
+                outbox_relay()
+            failing = False
+        except Exception:  # the database may be down too: logged once, the next round tries again
+            if not failing:
+                logger.exception("outbox relay round failed; trying again every %s s", interval)
+            failing = True
+
+
+def relay_start(interval: float) -> threading.Thread:
+    """Run `outbox_relay` every `interval` seconds from a daemon thread (the cluster's main process)."""
+    thread = threading.Thread(target=_relay_forever, args=(interval,), name="outbox-relay", daemon=True)
+    thread.start()
+    return thread
