@@ -17,7 +17,6 @@ from catalog.models import Product
 from orders.models import Order, OrderEvent
 from orders.states import PAID_STATES, OrderState
 
-
 # States in which the shop holds the customer's money (net of refunds): the revenue.
 REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED})
 

@@ -1,5 +1,5 @@
-"""The pipeline's data in the admin: review rules (edited by staff), notifications and the
-simulated providers' ledger (both read-only: the pipeline writes them)."""
+"""The pipeline's data in the admin: review rules (edited by staff), notifications, the
+simulated providers' ledger and the outbox (read-only: the pipeline writes them)."""
 import json
 
 from django.contrib import admin, messages
@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
-from workflows.models import GatewayCall, Notification, ReviewRule
+from workflows.models import GatewayCall, Notification, OutboxTask, ReviewRule
 from workflows.selectors import review_rule_backtest
 
 
@@ -76,7 +76,7 @@ class ReviewRuleAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
-    list_display = ("created_at", "title", "user", "order_number", "event_type", "read_at")
+    list_display = ("created_at", "title", "user", "order_number", "event_type", "read_at", "email_sent_at")
     list_select_related = ("user", "order")
     list_filter = ("event_type", ("read_at", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("title", "user__email")
@@ -111,3 +111,11 @@ class GatewayCallAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
     @admin.display(description="result")
     def result_json(self, call: GatewayCall) -> str:
         return format_html("<pre>{}</pre>", json.dumps(call.result, indent=2, sort_keys=True, default=str))
+
+
+@admin.register(OutboxTask)
+class OutboxTaskAdmin(ReadOnlyModelAdmin):
+    """Tasks the broker refused, waiting for the worker's relay; rows that stay mean it is still down."""
+
+    list_display = ("created_at", "task_name", "func", "attempts", "error")
+    search_fields = ("task_name",)

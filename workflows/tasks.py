@@ -9,7 +9,7 @@ from django_q.models import Schedule
 from django_q.tasks import schedule
 
 from orders.models import Order
-from orders.states import OrderState, WORKING_STATES
+from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
 from workflows import notifications, outbox
 

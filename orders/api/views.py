@@ -1,5 +1,7 @@
 """/api/orders: thin views over the order services and selectors."""
-from django.db import transaction
+import logging
+
+from django.db import DatabaseError, transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -16,11 +18,14 @@ from orders.api.serializers import (
     ReasonInput,
     RefundInput,
 )
+from orders.models import Order
 from orders.states import Actor, OrderState
 from store import permissions
 from store.api.pagination import HeaderPagination
 from store.errors import ValidationFailed
 from store.permissions import StaffPermission
+
+logger = logging.getLogger("orders.api")
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
@@ -48,6 +53,21 @@ def _idempotency_key(request: Request) -> str:
 def _detail(request: Request, order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
     order = selectors.order_get(user=request.user, order_id=order_id)
     return Response(OrderDetailOutput(order, context={"request": request}).data, status=status_code)
+
+
+def _committed(request: Request, order: Order, *, status_code: int = status.HTTP_200_OK) -> Response:
+    """The answer to a write that committed: the order as it is now, read back.
+
+    The write stands whatever happens next, so a failed read-back (the database went away
+    right after the commit) still answers `status_code`, with the order's id and number and
+    where to read it: a client that retried on an error could place it twice."""
+    try:
+        return _detail(request, order.pk, status_code=status_code)
+    except DatabaseError:
+        logger.warning("order %s committed but could not be read back", order.pk, exc_info=True,
+                       extra={"order_id": order.pk})
+        return Response({"id": order.pk, "number": order.number, "detail": "Done. The order could not be read back "
+                         f"just now; GET /api/orders/{order.pk} shows it."}, status=status_code)
 
 
 class OrderListCreateApi(APIView):
@@ -88,8 +108,8 @@ class OrderListCreateApi(APIView):
             idempotency_key=key,
             expected_total=data.get("expectedTotal"),
         )
-        return _detail(request, result.order.pk,
-                       status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        return _committed(request, result.order,
+                          status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 class OrderDetailApi(APIView):
@@ -111,9 +131,9 @@ class OrderCancelApi(APIView):
         payload = ReasonInput(data=request.data or {})
         payload.is_valid(raise_exception=True)
         kind = Actor.CUSTOMER if order.owner_id == request.user.pk else Actor.STAFF
-        services.order_cancel(order=order, actor=request.user, actor_kind=kind,
-                              reason=payload.validated_data.get("reason", ""))
-        return _detail(request, order_id)
+        order = services.order_cancel(order=order, actor=request.user, actor_kind=kind,
+                                      reason=payload.validated_data.get("reason", ""))
+        return _committed(request, order)
 
 
 class OrderApproveApi(APIView):
@@ -122,8 +142,7 @@ class OrderApproveApi(APIView):
     @extend_schema(operation_id="orders_approve", request=None, responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get(user=request.user, order_id=order_id)
-        services.order_approve(order=order, actor=request.user)
-        return _detail(request, order_id)
+        return _committed(request, services.order_approve(order=order, actor=request.user))
 
 
 class OrderRejectApi(APIView):
@@ -134,8 +153,8 @@ class OrderRejectApi(APIView):
         order = selectors.order_get(user=request.user, order_id=order_id)
         payload = ReasonInput(data=request.data or {})
         payload.is_valid(raise_exception=True)
-        services.order_reject(order=order, actor=request.user, reason=payload.validated_data.get("reason", ""))
-        return _detail(request, order_id)
+        order = services.order_reject(order=order, actor=request.user, reason=payload.validated_data.get("reason", ""))
+        return _committed(request, order)
 
 
 class OrderRetryApi(APIView):
@@ -145,8 +164,8 @@ class OrderRetryApi(APIView):
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get(user=request.user, order_id=order_id)
         with transaction.atomic():
-            services.order_retry(order=order, actor=request.user)
-        return _detail(request, order_id)
+            order = services.order_retry(order=order, actor=request.user)
+        return _committed(request, order)
 
 
 class OrderRefundApi(APIView):
@@ -158,11 +177,11 @@ class OrderRefundApi(APIView):
         order = selectors.order_get(user=request.user, order_id=order_id)
         payload = RefundInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.refund_create(
+        result = services.refund_create(
             order=order,
             amount=payload.validated_data.get("amount"),
             reason=payload.validated_data["reason"],
             actor=request.user,
             idempotency_key=_idempotency_key(request),
         )
-        return _detail(request, order_id)
+        return _committed(request, order)

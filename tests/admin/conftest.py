@@ -13,7 +13,7 @@ from catalog.models import Category, Product
 from orders.models import Order
 from orders.services import order_transition, refund_create
 from store.staff import shop_staff_group_sync
-from workflows.models import GatewayCall, ReviewRule
+from workflows.models import GatewayCall, OutboxTask, ReviewRule
 
 VALIDATED = [("start_validation", {}), ("validation_passed", {})]
 PAYING = [*VALIDATED, ("start_payment", {})]
@@ -90,7 +90,8 @@ def order_in(place_order, customer):
 @pytest.fixture
 def store_rows(order_in, customer, catalog):
     """store_rows(n): n more rows of every model the store's admin lists (orders with their
-    lines, timeline, a refund and a notification; held orders; gateway calls; rules; products)."""
+    lines, timeline, a refund and notifications; held orders; gateway calls; a deferred task;
+    rules; products)."""
 
     def add(n: int) -> None:
         start = Order.objects.count()
@@ -98,6 +99,8 @@ def store_rows(order_in, customer, catalog):
             order = order_in("paid", items={"prod-008": 1})
             refund_create(order=order, amount=Decimal("5.00"), reason="Scratched box", actor=None)
             order_in("awaiting_approval", items={"prod-008": 2})
+            OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[order.pk, None],
+                                      task_name=f"pipeline-order-{order.pk}", error="ConnectionError: refused")
             ReviewRule.objects.create(name=f"Rule {start + i}", field="total", operator="gte", value=Decimal(500 + i))
             category = Category.objects.create(name=f"Category {start + i}", slug=f"category-{start + i}",
                                                image="default")

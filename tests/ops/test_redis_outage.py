@@ -1,5 +1,6 @@
 """Redis down: the shop keeps serving. Rate limits fail open with one warning, signing in works,
-and a committed order is answered as a success (its follow-up could not be queued: logged)."""
+and a committed order is answered as a success (its pipeline run waits in the outbox, logged
+once, until the worker's relay queues it)."""
 import json
 import time
 
@@ -7,8 +8,9 @@ import pytest
 
 from orders.models import Order
 from tests.conftest import PASSWORD, SHIPPING
-from tests.ops.conftest import PRODUCTION_RATE_LIMITS, http_get, json_log_lines, process_env
+from tests.ops.conftest import PRODUCTION_RATE_LIMITS, http_get, json_log_lines, process_env, wait_for
 from tests.ops.test_rate_limits import Visitor
+from workflows.models import OutboxTask
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
@@ -21,7 +23,7 @@ def post_json(base: str, path: str, body: dict, token: str | None = None) -> tup
 
 @pytest.mark.worker
 def test_without_redis_the_shop_serves_signs_in_and_answers_a_committed_order_as_placed(
-    transactional_db, web_servers, catalog, make_user, tmp_path
+    transactional_db, web_servers, catalog, make_user, tmp_path, qcluster
 ):
     customer = make_user("outage@example.com")
     # The web process queues the pipeline on the (unreachable) Redis broker, as in production.
@@ -46,3 +48,11 @@ def test_without_redis_the_shop_serves_signs_in_and_answers_a_committed_order_as
     outages = [line for line in lines if line.get("logger") == "store.throttling"]
     assert len(outages) == 1 and "cache unavailable" in outages[0]["message"]
     assert not [line for line in lines if line.get("status_code") == 500]
+    refused = [line for line in lines if line.get("logger") == "workflows.outbox"]
+    assert len(refused) == 1 and refused[0]["message"].startswith(f"broker refused pipeline-order-{order['id']};")
+    # The order's pipeline run waited in the outbox; the worker cluster's relay queues it within
+    # about a second (the sweeper would take STUCK_AFTER_SECONDS).
+    placed = Order.objects.get(pk=order["id"])
+    wait_for(lambda: Order.objects.get(pk=placed.pk).state == "delivered", timeout=20,
+             message="the worker's outbox relay to run the deferred order")
+    assert not OutboxTask.objects.exists()

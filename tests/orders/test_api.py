@@ -159,3 +159,26 @@ def test_staff_without_refund_permission_gets_403(make_user, jwt_client, custome
     response = jwt_client(clerk).post(f"/api/orders/{order_id}/refund", {"reason": "x"}, format="json")
     assert response.status_code == 403
     assert Order.objects.get(pk=order_id).state == "paid"
+
+
+def test_a_placed_order_is_answered_as_placed_when_reading_it_back_fails(transactional_db, customer_api, catalog):
+    """The database goes away between the commit and the read-back (Django's execute_wrapper
+    refuses every read of orders after the order's insert committed): still a 201, once."""
+    from django.db import OperationalError, connection
+
+    committed = []
+
+    def after_commit_reads_fail(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "orders_order"'):
+            committed.append(True)
+        elif committed and not connection.in_atomic_block and '"orders_order"' in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(after_commit_reads_fail):
+        response = post_order(customer_api)
+
+    order = Order.objects.get()
+    assert response.status_code == 201
+    assert response.json()["id"] == order.pk and response.json()["number"] == order.number
+    assert f"GET /api/orders/{order.pk}" in response.json()["detail"]

@@ -1,0 +1,141 @@
+"""Follow-up work of a committed change survives a broker outage, and e-mails leave from the worker.
+
+The broker here is real: django-q2's Redis broker pointed at a port nothing listens on (down),
+or its ORM broker on the test database (up).
+"""
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from orders.models import Order
+from workflows import outbox
+from workflows.models import Notification, OutboxTask
+from workflows.notifications import notifications_resend
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def broker_down(settings, monkeypatch):
+    settings.PIPELINE_TASKS_SYNC = False
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "DJANGO_REDIS", None)
+    monkeypatch.setattr(Conf, "REDIS", UNREACHABLE_REDIS)
+
+
+@pytest.fixture
+def orm_broker(settings, monkeypatch):
+    """The broker is up: django-q2's ORM broker on the test database (also when REDIS_URL is set)."""
+    settings.PIPELINE_TASKS_SYNC = False
+    monkeypatch.setattr(Conf, "ORM", "default")
+
+
+def queued_funcs() -> list[str]:
+    return [task.func() for task in OrmQ.objects.all()]
+
+
+def test_an_order_placed_while_the_broker_is_down_waits_in_the_outbox_and_runs_once_it_is_back(
+    broker_down, settings, monkeypatch, customer, place_order, django_capture_on_commit_callbacks, caplog
+):
+    caplog.set_level(logging.WARNING, logger="workflows.outbox")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order(customer)
+
+    (deferred,) = OutboxTask.objects.all()
+    assert (deferred.func, deferred.args[0], deferred.task_name) == (
+        "workflows.tasks.pipeline_run", order.pk, f"pipeline-order-{order.pk}")
+    assert "ConnectionError" in deferred.error
+    assert [record.getMessage().split(";")[0] for record in caplog.records] == [
+        f"broker refused pipeline-order-{order.pk}"]
+    # The "order received" notification committed with the order; its e-mail waits for the worker.
+    received = Notification.objects.get(order=order, event_type="order.created")
+    assert received.email_sent_at is None and mail.outbox == []
+
+    assert outbox.outbox_relay() == 0  # still down: kept, and counted
+    assert OutboxTask.objects.get().attempts == 2
+
+    monkeypatch.setattr(Conf, "ORM", "default")  # back (the database's broker)
+    settings.PIPELINE_TASKS_SYNC = True  # and run what is queued in-process
+    assert outbox.outbox_relay() == 1
+
+    assert not OutboxTask.objects.exists()
+    order.refresh_from_db()
+    assert order.state == "delivered"
+    received.refresh_from_db()
+    assert received.email_sent_at is not None
+    assert [message.subject for message in mail.outbox][0] == f"Order {order.number} received"
+
+
+def test_a_staff_cancel_answers_at_once_and_its_email_leaves_from_the_worker(
+    orm_broker, staff_api, customer, place_order, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order(customer)
+    OrmQ.objects.all().delete()  # the pipeline run placement queued; not this test's subject
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"reason": "Out of season"}, format="json")
+
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    cancelled = Notification.objects.get(order=order, event_type="order.cancelled")
+    assert cancelled.email_sent_at is None and mail.outbox == []
+    assert queued_funcs() == ["workflows.notifications.notification_send"]
+    assert OrmQ.objects.get().task["args"] == (cancelled.pk,)
+
+
+def test_a_staff_cancel_while_the_broker_is_down_is_answered_and_its_email_goes_out_later(
+    broker_down, settings, monkeypatch, staff_api, customer, place_order, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order(customer)
+    OutboxTask.objects.all().delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"reason": "Out of season"}, format="json")
+
+    assert response.status_code == 200 and response.json()["state"] == "cancelled"
+    assert list(OutboxTask.objects.values_list("func", flat=True)) == ["workflows.notifications.notification_send"]
+    monkeypatch.setattr(Conf, "ORM", "default")
+    settings.PIPELINE_TASKS_SYNC = True
+    outbox.outbox_relay()
+    assert [message.subject for message in mail.outbox] == [f"Order {order.number} cancelled"]
+
+
+def test_an_email_the_mail_server_refused_is_sent_again_by_the_sweeper_a_few_times(
+    settings, customer, place_order, django_capture_on_commit_callbacks
+):
+    settings.PIPELINE_TASKS_SYNC = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens
+    with django_capture_on_commit_callbacks(execute=True):
+        order = place_order(customer)
+    order.refresh_from_db()
+    assert order.state == "delivered"  # a mail outage never holds up the order
+    unsent = Notification.objects.filter(order=order, email_sent_at=None)
+    assert unsent.count() == 4 and set(unsent.values_list("email_attempts", flat=True)) == {1}
+
+    later = timezone.now() + timedelta(minutes=2)
+    assert notifications_resend(now=later) == 0  # still down: a second try each
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notifications_resend(now=later) == 4
+    assert sorted(message.subject for message in mail.outbox) == sorted(
+        Notification.objects.filter(order=order).values_list("title", flat=True))
+    assert notifications_resend(now=later) == 0  # sent once
+
+
+def test_the_sweeper_gives_up_on_an_email_after_three_tries(settings, customer, place_order,
+                                                            django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1
+    order = place_order(customer)  # not committed: only "order received" is recorded
+    later = timezone.now() + timedelta(minutes=2)
+    for _ in range(4):
+        notifications_resend(now=later)
+    notification = Notification.objects.get(order=order)
+    assert (notification.email_attempts, notification.email_sent_at) == (3, None)
+    assert Order.objects.get(pk=order.pk).state == "new"
