@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from orders.models import Order
@@ -55,7 +56,7 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
     try:
         with transaction.atomic():
             return Notification.objects.create(
-                user_id=order.owner_id, order=order, event_type=event_type, title=title, body=body
+                user=order.owner, order=order, event_type=event_type, title=title, body=body
             )
     except IntegrityError:
         return None
@@ -64,7 +65,7 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
 def notification_dispatch(notification: Notification) -> None:
     """After commit: e-mail it now when already in the worker, else queue `notification_send`."""
     if send_inline.get():
-        notification_send(notification.pk)
+        notification_send(notification.pk, notification)
         return
     from workflows import outbox
 
@@ -72,31 +73,32 @@ def notification_dispatch(notification: Notification) -> None:
                    task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")
 
 
-def notification_send(notification_id: int) -> bool:
+def notification_send(notification_id: int, notification: Notification | None = None) -> bool:
     """E-mail one recorded notification unless it already went out; True when sent now.
 
     The gateway call carries a key per order and event, so a send that is repeated after a
     crash does not e-mail twice. A failure is logged and counted; the sweeper tries again."""
-    with transaction.atomic():
-        notification = (Notification.objects.select_for_update().select_related("user")
-                        .filter(pk=notification_id, email_sent_at=None).first())
-        if notification is None:
-            return False
-        Notification.objects.filter(pk=notification.pk).update(email_attempts=notification.email_attempts + 1)
+    claimed = (Notification.objects.filter(pk=notification_id, email_sent_at=None)
+               .update(email_attempts=F("email_attempts") + 1))
+    if not claimed:
+        return False
+    if notification is None:
+        notification = Notification.objects.select_related("user").get(pk=notification_id)
     try:
         notification_gateway.send(key=f"order-{notification.order_id}-{notification.event_type}",
                                   to=notification.user.email, subject=notification.title, body=notification.body)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
         return False
-    Notification.objects.filter(pk=notification.pk).update(email_sent_at=timezone.now())
+    Notification.objects.filter(pk=notification_id).update(email_sent_at=timezone.now())
     return True
 
 
 def notification_send_pending(*, order_id: int, event_type: str) -> bool:
     """E-mail the order's recorded `event_type` notification if it has not gone out yet."""
-    notification = Notification.objects.filter(order_id=order_id, event_type=event_type, email_sent_at=None).first()
-    return notification is not None and notification_send(notification.pk)
+    notification = (Notification.objects.select_related("user")
+                    .filter(order_id=order_id, event_type=event_type, email_sent_at=None).first())
+    return notification is not None and notification_send(notification.pk, notification)
 
 
 def notifications_resend(*, now=None, limit: int = 200) -> int:
