@@ -10,8 +10,8 @@ class WorkflowsConfig(AppConfig):
 
         from store.metrics import is_qcluster_command
 
-        # The worker cluster's main process queues what a broker outage left in the outbox.
+        # The worker cluster's main process watches the broker and queues what an outage left in the outbox.
         if settings.OUTBOX_RELAY_SECONDS > 0 and is_qcluster_command():
-            from workflows import outbox
+            from workflows import relay
 
-            outbox.relay_start(settings.OUTBOX_RELAY_SECONDS)
+            relay.relay_start(settings.OUTBOX_RELAY_SECONDS)

@@ -4,16 +4,13 @@
 it gives up after REDIS_TIMEOUT / REDIS_BROKER_TIMEOUT), the task is written to `OutboxTask`
 instead and logged once, and the caller goes on: the change it follows has committed and is
 answered as a success. `outbox_relay` queues the rows again, oldest first; the worker cluster's
-main process runs it every OUTBOX_RELAY_SECONDS (`relay_start`), and the sweeper on each sweep,
-so deferred work starts within about a second of the broker's return.
+main process runs it every OUTBOX_RELAY_SECONDS (`workflows.relay`), and the sweeper on each
+sweep, so deferred work starts within about a second of the broker's return.
 """
 import logging
-import multiprocessing
-import threading
-import time
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 from django_q.tasks import async_task
 
 from workflows.models import OutboxTask
@@ -61,29 +58,3 @@ def outbox_relay(*, limit: int = 500) -> int:
     if queued:
         logger.info("queued %s deferred task(s) from the outbox", queued)
     return queued
-
-
-def _relay_forever(interval: float) -> None:
-    # The cluster forks its sentinel right after start-up; this thread opens its database
-    # connection only after that, so no child inherits a connection it would share.
-    while not multiprocessing.active_children():
-        time.sleep(0.1)
-    failing = False
-    while True:
-        time.sleep(interval)
-        try:
-            close_old_connections()
-            if OutboxTask.objects.exists():
-                outbox_relay()
-            failing = False
-        except Exception:  # the database may be down too: logged once, the next round tries again
-            if not failing:
-                logger.exception("outbox relay round failed; trying again every %s s", interval)
-            failing = True
-
-
-def relay_start(interval: float) -> threading.Thread:
-    """Run `outbox_relay` every `interval` seconds from a daemon thread (the cluster's main process)."""
-    thread = threading.Thread(target=_relay_forever, args=(interval,), name="outbox-relay", daemon=True)
-    thread.start()
-    return thread

@@ -55,10 +55,11 @@ def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
         notifications.send_inline.reset(inline_token)
 
 
-def stuck_orders(*, now: datetime | None = None):
-    """Orders sitting in a working state for longer than PIPELINE['STUCK_AFTER_SECONDS']."""
+def stuck_orders(*, now: datetime | None = None, older_than: float | None = None):
+    """Orders sitting in a working state for longer than `older_than` seconds (default
+    PIPELINE['STUCK_AFTER_SECONDS']), oldest first; a shipped order only once its delivery is due."""
     now = now or timezone.now()
-    threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"])
+    threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"] if older_than is None else older_than)
     delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
     stuck = Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
     # A shipped order legitimately waits for its delivery delay first.
@@ -66,13 +67,24 @@ def stuck_orders(*, now: datetime | None = None):
     return Order.objects.filter(stuck | late).order_by("updated_at").values_list("pk", flat=True)
 
 
+def _redrive(order_ids: list[int], *, log_each: bool = True) -> int:
+    for order_id in order_ids:
+        if log_each:
+            logger.warning("re-enqueueing stuck order %s", order_id, extra={"order_id": order_id})
+        pipeline_enqueue(order_id=order_id)
+    return len(order_ids)
+
+
 def sweep_stuck_orders() -> int:
     """Scheduled: queue what the outbox holds, e-mail what failed to go out, and re-enqueue the
     pipeline for every stuck order. Returns how many stuck orders."""
     outbox.outbox_relay()
     notifications.notifications_resend()
-    order_ids = list(stuck_orders()[:1000])
-    for order_id in order_ids:
-        logger.warning("re-enqueueing stuck order %s", order_id, extra={"order_id": order_id})
-        pipeline_enqueue(order_id=order_id)
-    return len(order_ids)
+    return _redrive(list(stuck_orders()[:1000]))
+
+
+def orders_redrive() -> int:
+    """After a broker outage: re-enqueue every order in a working state now (at most 1000, oldest
+    first), whatever its age; the tasks the broker held may be lost. Returns how many (the
+    caller logs the count)."""
+    return _redrive(list(stuck_orders(older_than=0)[:1000]), log_each=False)

@@ -139,3 +139,29 @@ def test_the_sweeper_gives_up_on_an_email_after_three_tries(settings, customer, 
     notification = Notification.objects.get(order=order)
     assert (notification.email_attempts, notification.email_sent_at) == (3, None)
     assert Order.objects.get(pk=order.pk).state == "new"
+
+
+def test_the_relay_redrives_working_orders_once_the_broker_is_back_and_logs_the_outage_once(
+    broker_down, monkeypatch, customer, place_order, caplog
+):
+    from django_q.brokers import get_broker
+
+    from workflows.relay import Relay
+
+    caplog.set_level(logging.WARNING, logger="workflows.relay")
+    waiting = place_order(customer)  # its queued run died with the broker (nothing was queued here)
+    done = place_order(customer)
+    Order.objects.filter(pk=done.pk).update(state="delivered")
+    relay = Relay(broker=get_broker())
+    relay.tick()
+    relay.tick()
+    assert [record.getMessage() for record in caplog.records] == [
+        "broker unreachable; tasks wait in the outbox until it is back"]
+
+    monkeypatch.setattr(Conf, "ORM", "default")
+    relay.broker = get_broker()  # the same broker, reachable again
+    relay.tick()
+    relay.tick()
+
+    assert [task.task["args"] for task in OrmQ.objects.all()] == [(waiting.pk, None)]
+    assert caplog.records[-1].getMessage() == "broker back; re-drove 1 order(s) in working states"

@@ -1,0 +1,76 @@
+"""The worker cluster's relay: a thread in its main process that watches the broker.
+
+Every OUTBOX_RELAY_SECONDS it pings the broker and queues what the outbox holds. When the
+broker comes back after it could not be reached, the relay also re-drives every order in a
+working state at once, instead of after STUCK_AFTER_SECONDS: a Redis that restarted without
+persistence lost the tasks it held, and a run that finds its order moved on does nothing.
+"""
+import contextlib
+import logging
+import multiprocessing
+import threading
+import time
+
+from django.db import DatabaseError, close_old_connections
+from django_q.brokers import get_broker
+from django_q.brokers.redis_broker import Redis
+
+from workflows import outbox, tasks
+
+logger = logging.getLogger("workflows.relay")
+
+
+def broker_reachable(broker) -> bool:
+    """Ping the broker (Redis: within REDIS_TIMEOUT / REDIS_BROKER_TIMEOUT); never raises."""
+    try:
+        # Redis' own ping(): the broker's wrapper logs an error on every refusal, once a second.
+        return bool(broker.connection.ping() if isinstance(broker, Redis) else broker.ping())
+    except Exception:
+        return False
+
+
+class Relay:
+    """One round per tick: ping, re-drive after an outage, queue the outbox. Logs each outage once."""
+
+    def __init__(self, broker=None) -> None:
+        self.broker = broker or get_broker()
+        self.broker_down = False
+        self.failing = False
+
+    def tick(self) -> None:
+        if not broker_reachable(self.broker):
+            if not self.broker_down:
+                logger.warning("broker unreachable; tasks wait in the outbox until it is back")
+            self.broker_down = True
+            return
+        try:
+            if self.broker_down:
+                redriven = tasks.orders_redrive()
+                logger.warning("broker back; re-drove %s order(s) in working states", redriven)
+            self.broker_down = False
+            outbox.outbox_relay()
+            self.failing = False
+        except Exception:  # the database may be down: logged once, the next round tries again
+            if not self.failing:
+                logger.exception("outbox relay round failed; trying again each round")
+            self.failing = True
+
+
+def _relay_forever(interval: float) -> None:
+    # The cluster forks its sentinel right after start-up; this thread opens its connections
+    # only after that, so no child inherits a connection it would share.
+    while not multiprocessing.active_children():
+        time.sleep(0.1)
+    relay = Relay()
+    while True:
+        time.sleep(interval)
+        with contextlib.suppress(DatabaseError):  # as Django does around a request (CONN_MAX_AGE, broken)
+            close_old_connections()
+        relay.tick()
+
+
+def relay_start(interval: float) -> threading.Thread:
+    """Run the relay every `interval` seconds from a daemon thread (the cluster's main process)."""
+    thread = threading.Thread(target=_relay_forever, args=(interval,), name="outbox-relay", daemon=True)
+    thread.start()
+    return thread
