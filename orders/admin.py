@@ -189,7 +189,9 @@ class OrderEventInline(OrderPartInline):
 
     @admin.display(description="details")
     def details(self, event: OrderEvent) -> str:
-        return format_html_join(", ", "{}: {}", sorted(event.detail.items())) or "—"
+        items = sorted(event.detail.items())
+        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value) for key, value in items)
+        return format_html_join(", ", "{}: {}", labelled) or "—"
 
 
 class RefundInline(OrderPartInline):
