@@ -189,8 +189,8 @@ class OrderEventInline(OrderPartInline):
 
     @admin.display(description="details")
     def details(self, event: OrderEvent) -> str:
-        items = sorted(event.detail.items())
-        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value) for key, value in items)
+        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value)
+                    for key, value in sorted(event.detail.items()))
         return format_html_join(", ", "{}: {}", labelled) or "—"
 
 
