@@ -2,7 +2,9 @@
 
 The admin never writes an order itself. The order page is Django's read-only change form;
 its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
-the signed-in staff user as the actor and come back with a message. Who may see and press
+the signed-in staff user as the actor and come back with a message. Reject and cancel (one
+order or several) first show a confirmation page that asks for an internal note and a message
+to the customer; only the post from that page acts. Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group).
@@ -394,7 +396,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Are you sure?",
-            "opts": self.model._meta,
+            "opts": self.opts,
             "action": action,
             "orders": [(order, action.is_available(order)) for order in orders],
             "form": form,
@@ -522,7 +524,8 @@ class ApprovalQueueAdmin(OrderAdmin):
 
     @admin.display(description="decide")
     def buttons(self, order: Order) -> str:
-        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs."""
+        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs;
+        reject answers with its confirmation page."""
         back = reverse("admin:orders_orderawaitingapproval_changelist")
         return format_html_join(
             " ",

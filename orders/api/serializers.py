@@ -134,6 +134,8 @@ class TimelineEntryOutput(serializers.ModelSerializer):
     toState = serializers.CharField(source="target_state")
     actor = serializers.SerializerMethodField(help_text='"Customer", "Staff" or "System"; staff who may see '
                                               "other customers' orders also see who (an e-mail).")
+    detail = serializers.SerializerMethodField(help_text="What the event carries; staff who may see other "
+                                               "customers' orders also see staff's internal note.")
     at = serializers.DateTimeField(source="created_at")
 
     def _for_staff(self) -> bool:
@@ -144,9 +146,6 @@ class TimelineEntryOutput(serializers.ModelSerializer):
         if self._for_staff():
             return event.actor_label
         return event.get_actor_kind_display()  # a customer is not told which staff member acted
-
-    detail = serializers.SerializerMethodField(help_text="What the event carries; staff who may see other "
-                                               "customers' orders also see staff's internal note.")
 
     def get_detail(self, event: OrderEvent) -> dict:
         return event.detail if self._for_staff() else event.customer_detail
