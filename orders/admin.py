@@ -2,7 +2,9 @@
 
 The admin never writes an order itself. The order page is Django's read-only change form;
 its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
-the signed-in staff user as the actor and come back with a message. Who may see and press
+the signed-in staff user as the actor and come back with a message. Reject and cancel (one
+order or several) first show a confirmation page that asks for an internal note and a message
+to the customer; only the post from that page acts. Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group).
@@ -13,22 +15,25 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
-from orders.admin_forms import ReasonForm, RefundForm
+from orders.admin_forms import RefundForm
 from orders.admin_selectors import order_approval_queue
+from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
 from orders.services import order_approve, order_cancel, order_reject, order_retry, refund_create
-from orders.states import WORKING_STATES, Actor, OrderState
+from orders.states import SHOP_CANCELLED_TEXT, SHOP_REJECTED_TEXT, WORKING_STATES, Actor, OrderState
 from store import permissions
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
@@ -47,6 +52,8 @@ class OrderAction:
 
     The button shows when one of `transitions` is available from the order's state (django-fsm
     knows), or, for an action without a transition of its own, when the state is in `states`.
+    An action with `confirm` first shows a confirmation page asking for an internal note and a
+    message to the customer, who reads `default_message` without one.
     """
 
     name: str
@@ -56,7 +63,8 @@ class OrderAction:
     run: Callable[..., Order]
     transitions: frozenset[str] = field(default_factory=frozenset)
     states: frozenset[str] = field(default_factory=frozenset)
-    asks_reason: bool = False
+    confirm: bool = False
+    default_message: str = ""
     dangerous: bool = False
     hint: str = ""
 
@@ -74,37 +82,40 @@ ORDER_ACTIONS = {
     for action in (
         OrderAction(
             "approve", "Approve", "approved", permissions.ORDER_APPROVE,
-            run=lambda *, order, actor, reason: order_approve(order=order, actor=actor),
+            run=lambda *, order, actor, **_: order_approve(order=order, actor=actor),
             transitions=frozenset({"approve"}),
         ),
         OrderAction(
             "reject", "Reject", "rejected", permissions.ORDER_APPROVE,
-            run=lambda *, order, actor, reason: order_reject(order=order, actor=actor, reason=reason),
-            transitions=frozenset({"reject"}), asks_reason=True, dangerous=True,
+            run=lambda *, order, actor, note, customer_message: order_reject(
+                order=order, actor=actor, note=note, customer_message=customer_message
+            ),
+            transitions=frozenset({"reject"}), confirm=True, default_message=SHOP_REJECTED_TEXT, dangerous=True,
         ),
         OrderAction(
             "retry_payment", "Retry payment", "retried", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
             transitions=frozenset({"retry_payment"}),
         ),
         OrderAction(
             "retry_shipping", "Retry shipping", "retried", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
             transitions=frozenset({"retry_shipping"}),
         ),
         # A working state with no failure to retry: hand the order back to the pipeline (stuck orders).
         OrderAction(
             "retry_step", "Retry step", "retried", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, reason: order_retry(order=order, actor=actor),
+            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
             states=frozenset(WORKING_STATES - {S.PAYMENT_FAILED, S.SHIP_FAILED}),
             hint="Run the order's current step again (steps are idempotent): for an order stuck in this state.",
         ),
         OrderAction(
             "cancel", "Cancel order", "cancelled", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, reason: order_cancel(
-                order=order, actor=actor, actor_kind=Actor.STAFF, reason=reason
+            run=lambda *, order, actor, note, customer_message: order_cancel(
+                order=order, actor=actor, actor_kind=Actor.STAFF, note=note, customer_message=customer_message
             ),
-            transitions=frozenset({"cancel_order", "cancel_validated"}), asks_reason=True, dangerous=True,
+            transitions=frozenset({"cancel_order", "cancel_validated"}), confirm=True,
+            default_message=SHOP_CANCELLED_TEXT, dangerous=True,
         ),
     )
 }
@@ -180,7 +191,9 @@ class OrderEventInline(OrderPartInline):
 
     @admin.display(description="details")
     def details(self, event: OrderEvent) -> str:
-        return format_html_join(", ", "{}: {}", sorted(event.detail.items())) or "—"
+        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value)
+                    for key, value in sorted(event.detail.items()))
+        return format_html_join(", ", "{}: {}", labelled) or "—"
 
 
 class RefundInline(OrderPartInline):
@@ -323,29 +336,41 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         except (ValueError, Order.DoesNotExist):
             raise Http404("No such order.") from None
 
-    def _back(self, request: HttpRequest, order: Order) -> HttpResponseRedirect:
-        """Back where the button was (the approval queue sends `next`), else to the order page."""
+    def _next(self, request: HttpRequest) -> str:
+        """Where the button was (the approval queue sends `next`), when that is on this site."""
         target = request.POST.get("next") or request.GET.get("next")
         if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-            return HttpResponseRedirect(target)
-        return HttpResponseRedirect(reverse("admin:orders_order_change", args=[order.pk]))
+            return target
+        return ""
+
+    def _back(self, request: HttpRequest, order: Order) -> HttpResponseRedirect:
+        """Back where the button was, else to the order page."""
+        return HttpResponseRedirect(self._next(request) or reverse("admin:orders_order_change", args=[order.pk]))
 
     def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
-        """POST: fire one staff action (ORDER_ACTIONS) on the order through its service."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """POST: fire one staff action (ORDER_ACTIONS) on the order through its service.
+
+        An action with `confirm` (reject, cancel) first answers with its confirmation page, also
+        to a GET; only the page's own POST (`post=yes`) acts.
+        """
         chosen = ORDER_ACTIONS.get(action)
         if chosen is None:
             raise Http404("No such action.")
+        if request.method != "POST" and not (chosen.confirm and request.method == "GET"):
+            return HttpResponseNotAllowed(["GET", "POST"] if chosen.confirm else ["POST"])
         self._require(request, chosen.permission)
         order = self._order_or_404(object_id)
-        form = ReasonForm(request.POST)
-        reason = form.cleaned_data["reason"] if form.is_valid() else ""
         if not chosen.is_available(order):
             messages.error(request, chosen.refusal(order))
             return self._back(request, order)
+        words = {}
+        if chosen.confirm:
+            form = self._decision_form(request, chosen)
+            if not form.is_bound or not form.is_valid():
+                return self._confirmation(request, chosen, [order], form, next_url=self._next(request))
+            words = form.cleaned_data
         try:
-            result = chosen.run(order=order, actor=request.user, reason=reason)
+            result = chosen.run(order=order, actor=request.user, **words)
         except DomainError as error:
             messages.error(request, error.message)
         else:
@@ -357,6 +382,32 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
                 messages.success(request, f"Order {order.number} {chosen.done}: it is now "
                                           f"{result.get_state_display().lower()}.")
         return self._back(request, order)
+
+    @staticmethod
+    def _decision_form(request: HttpRequest, action: OrderAction) -> StaffDecisionForm:
+        """Bound only to the confirmation page's own POST: the first click (a button, a bulk
+        action, a GET) leaves it unbound, so nothing happens before staff confirm."""
+        confirmed = request.method == "POST" and request.POST.get("post") == "yes"
+        return StaffDecisionForm(request.POST if confirmed else None, default_message=action.default_message)
+
+    def _confirmation(self, request: HttpRequest, action: OrderAction, orders: list[Order],
+                      form: StaffDecisionForm, *, next_url: str = "", bulk: bool = False) -> TemplateResponse:
+        """The page that asks before `action` acts on `orders`, as Django's delete_selected does."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Are you sure?",
+            "opts": self.opts,
+            "action": action,
+            "orders": [(order, action.is_available(order)) for order in orders],
+            "form": form,
+            "bulk": bulk,
+            "bulk_action": f"{action.name}_selected",
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "next_url": next_url,
+            "back_url": next_url or (reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist") if bulk
+                                     else reverse("admin:orders_order_change", args=[orders[0].pk])),
+        }
+        return TemplateResponse(request, "admin/orders/order/confirm_action.html", context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: refund part or all of what is refundable (refund_create validates the amount)."""
@@ -392,14 +443,21 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
 
     # --- Bulk actions ---------------------------------------------------------------------
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction) -> None:
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction) -> TemplateResponse | None:
+        orders = list(queryset.select_related("owner").order_by("created_at", "id"))
+        words = {}
+        if action.confirm:
+            form = self._decision_form(request, action)
+            if not form.is_bound or not form.is_valid():
+                return self._confirmation(request, action, orders, form, bulk=True)
+            words = form.cleaned_data
         done, refused = [], []
-        for order in queryset.order_by("created_at", "id"):
+        for order in orders:
             if not action.is_available(order):
                 refused.append(action.refusal(order))
                 continue
             try:
-                action.run(order=order, actor=request.user, reason="")
+                action.run(order=order, actor=request.user, **words)
             except DomainError as error:
                 refused.append(error.message)
             else:
@@ -412,18 +470,19 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             messages.success(request, f"{_plural(len(done), 'order')} {action.done}: {numbers}.")
         if refused:
             messages.warning(request, f"{_plural(len(refused), 'order')} refused: {' '.join(refused)}")
+        return None
 
     @admin.action(description="Approve selected orders", permissions=["approve"])
     def approve_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         self._bulk(request, queryset, ORDER_ACTIONS["approve"])
 
-    @admin.action(description="Reject selected orders", permissions=["approve"])
-    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._bulk(request, queryset, ORDER_ACTIONS["reject"])
+    @admin.action(description="Reject selected orders…", permissions=["approve"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
+        return self._bulk(request, queryset, ORDER_ACTIONS["reject"])
 
-    @admin.action(description="Cancel selected orders", permissions=["cancel"])
-    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._bulk(request, queryset, ORDER_ACTIONS["cancel"])
+    @admin.action(description="Cancel selected orders…", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
+        return self._bulk(request, queryset, ORDER_ACTIONS["cancel"])
 
 
 @admin.register(OrderAwaitingApproval)
@@ -465,7 +524,8 @@ class ApprovalQueueAdmin(OrderAdmin):
 
     @admin.display(description="decide")
     def buttons(self, order: Order) -> str:
-        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs."""
+        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs;
+        reject answers with its confirmation page."""
         back = reverse("admin:orders_orderawaitingapproval_changelist")
         return format_html_join(
             " ",

@@ -1,15 +1,12 @@
-"""Forms of the order page's buttons in the admin: they parse input, the services decide."""
+"""Forms of the order page's buttons in the admin: they parse input, the services decide.
+
+Reject and cancel take orders.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
+"""
 from decimal import Decimal
 
 from django import forms
 
 from store.numbers import AsciiDecimalFormField
-
-
-class ReasonForm(forms.Form):
-    """The optional reason staff give when they reject or cancel an order."""
-
-    reason = forms.CharField(max_length=200, required=False, strip=True)
 
 
 class RefundForm(forms.Form):

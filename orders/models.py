@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from orders.states import REFUNDABLE_STATES, Actor, OrderState, StockStatus
+from orders.states import REFUNDABLE_STATES, SHOP_REJECTED_TEXT, Actor, OrderState, StockStatus
 
 S = OrderState
 
@@ -42,7 +42,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     estimated_delivery = models.DateField(null=True, blank=True)
     shipping_retries = models.PositiveSmallIntegerField(default=0)
 
-    # Why the order stopped (out of stock, declined, undeliverable…), shown to the customer.
+    # Why the order stopped (out of stock, declined, undeliverable…), shown and e-mailed to the
+    # customer: never staff's internal note, which is kept on the OrderEvent only.
     failure_reason = models.CharField(max_length=200, blank=True)
 
     idempotency_key = models.CharField(max_length=128, blank=True)
@@ -106,7 +107,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED)
     def reject(self, *, reason: str = "") -> None:
-        self.failure_reason = reason or "Rejected by the shop"
+        self.failure_reason = reason or SHOP_REJECTED_TEXT
 
     @transition(field=state, source=S.VALIDATED, target=S.PAYING)
     def start_payment(self) -> None:
@@ -209,8 +210,16 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
+    # Keys of `detail` for staff only (the note staff add when they reject or cancel): never
+    # shown or sent to the customer.
+    STAFF_ONLY_DETAIL = frozenset({"note"})
+
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
+
+    @property
+    def customer_detail(self) -> dict:
+        return {key: value for key, value in (self.detail or {}).items() if key not in self.STAFF_ONLY_DETAIL}
 
     @property
     def actor_label(self) -> str:

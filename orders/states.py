@@ -32,6 +32,12 @@ REFUNDABLE_STATES = frozenset({S.PAID, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED})
 CANCELLABLE_STATES = frozenset({S.NEW, S.VALIDATED, S.AWAITING_APPROVAL})
 
 
+# What the customer is told when staff stop an order without a message of their own: the
+# words staff type for each other stay on the order's timeline (the event's "note").
+SHOP_CANCELLED_TEXT = "Cancelled by the shop"
+SHOP_REJECTED_TEXT = "We could not accept this order"
+
+
 class StockStatus(models.TextChoices):
     RESERVED = "reserved", "Reserved"
     RELEASED = "released", "Released"

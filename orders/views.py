@@ -17,10 +17,10 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from orders import selectors, services
 from orders.cart import Cart
-from orders.forms import CartLineForm, CheckoutForm
+from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order
 from orders.services.cart import cart_add, cart_line_limit, cart_remove, cart_set_quantity
-from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, Actor
+from orders.states import CANCELLABLE_STATES, SHOP_CANCELLED_TEXT, TERMINAL_STATES, Actor
 from orders.stock import InsufficientStock
 from store import permissions
 from store.errors import NotFound, Unprocessable, ValidationFailed
@@ -236,6 +236,8 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
         "is_terminal": order.state in TERMINAL_STATES,
         "can_cancel": order.state in CANCELLABLE_STATES
         and permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id),
+        # Staff cancelling a customer's order go through the page that asks for their note.
+        "cancel_by_staff": order.owner_id != request.user.pk,
     }
 
 
@@ -264,19 +266,26 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     """GET asks for confirmation (the no-JavaScript path); POST cancels.
 
     The owner cancels their own order; another customer's (visible to staff with
-    orders.view_order) needs orders.change_order, as on the API and in the admin.
+    orders.view_order) needs orders.change_order, as on the API and in the admin, and takes a
+    staff note and an optional message to the customer (StaffDecisionForm).
     """
     order = _customer_order(request, order_id)
     if not permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id):
         raise PermissionDenied(permissions.ORDER_CHANGE.refusal)
-    if request.method == "GET":
+    by_staff = order.owner_id != request.user.pk
+    form = StaffDecisionForm(request.POST if request.method == "POST" else None,
+                             default_message=SHOP_CANCELLED_TEXT) if by_staff else None
+    if request.method == "GET" or (form is not None and not form.is_valid()):
         if order.state not in CANCELLABLE_STATES:
             messages.error(request, f"Order {order.number} can no longer be cancelled.")
             return redirect("orders:order_detail", order_id=order.pk)
-        return render(request, "orders/order_cancel.html", {"order": order})
-    kind = Actor.CUSTOMER if order.owner_id == request.user.pk else Actor.STAFF
+        return render(request, "orders/order_cancel.html", {"order": order, "form": form},
+                      status=400 if form is not None and form.is_bound else 200)
     try:
-        services.order_cancel(order=order, actor=request.user, actor_kind=kind)
+        if form is not None:
+            services.order_cancel(order=order, actor=request.user, actor_kind=Actor.STAFF, **form.cleaned_data)
+        else:
+            services.order_cancel(order=order, actor=request.user, actor_kind=Actor.CUSTOMER)
     except services.TransitionRefused as error:
         messages.error(request, error.message)
     else:

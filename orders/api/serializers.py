@@ -60,8 +60,32 @@ class RefundInput(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
 
 
-class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+class CustomerCancelInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True,
+                                   help_text="The customer's own reason for cancelling their order.")
+
+
+class StaffDecisionInput(serializers.Serializer):
+    """What staff give when they reject or cancel a customer's order: a note for staff and,
+    optionally, what the customer is told."""
+
+    note = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True,
+        help_text="Internal: kept on the order's timeline for staff; never shown or sent to the customer.",
+    )
+    customerMessage = serializers.CharField(
+        max_length=200, required=False, allow_blank=True,
+        help_text="Shown on the customer's order and e-mailed to them; without one they are told "
+        '"Cancelled by the shop" (cancel) or "We could not accept this order" (reject).',
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        # `reason` used to reach the customer word for word: make callers choose which they mean.
+        if "reason" in self.initial_data:
+            raise serializers.ValidationError(
+                {"reason": "Not taken from staff: give a note (staff only) and a customerMessage."}
+            )
+        return attrs
 
 
 # --- output ---------------------------------------------------------------------------
@@ -110,13 +134,21 @@ class TimelineEntryOutput(serializers.ModelSerializer):
     toState = serializers.CharField(source="target_state")
     actor = serializers.SerializerMethodField(help_text='"Customer", "Staff" or "System"; staff who may see '
                                               "other customers' orders also see who (an e-mail).")
+    detail = serializers.SerializerMethodField(help_text="What the event carries; staff who may see other "
+                                               "customers' orders also see staff's internal note.")
     at = serializers.DateTimeField(source="created_at")
 
-    def get_actor(self, event: OrderEvent) -> str:
+    def _for_staff(self) -> bool:
         request = self.context.get("request")
-        if request is not None and permissions.can(request.user, permissions.ORDER_VIEW):
+        return request is not None and permissions.can(request.user, permissions.ORDER_VIEW)
+
+    def get_actor(self, event: OrderEvent) -> str:
+        if self._for_staff():
             return event.actor_label
         return event.get_actor_kind_display()  # a customer is not told which staff member acted
+
+    def get_detail(self, event: OrderEvent) -> dict:
+        return event.detail if self._for_staff() else event.customer_detail
 
     class Meta:
         model = OrderEvent

@@ -3,7 +3,7 @@ import logging
 
 from django.db import DatabaseError, transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 
 from orders import selectors, services
 from orders.api.serializers import (
+    CustomerCancelInput,
     OrderCreateInput,
     OrderDetailOutput,
     OrderOutput,
-    ReasonInput,
     RefundInput,
+    StaffDecisionInput,
 )
 from orders.models import Order
 from orders.states import Actor, OrderState
@@ -123,16 +124,28 @@ class OrderDetailApi(APIView):
 class OrderCancelApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(operation_id="orders_cancel", request=ReasonInput, responses=OrderDetailOutput)
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=PolymorphicProxySerializer(component_name="OrderCancelInput", resource_type_field_name=None,
+                                           serializers=[CustomerCancelInput, StaffDecisionInput]),
+        responses=OrderDetailOutput,
+    )
     def post(self, request: Request, order_id: int) -> Response:
-        """The owner cancels their own order; another customer's needs orders.change_order."""
+        """The owner cancels their own order (with an optional `reason`); another customer's needs
+        orders.change_order and takes a staff `note` and an optional `customerMessage`."""
         order = selectors.order_get(user=request.user, order_id=order_id)
         permissions.require(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id)
-        payload = ReasonInput(data=request.data or {})
-        payload.is_valid(raise_exception=True)
-        kind = Actor.CUSTOMER if order.owner_id == request.user.pk else Actor.STAFF
-        order = services.order_cancel(order=order, actor=request.user, actor_kind=kind,
-                                      reason=payload.validated_data.get("reason", ""))
+        if order.owner_id == request.user.pk:
+            payload = CustomerCancelInput(data=request.data or {})
+            payload.is_valid(raise_exception=True)
+            order = services.order_cancel(order=order, actor=request.user, actor_kind=Actor.CUSTOMER,
+                                          customer_message=payload.validated_data.get("reason", ""))
+        else:
+            payload = StaffDecisionInput(data=request.data or {})
+            payload.is_valid(raise_exception=True)
+            order = services.order_cancel(order=order, actor=request.user, actor_kind=Actor.STAFF,
+                                          customer_message=payload.validated_data.get("customerMessage", ""),
+                                          note=payload.validated_data.get("note", ""))
         return _committed(request, order)
 
 
@@ -148,12 +161,14 @@ class OrderApproveApi(APIView):
 class OrderRejectApi(APIView):
     permission_classes = [StaffPermission(permissions.ORDER_APPROVE), StaffPermission(permissions.ORDER_VIEW)]
 
-    @extend_schema(operation_id="orders_reject", request=ReasonInput, responses=OrderDetailOutput)
+    @extend_schema(operation_id="orders_reject", request=StaffDecisionInput, responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get(user=request.user, order_id=order_id)
-        payload = ReasonInput(data=request.data or {})
+        payload = StaffDecisionInput(data=request.data or {})
         payload.is_valid(raise_exception=True)
-        order = services.order_reject(order=order, actor=request.user, reason=payload.validated_data.get("reason", ""))
+        order = services.order_reject(order=order, actor=request.user,
+                                      customer_message=payload.validated_data.get("customerMessage", ""),
+                                      note=payload.validated_data.get("note", ""))
         return _committed(request, order)
 
 

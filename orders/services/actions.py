@@ -8,22 +8,44 @@ from django.db.models import F
 from orders.models import Order, OrderEvent, Refund
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_transition
-from orders.states import CANCELLABLE_STATES, WORKING_STATES, Actor, OrderState
+from orders.states import (
+    CANCELLABLE_STATES,
+    SHOP_CANCELLED_TEXT,
+    SHOP_REJECTED_TEXT,
+    WORKING_STATES,
+    Actor,
+    OrderState,
+)
 from store.errors import PermissionRefused, ValidationFailed
 from store.request_context import request_id_var
 
 S = OrderState
 
 
-def order_cancel(*, order: Order, actor, actor_kind: str = Actor.CUSTOMER, reason: str = "") -> Order:
-    """Cancel an order that has not been paid for (new, validated or awaiting approval)."""
+def _staff_note(note: str) -> dict | None:
+    """The event detail that keeps staff's internal note (orders.models.OrderEvent.STAFF_ONLY_DETAIL)."""
+    note = (note or "").strip()
+    return {"note": note} if note else None
+
+
+def order_cancel(
+    *, order: Order, actor, actor_kind: str = Actor.CUSTOMER, customer_message: str = "", note: str = ""
+) -> Order:
+    """Cancel an order that has not been paid for (new, validated or awaiting approval).
+
+    `customer_message` is what the customer is shown and e-mailed (the order's failure_reason;
+    a neutral default without one); staff's `note` stays on the order's timeline for staff.
+    """
     name = "cancel_order" if order.state == S.NEW else "cancel_validated"
     if order.state not in CANCELLABLE_STATES:
         raise TransitionRefused(
             f"Order {order.number} is {order.get_state_display().lower()} and can no longer be cancelled."
         )
-    reason = reason or ("Cancelled by the customer" if actor_kind == Actor.CUSTOMER else "Cancelled by the shop")
-    return order_transition(order_id=order.pk, name=name, actor=actor, actor_kind=actor_kind, reason=reason)
+    default = "Cancelled by the customer" if actor_kind == Actor.CUSTOMER else SHOP_CANCELLED_TEXT
+    return order_transition(
+        order_id=order.pk, name=name, actor=actor, actor_kind=actor_kind,
+        reason=(customer_message or "").strip() or default, detail=_staff_note(note),
+    )
 
 
 def _not_own(order: Order, actor, verb: str) -> None:
@@ -38,11 +60,15 @@ def order_approve(*, order: Order, actor) -> Order:
     return order_transition(order_id=order.pk, name="approve", actor=actor, actor_kind=Actor.STAFF)
 
 
-def order_reject(*, order: Order, actor, reason: str = "") -> Order:
-    """Refuse a held order: it is cancelled and its stock released (not by its own customer)."""
+def order_reject(*, order: Order, actor, customer_message: str = "", note: str = "") -> Order:
+    """Refuse a held order: it is cancelled and its stock released (not by its own customer).
+
+    The customer sees `customer_message` (or a neutral default), never staff's `note`.
+    """
     _not_own(order, actor, "reject")
     return order_transition(
-        order_id=order.pk, name="reject", actor=actor, actor_kind=Actor.STAFF, reason=reason or "Rejected by the shop"
+        order_id=order.pk, name="reject", actor=actor, actor_kind=Actor.STAFF,
+        reason=(customer_message or "").strip() or SHOP_REJECTED_TEXT, detail=_staff_note(note),
     )
 
 

@@ -49,8 +49,14 @@ def test_approving_from_the_queue_releases_the_order_to_payment(clerk_client, sh
 def test_bulk_reject_from_the_queue(clerk_client, order_in):
     held = [order_in("awaiting_approval"), order_in("awaiting_approval")]
 
-    clerk_client.post(QUEUE, {"action": "reject_selected", "_selected_action": [o.pk for o in held], "index": 0})
+    selected = {"action": "reject_selected", "_selected_action": [o.pk for o in held]}
+    asked = clerk_client.post(QUEUE, {**selected, "index": 0})
+    assert [Order.objects.get(pk=o.pk).state for o in held] == ["awaiting_approval", "awaiting_approval"]
+    assert asked.status_code == 200 and "Are you sure?" in asked.content.decode()
 
+    done = clerk_client.post(QUEUE, {**selected, "post": "yes", "note": "Same stolen card"})
+
+    assert done["Location"] == QUEUE
     assert [Order.objects.get(pk=o.pk).state for o in held] == ["cancelled", "cancelled"]
     assert clerk_client.get(QUEUE).context["cl"].result_count == 0
 

@@ -43,14 +43,14 @@ def test_order_actions_are_events_with_the_actor_and_entries_in_the_trail(jwt_cl
     order = place_order(customer)
     clerk = make_user("clerk-gone@example.com", is_staff=True, is_superuser=True)
 
-    assert jwt_client(clerk).post(f"/api/orders/{order.pk}/cancel", {"reason": "Duplicate"},
+    assert jwt_client(clerk).post(f"/api/orders/{order.pk}/cancel", {"note": "Duplicate"},
                                   format="json").status_code == 200
 
     event = OrderEvent.objects.get(order=order, transition="cancel_order")
     assert (event.actor_kind, event.actor_email) == ("staff", clerk.email)
     [entry] = entries_for(order)
     assert entry.changes_dict == {"state": ["new", "cancelled"]}
-    assert entry.additional_data["action"] == "cancel_order"
+    assert (entry.additional_data["action"], entry.additional_data["note"]) == ("cancel_order", "Duplicate")
     assert entry.actor_email == clerk.email
 
 

@@ -96,8 +96,9 @@ def test_each_button_fires_its_transition_as_the_staff_member(
     clerk_client, shop_staff, order_in, state, action, transition, target
 ):
     order = order_in(state)
+    confirmation = {"post": "yes", "note": "Checked by phone"} if ORDER_ACTIONS[action].confirm else {}
 
-    response = clerk_client.post(action_url(order, action), {"reason": "Checked by phone"}, follow=True)
+    response = clerk_client.post(action_url(order, action), confirmation, follow=True)
 
     assert response.redirect_chain == [(page_of(order), 302)]
     order = Order.objects.get(pk=order.pk)
@@ -108,16 +109,6 @@ def test_each_button_fires_its_transition_as_the_staff_member(
     assert (event.transition, event.source_state, event.target_state) == (transition, state, target)
     assert (event.actor, event.actor_kind) == (shop_staff, Actor.STAFF)
     assert LogEntry.objects.filter(object_id=str(order.pk), user=shop_staff).exists()
-
-
-def test_a_reason_given_on_reject_is_kept(clerk_client, order_in):
-    order = order_in("awaiting_approval")
-
-    clerk_client.post(action_url(order, "reject"), {"reason": "Address looks fake"})
-
-    order = Order.objects.get(pk=order.pk)
-    assert order.failure_reason == "Address looks fake"
-    assert OrderEvent.objects.filter(order=order).latest("id").detail["reason"] == "Address looks fake"
 
 
 def test_retry_step_hands_a_stuck_order_back_to_the_pipeline(
@@ -149,6 +140,7 @@ def test_buttons_answer_post_only_and_unknown_ones_404(clerk_client, order_in):
     order = order_in("awaiting_approval")
 
     assert clerk_client.get(action_url(order, "approve")).status_code == 405
+    assert clerk_client.put(action_url(order, "reject")).status_code == 405
     assert clerk_client.post(action_url(order, "explode")).status_code == 404
     assert clerk_client.post(reverse("admin:orders_order_action", args=[999999, "approve"])).status_code == 404
     assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
@@ -192,10 +184,13 @@ def test_the_next_parameter_only_leads_back_into_this_site(clerk_client, order_i
     assert outside["Location"] == page_of(other)
 
 
-def bulk(client, action: str, orders: list[Order]):
+def bulk(client, action: str, orders: list[Order], **confirmation):
+    """The bulk action as the changelist posts it, or (with `post="yes"`, the note…) as its
+    confirmation page does."""
+    selected = {"action": action, "_selected_action": [order.pk for order in orders]}
     return client.post(
         reverse("admin:orders_order_changelist"),
-        {"action": action, "_selected_action": [order.pk for order in orders], "index": 0},
+        {**selected, **confirmation} if confirmation else {**selected, "index": 0},
         follow=True,
     )
 
@@ -219,8 +214,8 @@ def test_bulk_approve_reports_what_succeeded_and_what_was_refused(clerk_client, 
 def test_bulk_reject_and_cancel(clerk_client, order_in):
     held, new, shipped = order_in("awaiting_approval"), order_in("new"), order_in("shipped")
 
-    rejected = bulk(clerk_client, "reject_selected", [held, new])
-    cancelled = bulk(clerk_client, "cancel_selected", [new, shipped])
+    rejected = bulk(clerk_client, "reject_selected", [held, new], post="yes")
+    cancelled = bulk(clerk_client, "cancel_selected", [new, shipped], post="yes")
 
     assert Order.objects.get(pk=held.pk).state == "cancelled"
     assert texts(rejected) == [f"1 order rejected: {held.number}.",
@@ -237,3 +232,122 @@ def test_the_bulk_actions_offered_follow_permissions(clerk_client, make_user):
 
     assert {name for name, _ in clerk_actions} == {"", "approve_selected", "reject_selected", "cancel_selected"}
     assert viewer_page.context["action_form"] is None
+
+
+# --- reject and cancel ask first --------------------------------------------------------------
+
+@pytest.mark.parametrize("action", ["reject", "cancel"])
+def test_reject_and_cancel_ask_for_a_note_first_and_change_nothing(clerk_client, order_in, action):
+    order = order_in("awaiting_approval")
+    events = OrderEvent.objects.filter(order=order).count()
+    button = f'<form method="get" action="{action_url(order, action)}"'
+
+    assert button in clerk_client.get(page_of(order)).content.decode()
+    for first_click in (clerk_client.get(action_url(order, action)),
+                        clerk_client.post(action_url(order, action), {"note": "Too quick", "customer_message": "x"})):
+        html = first_click.content.decode()
+        assert first_click.status_code == 200
+        assert "Are you sure?" in html and order.number in html
+        for field in ('name="note"', 'name="customer_message"', 'name="post" value="yes"', "csrfmiddlewaretoken"):
+            assert field in html, field
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
+    assert OrderEvent.objects.filter(order=order).count() == events
+
+
+def test_the_confirmation_says_what_the_customer_reads_without_a_message(clerk_client, order_in):
+    order = order_in("awaiting_approval")
+
+    reject = clerk_client.get(action_url(order, "reject")).content.decode()
+    cancel = clerk_client.get(action_url(order, "cancel")).content.decode()
+
+    assert "\u201cWe could not accept this order\u201d" in reject
+    assert "\u201cCancelled by the shop\u201d" in cancel
+    assert "Never shown or sent to the customer." in reject
+
+
+def test_the_confirmation_needs_the_csrf_token(shop_staff, order_in):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(shop_staff)
+    order = order_in("awaiting_approval")
+
+    page = client.get(action_url(order, "reject"))
+    forged = client.post(action_url(order, "reject"), {"post": "yes", "note": "Fraud"})
+    assert forged.status_code == 403
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
+
+    genuine = client.post(action_url(order, "reject"), {"post": "yes", "note": "Fraud",
+                                                        "csrfmiddlewaretoken": str(page.context["csrf_token"])})
+    assert genuine.status_code == 302
+    assert Order.objects.get(pk=order.pk).state == "cancelled"
+
+
+def test_a_note_too_long_shows_the_confirmation_again(clerk_client, order_in):
+    order = order_in("awaiting_approval")
+
+    response = clerk_client.post(action_url(order, "reject"), {"post": "yes", "note": "x" * 1001})
+
+    assert response.status_code == 200
+    assert "at most 1000 characters" in response.content.decode()
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
+
+
+def test_the_confirmation_is_refused_to_staff_who_may_not_act(make_user, order_in):
+    client = viewer_client(make_user)
+    order = order_in("awaiting_approval")
+
+    assert client.get(action_url(order, "reject")).status_code == 403
+    assert client.get(action_url(order, "cancel")).status_code == 403
+
+
+def test_confirmed_reject_keeps_the_note_for_staff_and_tells_the_customer_the_message(clerk_client, order_in):
+    order = order_in("awaiting_approval")
+
+    response = clerk_client.post(action_url(order, "reject"), {
+        "post": "yes", "note": "Address looks fake", "customer_message": "Please call us to confirm your address.",
+    }, follow=True)
+
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.failure_reason) == ("cancelled", "Please call us to confirm your address.")
+    assert OrderEvent.objects.filter(order=order).latest("id").detail["note"] == "Address looks fake"
+    assert "note (staff only): Address looks fake" in response.content.decode()
+
+
+def test_reject_from_the_queue_asks_then_goes_back_to_the_queue(clerk_client, order_in):
+    order = order_in("awaiting_approval")
+    queue = reverse("admin:orders_orderawaitingapproval_changelist")
+    from_queue = action_url(order, "reject") + f"?next={queue}"
+
+    asked = clerk_client.post(from_queue, {"action": "", "index": 0})  # the queue's row button
+    assert asked.status_code == 200 and f'href="{queue}"' in asked.content.decode()  # "No, take me back"
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
+
+    done = clerk_client.post(from_queue, {"post": "yes", "note": "Fraud"})
+    assert done["Location"] == queue
+    assert Order.objects.get(pk=order.pk).state == "cancelled"
+
+
+@pytest.mark.parametrize("action", ["reject_selected", "cancel_selected"])
+def test_bulk_reject_and_cancel_list_the_orders_and_ask_first(clerk_client, order_in, action):
+    held, shipped = order_in("awaiting_approval"), order_in("shipped")
+
+    response = bulk(clerk_client, action, [held, shipped])
+
+    html = response.content.decode()
+    assert response.status_code == 200 and "Are you sure?" in html
+    assert held.number in html and shipped.number in html
+    assert "now: left as it is" in html  # the shipped order will be refused
+    for field in (f'name="action" value="{action}"', f'name="_selected_action" value="{held.pk}"',
+                  f'name="_selected_action" value="{shipped.pk}"', 'name="note"', 'name="customer_message"'):
+        assert field in html, field
+    assert [Order.objects.get(pk=o.pk).state for o in (held, shipped)] == ["awaiting_approval", "shipped"]
+
+
+def test_bulk_cancel_puts_the_note_on_every_order(clerk_client, order_in):
+    orders = [order_in("new"), order_in("validated")]
+
+    bulk(clerk_client, "cancel_selected", orders, post="yes", note="Duplicate test orders")
+
+    for order in orders:
+        order = Order.objects.get(pk=order.pk)
+        assert (order.state, order.failure_reason) == ("cancelled", "Cancelled by the shop")
+        assert OrderEvent.objects.filter(order=order).latest("id").detail["note"] == "Duplicate test orders"

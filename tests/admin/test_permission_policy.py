@@ -18,6 +18,8 @@ from orders.models import Order
 from tests.conftest import BASE_DIR
 
 ACTORS = ("customer", "staff, no permissions", "Shop staff", "superuser")
+# The admin's confirmation page posts this for reject and cancel; without it they only ask.
+CONFIRMED = {"post": "yes", "note": "Checked with the customer"}
 
 
 def readme_table() -> list[dict[str, str]]:
@@ -89,7 +91,7 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         elif row_id == "page-order-cancel":
             response = _web(user).post(f"/orders/{o.pk}/cancel/")
         else:
-            response = _web(user).post(f"/admin/orders/order/{o.pk}/actions/cancel/")
+            response = _web(user).post(f"/admin/orders/order/{o.pk}/actions/cancel/", CONFIRMED)
         changed = state_of(o) == "cancelled"
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
     if row_id in ("api-order-retry", "admin-order-retry"):
@@ -106,7 +108,9 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         if row_id.startswith("api"):
             response = jwt_client(user).post(f"/api/orders/{o.pk}/{verb}", {}, format="json")
             return Outcome(response.status_code, state_of(o) == target)
-        return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/{verb}/"), state_of(o) == target)
+        body = CONFIRMED if verb == "reject" else {}
+        return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/{verb}/", body),
+                              state_of(o) == target)
     if row_id in ("api-order-refund", "admin-order-refund"):
         o = order("delivered")
         if row_id.startswith("api"):
@@ -210,10 +214,10 @@ def one_permission_staff(make_user, codename: str, app: str = "orders"):
 
 
 @pytest.mark.parametrize(("codename", "state", "api", "admin_path", "body"), [
-    ("change_order", "new", "cancel", "actions/cancel/", {}),
+    ("change_order", "new", "cancel", "actions/cancel/", CONFIRMED),
     ("change_order", "payment_failed", "retry", "actions/retry_payment/", {}),
     ("approve_order", "awaiting_approval", "approve", "actions/approve/", {}),
-    ("approve_order", "awaiting_approval", "reject", "actions/reject/", {}),
+    ("approve_order", "awaiting_approval", "reject", "actions/reject/", CONFIRMED),
     ("refund_order", "delivered", "refund", "refund/", {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"}),
 ])
 def test_acting_on_an_order_one_may_not_see_is_refused_before_anything_moves(
@@ -256,7 +260,7 @@ def test_staff_who_may_only_change_products_edit_withdrawn_ones_but_not_their_st
 
 @pytest.mark.parametrize(("state", "api", "admin_path", "body"), [
     ("awaiting_approval", "approve", "actions/approve/", {}),
-    ("awaiting_approval", "reject", "actions/reject/", {}),
+    ("awaiting_approval", "reject", "actions/reject/", CONFIRMED),
     ("delivered", "refund", "refund/", {"amount": "1.00", "reason": "Mine", "idempotency_key": "k"}),
 ])
 def test_staff_never_decide_on_their_own_orders(state, api, admin_path, body, make_user, order_in, jwt_client):

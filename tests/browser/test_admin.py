@@ -54,3 +54,35 @@ def test_staff_approve_a_held_order_from_the_queue_and_see_it_delivered(
     timeline = page.get_by_role("table").filter(has_text="order.delivered")
     expect(timeline.get_by_role("row").filter(has_text="(approve)")).to_contain_text("Staff clerk@example.com")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
+
+
+def test_staff_reject_a_held_order_with_a_note_after_confirming(page: Page, live_server, make_user, customer,
+                                                                  place_order):
+    clerk = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
+    clerk.groups.add(shop_staff_group_sync())
+    ReviewRule.objects.create(name="Orders of $1,000 or more", field="total", operator="gte", value=Decimal("1000"))
+    order = place_order(customer, {"prod-001": 7}, card=CARD_APPROVE)
+    wait_for(lambda: Order.objects.get(pk=order.pk).state == "awaiting_approval", timeout=60,
+             message=f"order {order.number} to be held for approval")
+
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/orders/order/{order.pk}/change/")
+    page.get_by_label("E-mail address").fill(clerk.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Reject").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Are you sure?")
+    expect(page.get_by_role("row").filter(has_text=order.number)).to_contain_text("Awaiting approval")
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"  # asking changed nothing
+    page.get_by_label("Internal note").fill("Suspicious: 20 light bars to a new account")
+    page.get_by_label("Message to the customer").fill("Please call us to confirm your address.")
+    page.get_by_role("button", name="Yes, reject").click()
+
+    expect(page.get_by_text(f"Order {order.number} rejected: it is now cancelled.")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="(reject)")).to_contain_text(
+        "note (staff only): Suspicious: 20 light bars to a new account")
+    sent = page.get_by_role("table").filter(has_text="Read at")  # the notifications sent to the customer
+    expect(sent).to_contain_text(f"Order {order.number} cancelled")
+    expect(sent).not_to_contain_text("Suspicious")
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.failure_reason) == ("cancelled", "Please call us to confirm your address.")

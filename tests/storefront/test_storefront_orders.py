@@ -1,6 +1,7 @@
 """The customer's orders: list, order page (own orders only), live status partial, cancel."""
 import re
 
+from django.test import Client
 from django.urls import reverse
 
 from orders.models import Order
@@ -159,3 +160,21 @@ def test_the_cart_badge_and_state_badge_render_on_the_order_page(client, custome
     order = place_order(customer)
     html = signed_in(client, customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     assert re.search(r'<span class="state-badge state-badge--new">New</span>', html)
+
+
+def test_staff_cancelling_a_customers_order_are_asked_for_a_note(client, customer, staff_user, place_order):
+    order = place_order(customer)
+    as_customer = Client()
+    as_customer.force_login(customer)
+    client = signed_in(client, staff_user)
+
+    staff_page = client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+    staff_confirm = client.get(reverse("orders:order_cancel", args=[order.pk])).content.decode()
+    customer_confirm = as_customer.get(reverse("orders:order_cancel", args=[order.pk])).content.decode()
+
+    assert "Cancel order</button>" in staff_page and "hx-post=" not in staff_page  # to the page with the fields
+    assert 'name="note"' in staff_confirm and 'name="customer_message"' in staff_confirm
+    assert 'name="note"' not in customer_confirm
+    too_long = client.post(reverse("orders:order_cancel", args=[order.pk]), {"customer_message": "x" * 201})
+    assert too_long.status_code == 400
+    assert Order.objects.get(pk=order.pk).state == "new"

@@ -93,7 +93,7 @@ def test_big_order_rejected_is_cancelled_with_stock_back(qcluster, approval_rule
     before = Product.objects.get(public_id="prod-001").stock
     order = place_order(customer, {"prod-001": 7}, card=CARD_APPROVE)
     order = _settled(order.pk, "awaiting_approval")
-    order_reject(order=order, actor=staff_user, reason="Suspicious")
+    order_reject(order=order, actor=staff_user, note="Suspicious")
     order = Order.objects.get(pk=order.pk)
     assert order.state == "cancelled"
     assert Product.objects.get(public_id="prod-001").stock == before
