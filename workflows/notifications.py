@@ -37,6 +37,12 @@ EMAIL_RETRY_AFTER = timedelta(minutes=1)
 send_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_send_inline", default=False)
 
 
+def _sentence(text: str) -> str:
+    """`text` ending as a sentence does (reasons are often written without a full stop)."""
+    text = text.strip()
+    return f"{text}." if text and text[-1] not in ".!?" else text
+
+
 def notification_record(*, order: Order, event_type: str) -> Notification | None:
     """Write the customer's notification of `event_type` for `order`, as the order is now.
 
@@ -49,7 +55,7 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
         "total": order.total,
         "carrier": order.carrier,
         "tracking": order.tracking_number,
-        "reason": order.failure_reason,
+        "reason": _sentence(order.failure_reason),
         "refunded": order.refunded_amount,
     }
     title, body = (text.format(**values).strip() for text in MESSAGES[event_type])

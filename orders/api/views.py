@@ -192,7 +192,7 @@ class OrderRefundApi(APIView):
         order = selectors.order_get(user=request.user, order_id=order_id)
         payload = RefundInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        result = services.refund_create(
+        services.refund_create(
             order=order,
             amount=payload.validated_data.get("amount"),
             reason=payload.validated_data["reason"],
