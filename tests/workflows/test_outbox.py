@@ -79,7 +79,7 @@ def test_a_staff_cancel_answers_at_once_and_its_email_leaves_from_the_worker(
     OrmQ.objects.all().delete()  # the pipeline run placement queued; not this test's subject
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"reason": "Out of season"}, format="json")
+        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"note": "Out of season"}, format="json")
 
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     cancelled = Notification.objects.get(order=order, event_type="order.cancelled")
@@ -96,7 +96,7 @@ def test_a_staff_cancel_while_the_broker_is_down_is_answered_and_its_email_goes_
     OutboxTask.objects.all().delete()
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"reason": "Out of season"}, format="json")
+        response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"note": "Out of season"}, format="json")
 
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     assert list(OutboxTask.objects.values_list("func", flat=True)) == ["workflows.notifications.notification_send"]
