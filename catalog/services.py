@@ -67,7 +67,9 @@ class StockMoved(Conflict):
     code = "stock_changed"
 
 
-def product_update(*, product: Product, actor: AbstractBaseUser | None = None, stock_seen: int | None = None, **changes) -> Product:
+def product_update(
+    *, product: Product, actor: AbstractBaseUser | None = None, stock_seen: int | None = None, **changes
+) -> Product:
     """Change the given fields only (`category` by name or slug); other columns are not written.
 
     Stock moves under concurrent orders through conditional UPDATEs, so saving every field of

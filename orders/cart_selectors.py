@@ -47,8 +47,10 @@ class CartLine:
 
     @property
     def lowered_message(self) -> str:
-        return f"{cart_limit_message(self.product)}: lowered from {self.quantity_was} to {self.quantity}" \
-            if self.quantity_was is not None else ""
+        """"Only 2 Laptop Stand in stock: lowered from 4 to 2", or "" when the stock did not lower it."""
+        if self.quantity_was is None:
+            return ""
+        return f"{cart_limit_message(self.product)}: lowered from {self.quantity_was} to {self.quantity}"
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 def _checkout_initial(cart: Cart) -> dict:
     """The hidden parts of a checkout page: the cart's checkout key and the prices it shows."""
-    return {"idempotency_key": cart.checkout_key(), "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines)}
+    return {
+        "idempotency_key": cart.checkout_key(),
+        "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines),
+    }
 
 
 def _form_errors_from(form: CheckoutForm, error: ValidationFailed) -> None:

@@ -60,10 +60,14 @@ def test_a_stale_expected_stock_is_409_naming_todays_stock_and_writes_nothing(st
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"stock": 60}, "expectedStock"), ({"expectedStock": 50}, "stock"),
-     ({"stock": 60, "expectedStock": "\uff15\uff10"}, "expectedStock"), ({"stock": 60, "expectedStock": -1}, "expectedStock")],
+    [
+        ({"stock": 60}, "expectedStock"),
+        ({"expectedStock": 50}, "stock"),
+        ({"stock": 60, "expectedStock": "\uff15\uff10"}, "expectedStock"),  # full-width "５０"
+        ({"stock": 60, "expectedStock": -1}, "expectedStock"),
+    ],
 )
-def test_stock_and_expected_stock_go_together(staff_api, catalog, change, field):
+def test_stock_and_expected_stock_go_together_as_plain_numbers(staff_api, catalog, change, field):
     response = staff_api.patch(URL, change, format="json")
 
     assert response.status_code == 400
