@@ -71,8 +71,9 @@ class Cart:
         return item.quantity if item else 0
 
     def set(self, public_id: str, quantity: int, *, price: Decimal) -> None:
-        """Set a line's quantity (0 removes it). `price` is remembered for a new line; a line in
-        the cart keeps the price it was added at, so a change since is still shown."""
+        """Set a line's quantity (0 removes it). `price` is remembered for a new line (or one
+        without a remembered price); a line in the cart keeps the price it was added at, so a
+        change since is still shown."""
         items = self.items()
         if quantity <= 0:
             items.pop(public_id, None)
