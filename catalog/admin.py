@@ -13,11 +13,10 @@ from django.templatetags.static import static
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import Category, Product
+from catalog.models import STOCK_MAX, Category, Product
 from catalog.selectors import product_next_public_id
 from catalog.validators import validate_image_name
 from store import permissions
-from store.audit import staff_action_record
 from store.numbers import AsciiIntegerFormField
 
 
@@ -29,9 +28,6 @@ class ImageNameMixin:
         if db_field.name == "image":
             field.validators.append(validate_image_name)
         return field
-
-
-STOCK_MAX = 2_147_483_647  # Product.stock is a PositiveIntegerField on every database
 
 
 def _stock_checked(form_class):
@@ -200,13 +196,10 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         # if it is still what staff saw (the form checked; an order in between refuses it here).
         if "stock" in form.changed_data:
             seen, wanted = form.stock_seen, form.cleaned_data["stock"]
-            if not services.product_stock_set(product=obj, seen=seen, wanted=wanted):
+            if not services.product_stock_set(product=obj, seen=seen, wanted=wanted, actor=request.user):
                 messages.error(request, f"Nothing of {obj.name} was saved: an order moved its stock just now. "
                                         "Open the product again and repeat your change.")
                 return
-            if seen != wanted:
-                staff_action_record(actor=request.user, obj=obj, action="stock_set",
-                                    changes={"stock": [str(seen), str(wanted)]}, detail={})
         fields = [name for name in form.changed_data if name != "stock"]
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])

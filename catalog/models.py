@@ -17,6 +17,9 @@ class Category(models.Model):
         return self.name
 
 
+STOCK_MAX = 2_147_483_647  # Product.stock is a PositiveIntegerField: its bound on every database
+
+
 class ProductQuerySet(models.QuerySet["Product"]):
     def active(self) -> "ProductQuerySet":
         return self.filter(is_active=True)

@@ -1,14 +1,15 @@
 """Writes to the catalog: staff create, edit and withdraw products."""
 from decimal import Decimal
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from catalog.models import Category, Product
 from catalog.selectors import category_find, product_next_public_id
 from catalog.validators import validate_image_name
+from store.audit import staff_action_record
 from store.errors import Conflict, ValidationFailed
 
 EDITABLE_FIELDS = ("name", "description", "price", "stock", "category", "image", "is_active")
@@ -60,37 +61,63 @@ def product_create(
         raise Conflict(f"A product with id {public_id!r} already exists.", fields={"id": ["Already taken."]}) from None
 
 
-def product_update(*, product: Product, **changes) -> Product:
+class StockMoved(Conflict):
+    """Orders moved a product's stock since its editor read it: nothing of the edit was written."""
+
+    code = "stock_changed"
+
+
+def product_update(
+    *, product: Product, actor: AbstractBaseUser | None = None, stock_seen: int | None = None, **changes
+) -> Product:
     """Change the given fields only (`category` by name or slug); other columns are not written.
 
     Stock moves under concurrent orders through conditional UPDATEs, so saving every field of
-    an instance loaded earlier would put a stale stock back.
+    an instance loaded earlier would put a stale stock back. A new `stock` therefore comes with
+    `stock_seen`, the number its editor read, and is set by `product_stock_set`: when orders
+    moved it meanwhile, StockMoved names today's number and nothing of the change is written.
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"Not editable: {sorted(unknown)}")
+    if "stock" in changes and stock_seen is None:
+        raise ValueError("A stock edit needs stock_seen, the stock its editor read.")
     if "category" in changes:
         changes["category"] = _category(changes["category"])
     if "image" in changes:
         _check_image(changes["image"])
-    for field, value in changes.items():
-        setattr(product, field, value)
-    if changes:
-        with transaction.atomic():  # the audit trail's entry is written with the change, or not at all
+    with transaction.atomic():  # the audit trail's entries are written with the change, or not at all
+        if "stock" in changes:
+            wanted = changes.pop("stock")
+            if not product_stock_set(product=product, seen=stock_seen, wanted=wanted, actor=actor):
+                current = Product.objects.filter(pk=product.pk).values_list("stock", flat=True).get()
+                raise StockMoved(
+                    f"Orders moved the stock of {product.name} from {stock_seen} to {current} since it was read; "
+                    f"nothing was saved. Send the stock you want again with the stock it is now ({current}).",
+                    fields={"expectedStock": [f"The stock is {current} now."]},
+                )
+            product.stock = wanted
+        for field, value in changes.items():
+            setattr(product, field, value)
+        if changes:
             product.save(update_fields=[*changes, "updated_at"])
     return product
 
 
-def product_stock_set(*, product: Product, seen: int, wanted: int) -> bool:
+def product_stock_set(*, product: Product, seen: int, wanted: int, actor: AbstractBaseUser | None = None) -> bool:
     """Set a product's stock to `wanted` if it is still `seen`, the number its editor saw.
 
     Orders reserve and release stock while an edit page is open; setting the number only when
     nothing moved it keeps every reservation. True when the stock is `wanted` afterwards (also
-    when a resubmitted form finds its change made already), False when orders moved it: then
-    nothing is written and the editor must look again.
+    when a resubmitted edit finds its change made already), False when orders moved it: then
+    nothing is written and the editor must look again. A change made is recorded in the audit
+    trail as `actor`'s (a queryset update passes django-auditlog by).
     """
     with transaction.atomic():
         if Product.objects.filter(pk=product.pk, stock=seen).update(stock=wanted, updated_at=timezone.now()):
+            if seen != wanted:
+                staff_action_record(actor=actor, obj=product, action="stock_set",
+                                    changes={"stock": [str(seen), str(wanted)]}, detail={})
             return True
         return Product.objects.filter(pk=product.pk, stock=wanted).exists()
 

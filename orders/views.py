@@ -17,15 +17,17 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from orders import selectors, services
 from orders.cart import Cart
+from orders.cart_selectors import CartReview, cart_line, cart_review
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order
-from orders.services.cart import cart_add, cart_line_limit, cart_remove, cart_set_quantity
+from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
 from orders.states import CANCELLABLE_STATES, SHOP_CANCELLED_TEXT, TERMINAL_STATES, Actor
 from orders.stock import InsufficientStock
 from store import permissions
 from store.errors import NotFound, Unprocessable, ValidationFailed
 
 ORDERS_PER_PAGE = 10
+CART_REVIEW = "Your cart changed since you filled it. Please check it before checking out."
 CART_CHANGED = "Your cart changed after this checkout page was opened. Please check your order and place it again."
 
 
@@ -45,24 +47,23 @@ def _customer_order(request: HttpRequest, order_id: int) -> Order:
         raise Http404(error.message) from None
 
 
-def _cart_context(request: HttpRequest) -> dict:
+def _cart_context(review: CartReview) -> dict:
+    return {"lines": review.lines, "removed": review.removed, "total": review.total, "item_count": review.item_count}
+
+
+def _cart_shown(request: HttpRequest) -> dict:
+    """The cart page's context. Rendering it shows the customer what changed, so it is settled."""
     cart = Cart(request.session)
-    lines = cart.lines()
-    return {
-        "lines": [
-            {"line": line, "limit": cart_line_limit(line.product), "over_stock": line.quantity > line.product.stock}
-            for line in lines
-        ],
-        "total": Cart.total(lines),
-        "item_count": sum(line.quantity for line in lines),
-    }
+    review = cart_review(cart=cart)
+    cart_settle(cart=cart, review=review)
+    return _cart_context(review)
 
 
 # --- cart -------------------------------------------------------------------------------
 
 @require_GET
 def cart_detail(request: HttpRequest) -> HttpResponse:
-    return render(request, "orders/cart.html", _cart_context(request))
+    return render(request, "orders/cart.html", _cart_shown(request))
 
 
 @require_POST
@@ -117,7 +118,7 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse("Choose a product to remove.", status=400)
     cart = Cart(request.session)
-    line = next((line for line in cart.lines() if line.product.public_id == form.cleaned_data["product_id"]), None)
+    line = cart_line(cart_review(cart=cart), form.cleaned_data["product_id"])
     cart_remove(cart=cart, public_id=form.cleaned_data["product_id"])
     if line is not None:
         messages.info(request, f"{line.product.name} removed from your cart")
@@ -126,7 +127,7 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
 
 def _cart_changed(request: HttpRequest) -> HttpResponse:
     if request.htmx:
-        return render(request, "orders/partials/cart_update_response.html", _cart_context(request))
+        return render(request, "orders/partials/cart_update_response.html", _cart_shown(request))
     return redirect("orders:cart")
 
 
@@ -142,17 +143,22 @@ def checkout(request: HttpRequest) -> HttpResponse:
     rendered before the cart changed places nothing but asks to review the order.
     """
     cart = Cart(request.session)
+    review = cart_review(cart=cart)
+    if request.method == "GET" and review.changed:
+        # The customer checks out what the cart page showed them: its changes are told there.
+        messages.warning(request, CART_REVIEW)
+        return redirect("orders:cart")
     form = CheckoutForm(request.POST) if request.method == "POST" else CheckoutForm(initial=_checkout_initial(cart))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
-        if placed is not None and not cart.lines():
+        if placed is not None and not review.lines:
             # The same page again after its order went through (the cart is already empty).
             return redirect("orders:order_detail", order_id=placed.pk)
-        if cart.lines():
+        if review.lines:
             messages.warning(request, CART_CHANGED)
             form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
-    context = _cart_context(request)
+    context = _cart_context(review)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("orders:cart")
@@ -176,6 +182,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
         except services.PriceChanged as error:
             messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
                                       "again.")
+            cart_settle(cart=cart, review=review)  # the message told the new prices
             form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
         except ValidationFailed as error:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
@@ -184,7 +191,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     cart_remove(cart=cart, public_id=pid)
                 messages.warning(request, f"{error.message} It was removed from your cart; nothing was charged: "
                                           "please check your order and place it again.")
-                if not cart.lines():
+                if not cart_review(cart=cart).lines:
                     return redirect("orders:cart")
                 form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
             else:
@@ -208,7 +215,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 def _checkout_initial(cart: Cart) -> dict:
     """The hidden parts of a checkout page: the cart's checkout key and the prices it shows."""
-    return {"idempotency_key": cart.checkout_key(), "seen_prices": CheckoutForm.prices_of(cart.lines())}
+    return {
+        "idempotency_key": cart.checkout_key(),
+        "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines),
+    }
 
 
 def _form_errors_from(form: CheckoutForm, error: ValidationFailed) -> None:

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from rest_framework.exceptions import Throttled
 from redis.exceptions import RedisError
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
 from store.rates import Rate, parse_rate

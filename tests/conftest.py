@@ -229,7 +229,6 @@ class QCluster(ManagedProcess):
 def qcluster_process(django_db_setup, django_db_blocker):
     """One `qcluster` for the session, on its own queue name, sharing the test database."""
     from django.conf import settings as django_settings
-    from django_q.conf import Conf
 
     with django_db_blocker.unblock():
         database_url = _database_url_of_test_db()

@@ -4,7 +4,7 @@ from decimal import Decimal
 from django.templatetags.static import static
 from rest_framework import serializers
 
-from catalog.models import Product
+from catalog.models import STOCK_MAX, Product
 from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 STATES = ("active", "inactive")
@@ -42,8 +42,7 @@ class ProductWriteSerializer(serializers.Serializer):
     price = AsciiDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
     category = serializers.CharField(max_length=80)
     image = serializers.RegexField(r"^[a-z0-9-]*$", max_length=80, required=False, allow_blank=True, default="")
-    # Product.stock is a PositiveIntegerField: at most 2,147,483,647 on every database.
-    stock = AsciiIntegerField(min_value=0, max_value=2_147_483_647, required=False, default=0)
+    stock = AsciiIntegerField(min_value=0, max_value=STOCK_MAX, required=False, default=0)
     state = serializers.ChoiceField(choices=STATES, required=False, default="active")
 
     def to_internal_value(self, data):
@@ -57,9 +56,25 @@ class ProductWriteSerializer(serializers.Serializer):
 
 
 class ProductUpdateSerializer(ProductWriteSerializer):
-    """PATCH: any subset of the writable fields except the id."""
+    """PATCH: any subset of the writable fields except the id; `stock` with `expectedStock`."""
 
     id = None
+    stock = AsciiIntegerField(min_value=0, max_value=STOCK_MAX, required=False,
+                              help_text="The new stock; send it with expectedStock.")
+    expectedStock = AsciiIntegerField(
+        min_value=0, max_value=STOCK_MAX, required=False,
+        help_text="Required with stock: the stock you read (GET). Orders reserve stock all the time; if they "
+        "moved it since, the answer is 409 stock_changed naming today's number, and nothing is saved.",
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, partial=True, **kwargs)
+
+    def to_internal_value(self, data):
+        values = super().to_internal_value(data)
+        if ("stock" in values) != ("expectedStock" in values):
+            missing = "expectedStock" if "stock" in values else "stock"
+            raise serializers.ValidationError({missing: ["stock and expectedStock go together."]})
+        if "expectedStock" in values:
+            values["stock_seen"] = values.pop("expectedStock")
+        return values

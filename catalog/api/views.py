@@ -19,6 +19,10 @@ from store.permissions import StaffPermission
 
 NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
+STOCK_CHANGED = OpenApiResponse(
+    description='Orders moved the stock since it was read; nothing was saved: {"error", "code": "stock_changed", '
+    '"fields": {"expectedStock"}}, the error and the field naming the stock as it is now'
+)
 FORBIDDEN = OpenApiResponse(
     description='Staff with the catalog permission only: 401 without a token, 403 {"code": "permission_denied"} '
     "without the permission"
@@ -85,8 +89,14 @@ class ProductDetailApi(CatalogApi):
     @extend_schema(
         tags=["products"],
         summary="Change a product (staff)",
+        description="Writes the given fields only. Orders reserve and release stock all the time, so a new "
+        "`stock` comes with `expectedStock`, the stock you read: it is set only if orders have not moved it "
+        "since (sending the same PATCH again is harmless). Otherwise the answer is 409 `stock_changed` naming "
+        "today's stock and nothing of the PATCH is saved: read the product again and send the stock you want "
+        "with the new `expectedStock`.",
         request=ProductUpdateSerializer,
-        responses={200: ProductSerializer, 400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: ProductSerializer, 400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN, 404: NOT_FOUND,
+                   409: STOCK_CHANGED},
     )
     def patch(self, request: Request, public_id: str) -> Response:
         product = self._product(request, public_id)
@@ -96,7 +106,7 @@ class ProductDetailApi(CatalogApi):
             permissions.require(request.user, permissions.PRODUCT_CHANGE)
         if data.validated_data.get("is_active", product.is_active) != product.is_active:
             permissions.require(request.user, permissions.PRODUCT_WITHDRAW)
-        product = services.product_update(product=product, **data.validated_data)
+        product = services.product_update(product=product, actor=request.user, **data.validated_data)
         return Response(ProductSerializer(product).data)
 
     @extend_schema(

@@ -1,16 +1,16 @@
 """Changing the session cart: quantities are capped by the product's stock and the line limit.
 
-The cart itself (`orders.cart.Cart`) only stores {public_id: quantity}; these functions decide
-how many of a product may go in it and say why when they take fewer than asked for. Stock is
-reserved only when the order is placed, so a cart can still go stale; checkout re-checks.
+The cart itself (`orders.cart.Cart`) only stores quantities and the prices lines were added
+at; these functions decide how many of a product may go in it and say why when they take
+fewer than asked for. Stock is reserved only when the order is placed, so a cart can still go
+stale: the cart page shows what changed (orders.cart_selectors) and checkout re-checks.
 """
 from dataclasses import dataclass
-
-from django.conf import settings
 
 from catalog.models import Product
 from catalog.selectors import product_get
 from orders.cart import Cart
+from orders.cart_selectors import CartReview, cart_limit_message, cart_line_limit
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,12 @@ class CartChange:
         return cart_limit_message(self.product)
 
 
-def cart_line_limit(product: Product) -> int:
-    """How many of `product` one order may hold: its stock, at most STORE_MAX_LINE_QUANTITY."""
-    return max(0, min(product.stock, settings.STORE_MAX_LINE_QUANTITY))
-
-
-def cart_limit_message(product: Product) -> str:
-    if product.stock <= 0:
-        return f"{product.name} is out of stock"
-    if product.stock <= settings.STORE_MAX_LINE_QUANTITY:
-        return f"Only {product.stock} {product.name} in stock"
-    return f"At most {settings.STORE_MAX_LINE_QUANTITY} {product.name} per order"
-
-
 def cart_set_quantity(*, cart: Cart, public_id: str, quantity: int) -> CartChange:
     """Set the product's quantity (0 removes it), capped by stock. Unknown products raise NotFound."""
     product = product_get(public_id)
     requested = max(0, quantity)
     allowed = min(requested, cart_line_limit(product))
-    cart.set(product.public_id, allowed)
+    cart.set(product.public_id, allowed, price=product.price)
     return CartChange(product=product, requested=requested, quantity=allowed)
 
 
@@ -62,3 +49,11 @@ def cart_add(*, cart: Cart, public_id: str, quantity: int = 1) -> CartChange:
 
 def cart_remove(*, cart: Cart, public_id: str) -> None:
     cart.remove(public_id)
+
+
+def cart_settle(*, cart: Cart, review: CartReview) -> None:
+    """The customer is being shown `review`'s changes: drop the lines that can no longer be
+    bought, lower the ones over the stock left and remember today's prices, so each change is
+    told once."""
+    if review.changed:
+        cart.settle(review.settled_items())

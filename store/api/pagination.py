@@ -1,17 +1,33 @@
 """Pagination that keeps list bodies plain JSON arrays.
 
 `?page=&pageSize=` select the page; the total goes in `X-Total-Count` and the neighbours in
-an RFC 8288 `Link` header.
+an RFC 8288 `Link` header. Both are plain ASCII digits or a 400 naming the parameter: DRF
+hands them to int(), which also reads other scripts' digits ("٢", "２") and would otherwise
+ignore a pageSize it cannot read.
 """
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+from store.numbers import AsciiIntegerField
+
+
+class PageParams(serializers.Serializer):
+    page = AsciiIntegerField(min_value=1, required=False)
+    pageSize = AsciiIntegerField(min_value=1, required=False)
 
 
 class HeaderPagination(PageNumberPagination):
     page_query_param = "page"
     page_size_query_param = "pageSize"
     max_page_size = 100
+    last_page_strings = ()  # page numbers only; the Link header names the last one
+
+    def paginate_queryset(self, queryset, request, view=None):
+        params = PageParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data: list) -> Response:
         response = Response(data)

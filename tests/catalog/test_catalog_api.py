@@ -94,6 +94,26 @@ def test_a_page_past_the_end_is_404(api_client, catalog):
     assert response.json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("param", ["page", "pageSize"])
+@pytest.mark.parametrize("value", ["\u0662", "\uff12", "2.0", "+2", "1_0", " 2", "last", "0", "abc"])
+def test_page_and_page_size_take_plain_ascii_digits_only(api_client, catalog, param, value):
+    """Arabic-Indic "٢" and full-width "２" are numbers to Python's int(), not to the API."""
+    response = api_client.get("/api/products", {param: value})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body["fields"]) == {param}
+    assert param in body["error"]
+
+
+def test_the_orders_list_refuses_other_scripts_digits_too(customer_api):
+    response = customer_api.get("/api/orders", {"pageSize": "\uff12"})
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"pageSize"}
+
+
 def test_withdrawn_products_are_not_listed_or_shown_to_the_public(api_client, catalog):
     Product.objects.filter(public_id="prod-002").update(is_active=False)
 

@@ -1,4 +1,6 @@
 """The session cart through its pages: add (HTMX and plain), +/−, remove, stock limits, sign-in."""
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -9,7 +11,7 @@ HTMX = {"HX-Request": "true"}
 
 
 def cart_of(client) -> dict[str, int]:
-    return dict(client.session.get("cart", {}))
+    return Cart(client.session).quantities()
 
 
 @pytest.fixture
@@ -135,11 +137,17 @@ def test_an_out_of_stock_product_cannot_be_added(client, add):
     assert cart_of(client) == {}
 
 
-def test_a_line_over_the_stock_left_is_flagged_on_the_cart_page(client, add):
+def test_a_line_over_the_stock_left_is_lowered_once_with_the_reason(client, add):
     add("prod-004", 4)
     Product.objects.filter(public_id="prod-004").update(stock=2)
+
     html = client.get(reverse("orders:cart")).content.decode()
-    assert "Only 2 Laptop Stand in stock. Lower the quantity to check out." in html
+
+    assert "Only 2 Laptop Stand in stock: lowered from 4 to 2" in html
+    assert '<span id="cart-count" class="badge">2</span>' in html
+    assert re.search(r"<dt>Items</dt><dd>2</dd>", html)
+    assert cart_of(client) == {"prod-004": 2}
+    assert "lowered from" not in client.get(reverse("orders:cart")).content.decode()
 
 
 def test_the_line_limit_caps_quantities_of_plentiful_products(client, add, settings):
@@ -161,7 +169,7 @@ def test_the_cart_is_kept_when_signing_in(client, add, customer):
     )
     assert response.status_code == 302
     assert cart_of(client) == {"prod-002": 2}
-    assert Cart(client.session).item_count() == 2
+    assert '<span id="cart-count" class="badge">2</span>' in client.get(reverse("orders:cart")).content.decode()
 
 
 def test_header_badge_shows_the_cart_count(client, add):

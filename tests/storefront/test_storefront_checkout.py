@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Product
+from orders.cart import Cart
 from orders.models import Order
 
 ADDRESS = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
@@ -131,7 +132,7 @@ def test_field_errors_are_shown_inline_and_nothing_is_placed(shopper, field, val
     # Django links the error to its input for screen readers.
     assert re.search(rf'id="id_{field}_error"', html)
     assert Order.objects.count() == 0
-    assert shopper.session["cart"] == {"prod-002": 2, "prod-005": 1}
+    assert Cart(shopper.session).quantities() == {"prod-002": 2, "prod-005": 1}
 
 
 def test_double_submission_places_one_order(shopper, customer):
