@@ -1,6 +1,7 @@
 """Writes to the catalog: staff create, edit and withdraw products."""
 from decimal import Decimal
 
+from auditlog.models import LogEntry
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -108,10 +109,13 @@ def product_stock_set(*, product: Product, seen: int, wanted: int, actor: Abstra
     """Set a product's stock to `wanted` if it is still `seen`, the number its editor saw.
 
     Orders reserve and release stock while an edit page is open; setting the number only when
-    nothing moved it keeps every reservation. True when the stock is `wanted` afterwards (also
-    when a resubmitted edit finds its change made already), False when orders moved it: then
-    nothing is written and the editor must look again. A change made is recorded in the audit
-    trail as `actor`'s (a queryset update passes django-auditlog by).
+    nothing moved it keeps every reservation. True when the stock is `wanted` afterwards,
+    False when orders moved it: then nothing is written and the editor must look again. An
+    edit submitted again is recognised by the audit trail's last stock change being this one
+    (`seen` → `wanted`) and answered True without a second change; a stock that merely
+    happens to equal `wanted` after orders moved it is a conflict, or the editor's change
+    would be lost. A change made is recorded in the audit trail as `actor`'s (a queryset
+    update passes django-auditlog by).
     """
     with transaction.atomic():
         if Product.objects.filter(pk=product.pk, stock=seen).update(stock=wanted, updated_at=timezone.now()):
@@ -119,7 +123,11 @@ def product_stock_set(*, product: Product, seen: int, wanted: int, actor: Abstra
                 staff_action_record(actor=actor, obj=product, action="stock_set",
                                     changes={"stock": [str(seen), str(wanted)]}, detail={})
             return True
-        return Product.objects.filter(pk=product.pk, stock=wanted).exists()
+        if not Product.objects.filter(pk=product.pk, stock=wanted).exists():
+            return False
+        last = (LogEntry.objects.get_for_object(product).filter(additional_data__action="stock_set")
+                .order_by("-timestamp", "-pk").first())
+        return last is not None and last.changes_dict.get("stock") == [str(seen), str(wanted)]
 
 
 def product_deactivate(*, product: Product) -> Product:

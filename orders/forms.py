@@ -64,9 +64,13 @@ class CheckoutForm(forms.Form):
     def prices_of(lines) -> str:
         return json.dumps({line.product.public_id: str(line.product.price) for line in lines}, sort_keys=True)
 
-    def clean_seen_prices(self) -> dict[str, Decimal]:
+    def clean_seen_prices(self) -> dict[str, Decimal] | None:
+        """The prices the page showed, {product id: unit price}; None from a form without them
+        (then only the cart's checkout key guards what is placed)."""
+        if not self.cleaned_data["seen_prices"]:
+            return None
         try:
-            seen = json.loads(self.cleaned_data["seen_prices"] or "{}")
+            seen = json.loads(self.cleaned_data["seen_prices"])
             return {str(pid): Decimal(str(price)) for pid, price in seen.items()}
         except (ValueError, TypeError, AttributeError, ArithmeticError):
             raise forms.ValidationError("This checkout page is out of date; please review your order.") from None

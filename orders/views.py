@@ -155,6 +155,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         if placed is not None and not review.lines:
             # The same page again after its order went through (the cart is already empty).
             return redirect("orders:order_detail", order_id=placed.pk)
+        if review.changed:
+            # Lines went or changed since: the cart page names each change, as for a new visit.
+            messages.warning(request, CART_REVIEW)
+            return redirect("orders:cart")
         if review.lines:
             messages.warning(request, CART_CHANGED)
             form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
@@ -191,7 +195,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     cart_remove(cart=cart, public_id=pid)
                 messages.warning(request, f"{error.message} It was removed from your cart; nothing was charged: "
                                           "please check your order and place it again.")
-                if not cart_review(cart=cart).lines:
+                remaining = cart_review(cart=cart)
+                if not remaining.lines or remaining.changed:
                     return redirect("orders:cart")
                 form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
             else:

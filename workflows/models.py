@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ReviewRule(models.Model):
@@ -59,6 +60,8 @@ class Notification(models.Model):
     # The e-mail goes out from the worker after the row commits; until then the row is its outbox.
     email_sent_at = models.DateTimeField(null=True, blank=True)
     email_attempts = models.PositiveSmallIntegerField(default=0)
+    # A sender's claim: while it lasts, nobody else sends this e-mail (workflows.notifications).
+    email_claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -90,7 +93,7 @@ class OutboxTask(models.Model):
     group = models.CharField(max_length=100, blank=True)
     error = models.CharField(max_length=500, blank=True, help_text="Why the broker refused it last.")
     attempts = models.PositiveIntegerField(default=1)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)  # kept when a refused row is put back
 
     class Meta:
         ordering = ["id"]

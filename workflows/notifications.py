@@ -4,14 +4,15 @@ The row is written in the transaction that publishes the event (`notification_re
 the customer is told exactly when the change committed. The e-mail goes out from the worker
 (`notification_send`): inline when the event happened in a pipeline task, otherwise as a task
 of its own, so a slow mail server never holds up a customer's or a staff member's request.
-Rows whose e-mail failed are sent again by the sweeper, a few times.
+Rows whose e-mail failed are sent again by the sweeper, a few times; a claim on the row keeps
+two senders from sending one e-mail twice.
 """
 import contextvars
 import logging
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from orders.models import Order
@@ -32,6 +33,9 @@ MESSAGES = {
 # How often an e-mail that failed is tried again (by the sweeper, at least a minute apart).
 EMAIL_ATTEMPTS = 3
 EMAIL_RETRY_AFTER = timedelta(minutes=1)
+# How long a sender may take before another may send the same e-mail (the mail server's
+# timeout, EMAIL_TIMEOUT, is well inside it).
+EMAIL_CLAIM = timedelta(minutes=2)
 
 # True while a pipeline task runs: its e-mails go out inline, the task being in the worker already.
 send_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_send_inline", default=False)
@@ -80,12 +84,16 @@ def notification_dispatch(notification: Notification) -> None:
 
 
 def notification_send(notification_id: int, notification: Notification | None = None) -> bool:
-    """E-mail one recorded notification unless it already went out; True when sent now.
+    """E-mail one recorded notification unless it went out already; True when sent now.
 
-    The gateway call carries a key per order and event, so a send that is repeated after a
-    crash does not e-mail twice. A failure is logged and counted; the sweeper tries again."""
+    A sender first claims the row for EMAIL_CLAIM (one conditional UPDATE), so two senders at
+    once (the pipeline, a relayed task, the sweeper) never both send it; a sender that dies
+    mid-send leaves a claim that runs out, and the sweeper tries again. A failure is logged,
+    the claim released and the attempt counted."""
+    now = timezone.now()
     claimed = (Notification.objects.filter(pk=notification_id, email_sent_at=None)
-               .update(email_attempts=F("email_attempts") + 1))
+               .filter(Q(email_claimed_until=None) | Q(email_claimed_until__lt=now))
+               .update(email_attempts=F("email_attempts") + 1, email_claimed_until=now + EMAIL_CLAIM))
     if not claimed:
         return False
     if notification is None:
@@ -95,8 +103,9 @@ def notification_send(notification_id: int, notification: Notification | None = 
                                   to=notification.user.email, subject=notification.title, body=notification.body)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
+        Notification.objects.filter(pk=notification_id).update(email_claimed_until=None)
         return False
-    Notification.objects.filter(pk=notification_id).update(email_sent_at=timezone.now())
+    Notification.objects.filter(pk=notification_id).update(email_sent_at=timezone.now(), email_claimed_until=None)
     return True
 
 
@@ -109,7 +118,7 @@ def notification_send_pending(*, order_id: int, event_type: str) -> bool:
 
 def notifications_resend(*, now=None, limit: int = 200) -> int:
     """Sweeper: try again the e-mails that failed or were never sent (at most EMAIL_ATTEMPTS
-    tries each); returns how many went out."""
+    tries each, none that a sender holds); returns how many went out."""
     now = now or timezone.now()
     due = (Notification.objects.filter(email_sent_at=None, email_attempts__lt=EMAIL_ATTEMPTS,
                                        created_at__lt=now - EMAIL_RETRY_AFTER)

@@ -41,19 +41,25 @@ def enqueue(func: str, *args, task_name: str = "", group: str = "") -> bool:
 
 
 def outbox_relay(*, limit: int = 500) -> int:
-    """Queue the outbox's tasks, oldest first, deleting each once the broker took it; stops at
-    the first refusal (the broker is still down). Returns how many were queued."""
+    """Queue the outbox's tasks, oldest first; stops at the first refusal (the broker is still
+    down). Returns how many were queued.
+
+    Each row is taken by deleting it first, so two relays at once (a cluster's relay and the
+    sweeper, or two clusters) never queue it twice; a refused row is put back as it was. A
+    crash between the delete and the queueing loses that task, which the sweeper makes up for
+    (stuck orders, unsent e-mails)."""
     queued = 0
     for task in OutboxTask.objects.all()[:limit]:
+        deleted, _ = OutboxTask.objects.filter(pk=task.pk).delete()
+        if not deleted:
+            continue  # another relay took it
         try:
             _queue(task.func, task.args, task.task_name, task.group)
-        except Exception as exc:  # still down: keep it, try again on the next round
-            OutboxTask.objects.filter(pk=task.pk).update(attempts=task.attempts + 1,
-                                                         error=f"{exc.__class__.__name__}: {exc}"[:500])
+        except Exception as exc:  # still down: put it back, try again on the next round
+            task.attempts += 1
+            task.error = f"{exc.__class__.__name__}: {exc}"[:500]
+            task.save(force_insert=True)
             break
-        # Deleted after queueing: a crash in between queues it twice, which the tasks allow
-        # (a pipeline run is a no-op for an order that moved on; an e-mail goes out once).
-        OutboxTask.objects.filter(pk=task.pk).delete()
         queued += 1
     if queued:
         logger.info("queued %s deferred task(s) from the outbox", queued)

@@ -31,6 +31,11 @@ def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
     for pid, seen in (expected_prices or {}).items():
         if pid in merged and products[pid].price != seen:
             changes[pid] = f"{products[pid].name} now costs ${products[pid].price:,} (was ${seen:,})."
+    if expected_prices is not None:
+        # A line the customer's page did not show (added in another tab, or back in stock) is
+        # not confirmed either.
+        for pid in merged.keys() - expected_prices.keys():
+            changes[pid] = f"{products[pid].name} (${products[pid].price:,}) was not in the order you confirmed."
     if expected_total is not None and total != expected_total:
         changes["total"] = f"The total is now ${total:,} (was ${expected_total:,})."
     if changes:
@@ -111,8 +116,9 @@ def order_place(
 
     What the customer saw is confirmed before anything is written: `expected_prices`
     ({product id: unit price}, the checkout page's) and `expected_total` (the API's
-    expectedTotal). A difference raises PriceChanged (409) naming each change; a product no
-    longer sold raises ValidationFailed naming it.
+    expectedTotal). A difference, or a line missing from `expected_prices`, raises
+    PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
+    naming it.
     """
     from workflows import metrics, notifications, tasks
     from workflows.gateways import payment_gateway

@@ -136,3 +136,23 @@ def test_the_schema_documents_the_expected_stock_and_the_409(api_client):
     ref = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert {"stock", "expectedStock"} <= set(schema["components"]["schemas"][ref]["properties"])
     assert "stock_changed" in patch["responses"]["409"]["description"]
+
+
+def test_a_stale_expected_stock_is_a_conflict_even_when_orders_brought_the_stock_to_the_wanted_number(
+    staff_api, customer, catalog, place_order
+):
+    """Staff read 50 and add a delivery of 3 (53); meanwhile one order takes 3, other units come
+    back (50) and the order is cancelled: 53 already. Accepting would lose the delivery."""
+    from orders.services import order_cancel
+
+    read = staff_api.get(URL).json()["stock"]
+    taken = place_order(customer, {"prod-001": 3})
+    Product.objects.filter(public_id="prod-001").update(stock=50)  # another order's units came back
+    order_cancel(order=taken, actor=customer)
+    assert stock() == read + 3
+
+    response = staff_api.patch(URL, {"stock": read + 3, "expectedStock": read}, format="json")
+
+    assert response.status_code == 409 and response.json()["code"] == "stock_changed"
+    assert stock() == 53
+    assert not AuditEntry.objects.filter(additional_data__action="stock_set").exists()

@@ -250,3 +250,36 @@ def test_a_product_withdrawn_before_the_click_places_nothing_and_leaves_the_cart
     assert "prod-005" not in html
     assert not Order.objects.filter(owner=customer).exists()
     assert "prod-005" not in shopper.session["cart"]
+
+
+def test_a_line_the_page_did_not_show_is_never_placed(shopper, customer):
+    """Tab A shows the cart; tab B adds a product that then sells out; tab A's page, sent again,
+    goes to the cart page that names the change; the product back in stock is not placed by
+    the page that never showed it."""
+    tab_a = checkout_page(shopper)
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-004"})  # tab B
+    Product.objects.filter(public_id="prod-004").update(stock=0)
+
+    stale = shopper.post(reverse("orders:checkout"), tab_a)
+
+    assert stale["Location"] == reverse("orders:cart")
+    assert "Laptop Stand is out of stock — removed from your cart" in shopper.get(reverse("orders:cart")).content.decode()
+    Product.objects.filter(public_id="prod-004").update(stock=10, price=Decimal("189.99"))
+    shopper.post(reverse("orders:checkout"), tab_a)
+    assert not Order.objects.filter(owner=customer).exists()
+    placed = shopper.post(reverse("orders:checkout"), checkout_page(shopper))
+    order = Order.objects.get(owner=customer)
+    assert placed["Location"] == reverse("orders:order_detail", args=[order.pk])
+    assert sorted(order.lines.values_list("product_public_id", flat=True)) == ["prod-002", "prod-005"]
+
+
+def test_the_order_service_refuses_a_line_missing_from_the_prices_the_customer_confirmed(customer, catalog):
+    from orders.services import LineRequest, PriceChanged, ShippingAddress, order_place
+
+    with pytest.raises(PriceChanged) as refused:
+        order_place(user=customer, lines=[LineRequest("prod-002", 1), LineRequest("prod-004", 1)],
+                    shipping=ShippingAddress(**ADDRESS), card_number=None,
+                    expected_prices={"prod-002": catalog["prod-002"].price})
+
+    assert "Laptop Stand ($" in refused.value.message and "was not in the order you confirmed" in refused.value.message
+    assert not Order.objects.exists()

@@ -165,3 +165,49 @@ def test_the_relay_redrives_working_orders_once_the_broker_is_back_and_logs_the_
 
     assert [task.task["args"] for task in OrmQ.objects.all()] == [(waiting.pk, None)]
     assert caplog.records[-1].getMessage() == "broker back; re-drove 1 order(s) in working states"
+
+
+def run_at_once(n: int, action) -> list:
+    """action() on n threads released together, each with its own database connection."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    barrier = threading.Barrier(n)
+
+    def go(_):
+        barrier.wait()
+        try:
+            return action()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(go, range(n)))
+
+
+def test_two_senders_at_once_send_an_email_once(transactional_db, customer, place_order):
+    from workflows.notifications import notification_send
+
+    order = place_order(customer)
+    notification = Notification.objects.get(order=order, event_type="order.created")
+    Notification.objects.filter(pk=notification.pk).update(email_sent_at=None, email_attempts=0)  # not sent yet
+    mail.outbox.clear()
+
+    sent = run_at_once(4, lambda: notification_send(notification.pk))
+
+    assert sent.count(True) == 1
+    assert [message.subject for message in mail.outbox] == [f"Order {order.number} received"]
+
+
+def test_two_relays_at_once_queue_each_task_once(transactional_db, orm_broker):
+    for n in range(20):
+        OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[10_000 + n, None],
+                                  task_name=f"pipeline-order-{10_000 + n}")
+
+    queued = run_at_once(2, outbox.outbox_relay)
+
+    assert sum(queued) == 20
+    assert sorted(task.task["args"][0] for task in OrmQ.objects.all()) == list(range(10_000, 10_020))
+    assert not OutboxTask.objects.exists()

@@ -1,7 +1,7 @@
 """Notification e-mails go out from the worker (the row is their outbox), and tasks the broker
 refused after a commit wait in OutboxTask. Notifications from before were e-mailed when they
 were written, so they count as sent."""
-
+import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('group', models.CharField(blank=True, max_length=100)),
                 ('error', models.CharField(blank=True, help_text='Why the broker refused it last.', max_length=500)),
                 ('attempts', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
                 'ordering': ['id'],
@@ -40,6 +40,11 @@ class Migration(migrations.Migration):
             model_name='notification',
             name='email_attempts',
             field=models.PositiveSmallIntegerField(default=0),
+        ),
+        migrations.AddField(
+            model_name='notification',
+            name='email_claimed_until',
+            field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
             model_name='notification',
