@@ -1,4 +1,4 @@
-"""The default cache of the one-machine layout: a file cache that every process of the machine shares.
+"""The store's caches: a file cache every process of one machine shares, and Redis behind a breaker.
 
 Without REDIS_URL the rate limits (store.throttling) count in Django's file cache under
 DATA_DIR, so gunicorn's processes and threads see the same counters. Django's file cache
@@ -17,6 +17,9 @@ from contextlib import contextmanager
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
+from django_prometheus.cache.backends.redis import NativeRedisCache
+
+from store.circuit import redis_breaker
 
 
 class SharedFileCache(FileBasedCache):
@@ -74,3 +77,24 @@ class SharedFileCache(FileBasedCache):
             if expired:
                 self._delete(fname)
         super()._cull()
+
+
+class CircuitRedisCache(NativeRedisCache):
+    """Django's Redis cache (counted by django-prometheus) behind this process' Redis circuit
+    breaker (store.circuit): while Redis is known to be down, a call fails at once instead of
+    waiting REDIS_TIMEOUT."""
+
+
+def _through_breaker(name: str):
+    method = getattr(NativeRedisCache, name)
+
+    def guarded(self, *args, **kwargs):
+        return redis_breaker().call(method, self, *args, **kwargs)
+
+    guarded.__name__ = name
+    return guarded
+
+
+for _name in ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many",
+              "clear"):
+    setattr(CircuitRedisCache, _name, _through_breaker(_name))

@@ -5,6 +5,7 @@ Defaults serve one machine (SQLite file, django-q2 ORM broker, a file cache in D
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,8 +167,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            # Django's own RedisCache, counted by django-prometheus (the module needs django-redis).
-            "BACKEND": "django_prometheus.cache.backends.redis.NativeRedisCache",
+            # Django's own RedisCache, counted by django-prometheus (the module needs django-redis),
+            # behind this process' Redis circuit breaker (store.circuit).
+            "BACKEND": "store.cache.CircuitRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "store"),
             # A Redis that hangs must not hold a request: seconds to connect and to answer.
@@ -209,12 +211,14 @@ Q_CLUSTER = {
     "label": "Task queue",
 }
 if REDIS_URL:
-    # The broker's connection gives up too (redis-py reads these from the URL). Reads may wait
-    # longer than the cache's: a worker's poll blocks on the queue for 1 s.
+    # The broker's connection gives up too (redis-py reads these from the URL). A worker's reads
+    # may wait longer than a web request's: its poll blocks on the queue for 1 s. A web process
+    # only pushes tasks, and waits no longer for that than for the cache.
     _separator = "&" if "?" in REDIS_URL else "?"
+    _in_worker = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
     Q_CLUSTER["redis"] = (
         f"{REDIS_URL}{_separator}socket_connect_timeout={env_float('REDIS_TIMEOUT', 0.5)}"
-        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5)}"
+        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _in_worker else env_float('REDIS_TIMEOUT', 0.5)}"
     )
 else:
     Q_CLUSTER["orm"] = "default"
@@ -438,6 +442,10 @@ SIMULATOR = {
     "SHIPPING_LATENCY_MS": (200, 500),
     "NOTIFICATION_LATENCY_MS": (10, 50),
 }
+
+# After a Redis call failed, this process stops calling Redis for this long (then one probe
+# call): a hung Redis costs one REDIS_TIMEOUT, not one per call (store.circuit).
+REDIS_CIRCUIT_SECONDS = env_float("REDIS_CIRCUIT_SECONDS", 5)
 
 # Run pipeline tasks in-process instead of through the queue (unit tests only).
 PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", False)

@@ -95,6 +95,16 @@ PRODUCTION_RATE_LIMITS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def closed_circuits():
+    """Every test starts with Redis' circuit breaker closed (a test may leave it open)."""
+    from store import circuit
+
+    circuit._breakers.clear()
+    yield
+    circuit._breakers.clear()
+
+
 @pytest.fixture
 def fresh_cache(settings, tmp_path):
     """The default cache under a key prefix (Redis) or in a folder of this test's own: nothing left over.

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django_q.tasks import async_task
 
+from store.circuit import redis_breaker
 from workflows.models import OutboxTask
 
 logger = logging.getLogger("workflows.outbox")
@@ -27,7 +28,8 @@ def enqueue(func: str, *args, task_name: str = "", group: str = "") -> bool:
     False when it waits in the outbox (or, with the database down as well, only in the log:
     the sweeper finds stuck orders by their state)."""
     try:
-        _queue(func, list(args), task_name, group)
+        # Through the Redis breaker: while Redis is known to be down, straight to the outbox.
+        redis_breaker().call(_queue, func, list(args), task_name, group)
         return True
     except Exception as exc:  # any broker failure: the committed change must stand
         error = f"{exc.__class__.__name__}: {exc}"[:500]
