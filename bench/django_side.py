@@ -316,6 +316,15 @@ def cmd_orders_by_key(payload: dict) -> dict:
     return {"by_key": by_key, "quantities": lines, "orders_total": Order.objects.count()}
 
 
+def cmd_orders_overview(payload: dict) -> dict:
+    """Every order: id, Idempotency-Key, state, created and last changed (epoch seconds), and whether
+    it is terminal (drills: how long after an outage did the orders end?)."""
+    rows = Order.objects.order_by("pk").values_list("pk", "idempotency_key", "state", "created_at", "updated_at")
+    return {"orders": [{"id": pk, "key": key, "state": state, "created": created.timestamp(),
+                        "updated": updated.timestamp(), "terminal": state in TERMINAL_STATES}
+                       for pk, key, state, created, updated in rows]}
+
+
 def cmd_audit(payload: dict) -> dict:
     """The ledger and the stock: nothing charged or refunded twice, every unit accounted for."""
     initial = payload["initial_stock"]

@@ -13,10 +13,11 @@ import sys
 import time
 import traceback
 
-from bench.drills import crash, fuzz, idempotency, oversell, restart
+from bench.drills import broker_outage, crash, fuzz, idempotency, oversell, restart
 
-DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart}
-DEFAULT_BACKEND = {"oversell": "postgres"}
+DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
+          "broker-outage": broker_outage}
+DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres"}
 
 
 def main(argv: list[str] | None = None) -> int:

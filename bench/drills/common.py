@@ -53,6 +53,7 @@ class Reply:
     body: dict | None
     error: str = ""
     seconds: float = 0.0
+    headers: dict = field(default_factory=dict)  # lower-cased names
 
 
 def call(base_url: str, method: str, path: str, *, token: str | None = None, body: dict | None = None,
@@ -71,7 +72,8 @@ def call(base_url: str, method: str, path: str, *, token: str | None = None, bod
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = {"raw": raw[:200].decode(errors="replace")}
-        return Reply(response.status, parsed, seconds=time.perf_counter() - started)
+        return Reply(response.status, parsed, seconds=time.perf_counter() - started,
+                     headers={name.lower(): value for name, value in response.getheaders()})
     except (OSError, http.client.HTTPException) as exc:
         return Reply(0, None, error=f"{exc.__class__.__name__}: {exc}", seconds=time.perf_counter() - started)
     finally:
