@@ -36,6 +36,9 @@ from bench.procs import Cluster, Server, free_port
 PRODUCT = "prod-008"  # the bench's product with a stock of 10⁹: every purchase can succeed
 RECOVERY_SECONDS = 30
 LIVEZ_LIMIT_MS = 100
+# The smoke form (--quick) runs beside every other drill on a small CI machine: there it checks
+# that /livez never waits on Redis (a frozen Redis would hold it for seconds), not the 100 ms.
+LIVEZ_LIMIT_QUICK_MS = 1000
 LIVEZ_EVERY = 0.05
 DRILL_ENV = {
     "SIM_LATENCY_SCALE": "0.05",  # orders take ~50 ms of provider time: some are in flight at each blow
@@ -315,9 +318,10 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
                            f"{s_kill:.1f} s after (limit {RECOVERY_SECONDS} s)")
     ok_stop, s_stop, n_stop = results.get("stop", (False, 0.0, 0))
     outcome.check(ok_stop, f"all {n_stop} orders terminal {s_stop:.1f} s after SIGCONT (limit {RECOVERY_SECONDS} s)")
-    slow = [(p, round(ms, 1)) for p, ms, _ in livez if ms > LIVEZ_LIMIT_MS]
+    limit = LIVEZ_LIMIT_QUICK_MS if quick else LIVEZ_LIMIT_MS
+    slow = [(p, round(ms, 1)) for p, ms, _ in livez if ms > limit]
     outcome.check(livez_ms and not slow and not livez_bad,
-                  f"/livez answered 200 within {LIVEZ_LIMIT_MS} ms throughout: max {max(livez_ms, default=0):.1f} ms, "
+                  f"/livez answered 200 within {limit} ms throughout: max {max(livez_ms, default=0):.1f} ms, "
                   f"p99 {_percentile(livez_ms, 99):.1f} ms over {len(livez_ms)} polls ({len(livez_bad)} not 200, "
                   f"{len(slow)} slower{': ' + str(slow[:10]) if slow else ''})")
     down_probes = [p for p in probes if p["when"] in ("Redis killed", "Redis frozen")]
