@@ -1,10 +1,11 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
-    python -m bench.drills [crash oversell idempotency fuzz restart] [--backend=sqlite|postgres] [--quick]
+    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage] [--backend=sqlite|postgres] [--quick]
 
 Each drill builds its own store (/tmp/h5drill-<name>-<backend>, database drill_<name>_store,
 Redis DB 5, its own queue name). Without --backend, oversell runs on PostgreSQL (what it is
-about: row locks under real concurrency) and the others on SQLite + the ORM broker.
+about: row locks under real concurrency), broker-outage on PostgreSQL with a redis-server of its
+own (a database and directory named for the run), and the others on SQLite + the ORM broker.
 """
 from __future__ import annotations
 
