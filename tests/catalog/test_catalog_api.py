@@ -94,6 +94,20 @@ def test_a_page_past_the_end_is_404(api_client, catalog):
     assert response.json()["code"] == "not_found"
 
 
+@pytest.mark.parametrize("query", [
+    {"page": "٢"}, {"page": "２"}, {"page": "²"}, {"page": "1e400"}, {"page": "2\n"},
+    {"pageSize": "٢"}, {"pageSize": "２"}, {"page": "1", "pageSize": "１٠"},
+])
+def test_page_and_page_size_take_ascii_digits_only(api_client, catalog, query):
+    # int() reads any script's digits: "٢" would be page 2, "２" a page size of 2.
+    response = api_client.get("/api/products", query)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body["fields"]) == set(query) - ({"page"} if query.get("page") == "1" else set())
+
+
 def test_withdrawn_products_are_not_listed_or_shown_to_the_public(api_client, catalog):
     Product.objects.filter(public_id="prod-002").update(is_active=False)
 
