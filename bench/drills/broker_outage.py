@@ -35,6 +35,8 @@ from bench.procs import Cluster, Server, free_port
 
 PRODUCT = "prod-008"  # the bench's product with a stock of 10⁹: every purchase can succeed
 RECOVERY_SECONDS = 30
+# When they are not, the full run keeps watching this long (a figure: when the sweeper ended them).
+EVENTUALLY_SECONDS = 300
 LIVEZ_LIMIT_MS = 100
 # The smoke form (--quick) runs beside every other drill on a small CI machine: there it checks
 # that /livez never waits on Redis (a frozen Redis would hold it for seconds), not the 100 ms.
@@ -209,9 +211,18 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
     def overview() -> list[dict]:
         return django_side(backend, "orders_overview", {})["orders"]
 
-    def wait_terminal(since_wall: float, created_before: float | None) -> tuple[bool, float, int]:
+    windows: dict[str, tuple[float, float]] = {}  # "Redis killed" / "Redis frozen" → (from, to), wall clock
+
+    def when_placed(order: dict) -> str:
+        for name, (start, end) in windows.items():
+            if start <= order["created"] <= end:
+                return f"placed while {name}"
+        return "placed while Redis answered"
+
+    def wait_terminal(since_wall: float, created_before: float | None,
+                      limit: float = RECOVERY_SECONDS) -> tuple[bool, float, int]:
         """Wait until every order (created before `created_before`, or all) is terminal, at most
-        RECOVERY_SECONDS after `since_wall`: (all terminal, seconds after since_wall, orders looked at)."""
+        `limit` seconds after `since_wall`: (all terminal, seconds after since_wall, orders looked at)."""
         while True:
             orders = [o for o in overview() if created_before is None or o["created"] < created_before]
             working = [o for o in orders if not o["terminal"]]
@@ -219,9 +230,10 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
             if not working:
                 last = max((o["updated"] for o in orders), default=since_wall)
                 return True, max(0.0, last - since_wall), len(orders)
-            if now - since_wall > RECOVERY_SECONDS:
-                say(f"still working {now - since_wall:.0f} s after Redis came back: {len(working)} orders, "
-                    f"states {dict(Counter(o['state'] for o in working))}, e.g. ids {[o['id'] for o in working[:8]]}")
+            if now - since_wall > limit:
+                say(f"still working {now - since_wall:.0f} s after Redis came back: {len(working)} of {len(orders)} "
+                    f"orders, states {dict(Counter(o['state'] for o in working))}, "
+                    f"{dict(Counter(when_placed(o) for o in working))}; e.g. ids {[o['id'] for o in working[:8]]}")
                 return False, now - since_wall, len(orders)
             time.sleep(0.5)
 
@@ -245,6 +257,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         time.sleep(max(0.0, down - (time.time() - killed_at)))
         redis.start()
         back = time.time()
+        windows["Redis killed"] = (killed_at, back)
         probing.join(60)
         phase[0] = "restarted"
         say(f"Redis started again on port {redis.port} after {back - killed_at:.1f} s")
@@ -261,6 +274,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         time.sleep(max(0.0, frozen - (time.time() - frozen_at)))
         redis.signal(signal.SIGCONT)
         thawed = time.time()
+        windows["Redis frozen"] = (frozen_at, thawed)
         probing.join(60)
         phase[0] = "thawed"
         say(f"Redis SIGCONT after {thawed - frozen_at:.1f} s")
@@ -272,6 +286,11 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         ok, seconds, n = wait_terminal(thawed, created_before=None)
         results["stop"] = (ok, seconds, n)
         say(f"all {n} orders terminal: {ok}, {seconds:.1f} s after SIGCONT")
+        if not ok and not quick:  # a figure, not a check: when did the store's own recovery end them?
+            eventually, seconds, _ = wait_terminal(thawed, created_before=None, limit=EVENTUALLY_SECONDS)
+            results["eventually"] = round(seconds, 1) if eventually else None
+            say(f"watching on: every order terminal {seconds:.1f} s after SIGCONT" if eventually
+                else f"orders still working {seconds:.0f} s after SIGCONT")
     finally:
         stop_traffic.set()
         stop_livez.set()
@@ -341,6 +360,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         "livez_max_ms": round(max(livez_ms, default=0), 1), "livez_p99_ms": round(_percentile(livez_ms, 99), 1),
         "livez_polls": len(livez_ms), "livez_by_phase": per_phase,
         "terminal_after_restart_s": round(s_kill, 1), "terminal_after_sigcont_s": round(s_stop, 1),
+        "terminal_eventually_after_sigcont_s": results.get("eventually"),
         "probes": [{k: v for k, v in p.items()} for p in probes],
     }
     if outcome.passed:
