@@ -153,9 +153,12 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
     cluster.start()
     url = server.url
 
+    slowest: dict[tuple[str, str], float] = {}  # (phase, path) → the slowest answer's seconds
+
     def record(kind: str, path: str, reply) -> None:
         with lock:
             statuses[(kind, reply.status)] += 1
+            slowest[(phase[0], path)] = max(slowest.get((phase[0], path), 0.0), reply.seconds)
             if reply.status >= 500 and not (reply.status == 503 and reply.headers.get("retry-after")):
                 failures.append(f"{phase[0]}: {kind} {path} → {reply.status} {str(reply.body)[:200]}")
 
@@ -305,6 +308,10 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         by_status[status] += count
     say("requests by status: " + ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(by_status.items())) +
         " | " + "; ".join(f"{kind} {s or 'no answer'}: {n}" for (kind, s), n in sorted(statuses.items())))
+    for name in ("baseline", "killed", "restarted", "frozen", "thawed"):
+        row = {path: seconds for (p, path), seconds in slowest.items() if p == name}
+        if row:
+            say(f"slowest answers while {name}: " + ", ".join(f"{path} {seconds:.2f} s" for path, seconds in row.items()))
     keys = list(answered)
     found = django_side(backend, "orders_by_key", {"keys": keys})
     by_key = found["by_key"]
@@ -359,6 +366,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         "orders": found["orders_total"], "duplicates": len(doubled), "failures": failures[:20], "503s": n503,
         "livez_max_ms": round(max(livez_ms, default=0), 1), "livez_p99_ms": round(_percentile(livez_ms, 99), 1),
         "livez_polls": len(livez_ms), "livez_by_phase": per_phase,
+        "slowest_s": {f"{p} {path}": round(seconds, 2) for (p, path), seconds in slowest.items()},
         "terminal_after_restart_s": round(s_kill, 1), "terminal_after_sigcont_s": round(s_stop, 1),
         "terminal_eventually_after_sigcont_s": results.get("eventually"),
         "probes": [{k: v for k, v in p.items()} for p in probes],
