@@ -155,21 +155,23 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
 
     slowest: dict[tuple[str, str], float] = {}  # (phase, path) → the slowest answer's seconds
 
-    def record(kind: str, path: str, reply) -> None:
+    def record(kind: str, path: str, reply, began: str) -> None:
+        """One answer; `began`: the phase its request was sent in."""
         with lock:
             statuses[(kind, reply.status)] += 1
-            slowest[(phase[0], path)] = max(slowest.get((phase[0], path), 0.0), reply.seconds)
+            slowest[(began, path)] = max(slowest.get((began, path), 0.0), reply.seconds)
             if reply.status >= 500 and not (reply.status == 503 and reply.headers.get("retry-after")):
-                failures.append(f"{phase[0]}: {kind} {path} → {reply.status} {str(reply.body)[:200]}")
+                failures.append(f"{began}: {kind} {path} → {reply.status} {str(reply.body)[:200]}")
 
     def checkout() -> None:
         while not stop_traffic.is_set():
             key = new_key("outage")
             deadline = time.monotonic() + 90
             while time.monotonic() < deadline:
+                began = phase[0]
                 reply = call(url, "POST", "/api/orders", token=token, body=order_body({PRODUCT: 1}),
                              headers={"Idempotency-Key": key}, timeout=30)
-                record("checkout", "/api/orders", reply)
+                record("checkout", "POST /api/orders", reply, began)
                 with lock:
                     answered.setdefault(key, []).append((reply.status, (reply.body or {}).get("id")))
                 if 200 <= reply.status < 300 or 400 <= reply.status < 500:
@@ -183,16 +185,17 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         while not stop_traffic.is_set():
             path = BROWSE[i % len(BROWSE)]
             i += 1
+            began = phase[0]
             reply = call(url, "GET", path, token=token if path.startswith("/api/") else None, timeout=30)
-            record("browse", path, reply)
+            record("browse", path, reply, began)
             time.sleep(0.05)
 
     def poll_livez() -> None:
         while not stop_livez.is_set():
-            started = time.monotonic()
+            started, began = time.monotonic(), phase[0]
             reply = call(url, "GET", "/livez", timeout=5)
             with lock:
-                livez.append((phase[0], reply.seconds * 1000, reply.status))
+                livez.append((began, reply.seconds * 1000, reply.status))
             time.sleep(max(0.0, LIVEZ_EVERY - (time.monotonic() - started)))
 
     def probe(label: str) -> threading.Thread:
