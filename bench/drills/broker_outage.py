@@ -125,6 +125,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
     # Purchases are paced below what the two workers get through (a backlog would say nothing
     # about the outage): each checkout client waits `pause` seconds between two purchases.
     (checkout_clients, pause), browse_clients = ((2, 0.5), 1) if quick else ((4, 1.0), 2)
+    browse_pause = 0.2 if quick else 0.05
     outcome = Outcome("broker-outage")
     backend = Backend.make(backend_name, tag=tag)
     backend.redis_server = redis.url
@@ -188,7 +189,7 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
             began = phase[0]
             reply = call(url, "GET", path, token=token if path.startswith("/api/") else None, timeout=30)
             record("browse", path, reply, began)
-            time.sleep(0.05)
+            time.sleep(browse_pause)
 
     def poll_livez() -> None:
         while not stop_livez.is_set():

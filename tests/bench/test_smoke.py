@@ -58,7 +58,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=300)
+            process.wait(timeout=600)  # generous: seven runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
