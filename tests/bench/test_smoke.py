@@ -20,7 +20,9 @@ import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 RUNS = {
-    "bench": ["-m", "bench", "--quick", "--backend=sqlite", "--no-save", "--data-dir=/tmp/h5smoke-bench"],
+    # A data dir of this run's own: a cluster left behind by another run's killed bench (another
+    # checkout on this machine) would take this run's tasks from a shared one.
+    "bench": ["-m", "bench", "--quick", "--backend=sqlite", "--no-save", "--data-dir={tmp}/h5smoke-bench"],
     **{drill: ["-m", "bench.drills", drill, "--quick", "--backend=sqlite"]
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres"],
@@ -53,6 +55,7 @@ def smoke_runs(tmp_path_factory):
         if name == "broker-outage" and _broker_outage_missing():
             continue
         log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed below
+        args = [arg.replace("{tmp}", str(logs)) for arg in args]
         processes[name] = (subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env, stdout=log,
                                             stderr=subprocess.STDOUT), log)
     results = {}
