@@ -375,11 +375,12 @@ def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: P
         "terminal_eventually_after_sigcont_s": results.get("eventually"),
         "probes": [{k: v for k, v in p.items()} for p in probes],
     }
-    if outcome.passed:
-        backend.drop()
+    # The database goes; the logs stay after a full run's FAIL (the smoke form's output says enough,
+    # and its runs must not pile up directories named for each run).
+    backend.drop()
+    if outcome.passed or quick:
         shutil.rmtree(backend.data_dir, ignore_errors=True)
         shutil.rmtree(workdir, ignore_errors=True)
     else:
-        backend.drop()
         say(f"logs kept: {backend.data_dir} (gunicorn.log, qcluster.log), {workdir} (redis.log)")
     return outcome
