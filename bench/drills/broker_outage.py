@@ -113,21 +113,22 @@ def run(backend_name: str = "postgres", *, quick: bool = False) -> Outcome:
     tag = f"drill-broker-{unique_tag()}"
     workdir = Path(tempfile.mkdtemp(prefix="h5drill-broker-redis-"))
     redis = OwnRedis(workdir, free_port())
-    redis.start()
+    backend = Backend.make(backend_name, tag=tag)
     try:
-        return _drill(backend_name, quick, tag, redis, workdir)
+        redis.start()
+        return _drill(backend, quick, redis, workdir)
     finally:
         redis.kill()
+        backend.drop()  # again, if the drill crashed before it did (IF EXISTS)
 
 
-def _drill(backend_name: str, quick: bool, tag: str, redis: OwnRedis, workdir: Path) -> Outcome:
+def _drill(backend: Backend, quick: bool, redis: OwnRedis, workdir: Path) -> Outcome:
     baseline, down, frozen, after = (1.5, 3.0, 2.0, 1.0) if quick else (5.0, 10.0, 5.0, 5.0)
     # Purchases are paced below what the two workers get through (a backlog would say nothing
     # about the outage): each checkout client waits `pause` seconds between two purchases.
     (checkout_clients, pause), browse_clients = ((2, 0.5), 1) if quick else ((4, 1.0), 2)
     browse_pause = 0.2 if quick else 0.05
     outcome = Outcome("broker-outage")
-    backend = Backend.make(backend_name, tag=tag)
     backend.redis_server = redis.url
     backend.reset()
     backend.overrides.update(DRILL_ENV)
