@@ -31,7 +31,7 @@ help:
 	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
 	@echo "make test       run the whole test suite (installs Debian's chromium when missing)"
 	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
-	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart)"
+	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage)"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
@@ -115,7 +115,7 @@ DRILL_ARGS ?=
 bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
-# Reliability drills: crash, oversell, idempotency, fuzz, restart; exits 1 on any FAIL.
+# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage; exits 1 on any FAIL.
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(DRILL_ARGS)
 

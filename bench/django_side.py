@@ -316,6 +316,33 @@ def cmd_orders_by_key(payload: dict) -> dict:
     return {"by_key": by_key, "quantities": lines, "orders_total": Order.objects.count()}
 
 
+def cmd_counts(payload: dict) -> dict:
+    """How many orders, order lines, refunds, users and stock movements exist (did a request write anything?)."""
+    from orders.models import Refund
+
+    return {"orders": Order.objects.count(), "lines": OrderLine.objects.count(), "refunds": Refund.objects.count(),
+            "users": User.objects.count(), "events": OrderEvent.objects.count(),
+            "stock": dict(Product.objects.values_list("public_id", "stock"))}
+
+
+def cmd_set_prices(payload: dict) -> dict:
+    """Set products' prices (and stocks): {"prices": {public id: "99999999.99"}, "stock": {public id: n}}."""
+    for public_id, price in payload.get("prices", {}).items():
+        Product.objects.filter(public_id=public_id).update(price=price)
+    for public_id, stock in payload.get("stock", {}).items():
+        Product.objects.filter(public_id=public_id).update(stock=stock)
+    return {"prices": {pid: str(price) for pid, price in Product.objects.values_list("public_id", "price")}}
+
+
+def cmd_orders_overview(payload: dict) -> dict:
+    """Every order: id, Idempotency-Key, state, created and last changed (epoch seconds), and whether
+    it is terminal (drills: how long after an outage did the orders end?)."""
+    rows = Order.objects.order_by("pk").values_list("pk", "idempotency_key", "state", "created_at", "updated_at")
+    return {"orders": [{"id": pk, "key": key, "state": state, "created": created.timestamp(),
+                        "updated": updated.timestamp(), "terminal": state in TERMINAL_STATES}
+                       for pk, key, state, created, updated in rows]}
+
+
 def cmd_audit(payload: dict) -> dict:
     """The ledger and the stock: nothing charged or refunded twice, every unit accounted for."""
     initial = payload["initial_stock"]

@@ -51,6 +51,7 @@ class Backend:
     database: str = "bench_store"  # PostgreSQL database name (ignored for SQLite)
     cluster_name: str = "bench"
     overrides: dict[str, str] = field(default_factory=dict)
+    redis_server: str = ""  # redis://host:port of the store's own Redis (the broker-outage drill); else BENCH_REDIS
 
     @classmethod
     def make(cls, name: str, *, tag: str = "bench", data_dir: str | Path | None = None,
@@ -73,7 +74,9 @@ class Backend:
 
     @property
     def redis_url(self) -> str:
-        return f"{REDIS_SERVER}/{REDIS_DB}" if self.name == "postgres" else ""
+        if self.name != "postgres":
+            return ""
+        return f"{self.redis_server}/0" if self.redis_server else f"{REDIS_SERVER}/{REDIS_DB}"
 
     def env(self, **overrides: str | int | float) -> dict[str, str]:
         """The environment of every process of this store (production settings, DEBUG off)."""

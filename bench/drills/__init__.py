@@ -1,1 +1,1 @@
-"""Reliability drills (`make drill`): crash, oversell, idempotency, fuzz, restart."""
+"""Reliability drills (`make drill`): crash, oversell, idempotency, fuzz, restart, broker-outage."""

@@ -1,10 +1,11 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
-    python -m bench.drills [crash oversell idempotency fuzz restart] [--backend=sqlite|postgres] [--quick]
+    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage] [--backend=sqlite|postgres] [--quick]
 
 Each drill builds its own store (/tmp/h5drill-<name>-<backend>, database drill_<name>_store,
 Redis DB 5, its own queue name). Without --backend, oversell runs on PostgreSQL (what it is
-about: row locks under real concurrency) and the others on SQLite + the ORM broker.
+about: row locks under real concurrency), broker-outage on PostgreSQL with a redis-server of its
+own (a database and directory named for the run), and the others on SQLite + the ORM broker.
 """
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ import sys
 import time
 import traceback
 
-from bench.drills import crash, fuzz, idempotency, oversell, restart
+from bench.drills import broker_outage, crash, fuzz, idempotency, oversell, restart
 
-DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart}
-DEFAULT_BACKEND = {"oversell": "postgres"}
+DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
+          "broker-outage": broker_outage}
+DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres"}
 
 
 def main(argv: list[str] | None = None) -> int:

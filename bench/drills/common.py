@@ -53,10 +53,12 @@ class Reply:
     body: dict | None
     error: str = ""
     seconds: float = 0.0
+    headers: dict = field(default_factory=dict)  # lower-cased names
 
 
 def call(base_url: str, method: str, path: str, *, token: str | None = None, body: dict | None = None,
-         headers: dict | None = None, timeout: float = 30) -> Reply:
+         headers: dict | None = None, timeout: float = 30, data: bytes | None = None) -> Reply:
+    """One request; `data` sends these bytes as the body instead of `body` as JSON."""
     parts = urlsplit(base_url)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     if token:
@@ -64,14 +66,16 @@ def call(base_url: str, method: str, path: str, *, token: str | None = None, bod
     started = time.perf_counter()
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        connection.request(method, path, body=json.dumps(body) if body is not None else None, headers=all_headers)
+        payload = data if data is not None else json.dumps(body) if body is not None else None
+        connection.request(method, path, body=payload, headers=all_headers)
         response = connection.getresponse()
         raw = response.read()
         try:
             parsed = json.loads(raw) if raw else None
         except ValueError:
             parsed = {"raw": raw[:200].decode(errors="replace")}
-        return Reply(response.status, parsed, seconds=time.perf_counter() - started)
+        return Reply(response.status, parsed, seconds=time.perf_counter() - started,
+                     headers={name.lower(): value for name, value in response.getheaders()})
     except (OSError, http.client.HTTPException) as exc:
         return Reply(0, None, error=f"{exc.__class__.__name__}: {exc}", seconds=time.perf_counter() - started)
     finally:

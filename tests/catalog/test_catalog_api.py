@@ -95,7 +95,8 @@ def test_a_page_past_the_end_is_404(api_client, catalog):
 
 
 @pytest.mark.parametrize("param", ["page", "pageSize"])
-@pytest.mark.parametrize("value", ["\u0662", "\uff12", "2.0", "+2", "1_0", " 2", "last", "0", "abc"])
+@pytest.mark.parametrize("value", ["\u0662", "\uff12", "\u00b2", "2.0", "+2", "1_0", " 2", "2\n", "1e400", "last", "0",
+                                   "abc"])
 def test_page_and_page_size_take_plain_ascii_digits_only(api_client, catalog, param, value):
     """Arabic-Indic "٢" and full-width "２" are numbers to Python's int(), not to the API."""
     response = api_client.get("/api/products", {param: value})

@@ -102,6 +102,15 @@ def test_list_shows_own_orders_newest_first_with_pagination(customer_api, other_
     assert 'rel="next"' in response["Link"]
 
 
+def test_the_order_list_takes_page_and_page_size_in_ascii_digits_only(customer_api, catalog):
+    post_order(customer_api)
+    for query in ("page=%D9%A2", "pageSize=%EF%BC%92"):  # ?page=٢, ?pageSize=２
+        response = customer_api.get(f"/api/orders?{query}")
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid"
+    assert customer_api.get("/api/orders?page=1&pageSize=2").status_code == 200
+
+
 def test_staff_list_all_orders_by_state(staff_api, customer_api, catalog):
     order_id = post_order(customer_api).json()["id"]
     post_order(customer_api)
