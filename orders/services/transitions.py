@@ -114,7 +114,7 @@ def order_transition(
             extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state},
         )
         # Follow-up work never turns the committed change into an error (robust: logged instead);
-        # what it could not queue, the sweeper picks up.
+        # what the broker refuses waits in the outbox (workflows.outbox).
         transaction.on_commit(lambda: _after_commit(order, name, notification, actor_kind), robust=True)
     return order
 
