@@ -6,7 +6,7 @@ from django.db.models import Q
 from catalog.models import Category, Product, ProductQuerySet
 from store.errors import NotFound
 
-PUBLIC_ID = re.compile(r"^prod-(\d+)$")
+PUBLIC_ID = re.compile(r"^prod-(\d+)\Z")
 
 
 def product_list(*, category: str | None = None, search: str | None = None) -> ProductQuerySet:

@@ -30,7 +30,7 @@ def validate_card_number(value: str) -> None:
         raise ValidationError("Enter a valid card number (12–19 digits passing the Luhn check).", code="invalid_card")
 
 
-validate_zip = re.compile(r"^\d{5}(-\d{4})?$", re.ASCII)  # \d alone matches any script's digits
+validate_zip = re.compile(r"^\d{5}(-\d{4})?\Z", re.ASCII)  # \d alone matches any script's digits
 
 
 def validate_zip_code(value: str) -> None:

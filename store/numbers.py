@@ -13,8 +13,8 @@ from decimal import Decimal
 from django import forms
 from rest_framework import serializers
 
-_INTEGER = re.compile(r"^[0-9]+$", re.ASCII)
-_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?$", re.ASCII)
+_INTEGER = re.compile(r"^[0-9]+\Z", re.ASCII)  # \Z: "$" would let a trailing newline through
+_DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?\Z", re.ASCII)
 
 
 def _plain(value, pattern: re.Pattern) -> bool:

@@ -51,6 +51,7 @@ def test_a_body_over_the_limit_is_a_json_413(api_client, settings):
     ({"zip": "６２７０１"}, "zip"),                   # full-width
     ({"card": "４２４２ ４２４２ ４２４２ ４２４２"}, "card"),
     ({"quantity": "٣"}, "quantity"),
+    ({"quantity": "3\n"}, "quantity"),                # a regex's "$" would let the newline through
 ])
 def test_digits_of_other_scripts_are_refused_and_nothing_is_placed(customer_api, catalog, change, field):
     response = customer_api.post("/api/orders", order_body(**change), format="json")
@@ -102,3 +103,4 @@ def test_an_expected_total_that_the_prices_no_longer_make_is_a_409(customer_api,
     assert stale.json()["error"] == f"The total is now ${price:,} (was ${price - 1:,})."
     assert fresh.status_code == 201
     assert Order.objects.count() == 1
+
