@@ -39,10 +39,12 @@ from django.utils import timezone
 
 from store import throttling
 
-# How long a sign-in waits for the account's turn, and how long a turn may last at most
-# (a process that dies holding it frees it then). A password check takes well under a second.
+# How long a sign-in waits for the account's turn, and how long a turn may last at most. A
+# password check takes well under a second; a turn left behind (its process died, or Redis
+# failed as it was given back) lapses before the next sign-in stops waiting, so it never
+# refuses the account's owner.
 TURN_WAIT_SECONDS = 5
-TURN_HOLD_SECONDS = 30
+TURN_HOLD_SECONDS = 3
 
 # With LOGIN_FAILURES "off" axes still records failures but never locks.
 _NEVER = 2**31

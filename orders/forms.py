@@ -6,8 +6,12 @@ from decimal import Decimal
 from django import forms
 from django.utils.html import format_html, format_html_join
 
+from catalog.models import Product
 from orders.validators import normalize_card_number, validate_card_number, validate_zip_code
 from store.numbers import AsciiIntegerFormField
+
+_PRICE = Product._meta.get_field("price")
+PRICE_LIMIT = Decimal(10) ** (_PRICE.max_digits - _PRICE.decimal_places)  # more than a price column holds
 
 TEST_CARDS = (
     ("4242 4242 4242 4242", "approved"),
@@ -71,7 +75,10 @@ class CheckoutForm(forms.Form):
             return None
         try:
             seen = json.loads(self.cleaned_data["seen_prices"])
-            return {str(pid): Decimal(str(price)) for pid, price in seen.items()}
+            prices = {str(pid): Decimal(str(price)) for pid, price in seen.items()}
+            if not all(price.is_finite() and 0 <= price < PRICE_LIMIT for price in prices.values()):
+                raise ValueError("not a price")  # NaN, infinities, absurd numbers: a tampered page
+            return prices
         except (ValueError, TypeError, AttributeError, ArithmeticError):
             raise forms.ValidationError("This checkout page is out of date; please review your order.") from None
 

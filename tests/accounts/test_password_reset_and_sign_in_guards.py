@@ -247,3 +247,20 @@ def test_a_password_set_by_staff_is_in_the_audit_trail_without_the_hash(customer
     assert (entry.actor_email, entry.changes_dict) == (staff_user.email, {"password": ["(hidden)", "(hidden)"]})
     customer.refresh_from_db()
     assert customer.password.split("$")[-1] not in str(entry.changes)
+
+
+def test_a_turn_left_behind_lapses_before_the_owner_stops_waiting(customer, fresh_cache):
+    """A sign-in whose process died holding the account's turn (or could not give it back while
+    Redis failed) never refuses the owner: the turn lapses first."""
+    import time
+
+    from accounts.signin import TURN_HOLD_SECONDS, account_turn
+
+    abandoned = account_turn(customer.email)
+    assert abandoned.__enter__() is None  # taken, and never given back
+
+    started = time.monotonic()
+    response = APIClient().post("/api/auth/login", {"email": customer.email, "password": PASSWORD}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert time.monotonic() - started > TURN_HOLD_SECONDS - 1  # it waited for the turn to lapse

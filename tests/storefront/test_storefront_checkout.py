@@ -283,3 +283,15 @@ def test_the_order_service_refuses_a_line_missing_from_the_prices_the_customer_c
 
     assert "Laptop Stand ($" in refused.value.message and "was not in the order you confirmed" in refused.value.message
     assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize("seen", ['{"prod-002": "sNaN"}', '{"prod-002": "NaN"}', '{"prod-002": "1e999999"}',
+                                  '{"prod-002": "-1"}', '["prod-002"]', '{"prod-002": null}'])
+def test_a_tampered_page_of_prices_is_out_of_date_not_an_error(shopper, customer, seen):
+    page = {**checkout_page(shopper), "seen_prices": seen}
+
+    response = shopper.post(reverse("orders:checkout"), page)
+
+    assert response.status_code == 200
+    assert "This checkout page is out of date; please review your order." in response.content.decode()
+    assert not Order.objects.filter(owner=customer).exists()
