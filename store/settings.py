@@ -415,7 +415,6 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- The store ------------------------------------------------------------------------
-STORE_CURRENCY = "USD"
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99

@@ -7,8 +7,13 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.db.models.signals import post_migrate
 
         from store.metrics import is_qcluster_command
+        from workflows.tasks import sweeper_schedule_sync
+
+        # The sweeper's schedule follows SWEEP_EVERY_MINUTES: `make run` and deploys migrate first.
+        post_migrate.connect(sweeper_schedule_sync, sender=self, dispatch_uid="workflows.sweeper_schedule_sync")
 
         # The worker cluster's main process watches the broker and queues what an outage left in the outbox.
         if settings.OUTBOX_RELAY_SECONDS > 0 and is_qcluster_command():

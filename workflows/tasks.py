@@ -55,6 +55,17 @@ def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
         notifications.send_inline.reset(inline_token)
 
 
+SWEEPER_SCHEDULE = "sweep-stuck-orders"  # made by migration workflows/0002
+
+
+def sweeper_schedule_sync(*, using: str = "default", **kwargs) -> int:
+    """After every migrate (post_migrate): the sweeper's django-q2 schedule runs every
+    PIPELINE['SWEEP_EVERY_MINUTES'] minutes. Returns how many schedules it changed."""
+    return (Schedule.objects.using(using).filter(name=SWEEPER_SCHEDULE)
+            .exclude(minutes=settings.PIPELINE["SWEEP_EVERY_MINUTES"])
+            .update(minutes=settings.PIPELINE["SWEEP_EVERY_MINUTES"]))
+
+
 def stuck_orders(*, now: datetime | None = None, older_than: float | None = None):
     """Orders sitting in a working state for longer than `older_than` seconds (default
     PIPELINE['STUCK_AFTER_SECONDS']), oldest first; a shipped order only once its delivery is due."""

@@ -96,3 +96,16 @@ def test_transition_events_carry_the_request_id(sync_pipeline, customer_api, cat
     order = Order.objects.get(pk=response.json()["id"])
     assert order.state == "delivered"
     assert set(order.events.values_list("request_id", flat=True)) == {"abc-123"}
+
+
+def test_the_sweeper_runs_every_sweep_every_minutes_after_a_migrate(db, settings):
+    from django.core.management.sql import emit_post_migrate_signal
+    from django_q.models import Schedule
+
+    sweeper = Schedule.objects.get(name="sweep-stuck-orders")  # made by a migration, every minute
+    assert (sweeper.func, sweeper.minutes) == ("workflows.tasks.sweep_stuck_orders", 1)
+    settings.PIPELINE = {**settings.PIPELINE, "SWEEP_EVERY_MINUTES": 5}
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # what `migrate` ends with
+
+    assert Schedule.objects.get(name="sweep-stuck-orders").minutes == 5
