@@ -1,8 +1,13 @@
-"""Request-scoped middleware: the X-Request-ID header and the user of the log lines."""
+"""Request-scoped middleware: the X-Request-ID header, the user of the log lines, and the sign-in
+redirect of an HTMX request whose session ended."""
 from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 from store.request_context import (
     order_id_var,
@@ -49,3 +54,27 @@ class SessionUserMiddleware:
         if settings.SESSION_COOKIE_NAME in request.COOKIES:
             user_bind(request, getattr(request, "user", None))
         return self.get_response(request)
+
+
+class HtmxSignInRedirectMiddleware:
+    """An HTMX request whose session ended is sent to the sign-in page as a whole page.
+
+    Django answers it with a redirect to LOGIN_URL, which the browser's XMLHttpRequest follows
+    silently: the sign-in form would be swapped into the fragment (a cart, a polling order
+    status), and `next` would name the fragment's URL. Instead the response tells htmx to load
+    the sign-in page in full (HX-Redirect), with `next` the page the person was on. Placed
+    after django-htmx's middleware (it reads `request.htmx`).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not getattr(request, "htmx", False) or response.status_code not in (301, 302, 303):
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login:
+            return response
+        page = request.htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: page})}")

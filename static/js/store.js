@@ -8,3 +8,68 @@ document.addEventListener("click", function (event) {
     button.closest(".toast").remove();
   }
 });
+
+// An HTMX request that fails swaps nothing (htmx leaves error responses alone); a toast says
+// what happened and what to do. A session that ended is sent to the sign-in page by the server
+// (HX-Redirect), so it never lands here.
+function storeToast(text, level) {
+  var region = document.getElementById("toasts");
+  if (!region) {
+    return;
+  }
+  var shown = region.querySelectorAll(".toast p");
+  for (var i = 0; i < shown.length; i++) {
+    if (shown[i].textContent === text) {
+      return;  // once: a polling fragment would repeat it every second
+    }
+  }
+  var toast = document.createElement("div");
+  toast.className = "toast toast--" + level;
+  toast.setAttribute("role", "alert");
+  var message = document.createElement("p");
+  message.textContent = text;
+  var close = document.createElement("button");
+  close.type = "button";
+  close.className = "toast__close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "\u00d7";
+  toast.appendChild(message);
+  toast.appendChild(close);
+  region.appendChild(toast);
+}
+
+function storeWait(xhr) {
+  var seconds = parseInt(xhr.getResponseHeader("Retry-After") || "", 10);
+  if (!(seconds > 0)) {
+    return "a moment";
+  }
+  return seconds === 1 ? "1 second" : (seconds < 120 ? seconds + " seconds" : Math.ceil(seconds / 60) + " minutes");
+}
+
+function storeFailureText(xhr) {
+  var status = xhr.status;
+  if (status === 403) {
+    return "This page is out of date (you may have signed in or out in another tab). Reload the page and try again.";
+  }
+  if (status === 404) {
+    return "That is no longer available. Reload the page to see what is.";
+  }
+  if (status === 429) {
+    return "Too many requests. Wait " + storeWait(xhr) + " and try again.";
+  }
+  if (status === 503) {
+    return "The shop cannot do that right now. Try again in " + storeWait(xhr) + ".";
+  }
+  if (status >= 500) {
+    return "Something went wrong on our side. Reload the page and try again.";
+  }
+  return "That could not be done. Reload the page and try again.";
+}
+
+document.addEventListener("htmx:responseError", function (event) {
+  storeToast(storeFailureText(event.detail.xhr), "error");
+});
+
+document.addEventListener("htmx:sendError", function () {
+  storeToast("The shop could not be reached. Check your connection and try again.", "error");
+});

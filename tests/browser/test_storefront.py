@@ -115,6 +115,38 @@ def test_add_to_cart_updates_the_badge_and_says_so(page: Page, live_server, tran
     expect(toasts(page)).to_contain_text("Laptop Stand added to cart")
 
 
+def test_a_failed_htmx_request_says_what_happened_and_what_to_do(page: Page, live_server, transactional_db, catalog):
+    page.goto(live_server.url)
+    Product.objects.filter(public_id="prod-002").update(is_active=False)  # withdrawn after the page rendered
+
+    page.get_by_role("button", name="Add to Cart: Wireless Mouse").click()
+
+    expect(toasts(page)).to_contain_text("That is no longer available. Reload the page to see what is.")
+    expect(cart_badge(page)).to_have_text("0")
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)  # no error page swapped in
+
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Add to Cart: Laptop Stand").click()
+    expect(toasts(page)).to_contain_text("The shop could not be reached. Check your connection and try again.")
+    page.context.set_offline(False)
+
+
+def test_a_session_that_ended_while_an_order_page_polls_goes_to_the_sign_in_page(
+    page: Page, live_server, no_worker, client, customer, place_order
+):
+    order = place_order(customer)  # no worker: it stays new, and its page keeps polling
+    sign_in(page, live_server, client, customer)
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(order.number)
+
+    page.context.clear_cookies()  # signed out in another tab
+
+    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=%2Forders%2F" + str(order.pk) + "%2F$"))
+    log_in_with_the_form(page, customer.email)
+    expect(page).to_have_url(f"{live_server.url}/orders/{order.pk}/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(order.number)
+
+
 def test_the_cart_shows_its_items_and_quantities_change_in_place(page: Page, live_server, transactional_db,
                                                                  catalog):
     add_to_cart_from_the_grid(page, live_server, "Wireless Mouse")

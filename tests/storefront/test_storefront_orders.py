@@ -178,3 +178,24 @@ def test_staff_cancelling_a_customers_order_are_asked_for_a_note(client, custome
     too_long = client.post(reverse("orders:order_cancel", args=[order.pk]), {"customer_message": "x" * 201})
     assert too_long.status_code == 400
     assert Order.objects.get(pk=order.pk).state == "new"
+
+
+def test_an_htmx_request_whose_session_ended_loads_the_sign_in_page_whole(client, customer, place_order):
+    order = place_order(customer)
+    page = f"/orders/{order.pk}/"
+
+    response = client.get(f"/orders/{order.pk}/status/",
+                          headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{page}"})
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == "/accounts/login/?next=%2Forders%2F" + str(order.pk) + "%2F"
+    assert response.content == b""
+
+
+def test_a_page_request_whose_session_ended_is_redirected_as_before(client, customer, place_order):
+    order = place_order(customer)
+
+    response = client.get(f"/orders/{order.pk}/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next=/orders/{order.pk}/"
