@@ -1,9 +1,9 @@
 """Tasks queued after a commit survive a broker outage: what the broker refuses waits in the database.
 
-`enqueue` queues a django-q2 task; when the broker cannot take it (Redis down or hanging:
-it gives up after REDIS_TIMEOUT / REDIS_BROKER_TIMEOUT), the task is written to `OutboxTask`
-instead and logged once, and the caller goes on: the change it follows has committed and is
-answered as a success. `outbox_relay` queues the rows again, oldest first; the worker cluster's
+`enqueue` queues a django-q2 task; when the broker cannot take it (Redis down, hanging past
+REDIS_TIMEOUT, or known to be down by this process' circuit breaker), the task is written to
+`OutboxTask` instead and logged once, and the caller goes on: the change it follows has
+committed and is answered as a success. `outbox_relay` queues the rows again, oldest first; the worker cluster's
 main process runs it every OUTBOX_RELAY_SECONDS (`workflows.relay`), and the sweeper on each
 sweep, so deferred work starts within about a second of the broker's return.
 """
