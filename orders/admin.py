@@ -32,12 +32,12 @@ from orders.admin_forms import RefundForm
 from orders.admin_selectors import order_approval_queue
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
-from orders.services import order_approve, order_cancel, order_reject, order_retry, refund_create
-from orders.states import SHOP_CANCELLED_TEXT, SHOP_REJECTED_TEXT, WORKING_STATES, Actor, OrderState
+from orders.services import order_act, order_retry, refund_create
+from orders.states import TERMINAL_STATES, TRANSITIONS, WORKING_STATES, OrderState, meaning, transitions_from
 from store import permissions
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
-from store.permissions import StaffAction
+from store.permissions import SYSTEM, StaffAction
 from workflows.models import Notification
 
 S = OrderState
@@ -50,10 +50,9 @@ S = OrderState
 class OrderAction:
     """A button on the order page: the service it calls, who may press it, and when.
 
-    The button shows when one of `transitions` is available from the order's state (django-fsm
-    knows), or, for an action without a transition of its own, when the state is in `states`.
-    An action with `confirm` first shows a confirmation page asking for an internal note and a
-    message to the customer, who reads `default_message` without one.
+    Every button but one is a person's transition (orders.states.person_transitions): its
+    label, permission, confirmation and wording come from the transition's declaration. The
+    one that is not, "Retry step", hands a seemingly stuck order back to the pipeline.
     """
 
     name: str
@@ -61,63 +60,52 @@ class OrderAction:
     done: str
     permission: StaffAction
     run: Callable[..., Order]
-    transitions: frozenset[str] = field(default_factory=frozenset)
+    transition: str = ""
     states: frozenset[str] = field(default_factory=frozenset)
     confirm: bool = False
     default_message: str = ""
-    dangerous: bool = False
     hint: str = ""
 
+    @classmethod
+    def of_transition(cls, name: str) -> "OrderAction":
+        declared, said = TRANSITIONS[name], meaning(name)
+        permission = declared.permission
+        return cls(
+            name, said.label, said.done, getattr(permission, "action", permission),
+            run=lambda *, order, actor, note="", customer_message="": order_act(
+                order=order, name=name, actor=actor, note=note, customer_message=customer_message
+            ),
+            transition=name, confirm=said.confirm, default_message=said.default_reason,
+        )
+
+    @property
+    def dangerous(self) -> bool:
+        return self.confirm
+
     def is_available(self, order: Order) -> bool:
-        if self.transitions:
-            return any(t.name in self.transitions for t in order.get_available_state_transitions())
+        if self.transition:
+            return any(t.name == self.transition for t in order.get_available_state_transitions())
         return order.state in self.states
 
     def refusal(self, order: Order) -> str:
         return f"Order {order.number} is {order.get_state_display().lower()}: it cannot be {self.done} now."
 
 
+# In the order the page shows them: what moves the order on, then what ends it.
 ORDER_ACTIONS = {
     action.name: action
-    for action in (
-        OrderAction(
-            "approve", "Approve", "approved", permissions.ORDER_APPROVE,
-            run=lambda *, order, actor, **_: order_approve(order=order, actor=actor),
-            transitions=frozenset({"approve"}),
-        ),
-        OrderAction(
-            "reject", "Reject", "rejected", permissions.ORDER_APPROVE,
-            run=lambda *, order, actor, note, customer_message: order_reject(
-                order=order, actor=actor, note=note, customer_message=customer_message
-            ),
-            transitions=frozenset({"reject"}), confirm=True, default_message=SHOP_REJECTED_TEXT, dangerous=True,
-        ),
-        OrderAction(
-            "retry_payment", "Retry payment", "retried", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
-            transitions=frozenset({"retry_payment"}),
-        ),
-        OrderAction(
-            "retry_shipping", "Retry shipping", "retried", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
-            transitions=frozenset({"retry_shipping"}),
-        ),
+    for action in sorted((
+        *(OrderAction.of_transition(name) for name, declared in TRANSITIONS.items()
+          if declared.permission is not SYSTEM and meaning(name).button),
         # A working state with no failure to retry: hand the order back to the pipeline (stuck orders).
         OrderAction(
             "retry_step", "Retry step", "retried", permissions.ORDER_CHANGE,
             run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
-            states=frozenset(WORKING_STATES - {S.PAYMENT_FAILED, S.SHIP_FAILED}),
+            states=frozenset(state for state in WORKING_STATES
+                             if not any(meaning(t.name).action == "retry" for t in transitions_from(state))),
             hint="Run the order's current step again (steps are idempotent): for an order stuck in this state.",
         ),
-        OrderAction(
-            "cancel", "Cancel order", "cancelled", permissions.ORDER_CHANGE,
-            run=lambda *, order, actor, note, customer_message: order_cancel(
-                order=order, actor=actor, actor_kind=Actor.STAFF, note=note, customer_message=customer_message
-            ),
-            transitions=frozenset({"cancel_order", "cancel_validated"}), confirm=True,
-            default_message=SHOP_CANCELLED_TEXT, dangerous=True,
-        ),
-    )
+    ), key=lambda action: bool(action.transition) and TRANSITIONS[action.transition].target in TERMINAL_STATES)
 }
 
 

@@ -9,11 +9,89 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
-from orders.states import REFUNDABLE_STATES, SHOP_REJECTED_TEXT, Actor, OrderState, StockStatus
+from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, Stage, means
+from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
+
+
+class OrderState(models.TextChoices):
+    NEW = "new", "New"
+    VALIDATING = "validating", "Checking inventory"
+    VALIDATED = "validated", "Validated"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    PAYING = "paying", "Processing payment"
+    PAID = "paid", "Paid"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    SHIPPING = "shipping", "Shipping"
+    SHIPPED = "shipped", "Shipped"
+    SHIP_FAILED = "ship_failed", "Shipping failed"
+    DELIVERED = "delivered", "Delivered"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+    REFUNDED = "refunded", "Refunded"
+
+
+# The customer's timeline of an order, in order; the transitions' `stages` set their status.
+TIMELINE = (
+    Stage("created", "Created"),
+    Stage("inventory", "Checking inventory"),
+    Stage("approval", "Awaiting approval", when_reached=True),
+    Stage("payment", "Processing payment"),
+    Stage("shipping", "Shipping"),
+    Stage("delivered", "Delivered"),
+    Stage("refunded", "Refunded", when_reached=True),
+    Stage("cancelled", "Cancelled", when_reached=True),
+)
+
+
+class StockStatus(models.TextChoices):
+    RESERVED = "reserved", "Reserved"
+    RELEASED = "released", "Released"
+    SOLD = "sold", "Sold (shipped)"
+
+
+class Actor(models.TextChoices):
+    SYSTEM = "system", "System"
+    CUSTOMER = "customer", "Customer"
+    STAFF = "staff", "Staff"
+
+
+# What the customer is told when staff stop an order without a message of their own: the
+# words staff type for each other stay on the order's timeline (the event's "note").
+SHOP_CANCELLED_TEXT = "Cancelled by the shop"
+SHOP_REJECTED_TEXT = "We could not accept this order"
 
 S = OrderState
+
+
+# --- The customer's sentences on the timeline, for transitions whose note is computed -----
+
+def _attempts(detail: dict) -> str:
+    attempts = int(detail.get("attempts") or 1)
+    return f" after {attempts} attempts" if attempts > 1 else ""
+
+
+def _payment_approved_note(order, detail: dict) -> str:
+    last4 = detail.get("card_last4") or order.card_last4
+    return f"Payment approved{_attempts(detail)}" + (f" · card ending {last4}" if last4 else "")
+
+
+def _payment_abandoned_note(order, detail: dict) -> str:
+    reason = detail.get("reason") or order.failure_reason or "Payment failed"
+    return f"{reason} · gave up after {order.payment_retries + 1} tries"
+
+
+def _label_note(order, detail: dict) -> str:
+    carrier = detail.get("carrier") or order.carrier
+    tracking = detail.get("tracking_number") or order.tracking_number
+    return f"Label created · {carrier} {tracking}".strip()
+
+
+def _refund_note(order, detail: dict) -> str:
+    amount = detail.get("amount") or order.refunded_amount
+    why = detail.get("reason", "")
+    return f"${amount} refunded" + (f" · {why}" if why else "")
 
 
 class Order(ConcurrentTransitionMixin, models.Model):
@@ -78,65 +156,87 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @property
     def refundable_amount(self) -> Decimal:
-        # The states the `refund` transition leaves from; a shipment in flight is not refundable.
-        if self.state not in REFUNDABLE_STATES:
+        # Only where the `refund` transition may leave from: a shipment in flight is not refundable.
+        if not can_proceed(self.refund):
             return Decimal("0.00")
         return self.total - self.refunded_amount
 
-    # --- Transitions. Bodies record what the transition carries. ---------------------------
+    # --- Transitions: what each one means (orders.meaning) and who may fire it, declared on it.
+    # Bodies record what the transition carries.
 
-    @transition(field=state, source=S.NEW, target=S.VALIDATING)
+    @transition(field=state, source=S.NEW, target=S.VALIDATING, permission=SYSTEM,
+                custom=means("Start checking inventory", stages=(("inventory", CURRENT),)))
     def start_validation(self) -> None:
         pass
 
-    @transition(field=state, source=S.VALIDATING, target=S.VALIDATED)
+    @transition(field=state, source=S.VALIDATING, target=S.VALIDATED, permission=SYSTEM,
+                custom=means("Inventory confirmed", event="order.validated", stages=(("inventory", DONE),),
+                             note="All items are in stock"))
     def validation_passed(self) -> None:
         pass
 
-    @transition(field=state, source=S.VALIDATING, target=S.FAILED)
+    @transition(field=state, source=S.VALIDATING, target=S.FAILED, permission=SYSTEM,
+                custom=means("Out of stock", event="order.failed", stages=(("inventory", FAILED),)))
     def validation_failed(self, *, reason: str = "Out of stock") -> None:
         self.failure_reason = reason
 
-    @transition(field=state, source=S.VALIDATED, target=S.AWAITING_APPROVAL)
+    @transition(field=state, source=S.VALIDATED, target=S.AWAITING_APPROVAL, permission=SYSTEM,
+                custom=means("Hold for review", event="order.held", waits=True, stages=(("approval", CURRENT),),
+                             note="Waiting for the shop to approve this order"))
     def hold_for_review(self, *, rule: str = "") -> None:
         pass
 
-    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.PAYING)
+    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.PAYING, permission=ORDER_APPROVE,
+                custom=means("Approve", action="approve", done="approved", not_own=True,
+                             stages=(("approval", DONE),), note="Approved by the shop"))
     def approve(self) -> None:
         pass
 
-    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED)
+    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED, permission=ORDER_APPROVE,
+                custom=means("Reject", event="order.cancelled", action="reject", done="rejected", not_own=True,
+                             confirm=True, default_reason=SHOP_REJECTED_TEXT,
+                             stages=(("approval", FAILED), ("cancelled", CANCELLED))))
     def reject(self, *, reason: str = "") -> None:
         self.failure_reason = reason or SHOP_REJECTED_TEXT
 
-    @transition(field=state, source=S.VALIDATED, target=S.PAYING)
+    @transition(field=state, source=S.VALIDATED, target=S.PAYING, permission=SYSTEM,
+                custom=means("Start payment", stages=(("payment", CURRENT),)))
     def start_payment(self) -> None:
         pass
 
-    @transition(field=state, source=S.PAYING, target=S.PAID)
+    @transition(field=state, source=S.PAYING, target=S.PAID, permission=SYSTEM,
+                custom=means("Payment approved", event="order.paid", stages=(("payment", DONE),),
+                             note=_payment_approved_note))
     def payment_approved(self, *, transaction_id: str, card_last4: str = "") -> None:
         self.transaction_id = transaction_id
         if card_last4:
             self.card_last4 = card_last4
         self.failure_reason = ""
 
-    @transition(field=state, source=S.PAYING, target=S.PAYMENT_FAILED)
+    @transition(field=state, source=S.PAYING, target=S.PAYMENT_FAILED, permission=SYSTEM,
+                custom=means("Payment declined", event="order.payment_failed", stages=(("payment", FAILED),)))
     def payment_declined(self, *, reason: str = "Payment declined") -> None:
         self.failure_reason = reason
 
-    @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING)
+    @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
+                custom=means("Retry payment", action="retry", done="retried", stages=(("payment", CURRENT),),
+                             note="Trying again (retry {payment_retries})"))
     def retry_payment(self) -> None:
         self.payment_retries += 1
 
-    @transition(field=state, source=S.PAYMENT_FAILED, target=S.FAILED)
+    @transition(field=state, source=S.PAYMENT_FAILED, target=S.FAILED, permission=SYSTEM,
+                custom=means("Give up on payment", event="order.failed", stages=(("payment", FAILED),),
+                             note=_payment_abandoned_note))
     def abandon_payment(self) -> None:
         pass
 
-    @transition(field=state, source=S.PAID, target=S.SHIPPING)
+    @transition(field=state, source=S.PAID, target=S.SHIPPING, permission=SYSTEM,
+                custom=means("Start shipping", stages=(("shipping", CURRENT),)))
     def start_shipping(self) -> None:
         pass
 
-    @transition(field=state, source=S.SHIPPING, target=S.SHIPPED)
+    @transition(field=state, source=S.SHIPPING, target=S.SHIPPED, permission=SYSTEM,
+                custom=means("Shipped", event="order.shipped", stages=(("shipping", DONE),), note=_label_note))
     def shipping_confirmed(self, *, tracking_number: str, carrier: str, estimated_delivery) -> None:
         self.tracking_number = tracking_number
         self.carrier = carrier
@@ -144,28 +244,36 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.failure_reason = ""
         self.stock_status = StockStatus.SOLD
 
-    @transition(field=state, source=S.SHIPPING, target=S.SHIP_FAILED)
+    @transition(field=state, source=S.SHIPPING, target=S.SHIP_FAILED, permission=SYSTEM,
+                custom=means("Shipping failed", event="order.ship_failed", stages=(("shipping", FAILED),)))
     def shipping_failed(self, *, reason: str = "Shipping failed") -> None:
         self.failure_reason = reason
 
-    @transition(field=state, source=S.SHIP_FAILED, target=S.SHIPPING)
+    @transition(field=state, source=S.SHIP_FAILED, target=S.SHIPPING, permission=ORDER_CHANGE,
+                custom=means("Retry shipping", action="retry", done="retried", stages=(("shipping", CURRENT),),
+                             note="Trying again (retry {shipping_retries})"))
     def retry_shipping(self) -> None:
         self.shipping_retries += 1
 
-    @transition(field=state, source=[S.SHIP_FAILED, S.PAID, S.SHIPPED, S.DELIVERED], target=S.REFUNDED)
+    # Fired by `orders.services.refund_create` once nothing is left to refund (its own form, not a button).
+    @transition(field=state, source=[S.SHIP_FAILED, S.PAID, S.SHIPPED, S.DELIVERED], target=S.REFUNDED,
+                permission=ORDER_REFUND,
+                custom=means("Refund", event="order.refunded", action="refund", done="refunded", not_own=True,
+                             button=False, after_end=True, stages=(("refunded", REFUNDED),), note=_refund_note))
     def refund(self) -> None:
         pass
 
-    @transition(field=state, source=S.SHIPPED, target=S.DELIVERED)
+    @transition(field=state, source=S.SHIPPED, target=S.DELIVERED, permission=SYSTEM,
+                custom=means("Delivered", event="order.delivered", stages=(("delivered", DONE),),
+                             note="Your order has arrived"))
     def deliver_order(self) -> None:
         pass
 
-    @transition(field=state, source=S.NEW, target=S.CANCELLED)
-    def cancel_order(self, *, reason: str = "") -> None:
-        self.failure_reason = reason
-
-    @transition(field=state, source=[S.VALIDATED, S.AWAITING_APPROVAL], target=S.CANCELLED)
-    def cancel_validated(self, *, reason: str = "") -> None:
+    @transition(field=state, source=[S.NEW, S.VALIDATED, S.AWAITING_APPROVAL], target=S.CANCELLED,
+                permission=OwnerOr(ORDER_CHANGE),
+                custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
+                             confirm=True, default_reason=SHOP_CANCELLED_TEXT, stages=(("cancelled", CANCELLED),)))
+    def cancel(self, *, reason: str = "") -> None:
         self.failure_reason = reason
 
 

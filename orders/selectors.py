@@ -5,8 +5,9 @@ from datetime import datetime
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils.dateformat import format as date_format
 
+from orders.meaning import CANCELLED, FAILED
 from orders.models import Order, OrderEvent, OrderLine
-from orders.states import TERMINAL_STATES, OrderState
+from orders.states import TERMINAL_STATES, TIMELINE, TRANSITIONS, OrderState, meaning
 from store import permissions
 from store.errors import NotFound
 
@@ -89,100 +90,44 @@ TIMELINE_STATUS_LABELS = {
     "refunded": "Refunded",
 }
 
-# The happy path, in order. "approval" is inserted only for orders a review rule held, and
-# "refunded" / "cancelled" are appended when the order ended that way.
-TIMELINE_STAGES = (
-    ("created", "Created"),
-    ("inventory", "Checking inventory"),
-    ("approval", "Awaiting approval"),
-    ("payment", "Processing payment"),
-    ("shipping", "Shipping"),
-    ("delivered", "Delivered"),
-    ("refunded", "Refunded"),
-    ("cancelled", "Cancelled"),
-)
-_OPTIONAL_STAGES = {"approval", "refunded", "cancelled"}
 
-# What each transition means for the stages: [(stage, status), …].
-_TIMELINE_EFFECTS = {
-    "start_validation": [("inventory", "current")],
-    "validation_passed": [("inventory", "done")],
-    "validation_failed": [("inventory", "failed")],
-    "hold_for_review": [("approval", "current")],
-    "approve": [("approval", "done"), ("payment", "current")],
-    "reject": [("approval", "failed"), ("cancelled", "cancelled")],
-    "start_payment": [("payment", "current")],
-    "retry_payment": [("payment", "current")],
-    "payment_approved": [("payment", "done")],
-    "payment_declined": [("payment", "failed")],
-    "abandon_payment": [("payment", "failed")],
-    "start_shipping": [("shipping", "current")],
-    "retry_shipping": [("shipping", "current")],
-    "shipping_confirmed": [("shipping", "done")],
-    "shipping_failed": [("shipping", "failed")],
-    "deliver_order": [("delivered", "done")],
-    "refund": [("refunded", "refunded")],
-    "cancel_order": [("cancelled", "cancelled")],
-    "cancel_validated": [("cancelled", "cancelled")],
-}
+class _Values(dict):
+    """Format values for a declared note: a missing key reads as ""."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
-_FAILURE_TRANSITIONS = frozenset(
-    {"validation_failed", "payment_declined", "shipping_failed", "reject", "cancel_order", "cancel_validated"}
-)
-
-
-def _timeline_note(order: Order, event: OrderEvent, stage: str) -> str:
-    """The customer-facing sentence for a stage, from the event that last changed it."""
-    detail = event.detail or {}
-    reason = detail.get("reason") or order.failure_reason
-    attempts = int(detail.get("attempts") or 1)
-    after_attempts = f" after {attempts} attempts" if attempts > 1 else ""
-    name = event.transition
-    if name == "validation_passed":
-        return "All items are in stock"
-    if name == "hold_for_review":
-        return "Waiting for the shop to approve this order"
-    if name == "approve":
-        return "Approved by the shop" if stage == "approval" else "Charging your card"
-    if name in ("retry_payment", "retry_shipping"):
-        counter = order.payment_retries if name == "retry_payment" else order.shipping_retries
-        return f"Trying again (retry {counter})"
-    if name == "payment_approved":
-        last4 = detail.get("card_last4") or order.card_last4
-        return f"Payment approved{after_attempts}" + (f" · card ending {last4}" if last4 else "")
-    if name == "abandon_payment":
-        tries = order.payment_retries + 1
-        return f"{reason or 'Payment failed'} · gave up after {tries} tries"
-    if name == "shipping_confirmed":
-        carrier = detail.get("carrier") or order.carrier
-        tracking = detail.get("tracking_number") or order.tracking_number
-        return f"Label created · {carrier} {tracking}".strip()
-    if name == "deliver_order":
-        return "Your order has arrived"
-    if name == "refund":
-        amount = detail.get("amount") or order.refunded_amount
-        why = detail.get("reason", "")
-        return f"${amount} refunded" + (f" · {why}" if why else "")
-    if name in _FAILURE_TRANSITIONS:
-        return reason or ""
+def _timeline_note(order: Order, event: OrderEvent, status: str) -> str:
+    """The customer-facing sentence for a stage, from the declared note of the event's transition."""
+    detail = event.customer_detail
+    note = meaning(event.transition).note
+    if callable(note):
+        return note(order, detail)
+    if note:
+        fields = {field.attname: getattr(order, field.attname) for field in order._meta.concrete_fields}
+        return note.format_map(_Values(fields | detail))
+    if status in (FAILED, CANCELLED):
+        return detail.get("reason") or order.failure_reason
     return ""
 
 
 def order_timeline(*, order: Order) -> list[TimelineStage]:
-    """The order's processing stages (Created → Checking inventory → Processing payment →
-    Shipping → Delivered, plus approval, refund or cancellation when they happened), computed
-    from its OrderEvent rows and its current state."""
-    stages = {key: TimelineStage(key=key, label=label) for key, label in TIMELINE_STAGES}
+    """The order's processing stages (orders.models.TIMELINE: Created → Checking inventory →
+    Processing payment → Shipping → Delivered, plus approval, refund or cancellation when they
+    happened), from its OrderEvent rows, each setting the stages its transition declares."""
+    stages = {stage.key: TimelineStage(key=stage.key, label=stage.label) for stage in TIMELINE}
     stages["created"].status, stages["created"].at = "done", order.created_at
     stages["created"].note = "Order placed"
-    seen = {"created", "inventory", "payment", "shipping", "delivered"}
+    seen = {stage.key for stage in TIMELINE if not stage.when_reached}
 
     for event in order.events.all():
-        for key, status in _TIMELINE_EFFECTS.get(event.transition, ()):
+        if event.transition not in TRANSITIONS:
+            continue
+        for key, status in meaning(event.transition).stages:
             stage = stages[key]
             stage.status, stage.at = status, event.created_at
-            stage.note = _timeline_note(order, event, key)
+            stage.note = _timeline_note(order, event, status)
             seen.add(key)
 
     if order.state in TERMINAL_STATES:

@@ -1,50 +1,86 @@
-"""The order's 14 states and the groups the rest of the code asks about (README: Architecture)."""
-from django.db import models
+"""The order's states, and the groups of states the rest of the code asks about.
 
+The groups are derived from the transitions declared on `Order` (orders.meaning), never
+listed by hand: a new state or transition lands in the right groups by its declaration.
+"""
+from collections.abc import Iterator
 
-class OrderState(models.TextChoices):
-    NEW = "new", "New"
-    VALIDATING = "validating", "Checking inventory"
-    VALIDATED = "validated", "Validated"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    PAYING = "paying", "Processing payment"
-    PAID = "paid", "Paid"
-    PAYMENT_FAILED = "payment_failed", "Payment failed"
-    SHIPPING = "shipping", "Shipping"
-    SHIPPED = "shipped", "Shipped"
-    SHIP_FAILED = "ship_failed", "Shipping failed"
-    DELIVERED = "delivered", "Delivered"
-    CANCELLED = "cancelled", "Cancelled"
-    FAILED = "failed", "Failed"
-    REFUNDED = "refunded", "Refunded"
+from django_fsm import Transition
 
+from orders.meaning import Meaning
+from orders.models import (
+    SHOP_CANCELLED_TEXT,
+    SHOP_REJECTED_TEXT,
+    TIMELINE,
+    Actor,
+    Order,
+    OrderState,
+    StockStatus,
+)
+from store.permissions import SYSTEM
+
+__all__ = [
+    "CANCELLABLE_STATES", "EVENT_OF_TRANSITION", "PAID_STATES", "REFUNDABLE_STATES", "SHOP_CANCELLED_TEXT",
+    "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
+    "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
+]
 
 S = OrderState
-TERMINAL_STATES = frozenset({S.DELIVERED, S.CANCELLED, S.FAILED, S.REFUNDED})
-# States in which the order waits for a person, not for the pipeline.
-WAITING_STATES = frozenset({S.AWAITING_APPROVAL})
+
+# Every (source, transition) pair django-fsm knows of, in the order they are declared on Order.
+_EDGES: tuple[Transition, ...] = tuple(sorted(
+    Order._meta.get_field("state").get_all_transitions(Order), key=lambda edge: edge.method.__code__.co_firstlineno
+))
+# One Transition per name (a transition with several sources is listed once per source above).
+TRANSITIONS: dict[str, Transition] = {edge.name: edge for edge in _EDGES}
+
+
+def meaning(name: str) -> Meaning:
+    """The declared meaning of transition `name` (KeyError for an unknown one)."""
+    return TRANSITIONS[name].custom["meaning"]
+
+
+def transitions_from(state: str) -> Iterator[Transition]:
+    return (edge for edge in _EDGES if edge.source == state)
+
+
+def _sources(name: str) -> frozenset[str]:
+    return frozenset(edge.source for edge in _EDGES if edge.name == name)
+
+
+def _reachable(start: str, *, without: frozenset[str]) -> frozenset[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for edge in transitions_from(todo.pop()):
+            if edge.name not in without and edge.target not in seen:
+                seen.add(edge.target)
+                todo.append(edge.target)
+    return frozenset(seen)
+
+
+# Published events, by the transition that publishes them.
+EVENT_OF_TRANSITION = {name: meaning(name).event for name in TRANSITIONS if meaning(name).event}
+
+# Ended: every way out (if any) may follow the end of an order (a refund of a delivered one).
+TERMINAL_STATES = frozenset(
+    state for state in S if all(meaning(edge.name).after_end for edge in transitions_from(state))
+)
+# Waiting for a person, who moves the order on (held for approval).
+WAITING_STATES = frozenset(edge.target for edge in _EDGES if meaning(edge.name).waits)
 # Everything else is the pipeline's to move on; the sweeper watches these.
 WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
-# States after payment in which money was taken and not yet (fully) refunded.
-PAID_STATES = frozenset({S.PAID, S.SHIPPING, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED})
-# States in which money was taken and can be given back (the `refund` transition's sources).
-REFUNDABLE_STATES = frozenset({S.PAID, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED})
-CANCELLABLE_STATES = frozenset({S.NEW, S.VALIDATED, S.AWAITING_APPROVAL})
+CANCELLABLE_STATES = _sources("cancel")
+# Money was taken and can be given back (a shipment in flight cannot).
+REFUNDABLE_STATES = _sources("refund")
+# Money was taken and not (fully) given back: from the payment on, until the refund.
+PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozenset({"refund"}))
 
 
-# What the customer is told when staff stop an order without a message of their own: the
-# words staff type for each other stay on the order's timeline (the event's "note").
-SHOP_CANCELLED_TEXT = "Cancelled by the shop"
-SHOP_REJECTED_TEXT = "We could not accept this order"
-
-
-class StockStatus(models.TextChoices):
-    RESERVED = "reserved", "Reserved"
-    RELEASED = "released", "Released"
-    SOLD = "sold", "Sold (shipped)"
-
-
-class Actor(models.TextChoices):
-    SYSTEM = "system", "System"
-    CUSTOMER = "customer", "Customer"
-    STAFF = "staff", "Staff"
+def person_transitions(order: Order, user) -> list[Transition]:
+    """The transitions `user` may fire on `order` now: its state allows them, their `permission=`
+    says yes, and a `not_own` one is not on the user's own order."""
+    own = user is not None and user.pk == order.owner_id
+    return [
+        edge for edge in order.get_available_user_state_transitions(user)
+        if edge.permission is not SYSTEM and not (own and meaning(edge.name).not_own)
+    ]

@@ -21,7 +21,7 @@ from orders.cart_selectors import CartReview, cart_line, cart_review
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
-from orders.states import CANCELLABLE_STATES, SHOP_CANCELLED_TEXT, TERMINAL_STATES, Actor
+from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions
 from store.errors import NotFound, Unprocessable, ValidationFailed
@@ -249,8 +249,7 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
         "order": order,
         "timeline": selectors.order_timeline(order=order),
         "is_terminal": order.state in TERMINAL_STATES,
-        "can_cancel": order.state in CANCELLABLE_STATES
-        and permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id),
+        "can_cancel": any(t.name == "cancel" for t in person_transitions(order, request.user)),
         # Staff cancelling a customer's order go through the page that asks for their note.
         "cancel_by_staff": order.owner_id != request.user.pk,
     }
@@ -289,7 +288,7 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         raise PermissionDenied(permissions.ORDER_CHANGE.refusal)
     by_staff = order.owner_id != request.user.pk
     form = StaffDecisionForm(request.POST if request.method == "POST" else None,
-                             default_message=SHOP_CANCELLED_TEXT) if by_staff else None
+                             default_message=meaning("cancel").default_reason) if by_staff else None
     if request.method == "GET" or (form is not None and not form.is_valid()):
         if order.state not in CANCELLABLE_STATES:
             messages.error(request, f"Order {order.number} can no longer be cancelled.")
@@ -298,9 +297,9 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
                       status=400 if form is not None and form.is_bound else 200)
     try:
         if form is not None:
-            services.order_cancel(order=order, actor=request.user, actor_kind=Actor.STAFF, **form.cleaned_data)
+            services.order_cancel(order=order, actor=request.user, **form.cleaned_data)
         else:
-            services.order_cancel(order=order, actor=request.user, actor_kind=Actor.CUSTOMER)
+            services.order_cancel(order=order, actor=request.user)
     except services.TransitionRefused as error:
         messages.error(request, error.message)
     else:

@@ -330,6 +330,18 @@ def place_order(catalog):
 
 
 @pytest.fixture
+def order_in_state(place_order, customer):
+    """order_in_state("paid") → an order placed through order_place and moved there by its
+    declared transitions (tests/order_states.py); `user` and `items` as place_order takes them."""
+    from tests.order_states import order_move
+
+    def make(state: str, *, user=None, items: dict[str, int] | None = None):
+        return order_move(place_order(user or customer, items or {"prod-001": 2}), state)
+
+    return make
+
+
+@pytest.fixture
 def sync_pipeline(transactional_db, settings):
     """Commit for real, so the pipeline runs on commit, in-process (django-q2's sync mode)."""
     settings.PIPELINE_TASKS_SYNC = True

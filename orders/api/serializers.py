@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from orders.models import Order, OrderEvent, OrderLine, Refund
+from orders.states import meaning, person_transitions
 from orders.validators import validate_card_number, validate_zip_code
 from store import permissions
 from store.numbers import AsciiDecimalField
@@ -174,6 +175,16 @@ class OrderOutput(serializers.ModelSerializer):
 
 class OrderDetailOutput(OrderOutput):
     timeline = TimelineEntryOutput(source="events", many=True)
+    actions = serializers.SerializerMethodField(
+        help_text="What the caller may do to the order now, each a POST to /api/orders/{id}/<action>: "
+        "approve, cancel, refund, reject, retry."
+    )
+
+    def get_actions(self, order: Order) -> list[str]:
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return sorted({meaning(edge.name).action for edge in person_transitions(order, request.user)})
 
     class Meta(OrderOutput.Meta):
-        fields = [*OrderOutput.Meta.fields, "timeline"]
+        fields = [*OrderOutput.Meta.fields, "timeline", "actions"]

@@ -20,7 +20,7 @@ from orders.api.serializers import (
     StaffDecisionInput,
 )
 from orders.models import Order
-from orders.states import Actor, OrderState
+from orders.states import OrderState
 from store import permissions
 from store.api.pagination import HeaderPagination
 from store.errors import ValidationFailed
@@ -138,12 +138,12 @@ class OrderCancelApi(APIView):
         if order.owner_id == request.user.pk:
             payload = CustomerCancelInput(data=request.data or {})
             payload.is_valid(raise_exception=True)
-            order = services.order_cancel(order=order, actor=request.user, actor_kind=Actor.CUSTOMER,
+            order = services.order_cancel(order=order, actor=request.user,
                                           customer_message=payload.validated_data.get("reason", ""))
         else:
             payload = StaffDecisionInput(data=request.data or {})
             payload.is_valid(raise_exception=True)
-            order = services.order_cancel(order=order, actor=request.user, actor_kind=Actor.STAFF,
+            order = services.order_cancel(order=order, actor=request.user,
                                           customer_message=payload.validated_data.get("customerMessage", ""),
                                           note=payload.validated_data.get("note", ""))
         return _committed(request, order)

@@ -1,6 +1,7 @@
 """Order services: every write to an order goes through one of these."""
 from orders.services.actions import (
     RefundResult,
+    order_act,
     order_approve,
     order_cancel,
     order_reject,
@@ -17,6 +18,7 @@ __all__ = [
     "RefundResult",
     "ShippingAddress",
     "TransitionRefused",
+    "order_act",
     "order_approve",
     "order_cancel",
     "order_place",

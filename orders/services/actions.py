@@ -8,18 +8,11 @@ from django.db.models import F
 from orders.models import Order, OrderEvent, Refund
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_transition
-from orders.states import (
-    CANCELLABLE_STATES,
-    SHOP_CANCELLED_TEXT,
-    SHOP_REJECTED_TEXT,
-    WORKING_STATES,
-    Actor,
-    OrderState,
-)
+from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
+from store import permissions
 from store.errors import PermissionRefused, ValidationFailed
+from store.permissions import SYSTEM
 from store.request_context import request_id_var
-
-S = OrderState
 
 
 def _staff_note(note: str) -> dict | None:
@@ -28,36 +21,54 @@ def _staff_note(note: str) -> dict | None:
     return {"note": note} if note else None
 
 
-def order_cancel(
-    *, order: Order, actor, actor_kind: str = Actor.CUSTOMER, customer_message: str = "", note: str = ""
-) -> Order:
-    """Cancel an order that has not been paid for (new, validated or awaiting approval).
-
-    `customer_message` is what the customer is shown and e-mailed (the order's failure_reason;
-    a neutral default without one); staff's `note` stays on the order's timeline for staff.
-    """
-    name = "cancel_order" if order.state == S.NEW else "cancel_validated"
-    if order.state not in CANCELLABLE_STATES:
-        raise TransitionRefused(
-            f"Order {order.number} is {order.get_state_display().lower()} and can no longer be cancelled."
-        )
-    default = "Cancelled by the customer" if actor_kind == Actor.CUSTOMER else SHOP_CANCELLED_TEXT
-    return order_transition(
-        order_id=order.pk, name=name, actor=actor, actor_kind=actor_kind,
-        reason=(customer_message or "").strip() or default, detail=_staff_note(note),
-    )
-
-
 def _not_own(order: Order, actor, verb: str) -> None:
     """Staff never decide on their own orders: a review rule or a refund needs a second person."""
     if actor is not None and order.owner_id == actor.pk:
         raise PermissionRefused(f"You cannot {verb} your own order {order.number}; ask a colleague.")
 
 
+def order_act(*, order: Order, name: str, actor, customer_message: str = "", note: str = "",
+              customer_default: str = "") -> Order:
+    """Fire the person's transition `name` on `order` as `actor`, as its declaration says.
+
+    Its `permission=` decides who may (PermissionRefused, 403, otherwise); a `not_own`
+    transition is never fired by staff on their own order. The order's owner acts as the
+    customer, anyone else as staff. For a transition that takes a reason (reject, cancel),
+    `customer_message` is what the customer reads, else `customer_default` (the customer's
+    own cancellation) or the declared `default_reason`; staff's `note` stays on the timeline,
+    for staff. A state the transition does not leave from raises TransitionRefused (409).
+    """
+    declared = TRANSITIONS.get(name)
+    if declared is None or declared.permission is SYSTEM:
+        raise ValueError(f"{name!r} is not a transition people fire")
+    said = meaning(name)
+    if not declared.has_perm(order, actor):
+        raise PermissionRefused(f"You do not have permission to {said.label.lower()} order {order.number}.")
+    if said.not_own:
+        _not_own(order, actor, said.label.lower())
+    is_owner = actor is not None and order.owner_id == actor.pk
+    words = {}
+    if said.confirm:
+        text = (customer_message or "").strip() or (customer_default if is_owner else "") or said.default_reason
+        words = {"reason": text, "detail": _staff_note(note)}
+    return order_transition(order_id=order.pk, name=name, actor=actor,
+                            actor_kind=Actor.CUSTOMER if is_owner else Actor.STAFF, **words)
+
+
+def order_cancel(*, order: Order, actor, customer_message: str = "", note: str = "") -> Order:
+    """Cancel an order nothing was paid for yet (the `cancel` transition's sources): by its
+    owner, or by staff with orders.change_order, who may add an internal `note`."""
+    if order.state not in CANCELLABLE_STATES:
+        raise TransitionRefused(
+            f"Order {order.number} is {order.get_state_display().lower()} and can no longer be cancelled."
+        )
+    return order_act(order=order, name="cancel", actor=actor, customer_message=customer_message, note=note,
+                     customer_default="Cancelled by the customer")
+
+
 def order_approve(*, order: Order, actor) -> Order:
     """Release a held order to payment (not by its own customer: PermissionRefused)."""
-    _not_own(order, actor, "approve")
-    return order_transition(order_id=order.pk, name="approve", actor=actor, actor_kind=Actor.STAFF)
+    return order_act(order=order, name="approve", actor=actor)
 
 
 def order_reject(*, order: Order, actor, customer_message: str = "", note: str = "") -> Order:
@@ -65,22 +76,19 @@ def order_reject(*, order: Order, actor, customer_message: str = "", note: str =
 
     The customer sees `customer_message` (or a neutral default), never staff's `note`.
     """
-    _not_own(order, actor, "reject")
-    return order_transition(
-        order_id=order.pk, name="reject", actor=actor, actor_kind=Actor.STAFF,
-        reason=(customer_message or "").strip() or SHOP_REJECTED_TEXT, detail=_staff_note(note),
-    )
+    return order_act(order=order, name="reject", actor=actor, customer_message=customer_message, note=note)
 
 
 def order_retry(*, order: Order, actor) -> Order:
-    """Retry the order's current step: a failed payment or shipment, or a stuck working step."""
-    from workflows.tasks import pipeline_enqueue
-
-    if order.state == S.PAYMENT_FAILED:
-        return order_transition(order_id=order.pk, name="retry_payment", actor=actor, actor_kind=Actor.STAFF)
-    if order.state == S.SHIP_FAILED:
-        return order_transition(order_id=order.pk, name="retry_shipping", actor=actor, actor_kind=Actor.STAFF)
+    """Retry the order's current step: a failed payment or shipment (the `retry` transition
+    its state allows), or a working step that seems stuck (run it again; steps are idempotent)."""
+    for declared in transitions_from(order.state):
+        if meaning(declared.name).action == "retry":
+            return order_act(order=order, name=declared.name, actor=actor)
     if order.state in WORKING_STATES:
+        from workflows.tasks import pipeline_enqueue
+
+        permissions.require(actor, permissions.ORDER_CHANGE)
         transaction.on_commit(lambda: pipeline_enqueue(order_id=order.pk), robust=True)
         return order
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")

@@ -12,7 +12,7 @@ from django.db import transaction
 from django_fsm import can_proceed
 
 from orders.models import Order, OrderEvent
-from orders.states import TERMINAL_STATES, Actor, OrderState, StockStatus
+from orders.states import EVENT_OF_TRANSITION, TERMINAL_STATES, TRANSITIONS, WAITING_STATES, Actor, StockStatus, meaning
 from orders.stock import stock_release
 from store.audit import staff_action_record
 from store.errors import Conflict
@@ -20,31 +20,12 @@ from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.transitions")
 
-# Published events, by the transition that publishes them.
-EVENT_OF_TRANSITION = {
-    "validation_passed": "order.validated",
-    "validation_failed": "order.failed",
-    "hold_for_review": "order.held",
-    "reject": "order.cancelled",
-    "payment_approved": "order.paid",
-    "payment_declined": "order.payment_failed",
-    "abandon_payment": "order.failed",
-    "shipping_confirmed": "order.shipped",
-    "shipping_failed": "order.ship_failed",
-    "refund": "order.refunded",
-    "deliver_order": "order.delivered",
-    "cancel_order": "order.cancelled",
-    "cancel_validated": "order.cancelled",
-}
-TRANSITION_NAMES = tuple(t.name for t in Order._meta.get_field("state").get_all_transitions(Order))
-
-
 class TransitionRefused(Conflict):
     code = "invalid_state"
 
 
 def _refusal_message(order: Order, name: str) -> str:
-    label = name.replace("_", " ")
+    label = meaning(name).label.lower()
     return f"Order {order.number} is {order.get_state_display().lower()} ({order.state}); it cannot {label} now."
 
 
@@ -66,7 +47,7 @@ def order_transition(
     """
     from workflows import notifications
 
-    if name not in TRANSITION_NAMES:
+    if name not in TRANSITIONS:
         raise ValueError(f"unknown transition {name!r}")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -126,5 +107,5 @@ def _after_commit(order: Order, name: str, notification, actor_kind: str) -> Non
     if notification is not None:
         notifications.notification_dispatch(notification)
     # A person moved the order into a state the pipeline works on: hand it back to the pipeline.
-    if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES and order.state != OrderState.AWAITING_APPROVAL:
+    if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES | WAITING_STATES:
         tasks.pipeline_enqueue(order_id=order.pk)

@@ -1,6 +1,6 @@
 """Admin fixtures: "Shop staff" members (with and without the refund permission), orders
 driven into any state through the real transitions, and rows of every admin-listed model."""
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,34 +11,9 @@ from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Category, Product
 from orders.models import Order
-from orders.services import order_transition, refund_create
+from orders.services import refund_create
 from store.staff import shop_staff_group_sync
 from workflows.models import GatewayCall, OutboxTask, ReviewRule
-
-VALIDATED = [("start_validation", {}), ("validation_passed", {})]
-PAYING = [*VALIDATED, ("start_payment", {})]
-PAID = [*PAYING, ("payment_approved", {"transaction_id": "txn_test_1", "card_last4": "4242"})]
-SHIPPING = [*PAID, ("start_shipping", {})]
-SHIPPED = [*SHIPPING, ("shipping_confirmed", {"tracking_number": "TRK123", "carrier": "UPS",
-                                              "estimated_delivery": date(2030, 1, 3)})]
-# The transitions that take a new order into each state, as the pipeline would fire them.
-PATHS = {
-    "new": [],
-    "validating": [("start_validation", {})],
-    "validated": VALIDATED,
-    "awaiting_approval": [*VALIDATED, ("hold_for_review", {"rule": "Big orders"})],
-    "paying": PAYING,
-    "paid": PAID,
-    "payment_failed": [*PAYING, ("payment_declined", {"reason": "Card declined"})],
-    "shipping": SHIPPING,
-    "ship_failed": [*SHIPPING, ("shipping_failed", {"reason": "Undeliverable"})],
-    "shipped": SHIPPED,
-    "delivered": [*SHIPPED, ("deliver_order", {})],
-    "cancelled": [("cancel_order", {"reason": "Changed my mind"})],
-    "failed": [("start_validation", {}), ("validation_failed", {"reason": "Out of stock"})],
-    "refunded": [*PAID, ("refund", {})],
-}
-
 
 @pytest.fixture
 def shop_staff_group(db):
@@ -75,16 +50,9 @@ def refunder_client(client, refunder):
 
 
 @pytest.fixture
-def order_in(place_order, customer):
+def order_in(order_in_state):
     """order_in("paid") → an order placed through order_place and moved there by its transitions."""
-
-    def make(state: str, *, user=None, items: dict[str, int] | None = None) -> Order:
-        order = place_order(user or customer, items or {"prod-001": 2})
-        for name, kwargs in PATHS[state]:
-            order_transition(order_id=order.pk, name=name, **kwargs)
-        return Order.objects.get(pk=order.pk)
-
-    return make
+    return order_in_state
 
 
 @pytest.fixture

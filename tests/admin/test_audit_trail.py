@@ -47,11 +47,11 @@ def test_order_actions_are_events_with_the_actor_and_entries_in_the_trail(jwt_cl
     assert jwt_client(clerk).post(f"/api/orders/{order.pk}/cancel", {"note": "Duplicate"},
                                   format="json").status_code == 200
 
-    event = OrderEvent.objects.get(order=order, transition="cancel_order")
+    event = OrderEvent.objects.get(order=order, transition="cancel")
     assert (event.actor_kind, event.actor_email) == ("staff", clerk.email)
     [entry] = entries_for(order)
     assert entry.changes_dict == {"state": ["new", "cancelled"]}
-    assert (entry.additional_data["action"], entry.additional_data["note"]) == ("cancel_order", "Duplicate")
+    assert (entry.additional_data["action"], entry.additional_data["note"]) == ("cancel", "Duplicate")
     assert entry.actor_email == clerk.email
 
 
@@ -64,7 +64,7 @@ def test_the_actors_e_mail_stays_when_the_staff_account_is_deleted(jwt_client, m
 
     leaver.delete()
 
-    event = OrderEvent.objects.get(order=order, transition="cancel_order")
+    event = OrderEvent.objects.get(order=order, transition="cancel")
     assert (event.actor_id, event.actor_email, event.actor_label) == (None, "leaver@example.com",
                                                                       "Staff leaver@example.com")
     assert set(LogEntry.objects.filter(actor_email="leaver@example.com").values_list("actor_id", flat=True)) == {None}

@@ -79,7 +79,7 @@ def test_a_jwt_requests_lines_name_the_request_and_the_user(json_lines, customer
 
     assert response.status_code == 200
     (line,) = [line for line in json_lines if line["logger"] == "orders.transitions"]
-    assert line["transition"] == "cancel_order"
+    assert line["transition"] == "cancel"
     assert line["request_id"] == "cancel-42"
     assert line["user_id"] == customer.pk
     assert line["order_id"] == order.pk

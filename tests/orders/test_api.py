@@ -114,7 +114,7 @@ def test_the_order_list_takes_page_and_page_size_in_ascii_digits_only(customer_a
 def test_staff_list_all_orders_by_state(staff_api, customer_api, catalog):
     order_id = post_order(customer_api).json()["id"]
     post_order(customer_api)
-    order_transition(order_id=order_id, name="cancel_order")
+    order_transition(order_id=order_id, name="cancel")
     response = staff_api.get("/api/orders?state=cancelled")
     assert [o["id"] for o in response.json()] == [order_id]
     assert staff_api.get("/api/orders?state=bogus").status_code == 400

@@ -129,7 +129,7 @@ def test_cancel_button_is_shown_for_a_new_order_and_cancels_it(client, customer,
     assert f"Order {order.number} has been cancelled." in response.content.decode()
     order = Order.objects.get(pk=order.pk)
     assert order.state == "cancelled"
-    assert order.events.get(transition="cancel_order").actor == customer
+    assert order.events.get(transition="cancel").actor == customer
 
 
 def test_cancel_over_htmx_redirects_the_page(client, customer, place_order):
