@@ -10,6 +10,7 @@ class WorkflowsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from store.metrics import is_qcluster_command
+        from workflows import receivers  # noqa: F401 - connects the receivers of the order domain's signals
         from workflows.tasks import sweeper_schedule_sync
 
         # The sweeper's schedule follows SWEEP_EVERY_MINUTES: `make run` and deploys migrate first.

@@ -7,7 +7,8 @@ from django.db.models import F
 
 from orders.models import Order, OrderEvent, Refund
 from orders.services.idempotency import replay_of, request_fingerprint
-from orders.services.transitions import TransitionRefused, order_transition
+from orders.services.transitions import TransitionRefused, order_ready_on_commit, order_transition
+from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
 from store import permissions
 from store.errors import PermissionRefused, ValidationFailed
@@ -86,10 +87,8 @@ def order_retry(*, order: Order, actor) -> Order:
         if meaning(declared.name).action == "retry":
             return order_act(order=order, name=declared.name, actor=actor)
     if order.state in WORKING_STATES:
-        from workflows.tasks import pipeline_enqueue
-
         permissions.require(actor, permissions.ORDER_CHANGE)
-        transaction.on_commit(lambda: pipeline_enqueue(order_id=order.pk), robust=True)
+        order_ready_on_commit(order.pk)
         return order
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")
 
@@ -117,7 +116,6 @@ def refund_create(
     derived from the order and its refund count, taken under the row lock, so a step that
     runs twice never pays out twice.
     """
-    from workflows import metrics
     from workflows.gateways import payment_gateway
 
     if actor_kind == Actor.STAFF:
@@ -166,7 +164,7 @@ def refund_create(
                 detail={"amount": str(amount), "reason": reason, "reference": result.reference},
             )
         else:
-            OrderEvent.objects.create(
+            event = OrderEvent.objects.create(
                 order=locked,
                 event_type="order.partially_refunded",
                 transition="",
@@ -178,5 +176,5 @@ def refund_create(
                 detail={"amount": str(amount), "reason": reason, "reference": result.reference},
                 request_id=request_id_var.get() or "",
             )
-        transaction.on_commit(lambda: metrics.refund_made(full=amount == refundable), robust=True)
+            order_event.send(sender=Order, order=locked, event=event)
     return RefundResult(refund, created=True)

@@ -9,6 +9,8 @@ from django.db import IntegrityError, transaction
 from catalog.models import Product
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.idempotency import replay_of, request_fingerprint
+from orders.services.transitions import order_ready_on_commit
+from orders.signals import order_event
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
@@ -120,7 +122,6 @@ def order_place(
     PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
     naming it.
     """
-    from workflows import metrics, notifications, tasks
     from workflows.gateways import payment_gateway
 
     merged = _merged_lines(lines)
@@ -179,7 +180,7 @@ def order_place(
                 )
                 for pid, quantity in merged.items()
             )
-            OrderEvent.objects.create(
+            event = OrderEvent.objects.create(
                 order=order,
                 event_type="order.created",
                 target_state=order.state,
@@ -188,12 +189,8 @@ def order_place(
                 detail={"total": str(total), "items": sum(merged.values())},
                 request_id=request_id_var.get() or "",
             )
-            # The "order received" e-mail goes out from the pipeline's first stage, in the worker.
-            notifications.notification_record(order=order, event_type="order.created")
-            transaction.on_commit(lambda: metrics.order_created(), robust=True)
-            # Robust: a broker that is down never turns the committed order into an error for the
-            # customer (the run waits in the outbox until the broker is back).
-            transaction.on_commit(lambda: tasks.pipeline_enqueue(order_id=order.pk), robust=True)
+            order_event.send(sender=Order, order=order, event=event)
+            order_ready_on_commit(order.pk)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race.
         if idempotency_key:

@@ -2,8 +2,8 @@
 
 `order_transition` fires a django-fsm transition of `Order` under a row lock, inside a
 transaction, writes the `OrderEvent`, releases stock when the order ends without shipping,
-records the customer's notification, and schedules the follow-up work (the e-mail, metrics,
-the pipeline) on commit.
+and announces it (orders.signals): `order_event` in the transaction (the customer's
+notification is written with it), `order_ready` after commit when the pipeline takes over.
 """
 import logging
 from typing import Any
@@ -12,6 +12,7 @@ from django.db import transaction
 from django_fsm import can_proceed
 
 from orders.models import Order, OrderEvent
+from orders.signals import order_event, order_ready
 from orders.states import EVENT_OF_TRANSITION, TERMINAL_STATES, TRANSITIONS, WAITING_STATES, Actor, StockStatus, meaning
 from orders.stock import stock_release
 from store.audit import staff_action_record
@@ -45,8 +46,6 @@ def order_transition(
     returned: that is how a redelivered pipeline step becomes a no-op. Otherwise a transition
     the current state does not allow raises TransitionRefused (HTTP 409).
     """
-    from workflows import notifications
-
     if name not in TRANSITIONS:
         raise ValueError(f"unknown transition {name!r}")
     with transaction.atomic():
@@ -69,7 +68,7 @@ def order_transition(
         event_detail.update(detail or {})
         if released:
             event_detail["stock"] = "released"
-        OrderEvent.objects.create(
+        event = OrderEvent.objects.create(
             order=order,
             event_type=event_type,
             transition=name,
@@ -81,7 +80,7 @@ def order_transition(
             detail=event_detail,
             request_id=request_id_var.get() or "",
         )
-        notification = notifications.notification_record(order=order, event_type=event_type) if event_type else None
+        order_event.send(sender=Order, order=order, event=event)
         if actor_kind == Actor.STAFF:
             staff_action_record(
                 actor=actor, obj=order, action=name, changes={"state": [source, order.state]}, detail=event_detail
@@ -94,18 +93,12 @@ def order_transition(
             order.state,
             extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state},
         )
-        # Follow-up work never turns the committed change into an error (robust: logged instead);
-        # what the broker refuses waits in the outbox (workflows.outbox).
-        transaction.on_commit(lambda: _after_commit(order, name, notification, actor_kind), robust=True)
+        # A person moved the order into a state the pipeline works on: hand it back to the pipeline.
+        if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES | WAITING_STATES:
+            order_ready_on_commit(order.pk)
     return order
 
 
-def _after_commit(order: Order, name: str, notification, actor_kind: str) -> None:
-    from workflows import metrics, notifications, tasks
-
-    metrics.transition_fired(name)
-    if notification is not None:
-        notifications.notification_dispatch(notification)
-    # A person moved the order into a state the pipeline works on: hand it back to the pipeline.
-    if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES | WAITING_STATES:
-        tasks.pipeline_enqueue(order_id=order.pk)
+def order_ready_on_commit(order_id: int) -> None:
+    """Send `order_ready` for the order once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: order_ready.send_robust(sender=Order, order_id=order_id))

@@ -1,0 +1,39 @@
+"""What the pipeline does when the order domain announces something (orders.signals).
+
+Connected when the app is ready (WorkflowsConfig.ready).
+"""
+from django.db import transaction
+from django.dispatch import receiver
+
+from orders.signals import order_event, order_ready
+from workflows import metrics, notifications, tasks
+
+
+@receiver(order_ready, dispatch_uid="workflows.pipeline_take")
+def pipeline_take(sender, order_id: int, **kwargs) -> None:
+    """The order is the pipeline's to move on: queue its run (the outbox keeps it if the broker refuses)."""
+    tasks.pipeline_enqueue(order_id=order_id)
+
+
+@receiver(order_event, dispatch_uid="workflows.events_count")
+def events_count(sender, order, event, **kwargs) -> None:
+    """Count what committed in the store's metrics."""
+
+    def count() -> None:
+        if event.event_type == "order.created":
+            metrics.order_created()
+        if event.transition:
+            metrics.transition_fired(event.transition)
+        if event.event_type in ("order.refunded", "order.partially_refunded"):
+            metrics.refund_made(full=event.event_type == "order.refunded")
+
+    transaction.on_commit(count, robust=True)
+
+
+@receiver(order_event, dispatch_uid="workflows.notification_on_event")
+def notification_on_event(sender, order, event, **kwargs) -> None:
+    """Write the customer's notification with the event; e-mail it once committed. (The "order
+    received" e-mail of a placed order goes out from the pipeline's first stage, in the worker.)"""
+    notification = notifications.notification_record(order=order, event_type=event.event_type)
+    if notification is not None and event.transition:
+        transaction.on_commit(lambda: notifications.notification_dispatch(notification), robust=True)
