@@ -28,6 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
+from notifications.models import Notification
 from orders.admin_forms import RefundForm
 from orders.admin_selectors import order_approval_queue
 from orders.forms import StaffDecisionForm
@@ -38,7 +39,6 @@ from store import permissions
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
 from store.permissions import StaffAction
-from workflows.models import Notification
 
 S = OrderState
 

@@ -16,6 +16,7 @@ from orders.states import (
     Actor,
     OrderState,
 )
+from providers.simulated import payment_gateway
 from store.errors import PermissionRefused, ValidationFailed
 from store.request_context import request_id_var
 
@@ -110,7 +111,6 @@ def refund_create(
     runs twice never pays out twice.
     """
     from workflows import metrics
-    from workflows.gateways import payment_gateway
 
     if actor_kind == Actor.STAFF:
         _not_own(order, actor, "refund")

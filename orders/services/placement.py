@@ -12,6 +12,7 @@ from orders.services.idempotency import replay_of, request_fingerprint
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
+from providers.simulated import payment_gateway
 from store.errors import Conflict, ValidationFailed
 from store.request_context import request_id_var
 
@@ -120,8 +121,8 @@ def order_place(
     PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
     naming it.
     """
-    from workflows import metrics, notifications, tasks
-    from workflows.gateways import payment_gateway
+    from notifications import services as notifications
+    from workflows import metrics, tasks
 
     merged = _merged_lines(lines)
     card = normalize_card_number(card_number or "")

@@ -64,7 +64,7 @@ def order_transition(
     returned: that is how a redelivered pipeline step becomes a no-op. Otherwise a transition
     the current state does not allow raises TransitionRefused (HTTP 409).
     """
-    from workflows import notifications
+    from notifications import services as notifications
 
     if name not in TRANSITION_NAMES:
         raise ValueError(f"unknown transition {name!r}")
@@ -120,7 +120,8 @@ def order_transition(
 
 
 def _after_commit(order: Order, name: str, notification, actor_kind: str) -> None:
-    from workflows import metrics, notifications, tasks
+    from notifications import services as notifications
+    from workflows import metrics, tasks
 
     metrics.transition_fired(name)
     if notification is not None:

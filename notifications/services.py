@@ -1,4 +1,5 @@
-"""Customer notifications: an in-app row and an e-mail per notified order event.
+"""Customer notifications: an in-app row and an e-mail per notified order event, and the
+customer marking them read.
 
 The row is written in the transaction that publishes the event (`notification_record`), so
 the customer is told exactly when the change committed. The e-mail goes out from the worker
@@ -11,15 +12,17 @@ import contextvars
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
+from notifications.models import Notification
 from orders.models import Order
-from workflows.gateways import notification_gateway
-from workflows.models import Notification
+from providers.simulated import notification_gateway
 
-logger = logging.getLogger("workflows.notifications")
+logger = logging.getLogger("notifications.services")
 
 MESSAGES = {
     "order.created": ("Order {number} received", "Thanks! We received your order {number} for ${total}."),
@@ -73,14 +76,14 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
 
 
 def notification_dispatch(notification: Notification) -> None:
-    """After commit: e-mail it now when already in the worker, else queue `notification_send`."""
+    """After commit: e-mail it now when already in the worker, else queue `notification_send`
+    through settings.NOTIFICATIONS_ENQUEUE (the pipeline's outbox, which keeps what the broker refuses)."""
     if send_inline.get():
         notification_send(notification.pk, notification)
         return
-    from workflows import outbox
-
-    outbox.enqueue("workflows.notifications.notification_send", notification.pk,
-                   task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")
+    enqueue = import_string(settings.NOTIFICATIONS_ENQUEUE)
+    enqueue("notifications.services.notification_send", notification.pk,
+            task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")
 
 
 def notification_send(notification_id: int, notification: Notification | None = None) -> bool:
@@ -133,3 +136,15 @@ def notify(*, order_id: int, event_type: str) -> Notification | None:
     if notification is not None:
         notification_send(notification.pk)
     return notification
+
+
+def notification_mark_read(*, user, notification_id: int) -> bool:
+    """Mark one of the user's notifications read; False when it is not theirs or already read."""
+    return bool(
+        Notification.objects.filter(user=user, pk=notification_id, read_at__isnull=True).update(read_at=timezone.now())
+    )
+
+
+def notification_mark_all_read(*, user) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
