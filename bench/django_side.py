@@ -32,7 +32,7 @@ from catalog.models import Product  # noqa: E402
 from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
 from orders.services import LineRequest, ShippingAddress, order_place  # noqa: E402
 from orders.states import TERMINAL_STATES, StockStatus  # noqa: E402
-from workflows.models import GatewayCall  # noqa: E402
+from providers.models import GatewayCall  # noqa: E402
 
 User = get_user_model()
 PASSWORD = "Bench-Passw0rd!"
@@ -240,7 +240,7 @@ def cmd_throughput(payload: dict) -> dict:
 
 
 def _notification_latency_ms(order_id: int, event_type: str) -> int:
-    from workflows.gateways import _rng
+    from providers.simulated import _rng
 
     return _rng(f"order-{order_id}-{event_type}").randint(*settings.SIMULATOR["NOTIFICATION_LATENCY_MS"])
 

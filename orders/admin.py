@@ -38,7 +38,6 @@ from store import permissions
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
 from store.permissions import SYSTEM, StaffAction
-from workflows.models import Notification
 
 S = OrderState
 
@@ -192,12 +191,6 @@ class RefundInline(OrderPartInline):
         return super().get_queryset(request).select_related("created_by", "order")  # str(refund) names the order
 
 
-class NotificationInline(OrderPartInline):
-    model = Notification
-    verbose_name_plural = "notifications sent to the customer"
-    fields = readonly_fields = ("created_at", "event_type", "title", "read_at")
-
-
 # --- Orders -----------------------------------------------------------------------------------
 
 
@@ -213,7 +206,10 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ("approve_selected", "reject_selected", "cancel_selected")
     change_form_template = "admin/orders/order/change_form.html"
-    inlines = (OrderLineInline, OrderEventInline, RefundInline, NotificationInline)
+    inlines = (OrderLineInline, OrderEventInline, RefundInline)
+    # What the apps above the order domain show on the order page too (notifications adds the
+    # customer's notifications): they append their inline here when their admin loads.
+    extra_inlines: list[type[admin.options.InlineModelAdmin]] = []
     readonly_fields = (
         "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
         "stock_status", "created_at", "updated_at",
@@ -234,6 +230,9 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     )
 
     # --- Permissions: read-only page, no adding or deleting; buttons check their own. -------
+
+    def get_inlines(self, request: HttpRequest, obj):
+        return (*self.inlines, *self.extra_inlines)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -1,4 +1,5 @@
-"""What the store's admin modules share (a read-only ModelAdmin, the order-number search), the
+"""What the store's admin modules share (a read-only ModelAdmin, the order-number search and
+link), the
 "Staff actions" page (the audit trail of store.audit), and the libraries' own admins held to
 the store's rules (django-q2's schedules and queue, django-axes' failed sign-ins).
 
@@ -13,6 +14,8 @@ from axes.models import AccessAttempt
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django_q.admin import QueueAdmin, ScheduleAdmin
 from django_q.models import OrmQ, Schedule
 
@@ -47,6 +50,14 @@ class OrderNumberSearchMixin:
                 return queryset.none(), False
             return queryset.filter(**{self.order_number_lookup: int(number)}), False
         return super().get_search_results(request, queryset, search_term)
+
+
+def order_link(order_id: int | None, label: str | None = None) -> str:
+    """A link to the order's admin page ("#000012"), or "—" without an order."""
+    if order_id is None:
+        return "—"
+    url = reverse("admin:orders_order_change", args=[order_id])
+    return format_html('<a href="{}">{}</a>', url, label or f"#{order_id:06d}")
 
 
 # --- The audit trail: every staff action, by person and by object (store.audit) --------------

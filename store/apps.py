@@ -1,13 +1,4 @@
 from django.apps import AppConfig
-from django.contrib.admin import apps as admin_apps
-
-
-class StoreAdminConfig(admin_apps.AdminConfig):
-    """Django's admin with the store's site as the default one (store.admin_site); listed in
-    INSTALLED_APPS in place of "django.contrib.admin"."""
-
-    default = False  # not the config of the `store` app itself
-    default_site = "store.admin_site.StoreAdminSite"
 
 
 class StoreConfig(AppConfig):

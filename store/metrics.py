@@ -16,7 +16,8 @@ Processes and where their metrics go:
   main process runs no task, so it would serve nothing useful.
 
 `store_orders{state}` comes from the database at scrape time (web only: a worker's port
-would duplicate it). When METRICS_TOKEN is set, both endpoints want
+would duplicate it), through a collector that settings.METRICS_SCRAPE_COLLECTORS names by its
+dotted path (store imports no app). When METRICS_TOKEN is set, both endpoints want
 `Authorization: Bearer <METRICS_TOKEN>` and answer 401 otherwise.
 """
 import hmac
@@ -30,6 +31,7 @@ import prometheus_client
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CollectorRegistry, multiprocess
@@ -50,17 +52,17 @@ def multiprocess_dir_reset(path: str) -> None:
         stale.unlink(missing_ok=True)
 
 
-def scrape_registry(*, with_orders: bool = True) -> CollectorRegistry:
-    """What a scrape shows: this process's metrics or the multiprocess sum, and store_orders."""
+def scrape_registry(*, with_collectors: bool = True) -> CollectorRegistry:
+    """What a scrape shows: this process's metrics or the multiprocess sum, and the collectors
+    that settings.METRICS_SCRAPE_COLLECTORS names (store_orders), which read the database."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_dir():
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(prometheus_client.REGISTRY)
-    if with_orders:
-        from workflows.metrics import orders_by_state
-
-        registry.register(orders_by_state)
+    if with_collectors:
+        for path in settings.METRICS_SCRAPE_COLLECTORS:
+            registry.register(import_string(path))
     return registry
 
 
@@ -110,7 +112,7 @@ def worker_metrics_start(port: int, address: str):
             "processes, whose metrics only reach the port through prometheus_client's multiprocess files."
         )
     multiprocess_dir_reset(path)
-    app = _token_guard(prometheus_client.make_wsgi_app(scrape_registry(with_orders=False)))
+    app = _token_guard(prometheus_client.make_wsgi_app(scrape_registry(with_collectors=False)))
     server = make_server(address, port, app, ThreadingWSGIServer, handler_class=_SilentHandler)
     threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
     logger.info("worker metrics on http://%s:%s/metrics (from %s)", address, port, path)

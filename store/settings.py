@@ -58,7 +58,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "store.apps.StoreAdminConfig",
+    "accounts.apps.StoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -81,7 +81,9 @@ INSTALLED_APPS = [
     "store",
     "accounts",
     "catalog",
+    "providers",
     "orders",
+    "notifications",
     "workflows",
 ]
 
@@ -121,7 +123,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "store.context_processors.header",
+                "orders.context_processors.header",
+                "notifications.context_processors.header",
             ],
         },
     },
@@ -420,6 +423,9 @@ STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# Collectors a /metrics scrape adds to the recorded metrics, by dotted path (store.metrics
+# imports no app): store_orders{state}, read from the database at scrape time.
+METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state"]
 # A `qcluster` serves its task processes' metrics on this port (0: none). It needs
 # PROMETHEUS_MULTIPROC_DIR, read by prometheus_client itself (store/metrics.py explains).
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)

@@ -21,8 +21,8 @@ SHOP_STAFF_PERMISSIONS = (
     "orders.view_refund",
     "workflows.view_reviewrule",
     "workflows.change_reviewrule",
-    "workflows.view_notification",
-    "workflows.view_gatewaycall",
+    "notifications.view_notification",
+    "providers.view_gatewaycall",
     "auditlog.view_logentry",  # the "Staff actions" page
 )
 

@@ -9,7 +9,7 @@ urlpatterns = [
     path("api/", include("store.api.urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("orders.urls")),
-    path("notifications/", include("workflows.urls")),
+    path("notifications/", include("notifications.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("livez", health.livez, name="livez"),

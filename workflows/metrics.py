@@ -3,11 +3,17 @@
 Counters and histograms live in each process (in prometheus_client's multiprocess files
 when PROMETHEUS_MULTIPROC_DIR is set, see store.metrics). `store_orders{state}` is not
 recorded anywhere: OrdersByStateCollector asks the database when /metrics is scraped.
+The providers count their calls themselves (providers.metrics).
 """
 import logging
 
+from django.db import DatabaseError
+from django.db.models import Count
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from orders.models import Order
+from orders.states import OrderState
 
 logger = logging.getLogger("workflows.metrics")
 
@@ -21,11 +27,6 @@ STEP_DURATION = Histogram(
 )
 STEP_ATTEMPTS = Counter("store_step_attempts_total", "Pipeline step attempts.", ["step", "outcome"])
 REFUNDS = Counter("store_refunds_total", "Refunds paid out.", ["kind"])
-GATEWAY_CALLS = Counter(
-    "store_gateway_calls_total",
-    "Calls to the (simulated) providers, by answer: ok, failed (a business refusal), timeout, error.",
-    ["gateway", "result"],
-)
 
 
 def order_created() -> None:
@@ -45,10 +46,6 @@ def refund_made(*, full: bool) -> None:
     REFUNDS.labels(kind="full" if full else "partial").inc()
 
 
-def gateway_called(gateway: str, result: str) -> None:
-    GATEWAY_CALLS.labels(gateway=gateway, result=result).inc()
-
-
 class OrdersByStateCollector:
     """`store_orders{state}`: how many orders are in each state now, one GROUP BY per scrape.
 
@@ -64,12 +61,6 @@ class OrdersByStateCollector:
         return [GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"])]
 
     def collect(self):
-        from django.db import DatabaseError
-        from django.db.models import Count
-
-        from orders.models import Order
-        from orders.states import OrderState
-
         try:
             counts = dict(Order.objects.order_by().values_list("state").annotate(n=Count("id")))
         except DatabaseError as exc:

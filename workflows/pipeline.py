@@ -19,10 +19,11 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.services import order_transition, refund_create
 from orders.states import Actor, OrderState
-from workflows.gateways import GatewayResult, inventory_gateway, payment_gateway, shipping_gateway
+from providers.simulated import GatewayResult, inventory_gateway, payment_gateway, shipping_gateway
 from workflows.review import review_rule_matching
 from workflows.runner import RetryPolicy, step_run
 
@@ -89,8 +90,6 @@ class Acknowledge:
     then: "Fire"
 
     def run(self, order: Order) -> Order | bool:
-        from workflows.notifications import notification_send_pending
-
         notification_send_pending(order_id=order.pk, event_type=self.event)
         return self.then.run(order)
 
@@ -169,7 +168,7 @@ class Deliver:
         due = order.updated_at + timedelta(seconds=delay)
         if delay <= 0 or timezone.now() >= due:
             return order_transition(order_id=order.pk, name=self.transition, only_from=order.state) or True
-        from workflows.tasks import pipeline_schedule
+        from workflows.tasks import pipeline_schedule  # workflows.tasks imports this module
 
         pipeline_schedule(order_id=order.pk, at=due)
         return False

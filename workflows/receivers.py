@@ -6,7 +6,9 @@ from django.db import transaction
 from django.dispatch import receiver
 
 from orders.signals import order_event, order_ready
-from workflows import metrics, notifications, tasks
+from notifications.services import notification_record
+from workflows import metrics, tasks
+from workflows.delivery import notification_deliver
 
 
 @receiver(order_ready, dispatch_uid="workflows.pipeline_take")
@@ -34,6 +36,6 @@ def events_count(sender, order, event, **kwargs) -> None:
 def notification_on_event(sender, order, event, **kwargs) -> None:
     """Write the customer's notification with the event; e-mail it once committed. (The "order
     received" e-mail of a placed order goes out from the pipeline's first stage, in the worker.)"""
-    notification = notifications.notification_record(order=order, event_type=event.event_type)
+    notification = notification_record(order=order, event_type=event.event_type)
     if notification is not None and event.transition:
-        transaction.on_commit(lambda: notifications.notification_dispatch(notification), robust=True)
+        transaction.on_commit(lambda: notification_deliver(notification), robust=True)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from providers.simulated import GatewayResult, GatewayTimeout
 from workflows import metrics
-from workflows.gateways import GatewayResult, GatewayTimeout
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,11 @@
-"""Reads for the pipeline's data: notifications and review rules."""
+"""Reads for the pipeline's data: review rules."""
 from dataclasses import dataclass
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 
 from orders.models import Order
-from workflows.models import Notification, ReviewRule
-
-
-def notification_unread_count(*, user) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
-
-
-def notification_list(*, user) -> QuerySet[Notification]:
-    return Notification.objects.filter(user=user).select_related("order")
+from workflows.models import ReviewRule
 
 
 def review_rules_enabled() -> list[ReviewRule]:

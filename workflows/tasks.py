@@ -8,10 +8,13 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import schedule
 
+from notifications.services import notifications_resend
 from orders.models import Order
 from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
-from workflows import notifications, outbox
+from workflows import outbox
+from workflows.delivery import send_inline
+from workflows.pipeline import pipeline_advance
 
 logger = logging.getLogger("workflows.tasks")
 
@@ -42,17 +45,15 @@ def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
 
     Its log lines carry the order and the id of the request that started the work.
     """
-    from workflows.pipeline import pipeline_advance
-
     token = request_id_var.set(request_id)
     order_token = order_id_var.set(order_id)
-    inline_token = notifications.send_inline.set(True)
+    inline_token = send_inline.set(True)
     try:
         return pipeline_advance(order_id)
     finally:
         request_id_var.reset(token)
         order_id_var.reset(order_token)
-        notifications.send_inline.reset(inline_token)
+        send_inline.reset(inline_token)
 
 
 SWEEPER_SCHEDULE = "sweep-stuck-orders"  # made by migration workflows/0002
@@ -90,7 +91,7 @@ def sweep_stuck_orders() -> int:
     """Scheduled: queue what the outbox holds, e-mail what failed to go out, and re-enqueue the
     pipeline for every stuck order. Returns how many stuck orders."""
     outbox.outbox_relay()
-    notifications.notifications_resend()
+    notifications_resend()
     return _redrive(list(stuck_orders()[:1000]))
 
 

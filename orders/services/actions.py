@@ -11,6 +11,7 @@ from orders.services.transitions import TransitionRefused, order_ready_on_commit
 from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
 from store import permissions
+from providers.simulated import payment_gateway
 from store.errors import PermissionRefused, ValidationFailed
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
@@ -116,7 +117,6 @@ def refund_create(
     derived from the order and its refund count, taken under the row lock, so a step that
     runs twice never pays out twice.
     """
-    from workflows.gateways import payment_gateway
 
     if actor_kind == Actor.STAFF:
         _not_own(order, actor, "refund")

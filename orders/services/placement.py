@@ -14,6 +14,7 @@ from orders.signals import order_event
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
+from providers.simulated import payment_gateway
 from store.errors import Conflict, ValidationFailed
 from store.request_context import request_id_var
 
@@ -122,7 +123,6 @@ def order_place(
     PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
     naming it.
     """
-    from workflows.gateways import payment_gateway
 
     merged = _merged_lines(lines)
     card = normalize_card_number(card_number or "")

@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from catalog.models import Category, Product
 from orders.models import Order
 from orders.services import refund_create
+from providers.models import GatewayCall
 from store.staff import shop_staff_group_sync
-from workflows.models import GatewayCall, OutboxTask, ReviewRule
+from workflows.models import OutboxTask, ReviewRule
 
 @pytest.fixture
 def shop_staff_group(db):

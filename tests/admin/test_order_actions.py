@@ -9,7 +9,7 @@ from django.urls import reverse
 from orders.admin import ORDER_ACTIONS
 from orders.models import Order, OrderEvent
 from orders.states import Actor
-from workflows.notifications import notify
+from notifications.services import notify
 
 
 def page_of(order: Order) -> str:

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.services import refund_create
-from workflows.models import GatewayCall
+from providers.models import GatewayCall
 
 ORDERS = "/admin/orders/order/"
 
@@ -67,10 +67,10 @@ def test_notifications_and_gateway_calls_are_listed_read_only_and_found_by_order
     order_in("paid")  # another order's notifications are recorded too, and not found
     refund_create(order=order, amount=Decimal("5.00"), reason="Scratch", actor=None)
 
-    notifications = clerk_client.get("/admin/workflows/notification/", {"q": order.number})
-    calls = clerk_client.get("/admin/workflows/gatewaycall/", {"q": order.number})
+    notifications = clerk_client.get("/admin/notifications/notification/", {"q": order.number})
+    calls = clerk_client.get("/admin/providers/gatewaycall/", {"q": order.number})
     call = GatewayCall.objects.get(order_id=order.pk, operation="refund")
-    call_page = clerk_client.get(f"/admin/workflows/gatewaycall/{call.pk}/change/").content.decode()
+    call_page = clerk_client.get(f"/admin/providers/gatewaycall/{call.pk}/change/").content.decode()
 
     assert sorted(n.title for n in notifications.context["cl"].result_list) == [
         f"Order {order.number} received", f"Payment received for {order.number}"]
@@ -78,4 +78,4 @@ def test_notifications_and_gateway_calls_are_listed_read_only_and_found_by_order
     assert notifications.context["has_add_permission"] is False
     assert f'href="/admin/orders/order/{order.pk}/change/"' in call_page
     assert call.result["reference"] in call_page
-    assert clerk_client.get("/admin/workflows/gatewaycall/add/").status_code == 403
+    assert clerk_client.get("/admin/providers/gatewaycall/add/").status_code == 403

@@ -4,8 +4,10 @@ from django.contrib import admin
 from django.urls import reverse
 
 from catalog.models import Category, Product
+from notifications.models import Notification
 from orders.models import Order, OrderAwaitingApproval, Refund
-from workflows.models import GatewayCall, Notification, ReviewRule
+from providers.models import GatewayCall
+from workflows.models import ReviewRule
 
 # The models a "Shop staff" member works with, and the admin list of each.
 SHOP_STAFF_MODELS = [Product, Category, Order, OrderAwaitingApproval, Refund, ReviewRule, Notification, GatewayCall]
@@ -21,7 +23,7 @@ def change_page(obj) -> str:
 
 def test_every_store_model_is_in_the_admin():
     registered = {model for model in admin.site._registry
-                  if model._meta.app_label in {"catalog", "orders", "workflows"}}
+                  if model._meta.app_label in {"catalog", "orders", "providers", "notifications", "workflows"}}
 
     assert set(SHOP_STAFF_MODELS) <= registered
 
@@ -45,7 +47,7 @@ def test_a_superuser_can_open_every_registered_store_page(client, staff_user, st
     client.force_login(staff_user)
 
     for model in admin.site._registry:
-        if model._meta.app_label not in {"accounts", "catalog", "orders", "workflows"}:
+        if model._meta.app_label not in {"accounts", "catalog", "orders", "providers", "notifications", "workflows"}:
             continue
         listing = client.get(changelist(model))
         assert listing.status_code == 200, model

@@ -14,7 +14,7 @@ def test_the_migration_created_the_group_without_refunds(db):
     assert perms_of(group) == set(SHOP_STAFF_PERMISSIONS)
     assert "orders.refund_order" not in perms_of(group)
     assert {"orders.approve_order", "orders.view_order", "catalog.change_product", "workflows.change_reviewrule",
-            "orders.view_refund", "workflows.view_notification"} <= perms_of(group)
+            "orders.view_refund", "notifications.view_notification", "providers.view_gatewaycall"} <= perms_of(group)
 
 
 def test_members_may_do_what_the_group_allows_and_not_refund(shop_staff):

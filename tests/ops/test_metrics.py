@@ -15,7 +15,7 @@ from tests.ops.conftest import (
     settle,
     value,
 )
-from workflows.models import Notification
+from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django.test import Client
 
 from orders.models import Order, Refund
 from orders.services import order_transition
-from workflows.models import GatewayCall
+from providers.models import GatewayCall
 
 PAID = [("start_validation", {}), ("validation_passed", {}), ("start_payment", {}),
         ("payment_approved", {"transaction_id": "txn_idem_1", "card_last4": "4242"})]

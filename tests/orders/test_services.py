@@ -17,7 +17,7 @@ from orders.services import (
 from orders.stock import InsufficientStock
 from store.errors import Unprocessable, ValidationFailed
 from tests.conftest import SHIPPING
-from workflows.models import CardToken
+from providers.models import CardToken
 
 ADDRESS = ShippingAddress(**SHIPPING)
 

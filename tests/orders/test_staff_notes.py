@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from orders.models import Order
 from orders.services import order_transition
-from workflows.models import Notification
+from notifications.models import Notification
 
 NOTE = "Suspicious: 20 light bars to a new account"
 MESSAGE = "Sorry, we cannot deliver to this address."
@@ -92,7 +92,7 @@ def test_the_customer_never_sees_the_staff_note(
         api.get("/api/orders").content.decode(),
         _web(customer).get(reverse("orders:order_detail", args=[held_order.pk])).content.decode(),
         _web(customer).get(reverse("orders:order_status", args=[held_order.pk])).content.decode(),
-        _web(customer).get(reverse("workflows:notification_list")).content.decode(),
+        _web(customer).get(reverse("notifications:notification_list")).content.decode(),
         *(f"{n.title} {n.body}" for n in Notification.objects.filter(order=held_order)),
         *(f"{m.subject} {m.body}" for m in mail.outbox),
     ]

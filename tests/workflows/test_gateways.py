@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from workflows.gateways import GatewayTimeout, inventory_gateway, payment_gateway, shipping_gateway
-from workflows.models import GatewayCall
+from providers.models import GatewayCall
+from providers.simulated import GatewayTimeout, inventory_gateway, payment_gateway, shipping_gateway
 from workflows.runner import RetryPolicy, step_run
 
 pytestmark = pytest.mark.django_db

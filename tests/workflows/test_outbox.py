@@ -13,9 +13,10 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from orders.models import Order
+from notifications.models import Notification
+from notifications.services import notifications_resend
 from workflows import outbox
-from workflows.models import Notification, OutboxTask
-from workflows.notifications import notifications_resend
+from workflows.models import OutboxTask
 
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
@@ -84,7 +85,7 @@ def test_a_staff_cancel_answers_at_once_and_its_email_leaves_from_the_worker(
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
     cancelled = Notification.objects.get(order=order, event_type="order.cancelled")
     assert cancelled.email_sent_at is None and mail.outbox == []
-    assert queued_funcs() == ["workflows.notifications.notification_send"]
+    assert queued_funcs() == ["notifications.services.notification_send"]
     assert OrmQ.objects.get().task["args"] == (cancelled.pk,)
 
 
@@ -99,7 +100,7 @@ def test_a_staff_cancel_while_the_broker_is_down_is_answered_and_its_email_goes_
         response = staff_api.post(f"/api/orders/{order.pk}/cancel", {"note": "Out of season"}, format="json")
 
     assert response.status_code == 200 and response.json()["state"] == "cancelled"
-    assert list(OutboxTask.objects.values_list("func", flat=True)) == ["workflows.notifications.notification_send"]
+    assert list(OutboxTask.objects.values_list("func", flat=True)) == ["notifications.services.notification_send"]
     monkeypatch.setattr(Conf, "ORM", "default")
     settings.PIPELINE_TASKS_SYNC = True
     outbox.outbox_relay()
@@ -188,7 +189,7 @@ def run_at_once(n: int, action) -> list:
 
 
 def test_two_senders_at_once_send_an_email_once(transactional_db, customer, place_order):
-    from workflows.notifications import notification_send
+    from notifications.services import notification_send
 
     order = place_order(customer)
     notification = Notification.objects.get(order=order, event_type="order.created")

@@ -5,10 +5,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from notifications.models import Notification
 from orders.models import Order
 from orders.services import order_transition
+from providers.models import GatewayCall
 from tests.conftest import CARD_APPROVE, CARD_DECLINE
-from workflows.models import GatewayCall, Notification
 from workflows.pipeline import PIPELINE, pipeline_advance
 from workflows.tasks import pipeline_run, stuck_orders, sweep_stuck_orders
 

@@ -5,7 +5,7 @@ import pytest
 
 from orders.models import Order
 from orders.states import TERMINAL_STATES
-from workflows.models import GatewayCall
+from providers.models import GatewayCall
 
 SEED_RATES = {"INVENTORY_AVAILABLE_RATE": 0.90, "PAYMENT_APPROVE_RATE": 0.85, "PAYMENT_DECLINE_RATE": 0.10,
               "SHIPPING_SUCCESS_RATE": 0.95}

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from workflows import selectors, services
+from notifications import selectors, services
 
 NOTIFICATIONS_PER_PAGE = 20
 
@@ -20,7 +20,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     unread = selectors.notification_unread_count(user=request.user)
     return render(
         request,
-        "workflows/notification_list.html",
+        "notifications/notification_list.html",
         {"page": page, "notifications": page.object_list, "unread": unread},
     )
 
@@ -29,7 +29,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     services.notification_mark_read(user=request.user, notification_id=notification_id)
-    return redirect("workflows:notification_list")
+    return redirect("notifications:notification_list")
 
 
 @login_required
@@ -38,4 +38,4 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
     count = services.notification_mark_all_read(user=request.user)
     if count:
         messages.success(request, f"Marked {count} notification{'s' if count != 1 else ''} as read.")
-    return redirect("workflows:notification_list")
+    return redirect("notifications:notification_list")

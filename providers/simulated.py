@@ -20,8 +20,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from workflows import metrics
-from workflows.models import CardToken, GatewayCall
+from providers import metrics
+from providers.models import CardToken, GatewayCall
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {

@@ -1,9 +1,9 @@
 """The customer's notifications, mounted at /notifications/."""
 from django.urls import path
 
-from workflows import views
+from notifications import views
 
-app_name = "workflows"
+app_name = "notifications"
 urlpatterns = [
     path("", views.notification_list, name="notification_list"),
     path("read/", views.notification_read_all, name="notification_read_all"),

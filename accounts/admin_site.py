@@ -1,6 +1,6 @@
 """The store's admin site: Django's, branded, with its password checks guarded like every other.
 
-It is the default site (store.apps.StoreAdminConfig), so `admin.site` and `@admin.register`
+It is the default site (accounts.apps.StoreAdminConfig), so `admin.site` and `@admin.register`
 work as usual. /admin/login/ uses accounts' AdminLoginForm, and "Change password" checks the
 current password the same way: the per-address limit and the per-account lockout of the
 storefront and the API (accounts.signin), refused with 429.

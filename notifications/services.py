@@ -1,13 +1,13 @@
-"""Customer notifications: an in-app row and an e-mail per notified order event.
+"""Customer notifications: an in-app row and an e-mail per notified order event, and the
+customer marking them read.
 
 The row is written in the transaction that publishes the event (`notification_record`), so
 the customer is told exactly when the change committed. The e-mail goes out from the worker
-(`notification_send`): inline when the event happened in a pipeline task, otherwise as a task
-of its own, so a slow mail server never holds up a customer's or a staff member's request.
-Rows whose e-mail failed are sent again by the sweeper, a few times; a claim on the row keeps
-two senders from sending one e-mail twice.
+(`notification_send`; the pipeline decides when: workflows.delivery), so a slow mail server
+never holds up a customer's or a staff member's request. Rows whose e-mail failed are sent
+again by the sweeper, a few times; a claim on the row keeps two senders from sending one
+e-mail twice.
 """
-import contextvars
 import logging
 from datetime import timedelta
 
@@ -15,11 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from notifications.models import Notification
 from orders.models import Order
-from workflows.gateways import notification_gateway
-from workflows.models import Notification
+from providers.simulated import notification_gateway
 
-logger = logging.getLogger("workflows.notifications")
+logger = logging.getLogger("notifications.services")
 
 MESSAGES = {
     "order.created": ("Order {number} received", "Thanks! We received your order {number} for ${total}."),
@@ -36,10 +36,6 @@ EMAIL_RETRY_AFTER = timedelta(minutes=1)
 # How long a sender may take before another may send the same e-mail (the mail server's
 # timeout, EMAIL_TIMEOUT, is well inside it).
 EMAIL_CLAIM = timedelta(minutes=2)
-
-# True while a pipeline task runs: its e-mails go out inline, the task being in the worker already.
-send_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_send_inline", default=False)
-
 
 def _sentence(text: str) -> str:
     """`text` ending as a sentence does (reasons are often written without a full stop)."""
@@ -70,17 +66,6 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
             )
     except IntegrityError:
         return None
-
-
-def notification_dispatch(notification: Notification) -> None:
-    """After commit: e-mail it now when already in the worker, else queue `notification_send`."""
-    if send_inline.get():
-        notification_send(notification.pk, notification)
-        return
-    from workflows import outbox
-
-    outbox.enqueue("workflows.notifications.notification_send", notification.pk,
-                   task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")
 
 
 def notification_send(notification_id: int, notification: Notification | None = None) -> bool:
@@ -133,3 +118,15 @@ def notify(*, order_id: int, event_type: str) -> Notification | None:
     if notification is not None:
         notification_send(notification.pk)
     return notification
+
+
+def notification_mark_read(*, user, notification_id: int) -> bool:
+    """Mark one of the user's notifications read; False when it is not theirs or already read."""
+    return bool(
+        Notification.objects.filter(user=user, pk=notification_id, read_at__isnull=True).update(read_at=timezone.now())
+    )
+
+
+def notification_mark_all_read(*, user) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())

@@ -1,0 +1,60 @@
+"""The simulated providers' own data: their ledger of answered calls and the card vault.
+
+The tables keep the names they were created with (in the workflows app), so no data moved.
+"""
+from django.db import models
+
+
+class GatewayCall(models.Model):
+    """The simulated providers' own record of every call they answered.
+
+    A real provider keeps this on its side; the simulator keeps it here so that calls with
+    the same idempotency key return the first final result, and so drills can count charges.
+    """
+
+    class Gateway(models.TextChoices):
+        INVENTORY = "inventory"
+        PAYMENT = "payment"
+        SHIPPING = "shipping"
+        NOTIFICATION = "notification"
+
+    gateway = models.CharField(max_length=20, choices=Gateway.choices)
+    operation = models.CharField(max_length=20)
+    idempotency_key = models.CharField(max_length=128)
+    order_id = models.BigIntegerField(null=True, db_index=True)
+    outcome = models.CharField(max_length=20)
+    final = models.BooleanField(default=True, help_text="False for transient errors (timeouts).")
+    result = models.JSONField(default=dict)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workflows_gatewaycall"
+        ordering = ["id"]
+        indexes = [models.Index(fields=["idempotency_key", "final"], name="gatewaycall_key_final")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "operation", "idempotency_key"],
+                condition=models.Q(final=True),
+                name="gatewaycall_one_final_result_per_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}.{self.operation} {self.idempotency_key} → {self.outcome}"
+
+
+class CardToken(models.Model):
+    """The simulated payment provider's vault: a token stands for a card we never store."""
+
+    token = models.CharField(max_length=64, unique=True)
+    last4 = models.CharField(max_length=4)
+    # The deterministic test-card behaviour (approve, decline, timeout_once) or "" for random.
+    behaviour = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "workflows_cardtoken"
+
+    def __str__(self) -> str:
+        return f"card ending {self.last4}"
