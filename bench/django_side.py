@@ -240,7 +240,7 @@ def cmd_throughput(payload: dict) -> dict:
 
 
 def _notification_latency_ms(order_id: int, event_type: str) -> int:
-    from providers.simulated import _rng
+    from providers.simulation import seeded_rng as _rng
 
     return _rng(f"order-{order_id}-{event_type}").randint(*settings.SIMULATOR["NOTIFICATION_LATENCY_MS"])
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
-from providers.simulated import notification_gateway
+from providers import registry
 
 logger = logging.getLogger("notifications.services")
 
@@ -84,7 +84,7 @@ def notification_send(notification_id: int, notification: Notification | None = 
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
     try:
-        notification_gateway.send(key=f"order-{notification.order_id}-{notification.event_type}",
+        registry.notification().send(key=f"order-{notification.order_id}-{notification.event_type}",
                                   to=notification.user.email, subject=notification.title, body=notification.body)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})

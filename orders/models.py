@@ -108,7 +108,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     stock_status = models.CharField(max_length=10, choices=StockStatus.choices, default=StockStatus.RESERVED)
 
-    # Payment: the provider's card token and the last 4 digits; never the card number.
+    # Payment: the provider that holds the card (settings.PAYMENT_PROVIDERS; refunds go back to
+    # it), its card token and the last 4 digits, never the card number; `transaction_id` is
+    # that provider's reference of the charge.
+    payment_provider = models.CharField(max_length=40, blank=True)
     payment_token = models.CharField(max_length=64, blank=True)
     card_last4 = models.CharField(max_length=4, blank=True)
     transaction_id = models.CharField(max_length=64, blank=True)

@@ -434,6 +434,17 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # prometheus_client writes there as soon as a metric is created.
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
+# Which implementation serves each provider role (interfaces: providers/base.py), by dotted path.
+PROVIDERS = {
+    "inventory": "providers.simulated.InventoryGateway",
+    "shipping": "providers.simulated.ShippingGateway",
+    "notification": "providers.simulated.NotificationGateway",
+}
+# Payment providers by the name an order records (Order.payment_provider): PAYMENT_PROVIDER
+# charges new orders, and a refund goes back to the provider that charged the order.
+PAYMENT_PROVIDERS = {"simulator": "providers.simulated.PaymentGateway"}
+PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
+
 # Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
 SIMULATOR = {

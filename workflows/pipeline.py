@@ -23,7 +23,9 @@ from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.services import order_transition, refund_create
 from orders.states import Actor, OrderState
-from providers.simulated import GatewayResult, inventory_gateway, payment_gateway, shipping_gateway
+from providers import registry
+from providers.base import GatewayResult
+from workflows.queueing import pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import RetryPolicy, step_run
 
@@ -35,11 +37,11 @@ MAX_HOPS = 25
 
 def inventory_check(order: Order, timeout: float) -> GatewayResult:
     items = list(order.lines.values_list("product_public_id", "quantity"))
-    return inventory_gateway.check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
+    return registry.inventory().check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
 
 
 def payment_charge(order: Order, timeout: float) -> GatewayResult:
-    return payment_gateway.charge(
+    return registry.payment_provider(order.payment_provider).charge(
         key=f"order-{order.pk}-charge-{order.payment_retries}",
         order_id=order.pk,
         token=order.payment_token,
@@ -49,7 +51,7 @@ def payment_charge(order: Order, timeout: float) -> GatewayResult:
 
 
 def shipping_label(order: Order, timeout: float) -> GatewayResult:
-    return shipping_gateway.create_label(
+    return registry.shipping().create_label(
         key=f"order-{order.pk}-ship-{order.shipping_retries}", order_id=order.pk, zip_code=order.ship_zip, timeout=timeout
     )
 
@@ -168,8 +170,6 @@ class Deliver:
         due = order.updated_at + timedelta(seconds=delay)
         if delay <= 0 or timezone.now() >= due:
             return order_transition(order_id=order.pk, name=self.transition, only_from=order.state) or True
-        from workflows.tasks import pipeline_schedule  # workflows.tasks imports this module
-
         pipeline_schedule(order_id=order.pk, at=due)
         return False
 

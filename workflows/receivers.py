@@ -5,16 +5,17 @@ Connected when the app is ready (WorkflowsConfig.ready).
 from django.db import transaction
 from django.dispatch import receiver
 
-from orders.signals import order_event, order_ready
 from notifications.services import notification_record
-from workflows import metrics, tasks
+from orders.signals import order_event, order_ready
+from workflows import metrics
 from workflows.delivery import notification_deliver
+from workflows.queueing import pipeline_enqueue
 
 
 @receiver(order_ready, dispatch_uid="workflows.pipeline_take")
 def pipeline_take(sender, order_id: int, **kwargs) -> None:
     """The order is the pipeline's to move on: queue its run (the outbox keeps it if the broker refuses)."""
-    tasks.pipeline_enqueue(order_id=order_id)
+    pipeline_enqueue(order_id=order_id)
 
 
 @receiver(order_event, dispatch_uid="workflows.events_count")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from providers.simulated import GatewayResult, GatewayTimeout
+from providers.base import GatewayResult, GatewayTimeout
 from workflows import metrics
 
 

@@ -1,4 +1,4 @@
-"""django-q2 tasks of the pipeline, and the functions that enqueue them."""
+"""django-q2 tasks of the pipeline: the run of one order, the sweeper, the re-drive."""
 import logging
 from datetime import datetime, timedelta
 
@@ -6,7 +6,6 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
-from django_q.tasks import schedule
 
 from notifications.services import notifications_resend
 from orders.models import Order
@@ -15,29 +14,9 @@ from store.request_context import order_id_var, request_id_var
 from workflows import outbox
 from workflows.delivery import send_inline
 from workflows.pipeline import pipeline_advance
+from workflows.queueing import pipeline_enqueue
 
 logger = logging.getLogger("workflows.tasks")
-
-
-def pipeline_enqueue(*, order_id: int) -> bool:
-    """Queue a pipeline run for the order (carrying the current request id); False when the
-    broker refused it and it waits in the outbox (`workflows.outbox`)."""
-    return outbox.enqueue("workflows.tasks.pipeline_run", order_id, request_id_var.get(),
-                          task_name=f"pipeline-order-{order_id}", group="pipeline")
-
-
-def pipeline_schedule(*, order_id: int, at: datetime) -> None:
-    """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id,
-    deleted once it ran)."""
-    schedule(
-        "workflows.tasks.pipeline_run",
-        order_id,
-        request_id=request_id_var.get(),
-        name=f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}",
-        schedule_type=Schedule.ONCE,
-        next_run=at,
-        repeats=-1,  # django-q2 deletes a one-off schedule with -1 once it ran (1 would keep the row forever)
-    )
 
 
 def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:

@@ -10,8 +10,8 @@ from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_ready_on_commit, order_transition
 from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
+from providers.registry import payment_provider
 from store import permissions
-from providers.simulated import payment_gateway
 from store.errors import PermissionRefused, ValidationFailed
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
@@ -104,7 +104,7 @@ def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
     idempotency_key: str = "",
 ) -> RefundResult:
-    """Refund part or all of what is left of an order's payment through the payment gateway.
+    """Refund part or all of what is left of an order's payment through the provider that charged it.
 
     A refund of everything that is left fires the `refund` transition (and releases stock
     when nothing shipped); a partial refund leaves the state. Staff cannot refund their own
@@ -144,7 +144,7 @@ def refund_create(
                 fields={"amount": f"At most {refundable}."},
             )
         sequence = locked.refunds.count() + 1
-        result = payment_gateway.refund(
+        result = payment_provider(locked.payment_provider).refund(
             key=f"order-{locked.pk}-refund-{sequence}",
             order_id=locked.pk,
             transaction_id=locked.transaction_id,

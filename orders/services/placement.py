@@ -14,7 +14,7 @@ from orders.signals import order_event
 from orders.states import Actor
 from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
-from providers.simulated import payment_gateway
+from providers.registry import payment_provider
 from store.errors import Conflict, ValidationFailed
 from store.request_context import request_id_var
 
@@ -150,7 +150,8 @@ def order_place(
         raise ValidationFailed(message, fields={"items": [message]})
 
     # The provider tokenises the card; we keep its token and the last 4 digits only.
-    token = payment_gateway.tokenize(card) if card else None
+    payments = payment_provider()
+    token = payments.tokenize(card) if card else None
 
     try:
         with transaction.atomic():
@@ -164,6 +165,7 @@ def order_place(
                 ship_state=shipping.state,
                 ship_zip=shipping.zip,
                 total=total,
+                payment_provider=payments.name if token else "",
                 payment_token=token.token if token else "",
                 card_last4=token.last4 if token else "",
                 idempotency_key=idempotency_key,

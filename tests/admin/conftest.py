@@ -16,6 +16,7 @@ from providers.models import GatewayCall
 from store.staff import shop_staff_group_sync
 from workflows.models import OutboxTask, ReviewRule
 
+
 @pytest.fixture
 def shop_staff_group(db):
     """The group the data migration creates (created again here: transactional tests flush it)."""

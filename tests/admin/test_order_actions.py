@@ -6,10 +6,10 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from notifications.services import notify
 from orders.admin import ORDER_ACTIONS
 from orders.models import Order, OrderEvent
 from orders.states import Actor
-from notifications.services import notify
 
 
 def page_of(order: Order) -> str:

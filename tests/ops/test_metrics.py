@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from notifications.models import Notification
 from orders.models import Order
 from tests.conftest import CARD_APPROVE, SHIPPING
 from tests.ops.conftest import (
@@ -15,7 +16,6 @@ from tests.ops.conftest import (
     settle,
     value,
 )
-from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
 

@@ -130,7 +130,7 @@ def test_a_later_run_of_the_pipeline_keeps_the_request_id(customer, place_order)
     from django_q.models import Schedule
 
     from store.request_context import request_id_var
-    from workflows.tasks import pipeline_schedule
+    from workflows.queueing import pipeline_schedule
 
     order = place_order(customer)
     token = request_id_var.set("later-9")
@@ -167,7 +167,7 @@ def test_a_one_off_pipeline_run_leaves_no_schedule_behind(customer, place_order,
     from django_q.models import Schedule
     from django_q.scheduler import scheduler
 
-    from workflows.tasks import pipeline_schedule
+    from workflows.queueing import pipeline_schedule
 
     order = place_order(customer)
     pipeline_schedule(order_id=order.pk, at=timezone.now() - timedelta(seconds=1))

@@ -9,8 +9,9 @@ from django.db import connection
 from django.test import Client
 
 from orders.models import Order, Refund
-from orders.services import order_transition
+from orders.services import order_transition, refund_create
 from providers.models import GatewayCall
+from providers.simulated import PaymentGateway
 
 PAID = [("start_validation", {}), ("validation_passed", {}), ("start_payment", {}),
         ("payment_approved", {"transaction_id": "txn_idem_1", "card_last4": "4242"})]
@@ -127,3 +128,29 @@ def test_a_blank_key_is_refused_rather_than_protecting_nothing(paid_order, staff
     assert response.json()["error"] == "Idempotency-Key is blank."
     assert "No refund: Page: out of date: reload it." in page.content.decode()
     assert refund_calls(paid_order) == 0
+
+
+class SecondSimulator(PaymentGateway):
+    """The simulator under a second name, noting the refunds it was asked for."""
+
+    name = "second"
+    refunds: list = []
+
+    def refund(self, **call):
+        SecondSimulator.refunds.append((call["order_id"], call["transaction_id"], call["amount"]))
+        return super().refund(**call)
+
+
+def test_an_order_records_the_provider_that_charged_it_and_its_refund_goes_back_there(
+    settings, order_in_state, staff_user
+):
+    settings.PAYMENT_PROVIDERS = {**settings.PAYMENT_PROVIDERS,
+                                  "second": f"{__name__}.SecondSimulator"}
+    order = order_in_state("paid")
+    assert order.payment_provider == "simulator"
+    Order.objects.filter(pk=order.pk).update(payment_provider="second")  # charged by the other provider
+
+    refund_create(order=Order.objects.get(pk=order.pk), amount=Decimal("5.00"), reason="Scratched", actor=staff_user)
+
+    assert SecondSimulator.refunds == [(order.pk, "txn_test_1", Decimal("5.00"))]
+    assert Order.objects.get(pk=order.pk).refunds.get().gateway_reference.startswith("re_")

@@ -15,9 +15,9 @@ from orders.services import (
     refund_create,
 )
 from orders.stock import InsufficientStock
+from providers.models import CardToken
 from store.errors import Unprocessable, ValidationFailed
 from tests.conftest import SHIPPING
-from providers.models import CardToken
 
 ADDRESS = ShippingAddress(**SHIPPING)
 

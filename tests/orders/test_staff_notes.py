@@ -6,9 +6,9 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
+from notifications.models import Notification
 from orders.models import Order
 from orders.services import order_transition
-from notifications.models import Notification
 
 NOTE = "Suspicious: 20 light bars to a new account"
 MESSAGE = "Sorry, we cannot deliver to this address."

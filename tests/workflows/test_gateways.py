@@ -3,11 +3,21 @@ from decimal import Decimal
 
 import pytest
 
+from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.models import GatewayCall
-from providers.simulated import GatewayTimeout, inventory_gateway, payment_gateway, shipping_gateway
+from providers.registry import inventory, payment_provider, shipping
 from workflows.runner import RetryPolicy, step_run
 
 pytestmark = pytest.mark.django_db
+
+# The providers settings choose: the simulators.
+inventory_gateway, payment_gateway, shipping_gateway = inventory(), payment_provider(), shipping()
+
+
+def test_settings_choose_simulators_that_implement_the_interfaces():
+    assert isinstance(inventory_gateway, InventoryProvider)
+    assert isinstance(payment_gateway, PaymentProvider) and payment_gateway.name == "simulator"
+    assert isinstance(shipping_gateway, ShippingProvider)
 
 
 def charge(token, key="k"):

@@ -12,9 +12,9 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from orders.models import Order
 from notifications.models import Notification
 from notifications.services import notifications_resend
+from orders.models import Order
 from workflows import outbox
 from workflows.models import OutboxTask
 

@@ -4,8 +4,8 @@ import pytest
 from catalog.models import Product
 from orders.models import Order
 from orders.services import order_approve, order_reject
-from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, wait_for
 from providers.models import GatewayCall
+from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, wait_for
 from workflows.models import ReviewRule
 
 pytestmark = pytest.mark.worker

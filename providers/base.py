@@ -1,0 +1,81 @@
+"""What the store needs from each provider, as typed interfaces (PEP 544 protocols).
+
+The pipeline, the order services and the notifications call providers only through these;
+`settings.PROVIDERS` and `settings.PAYMENT_PROVIDERS` choose the implementations
+(providers.registry), today the simulators in providers/simulated.py.
+
+Every call that moves goods or money takes an idempotency `key`: a repeated call with the
+same key answers as the first did instead of charging, shipping or refunding again. Calls
+take a per-attempt `timeout` in seconds and raise GatewayTimeout when the provider did not
+answer in time (transient: the step runner retries); a business refusal (out of stock,
+declined, undeliverable) is an answer, `GatewayResult(ok=False, reason=…)`.
+"""
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+
+class GatewayTimeout(Exception):
+    """The provider did not answer within the per-attempt timeout: transient, retryable."""
+
+
+@dataclass(frozen=True)
+class GatewayResult:
+    ok: bool
+    reason: str = ""
+    reference: str = ""
+    data: dict = field(default_factory=dict)
+    latency_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Token:
+    token: str
+    last4: str
+
+
+
+@runtime_checkable
+class InventoryProvider(Protocol):
+    """The warehouse confirms it holds an order's items."""
+
+    def check(self, *, key: str, order_id: int, items: list[tuple[str, int]],
+              timeout: float | None = None) -> GatewayResult:
+        """`items`: (product id, quantity) pairs. ok, or not with the reason (a product out of stock)."""
+
+
+@runtime_checkable
+class PaymentProvider(Protocol):
+    """Cards: tokenized at checkout, charged by the pipeline, refunded by staff or the pipeline.
+
+    `name` is what an order records (Order.payment_provider): its refunds go back to it.
+    """
+
+    name: str
+
+    def tokenize(self, card_number: str) -> Token:
+        """The provider's token for a card (only the token and the last 4 digits are kept)."""
+
+    def charge(self, *, key: str, order_id: int, token: str, amount: Decimal,
+               timeout: float | None = None) -> GatewayResult:
+        """Charge `amount` (USD) to the tokenized card; ok with the charge's reference, or declined."""
+
+    def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,
+               timeout: float | None = None) -> GatewayResult:
+        """Pay `amount` (USD) of charge `transaction_id` back; ok with the refund's reference."""
+
+
+@runtime_checkable
+class ShippingProvider(Protocol):
+    """The carrier makes a label: `reference` is the tracking number, `data` has carrier and
+    estimated_delivery (ISO date)."""
+
+    def create_label(self, *, key: str, order_id: int, zip_code: str,
+                     timeout: float | None = None) -> GatewayResult: ...
+
+
+@runtime_checkable
+class NotificationProvider(Protocol):
+    """Sends one e-mail; raises on failure (the sender retries later)."""
+
+    def send(self, *, key: str, to: str, subject: str, body: str) -> GatewayResult: ...
