@@ -214,17 +214,17 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
         "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
-        "card_last4", "transaction_id", "payment_retries",
+        "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key",
+        "idempotency_key", "review_facts",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"),
+            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review_facts",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
-        ("Payment", {"fields": ("card_last4", "transaction_id", "payment_retries")}),
+        ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
         ("Shipment", {"fields": ("tracking_number", "carrier", "estimated_delivery", "shipping_retries")}),
         ("Request", {"fields": ("idempotency_key",), "classes": ("collapse",)}),
     )
@@ -255,6 +255,12 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     # --- List -------------------------------------------------------------------------------
 
     order_number_lookup = "pk"
+
+    @admin.display(description="facts for review")
+    def review_facts(self, order: Order) -> str:
+        """The order's own facts review rules may test (Order.REVIEW_FACTS), "—" where it has none yet."""
+        return " · ".join(f"{label}: {'—' if getattr(order, name) is None else getattr(order, name)}"
+                          for name, label in Order.REVIEW_FACTS.items())
 
     @admin.display(description="number", ordering="id")
     def number(self, order: Order) -> str:

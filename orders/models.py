@@ -133,6 +133,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The order's own facts review rules may test (workflows.facts): field → label.
+    REVIEW_FACTS = {"total": "Order total (USD)"}
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [

@@ -1,17 +1,12 @@
 """Pipeline data: review rules and the outbox of tasks the broker refused."""
-from decimal import Decimal
-
 from django.db import models
 from django.utils import timezone
+
+from workflows.facts import review_fact_choices
 
 
 class ReviewRule(models.Model):
     """Holds a validated order for staff approval when `field operator value` matches."""
-
-    class Field(models.TextChoices):
-        TOTAL = "total", "Order total (USD)"
-        ITEM_COUNT = "item_count", "Number of items"
-        LINE_COUNT = "line_count", "Number of lines"
 
     class Operator(models.TextChoices):
         GTE = "gte", "≥"
@@ -21,7 +16,7 @@ class ReviewRule(models.Model):
         EQ = "eq", "="
 
     name = models.CharField(max_length=120)
-    field = models.CharField(max_length=20, choices=Field.choices)
+    field = models.CharField(max_length=20, choices=review_fact_choices, help_text="The order fact it tests.")
     operator = models.CharField(max_length=3, choices=Operator.choices)
     value = models.DecimalField(max_digits=12, decimal_places=2)
     enabled = models.BooleanField(default=True)
@@ -34,8 +29,11 @@ class ReviewRule(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def matches(self, *, total: Decimal, item_count: int, line_count: int) -> bool:
-        actual = {"total": total, "item_count": item_count, "line_count": line_count}[self.field]
+    def matches(self, **facts) -> bool:
+        """Whether an order with these facts (workflows.facts) matches; a missing fact never does."""
+        actual = facts.get(self.field)
+        if actual is None:
+            return False
         expected = self.value
         return {
             "gte": actual >= expected,

@@ -1,10 +1,8 @@
 """Reads for the pipeline's data: review rules."""
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
-from django.db.models.functions import Coalesce
-
 from orders.models import Order
+from workflows.facts import review_facts
 from workflows.models import ReviewRule
 
 
@@ -22,9 +20,5 @@ class RuleBacktest:
 
 def review_rule_backtest(*, rule: ReviewRule, last: int = 100) -> RuleBacktest:
     """Run `rule` (enabled or not) on the facts of the last `last` orders: one query."""
-    facts = list(
-        Order.objects.order_by("-created_at", "-id")
-        .annotate(item_count=Coalesce(Sum("lines__quantity"), 0), line_count=Count("lines"))
-        .values("total", "item_count", "line_count")[:last]
-    )
+    facts = list(review_facts(Order.objects.order_by("-created_at", "-id"))[:last])
     return RuleBacktest(held=sum(1 for fact in facts if rule.matches(**fact)), considered=len(facts))
