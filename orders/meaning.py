@@ -12,6 +12,7 @@ from typing import Any
 
 # Timeline statuses a transition can give a stage (orders.selectors.TimelineStage).
 DONE, CURRENT, FAILED, CANCELLED, REFUNDED = "done", "current", "failed", "cancelled", "refunded"
+SKIPPED = "skipped"  # passed over: the order went on without this stage
 
 
 @dataclass(frozen=True)
