@@ -3,6 +3,7 @@
 The path is found in `Order`'s declared transitions (the shortest from `new`), so no test
 keeps a copy of the lifecycle; only what a transition needs to be told is given here.
 """
+import inspect
 from collections import deque
 from datetime import date
 
@@ -20,6 +21,20 @@ ARGUMENTS = {
     "shipping_failed": {"reason": "Undeliverable"},
     "cancel": {"reason": "Changed my mind"},
 }
+
+
+# What a required argument no entry above gives is told, by its annotation.
+_BY_TYPE = {"str": "test", "int": 1, "date": date(2030, 1, 3)}
+
+
+def arguments(name: str) -> dict:
+    """What firing transition `name` is told: ARGUMENTS, plus a value for any other required argument."""
+    given = dict(ARGUMENTS.get(name, {}))
+    for parameter in inspect.signature(getattr(Order, name)).parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            kind = getattr(parameter.annotation, "__name__", str(parameter.annotation))
+            given.setdefault(parameter.name, _BY_TYPE.get(kind, "test"))
+    return given
 
 
 def path_to(state: str, *, start: str = "new") -> list[str]:
@@ -45,5 +60,5 @@ def order_move(order: Order, state: str) -> Order:
     """Fire the transitions that take `order` from where it is to `state`; the order as it is then."""
     for name in path_to(state, start=order.state):
         assert name in TRANSITIONS
-        order_transition(order_id=order.pk, name=name, **ARGUMENTS.get(name, {}))
+        order_transition(order_id=order.pk, name=name, **arguments(name))
     return Order.objects.get(pk=order.pk)

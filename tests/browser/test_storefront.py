@@ -10,8 +10,8 @@ from playwright.sync_api import Page, expect
 
 from catalog.models import Product
 from orders.models import Order
-from orders.services import order_transition
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, PASSWORD
+from tests.order_states import order_move
 
 pytestmark = pytest.mark.browser
 
@@ -368,9 +368,7 @@ def test_cancelling_a_new_order(page: Page, live_server, no_worker, client, cust
 
 
 def test_cancelling_a_validated_order(page: Page, live_server, no_worker, client, customer, place_order):
-    order = place_order(customer)
-    order_transition(order_id=order.pk, name="start_validation")
-    order_transition(order_id=order.pk, name="validation_passed")
+    order = order_move(place_order(customer), "validated")
     sign_in(page, live_server, client, customer)
     page.goto(f"{live_server.url}/orders/{order.pk}/")
     expect(order_state(page)).to_have_text("Validated")

@@ -9,20 +9,15 @@ from django.db import connection
 from django.test import Client
 
 from orders.models import Order, Refund
-from orders.services import order_transition, refund_create
+from orders.services import refund_create
 from providers.models import GatewayCall
 from providers.simulated import PaymentGateway
-
-PAID = [("start_validation", {}), ("validation_passed", {}), ("start_payment", {}),
-        ("payment_approved", {"transaction_id": "txn_idem_1", "card_last4": "4242"})]
+from tests.order_states import order_move
 
 
 @pytest.fixture
 def paid_order(place_order, customer):
-    order = place_order(customer, {"prod-002": 2})
-    for name, kwargs in PAID:
-        order_transition(order_id=order.pk, name=name, **kwargs)
-    return Order.objects.get(pk=order.pk)
+    return order_move(place_order(customer, {"prod-002": 2}), "paid")
 
 
 def refund_calls(order: Order) -> int:

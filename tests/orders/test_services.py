@@ -11,13 +11,13 @@ from orders.services import (
     TransitionRefused,
     order_cancel,
     order_place,
-    order_transition,
     refund_create,
 )
 from orders.stock import InsufficientStock
 from providers.models import CardToken
 from store.errors import Unprocessable, ValidationFailed
 from tests.conftest import SHIPPING
+from tests.order_states import order_move
 
 ADDRESS = ShippingAddress(**SHIPPING)
 
@@ -95,9 +95,7 @@ def test_cancel_releases_stock_exactly_once(customer, catalog):
 
 def test_cancel_after_validation_is_the_same_cancel(customer, catalog):
     order = order_place(user=customer, lines=[LineRequest("prod-001", 1)], shipping=ADDRESS).order
-    order_transition(order_id=order.pk, name="start_validation")
-    order_transition(order_id=order.pk, name="validation_passed")
-    cancelled = order_cancel(order=Order.objects.get(pk=order.pk), actor=customer)
+    cancelled = order_cancel(order=order_move(order, "validated"), actor=customer)
     assert cancelled.state == "cancelled"
     assert cancelled.events.last().transition == "cancel"
     assert stock("prod-001") == 50
@@ -105,11 +103,7 @@ def test_cancel_after_validation_is_the_same_cancel(customer, catalog):
 
 @pytest.fixture
 def paid_order(customer, catalog):
-    order = order_place(user=customer, lines=[LineRequest("prod-001", 2)], shipping=ADDRESS).order
-    for name, kwargs in [("start_validation", {}), ("validation_passed", {}), ("start_payment", {}),
-                         ("payment_approved", {"transaction_id": "txn_1"})]:
-        order_transition(order_id=order.pk, name=name, **kwargs)
-    return Order.objects.get(pk=order.pk)
+    return order_move(order_place(user=customer, lines=[LineRequest("prod-001", 2)], shipping=ADDRESS).order, "paid")
 
 
 def test_partial_then_final_refund_ends_refunded_and_releases_unshipped_stock(paid_order, staff_user):

@@ -8,11 +8,10 @@ from django.urls import reverse
 
 from notifications.models import Notification
 from orders.models import Order
-from orders.services import order_transition
+from tests.order_states import order_move
 
 NOTE = "Suspicious: 20 light bars to a new account"
 MESSAGE = "Sorry, we cannot deliver to this address."
-HELD = ("start_validation", "validation_passed", "hold_for_review")
 
 
 def _web(user) -> Client:
@@ -65,10 +64,7 @@ SURFACES = {
 
 @pytest.fixture
 def held_order(place_order, customer):
-    order = place_order(customer)
-    for name in HELD:
-        order_transition(order_id=order.pk, name=name)
-    return Order.objects.get(pk=order.pk)
+    return order_move(place_order(customer), "awaiting_approval")
 
 
 @pytest.mark.parametrize("with_message", [True, False], ids=["with-message", "no-message"])

@@ -4,7 +4,7 @@ import pytest
 from orders.models import Order
 from orders.services import TransitionRefused, order_transition
 from orders.states import TERMINAL_STATES, TRANSITIONS, OrderState, meaning
-from tests.order_states import ARGUMENTS, path_to
+from tests.order_states import arguments, path_to
 
 # Every declared transition from every state: (name, sources, target) as django-fsm reads the declaration.
 LIFECYCLE = {name: ({edge.source for edge in Order._meta.get_field("state").get_all_transitions(Order)
@@ -44,14 +44,14 @@ def test_transition_from_state(order_in, name, state):
     sources, target = LIFECYCLE[name]
     order = order_in(state)
     if state in sources:
-        fired = order_transition(order_id=order.pk, name=name, **ARGUMENTS.get(name, {}))
+        fired = order_transition(order_id=order.pk, name=name, **arguments(name))
         assert fired.state == target
         event = fired.events.get()
         assert (event.transition, event.source_state, event.target_state) == (name, state, target)
         assert event.event_type == meaning(name).event
     else:
         with pytest.raises(TransitionRefused) as refused:
-            order_transition(order_id=order.pk, name=name, **ARGUMENTS.get(name, {}))
+            order_transition(order_id=order.pk, name=name, **arguments(name))
         assert refused.value.status == 409
         order.refresh_from_db()
         assert order.state == state

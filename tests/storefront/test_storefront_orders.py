@@ -5,8 +5,8 @@ from django.test import Client
 from django.urls import reverse
 
 from orders.models import Order
-from orders.services import order_transition
 from tests.conftest import CARD_APPROVE, CARD_DECLINE
+from tests.order_states import order_move
 
 
 def signed_in(client, user):
@@ -133,9 +133,7 @@ def test_cancel_button_is_shown_for_a_new_order_and_cancels_it(client, customer,
 
 
 def test_cancel_over_htmx_redirects_the_page(client, customer, place_order):
-    order = place_order(customer)
-    order_transition(order_id=order.pk, name="start_validation")
-    order_transition(order_id=order.pk, name="validation_passed")
+    order = order_move(place_order(customer), "validated")
     response = signed_in(client, customer).post(reverse("orders:order_cancel", args=[order.pk]),
                                                 headers={"HX-Request": "true"})
     assert response.status_code == 200

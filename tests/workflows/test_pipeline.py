@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
-from orders.services import order_transition
 from providers.models import GatewayCall
 from tests.conftest import CARD_APPROVE, CARD_DECLINE
+from tests.order_states import order_move
 from workflows.pipeline import PIPELINE, pipeline_advance
 from workflows.tasks import pipeline_run, stuck_orders, sweep_stuck_orders
 
@@ -58,9 +58,7 @@ def test_running_a_step_twice_charges_ships_and_refunds_once(customer, place_ord
 def test_sweeper_completes_an_order_left_mid_step(customer, place_order, settings):
     """A worker killed mid-payment: the order sits in `paying` with no task queued."""
     settings.PIPELINE_TASKS_SYNC = True  # the sweeper's re-enqueued run happens in-process
-    order = place_order(customer, card=CARD_APPROVE)  # never committed: no pipeline run is queued
-    for name in ("start_validation", "validation_passed", "start_payment"):
-        order_transition(order_id=order.pk, name=name)
+    order = order_move(place_order(customer, card=CARD_APPROVE), "paying")  # never committed: no run queued
     assert list(stuck_orders()) == []  # not stuck yet: within the threshold
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(minutes=10))
     assert list(stuck_orders()) == [order.pk]
