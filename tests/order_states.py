@@ -1,15 +1,16 @@
 """`order_in_state`: an order moved into any state through the real, declared transitions.
 
-The path is found in `Order`'s declared transitions (the shortest from `new`), so no test
+The path is found in `Order`'s declared transitions (the pipeline's way from `new`), so no test
 keeps a copy of the lifecycle; only what a transition needs to be told is given here.
 """
+import heapq
 import inspect
-from collections import deque
 from datetime import date
 
 from orders.models import Order
 from orders.services import order_transition
-from orders.states import TRANSITIONS, transitions_from
+from orders.meaning import FAILED, SKIPPED
+from orders.states import TRANSITIONS, meaning, transitions_from
 
 # What the transitions on the way are told (the rest take their defaults).
 ARGUMENTS = {
@@ -38,21 +39,23 @@ def arguments(name: str) -> dict:
 
 
 def path_to(state: str, *, start: str = "new") -> list[str]:
-    """The names of the fewest transitions from `start` to `state` (ValueError if none leads there)."""
-    came_from: dict[str, tuple[str, str] | None] = {start: None}
-    todo = deque([start])
+    """The names of the transitions from `start` to `state` the pipeline would take: the fewest,
+    going through a failure (a transition that fails or skips a stage) only where the state
+    needs one. ValueError if none leads there."""
+    best: dict[str, tuple[int, list[str]]] = {start: (0, [])}
+    todo = [(0, start)]
     while todo:
-        current = todo.popleft()
+        cost, current = heapq.heappop(todo)
         if current == state:
-            names = []
-            while came_from[current] is not None:
-                current, name = came_from[current]
-                names.append(name)
-            return names[::-1]
+            return best[current][1]
+        if cost > best[current][0]:
+            continue
         for edge in sorted(transitions_from(current), key=lambda edge: edge.name):
-            if edge.target not in came_from:
-                came_from[edge.target] = (current, edge.name)
-                todo.append(edge.target)
+            failing = any(status in (FAILED, SKIPPED) for _, status in meaning(edge.name).stages)
+            step = cost + (10 if failing else 1)
+            if edge.target not in best or step < best[edge.target][0]:
+                best[edge.target] = (step, [*best[current][1], edge.name])
+                heapq.heappush(todo, (step, edge.target))
     raise ValueError(f"no declared transitions lead from {start} to {state}")
 
 
