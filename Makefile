@@ -1,4 +1,5 @@
-# Workflow Store: `make run` starts the local demo, `make test` runs the whole suite.
+# Workflow Store: `make run` starts the local demo, `make test` runs the suite (`make smoke` the
+# bench and drill smoke runs, `make lint` ruff and import-linter).
 #
 # Both create .venv with Python 3.11+ and install the pinned requirements into it, again
 # only when a requirements file changed (stamp files in .venv).
@@ -14,6 +15,8 @@ REQUIREMENTS_STAMP := $(VENV)/.installed-requirements
 DEV_REQUIREMENTS_STAMP := $(VENV)/.installed-requirements-dev
 CHROMIUM_PATH ?= /usr/bin/chromium
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (0: one process).
+PYTEST_WORKERS ?= 2
 
 # The local demo's commands run with DEBUG on unless the environment says otherwise. (Only the
 # demo's recipes use this prefix; tests keep the test settings' values.) Without SECRET_KEY in
@@ -25,17 +28,18 @@ PORT ?= 8080
 MANAGE := $(BIN)/python manage.py
 
 .NOTPARALLEL:
-.PHONY: help run test bench drill screenshots migrate bootstrap collectstatic secret-key chromium lint clean venv requirements dev-requirements
+.PHONY: help run test smoke bench drill screenshots migrate bootstrap collectstatic secret-key chromium lint clean venv requirements dev-requirements
 
 help:
 	@echo "make run        start the demo store (web + worker) on http://$(HOST):$(PORT)/"
-	@echo "make test       run the whole test suite (installs Debian's chromium when missing)"
+	@echo "make test       run the test suite but the smoke runs (installs Debian's chromium when missing)"
+	@echo "make smoke      smoke runs of the bench and every drill (tiny N; PostgreSQL for broker-outage)"
 	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
 	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage)"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
-	@echo "make lint       check the code with ruff (when installed in .venv)"
+	@echo "make lint       ruff and import-linter (the layer contracts in pyproject.toml)"
 	@echo "make clean      remove .venv, collected static files and caches (keeps data/)"
 
 # --- environment ------------------------------------------------------------------------
@@ -99,8 +103,13 @@ chromium:
 	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 # The test settings decide DEBUG; a DEBUG exported for `make run` must not leak in.
+# The smoke runs of the bench and drills (marker `smoke`, tests/bench) have a target of their own,
+# in one process (they start their servers at once, from one module fixture).
 test: $(DEV_REQUIREMENTS_STAMP) chromium
-	env -u DEBUG $(BIN)/pytest $(PYTEST_ARGS)
+	env -u DEBUG $(BIN)/pytest -n $(PYTEST_WORKERS) --dist load -m "not smoke" $(PYTEST_ARGS)
+
+smoke: $(DEV_REQUIREMENTS_STAMP)
+	env -u DEBUG $(BIN)/pytest -m smoke $(PYTEST_ARGS)
 
 # PNGs of the storefront and admin under docs/screenshots/ (starts its own server and worker).
 screenshots: $(DEV_REQUIREMENTS_STAMP) chromium
@@ -121,8 +130,10 @@ drill: $(REQUIREMENTS_STAMP)
 
 # --- housekeeping -----------------------------------------------------------------------------
 
+# ruff (pyproject [tool.ruff]) and import-linter's contracts (pyproject [tool.importlinter]).
 lint: $(DEV_REQUIREMENTS_STAMP)
-	@if [ -x $(BIN)/ruff ]; then $(BIN)/ruff check .; else echo "ruff is not installed (pip install ruff into $(VENV)); skipping lint."; fi
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache test-results

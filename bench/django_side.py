@@ -83,8 +83,8 @@ def place(user, *, product: str = BENCH_PRODUCT, quantity: int = 1, card: str | 
 def cmd_setup(payload: dict) -> dict:
     """Seed catalog and review rules, a customer (JWT, session) with one delivered order, staff,
     and `users` extra customers with JWTs (for the drills)."""
-    # store_bootstrap's seeding (called directly: the command is only found when `store` is an app).
-    from store.management.commands.store_bootstrap import FIXTURES_DIR, seed_catalog, seed_review_rules
+    # store_bootstrap's seeding, called directly.
+    from workflows.management.commands.store_bootstrap import FIXTURES_DIR, seed_catalog, seed_review_rules
 
     seed_catalog(FIXTURES_DIR / "products.json")
     seed_review_rules(FIXTURES_DIR / "review_rules.json")

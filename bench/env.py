@@ -1,6 +1,7 @@
 """Where a bench or drill runs: its backend (SQLite + ORM broker, or PostgreSQL + Redis),
-its own data directory, database, Redis DB and queue name, and the environment its
-processes (gunicorn, qcluster, the Django-side helpers) share.
+its own data directory (a fresh `tempfile.mkdtemp`), database, queue name and Redis key
+prefix, and the environment its processes (gunicorn, qcluster, the Django-side helpers) share.
+Two runs on one machine (two checkouts, two `make drill`s) never share any of them.
 
 Nothing here imports Django: the orchestrator stays backend-neutral and every process
 that talks to the database is a subprocess started with `Backend.env()`.
@@ -16,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,18 +51,26 @@ class Backend:
     name: str
     data_dir: Path
     database: str = "bench_store"  # PostgreSQL database name (ignored for SQLite)
-    cluster_name: str = "bench"
+    cluster_name: str = "bench"  # Q_CLUSTER_NAME (the queue) and CACHE_KEY_PREFIX (Redis keys)
     overrides: dict[str, str] = field(default_factory=dict)
     redis_server: str = ""  # redis://host:port of the store's own Redis (the broker-outage drill); else BENCH_REDIS
+    own_data_dir: bool = False  # made by make(): removed by discard()
 
     @classmethod
     def make(cls, name: str, *, tag: str = "bench", data_dir: str | Path | None = None,
              database: str | None = None) -> Backend:
+        """A store of this run's own: a new temp folder (unless `data_dir` is given), and a
+        database, queue name and Redis key prefix with a random part."""
         if name not in ("sqlite", "postgres"):
             raise SystemExit(f"unknown backend {name!r}: sqlite or postgres")
-        data_dir = Path(data_dir or f"/tmp/h5{tag}-{name}")
-        return cls(name=name, data_dir=data_dir, database=database or f"{tag}_store".replace("-", "_"),
-                   cluster_name=f"h5{tag}".replace("-", ""))
+        run = unique_tag()
+        slug = tag.replace("-", "")
+        own = data_dir is None
+        data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix=f"h5{tag}-{name}-{run}-"))
+        backend = cls(name=name, data_dir=data_dir, database=database or f"{slug}_{run}_store",
+                      cluster_name=f"h5{slug}{run}", own_data_dir=own)
+        _stores.append(backend)
+        return backend
 
     @property
     def label(self) -> str:
@@ -124,16 +134,16 @@ class Backend:
     # --- a fresh store ------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Empty data directory, empty migrated database (a copy of a migrated template), empty Redis DB."""
+        """Empty data directory, empty migrated database (a copy of a migrated template), no Redis keys."""
         close_helpers(self)
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
-        self.data_dir.mkdir(parents=True)
+        self.data_dir.mkdir(mode=0o700, parents=True)
         template = migrated_template(self.name)
         if self.name == "postgres":
             _postgres_drop(self.database)
             _postgres_admin(f'CREATE DATABASE "{self.database}" TEMPLATE "{template}"')
-            _redis_flush(self.redis_url)
+            _redis_delete(self.redis_url, self.cluster_name)
         else:
             shutil.copyfile(template, self.data_dir / "store.sqlite3")
 
@@ -141,6 +151,47 @@ class Backend:
         close_helpers(self)
         if self.name == "postgres":
             _postgres_drop(self.database)
+
+    def discard(self, *, keep_data_dir: bool = False) -> None:
+        """The end of a run: stop its helpers, drop its database and Redis keys, and remove the
+        data directory this run made (kept when asked, with the logs)."""
+        self.drop()
+        if self.name == "postgres" and not self.redis_server:
+            try:
+                _redis_delete(self.redis_url, self.cluster_name)
+            except Exception as exc:  # noqa: BLE001 - a Redis that is gone has no keys to leave
+                print(f"  (Redis keys {self.cluster_name}* not deleted: {exc})", flush=True)
+        if self.own_data_dir and not keep_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+_stores: list[Backend] = []
+_scratch: list[Path] = []
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new temp folder for this run (say, a redis-server's), removed with its stores."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    _scratch.append(path)
+    return path
+
+
+def discard_stores(*, keep_data_dirs: bool = False) -> list[Path]:
+    """discard() every store made since the last call and remove the scratch folders; with
+    `keep_data_dirs`, the folders (the logs) stay: returns those kept."""
+    kept = []
+    while _stores:
+        backend = _stores.pop()
+        backend.discard(keep_data_dir=keep_data_dirs)
+        if keep_data_dirs and backend.own_data_dir and backend.data_dir.exists():
+            kept.append(backend.data_dir)
+    while _scratch:
+        path = _scratch.pop()
+        if keep_data_dirs:
+            kept.append(path)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+    return kept
 
 
 def _postgres_admin(sql: str) -> None:
@@ -150,7 +201,8 @@ def _postgres_admin(sql: str) -> None:
         connection.execute(sql)
 
 
-TEMPLATES_DIR = Path("/tmp/h5bench-templates")
+# A cache shared by every run on this machine: read-only once built, built under a lock.
+TEMPLATES_DIR = Path(tempfile.gettempdir()) / "h5bench-templates"
 
 
 def _schema_fingerprint() -> str:
@@ -197,12 +249,17 @@ def _postgres_drop(database: str) -> None:
     _postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-def _redis_flush(url: str) -> None:
+def _redis_delete(url: str, prefix: str) -> None:
+    """Delete this store's keys from a Redis DB other runs may share: the queue (named `prefix`),
+    django-q2's cluster stats (django_q:<prefix>:…) and the cache (<prefix>:…); nobody else's."""
     import redis
 
     client = redis.Redis.from_url(url)
     try:
-        client.flushdb()  # our own DB number only
+        keys = [key for pattern in (prefix, f"{prefix}:*", f"django_q:{prefix}:*")
+                for key in client.scan_iter(match=pattern, count=1000)]
+        if keys:
+            client.delete(*set(keys))
     finally:
         client.close()
 

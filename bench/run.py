@@ -2,7 +2,8 @@
 
     python -m bench [--backend=sqlite|postgres|all] [--quick] [--load=wrk|python] [--only=...]
 
-For each backend it builds a fresh store (own data dir, database, Redis DB 5, queue name),
+For each backend it builds a fresh store (a new temp folder, and a database, queue name and Redis
+key prefix of its own, all removed at the end; --keep-failed keeps a failed run's folder),
 starts gunicorn (DEBUG off) and, for the pipeline, `manage.py qcluster`, and drives them from
 separate processes (wrk, or the pure-Python generator with --quick). Results go to
 bench/results/<backend>-<timestamp>.json (and latest-<backend>.json); a table is printed.
@@ -19,7 +20,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.env import BASE_DIR, RESULTS_DIR, Backend, django_side
+from bench.env import BASE_DIR, RESULTS_DIR, Backend, discard_stores, django_side
 from bench.load import Target, ensure_wrk, request, run_load
 from bench.procs import Cluster, Server, group_cpu_seconds, machine_cpu_seconds
 
@@ -321,8 +322,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-workers", type=int, default=4)
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
-    parser.add_argument("--data-dir", help="data directory (default /tmp/h5bench-<backend>)")
-    parser.add_argument("--database", default="bench_store", help="PostgreSQL database name")
+    parser.add_argument("--data-dir", help="data directory, kept (default: a new temp folder, removed at the end)")
+    parser.add_argument("--database", help="PostgreSQL database name (default: one named for the run, dropped)")
+    parser.add_argument("--keep-failed", action="store_true", help="keep a failed run's temp folder (the logs)")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     parser.add_argument("--table", action="store_true", help="only print the table of bench/results/latest-*.json")
     o = parser.parse_args(argv)
@@ -353,7 +355,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in backends:
         backend = Backend.make(name, tag="bench", data_dir=o.data_dir if len(backends) == 1 else None,
                                database=o.database)
-        result = Bench(backend, o).run()
+        failed = True
+        try:
+            result = Bench(backend, o).run()
+            failed = False
+        finally:
+            for path in discard_stores(keep_data_dirs=failed and o.keep_failed):
+                print(f"[{name}] kept: {path}", flush=True)
         if not o.no_save:
             path = save(result)
             print(f"[{name}] results: {path.relative_to(BASE_DIR)}", flush=True)

@@ -24,3 +24,17 @@ PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", True)  # noqa: F405 - a te
 SIMULATOR = {**SIMULATOR, "SEED": os.environ.get("SIM_SEED", "workflow-store-tests")}  # noqa: F405
 SIMULATOR["INVENTORY_AVAILABLE_RATE"] = float(os.environ.get("SIM_INVENTORY_AVAILABLE_RATE", "1"))
 SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_RATE", "1"))
+
+# pytest-xdist (`make test` runs two workers): pytest-django gives each worker a test database
+# of its own; the caches and the queue name follow, so one worker's rate-limit counters, cluster
+# statuses and tasks never reach the other (nor the processes each starts, which inherit
+# PYTEST_XDIST_WORKER).
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER:
+    for _cache in CACHES.values():  # noqa: F405
+        if "Redis" in _cache["BACKEND"]:
+            _cache["KEY_PREFIX"] = f"{_cache['KEY_PREFIX']}-{_XDIST_WORKER}"
+        else:
+            _cache["LOCATION"] = f"{_cache['LOCATION']}-{_XDIST_WORKER}"
+    if not os.environ.get("Q_CLUSTER_NAME"):
+        Q_CLUSTER["name"] = f"{Q_CLUSTER['name']}-{_XDIST_WORKER}"  # noqa: F405

@@ -19,6 +19,28 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 PASSWORD = "Sturdy-Passw0rd!"
 
 
+# --- order ------------------------------------------------------------------------------
+
+def _uses_database(item: pytest.Item) -> bool:
+    """As pytest-django decides it: a django_db marker, a database fixture, or a Django TestCase."""
+    from django.test import TransactionTestCase
+
+    cls = getattr(item, "cls", None)
+    if cls is not None and issubclass(cls, TransactionTestCase):
+        return True
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(fixtures & {"db", "transactional_db", "live_server"})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests without a database first, then pytest-django's order (database tests, then the
+    transactional ones that flush it). The tests without a database hold the longest ones (`make
+    run`, other subprocesses): started first, they no longer end a run on one pytest-xdist worker
+    while the other idles. Each worker runs its share in this order too (`--dist load`)."""
+    items.sort(key=_uses_database)  # stable: pytest-django's order stays within the database tests
+
+
 # --- users and API clients ------------------------------------------------------------
 
 @pytest.fixture

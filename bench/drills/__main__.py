@@ -1,11 +1,14 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
-    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage] [--backend=sqlite|postgres] [--quick]
+    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage] [--backend=sqlite|postgres]
+                           [--quick] [--keep-failed]
 
-Each drill builds its own store (/tmp/h5drill-<name>-<backend>, database drill_<name>_store,
-Redis DB 5, its own queue name). Without --backend, oversell runs on PostgreSQL (what it is
-about: row locks under real concurrency), broker-outage on PostgreSQL with a redis-server of its
-own (a database and directory named for the run), and the others on SQLite + the ORM broker.
+Each drill builds its own store: a new temp folder (h5drill-<name>-<backend>-<random>…), and a
+database (drill<name>_<random>_store), queue name and Redis key prefix (h5drill<name><random>)
+of its own, so two runs at once on one machine never meet. Each is removed when the drill ends;
+with --keep-failed a failed drill's folder (its logs) stays. Without --backend, oversell runs on
+PostgreSQL (what it is about: row locks under real concurrency), broker-outage on PostgreSQL with
+a redis-server of its own, and the others on SQLite + the ORM broker.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import time
 import traceback
 
 from bench.drills import broker_outage, crash, fuzz, idempotency, oversell, restart
+from bench.env import discard_stores
 
 DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
           "broker-outage": broker_outage}
@@ -28,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"which drills ({', '.join(DRILLS)}; default all)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "all"])
     parser.add_argument("--quick", action="store_true", help="tiny N (smoke test)")
+    parser.add_argument("--keep-failed", action="store_true",
+                        help="keep a failed drill's data folder (gunicorn and qcluster logs)")
     options = parser.parse_args(argv)
     names = options.drills or list(DRILLS)
     results = []
@@ -37,12 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             print(f"\n== drill {name} ({backend}) ==", flush=True)
             started = time.monotonic()
+            passed = False
             try:
                 outcome = DRILLS[name].run(backend, quick=options.quick)
                 passed = outcome.passed
             except Exception:  # a drill that crashes has failed
                 traceback.print_exc()
                 passed = False
+            finally:
+                kept = discard_stores(keep_data_dirs=options.keep_failed and not passed)
+            for path in kept:
+                print(f"  - kept: {path}", flush=True)
             seconds = time.monotonic() - started
             print(f"== {name} ({backend}): {'PASS' if passed else 'FAIL'} in {seconds:.1f} s", flush=True)
             results.append((f"{name} ({backend})", passed, seconds))

@@ -23,14 +23,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 from bench.drills.common import Outcome, call, new_key, order_body, say
-from bench.env import Backend, django_side, unique_tag
+from bench.env import Backend, django_side, scratch_dir
 from bench.procs import Cluster, Server, free_port
 
 PRODUCT = "prod-008"  # the bench's product with a stock of 10⁹: every purchase can succeed
@@ -109,20 +108,19 @@ def _percentile(values: list[float], q: float) -> float:
 def run(backend_name: str = "postgres", *, quick: bool = False) -> Outcome:
     if backend_name != "postgres":
         raise SystemExit("the broker-outage drill needs --backend=postgres (Redis is the broker there)")
-    # A name of this run's own: two runs on one machine do not share a database, directory or Redis.
-    tag = f"drill-broker-{unique_tag()}"
-    workdir = Path(tempfile.mkdtemp(prefix="h5drill-broker-redis-"))
+    # Folders, database and queue name of this run's own (bench.env), and a redis-server of its own.
+    workdir = scratch_dir("h5drill-broker-redis-")
     redis = OwnRedis(workdir, free_port())
-    backend = Backend.make(backend_name, tag=tag)
+    backend = Backend.make(backend_name, tag="drill-broker")
     try:
         redis.start()
-        return _drill(backend, quick, redis, workdir)
+        return _drill(backend, quick, redis)
     finally:
         redis.kill()
         backend.drop()  # again, if the drill crashed before it did (IF EXISTS)
 
 
-def _drill(backend: Backend, quick: bool, redis: OwnRedis, workdir: Path) -> Outcome:
+def _drill(backend: Backend, quick: bool, redis: OwnRedis) -> Outcome:
     baseline, down, frozen, after = (1.5, 3.0, 2.0, 1.0) if quick else (5.0, 10.0, 5.0, 5.0)
     # Purchases are paced below what the two workers get through (a backlog would say nothing
     # about the outage): each checkout client waits `pause` seconds between two purchases.
@@ -131,6 +129,7 @@ def _drill(backend: Backend, quick: bool, redis: OwnRedis, workdir: Path) -> Out
     outcome = Outcome("broker-outage")
     backend.redis_server = redis.url
     backend.reset()
+    say(f"store in {backend.data_dir}, queue {backend.cluster_name}")
     backend.overrides.update(DRILL_ENV)
     setup = django_side(backend, "setup", {"delivered_order": False})
     token = setup["customer"]["jwt"]
@@ -313,7 +312,7 @@ def _drill(backend: Backend, quick: bool, redis: OwnRedis, workdir: Path) -> Out
 
     # --- figures ---------------------------------------------------------------------------
     by_status = Counter()
-    for (kind, status), count in statuses.items():
+    for (_kind, status), count in statuses.items():
         by_status[status] += count
     say("requests by status: " + ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(by_status.items())) +
         " | " + "; ".join(f"{kind} {s or 'no answer'}: {n}" for (kind, s), n in sorted(statuses.items())))
@@ -380,12 +379,6 @@ def _drill(backend: Backend, quick: bool, redis: OwnRedis, workdir: Path) -> Out
         "terminal_eventually_after_sigcont_s": results.get("eventually"),
         "probes": [{k: v for k, v in p.items()} for p in probes],
     }
-    # The database goes; the logs stay after a full run's FAIL (the smoke form's output says enough,
-    # and its runs must not pile up directories named for each run).
+    # The database goes now; the folders (logs) when the drill is over (bench.drills' --keep-failed).
     backend.drop()
-    if outcome.passed or quick:
-        shutil.rmtree(backend.data_dir, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
-        say(f"logs kept: {backend.data_dir} (gunicorn.log, qcluster.log), {workdir} (redis.log)")
     return outcome

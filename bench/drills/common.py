@@ -44,6 +44,7 @@ def say(message: str) -> None:
 def fresh_store(backend_name: str, tag: str, setup: dict | None = None) -> tuple[Backend, dict]:
     backend = Backend.make(backend_name, tag=tag)
     backend.reset()
+    say(f"store in {backend.data_dir}, queue {backend.cluster_name}")
     return backend, django_side(backend, "setup", setup or {})
 
 

@@ -15,13 +15,14 @@ hypothesis register pytest plugins, which .venv's test runs should not load.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import subprocess
-from urllib.parse import quote
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from bench.drills.common import SHIPPING, Outcome, call, fresh_store, say
 from bench.env import BASE_DIR, django_side
@@ -34,17 +35,21 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
 
 
 def schemathesis() -> Path:
-    """bench/.venv-fuzz/bin/schemathesis, installed from requirements-bench.txt when missing or stale."""
+    """bench/.venv-fuzz/bin/schemathesis, installed from requirements-bench.txt when missing or stale
+    (under a lock: two drills at once install it once)."""
     binary = VENV / "bin" / "schemathesis"
     stamp = VENV / ".installed-requirements-bench"
-    if binary.exists() and stamp.exists() and stamp.read_text() == REQUIREMENTS.read_text():
-        return binary
-    print("  - installing requirements-bench.txt into bench/.venv-fuzz ...", flush=True)
-    if not (VENV / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)],
-                   check=True)
-    stamp.write_text(REQUIREMENTS.read_text())
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(VENV.parent / ".venv-fuzz.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists() and stamp.exists() and stamp.read_text() == REQUIREMENTS.read_text():
+            return binary
+        print("  - installing requirements-bench.txt into bench/.venv-fuzz ...", flush=True)
+        if not (VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)],
+                       check=True)
+        stamp.write_text(REQUIREMENTS.read_text())
     return binary
 
 
@@ -158,7 +163,7 @@ def hostile_cases(setup: dict, *, quick: bool) -> list[dict]:
                               (f"page={10 ** 30}", "4xx"), (f"pageSize={10 ** 30}", "any")]:
             cases.append((f"GET {path}?{query}", "GET", f"{path}?{query}", who, None, expect))
     cases.append(("GET /api/orders/٢", "GET", "/api/orders/٢", "customer", None, "4xx"))
-    return [dict(zip(("name", "method", "path", "who", "data", "expect"), case)) for case in cases]
+    return [dict(zip(("name", "method", "path", "who", "data", "expect"), case, strict=True)) for case in cases]
 
 
 _LIMIT_WORDS = ("at most", "less than or equal", "greater than or equal", "no more than", "larger than", "limit",

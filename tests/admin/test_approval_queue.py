@@ -26,7 +26,7 @@ def test_the_queue_lists_held_orders_oldest_first_with_the_rule_that_held_them(
     assert [(order.item_count, order.held_by) for order in rows] == [(2, "Big orders"), (7, "Big orders")]
     assert "1049.93" in html  # 7 × 149.99
     assert "2\xa0days" in html  # waiting time of the older order
-    assert "Approve order %s" % newer.number in html and "Reject order %s" % newer.number in html
+    assert f"Approve order {newer.number}" in html and f"Reject order {newer.number}" in html
     assert reverse("admin:orders_order_action", args=[newer.pk, "approve"]) + f"?next={QUEUE}" in html
 
 

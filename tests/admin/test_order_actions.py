@@ -73,10 +73,10 @@ def test_the_order_page_shows_the_whole_order(clerk_client, order_in, customer):
 
     html = clerk_client.get(page_of(order)).content.decode()
 
-    for text in ["#%06d" % order.pk, "Casey Customer", "customer@example.com", "1 Market Street", "Springfield",
+    for text in [f"#{order.pk:06d}", "Casey Customer", "customer@example.com", "1 Market Street", "Springfield",
                  "62701", "4242", "txn_test_1", "TRK123", "UPS", "Mechanical Keyboard", "prod-001", "299.98",
                  "order.created", "new → validating (start_validation)", "shipping → shipped (shipping_confirmed)",
-                 "Customer customer@example.com", "System", "Order #%06d shipped" % order.pk]:
+                 "Customer customer@example.com", "System", f"Order #{order.pk:06d} shipped"]:
         assert text in html, text
 
 

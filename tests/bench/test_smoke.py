@@ -1,12 +1,15 @@
-"""Smoke runs of `make bench` and `make drill` with tiny N (`--quick`).
+"""Smoke runs of `make bench` and `make drill` with tiny N (`--quick`): `make smoke`.
 
-They start the real processes (gunicorn, qcluster, schemathesis) on their own stores (SQLite +
-the ORM broker, /tmp/h5…), so they check that the harness works end to end, not the numbers.
+Marked `smoke`: `make test` leaves them out, `make smoke` (pytest -m smoke) runs them, and CI
+runs them as a step of their own. They start the real processes (gunicorn, qcluster,
+schemathesis), each run on a store of its own (a new temp folder, queue name and Redis key
+prefix: bench.env), so they check that the harness works end to end, not the numbers.
 The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
 The bench's quick mode uses its pure-Python load generator: no wrk needed. All seven run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,15 +17,17 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.smoke
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 RUNS = {
-    # A data dir of this run's own: a cluster left behind by another run's killed bench (another
-    # checkout on this machine) would take this run's tasks from a shared one.
-    "bench": ["-m", "bench", "--quick", "--backend=sqlite", "--no-save", "--data-dir={tmp}/h5smoke-bench"],
-    **{drill: ["-m", "bench.drills", drill, "--quick", "--backend=sqlite"]
+    # --keep-failed: a failed run's folder (gunicorn and qcluster logs) stays for a look.
+    "bench": ["-m", "bench", "--quick", "--backend=sqlite", "--no-save", "--keep-failed"],
+    **{drill: ["-m", "bench.drills", drill, "--quick", "--backend=sqlite", "--keep-failed"]
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
-    "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres"],
+    "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
 }
+
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
@@ -33,7 +38,6 @@ def smoke_runs(tmp_path_factory):
     processes = {}
     for name, args in RUNS.items():
         log = open(logs / f"{name}.log", "w")  # noqa: SIM115 - closed below
-        args = [arg.replace("{tmp}", str(logs)) for arg in args]
         processes[name] = (subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, env=env, stdout=log,
                                             stderr=subprocess.STDOUT), log)
     results = {}
@@ -75,3 +79,17 @@ def test_broker_outage_prints_its_figures(smoke_runs):
                  "Redis SIGCONT", "Redis killed: /healthz", "Redis frozen: /readyz", "requests by status",
                  "/livez:", "purchases in", "orders in the database", "== broker-outage (postgres):"):
         assert part in output, f"the broker-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):
+    stores = {}
+    for name, (_, output, _) in smoke_runs.items():
+        found = re.findall(r"(?:fresh store in|store in) (/\S+?)[,\s(]", output)
+        assert found, f"{name} does not say where its store is:\n{output[-3000:]}"
+        stores[name] = found
+    folders = [folder for found in stores.values() for folder in found]
+    assert len(set(folders)) == len(folders) == len(RUNS), stores
+    passed = [folder for name, found in stores.items() for folder in found if smoke_runs[name][0] == 0]
+    assert [folder for folder in passed if Path(folder).exists()] == [], "a run that passed left its folder behind"
+    queues = [re.search(r"queue (h5\w+)", smoke_runs[name][1]).group(1) for name in RUNS if name != "bench"]
+    assert len(set(queues)) == len(queues), queues

@@ -1,9 +1,14 @@
-"""`manage.py store_bootstrap`: seeds what is missing, never overwrites a running shop."""
+"""`manage.py store_bootstrap`: creates what is missing, never overwrites a running shop
+(review rules only with --update)."""
+import json
+import shutil
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
-from django.core.management import call_command, get_commands
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command, get_commands
 
 from catalog.models import Category, Product
 from workflows.models import ReviewRule
@@ -11,15 +16,39 @@ from workflows.models import ReviewRule
 DEMO_EMAIL = "admin@example.com"
 
 
-def bootstrap() -> str:
+FIXTURES = Path(django_settings.BASE_DIR) / "fixtures"
+RULE_NAME = "Orders of $1,000 or more need approval"
+
+
+def bootstrap(*args: str) -> str:
     out = StringIO()
-    call_command("store_bootstrap", stdout=out)
+    call_command("store_bootstrap", *args, stdout=out)
     return out.getvalue()
 
 
+def fixtures_with_rules(directory: Path, rules: list[dict]) -> Path:
+    """A fixtures dir: the seed products, and these review rules."""
+    shutil.copy(FIXTURES / "products.json", directory / "products.json")
+    entries = [{"model": "workflows.reviewrule", "pk": pk, **rule} for pk, rule in enumerate(rules, start=1)]
+    (directory / "review_rules.json").write_text(json.dumps(entries))
+    return directory
+
+
+def rule(key: str, name: str, value: str, *, previous_names=(), operator: str = "gte", enabled: bool = True) -> dict:
+    return {"key": key, "previous_names": list(previous_names),
+            "fields": {"name": name, "field": "total", "operator": operator, "value": value, "enabled": enabled}}
+
+
 def test_command_is_discoverable_by_manage_py():
-    # `make run` calls it by name; Django only finds commands of installed apps.
-    assert "store_bootstrap" in get_commands()
+    # `make run` calls it by name; Django only finds commands of installed apps. It belongs
+    # to workflows, the top app: store imports no app.
+    assert get_commands()["store_bootstrap"] == "workflows"
+
+
+def test_every_fixture_review_rule_has_a_key_of_its_own():
+    entries = [e for e in json.loads((FIXTURES / "review_rules.json").read_text()) if e["model"] == "workflows.reviewrule"]
+    keys = [entry.get("key") for entry in entries]
+    assert entries and all(keys) and len(set(keys)) == len(keys)
 
 
 @pytest.mark.django_db
@@ -155,3 +184,111 @@ def test_a_demo_that_listens_on_the_network_gets_a_random_staff_password(setting
     assert oct((tmp_path / "demo_admin_password").stat().st_mode)[-3:] == "600"
     assert "documented password was replaced" in output
     assert f"{DEMO_EMAIL} / {password}" in output and f"{DEMO_EMAIL} / {password}" in again
+
+
+@pytest.mark.django_db
+def test_without_update_existing_rules_keep_every_edit(settings):
+    settings.DEBUG = False
+    bootstrap()
+    ReviewRule.objects.update(operator="gt", value=Decimal("5000.00"), enabled=False)
+
+    output = bootstrap()
+
+    live = ReviewRule.objects.get()
+    assert (live.name, live.operator, live.value, live.enabled) == (RULE_NAME, "gt", Decimal("5000.00"), False)
+    assert "Review rules: 0 created." in output
+
+
+@pytest.mark.django_db
+def test_update_brings_existing_rules_back_to_the_fixture(settings):
+    settings.DEBUG = False
+    bootstrap()
+    ReviewRule.objects.update(field="item_count", operator="lt", value=Decimal("5000.00"), enabled=False)
+
+    output = bootstrap("--update")
+    again = bootstrap("--update")
+
+    live = ReviewRule.objects.get()
+    assert (live.name, live.field, live.operator, live.value, live.enabled) == (
+        RULE_NAME, "total", "gte", Decimal("1000.00"), True)
+    assert "Review rules: 0 created, 1 updated." in output
+    assert "Review rules: 0 created, 0 updated." in again
+
+
+@pytest.mark.django_db
+def test_update_creates_missing_rules_and_leaves_other_rules_alone(settings):
+    settings.DEBUG = False
+    staff_rule = ReviewRule.objects.create(name="Staff's own rule", field="item_count", operator="gte",
+                                           value=Decimal("50"))
+
+    output = bootstrap("--update")
+
+    assert sorted(ReviewRule.objects.values_list("name", flat=True)) == [RULE_NAME, "Staff's own rule"]
+    staff_rule.refresh_from_db()
+    assert (staff_rule.field, staff_rule.value, staff_rule.enabled) == ("item_count", Decimal("50"), True)
+    assert "Review rules: 1 created, 0 updated." in output
+
+
+@pytest.mark.django_db
+def test_update_never_changes_products(settings):
+    settings.DEBUG = False
+    bootstrap()
+    Product.objects.filter(public_id="prod-001").update(stock=3, price=Decimal("1.00"), name="Renamed keyboard")
+
+    bootstrap("--update")
+
+    keyboard = Product.objects.get(public_id="prod-001")
+    assert (keyboard.stock, keyboard.price, keyboard.name) == (3, Decimal("1.00"), "Renamed keyboard")
+    assert Product.objects.count() == 8
+
+
+@pytest.mark.django_db
+def test_a_rule_renamed_in_the_fixture_is_found_by_its_previous_name_never_duplicated(settings, tmp_path):
+    settings.DEBUG = False
+    bootstrap()
+    renamed = fixtures_with_rules(tmp_path, [
+        rule("large-orders", "Orders of $2,000 or more need approval", "2000.00", previous_names=[RULE_NAME]),
+    ])
+
+    bootstrap("--fixtures-dir", str(renamed))
+
+    live = ReviewRule.objects.get()  # no second rule next to the old one
+    assert (live.name, live.value) == (RULE_NAME, Decimal("1000.00"))
+
+    output = bootstrap("--fixtures-dir", str(renamed), "--update")
+
+    live = ReviewRule.objects.get()
+    assert (live.name, live.value) == ("Orders of $2,000 or more need approval", Decimal("2000.00"))
+    assert "Review rules: 0 created, 1 updated." in output
+
+
+@pytest.mark.django_db
+def test_the_rule_with_the_current_name_wins_over_one_with_a_previous_name(settings, tmp_path):
+    settings.DEBUG = False
+    old = ReviewRule.objects.create(name="Old name", field="total", operator="gte", value=Decimal("1"))
+    current = ReviewRule.objects.create(name="New name", field="total", operator="gte", value=Decimal("2"))
+    fixtures = fixtures_with_rules(tmp_path, [rule("big", "New name", "3.00", previous_names=["Old name"])])
+
+    bootstrap("--fixtures-dir", str(fixtures), "--update")
+
+    old.refresh_from_db()
+    current.refresh_from_db()
+    assert (old.name, old.value) == ("Old name", Decimal("1"))
+    assert (current.name, current.value) == ("New name", Decimal("3.00"))
+    assert ReviewRule.objects.count() == 2
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("keys", [[None], ["same", "same"]], ids=["missing", "repeated"])
+def test_a_fixture_rule_without_a_key_of_its_own_is_refused(settings, tmp_path, keys):
+    settings.DEBUG = False
+    entries = [rule(key, f"Rule {i}", "10.00") for i, key in enumerate(keys)]
+    for entry in entries:
+        if entry["key"] is None:
+            del entry["key"]
+    fixtures = fixtures_with_rules(tmp_path, entries)
+
+    with pytest.raises(CommandError, match="needs a key of its own"):
+        bootstrap("--fixtures-dir", str(fixtures))
+    assert not ReviewRule.objects.exists()
+    assert not Product.objects.exists()  # one transaction: nothing half-done

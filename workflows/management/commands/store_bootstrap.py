@@ -1,17 +1,23 @@
-"""`manage.py store_bootstrap`: seed what a fresh shop needs, safely on every start.
+"""`manage.py store_bootstrap`: creates what is missing, safely on every start.
 
 - the seed catalog (fixtures/products.json): categories missing by slug and products
   missing by public id are created; existing rows are never touched, so a running shop
   keeps its stock, prices and edits;
-- the review rules (fixtures/review_rules.json) missing by name;
+- the review rules (fixtures/review_rules.json) that are missing. Each fixture entry has a
+  stable `key` and may list `previous_names`: a rule is found by its name, else by one of
+  its previous names, so a rule renamed in the fixture never gets a duplicate next to the
+  old one. Existing rules are left as they are, unless `--update` is given: then the found
+  rule takes the fixture's name, field, operator, value and enabled;
 - with DEBUG on and no staff user yet, a demo staff superuser whose credentials are printed.
   Its documented password is only for a demo that listens on this machine alone: when
   DEMO_HOST (the address `make run` listens on) reaches the network, the account gets a
   random password instead, kept in DATA_DIR/demo_admin_password (owner-only) and printed.
 
 `make run` runs it after `migrate`. Retire a seed product by deactivating it in admin:
-a deleted one comes back on the next start.
+a deleted one comes back on the next start. It lives in `workflows`, the top app, as it
+seeds the data of the apps below it.
 """
+import json
 import os
 import secrets
 from pathlib import Path
@@ -19,7 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import serializers
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from catalog.models import Category, Product
@@ -89,21 +95,56 @@ def seed_catalog(path: Path) -> tuple[int, int]:
     return created_categories, created_products
 
 
-def seed_review_rules(path: Path) -> int:
-    rules = [obj for obj in _fixture_objects(path) if isinstance(obj, ReviewRule)]
-    existing = set(ReviewRule.objects.filter(name__in=[r.name for r in rules]).values_list("name", flat=True))
-    created = 0
-    for rule in rules:
-        if rule.name in existing:
+RULE_FIELDS = ("name", "field", "operator", "value", "enabled")
+
+
+def _fixture_rules(path: Path) -> list[tuple[str, list[str], ReviewRule]]:
+    """(key, previous names, unsaved rule) of every review rule in the fixture."""
+    text = path.read_text(encoding="utf-8")
+    entries = json.loads(text)
+    objects = [deserialized.object for deserialized in serializers.deserialize("json", text)]
+    rules, keys = [], set()
+    for entry, obj in zip(entries, objects, strict=True):
+        if not isinstance(obj, ReviewRule):
             continue
-        rule.pk = None
-        rule.save(force_insert=True)
-        created += 1
-    return created
+        key = entry.get("key")
+        if not key or key in keys:
+            raise CommandError(f"{path}: every review rule needs a key of its own ({obj.name!r} has {key!r})")
+        keys.add(key)
+        rules.append((key, list(entry.get("previous_names", [])), obj))
+    return rules
+
+
+def seed_review_rules(path: Path, *, update: bool = False) -> tuple[int, int]:
+    """Creates the fixture's missing review rules; with `update`, brings the existing ones in
+    line with it. Returns (created, updated)."""
+    created = updated = 0
+    for _key, previous_names, rule in _fixture_rules(path):
+        live = ReviewRule.objects.filter(name=rule.name).order_by("pk").first()
+        if live is None and previous_names:
+            live = ReviewRule.objects.filter(name__in=previous_names).order_by("pk").first()
+        if live is None:
+            rule.pk = None
+            rule.save(force_insert=True)
+            created += 1
+            continue
+        if not update:
+            continue
+        changed = [name for name in RULE_FIELDS if getattr(live, name) != getattr(rule, name)]
+        if changed:
+            for name in changed:
+                setattr(live, name, getattr(rule, name))
+            live.save(update_fields=[*changed, "updated_at"])
+            updated += 1
+    return created, updated
 
 
 class Command(BaseCommand):
-    help = "Seed the catalog and review rules that are missing; with DEBUG, create a demo staff account."
+    help = (
+        "Create what is missing: the seed catalog's categories and products and the review rules "
+        "(fixtures/), and with DEBUG a demo staff account. Existing rows are never changed, unless "
+        "--update: then review rules take the fixture's values."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -112,14 +153,22 @@ class Command(BaseCommand):
             default=FIXTURES_DIR,
             help="Directory holding products.json and review_rules.json.",
         )
+        parser.add_argument(
+            "--update",
+            action="store_true",
+            help="Also update existing review rules (found by name or a previous name in the fixture) to the "
+            "fixture's name, field, operator, value and enabled. Products are never updated: their stock and "
+            "prices belong to the running shop.",
+        )
 
-    def handle(self, *args, fixtures_dir: Path, **options):
+    def handle(self, *args, fixtures_dir: Path, update: bool, **options):
         with transaction.atomic():
             categories, products = seed_catalog(fixtures_dir / "products.json")
-            rules = seed_review_rules(fixtures_dir / "review_rules.json")
+            rules, rules_updated = seed_review_rules(fixtures_dir / "review_rules.json", update=update)
         self.stdout.write(
             f"Catalog: {products} product(s) and {categories} categor{'y' if categories == 1 else 'ies'} created "
-            f"({Product.objects.count()} products in the shop). Review rules: {rules} created."
+            f"({Product.objects.count()} products in the shop). Review rules: {rules} created"
+            + (f", {rules_updated} updated." if update else ".")
         )
         if settings.DEBUG:
             self._demo_staff()
