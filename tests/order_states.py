@@ -7,9 +7,9 @@ import heapq
 import inspect
 from datetime import date
 
+from orders.meaning import FAILED, SKIPPED
 from orders.models import Order
 from orders.services import order_transition
-from orders.meaning import FAILED, SKIPPED
 from orders.states import TRANSITIONS, meaning, transitions_from
 
 # What the transitions on the way are told (the rest take their defaults).
