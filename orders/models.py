@@ -11,13 +11,14 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
-from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, Stage, means
+from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, SKIPPED, Stage, means
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
 
 class OrderState(models.TextChoices):
     NEW = "new", "New"
     VALIDATING = "validating", "Checking inventory"
+    SCREENING = "screening", "Screening for risk"
     VALIDATED = "validated", "Validated"
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     PAYING = "paying", "Processing payment"
@@ -36,6 +37,7 @@ class OrderState(models.TextChoices):
 TIMELINE = (
     Stage("created", "Created"),
     Stage("inventory", "Checking inventory"),
+    Stage("risk", "Verifying the order"),
     Stage("approval", "Awaiting approval", when_reached=True),
     Stage("payment", "Processing payment"),
     Stage("shipping", "Shipping"),
@@ -127,6 +129,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # customer: never staff's internal note, which is kept on the OrderEvent only.
     failure_reason = models.CharField(max_length=200, blank=True)
 
+    # From the risk provider's screening: 0 (safe) to 100; staff only, never shown to the customer.
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+
     idempotency_key = models.CharField(max_length=128, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
 
@@ -134,7 +139,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     # The order's own facts review rules may test (workflows.facts): field → label.
-    REVIEW_FACTS = {"total": "Order total (USD)"}
+    REVIEW_FACTS = {"total": "Order total (USD)", "risk_score": "Risk score (0–100)"}
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -175,7 +180,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def start_validation(self) -> None:
         pass
 
-    @transition(field=state, source=S.VALIDATING, target=S.VALIDATED, permission=SYSTEM,
+    @transition(field=state, source=S.VALIDATING, target=S.SCREENING, permission=SYSTEM,
                 custom=means("Inventory confirmed", event="order.validated", stages=(("inventory", DONE),),
                              note="All items are in stock"))
     def validation_passed(self) -> None:
@@ -185,6 +190,19 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Out of stock", event="order.failed", stages=(("inventory", FAILED),)))
     def validation_failed(self, *, reason: str = "Out of stock") -> None:
         self.failure_reason = reason
+
+    @transition(field=state, source=S.SCREENING, target=S.VALIDATED, permission=SYSTEM,
+                custom=means("Risk scored", stages=(("risk", DONE),), note="Order verified"))
+    def risk_scored(self, *, risk_score: int) -> None:
+        self.risk_score = risk_score
+
+    # The risk provider did not answer: a person looks at the order instead.
+    @transition(field=state, source=S.SCREENING, target=S.AWAITING_APPROVAL, permission=SYSTEM,
+                custom=means("Hold: risk screening unavailable", event="order.held", waits=True,
+                             stages=(("risk", SKIPPED), ("approval", CURRENT)),
+                             note="Waiting for the shop to approve this order"))
+    def risk_unavailable(self, *, reason: str = "") -> None:
+        pass
 
     @transition(field=state, source=S.VALIDATED, target=S.AWAITING_APPROVAL, permission=SYSTEM,
                 custom=means("Hold for review", event="order.held", waits=True, stages=(("approval", CURRENT),),
@@ -326,7 +344,7 @@ class OrderEvent(models.Model):
 
     # Keys of `detail` for staff only (the note staff add when they reject or cancel): never
     # shown or sent to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note"})
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"

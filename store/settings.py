@@ -439,6 +439,7 @@ PROVIDERS = {
     "inventory": "providers.simulated.InventoryGateway",
     "shipping": "providers.simulated.ShippingGateway",
     "notification": "providers.simulated.NotificationGateway",
+    "risk": "providers.risk.RiskSimulator",
 }
 # Payment providers by the name an order records (Order.payment_provider): PAYMENT_PROVIDER
 # charges new orders, and a refund goes back to the provider that charged the order.
@@ -458,6 +459,7 @@ SIMULATOR = {
     "SHIPPING_SUCCESS_RATE": env_float("SIM_SHIPPING_SUCCESS_RATE", 0.95),
     "SHIPPING_LATENCY_MS": (200, 500),
     "NOTIFICATION_LATENCY_MS": (10, 50),
+    "RISK_LATENCY_MS": (20, 80),
 }
 
 # After a Redis call failed, this process stops calling Redis for this long (then one probe
@@ -476,6 +478,7 @@ PIPELINE = {
     "INVENTORY_RETRY": (env_int("INVENTORY_RETRIES", 1), env_float("INVENTORY_BACKOFF", 0.5), env_float("INVENTORY_TIMEOUT", 10)),
     "PAYMENT_RETRY": (env_int("PAYMENT_RETRIES", 2), env_float("PAYMENT_BACKOFF", 1.0), env_float("PAYMENT_TIMEOUT", 30)),
     "SHIPPING_RETRY": (env_int("SHIPPING_RETRIES", 2), env_float("SHIPPING_BACKOFF", 2.0), env_float("SHIPPING_TIMEOUT", 30)),
+    "RISK_RETRY": (env_int("RISK_RETRIES", 1), env_float("RISK_BACKOFF", 0.5), env_float("RISK_TIMEOUT", 5)),
     # Multiplies every backoff sleep; tests set it to 0.
     "BACKOFF_SCALE": env_float("PIPELINE_BACKOFF_SCALE", 1.0),
     # State-level retries of payment_failed / ship_failed before compensation.

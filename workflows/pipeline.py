@@ -40,6 +40,12 @@ def inventory_check(order: Order, timeout: float) -> GatewayResult:
     return registry.inventory().check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
 
 
+def risk_screen(order: Order, timeout: float) -> GatewayResult:
+    items = sum(order.lines.values_list("quantity", flat=True))
+    return registry.provider("risk").score(key=f"order-{order.pk}-risk", order_id=order.pk, amount=order.total,
+                                           items=items, zip_code=order.ship_zip, timeout=timeout)
+
+
 def payment_charge(order: Order, timeout: float) -> GatewayResult:
     return registry.payment_provider(order.payment_provider).charge(
         key=f"order-{order.pk}-charge-{order.payment_retries}",
@@ -180,6 +186,8 @@ PIPELINE = {
     S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
     S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
                            failure="validation_failed", retry_policy="INVENTORY_RETRY"),
+    S.SCREENING:      Step("risk", risk_screen, success="risk_scored", failure="risk_unavailable",
+                           retry_policy="RISK_RETRY", success_fields=lambda result: {"risk_score": result.data["score"]}),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, success="payment_approved",
                            failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields),
