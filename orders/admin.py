@@ -33,7 +33,15 @@ from orders.admin_selectors import order_approval_queue
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
 from orders.services import order_act, order_retry, refund_create
-from orders.states import TERMINAL_STATES, TRANSITIONS, WORKING_STATES, OrderState, meaning, transitions_from
+from orders.states import (
+    TERMINAL_STATES,
+    TRANSITIONS,
+    WORKING_STATES,
+    OrderState,
+    meaning,
+    person_transitions,
+    transitions_from,
+)
 from store import permissions
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
 from store.errors import DomainError
@@ -292,6 +300,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def order_page_context(self, request: HttpRequest, order: Order) -> dict:
+        # What the declaration lets this person fire: never a decision (approve, reject, refund) on their own order.
+        allowed = {edge.name for edge in person_transitions(order, request.user)}
         actions = [
             {
                 "action": action,
@@ -299,8 +309,10 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             }
             for action in ORDER_ACTIONS.values()
             if permissions.can(request.user, action.permission) and action.is_available(order)
+            and (not action.transition or action.transition in allowed)
         ]
-        can_refund = permissions.can(request.user, permissions.ORDER_REFUND) and order.refundable_amount > 0
+        can_refund = (permissions.can(request.user, permissions.ORDER_REFUND) and "refund" in allowed
+                      and order.refundable_amount > 0)
         return {
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,

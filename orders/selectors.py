@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import Count, Prefetch, QuerySet, Sum
 from django.utils.dateformat import format as date_format
 
-from orders.meaning import CANCELLED, FAILED
+from orders.meaning import CANCELLED, FAILED, SKIPPED
 from orders.models import Order, OrderEvent, OrderLine
 from orders.states import TERMINAL_STATES, TIMELINE, TRANSITIONS, OrderState, meaning
 from store import permissions
@@ -129,6 +129,14 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
             stage.status, stage.at = status, event.created_at
             stage.note = _timeline_note(order, event, status)
             seen.add(key)
+
+    # A stage still pending before one the order reached was passed over: an order that went
+    # past it before the stage existed (placed before risk screening) has no event for it.
+    shown = [stage for key, stage in stages.items() if key in seen]
+    last_reached = max((i for i, stage in enumerate(shown) if stage.status != "pending"), default=0)
+    for stage in shown[:last_reached]:
+        if stage.status == "pending":
+            stage.status = SKIPPED
 
     if order.state in TERMINAL_STATES:
         # Whatever the order never got to, it will not get to now.

@@ -5,3 +5,6 @@ class ProvidersConfig(AppConfig):
     name = "providers"
     label = "providers"
     verbose_name = "Providers"
+
+    def ready(self) -> None:
+        from providers import checks  # noqa: F401 - registers the system check

@@ -39,6 +39,7 @@ def viewer_client(make_user):
     [
         ("new", ["Retry step", "Cancel order"]),
         ("validating", ["Retry step"]),
+        ("screening", ["Retry step"]),
         ("validated", ["Retry step", "Cancel order"]),
         ("awaiting_approval", ["Approve", "Reject", "Cancel order"]),
         ("paying", ["Retry step"]),
@@ -65,6 +66,19 @@ def test_the_order_page_offers_the_buttons_of_its_state(clerk_client, order_in, 
         assert f'action="{item["url"]}"' in html
     assert f'data-testid="order-state">{order.get_state_display()}</span>' in html
     assert response.context["refund_form"] is None  # Shop staff may not refund
+
+
+@pytest.mark.parametrize(("state", "buttons"), [("awaiting_approval", ["Cancel order"]), ("paid", ["Retry step"])])
+def test_staff_see_no_buttons_for_decisions_on_their_own_orders(client, staff_user, order_in, state, buttons):
+    """Approving, rejecting and refunding one's own order is refused: the page does not offer them."""
+    own = order_in(state, user=staff_user)
+    client.force_login(staff_user)
+
+    response = client.get(page_of(own))
+
+    assert [item["action"].label for item in response.context["order_actions"]] == buttons
+    assert response.context["refund_form"] is None
+    assert "Refund" not in [item["action"].label for item in response.context["order_actions"]]
 
 
 def test_the_order_page_shows_the_whole_order(clerk_client, order_in, customer):

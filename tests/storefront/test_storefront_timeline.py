@@ -98,3 +98,18 @@ def test_a_held_order_shows_the_approval_stage(sync_pipeline, approval_rule, cus
     assert list(shown) == [*ALWAYS[:ALWAYS.index("Processing payment")], "Awaiting approval",
                            *ALWAYS[ALWAYS.index("Processing payment"):]]
     assert set(shown.values()) == {"done"}
+
+
+@pytest.mark.parametrize(("state", "under_way"), [("paid", "Shipping"), ("shipped", "Delivered"),
+                                                   ("awaiting_approval", "Awaiting approval")])
+def test_an_order_placed_before_risk_screening_shows_the_screening_passed_over(customer, order_in_state, state,
+                                                                                under_way):
+    """Orders that went past validation before the risk stage existed have no event for it: the
+    stage is shown passed over, never as the step under way."""
+    order = order_in_state(state)
+    order.events.filter(transition="risk_scored").delete()
+
+    shown = stages(order, customer)
+
+    assert shown["Verifying the order"] == "skipped"
+    assert [label for label, status in shown.items() if status == "current"] == [under_way]

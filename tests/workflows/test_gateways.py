@@ -94,3 +94,21 @@ def test_backoff_grows_exponentially_with_jitter(settings):
         delays = {policy.backoff(attempt) for _ in range(20)}
         assert all(base * 0.5 <= delay <= base * 1.5 for delay in delays)
         assert len(delays) > 1  # jittered
+
+
+@pytest.mark.parametrize(("setting", "value", "error"), [
+    ("PAYMENT_PROVIDER", "stripe", "providers.E003"),
+    ("PAYMENT_PROVIDERS", {"simulator": "providers.nowhere.Gateway"}, "providers.E002"),
+    ("PROVIDERS", {"inventory": "providers.simulated.Nothing", "shipping": "providers.simulated.ShippingGateway",
+                   "notification": "providers.simulated.NotificationGateway", "risk": "providers.risk.RiskSimulator"},
+     "providers.E001"),
+    ("PROVIDERS", {"inventory": "providers.simulated.InventoryGateway"}, "providers.E001"),
+])
+def test_a_provider_setting_that_names_nothing_fails_the_system_check(settings, setting, value, error):
+    """Found by `manage.py check` (and migrate, on deploy), not by the first customer at checkout."""
+    from django.core import checks
+
+    assert not [found for found in checks.run_checks() if found.id.startswith("providers.")]
+    setattr(settings, setting, value)
+
+    assert error in [found.id for found in checks.run_checks() if found.is_serious()]
