@@ -527,11 +527,11 @@ class ApprovalQueueAdmin(OrderAdmin):
     def waiting(self, order: Order) -> str:
         return timesince(order.created_at)
 
-    @admin.display(description="decide")
-    def buttons(self, order: Order) -> str:
-        """Approve and reject post the changelist's own form (it carries the CSRF token) to the order URLs;
-        reject answers with its confirmation page."""
+    def buttons(self, order: Order, user) -> str:
+        """Approve and reject, where `user` may (never on their own order), post the changelist's own
+        form (it carries the CSRF token) to the order URLs; reject answers with its confirmation page."""
         back = reverse("admin:orders_orderawaitingapproval_changelist")
+        allowed = {edge.name for edge in person_transitions(order, user)}
         return format_html_join(
             " ",
             '<button type="submit" class="button{}" formaction="{}?next={}" aria-label="{} order {}">{}</button>',
@@ -539,18 +539,24 @@ class ApprovalQueueAdmin(OrderAdmin):
                 (" button--danger" if action.dangerous else "",
                  reverse("admin:orders_order_action", args=[order.pk, action.name]), back,
                  action.label, order.number, action.label)
-                for action in (ORDER_ACTIONS["approve"], ORDER_ACTIONS["reject"])
+                for action in (ORDER_ACTIONS["approve"], ORDER_ACTIONS["reject"]) if action.transition in allowed
             ),
-        )
+        ) or "your own order: a colleague decides"
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         title = "Approval queue: orders held by a review rule, oldest first"
         return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def get_list_display(self, request: HttpRequest):
-        if permissions.can(request.user, permissions.ORDER_APPROVE):
-            return self.list_display
-        return tuple(name for name in self.list_display if name != "buttons")
+        others = tuple(name for name in self.list_display if name != "buttons")
+        if not permissions.can(request.user, permissions.ORDER_APPROVE):
+            return others
+
+        @admin.display(description="decide")
+        def buttons(order: Order) -> str:
+            return self.buttons(order, request.user)
+
+        return (*others, buttons)
 
 
 @admin.register(Refund)

@@ -4,8 +4,6 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-ROLES = ("inventory", "shipping", "notification", "risk")
-
 
 def _unimportable(path: str) -> str:
     try:
@@ -18,9 +16,8 @@ def _unimportable(path: str) -> str:
 @checks.register()
 def providers_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     found = []
-    chosen = getattr(settings, "PROVIDERS", {})
-    for role in ROLES:
-        problem = f"no provider for {role!r}" if role not in chosen else _unimportable(chosen[role])
+    for role, path in getattr(settings, "PROVIDERS", {}).items():
+        problem = _unimportable(path)
         if problem:
             found.append(checks.Error(f"PROVIDERS[{role!r}] cannot be used: {problem}.",
                                       hint="Name a class by dotted path (providers/base.py says what it does).",

@@ -82,6 +82,9 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     cluster = Cluster(backend, backend.env())
     server.start()
     cluster.start()
+    # Start the helper that reads the states now: its Django start-up must not eat the few
+    # seconds in which orders are in flight.
+    django_side(backend, "states", {})
     kill_log = []
     try:
         def place(i: int):

@@ -12,7 +12,7 @@ from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
 from providers.registry import payment_provider
 from store import permissions
-from store.errors import PermissionRefused, ValidationFailed
+from store.errors import Conflict, PermissionRefused, ValidationFailed
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
 
@@ -144,7 +144,12 @@ def refund_create(
                 fields={"amount": f"At most {refundable}."},
             )
         sequence = locked.refunds.count() + 1
-        result = payment_provider(locked.payment_provider).refund(
+        try:
+            payments = payment_provider(locked.payment_provider)
+        except KeyError:
+            raise Conflict(f"Order {locked.number} was charged by the payment provider {locked.payment_provider!r}, "
+                           "which this shop is no longer configured with: refund it there.") from None
+        result = payments.refund(
             key=f"order-{locked.pk}-refund-{sequence}",
             order_id=locked.pk,
             transaction_id=locked.transaction_id,

@@ -83,3 +83,14 @@ def test_staff_who_may_not_approve_see_the_queue_without_buttons(make_user, orde
     assert [o.pk for o in response.context["cl"].result_list] == [order.pk]
     assert f"Approve order {order.number}" not in response.content.decode()
     assert response.context["action_form"] is None
+
+
+def test_the_queue_offers_no_decision_on_the_staff_members_own_order(clerk_client, shop_staff, order_in):
+    theirs = order_in("awaiting_approval")
+    own = order_in("awaiting_approval", user=shop_staff)
+
+    html = clerk_client.get(QUEUE).content.decode()
+
+    assert f"Approve order {theirs.number}" in html and f"Reject order {theirs.number}" in html
+    assert f"Approve order {own.number}" not in html and f"Reject order {own.number}" not in html
+    assert "your own order: a colleague decides" in html

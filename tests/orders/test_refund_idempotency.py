@@ -149,3 +149,14 @@ def test_an_order_records_the_provider_that_charged_it_and_its_refund_goes_back_
 
     assert SecondSimulator.refunds == [(order.pk, "txn_test_1", Decimal("5.00"))]
     assert Order.objects.get(pk=order.pk).refunds.get().gateway_reference.startswith("re_")
+
+
+def test_a_refund_for_a_provider_the_shop_no_longer_has_is_refused_clearly(order_in_state, staff_api):
+    order = order_in_state("paid")
+    Order.objects.filter(pk=order.pk).update(payment_provider="gone")
+
+    response = staff_api.post(f"/api/orders/{order.pk}/refund", {"reason": "Broken"}, format="json")
+
+    assert response.status_code == 409
+    assert "'gone'" in response.json()["error"] and "refund it there" in response.json()["error"]
+    assert not Refund.objects.filter(order=order).exists()

@@ -102,7 +102,6 @@ def test_backoff_grows_exponentially_with_jitter(settings):
     ("PROVIDERS", {"inventory": "providers.simulated.Nothing", "shipping": "providers.simulated.ShippingGateway",
                    "notification": "providers.simulated.NotificationGateway", "risk": "providers.risk.RiskSimulator"},
      "providers.E001"),
-    ("PROVIDERS", {"inventory": "providers.simulated.InventoryGateway"}, "providers.E001"),
 ])
 def test_a_provider_setting_that_names_nothing_fails_the_system_check(settings, setting, value, error):
     """Found by `manage.py check` (and migrate, on deploy), not by the first customer at checkout."""

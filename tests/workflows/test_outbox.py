@@ -212,3 +212,19 @@ def test_two_relays_at_once_queue_each_task_once(transactional_db, orm_broker):
     assert sum(queued) == 20
     assert sorted(task.task["args"][0] for task in OrmQ.objects.all()) == list(range(10_000, 10_020))
     assert not OutboxTask.objects.exists()
+
+
+def test_an_email_task_queued_under_its_old_path_still_runs(sync_pipeline, customer, place_order, mailoutbox):
+    """A task queued before notifications had their own app names workflows.notifications."""
+    from django.utils.module_loading import import_string
+
+    from notifications.models import Notification
+
+    order = place_order(customer)
+    notification = Notification.objects.filter(order=order, email_sent_at__isnull=True).first() or \
+        Notification.objects.filter(order=order).first()
+    Notification.objects.filter(pk=notification.pk).update(email_sent_at=None, email_claimed_until=None)
+    sent_before = len(mailoutbox)
+
+    assert import_string("workflows.notifications.notification_send")(notification.pk) is True
+    assert len(mailoutbox) == sent_before + 1
