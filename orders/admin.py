@@ -89,6 +89,14 @@ class OrderAction:
     def dangerous(self) -> bool:
         return self.confirm
 
+    def offered_to(self, user, order: Order) -> bool:
+        """Whether the page shows this button to `user`: a transition the declaration lets them
+        fire on this order now (never a decision on their own order), or "Retry step" where its
+        permission and the order's state say so."""
+        if self.transition:
+            return any(edge.name == self.transition for edge in person_transitions(order, user))
+        return permissions.can(user, self.permission) and self.is_available(order)
+
     def is_available(self, order: Order) -> bool:
         if self.transition:
             return any(t.name == self.transition for t in order.get_available_state_transitions())
@@ -300,18 +308,15 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def order_page_context(self, request: HttpRequest, order: Order) -> dict:
-        # What the declaration lets this person fire: never a decision (approve, reject, refund) on their own order.
-        allowed = {edge.name for edge in person_transitions(order, request.user)}
         actions = [
             {
                 "action": action,
                 "url": reverse("admin:orders_order_action", args=[order.pk, action.name]),
             }
             for action in ORDER_ACTIONS.values()
-            if permissions.can(request.user, action.permission) and action.is_available(order)
-            and (not action.transition or action.transition in allowed)
+            if action.offered_to(request.user, order)
         ]
-        can_refund = (permissions.can(request.user, permissions.ORDER_REFUND) and "refund" in allowed
+        can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
         return {
             "order_actions": actions,
@@ -531,7 +536,6 @@ class ApprovalQueueAdmin(OrderAdmin):
         """Approve and reject, where `user` may (never on their own order), post the changelist's own
         form (it carries the CSRF token) to the order URLs; reject answers with its confirmation page."""
         back = reverse("admin:orders_orderawaitingapproval_changelist")
-        allowed = {edge.name for edge in person_transitions(order, user)}
         return format_html_join(
             " ",
             '<button type="submit" class="button{}" formaction="{}?next={}" aria-label="{} order {}">{}</button>',
@@ -539,7 +543,7 @@ class ApprovalQueueAdmin(OrderAdmin):
                 (" button--danger" if action.dangerous else "",
                  reverse("admin:orders_order_action", args=[order.pk, action.name]), back,
                  action.label, order.number, action.label)
-                for action in (ORDER_ACTIONS["approve"], ORDER_ACTIONS["reject"]) if action.transition in allowed
+                for action in (ORDER_ACTIONS["approve"], ORDER_ACTIONS["reject"]) if action.offered_to(user, order)
             ),
         ) or "your own order: a colleague decides"
 

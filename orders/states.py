@@ -20,7 +20,7 @@ from orders.models import (
 from store.permissions import SYSTEM
 
 __all__ = [
-    "CANCELLABLE_STATES", "EVENT_OF_TRANSITION", "PAID_STATES", "REFUNDABLE_STATES", "SHOP_CANCELLED_TEXT",
+    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "PAID_STATES", "REFUNDABLE_STATES", "SHOP_CANCELLED_TEXT",
     "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
     "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
 ]
@@ -28,11 +28,11 @@ __all__ = [
 S = OrderState
 
 # Every (source, transition) pair django-fsm knows of, in the order they are declared on Order.
-_EDGES: tuple[Transition, ...] = tuple(sorted(
+EDGES: tuple[Transition, ...] = tuple(sorted(
     Order._meta.get_field("state").get_all_transitions(Order), key=lambda edge: edge.method.__code__.co_firstlineno
 ))
 # One Transition per name (a transition with several sources is listed once per source above).
-TRANSITIONS: dict[str, Transition] = {edge.name: edge for edge in _EDGES}
+TRANSITIONS: dict[str, Transition] = {edge.name: edge for edge in EDGES}
 
 
 def meaning(name: str) -> Meaning:
@@ -41,11 +41,11 @@ def meaning(name: str) -> Meaning:
 
 
 def transitions_from(state: str) -> Iterator[Transition]:
-    return (edge for edge in _EDGES if edge.source == state)
+    return (edge for edge in EDGES if edge.source == state)
 
 
 def _sources(name: str) -> frozenset[str]:
-    return frozenset(edge.source for edge in _EDGES if edge.name == name)
+    return frozenset(edge.source for edge in EDGES if edge.name == name)
 
 
 def _reachable(start: str, *, without: frozenset[str]) -> frozenset[str]:
@@ -66,7 +66,7 @@ TERMINAL_STATES = frozenset(
     state for state in S if all(meaning(edge.name).after_end for edge in transitions_from(state))
 )
 # Waiting for a person, who moves the order on (held for approval).
-WAITING_STATES = frozenset(edge.target for edge in _EDGES if meaning(edge.name).waits)
+WAITING_STATES = frozenset(edge.target for edge in EDGES if meaning(edge.name).waits)
 # Everything else is the pipeline's to move on; the sweeper watches these.
 WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
 CANCELLABLE_STATES = _sources("cancel")
