@@ -27,6 +27,7 @@ class OrderState(models.TextChoices):
     SHIPPING = "shipping", "Shipping"
     SHIPPED = "shipped", "Shipped"
     SHIP_FAILED = "ship_failed", "Shipping failed"
+    STALLED = "stalled", "Delayed"
     DELIVERED = "delivered", "Delivered"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
@@ -96,6 +97,22 @@ def _refund_note(order, detail: dict) -> str:
     return f"${amount} refunded" + (f" · {why}" if why else "")
 
 
+def stalled_in_validating(order) -> bool:
+    return order.stalled_in == S.VALIDATING
+
+
+def stalled_in_paying(order) -> bool:
+    return order.stalled_in == S.PAYING
+
+
+def stalled_in_shipping(order) -> bool:
+    return order.stalled_in == S.SHIPPING
+
+
+def nothing_charged(order) -> bool:
+    return not order.transaction_id
+
+
 class Order(ConcurrentTransitionMixin, models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
     state = FSMField(default=S.NEW, choices=S.choices, protected=True, db_index=False)
@@ -124,6 +141,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
     carrier = models.CharField(max_length=40, blank=True)
     estimated_delivery = models.DateField(null=True, blank=True)
     shipping_retries = models.PositiveSmallIntegerField(default=0)
+
+    # A provider kept failing transiently: the working state the order stalled in (re-drive
+    # returns it there), and the transient failures its current step has had (the retry budget,
+    # PIPELINE["STEP_CALL_BUDGET"]; back to 0 on every state change).
+    stalled_in = models.CharField(max_length=20, blank=True)
+    step_failures = models.PositiveSmallIntegerField(default=0)
 
     # Why the order stopped (out of stock, declined, undeliverable…), shown and e-mailed to the
     # customer: never staff's internal note, which is kept on the OrderEvent only.
@@ -293,8 +316,38 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def deliver_order(self) -> None:
         pass
 
-    @transition(field=state, source=[S.NEW, S.VALIDATED, S.AWAITING_APPROVAL], target=S.CANCELLED,
-                permission=OwnerOr(ORDER_CHANGE),
+    # A step spent its retry budget on timeouts (not a business answer): the order waits for
+    # staff to re-drive it once the provider is back (the admin's "Delayed" list).
+    @transition(field=state, source=[S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED, permission=SYSTEM,
+                custom=means("Provider unavailable", waits=True))
+    def provider_unavailable(self, *, reason: str) -> None:
+        self.stalled_in = self.state
+        self.failure_reason = reason
+
+    @transition(field=state, source=S.STALLED, target=S.VALIDATING, permission=ORDER_CHANGE,
+                conditions=[stalled_in_validating],
+                custom=means("Re-drive inventory check", action="redrive", done="re-driven",
+                             stages=(("inventory", CURRENT),), note="Trying again"))
+    def redrive_inventory(self) -> None:
+        self.stalled_in = self.failure_reason = ""
+
+    @transition(field=state, source=S.STALLED, target=S.PAYING, permission=ORDER_CHANGE,
+                conditions=[stalled_in_paying],
+                custom=means("Re-drive payment", action="redrive", done="re-driven",
+                             stages=(("payment", CURRENT),), note="Trying again"))
+    def redrive_payment(self) -> None:
+        self.stalled_in = self.failure_reason = ""
+
+    @transition(field=state, source=S.STALLED, target=S.SHIPPING, permission=ORDER_CHANGE,
+                conditions=[stalled_in_shipping],
+                custom=means("Re-drive shipping", action="redrive", done="re-driven",
+                             stages=(("shipping", CURRENT),), note="Trying again"))
+    def redrive_shipping(self) -> None:
+        self.stalled_in = self.failure_reason = ""
+
+    # Also a delayed order nothing was charged for yet.
+    @transition(field=state, source=[S.NEW, S.VALIDATED, S.AWAITING_APPROVAL, S.STALLED], target=S.CANCELLED,
+                permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
                              confirm=True, default_reason=SHOP_CANCELLED_TEXT, stages=(("cancelled", CANCELLED),)))
     def cancel(self, *, reason: str = "") -> None:

@@ -58,3 +58,22 @@ class CardToken(models.Model):
 
     def __str__(self) -> str:
         return f"card ending {self.last4}"
+
+
+class ProviderCircuit(models.Model):
+    """The circuit breaker of one provider, shared by every worker process (providers.breakers).
+
+    Closed while `opened_until` is empty; open until then; half-open after it, while one probe
+    call (claimed until `probe_until`) decides whether it closes or opens again.
+    """
+
+    provider = models.CharField(max_length=20, primary_key=True)
+    failures = models.PositiveIntegerField(default=0, help_text="Consecutive transient failures.")
+    opened_until = models.DateTimeField(null=True, blank=True)
+    probe_until = models.DateTimeField(null=True, blank=True)
+    opened_count = models.PositiveIntegerField(default=0, help_text="Times it opened since it was created.")
+    last_failure = models.CharField(max_length=200, blank=True)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.provider} circuit"

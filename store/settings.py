@@ -487,6 +487,28 @@ PIPELINE = {
     # The sweeper re-enqueues orders sitting in a working state longer than this.
     "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", 120),
     "SWEEP_EVERY_MINUTES": env_int("SWEEP_EVERY_MINUTES", 1),
+    # Pipeline runs at once per worker process, each on a thread of its own, so a provider wait
+    # holds a thread, not the process (workflows.executor; 0: one at a time, in the task itself).
+    # Sizing (docs/operations.md): runs in flight ≈ orders/s × seconds an order spends waiting.
+    "CONCURRENT_RUNS": env_int("PIPELINE_CONCURRENT_RUNS", 32),
+    # Bulkhead: calls to one provider at once per worker process, so one slow provider cannot
+    # take every thread. A run that waits longer than BULKHEAD_WAIT_SECONDS for a slot is put
+    # back on the queue.
+    "PROVIDER_CONCURRENCY": env_int("PROVIDER_CONCURRENCY", 16),
+    "BULKHEAD_WAIT_SECONDS": env_float("BULKHEAD_WAIT_SECONDS", 2.0),
+    # Retry budget: calls one step makes while its provider fails transiently (timeouts), over
+    # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
+    "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
+}
+
+# Circuit breakers per provider, shared by the worker processes (providers.breakers): open after
+# FAILURES consecutive timeouts, for COOL_DOWN_SECONDS; then one probe call (claimed for
+# PROBE_SECONDS) closes or reopens it. Each process reads a circuit at most every READ_CACHE_SECONDS.
+PROVIDER_CIRCUIT = {
+    "FAILURES": env_int("CIRCUIT_FAILURES", 5),
+    "COOL_DOWN_SECONDS": env_float("CIRCUIT_COOL_DOWN_SECONDS", 15),
+    "PROBE_SECONDS": env_float("CIRCUIT_PROBE_SECONDS", 60),
+    "READ_CACHE_SECONDS": env_float("CIRCUIT_READ_CACHE_SECONDS", 0.5),
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

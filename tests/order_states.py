@@ -51,7 +51,10 @@ def path_to(state: str, *, start: str = "new") -> list[str]:
         if cost > best[current][0]:
             continue
         for edge in sorted(transitions_from(current), key=lambda edge: edge.name):
-            failing = any(status in (FAILED, SKIPPED) for _, status in meaning(edge.name).stages)
+            # A detour: a failure, a transition guarded by a condition (a re-drive) or one the
+            # timeline does not show (an order stalled on a provider).
+            failing = (any(status in (FAILED, SKIPPED) for _, status in meaning(edge.name).stages)
+                       or bool(edge.conditions) or not meaning(edge.name).stages)
             step = cost + (10 if failing else 1)
             if edge.target not in best or step < best[edge.target][0]:
                 best[edge.target] = (step, [*best[current][1], edge.name])

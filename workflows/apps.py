@@ -8,10 +8,14 @@ class WorkflowsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
         from django.db.models.signals import post_migrate
+        from django_q.signals import post_spawn
 
         from store.metrics import is_qcluster_command
-        from workflows import receivers  # noqa: F401 - connects the receivers of the order domain's signals
+        from workflows import executor, receivers  # noqa: F401 - connects the receivers of the order domain's signals
         from workflows.tasks import sweeper_schedule_sync
+
+        # Each worker process runs pipeline runs on a pool of threads of its own.
+        post_spawn.connect(executor.worker_started, dispatch_uid="workflows.executor.worker_started")
 
         # The sweeper's schedule follows SWEEP_EVERY_MINUTES: `make run` and deploys migrate first.
         post_migrate.connect(sweeper_schedule_sync, sender=self, dispatch_uid="workflows.sweeper_schedule_sync")

@@ -22,12 +22,14 @@ from django.utils import timezone
 from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.services import order_transition, refund_create
+from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
-from providers import registry
+from providers import breakers, registry
 from providers.base import GatewayResult
-from workflows.queueing import pipeline_schedule
+from workflows import executor
+from workflows.queueing import circuit_wake_schedule, pipeline_enqueue, pipeline_schedule
 from workflows.review import review_rule_matching
-from workflows.runner import RetryPolicy, step_run
+from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
 
 S = OrderState
 MAX_HOPS = 25
@@ -104,24 +106,58 @@ class Acknowledge:
 
 @dataclass(frozen=True)
 class Step:
-    """Call a gateway with retries; fire `success` or `failure` with what it answered."""
+    """Call provider `step` (with retries, through its circuit and bulkhead); fire `success` or
+    `failure` with its answer, or `unavailable` when the step's calls are spent on timeouts.
 
-    step: str
+    While the provider's circuit is open the order waits in its state, noted once in its
+    trace, without spending calls; the circuit's wake (`circuit_wake`) brings it back."""
+
+    step: str  # also the provider's name: its circuit and bulkhead
     call: Callable[[Order, float], GatewayResult]
     success: str
     failure: str
     retry_policy: str
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
+    unavailable: str = "provider_unavailable"
 
     def run(self, order: Order) -> Order | bool:
-        outcome = step_run(self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy))
+        if not breakers.allow(self.step):
+            return circuit_wait(order, self.step)
+        with executor.provider_slot(self.step) as admitted:
+            if not admitted:  # the bulkhead is full: try again shortly, without holding a thread
+                pipeline_schedule(order_id=order.pk,
+                                  at=timezone.now() + timedelta(seconds=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"]))
+                return False
+            outcome = step_run(
+                self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy),
+                failures=order.step_failures,
+                count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
+            )
+        if outcome.opened_until:
+            circuit_wake_schedule(provider=self.step, at=outcome.opened_until)
+        if outcome.closed:
+            circuit_closed(self.step, but=order.pk)
         detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}
+        if outcome.kind == CIRCUIT_OPEN:
+            return circuit_wait(order, self.step)
+        if outcome.kind == LEFT:
+            return True
+        if outcome.kind == EXHAUSTED:
+            return order_transition(order_id=order.pk, name=self.unavailable, only_from=order.state, detail=detail,
+                                    reason=outcome.reason) or True
         if outcome.result.ok:
             fields = self.success_fields(outcome.result)
             return order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail,
                                     **fields) or True
         return order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
                                 reason=outcome.result.reason) or True
+
+
+def circuit_wait(order: Order, provider: str) -> bool:
+    """The order waits in its state for the provider's circuit to close (noted once in its trace)."""
+    order_waiting_record(order=order, reason=f"{provider} provider unavailable (circuit open)",
+                         detail={"provider": provider})
+    return False
 
 
 @dataclass(frozen=True)
@@ -187,7 +223,8 @@ PIPELINE = {
     S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
                            failure="validation_failed", retry_policy="INVENTORY_RETRY"),
     S.SCREENING:      Step("risk", risk_screen, success="risk_scored", failure="risk_unavailable",
-                           retry_policy="RISK_RETRY", success_fields=lambda result: {"risk_score": result.data["score"]}),
+                           retry_policy="RISK_RETRY", success_fields=lambda result: {"risk_score": result.data["score"]},
+                           unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, success="payment_approved",
                            failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields),
@@ -200,7 +237,22 @@ PIPELINE = {
                                         compensate=RefundInFull("Shipping failed")),
     S.SHIPPED:        Deliver("deliver_order"),
 }
-# Not in the table: awaiting_approval (waits for staff) and the four terminal states.
+# Not in the table: awaiting_approval and stalled (wait for staff) and the four terminal states.
+
+
+def provider_states(provider: str) -> list[str]:
+    """The states whose step calls `provider` (where orders wait while its circuit is open)."""
+    return [state for state, stage in PIPELINE.items() if isinstance(stage, Step) and stage.step == provider]
+
+
+def circuit_closed(provider: str, *, but: int | None = None) -> int:
+    """The provider answers again: queue a run for every order waiting on it (but `but`, whose
+    run goes on), oldest first, at most 1000 (the sweeper finds any others). Returns how many."""
+    waiting = (Order.objects.filter(state__in=provider_states(provider)).exclude(pk=but)
+               .order_by("updated_at").values_list("pk", flat=True)[:1000])
+    for order_id in waiting:
+        pipeline_enqueue(order_id=order_id)
+    return len(waiting)
 
 
 def pipeline_advance(order_id: int) -> str | None:

@@ -1,18 +1,28 @@
-"""The step runner: per-attempt timeout, exponential backoff with jitter, step-level retries.
+"""The step runner: per-attempt timeout, backoff with jitter, the retry budget, the provider's circuit.
 
-Only transient errors (GatewayTimeout) are retried here; a business failure (out of stock,
-declined, undeliverable) comes back as a failed result at once. When the retries run out,
-the step fails with the timeout as its reason.
+Only transient errors (GatewayTimeout) are retried; a business failure (out of stock,
+declined, undeliverable) is an answer and comes back at once. Each timeout is counted against
+the provider's circuit (providers.breakers) and against the step's retry budget, which is kept
+on the order so it holds across runs and restarts: a step makes at most
+min(its retries + 1, PIPELINE["STEP_CALL_BUDGET"]) calls while its provider times out.
 """
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 
+from providers import breakers
 from providers.base import GatewayResult, GatewayTimeout
 from workflows import metrics
+
+# How a step run ended.
+ANSWERED = "answered"  # the provider answered (ok, or a business refusal): `result`
+EXHAUSTED = "exhausted"  # the step's calls are spent on timeouts: `reason`
+CIRCUIT_OPEN = "circuit_open"  # the provider's circuit is open: no call (more) now
+LEFT = "left"  # the order left the step's state meanwhile (another run moved it)
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,11 @@ class RetryPolicy:
         retries, base_delay, timeout = settings.PIPELINE[name]
         return cls(retries=retries, base_delay=base_delay, timeout=timeout)
 
+    @property
+    def calls(self) -> int:
+        """Calls a step may make while its provider times out: its retries + 1, within the budget."""
+        return min(self.retries + 1, settings.PIPELINE["STEP_CALL_BUDGET"])
+
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before attempt `attempt + 1`: base · 2^(attempt-1), jittered ±50%."""
         return self.base_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5) * settings.PIPELINE["BACKOFF_SCALE"]
@@ -33,27 +48,47 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    result: GatewayResult
-    attempts: int
-    simulated_ms: int
+    kind: str  # ANSWERED, EXHAUSTED, CIRCUIT_OPEN or LEFT
+    attempts: int  # calls made by this run
+    simulated_ms: int = 0
+    result: GatewayResult | None = None  # ANSWERED: the provider's answer
+    reason: str = ""  # EXHAUSTED: why, for the customer and staff
+    opened_until: datetime | None = None  # this run's failure opened the circuit until then
+    closed: bool = False  # this run's answer closed the circuit (it was the probe)
 
 
-def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPolicy) -> StepOutcome:
-    """Run `call(timeout)` until it answers or the policy's retries are spent."""
-    attempt = 0
-    simulated_ms = 0
+def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPolicy, *,
+             failures: int, count_failure: Callable[[], int | None]) -> StepOutcome:
+    """Call `call(timeout)` through the circuit of provider `step` until it answers.
+
+    `failures`: the step's timeouts so far (earlier runs); `count_failure()` records one more
+    and returns the new count, or None when the order has left the step's state. The caller
+    has checked `breakers.allow(step)` for the first call (which may be the circuit's probe).
+    """
+    attempt, simulated_ms, opened_until = 0, 0, None
+    if failures >= policy.calls:
+        return StepOutcome(EXHAUSTED, 0, reason=f"{step.capitalize()} provider timed out ({failures} attempts)")
     while True:
+        if attempt and not breakers.allow(step):
+            return StepOutcome(CIRCUIT_OPEN, attempt, simulated_ms, opened_until=opened_until)
         attempt += 1
         started = time.monotonic()
         try:
             result = call(policy.timeout)
         except GatewayTimeout as exc:
             metrics.step_attempt(step, "timeout", time.monotonic() - started)
-            if attempt > policy.retries:
-                reason = f"{step.capitalize()} provider timed out ({attempt} attempts): {exc}"
-                return StepOutcome(GatewayResult(ok=False, reason=reason), attempt, simulated_ms)
+            opened_until = breakers.failed(step, str(exc)) or opened_until
+            failures = count_failure()
+            if failures is None:
+                return StepOutcome(LEFT, attempt, simulated_ms, opened_until=opened_until)
+            if failures >= policy.calls:
+                reason = f"{step.capitalize()} provider timed out ({failures} attempts): {exc}"
+                return StepOutcome(EXHAUSTED, attempt, simulated_ms, reason=reason, opened_until=opened_until)
+            if opened_until:
+                return StepOutcome(CIRCUIT_OPEN, attempt, simulated_ms, opened_until=opened_until)
             time.sleep(policy.backoff(attempt))
             continue
         simulated_ms += result.latency_ms
         metrics.step_attempt(step, "ok" if result.ok else "failed", time.monotonic() - started)
-        return StepOutcome(result, attempt, simulated_ms)
+        closed = breakers.succeeded(step)
+        return StepOutcome(ANSWERED, attempt, simulated_ms, result=result, opened_until=opened_until, closed=closed)

@@ -11,9 +11,9 @@ from notifications.services import notifications_resend
 from orders.models import Order
 from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
-from workflows import outbox
+from workflows import executor, outbox
 from workflows.delivery import send_inline
-from workflows.pipeline import pipeline_advance
+from workflows.pipeline import pipeline_advance, provider_states
 from workflows.queueing import pipeline_enqueue
 
 logger = logging.getLogger("workflows.tasks")
@@ -22,13 +22,15 @@ logger = logging.getLogger("workflows.tasks")
 def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
     """The pipeline task: advance one order as far as it can go now.
 
-    Its log lines carry the order and the id of the request that started the work.
+    In a worker process the run goes to a thread of the process' pool (workflows.executor)
+    and the task returns at once; elsewhere it runs here and returns the state the order
+    stopped in. Its log lines carry the order and the id of the request that started the work.
     """
     token = request_id_var.set(request_id)
     order_token = order_id_var.set(order_id)
     inline_token = send_inline.set(True)
     try:
-        return pipeline_advance(order_id)
+        return executor.run(order_id, pipeline_advance)
     finally:
         request_id_var.reset(token)
         order_id_var.reset(order_token)
@@ -79,3 +81,16 @@ def orders_redrive() -> int:
     first), whatever its age; the tasks the broker held may be lost. Returns how many (the
     caller logs the count)."""
     return _redrive(list(stuck_orders(older_than=0)[:1000]), log_each=False)
+
+
+def circuit_wake(provider: str) -> int | None:
+    """Scheduled for the end of a provider's cool-down: run the order that has waited longest
+    for it; its call is the circuit's probe, and an answer queues the others
+    (workflows.pipeline.circuit_closed). Returns the order's id, None when none waits."""
+    order_id = (Order.objects.filter(state__in=provider_states(provider)).order_by("updated_at")
+                .values_list("pk", flat=True).first())
+    if order_id is not None:
+        logger.info("%s circuit cool-down over: order %s probes it", provider, order_id,
+                    extra={"order_id": order_id, "provider": provider})
+        pipeline_run(order_id)
+    return order_id

@@ -10,5 +10,6 @@ urlpatterns = [
     path("orders/<int:order_id>/approve", views.OrderApproveApi.as_view(), name="api-order-approve"),
     path("orders/<int:order_id>/reject", views.OrderRejectApi.as_view(), name="api-order-reject"),
     path("orders/<int:order_id>/retry", views.OrderRetryApi.as_view(), name="api-order-retry"),
+    path("orders/<int:order_id>/redrive", views.OrderRedriveApi.as_view(), name="api-order-redrive"),
     path("orders/<int:order_id>/refund", views.OrderRefundApi.as_view(), name="api-order-refund"),
 ]

@@ -183,6 +183,15 @@ class OrderRetryApi(APIView):
         return _committed(request, order)
 
 
+class OrderRedriveApi(APIView):
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(operation_id="orders_redrive", request=None, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        return _committed(request, services.order_redrive(order=order, actor=request.user))
+
+
 class OrderRefundApi(APIView):
     permission_classes = [StaffPermission(permissions.ORDER_REFUND), StaffPermission(permissions.ORDER_VIEW)]
 

@@ -94,6 +94,17 @@ def order_retry(*, order: Order, actor) -> Order:
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")
 
 
+def order_redrive(*, order: Order, actor) -> Order:
+    """Send an order that stalled on a provider (its calls spent on timeouts) back to the step it
+    stalled in, with an event on its timeline; needs orders.change_order. Once the provider's
+    circuit is closed the step runs at once; while it is open the order waits in that step."""
+    for declared in transitions_from(order.state):
+        said = meaning(declared.name)
+        if said.action == "redrive" and all(condition(order) for condition in declared.conditions):
+            return order_act(order=order, name=declared.name, actor=actor)
+    raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to re-drive.")
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund: Refund

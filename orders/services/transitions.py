@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django_fsm import can_proceed
 
 from orders.models import Order, OrderEvent
@@ -57,6 +58,7 @@ def order_transition(
             raise TransitionRefused(_refusal_message(order, name))
         source = order.state
         method(**kwargs)
+        order.step_failures = 0  # a new state, a new step: its retry budget starts again
         released = False
         if order.state in TERMINAL_STATES and order.stock_status == StockStatus.RESERVED:
             stock_release(order=order)
@@ -97,6 +99,26 @@ def order_transition(
         if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES | WAITING_STATES:
             order_ready_on_commit(order.pk)
     return order
+
+
+def order_step_failed(*, order_id: int, state: str) -> int | None:
+    """Count a transient failure (a timeout) of the step the order is in; returns the step's
+    failures so far, or None when the order has left `state` meanwhile. (The retry budget:
+    PIPELINE["STEP_CALL_BUDGET"] calls per step, across runs and restarts.)"""
+    if not Order.objects.filter(pk=order_id, state=state).update(step_failures=F("step_failures") + 1):
+        return None
+    return Order.objects.filter(pk=order_id).values_list("step_failures", flat=True).first()
+
+
+def order_waiting_record(*, order: Order, reason: str, detail: dict[str, Any] | None = None) -> bool:
+    """Note in the order's trace that it waits in its state (e.g. for a provider's circuit to
+    close), once per wait: False when its last event already says so."""
+    last = order.events.order_by("-created_at", "-id").values_list("transition", "detail").first()
+    if last and last[0] == "" and (last[1] or {}).get("waiting") == reason:
+        return False
+    OrderEvent.objects.create(order=order, source_state=order.state, target_state=order.state,
+                              detail={"waiting": reason, **(detail or {})}, request_id=request_id_var.get() or "")
+    return True
 
 
 def order_ready_on_commit(order_id: int) -> None:

@@ -43,6 +43,8 @@ def order_in(customer, catalog):
 def test_transition_from_state(order_in, name, state):
     sources, target = LIFECYCLE[name]
     order = order_in(state)
+    if meaning(name).action == "redrive":  # a re-drive is guarded: it returns the order where it stalled
+        Order.objects.filter(pk=order.pk).update(stalled_in=target)
     if state in sources:
         fired = order_transition(order_id=order.pk, name=name, **arguments(name))
         assert fired.state == target
@@ -56,6 +58,17 @@ def test_transition_from_state(order_in, name, state):
         order.refresh_from_db()
         assert order.state == state
         assert not order.events.exists()
+
+
+@pytest.mark.parametrize("name", ["redrive_inventory", "redrive_payment", "redrive_shipping"])
+def test_a_re_drive_returns_the_order_only_to_the_step_it_stalled_in(order_in, name):
+    order = order_in("stalled")
+    Order.objects.filter(pk=order.pk).update(stalled_in="elsewhere")
+    with pytest.raises(TransitionRefused):
+        order_transition(order_id=order.pk, name=name)
+    Order.objects.filter(pk=order.pk).update(stalled_in=LIFECYCLE[name][1])
+    fired = order_transition(order_id=order.pk, name=name)
+    assert (fired.state, fired.stalled_in, fired.step_failures) == (LIFECYCLE[name][1], "", 0)
 
 
 def test_state_cannot_be_assigned_directly(order_in):

@@ -6,7 +6,7 @@ import pytest
 from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.models import GatewayCall
 from providers.registry import inventory, payment_provider, shipping
-from workflows.runner import RetryPolicy, step_run
+from workflows.runner import ANSWERED, EXHAUSTED, RetryPolicy, step_run
 
 pytestmark = pytest.mark.django_db
 
@@ -62,6 +62,17 @@ def test_latency_beyond_the_timeout_is_a_timeout(settings):
     assert not GatewayCall.objects.filter(idempotency_key="slow").exists()
 
 
+def _counter(start: int = 0):
+    """count_failure for step_run: a step's failures, as the order would keep them."""
+    failures = [start]
+
+    def count() -> int:
+        failures[0] += 1
+        return failures[0]
+
+    return count
+
+
 def test_step_runner_retries_transient_errors_then_gives_up():
     calls = []
 
@@ -69,10 +80,30 @@ def test_step_runner_retries_transient_errors_then_gives_up():
         calls.append(timeout)
         raise GatewayTimeout("no answer")
 
-    outcome = step_run("payment", always_times_out, RetryPolicy(retries=2, base_delay=1.0, timeout=30))
+    outcome = step_run("payment", always_times_out, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
+                       failures=0, count_failure=_counter())
     assert len(calls) == 3 and calls == [30, 30, 30]
-    assert not outcome.result.ok and "timed out" in outcome.result.reason
+    assert outcome.kind == EXHAUSTED and "timed out (3 attempts)" in outcome.reason
     assert outcome.attempts == 3
+
+
+def test_the_retry_budget_holds_across_runs_and_caps_generous_retries(settings):
+    calls = []
+
+    def always_times_out(timeout):
+        calls.append(timeout)
+        raise GatewayTimeout("no answer")
+
+    settings.PROVIDER_CIRCUIT = {**settings.PROVIDER_CIRCUIT, "FAILURES": 100}
+    generous = RetryPolicy(retries=9, base_delay=1.0, timeout=30)
+    assert step_run("shipping", always_times_out, generous, failures=0, count_failure=_counter()).attempts == 3
+    # A later run of the same step (after a restart) has only what is left of the budget.
+    calls.clear()
+    outcome = step_run("shipping", always_times_out, generous, failures=2, count_failure=_counter(2))
+    assert (outcome.kind, len(calls)) == (EXHAUSTED, 1)
+    calls.clear()
+    assert step_run("shipping", always_times_out, generous, failures=3, count_failure=_counter(3)).kind == EXHAUSTED
+    assert calls == []
 
 
 def test_step_runner_does_not_retry_business_failures():
@@ -83,8 +114,9 @@ def test_step_runner_does_not_retry_business_failures():
         return payment_gateway.charge(key="d", order_id=1, token=payment_gateway.tokenize("4000000000000002").token,
                                       amount=Decimal("1.00"), timeout=timeout)
 
-    outcome = step_run("payment", declines, RetryPolicy(retries=2, base_delay=1.0, timeout=30))
-    assert len(calls) == 1 and not outcome.result.ok
+    outcome = step_run("payment", declines, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
+                       failures=0, count_failure=_counter())
+    assert len(calls) == 1 and outcome.kind == ANSWERED and not outcome.result.ok
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):

@@ -1,0 +1,122 @@
+"""Where pipeline runs execute: on a bounded pool of threads in each worker process.
+
+A provider call is a wait (100–500 ms for the seed's providers, up to its timeout when one is
+down). Run in the django-q2 task itself, every wait held a whole worker process. In a worker,
+`run` hands the run to a thread of this process' pool and returns, so the process takes the
+next task while calls are in flight. At most PIPELINE["CONCURRENT_RUNS"] runs per process:
+past that, `run` blocks, and the rest of the work waits in the broker, where it is durable.
+
+Nothing is lost when a worker dies mid-wait: each transition commits on its own, so the
+database records how far every order got, and the sweeper re-runs orders left in a working
+state (PIPELINE["STUCK_AFTER_SECONDS"]); gateway calls carry idempotency keys, so a re-run
+never charges or ships twice.
+
+Bulkheads: at most PIPELINE["PROVIDER_CONCURRENCY"] calls to one provider at once per process,
+so a slow provider holds at most that many threads and orders that need another provider go
+on (`provider_slot`).
+
+Outside a worker (the web process, tests in django-q2's sync mode, management commands) runs
+execute in the caller, as before.
+"""
+import contextvars
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from store.metrics import is_qcluster_command
+
+logger = logging.getLogger("workflows.executor")
+
+_pool: ThreadPoolExecutor | None = None
+_slots: threading.BoundedSemaphore | None = None
+_running: set[int] = set()
+_again: set[int] = set()  # asked for again while running: the running thread goes round once more
+_lock = threading.Lock()
+_bulkheads: dict[str, threading.BoundedSemaphore] = {}
+
+
+def worker_started(**kwargs) -> None:
+    """django-q2's post_spawn (a worker process of `manage.py qcluster` started): give it its pool
+    of run threads. (django-q2's sync mode sends the signal too, in the caller's process, which
+    keeps running tasks in place.)"""
+    global _pool, _slots
+    size = settings.PIPELINE["CONCURRENT_RUNS"]
+    if size > 0 and _pool is None and is_qcluster_command():
+        _slots = threading.BoundedSemaphore(size)
+        _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pipeline-run")
+
+
+def in_flight() -> int:
+    """Runs executing in this process now."""
+    with _lock:
+        return len(_running)
+
+
+def run(order_id: int, advance: Callable[[int], object]) -> object:
+    """Run `advance(order_id)`: on a pool thread in a worker process (blocking while all
+    CONCURRENT_RUNS threads are busy), else here. A run of an order already running in this
+    process is not started twice: the running one goes round once more when it is done (the
+    order may have moved meanwhile, e.g. staff approved it). Returns what `advance` returned
+    when it ran here, else None."""
+    if _pool is None:
+        return advance(order_id)
+    with _lock:
+        if order_id in _running:
+            _again.add(order_id)
+            return None
+        _running.add(order_id)
+    _slots.acquire()
+    context = contextvars.copy_context()  # the run's request id and order id, for its log lines
+    try:
+        _pool.submit(context.run, _run, order_id, advance)
+    except RuntimeError:  # the pool is shutting down (the worker is stopping): the sweeper resumes it
+        _finished(order_id)
+        raise
+    return None
+
+
+def _finished(order_id: int) -> None:
+    with _lock:
+        _running.discard(order_id)
+        _again.discard(order_id)
+    _slots.release()
+
+
+def _run(order_id: int, advance: Callable[[int], object]) -> None:
+    close_old_connections()  # this thread's connection, as django-q2 does for the task's
+    try:
+        while True:
+            try:
+                advance(order_id)
+            except Exception:
+                # The order stays in the state it reached; the sweeper runs it again.
+                logger.exception("pipeline run of order %s failed", order_id, extra={"order_id": order_id})
+            with _lock:  # asked for again meanwhile? (checked and ended under one lock: no request is lost)
+                if order_id not in _again:
+                    _running.discard(order_id)
+                    break
+                _again.discard(order_id)
+    finally:
+        close_old_connections()
+        _finished(order_id)
+
+
+@contextmanager
+def provider_slot(provider: str) -> Iterator[bool]:
+    """A place in the provider's bulkhead: yields True with one (held until the block ends),
+    False when none came free within PIPELINE["BULKHEAD_WAIT_SECONDS"]."""
+    with _lock:
+        bulkhead = _bulkheads.get(provider)
+        if bulkhead is None:
+            bulkhead = _bulkheads[provider] = threading.BoundedSemaphore(settings.PIPELINE["PROVIDER_CONCURRENCY"])
+    admitted = bulkhead.acquire(timeout=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"])
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            bulkhead.release()
