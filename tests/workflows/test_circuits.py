@@ -1,0 +1,117 @@
+"""A provider that keeps timing out: the retry budget, the shared circuit breaker, the Delayed
+list and re-drive, as the pipeline runs them (in-process, django-q2's sync mode)."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Order
+from orders.services import order_redrive
+from providers import breakers
+from providers.models import GatewayCall, ProviderCircuit
+from workflows.tasks import circuit_wake
+
+# Not a test card: the simulator answers by its rates, which these tests set.
+CARD_BY_RATES = "4111111111111111"
+
+
+@pytest.fixture
+def payments_time_out(settings, sync_pipeline):
+    settings.SIMULATOR = {**settings.SIMULATOR, "PAYMENT_APPROVE_RATE": 0.0, "PAYMENT_DECLINE_RATE": 0.0}
+    return settings
+
+
+def charges(order: Order) -> int:
+    return GatewayCall.objects.filter(gateway="payment", operation="charge", order_id=order.pk).count()
+
+
+def test_a_step_spends_at_most_its_budget_then_the_order_waits_delayed_for_a_re_drive(
+        payments_time_out, place_order, customer, staff_user):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    order = Order.objects.get(pk=place_order(customer, card=CARD_BY_RATES).pk)
+
+    assert (order.state, order.stalled_in) == ("stalled", "paying")
+    assert charges(order) == 3
+    assert "Payment provider timed out (3 attempts)" in order.failure_reason
+    assert order.stock_status == "reserved" and not order.transaction_id  # nothing charged, nothing released
+
+    payments_time_out.SIMULATOR = {**payments_time_out.SIMULATOR, "PAYMENT_APPROVE_RATE": 1.0}
+    order_redrive(order=order, actor=staff_user)
+    order.refresh_from_db()
+    assert order.state == "delivered"
+    redrive = order.events.get(transition="redrive_payment")
+    assert (redrive.actor, redrive.source_state, redrive.target_state) == (staff_user, "stalled", "paying")
+
+
+def test_an_open_circuit_stops_calls_and_its_probe_lets_the_waiting_orders_go_on(
+        payments_time_out, place_order, customer):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 2}
+    first = place_order(customer, card=CARD_BY_RATES)
+    second = place_order(customer, card=CARD_BY_RATES)
+    first.refresh_from_db(), second.refresh_from_db()
+
+    # Two timeouts opened the circuit: the first order waits in its step with a call left, the
+    # second never called.
+    assert breakers.circuit("payment", fresh=True).state == breakers.OPEN
+    assert (first.state, charges(first), first.step_failures) == ("paying", 2, 2)
+    assert (second.state, charges(second)) == ("paying", 0)
+    for order in (first, second):
+        waiting = order.events.last()
+        assert (waiting.transition, waiting.detail["waiting"]) == ("", "payment provider unavailable (circuit open)")
+    assert breakers.health_check() == (False, "payment: circuit open")
+    assert not breakers.allow("payment")
+
+    # The provider is back and the cool-down over: the wake's run is the probe; its answer
+    # closes the circuit and the other order goes on.
+    payments_time_out.SIMULATOR = {**payments_time_out.SIMULATOR, "PAYMENT_APPROVE_RATE": 1.0}
+    ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.circuit("payment", fresh=True).state == breakers.HALF_OPEN
+    assert circuit_wake("payment") == first.pk
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.state, second.state) == ("delivered", "delivered")
+    assert (charges(first), charges(second)) == (3, 1)
+    assert breakers.circuit("payment", fresh=True).state == breakers.CLOSED
+    assert breakers.health_check() == (True, "ok")
+
+
+def test_a_failed_probe_opens_the_circuit_again_and_only_one_caller_probes(payments_time_out):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1,
+                                          "COOL_DOWN_SECONDS": 30}
+    opened_until = breakers.failed("payment", "timeout")
+    assert opened_until is not None and not breakers.allow("payment")
+    ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.allow("payment") is True  # the probe
+    assert breakers.allow("payment") is False  # everyone else waits for its answer
+    reopened = breakers.failed("payment", "timeout again")
+    assert reopened is not None and reopened > timezone.now() + timedelta(seconds=25)
+    assert breakers.circuit("payment", fresh=True).opened_count == 2
+
+
+def test_an_answer_resets_the_consecutive_failures(payments_time_out):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 3}
+    breakers.failed("shipping", "timeout")
+    breakers.failed("shipping", "timeout")
+    assert breakers.succeeded("shipping") is False  # it was closed: nothing to announce
+    assert breakers.circuit("shipping", fresh=True).failures == 0
+    breakers.failed("shipping", "timeout")
+    breakers.failed("shipping", "timeout")
+    assert breakers.circuit("shipping", fresh=True).state == breakers.CLOSED
+
+
+def test_an_order_delayed_before_anything_was_charged_can_be_cancelled_by_its_customer(
+        payments_time_out, place_order, customer, jwt_client):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    order = place_order(customer, card=CARD_BY_RATES)
+    api = jwt_client(customer)
+    assert "cancel" in api.get(f"/api/orders/{order.pk}").json()["actions"]
+    assert api.post(f"/api/orders/{order.pk}/cancel").status_code == 200
+    order.refresh_from_db()
+    assert (order.state, order.stock_status) == ("cancelled", "released")
+
+
+def test_re_drive_needs_the_change_permission_on_the_api(payments_time_out, place_order, customer, jwt_client):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    order = place_order(customer, card=CARD_BY_RATES)
+    assert jwt_client(customer).post(f"/api/orders/{order.pk}/redrive").status_code in (403, 404)
+    order.refresh_from_db()
+    assert order.state == "stalled"
