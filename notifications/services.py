@@ -18,6 +18,7 @@ from django.utils import timezone
 from notifications.models import Notification
 from orders.models import Order
 from providers import registry
+from store import turns
 
 logger = logging.getLogger("notifications.services")
 
@@ -84,8 +85,9 @@ def notification_send(notification_id: int, notification: Notification | None = 
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
     try:
-        registry.notification().send(key=f"order-{notification.order_id}-{notification.event_type}",
-                                  to=notification.user.email, subject=notification.title, body=notification.body)
+        with turns.waiting():  # a pipeline run lets the others work while the mail provider answers
+            registry.notification().send(key=f"order-{notification.order_id}-{notification.event_type}",
+                                         to=notification.user.email, subject=notification.title, body=notification.body)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
         Notification.objects.filter(pk=notification_id).update(email_claimed_until=None)

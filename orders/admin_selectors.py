@@ -54,7 +54,7 @@ def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) ->
     counts = dict(Order.objects.order_by().values_list("state").annotate(count=Count("id")))
     money = DecimalField(max_digits=12, decimal_places=2)
     net = ExpressionWrapper(F("total") - F("refunded_amount"), output_field=money)
-    paid = Q(state__in=REVENUE_STATES)
+    paid = Q(state__in=REVENUE_STATES) & ~Q(transaction_id="")  # a Delayed order may not have paid yet
     zero = Value(Decimal("0.00"), output_field=money)
     windows = Order.objects.aggregate(
         today_orders=Count("id", filter=Q(created_at__gte=today_start)),

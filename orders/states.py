@@ -49,10 +49,12 @@ def _sources(name: str) -> frozenset[str]:
 
 
 def _reachable(start: str, *, without: frozenset[str]) -> frozenset[str]:
+    """The states reachable from `start` whatever the order holds: a guarded transition (a
+    re-drive, which returns where the order stalled) is not followed."""
     seen, todo = {start}, [start]
     while todo:
         for edge in transitions_from(todo.pop()):
-            if edge.name not in without and edge.target not in seen:
+            if edge.name not in without and not edge.conditions and edge.target not in seen:
                 seen.add(edge.target)
                 todo.append(edge.target)
     return frozenset(seen)
@@ -72,7 +74,8 @@ WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
 CANCELLABLE_STATES = _sources("cancel")
 # Money was taken and can be given back (a shipment in flight cannot).
 REFUNDABLE_STATES = _sources("refund")
-# Money was taken and not (fully) given back: from the payment on, until the refund.
+# Money was taken and not (fully) given back: from the payment on, until the refund. (Delayed
+# is among them: an order may stall in shipping; one that stalled in payment holds no money.)
 PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozenset({"refund"}))
 
 

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from providers import metrics
 from providers.base import GatewayResult, GatewayTimeout
 from providers.models import GatewayCall
+from store import turns
 
 
 def setting(name: str):
@@ -31,11 +32,14 @@ def latency_wait(rng: random.Random, bounds_ms: tuple[int, int], timeout: float 
     """Sleep for the simulated latency; raise GatewayTimeout when it exceeds `timeout`."""
     latency_ms = rng.randint(*bounds_ms)
     seconds = latency_ms / 1000 * setting("LATENCY_SCALE")
+    # The wait is the provider's network round trip: other pipeline runs work meanwhile (store.turns).
     if timeout is not None and seconds > timeout:
-        time.sleep(timeout)
+        with turns.waiting():
+            time.sleep(timeout)
         raise GatewayTimeout(f"no answer within {timeout:.1f}s")
     if seconds > 0:
-        time.sleep(seconds)
+        with turns.waiting():
+            time.sleep(seconds)
     return latency_ms
 
 

@@ -159,7 +159,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file (not :memory:) so a real qcluster process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_store.sqlite3")}
 DATABASES["default"]["ENGINE"] = {
-    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+    "django.db.backends.sqlite3": "store.sqlite",  # django-prometheus' backend, one writer per process
     "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
 }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 

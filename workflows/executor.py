@@ -11,6 +11,10 @@ database records how far every order got, and the sweeper re-runs orders left in
 state (PIPELINE["STUCK_AFTER_SECONDS"]); gateway calls carry idempotency keys, so a re-run
 never charges or ships twice.
 
+The runs of a process take turns (store.turns): one works (transitions, database writes)
+while the others wait for their providers, so the waits overlap without the work fighting
+over the GIL and the database's write lock.
+
 Bulkheads: at most PIPELINE["PROVIDER_CONCURRENCY"] calls to one provider at once per process,
 so a slow provider holds at most that many threads and orders that need another provider go
 on (`provider_slot`).
@@ -20,6 +24,7 @@ execute in the caller, as before.
 """
 import contextvars
 import logging
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +33,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import close_old_connections
 
+from store import turns
 from store.metrics import is_qcluster_command
 
 logger = logging.getLogger("workflows.executor")
@@ -42,11 +48,11 @@ _bulkheads: dict[str, threading.BoundedSemaphore] = {}
 
 def worker_started(**kwargs) -> None:
     """django-q2's post_spawn (a worker process of `manage.py qcluster` started): give it its pool
-    of run threads. (django-q2's sync mode sends the signal too, in the caller's process, which
-    keeps running tasks in place.)"""
+    of run threads. (django-q2's sync mode sends the signal too, in the caller's own process,
+    which keeps running tasks in place: only a spawned worker has a parent process.)"""
     global _pool, _slots
     size = settings.PIPELINE["CONCURRENT_RUNS"]
-    if size > 0 and _pool is None and is_qcluster_command():
+    if size > 0 and _pool is None and is_qcluster_command() and multiprocessing.parent_process() is not None:
         _slots = threading.BoundedSemaphore(size)
         _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pipeline-run")
 
@@ -92,7 +98,8 @@ def _run(order_id: int, advance: Callable[[int], object]) -> None:
     try:
         while True:
             try:
-                advance(order_id)
+                with turns.turn():  # works in turn with the process' other runs; waits alongside them
+                    advance(order_id)
             except Exception:
                 # The order stays in the state it reached; the sweeper runs it again.
                 logger.exception("pipeline run of order %s failed", order_id, extra={"order_id": order_id})
@@ -114,7 +121,8 @@ def provider_slot(provider: str) -> Iterator[bool]:
         bulkhead = _bulkheads.get(provider)
         if bulkhead is None:
             bulkhead = _bulkheads[provider] = threading.BoundedSemaphore(settings.PIPELINE["PROVIDER_CONCURRENCY"])
-    admitted = bulkhead.acquire(timeout=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"])
+    with turns.waiting():  # other runs work while this one waits for a place
+        admitted = bulkhead.acquire(timeout=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"])
     try:
         yield admitted
     finally:

@@ -124,15 +124,16 @@ class Step:
         if not breakers.allow(self.step):
             return circuit_wait(order, self.step)
         with executor.provider_slot(self.step) as admitted:
-            if not admitted:  # the bulkhead is full: try again shortly, without holding a thread
-                pipeline_schedule(order_id=order.pk,
-                                  at=timezone.now() + timedelta(seconds=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"]))
-                return False
-            outcome = step_run(
-                self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy),
-                failures=order.step_failures,
-                count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
-            )
+            if admitted:
+                outcome = step_run(
+                    self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy),
+                    failures=order.step_failures,
+                    count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
+                )
+        if not admitted:  # the bulkhead stayed full: try again shortly, without holding a thread
+            pipeline_schedule(order_id=order.pk,
+                              at=timezone.now() + timedelta(seconds=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"]))
+            return False
         if outcome.opened_until:
             circuit_wake_schedule(provider=self.step, at=outcome.opened_until)
         if outcome.closed:

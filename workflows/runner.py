@@ -16,6 +16,7 @@ from django.conf import settings
 
 from providers import breakers
 from providers.base import GatewayResult, GatewayTimeout
+from store import turns
 from workflows import metrics
 
 # How a step run ended.
@@ -86,7 +87,8 @@ def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPol
                 return StepOutcome(EXHAUSTED, attempt, simulated_ms, reason=reason, opened_until=opened_until)
             if opened_until:
                 return StepOutcome(CIRCUIT_OPEN, attempt, simulated_ms, opened_until=opened_until)
-            time.sleep(policy.backoff(attempt))
+            with turns.waiting():
+                time.sleep(policy.backoff(attempt))
             continue
         simulated_ms += result.latency_ms
         metrics.step_attempt(step, "ok" if result.ok else "failed", time.monotonic() - started)

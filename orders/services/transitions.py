@@ -50,7 +50,8 @@ def order_transition(
     if name not in TRANSITIONS:
         raise ValueError(f"unknown transition {name!r}")
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
+        # The owner comes along (the customer's notification names them), locked it is not.
+        order = Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order_id)
         if only_from is not None and order.state != only_from:
             return None
         method = getattr(order, name)

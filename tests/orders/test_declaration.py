@@ -66,6 +66,7 @@ def test_the_state_groups_are_read_from_the_declaration():
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
+    assert not {"validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
 
 
 def test_there_is_one_cancel():

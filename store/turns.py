@@ -1,0 +1,45 @@
+"""Taking turns: many threads of a process wait on the outside world, one works at a time.
+
+A pipeline run is mostly waiting for providers (workflows.executor runs many at once, each
+on a thread), and a little work: transitions, database writes, Python. Run side by side,
+that work would fight over the GIL and over SQLite's single write lock, and a thread
+holding the write lock while it waits for the GIL holds everyone up. So a run works only
+while it holds its process' turn (`turn()`), and gives the turn up while it waits for a
+provider (`waiting()`): the waits overlap, the work does not, as in an event loop.
+
+Outside a turn (a web request, a management command, tests) `waiting()` does nothing.
+"""
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_turn = threading.Lock()
+_local = threading.local()
+
+
+@contextmanager
+def turn() -> Iterator[None]:
+    """Run the block as the process' one working thread (wait for the turn first)."""
+    _turn.acquire()
+    _local.holding = True
+    try:
+        yield
+    finally:
+        _local.holding = False
+        _turn.release()
+
+
+@contextmanager
+def waiting() -> Iterator[None]:
+    """Inside `turn()`: let other threads work during the block (a wait for a provider), then
+    take the turn back. Never around an open transaction: its write lock would stay held."""
+    if not getattr(_local, "holding", False):
+        yield
+        return
+    _local.holding = False
+    _turn.release()
+    try:
+        yield
+    finally:
+        _turn.acquire()
+        _local.holding = True
