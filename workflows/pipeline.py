@@ -25,6 +25,7 @@ from orders.services import order_transition, refund_create
 from orders.states import Actor, OrderState
 from providers import registry
 from providers.base import GatewayResult
+from workflows.confirmation import payment_pending
 from workflows.queueing import pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import RetryPolicy, step_run
@@ -115,6 +116,8 @@ class Step:
 
     def run(self, order: Order) -> Order | bool:
         outcome = step_run(self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy))
+        if outcome.result.pending:
+            return payment_pending(order, outcome.result)
         detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}
         if outcome.result.ok:
             fields = self.success_fields(outcome.result)
