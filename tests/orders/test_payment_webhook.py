@@ -110,7 +110,7 @@ REFUSALS = {
     "malformed JSON": (400, "malformed_event", lambda body: (b'{"id": "evt_1", "type":', _sign(b'{"id": "evt_1", "type":'))),
     "not an event": (400, "malformed_event", lambda body: (b"[1, 2]", _sign(b"[1, 2]"))),
     "order id not a number": (400, "malformed_event",
-                              lambda body: (body.replace(b'"order_id": ', b'"order_id": "x'), None)),
+                              lambda body: (body.replace(b'"order_id": ', b'"order_id": "x", "was": '), None)),
     "unknown order": (404, "not_found", lambda body: (body.replace(b'"order_id": ', b'"order_id": 99'), None)),
 }
 
@@ -154,3 +154,12 @@ def test_a_header_with_several_signatures_passes_when_one_matches(paying, client
 
     assert response.status_code == 200, response.content
     assert json.loads(response.content)["state"] == "paid"
+
+
+def test_the_order_admin_page_lists_the_webhook_events(paying, client, admin_client):
+    deliver(client, event(paying.pk))
+
+    page = admin_client.get(f"/admin/orders/order/{paying.pk}/change/")
+
+    assert page.status_code == 200
+    assert "evt_0001" in page.content.decode() and "payment.approved" in page.content.decode()
