@@ -31,7 +31,7 @@ from django.utils.timesince import timesince
 from orders.admin_forms import RefundForm
 from orders.admin_selectors import order_approval_queue
 from orders.forms import StaffDecisionForm
-from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, Refund
+from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.services import order_act, order_retry, refund_create
 from orders.states import (
     TERMINAL_STATES,
@@ -207,6 +207,15 @@ class RefundInline(OrderPartInline):
         return super().get_queryset(request).select_related("created_by", "order")  # str(refund) names the order
 
 
+class PaymentWebhookEventInline(OrderPartInline):
+    """What the payment provider's webhook said about the order, applied or ignored."""
+
+    model = PaymentWebhookEvent
+    verbose_name = "payment webhook event"
+    fields = readonly_fields = ("received_at", "event_id", "event_type", "outcome", "order_state", "transition",
+                                "payload")
+
+
 # --- Orders -----------------------------------------------------------------------------------
 
 
@@ -222,7 +231,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ("approve_selected", "reject_selected", "cancel_selected")
     change_form_template = "admin/orders/order/change_form.html"
-    inlines = (OrderLineInline, OrderEventInline, RefundInline)
+    inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline)
     # What the apps above the order domain show on the order page too (notifications adds the
     # customer's notifications): they append their inline here when their admin loads.
     extra_inlines: list[type[admin.options.InlineModelAdmin]] = []

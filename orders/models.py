@@ -265,6 +265,12 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def payment_declined(self, *, reason: str = "Payment declined") -> None:
         self.failure_reason = reason
 
+    # A pending payment (3-D Secure, a transfer) the provider never confirmed: nothing was charged.
+    @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
+                custom=means("Payment not confirmed", event="order.failed", stages=(("payment", FAILED),)))
+    def payment_expired(self, *, reason: str) -> None:
+        self.failure_reason = reason
+
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
                 custom=means("Retry payment", action="retry", done="retried", stages=(("payment", CURRENT),),
                              note="Trying again (retry {payment_retries})"))
@@ -440,6 +446,31 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.amount} on {self.order.number}"
+
+
+class PaymentWebhookEvent(models.Model):
+    """An event the payment provider's webhook delivered (providers.webhooks), kept once per
+    event id: written in the transaction that applied it, so a redelivery changes nothing."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+
+    event_id = models.CharField(max_length=64, unique=True)
+    event_type = models.CharField(max_length=40)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_webhook_events")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    # What the order was doing when it came (an ignored event names why) and the transition it fired.
+    order_state = models.CharField(max_length=20)
+    transition = models.CharField(max_length=40, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.event_type} ({self.outcome})"
 
 
 class OrderAwaitingApproval(Order):

@@ -21,11 +21,22 @@ class GatewayTimeout(Exception):
 
 @dataclass(frozen=True)
 class GatewayResult:
+    """A provider's answer.
+
+    - `ok`: approved / done; else refused for `reason` (a sentence the customer may read).
+    - `pending`: neither approval nor decline: the provider confirms later through its webhook
+      (3-D Secure, a bank transfer); `ok` is False and `reference` names the charge to come.
+    - `reference`: the provider's id of what it did (charge, refund, tracking number).
+    - `data`: what else the call answers (card last 4, carrier, estimated delivery…).
+    - `latency_ms`: how long the provider took, in milliseconds (simulated).
+    """
+
     ok: bool
     reason: str = ""
     reference: str = ""
     data: dict = field(default_factory=dict)
     latency_ms: int = 0
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,8 @@ class PaymentProvider(Protocol):
 
     def charge(self, *, key: str, order_id: int, token: str, amount: Decimal,
                timeout: float | None = None) -> GatewayResult:
-        """Charge `amount` (USD) to the tokenized card; ok with the charge's reference, or declined."""
+        """Charge `amount` (USD) to the tokenized card; ok with the charge's reference, declined, or
+        pending (the provider's webhook says later whether it was approved)."""
 
     def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,
                timeout: float | None = None) -> GatewayResult:

@@ -7,7 +7,8 @@ from prometheus_client import Counter
 
 GATEWAY_CALLS = Counter(
     "store_gateway_calls_total",
-    "Calls to the (simulated) providers, by answer: ok, failed (a business refusal), timeout, error.",
+    "Calls to the (simulated) providers, by answer: ok, failed (a business refusal), pending (settled "
+    "later by the webhook), timeout, error.",
     ["gateway", "result"],
 )
 

@@ -13,6 +13,7 @@ from django.core.mail import send_mail
 
 from providers.base import GatewayResult, GatewayTimeout, Token
 from providers.models import CardToken, GatewayCall
+from providers.payment_callbacks import payment_callback_schedule
 from providers.simulation import answer_record, answer_remembered, counted, latency_wait, seeded_rng, setting
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
@@ -20,7 +21,11 @@ TEST_CARDS = {
     "4242424242424242": "approve",
     "4000000000000002": "decline",
     "4000000000000119": "timeout_once",
+    # Pending (3-D Secure): the charge is settled later by the provider's webhook.
+    "4000000000003220": "pending_approve",
+    "4000000000003238": "pending_decline",
 }
+PENDING_CARDS = ("pending_approve", "pending_decline")
 UNDELIVERABLE_ZIP = "00000"
 CARRIERS = ("UPS", "FedEx", "USPS", "DHL")
 
@@ -72,6 +77,8 @@ class PaymentGateway:
             answer_record("payment", "charge", key, order_id, GatewayResult(ok=False, reason="timeout"), final=False,
                     outcome="timeout")
             raise
+        if behaviour in PENDING_CARDS:
+            return self._pending(key=key, order_id=order_id, approve=behaviour == "pending_approve", latency=latency)
         if behaviour in ("approve", "timeout_once"):
             outcome = "approve"
         elif behaviour == "decline":
@@ -90,6 +97,16 @@ class PaymentGateway:
         else:
             result = GatewayResult(ok=False, reason="Card declined by the issuer", latency_ms=latency)
         return answer_record("payment", "charge", key, order_id, result)
+
+    def _pending(self, *, key: str, order_id: int, approve: bool, latency: int) -> GatewayResult:
+        """Answer "pending" (final: a repeated charge with the key answers it again, charging
+        nothing) and queue the callback that settles it, once per key."""
+        result = GatewayResult(ok=False, pending=True, reference=f"txn_{secrets.token_hex(8)}",
+                               reason="Waiting for the bank's confirmation", latency_ms=latency)
+        recorded = answer_record("payment", "charge", key, order_id, result, outcome="pending")
+        if recorded is result:  # this call's answer was kept: no other call queued a callback
+            payment_callback_schedule(order_id=order_id, key=key, reference=result.reference, approve=approve)
+        return recorded
 
     @counted("payment")
     def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,

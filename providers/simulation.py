@@ -4,7 +4,8 @@
 With SIMULATOR["SEED"] set, each call's outcome is a pure function of the seed and its
 idempotency key, so runs repeat; latencies are real sleeps scaled by LATENCY_SCALE (0 in
 tests and benchmarks). The first final answer per key is kept (`GatewayCall`), so a repeated
-call returns it; transient errors (timeouts) are not final.
+call returns it; transient errors (timeouts) are not final, a pending charge is (outcome
+"pending": a repeated charge answers pending again and charges nothing).
 """
 import functools
 import random
@@ -48,7 +49,8 @@ def answer_remembered(gateway: str, operation: str, key: str) -> GatewayResult |
     if call is None:
         return None
     return GatewayResult(ok=call.outcome == "ok", reason=call.result.get("reason", ""),
-                         reference=call.result.get("reference", ""), data=call.result.get("data", {}), latency_ms=0)
+                         reference=call.result.get("reference", ""), data=call.result.get("data", {}), latency_ms=0,
+                         pending=call.outcome == "pending")
 
 
 def answer_record(gateway: str, operation: str, key: str, order_id: int | None, result: GatewayResult, *, final: bool = True,
@@ -80,7 +82,7 @@ def counted(gateway: str):
             except Exception:
                 metrics.gateway_called(gateway, "error")
                 raise
-            metrics.gateway_called(gateway, "ok" if result.ok else "failed")
+            metrics.gateway_called(gateway, "ok" if result.ok else "pending" if result.pending else "failed")
             return result
 
         return call

@@ -36,6 +36,14 @@ class ProbeResponseFilter(logging.Filter):
         return not (getattr(record, "status_code", None) == 503 and getattr(request, "path", None) in PROBE_PATHS)
 
 
+class LoggedRefusalFilter(logging.Filter):
+    """Drops django.request's line for a 4xx whose view already logged why it refused (it set
+    `refusal_logged` on the request): one line per refusal, the one that names the reason."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(getattr(record, "request", None), "refusal_logged", False)
+
+
 class JsonFormatter(logging.Formatter):
     EXTRA_KEYS = (
         "request_id", "user_id", "order_id", "transition", "source", "target", "step", "outcome", "status_code",

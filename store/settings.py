@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.crypto import salted_hmac
 
 from store.secret_key import secret_key_read
 
@@ -446,6 +447,23 @@ PROVIDERS = {
 PAYMENT_PROVIDERS = {"simulator": "providers.simulated.PaymentGateway"}
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
 
+# Where the store answers, as its own processes reach it (the simulated payment provider calls
+# back there): `make run` starts gunicorn on HOST:PORT; a wildcard HOST is reached on loopback.
+STORE_URL = (os.environ.get("STORE_URL", "") or "http://{}:{}".format(
+    "127.0.0.1" if os.environ.get("HOST", "") in ("", "0.0.0.0", "::") else os.environ["HOST"],  # noqa: S104
+    os.environ.get("PORT", "") or "8080",
+)).rstrip("/")
+
+# The payment provider's webhook (POST /api/payments/webhook; providers.webhooks): the secret
+# both sides sign with, by default derived from SECRET_KEY so the demo needs no setup, and how
+# far (seconds) a signature's timestamp may be from now either way.
+PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_hmac(
+    "store.payment-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
+).hexdigest()
+PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# Seconds a pending payment may wait for the provider's confirmation before the order fails.
+PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900)
+
 # Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
 SIMULATOR = {
@@ -460,6 +478,12 @@ SIMULATOR = {
     "SHIPPING_LATENCY_MS": (200, 500),
     "NOTIFICATION_LATENCY_MS": (10, 50),
     "RISK_LATENCY_MS": (20, 80),
+    # Pending charges (test cards 3220, 3238): seconds until the callback to the webhook (< 0: never),
+    # where it goes, how many deliveries are tried and how long each waits for an answer.
+    "PAYMENT_CONFIRM_DELAY_SECONDS": env_float("SIM_PAYMENT_CONFIRM_DELAY", 2),
+    "PAYMENT_WEBHOOK_URL": os.environ.get("PAYMENT_WEBHOOK_URL", "") or f"{STORE_URL}/api/payments/webhook",
+    "PAYMENT_WEBHOOK_ATTEMPTS": env_int("SIM_PAYMENT_WEBHOOK_ATTEMPTS", 5),
+    "PAYMENT_WEBHOOK_TIMEOUT": env_float("SIM_PAYMENT_WEBHOOK_TIMEOUT", 5),
 }
 
 # After a Redis call failed, this process stops calling Redis for this long (then one probe
@@ -518,6 +542,7 @@ LOGGING = {
     "filters": {
         "request_id": {"()": "store.logging.RequestContextFilter"},
         "probe_responses": {"()": "store.logging.ProbeResponseFilter"},
+        "logged_refusals": {"()": "store.logging.LoggedRefusalFilter"},
     },
     "formatters": {"json": {"()": "store.logging.JsonFormatter"}},
     "handlers": {
@@ -526,8 +551,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        # A probe's 503 is logged once per change by store.health, not on every probe.
-        "django.request": {"filters": ["probe_responses"]},
+        # A probe's 503 is logged once per change by store.health, not on every probe; a refusal
+        # its view logged with the reason is not logged twice.
+        "django.request": {"filters": ["probe_responses", "logged_refusals"]},
         # django-q2 logs as "django-q" (with a hyphen).
         "django-q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
         # django-axes logs every sign-in at INFO; its warnings (failures, lockouts) stay.

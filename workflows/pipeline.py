@@ -27,6 +27,7 @@ from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult
 from workflows import executor
+from workflows.confirmation import payment_pending
 from workflows.queueing import circuit_wake_schedule, pipeline_enqueue, pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
@@ -146,6 +147,8 @@ class Step:
         if outcome.kind == EXHAUSTED:
             return order_transition(order_id=order.pk, name=self.unavailable, only_from=order.state, detail=detail,
                                     reason=outcome.reason) or True
+        if outcome.result.pending:  # the provider confirms later, through its webhook
+            return payment_pending(order, outcome.result)
         if outcome.result.ok:
             fields = self.success_fields(outcome.result)
             return order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail,

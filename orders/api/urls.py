@@ -1,7 +1,7 @@
 """Included at /api/: the orders endpoints, without trailing slashes as in the seed's API."""
 from django.urls import path
 
-from orders.api import views
+from orders.api import views, webhooks
 
 urlpatterns = [
     path("orders", views.OrderListCreateApi.as_view(), name="api-orders"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("orders/<int:order_id>/retry", views.OrderRetryApi.as_view(), name="api-order-retry"),
     path("orders/<int:order_id>/redrive", views.OrderRedriveApi.as_view(), name="api-order-redrive"),
     path("orders/<int:order_id>/refund", views.OrderRefundApi.as_view(), name="api-order-refund"),
+    path("payments/webhook", webhooks.PaymentWebhookApi.as_view(), name="api-payments-webhook"),
 ]

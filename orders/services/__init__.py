@@ -9,16 +9,20 @@ from orders.services.actions import (
     order_retry,
     refund_create,
 )
+from orders.services.payment_pending import PaymentPending, payment_pending_record
+from orders.services.payment_webhook import WebhookAnswer, payment_webhook_receive
 from orders.services.placement import LineRequest, PlacementResult, PriceChanged, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
     "LineRequest",
+    "PaymentPending",
     "PlacementResult",
     "PriceChanged",
     "RefundResult",
     "ShippingAddress",
     "TransitionRefused",
+    "WebhookAnswer",
     "order_act",
     "order_approve",
     "order_cancel",
@@ -27,5 +31,7 @@ __all__ = [
     "order_reject",
     "order_retry",
     "order_transition",
+    "payment_pending_record",
+    "payment_webhook_receive",
     "refund_create",
 ]

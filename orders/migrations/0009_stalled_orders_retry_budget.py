@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_risk_screening'),
+        ('orders', '0008_payment_expired'),
     ]
 
     operations = [

@@ -1,0 +1,40 @@
+"""/api/payments/webhook: the payment provider's signed events (orders.services.payment_webhook)."""
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from orders.services import payment_webhook_receive
+from providers.webhooks import SIGNATURE_HEADER
+from store.errors import DomainError
+
+
+class PaymentWebhookApi(APIView):
+    """No session or JWT: the provider proves itself with the body's signature (so no CSRF either)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="payments_webhook",
+        summary="The payment provider confirms or declines a pending charge",
+        description='Body: {"id": "evt_…", "type": "payment.approved" | "payment.declined", "created": <unix s>, '
+        '"data": {"order_id", "key", "reference", "reason"}}. 200 {"status": "processed" | "duplicate" | '
+        '"ignored", "detail", "order", "state"}; 400 for a missing, wrong or stale signature or a malformed '
+        "body; 404 for an unknown order.",
+        parameters=[OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                                     description="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>")],
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            answer = payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
+        except DomainError:
+            # The service logged why; django.request need not log the response again.
+            request._request.refusal_logged = True
+            raise
+        return Response(answer.as_dict())

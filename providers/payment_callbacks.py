@@ -1,0 +1,88 @@
+"""The simulated payment provider's callbacks: a charge it answered "pending" is confirmed (or
+declined) later by a signed event POSTed over HTTP to the store's webhook, as a bank does after
+3-D Secure or a transfer (providers.webhooks has the event and its signature).
+
+The callback is a django-q2 task run SIMULATOR["PAYMENT_CONFIRM_DELAY_SECONDS"] after the charge
+(at once for 0; never for a negative delay, which leaves the order to time out). A delivery
+that fails (no answer, a non-2xx status) is tried again with a growing delay, up to
+SIMULATOR["PAYMENT_WEBHOOK_ATTEMPTS"] times, each with the same event id, so the store applies
+it once however often it arrives.
+"""
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.utils import timezone
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
+
+from providers.simulation import setting
+from providers.webhooks import APPROVED, DECLINED, SIGNATURE_HEADER, PaymentEvent, signature_header
+
+logger = logging.getLogger("providers.payment_callbacks")
+
+TASK = "providers.payment_callbacks.payment_callback_send"
+DECLINE_REASON = "The bank did not confirm the payment"
+
+
+def payment_callback_schedule(*, order_id: int, key: str, reference: str, approve: bool) -> PaymentEvent | None:
+    """Queue the callback that settles pending charge `key`: approved with `reference`, or declined.
+    Returns the event it will send, or None when callbacks are off (a negative delay)."""
+    delay = setting("PAYMENT_CONFIRM_DELAY_SECONDS")
+    if delay < 0:
+        return None
+    event = PaymentEvent(id=f"evt_{secrets.token_hex(12)}", type=APPROVED if approve else DECLINED,
+                         created=int(time.time()), order_id=order_id, key=key, reference=reference,
+                         reason="" if approve else DECLINE_REASON)
+    _queue(event, attempt=1, delay=delay)
+    return event
+
+
+def _queue(event: PaymentEvent, *, attempt: int, delay: float) -> None:
+    args, name = (asdict(event), attempt), f"payment-callback-{event.id}-{attempt}"
+    if delay <= 0:
+        try:
+            async_task(TASK, *args, task_name=name, group="payment-callbacks")
+            return
+        except Exception:  # the broker refused it: the schedule table, in the database, still runs it
+            logger.warning("could not queue payment callback %s; scheduling it instead", event.id, exc_info=True)
+    schedule(TASK, *args, name=name, schedule_type=Schedule.ONCE,
+             next_run=timezone.now() + timedelta(seconds=max(delay, 0)), repeats=-1)
+
+
+def payment_callback_send(event: dict, attempt: int = 1) -> int | None:
+    """The task: POST `event` (PaymentEvent's fields) to SIMULATOR["PAYMENT_WEBHOOK_URL"], signed now.
+
+    Returns the store's HTTP status, or None when it did not answer; a failure (no answer, or
+    not 2xx) is logged and tried again after 2^attempt seconds until the attempts run out."""
+    payment_event = PaymentEvent(**event)
+    url, body = setting("PAYMENT_WEBHOOK_URL"), payment_event.body()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body),
+        "User-Agent": "store-payment-simulator",
+    })
+    status, error = None, ""
+    try:
+        with urllib.request.urlopen(request, timeout=setting("PAYMENT_WEBHOOK_TIMEOUT")) as response:  # noqa: S310
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status, error = exc.code, f"HTTP {exc.code}"
+    except OSError as exc:  # URLError, a refused connection, a timeout
+        error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
+    if status is not None and 200 <= status < 300:
+        logger.info("payment callback %s delivered to %s (%s)", payment_event.id, url, status)
+        return status
+    attempts = setting("PAYMENT_WEBHOOK_ATTEMPTS")
+    if attempt >= attempts:
+        logger.error("payment callback %s not delivered to %s after %s attempts (%s); giving up",
+                     payment_event.id, url, attempt, error)
+        return status
+    wait = 2 ** attempt
+    logger.warning("payment callback %s not delivered to %s (%s); attempt %s of %s in %s s",
+                   payment_event.id, url, error, attempt + 1, attempts, wait)
+    _queue(payment_event, attempt=attempt + 1, delay=wait)
+    return status

@@ -1,0 +1,132 @@
+"""The payment provider's webhook, as both sides agree on it: the event it sends and its signature.
+
+A charge the provider answered "pending" (GatewayResult.pending) is confirmed later by an
+event POSTed to the store (`POST /api/payments/webhook`), a JSON body such as
+
+    {"id": "evt_…", "type": "payment.approved" | "payment.declined", "created": <unix seconds>,
+     "data": {"order_id": 42, "key": "<the charge's idempotency key>", "reference": "txn_…",
+              "reason": "<why, for a decline>"}}
+
+signed in the header `Store-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}." + body)>`
+with `settings.PAYMENT_WEBHOOK_SECRET`. The header may carry several `v1=` signatures (a
+provider signs with the old and the new secret while one is rotated); one matching is enough.
+"""
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+
+SIGNATURE_HEADER = "Store-Signature"
+APPROVED = "payment.approved"
+DECLINED = "payment.declined"
+EVENT_TYPES = (APPROVED, DECLINED)
+
+
+class SignatureRefused(Exception):
+    """The signature does not vouch for the body. `code`: missing_signature, bad_signature or
+    stale_signature; the message says why (never the secret nor the expected signature)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class EventMalformed(ValueError):
+    """The (authentic) body is not a payment event this store understands."""
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """One event: `id` unique per event (redeliveries repeat it), `type` one of EVENT_TYPES,
+    `created` in unix seconds, the order's id, the charge's idempotency `key`, the provider's
+    `reference` of the charge and, for a decline, the `reason`."""
+
+    id: str
+    type: str
+    created: int
+    order_id: int
+    key: str = ""
+    reference: str = ""
+    reason: str = ""
+
+    def body(self) -> bytes:
+        """The event as the provider POSTs it (UTF-8 JSON)."""
+        fields = asdict(self)
+        data = {name: fields[name] for name in ("order_id", "key", "reference", "reason")}
+        return json.dumps({"id": self.id, "type": self.type, "created": self.created, "data": data}).encode()
+
+
+def _digest(secret: str, timestamp: int | str, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> str:
+    """The `Store-Signature` value for `body` signed at `timestamp` (unix seconds, default now)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return f"t={timestamp},v1={_digest(secret or settings.PAYMENT_WEBHOOK_SECRET, timestamp, body)}"
+
+
+def signature_verify(body: bytes, header: str | None, *, now: float | None = None,
+                     tolerance: int | None = None, secret: str | None = None) -> int:
+    """Check that `header` signs `body` with the secret, within `tolerance` seconds of `now`
+    (default settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS, either way); return its timestamp.
+
+    Raises SignatureRefused when the header is missing or malformed, the timestamp is too old or
+    too far in the future (a replayed or forged request), or no `v1` signature matches."""
+    if not header or not header.strip():
+        raise SignatureRefused(f"The {SIGNATURE_HEADER} header is missing.", code="missing_signature")
+    timestamp, signatures = None, []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t":
+            timestamp = value
+        elif name == "v1" and value:
+            signatures.append(value)
+    if timestamp is None or not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12 or not signatures:
+        raise SignatureRefused(f"The {SIGNATURE_HEADER} header is not t=<unix seconds>,v1=<hex HMAC-SHA256>.",
+                               code="bad_signature")
+    tolerance = settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS if tolerance is None else tolerance
+    age = (time.time() if now is None else now) - int(timestamp)
+    if age > tolerance:
+        raise SignatureRefused(f"The signature's timestamp is {int(age)} s old (at most {tolerance} s).",
+                               code="stale_signature")
+    if age < -tolerance:
+        raise SignatureRefused(f"The signature's timestamp is {int(-age)} s in the future (at most {tolerance} s).",
+                               code="stale_signature")
+    expected = _digest(secret or settings.PAYMENT_WEBHOOK_SECRET, timestamp, body)
+    if not any(hmac.compare_digest(expected, signature) for signature in signatures):
+        raise SignatureRefused("The signature does not match the body.", code="bad_signature")
+    return int(timestamp)
+
+
+def payment_event_parse(body: bytes) -> PaymentEvent:
+    """The event in a webhook's body; EventMalformed (saying what is wrong) when it is not JSON
+    of the documented shape. An unknown `type` is not malformed: the caller decides."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise EventMalformed("The body is not JSON.") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+        raise EventMalformed('The body is not an event {"id", "type", "created", "data": {...}}.')
+    data = payload["data"]
+    event_id, event_type, created, order_id = payload.get("id"), payload.get("type"), payload.get("created"), data.get("order_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
+        raise EventMalformed("The event's id is missing or not a string of at most 64 characters.")
+    if not isinstance(event_type, str) or not event_type:
+        raise EventMalformed("The event's type is missing.")
+    if isinstance(created, bool) or not isinstance(created, int):
+        raise EventMalformed("The event's created time is not unix seconds.")
+    if isinstance(order_id, bool) or not isinstance(order_id, int) or not 0 < order_id < 2**63:
+        raise EventMalformed("data.order_id is not an order id.")
+    text = {}
+    for name, limit in (("key", 128), ("reference", 64), ("reason", 200)):
+        value = data.get(name, "")
+        if not isinstance(value, str) or len(value) > limit:
+            raise EventMalformed(f"data.{name} is not a string of at most {limit} characters.")
+        text[name] = value
+    if event_type == APPROVED and not text["reference"]:
+        raise EventMalformed("An approval needs data.reference (the charge).")
+    return PaymentEvent(id=event_id, type=event_type, created=created, order_id=order_id, **text)

@@ -1,0 +1,46 @@
+"""A charge the payment provider answered "pending" (3-D Secure, a bank transfer).
+
+The order stays in `paying` and nothing waits for it: the provider's webhook settles it
+(orders.services.payment_webhook), and a pipeline run scheduled for the deadline fires
+`payment_expired` if it is still pending then (settings.PAYMENT_CONFIRM_TIMEOUT seconds after
+the charge first answered pending; a rerun of the step before then changes nothing).
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from orders.models import Order
+from orders.services import order_transition, payment_pending_record
+from orders.states import OrderState
+from providers.base import GatewayResult
+from workflows.queueing import pipeline_schedule
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 60 == 0 and seconds >= 60:
+        minutes = seconds // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def payment_expired_reason(timeout: int) -> str:
+    """What the customer reads when the confirmation never came (`timeout` in seconds)."""
+    return f"The payment was not confirmed within {_duration(timeout)}; no charge was made"
+
+
+def payment_pending(order: Order, result: GatewayResult) -> Order | bool:
+    """The payment stage's answer to a pending charge (a Stage's run: False means the order waits;
+    True or the order means go on)."""
+    pending = payment_pending_record(order_id=order.pk, reference=result.reference)
+    if pending is None:
+        return True  # the webhook settled it meanwhile: go on from where it left the order
+    timeout = settings.PAYMENT_CONFIRM_TIMEOUT
+    due = pending.since + timedelta(seconds=timeout)
+    if timezone.now() >= due:
+        return order_transition(order_id=order.pk, name="payment_expired", only_from=OrderState.PAYING,
+                                detail={"step": "payment", "reference": result.reference},
+                                reason=payment_expired_reason(timeout)) or True
+    if pending.new:
+        pipeline_schedule(order_id=order.pk, at=due)
+    return False
