@@ -35,7 +35,8 @@ help:
 	@echo "make test       run the test suite but the smoke runs (installs Debian's chromium when missing)"
 	@echo "make smoke      smoke runs of the bench and every drill (tiny N; PostgreSQL for broker-outage)"
 	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
-	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage)"
+	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage,"
+	@echo "                provider-outage); \`make drill provider-outage\` runs the ones named"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
@@ -124,9 +125,18 @@ DRILL_ARGS ?=
 bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
-# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage; exits 1 on any FAIL.
+# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage;
+# exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage
 drill: $(REQUIREMENTS_STAMP)
-	env -u DEBUG $(BIN)/python -m bench.drills $(DRILL_ARGS)
+	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
+
+# After `drill`, the drill names are its arguments, not targets of their own.
+ifneq ($(filter drill,$(MAKECMDGOALS)),)
+.PHONY: $(DRILL_NAMES)
+$(DRILL_NAMES):
+	@:
+endif
 
 # --- housekeeping -----------------------------------------------------------------------------
 

@@ -278,6 +278,12 @@ def cmd_latency(payload: dict) -> dict:
             "first_hop_ms": stats("first_hop_ms"), "rows": rows if payload.get("verbose") else None}
 
 
+def cmd_cluster_settings(payload: dict) -> dict:
+    """The worker cluster's settings in this environment (the bench's default-cluster runs)."""
+    return {"workers": settings.Q_CLUSTER["workers"], "concurrent_runs": settings.PIPELINE.get("CONCURRENT_RUNS"),
+            "latency_scale": settings.SIMULATOR["LATENCY_SCALE"], "backoff_scale": settings.PIPELINE["BACKOFF_SCALE"]}
+
+
 def cmd_cleanup(payload: dict) -> dict:
     """Empty the task queue and delete every order but `keep` (the HTTP bench's placed orders)."""
     from django_q.brokers import get_broker
@@ -341,6 +347,35 @@ def cmd_orders_overview(payload: dict) -> dict:
     return {"orders": [{"id": pk, "key": key, "state": state, "created": created.timestamp(),
                         "updated": updated.timestamp(), "terminal": state in TERMINAL_STATES}
                        for pk, key, state, created, updated in rows]}
+
+
+def cmd_outage_orders(payload: dict) -> dict:
+    """Per order (all, or `order_ids`): state, failure reason, when it was placed, first reached
+    `paying`, was paid and shipped (epoch seconds, from its events), and its charge calls in the
+    simulator's ledger (every key; `ok` ones apart). The provider-outage drill's figures."""
+    ids = payload.get("order_ids")
+    orders = Order.objects.all() if ids is None else Order.objects.filter(pk__in=ids)
+    rows = {pk: {"id": pk, "state": state, "reason": reason, "created": created.timestamp(), "paying": None,
+                 "paid": None, "shipped": None, "charge_calls": 0, "ok_charges": 0, "refunds": 0}
+            for pk, state, reason, created in orders.values_list("pk", "state", "failure_reason", "created_at")}
+    events = (OrderEvent.objects.filter(order_id__in=list(rows)).exclude(target_state="")
+              .order_by("created_at", "id").values_list("order_id", "transition", "target_state", "created_at"))
+    for order_id, transition, target, at in events:
+        row = rows[order_id]
+        if target == "paying" and row["paying"] is None:
+            row["paying"] = at.timestamp()
+        if transition == "payment_approved" and row["paid"] is None:
+            row["paid"] = at.timestamp()
+        if transition == "shipping_confirmed" and row["shipped"] is None:
+            row["shipped"] = at.timestamp()
+    calls = GatewayCall.objects.filter(gateway="payment", order_id__in=list(rows))
+    for order_id, operation, outcome in calls.values_list("order_id", "operation", "outcome"):
+        if operation == "charge":
+            rows[order_id]["charge_calls"] += 1
+            rows[order_id]["ok_charges"] += outcome == "ok"
+        elif operation == "refund" and outcome == "ok":
+            rows[order_id]["refunds"] += 1
+    return {"orders": list(rows.values()), "now": time.time()}
 
 
 def cmd_audit(payload: dict) -> dict:

@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from pathlib import Path
 from bench.env import BASE_DIR, PYTHON, Backend
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
@@ -49,6 +51,52 @@ def group_cpu_seconds(pgid: int) -> float:
     """User + system CPU of every live process in process group `pgid` (and its reaped children)."""
     # utime, stime, cutime, cstime are fields 14..17.
     return sum(sum(int(v) for v in fields[11:15]) for _, fields in _group_stats(pgid)) / CLOCK_TICKS
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every live process in group `pgid`, summed (/proc/<pid>/statm; pages
+    shared by forked processes count once per process, as each process's RSS shows them)."""
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            continue  # it exited meanwhile
+    return total
+
+
+class RssSampler:
+    """Samples group_rss_bytes(pgid) every `every` seconds in a thread: peak and last, in MB."""
+
+    def __init__(self, pgid: int, every: float = 0.5) -> None:
+        self.pgid, self.every = pgid, every
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            rss = group_rss_bytes(self.pgid)
+            if rss:
+                self.samples.append(rss)
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        if rss := group_rss_bytes(self.pgid):  # the end: the cluster is still up, its work done
+            self.samples.append(rss)
+
+    def summary(self) -> dict:
+        mb = 1024 * 1024
+        return {"rss_peak_mb": round(max(self.samples) / mb, 1) if self.samples else None,
+                "rss_end_mb": round(self.samples[-1] / mb, 1) if self.samples else None,
+                "rss_samples": len(self.samples), "rss_every_s": self.every}
 
 
 def machine_cpu_seconds() -> float:

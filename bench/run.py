@@ -1,4 +1,5 @@
-"""`make bench`: HTTP, order placement, pipeline throughput and latency, queries per request.
+"""`make bench`: HTTP, order placement, pipeline throughput (latency 0, and with the seed's latencies
+on the default cluster) and latency, queries per request.
 
     python -m bench [--backend=sqlite|postgres|all] [--quick] [--load=wrk|python] [--only=...]
 
@@ -22,16 +23,19 @@ from pathlib import Path
 
 from bench.env import BASE_DIR, RESULTS_DIR, Backend, discard_stores, django_side
 from bench.load import Target, ensure_wrk, request, run_load
-from bench.procs import Cluster, Server, group_cpu_seconds, machine_cpu_seconds
+from bench.procs import Cluster, RssSampler, Server, group_cpu_seconds, machine_cpu_seconds
 
 SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
-PARTS = ("queries", "http", "placement", "throughput", "latency")
+PARTS = ("queries", "http", "placement", "throughput", "throughput-latency", "latency")
 
 # Targets, reported against the floor (/livez on the same gunicorn).
 TARGET_PAGE_RATIO = 0.5
 TARGET_POST_P99_MS = 50
 TARGET_OVERHEAD_P50_MS = {"postgres": 30, "sqlite": 250}
 TARGET_THROUGHPUT_2W = 100
+# The pipeline with the seed's provider latencies and the default cluster (throughput-latency).
+TARGET_THROUGHPUT_LATENCY = 40
+TARGET_CLUSTER_RSS_MB = 600
 
 
 def machine() -> dict:
@@ -106,12 +110,12 @@ class Bench:
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
             "machine": machine(), "background_load_before": load, "quick": self.o.quick, "load_tool": self.o.load, "seconds": self.o.seconds,
             "gunicorn": {"workers": self.o.web_workers, "threads": self.o.web_threads, "class": "gthread"},
-            "n": self.o.n, "workers": self.o.workers, "latency_n": self.o.latency_n,
+            "n": self.o.n, "workers": self.o.workers, "latency_n": self.o.latency_n, "tl_n": self.o.tl_n,
             "latency_interval_s": self.o.latency_interval, "latency_workers": self.o.latency_workers,
         }
         for part in PARTS:
             if part in self.o.only:
-                getattr(self, f"part_{part}")()
+                getattr(self, f"part_{part.replace('-', '_')}")()
         self.results["meta"]["wall_seconds"] = round(time.monotonic() - started, 1)
         self.results["meta"]["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
         return self.results
@@ -173,10 +177,13 @@ class Bench:
                 warm = django_side(self.backend, "place", {"n": workers if self.o.quick else 2 * workers})
                 django_side(self.backend, "throughput", {"order_ids": warm["order_ids"], "timeout": 120})
                 cpu0, machine0 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
-                placed = django_side(self.backend, "place", {"n": self.o.n})
-                result = django_side(self.backend, "throughput", {"order_ids": placed["order_ids"], "timeout": 600})
+                with RssSampler(cluster.pid) as rss:
+                    placed = django_side(self.backend, "place", {"n": self.o.n})
+                    result = django_side(self.backend, "throughput", {"order_ids": placed["order_ids"],
+                                                                      "timeout": 600})
                 cpu1, machine1 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
             n = self.o.n
+            result.update(rss.summary())
             result.update({
                 "workers": workers,
                 "placement_per_s": n / placed["placement_seconds"],
@@ -186,8 +193,61 @@ class Bench:
             out.append(result)
             self.log(f"pipeline {workers} worker(s): {result.get('orders_per_s') or 0:6.1f} orders/s placement→delivered "
                      f"({result.get('delivered')}/{n} delivered; placing ran at {result['placement_per_s']:.0f}/s); "
-                     f"cluster CPU {result['cluster_cpu_ms_per_order']:.1f} ms/order")
+                     f"cluster CPU {result['cluster_cpu_ms_per_order']:.1f} ms/order; cluster RSS peak "
+                     f"{_fmt(result['rss_peak_mb'])} MB")
         self.results["parts"]["throughput"] = out
+
+    def part_throughput_latency(self) -> None:
+        """The pipeline as `make run` runs it: the seed's provider latencies (SIM_LATENCY_SCALE=1)
+        and the default cluster (no Q_WORKERS or PIPELINE_CONCURRENT_RUNS set); N orders placed at
+        once; orders/s and the cluster's memory, against the latency-0 throughput run of the same
+        bench at the default worker count (run here too when the throughput part did not)."""
+        n = self.o.tl_n
+        env = self.backend.env(SIM_LATENCY_SCALE=1, PIPELINE_BACKOFF_SCALE=1)
+        cluster_settings = django_side(self.backend, "cluster_settings", {}, env=env)
+        workers = cluster_settings["workers"]
+        self.log(f"pipeline with the seed's latencies: {n} orders placed at once, default cluster "
+                 f"({workers} workers, concurrent runs {cluster_settings['concurrent_runs'] or '–'})")
+        result = self._pipeline_run(env, n, warm=1 if self.o.quick else 2 * workers)
+        zero = next((t for t in self.results["parts"].get("throughput", []) if t.get("workers") == workers), None)
+        if zero is None:
+            self.log(f"  (no latency-0 throughput run at {workers} workers yet: running one, {n} orders)")
+            zero = self._pipeline_run(self.backend.env(), n, warm=workers)
+            zero["workers"] = workers
+            zero_source = "this part"
+        else:
+            zero_source = "throughput part"
+        ratio = (result["orders_per_s"] / zero["orders_per_s"]
+                 if result.get("orders_per_s") and zero.get("orders_per_s") else None)
+        result.update({"cluster": cluster_settings, "latency_scale": 1,
+                       "latency0": {"orders_per_s": zero.get("orders_per_s"), "n": zero.get("n"),
+                                    "workers": workers, "rss_peak_mb": zero.get("rss_peak_mb"),
+                                    "rss_end_mb": zero.get("rss_end_mb"), "from": zero_source},
+                       "ratio_to_latency0": ratio,
+                       "targets": {"orders_per_s": TARGET_THROUGHPUT_LATENCY, "rss_mb": TARGET_CLUSTER_RSS_MB}})
+        self.results["parts"]["throughput-latency"] = result
+        self.log(f"pipeline, seed latencies, default cluster: {_fmt(result.get('orders_per_s'), '.1f')} orders/s "
+                 f"placement→delivered ({result.get('delivered')}/{n} delivered; target ≥ {TARGET_THROUGHPUT_LATENCY}); "
+                 f"latency 0: {_fmt(zero.get('orders_per_s'), '.1f')} orders/s; ratio {_fmt(ratio, '.2f')}; "
+                 f"cluster RSS peak {_fmt(result.get('rss_peak_mb'))} MB, end {_fmt(result.get('rss_end_mb'))} MB "
+                 f"(target < {TARGET_CLUSTER_RSS_MB} MB)")
+
+    def _pipeline_run(self, env: dict, n: int, *, warm: int) -> dict:
+        """Start a cluster in `env`, warm it up, place `n` orders at once and time them to delivered,
+        sampling the cluster's memory every 0.5 s."""
+        with Cluster(self.backend, env) as cluster:
+            warmed = django_side(self.backend, "place", {"n": warm}, env=env)
+            django_side(self.backend, "throughput", {"order_ids": warmed["order_ids"], "timeout": 300}, env=env)
+            cpu0 = group_cpu_seconds(cluster.pid)
+            with RssSampler(cluster.pid) as rss:
+                placed = django_side(self.backend, "place", {"n": n}, env=env)
+                result = django_side(self.backend, "throughput", {"order_ids": placed["order_ids"], "timeout": 1200},
+                                     env=env)
+            cpu1 = group_cpu_seconds(cluster.pid)
+        result.update(rss.summary())
+        result.update({"placement_per_s": n / placed["placement_seconds"],
+                       "cluster_cpu_ms_per_order": (cpu1 - cpu0) * 1000 / n})
+        return result
 
     def part_latency(self) -> None:
         env = self.backend.env(Q_WORKERS=self.o.latency_workers, SIM_LATENCY_SCALE=1, PIPELINE_BACKOFF_SCALE=1)
@@ -272,11 +332,28 @@ def table(results: list[dict]) -> str:
             pipe_rows.append(f"| {r['meta']['backend']} | {t['workers']} | {_fmt(t.get('orders_per_s'), '.1f')} "
                              f"| {t.get('delivered')}/{t.get('n')} | {_fmt(t.get('cluster_cpu_ms_per_order'), '.1f')} "
                              f"| {_fmt(t.get('machine_cpu_ms_per_order'), '.1f')} | {_fmt(q.get('pipeline_queries'), 'd')} "
-                             f"| {_fmt(q.get('queue_hops'), 'd')} |")
+                             f"| {_fmt(q.get('queue_hops'), 'd')} | {_fmt(t.get('rss_peak_mb'))} |")
     if pipe_rows:
         lines += ["| backend | workers | orders/s (placement → delivered) | delivered | worker CPU ms/order "
-                  "| machine CPU ms/order | queries/order | queue hops/order |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|", *pipe_rows, ""]
+                  "| machine CPU ms/order | queries/order | queue hops/order | cluster RSS peak MB |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *pipe_rows, ""]
+    tl_rows = []
+    for r in results:
+        tl = r["parts"].get("throughput-latency")
+        if not tl:
+            continue
+        zero = tl.get("latency0", {})
+        cluster = tl.get("cluster", {})
+        tl_rows.append(
+            f"| {r['meta']['backend']} | {cluster.get('workers')} × {cluster.get('concurrent_runs') or 1} "
+            f"| {tl.get('delivered')}/{tl.get('n')} | {_fmt(tl.get('orders_per_s'), '.1f')} (target ≥ {TARGET_THROUGHPUT_LATENCY}) "
+            f"| {_fmt(zero.get('orders_per_s'), '.1f')} | {_fmt(tl.get('ratio_to_latency0'), '.2f')} "
+            f"| {_fmt(tl.get('rss_peak_mb'))} / {_fmt(tl.get('rss_end_mb'))} (target < {TARGET_CLUSTER_RSS_MB}) "
+            f"| {_fmt(zero.get('rss_peak_mb'))} |")
+    if tl_rows:
+        lines += ["| backend | default cluster (workers × concurrent runs) | delivered | orders/s, seed latencies "
+                  "| orders/s, latency 0 | ratio | cluster RSS peak / end MB | RSS peak MB, latency 0 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|", *tl_rows, ""]
     lat_rows = []
     for r in results:
         lat = r["parts"].get("latency")
@@ -317,6 +394,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="duration of each HTTP run (default 5; 0.3 with --quick)")
     parser.add_argument("--n", type=int, help="orders per throughput run (default 1000; 6 with --quick)")
     parser.add_argument("--workers", default="1,2,4", help="qcluster worker counts for throughput")
+    parser.add_argument("--tl-n", type=int,
+                        help="orders placed at once for throughput-latency (default 400; 4 with --quick)")
     parser.add_argument("--latency-n", type=int, help="orders timed for latency (default 40; 3 with --quick)")
     parser.add_argument("--latency-interval", type=float, help="seconds between them (default 0.5; 0.2 with --quick)")
     parser.add_argument("--latency-workers", type=int, default=4)
@@ -332,6 +411,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     o.seconds = o.seconds or (0.3 if o.quick else 5.0)
     o.n = o.n or (6 if o.quick else 1000)
     o.latency_n = o.latency_n or (3 if o.quick else 40)
+    o.tl_n = o.tl_n or (4 if o.quick else 400)
     o.latency_interval = o.latency_interval if o.latency_interval is not None else (0.2 if o.quick else 0.5)
     o.workers = [int(w) for w in o.workers.split(",") if w]
     o.only = {p.strip() for p in o.only.split(",") if p.strip()}

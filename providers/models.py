@@ -77,3 +77,31 @@ class ProviderCircuit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} circuit"
+class SimulatedOutage(models.Model):
+    """A provider outage an operator or a drill switched on (`manage.py provider_outage`).
+
+    Until `until`, every call of that simulator fails: in mode "timeout" it waits the caller's
+    per-attempt timeout, then raises GatewayTimeout (a provider that stopped answering); in
+    mode "error" it raises GatewayTimeout at once (one that refuses connections).
+    """
+
+    class Provider(models.TextChoices):
+        INVENTORY = "inventory"
+        RISK = "risk"
+        PAYMENT = "payment"
+        SHIPPING = "shipping"
+
+    class Mode(models.TextChoices):
+        TIMEOUT = "timeout", "every call waits its timeout, then times out"
+        ERROR = "error", "every call fails at once"
+
+    provider = models.CharField(max_length=20, choices=Provider.choices, unique=True)
+    until = models.DateTimeField()
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.TIMEOUT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} outage ({self.mode}) until {self.until:%Y-%m-%d %H:%M:%S}"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from providers.base import GatewayResult
-from providers.simulation import counted, latency_wait, seeded_rng, setting
+from providers.simulation import counted, latency_wait, outage_raise, seeded_rng, setting
 
 HIGH_RISK_ZIP = "99999"
 
@@ -28,6 +28,7 @@ class RiskSimulator:
     @counted("risk")
     def score(self, *, key: str, order_id: int, amount: Decimal, items: int, zip_code: str,
               timeout: float | None = None) -> GatewayResult:
+        outage_raise("risk", timeout)
         rng = seeded_rng(key)
         latency = latency_wait(rng, setting("RISK_LATENCY_MS"), timeout)
         if zip_code == HIGH_RISK_ZIP:

@@ -2,8 +2,8 @@
 
 They are the only simulation in the store and implement the interfaces of providers.base.
 Outcomes follow the configured rates (settings.SIMULATOR) and the deterministic triggers
-(README: test cards, the undeliverable ZIP); see providers.simulation for seeding, latency
-and the idempotency ledger.
+(README: test cards, the undeliverable ZIP); see providers.simulation for seeding, latency,
+the idempotency ledger and the outage switch (every call but a notification honours it).
 """
 import secrets
 from datetime import date, timedelta
@@ -14,7 +14,15 @@ from django.core.mail import send_mail
 from providers.base import GatewayResult, GatewayTimeout, Token
 from providers.models import CardToken, GatewayCall
 from providers.payment_callbacks import payment_callback_schedule
-from providers.simulation import answer_record, answer_remembered, counted, latency_wait, seeded_rng, setting
+from providers.simulation import (
+    answer_record,
+    answer_remembered,
+    counted,
+    latency_wait,
+    outage_raise,
+    seeded_rng,
+    setting,
+)
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {
@@ -35,6 +43,7 @@ class InventoryGateway:
 
     @counted("inventory")
     def check(self, *, key: str, order_id: int, items: list[tuple[str, int]], timeout: float | None = None) -> GatewayResult:
+        outage_raise("inventory", timeout)
         if (known := answer_remembered("inventory", "check", key)) is not None:
             return known
         rng = seeded_rng(key)
@@ -60,6 +69,10 @@ class PaymentGateway:
 
     @counted("payment")
     def charge(self, *, key: str, order_id: int, token: str, amount: Decimal, timeout: float | None = None) -> GatewayResult:
+        # A charge that got no answer stays in the ledger (not final), as a timed-out one does.
+        outage_raise("payment", timeout, on_failure=lambda: answer_record(
+            "payment", "charge", key, order_id, GatewayResult(ok=False, reason="timeout (outage)"), final=False,
+            outcome="timeout"))
         if (known := answer_remembered("payment", "charge", key)) is not None:
             return known
         card = CardToken.objects.filter(token=token).first() if token else None
@@ -111,6 +124,7 @@ class PaymentGateway:
     @counted("payment")
     def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,
                timeout: float | None = None) -> GatewayResult:
+        outage_raise("payment", timeout)
         if (known := answer_remembered("payment", "refund", key)) is not None:
             return known
         latency = latency_wait(seeded_rng(key), setting("PAYMENT_LATENCY_MS"), timeout)
@@ -124,6 +138,7 @@ class ShippingGateway:
 
     @counted("shipping")
     def create_label(self, *, key: str, order_id: int, zip_code: str, timeout: float | None = None) -> GatewayResult:
+        outage_raise("shipping", timeout)
         if (known := answer_remembered("shipping", "label", key)) is not None:
             return known
         rng = seeded_rng(key)

@@ -5,7 +5,9 @@ runs them as a step of their own. They start the real processes (gunicorn, qclus
 schemathesis), each run on a store of its own (a new temp folder, queue name and Redis key
 prefix: bench.env), so they check that the harness works end to end, not the numbers.
 The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All seven run at once
+The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
+pipeline that keeps provider waits off the worker processes (bench/README.md).
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All eight run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -26,6 +28,7 @@ RUNS = {
     **{drill: ["-m", "bench.drills", drill, "--quick", "--backend=sqlite", "--keep-failed"]
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
+    "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
 }
 
 
@@ -43,7 +46,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: seven runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: eight runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -62,7 +65,7 @@ def test_bench_quick_prints_every_measurement(smoke_runs):
     _, output, _ = smoke_runs["bench"]
     for part in ("floor /livez", "catalog /", "product /products/prod-001/", "GET /api/products",
                  "order page /orders/<id>/", "GET /api/orders/<id>", "POST /api/orders", "orders/s",
-                 "overhead p50", "queries"):
+                 "overhead p50", "queries", "seed latencies, default cluster", "cluster RSS peak"):
         assert part in output, f"the bench's output lacks {part!r}:\n{output[-4000:]}"
 
 
@@ -79,6 +82,15 @@ def test_broker_outage_prints_its_figures(smoke_runs):
                  "Redis SIGCONT", "Redis killed: /healthz", "Redis frozen: /readyz", "requests by status",
                  "/livez:", "purchases in", "orders in the database", "== broker-outage (postgres):"):
         assert part in output, f"the broker-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_provider_outage_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["provider-outage"]
+    for part in ("manage.py provider_outage payment --seconds", "orders placed during the outage",
+                 "charge calls per outage order", "placement → paying (inventory + risk): baseline p50",
+                 "paid → shipped (shipping): baseline p50", "/healthz:", "stalled:", "stock adds up",
+                 "== provider-outage (sqlite):"):
+        assert part in output, f"the provider-outage drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):
