@@ -9,10 +9,12 @@ from orders.services.actions import (
     order_retry,
     refund_create,
 )
+from orders.services.circuits import CircuitClosed, provider_circuit_close
 from orders.services.placement import LineRequest, PlacementResult, PriceChanged, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
+    "CircuitClosed",
     "LineRequest",
     "PlacementResult",
     "PriceChanged",
@@ -27,5 +29,6 @@ __all__ = [
     "order_reject",
     "order_retry",
     "order_transition",
+    "provider_circuit_close",
     "refund_create",
 ]
