@@ -8,6 +8,10 @@ to the customer; only the post from that page acts. Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group).
+
+The Delayed list is this changelist filtered to state `stalled` (linked from the admin home
+page, which also shows the providers' circuits and closes one by hand: `circuit_close_view`);
+"Re-drive selected orders" sends each back to the step it stalled in.
 """
 import uuid
 from collections.abc import Callable
@@ -29,10 +33,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
 from orders.admin_forms import RefundForm
-from orders.admin_selectors import order_approval_queue
+from orders.admin_selectors import order_approval_queue, order_stalled_on, providers_not_closed
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
-from orders.services import order_act, order_retry, refund_create
+from orders.services import order_act, order_redrive, order_retry, provider_circuit_close, refund_create
 from orders.states import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -124,6 +128,15 @@ ORDER_ACTIONS = {
 }
 
 
+# The bulk re-drive: each order goes back to the step it stalled in (order_redrive picks the
+# transition; the order page shows that transition's own button, "Re-drive payment").
+REDRIVE = OrderAction(
+    "redrive", "Re-drive", "re-driven", permissions.ORDER_CHANGE,
+    run=lambda *, order, actor, **_: order_redrive(order=order, actor=actor),
+    states=frozenset({S.STALLED}),
+)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
@@ -180,6 +193,8 @@ class OrderEventInline(OrderPartInline):
 
     @admin.display(description="event")
     def event(self, event: OrderEvent) -> str:
+        if not (event.event_type or event.transition) and event.detail.get("waiting"):
+            return "waiting"  # noted by the pipeline, no transition (order_waiting_record)
         return event.event_type or event.transition
 
     @admin.display(description="state")
@@ -194,6 +209,8 @@ class OrderEventInline(OrderPartInline):
 
     @admin.display(description="details")
     def details(self, event: OrderEvent) -> str:
+        if not event.transition and event.detail.get("waiting"):
+            return event.detail["waiting"]  # it names the provider already
         labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value)
                     for key, value in sorted(event.detail.items()))
         return format_html_join(", ", "{}: {}", labelled) or "—"
@@ -229,7 +246,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
-    actions = ("approve_selected", "reject_selected", "cancel_selected")
+    actions = ("approve_selected", "reject_selected", "cancel_selected", "redrive_selected")
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline)
     # What the apps above the order domain show on the order page too (notifications adds the
@@ -275,6 +292,9 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return permissions.can(request.user, permissions.ORDER_APPROVE)
 
     def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return permissions.can(request.user, permissions.ORDER_CHANGE)
+
+    def has_redrive_permission(self, request: HttpRequest) -> bool:
         return permissions.can(request.user, permissions.ORDER_CHANGE)
 
     # --- List -------------------------------------------------------------------------------
@@ -340,6 +360,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return [
             path("<path:object_id>/actions/<str:action>/", wrap(self.action_view), name="orders_order_action"),
             path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             *super().get_urls(),
         ]
 
@@ -460,9 +481,28 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
                                           f"(${order.refundable_amount} left to refund).")
         return self._back(request, order)
 
+    def circuit_close_view(self, request: HttpRequest, provider: str) -> HttpResponse:
+        """POST (from the admin home page): close a provider's circuit by hand, after staff confirmed
+        the provider answers again; the orders waiting on it go on at once."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE)
+        try:
+            result = provider_circuit_close(provider=provider, actor=request.user)
+        except ValueError:
+            raise Http404("No such provider.") from None
+        if result.was_open:
+            messages.success(request, f"The {provider} circuit is closed: calls go to the {provider} provider "
+                                      f"again, and {_plural(result.handed_back, 'waiting order')} went back to "
+                                      "the pipeline.")
+        else:
+            messages.info(request, f"The {provider} circuit was already closed; nothing changed.")
+        return HttpResponseRedirect(reverse("admin:index"))
+
     # --- Bulk actions ---------------------------------------------------------------------
 
-    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction) -> TemplateResponse | None:
+    def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction,
+              then: Callable[[list[Order]], None] | None = None) -> TemplateResponse | None:
         orders = list(queryset.select_related("owner").order_by("created_at", "id"))
         words = {}
         if action.confirm:
@@ -489,6 +529,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             messages.success(request, f"{_plural(len(done), 'order')} {action.done}: {numbers}.")
         if refused:
             messages.warning(request, f"{_plural(len(refused), 'order')} refused: {' '.join(refused)}")
+        if done and then is not None:
+            then(done)
         return None
 
     @admin.action(description="Approve selected orders", permissions=["approve"])
@@ -502,6 +544,22 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     @admin.action(description="Cancel selected orders…", permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> TemplateResponse | None:
         return self._bulk(request, queryset, ORDER_ACTIONS["cancel"])
+
+    @admin.action(description="Re-drive selected orders", permissions=["redrive"])
+    def redrive_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        stalled_on = order_stalled_on(list(queryset.filter(state=S.STALLED).values_list("pk", flat=True)))
+
+        def still_closed(done: list[Order]) -> None:
+            # Re-driven while the provider's circuit is open, an order waits in its step: say so.
+            open_now = providers_not_closed()
+            waiting = sorted({stalled_on.get(order.pk) for order in done} & open_now)
+            for provider in waiting:
+                count = sum(1 for order in done if stalled_on.get(order.pk) == provider)
+                messages.warning(request, f"The {provider} provider's circuit is open: "
+                                          f"{_plural(count, 'order')} wait in their step and go on by themselves "
+                                          "once it closes.")
+
+        self._bulk(request, queryset, REDRIVE, then=still_closed)
 
 
 @admin.register(OrderAwaitingApproval)

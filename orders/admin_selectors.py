@@ -1,4 +1,4 @@
-"""Reads for the admin: the home page's summary and the approval queue.
+"""Reads for the admin: the home page's summary, the approval queue and the Delayed list.
 
 Kept apart from orders/selectors.py (the storefront's and the API's reads) because they
 serve staff only; each is a constant number of queries whatever the data.
@@ -16,6 +16,8 @@ from django_q.models import Failure
 from catalog.models import Product
 from orders.models import Order, OrderEvent
 from orders.states import PAID_STATES, OrderState
+from providers import breakers
+from providers.breakers import CircuitView
 
 # States in which the shop holds the customer's money (net of refunds): the revenue.
 REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED})
@@ -41,12 +43,14 @@ class AdminDashboard:
     low_stock_threshold: int
     low_stock_count: int
     low_stock_products: list[Product]
+    delayed: int  # orders a provider left stalled, waiting for staff to re-drive them
+    circuits: list[CircuitView]
 
 
 def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) -> AdminDashboard:
     """Orders by state, today's and the last 7 days' orders and revenue, what needs a person.
 
-    Five queries whatever the number of orders, tasks and products.
+    Six queries whatever the number of orders, tasks and products.
     """
     now = now or timezone.now()
     today_start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -73,7 +77,21 @@ def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) ->
         low_stock_threshold=threshold,
         low_stock_count=low_stock.count(),
         low_stock_products=list(low_stock.order_by("stock", "public_id")[:low_stock_shown]),
+        delayed=counts.get(OrderState.STALLED.value, 0),
+        circuits=breakers.circuits(),
     )
+
+
+def order_stalled_on(order_ids: list[int]) -> dict[int, str]:
+    """The provider each of these orders last stalled on (its `provider_unavailable` event's step), one query."""
+    events = (OrderEvent.objects.filter(order_id__in=order_ids, transition="provider_unavailable")
+              .order_by("created_at", "id").values_list("order_id", "detail"))
+    return {order_id: detail.get("step", "") for order_id, detail in events}  # the latest wins
+
+
+def providers_not_closed() -> set[str]:
+    """The providers whose circuit is open or half-open now."""
+    return {view.provider for view in breakers.circuits() if view.state != breakers.CLOSED}
 
 
 def product_low_stock(*, threshold: int | None = None) -> QuerySet[Product]:

@@ -97,6 +97,10 @@ def _refund_note(order, detail: dict) -> str:
     return f"${amount} refunded" + (f" · {why}" if why else "")
 
 
+def _stalled_note(order, detail: dict) -> str:
+    return "A provider did not answer; the shop will try again." + (" No charge was made." if nothing_charged(order) else "")
+
+
 def stalled_in_validating(order) -> bool:
     return order.stalled_in == S.VALIDATING
 
@@ -325,7 +329,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # A step spent its retry budget on timeouts (not a business answer): the order waits for
     # staff to re-drive it once the provider is back (the admin's "Delayed" list).
     @transition(field=state, source=[S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED, permission=SYSTEM,
-                custom=means("Provider unavailable", waits=True))
+                custom=means("Provider unavailable", waits=True, note=_stalled_note))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
         self.failure_reason = reason

@@ -2,12 +2,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, QuerySet, Sum
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, SKIPPED
 from orders.models import Order, OrderEvent, OrderLine
-from orders.states import TERMINAL_STATES, TIMELINE, TRANSITIONS, OrderState, meaning
+from orders.states import TERMINAL_STATES, TIMELINE, TRANSITIONS, WORKING_STATES, OrderState, meaning
 from store import permissions
 from store.errors import NotFound
 
@@ -57,6 +57,14 @@ def order_by_idempotency_key(*, user, idempotency_key: str) -> Order | None:
     if not idempotency_key:
         return None
     return Order.objects.filter(owner=user, idempotency_key=idempotency_key).first()
+
+
+def orders_waiting_on(*, provider: str) -> QuerySet[Order]:
+    """Orders noted as waiting for `provider` (orders.services.transitions.order_waiting_record)
+    in the working state they are still in, oldest first."""
+    noted = OrderEvent.objects.filter(transition="", detail__provider=provider, target_state=F("order__state"),
+                                      order__state__in=WORKING_STATES)
+    return Order.objects.filter(pk__in=noted.values("order_id")).order_by("updated_at", "id")
 
 
 # --- The order page's processing timeline ------------------------------------------------
@@ -112,16 +120,35 @@ def _timeline_note(order: Order, event: OrderEvent, status: str) -> str:
     return ""
 
 
+def _waiting_note(order: Order, last: OrderEvent | None) -> str:
+    """What the stage under way adds while the order waits, from its latest event: a wait for a
+    provider the pipeline notes (order_waiting_record) while the order is still in that state, or
+    the declared note of a transition that sets no stage (an order delayed by a provider)."""
+    if last is None:
+        return ""
+    if not last.transition:
+        provider = last.customer_detail.get("provider")
+        if last.detail.get("waiting") and provider and last.target_state == order.state:
+            return f"Waiting for the {provider} provider to answer; your order goes on by itself"
+        return ""
+    said = meaning(last.transition) if last.transition in TRANSITIONS else None
+    if said is not None and not said.stages and said.note:
+        return _timeline_note(order, last, "current")
+    return ""
+
+
 def order_timeline(*, order: Order) -> list[TimelineStage]:
     """The order's processing stages (orders.models.TIMELINE: Created → Checking inventory →
     Processing payment → Shipping → Delivered, plus approval, refund or cancellation when they
-    happened), from its OrderEvent rows, each setting the stages its transition declares."""
+    happened), from its OrderEvent rows, each setting the stages its transition declares; the
+    stage under way says so while the order waits (`_waiting_note`)."""
     stages = {stage.key: TimelineStage(key=stage.key, label=stage.label) for stage in TIMELINE}
     stages["created"].status, stages["created"].at = "done", order.created_at
     stages["created"].note = "Order placed"
     seen = {stage.key for stage in TIMELINE if not stage.when_reached}
 
-    for event in order.events.all():
+    events = list(order.events.all())
+    for event in events:
         if event.transition not in TRANSITIONS:
             continue
         for key, status in meaning(event.transition).stages:
@@ -151,6 +178,11 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
             upcoming.status = "current"
             if order.state == OrderState.NEW:
                 upcoming.note = "Queued for processing"
+
+    waiting = _waiting_note(order, events[-1] if events else None)
+    under_way = next((stage for key, stage in stages.items() if key in seen and stage.status == "current"), None)
+    if waiting and under_way is not None:
+        under_way.note = waiting
 
     if stages["delivered"].status in ("pending", "current") and order.estimated_delivery:
         stages["delivered"].note = f"Estimated {date_format(order.estimated_delivery, 'M j, Y')}"

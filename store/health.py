@@ -1,20 +1,25 @@
 """Health probes: /healthz (dependencies), /readyz (ready for traffic), /livez (process up).
 
 The checks live in store.health_checks; these views only pick which checks a probe runs.
-- /healthz: database, task broker and worker cluster; 503 when any fails. A missing worker
-  counts: without one, orders stay in "new" forever.
+- /healthz: database, task broker and worker cluster; 503 "unhealthy" when any fails. A
+  missing worker counts: without one, orders stay in "new" forever. Then the checks that
+  settings.HEALTH_DEGRADED_CHECKS names by dotted path (store imports no app), e.g. the
+  providers' circuits: one failing answers 200 "degraded" (the shop takes orders, some wait),
+  naming it in `checks`; a failure of the first three wins over degraded.
 - /readyz: database reachable and no pending migrations; a load balancer sends traffic only
   when this is 200.
 - /livez: the process answers; never touches a dependency, so an orchestrator does not
   restart healthy web processes because the database blinked.
 
-Probes come every few seconds: a failing one is logged as one WARNING naming the failed
-checks when its result changes (per process), and django.request's ERROR line for each 503
-is filtered out (store.logging.ProbeResponseFilter).
+Probes come every few seconds: a failing or degraded one is logged as one WARNING naming the
+failed checks when its result changes (per process), and django.request's ERROR line for
+each 503 is filtered out (store.logging.ProbeResponseFilter).
 """
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -22,41 +27,46 @@ from store import health_checks
 
 logger = logging.getLogger("store.health")
 
-# The last result each probe reported in this process, so a failure is logged once per change.
-_last_failures: dict[str, dict[str, str] | None] = {}
+# The last result each probe reported in this process, so a problem is logged once per change.
+_last_problems: dict[str, tuple[str, dict[str, str]] | None] = {}
 
 
-def _report(probe: str, ok: bool, details: dict[str, str]) -> None:
-    failures = None if ok else {name: detail for name, detail in details.items() if detail != "ok"}
-    if _last_failures.get(probe) == failures:
+def _report(probe: str, status: str, problems: dict[str, str], *, status_code: int) -> None:
+    """Log the probe's failing checks when they change: a WARNING while failing or degraded, INFO once passing."""
+    current = (status, problems) if problems else None
+    if _last_problems.get(probe) == current:
         return
-    _last_failures[probe] = failures
-    if failures:
-        summary = ", ".join(f"{name}: {detail}" for name, detail in failures.items())
-        logger.warning("%s failing (%s)", probe, summary, extra={"checks": failures, "status_code": 503})
+    _last_problems[probe] = current
+    if problems:
+        summary = ", ".join(f"{name}: {detail}" for name, detail in problems.items())
+        word = "failing" if status_code >= 500 else status
+        logger.warning("%s %s (%s)", probe, word, summary, extra={"checks": problems, "status_code": status_code})
     else:
         logger.info("%s passing again", probe)
 
 
-def _probe(name: str, checks: dict, *, ok_status: str, failed_status: str) -> JsonResponse:
-    ok, details = health_checks.run_checks(checks)
-    _report(name, ok, details)
-    return JsonResponse({"status": ok_status if ok else failed_status, "checks": details}, status=200 if ok else 503)
+def _failed(details: dict[str, str], ok: bool) -> dict[str, str]:
+    return {} if ok else {name: detail for name, detail in details.items() if detail != "ok"}
 
 
 @never_cache
 @require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
-    return _probe(
-        "healthz",
-        {
-            "database": health_checks.check_database,
-            "broker": health_checks.check_broker,
-            "worker": health_checks.check_worker,
-        },
-        ok_status="healthy",
-        failed_status="unhealthy",
-    )
+    ok, details = health_checks.run_checks({
+        "database": health_checks.check_database,
+        "broker": health_checks.check_broker,
+        "worker": health_checks.check_worker,
+    })
+    degraded_checks = {name: import_string(path) for name, path in settings.HEALTH_DEGRADED_CHECKS.items()}
+    fine, degraded_details = health_checks.run_checks(degraded_checks)
+    if not ok:
+        status, status_code, problems = "unhealthy", 503, _failed(details, ok)
+    elif not fine:
+        status, status_code, problems = "degraded", 200, _failed(degraded_details, fine)
+    else:
+        status, status_code, problems = "healthy", 200, {}
+    _report("healthz", status, problems, status_code=status_code)
+    return JsonResponse({"status": status, "checks": {**details, **degraded_details}}, status=status_code)
 
 
 @never_cache
@@ -66,7 +76,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
     # Pending migrations cannot be computed without the database; say so instead of guessing.
     migrations_ok, migrations = health_checks.check_migrations() if database_ok else (False, "unknown: no database")
     ok = database_ok and migrations_ok
-    _report("readyz", ok, {"database": database, "migrations": migrations})
+    _report("readyz", "not_ready", _failed({"database": database, "migrations": migrations}, ok),
+            status_code=200 if ok else 503)
     return JsonResponse(
         {"status": "ready" if ok else "not_ready", "checks": {"database": database, "migrations": migrations}},
         status=200 if ok else 503,

@@ -15,9 +15,9 @@ Processes and where their metrics go:
   forks and recycles. WORKER_METRICS_PORT without PROMETHEUS_MULTIPROC_DIR is refused: the
   main process runs no task, so it would serve nothing useful.
 
-`store_orders{state}` comes from the database at scrape time (web only: a worker's port
-would duplicate it), through a collector that settings.METRICS_SCRAPE_COLLECTORS names by its
-dotted path (store imports no app). When METRICS_TOKEN is set, both endpoints want
+`store_orders{state}` and the providers' circuits (`store_provider_circuit_*`) come from the
+database at scrape time (web only: a worker's port would duplicate them), through collectors
+that settings.METRICS_SCRAPE_COLLECTORS names by their dotted paths (store imports no app). When METRICS_TOKEN is set, both endpoints want
 `Authorization: Bearer <METRICS_TOKEN>` and answer 401 otherwise.
 """
 import hmac
@@ -54,7 +54,7 @@ def multiprocess_dir_reset(path: str) -> None:
 
 def scrape_registry(*, with_collectors: bool = True) -> CollectorRegistry:
     """What a scrape shows: this process's metrics or the multiprocess sum, and the collectors
-    that settings.METRICS_SCRAPE_COLLECTORS names (store_orders), which read the database."""
+    that settings.METRICS_SCRAPE_COLLECTORS names (store_orders, the circuits), which read the database."""
     registry = CollectorRegistry(auto_describe=False)
     if multiprocess_dir():
         multiprocess.MultiProcessCollector(registry)

@@ -9,12 +9,14 @@ from orders.services.actions import (
     order_retry,
     refund_create,
 )
+from orders.services.circuits import CircuitClosed, provider_circuit_close
 from orders.services.payment_pending import PaymentPending, payment_pending_record
 from orders.services.payment_webhook import WebhookAnswer, payment_webhook_receive
 from orders.services.placement import LineRequest, PlacementResult, PriceChanged, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
+    "CircuitClosed",
     "LineRequest",
     "PaymentPending",
     "PlacementResult",
@@ -33,5 +35,6 @@ __all__ = [
     "order_transition",
     "payment_pending_record",
     "payment_webhook_receive",
+    "provider_circuit_close",
     "refund_create",
 ]

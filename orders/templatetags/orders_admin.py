@@ -17,8 +17,10 @@ def admin_dashboard(context) -> dict:
         return {"summary": None}
     summary = dashboard_summary()
     orders_url = reverse("admin:orders_order_changelist")
+    may_close = permissions.can(user, permissions.ORDER_CHANGE)
     links = {
         "orders": orders_url,
+        "delayed": f"{orders_url}?state__exact=stalled",
         "queue": reverse("admin:orders_orderawaitingapproval_changelist") if orders_url else "",
         "failures": reverse("admin:django_q_failure_changelist") if user.has_perm("django_q.view_failure") else "",
         "low_stock": (
@@ -27,4 +29,10 @@ def admin_dashboard(context) -> dict:
             else ""
         ),
     }
-    return {"summary": summary, "links": links}
+    circuits = [
+        {"view": view, "close_url": reverse("admin:orders_circuit_close", args=[view.provider])
+         if may_close and view.state != "closed" else ""}
+        for view in summary.circuits
+    ]
+    # An inclusion tag's template gets only this dict: the close buttons' forms need the token.
+    return {"summary": summary, "links": links, "circuits": circuits, "csrf_token": context.get("csrf_token")}

@@ -47,6 +47,7 @@ def viewer_client(make_user):
         ("payment_failed", ["Retry payment"]),
         ("shipping", ["Retry step"]),
         ("ship_failed", ["Retry shipping"]),
+        ("stalled", ["Re-drive inventory check", "Cancel order"]),
         ("shipped", ["Retry step"]),
         ("delivered", []),
         ("cancelled", []),
@@ -244,7 +245,8 @@ def test_the_bulk_actions_offered_follow_permissions(clerk_client, make_user):
                         .fields["action"].choices)
     viewer_page = viewer_client(make_user).get(reverse("admin:orders_order_changelist"))
 
-    assert {name for name, _ in clerk_actions} == {"", "approve_selected", "reject_selected", "cancel_selected"}
+    assert {name for name, _ in clerk_actions} == {"", "approve_selected", "reject_selected", "cancel_selected",
+                                                     "redrive_selected"}
     assert viewer_page.context["action_form"] is None
 
 

@@ -113,3 +113,45 @@ def test_an_order_placed_before_risk_screening_shows_the_screening_passed_over(c
 
     assert shown["Verifying the order"] == "skipped"
     assert [label for label, status in shown.items() if status == "current"] == [under_way]
+
+
+# --- waits on a provider -------------------------------------------------------------------------
+
+def test_an_order_waiting_for_a_provider_says_so_on_the_stage_under_way(customer, place_order):
+    from orders.services import order_transition
+    from orders.services.transitions import order_waiting_record
+
+    order = order_move(place_order(customer), "paying")
+    order_waiting_record(order=order, reason="payment provider unavailable (circuit open)",
+                         detail={"provider": "payment"})
+
+    assert stages(order, customer)["Processing payment"] == "current"
+    assert notes(order, customer)["payment"] == ("Waiting for the payment provider to answer; "
+                                                 "your order goes on by itself")
+
+    # Once the order moved on, the wait is over.
+    order_transition(order_id=order.pk, name="payment_approved", transaction_id="txn_1", card_last4="4242")
+    assert "Waiting" not in " ".join(notes(order, customer).values())
+
+
+def test_a_delayed_order_tells_the_customer_what_happened(customer, place_order, client):
+    from orders.services import order_transition
+
+    order = order_move(place_order(customer), "paying")
+    order_transition(order_id=order.pk, name="provider_unavailable", reason="timeout", detail={"step": "payment"})
+
+    assert notes(order, customer)["payment"] == ("A provider did not answer; the shop will try again. "
+                                                 "No charge was made.")
+    client.force_login(customer)
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+    assert "A provider did not answer; the shop will try again. No charge was made." in page
+    assert "Delayed" in page
+
+
+def test_a_delayed_shipment_does_not_say_nothing_was_charged(customer, place_order):
+    from orders.services import order_transition
+
+    order = order_move(place_order(customer), "shipping")
+    order_transition(order_id=order.pk, name="provider_unavailable", reason="timeout", detail={"step": "shipping"})
+
+    assert notes(order, customer)["shipping"] == "A provider did not answer; the shop will try again."
