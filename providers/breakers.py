@@ -161,6 +161,13 @@ def circuit_close(provider: str) -> bool:
     return bool(changed)
 
 
+def circuits_due() -> list[str]:
+    """Providers whose cool-down is over and whose probe nobody has claimed: one call may go now."""
+    now = timezone.now()
+    return list(ProviderCircuit.objects.filter(opened_until__lte=now)
+                .filter(Q(probe_until__isnull=True) | Q(probe_until__lt=now)).values_list("provider", flat=True))
+
+
 def health_check() -> tuple[bool, str]:
     """/healthz's providers check: (False, "payment: circuit open") while any circuit is not closed."""
     try:

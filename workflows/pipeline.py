@@ -28,7 +28,7 @@ from providers import breakers, registry
 from providers.base import GatewayResult
 from workflows import executor
 from workflows.confirmation import payment_pending
-from workflows.queueing import circuit_wake_schedule, pipeline_enqueue, pipeline_schedule
+from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
 
@@ -111,7 +111,8 @@ class Step:
     `failure` with its answer, or `unavailable` when the step's calls are spent on timeouts.
 
     While the provider's circuit is open the order waits in its state, noted once in its
-    trace, without spending calls; the circuit's wake (`circuit_wake`) brings it back."""
+    trace, without spending calls; when the cool-down is over the worker cluster's relay runs
+    the order that waited longest (`workflows.tasks.circuit_wake`): its call is the probe."""
 
     step: str  # also the provider's name: its circuit and bulkhead
     call: Callable[[Order, float], GatewayResult]
@@ -131,12 +132,9 @@ class Step:
                     failures=order.step_failures,
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
                 )
-        if not admitted:  # the bulkhead stayed full: try again shortly, without holding a thread
-            pipeline_schedule(order_id=order.pk,
-                              at=timezone.now() + timedelta(seconds=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"]))
+        if not admitted:  # the bulkhead stayed full for BULKHEAD_WAIT_SECONDS: back to the queue
+            pipeline_enqueue(order_id=order.pk)
             return False
-        if outcome.opened_until:
-            circuit_wake_schedule(provider=self.step, at=outcome.opened_until)
         if outcome.closed:
             circuit_closed(self.step, but=order.pk)
         detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}

@@ -32,15 +32,3 @@ def pipeline_schedule(*, order_id: int, at: datetime) -> None:
         repeats=-1,  # django-q2 deletes a one-off schedule with -1 once it ran (1 would keep the row forever)
     )
 
-
-def circuit_wake_schedule(*, provider: str, at: datetime) -> None:
-    """At the end of the provider's cool-down, run one order waiting on it: its call is the
-    circuit's probe (workflows.tasks.circuit_wake)."""
-    schedule(
-        "workflows.tasks.circuit_wake",
-        provider,
-        name=f"circuit-wake-{provider}-at-{at:%Y%m%d%H%M%S%f}",
-        schedule_type=Schedule.ONCE,
-        next_run=at,
-        repeats=-1,
-    )

@@ -1,6 +1,7 @@
 """The worker cluster's relay: a thread in its main process that watches the broker.
 
-Every OUTBOX_RELAY_SECONDS it pings the broker and queues what the outbox holds. When the
+Every OUTBOX_RELAY_SECONDS it pings the broker, queues what the outbox holds, and queues the
+probe of a provider's circuit whose cool-down is over (providers.breakers). When the
 broker comes back after it could not be reached, the relay also re-drives every order in a
 working state at once, instead of after STUCK_AFTER_SECONDS: a Redis that restarted without
 persistence lost the tasks it held, and a run that finds its order moved on does nothing.
@@ -15,7 +16,10 @@ from django.db import DatabaseError, close_old_connections
 from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis
 
+from orders.models import Order
+from providers import breakers
 from workflows import outbox, tasks
+from workflows.pipeline import provider_states
 
 logger = logging.getLogger("workflows.relay")
 
@@ -49,11 +53,21 @@ class Relay:
                 logger.warning("broker back; re-drove %s order(s) in working states", redriven)
             self.broker_down = False
             outbox.outbox_relay()
+            self.probe_due_circuits()
             self.failing = False
         except Exception:  # the database may be down: logged once, the next round tries again
             if not self.failing:
                 logger.exception("outbox relay round failed; trying again each round")
             self.failing = True
+
+
+    def probe_due_circuits(self) -> None:
+        """A provider's circuit whose cool-down is over, with orders waiting on it: queue the run
+        of the one that waited longest, whose call is the probe."""
+        for provider in breakers.circuits_due():
+            if Order.objects.filter(state__in=provider_states(provider)).exists():
+                outbox.enqueue("workflows.tasks.circuit_wake", provider, task_name=f"circuit-wake-{provider}",
+                               group="pipeline")
 
 
 def _relay_forever(interval: float) -> None:

@@ -84,7 +84,7 @@ def orders_redrive() -> int:
 
 
 def circuit_wake(provider: str) -> int | None:
-    """Scheduled for the end of a provider's cool-down: run the order that has waited longest
+    """Queued by the relay at the end of a provider's cool-down: run the order that has waited longest
     for it; its call is the circuit's probe, and an answer queues the others
     (workflows.pipeline.circuit_closed). Returns the order's id, None when none waits."""
     order_id = (Order.objects.filter(state__in=provider_states(provider)).order_by("updated_at")

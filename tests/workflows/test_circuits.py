@@ -115,3 +115,24 @@ def test_re_drive_needs_the_change_permission_on_the_api(payments_time_out, plac
     assert jwt_client(customer).post(f"/api/orders/{order.pk}/redrive").status_code in (403, 404)
     order.refresh_from_db()
     assert order.state == "stalled"
+
+
+def test_the_relay_queues_the_probe_once_the_cool_down_is_over(payments_time_out, place_order, customer):
+    from workflows.relay import Relay
+
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1}
+    order = place_order(customer, card=CARD_BY_RATES)
+    order.refresh_from_db()
+    assert order.state == "paying" and breakers.circuit("payment", fresh=True).state == breakers.OPEN
+
+    relay = Relay(broker=object())  # sync mode: an enqueued task runs at once
+    relay.probe_due_circuits()  # still cooling down: nothing runs
+    assert charges(order) == 1
+
+    payments_time_out.SIMULATOR = {**payments_time_out.SIMULATOR, "PAYMENT_APPROVE_RATE": 1.0}
+    ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.circuits_due() == ["payment"]
+    relay.probe_due_circuits()
+    order.refresh_from_db()
+    assert (order.state, charges(order)) == ("delivered", 2)
+    assert breakers.circuits_due() == [] and breakers.circuit("payment", fresh=True).state == breakers.CLOSED
