@@ -26,6 +26,13 @@ class TransitionRefused(Conflict):
     code = "invalid_state"
 
 
+_FIELDS = [field.attname for field in Order._meta.concrete_fields if not field.primary_key]
+
+
+def _field_values(order: Order) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in _FIELDS}
+
+
 def _refusal_message(order: Order, name: str) -> str:
     label = meaning(name).label.lower()
     return f"Order {order.number} is {order.get_state_display().lower()} ({order.state}); it cannot {label} now."
@@ -58,6 +65,7 @@ def order_transition(
         if not can_proceed(method):
             raise TransitionRefused(_refusal_message(order, name))
         source = order.state
+        before = _field_values(order)
         method(**kwargs)
         order.step_failures = 0  # a new state, a new step: its retry budget starts again
         released = False
@@ -65,7 +73,9 @@ def order_transition(
             stock_release(order=order)
             order.stock_status = StockStatus.RELEASED
             released = True
-        order.save()
+        # Only what the transition changed (and updated_at): the pipeline fires many of them.
+        order.save(update_fields=[name for name, value in _field_values(order).items() if before[name] != value]
+                   + ["updated_at"])
         event_type = EVENT_OF_TRANSITION.get(name, "")
         event_detail = {key: str(value) for key, value in kwargs.items() if value not in (None, "")}
         event_detail.update(detail or {})
