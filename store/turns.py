@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import transaction
+
 _turn = threading.Lock()
 _local = threading.local()
 
@@ -32,8 +34,10 @@ def turn() -> Iterator[None]:
 @contextmanager
 def waiting() -> Iterator[None]:
     """Inside `turn()`: let other threads work during the block (a wait for a provider), then
-    take the turn back. Never around an open transaction: its write lock would stay held."""
-    if not getattr(_local, "holding", False):
+    take the turn back. Inside a transaction the turn is kept: the transaction may hold the
+    database's write lock, which the next thread to take the turn may need (a refund calls its
+    provider inside one), and the two would wait for each other."""
+    if not getattr(_local, "holding", False) or transaction.get_connection().in_atomic_block:
         yield
         return
     _local.holding = False

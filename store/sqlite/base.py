@@ -1,4 +1,4 @@
-"""SQLite for many writers: one writer at a time across every process, queued, not polling.
+"""SQLite for many writers: one writer at a time across every process, waiting in short steps.
 
 SQLite lets one connection write at a time; the others wait in its busy handler, which
 sleeps 1, 2, 5 … up to 100 ms between tries. With a few writers that is fine. A worker
@@ -7,8 +7,9 @@ sits free while its waiters sleep: measured, the threads spent more time waiting
 write lock than for their providers, and throughput fell as threads were added.
 
 So every writer first takes the store's writer lock: a lock per process (threads queue on
-it) and then an exclusive `flock` on a file beside the database (processes queue in the
-kernel, which wakes the next one the moment the lock is let go). It is held from BEGIN
+it), then an exclusive `flock` on a file beside the database, tried every few milliseconds
+by the one thread per process that holds the first (a few processes meet there, not tens of
+threads). Both give up after the database's timeout, as SQLite does. It is held from BEGIN
 IMMEDIATE to COMMIT or ROLLBACK, or around one write statement in autocommit, exactly when
 SQLite's own write lock is held, so it serializes nothing SQLite did not; SQLite's busy
 handler stays as the backstop for writers outside the store (the sqlite3 shell).
@@ -19,6 +20,7 @@ for SQLite.
 import fcntl
 import os
 import threading
+import time
 
 from django.db import OperationalError
 from django.db.backends.sqlite3.base import SQLiteCursorWrapper
@@ -42,12 +44,24 @@ class WriterLock:
         self._pid = 0
 
     def acquire(self) -> None:
+        """Wait for the lock, at most `timeout` seconds (the database's), then OperationalError
+        as SQLite's own "database is locked"."""
+        deadline = time.monotonic() + self.timeout
         if not self._thread_lock.acquire(timeout=self.timeout):
             raise OperationalError("database is locked (no writer lock within the timeout)")
         try:
             if self._pid != os.getpid():
                 self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            pause = 0.0005
+            while True:  # the processes' turn: short pauses, so the lock changes hands within ms
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OperationalError("database is locked (no writer lock within the timeout)") from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.004)
         except BaseException:
             self._thread_lock.release()
             raise
