@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
 from orders.models import Order
+from providers import breakers
 from tests.conftest import BASE_DIR
 
 ACTORS = ("customer", "staff, no permissions", "Shop staff", "superuser")
@@ -101,6 +103,18 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             return Outcome(response.status_code, state_of(o) == "paying")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/retry_payment/"),
                               state_of(o) == "paying")
+    if row_id in ("api-order-redrive", "admin-order-redrive"):
+        o = order("stalled")  # stalled in its inventory check
+        if row_id.startswith("api"):
+            response = jwt_client(user).post(f"/api/orders/{o.pk}/redrive", {}, format="json")
+            return Outcome(response.status_code, state_of(o) == "validating")
+        return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/redrive_inventory/"),
+                              state_of(o) == "validating")
+    if row_id == "admin-circuit-close":
+        for _ in range(settings.PROVIDER_CIRCUIT["FAILURES"]):
+            breakers.failed("payment", "timeout")
+        response = _web(user).post("/admin/orders/order/circuits/payment/close/")
+        return _admin_outcome(response, breakers.circuit("payment", fresh=True).state == breakers.CLOSED)
     if row_id in ("api-order-approve", "api-order-reject", "admin-order-approve", "admin-order-reject"):
         o = order("awaiting_approval")
         verb = row_id.rsplit("-", 1)[1]
