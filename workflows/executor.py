@@ -35,6 +35,7 @@ from django.db import close_old_connections
 
 from store import turns
 from store.metrics import is_qcluster_command
+from workflows import metrics
 
 logger = logging.getLogger("workflows.executor")
 
@@ -57,12 +58,6 @@ def worker_started(**kwargs) -> None:
         _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pipeline-run")
 
 
-def in_flight() -> int:
-    """Runs executing in this process now."""
-    with _lock:
-        return len(_running)
-
-
 def run(order_id: int, advance: Callable[[int], object]) -> object:
     """Run `advance(order_id)`: on a pool thread in a worker process (blocking while all
     CONCURRENT_RUNS threads are busy), else here. A run of an order already running in this
@@ -77,6 +72,7 @@ def run(order_id: int, advance: Callable[[int], object]) -> object:
             return None
         _running.add(order_id)
     _slots.acquire()
+    metrics.run_started()
     context = contextvars.copy_context()  # the run's request id and order id, for its log lines
     try:
         _pool.submit(context.run, _run, order_id, advance)
@@ -91,6 +87,7 @@ def _finished(order_id: int) -> None:
         _running.discard(order_id)
         _again.discard(order_id)
     _slots.release()
+    metrics.run_finished()
 
 
 def _run(order_id: int, advance: Callable[[int], object]) -> None:

@@ -9,7 +9,7 @@ import logging
 
 from django.db import DatabaseError
 from django.db.models import Count
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from orders.models import Order
@@ -27,6 +27,17 @@ STEP_DURATION = Histogram(
 )
 STEP_ATTEMPTS = Counter("store_step_attempts_total", "Pipeline step attempts.", ["step", "outcome"])
 REFUNDS = Counter("store_refunds_total", "Refunds paid out.", ["kind"])
+# Summed over the live worker processes: compare with PIPELINE_CONCURRENT_RUNS × Q_WORKERS.
+RUNS_IN_FLIGHT = Gauge("store_pipeline_runs_in_flight", "Pipeline runs on the worker processes' threads now.",
+                       multiprocess_mode="livesum")
+
+
+def run_started() -> None:
+    RUNS_IN_FLIGHT.inc()
+
+
+def run_finished() -> None:
+    RUNS_IN_FLIGHT.dec()
 
 
 def order_created() -> None:
