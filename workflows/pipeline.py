@@ -27,7 +27,7 @@ from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult
 from workflows import executor
-from workflows.confirmation import payment_pending
+from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
@@ -121,6 +121,9 @@ class Step:
     retry_policy: str
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
     unavailable: str = "provider_unavailable"
+    # The provider already took this step's request and answers later (a pending charge): what
+    # to do instead of `unavailable` when the calls are spent on timeouts (None: nothing pending).
+    awaiting: Callable[[Order], Order | bool | None] | None = None
 
     def run(self, order: Order) -> Order | bool:
         if not breakers.allow(self.step):
@@ -143,6 +146,8 @@ class Step:
         if outcome.kind == LEFT:
             return True
         if outcome.kind == EXHAUSTED:
+            if self.awaiting is not None and (waiting := self.awaiting(order)) is not None:
+                return waiting
             return order_transition(order_id=order.pk, name=self.unavailable, only_from=order.state, detail=detail,
                                     reason=outcome.reason) or True
         if outcome.result.pending:  # the provider confirms later, through its webhook
@@ -229,7 +234,8 @@ PIPELINE = {
                            unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, success="payment_approved",
-                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields),
+                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields,
+                           awaiting=payment_awaiting),
     S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),
     S.PAID:           Fire("start_shipping"),
