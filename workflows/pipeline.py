@@ -126,12 +126,19 @@ class Step:
     awaiting: Callable[[Order], Order | bool | None] | None = None
 
     def run(self, order: Order) -> Order | bool:
+        policy = RetryPolicy.from_settings(self.retry_policy)
+        # Calls spent while the provider had the request pending: no call goes out, so none may
+        # claim the circuit's probe (a claim without a call holds it for PROBE_SECONDS).
+        if order.step_failures >= policy.calls and self.awaiting is not None:
+            waiting = self.awaiting(order)
+            if waiting is not None:
+                return waiting
         if not breakers.allow(self.step):
             return circuit_wait(order, self.step)
         with executor.provider_slot(self.step) as admitted:
             if admitted:
                 outcome = step_run(
-                    self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy),
+                    self.step, lambda timeout: self.call(order, timeout), policy,
                     failures=order.step_failures,
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
                 )

@@ -256,3 +256,23 @@ def test_timeouts_of_a_charge_that_never_answered_pending_still_stall_it(sync_pi
     settings.PIPELINE_TASKS_SYNC = True
 
     assert _rerun_in_a_payment_outage(order.pk) == "stalled"
+
+
+def test_a_pending_payment_with_its_calls_spent_never_claims_the_circuits_probe(
+    sync_pipeline, customer, place_order, settings
+):
+    from providers import breakers
+    from providers.models import ProviderCircuit
+
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 0}
+    order = place_order(customer, card=CARD_PENDING)
+    assert _rerun_in_a_payment_outage(order.pk) == "paying"
+    # The payment circuit's cool-down is over: the next call is its probe.
+    ProviderCircuit.objects.update_or_create(provider="payment", defaults={
+        "failures": 5, "opened_until": timezone.now() - timedelta(seconds=1), "probe_until": None})
+    breakers._forget("payment")
+
+    assert pipeline_run(order.pk) == "paying"  # e.g. circuit_wake picked it: the oldest order in paying
+
+    assert ProviderCircuit.objects.get(provider="payment").probe_until is None  # left for an order that calls
+    assert breakers.circuits_due() == ["payment"]
