@@ -135,6 +135,7 @@ class Step:
                 return waiting
         if not breakers.allow(self.step):
             return circuit_wait(order, self.step)
+        probing = breakers.circuit(self.step).state != breakers.CLOSED  # this run's call is the probe
         with executor.provider_slot(self.step) as admitted:
             if admitted:
                 outcome = step_run(
@@ -143,6 +144,8 @@ class Step:
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
                 )
         if not admitted:  # the bulkhead stayed full for BULKHEAD_WAIT_SECONDS: back to the queue
+            if probing:
+                breakers.probe_release(self.step)
             pipeline_enqueue(order_id=order.pk)
             return False
         if outcome.closed:
