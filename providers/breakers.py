@@ -113,6 +113,16 @@ def allow(provider: str) -> bool:
     return bool(claimed)
 
 
+def probe_release(provider: str) -> bool:
+    """The caller claimed the probe (`allow` in half-open) but made no call (its bulkhead was
+    full): give the claim back, so the next run probes now rather than after PROBE_SECONDS.
+    True when a claim was released."""
+    released = (ProviderCircuit.objects.filter(provider=provider, opened_until__lte=timezone.now(),
+                                               probe_until__isnull=False).update(probe_until=None))
+    _forget(provider)
+    return bool(released)
+
+
 def succeeded(provider: str) -> bool:
     """The provider answered: reset its failures and close its circuit. True when this closed it."""
     view = circuit(provider)

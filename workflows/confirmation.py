@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.services import order_transition, payment_pending_record
+from orders.services.payment_pending import PAYMENT_PENDING_EVENT
 from orders.states import OrderState
 from providers.base import GatewayResult
 from workflows.queueing import pipeline_schedule
@@ -29,6 +30,31 @@ def payment_expired_reason(timeout: int) -> str:
     return f"The payment was not confirmed within {_duration(timeout)}; no charge was made"
 
 
+def _expire(order: Order, reference: str) -> Order | bool:
+    timeout = settings.PAYMENT_CONFIRM_TIMEOUT
+    return order_transition(order_id=order.pk, name="payment_expired", only_from=OrderState.PAYING,
+                            detail={"step": "payment", "reference": reference},
+                            reason=payment_expired_reason(timeout)) or True
+
+
+def payment_awaiting(order: Order) -> Order | bool | None:
+    """The payment step spent its calls on timeouts: if its charge had already answered "pending"
+    (since the order last entered `paying`), the provider was reached and the bank confirms it
+    through the webhook, so the order keeps waiting in `paying` (until its deadline) instead of
+    stalling: a stalled order would ignore the approval, and the customer be charged for an
+    order that never ships. None when no charge of this payment is pending."""
+    entered = (order.events.filter(target_state=OrderState.PAYING).exclude(transition="")
+               .order_by("-id").values_list("id", flat=True).first())
+    pending = (order.events.filter(event_type=PAYMENT_PENDING_EVENT, id__gt=entered or 0)
+               .order_by("id").values_list("created_at", "detail").first())
+    if pending is None:
+        return None
+    since, detail = pending
+    if timezone.now() >= since + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT):
+        return _expire(order, (detail or {}).get("reference", ""))
+    return False
+
+
 def payment_pending(order: Order, result: GatewayResult) -> Order | bool:
     """The payment stage's answer to a pending charge (a Stage's run: False means the order waits;
     True or the order means go on)."""
@@ -38,9 +64,7 @@ def payment_pending(order: Order, result: GatewayResult) -> Order | bool:
     timeout = settings.PAYMENT_CONFIRM_TIMEOUT
     due = pending.since + timedelta(seconds=timeout)
     if timezone.now() >= due:
-        return order_transition(order_id=order.pk, name="payment_expired", only_from=OrderState.PAYING,
-                                detail={"step": "payment", "reference": result.reference},
-                                reason=payment_expired_reason(timeout)) or True
+        return _expire(order, result.reference)
     if pending.new:
         pipeline_schedule(order_id=order.pk, at=due)
     return False

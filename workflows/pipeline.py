@@ -27,7 +27,7 @@ from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult
 from workflows import executor
-from workflows.confirmation import payment_pending
+from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.review import review_rule_matching
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
@@ -121,18 +121,31 @@ class Step:
     retry_policy: str
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
     unavailable: str = "provider_unavailable"
+    # The provider already took this step's request and answers later (a pending charge): what
+    # to do instead of `unavailable` when the calls are spent on timeouts (None: nothing pending).
+    awaiting: Callable[[Order], Order | bool | None] | None = None
 
     def run(self, order: Order) -> Order | bool:
+        policy = RetryPolicy.from_settings(self.retry_policy)
+        # Calls spent while the provider had the request pending: no call goes out, so none may
+        # claim the circuit's probe (a claim without a call holds it for PROBE_SECONDS).
+        if order.step_failures >= policy.calls and self.awaiting is not None:
+            waiting = self.awaiting(order)
+            if waiting is not None:
+                return waiting
         if not breakers.allow(self.step):
             return circuit_wait(order, self.step)
+        probing = breakers.circuit(self.step).state != breakers.CLOSED  # this run's call is the probe
         with executor.provider_slot(self.step) as admitted:
             if admitted:
                 outcome = step_run(
-                    self.step, lambda timeout: self.call(order, timeout), RetryPolicy.from_settings(self.retry_policy),
+                    self.step, lambda timeout: self.call(order, timeout), policy,
                     failures=order.step_failures,
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
                 )
         if not admitted:  # the bulkhead stayed full for BULKHEAD_WAIT_SECONDS: back to the queue
+            if probing:
+                breakers.probe_release(self.step)
             pipeline_enqueue(order_id=order.pk)
             return False
         if outcome.closed:
@@ -143,6 +156,8 @@ class Step:
         if outcome.kind == LEFT:
             return True
         if outcome.kind == EXHAUSTED:
+            if self.awaiting is not None and (waiting := self.awaiting(order)) is not None:
+                return waiting
             return order_transition(order_id=order.pk, name=self.unavailable, only_from=order.state, detail=detail,
                                     reason=outcome.reason) or True
         if outcome.result.pending:  # the provider confirms later, through its webhook
@@ -229,7 +244,8 @@ PIPELINE = {
                            unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, success="payment_approved",
-                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields),
+                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields,
+                           awaiting=payment_awaiting),
     S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),
     S.PAID:           Fire("start_shipping"),

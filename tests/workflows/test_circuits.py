@@ -136,3 +136,27 @@ def test_the_relay_queues_the_probe_once_the_cool_down_is_over(payments_time_out
     order.refresh_from_db()
     assert (order.state, charges(order)) == ("delivered", 2)
     assert breakers.circuits_due() == [] and breakers.circuit("payment", fresh=True).state == breakers.CLOSED
+
+
+def test_a_probe_that_finds_its_bulkhead_full_gives_its_claim_back(place_order, customer, settings):
+    import threading
+
+    from workflows import executor
+    from workflows.pipeline import pipeline_advance
+
+    order = place_order(customer, card=CARD_BY_RATES)
+    Order.objects.filter(pk=order.pk).update(state="paying")  # waiting on the payment circuit
+    ProviderCircuit.objects.update_or_create(provider="payment", defaults={
+        "failures": 5, "opened_until": timezone.now() - timedelta(seconds=1), "probe_until": None})
+    breakers._forget("payment")
+    settings.PIPELINE = {**settings.PIPELINE, "BULKHEAD_WAIT_SECONDS": 0.01}
+    full = threading.BoundedSemaphore(1)
+    full.acquire()  # every place taken by calls still in flight
+    executor._bulkheads["payment"] = full
+    try:
+        assert pipeline_advance(order.pk) == "paying"  # back to the queue
+    finally:
+        executor._bulkheads.pop("payment", None)
+
+    assert ProviderCircuit.objects.get(provider="payment").probe_until is None
+    assert breakers.circuits_due() == ["payment"]  # the relay queues the probe again at once

@@ -197,3 +197,82 @@ def test_an_approval_after_the_timeout_is_ignored_and_flagged_for_a_refund(
                                                (1, "1 second")])
 def test_the_expiry_reason_names_the_timeout(seconds, text):
     assert payment_expired_reason(seconds) == f"The payment was not confirmed within {text}; no charge was made"
+
+
+# --- a pending charge and a payment outage ----------------------------------------------------
+
+def _rerun_in_a_payment_outage(order_id: int) -> str | None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from providers import simulation
+
+    simulation.outages_forget()
+    call_command("provider_outage", "payment", "--seconds", "60", "--mode", "error", stdout=StringIO())
+    try:
+        return pipeline_run(order_id)  # the sweeper's run, say: the order has sat in paying for minutes
+    finally:
+        call_command("provider_outage", "payment", "--end", stdout=StringIO())
+        simulation.outages_forget()
+
+
+def test_a_rerun_in_an_outage_does_not_stall_a_pending_payment(sync_pipeline, customer, place_order, client, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 0}
+    order = place_order(customer, card=CARD_PENDING)
+
+    # Its calls time out, but the provider had taken the charge: the order keeps waiting for the bank.
+    assert _rerun_in_a_payment_outage(order.pk) == "paying"
+    assert Order.objects.get(pk=order.pk).failure_reason == ""
+
+    response = deliver(client, event_for(order.pk))  # so the bank's approval is applied, not ignored
+    assert answer(response)["status"] == "processed", answer(response)
+    assert Order.objects.get(pk=order.pk).state == "delivered"
+
+
+def test_a_pending_payment_whose_calls_time_out_still_expires_at_its_deadline(
+    sync_pipeline, customer, place_order, settings
+):
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 0}
+    order = place_order(customer, card=CARD_PENDING)
+    assert _rerun_in_a_payment_outage(order.pk) == "paying"
+    Order.objects.get(pk=order.pk).events.filter(event_type=PAYMENT_PENDING_EVENT).update(
+        created_at=timezone.now() - timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT + 1))
+
+    assert _rerun_in_a_payment_outage(order.pk) == "failed"
+    assert Order.objects.get(pk=order.pk).events.filter(transition="payment_expired").exists()
+
+
+def test_timeouts_of_a_charge_that_never_answered_pending_still_stall_it(sync_pipeline, customer, place_order, settings):
+    from orders.services import order_transition
+
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 0}
+    order = place_order(customer, card=CARD_PENDING_DECLINE)
+    assert Order.objects.get(pk=order.pk).state == "paying"
+    # The retry's charge (a new key: its earlier charge's pending note no longer counts) never answers.
+    settings.PIPELINE_TASKS_SYNC = False  # fire the two transitions without running the pipeline
+    order_transition(order_id=order.pk, name="payment_declined", reason="declined")
+    order_transition(order_id=order.pk, name="retry_payment")
+    settings.PIPELINE_TASKS_SYNC = True
+
+    assert _rerun_in_a_payment_outage(order.pk) == "stalled"
+
+
+def test_a_pending_payment_with_its_calls_spent_never_claims_the_circuits_probe(
+    sync_pipeline, customer, place_order, settings
+):
+    from providers import breakers
+    from providers.models import ProviderCircuit
+
+    settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 0}
+    order = place_order(customer, card=CARD_PENDING)
+    assert _rerun_in_a_payment_outage(order.pk) == "paying"
+    # The payment circuit's cool-down is over: the next call is its probe.
+    ProviderCircuit.objects.update_or_create(provider="payment", defaults={
+        "failures": 5, "opened_until": timezone.now() - timedelta(seconds=1), "probe_until": None})
+    breakers._forget("payment")
+
+    assert pipeline_run(order.pk) == "paying"  # e.g. circuit_wake picked it: the oldest order in paying
+
+    assert ProviderCircuit.objects.get(provider="payment").probe_until is None  # left for an order that calls
+    assert breakers.circuits_due() == ["payment"]
