@@ -8,10 +8,12 @@ persistence lost the tasks it held, and a run that finds its order moved on does
 """
 import contextlib
 import logging
+import math
 import multiprocessing
 import threading
 import time
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis
@@ -40,6 +42,7 @@ class Relay:
         self.broker = broker or get_broker()
         self.broker_down = False
         self.failing = False
+        self.probes_queued: dict[str, float] = {}  # provider → when (monotonic s) its probe was queued
 
     def tick(self) -> None:
         if not broker_reachable(self.broker):
@@ -63,11 +66,16 @@ class Relay:
 
     def probe_due_circuits(self) -> None:
         """A provider's circuit whose cool-down is over, with orders waiting on it: queue the run
-        of the one that waited longest, whose call is the probe."""
+        of the one that waited longest, whose call is the probe. Once per cool-down at most: while
+        the workers are busy the queued probe may take a while to claim the circuit."""
+        now = time.monotonic()
         for provider in breakers.circuits_due():
+            if now - self.probes_queued.get(provider, -math.inf) < settings.PROVIDER_CIRCUIT["COOL_DOWN_SECONDS"]:
+                continue
             if Order.objects.filter(state__in=provider_states(provider)).exists():
                 outbox.enqueue("workflows.tasks.circuit_wake", provider, task_name=f"circuit-wake-{provider}",
                                group="pipeline")
+                self.probes_queued[provider] = now
 
 
 def _relay_forever(interval: float) -> None:

@@ -16,6 +16,10 @@ class PaymentWebhookApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Not the per-address API limits: the provider sends from few addresses, and an event it is
+    # refused (429) may not come again before the payment's deadline. The signature is checked
+    # before anything is read or written.
+    throttle_classes: list = []
 
     @extend_schema(
         operation_id="payments_webhook",

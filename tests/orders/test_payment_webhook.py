@@ -163,3 +163,14 @@ def test_the_order_admin_page_lists_the_webhook_events(paying, client, admin_cli
 
     assert page.status_code == 200
     assert "evt_0001" in page.content.decode() and "payment.approved" in page.content.decode()
+
+
+def test_the_provider_is_never_refused_for_volume(paying, client, settings):
+    # The API's per-address limits do not apply: a 429 could make the provider give up on an
+    # event before the payment's deadline. Every request still has its signature checked.
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "API": "2/min", "API_BURST": "2/min"}
+    statuses = {client.post(WEBHOOK, data=b"{}", content_type="application/json").status_code for _ in range(5)}
+    assert statuses == {400}
+    assert answer(deliver(client, event(paying.pk)))["status"] == "processed"
+    assert client.get("/api/products").status_code == 200
+    assert {client.get("/api/products").status_code for _ in range(3)} == {200, 429}  # the rest keeps its limits

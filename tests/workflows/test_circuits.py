@@ -160,3 +160,19 @@ def test_a_probe_that_finds_its_bulkhead_full_gives_its_claim_back(place_order, 
 
     assert ProviderCircuit.objects.get(provider="payment").probe_until is None
     assert breakers.circuits_due() == ["payment"]  # the relay queues the probe again at once
+
+
+def test_the_relay_queues_one_probe_per_cool_down(payments_time_out, place_order, customer, monkeypatch):
+    from workflows import outbox
+    from workflows.relay import Relay
+
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1}
+    place_order(customer, card=CARD_BY_RATES)
+    ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
+    queued = []
+    monkeypatch.setattr(outbox, "enqueue", lambda func, *args, **kwargs: queued.append((func, args)))
+
+    relay = Relay(broker=object())
+    relay.probe_due_circuits()
+    relay.probe_due_circuits()  # the workers have not claimed it yet: no second probe
+    assert queued == [("workflows.tasks.circuit_wake", ("payment",))]
