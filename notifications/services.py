@@ -44,11 +44,13 @@ def _sentence(text: str) -> str:
     return f"{text}." if text and text[-1] not in ".!?" else text
 
 
-def notification_record(*, order: Order, event_type: str) -> Notification | None:
+def notification_record(*, order: Order, event_type: str, claimed: bool = False) -> Notification | None:
     """Write the customer's notification of `event_type` for `order`, as the order is now.
 
     Call it inside the transaction that publishes the event. Returns None for an event the
-    customer is not told about, or one already recorded (a redelivered step)."""
+    customer is not told about, or one already recorded (a redelivered step). `claimed`: the
+    caller e-mails it itself right after the commit (`notification_send(..., claimed=True)`),
+    so it is written claimed for EMAIL_CLAIM, as the first sender's UPDATE would have."""
     if event_type not in MESSAGES:
         return None
     values = {
@@ -62,26 +64,30 @@ def notification_record(*, order: Order, event_type: str) -> Notification | None
     title, body = (text.format(**values).strip() for text in MESSAGES[event_type])
     try:
         with transaction.atomic():
+            claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}
             return Notification.objects.create(
-                user=order.owner, order=order, event_type=event_type, title=title, body=body
+                user=order.owner, order=order, event_type=event_type, title=title, body=body, **claim
             )
     except IntegrityError:
         return None
 
 
-def notification_send(notification_id: int, notification: Notification | None = None) -> bool:
+def notification_send(notification_id: int, notification: Notification | None = None, *,
+                      claimed: bool = False) -> bool:
     """E-mail one recorded notification unless it went out already; True when sent now.
 
     A sender first claims the row for EMAIL_CLAIM (one conditional UPDATE), so two senders at
     once (the pipeline, a relayed task, the sweeper) never both send it; a sender that dies
     mid-send leaves a claim that runs out, and the sweeper tries again. A failure is logged,
-    the claim released and the attempt counted."""
-    now = timezone.now()
-    claimed = (Notification.objects.filter(pk=notification_id, email_sent_at=None)
-               .filter(Q(email_claimed_until=None) | Q(email_claimed_until__lt=now))
-               .update(email_attempts=F("email_attempts") + 1, email_claimed_until=now + EMAIL_CLAIM))
+    the claim released and the attempt counted. `claimed`: the row was written claimed by this
+    sender (notification_record(claimed=True))."""
     if not claimed:
-        return False
+        now = timezone.now()
+        claimed = bool(Notification.objects.filter(pk=notification_id, email_sent_at=None)
+                       .filter(Q(email_claimed_until=None) | Q(email_claimed_until__lt=now))
+                       .update(email_attempts=F("email_attempts") + 1, email_claimed_until=now + EMAIL_CLAIM))
+        if not claimed:
+            return False
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
     try:

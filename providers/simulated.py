@@ -77,7 +77,9 @@ class PaymentGateway:
             return known
         card = CardToken.objects.filter(token=token).first() if token else None
         behaviour = card.behaviour if card else ""
-        rng = seeded_rng(key + f":{GatewayCall.objects.filter(idempotency_key=key, gateway='payment').count()}")
+        # A card without a test behaviour draws its outcome: each retry of the key draws afresh.
+        tries = GatewayCall.objects.filter(idempotency_key=key, gateway="payment").count() if not behaviour else 0
+        rng = seeded_rng(f"{key}:{tries}")
         if behaviour == "timeout_once" and not GatewayCall.objects.filter(
             gateway="payment", operation="charge", idempotency_key=key
         ).exists():

@@ -11,9 +11,12 @@ send_inline: contextvars.ContextVar[bool] = contextvars.ContextVar("notification
 
 
 def notification_deliver(notification: Notification) -> None:
-    """After commit: e-mail `notification` now when in a pipeline task, else queue `notification_send`."""
-    if send_inline.get():
-        notification_send(notification.pk, notification)
+    """After commit: e-mail `notification` now when in a pipeline task (or recorded by one), else
+    queue `notification_send`."""
+    # Written claimed (workflows.receivers) when a pipeline run recorded it: that run sends it.
+    claimed = notification.email_claimed_until is not None
+    if send_inline.get() or claimed:
+        notification_send(notification.pk, notification, claimed=claimed)
         return
     outbox.enqueue("notifications.services.notification_send", notification.pk,
                    task_name=f"notify-{notification.order_id}-{notification.event_type}", group="notifications")

@@ -8,7 +8,7 @@ from django.dispatch import receiver
 from notifications.services import notification_record
 from orders.signals import order_event, order_ready
 from workflows import metrics
-from workflows.delivery import notification_deliver
+from workflows.delivery import notification_deliver, send_inline
 from workflows.queueing import pipeline_enqueue
 
 
@@ -37,6 +37,7 @@ def events_count(sender, order, event, **kwargs) -> None:
 def notification_on_event(sender, order, event, **kwargs) -> None:
     """Write the customer's notification with the event; e-mail it once committed. (The "order
     received" e-mail of a placed order goes out from the pipeline's first stage, in the worker.)"""
-    notification = notification_record(order=order, event_type=event.event_type)
+    inline = send_inline.get() and bool(event.transition)  # a pipeline run e-mails it itself after the commit
+    notification = notification_record(order=order, event_type=event.event_type, claimed=inline)
     if notification is not None and event.transition:
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)

@@ -98,17 +98,13 @@ def order_transition(
             staff_action_record(
                 actor=actor, obj=order, action=name, changes={"state": [source, order.state]}, detail=event_detail
             )
-        logger.info(
-            "order %s %s: %s → %s",
-            order.pk,
-            name,
-            source,
-            order.state,
-            extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state},
-        )
         # A person moved the order into a state the pipeline works on: hand it back to the pipeline.
         if actor_kind != Actor.SYSTEM and order.state not in TERMINAL_STATES | WAITING_STATES:
             order_ready_on_commit(order.pk)
+    # Logged once the block is done: on SQLite the transaction holds the write lock, which every
+    # other writer waits for.
+    logger.info("order %s %s: %s → %s", order.pk, name, source, order.state,
+                extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state})
     return order
 
 
