@@ -18,6 +18,8 @@ SHOP_STAFF_PERMISSIONS = (
     "orders.view_order",
     "orders.change_order",  # cancel and retry orders (transition buttons), never edit fields
     "orders.approve_order",
+    "orders.add_staffnote",  # internal notes on orders and customers
+    "orders.view_staffnote",
     "orders.view_refund",
     "workflows.view_reviewrule",
     "workflows.change_reviewrule",
