@@ -11,6 +11,8 @@ customer needs orders.view_order, adding a note orders.add_staffnote besides. Ev
 admin page (list and page) links its customer's name and e-mail here, and so does the User
 admin (accounts sits below orders, so the link is added from here).
 """
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -25,7 +27,7 @@ from accounts.models import User
 from orders.admin_forms import StaffNoteForm
 from orders.models import Customer
 from orders.services import staff_note_add
-from orders.staff_selectors import customer_list, customer_summary
+from orders.staff_selectors import CENT, customer_list, customer_summary
 from store import permissions
 from store.errors import DomainError
 
@@ -69,8 +71,8 @@ class CustomerAdmin(admin.ModelAdmin):
         return customer.order_count
 
     @admin.display(description="lifetime spend (USD)", ordering="lifetime_spend")
-    def lifetime_spend(self, customer: Customer):
-        return customer.lifetime_spend
+    def lifetime_spend(self, customer: Customer) -> Decimal:
+        return customer.lifetime_spend.quantize(CENT)  # SQLite's sum of an expression has float-like digits
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

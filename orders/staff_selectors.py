@@ -15,6 +15,7 @@ from orders.models import Order, OrderEvent, StaffNote
 
 MONEY = DecimalField(max_digits=12, decimal_places=2)
 ZERO = Value(Decimal("0.00"), output_field=MONEY)
+CENT = Decimal("0.01")
 
 # Orders the payment provider charged and that are paid or beyond (refunded included); a
 # Delayed order may not have been charged yet, hence the transaction id.
@@ -118,9 +119,10 @@ def customer_summary(*, customer, now: datetime | None = None) -> CustomerSummar
         customer=customer,
         orders=orders,
         order_count=len(orders),
-        paid=money["paid"],
-        refunded=money["refunded"],
-        lifetime_spend=money["spend"],
+        # Sums of expressions come back from SQLite with float-like digits: cents, as everywhere.
+        paid=money["paid"].quantize(CENT),
+        refunded=money["refunded"].quantize(CENT),
+        lifetime_spend=money["spend"].quantize(CENT),
         account_age=now - customer.date_joined,
         addresses=addresses,
         declined=_declined_payments(customer, {order.pk: order for order in orders}),

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
-from orders.models import Order
+from orders.models import Order, StaffNote
 from providers import breakers
 from tests.conftest import BASE_DIR
 
@@ -155,6 +155,14 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
     if row_id == "admin-order-list":
         order("new")
         return _admin_outcome(_web(user).get("/admin/orders/order/"), False)
+    if row_id == "admin-customer-read":
+        order("paid")
+        return _admin_outcome(_web(user).get(f"/admin/orders/customer/{customer.pk}/change/"), False)
+    if row_id in ("admin-order-note", "admin-customer-note"):
+        o = order("paid")
+        target = f"order/{o.pk}" if row_id == "admin-order-note" else f"customer/{customer.pk}"
+        response = _web(user).post(f"/admin/orders/{target}/notes/", {"text": "Prefers deliveries after 5pm"})
+        return _admin_outcome(response, StaffNote.objects.filter(text="Prefers deliveries after 5pm").exists())
     if row_id == "admin-order-read":
         o = order("paid")
         return _admin_outcome(_web(user).get(f"/admin/orders/order/{o.pk}/change/"), False)
