@@ -141,7 +141,8 @@ def _declined_payments(customer, orders: dict[int, Order]) -> list[DeclinedPayme
                    in seen.items() if order_id in orders), key=lambda d: d.last_declined_at, reverse=True)
 
 
-def _note_entry(note: StaffNote) -> StaffNoteEntry:
+def staff_note_entry(note: StaffNote) -> StaffNoteEntry:
+    """A StaffNote as an entry of the notes staff read."""
     return StaffNoteEntry(note.created_at, note.author_email or "(deleted account)", note.text, "note", note.order)
 
 
@@ -158,14 +159,14 @@ def _event_notes(queryset: QuerySet[OrderEvent]) -> list[StaffNoteEntry]:
 def order_staff_notes(*, order: Order) -> list[StaffNoteEntry]:
     """Staff's notes on the order, newest first: the notes written on it and those given with a
     reject or cancel (the event's `detail.note`). Two queries."""
-    notes = [_note_entry(note) for note in StaffNote.objects.filter(order=order).select_related("order")]
+    notes = [staff_note_entry(note) for note in StaffNote.objects.filter(order=order).select_related("order")]
     notes += _event_notes(OrderEvent.objects.filter(order=order))
     return sorted(notes, key=lambda entry: entry.at, reverse=True)
 
 
 def customer_staff_notes(*, customer) -> list[StaffNoteEntry]:
     """Staff's notes on the customer and on each of their orders (as `order_staff_notes`), newest first."""
-    notes = [_note_entry(note) for note in
+    notes = [staff_note_entry(note) for note in
              StaffNote.objects.filter(Q(customer=customer) | Q(order__owner=customer)).select_related("order")]
     notes += _event_notes(OrderEvent.objects.filter(order__owner=customer))
     return sorted(notes, key=lambda entry: entry.at, reverse=True)

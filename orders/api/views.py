@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import selectors, services
+from orders import selectors, services, staff_selectors
 from orders.api.filters import order_list_query
 from orders.api.serializers import (
     CustomerCancelInput,
@@ -19,6 +19,8 @@ from orders.api.serializers import (
     OrderOutput,
     RefundInput,
     StaffDecisionInput,
+    StaffNoteInput,
+    StaffNoteOutput,
 )
 from orders.models import Order
 from orders.states import OrderState
@@ -234,3 +236,25 @@ class OrderRefundApi(APIView):
             idempotency_key=_idempotency_key(request),
         )
         return _committed(request, order)
+
+
+class OrderNotesApi(APIView):
+    """Staff's internal notes on an order: never part of what the customer reads."""
+
+    permission_classes = [StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(operation_id="orders_notes_list", responses=StaffNoteOutput(many=True))
+    def get(self, request: Request, order_id: int) -> Response:
+        """The order's notes, newest first: those written on it and those given with a reject or cancel."""
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        return Response(StaffNoteOutput(staff_selectors.order_staff_notes(order=order), many=True).data)
+
+    @extend_schema(operation_id="orders_notes_create", request=StaffNoteInput, responses={201: StaffNoteOutput})
+    def post(self, request: Request, order_id: int) -> Response:
+        """Add a note (orders.add_staffnote); nothing is published, notified or e-mailed."""
+        permissions.require(request.user, permissions.NOTE_ADD)
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        payload = StaffNoteInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        note = services.staff_note_add(author=request.user, text=payload.validated_data["text"], order=order)
+        return Response(StaffNoteOutput(staff_selectors.staff_note_entry(note)).data, status=status.HTTP_201_CREATED)
