@@ -10,7 +10,7 @@ def shop_staff_write_notes(apps, schema_editor):
     from store.staff import shop_staff_group_sync
 
     shop_staff_group_sync(apps=apps, using=schema_editor.connection.alias,
-                          permissions=("orders.add_staffnote", "orders.view_staffnote"))
+                          permissions=("orders.add_staffnote",))
 
 
 class Migration(migrations.Migration):

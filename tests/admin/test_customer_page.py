@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core import mail
 from django.db.models import F
@@ -150,6 +151,8 @@ def test_a_note_on_the_customer_is_on_their_page_and_reaches_nobody_else(
     assert NOTE in page and "clerk@example.com" in page
     note = StaffNote.objects.get()
     assert (note.customer_id, note.order_id, note.author_id) == (customer.pk, None, shop_staff.pk)
+    audit = LogEntry.objects.get_for_object(note).get()  # the audit trail: who wrote which note
+    assert (audit.action, audit.actor_email) == (LogEntry.Action.CREATE, "clerk@example.com")
     # Nothing sent, nothing shown to the customer.
     assert mail.outbox == []
     assert Notification.objects.count() == notifications_before
