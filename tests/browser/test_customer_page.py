@@ -10,6 +10,7 @@ from django.core import mail
 from django.test import Client
 from playwright.sync_api import Browser, Page, expect
 
+from notifications.models import Notification
 from orders.models import Order, StaffNote
 from orders.services import refund_create
 from store.staff import shop_staff_group_sync
@@ -33,7 +34,8 @@ def test_staff_find_a_customer_see_their_spend_and_add_notes_the_customer_never_
     wait_for(lambda: Order.objects.get(pk=declined.pk).state == "failed", message="the declined order failed")
     refund_create(order=Order.objects.get(pk=delivered.pk), amount=Decimal("49.98"), reason="Dented box",
                   actor=None)
-    emails_before = len(mail.outbox)
+    emails_before, notifications_before = len(mail.outbox), Notification.objects.count()
+    assert emails_before > 0  # the customer's order e-mails: the outbox is watched
 
     # Sign in and find the customer by e-mail among the customers.
     page.goto(f"{live_server.url}/admin/")
@@ -105,4 +107,6 @@ def test_staff_find_a_customer_see_their_spend_and_add_notes_the_customer_never_
         assert response.status_code == 200
         assert CUSTOMER_NOTE not in response.content.decode() and ORDER_NOTE not in response.content.decode()
     assert len(mail.outbox) == emails_before  # nothing was sent for the notes
+    assert Notification.objects.count() == notifications_before
+    assert not any(CUSTOMER_NOTE in n.body or ORDER_NOTE in n.body for n in Notification.objects.all())
     assert all(CUSTOMER_NOTE not in m.body and ORDER_NOTE not in m.body for m in mail.outbox)
