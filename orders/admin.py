@@ -7,7 +7,8 @@ order or several) first show a confirmation page that asks for an internal note 
 to the customer; only the post from that page acts. Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
-to refund (granted individually, not through the "Shop staff" group).
+to refund (granted individually, not through the "Shop staff" group), add_staffnote to add an
+internal note (orders.admin_customers has the customer page every order links its customer to).
 
 The Delayed list is this changelist filtered to state `stalled` (linked from the admin home
 page, which also shows the providers' circuits and closes one by hand: `circuit_close_view`);
@@ -32,11 +33,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
-from orders.admin_forms import RefundForm
+from orders.admin_customers import customer_link, note_added
+from orders.admin_forms import RefundForm, StaffNoteForm
 from orders.admin_selectors import order_approval_queue, order_stalled_on, providers_not_closed
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.services import order_act, order_redrive, order_retry, provider_circuit_close, refund_create
+from orders.staff_selectors import order_staff_notes
 from orders.states import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -241,8 +244,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "state_display", "total", "refunded_amount", "created_at", "updated_at")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
-    search_fields = ("owner__email",)
-    search_help_text = "Order number (#000012 or 12) or the customer's e-mail."
+    search_fields = ("owner__email", "owner__name", "lines__name")
+    search_help_text = "Order number (#000012 or 12), the customer's e-mail or name, or a product's name."
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -313,13 +316,13 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
 
     @admin.display(description="customer", ordering="owner__email")
     def customer(self, order: Order) -> str:
-        return order.owner.email
+        return customer_link(order.owner)
 
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
-        owner = order.owner
-        email = format_html('<a href="mailto:{}">{}</a>', owner.email, owner.email)
-        return format_html("{} &lt;{}&gt;", owner.name, email) if owner.name else email
+        """Linked to the customer's page (their orders, spend and notes), and their e-mail to write to."""
+        mail = format_html('<a href="mailto:{}">e-mail</a>', order.owner.email)
+        return format_html("{} ({})", customer_link(order.owner), mail)
 
     @admin.display(description="state", ordering="state")
     def state_display(self, order: Order) -> str:
@@ -347,7 +350,11 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         ]
         can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
+        may_note = permissions.can(request.user, permissions.NOTE_ADD)
         return {
+            "staff_notes": order_staff_notes(order=order),
+            "note_form": StaffNoteForm() if may_note else None,
+            "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex}) if can_refund else None,
@@ -360,6 +367,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return [
             path("<path:object_id>/actions/<str:action>/", wrap(self.action_view), name="orders_order_action"),
             path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            path("<path:object_id>/notes/", wrap(self.note_view), name="orders_order_note"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             *super().get_urls(),
         ]
@@ -479,6 +487,15 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             else:
                 messages.success(request, f"Refunded ${refund.amount} on order {order.number} "
                                           f"(${order.refundable_amount} left to refund).")
+        return self._back(request, order)
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: add an internal note on the order (staff only), then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.NOTE_ADD)
+        order = self._order_or_404(object_id)
+        note_added(request, StaffNoteForm(request.POST), order=order)
         return self._back(request, order)
 
     def circuit_close_view(self, request: HttpRequest, provider: str) -> HttpResponse:

@@ -1,4 +1,4 @@
-"""Forms of the order page's buttons in the admin: they parse input, the services decide.
+"""Forms of the order and customer pages' buttons in the admin: they parse input, the services decide.
 
 Reject and cancel take orders.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
 """
@@ -6,10 +6,18 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.services import NOTE_MAX_LENGTH
 from store.numbers import AsciiDecimalFormField
 
 
-class RefundForm(forms.Form):
+class ErrorTextMixin:
+    def error_text(self) -> str:
+        """The form's errors in one sentence, for an admin message."""
+        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+                        for name, errors in self.errors.items())
+
+
+class RefundForm(ErrorTextMixin, forms.Form):
     """A refund of `amount` (at most what is refundable: refund_create checks) for `reason`.
 
     `idempotency_key` is made when the form is rendered: submitting the same form twice (a
@@ -26,7 +34,12 @@ class RefundForm(forms.Form):
         error_messages={"required": "out of date: reload it.", "max_length": "out of date: reload it."},
     )
 
-    def error_text(self) -> str:
-        """The form's errors in one sentence, for an admin message."""
-        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-                        for name, errors in self.errors.items())
+
+class StaffNoteForm(ErrorTextMixin, forms.Form):
+    """An internal note on an order or a customer (orders.services.staff_note_add): staff only."""
+
+    text = forms.CharField(
+        label="Internal note", max_length=NOTE_MAX_LENGTH, strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="For colleagues only: never shown, sent or e-mailed to the customer.",
+    )

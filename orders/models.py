@@ -1,4 +1,4 @@
-"""Orders, their lines, their event timeline and refunds.
+"""Orders, their lines, their event timeline, refunds and staff's internal notes.
 
 Every state change is a django-fsm transition declared on `Order` below. The methods only
 change the order's own fields; `orders.services.transitions.order_transition` is the one
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
+from accounts.models import User
 from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, SKIPPED, Stage, means
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
@@ -485,3 +486,51 @@ class OrderAwaitingApproval(Order):
         ordering = ["created_at", "id"]
         verbose_name = "order awaiting approval"
         verbose_name_plural = "approval queue"
+
+
+class Customer(User):
+    """The admin's customer page (orders.admin_customers): an account seen through its orders,
+    governed by the Order permissions, not by the proxy's own."""
+
+    class Meta:
+        proxy = True
+        ordering = ["email"]
+        verbose_name = "customer"
+        verbose_name_plural = "customers"
+
+
+class StaffNote(models.Model):
+    """An internal note staff write on an order or on a customer, for colleagues.
+
+    Exactly one of `order` and `customer` is set. Notes are for staff only: shown on the
+    admin's order and customer pages, never on the customer's pages, in their API answers,
+    notifications or e-mails. Written by orders.services.notes.staff_note_add.
+    """
+
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_notes")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept when the author's account is deleted (the foreign key is then emptied).
+    author_email = models.EmailField(blank=True)
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(order__isnull=False, customer__isnull=True)
+                | models.Q(order__isnull=True, customer__isnull=False),
+                name="staffnote_on_order_or_customer",
+            ),
+        ]
+        indexes = [models.Index(fields=["order", "created_at"], name="staffnote_order_created"),
+                   models.Index(fields=["customer", "created_at"], name="staffnote_customer_created")]
+
+    def __str__(self) -> str:
+        about = self.order.number if self.order_id else str(self.customer)
+        return f"Note on {about} by {self.author_email or 'staff'}"

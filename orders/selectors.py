@@ -1,8 +1,10 @@
 """Reads of orders. Every customer-facing read is scoped to the owner."""
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, SKIPPED
@@ -32,11 +34,31 @@ def _visible_to(user) -> QuerySet[Order]:
     return Order.objects.all() if permissions.can(user, permissions.ORDER_VIEW) else Order.objects.filter(owner=user)
 
 
-def order_list(*, user, state: str | None = None) -> QuerySet[Order]:
-    """The orders `user` may see (`_visible_to`), newest first, optionally in one state."""
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def order_list(*, user, states: Iterable[str] = (), customer: int | str | None = None,
+               created_from: date | None = None, created_to: date | None = None) -> QuerySet[Order]:
+    """The orders `user` may see (`_visible_to`), newest first, narrowed by every filter given.
+
+    `states`: in any of these states. `customer`: placed by this account, a user id (int) or an
+    e-mail (str, matched case-insensitively). `created_from` / `created_to`: placed on or after
+    the first day, on or before the last (inclusive; days in settings.TIME_ZONE). The filters
+    only narrow what `user` may see: a customer naming another customer gets no orders.
+    """
     queryset = _visible_to(user)
-    if state:
-        queryset = queryset.filter(state=state)
+    states = tuple(states)
+    if states:
+        queryset = queryset.filter(state__in=states)
+    if isinstance(customer, int):
+        queryset = queryset.filter(owner_id=customer)
+    elif customer:
+        queryset = queryset.filter(owner__email__iexact=customer)
+    if created_from:
+        queryset = queryset.filter(created_at__gte=_day_start(created_from))
+    if created_to:
+        queryset = queryset.filter(created_at__lt=_day_start(created_to + timedelta(days=1)))
     return _with_details(queryset).annotate(item_count=Sum("lines__quantity")).order_by("-created_at", "-id")
 
 

@@ -274,6 +274,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "catalog.category",
     {"model": "workflows.reviewrule"},
     "orders.refund",
+    "orders.staffnote",  # who wrote which internal note
     {
         # A password change is recorded as one, its values hidden.
         "model": "accounts.user",
