@@ -1,6 +1,5 @@
 """Product images in a real browser: every seed product's own picture loads, and an image a
 member of staff uploads in the admin shows on the storefront, under the Content-Security-Policy."""
-import io
 import re
 
 import pytest
