@@ -201,8 +201,17 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
             field.show_hidden_initial = True
         return field
 
+    @staticmethod
+    def _photo_store(obj: Product, form) -> None:
+        """Store a new upload under its final name before the row is saved, so that the audit
+        trail (which reads the row before Django would store the file) records that name."""
+        upload = form.cleaned_data.get("photo")
+        if "photo" in form.changed_data and upload:
+            obj.photo.save(upload.name, upload, save=False)
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:
+            self._photo_store(obj, form)
             obj.save()
             return
         # Orders move stock with conditional UPDATEs while this page is open: writing every
@@ -215,5 +224,6 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
                                         "Open the product again and repeat your change.")
                 return
         fields = [name for name in form.changed_data if name != "stock"]
+        self._photo_store(obj, form)
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])

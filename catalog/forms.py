@@ -20,6 +20,12 @@ class ProductPhotoField(forms.ImageField):
         "invalid_image": "This file is not an image Pillow can read: upload a JPEG, PNG, WebP or GIF image.",
     }
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        side = settings.PRODUCT_IMAGE_MAX_SIDE
+        self.help_text = (f"{self.help_text} At most {filesizeformat(settings.PRODUCT_IMAGE_MAX_BYTES)} "
+                          f"and {side}x{side} pixels.").strip()
+
     def to_python(self, data):
         if data is None or not hasattr(data, "size"):
             return super().to_python(data)

@@ -5,12 +5,15 @@ import random
 import re
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from PIL import Image
 
+from catalog.forms import PHOTO_FORMATS
 from catalog.models import Product
+from store.media import MEDIA_TYPES
 
 PRODUCT_PAGE = "/products/{}/"
 CHANGE_PAGE = "/admin/catalog/product/{}/change/"
@@ -106,6 +109,8 @@ def test_staff_upload_an_image_which_the_storefront_shows_and_serves(client, sta
     assert (src, alt) == (f"/media/{stored[0]}", "Mechanical Keyboard")
     assert f'<img src="{src}"' in client.get("/admin/catalog/product/").content.decode()  # the list's thumbnail
     assert client.get("/api/products/prod-001").json()["image"] == src
+    entry = LogEntry.objects.get_for_object(product).latest("timestamp")  # the audit trail
+    assert entry.actor == staff_user and entry.changes_dict["photo"][1] == stored[0]
 
     served = Client().get(src)  # anyone, signed in or not
     assert served.status_code == 200
@@ -115,6 +120,18 @@ def test_staff_upload_an_image_which_the_storefront_shows_and_serves(client, sta
     assert served["Cache-Control"] == "public, max-age=31536000, immutable"
     assert "sandbox" in served["Content-Security-Policy"]
     assert "default-src 'none'" in served["Content-Security-Policy"]
+
+
+def test_a_new_product_may_come_with_its_image(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    data = {**change_data(catalog["prod-001"], public_id="prod-009", name="Webcam", stock=3), "initial-stock": 0}
+
+    response = client.post("/admin/catalog/product/add/", {**data, "photo": SimpleUploadedFile("cam.png", png())})
+
+    assert response.status_code == 302
+    [stored] = files_under(media_root)
+    assert stored.startswith("products/prod-009-")
+    assert shown_image(client, Product.objects.get(public_id="prod-009")) == (f"/media/{stored}", "Webcam")
 
 
 def test_the_file_is_stored_with_the_extension_of_its_real_format(client, staff_user, catalog, media_root):
@@ -193,6 +210,12 @@ def test_staff_without_the_change_permission_cannot_upload(client, make_user, ca
 
 
 # --- serving MEDIA_ROOT -----------------------------------------------------------------
+
+def test_every_format_an_upload_is_stored_in_is_served_with_its_type():
+    for image_format, extension in PHOTO_FORMATS.items():
+        expected = Image.MIME["JPEG" if image_format == "MPO" else image_format]
+        assert MEDIA_TYPES[f".{extension}"] == expected, image_format
+
 
 def test_the_media_url_serves_only_image_files_under_media_root(client, media_root, tmp_path):
     (media_root / "products").mkdir(parents=True)
