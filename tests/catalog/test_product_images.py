@@ -212,6 +212,7 @@ def test_staff_without_the_change_permission_cannot_upload(client, make_user, ca
 # --- serving MEDIA_ROOT -----------------------------------------------------------------
 
 def test_every_format_an_upload_is_stored_in_is_served_with_its_type():
+    Image.init()  # every format plugin, with its MIME type
     for image_format, extension in PHOTO_FORMATS.items():
         expected = Image.MIME["JPEG" if image_format == "MPO" else image_format]
         assert MEDIA_TYPES[f".{extension}"] == expected, image_format
