@@ -9,7 +9,7 @@ class Category(models.Model):
     name = models.CharField(max_length=80, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     image = models.CharField(
-        max_length=80, blank=True, help_text="Built-in picture (catalog.pictures) of the category's new products."
+        max_length=80, blank=True, help_text="The built-in picture new products of this category start with."
     )
 
     class Meta:
@@ -39,7 +39,7 @@ class Product(models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
     image = models.CharField(
         "built-in picture", max_length=80, blank=True,
-        help_text="Shown when no image is uploaded (catalog.pictures; blank: the default picture).",
+        help_text="Shown when no image is uploaded.",
     )
     photo = models.ImageField(
         "uploaded image", upload_to=photo_upload_to, blank=True,

@@ -45,12 +45,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='category',
             name='image',
-            field=models.CharField(blank=True, help_text="Built-in picture (catalog.pictures) of the category's new products.", max_length=80),
+            field=models.CharField(blank=True, help_text="The built-in picture new products of this category start with.", max_length=80),
         ),
         migrations.AlterField(
             model_name='product',
             name='image',
-            field=models.CharField(blank=True, help_text='Shown when no image is uploaded (catalog.pictures; blank: the default picture).', max_length=80, verbose_name='built-in picture'),
+            field=models.CharField(blank=True, help_text='Shown when no image is uploaded.', max_length=80, verbose_name='built-in picture'),
         ),
         migrations.RunPython(seed_pictures_own, seed_pictures_shared, elidable=True),
     ]

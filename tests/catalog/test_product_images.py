@@ -8,6 +8,8 @@ import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from PIL import Image
 
@@ -231,3 +233,26 @@ def test_the_media_url_serves_only_image_files_under_media_root(client, media_ro
     assert client.get("/media/%2e%2e/secret.png").status_code == 404
     assert client.get("/media/products/").status_code == 404
     assert client.post("/media/products/a.png").status_code in (403, 405)  # CSRF refuses it first, else 405
+
+
+# --- the migration ----------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_seed_products_their_own_pictures_unless_staff_chose_one():
+    executor = MigrationExecutor(connection)
+    executor.migrate([("catalog", "0001_initial")])
+    old = executor.loader.project_state([("catalog", "0001_initial")]).apps
+    category = old.get_model("catalog", "Category").objects.create(name="Electronics", slug="electronics",
+                                                                   image="electronics")
+    products = old.get_model("catalog", "Product").objects
+    for public_id, image in (("prod-001", "electronics"), ("prod-002", "default"), ("prod-042", "electronics")):
+        products.create(public_id=public_id, name=public_id, price=1, category=category, image=image)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert dict(Product.objects.values_list("public_id", "image")) == {
+        "prod-001": "keyboard",  # a seed product with its category's picture
+        "prod-002": "default",  # one whose picture staff had changed keeps it
+        "prod-042": "electronics",  # not a seed product
+    }
