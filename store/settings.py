@@ -310,6 +310,16 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 
+# Uploaded files (product images staff upload in the admin), stored by the "default" storage.
+# The app serves MEDIA_URL itself (store.media) unless SERVE_MEDIA is off, for a reverse proxy
+# or a CDN that serves MEDIA_ROOT instead (docs/operations.md, "Uploaded images").
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or DATA_DIR / "media")
+MEDIA_URL = os.environ.get("MEDIA_URL", "") or "/media/"
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and MEDIA_URL.startswith("/")
+# An uploaded product image: at most this many bytes, and pixels on its longer side.
+PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024)
+PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000)
+
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
@@ -410,6 +420,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", "'unsafe-inline'"],
+        # MEDIA_URL on another origin (a CDN or object storage) is allowed too, below.
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
@@ -419,6 +430,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+if not MEDIA_URL.startswith("/"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append("/".join(MEDIA_URL.split("/")[:3]))
 
 # --- The store ------------------------------------------------------------------------
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
