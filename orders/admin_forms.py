@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField
 
 
@@ -30,3 +31,12 @@ class RefundForm(forms.Form):
         """The form's errors in one sentence, for an admin message."""
         return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
                         for name, errors in self.errors.items())
+
+
+class AddressForm(forms.Form):
+    """A corrected shipping address (orders.services.address.order_address_correct)."""
+
+    address = forms.CharField(label="Street address", max_length=200, strip=True)
+    city = forms.CharField(label="City", max_length=100, strip=True)
+    state = forms.CharField(label="State", max_length=100, strip=True)
+    zip = forms.CharField(label="ZIP code", max_length=10, strip=True, validators=[validate_zip_code])
