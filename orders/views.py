@@ -282,9 +282,11 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
 @require_GET
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
-    if order.state in RETRYABLE_STATES:
-        _drop_placed_message(request)
-    return render(request, "orders/order_detail.html", _order_status_context(request, order))
+    # Failed already when its page is first shown: "Thank you! … placed" would be stale (the
+    # toasts leave it out); the page's status says what happened.
+    placed_is_stale = order.state in RETRYABLE_STATES
+    return render(request, "orders/order_detail.html",
+                  {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
 
 
 @login_required
@@ -333,15 +335,6 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(target)
     return redirect(target)
-
-
-def _drop_placed_message(request: HttpRequest) -> None:
-    """The order already failed when its page is first shown: "Thank you! … placed" would be
-    stale, the page's status says what happened. The other pending messages stay."""
-    storage = messages.get_messages(request)
-    kept = [message for message in storage if PLACED_TAG not in (message.extra_tags or "")]
-    for message in kept:
-        messages.add_message(request, message.level, message.message, extra_tags=message.extra_tags)
 
 
 # --- trying a failed order again ------------------------------------------------------------
