@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
+from orders.services.reorder import order_money_outcome
 from providers import registry
 from store import turns
 
@@ -27,8 +28,9 @@ MESSAGES = {
     "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),
-    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason}"),
-    "order.failed": ("Order {number} could not be completed", "We could not complete order {number}: {reason}"),
+    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
+    "order.failed": ("Order {number} could not be completed",
+                     "We could not complete order {number}: {reason} {money}"),
     "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
     "order.payment_link_sent": (
@@ -72,9 +74,10 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False,
         "tracking": order.tracking_number,
         "reason": _sentence(order.failure_reason),
         "refunded": order.refunded_amount,
+        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $X.XX."
         **(values or {}),
     }
-    title, body = (text.format(**values).strip() for text in MESSAGES[event_type])
+    title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
     try:
         with transaction.atomic():
             claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}
