@@ -176,7 +176,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:cart")
         if review.lines:
             messages.warning(request, CART_CHANGED)
-            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart, request.session)})
+            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
     context = _cart_context(review)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
@@ -203,7 +203,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
                                       "again.")
             cart_settle(cart=cart, review=review)  # the message told the new prices
-            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart, request.session)})
+            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
         except ValidationFailed as error:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
             if withdrawn:
@@ -214,7 +214,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 remaining = cart_review(cart=cart)
                 if not remaining.lines or remaining.changed:
                     return redirect("orders:cart")
-                form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart, request.session)})
+                form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
             else:
                 _form_errors_from(form, error)
         except Unprocessable:
@@ -235,11 +235,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/checkout.html", {**context, "form": form})
 
 
-def _checkout_initial(cart: Cart, session) -> dict:
-    """The hidden parts of a checkout page (the cart's checkout key and the prices it shows) and
-    the address of an order being tried again (CHECKOUT_PREFILL), which wins over anything else."""
+def _checkout_initial(cart: Cart, session, *, posted: dict | None = None) -> dict:
+    """The hidden parts of a checkout page (the cart's checkout key and the prices it shows), the
+    address of an order being tried again (CHECKOUT_PREFILL: ahead of any other default) and,
+    when the page is shown again after a post, what the customer typed there (ahead of that)."""
     return {
         **(session.get(CHECKOUT_PREFILL) or {}),
+        **(posted or {}),
         "idempotency_key": cart.checkout_key(),
         "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines),
     }
