@@ -209,3 +209,37 @@ def test_sending_a_link_is_post_only(failed, shop_staff):
 
     assert response.status_code == 405
     assert not PaymentLink.objects.exists()
+
+
+# --- the same action on the API --------------------------------------------------------------
+
+def test_staff_send_a_link_through_the_api(failed, customer, shop_staff, jwt_client,
+                                           django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = jwt_client(shop_staff).post(f"/api/orders/{failed.pk}/payment-link", {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["timeline"][-1]["event"] == "order.payment_link_sent"
+    assert [m.to for m in mail.outbox] == [[customer.email]]
+    assert PaymentLink.objects.get().order == failed
+
+
+def test_the_api_refuses_staff_without_change_order(failed, make_user, jwt_client):
+    viewer = make_user("viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="orders", codename="view_order"))
+
+    response = jwt_client(viewer).post(f"/api/orders/{failed.pk}/payment-link", {}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert not PaymentLink.objects.exists()
+
+
+def test_the_api_refuses_an_order_whose_payment_did_not_fail(order_in, shop_staff, jwt_client):
+    order = order_in("paid")
+
+    response = jwt_client(shop_staff).post(f"/api/orders/{order.pk}/payment-link", {}, format="json")
+
+    assert response.status_code == 409
+    assert "a payment link is only sent for an order whose payment failed" in response.json()["error"]
+    assert not PaymentLink.objects.exists()

@@ -111,8 +111,11 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             return Outcome(response.status_code, state_of(o) == "validating")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/redrive_inventory/"),
                               state_of(o) == "validating")
-    if row_id == "admin-order-payment-link":
+    if row_id in ("api-order-payment-link", "admin-order-payment-link"):
         o = order_transition(order_id=order("payment_failed").pk, name="abandon_payment")
+        if row_id.startswith("api"):
+            response = jwt_client(user).post(f"/api/orders/{o.pk}/payment-link", {}, format="json")
+            return Outcome(response.status_code, PaymentLink.objects.filter(order=o).exists())
         response = _web(user).post(f"/admin/orders/order/{o.pk}/payment-link/")
         return _admin_outcome(response, PaymentLink.objects.filter(order=o).exists())
     if row_id == "admin-order-address":

@@ -245,3 +245,13 @@ def test_an_out_of_stock_answer_names_the_product(sync_pipeline, settings, custo
     assert order.failure_reason == f"Out of stock: {name}"
     assert f"Out of stock: {name}" in html and "prod-002" not in html
     assert "No charge was made." in html
+
+
+def test_trying_again_twice_does_not_double_the_cart(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+
+    try_again(client, order)
+    try_again(client, order)
+
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
