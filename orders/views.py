@@ -265,15 +265,29 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/order_list.html", {"page": page, "orders": page.object_list})
 
 
+# Seconds between the order page's polls: an order the pipeline moves changes within seconds;
+# one that waits on a person (or a provider) backs off while nothing changes, and is back at the
+# first step as soon as something does (static/js/store.js reads `data-poll-backoff`).
+POLL_BACKOFF_WORKING = (1,)
+POLL_BACKOFF_WAITING = (1, 2, 5, 15)
+
+
 def _order_status_context(request: HttpRequest, order: Order) -> dict:
+    timeline = selectors.order_timeline(order=order)
+    delivered = next((stage for stage in timeline if stage.key == "delivered" and stage.status == "done"), None)
+    backoff = POLL_BACKOFF_WAITING if selectors.order_waits(order=order) else POLL_BACKOFF_WORKING
     is_terminal = order.state in TERMINAL_STATES
     return {
         "order": order,
         "money_outcome": order_money_outcome(order) if is_terminal else "",
         "can_try_again": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
         "retries": list(order.retries.all()),
-        "timeline": selectors.order_timeline(order=order),
+        "timeline": timeline,
+        "delivered_at": delivered.at if delivered else None,
         "is_terminal": order.state in TERMINAL_STATES,
+        "version": selectors.order_version_of(order=order),
+        "poll_every": backoff[0],
+        "poll_backoff": " ".join(str(seconds) for seconds in backoff),
         "can_cancel": any(t.name == "cancel" for t in person_transitions(order, request.user)),
         # Staff cancelling a customer's order go through the page that asks for their note.
         "cancel_by_staff": order.owner_id != request.user.pk,
@@ -294,7 +308,20 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def order_status(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The order page's live part, polled every second; 286 tells HTMX the order has settled."""
+    """The order page's live part, polled while the order is not finished.
+
+    ?since=<version> (as rendered in the poll's URL): 204, no body, when the order has not changed
+    since, so HTMX swaps nothing (focus, scroll and the screen reader's place stay). Otherwise the
+    fragment, with the new version in its poll URL; 286 once the order is terminal, which HTMX
+    swaps in and then stops polling.
+    """
+    since = request.GET.get("since")
+    if since:
+        try:
+            if selectors.order_version(user=request.user, order_id=order_id) == since:
+                return HttpResponse(status=204)
+        except NotFound as error:
+            raise Http404(error.message) from None
     order = _customer_order(request, order_id)
     context = _order_status_context(request, order)
     response = render(request, "orders/partials/order_status.html", context)
