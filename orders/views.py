@@ -420,7 +420,8 @@ def payment_link(request: HttpRequest, token: str) -> HttpResponse:
     except NotFound as error:
         raise Http404(error.message) from None
     except LinkRefused as error:
-        return render(request, "orders/payment_link_refused.html", {"message": error.message}, status=410)
+        return render(request, "orders/payment_link_refused.html",
+                      {"message": error.message, "order_id": (error.fields or {}).get("order_id")}, status=410)
     except Conflict as error:
         return render(request, "orders/payment_link_refused.html", {"message": error.message}, status=409)
     return _after_reorder(request, outcome)

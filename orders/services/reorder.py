@@ -150,7 +150,8 @@ def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
     """Open a payment link as `user`: mark it used and fill the cart and checkout (order_reorder).
 
     NotFound for a token that is not ours or a link of another customer's order (nothing is
-    said about it); LinkRefused for an expired or used link. Either way nothing is written.
+    said about it); LinkRefused for an expired or used link (`fields["order_id"]`: the order);
+    Conflict when the order no longer failed. Either way nothing is written.
     """
     try:
         link_id = signing.loads(token, salt=_LINK_SALT)
@@ -163,10 +164,10 @@ def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
         number = link.order.number
         if link.used_at is not None:
             raise LinkRefused(f"This payment link for order {number} was already used. Open the order to try "
-                              "again, or ask the shop for a new link.")
+                              "again, or ask the shop for a new link.", fields={"order_id": link.order_id})
         if link.expires_at <= timezone.now():
             raise LinkRefused(f"This payment link for order {number} has expired. Open the order to try again, "
-                              "or ask the shop for a new link.")
+                              "or ask the shop for a new link.", fields={"order_id": link.order_id})
         outcome = order_reorder(order=link.order, session=session)
         link.used_at = timezone.now()
         link.save(update_fields=["used_at"])

@@ -122,6 +122,7 @@ def test_a_used_link_is_refused_and_nothing_is_written(failed, sent_link, custom
 
     assert response.status_code == 410
     assert f"This payment link for order {failed.number} was already used." in response.content.decode()
+    assert f'href="{reverse("orders:order_detail", args=[failed.pk])}"' in response.content.decode()
     assert "cart" not in again.session or again.session["cart"] == {}
     assert CHECKOUT_PREFILL not in again.session
     assert PaymentLink.objects.get().used_at == used_at
