@@ -19,7 +19,7 @@ from orders import selectors, services
 from orders.cart import Cart
 from orders.cart_selectors import CartReview, cart_line, cart_review
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
-from orders.models import Order
+from orders.models import Order, OrderState
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
 from orders.services.reorder import (
     CHECKOUT_PREFILL,
@@ -276,10 +276,10 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
     timeline = selectors.order_timeline(order=order)
     delivered = next((stage for stage in timeline if stage.key == "delivered" and stage.status == "done"), None)
     backoff = POLL_BACKOFF_WAITING if selectors.order_waits(order=order) else POLL_BACKOFF_WORKING
-    is_terminal = order.state in TERMINAL_STATES
+    ended_unfulfilled = order.state in RETRYABLE_STATES or order.state == OrderState.REFUNDED
     return {
         "order": order,
-        "money_outcome": order_money_outcome(order) if is_terminal else "",
+        "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",
         "can_try_again": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
         "retries": list(order.retries.all()),
         "timeline": timeline,
