@@ -34,11 +34,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
 from orders.admin_customers import customer_link, note_added
-from orders.admin_forms import RefundForm, StaffNoteForm
+from orders.admin_forms import AddressForm, RefundForm, StaffNoteForm
 from orders.admin_selectors import order_approval_queue, order_stalled_on, providers_not_closed
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
-from orders.services import order_act, order_redrive, order_retry, provider_circuit_close, refund_create
+from orders.services import (
+    ShippingAddress,
+    order_act,
+    order_redrive,
+    order_retry,
+    provider_circuit_close,
+    refund_create,
+)
+from orders.services.address import order_address_correct, order_address_editable
+from orders.services.reorder import payment_link_failed, payment_link_send
 from orders.staff_selectors import order_staff_notes
 from orders.states import (
     TERMINAL_STATES,
@@ -261,12 +270,13 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key", "review_facts",
+        "idempotency_key", "review_facts", "retry_links",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
             ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review_facts",
+            "retry_links",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
         ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
@@ -310,6 +320,18 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return " · ".join(f"{label}: {'—' if getattr(order, name) is None else getattr(order, name)}"
                           for name, label in Order.REVIEW_FACTS.items())
 
+    @admin.display(description="tried again")
+    def retry_links(self, order: Order) -> str:
+        """The order this one tries again and the orders that tried it again (Order.retry_of)."""
+        def link(other: Order) -> str:
+            return format_html('<a href="{}">{}</a> ({})', reverse("admin:orders_order_change", args=[other.pk]),
+                               other.number, other.get_state_display().lower())
+        parts = []
+        if order.retry_of_id:
+            parts.append(format_html("tries again order {}", link(order.retry_of)))
+        parts.extend(format_html("tried again as order {}", link(retry)) for retry in order.retries.all())
+        return format_html_join("; ", "{}", ((part,) for part in parts)) or "—"
+
     @admin.display(description="number", ordering="id")
     def number(self, order: Order) -> str:
         return order.number
@@ -348,6 +370,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             for action in ORDER_ACTIONS.values()
             if action.offered_to(request.user, order)
         ]
+        may_change = permissions.can(request.user, permissions.ORDER_CHANGE)
         can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
         may_note = permissions.can(request.user, permissions.NOTE_ADD)
@@ -359,6 +382,10 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex}) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
+            "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
+                                 if may_change and payment_link_failed(order) else ""),
+            "address_url": (reverse("admin:orders_order_address", args=[order.pk])
+                            if may_change and order_address_editable(order) else ""),
             "order": order,
         }
 
@@ -368,6 +395,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             path("<path:object_id>/actions/<str:action>/", wrap(self.action_view), name="orders_order_action"),
             path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
             path("<path:object_id>/notes/", wrap(self.note_view), name="orders_order_note"),
+            path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
+            path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             *super().get_urls(),
         ]
@@ -497,6 +526,54 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         order = self._order_or_404(object_id)
         note_added(request, StaffNoteForm(request.POST), order=order)
         return self._back(request, order)
+
+    def payment_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: e-mail the owner of an order whose payment failed a link to pay again (change_order)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE)
+        order = self._order_or_404(object_id)
+        try:
+            link = payment_link_send(order=order, actor=request.user)
+        except DomainError as error:
+            messages.error(request, f"No payment link sent: {error.message}")
+        else:
+            self.log_change(request, order, "Sent a payment link.")
+            messages.success(request, f"A payment link for order {order.number} was e-mailed to {order.owner.email}; "
+                                      f"it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC.")
+        return self._back(request, order)
+
+    def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
+        self._require(request, permissions.ORDER_CHANGE)
+        order = self._order_or_404(object_id)
+        back = reverse("admin:orders_order_change", args=[order.pk])
+        if not order_address_editable(order):
+            messages.error(request, f"Order {order.number} is {order.get_state_display().lower()}: its address can "
+                                    "no longer be changed, the shipment has already been sent to the carrier.")
+            return HttpResponseRedirect(back)
+        current = {"address": order.ship_address, "city": order.ship_city, "state": order.ship_state,
+                   "zip": order.ship_zip}
+        form = AddressForm(request.POST if request.method == "POST" else None, initial=current)
+        if form.is_bound and form.is_valid():
+            try:
+                order_address_correct(order=order, shipping=ShippingAddress(**form.cleaned_data), actor=request.user)
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                self.log_change(request, order, "Corrected the shipping address.")
+                messages.success(request, f"The shipping address of order {order.number} was corrected.")
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Correct the shipping address of order {order.number}",
+            "opts": self.opts,
+            "order": order,
+            "form": form,
+            "back_url": back,
+        }
+        return TemplateResponse(request, "admin/orders/order/address_form.html", context,
+                                status=400 if form.is_bound else 200)
 
     def circuit_close_view(self, request: HttpRequest, provider: str) -> HttpResponse:
         """POST (from the admin home page): close a provider's circuit by hand, after staff confirmed

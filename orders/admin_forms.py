@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from orders.services import NOTE_MAX_LENGTH
+from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField
 
 
@@ -43,3 +44,12 @@ class StaffNoteForm(ErrorTextMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="For colleagues only: never shown, sent or e-mailed to the customer.",
     )
+
+
+class AddressForm(forms.Form):
+    """A corrected shipping address (orders.services.address.order_address_correct)."""
+
+    address = forms.CharField(label="Street address", max_length=200, strip=True)
+    city = forms.CharField(label="City", max_length=100, strip=True)
+    state = forms.CharField(label="State", max_length=100, strip=True)
+    zip = forms.CharField(label="ZIP code", max_length=10, strip=True, validators=[validate_zip_code])

@@ -82,8 +82,9 @@ def _payment_approved_note(order, detail: dict) -> str:
 
 
 def _payment_abandoned_note(order, detail: dict) -> str:
+    # Retries of a declined card charged nothing: say so, rather than count attempts that read as charges.
     reason = detail.get("reason") or order.failure_reason or "Payment failed"
-    return f"{reason} · gave up after {order.payment_retries + 1} tries"
+    return f"{reason} · no charge was made"
 
 
 def _label_note(order, detail: dict) -> str:
@@ -162,6 +163,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     idempotency_key = models.CharField(max_length=128, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    # The failed or cancelled order this one was placed to replace ("Try again", a payment link).
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -451,6 +455,26 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"Refund {self.amount} on {self.order.number}"
+
+
+class PaymentLink(models.Model):
+    """A link staff e-mail to the owner of an order whose payment failed: it opens the checkout
+    with that order's lines and address (orders.services.reorder). Its URL carries the row's id
+    signed with django.core.signing; it works once (`used_at`), until `expires_at`."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_links")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Payment link {self.pk} for {self.order.number}"
 
 
 class PaymentWebhookEvent(models.Model):

@@ -38,6 +38,9 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     """Write the customer's notification with the event; e-mail it once committed. (The "order
     received" e-mail of a placed order goes out from the pipeline's first stage, in the worker.)"""
     inline = send_inline.get() and bool(event.transition)  # a pipeline run e-mails it itself after the commit
-    notification = notification_record(order=order, event_type=event.event_type, claimed=inline)
-    if notification is not None and event.transition:
+    link = kwargs.get("payment_link_url")  # staff sent a payment link (orders.services.reorder)
+    extra = {"reference": str(event.detail.get("payment_link", "")),
+             "values": {"link": link, "expires": event.detail.get("expires_at", "")}} if link else {}
+    notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
+    if notification is not None and (event.transition or link):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)

@@ -23,6 +23,7 @@ from orders.api.serializers import (
     StaffNoteOutput,
 )
 from orders.models import Order
+from orders.services.reorder import payment_link_send
 from orders.states import OrderState
 from store import permissions
 from store.api.pagination import HeaderPagination
@@ -217,6 +218,19 @@ class OrderRedriveApi(APIView):
     def post(self, request: Request, order_id: int) -> Response:
         order = selectors.order_get(user=request.user, order_id=order_id)
         return _committed(request, services.order_redrive(order=order, actor=request.user))
+
+
+class OrderPaymentLinkApi(APIView):
+    """E-mail the owner of an order whose payment failed a link to pay it again (README: When an
+    order fails); 409 for any other order."""
+
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(operation_id="orders_payment_link", request=None, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        payment_link_send(order=order, actor=request.user)
+        return _committed(request, order)
 
 
 class OrderRefundApi(APIView):

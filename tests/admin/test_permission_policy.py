@@ -15,7 +15,8 @@ from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
-from orders.models import Order, StaffNote
+from orders.models import Order, PaymentLink, StaffNote
+from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 
@@ -110,6 +111,18 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             return Outcome(response.status_code, state_of(o) == "validating")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/redrive_inventory/"),
                               state_of(o) == "validating")
+    if row_id in ("api-order-payment-link", "admin-order-payment-link"):
+        o = order_transition(order_id=order("payment_failed").pk, name="abandon_payment")
+        if row_id.startswith("api"):
+            response = jwt_client(user).post(f"/api/orders/{o.pk}/payment-link", {}, format="json")
+            return Outcome(response.status_code, PaymentLink.objects.filter(order=o).exists())
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/payment-link/")
+        return _admin_outcome(response, PaymentLink.objects.filter(order=o).exists())
+    if row_id == "admin-order-address":
+        o = order("paid")
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/address/",
+                                   {"address": "2 Side Street", "city": "Springfield", "state": "IL", "zip": "62702"})
+        return _admin_outcome(response, Order.objects.get(pk=o.pk).ship_zip == "62702")
     if row_id == "admin-circuit-close":
         for _ in range(settings.PROVIDER_CIRCUIT["FAILURES"]):
             breakers.failed("payment", "timeout")
