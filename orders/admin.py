@@ -14,7 +14,7 @@ page, which also shows the providers' circuits and closes one by hand: `circuit_
 "Re-drive selected orders" sends each back to the step it stalled in.
 
 Beside the list, for whoever may see orders: "Export CSV" (the orders the list's filters and
-search show, `export_view`, or the selected ones), the orders report (`report_view`: revenue,
+search show, `export_view`), the orders report (`report_view`: revenue,
 refunds and orders per day and per state) and "Needs attention" (`attention_view`). django-q2's
 failed and successful tasks are listed with their order, and resubmitting says what it did.
 """
@@ -258,7 +258,7 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
-    actions = ("approve_selected", "reject_selected", "cancel_selected", "redrive_selected", "export_selected")
+    actions = ("approve_selected", "reject_selected", "cancel_selected", "redrive_selected")
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline)
     # What the apps above the order domain show on the order page too (notifications adds the
@@ -536,12 +536,6 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
 
     # --- Export, report, needs attention --------------------------------------------------
 
-    def _export(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
-        count = queryset.count()
-        messages.info(request, f"Exported {_plural(count, 'order')} as CSV.")
-        return csv_response(filename=f"orders-{timezone.now():%Y%m%d-%H%M%S}.csv", header=EXPORT_HEADER,
-                            rows=order_export_rows(queryset))
-
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """GET: the orders the changelist shows for the same query string (filters, search, ordering),
         all pages, as CSV (orders.report_selectors.EXPORT_HEADER). An unknown filter is a 400."""
@@ -551,7 +545,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponse("Unknown filter in the address: export from the order list's own filters.",
                                 status=400, content_type="text/plain; charset=utf-8")
-        return self._export(request, changelist.queryset)
+        return csv_response(filename=f"orders-{timezone.now():%Y%m%d-%H%M%S}.csv", header=EXPORT_HEADER,
+                            rows=order_export_rows(changelist.queryset))
 
     def report_view(self, request: HttpRequest) -> HttpResponse:
         """GET: orders, revenue and refunds per day and per state over `date_from`..`date_to`
@@ -616,10 +611,6 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return super().changelist_view(request, {**links, **(extra_context or {})})
 
     # --- Bulk actions ---------------------------------------------------------------------
-
-    @admin.action(description="Export selected orders as CSV", permissions=["view"])
-    def export_selected(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
-        return self._export(request, queryset.order_by(*self.ordering))
 
     def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction,
               then: Callable[[list[Order]], None] | None = None) -> TemplateResponse | None:

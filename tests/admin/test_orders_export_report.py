@@ -142,15 +142,6 @@ def test_the_export_defuses_spreadsheet_formulas(clerk_client, make_user, order_
     assert rows[0]["customer e-mail"] == "'=cmd|'/c calc'!a1@example.com"
 
 
-def test_the_export_action_exports_the_selected_orders(clerk_client, month):
-    chosen = [month["paid"], month["held"]]
-    response = clerk_client.post("/admin/orders/order/", {
-        "action": "export_selected", "_selected_action": [order.pk for order in chosen]})
-    assert sorted(row["order"] for row in rows_of(response)) == sorted(order.number for order in chosen)
-    messages = [str(m) for m in clerk_client.get("/admin/orders/order/").context["messages"]]
-    assert messages == ["Exported 2 orders as CSV."]
-
-
 def test_an_unknown_filter_is_a_400(clerk_client):
     response = clerk_client.get(EXPORT, {"created_at__gte": "yesterday"})
     assert response.status_code == 400
