@@ -802,6 +802,7 @@ class FailedTaskAdmin(TaskOrderMixin, FailAdmin):
     """django-q2's failed tasks, newest first, with their order and whether they still need a person."""
 
     list_display = ("name", "order", "func", "started", "stopped", "short_result")
+    readonly_fields = ("order",)
     list_filter = (SettledFilter, "group", "cluster")
     ordering = ("-stopped",)
     actions = ("resubmit_selected",)
@@ -822,6 +823,7 @@ class SuccessfulTaskAdmin(TaskOrderMixin, TaskAdmin):
     """django-q2's successful tasks, with their order."""
 
     list_display = ("name", "order", "func", "started", "stopped", "time_taken")
+    readonly_fields = ("order",)
     actions = ("resubmit_selected",)
 
     @admin.action(description="Resubmit selected tasks to queue")

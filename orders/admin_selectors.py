@@ -47,7 +47,8 @@ class AdminDashboard:
 def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) -> AdminDashboard:
     """Orders by state, today's and the last 7 days' orders and revenue, what needs a person.
 
-    Seven queries whatever the number of orders, tasks and products; revenue as
+    Six queries whatever the number of orders, tasks and products, seven once a failed task names
+    an order (orders.attention_selectors.failed_tasks); revenue as
     orders.report_selectors defines it.
     """
     now = now or timezone.now()

@@ -110,6 +110,9 @@ def test_a_failed_task_leaves_the_alarm_when_its_order_ends_or_is_re_driven(supe
                                                                    f"pipeline-order-{redriven.pk}"}
     assert f'<a href="/admin/orders/order/{ended.pk}/change/">{ended.number}</a>' in page.content.decode()
     assert superuser_client.get("/admin/django_q/failure/", {"attention": "open"}).context["cl"].result_count == 2
+    task = Failure.objects.get(name=f"pipeline-order-{ended.pk}")
+    task_page = superuser_client.get(f"/admin/django_q/failure/{task.pk}/change/").content.decode()
+    assert f'<a href="/admin/orders/order/{ended.pk}/change/">{ended.number}</a>' in task_page
 
 
 def test_resubmitting_failed_tasks_says_what_it_did(superuser_client, order_in, settings):
