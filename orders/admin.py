@@ -13,15 +13,22 @@ internal note (orders.admin_customers has the customer page every order links it
 The Delayed list is this changelist filtered to state `stalled` (linked from the admin home
 page, which also shows the providers' circuits and closes one by hand: `circuit_close_view`);
 "Re-drive selected orders" sends each back to the step it stalled in.
+
+Beside the list, for whoever may see orders: "Export CSV" (the orders the list's filters and
+search show, `export_view`), the orders report (`report_view`: revenue,
+refunds and orders per day and per state) and "Needs attention" (`attention_view`). django-q2's
+failed and successful tasks are listed with their order, and resubmitting says what it did.
 """
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -30,14 +37,18 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.timesince import timesince
+from django_q.admin import FailAdmin, TaskAdmin, resubmit_task
+from django_q.models import Failure, Success
 
 from orders.admin_customers import customer_link, note_added
-from orders.admin_forms import AddressForm, RefundForm, StaffNoteForm
+from orders.admin_forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
 from orders.admin_selectors import order_approval_queue, order_stalled_on, providers_not_closed
+from orders.attention_selectors import failed_tasks, needs_attention, task_order_id
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
+from orders.report_selectors import EXPORT_HEADER, order_export_rows, order_report, period_bounds
 from orders.services import (
     ShippingAddress,
     order_act,
@@ -59,7 +70,8 @@ from orders.states import (
     transitions_from,
 )
 from store import permissions
-from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin
+from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
+from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import SYSTEM, StaffAction
 
@@ -250,7 +262,7 @@ class PaymentWebhookEventInline(OrderPartInline):
 
 @admin.register(Order)
 class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
-    list_display = ("number", "customer", "state_display", "total", "refunded_amount", "created_at", "updated_at")
+    list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
     search_fields = ("owner__email", "owner__name", "lines__name")
@@ -340,6 +352,26 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     def customer(self, order: Order) -> str:
         return customer_link(order.owner)
 
+    # Compact dates ("2026-12-05 14:03", the site's time zone) that wrap between the day and the
+    # time, never inside either: a narrow list keeps them whole (1400 px with both sidebars open).
+    @staticmethod
+    def _when(moment) -> str:
+        local = timezone.localtime(moment)
+        return format_html('<time datetime="{}"><span class="list-when">{}</span> <span class="list-when">{}</span>'
+                           "</time>", local.isoformat(), f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, order: Order) -> str:
+        return self._when(order.created_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, order: Order) -> str:
+        return self._when(order.updated_at)
+
+    @admin.display(description="refunded", ordering="refunded_amount")
+    def refunded(self, order: Order) -> Decimal:
+        return order.refunded_amount
+
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
         """Linked to the customer's page (their orders, spend and notes), and their e-mail to write to."""
@@ -398,6 +430,9 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
             path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
+            path("export/", wrap(self.export_view), name="orders_order_export"),
+            path("report/", wrap(self.report_view), name="orders_order_report"),
+            path("attention/", wrap(self.attention_view), name="orders_order_attention"),
             *super().get_urls(),
         ]
 
@@ -593,6 +628,82 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             messages.info(request, f"The {provider} circuit was already closed; nothing changed.")
         return HttpResponseRedirect(reverse("admin:index"))
 
+    # --- Export, report, needs attention --------------------------------------------------
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: the orders the changelist shows for the same query string (filters, search, ordering),
+        all pages, as CSV (orders.report_selectors.EXPORT_HEADER). An unknown filter is a 400."""
+        self._require(request, permissions.ORDER_VIEW)
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponse("Unknown filter in the address: export from the order list's own filters.",
+                                status=400, content_type="text/plain; charset=utf-8")
+        return csv_response(filename=f"orders-{timezone.now():%Y%m%d-%H%M%S}.csv", header=EXPORT_HEADER,
+                            rows=order_export_rows(changelist.queryset))
+
+    def report_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: orders, revenue and refunds per day and per state over `date_from`..`date_to`
+        (ReportPeriodForm; the last 30 days without them). Bad dates: the form with its errors, 400."""
+        self._require(request, permissions.ORDER_VIEW)
+        today = timezone.localdate()
+        given = request.GET if {"date_from", "date_to"} & set(request.GET) else ReportPeriodForm.defaults(today)
+        form = ReportPeriodForm(given)
+        report, export_url = None, ""
+        if form.is_valid():
+            start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
+            report = order_report(date_from=start, date_to=end)
+            since, until = period_bounds(start, end)
+            export_url = reverse("admin:orders_order_export") + "?" + urlencode(
+                {"created_at__gte": str(since), "created_at__lt": str(until)})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Orders report: revenue, refunds and orders per day and per state",
+            "opts": self.opts,
+            "form": form,
+            "report": report,
+            "export_url": export_url,
+            "time_zone": settings.TIME_ZONE,
+        }
+        return TemplateResponse(request, "admin/orders/report.html", context, status=200 if form.is_valid() else 400)
+
+    def attention_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: what a person must look at now (orders.attention_selectors.needs_attention), each order
+        with the buttons the user may press on it; they come back here."""
+        self._require(request, permissions.ORDER_VIEW)
+        back = reverse("admin:orders_order_attention")
+        may_see_tasks = request.user.has_perm("django_q.view_failure")
+
+        def buttons(order: Order) -> list[dict]:
+            return [{"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
+                    for action in ORDER_ACTIONS.values() if action.offered_to(request.user, order)]
+
+        sections = [
+            {
+                "section": section,
+                "orders": [{"order": order, "buttons": buttons(order)} for order in section.orders],
+                "tasks": [{"task": task, "buttons": buttons(task.order) if task.order else [],
+                           "url": reverse("admin:django_q_failure_change", args=[task.failure.pk])
+                           if may_see_tasks else ""} for task in section.tasks],
+            }
+            for section in needs_attention()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Needs attention",
+            "opts": self.opts,
+            "sections": sections,
+            "total": sum(item["section"].count for item in sections),
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/orders/attention.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        links = {"export_url": reverse("admin:orders_order_export"),
+                 "report_url": reverse("admin:orders_order_report"),
+                 "attention_url": reverse("admin:orders_order_attention")}
+        return super().changelist_view(request, {**links, **(extra_context or {})})
+
     # --- Bulk actions ---------------------------------------------------------------------
 
     def _bulk(self, request: HttpRequest, queryset: QuerySet[Order], action: OrderAction,
@@ -670,6 +781,7 @@ class ApprovalQueueAdmin(OrderAdmin):
     date_hierarchy = None
     actions = ("approve_selected", "reject_selected")
     ordering = ("created_at", "id")
+    change_list_template = "admin/change_list.html"  # not the order list's (its export and report links)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return order_approval_queue(super().get_queryset(request))
@@ -740,3 +852,76 @@ class RefundAdmin(OrderNumberSearchMixin, ReadOnlyModelAdmin):
     def order_link(self, refund: Refund) -> str:
         url = reverse("admin:orders_order_change", args=[refund.order_id])
         return format_html('<a href="{}">{}</a>', url, refund.order.number)
+
+
+# --- django-q2's tasks: each failure with its order; resubmitting says what it did ----------------
+
+
+class SettledFilter(admin.SimpleListFilter):
+    """Failed tasks that still need a person, or settled ones (their order ended or was re-driven since)."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("open", "Needs a person"), ("settled", "Settled (order ended or re-driven)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() not in {"open", "settled"}:
+            return queryset
+        settled = self.value() == "settled"
+        return queryset.filter(pk__in=[task.failure.pk for task in failed_tasks() if task.settled == settled])
+
+
+def _resubmitted(request: HttpRequest, tasks: list, *, removed: bool) -> None:
+    names = ", ".join(task.name for task in tasks[:10]) + (", …" if len(tasks) > 10 else "")
+    where = " and removed from this list (a new failure comes back here)" if removed else ""
+    messages.success(request, f"Resubmitted {_plural(len(tasks), 'task')} to the queue{where}: {names}.")
+
+
+class TaskOrderMixin:
+    """The order a task was queued for (orders.attention_selectors.TASK_ORDER_ARG), linked."""
+
+    @admin.display(description="order")
+    def order(self, task) -> str:
+        return order_link(task_order_id(task.func, task.args))
+
+
+if admin.site.is_registered(Failure):
+    admin.site.unregister(Failure)
+
+
+@admin.register(Failure)
+class FailedTaskAdmin(TaskOrderMixin, FailAdmin):
+    """django-q2's failed tasks, newest first, with their order and whether they still need a person."""
+
+    list_display = ("name", "order", "func", "started", "stopped", "short_result")
+    readonly_fields = ("order",)
+    list_filter = (SettledFilter, "group", "cluster")
+    ordering = ("-stopped",)
+    actions = ("resubmit_selected",)
+
+    @admin.action(description="Resubmit selected tasks to queue")
+    def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        tasks = list(queryset)
+        resubmit_task(self, request, tasks)
+        _resubmitted(request, tasks, removed=True)
+
+
+if admin.site.is_registered(Success):
+    admin.site.unregister(Success)
+
+
+@admin.register(Success)
+class SuccessfulTaskAdmin(TaskOrderMixin, TaskAdmin):
+    """django-q2's successful tasks, with their order."""
+
+    list_display = ("name", "order", "func", "started", "stopped", "time_taken")
+    readonly_fields = ("order",)
+    actions = ("resubmit_selected",)
+
+    @admin.action(description="Resubmit selected tasks to queue")
+    def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        tasks = list(queryset)
+        resubmit_task(self, request, tasks)
+        _resubmitted(request, tasks, removed=False)

@@ -1,7 +1,9 @@
-"""Forms of the order and customer pages' buttons in the admin: they parse input, the services decide.
+"""Forms of the order admin (the order and customer pages' buttons, the report's period): they
+parse input, the services and selectors decide.
 
 Reject and cancel take orders.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
 """
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -53,3 +55,42 @@ class AddressForm(forms.Form):
     city = forms.CharField(label="City", max_length=100, strip=True)
     state = forms.CharField(label="State", max_length=100, strip=True)
     zip = forms.CharField(label="ZIP code", max_length=10, strip=True, validators=[validate_zip_code])
+
+
+class ReportPeriodForm(forms.Form):
+    """The orders report's period: `date_from` to `date_to`, both included, YYYY-MM-DD in ASCII digits,
+    at most MAX_DAYS days; both default to the last DEFAULT_DAYS days (today included)."""
+
+    DEFAULT_DAYS = 30
+    MAX_DAYS = 366
+
+    date_from = forms.DateField(label="From", input_formats=["%Y-%m-%d"],
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", input_formats=["%Y-%m-%d"],
+                              widget=forms.DateInput(attrs={"type": "date"}))
+
+    @classmethod
+    def defaults(cls, today: date) -> dict[str, str]:
+        return {"date_from": (today - timedelta(days=cls.DEFAULT_DAYS - 1)).isoformat(), "date_to": today.isoformat()}
+
+    def _clean_ascii(self, name: str) -> date:
+        raw = self.data.get(name, "")
+        if not str(raw).isascii():
+            raise forms.ValidationError("Enter the date as YYYY-MM-DD, in ASCII digits.")
+        return self.cleaned_data[name]
+
+    def clean_date_from(self) -> date:
+        return self._clean_ascii("date_from")
+
+    def clean_date_to(self) -> date:
+        return self._clean_ascii("date_to")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError("The period ends before it starts: “From” must be on or before “To”.")
+            if (end - start).days + 1 > self.MAX_DAYS:
+                raise forms.ValidationError(f"Choose a period of at most {self.MAX_DAYS} days.")
+        return cleaned

@@ -509,7 +509,7 @@ class OrderAwaitingApproval(Order):
         proxy = True
         ordering = ["created_at", "id"]
         verbose_name = "order awaiting approval"
-        verbose_name_plural = "approval queue"
+        verbose_name_plural = "orders awaiting approval"  # the list's footer: "6 orders awaiting approval"
 
 
 class Customer(User):

@@ -6,20 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Max, Q, QuerySet, Sum, Value
+from django.db.models import Count, ExpressionWrapper, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orders.admin_selectors import REVENUE_STATES
 from orders.models import Order, OrderEvent, StaffNote
-
-MONEY = DecimalField(max_digits=12, decimal_places=2)
-ZERO = Value(Decimal("0.00"), output_field=MONEY)
-CENT = Decimal("0.01")
-
-# Orders the payment provider charged and that are paid or beyond (refunded included); a
-# Delayed order may not have been charged yet, hence the transaction id.
-CHARGED = Q(state__in=REVENUE_STATES) & ~Q(transaction_id="")
+from orders.report_selectors import CENT, MONEY, NET, REVENUE_STATES, ZERO
+from orders.report_selectors import PAID as CHARGED
 
 
 @dataclass(frozen=True)
@@ -101,11 +94,10 @@ def customer_summary(*, customer, now: datetime | None = None) -> CustomerSummar
     orders = list(
         Order.objects.filter(owner=customer).annotate(item_count=Sum("lines__quantity")).order_by("-created_at", "-id")
     )
-    net = ExpressionWrapper(F("total") - F("refunded_amount"), output_field=MONEY)
     money = Order.objects.filter(owner=customer).aggregate(
         paid=Coalesce(Sum("total", filter=CHARGED), ZERO),
         refunded=Coalesce(Sum("refunded_amount", filter=CHARGED), ZERO),
-        spend=Coalesce(Sum(net, filter=CHARGED), ZERO),
+        spend=Coalesce(Sum(NET, filter=CHARGED), ZERO),
     )
     addresses = [
         ShippingAddressUsed(row["ship_address"], row["ship_city"], row["ship_state"], row["ship_zip"],

@@ -436,6 +436,8 @@ if not MEDIA_URL.startswith("/"):
 
 # --- The store ------------------------------------------------------------------------
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
+# The admin's "Needs attention" lists an order in a working state not updated for this long.
+STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

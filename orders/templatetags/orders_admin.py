@@ -21,6 +21,8 @@ def admin_dashboard(context) -> dict:
     links = {
         "orders": orders_url,
         "delayed": f"{orders_url}?state__exact=stalled",
+        "attention": reverse("admin:orders_order_attention"),
+        "report": reverse("admin:orders_order_report"),
         "queue": reverse("admin:orders_orderawaitingapproval_changelist") if orders_url else "",
         "failures": reverse("admin:django_q_failure_changelist") if user.has_perm("django_q.view_failure") else "",
         "low_stock": (

@@ -1,0 +1,138 @@
+"""Reads for the accounts: what counts as revenue, the orders report and the orders export.
+
+Revenue is defined once, here, and the admin's home page, the report and the CSV export all
+use it: an order placed in the period that was paid (its state is one in which the shop holds
+the customer's money, `REVENUE_STATES`, and the provider gave it a transaction id), counted at
+its total net of what was refunded on it. An order is counted on the day it was placed, in
+the site's time zone (settings.TIME_ZONE, UTC by default). So the export of a period's orders
+sums (column `revenue`) to the report's revenue for that period.
+"""
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from orders.models import Order, OrderLine
+from orders.states import PAID_STATES, OrderState
+
+# States in which the shop holds the customer's money (net of refunds): the revenue.
+REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED})
+
+MONEY = DecimalField(max_digits=12, decimal_places=2)
+ZERO = Value(Decimal("0.00"), output_field=MONEY)
+CENT = Decimal("0.01")
+# A Delayed order may not have paid yet: revenue requires the provider's transaction id.
+PAID = Q(state__in=REVENUE_STATES) & ~Q(transaction_id="")
+NET = ExpressionWrapper(F("total") - F("refunded_amount"), output_field=MONEY)
+
+
+def revenue_sum(condition: Q | None = None) -> Coalesce:
+    """An aggregate: the revenue of the orders matching `condition` (all orders when None), 0.00 for none."""
+    return Coalesce(Sum(NET, filter=PAID if condition is None else PAID & condition), ZERO)
+
+
+def money(value: Decimal) -> Decimal:
+    """An amount in cents: SQLite sums decimals with more places than the column has."""
+    return value.quantize(CENT)
+
+
+def period_bounds(date_from: date, date_to: date) -> tuple[datetime, datetime]:
+    """[start, end) of the days `date_from` to `date_to` (inclusive) in the current time zone."""
+    zone = timezone.get_current_timezone()
+    return (datetime.combine(date_from, time.min, tzinfo=zone),
+            datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone))
+
+
+# --- The report ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One day's or one state's figures: orders placed, then money of the paid ones (USD)."""
+
+    key: date | OrderState
+    orders: int
+    paid_orders: int
+    gross: Decimal  # totals of the paid orders
+    refunds: Decimal  # refunded on the paid orders
+    revenue: Decimal  # gross - refunds
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    date_from: date
+    date_to: date
+    days: list[ReportRow]  # every day of the period, oldest first, days without orders at zero
+    states: list[ReportRow]  # every state that has orders in the period, in OrderState's order
+    total: ReportRow  # key: date_from
+
+
+def order_report(*, date_from: date, date_to: date) -> OrderReport:
+    """Orders, revenue and refunds per day and per state for orders placed from `date_from` to
+    `date_to` (inclusive). Three queries (database aggregates; SQLite and PostgreSQL)."""
+    start, end = period_bounds(date_from, date_to)
+    orders = Order.objects.order_by().filter(created_at__gte=start, created_at__lt=end)
+    figures = {
+        "orders": Count("id"),
+        "paid_orders": Count("id", filter=PAID),
+        "gross": Coalesce(Sum("total", filter=PAID), ZERO),
+        "refunds": Coalesce(Sum("refunded_amount", filter=PAID), ZERO),
+        "revenue": revenue_sum(),
+    }
+
+    def amounts(row: dict) -> dict:
+        return {name: money(value) if isinstance(value, Decimal) else value for name, value in row.items()}
+
+    by_day = {row.pop("day"): amounts(row) for row in
+              orders.annotate(day=TruncDate("created_at")).values("day").annotate(**figures)}
+    by_state = {row.pop("state"): amounts(row) for row in orders.values("state").annotate(**figures)}
+    total = amounts(orders.aggregate(**figures))
+    empty = {"orders": 0, "paid_orders": 0, "gross": Decimal("0.00"), "refunds": Decimal("0.00"),
+             "revenue": Decimal("0.00")}
+    days = [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
+    return OrderReport(
+        date_from=date_from, date_to=date_to,
+        days=[ReportRow(day, **by_day.get(day, empty)) for day in days],
+        states=[ReportRow(state, **by_state[state.value]) for state in OrderState if state.value in by_state],
+        total=ReportRow(date_from, **total),
+    )
+
+
+# --- The export --------------------------------------------------------------------------------
+
+EXPORT_HEADER = ("order", "created (UTC)", "customer e-mail", "state", "items", "total", "refunded", "revenue",
+                 "payment provider", "transaction id")
+
+
+def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
+    """The rows of the orders CSV (EXPORT_HEADER), in the queryset's order, read in chunks:
+    `revenue` is what the order counts for in the revenue (0.00 when it was not paid)."""
+    items = (OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
+             .annotate(n=Sum("quantity")).values("n"))
+    rows = queryset.annotate(
+        export_items=Coalesce(Subquery(items, output_field=IntegerField()), 0),
+        export_revenue=Case(When(PAID, then=NET), default=ZERO, output_field=MONEY),
+    ).values_list("pk", "created_at", "owner__email", "state", "export_items", "total", "refunded_amount",
+                  "export_revenue", "payment_provider", "transaction_id")
+    for pk, created_at, email, state, item_count, total, refunded, revenue, provider, transaction in \
+            rows.iterator(chunk_size=500):
+        yield (f"#{pk:06d}", created_at.astimezone(UTC).isoformat(), email, state, item_count,
+               total, refunded, money(revenue), provider, transaction)

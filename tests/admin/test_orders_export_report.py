@@ -1,0 +1,163 @@
+"""The order list's CSV export and the orders report: the export holds exactly the orders the
+list's filters and search show, and its revenue column sums to the report's revenue."""
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from orders.models import Order
+from orders.services import refund_create
+
+pytestmark = pytest.mark.django_db
+
+EXPORT = "/admin/orders/order/export/"
+REPORT = "/admin/orders/order/report/"
+
+
+def rows_of(response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="orders-')
+    body = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def placed_on(order: Order, day: date, hour: int = 12) -> Order:
+    Order.objects.filter(pk=order.pk).update(created_at=datetime(day.year, day.month, day.day, hour, tzinfo=UTC))
+    return Order.objects.get(pk=order.pk)
+
+
+@pytest.fixture
+def month(order_in, customer, other_customer):
+    """Orders on three days of November 2026 and one in October: paid (one partly refunded, one
+    refunded in full), failed, held and one still new; plus one of another customer."""
+    nov1, nov2, nov3 = date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)
+    paid = placed_on(order_in("paid", items={"prod-001": 2}), nov1)  # 2 × 149.99
+    partly = order_in("delivered", items={"prod-002": 1})
+    refund_create(order=partly, amount=Decimal("10.00"), reason="Scratched", actor=None)
+    partly = placed_on(partly, nov1, hour=23)
+    refunded = order_in("paid", items={"prod-003": 1})
+    refund_create(order=refunded, amount=None, reason="Changed their mind", actor=None)  # in full: refunded
+    refunded = placed_on(refunded, nov2)
+    failed = placed_on(order_in("failed"), nov2)
+    held = placed_on(order_in("awaiting_approval", items={"prod-001": 7}), nov3)
+    new = placed_on(order_in("new", user=other_customer), nov3)
+    october = placed_on(order_in("paid", items={"prod-002": 3}), date(2026, 10, 31), hour=23)
+    return {"paid": paid, "partly": partly, "refunded": refunded, "failed": failed, "held": held, "new": new,
+            "october": october}
+
+
+NOVEMBER = {"created_at__gte": "2026-11-01 00:00:00+00:00", "created_at__lt": "2026-12-01 00:00:00+00:00"}
+
+
+def test_the_export_holds_exactly_the_filtered_orders_with_their_figures(clerk_client, month, customer):
+    rows = rows_of(clerk_client.get(EXPORT, {**NOVEMBER, "state__exact": "delivered"}))
+    assert [row["order"] for row in rows] == [month["partly"].number]
+    row = rows[0]
+    partly = month["partly"]
+    assert row == {
+        "order": partly.number, "created (UTC)": "2026-11-01T23:00:00+00:00", "customer e-mail": customer.email,
+        "state": "delivered", "items": "1", "total": str(partly.total), "refunded": "10.00",
+        "revenue": str(partly.total - Decimal("10.00")), "payment provider": partly.payment_provider,
+        "transaction id": partly.transaction_id,
+    }
+
+    by_search = rows_of(clerk_client.get(EXPORT, {"q": "other@example"}))
+    assert [row["order"] for row in by_search] == [month["new"].number]
+    everything = rows_of(clerk_client.get(EXPORT))
+    assert sorted(row["order"] for row in everything) == sorted(order.number for order in month.values())
+    # Newest first, as the list shows them.
+    assert [row["order"] for row in everything][0] == month["new"].number
+
+
+def test_the_exports_revenue_sums_to_the_reports_revenue_for_the_same_period(clerk_client, month):
+    report = clerk_client.get(REPORT, {"date_from": "2026-11-01", "date_to": "2026-11-30"})
+    assert report.status_code == 200
+    figures = report.context["report"]
+    rows = rows_of(clerk_client.get(report.context["export_url"]))
+
+    assert len(rows) == figures.total.orders == 6  # October's order is outside the period
+    assert sum(Decimal(row["revenue"]) for row in rows) == figures.total.revenue
+    paid, partly, refunded = month["paid"], month["partly"], month["refunded"]
+    assert figures.total.revenue == paid.total + partly.total - Decimal("10.00")
+    assert figures.total.refunds == Decimal("10.00") + refunded.total
+    assert figures.total.gross == paid.total + partly.total + refunded.total
+    assert figures.total.paid_orders == 3
+    # The home page counts revenue the same way (no order today: nothing).
+    assert 'data-metric="revenue-today">$0.00 revenue' in clerk_client.get("/admin/").content.decode()
+
+
+def test_the_report_gives_each_day_and_each_state(clerk_client, month):
+    response = clerk_client.get(REPORT, {"date_from": "2026-11-01", "date_to": "2026-11-04"})
+    report = response.context["report"]
+    days = {row.key.isoformat(): (row.orders, row.paid_orders, row.revenue, row.refunds) for row in report.days}
+    paid, partly, refunded = month["paid"], month["partly"], month["refunded"]
+    assert days == {
+        "2026-11-01": (2, 2, paid.total + partly.total - Decimal("10.00"), Decimal("10.00")),
+        "2026-11-02": (2, 1, Decimal("0.00"), refunded.total),
+        "2026-11-03": (2, 0, Decimal("0.00"), Decimal("0.00")),
+        "2026-11-04": (0, 0, Decimal("0.00"), Decimal("0.00")),
+    }
+    states = {row.key.value: (row.orders, row.revenue) for row in report.states}
+    assert states == {
+        "awaiting_approval": (1, Decimal("0.00")), "paid": (1, paid.total),
+        "delivered": (1, partly.total - Decimal("10.00")), "failed": (1, Decimal("0.00")),
+        "refunded": (1, Decimal("0.00")), "new": (1, Decimal("0.00")),
+    }
+    html = response.content.decode()
+    assert '<tr data-day="2026-11-04" class="order-report__empty">' in html
+    assert 'data-state="refunded"' in html
+
+
+def test_the_report_defaults_to_the_last_30_days(clerk_client, order_in):
+    order_in("paid")
+    report = clerk_client.get(REPORT).context["report"]
+    today = date.today()
+    assert (report.date_from, report.date_to) == (today - timedelta(days=29), today)
+    assert report.total.orders == 1 and len(report.days) == 30
+
+
+@pytest.mark.parametrize(("query", "error"), [
+    ({"date_from": "2026-11-31", "date_to": "2026-12-01"}, "Enter a valid date."),
+    ({"date_from": "2026-12-01", "date_to": "2026-11-01"}, "The period ends before it starts"),
+    ({"date_from": "2020-01-01", "date_to": "2026-01-01"}, "at most 366 days"),
+    ({"date_from": "２０２６-11-01", "date_to": "2026-11-02"}, "in ASCII digits"),
+    ({"date_from": "", "date_to": "2026-11-02"}, "This field is required."),
+])
+def test_bad_dates_are_refused_with_a_form_error(clerk_client, query, error):
+    response = clerk_client.get(REPORT, query)
+    assert response.status_code == 400
+    assert error in response.content.decode()
+    assert response.context["report"] is None
+
+
+def test_the_export_defuses_spreadsheet_formulas(clerk_client, make_user, order_in):
+    sly = make_user("=cmd|'/c calc'!a1@example.com", name="Sly")
+    order_in("new", user=sly)
+    rows = rows_of(clerk_client.get(EXPORT))
+    assert rows[0]["customer e-mail"] == "'=cmd|'/c calc'!a1@example.com"
+
+
+def test_an_unknown_filter_is_a_400(clerk_client):
+    response = clerk_client.get(EXPORT, {"created_at__gte": "yesterday"})
+    assert response.status_code == 400
+    assert "Unknown filter" in response.content.decode()
+
+
+def test_the_order_list_links_the_export_of_what_it_shows(clerk_client):
+    html = clerk_client.get("/admin/orders/order/", {"state__exact": "paid"}).content.decode()
+    assert f'href="{EXPORT}?state__exact=paid"' in html
+    assert f'href="{REPORT}"' in html
+
+
+@pytest.mark.parametrize("url", [EXPORT, REPORT, "/admin/orders/order/attention/"])
+def test_staff_without_the_view_permission_are_refused(make_user, url):
+    client = Client()
+    client.force_login(make_user("bare@example.com", is_staff=True))
+    assert client.get(url).status_code == 403
+    assert Client().get(url).status_code == 302  # to sign in
+    assert reverse("admin:login") in Client().get(url)["Location"]
