@@ -7,14 +7,17 @@ putting it back, is switching "active", which needs catalog.delete_product.
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.html import format_html
 
 from catalog import services
-from catalog.models import STOCK_MAX, Category, Product
+from catalog.models import STOCK_MAX, Category, Product, StockMovement
 from catalog.selectors import product_next_public_id
+from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
 from store.numbers import AsciiIntegerFormField
@@ -66,17 +69,19 @@ def _stock_checked(form_class):
 
 
 class StockLevelFilter(admin.SimpleListFilter):
-    """Low stock is STORE_LOW_STOCK_THRESHOLD units or fewer (the admin home page counts them)."""
+    """Low stock is the product's own threshold or, without one, STORE_LOW_STOCK_THRESHOLD units
+    or fewer (the admin home page counts them)."""
 
     title = "stock"
     parameter_name = "stock_level"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        return [("low", f"Low ({settings.STORE_LOW_STOCK_THRESHOLD} or fewer)"), ("out", "Out of stock")]
+        return [("low", f"Low (its threshold, else {settings.STORE_LOW_STOCK_THRESHOLD}, or fewer)"),
+                ("out", "Out of stock")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.value() == "low":
-            return queryset.filter(stock__lte=settings.STORE_LOW_STOCK_THRESHOLD)
+            return queryset.low_stock()
         if self.value() == "out":
             return queryset.filter(stock=0)
         return queryset
@@ -96,6 +101,43 @@ class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
         return category.product_count
 
 
+class StockMovementInline(admin.TabularInline):
+    """The product's stock ledger, newest first, read-only: rows are written with each change."""
+
+    model = StockMovement
+    verbose_name = "stock movement"
+    verbose_name_plural = "stock ledger (its rows add up to the stock)"
+    fields = readonly_fields = ("created_at", "delta", "reason", "order_link", "user")
+    ordering = ("-created_at", "-id")
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StockMovement]:
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description="order")
+    def order_link(self, movement: StockMovement) -> str:
+        if movement.order_ref is None:
+            return "—"
+        url = reverse("admin:orders_order_change", args=[movement.order_ref])
+        return format_html('<a href="{}">#{:06d}</a>', url, movement.order_ref)
+
+    # Whoever may see the product sees its ledger; nobody writes it by hand.
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.can_see_withdrawn_products(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Product)
 class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
@@ -108,7 +150,7 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("public_id", "name", "category", "description", "image")}),
-        ("Sale", {"fields": ("price", "stock", "is_active")}),
+        ("Sale", {"fields": ("price", "stock", "low_stock_threshold", "is_active")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -148,6 +190,9 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
                 )
 
         return Form
+
+    def get_inlines(self, request: HttpRequest, obj=None):
+        return (StockMovementInline,) if obj is not None else ()
 
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         # A new product may start off sale (as on the API); switching an existing one needs the permission.
@@ -189,7 +234,9 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:
-            obj.save()
+            with transaction.atomic():
+                obj.save()
+                stock_opened(product=obj, user=request.user)
             return
         # Orders move stock with conditional UPDATEs while this page is open: writing every
         # column would put the stock staff saw back in place and oversell. Stock is set only

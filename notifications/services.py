@@ -30,7 +30,12 @@ MESSAGES = {
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason}"),
     "order.failed": ("Order {number} could not be completed", "We could not complete order {number}: {reason}"),
     "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
+    "order.partially_refunded": ("Partial refund for order {number}",
+                                 "We refunded ${amount} for order {number}{items}."),
 }
+# Events that may happen more than once to an order, each told: the event's detail key that
+# tells one from the next (the row's event_type carries it, e.g. "order.partially_refunded:12").
+TOLD_EACH = {"order.partially_refunded": "refund"}
 # How often an e-mail that failed is tried again (by the sweeper, at least a minute apart).
 EMAIL_ATTEMPTS = 3
 EMAIL_RETRY_AFTER = timedelta(minutes=1)
@@ -44,8 +49,10 @@ def _sentence(text: str) -> str:
     return f"{text}." if text and text[-1] not in ".!?" else text
 
 
-def notification_record(*, order: Order, event_type: str, claimed: bool = False) -> Notification | None:
-    """Write the customer's notification of `event_type` for `order`, as the order is now.
+def notification_record(*, order: Order, event_type: str, claimed: bool = False,
+                        detail: dict | None = None) -> Notification | None:
+    """Write the customer's notification of `event_type` for `order`, as the order is now,
+    with the event's `detail` (a partial refund's amount and items).
 
     Call it inside the transaction that publishes the event. Returns None for an event the
     customer is not told about, or one already recorded (a redelivered step). `claimed`: the
@@ -60,8 +67,12 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False)
         "tracking": order.tracking_number,
         "reason": _sentence(order.failure_reason),
         "refunded": order.refunded_amount,
+        "amount": detail.get("amount", "") if detail else "",
+        "items": f": {detail['items']}" if detail and detail.get("items") else "",
     }
     title, body = (text.format(**values).strip() for text in MESSAGES[event_type])
+    if event_type in TOLD_EACH:
+        event_type = f"{event_type}:{(detail or {}).get(TOLD_EACH[event_type], '')}"
     try:
         with transaction.atomic():
             claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}

@@ -155,9 +155,6 @@ def order_place(
 
     try:
         with transaction.atomic():
-            # Reserve in a stable order so concurrent checkouts never deadlock.
-            for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
-                stock_reserve(product=product, quantity=merged[product.public_id])
             order = Order.objects.create(
                 owner=user,
                 ship_address=shipping.address,
@@ -171,6 +168,9 @@ def order_place(
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
             )
+            # Reserve in a stable order so concurrent checkouts never deadlock (none kept if one fails).
+            for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
+                stock_reserve(product=product, quantity=merged[product.public_id], order_ref=order.pk, user=user)
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,
