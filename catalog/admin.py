@@ -12,11 +12,12 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from catalog import services
-from catalog.models import STOCK_MAX, Category, Product, StockMovement
-from catalog.selectors import product_next_public_id
+from catalog.models import STOCK_MAX, Category, Product
+from catalog.selectors import product_next_public_id, product_stock_ledger, product_stock_ledger_total
 from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
@@ -76,8 +77,7 @@ class StockLevelFilter(admin.SimpleListFilter):
     parameter_name = "stock_level"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        return [("low", f"Low (its threshold, else {settings.STORE_LOW_STOCK_THRESHOLD}, or fewer)"),
-                ("out", "Out of stock")]
+        return [("low", f"Low ({settings.STORE_LOW_STOCK_THRESHOLD} or fewer)"), ("out", "Out of stock")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.value() == "low":
@@ -101,41 +101,8 @@ class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
         return category.product_count
 
 
-class StockMovementInline(admin.TabularInline):
-    """The product's stock ledger, newest first, read-only: rows are written with each change."""
-
-    model = StockMovement
-    verbose_name = "stock movement"
-    verbose_name_plural = "stock ledger (its rows add up to the stock)"
-    fields = readonly_fields = ("created_at", "delta", "reason", "order_link", "user")
-    ordering = ("-created_at", "-id")
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[StockMovement]:
-        return super().get_queryset(request).select_related("user")
-
-    @admin.display(description="order")
-    def order_link(self, movement: StockMovement) -> str:
-        if movement.order_ref is None:
-            return "—"
-        url = reverse("admin:orders_order_change", args=[movement.order_ref])
-        return format_html('<a href="{}">#{:06d}</a>', url, movement.order_ref)
-
-    # Whoever may see the product sees its ledger; nobody writes it by hand.
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return permissions.can_see_withdrawn_products(request.user)
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+# The product page shows this many of the newest ledger rows (all of them add up to the stock).
+LEDGER_SHOWN = 50
 
 
 @admin.register(Product)
@@ -147,12 +114,31 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     actions = ("activate_selected", "deactivate_selected")
     list_select_related = ("category",)
     search_fields = ("name", "public_id")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at", "stock_ledger")
     fieldsets = (
         (None, {"fields": ("public_id", "name", "category", "description", "image")}),
         ("Sale", {"fields": ("price", "stock", "low_stock_threshold", "is_active")}),
-        ("History", {"fields": ("created_at", "updated_at")}),
+        ("History", {"fields": ("created_at", "updated_at", "stock_ledger")}),
     )
+
+    @admin.display(description="stock ledger")
+    def stock_ledger(self, product: Product) -> str:
+        """Who moved the stock and why, newest first: a read-only table (rows are written with each change)."""
+        if product.pk is None:
+            return "—"
+        rows = product_stock_ledger(product=product)[:LEDGER_SHOWN]
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (f"{timezone.localtime(row.created_at):%Y-%m-%d %H:%M:%S}", f"{row.delta:+d}", row.get_reason_display(),
+             format_html('<a href="{}">#{:06d}</a>', reverse("admin:orders_order_change", args=[row.order_ref]),
+                         row.order_ref) if row.order_ref else "—",
+             row.user or "—")
+            for row in rows
+        ))
+        return format_html(
+            '<table class="stock-ledger"><thead><tr><th>When</th><th>Units</th><th>Why</th><th>Order</th>'
+            "<th>Who</th></tr></thead><tbody>{}</tbody></table><p class=\"help\">Newest {} rows; all rows add up "
+            "to the stock ({}).</p>", body, LEDGER_SHOWN, product_stock_ledger_total(product=product),
+        )
 
     @admin.display(description="")
     def thumbnail(self, product: Product) -> str:
@@ -190,9 +176,6 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
                 )
 
         return Form
-
-    def get_inlines(self, request: HttpRequest, obj=None):
-        return (StockMovementInline,) if obj is not None else ()
 
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         # A new product may start off sale (as on the API); switching an existing one needs the permission.

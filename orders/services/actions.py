@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
@@ -245,7 +245,9 @@ def refund_create(
         )
         for line, quantity in chosen if restock else ():
             stock_restock(product_id=line.product_id, quantity=quantity, order_ref=locked.pk, user=actor)
-        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount)
+        # Computed in Decimal under the row lock: SQLite adds an F() sum in floating point, and
+        # 299.98 + 149.97 would then exceed the total the check constraint holds it to.
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=locked.refunded_amount + amount)
         detail = {"amount": str(amount), "reason": reason, "reference": result.reference, "refund": refund.pk}
         if chosen:
             detail.update(items=_items_text(chosen), restocked=bool(restock))
