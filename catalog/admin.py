@@ -129,8 +129,8 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         rows = product_stock_ledger(product=product)[:LEDGER_SHOWN]
         body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
             (f"{timezone.localtime(row.created_at):%Y-%m-%d %H:%M:%S}", f"{row.delta:+d}", row.get_reason_display(),
-             format_html('<a href="{}">#{:06d}</a>', reverse("admin:orders_order_change", args=[row.order_ref]),
-                         row.order_ref) if row.order_ref else "—",
+             format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[row.order_ref]),
+                         f"#{row.order_ref:06d}") if row.order_ref else "—",
              row.user or "—")
             for row in rows
         ))
