@@ -100,7 +100,8 @@ class StockMovement(models.Model):
     catalog knows nothing of orders.
     """
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_movements")
+    # Products are withdrawn, not deleted; one deleted anyway (a test, a shell) takes its ledger along.
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_movements")
     delta = models.IntegerField(help_text="Units added (positive) or taken (negative).")
     reason = models.CharField(max_length=20, choices=StockReason.choices)
     order_ref = models.PositiveBigIntegerField("order", null=True, blank=True, db_index=True)

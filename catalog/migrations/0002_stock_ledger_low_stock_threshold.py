@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('reason', models.CharField(choices=[('opening', 'Opening balance'), ('created', 'Product created'), ('reserved', 'Reserved by an order'), ('released', 'Released by an order'), ('sold', 'Sold (order shipped)'), ('staff_edit', 'Edited by staff'), ('restocked', 'Returned to stock by a refund')], max_length=20)),
                 ('order_ref', models.PositiveBigIntegerField(blank=True, db_index=True, null=True, verbose_name='order')),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='stock_movements', to='catalog.product')),
+                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stock_movements', to='catalog.product')),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
