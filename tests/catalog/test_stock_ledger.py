@@ -1,6 +1,7 @@
 """The stock ledger: every change of a product's stock is a row, and a product's rows add up
 to its stock after reservations, releases, sales, staff edits and restocks. Low stock is each
 product's own threshold, or the shop's."""
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -76,3 +77,18 @@ def test_a_products_own_threshold_wins_over_the_shops(catalog, settings, client,
     assert sorted(p.public_id for p in listed.context["cl"].result_list) == ["prod-001", "prod-003"]
     metrics = client.get("/metrics").content.decode()
     assert "store_products_low_stock 2.0" in metrics
+
+
+def test_the_data_migration_opens_each_products_ledger_at_its_stock(catalog):
+    from django.apps import apps
+
+    opening = importlib.import_module("catalog.migrations.0003_stock_ledger_opening_balances")
+    StockMovement.objects.all().delete()  # as before the ledger existed
+    Product.objects.filter(public_id="prod-004").update(stock=7)
+
+    opening.openings_write(apps, None)
+    opening.openings_write(apps, None)  # a product with a ledger gets no second opening
+
+    assert StockMovement.objects.filter(reason="opening").count() == Product.objects.count()
+    for item in Product.objects.all():
+        assert product_stock_ledger_total(product=item) == item.stock
