@@ -92,3 +92,25 @@ def test_the_data_migration_opens_each_products_ledger_at_its_stock(catalog):
     assert StockMovement.objects.filter(reason="opening").count() == Product.objects.count()
     for item in Product.objects.all():
         assert product_stock_ledger_total(product=item) == item.stock
+
+
+def test_staff_stock_edits_and_new_products_in_the_admin_are_on_the_ledger(client, staff_user, catalog):
+    from tests.admin.test_products import change_form
+
+    client.force_login(staff_user)
+    mouse = product("prod-002")
+
+    edited = client.post(f"/admin/catalog/product/{mouse.pk}/change/",
+                         {**change_form(mouse), "stock": str(mouse.stock - 20), "low_stock_threshold": "30"})
+    added = client.post("/admin/catalog/product/add/", {
+        "public_id": "prod-900", "name": "Desk Mat", "category": mouse.category_id, "description": "",
+        "image": "", "price": "12.00", "stock": "40", "initial-stock": "0", "is_active": "on"})
+
+    assert (edited.status_code, added.status_code) == (302, 302)
+    edit = StockMovement.objects.get(product=mouse, reason="staff_edit")
+    assert (edit.delta, edit.user) == (-20, staff_user)
+    assert product("prod-002").low_stock_threshold == 30
+    opened = StockMovement.objects.get(product__public_id="prod-900")
+    assert (opened.delta, opened.reason, opened.user) == (40, "created", staff_user)
+    for item in Product.objects.all():
+        assert product_stock_ledger_total(product=item) == item.stock
