@@ -44,8 +44,8 @@ ENV PYTHONUNBUFFERED=1 \
 
 RUN groupadd --system --gid 10001 store \
  && useradd --system --uid 10001 --gid store --home-dir /app --no-create-home --shell /usr/sbin/nologin store \
- && mkdir -p /data \
- && chown store:store /data
+ && mkdir -p /data/media \
+ && chown store:store /data /data/media
 
 COPY --from=build /opt/venv /opt/venv
 # The code stays owned by root: the app user can read it but not change it.

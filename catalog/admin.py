@@ -2,7 +2,9 @@
 
 Who may add, change and withdraw products is store.permissions' to say, as on the API.
 Products are never deleted (past orders refer to them): withdrawing one from sale, or
-putting it back, is switching "active", which needs catalog.delete_product.
+putting it back, is switching "active", which needs catalog.delete_product. Staff who may
+change a product may upload its image (catalog.forms says what is accepted); the list and
+the change page show the picture the storefront shows.
 """
 from django import forms
 from django.conf import settings
@@ -10,13 +12,14 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from catalog import services
+from catalog.forms import ProductPhotoField
 from catalog.models import STOCK_MAX, Category, Product
+from catalog.pictures import builtin_picture_choices
 from catalog.selectors import product_next_public_id, product_stock_ledger, product_stock_ledger_total
 from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
@@ -25,9 +28,11 @@ from store.numbers import AsciiIntegerFormField
 
 
 class ImageNameMixin:
-    """The image field accepts only pictures that exist under static/img/categories/."""
+    """The image field is a select of the built-in pictures (catalog.pictures), checked again on save."""
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "image":
+            kwargs["widget"] = forms.Select(choices=builtin_picture_choices())
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "image":
             field.validators.append(validate_image_name)
@@ -114,9 +119,10 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     actions = ("activate_selected", "deactivate_selected")
     list_select_related = ("category",)
     search_fields = ("name", "public_id")
-    readonly_fields = ("created_at", "updated_at", "stock_ledger")
+    readonly_fields = ("created_at", "updated_at", "picture", "stock_ledger")
     fieldsets = (
-        (None, {"fields": ("public_id", "name", "category", "description", "image")}),
+        (None, {"fields": ("public_id", "name", "category", "description")}),
+        ("Image", {"fields": ("picture", "photo", "image")}),
         ("Sale", {"fields": ("price", "stock", "low_stock_threshold", "is_active")}),
         ("History", {"fields": ("created_at", "updated_at", "stock_ledger")}),
     )
@@ -142,8 +148,14 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
 
     @admin.display(description="")
     def thumbnail(self, product: Product) -> str:
-        return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">',
-                           static(product.image_path))
+        return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">', product.image_url)
+
+    @admin.display(description="shown on the storefront")
+    def picture(self, product: Product) -> str:
+        if product.pk is None:
+            return "-"
+        return format_html('<img src="{}" alt="{}" width="160" height="100" class="product-picture">',
+                           product.image_url, product.image_alt)
 
     # --- Permissions (store.permissions) ----------------------------------------------------
 
@@ -208,6 +220,8 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "stock":
             kwargs.update(form_class=AsciiIntegerFormField, max_value=STOCK_MAX)
+        if db_field.name == "photo":
+            kwargs["form_class"] = ProductPhotoField
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "stock":
             # The form carries the stock staff saw: changed_data holds "stock" only when they
@@ -215,9 +229,18 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
             field.show_hidden_initial = True
         return field
 
+    @staticmethod
+    def _photo_store(obj: Product, form) -> None:
+        """Store a new upload under its final name before the row is saved, so that the audit
+        trail (which reads the row before Django would store the file) records that name."""
+        upload = form.cleaned_data.get("photo")
+        if "photo" in form.changed_data and upload:
+            obj.photo.save(upload.name, upload, save=False)
+
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:
-            with transaction.atomic():
+            self._photo_store(obj, form)
+            with transaction.atomic():  # the product and its ledger's first row, together
                 obj.save()
                 stock_opened(product=obj, user=request.user)
             return
@@ -231,5 +254,6 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
                                         "Open the product again and repeat your change.")
                 return
         fields = [name for name in form.changed_data if name != "stock"]
+        self._photo_store(obj, form)
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])

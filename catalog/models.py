@@ -2,13 +2,16 @@
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.templatetags.static import static
+
+from catalog.pictures import builtin_picture, photo_upload_to
 
 
 class Category(models.Model):
     name = models.CharField(max_length=80, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
     image = models.CharField(
-        max_length=80, blank=True, help_text="Static image name under static/img/categories/ (without .svg)."
+        max_length=80, blank=True, help_text="The built-in picture new products of this category start with."
     )
 
     class Meta:
@@ -42,7 +45,14 @@ class Product(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2)
     stock = models.PositiveIntegerField(default=0, help_text="Units available to sell (reserved units excluded).")
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
-    image = models.CharField(max_length=80, blank=True, help_text="Static image name (without .svg).")
+    image = models.CharField(
+        "built-in picture", max_length=80, blank=True,
+        help_text="Shown when no image is uploaded.",
+    )
+    photo = models.ImageField(
+        "uploaded image", upload_to=photo_upload_to, blank=True,
+        help_text="A JPEG, PNG, WebP or GIF image; shown instead of the built-in picture.",
+    )
     is_active = models.BooleanField("active", default=True)
     low_stock_threshold = models.PositiveIntegerField(
         null=True, blank=True,
@@ -67,7 +77,18 @@ class Product(models.Model):
 
     @property
     def image_path(self) -> str:
-        return f"img/categories/{self.image or 'default'}.svg"
+        """The built-in picture's path under static/ (whether or not a photo was uploaded)."""
+        return builtin_picture(self.image).path
+
+    @property
+    def image_url(self) -> str:
+        """URL of the picture pages show: the uploaded photo's under MEDIA_URL, else the built-in one's."""
+        return self.photo.url if self.photo else static(self.image_path)
+
+    @property
+    def image_alt(self) -> str:
+        """Alt text of that picture: the product's name, and what a built-in picture shows."""
+        return self.name if self.photo else f"{self.name}: {builtin_picture(self.image).description}"
 
     @property
     def low_stock_at(self) -> int:

@@ -1,12 +1,12 @@
 """Validation shared by the catalog's API service and its admin forms."""
-from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
+
+from catalog.pictures import BUILTIN_PICTURES
 
 
 def validate_image_name(name: str) -> None:
-    """`name` must be an SVG under static/img/categories/ (blank means the default picture).
-
-    Pages render it with {% static %}, which fails for a missing file under the manifest storage.
-    """
-    if name and not finders.find(f"img/categories/{name}.svg"):
-        raise ValidationError(f"No image named {name!r} under static/img/categories/.", code="invalid")
+    """`name` must be a built-in picture's (catalog.pictures; blank means the default picture)."""
+    if name and name not in BUILTIN_PICTURES:
+        raise ValidationError(
+            f"No built-in picture named {name!r}: use one of {', '.join(sorted(BUILTIN_PICTURES))}.", code="invalid"
+        )

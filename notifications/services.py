@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
+from orders.services.reorder import order_money_outcome
 from providers import registry
 from store import turns
 
@@ -27,15 +28,20 @@ MESSAGES = {
     "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),
-    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason}"),
-    "order.failed": ("Order {number} could not be completed", "We could not complete order {number}: {reason}"),
+    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
+    "order.failed": ("Order {number} could not be completed",
+                     "We could not complete order {number}: {reason} {money}"),
     "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
     "order.partially_refunded": ("Partial refund for order {number}",
                                  "We refunded ${amount} for order {number}{items}."),
+    # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
+    "order.payment_link_sent": (
+        "Complete your order {number}",
+        "The payment for order {number} did not go through and no charge was made. To pay with another "
+        "card, sign in and open {link} — it opens the checkout with your items and address filled in. "
+        "The link works once, until {expires}.",
+    ),
 }
-# Events that may happen more than once to an order, each told: the event's detail key that
-# tells one from the next (the row's event_type carries it, e.g. "order.partially_refunded:12").
-TOLD_EACH = {"order.partially_refunded": "refund"}
 # How often an e-mail that failed is tried again (by the sweeper, at least a minute apart).
 EMAIL_ATTEMPTS = 3
 EMAIL_RETRY_AFTER = timedelta(minutes=1)
@@ -49,10 +55,13 @@ def _sentence(text: str) -> str:
     return f"{text}." if text and text[-1] not in ".!?" else text
 
 
-def notification_record(*, order: Order, event_type: str, claimed: bool = False,
-                        detail: dict | None = None) -> Notification | None:
-    """Write the customer's notification of `event_type` for `order`, as the order is now,
-    with the event's `detail` (a partial refund's amount and items).
+def notification_record(*, order: Order, event_type: str, claimed: bool = False, reference: str = "",
+                        values: dict | None = None) -> Notification | None:
+    """Write the customer's notification of `event_type` for `order`, as the order is now.
+
+    `reference` tells apart notifications of one event type an order may have several of (each
+    payment link: stored as "<event_type>:<reference>", so each is its own e-mail); `values`
+    adds to what the message is formatted with (the link itself).
 
     Call it inside the transaction that publishes the event. Returns None for an event the
     customer is not told about, or one already recorded (a redelivered step). `claimed`: the
@@ -67,17 +76,16 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False,
         "tracking": order.tracking_number,
         "reason": _sentence(order.failure_reason),
         "refunded": order.refunded_amount,
-        "amount": detail.get("amount", "") if detail else "",
-        "items": f": {detail['items']}" if detail and detail.get("items") else "",
+        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $X.XX."
+        **(values or {}),
     }
-    title, body = (text.format(**values).strip() for text in MESSAGES[event_type])
-    if event_type in TOLD_EACH:
-        event_type = f"{event_type}:{(detail or {}).get(TOLD_EACH[event_type], '')}"
+    title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
     try:
         with transaction.atomic():
             claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}
             return Notification.objects.create(
-                user=order.owner, order=order, event_type=event_type, title=title, body=body, **claim
+                user=order.owner, order=order, event_type=f"{event_type}:{reference}" if reference else event_type,
+                title=title, body=body, **claim
             )
     except IntegrityError:
         return None

@@ -7,7 +7,8 @@ order or several) first show a confirmation page that asks for an internal note 
 to the customer; only the post from that page acts. Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
-to refund (granted individually, not through the "Shop staff" group).
+to refund (granted individually, not through the "Shop staff" group), add_staffnote to add an
+internal note (orders.admin_customers has the customer page every order links its customer to).
 
 The Delayed list is this changelist filtered to state `stalled` (linked from the admin home
 page, which also shows the providers' circuits and closes one by hand: `circuit_close_view`);
@@ -32,19 +33,24 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timesince import timesince
 
-from orders.admin_forms import RefundForm
+from orders.admin_customers import customer_link, note_added
+from orders.admin_forms import AddressForm, RefundForm, StaffNoteForm
 from orders.admin_selectors import order_approval_queue, order_stalled_on, providers_not_closed
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.selectors import lines_with_refunds
 from orders.services import (
     RefundLineRequest,
+    ShippingAddress,
     order_act,
     order_redrive,
     order_retry,
     provider_circuit_close,
     refund_create,
 )
+from orders.services.address import order_address_correct, order_address_editable
+from orders.services.reorder import payment_link_failed, payment_link_send
+from orders.staff_selectors import order_staff_notes
 from orders.states import (
     TERMINAL_STATES,
     TRANSITIONS,
@@ -262,8 +268,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "state_display", "total", "refunded_amount", "created_at", "updated_at")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
-    search_fields = ("owner__email",)
-    search_help_text = "Order number (#000012 or 12) or the customer's e-mail."
+    search_fields = ("owner__email", "owner__name", "lines__name")
+    search_help_text = "Order number (#000012 or 12), the customer's e-mail or name, or a product's name."
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     show_full_result_count = False
@@ -279,12 +285,13 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key", "review_facts",
+        "idempotency_key", "review_facts", "retry_links",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
             ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review_facts",
+            "retry_links",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
         ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
@@ -328,19 +335,31 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return " · ".join(f"{label}: {'—' if getattr(order, name) is None else getattr(order, name)}"
                           for name, label in Order.REVIEW_FACTS.items())
 
+    @admin.display(description="tried again")
+    def retry_links(self, order: Order) -> str:
+        """The order this one tries again and the orders that tried it again (Order.retry_of)."""
+        def link(other: Order) -> str:
+            return format_html('<a href="{}">{}</a> ({})', reverse("admin:orders_order_change", args=[other.pk]),
+                               other.number, other.get_state_display().lower())
+        parts = []
+        if order.retry_of_id:
+            parts.append(format_html("tries again order {}", link(order.retry_of)))
+        parts.extend(format_html("tried again as order {}", link(retry)) for retry in order.retries.all())
+        return format_html_join("; ", "{}", ((part,) for part in parts)) or "—"
+
     @admin.display(description="number", ordering="id")
     def number(self, order: Order) -> str:
         return order.number
 
     @admin.display(description="customer", ordering="owner__email")
     def customer(self, order: Order) -> str:
-        return order.owner.email
+        return customer_link(order.owner)
 
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
-        owner = order.owner
-        email = format_html('<a href="mailto:{}">{}</a>', owner.email, owner.email)
-        return format_html("{} &lt;{}&gt;", owner.name, email) if owner.name else email
+        """Linked to the customer's page (their orders, spend and notes), and their e-mail to write to."""
+        mail = format_html('<a href="mailto:{}">e-mail</a>', order.owner.email)
+        return format_html("{} ({})", customer_link(order.owner), mail)
 
     @admin.display(description="state", ordering="state")
     def state_display(self, order: Order) -> str:
@@ -366,14 +385,23 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             for action in ORDER_ACTIONS.values()
             if action.offered_to(request.user, order)
         ]
+        may_change = permissions.can(request.user, permissions.ORDER_CHANGE)
         can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
+        may_note = permissions.can(request.user, permissions.NOTE_ADD)
         return {
+            "staff_notes": order_staff_notes(order=order),
+            "note_form": StaffNoteForm() if may_note else None,
+            "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex},
                                       lines=lines_with_refunds(order.lines.all())) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
+            "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
+                                 if may_change and payment_link_failed(order) else ""),
+            "address_url": (reverse("admin:orders_order_address", args=[order.pk])
+                            if may_change and order_address_editable(order) else ""),
             "order": order,
         }
 
@@ -382,6 +410,9 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return [
             path("<path:object_id>/actions/<str:action>/", wrap(self.action_view), name="orders_order_action"),
             path("<path:object_id>/refund/", wrap(self.refund_view), name="orders_order_refund"),
+            path("<path:object_id>/notes/", wrap(self.note_view), name="orders_order_note"),
+            path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
+            path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             *super().get_urls(),
         ]
@@ -506,6 +537,63 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
                 messages.success(request, f"Refunded ${refund.amount} on order {order.number} "
                                           f"(${order.refundable_amount} left to refund).")
         return self._back(request, order)
+
+    def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: add an internal note on the order (staff only), then back to its page."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.NOTE_ADD)
+        order = self._order_or_404(object_id)
+        note_added(request, StaffNoteForm(request.POST), order=order)
+        return self._back(request, order)
+
+    def payment_link_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: e-mail the owner of an order whose payment failed a link to pay again (change_order)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE)
+        order = self._order_or_404(object_id)
+        try:
+            link = payment_link_send(order=order, actor=request.user)
+        except DomainError as error:
+            messages.error(request, f"No payment link sent: {error.message}")
+        else:
+            self.log_change(request, order, "Sent a payment link.")
+            messages.success(request, f"A payment link for order {order.number} was e-mailed to {order.owner.email}; "
+                                      f"it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC.")
+        return self._back(request, order)
+
+    def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
+        self._require(request, permissions.ORDER_CHANGE)
+        order = self._order_or_404(object_id)
+        back = reverse("admin:orders_order_change", args=[order.pk])
+        if not order_address_editable(order):
+            messages.error(request, f"Order {order.number} is {order.get_state_display().lower()}: its address can "
+                                    "no longer be changed, the shipment has already been sent to the carrier.")
+            return HttpResponseRedirect(back)
+        current = {"address": order.ship_address, "city": order.ship_city, "state": order.ship_state,
+                   "zip": order.ship_zip}
+        form = AddressForm(request.POST if request.method == "POST" else None, initial=current)
+        if form.is_bound and form.is_valid():
+            try:
+                order_address_correct(order=order, shipping=ShippingAddress(**form.cleaned_data), actor=request.user)
+            except DomainError as error:
+                messages.error(request, error.message)
+            else:
+                self.log_change(request, order, "Corrected the shipping address.")
+                messages.success(request, f"The shipping address of order {order.number} was corrected.")
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Correct the shipping address of order {order.number}",
+            "opts": self.opts,
+            "order": order,
+            "form": form,
+            "back_url": back,
+        }
+        return TemplateResponse(request, "admin/orders/order/address_form.html", context,
+                                status=400 if form.is_bound else 200)
 
     def circuit_close_view(self, request: HttpRequest, provider: str) -> HttpResponse:
         """POST (from the admin home page): close a provider's circuit by hand, after staff confirmed

@@ -1,4 +1,4 @@
-"""Forms of the order page's buttons in the admin: they parse input, the services decide.
+"""Forms of the order and customer pages' buttons in the admin: they parse input, the services decide.
 
 Reject and cancel take orders.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
 """
@@ -6,10 +6,19 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.services import NOTE_MAX_LENGTH
+from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 
-class RefundForm(forms.Form):
+class ErrorTextMixin:
+    def error_text(self) -> str:
+        """The form's errors in one sentence, for an admin message."""
+        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+                        for name, errors in self.errors.items())
+
+
+class RefundForm(ErrorTextMixin, forms.Form):
     """A refund for `reason`: chosen units of the order's lines and/or an `amount`.
 
     One `line_<id>` quantity per line that has units left to refund (`lines`: lines annotated
@@ -64,7 +73,20 @@ class RefundForm(forms.Form):
             return None
         return self.cleaned_data["amount"]
 
-    def error_text(self) -> str:
-        """The form's errors in one sentence, for an admin message."""
-        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-                        for name, errors in self.errors.items())
+class StaffNoteForm(ErrorTextMixin, forms.Form):
+    """An internal note on an order or a customer (orders.services.staff_note_add): staff only."""
+
+    text = forms.CharField(
+        label="Internal note", max_length=NOTE_MAX_LENGTH, strip=True,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="For colleagues only: never shown, sent or e-mailed to the customer.",
+    )
+
+
+class AddressForm(forms.Form):
+    """A corrected shipping address (orders.services.address.order_address_correct)."""
+
+    address = forms.CharField(label="Street address", max_length=200, strip=True)
+    city = forms.CharField(label="City", max_length=100, strip=True)
+    state = forms.CharField(label="State", max_length=100, strip=True)
+    zip = forms.CharField(label="ZIP code", max_length=10, strip=True, validators=[validate_zip_code])

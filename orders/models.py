@@ -1,4 +1,4 @@
-"""Orders, their lines, their event timeline and refunds.
+"""Orders, their lines, their event timeline, refunds and staff's internal notes.
 
 Every state change is a django-fsm transition declared on `Order` below. The methods only
 change the order's own fields; `orders.services.transitions.order_transition` is the one
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
+from accounts.models import User
 from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, SKIPPED, Stage, means
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
@@ -81,8 +82,9 @@ def _payment_approved_note(order, detail: dict) -> str:
 
 
 def _payment_abandoned_note(order, detail: dict) -> str:
+    # Retries of a declined card charged nothing: say so, rather than count attempts that read as charges.
     reason = detail.get("reason") or order.failure_reason or "Payment failed"
-    return f"{reason} · gave up after {order.payment_retries + 1} tries"
+    return f"{reason} · no charge was made"
 
 
 def _label_note(order, detail: dict) -> str:
@@ -161,6 +163,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     idempotency_key = models.CharField(max_length=128, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+
+    # The failed or cancelled order this one was placed to replace ("Try again", a payment link).
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -474,6 +479,26 @@ class Refund(models.Model):
         return f"Refund {self.amount} on {self.order.number}"
 
 
+class PaymentLink(models.Model):
+    """A link staff e-mail to the owner of an order whose payment failed: it opens the checkout
+    with that order's lines and address (orders.services.reorder). Its URL carries the row's id
+    signed with django.core.signing; it works once (`used_at`), until `expires_at`."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_links")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Payment link {self.pk} for {self.order.number}"
+
+
 class PaymentWebhookEvent(models.Model):
     """An event the payment provider's webhook delivered (providers.webhooks), kept once per
     event id: written in the transaction that applied it, so a redelivery changes nothing."""
@@ -507,3 +532,51 @@ class OrderAwaitingApproval(Order):
         ordering = ["created_at", "id"]
         verbose_name = "order awaiting approval"
         verbose_name_plural = "approval queue"
+
+
+class Customer(User):
+    """The admin's customer page (orders.admin_customers): an account seen through its orders,
+    governed by the Order permissions, not by the proxy's own."""
+
+    class Meta:
+        proxy = True
+        ordering = ["email"]
+        verbose_name = "customer"
+        verbose_name_plural = "customers"
+
+
+class StaffNote(models.Model):
+    """An internal note staff write on an order or on a customer, for colleagues.
+
+    Exactly one of `order` and `customer` is set. Notes are for staff only: shown on the
+    admin's order and customer pages, never on the customer's pages, in their API answers,
+    notifications or e-mails. Written by orders.services.notes.staff_note_add.
+    """
+
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_notes")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="staff_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept when the author's account is deleted (the foreign key is then emptied).
+    author_email = models.EmailField(blank=True)
+    text = models.TextField(max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(order__isnull=False, customer__isnull=True)
+                | models.Q(order__isnull=True, customer__isnull=False),
+                name="staffnote_on_order_or_customer",
+            ),
+        ]
+        indexes = [models.Index(fields=["order", "created_at"], name="staffnote_order_created"),
+                   models.Index(fields=["customer", "created_at"], name="staffnote_customer_created")]
+
+    def __str__(self) -> str:
+        about = self.order.number if self.order_id else str(self.customer)
+        return f"Note on {about} by {self.author_email or 'staff'}"

@@ -1,14 +1,24 @@
 """Reads of orders. Every customer-facing read is scoped to the owner."""
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Prefetch, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, SKIPPED
 from orders.models import Order, OrderEvent, OrderLine, Refund
-from orders.states import TERMINAL_STATES, TIMELINE, TRANSITIONS, WORKING_STATES, OrderState, meaning
+from orders.states import (
+    TERMINAL_STATES,
+    TIMELINE,
+    TRANSITIONS,
+    WAITING_STATES,
+    WORKING_STATES,
+    OrderState,
+    meaning,
+)
 from store import permissions
 from store.errors import NotFound
 
@@ -33,11 +43,31 @@ def _visible_to(user) -> QuerySet[Order]:
     return Order.objects.all() if permissions.can(user, permissions.ORDER_VIEW) else Order.objects.filter(owner=user)
 
 
-def order_list(*, user, state: str | None = None) -> QuerySet[Order]:
-    """The orders `user` may see (`_visible_to`), newest first, optionally in one state."""
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def order_list(*, user, states: Iterable[str] = (), customer: int | str | None = None,
+               created_from: date | None = None, created_to: date | None = None) -> QuerySet[Order]:
+    """The orders `user` may see (`_visible_to`), newest first, narrowed by every filter given.
+
+    `states`: in any of these states. `customer`: placed by this account, a user id (int) or an
+    e-mail (str, matched case-insensitively). `created_from` / `created_to`: placed on or after
+    the first day, on or before the last (inclusive; days in settings.TIME_ZONE). The filters
+    only narrow what `user` may see: a customer naming another customer gets no orders.
+    """
     queryset = _visible_to(user)
-    if state:
-        queryset = queryset.filter(state=state)
+    states = tuple(states)
+    if states:
+        queryset = queryset.filter(state__in=states)
+    if isinstance(customer, int):
+        queryset = queryset.filter(owner_id=customer)
+    elif customer:
+        queryset = queryset.filter(owner__email__iexact=customer)
+    if created_from:
+        queryset = queryset.filter(created_at__gte=_day_start(created_from))
+    if created_to:
+        queryset = queryset.filter(created_at__lt=_day_start(created_to + timedelta(days=1)))
     return _with_details(queryset).annotate(item_count=Sum("lines__quantity")).order_by("-created_at", "-id")
 
 
@@ -59,6 +89,37 @@ def order_get(*, user, order_id) -> Order:
         return queryset.get(pk=int(order_id))
     except (Order.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Order {order_id} was not found.") from None
+
+
+def _version(updated_at: datetime, event_count: int) -> str:
+    # Every change the order page shows writes an OrderEvent or saves the order (auto_now).
+    return f"{updated_at:%Y%m%d%H%M%S%f}-{event_count}"
+
+
+def order_version(*, user, order_id) -> str:
+    """A token ("<updated_at digits>-<event count>", ASCII) that changes whenever the order page's
+    live part would; one query, without loading the order. NotFound as `order_get`."""
+    row = (_visible_to(user).filter(pk=order_id).annotate(event_count=Count("events"))
+           .values_list("updated_at", "event_count").first())
+    if row is None:
+        raise NotFound(f"Order {order_id} was not found.")
+    return _version(*row)
+
+
+def order_version_of(*, order: Order) -> str:
+    """`order_version` of an order loaded by `order_get` (its events prefetched)."""
+    return _version(order.updated_at, len(order.events.all()))
+
+
+def order_waits(*, order: Order) -> bool:
+    """Whether the order waits on someone rather than on the pipeline's next step: held for the
+    shop's approval or delayed (WAITING_STATES), or a step waiting for a provider to answer."""
+    if order.state in WAITING_STATES:
+        return True
+    events = order.events.all()
+    last = events[len(events) - 1] if events else None
+    return bool(last is not None and not last.transition and last.detail.get("waiting")
+                and last.target_state == order.state)
 
 
 def order_by_idempotency_key(*, user, idempotency_key: str) -> Order | None:

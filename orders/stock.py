@@ -20,7 +20,7 @@ def stock_reserve(*, product: Product, quantity: int, order_ref: int | None = No
                       order_ref=order_ref, user=user):
         available = Product.objects.filter(pk=product.pk).values_list("stock", flat=True).first() or 0
         raise InsufficientStock(
-            f"Not enough stock for {product.name} ({product.public_id}): "
+            f"Not enough stock for {product.name}: "  # the id is in `fields`; people read names
             f"{quantity} requested, {available} available.",
             fields={"items": {product.public_id: f"only {available} in stock"}},
         )

@@ -19,16 +19,30 @@ from orders import selectors, services
 from orders.cart import Cart
 from orders.cart_selectors import CartReview, cart_line, cart_review
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
-from orders.models import Order
+from orders.models import Order, OrderState
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
+from orders.services.reorder import (
+    CHECKOUT_PREFILL,
+    CHECKOUT_RETRY_OF,
+    RETRYABLE_STATES,
+    LinkRefused,
+    Reorder,
+    checkout_prefill_clear,
+    order_money_outcome,
+    order_reorder,
+    order_retry_source,
+    payment_link_redeem,
+)
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions
-from store.errors import NotFound, Unprocessable, ValidationFailed
+from store.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 
 ORDERS_PER_PAGE = 10
 CART_REVIEW = "Your cart changed since you filled it. Please check it before checking out."
 CART_CHANGED = "Your cart changed after this checkout page was opened. Please check your order and place it again."
+# The extra tag of the "order placed" message: the order page drops it once the order failed.
+PLACED_TAG = "order-placed"
 
 
 # --- helpers of this module -------------------------------------------------------------
@@ -148,7 +162,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # The customer checks out what the cart page showed them: its changes are told there.
         messages.warning(request, CART_REVIEW)
         return redirect("orders:cart")
-    form = CheckoutForm(request.POST) if request.method == "POST" else CheckoutForm(initial=_checkout_initial(cart))
+    form = (CheckoutForm(request.POST) if request.method == "POST"
+            else CheckoutForm(initial=_checkout_initial(cart, request.session)))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
@@ -161,7 +176,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:cart")
         if review.lines:
             messages.warning(request, CART_CHANGED)
-            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
+            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
     context = _cart_context(review)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
@@ -179,6 +194,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 card_number=data["card_number"] or None,
                 idempotency_key=data["idempotency_key"],
                 expected_prices=data["seen_prices"],
+                retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF)),
             )
         except InsufficientStock as error:
             messages.error(request, f"{error.message} Please adjust your cart.")
@@ -187,7 +203,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
                                       "again.")
             cart_settle(cart=cart, review=review)  # the message told the new prices
-            form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
+            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
         except ValidationFailed as error:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
             if withdrawn:
@@ -198,7 +214,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 remaining = cart_review(cart=cart)
                 if not remaining.lines or remaining.changed:
                     return redirect("orders:cart")
-                form = CheckoutForm(initial={**request.POST.dict(), **_checkout_initial(cart)})
+                form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
             else:
                 _form_errors_from(form, error)
         except Unprocessable:
@@ -209,18 +225,23 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:order_detail", order_id=placed.pk)
         else:
             cart.clear()
+            checkout_prefill_clear(session=request.session)
             order = result.order
             if result.created:
-                messages.success(request, f"Thank you! Order {order.number} has been placed.")
+                messages.success(request, f"Thank you! Order {order.number} has been placed.", extra_tags=PLACED_TAG)
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
     return render(request, "orders/checkout.html", {**context, "form": form})
 
 
-def _checkout_initial(cart: Cart) -> dict:
-    """The hidden parts of a checkout page: the cart's checkout key and the prices it shows."""
+def _checkout_initial(cart: Cart, session, *, posted: dict | None = None) -> dict:
+    """The hidden parts of a checkout page (the cart's checkout key and the prices it shows), the
+    address of an order being tried again (CHECKOUT_PREFILL: ahead of any other default) and,
+    when the page is shown again after a post, what the customer typed there (ahead of that)."""
     return {
+        **(session.get(CHECKOUT_PREFILL) or {}),
+        **(posted or {}),
         "idempotency_key": cart.checkout_key(),
         "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines),
     }
@@ -244,11 +265,29 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/order_list.html", {"page": page, "orders": page.object_list})
 
 
+# Seconds between the order page's polls: an order the pipeline moves changes within seconds;
+# one that waits on a person (or a provider) backs off while nothing changes, and is back at the
+# first step as soon as something does (static/js/store.js reads `data-poll-backoff`).
+POLL_BACKOFF_WORKING = (1,)
+POLL_BACKOFF_WAITING = (1, 2, 5, 15)
+
+
 def _order_status_context(request: HttpRequest, order: Order) -> dict:
+    timeline = selectors.order_timeline(order=order)
+    delivered = next((stage for stage in timeline if stage.key == "delivered" and stage.status == "done"), None)
+    backoff = POLL_BACKOFF_WAITING if selectors.order_waits(order=order) else POLL_BACKOFF_WORKING
+    ended_unfulfilled = order.state in RETRYABLE_STATES or order.state == OrderState.REFUNDED
     return {
         "order": order,
-        "timeline": selectors.order_timeline(order=order),
+        "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",
+        "can_try_again": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
+        "retries": list(order.retries.all()),
+        "timeline": timeline,
+        "delivered_at": delivered.at if delivered else None,
         "is_terminal": order.state in TERMINAL_STATES,
+        "version": selectors.order_version_of(order=order),
+        "poll_every": backoff[0],
+        "poll_backoff": " ".join(str(seconds) for seconds in backoff),
         "can_cancel": any(t.name == "cancel" for t in person_transitions(order, request.user)),
         # Staff cancelling a customer's order go through the page that asks for their note.
         "cancel_by_staff": order.owner_id != request.user.pk,
@@ -259,13 +298,30 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
 @require_GET
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
-    return render(request, "orders/order_detail.html", _order_status_context(request, order))
+    # Failed already when its page is first shown: "Thank you! … placed" would be stale (the
+    # toasts leave it out); the page's status says what happened.
+    placed_is_stale = order.state in RETRYABLE_STATES
+    return render(request, "orders/order_detail.html",
+                  {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
 
 
 @login_required
 @require_GET
 def order_status(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The order page's live part, polled every second; 286 tells HTMX the order has settled."""
+    """The order page's live part, polled while the order is not finished.
+
+    ?since=<version> (as rendered in the poll's URL): 204, no body, when the order has not changed
+    since, so HTMX swaps nothing (focus, scroll and the screen reader's place stay). Otherwise the
+    fragment, with the new version in its poll URL; 286 once the order is terminal, which HTMX
+    swaps in and then stops polling.
+    """
+    since = request.GET.get("since")
+    if since:
+        try:
+            if selectors.order_version(user=request.user, order_id=order_id) == since:
+                return HttpResponse(status=204)
+        except NotFound as error:
+            raise Http404(error.message) from None
     order = _customer_order(request, order_id)
     context = _order_status_context(request, order)
     response = render(request, "orders/partials/order_status.html", context)
@@ -308,3 +364,64 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     if request.htmx:
         return HttpResponseClientRedirect(target)
     return redirect(target)
+
+
+# --- trying a failed order again ------------------------------------------------------------
+
+def _told_reorder(request: HttpRequest, outcome: Reorder) -> None:
+    """Tell the customer what went back in the cart, by product name, and what happened to the money."""
+    order = outcome.order
+    money = order_money_outcome(order) or "Nothing more will be charged for it."
+    if outcome.added:
+        messages.success(request, f"Order {order.number}: {money} Its items are back in your cart and its address "
+                                  "is filled in below; pay with another card to place it again.")
+    for sentence in outcome.lowered:
+        messages.warning(request, f"{sentence}.")
+    if outcome.repriced:
+        messages.warning(request, "Prices changed since your order: " + "; ".join(outcome.repriced) + ".")
+    if outcome.gone:
+        messages.warning(request, "No longer available, not put back in your cart: " + ", ".join(outcome.gone) + ".")
+
+
+def _after_reorder(request: HttpRequest, outcome: Reorder) -> HttpResponse:
+    _told_reorder(request, outcome)
+    if not outcome.added:
+        messages.error(request, f"Nothing from order {outcome.order.number} can be bought now. "
+                                f"{order_money_outcome(outcome.order)}")
+        return redirect("orders:order_detail", order_id=outcome.order.pk)
+    return redirect("orders:checkout")
+
+
+@login_required
+@require_POST
+def order_try_again(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The owner's "Try again" on a failed or cancelled order: its items back in the cart, its
+    address in the checkout (orders.services.reorder), then the checkout."""
+    try:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    if order.owner_id != request.user.pk:
+        raise Http404("No such order.")  # staff see customers' orders, but only the owner buys again
+    try:
+        outcome = order_reorder(order=order, session=request.session)
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("orders:order_detail", order_id=order.pk)
+    return _after_reorder(request, outcome)
+
+
+@login_required
+@require_GET
+def payment_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The payment link staff e-mailed: the owner signed in gets the order's checkout, once."""
+    try:
+        outcome = payment_link_redeem(token=token, user=request.user, session=request.session)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    except LinkRefused as error:
+        return render(request, "orders/payment_link_refused.html",
+                      {"message": error.message, "order_id": (error.fields or {}).get("order_id")}, status=410)
+    except Conflict as error:
+        return render(request, "orders/payment_link_refused.html", {"message": error.message}, status=409)
+    return _after_reorder(request, outcome)

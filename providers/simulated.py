@@ -52,7 +52,8 @@ class InventoryGateway:
             result = GatewayResult(ok=True, reference=f"wh-{order_id}", latency_ms=latency)
         else:
             missing = rng.choice(items)[0] if items else "an item"
-            result = GatewayResult(ok=False, reason=f"Out of stock at the warehouse: {missing}", latency_ms=latency)
+            result = GatewayResult(ok=False, reason="Out of stock at the warehouse",
+                                   data={"missing": [missing]}, latency_ms=latency)
         return answer_record("inventory", "check", key, order_id, result)
 
 

@@ -129,6 +129,10 @@ class Tour:
 
     def shot(self, page, name: str, *, full_page: bool = True) -> None:
         page.wait_for_load_state("networkidle")
+        # A picture that failed to load (missing file, wrong type, refused by the policy) fails the tour.
+        broken = page.evaluate("[...document.images].filter(i => i.complete && !i.naturalWidth).map(i => i.src)")
+        if broken:
+            raise RuntimeError(f"{name}: pictures that did not load: {broken}")
         path = self.out / f"{name}.png"
         page.screenshot(path=str(path), full_page=full_page, animations="disabled")
         print(f"  {path.relative_to(BASE_DIR) if path.is_relative_to(BASE_DIR) else path}")

@@ -2,7 +2,7 @@
 
 Model changes are recorded by django-auditlog itself, with every changed field's old and
 new value: the models in settings.AUDITLOG_INCLUDE_TRACKING_MODELS (products, categories,
-review rules, refunds, users and groups with their permissions), whatever surface saved
+review rules, refunds, staff's internal notes, users and groups with their permissions), whatever surface saved
 them. The actor is the request's user, resolved when the entry is written
 (`AuditActorMiddleware`: the API's JWT user is only known inside the view); work done by
 the pipeline has no actor ("system"). An order's state never changes through a form, so

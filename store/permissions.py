@@ -54,6 +54,8 @@ ORDER_VIEW = StaffAction("orders.view_order", "see other customers' orders")
 ORDER_CHANGE = StaffAction("orders.change_order", "cancel or retry other customers' orders")
 ORDER_APPROVE = StaffAction("orders.approve_order", "approve or reject held orders")
 ORDER_REFUND = StaffAction("orders.refund_order", "refund orders")
+# Internal notes on orders and customers, for staff only (orders.models.StaffNote).
+NOTE_ADD = StaffAction("orders.add_staffnote", "add internal notes on orders and customers")
 PRODUCT_VIEW = StaffAction("catalog.view_product", "see withdrawn products")
 PRODUCT_ADD = StaffAction("catalog.add_product", "add products")
 PRODUCT_CHANGE = StaffAction("catalog.change_product", "change products")
@@ -62,7 +64,7 @@ PRODUCT_CHANGE = StaffAction("catalog.change_product", "change products")
 PRODUCT_WITHDRAW = StaffAction("catalog.delete_product", "withdraw products from sale or put them back")
 
 STAFF_ACTIONS = (
-    ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND,
+    ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
 )
 

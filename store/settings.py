@@ -274,6 +274,7 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "catalog.category",
     {"model": "workflows.reviewrule"},
     "orders.refund",
+    "orders.staffnote",  # who wrote which internal note
     {
         # A password change is recorded as one, its values hidden.
         "model": "accounts.user",
@@ -308,6 +309,16 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
+
+# Uploaded files (product images staff upload in the admin), stored by the "default" storage.
+# The app serves MEDIA_URL itself (store.media) unless SERVE_MEDIA is off, for a reverse proxy
+# or a CDN that serves MEDIA_ROOT instead (docs/operations.md, "Uploaded images").
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or DATA_DIR / "media")
+MEDIA_URL = os.environ.get("MEDIA_URL", "") or "/media/"
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and MEDIA_URL.startswith("/")
+# An uploaded product image: at most this many bytes, and pixels on its longer side.
+PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024)
+PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000)
 
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -409,6 +420,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
         "style-src": ["'self'", "'unsafe-inline'"],
+        # MEDIA_URL on another origin (a CDN or object storage) is allowed too, below.
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
@@ -418,6 +430,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+if not MEDIA_URL.startswith("/"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append("/".join(MEDIA_URL.split("/")[:3]))
 
 # --- The store ------------------------------------------------------------------------
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
@@ -467,6 +482,8 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Seconds a pending payment may wait for the provider's confirmation before the order fails.
 PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900)
+# Hours a payment link staff send for a failed payment stays usable (it also works only once).
+PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72)
 
 # Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.

@@ -18,6 +18,7 @@ SHOP_STAFF_PERMISSIONS = (
     "orders.view_order",
     "orders.change_order",  # cancel and retry orders (transition buttons), never edit fields
     "orders.approve_order",
+    "orders.add_staffnote",  # write internal notes; whoever may see an order reads its notes
     "orders.view_refund",
     "workflows.view_reviewrule",
     "workflows.change_reviewrule",

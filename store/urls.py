@@ -1,8 +1,9 @@
-"""Top-level URLs: pages per app, /api, admin, health probes and /metrics."""
+"""Top-level URLs: pages per app, /api, admin, health probes, /metrics and uploaded files."""
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from store import health
+from store import health, media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,6 +17,8 @@ urlpatterns = [
     path("", include("store.metrics_urls")),
     path("", include("catalog.urls")),
 ]
+if settings.SERVE_MEDIA:
+    urlpatterns.append(path(f"{settings.MEDIA_URL.lstrip('/')}<path:path>", media.media_serve, name="media"))
 
 # /api answers its unmatched URLs and crashes in the API's JSON error format too.
 handler404 = "store.api.errors.page_not_found"

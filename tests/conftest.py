@@ -163,6 +163,13 @@ def catalog(db):
     return {p.public_id: p for p in Product.objects.all()}
 
 
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """MEDIA_ROOT in a directory of the test's own, so uploads never land in the repository."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
 # --- browser (pytest-playwright with Debian's Chromium) -------------------------------
 
 @pytest.fixture(scope="session")

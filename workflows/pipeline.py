@@ -65,6 +65,13 @@ def shipping_label(order: Order, timeout: float) -> GatewayResult:
     )
 
 
+def out_of_stock_fields(order: Order, result: GatewayResult) -> dict:
+    """The customer reads product names, never the warehouse's ids: "Out of stock: Desk Mat"."""
+    missing = result.data.get("missing") or []
+    names = list(order.lines.filter(product_public_id__in=missing).values_list("name", flat=True))
+    return {"reason": f"Out of stock: {', '.join(names)}" if names else "Out of stock at the warehouse"}
+
+
 def payment_fields(result: GatewayResult) -> dict:
     return {"transaction_id": result.reference, "card_last4": result.data.get("last4", "")}
 
@@ -120,6 +127,8 @@ class Step:
     failure: str
     retry_policy: str
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
+    # What `failure` is told: by default the provider's reason.
+    failure_fields: Callable[[Order, GatewayResult], dict] = lambda order, result: {"reason": result.reason}
     unavailable: str = "provider_unavailable"
     # The provider already took this step's request and answers later (a pending charge): what
     # to do instead of `unavailable` when the calls are spent on timeouts (None: nothing pending).
@@ -167,7 +176,7 @@ class Step:
             return order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail,
                                     **fields) or True
         return order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
-                                reason=outcome.result.reason) or True
+                                **self.failure_fields(order, outcome.result)) or True
 
 
 def circuit_wait(order: Order, provider: str) -> bool:
@@ -238,7 +247,8 @@ class Deliver:
 PIPELINE = {
     S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
     S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
-                           failure="validation_failed", retry_policy="INVENTORY_RETRY"),
+                           failure="validation_failed", retry_policy="INVENTORY_RETRY",
+                           failure_fields=out_of_stock_fields),
     S.SCREENING:      Step("risk", risk_screen, success="risk_scored", failure="risk_unavailable",
                            retry_policy="RISK_RETRY", success_fields=lambda result: {"risk_score": result.data["score"]},
                            unavailable="risk_unavailable"),

@@ -5,7 +5,7 @@ Connected when the app is ready (WorkflowsConfig.ready).
 from django.db import transaction
 from django.dispatch import receiver
 
-from notifications.services import TOLD_EACH, notification_record
+from notifications.services import notification_record
 from orders.signals import order_event, order_ready
 from workflows import metrics
 from workflows.delivery import notification_deliver, send_inline
@@ -38,7 +38,16 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     """Write the customer's notification with the event; e-mail it once committed. (The "order
     received" e-mail of a placed order goes out from the pipeline's first stage, in the worker.)"""
     inline = send_inline.get() and bool(event.transition)  # a pipeline run e-mails it itself after the commit
-    notification = notification_record(order=order, event_type=event.event_type, claimed=inline, detail=event.detail)
-    # A partial refund is staff's, not a pipeline stage's: its e-mail goes out once it commits too.
-    if notification is not None and (event.transition or event.event_type in TOLD_EACH):
+    link = kwargs.get("payment_link_url")  # staff sent a payment link (orders.services.reorder)
+    extra = {"reference": str(event.detail.get("payment_link", "")),
+             "values": {"link": link, "expires": event.detail.get("expires_at", "")}} if link else {}
+    # Each partial refund is told, with its amount and items; staff's, not a pipeline stage's,
+    # so its e-mail goes out once it commits too.
+    partial = event.event_type == "order.partially_refunded"
+    if partial:
+        items = event.detail.get("items", "")
+        extra = {"reference": str(event.detail.get("refund", "")),
+                 "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
+    notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
+    if notification is not None and (event.transition or link or partial):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)

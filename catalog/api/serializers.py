@@ -1,7 +1,6 @@
 """Shapes of /api/products: {id, name, description, price, category, image, stock, state}."""
 from decimal import Decimal
 
-from django.templatetags.static import static
 from rest_framework import serializers
 
 from catalog.models import STOCK_MAX, Product
@@ -16,12 +15,14 @@ class ProductSerializer(serializers.Serializer):
     description = serializers.CharField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
     category = serializers.CharField(source="category.name", read_only=True)
-    image = serializers.SerializerMethodField(help_text="URL of the product's picture.")
+    image = serializers.SerializerMethodField(
+        help_text="URL of the product's picture: the image staff uploaded, else its built-in picture."
+    )
     stock = serializers.IntegerField(read_only=True)
     state = serializers.ChoiceField(choices=STATES, read_only=True)
 
     def get_image(self, product: Product) -> str:
-        return static(product.image_path)
+        return product.image_url
 
 
 class ProductFilterSerializer(serializers.Serializer):
@@ -32,7 +33,7 @@ class ProductFilterSerializer(serializers.Serializer):
 
 
 class ProductWriteSerializer(serializers.Serializer):
-    """Staff input. `category` is a category's name or slug; `image` a name under static/img/categories/."""
+    """Staff input. `category` is a category's name or slug; `image` a built-in picture's name (catalog.pictures)."""
 
     id = serializers.RegexField(
         r"^[a-z0-9][a-z0-9-]*$", max_length=32, required=False, help_text='Defaults to the next "prod-NNN".'

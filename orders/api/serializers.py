@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from orders.models import Order, OrderEvent, OrderLine, Refund
+from orders.services import NOTE_MAX_LENGTH
 from orders.states import meaning, person_transitions
 from orders.validators import validate_card_number, validate_zip_code
 from store import permissions
@@ -100,6 +101,11 @@ class StaffDecisionInput(serializers.Serializer):
                 {"reason": "Not taken from staff: give a note (staff only) and a customerMessage."}
             )
         return attrs
+
+
+class StaffNoteInput(serializers.Serializer):
+    text = serializers.CharField(max_length=NOTE_MAX_LENGTH,
+                                 help_text="For staff only: never shown, sent or e-mailed to the customer.")
 
 
 # --- output ---------------------------------------------------------------------------
@@ -212,3 +218,13 @@ class OrderDetailOutput(OrderOutput):
 
     class Meta(OrderOutput.Meta):
         fields = [*OrderOutput.Meta.fields, "timeline", "actions"]
+
+
+class StaffNoteOutput(serializers.Serializer):
+    """A staff-only note on an order: written on its own (`source` "note") or given with a
+    reject or cancel (`source` the transition's name)."""
+
+    text = serializers.CharField()
+    author = serializers.CharField(help_text="The author's e-mail.")
+    source = serializers.CharField()
+    createdAt = serializers.DateTimeField(source="at")

@@ -3,14 +3,15 @@ import logging
 
 from django.db import DatabaseError, transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import selectors, services
+from orders import selectors, services, staff_selectors
+from orders.api.filters import order_list_query
 from orders.api.serializers import (
     CustomerCancelInput,
     OrderCreateInput,
@@ -18,8 +19,11 @@ from orders.api.serializers import (
     OrderOutput,
     RefundInput,
     StaffDecisionInput,
+    StaffNoteInput,
+    StaffNoteOutput,
 )
 from orders.models import Order
+from orders.services.reorder import payment_link_send
 from orders.states import OrderState
 from store import permissions
 from store.api.pagination import HeaderPagination
@@ -37,6 +41,27 @@ REFUND_IDEMPOTENCY_KEY = OpenApiParameter(
     description="Replaying a key on the order returns it as after the first refund, which is paid once; "
     "the same key with another amount or reason is a 422.",
 )
+
+
+ORDER_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "customer", OpenApiTypes.STR,
+        description="Staff: orders of one customer, by e-mail address (exact, case-insensitive) or user id "
+        "(digits). A customer's own list is only narrowed: naming someone else gives no orders.",
+        examples=[OpenApiExample("e-mail", value="casey@example.com"), OpenApiExample("user id", value="42")],
+    ),
+    OpenApiParameter(
+        "state", OpenApiTypes.STR, many=True, explode=True, enum=OrderState.values,
+        description="Orders in any of these states: repeat the parameter (?state=paid&state=shipped) or separate "
+        "them with commas (?state=paid,shipped). An unknown state is a 400.",
+    ),
+    OpenApiParameter("createdFrom", OpenApiTypes.DATE,
+                     description="Placed on or after this day (YYYY-MM-DD, UTC, inclusive). Another format is a 400."),
+    OpenApiParameter("createdTo", OpenApiTypes.DATE,
+                     description="Placed on or before this day (YYYY-MM-DD, UTC, inclusive); not before createdFrom."),
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1 (ASCII digits)."),
+    OpenApiParameter("pageSize", OpenApiTypes.INT, description="Orders per page, at most 100 (ASCII digits)."),
+]
 
 
 def _idempotency_key(request: Request) -> str:
@@ -76,16 +101,19 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         operation_id="orders_list",
-        parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=OrderState.values),
-                    OpenApiParameter("page", OpenApiTypes.INT), OpenApiParameter("pageSize", OpenApiTypes.INT)],
+        parameters=ORDER_LIST_PARAMETERS,
         responses=OrderOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        """The caller's own orders, newest first; staff with orders.view_order see every customer's."""
-        state = request.query_params.get("state")
-        if state and state not in OrderState.values:
-            raise ValidationFailed(f"Unknown state {state!r}.", fields={"state": f"One of {', '.join(OrderState.values)}."})
-        orders = selectors.order_list(user=request.user, state=state)
+        """The caller's own orders, newest first; staff with orders.view_order see every customer's.
+
+        Filters (all optional, combined with AND): `customer`, `state` (several: repeat it or
+        separate with commas), `createdFrom`, `createdTo`. They only narrow what the caller may
+        see. Any other query parameter, or a bad value, is a 400 naming the parameter.
+        """
+        query = order_list_query(request.query_params)
+        orders = selectors.order_list(user=request.user, states=query.states, customer=query.customer,
+                                      created_from=query.created_from, created_to=query.created_to)
         paginator = HeaderPagination()
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderOutput(page, many=True).data)
@@ -192,6 +220,19 @@ class OrderRedriveApi(APIView):
         return _committed(request, services.order_redrive(order=order, actor=request.user))
 
 
+class OrderPaymentLinkApi(APIView):
+    """E-mail the owner of an order whose payment failed a link to pay it again (README: When an
+    order fails); 409 for any other order."""
+
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(operation_id="orders_payment_link", request=None, responses=OrderDetailOutput)
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        payment_link_send(order=order, actor=request.user)
+        return _committed(request, order)
+
+
 class OrderRefundApi(APIView):
     permission_classes = [StaffPermission(permissions.ORDER_REFUND), StaffPermission(permissions.ORDER_VIEW)]
 
@@ -212,3 +253,25 @@ class OrderRefundApi(APIView):
             restock=payload.validated_data["restock"],
         )
         return _committed(request, order)
+
+
+class OrderNotesApi(APIView):
+    """Staff's internal notes on an order: never part of what the customer reads."""
+
+    permission_classes = [StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(operation_id="orders_notes_list", responses=StaffNoteOutput(many=True))
+    def get(self, request: Request, order_id: int) -> Response:
+        """The order's notes, newest first: those written on it and those given with a reject or cancel."""
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        return Response(StaffNoteOutput(staff_selectors.order_staff_notes(order=order), many=True).data)
+
+    @extend_schema(operation_id="orders_notes_create", request=StaffNoteInput, responses={201: StaffNoteOutput})
+    def post(self, request: Request, order_id: int) -> Response:
+        """Add a note (orders.add_staffnote); nothing is published, notified or e-mailed."""
+        permissions.require(request.user, permissions.NOTE_ADD)
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        payload = StaffNoteInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        note = services.staff_note_add(author=request.user, text=payload.validated_data["text"], order=order)
+        return Response(StaffNoteOutput(staff_selectors.staff_note_entry(note)).data, status=status.HTTP_201_CREATED)

@@ -11,12 +11,14 @@ from orders.services.actions import (
     refund_create,
 )
 from orders.services.circuits import CircuitClosed, provider_circuit_close
+from orders.services.notes import NOTE_MAX_LENGTH, staff_note_add
 from orders.services.payment_pending import PaymentPending, payment_pending_record
 from orders.services.payment_webhook import WebhookAnswer, payment_webhook_receive
 from orders.services.placement import LineRequest, PlacementResult, PriceChanged, ShippingAddress, order_place
 from orders.services.transitions import TransitionRefused, order_transition
 
 __all__ = [
+    "NOTE_MAX_LENGTH",
     "CircuitClosed",
     "LineRequest",
     "PaymentPending",
@@ -39,4 +41,5 @@ __all__ = [
     "payment_webhook_receive",
     "provider_circuit_close",
     "refund_create",
+    "staff_note_add",
 ]

@@ -108,6 +108,7 @@ def order_place(
     idempotency_key: str = "",
     expected_prices: dict[str, Decimal] | None = None,
     expected_total: Decimal | None = None,
+    retry_of: Order | None = None,
 ) -> PlacementResult:
     """Create an order in `new` with its stock reserved, and start the pipeline on commit.
 
@@ -121,7 +122,8 @@ def order_place(
     ({product id: unit price}, the checkout page's) and `expected_total` (the API's
     expectedTotal). A difference, or a line missing from `expected_prices`, raises
     PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
-    naming it.
+    naming it. `retry_of`: the customer's own failed or cancelled order this one replaces
+    (orders.services.reorder); the new order links back to it.
     """
 
     merged = _merged_lines(lines)
@@ -167,6 +169,7 @@ def order_place(
                 card_last4=token.last4 if token else "",
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
+                retry_of=retry_of if retry_of is not None and retry_of.owner_id == user.pk else None,
             )
             # Reserve in a stable order so concurrent checkouts never deadlock (none kept if one fails).
             for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):

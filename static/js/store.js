@@ -73,3 +73,64 @@ document.addEventListener("htmx:responseError", function (event) {
 document.addEventListener("htmx:sendError", function () {
   storeToast("The shop could not be reached. Check your connection and try again.", "error");
 });
+
+document.addEventListener("htmx:timeout", function () {
+  storeToast("The shop took too long to answer. Check your connection and try again.", "error");
+});
+
+// Whatever the response handling says, an error page never lands in a fragment.
+document.addEventListener("htmx:beforeSwap", function (event) {
+  if (event.detail.xhr.status >= 400) {
+    event.detail.shouldSwap = false;
+    event.detail.isError = true;
+  }
+});
+
+// Polling that backs off. A polling element's hx-trigger ("every 1s") is the tick; its
+// data-poll-backoff lists the seconds between requests ("1 2 5 15"): each poll that finds
+// nothing new (204) or fails waits for the next step, up to the last; a poll that brings news
+// swaps in a new element, which starts again at the first. data-poll-status names the element
+// that says "Reconnecting…" while polls fail.
+var storePolls = new WeakMap();
+
+function storePoll(elt) {
+  var poll = storePolls.get(elt);
+  if (!poll) {
+    poll = {step: 0, due: 0};
+    storePolls.set(elt, poll);
+  }
+  return poll;
+}
+
+function storePolling(event) {
+  var elt = event.detail.elt;
+  // After a swap the element is out of the page and htmx tells its parent instead: same detail.
+  return elt.hasAttribute("data-poll-backoff") && event.detail.requestConfig &&
+    event.detail.requestConfig.verb === "get";
+}
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (storePolling(event) && Date.now() < storePoll(event.detail.elt).due) {
+    event.preventDefault();  // not due yet: this tick sends nothing
+  }
+});
+
+document.addEventListener("htmx:afterRequest", function (event) {
+  if (!storePolling(event)) {
+    return;
+  }
+  var elt = event.detail.elt;
+  var steps = elt.getAttribute("data-poll-backoff").split(" ").map(Number);
+  var poll = storePoll(elt);
+  var ok = event.detail.successful === true;
+  if (!ok || event.detail.xhr.status === 204) {
+    poll.step = Math.min(poll.step + 1, steps.length - 1);
+  } else {
+    poll.step = 0;
+  }
+  poll.due = Date.now() + steps[poll.step] * 1000 - 500;  // half a tick early: the next tick at that step sends
+  var status = document.getElementById(elt.getAttribute("data-poll-status") || "");
+  if (status) {
+    status.textContent = ok ? "" : "Reconnecting\u2026 This page updates by itself once the shop answers.";
+  }
+});

@@ -58,17 +58,17 @@ def order_in(order_in_state):
 
 
 @pytest.fixture
-def store_rows(order_in, customer, catalog):
+def store_rows(order_in, customer, catalog, make_user):
     """store_rows(n): n more rows of every model the store's admin lists (orders with their
     lines, timeline, a refund and notifications; held orders; gateway calls; a deferred task;
-    rules; products)."""
+    rules; products; customers)."""
 
     def add(n: int) -> None:
         start = Order.objects.count()
         for i in range(n):
             order = order_in("paid", items={"prod-008": 1})
             refund_create(order=order, amount=Decimal("5.00"), reason="Scratched box", actor=None)
-            order_in("awaiting_approval", items={"prod-008": 2})
+            order_in("awaiting_approval", items={"prod-008": 2}, user=make_user(f"shopper-{start + i}@example.com"))
             OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[order.pk, None],
                                       task_name=f"pipeline-order-{order.pk}", error="ConnectionError: refused")
             ReviewRule.objects.create(name=f"Rule {start + i}", field="total", operator="gte", value=Decimal(500 + i))

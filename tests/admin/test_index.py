@@ -133,7 +133,7 @@ def test_shop_staff_see_the_store_models_they_work_with(clerk_client):
     models = {(app["app_label"], model["object_name"]) for app in app_list for model in app["models"]}
     assert models == {
         ("catalog", "Category"), ("catalog", "Product"),
-        ("orders", "Order"), ("orders", "OrderAwaitingApproval"), ("orders", "Refund"),
+        ("orders", "Order"), ("orders", "OrderAwaitingApproval"), ("orders", "Refund"), ("orders", "Customer"),
         ("workflows", "ReviewRule"), ("notifications", "Notification"), ("providers", "GatewayCall"),
         ("auditlog", "LogEntry"),
     }

@@ -5,12 +5,13 @@ from django.urls import reverse
 
 from catalog.models import Category, Product
 from notifications.models import Notification
-from orders.models import Order, OrderAwaitingApproval, Refund
+from orders.models import Customer, Order, OrderAwaitingApproval, Refund
 from providers.models import GatewayCall
 from workflows.models import ReviewRule
 
 # The models a "Shop staff" member works with, and the admin list of each.
-SHOP_STAFF_MODELS = [Product, Category, Order, OrderAwaitingApproval, Refund, ReviewRule, Notification, GatewayCall]
+SHOP_STAFF_MODELS = [Product, Category, Order, OrderAwaitingApproval, Refund, ReviewRule, Notification, GatewayCall,
+                     Customer]
 
 
 def changelist(model) -> str:

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
-from orders.models import Order
+from orders.models import Order, PaymentLink, StaffNote
+from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 
@@ -110,6 +111,18 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             return Outcome(response.status_code, state_of(o) == "validating")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/redrive_inventory/"),
                               state_of(o) == "validating")
+    if row_id in ("api-order-payment-link", "admin-order-payment-link"):
+        o = order_transition(order_id=order("payment_failed").pk, name="abandon_payment")
+        if row_id.startswith("api"):
+            response = jwt_client(user).post(f"/api/orders/{o.pk}/payment-link", {}, format="json")
+            return Outcome(response.status_code, PaymentLink.objects.filter(order=o).exists())
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/payment-link/")
+        return _admin_outcome(response, PaymentLink.objects.filter(order=o).exists())
+    if row_id == "admin-order-address":
+        o = order("paid")
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/address/",
+                                   {"address": "2 Side Street", "city": "Springfield", "state": "IL", "zip": "62702"})
+        return _admin_outcome(response, Order.objects.get(pk=o.pk).ship_zip == "62702")
     if row_id == "admin-circuit-close":
         for _ in range(settings.PROVIDER_CIRCUIT["FAILURES"]):
             breakers.failed("payment", "timeout")
@@ -135,6 +148,13 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
                                        {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table"})
         changed = Order.objects.get(pk=o.pk).refunded_amount == Decimal("1.00")
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
+    if row_id in ("api-order-note", "api-order-notes-read"):
+        o = order("paid")
+        if row_id == "api-order-notes-read":
+            return Outcome(jwt_client(user).get(f"/api/orders/{o.pk}/notes").status_code, False)
+        response = jwt_client(user).post(f"/api/orders/{o.pk}/notes", {"text": "Prefers deliveries after 5pm"},
+                                         format="json")
+        return Outcome(response.status_code, StaffNote.objects.filter(order=o).exists())
     if row_id == "api-product-add":
         response = jwt_client(user).post(
             "/api/products", {"name": "Desk Lamp", "price": "39.00", "category": "Electronics", "stock": 5}, format="json"
@@ -155,6 +175,14 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
     if row_id == "admin-order-list":
         order("new")
         return _admin_outcome(_web(user).get("/admin/orders/order/"), False)
+    if row_id == "admin-customer-read":
+        order("paid")
+        return _admin_outcome(_web(user).get(f"/admin/orders/customer/{customer.pk}/change/"), False)
+    if row_id in ("admin-order-note", "admin-customer-note"):
+        o = order("paid")
+        target = f"order/{o.pk}" if row_id == "admin-order-note" else f"customer/{customer.pk}"
+        response = _web(user).post(f"/admin/orders/{target}/notes/", {"text": "Prefers deliveries after 5pm"})
+        return _admin_outcome(response, StaffNote.objects.filter(text="Prefers deliveries after 5pm").exists())
     if row_id == "admin-order-read":
         o = order("paid")
         return _admin_outcome(_web(user).get(f"/admin/orders/order/{o.pk}/change/"), False)

@@ -12,8 +12,8 @@ def test_the_list_shows_a_thumbnail_per_product(clerk_client, catalog):
     html = clerk_client.get(PRODUCTS).content.decode()
 
     assert html.count('class="product-thumb"') == 8
-    assert '<img src="/static/img/categories/electronics.svg"' in html
-    assert '<img src="/static/img/categories/software.svg"' in html
+    assert '<img src="/static/img/products/keyboard.svg"' in html
+    assert '<img src="/static/img/products/ide-license.svg"' in html
 
 
 def test_the_low_stock_filter_lists_what_the_home_page_counts(clerk_client, catalog, settings):

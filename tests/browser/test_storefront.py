@@ -300,7 +300,8 @@ def test_an_approved_card_is_delivered_with_every_stage_green(page: Page, live_s
     details = page.locator("#order-status")
     expect(details).to_contain_text("ending 4242")
     expect(details).to_contain_text("Tracking number")
-    expect(details).to_contain_text("Estimated delivery")
+    expect(details).to_contain_text("Delivered")
+    expect(details).not_to_contain_text("Estimated delivery")
     expect(page.get_by_role("button", name="Cancel order")).to_have_count(0)
     assert page.evaluate("window.stillTheSamePage") is True  # HTMX polling; no reload
 

@@ -106,9 +106,10 @@ def test_the_admin_refuses_a_picture_that_does_not_exist(client, staff_user, cat
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "image": ["No image named 'nope' under static/img/categories/."]
+        "image": ["No built-in picture named 'nope': use one of accessories, cable-kit, default, desk-mat, electronics, "
+                  "home-office, ide-license, keyboard, laptop-stand, light-bar, mouse, software, usb-c-hub."]
     }
-    assert Product.objects.get(pk=product.pk).image == "electronics"
+    assert Product.objects.get(pk=product.pk).image == "keyboard"
 
 
 def test_a_price_edit_in_the_list_keeps_the_stock_that_orders_changed_meanwhile(client, staff_user, catalog):

@@ -15,7 +15,7 @@ KEYBOARD = {
     "detachable USB-C cable.",
     "price": 149.99,
     "category": "Electronics",
-    "image": "/static/img/categories/electronics.svg",
+    "image": "/static/img/products/keyboard.svg",
     "stock": 50,
     "state": "active",
 }

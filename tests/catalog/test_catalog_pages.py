@@ -28,7 +28,7 @@ def test_the_catalog_shows_every_product_with_category_price_stock_and_picture(c
     assert "$149.99" in html and "$9.99" in html
     assert "50 in stock" in html and "999 in stock" in html
     assert html.count("Out of stock") == 1
-    assert 'src="/static/img/categories/software.svg"' in html
+    assert 'src="/static/img/products/ide-license.svg"' in html
     assert 'href="/products/prod-001/"' in html
     assert "8 products" in html
 

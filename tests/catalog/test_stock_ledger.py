@@ -82,7 +82,7 @@ def test_a_products_own_threshold_wins_over_the_shops(catalog, settings, client,
 def test_the_data_migration_opens_each_products_ledger_at_its_stock(catalog):
     from django.apps import apps
 
-    opening = importlib.import_module("catalog.migrations.0003_stock_ledger_opening_balances")
+    opening = importlib.import_module("catalog.migrations.0004_stock_ledger_opening_balances")
     StockMovement.objects.all().delete()  # as before the ledger existed
     Product.objects.filter(public_id="prod-004").update(stock=7)
 

@@ -18,7 +18,7 @@ def openings_remove(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("catalog", "0002_stock_ledger_low_stock_threshold"),
+        ("catalog", "0003_stock_ledger_low_stock_threshold"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ('catalog', '0002_product_photo_and_own_pictures'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

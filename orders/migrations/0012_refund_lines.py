@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0009_stalled_orders_retry_budget'),
+        ('orders', '0011_order_retry_of_payment_link'),
     ]
 
     operations = [

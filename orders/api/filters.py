@@ -1,0 +1,94 @@
+"""The query string of GET /api/orders: its filters parsed and checked, anything else refused.
+
+Every parameter is named in `PARAMETERS`; a request with any other is a 400 naming it (a
+misspelt filter would otherwise answer with every order). Bad values are 400s naming the
+parameter, in the API's error shape; nothing is read before the query is sound.
+"""
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.http import QueryDict
+
+from orders.states import OrderState
+from store.admin import MAX_ID
+from store.errors import ValidationFailed
+
+# Filters, then HeaderPagination's own parameters (it checks their values).
+PARAMETERS = ("customer", "state", "createdFrom", "createdTo", "page", "pageSize")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class OrderListQuery:
+    """What orders.selectors.order_list takes: states (any of them), the customer (an id or a
+    lower-cased e-mail), and the first and last day of placement (inclusive)."""
+
+    states: tuple[str, ...] = ()
+    customer: int | str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+
+
+def _refuse(name: str, message: str, *, code: str = "invalid") -> ValidationFailed:
+    return ValidationFailed(message, code=code, fields={name: message})
+
+
+def _one(params: QueryDict, name: str) -> str | None:
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise _refuse(name, f"{name} is given {len(values)} times: give it once.")
+    return values[0].strip() if values else None
+
+
+def _states(params: QueryDict) -> tuple[str, ...]:
+    given = [state.strip() for value in params.getlist("state") for state in value.split(",") if state.strip()]
+    unknown = [state for state in given if state not in OrderState.values]
+    if unknown:
+        raise _refuse("state", f"Unknown state {', '.join(repr(s) for s in unknown)}: "
+                               f"state is one or more of {', '.join(OrderState.values)}.")
+    return tuple(dict.fromkeys(given))
+
+
+def _customer(params: QueryDict) -> int | str | None:
+    value = _one(params, "customer")
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        if int(value) > MAX_ID:
+            raise _refuse("customer", "customer is not a user id this shop could have.")
+        return int(value)
+    if "@" in value and not any(char.isspace() for char in value):
+        return value.lower()
+    raise _refuse("customer", "customer is a customer's e-mail address or their user id (ASCII digits).")
+
+
+def _day(params: QueryDict, name: str) -> date | None:
+    value = _one(params, name)
+    if not value:
+        return None
+    try:
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _refuse(name, f"{name} is a date as YYYY-MM-DD (e.g. 2026-12-05), not {value[:40]!r}.") from None
+
+
+def order_list_query(params: QueryDict) -> OrderListQuery:
+    """Parse GET /api/orders' query string; ValidationFailed (400) for an unknown parameter
+    (code "unknown_parameter"), an unknown state, a customer that is neither an e-mail nor an
+    id, a day that is not YYYY-MM-DD, or createdFrom after createdTo."""
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:
+        names = ", ".join(unknown)
+        raise ValidationFailed(
+            f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {names}: GET /api/orders takes "
+            f"{', '.join(PARAMETERS)}.",
+            code="unknown_parameter", fields={name: "Not a parameter of this list." for name in unknown},
+        )
+    query = OrderListQuery(states=_states(params), customer=_customer(params),
+                           created_from=_day(params, "createdFrom"), created_to=_day(params, "createdTo"))
+    if query.created_from and query.created_to and query.created_from > query.created_to:
+        raise _refuse("createdFrom", f"createdFrom ({query.created_from}) is after createdTo ({query.created_to}).")
+    return query

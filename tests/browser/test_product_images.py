@@ -1,0 +1,55 @@
+"""Product images in a real browser: every seed product's own picture loads, and an image a
+member of staff uploads in the admin shows on the storefront, under the Content-Security-Policy."""
+import re
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def loaded(image) -> bool:
+    """Whether the <img> was fetched and decoded (a broken or blocked image has no natural width)."""
+    return image.evaluate("img => img.complete && img.naturalWidth > 0")
+
+
+def test_seed_pictures_load_and_an_uploaded_image_replaces_one(page: Page, live_server, transactional_db, catalog,
+                                                              staff_user, media_root, tmp_path):
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+
+    page.goto(live_server.url)
+    pictures = page.locator(".product-card__media img")
+    expect(pictures).to_have_count(8)
+    for index in range(8):
+        picture = pictures.nth(index)
+        picture.scroll_into_view_if_needed()  # they load lazily
+        expect(picture).to_have_js_property("complete", True)
+        assert loaded(picture), picture.get_attribute("src")
+    assert len({pictures.nth(index).get_attribute("src") for index in range(8)}) == 8
+
+    photo = tmp_path / "hub.png"
+    Image.new("RGB", (160, 100), (255, 183, 77)).save(photo, format="PNG")
+    page.goto(f"{live_server.url}/admin/")
+    page.get_by_label("E-mail address").fill(staff_user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/admin/catalog/product/{catalog['prod-003'].pk}/change/")
+    page.get_by_label("Uploaded image").set_input_files(str(photo))
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    thumbnail = page.get_by_role("row").filter(has_text="prod-003").locator("img.product-thumb")
+    expect(thumbnail).to_have_attribute("src", re.compile(r"^/media/products/prod-003-[0-9a-f]{8}\.png$"))
+    assert loaded(thumbnail)
+
+    page.goto(f"{live_server.url}/products/prod-003/")
+    shown = page.get_by_role("img", name="USB-C Hub", exact=True)
+    expect(shown).to_have_attribute("src", re.compile(r"^/media/products/prod-003-"))
+    assert loaded(shown)
+    assert shown.evaluate("img => img.naturalWidth") == 160
+    assert violations == []
+    assert len(list(media_root.rglob("*.png"))) == 1

@@ -1,0 +1,258 @@
+"""Product images: each seed product's own picture, staff uploads in the admin, and how
+uploaded files are served (MEDIA_ROOT is a temporary directory in every test that uploads)."""
+import io
+import random
+import re
+
+import pytest
+from auditlog.models import LogEntry
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from PIL import Image
+
+from catalog.forms import PHOTO_FORMATS
+from catalog.models import Product
+from store.media import MEDIA_TYPES
+
+PRODUCT_PAGE = "/products/{}/"
+CHANGE_PAGE = "/admin/catalog/product/{}/change/"
+IMG_SRC = re.compile(r'<div class="product-detail__media">\s*<img src="([^"]+)" alt="([^"]+)"')
+
+
+def png(width: int = 64, height: int = 40, *, noise: bool = False) -> bytes:
+    """A real PNG: one colour, or random pixels (which do not compress) from a fixed seed."""
+    image = Image.new("RGB", (width, height), (61, 90, 254))
+    if noise:
+        rng = random.Random(7)
+        image.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(width * height)])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+NOISE = png(80, 80, noise=True)
+
+
+def shown_image(client, product: Product) -> tuple[str, str]:
+    """(src, alt) of the picture on the product's page."""
+    response = client.get(PRODUCT_PAGE.format(product.public_id))
+    assert response.status_code == 200
+    return IMG_SRC.search(response.content.decode()).groups()
+
+
+def change_data(product: Product, **changes) -> dict:
+    """What the change form posts when staff saw `product` as it is now."""
+    return {
+        "public_id": product.public_id,
+        "name": product.name,
+        "category": product.category_id,
+        "description": product.description,
+        "image": product.image,
+        "price": str(product.price),
+        "stock": product.stock,
+        "initial-stock": product.stock,
+        "is_active": "on",
+        **changes,
+    }
+
+
+def files_under(root) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()) if root.exists() else []
+
+
+# --- the seed products' own pictures ----------------------------------------------------
+
+def test_each_seed_product_shows_its_own_picture_which_is_served(client, catalog, settings):
+    # As the demo serves static files: whitenoise, from the finders (no collectstatic here).
+    settings.WHITENOISE_USE_FINDERS = True
+    static_client = Client()
+
+    shown = {product.public_id: shown_image(client, product) for product in catalog.values()}
+
+    sources = [src for src, _alt in shown.values()]
+    assert len(set(sources)) == 8
+    assert shown["prod-001"] == ("/static/img/products/keyboard.svg",
+                                 "Mechanical Keyboard: A tenkeyless mechanical keyboard")
+    assert shown["prod-002"][0] == "/static/img/products/mouse.svg"
+    assert shown["prod-003"][0] == "/static/img/products/usb-c-hub.svg"
+    for public_id, (src, alt) in shown.items():
+        assert alt.startswith(f"{catalog[public_id].name}: ")
+        response = static_client.get(src)
+        assert response.status_code == 200, src
+        assert response["Content-Type"] == "image/svg+xml"
+        assert b"<svg" in b"".join(response.streaming_content)
+
+
+def test_the_catalog_and_the_api_show_the_same_pictures(client, api_client, catalog):
+    html = client.get("/").content.decode()
+
+    for product in api_client.get("/api/products").json():
+        assert f'src="{product["image"]}"' in html
+    assert 'alt="USB-C Hub: A USB-C hub with HDMI, USB-A, USB-C and card reader ports"' in html
+
+
+# --- uploads in the admin ---------------------------------------------------------------
+
+def test_staff_upload_an_image_which_the_storefront_shows_and_serves(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-001"]
+    upload = SimpleUploadedFile("my keyboard.PNG", png(), content_type="image/png")
+
+    response = client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload))
+
+    assert response.status_code == 302
+    stored = files_under(media_root)
+    assert len(stored) == 1 and re.fullmatch(r"products/prod-001-[0-9a-f]{8}\.png", stored[0])
+    assert (media_root / stored[0]).read_bytes() == png()
+    src, alt = shown_image(client, product)
+    assert (src, alt) == (f"/media/{stored[0]}", "Mechanical Keyboard")
+    assert f'<img src="{src}"' in client.get("/admin/catalog/product/").content.decode()  # the list's thumbnail
+    assert client.get("/api/products/prod-001").json()["image"] == src
+    entry = LogEntry.objects.get_for_object(product).latest("timestamp")  # the audit trail
+    assert entry.actor == staff_user and entry.changes_dict["photo"][1] == stored[0]
+
+    served = Client().get(src)  # anyone, signed in or not
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == png()
+    assert served["Content-Type"] == "image/png"
+    assert served["X-Content-Type-Options"] == "nosniff"
+    assert served["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "sandbox" in served["Content-Security-Policy"]
+    assert "default-src 'none'" in served["Content-Security-Policy"]
+
+
+def test_a_new_product_may_come_with_its_image(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    data = {**change_data(catalog["prod-001"], public_id="prod-009", name="Webcam", stock=3), "initial-stock": 0}
+
+    response = client.post("/admin/catalog/product/add/", {**data, "photo": SimpleUploadedFile("cam.png", png())})
+
+    assert response.status_code == 302
+    [stored] = files_under(media_root)
+    assert stored.startswith("products/prod-009-")
+    assert shown_image(client, Product.objects.get(public_id="prod-009")) == (f"/media/{stored}", "Webcam")
+
+
+def test_the_file_is_stored_with_the_extension_of_its_real_format(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-002"]
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 20), (200, 10, 10)).save(buffer, format="JPEG")
+    upload = SimpleUploadedFile("mouse.png", buffer.getvalue(), content_type="image/png")
+
+    assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
+
+    [stored] = files_under(media_root)
+    assert stored.endswith(".jpg")
+    assert Client().get(f"/media/{stored}")["Content-Type"] == "image/jpeg"
+
+
+def test_clearing_the_upload_shows_the_built_in_picture_again(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-003"]
+    client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=SimpleUploadedFile("hub.png", png())))
+    product.refresh_from_db()
+    assert product.photo
+
+    response = client.post(CHANGE_PAGE.format(product.pk), change_data(product, **{"photo-clear": "on"}))
+
+    assert response.status_code == 302
+    assert shown_image(client, product)[0] == "/static/img/products/usb-c-hub.svg"
+
+
+@pytest.mark.parametrize(
+    ("upload", "limits", "message"),
+    [
+        (SimpleUploadedFile("photo.png", b"not an image at all", content_type="image/png"), {},
+         "This file is not an image Pillow can read: upload a JPEG, PNG, WebP or GIF image."),
+        (SimpleUploadedFile("photo.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+                            content_type="image/svg+xml"), {},
+         "This file is not an image Pillow can read: upload a JPEG, PNG, WebP or GIF image."),
+        (SimpleUploadedFile("photo.png", NOISE, content_type="image/png"), {"PRODUCT_IMAGE_MAX_BYTES": 4096},
+         f"The image is {len(NOISE) / 1024:.1f}\xa0KB; the largest accepted is 4.0\xa0KB."),
+        (SimpleUploadedFile("photo.png", png(120, 30), content_type="image/png"),
+         {"PRODUCT_IMAGE_MAX_SIDE": 100}, "The image is 120x30 pixels; at most 100x100 are accepted."),
+    ],
+    ids=["not-an-image", "svg", "too-large", "too-many-pixels"],
+)
+def test_a_bad_upload_is_refused_with_a_message_and_nothing_written(
+    client, staff_user, catalog, media_root, settings, upload, limits, message
+):
+    for name, value in limits.items():
+        setattr(settings, name, value)
+    client.force_login(staff_user)
+    product = catalog["prod-004"]
+
+    response = client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload, name="Renamed"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"photo": [message]}
+    assert files_under(media_root) == []
+    product.refresh_from_db()
+    assert (product.photo.name, product.name) == ("", "Laptop Stand")
+
+
+def test_staff_without_the_change_permission_cannot_upload(client, make_user, catalog, media_root):
+    viewer = make_user("viewer@example.com", name="Vera Viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="catalog", codename="view_product"))
+    client.force_login(viewer)
+    product = catalog["prod-005"]
+
+    page = client.get(CHANGE_PAGE.format(product.pk))
+    response = client.post(CHANGE_PAGE.format(product.pk),
+                           change_data(product, photo=SimpleUploadedFile("mat.png", png())))
+
+    assert page.status_code == 200 and 'type="file"' not in page.content.decode()
+    assert response.status_code == 403
+    assert files_under(media_root) == []
+    assert Product.objects.get(pk=product.pk).photo.name == ""
+
+
+# --- serving MEDIA_ROOT -----------------------------------------------------------------
+
+def test_every_format_an_upload_is_stored_in_is_served_with_its_type():
+    Image.init()  # every format plugin, with its MIME type
+    for image_format, extension in PHOTO_FORMATS.items():
+        expected = Image.MIME["JPEG" if image_format == "MPO" else image_format]
+        assert MEDIA_TYPES[f".{extension}"] == expected, image_format
+
+
+def test_the_media_url_serves_only_image_files_under_media_root(client, media_root, tmp_path):
+    (media_root / "products").mkdir(parents=True)
+    (media_root / "products" / "page.html").write_text("<script>alert(1)</script>")
+    (media_root / "products" / "a.png").write_bytes(png())
+    (tmp_path / "secret.png").write_bytes(png())
+
+    assert client.get("/media/products/a.png").status_code == 200
+    assert client.get("/media/products/page.html").status_code == 404
+    assert client.get("/media/products/missing.png").status_code == 404
+    assert client.get("/media/../secret.png").status_code == 404
+    assert client.get("/media/%2e%2e/secret.png").status_code == 404
+    assert client.get("/media/products/").status_code == 404
+    assert client.post("/media/products/a.png").status_code in (403, 405)  # CSRF refuses it first, else 405
+
+
+# --- the migration ----------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_seed_products_their_own_pictures_unless_staff_chose_one():
+    executor = MigrationExecutor(connection)
+    executor.migrate([("catalog", "0001_initial")])
+    old = executor.loader.project_state([("catalog", "0001_initial")]).apps
+    category = old.get_model("catalog", "Category").objects.create(name="Electronics", slug="electronics",
+                                                                   image="electronics")
+    products = old.get_model("catalog", "Product").objects
+    for public_id, image in (("prod-001", "electronics"), ("prod-002", "default"), ("prod-042", "electronics")):
+        products.create(public_id=public_id, name=public_id, price=1, category=category, image=image)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    assert dict(Product.objects.values_list("public_id", "image")) == {
+        "prod-001": "keyboard",  # a seed product with its category's picture
+        "prod-002": "default",  # one whose picture staff had changed keeps it
+        "prod-042": "electronics",  # not a seed product
+    }

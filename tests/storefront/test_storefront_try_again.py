@@ -1,0 +1,257 @@
+"""A failed or cancelled order's "Try again": its items back in the cart at today's prices, its
+address in the checkout, only for its owner, with a CSRF token; and the order page tells what
+happened to the money instead of a stale "Thank you! … placed"."""
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from catalog.models import Product
+from notifications.models import Notification
+from orders.models import Order
+from orders.services import order_transition
+from orders.services.reorder import CHECKOUT_PREFILL
+from tests.conftest import CARD_APPROVE, CARD_DECLINE, SHIPPING
+from tests.order_states import order_move
+
+
+def payment_failed_order(place_order, user, items=None):
+    """An order whose card was declined and whose retries ran out (`failed`, nothing charged)."""
+    order = order_move(place_order(user, items or {"prod-001": 2, "prod-003": 1}), "payment_failed")
+    return order_transition(order_id=order.pk, name="abandon_payment")
+
+
+def web(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def try_again(client: Client, order: Order, **kwargs):
+    return client.post(reverse("orders:order_try_again", args=[order.pk]), **kwargs)
+
+
+def cart_of(client: Client) -> dict[str, int]:
+    return {pid: item["quantity"] for pid, item in client.session.get("cart", {}).items()}
+
+
+def texts(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+def test_the_failed_order_page_says_no_charge_was_made_and_offers_try_again(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+
+    html = web(customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+
+    assert "No charge was made." in html
+    assert "gave up after" not in html
+    assert f'action="{reverse("orders:order_try_again", args=[order.pk])}"' in html
+    assert ">Try again</button>" in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+def test_try_again_refills_the_cart_and_prefills_the_address(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+
+    response = try_again(client, order, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("orders:checkout")
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
+    assert client.session[CHECKOUT_PREFILL] == {"address": SHIPPING["address"], "city": SHIPPING["city"],
+                                                "state": SHIPPING["state"], "zip": SHIPPING["zip"]}
+    html = response.content.decode()
+    assert 'value="1 Market Street"' in html and 'value="Springfield"' in html and 'value="62701"' in html
+    assert any(f"Order {order.number}: No charge was made." in text for text in texts(response))
+
+
+def test_placing_the_prefilled_checkout_links_the_orders_and_clears_the_prefill(customer, place_order,
+                                                                                 django_capture_on_commit_callbacks):
+    failed = payment_failed_order(place_order, customer)
+    client = web(customer)
+    page = try_again(client, failed, follow=True)
+    form = page.context["form"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("orders:checkout"), {
+            **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key",
+                                                    "seen_prices")},
+            "card_number": CARD_APPROVE,
+        })
+
+    new = Order.objects.exclude(pk=failed.pk).get()
+    assert response["Location"] == reverse("orders:order_detail", args=[new.pk])
+    assert new.retry_of == failed and new.total == failed.total
+    assert CHECKOUT_PREFILL not in client.session
+    assert cart_of(client) == {}
+    new_page = client.get(reverse("orders:order_detail", args=[new.pk])).content.decode()
+    old_page = client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
+    assert f"Tries again order <a href=\"{reverse('orders:order_detail', args=[failed.pk])}\">{failed.number}</a>" \
+        in new_page
+    assert f"Tried again as order <a href=\"{reverse('orders:order_detail', args=[new.pk])}\">{new.number}</a>" \
+        in old_page
+
+
+def test_another_customers_order_cannot_be_tried_again(customer, other_customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    stranger = web(other_customer)
+
+    response = try_again(stranger, order)
+
+    assert response.status_code == 404
+    assert cart_of(stranger) == {} and CHECKOUT_PREFILL not in stranger.session
+    assert Order.objects.count() == 1
+
+
+def test_staff_who_see_the_order_cannot_buy_it_again_for_themselves(customer, place_order, staff_user):
+    order = payment_failed_order(place_order, customer)
+    staff = web(staff_user)
+
+    page = staff.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+    response = try_again(staff, order)
+
+    assert ">Try again</button>" not in page
+    assert response.status_code == 404
+    assert cart_of(staff) == {}
+
+
+def test_try_again_needs_the_csrf_token(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(customer)
+
+    response = try_again(client, order)
+
+    assert response.status_code == 403
+    assert cart_of(client) == {} and CHECKOUT_PREFILL not in client.session
+
+
+def test_try_again_is_post_only(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+
+    assert client.get(reverse("orders:order_try_again", args=[order.pk])).status_code == 405
+    assert cart_of(client) == {}
+
+
+def test_withdrawn_and_sold_out_products_are_left_out_and_named(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-001": 1, "prod-003": 1, "prod-005": 1})
+    Product.objects.filter(public_id="prod-003").update(is_active=False)
+    Product.objects.filter(public_id="prod-005").update(stock=0)
+    gone = list(Product.objects.filter(public_id__in=["prod-003", "prod-005"]).values_list("name", flat=True))
+    client = web(customer)
+
+    response = try_again(client, order, follow=True)
+
+    assert cart_of(client) == {"prod-001": 1}
+    said = " ".join(texts(response))
+    assert "No longer available, not put back in your cart:" in said
+    for name in gone:
+        assert name in said
+    assert "prod-0" not in said
+
+
+def test_nothing_left_to_buy_stays_on_the_order_page(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-004": 1})
+    Product.objects.filter(public_id="prod-004").update(is_active=False)
+    client = web(customer)
+
+    response = try_again(client, order, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[order.pk])
+    assert f"Nothing from order {order.number} can be bought now. No charge was made." in texts(response)
+    assert cart_of(client) == {}
+
+
+def test_a_changed_price_is_told(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-002": 1})
+    product = Product.objects.get(public_id="prod-002")
+    was = product.price
+    Product.objects.filter(pk=product.pk).update(price=Decimal("12.34"))
+    client = web(customer)
+
+    response = try_again(client, order, follow=True)
+
+    assert f"Prices changed since your order: {product.name} now costs $12.34 (was ${was:,.2f})." in texts(response)
+    assert client.session["cart"]["prod-002"]["price"] == "12.34"
+    assert "$12.34" in response.content.decode()  # the checkout's summary is at today's price
+
+
+def test_a_cancelled_order_can_be_tried_again_too(customer, place_order):
+    order = order_transition(order_id=place_order(customer, {"prod-006": 1}).pk, name="cancel", reason="Oops")
+    client = web(customer)
+
+    response = try_again(client, order)
+
+    assert response["Location"] == reverse("orders:checkout")
+    assert cart_of(client) == {"prod-006": 1}
+
+
+@pytest.mark.parametrize("state", ["paid", "delivered", "new"])
+def test_an_order_that_did_not_fail_has_nothing_to_try_again(state, customer, order_in_state):
+    order = order_in_state(state)
+    client = web(customer)
+
+    page = client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+    response = try_again(client, order, follow=True)
+
+    assert ">Try again</button>" not in page
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[order.pk])
+    assert any("there is nothing to try again" in text for text in texts(response))
+    assert cart_of(client) == {}
+
+
+def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, catalog):
+    """The pipeline ran before the order page was shown: the page tells the failure, not "placed"."""
+    client = web(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 1})
+    form = client.get(reverse("orders:checkout")).context["form"]
+
+    response = client.post(reverse("orders:checkout"), {
+        **SHIPPING, "card_number": CARD_DECLINE,
+        "idempotency_key": form["idempotency_key"].value(), "seen_prices": form["seen_prices"].value(),
+    }, follow=True)
+
+    order = Order.objects.get()
+    assert order.state == "failed"
+    html = response.content.decode()
+    assert "Thank you!" not in html
+    assert "No charge was made." in html
+    assert ">Try again</button>" in html
+    told = Notification.objects.get(order=order, event_type="order.failed").body
+    assert told == f"We could not complete order {order.number}: Card declined by the issuer. No charge was made."
+
+
+def test_an_order_that_fails_while_its_page_is_open_removes_the_placed_toast(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+
+    polled = web(customer).get(reverse("orders:order_status", args=[order.pk]), headers={"HX-Request": "true"})
+
+    assert polled.status_code == 286
+    assert '<div id="toast-order-placed" hx-swap-oob="delete"></div>' in polled.content.decode()
+
+
+def test_an_out_of_stock_answer_names_the_product(sync_pipeline, settings, customer, place_order):
+    settings.SIMULATOR = {**settings.SIMULATOR, "INVENTORY_AVAILABLE_RATE": 0.0}
+    order = place_order(customer, {"prod-002": 1})
+    order = Order.objects.get(pk=order.pk)
+    name = Product.objects.get(public_id="prod-002").name
+
+    html = web(customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+
+    assert order.state == "failed"
+    assert order.failure_reason == f"Out of stock: {name}"
+    assert f"Out of stock: {name}" in html and "prod-002" not in html
+    assert "No charge was made." in html
+
+
+def test_trying_again_twice_does_not_double_the_cart(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+
+    try_again(client, order)
+    try_again(client, order)
+
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
