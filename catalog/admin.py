@@ -9,15 +9,19 @@ the change page show the picture the storefront shows.
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from catalog import services
 from catalog.forms import ProductPhotoField
 from catalog.models import STOCK_MAX, Category, Product
 from catalog.pictures import builtin_picture_choices
-from catalog.selectors import product_next_public_id
+from catalog.selectors import product_next_public_id, product_stock_ledger, product_stock_ledger_total
+from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
 from store.numbers import AsciiIntegerFormField
@@ -71,7 +75,8 @@ def _stock_checked(form_class):
 
 
 class StockLevelFilter(admin.SimpleListFilter):
-    """Low stock is STORE_LOW_STOCK_THRESHOLD units or fewer (the admin home page counts them)."""
+    """Low stock is the product's own threshold or, without one, STORE_LOW_STOCK_THRESHOLD units
+    or fewer (the admin home page counts them)."""
 
     title = "stock"
     parameter_name = "stock_level"
@@ -81,7 +86,7 @@ class StockLevelFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.value() == "low":
-            return queryset.filter(stock__lte=settings.STORE_LOW_STOCK_THRESHOLD)
+            return queryset.low_stock()
         if self.value() == "out":
             return queryset.filter(stock=0)
         return queryset
@@ -101,6 +106,10 @@ class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
         return category.product_count
 
 
+# The product page shows this many of the newest ledger rows (all of them add up to the stock).
+LEDGER_SHOWN = 50
+
+
 @admin.register(Product)
 class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
@@ -110,13 +119,32 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     actions = ("activate_selected", "deactivate_selected")
     list_select_related = ("category",)
     search_fields = ("name", "public_id")
-    readonly_fields = ("created_at", "updated_at", "picture")
+    readonly_fields = ("created_at", "updated_at", "picture", "stock_ledger")
     fieldsets = (
         (None, {"fields": ("public_id", "name", "category", "description")}),
         ("Image", {"fields": ("picture", "photo", "image")}),
-        ("Sale", {"fields": ("price", "stock", "is_active")}),
-        ("History", {"fields": ("created_at", "updated_at")}),
+        ("Sale", {"fields": ("price", "stock", "low_stock_threshold", "is_active")}),
+        ("History", {"fields": ("created_at", "updated_at", "stock_ledger")}),
     )
+
+    @admin.display(description="stock ledger")
+    def stock_ledger(self, product: Product) -> str:
+        """Who moved the stock and why, newest first: a read-only table (rows are written with each change)."""
+        if product.pk is None:
+            return "—"
+        rows = product_stock_ledger(product=product)[:LEDGER_SHOWN]
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (f"{timezone.localtime(row.created_at):%Y-%m-%d %H:%M:%S}", f"{row.delta:+d}", row.get_reason_display(),
+             format_html('<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[row.order_ref]),
+                         f"#{row.order_ref:06d}") if row.order_ref else "—",
+             row.user or "—")
+            for row in rows
+        ))
+        return format_html(
+            '<table class="stock-ledger"><thead><tr><th>When</th><th>Units</th><th>Why</th><th>Order</th>'
+            "<th>Who</th></tr></thead><tbody>{}</tbody></table><p class=\"help\">Newest {} rows; all rows add up "
+            "to the stock ({}).</p>", body, LEDGER_SHOWN, product_stock_ledger_total(product=product),
+        )
 
     @admin.display(description="")
     def thumbnail(self, product: Product) -> str:
@@ -212,7 +240,9 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:
             self._photo_store(obj, form)
-            obj.save()
+            with transaction.atomic():  # the product and its ledger's first row, together
+                obj.save()
+                stock_opened(product=obj, user=request.user)
             return
         # Orders move stock with conditional UPDATEs while this page is open: writing every
         # column would put the stock staff saw back in place and oversell. Stock is set only

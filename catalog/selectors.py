@@ -1,9 +1,9 @@
 """Reads of the catalog: the products on sale, one product, the categories."""
 import re
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet, Sum
 
-from catalog.models import Category, Product, ProductQuerySet
+from catalog.models import Category, Product, ProductQuerySet, StockMovement
 from store.errors import NotFound
 
 PUBLIC_ID = re.compile(r"^prod-(\d+)\Z")
@@ -51,3 +51,13 @@ def product_next_public_id() -> str:
     public_ids = Product.objects.filter(public_id__startswith="prod-").values_list("public_id", flat=True)
     numbers = [int(match.group(1)) for public_id in public_ids if (match := PUBLIC_ID.match(public_id))]
     return f"prod-{max(numbers, default=0) + 1:03d}"
+
+
+def product_stock_ledger(*, product: Product) -> QuerySet[StockMovement]:
+    """The product's stock movements, newest first, with who made them."""
+    return StockMovement.objects.filter(product=product).select_related("user").order_by("-created_at", "-id")
+
+
+def product_stock_ledger_total(*, product: Product) -> int:
+    """The sum of the product's ledger: its stock, when every change went through catalog.stock."""
+    return StockMovement.objects.filter(product=product).aggregate(total=Sum("delta"))["total"] or 0

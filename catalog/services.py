@@ -1,19 +1,19 @@
-"""Writes to the catalog: staff create, edit and withdraw products."""
+"""Writes to the catalog: staff create, edit and withdraw products (stock moves through catalog.stock)."""
 from decimal import Decimal
 
 from auditlog.models import LogEntry
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from catalog.models import Category, Product
 from catalog.selectors import category_find, product_next_public_id
+from catalog.stock import stock_opened, stock_set
 from catalog.validators import validate_image_name
 from store.audit import staff_action_record
 from store.errors import Conflict, ValidationFailed
 
-EDITABLE_FIELDS = ("name", "description", "price", "stock", "category", "image", "is_active")
+EDITABLE_FIELDS = ("name", "description", "price", "stock", "category", "image", "is_active", "low_stock_threshold")
 
 
 def _category(name: str) -> Category:
@@ -41,6 +41,7 @@ def product_create(
     image: str = "",
     is_active: bool = True,
     public_id: str | None = None,
+    actor: AbstractBaseUser | None = None,
 ) -> Product:
     """Add a product to a category given by name or slug; the id defaults to the next "prod-NNN"."""
     category_obj = _category(category)
@@ -48,7 +49,7 @@ def product_create(
     public_id = public_id or product_next_public_id()
     try:
         with transaction.atomic():
-            return Product.objects.create(
+            product = Product.objects.create(
                 public_id=public_id,
                 name=name,
                 description=description,
@@ -58,6 +59,8 @@ def product_create(
                 image=image or category_obj.image,
                 is_active=is_active,
             )
+            stock_opened(product=product, user=actor)
+            return product
     except IntegrityError:
         raise Conflict(f"A product with id {public_id!r} already exists.", fields={"id": ["Already taken."]}) from None
 
@@ -118,7 +121,7 @@ def product_stock_set(*, product: Product, seen: int, wanted: int, actor: Abstra
     update passes django-auditlog by).
     """
     with transaction.atomic():
-        if Product.objects.filter(pk=product.pk, stock=seen).update(stock=wanted, updated_at=timezone.now()):
+        if stock_set(product_id=product.pk, seen=seen, wanted=wanted, user=actor):
             if seen != wanted:
                 staff_action_record(actor=actor, obj=product, action="stock_set",
                                     changes={"stock": [str(seen), str(wanted)]}, detail={})

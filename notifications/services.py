@@ -32,6 +32,8 @@ MESSAGES = {
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money}"),
     "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
+    "order.partially_refunded": ("Partial refund for order {number}",
+                                 "We refunded ${amount} for order {number}{items}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
     "order.payment_link_sent": (
         "Complete your order {number}",

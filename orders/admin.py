@@ -49,7 +49,9 @@ from orders.attention_selectors import failed_tasks, needs_attention, task_order
 from orders.forms import StaffDecisionForm
 from orders.models import Order, OrderAwaitingApproval, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.report_selectors import EXPORT_HEADER, order_export_rows, order_report, period_bounds
+from orders.selectors import lines_with_refunds
 from orders.services import (
+    RefundLineRequest,
     ShippingAddress,
     order_act,
     order_redrive,
@@ -195,7 +197,14 @@ class OrderPartInline(admin.TabularInline):
 class OrderLineInline(OrderPartInline):
     model = OrderLine
     verbose_name_plural = "lines"
-    fields = readonly_fields = ("product_public_id", "name", "unit_price", "quantity", "line_total")
+    fields = readonly_fields = ("product_public_id", "name", "unit_price", "quantity", "line_total", "refunded")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return lines_with_refunds(super().get_queryset(request))
+
+    @admin.display(description="refunded units")
+    def refunded(self, line: OrderLine) -> int:
+        return line.refunded_quantity
 
     @admin.display(description="line total")
     def line_total(self, line: OrderLine) -> Decimal:
@@ -242,10 +251,16 @@ class OrderEventInline(OrderPartInline):
 
 class RefundInline(OrderPartInline):
     model = Refund
-    fields = readonly_fields = ("created_at", "amount", "reason", "created_by", "gateway_reference")
+    fields = readonly_fields = ("created_at", "amount", "items", "reason", "created_by", "gateway_reference")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
-        return super().get_queryset(request).select_related("created_by", "order")  # str(refund) names the order
+        # str(refund) names the order
+        return super().get_queryset(request).select_related("created_by", "order").prefetch_related("lines__line")
+
+    @admin.display(description="items")
+    def items(self, refund: Refund) -> str:
+        parts = [f"{part}{' (back to stock)' if part.restocked else ''}" for part in refund.lines.all()]
+        return ", ".join(parts) or "— (amount only)"
 
 
 class PaymentWebhookEventInline(OrderPartInline):
@@ -412,7 +427,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
             "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
-                                               "idempotency_key": uuid.uuid4().hex}) if can_refund else None,
+                                               "idempotency_key": uuid.uuid4().hex},
+                                      lines=lines_with_refunds(order.lines.all())) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
             "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
                                  if may_change and payment_link_failed(order) else ""),
@@ -522,19 +538,22 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/orders/order/confirm_action.html", context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """POST: refund part or all of what is refundable (refund_create validates the amount)."""
+        """POST: refund chosen units of lines (optionally back to stock) or an amount of what is
+        refundable (refund_create validates every number)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         self._require(request, permissions.ORDER_REFUND)
         order = self._order_or_404(object_id)
-        form = RefundForm(request.POST)
+        form = RefundForm(request.POST, lines=lines_with_refunds(order.lines.all()))
         if not form.is_valid():
             messages.error(request, f"No refund: {form.error_text()}")
             return self._back(request, order)
         try:
             result = refund_create(
-                order=order, amount=form.cleaned_data["amount"], reason=form.cleaned_data["reason"],
+                order=order, amount=form.amount_asked(), reason=form.cleaned_data["reason"],
                 actor=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
+                lines=[RefundLineRequest(line_id, quantity) for line_id, quantity in form.chosen_lines()],
+                restock=form.cleaned_data["restock"],
             )
         except DomainError as error:
             messages.error(request, f"No refund: {error.message}")
@@ -544,7 +563,8 @@ class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
                 messages.info(request, f"This refund of ${refund.amount} was already made; nothing was paid again.")
                 return self._back(request, order)
             order = Order.objects.get(pk=order.pk)
-            self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}")
+            items = ", ".join(str(part) for part in refund.lines.select_related("line"))
+            self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}" + (f" ({items})" if items else ""))
             if order.state == S.REFUNDED:
                 messages.success(request, f"Refunded ${refund.amount} on order {order.number}: "
                                           "the order is refunded in full.")

@@ -10,7 +10,7 @@ from django import forms
 
 from orders.services import NOTE_MAX_LENGTH
 from orders.validators import validate_zip_code
-from store.numbers import AsciiDecimalFormField
+from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 
 class ErrorTextMixin:
@@ -21,7 +21,14 @@ class ErrorTextMixin:
 
 
 class RefundForm(ErrorTextMixin, forms.Form):
-    """A refund of `amount` (at most what is refundable: refund_create checks) for `reason`.
+    """A refund for `reason`: chosen units of the order's lines and/or an `amount`.
+
+    One `line_<id>` quantity per line that has units left to refund (`lines`: lines annotated
+    by orders.selectors.lines_with_refunds). With units chosen, the amount is their price
+    unless staff lower it (the amount field carries the number the page proposed, so an
+    untouched amount means "the items' price"); `restock` returns the units to stock. Without
+    units it is a refund of `amount` only. refund_create checks every number again under the
+    order's lock.
 
     `idempotency_key` is made when the form is rendered: submitting the same form twice (a
     double click, a resubmitted page) refunds once.
@@ -29,14 +36,44 @@ class RefundForm(ErrorTextMixin, forms.Form):
 
     amount = AsciiDecimalFormField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}), show_hidden_initial=True,
+        help_text="Leave it as proposed to refund the chosen items' price; enter less to refund less.",
     )
     reason = forms.CharField(max_length=200, strip=True)
+    restock = forms.BooleanField(required=False, label="Return these units to stock")
     idempotency_key = forms.CharField(
         max_length=128, widget=forms.HiddenInput, label="Page",
         error_messages={"required": "out of date: reload it.", "max_length": "out of date: reload it."},
     )
 
+    def __init__(self, *args, lines=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refund_lines = []
+        for line in lines:
+            if line.refundable_quantity <= 0:
+                continue
+            name = f"line_{line.pk}"
+            self.fields[name] = AsciiIntegerFormField(
+                min_value=0, max_value=line.refundable_quantity, initial=0, required=False,
+                label=f"Units of {line.name}", widget=forms.NumberInput(attrs={"min": "0", "step": "1"}),
+            )
+            self.refund_lines.append((line, name))
+
+    @property
+    def line_rows(self) -> list[tuple]:
+        """(line, bound quantity field) for the template's table."""
+        return [(line, self[name]) for line, name in self.refund_lines]
+
+    def chosen_lines(self) -> list[tuple[int, int]]:
+        """(line id, units) of the lines given more than 0 units."""
+        return [(line.pk, self.cleaned_data[name]) for line, name in self.refund_lines
+                if self.cleaned_data.get(name)]
+
+    def amount_asked(self) -> Decimal | None:
+        """The amount staff typed, or None for "the chosen items' price" (they left it as proposed)."""
+        if self.chosen_lines() and "amount" not in self.changed_data:
+            return None
+        return self.cleaned_data["amount"]
 
 class StaffNoteForm(ErrorTextMixin, forms.Form):
     """An internal note on an order or a customer (orders.services.staff_note_add): staff only."""

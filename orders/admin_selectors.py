@@ -37,7 +37,7 @@ class AdminDashboard:
     last_7_days: OrderWindow
     awaiting_approval: int
     failed_tasks: int  # not settled yet (orders.attention_selectors)
-    low_stock_threshold: int
+    low_stock_threshold: int  # the shop's; a product may have its own
     low_stock_count: int
     low_stock_products: list[Product]
     delayed: int  # orders a provider left stalled, waiting for staff to re-drive them
@@ -62,7 +62,7 @@ def admin_dashboard(*, now: datetime | None = None, low_stock_shown: int = 5) ->
         week_revenue=revenue_sum(Q(created_at__gte=week_start)),
     )
     threshold = settings.STORE_LOW_STOCK_THRESHOLD
-    low_stock = product_low_stock(threshold=threshold)
+    low_stock = product_low_stock()
     return AdminDashboard(
         orders_by_state=[(state, counts.get(state.value, 0)) for state in OrderState],
         today=OrderWindow(windows["today_orders"], money(windows["today_revenue"])),
@@ -89,10 +89,10 @@ def providers_not_closed() -> set[str]:
     return {view.provider for view in breakers.circuits() if view.state != breakers.CLOSED}
 
 
-def product_low_stock(*, threshold: int | None = None) -> QuerySet[Product]:
-    """Active products with at most `threshold` (STORE_LOW_STOCK_THRESHOLD) units left."""
-    threshold = settings.STORE_LOW_STOCK_THRESHOLD if threshold is None else threshold
-    return Product.objects.filter(is_active=True, stock__lte=threshold)
+def product_low_stock() -> QuerySet[Product]:
+    """Active products with at most their own low-stock threshold of units left (or, without
+    one, STORE_LOW_STOCK_THRESHOLD)."""
+    return Product.objects.active().low_stock()
 
 
 def order_approval_queue(queryset: QuerySet[Order]) -> QuerySet[Order]:

@@ -360,8 +360,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def redrive_shipping(self) -> None:
         self.stalled_in = self.failure_reason = ""
 
-    # Also a delayed order nothing was charged for yet.
-    @transition(field=state, source=[S.NEW, S.VALIDATED, S.AWAITING_APPROVAL, S.STALLED], target=S.CANCELLED,
+    # From every state before money moves: while the pipeline checks stock or screens the order
+    # (its step then finds the order gone from its state and stops), held, declined, or delayed
+    # with nothing charged. Never while a payment is in flight (paying).
+    @transition(field=state, source=[S.NEW, S.VALIDATING, S.SCREENING, S.VALIDATED, S.AWAITING_APPROVAL,
+                                     S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
                 permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
                              confirm=True, default_reason=SHOP_CANCELLED_TEXT, stages=(("cancelled", CANCELLED),)))
@@ -386,6 +389,25 @@ class OrderLine(models.Model):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+class RefundLine(models.Model):
+    """Units of one order line a refund paid back; `restocked`: they went back to stock."""
+
+    refund = models.ForeignKey("Refund", on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="refund_lines")
+    quantity = models.PositiveSmallIntegerField()
+    restocked = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="refundline_quantity_positive"),
+            models.UniqueConstraint(fields=["refund", "line"], name="refundline_once_per_refund"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line.name}"
 
 
 class OrderEvent(models.Model):

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, SKIPPED
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, Refund
 from orders.states import (
     TERMINAL_STATES,
     TIMELINE,
@@ -22,10 +23,18 @@ from store import permissions
 from store.errors import NotFound
 
 
+def lines_with_refunds(queryset: QuerySet[OrderLine] | None = None) -> QuerySet[OrderLine]:
+    """Order lines with `refunded_quantity` (units refunded so far) and `refundable_quantity`
+    (bought minus refunded)."""
+    queryset = OrderLine.objects.all() if queryset is None else queryset
+    return queryset.annotate(refunded_quantity=Coalesce(Sum("refund_lines__quantity"), 0)).annotate(
+        refundable_quantity=F("quantity") - F("refunded_quantity")).order_by("id")
+
+
 def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:
     return queryset.select_related("owner").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.order_by("id")),
-        "refunds",
+        Prefetch("lines", queryset=lines_with_refunds()),
+        Prefetch("refunds", queryset=Refund.objects.prefetch_related("lines__line")),
     )
 
 

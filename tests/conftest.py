@@ -156,8 +156,10 @@ def catalog(db):
     from django.core.management import call_command
 
     from catalog.models import Product
+    from catalog.stock import stock_openings_record
 
     call_command("loaddata", str(BASE_DIR / "fixtures" / "products.json"), verbosity=0)
+    stock_openings_record()  # the ledger starts from the loaded stock, as the data migration does
     return {p.public_id: p for p in Product.objects.all()}
 
 

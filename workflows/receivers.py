@@ -41,6 +41,13 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     link = kwargs.get("payment_link_url")  # staff sent a payment link (orders.services.reorder)
     extra = {"reference": str(event.detail.get("payment_link", "")),
              "values": {"link": link, "expires": event.detail.get("expires_at", "")}} if link else {}
+    # Each partial refund is told, with its amount and items; staff's, not a pipeline stage's,
+    # so its e-mail goes out once it commits too.
+    partial = event.event_type == "order.partially_refunded"
+    if partial:
+        items = event.detail.get("items", "")
+        extra = {"reference": str(event.detail.get("refund", "")),
+                 "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
     notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
-    if notification is not None and (event.transition or link):
+    if notification is not None and (event.transition or link or partial):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)

@@ -66,7 +66,7 @@ class ProductListApi(CatalogApi):
     def post(self, request: Request) -> Response:
         data = ProductWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        product = services.product_create(**data.validated_data)
+        product = services.product_create(**data.validated_data, actor=request.user)
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
 

@@ -10,7 +10,7 @@ from orders.services import NOTE_MAX_LENGTH
 from orders.states import meaning, person_transitions
 from orders.validators import validate_card_number, validate_zip_code
 from store import permissions
-from store.numbers import AsciiDecimalField
+from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 # --- input ----------------------------------------------------------------------------
 
@@ -57,9 +57,22 @@ class OrderCreateInput(serializers.Serializer):
     )
 
 
+class RefundLineInput(serializers.Serializer):
+    lineId = AsciiIntegerField(min_value=1, help_text="The line's id (the order's items[].lineId).")
+    quantity = AsciiIntegerField(min_value=1, max_value=32767, help_text="Units of the line to refund.")
+
+
 class RefundInput(serializers.Serializer):
-    amount = AsciiDecimalField(max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"))
+    amount = AsciiDecimalField(
+        max_digits=12, decimal_places=2, required=False, min_value=Decimal("0.01"),
+        help_text="USD. Without lines: the amount to refund (default: all that is left). With lines: at most "
+        "the lines' price, which is the default.",
+    )
     reason = serializers.CharField(max_length=200)
+    lines = RefundLineInput(many=True, required=False, allow_empty=False, max_length=50,
+                            help_text="Units of the order's lines to refund; none: a refund of an amount only.")
+    restock = serializers.BooleanField(required=False, default=False,
+                                       help_text="Return the lines' units to stock (needs lines).")
 
 
 class CustomerCancelInput(serializers.Serializer):
@@ -98,12 +111,15 @@ class StaffNoteInput(serializers.Serializer):
 # --- output ---------------------------------------------------------------------------
 
 class OrderItemOutput(serializers.ModelSerializer):
+    lineId = serializers.IntegerField(source="pk", help_text="What a refund of this line names.")
     productId = serializers.CharField(source="product_public_id")
     price = serializers.DecimalField(source="unit_price", max_digits=10, decimal_places=2)
+    refundedQuantity = serializers.IntegerField(source="refunded_quantity", default=0,
+                                                help_text="Units of this line refunded so far.")
 
     class Meta:
         model = OrderLine
-        fields = ["productId", "name", "price", "quantity"]
+        fields = ["lineId", "productId", "name", "price", "quantity", "refundedQuantity"]
 
 
 class ShippingOutput(serializers.Serializer):
@@ -126,13 +142,21 @@ class ShipmentOutput(serializers.Serializer):
     retries = serializers.IntegerField(source="shipping_retries")
 
 
+class RefundLineOutput(serializers.Serializer):
+    lineId = serializers.IntegerField(source="line_id")
+    productId = serializers.CharField(source="line.product_public_id")
+    quantity = serializers.IntegerField()
+    restocked = serializers.BooleanField()
+
+
 class RefundOutput(serializers.ModelSerializer):
     reference = serializers.CharField(source="gateway_reference")
     createdAt = serializers.DateTimeField(source="created_at")
+    lines = RefundLineOutput(many=True, help_text="The units refunded; empty for a refund of an amount only.")
 
     class Meta:
         model = Refund
-        fields = ["id", "amount", "reason", "reference", "createdAt"]
+        fields = ["id", "amount", "reason", "lines", "reference", "createdAt"]
 
 
 class TimelineEntryOutput(serializers.ModelSerializer):

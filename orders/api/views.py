@@ -248,6 +248,9 @@ class OrderRefundApi(APIView):
             reason=payload.validated_data["reason"],
             actor=request.user,
             idempotency_key=_idempotency_key(request),
+            lines=[services.RefundLineRequest(line["lineId"], line["quantity"])
+                   for line in payload.validated_data.get("lines", ())],
+            restock=payload.validated_data["restock"],
         )
         return _committed(request, order)
 

@@ -1,5 +1,6 @@
 """Order services: every write to an order goes through one of these."""
 from orders.services.actions import (
+    RefundLineRequest,
     RefundResult,
     order_act,
     order_approve,
@@ -23,6 +24,7 @@ __all__ = [
     "PaymentPending",
     "PlacementResult",
     "PriceChanged",
+    "RefundLineRequest",
     "RefundResult",
     "ShippingAddress",
     "TransitionRefused",

@@ -1,15 +1,18 @@
 """What customers and staff do to an existing order: cancel, approve, reject, retry, refund."""
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 
-from orders.models import Order, OrderEvent, Refund
+from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_ready_on_commit, order_transition
 from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
+from orders.stock import stock_restock
 from providers.registry import payment_provider
 from store import permissions
 from store.errors import Conflict, PermissionRefused, ValidationFailed
@@ -111,22 +114,72 @@ class RefundResult:
     created: bool  # False: a replay of `idempotency_key`, answered with the first refund
 
 
+@dataclass(frozen=True)
+class RefundLineRequest:
+    """`quantity` units of the order's line `line_id` (OrderLine.pk) to refund."""
+
+    line_id: int
+    quantity: int
+
+
+def _refund_lines(order: Order, requested: Sequence[RefundLineRequest]) -> list[tuple[OrderLine, int]]:
+    """The order's lines and the units to refund of each, checked against what is left of them:
+    bought minus already refunded (read under the order's row lock). ValidationFailed otherwise."""
+    wanted: dict[int, int] = {}
+    for item in requested:
+        if not isinstance(item.quantity, int) or isinstance(item.quantity, bool) or item.quantity < 1:
+            raise ValidationFailed(f"The quantity to refund of line {item.line_id} must be a whole number, 1 or more.",
+                                   fields={"lines": {str(item.line_id): "At least 1."}})
+        wanted[item.line_id] = wanted.get(item.line_id, 0) + item.quantity
+    lines = {line.pk: line for line in order.lines.filter(pk__in=wanted).annotate(
+        refunded=Coalesce(Sum("refund_lines__quantity"), 0))}
+    unknown = sorted(set(wanted) - set(lines))
+    if unknown:
+        raise ValidationFailed(f"Order {order.number} has no line {', '.join(map(str, unknown))}.",
+                               fields={"lines": {str(pk): "Not a line of this order." for pk in unknown}})
+    chosen = []
+    for pk, quantity in wanted.items():
+        line = lines[pk]
+        left = line.quantity - line.refunded
+        if quantity > left:
+            raise ValidationFailed(
+                f"At most {left} of {line.name} can be refunded on order {order.number} "
+                f"({line.quantity} bought, {line.refunded} refunded already).",
+                fields={"lines": {str(pk): f"At most {left}."}},
+            )
+        chosen.append((line, quantity))
+    return sorted(chosen, key=lambda pair: pair[0].pk)
+
+
+def _items_text(chosen: list[tuple[OrderLine, int]]) -> str:
+    """ "2 × Laptop Stand, 1 × USB-C Hub" """
+    return ", ".join(f"{quantity} × {line.name}" for line, quantity in chosen)
+
+
 def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
-    idempotency_key: str = "",
+    idempotency_key: str = "", lines: Sequence[RefundLineRequest] = (), restock: bool = False,
 ) -> RefundResult:
     """Refund part or all of what is left of an order's payment through the provider that charged it.
 
-    A refund of everything that is left fires the `refund` transition (and releases stock
-    when nothing shipped); a partial refund leaves the state. Staff cannot refund their own
-    orders (PermissionRefused).
+    With `lines`, the refund pays back those units of those lines: the amount is their price
+    (unit price × quantity, USD), or `amount` when staff give less (never more: ValidationFailed),
+    and no line is refunded more units than were bought minus those refunded already
+    (ValidationFailed naming the line). `restock` returns the units to stock (each product's
+    ledger names the refund's order); it needs `lines`. Without lines, `amount` (default:
+    everything left) is refunded as money only.
+
+    A refund of everything that is left fires the `refund` transition (and releases the
+    units still reserved when nothing shipped); a partial refund leaves the state and the
+    customer is told the amount and the items. Staff cannot refund their own orders
+    (PermissionRefused).
 
     Idempotent by key, as order placement is: the same `idempotency_key` on the same order
     returns the first refund (created=False) without paying again, also when the requests
-    run at once (they queue on the order's row lock); the same key with another amount or
-    reason raises Unprocessable (422). Without a key, the gateway call still carries one
-    derived from the order and its refund count, taken under the row lock, so a step that
-    runs twice never pays out twice.
+    run at once (they queue on the order's row lock); the same key with another amount,
+    reason, lines or restock raises Unprocessable (422). Without a key, the gateway call still
+    carries one derived from the order and its refund count, taken under the row lock, so a
+    step that runs twice never pays out twice. Nothing is written when any check fails.
     """
 
     if actor_kind == Actor.STAFF:
@@ -134,8 +187,15 @@ def refund_create(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
+    if restock and not lines:
+        raise ValidationFailed("Choose the items to return to stock.",
+                               fields={"lines": "Required to return units to stock."})
     requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
-    fingerprint = request_fingerprint({"amount": None if requested is None else str(requested), "reason": reason})
+    fingerprint = request_fingerprint({
+        "amount": None if requested is None else str(requested), "reason": reason,
+        **({"lines": sorted([item.line_id, item.quantity] for item in lines), "restock": bool(restock)}
+           if lines else {}),
+    })
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if idempotency_key:
@@ -146,7 +206,17 @@ def refund_create(
         refundable = locked.refundable_amount
         if refundable <= 0:
             raise TransitionRefused(f"Order {locked.number} has nothing left to refund.")
-        amount = refundable if requested is None else requested
+        chosen = _refund_lines(locked, lines) if lines else []
+        if chosen:
+            worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))
+            if requested is not None and requested > worth:
+                raise ValidationFailed(
+                    f"The items chosen are worth {worth}; the refund can be that or less.",
+                    fields={"amount": f"At most {worth}."},
+                )
+            amount = worth if requested is None else requested
+        else:
+            amount = refundable if requested is None else requested
         if amount <= 0:
             raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
         if amount > refundable:
@@ -170,15 +240,19 @@ def refund_create(
             order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor,
             idempotency_key=idempotency_key, request_fingerprint=fingerprint,
         )
-        Order.objects.filter(pk=locked.pk).update(refunded_amount=F("refunded_amount") + amount)
+        RefundLine.objects.bulk_create(
+            RefundLine(refund=refund, line=line, quantity=quantity, restocked=restock) for line, quantity in chosen
+        )
+        for line, quantity in chosen if restock else ():
+            stock_restock(product_id=line.product_id, quantity=quantity, order_ref=locked.pk, user=actor)
+        # Computed in Decimal under the row lock: SQLite adds an F() sum in floating point, and
+        # 299.98 + 149.97 would then exceed the total the check constraint holds it to.
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=locked.refunded_amount + amount)
+        detail = {"amount": str(amount), "reason": reason, "reference": result.reference, "refund": refund.pk}
+        if chosen:
+            detail.update(items=_items_text(chosen), restocked=bool(restock))
         if amount == refundable:
-            order_transition(
-                order_id=locked.pk,
-                name="refund",
-                actor=actor,
-                actor_kind=actor_kind,
-                detail={"amount": str(amount), "reason": reason, "reference": result.reference},
-            )
+            order_transition(order_id=locked.pk, name="refund", actor=actor, actor_kind=actor_kind, detail=detail)
         else:
             event = OrderEvent.objects.create(
                 order=locked,
@@ -189,7 +263,7 @@ def refund_create(
                 actor_kind=actor_kind,
                 actor=actor,
                 actor_email=getattr(actor, "email", "") or "",
-                detail={"amount": str(amount), "reason": reason, "reference": result.reference},
+                detail=detail,
                 request_id=request_id_var.get() or "",
             )
             order_event.send(sender=Order, order=locked, event=event)

@@ -157,9 +157,6 @@ def order_place(
 
     try:
         with transaction.atomic():
-            # Reserve in a stable order so concurrent checkouts never deadlock.
-            for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
-                stock_reserve(product=product, quantity=merged[product.public_id])
             order = Order.objects.create(
                 owner=user,
                 ship_address=shipping.address,
@@ -174,6 +171,9 @@ def order_place(
                 request_fingerprint=fingerprint,
                 retry_of=retry_of if retry_of is not None and retry_of.owner_id == user.pk else None,
             )
+            # Reserve in a stable order so concurrent checkouts never deadlock (none kept if one fails).
+            for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):
+                stock_reserve(product=product, quantity=merged[product.public_id], order_ref=order.pk, user=user)
             OrderLine.objects.bulk_create(
                 OrderLine(
                     order=order,

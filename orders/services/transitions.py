@@ -1,7 +1,8 @@
 """The one place where an order changes state.
 
 `order_transition` fires a django-fsm transition of `Order` under a row lock, inside a
-transaction, writes the `OrderEvent`, releases stock when the order ends without shipping,
+transaction, writes the `OrderEvent`, releases stock when the order ends without shipping (or
+notes it sold when it ships: orders.stock),
 and announces it (orders.signals): `order_event` in the transaction (the customer's
 notification is written with it), `order_ready` after commit when the pipeline takes over.
 """
@@ -15,7 +16,7 @@ from django_fsm import can_proceed
 from orders.models import Order, OrderEvent
 from orders.signals import order_event, order_ready
 from orders.states import EVENT_OF_TRANSITION, TERMINAL_STATES, TRANSITIONS, WAITING_STATES, Actor, StockStatus, meaning
-from orders.stock import stock_release
+from orders.stock import stock_release, stock_sold
 from store.audit import staff_action_record
 from store.errors import Conflict
 from store.request_context import request_id_var
@@ -70,9 +71,11 @@ def order_transition(
         order.step_failures = 0  # a new state, a new step: its retry budget starts again
         released = False
         if order.state in TERMINAL_STATES and order.stock_status == StockStatus.RESERVED:
-            stock_release(order=order)
+            stock_release(order=order, user=actor)
             order.stock_status = StockStatus.RELEASED
             released = True
+        elif order.stock_status == StockStatus.SOLD and before["stock_status"] != StockStatus.SOLD:
+            stock_sold(order=order)
         # Only what the transition changed (and updated_at): the pipeline fires many of them.
         order.save(update_fields=[name for name, value in _field_values(order).items() if before[name] != value]
                    + ["updated_at"])

@@ -73,7 +73,8 @@ def test_notifications_and_gateway_calls_are_listed_read_only_and_found_by_order
     call_page = clerk_client.get(f"/admin/providers/gatewaycall/{call.pk}/change/").content.decode()
 
     assert sorted(n.title for n in notifications.context["cl"].result_list) == [
-        f"Order {order.number} received", f"Payment received for {order.number}"]
+        f"Order {order.number} received", f"Partial refund for order {order.number}",
+        f"Payment received for {order.number}"]
     assert [(c.gateway, c.operation) for c in calls.context["cl"].result_list] == [("payment", "refund")]
     assert notifications.context["has_add_permission"] is False
     assert f'href="/admin/orders/order/{order.pk}/change/"' in call_page

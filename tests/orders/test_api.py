@@ -25,7 +25,9 @@ def test_place_order_returns_the_order_in_state_new(customer_api, catalog):
     assert response.status_code == 201, response.json()
     order = response.json()
     assert order["state"] == "new"
-    assert order["items"] == [{"productId": "prod-001", "name": "Mechanical Keyboard", "price": 149.99, "quantity": 2}]
+    line_id = order["items"][0]["lineId"]
+    assert order["items"] == [{"lineId": line_id, "productId": "prod-001", "name": "Mechanical Keyboard",
+                               "price": 149.99, "quantity": 2, "refundedQuantity": 0}]
     assert order["total"] == 299.98
     assert order["shipping"] == SHIPPING
     assert order["payment"]["cardLast4"] == "4242"

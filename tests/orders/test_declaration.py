@@ -57,7 +57,8 @@ def test_every_transition_declares_its_meaning_and_who_fires_it(name):
 
 
 def test_the_state_groups_are_read_from_the_declaration():
-    assert CANCELLABLE_STATES == sources("cancel") == {"new", "validated", "awaiting_approval", "stalled"}
+    assert CANCELLABLE_STATES == sources("cancel") == {"new", "validating", "screening", "validated",
+                                                         "awaiting_approval", "payment_failed", "stalled"}
     assert REFUNDABLE_STATES == sources("refund")
     assert WAITING_STATES == {TRANSITIONS[n].target for n in TRANSITIONS if meaning(n).waits} == {"awaiting_approval",
                                                                                            "stalled"}

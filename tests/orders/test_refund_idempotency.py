@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from catalog.models import Product
 from orders.models import Order, Refund
 from orders.services import refund_create
 from providers.models import GatewayCall
@@ -160,3 +161,30 @@ def test_a_refund_for_a_provider_the_shop_no_longer_has_is_refused_clearly(order
     assert response.status_code == 409
     assert "'gone'" in response.json()["error"] and "refund it there" in response.json()["error"]
     assert not Refund.objects.filter(order=order).exists()
+
+
+def test_concurrent_line_refunds_never_refund_a_unit_twice(transactional_db, catalog, customer, staff_user, jwt_client,
+                                                          place_order):
+    order = place_order(customer, {"prod-002": 2, "prod-003": 1})  # committed: the pipeline delivers it
+    line = order.lines.get(product_public_id="prod-002")
+    stock = Product.objects.get(pk=line.product_id).stock
+    statuses: list[int] = []
+
+    def refund_one_unit(key: str):
+        try:
+            body = {"reason": "Returned", "lines": [{"lineId": line.pk, "quantity": 1}], "restock": True}
+            statuses.append(refund(jwt_client(staff_user), order, body, key).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=refund_one_unit, args=(f"key-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [200, 200, 400, 400]  # 2 units bought: two refunds of one, the rest refused
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.refunded_amount) == ("delivered", 2 * line.unit_price)
+    assert Product.objects.get(pk=line.product_id).stock == stock + 2
+    assert refund_calls(order) == 2

@@ -29,6 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from catalog.models import Category, Product
+from catalog.stock import stock_opened
 from workflows.models import ReviewRule
 
 FIXTURES_DIR = Path(settings.BASE_DIR) / "fixtures"
@@ -91,6 +92,7 @@ def seed_catalog(path: Path) -> tuple[int, int]:
         product.pk = None
         product.category_id = category_id_by_fixture_pk[product.category_id]
         product.save(force_insert=True)
+        stock_opened(product=product)
         created_products += 1
     return created_categories, created_products
 
