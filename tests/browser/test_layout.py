@@ -72,7 +72,8 @@ def test_without_javascript_the_links_stay_in_view(browser, live_server, transac
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_the_header_marks_the_current_page(page: Page, live_server, transactional_db, client, customer, viewport):
+def test_the_header_marks_the_current_page(page: Page, live_server, transactional_db, catalog, client, customer,
+                                          viewport):
     page.set_viewport_size(viewport)
     sign_in(page, live_server, client, customer)
     for path, current in [("/", "Catalog"), ("/cart/", "Cart"), ("/orders/", "Orders"),
@@ -80,11 +81,17 @@ def test_the_header_marks_the_current_page(page: Page, live_server, transactiona
         page.goto(live_server.url + path)
         if viewport is PHONE:
             menu_button(page).click()
-        marked = header(page).locator("[aria-current='page']")
+        marked = header(page).locator("[aria-current]")
         expect(marked).to_have_count(1)
+        expect(marked).to_have_attribute("aria-current", "page")
         expect(marked).to_have_accessible_name(re.compile(rf"^{current}"))
         other = header(page).get_by_role("link", name="Catalog" if current != "Catalog" else "Orders")
         assert background(marked) != background(other), f"{current} looks like the other links"
+
+    page.goto(f"{live_server.url}/products/prod-003/")  # within the catalog, not the catalog page itself
+    expect(page.get_by_role("heading", level=1, name="USB-C Hub")).to_be_visible()
+    expect(header(page).locator("[aria-current]")).to_have_attribute("aria-current", "true")
+    expect(header(page).locator("[aria-current]")).to_have_text("Catalog")
 
 
 # --- toasts -----------------------------------------------------------------------------------
