@@ -151,6 +151,18 @@ function storeFiltersFromUrl() {
   });
 }
 
+// Empty filters stay out of the request, so the URL pushed for the history reads "?category=x", not "&q=".
+document.addEventListener("htmx:configRequest", function (event) {
+  if (!event.detail.elt.matches("form.filters")) {
+    return;
+  }
+  ["q", "category"].forEach(function (name) {
+    if (!event.detail.parameters[name]) {
+      delete event.detail.parameters[name];
+    }
+  });
+});
+
 function storeRefreshCartBadge() {
   var link = document.querySelector("[data-cart-badge]");
   if (link && window.htmx) {
