@@ -6,6 +6,7 @@ from orders import views
 app_name = "orders"
 urlpatterns = [
     path("cart/", views.cart_detail, name="cart"),
+    path("cart/badge/", views.cart_badge, name="cart_badge"),
     path("cart/add/", views.cart_add_view, name="cart_add"),
     path("cart/update/", views.cart_update_view, name="cart_update"),
     path("cart/remove/", views.cart_remove_view, name="cart_remove"),

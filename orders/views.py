@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
@@ -78,6 +79,13 @@ def _cart_shown(request: HttpRequest) -> dict:
 @require_GET
 def cart_detail(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/cart.html", _cart_shown(request))
+
+
+@require_GET
+@never_cache
+def cart_badge(request: HttpRequest) -> HttpResponse:
+    """The header's cart badge, out of band: a page shown again by back/forward refreshes it."""
+    return render(request, "orders/partials/cart_badge_response.html")
 
 
 @require_POST

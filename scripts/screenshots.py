@@ -30,6 +30,7 @@ SHIPPING = {"Street address": "1 Market Street", "City": "Springfield", "State":
 CARD_APPROVE = "4242 4242 4242 4242"
 CARD_DECLINE = "4000 0000 0000 0002"
 VIEWPORT = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
 
 
 def free_port() -> int:
@@ -224,7 +225,20 @@ class Tour:
 
         self.goto(page, "/accounts/profile/")
         self.shot(page, "10-profile")
+
+        # The same customer on a phone: the header folds into a menu, the order page stacks.
+        phone = browser.new_context(viewport=PHONE, device_scale_factor=1, storage_state=customer.storage_state())
         customer.close()
+        page = phone.new_page()
+        page.set_default_timeout(20_000)
+        self.goto(page, "/")
+        self.shot(page, "12-phone-catalog", full_page=False)
+        page.get_by_role("button", name="Menu").click()
+        self.shot(page, "13-phone-menu", full_page=False)
+        page.goto(delivered_url)
+        self.wait_for_state(page, "Delivered")
+        self.shot(page, "14-phone-order")
+        phone.close()
 
         staff = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
         page = staff.new_page()

@@ -134,3 +134,118 @@ document.addEventListener("htmx:afterRequest", function (event) {
     status.textContent = ok ? "" : "Reconnecting\u2026 This page updates by itself once the shop answers.";
   }
 });
+
+// --- the header's menu on narrow screens ------------------------------------------------------
+// Without this script the links stay in view (the stylesheet folds them only under .js-nav).
+document.documentElement.classList.add("js-nav");
+
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".nav-toggle");
+  if (toggle) {
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("site-nav--open", open);
+  }
+});
+
+document.addEventListener("keydown", function (event) {
+  var toggle = document.querySelector(".nav-toggle[aria-expanded='true']");
+  if (event.key === "Escape" && toggle) {
+    toggle.click();
+    toggle.focus();
+  }
+});
+
+// --- toasts leave by themselves ---------------------------------------------------------------
+// Errors stay longer than news; a toast under the pointer or holding focus waits (checked each tick).
+var TOAST_SECONDS = { error: 12 };
+var TOAST_DEFAULT_SECONDS = 5;
+
+function storeToastTimer(toast) {
+  if (toast.dataset.timer) {
+    return;
+  }
+  var level = (toast.className.match(/toast--(\w+)/) || [])[1];
+  var left = (TOAST_SECONDS[level] || TOAST_DEFAULT_SECONDS) * 1000;
+  var tick = 250;
+  toast.dataset.timer = "on";
+  var timer = setInterval(function () {
+    if (!toast.isConnected) {
+      clearInterval(timer);
+      return;
+    }
+    if (toast.matches(":hover") || toast.contains(document.activeElement)) {
+      return;
+    }
+    left -= tick;
+    if (left <= 0) {
+      clearInterval(timer);
+      toast.remove();
+    }
+  }, tick);
+}
+
+function storeWatchToasts() {
+  var region = document.getElementById("toasts");
+  if (!region) {
+    return;
+  }
+  region.querySelectorAll(".toast").forEach(storeToastTimer);
+  new MutationObserver(function () {
+    region.querySelectorAll(".toast").forEach(storeToastTimer);
+  }).observe(region, { childList: true });
+}
+
+// --- back/forward: the filter form says what the URL says, the cart badge is fresh ------------
+// Browsers restore form fields from their own memory, which can disagree with the URL htmx pushed.
+function storeFiltersFromUrl() {
+  var form = document.querySelector("form.filters");
+  if (!form) {
+    return;
+  }
+  var params = new URLSearchParams(location.search);
+  ["q", "category"].forEach(function (name) {
+    var field = form.elements[name];
+    if (field) {
+      field.value = params.get(name) || "";
+    }
+  });
+}
+
+// Empty filters stay out of the request, so the URL pushed for the history reads "?category=x", not "&q=".
+document.addEventListener("htmx:configRequest", function (event) {
+  if (!event.detail.elt.matches("form.filters")) {
+    return;
+  }
+  ["q", "category"].forEach(function (name) {
+    if (!event.detail.parameters[name]) {
+      delete event.detail.parameters[name];
+    }
+  });
+});
+
+function storeRefreshCartBadge() {
+  var link = document.querySelector("[data-cart-badge]");
+  if (link && window.htmx) {
+    htmx.ajax("GET", link.getAttribute("data-cart-badge"), { source: link, swap: "none" });
+  }
+}
+
+window.addEventListener("pageshow", function (event) {
+  var navigation = performance.getEntriesByType("navigation")[0];
+  if (event.persisted || (navigation && navigation.type === "back_forward")) {
+    storeFiltersFromUrl();
+    storeRefreshCartBadge();
+  }
+});
+
+document.addEventListener("htmx:historyRestore", function () {
+  storeFiltersFromUrl();
+  storeRefreshCartBadge();
+});
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", storeWatchToasts);
+} else {
+  storeWatchToasts();
+}

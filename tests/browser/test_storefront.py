@@ -430,7 +430,7 @@ def test_notifications_are_listed_and_marked_read(page: Page, live_server, sync_
 
     expect(page.get_by_role("heading", level=1, name="Notifications")).to_be_visible()
     expect(page.get_by_role("heading", name=f"Order {order.number} delivered")).to_be_visible()
-    page.get_by_role("button", name=f"Mark “Order {order.number} delivered” as read").click()
+    page.get_by_role("button", name=f"Mark as read: Order {order.number} delivered").click()
     expect(page.get_by_text("3 unread", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Mark all as read").click()

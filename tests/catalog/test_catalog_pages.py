@@ -1,9 +1,11 @@
 """Catalog pages: the grid with its HTMX filters, and the product page."""
 import re
+from html import unescape
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils.text import Truncator
 
 from catalog.models import Product
 from tests.catalog.factories import products_add
@@ -137,3 +139,14 @@ def test_the_catalog_queries_stay_constant_for_a_signed_in_customer(client, cust
         client.get("/")
 
     assert len(with_30) == len(with_8)
+
+
+def test_every_page_describes_itself_and_a_product_page_with_its_description(client, catalog):
+    product = catalog["prod-003"]
+
+    catalog_html = client.get("/").content.decode()
+    product_html = client.get(f"/products/{product.public_id}/").content.decode()
+
+    description = re.compile(r'<meta name="description" content="([^"]+)">')
+    assert "order online" in description.search(catalog_html)[1]
+    assert unescape(description.search(product_html)[1]) == Truncator(product.description).chars(160)

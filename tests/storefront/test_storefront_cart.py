@@ -184,3 +184,14 @@ def test_add_to_cart_form_is_on_the_grid_and_the_product_page(client, catalog):
         assert f'hx-post="{reverse("orders:cart_add")}"' in html
         assert 'aria-label="Add to Cart: Wireless Mouse"' in html
         assert "csrfmiddlewaretoken" in html
+
+
+def test_the_badge_alone_answers_a_page_shown_again_and_is_never_cached(client, add):
+    add("prod-002", 2)
+
+    response = client.get(reverse("orders:cart_badge"), headers=HTMX)
+
+    assert response.status_code == 200
+    assert re.search(r'<span id="cart-count" class="badge" hx-swap-oob="true">2</span>', response.content.decode())
+    assert "no-cache" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    assert client.post(reverse("orders:cart_badge")).status_code == 405
