@@ -15,9 +15,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from accounts import services as account_services
 from orders import selectors, services
 from orders.cart import Cart
 from orders.cart_selectors import CartReview, cart_line, cart_review
+from orders.checkout_selectors import CHECKOUT_PREFILL, checkout_shipping
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
@@ -141,6 +143,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
     The form carries the cart's checkout key (Cart.checkout_key): one state of the cart
     places at most one order, however many of its checkout pages are submitted, and a page
     rendered before the cart changed places nothing but asks to review the order.
+
+    The shipping address starts as orders.checkout_selectors.checkout_shipping says (a saved
+    address picked with ?address=, the session's CHECKOUT_PREFILL, the default address, the
+    last order's); placing an order forgets CHECKOUT_PREFILL and, when asked, saves the
+    address to the customer's address book.
     """
     cart = Cart(request.session)
     review = cart_review(cart=cart)
@@ -148,7 +155,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # The customer checks out what the cart page showed them: its changes are told there.
         messages.warning(request, CART_REVIEW)
         return redirect("orders:cart")
-    form = CheckoutForm(request.POST) if request.method == "POST" else CheckoutForm(initial=_checkout_initial(cart))
+    shipping = checkout_shipping(user=request.user, prefill=request.session.get(CHECKOUT_PREFILL),
+                                 address_id=request.GET.get("address"))
+    form = (CheckoutForm(request.POST) if request.method == "POST"
+            else CheckoutForm(initial={**shipping.initial, **_checkout_initial(cart)}))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
@@ -204,18 +214,37 @@ def checkout(request: HttpRequest) -> HttpResponse:
         except Unprocessable:
             # Another page of this same cart placed its order first, with other details.
             cart.clear()
+            request.session.pop(CHECKOUT_PREFILL, None)
             placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=data["idempotency_key"])
             messages.info(request, f"This cart was already ordered from another window: order {placed.number}.")
             return redirect("orders:order_detail", order_id=placed.pk)
         else:
             cart.clear()
+            request.session.pop(CHECKOUT_PREFILL, None)
             order = result.order
             if result.created:
                 messages.success(request, f"Thank you! Order {order.number} has been placed.")
+                if data["save_address"]:
+                    _address_book_keep(request, data)
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
-    return render(request, "orders/checkout.html", {**context, "form": form})
+    return render(request, "orders/checkout.html", {
+        **context, "form": form, "saved_addresses": shipping.addresses,
+        "chosen_address": shipping.chosen if not form.is_bound else None,
+    })
+
+
+def _address_book_keep(request: HttpRequest, data: dict) -> None:
+    """The placed order's address into the customer's book; a refusal (a full book) is told, the order stands."""
+    try:
+        saved = account_services.address_save_from_checkout(
+            user=request.user, shipping={name: data[name] for name in ("address", "city", "state", "zip")})
+    except ValidationFailed as error:
+        messages.warning(request, f"The address was not saved to your address book: {error.message}")
+    else:
+        if saved is not None:
+            messages.info(request, f"The address was saved to your address book as \u201c{saved.label}\u201d.")
 
 
 def _checkout_initial(cart: Cart) -> dict:
