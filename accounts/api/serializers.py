@@ -1,6 +1,8 @@
 """Request and response shapes of /api/auth (camelCase keys, as the API contract fixes them)."""
 from rest_framework import serializers
 
+from accounts.validators import validate_zip_code
+
 
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField()
@@ -48,13 +50,13 @@ class PasswordChangeInputSerializer(serializers.Serializer):
 
 
 class AddressInputSerializer(serializers.Serializer):
-    """An address of the book; the model's rules (lengths, the ZIP code) are checked by the service."""
+    """An address of the book (the service checks the model's rules again, for every caller)."""
 
     label = serializers.CharField(max_length=50, help_text="A name for the address, such as Home or Work.")
     address = serializers.CharField(max_length=200, help_text="Street address.")
     city = serializers.CharField(max_length=100)
     state = serializers.CharField(max_length=100)
-    zip = serializers.CharField(max_length=10, help_text="A US ZIP code: 12345 or 12345-6789.")
+    zip = serializers.CharField(max_length=10, validators=[validate_zip_code], help_text="A US ZIP code: 12345 or 12345-6789.")
     isDefault = serializers.BooleanField(
         required=False,
         help_text="Make this the default address (checkout fills it in first); the previous default stops being "
