@@ -1,6 +1,6 @@
 """Checkout in a real browser: the error summary takes focus and leads to each field, Place order
 says "Placing order…" and places one order however often it is pressed, a saved address fills
-the form, and signing up from checkout comes back to it."""
+the form, signing up from checkout comes back to it, and the profile page keeps the address book."""
 import re
 
 import pytest
@@ -15,6 +15,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 WORK = {"label": "Work", "address": "9 Office Park", "city": "Chicago", "state": "IL", "zip": "60601"}
+WORK_FIELDS = ("9 Office Park", "Chicago", "60601")
 
 
 BUTTON_RECORDER = """() => {
@@ -150,3 +151,30 @@ def test_registering_from_checkout_comes_back_to_checkout(page: Page, live_serve
     expect(page).to_have_url(f"{live_server.url}/checkout/")
     expect(page.get_by_role("heading", level=1, name="Checkout")).to_be_visible()
     expect(page.get_by_role("complementary", name="Order summary")).to_contain_text("Monitor Light Bar")
+
+
+def test_the_address_book_on_the_profile_page(page: Page, live_server, transactional_db, client, customer):
+    sign_in(page, live_server, client, customer)
+    page.goto(f"{live_server.url}/accounts/profile/")
+    expect(page.get_by_text("No saved addresses yet")).to_be_visible()
+
+    for label, fields in (("Home", ("1 Market Street", "Springfield", "62701")), ("Work", WORK_FIELDS)):
+        page.get_by_role("link", name="Add an address").click()
+        page.get_by_label("Label").fill(label)
+        page.get_by_label("Street address").fill(fields[0])
+        page.get_by_label("City").fill(fields[1])
+        page.get_by_label("State").fill("IL")
+        page.get_by_label("ZIP code").fill(fields[2])
+        page.get_by_role("button", name="Save address").click()
+        expect(page.get_by_role("status").filter(has_text="was added")).to_contain_text(f"\u201c{label}\u201d")
+
+    addresses = page.get_by_role("list", name="Your addresses").get_by_role("listitem")
+    expect(addresses).to_have_count(2)
+    expect(addresses.first).to_contain_text("Home Default")
+
+    page.get_by_role("button", name="Make default Work").click()
+    expect(addresses.first).to_contain_text("Work Default")
+
+    page.get_by_role("button", name="Delete Home").click()
+    expect(addresses).to_have_count(1)
+    expect(addresses.first).to_contain_text("9 Office Park")
