@@ -19,7 +19,7 @@ from accounts import services as account_services
 from orders import selectors, services
 from orders.cart import Cart
 from orders.cart_selectors import CartReview, cart_line, cart_review
-from orders.checkout_selectors import CHECKOUT_PREFILL, checkout_shipping
+from orders.checkout_selectors import CHECKOUT_PREFILL, SHIPPING_FIELDS, checkout_shipping
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
@@ -231,7 +231,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:order_detail", order_id=order.pk)
     return render(request, "orders/checkout.html", {
         **context, "form": form, "saved_addresses": shipping.addresses,
-        "chosen_address": shipping.chosen if not form.is_bound else None,
+        "chosen_address": shipping.chosen if request.method == "GET" else None,
     })
 
 
@@ -239,7 +239,7 @@ def _address_book_keep(request: HttpRequest, data: dict) -> None:
     """The placed order's address into the customer's book; a refusal (a full book) is told, the order stands."""
     try:
         saved = account_services.address_save_from_checkout(
-            user=request.user, shipping={name: data[name] for name in ("address", "city", "state", "zip")})
+            user=request.user, shipping={name: data[name] for name in SHIPPING_FIELDS})
     except ValidationFailed as error:
         messages.warning(request, f"The address was not saved to your address book: {error.message}")
     else:
