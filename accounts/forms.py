@@ -11,7 +11,7 @@ from django.contrib.auth.forms import (
 from django.core.exceptions import ValidationError
 
 from accounts import signin
-from accounts.models import User
+from accounts.models import Address, User
 from accounts.services import EMAIL_TAKEN
 from store import throttling
 
@@ -109,6 +109,24 @@ class ProfileForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **{"label_suffix": "", **kwargs})
         self.fields["name"].required = True
+
+
+class AddressForm(forms.ModelForm):
+    """An address of the book (the profile page); the view saves it through accounts.services."""
+
+    class Meta:
+        model = Address
+        fields = ("label", "address", "city", "state", "zip", "is_default")
+        labels = {"is_default": "Make this my default address"}
+        widgets = {
+            "address": forms.TextInput(attrs={"autocomplete": "street-address"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "state": forms.TextInput(attrs={"autocomplete": "address-level1"}),
+            "zip": forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{"label_suffix": "", **kwargs})
 
 
 class AdminUserAddForm(AdminUserCreationForm):

@@ -1,7 +1,10 @@
-"""The store's user: e-mail is the login, plus a full name."""
+"""The store's user (e-mail is the login, plus a full name) and the shipping addresses they keep."""
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+
+from accounts.validators import validate_zip_code
 
 
 class UserManager(BaseUserManager["User"]):
@@ -63,3 +66,41 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return (self.name.split() or [self.email])[0]
+
+
+class Address(models.Model):
+    """A shipping address in a customer's address book: the fields of checkout's shipping
+    address, a label the customer chose, and at most one default per customer (the
+    constraint), which checkout fills in first. Written through accounts.services only."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="addresses")
+    label = models.CharField("label", max_length=50, help_text="A name for this address, such as Home or Work.")
+    address = models.CharField("street address", max_length=200)
+    city = models.CharField("city", max_length=100)
+    state = models.CharField("state", max_length=100)
+    zip = models.CharField("ZIP code", max_length=10, validators=[validate_zip_code])
+    is_default = models.BooleanField("default address", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    SHIPPING_FIELDS = ("address", "city", "state", "zip")
+
+    class Meta:
+        verbose_name = "address"
+        verbose_name_plural = "addresses"
+        ordering = ["-is_default", "label", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="address_one_default_per_user",
+                violation_error_message="You already have a default address.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.one_line()}"
+
+    def one_line(self) -> str:
+        return f"{self.address}, {self.city}, {self.state} {self.zip}"
+
+    def shipping(self) -> dict[str, str]:
+        """{address, city, state, zip}: the checkout form's shipping fields."""
+        return {name: getattr(self, name) for name in self.SHIPPING_FIELDS}

@@ -1,4 +1,5 @@
-"""Writes for accounts: registering a customer, signing in, editing the profile, passwords, JWTs.
+"""Writes for accounts: registering a customer, signing in, editing the profile, passwords, JWTs,
+the address book.
 
 JWTs (simplejwt) are revocable: a refresh token is good for one refresh (then blacklisted,
 `token_refresh`), logout blacklists it (`token_revoke`), and every token carries a digest of
@@ -18,7 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from accounts import signin
-from accounts.models import User
+from accounts.models import Address, User
 from store.api.authentication import MALFORMED_CLAIMS, user_id_from_claims
 from store.errors import DomainError, TooManyAttempts, ValidationFailed
 
@@ -172,3 +173,91 @@ def _blacklisted(raw: str) -> bool:
     except (TokenBackendError, *MALFORMED_CLAIMS):
         return False
     return BlacklistedToken.objects.filter(token__jti=payload.get(jwt_settings.JTI_CLAIM)).exists()
+
+
+# --- the address book ----------------------------------------------------------------------
+
+ADDRESS_BOOK_LIMIT = 20  # addresses per customer: a book, not a dump
+ADDRESS_FIELDS = ("label", *Address.SHIPPING_FIELDS)
+
+
+def _address_checked(address: Address, changes: dict) -> Address:
+    """`address` with `changes` ({field: text}, stripped) applied and validated by the model's
+    rules; ValidationFailed names every field that is wrong, with nothing written."""
+    unknown = changes.keys() - set(ADDRESS_FIELDS)
+    if unknown:
+        raise ValueError(f"not address fields: {sorted(unknown)}")
+    for name, value in changes.items():
+        setattr(address, name, (value or "").strip())
+    try:
+        address.full_clean(exclude=["user", "is_default"], validate_constraints=False)
+    except DjangoValidationError as error:
+        fields = {name: list(messages) for name, messages in error.message_dict.items()}
+        raise ValidationFailed(next(iter(fields.values()))[0], fields=fields) from None
+    return address
+
+
+def _book_locked(user: User) -> None:
+    # One writer per address book at a time: the limit and the single default hold under concurrency.
+    User.objects.select_for_update().filter(pk=user.pk).first()
+
+
+def _default_move(address: Address) -> None:
+    Address.objects.filter(user_id=address.user_id, is_default=True).exclude(pk=address.pk).update(is_default=False)
+
+
+def address_create(*, user: User, label: str, address: str, city: str, state: str, zip: str,
+                   is_default: bool = False) -> Address:
+    """Add an address to `user`'s book. The first one, or one with `is_default`, becomes the
+    default (the previous default stops being it). ValidationFailed (400) names each wrong
+    field; a full book (ADDRESS_BOOK_LIMIT) is ValidationFailed too; nothing is written then."""
+    entry = _address_checked(Address(user=user), {"label": label, "address": address, "city": city,
+                                                  "state": state, "zip": zip})
+    with transaction.atomic():
+        _book_locked(user)
+        count = Address.objects.filter(user=user).count()
+        if count >= ADDRESS_BOOK_LIMIT:
+            message = f"Your address book is full ({ADDRESS_BOOK_LIMIT} addresses). Delete one to add another."
+            raise ValidationFailed(message, code="address_book_full")
+        entry.is_default = is_default or count == 0
+        if entry.is_default:
+            _default_move(entry)
+        entry.save()
+    return entry
+
+
+def address_update(*, address: Address, changes: dict, is_default: bool | None = None) -> Address:
+    """Change some of `address`'s fields (`changes`: {field: text} of ADDRESS_FIELDS) and, with
+    `is_default=True`, make it the default; False leaves the book without one. ValidationFailed
+    (400) names each wrong field, with nothing written."""
+    _address_checked(address, changes)
+    with transaction.atomic():
+        _book_locked(address.user)
+        if is_default is not None:
+            address.is_default = is_default
+            if is_default:
+                _default_move(address)
+        address.save()
+    return address
+
+
+def address_make_default(*, address: Address) -> Address:
+    """Make `address` its customer's default (checkout fills it in first)."""
+    return address_update(address=address, changes={}, is_default=True)
+
+
+def address_delete(*, address: Address) -> None:
+    """Remove `address` from the book. Deleting the default leaves the book without one until
+    the customer picks another (checkout then offers the last order's address)."""
+    address.delete()
+
+
+def address_save_from_checkout(*, user: User, shipping: dict[str, str]) -> Address | None:
+    """Keep a checkout's shipping address ({address, city, state, zip}) in `user`'s book, labelled
+    with its street and city; None when the book already holds it. ValidationFailed when the book
+    is full or the address is not valid, with nothing written."""
+    if Address.objects.filter(user=user, **{name: shipping[name].strip() for name in Address.SHIPPING_FIELDS}).exists():
+        return None
+    label = f"{shipping['address'].strip()}, {shipping['city'].strip()}"
+    label = label if len(label) <= 50 else label[:49] + "\u2026"
+    return address_create(user=user, label=label, **{name: shipping[name] for name in Address.SHIPPING_FIELDS})

@@ -1,4 +1,7 @@
-"""Password rules of the store, beside Django's own validators (settings.AUTH_PASSWORD_VALIDATORS)."""
+"""Password rules of the store, beside Django's own validators (settings.AUTH_PASSWORD_VALIDATORS), and the
+ZIP code rule of every shipping address (the address book, checkout and the orders API)."""
+import re
+
 from django.core.exceptions import ValidationError
 
 
@@ -13,3 +16,11 @@ class NotOnlyWhitespacePasswordValidator:
 
     def get_help_text(self) -> str:
         return "Your password can't be only spaces."
+
+
+_ZIP = re.compile(r"^\d{5}(-\d{4})?\Z", re.ASCII)  # \d alone matches any script's digits
+
+
+def validate_zip_code(value: str) -> None:
+    if not _ZIP.match(value or ""):
+        raise ValidationError("Enter a ZIP code like 12345 or 12345-6789.", code="invalid_zip")

@@ -1,4 +1,4 @@
-"""Account pages: register, log in, log out (POST), profile, change and reset the password.
+"""Account pages: register, log in, log out (POST), profile and address book, change and reset the password.
 
 Thin over accounts.services and Django's own auth views. A password change or reset signs
 the account out everywhere else: other browsers' sessions and every API token issued before.
@@ -7,16 +7,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import FormView
 
-from accounts import services, signin
-from accounts.forms import EmailAuthenticationForm, GuardedPasswordChangeForm, ProfileForm, RegisterForm
+from accounts import selectors, services, signin
+from accounts.forms import AddressForm, EmailAuthenticationForm, GuardedPasswordChangeForm, ProfileForm, RegisterForm
+from accounts.models import Address
 from store import throttling
-from store.errors import ValidationFailed
+from store.errors import NotFound, ValidationFailed
 
 
 class RateLimitedFormMixin:
@@ -103,7 +106,7 @@ class RegisterView(RateLimitedFormMixin, auth_views.RedirectURLMixin, FormView):
 
 
 class ProfileView(LoginRequiredMixin, FormView):
-    """The signed-in user's e-mail and name; the name can be changed."""
+    """The signed-in user's e-mail and name (the name can be changed) and their address book."""
 
     template_name = "accounts/profile.html"
     form_class = ProfileForm
@@ -111,6 +114,9 @@ class ProfileView(LoginRequiredMixin, FormView):
 
     def get_form_kwargs(self) -> dict:
         return {**super().get_form_kwargs(), "instance": self.request.user}
+
+    def get_context_data(self, **kwargs) -> dict:
+        return {**super().get_context_data(**kwargs), "addresses": selectors.address_list(user=self.request.user)}
 
     def form_valid(self, form: ProfileForm) -> HttpResponse:
         services.user_update_profile(user=self.request.user, name=form.cleaned_data["name"])
@@ -174,3 +180,75 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         signin.failures_forget(form.user.email)
         return response
+
+
+# --- the address book (listed on the profile page) ------------------------------------------
+
+def _own_address(request: HttpRequest, address_id: int) -> Address:
+    try:
+        return selectors.address_get(user=request.user, address_id=address_id)
+    except NotFound as error:
+        raise Http404(error.message) from None
+
+
+def _address_form_page(request: HttpRequest, form: AddressForm, address: Address | None) -> HttpResponse:
+    return render(request, "accounts/address_form.html", {"form": form, "address": address},
+                  status=400 if form.is_bound else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_add(request: HttpRequest) -> HttpResponse:
+    form = AddressForm(request.POST if request.method == "POST" else None)
+    if form.is_bound and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in services.ADDRESS_FIELDS}
+        try:
+            address = services.address_create(user=request.user, **fields, is_default=form.cleaned_data["is_default"])
+        except ValidationFailed as error:
+            _errors_onto(form, error)
+        else:
+            messages.success(request, f"\u201c{address.label}\u201d was added to your address book.")
+            return redirect("accounts:profile")
+    return _address_form_page(request, form, None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def address_edit(request: HttpRequest, address_id: int) -> HttpResponse:
+    address = _own_address(request, address_id)
+    form = AddressForm(request.POST if request.method == "POST" else None, instance=address)
+    if form.is_bound and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in services.ADDRESS_FIELDS}
+        # Unticking "default" on the default leaves the book without one; ticking it moves it here.
+        try:
+            address = services.address_update(address=address, changes=changes,
+                                              is_default=form.cleaned_data["is_default"])
+        except ValidationFailed as error:
+            _errors_onto(form, error)
+        else:
+            messages.success(request, f"\u201c{address.label}\u201d was saved.")
+            return redirect("accounts:profile")
+    return _address_form_page(request, form, address)
+
+
+@login_required
+@require_POST
+def address_delete(request: HttpRequest, address_id: int) -> HttpResponse:
+    address = _own_address(request, address_id)
+    services.address_delete(address=address)
+    messages.success(request, f"\u201c{address.label}\u201d was deleted from your address book.")
+    return redirect("accounts:profile")
+
+
+@login_required
+@require_POST
+def address_make_default(request: HttpRequest, address_id: int) -> HttpResponse:
+    address = services.address_make_default(address=_own_address(request, address_id))
+    messages.success(request, f"\u201c{address.label}\u201d is now your default address.")
+    return redirect("accounts:profile")
+
+
+def _errors_onto(form, error: ValidationFailed) -> None:
+    for field, field_errors in (error.fields or {"__all__": [error.message]}).items():
+        for message in field_errors:
+            form.add_error(field if field in form.fields else None, message)

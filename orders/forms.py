@@ -45,6 +45,7 @@ class CheckoutForm(forms.Form):
         validators=[validate_zip_code],
         widget=forms.TextInput(attrs={"autocomplete": "postal-code", "inputmode": "numeric"}),
     )
+    save_address = forms.BooleanField(label="Save this address to my address book", required=False)
     card_number = forms.CharField(
         label="Card number",
         required=False,

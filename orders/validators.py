@@ -3,6 +3,8 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from accounts.validators import validate_zip_code  # noqa: F401  (the address book's rule; checkout and the API share it)
+
 _NON_DIGITS = re.compile(r"[\s-]")
 
 
@@ -29,10 +31,3 @@ def validate_card_number(value: str) -> None:
     if not luhn_valid(normalize_card_number(value)):
         raise ValidationError("Enter a valid card number (12–19 digits passing the Luhn check).", code="invalid_card")
 
-
-validate_zip = re.compile(r"^\d{5}(-\d{4})?\Z", re.ASCII)  # \d alone matches any script's digits
-
-
-def validate_zip_code(value: str) -> None:
-    if not validate_zip.match(value or ""):
-        raise ValidationError("Enter a ZIP code like 12345 or 12345-6789.", code="invalid_zip")

@@ -16,14 +16,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
+from accounts import services as account_services
 from orders import selectors, services
 from orders.cart import Cart
 from orders.cart_selectors import CartReview, cart_line, cart_review
+from orders.checkout_selectors import CHECKOUT_PREFILL, SHIPPING_FIELDS, checkout_shipping
 from orders.forms import CartLineForm, CheckoutForm, StaffDecisionForm
 from orders.models import Order, OrderState
 from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
 from orders.services.reorder import (
-    CHECKOUT_PREFILL,
     CHECKOUT_RETRY_OF,
     RETRYABLE_STATES,
     LinkRefused,
@@ -163,6 +164,11 @@ def checkout(request: HttpRequest) -> HttpResponse:
     The form carries the cart's checkout key (Cart.checkout_key): one state of the cart
     places at most one order, however many of its checkout pages are submitted, and a page
     rendered before the cart changed places nothing but asks to review the order.
+
+    The shipping address starts as orders.checkout_selectors.checkout_shipping says (a saved
+    address picked with ?address=, the session's CHECKOUT_PREFILL, the default address, the
+    last order's); placing an order forgets CHECKOUT_PREFILL and, when asked, saves the
+    address to the customer's address book.
     """
     cart = Cart(request.session)
     review = cart_review(cart=cart)
@@ -170,8 +176,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
         # The customer checks out what the cart page showed them: its changes are told there.
         messages.warning(request, CART_REVIEW)
         return redirect("orders:cart")
+    shipping = checkout_shipping(user=request.user, prefill=request.session.get(CHECKOUT_PREFILL),
+                                 address_id=request.GET.get("address"))
     form = (CheckoutForm(request.POST) if request.method == "POST"
-            else CheckoutForm(initial=_checkout_initial(cart, request.session)))
+            else CheckoutForm(initial=_checkout_initial(cart, shipping.initial)))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
         key = request.POST.get("idempotency_key", "")
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
@@ -184,7 +192,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             return redirect("orders:cart")
         if review.lines:
             messages.warning(request, CART_CHANGED)
-            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
+            form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
     context = _cart_context(review)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
@@ -211,7 +219,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
                                       "again.")
             cart_settle(cart=cart, review=review)  # the message told the new prices
-            form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
+            form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
         except ValidationFailed as error:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
             if withdrawn:
@@ -222,12 +230,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 remaining = cart_review(cart=cart)
                 if not remaining.lines or remaining.changed:
                     return redirect("orders:cart")
-                form = CheckoutForm(initial=_checkout_initial(cart, request.session, posted=request.POST.dict()))
+                form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
             else:
                 _form_errors_from(form, error)
         except Unprocessable:
             # Another page of this same cart placed its order first, with other details.
             cart.clear()
+            checkout_prefill_clear(session=request.session)
             placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=data["idempotency_key"])
             messages.info(request, f"This cart was already ordered from another window: order {placed.number}.")
             return redirect("orders:order_detail", order_id=placed.pk)
@@ -237,19 +246,36 @@ def checkout(request: HttpRequest) -> HttpResponse:
             order = result.order
             if result.created:
                 messages.success(request, f"Thank you! Order {order.number} has been placed.", extra_tags=PLACED_TAG)
+                if data["save_address"]:
+                    _address_book_keep(request, data)
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
-    return render(request, "orders/checkout.html", {**context, "form": form})
+    return render(request, "orders/checkout.html", {
+        **context, "form": form, "saved_addresses": shipping.addresses,
+        "chosen_address": shipping.chosen if request.method == "GET" else None,
+    })
 
 
-def _checkout_initial(cart: Cart, session, *, posted: dict | None = None) -> dict:
+def _address_book_keep(request: HttpRequest, data: dict) -> None:
+    """The placed order's address into the customer's book; a refusal (a full book) is told, the order stands."""
+    try:
+        saved = account_services.address_save_from_checkout(
+            user=request.user, shipping={name: data[name] for name in SHIPPING_FIELDS})
+    except ValidationFailed as error:
+        messages.warning(request, f"The address was not saved to your address book: {error.message}")
+    else:
+        if saved is not None:
+            messages.info(request, f"The address was saved to your address book as \u201c{saved.label}\u201d.")
+
+
+def _checkout_initial(cart: Cart, shipping: dict[str, str], *, posted=None) -> dict:
     """The hidden parts of a checkout page (the cart's checkout key and the prices it shows), the
-    address of an order being tried again (CHECKOUT_PREFILL: ahead of any other default) and,
-    when the page is shown again after a post, what the customer typed there (ahead of that)."""
+    address it starts with (`shipping`, from checkout_shipping) and, when the page is shown again
+    after a post, the address the customer typed there (ahead of that; never the card number)."""
     return {
-        **(session.get(CHECKOUT_PREFILL) or {}),
-        **(posted or {}),
+        **shipping,
+        **({name: posted.get(name, "") for name in SHIPPING_FIELDS} if posted is not None else {}),
         "idempotency_key": cart.checkout_key(),
         "seen_prices": CheckoutForm.prices_of(cart_review(cart=cart).lines),
     }

@@ -20,13 +20,13 @@ from django.utils import timezone
 from catalog.models import Product
 from orders.cart import Cart
 from orders.cart_selectors import cart_limit_message, cart_line_limit
+from orders.checkout_selectors import CHECKOUT_PREFILL
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.signals import order_event
 from orders.states import Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.request_context import request_id_var
 
-CHECKOUT_PREFILL = "checkout_prefill"
 CHECKOUT_RETRY_OF = "checkout_retry_of"
 # The orders "Try again" is offered on: they ended without shipping anything.
 RETRYABLE_STATES = frozenset({OrderState.FAILED, OrderState.CANCELLED})

@@ -1,4 +1,4 @@
-"""Everything under /api: auth, products, orders, the OpenAPI schema and its docs."""
+"""Everything under /api: auth, addresses, products, orders, the OpenAPI schema and its docs."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
@@ -6,6 +6,7 @@ from store.api.schema import SchemaView
 
 urlpatterns = [
     path("auth/", include("accounts.api.urls")),
+    path("", include("accounts.api.address_urls")),
     path("", include("catalog.api.urls")),
     path("", include("orders.api.urls")),
     path("schema/", SchemaView.as_view(), name="api-schema"),
