@@ -112,65 +112,6 @@ function storePolling(event) {
 document.addEventListener("htmx:beforeRequest", function (event) {
   if (storePolling(event) && Date.now() < storePoll(event.detail.elt).due) {
     event.preventDefault();  // not due yet: this tick sends nothing
-
-// A form that failed shows "There is a problem" above it (templates/partials/error_summary.html):
-// focus moves there (its autofocus does it too, without this script) and each of its links moves
-// focus to the field it names, not only the scroll position.
-document.addEventListener("DOMContentLoaded", function () {
-  var summary = document.querySelector(".error-summary");
-  if (summary && document.activeElement !== summary) {
-    summary.focus();
-  }
-});
-
-document.addEventListener("click", function (event) {
-  var link = event.target.closest(".error-summary a[href^='#']");
-  var field = link && document.getElementById(link.getAttribute("href").slice(1));
-  if (field) {
-    event.preventDefault();
-    field.focus();
-    field.scrollIntoView({block: "center"});
-  }
-});
-
-// A submit button with data-busy-label (checkout's Place order) says so while the request runs
-// and cannot be pressed again: one press, one request. (The server side is idempotent too.)
-function storeBusy(form) {
-  var button = form.querySelector("button[data-busy-label]");
-  if (!button) {
-    return;
-  }
-  button.dataset.idleLabel = button.dataset.idleLabel || button.textContent;
-  button.textContent = button.dataset.busyLabel;
-  button.disabled = true;
-  form.setAttribute("aria-busy", "true");
-}
-
-function storeIdle(form) {
-  var button = form.querySelector("button[data-busy-label]");
-  if (button && button.dataset.idleLabel) {
-    button.textContent = button.dataset.idleLabel;
-    button.disabled = false;
-  }
-  form.removeAttribute("aria-busy");
-}
-
-document.addEventListener("submit", function (event) {
-  var form = event.target;
-  if (!form.querySelector("button[data-busy-label]") || form.hasAttribute("hx-post")) {
-    return;  // an HTMX form is handled on htmx:beforeRequest below
-  }
-  if (form.getAttribute("aria-busy") === "true") {
-    event.preventDefault();  // pressing Enter again while the order is being placed
-    return;
-  }
-  storeBusy(form);  // disabled after the submit event started: the browser still sends the form
-});
-
-document.addEventListener("htmx:beforeRequest", function (event) {
-  var form = event.detail.elt.closest && event.detail.elt.closest("form");
-  if (form && form.querySelector("button[data-busy-label]")) {
-    storeBusy(form);
   }
 });
 
@@ -309,6 +250,68 @@ if (document.readyState === "loading") {
   storeWatchToasts();
 }
 
+// A form that failed shows "There is a problem" above it (templates/partials/error_summary.html):
+// focus moves there (its autofocus does it too, without this script) and each of its links moves
+// focus to the field it names, not only the scroll position.
+document.addEventListener("DOMContentLoaded", function () {
+  var summary = document.querySelector(".error-summary");
+  if (summary && document.activeElement !== summary) {
+    summary.focus();
+  }
+});
+
+document.addEventListener("click", function (event) {
+  var link = event.target.closest(".error-summary a[href^='#']");
+  var field = link && document.getElementById(link.getAttribute("href").slice(1));
+  if (field) {
+    event.preventDefault();
+    field.focus();
+    field.scrollIntoView({block: "center"});
+  }
+});
+
+// A submit button with data-busy-label (checkout's Place order) says so while the request runs
+// and cannot be pressed again: one press, one request. (The server side is idempotent too.)
+function storeBusy(form) {
+  var button = form.querySelector("button[data-busy-label]");
+  if (!button) {
+    return;
+  }
+  button.dataset.idleLabel = button.dataset.idleLabel || button.textContent;
+  button.textContent = button.dataset.busyLabel;
+  button.disabled = true;
+  form.setAttribute("aria-busy", "true");
+}
+
+function storeIdle(form) {
+  var button = form.querySelector("button[data-busy-label]");
+  if (button && button.dataset.idleLabel) {
+    button.textContent = button.dataset.idleLabel;
+    button.disabled = false;
+  }
+  form.removeAttribute("aria-busy");
+}
+
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.querySelector("button[data-busy-label]") || form.hasAttribute("hx-post")) {
+    return;  // an HTMX form is handled on htmx:beforeRequest below
+  }
+  if (form.getAttribute("aria-busy") === "true") {
+    event.preventDefault();  // pressing Enter again while the order is being placed
+    return;
+  }
+  storeBusy(form);  // disabled after the submit event started: the browser still sends the form
+});
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var form = event.detail.elt.closest && event.detail.elt.closest("form");
+  if (form && form.querySelector("button[data-busy-label]")) {
+    storeBusy(form);
+  }
+});
+
+document.addEventListener("htmx:afterRequest", function (event) {
   var form = event.detail.elt.closest && event.detail.elt.closest("form");
   if (form) {
     storeIdle(form);
