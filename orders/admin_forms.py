@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.services import NOTE_MAX_LENGTH
 from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
@@ -114,7 +115,10 @@ class ReportPeriodForm(forms.Form):
         raw = self.data.get(name, "")
         if not str(raw).isascii():
             raise forms.ValidationError("Enter the date as YYYY-MM-DD, in ASCII digits.")
-        return self.cleaned_data[name]
+        day = self.cleaned_data[name]
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(f"Enter a day from {FIRST_DAY} to {LAST_DAY}.")
+        return day
 
     def clean_date_from(self) -> date:
         return self._clean_ascii("date_from")

@@ -10,6 +10,7 @@ from datetime import date
 
 from django.http import QueryDict
 
+from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.states import OrderState
 from store.admin import MAX_ID
 from store.errors import ValidationFailed
@@ -70,9 +71,12 @@ def _day(params: QueryDict, name: str) -> date | None:
     try:
         if not ISO_DATE.fullmatch(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise _refuse(name, f"{name} is a date as YYYY-MM-DD (e.g. 2026-12-05), not {value[:40]!r}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _refuse(name, f"{name} is a day from {FIRST_DAY} to {LAST_DAY}, not {value}.")
+    return day
 
 
 def order_list_query(params: QueryDict) -> OrderListQuery:

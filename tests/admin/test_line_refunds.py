@@ -198,6 +198,7 @@ def test_the_api_refunds_lines_once_per_key(staff_api, delivered):
     ({"reason": "x", "lines": []}, 400, "lines"),
     ({"reason": "x", "restock": True}, 400, "lines"),
     ({"reason": "x", "lines": [{"lineId": 1, "quantity": "٣"}]}, 400, "lines"),
+    ({"reason": "x", "lines": [{"lineId": 10**23, "quantity": 1}]}, 400, "lines"),  # past the database's integers
 ])
 def test_the_api_refuses_bad_lines_with_nothing_written(staff_api, delivered, body, status, field):
     response = staff_api.post(f"/api/orders/{delivered.pk}/refund", body, format="json")
