@@ -24,6 +24,7 @@ from catalog.selectors import product_next_public_id, product_stock_ledger, prod
 from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
+from store.admin import BoundedChangeListMixin
 from store.numbers import AsciiIntegerFormField
 
 
@@ -93,7 +94,7 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
+class CategoryAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "image", "product_count")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -111,7 +112,7 @@ LEDGER_SHOWN = 50
 
 
 @admin.register(Product)
-class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
+class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")

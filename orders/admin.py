@@ -72,7 +72,7 @@ from orders.states import (
     transitions_from,
 )
 from store import permissions
-from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
+from store.admin import BoundedChangeListMixin, OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
 from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import SYSTEM, StaffAction
@@ -276,7 +276,7 @@ class PaymentWebhookEventInline(OrderPartInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
+class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
