@@ -25,7 +25,7 @@ from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
 from store.admin import BoundedChangeListMixin
-from store.numbers import AsciiIntegerFormField
+from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 
 class ImageNameMixin:
@@ -219,8 +219,11 @@ class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
         return {"public_id": product_next_public_id(), **super().get_changeform_initial_data(request)}
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "stock":
+        # Numbers are plain ASCII digits (store.numbers), whole ones within what the column holds.
+        if db_field.name in ("stock", "low_stock_threshold"):
             kwargs.update(form_class=AsciiIntegerFormField, max_value=STOCK_MAX)
+        if db_field.name == "price":
+            kwargs["form_class"] = AsciiDecimalFormField
         if db_field.name == "photo":
             kwargs["form_class"] = ProductPhotoField
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
