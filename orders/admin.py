@@ -921,7 +921,8 @@ class FailedTaskAdmin(TaskOrderMixin, FailAdmin):
     ordering = ("-stopped",)
     actions = ("resubmit_selected",)
 
-    @admin.action(description="Resubmit selected tasks to queue")
+    # Resubmitting runs the task's function again: it needs the change permission, not only a view.
+    @admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
     def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         tasks = list(queryset)
         resubmit_task(self, request, tasks)
@@ -940,7 +941,7 @@ class SuccessfulTaskAdmin(TaskOrderMixin, TaskAdmin):
     readonly_fields = ("order",)
     actions = ("resubmit_selected",)
 
-    @admin.action(description="Resubmit selected tasks to queue")
+    @admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
     def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         tasks = list(queryset)
         resubmit_task(self, request, tasks)
