@@ -33,15 +33,16 @@ def _past_integers(value: str) -> bool:
 
 
 class BoundedChangeList(ChangeList):
-    """A list whose filters from the address (`?owner=…`, `?id__in=1,2`) are refused, as any bad
-    filter is (the list unfiltered, "?e=1"; the orders export: a 400), when a value is a number
-    past the database's integers: SQLite cannot bind it, and the page would be a server error."""
+    """A list whose filters from the address (`?owner=…`, `?id__in=1,2`, `?state__exact=…`) are
+    refused, as any bad filter is (the list unfiltered, "?e=1"; the orders export: a 400), when a
+    value is one the database cannot take: a number past its integers (SQLite cannot bind it) or
+    text with a NUL character (PostgreSQL refuses it). The page would be a server error."""
 
     def get_filters(self, request: HttpRequest):
         for values in self.get_filters_params().values():
             for value in values if isinstance(values, list) else [values]:
-                if any(_past_integers(part) for part in str(value).split(",")):
-                    raise IncorrectLookupParameters("A number in the filters is larger than any id.")
+                if "\x00" in str(value) or any(_past_integers(part) for part in str(value).split(",")):
+                    raise IncorrectLookupParameters("A filter's value is not one the database can hold.")
         return super().get_filters(request)
 
 

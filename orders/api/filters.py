@@ -59,7 +59,8 @@ def _customer(params: QueryDict) -> int | str | None:
         if int(value) > MAX_ID:
             raise _refuse("customer", "customer is not a user id this shop could have.")
         return int(value)
-    if "@" in value and not any(char.isspace() for char in value):
+    # Printable only: no space, and no control character (PostgreSQL refuses a NUL in a query).
+    if "@" in value and value.isprintable() and not any(char.isspace() for char in value):
         return value.lower()
     raise _refuse("customer", "customer is a customer's e-mail address or their user id (ASCII digits).")
 
