@@ -40,7 +40,8 @@ class RefundForm(ErrorTextMixin, forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}), show_hidden_initial=True,
         help_text="Leave it as proposed to refund the chosen items' price; enter less to refund less.",
     )
-    reason = forms.CharField(max_length=200, strip=True)
+    reason = forms.CharField(max_length=200, strip=True,
+                             help_text="The customer reads the reason on their order: internal remarks go in a note.")
     restock = forms.BooleanField(required=False, label="Return these units to stock")
     idempotency_key = forms.CharField(
         max_length=128, widget=forms.HiddenInput, label="Page",

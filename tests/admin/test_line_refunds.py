@@ -248,3 +248,20 @@ def test_the_admin_form_lists_each_line_with_what_is_left(refunder, refunder_cli
     assert f'name="line_{mouse.pk}"' not in html  # every unit refunded already
     assert 'name="restock"' in html and 'name="csrfmiddlewaretoken"' in html
     assert OrderEvent.objects.filter(order=delivered, event_type="order.partially_refunded").count() == 1
+
+
+def test_the_refund_form_says_the_customer_reads_the_reason(refunder, refunder_client, delivered, customer):
+    page = refunder_client.get(reverse("admin:orders_order_change", args=[delivered.pk])).content.decode()
+    refund_create(order=delivered, amount=Decimal("1.00"), reason="Scratched lid", actor=refunder)
+
+    assert "The customer reads the reason on their order" in page
+    customer_page = _web_client(customer).get(f"/orders/{delivered.pk}/").content.decode()
+    assert "Scratched lid" in customer_page  # as the form said
+
+
+def _web_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
