@@ -16,9 +16,12 @@ from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 class ErrorTextMixin:
     def error_text(self) -> str:
-        """The form's errors in one sentence, for an admin message."""
-        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-                        for name, errors in self.errors.items())
+        """The form's errors in one sentence, for an admin message (those of no field as they are)."""
+        return " ".join(
+            " ".join(errors) if name not in self.fields else
+            f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+        )
 
 
 class RefundForm(ErrorTextMixin, forms.Form):
@@ -60,6 +63,18 @@ class RefundForm(ErrorTextMixin, forms.Form):
                 label=f"Units of {line.name}", widget=forms.NumberInput(attrs={"min": "0", "step": "1"}),
             )
             self.refund_lines.append((line, name))
+
+    def clean(self) -> dict:
+        # Units posted for a line the form does not offer (refunded meanwhile in another tab, or
+        # not this order's) would leave a refund of the proposed amount: refuse the whole page.
+        offered = {name for _, name in self.refund_lines}
+        stale = sorted(key.removeprefix("line_") for key, value in self.data.items()
+                       if key.startswith("line_") and key not in offered and str(value).strip() not in ("", "0"))
+        if stale:
+            raise forms.ValidationError(
+                "This page is out of date: units it offered were refunded meanwhile "
+                f"(line {', '.join(stale)}). Reload it and choose again.", code="stale")
+        return super().clean()
 
     @property
     def line_rows(self) -> list[tuple]:

@@ -265,3 +265,30 @@ def _web_client(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.mark.parametrize("amount", [None, "149.97"])  # left as the page proposed it, or the items' price
+def test_two_tabs_refunding_the_same_units_refund_them_once(refunder_client, delivered, amount):
+    """Both pages offered the 3 mice; by the second click they were refunded. The second form
+    has no quantity field for them any more: it must not become a refund of an amount."""
+    mouse = line_of(delivered, "prod-002")
+    proposed = delivered.refundable_amount
+
+    first = admin_refund(refunder_client, delivered, lines={mouse: 3}, proposed=proposed, amount=amount)
+    second = admin_refund(refunder_client, delivered, lines={mouse: 3}, proposed=proposed, amount=amount)
+
+    assert texts(first)[0].startswith("Refunded $149.97 on order")
+    assert texts(second) == ["No refund: This page is out of date: units it offered were refunded meanwhile "
+                             f"(line {mouse.pk}). Reload it and choose again."]
+    assert Order.objects.get(pk=delivered.pk).refunded_amount == Decimal("149.97")
+    assert Refund.objects.count() == 1
+
+
+def test_a_line_of_another_order_is_refused_by_the_form(refunder_client, delivered, order_in):
+    other = line_of(order_in("delivered", items={"prod-001": 1}), "prod-001")
+
+    response = admin_refund(refunder_client, delivered, lines={other: 1})
+
+    assert texts(response) == ["No refund: This page is out of date: units it offered were refunded meanwhile "
+                               f"(line {other.pk}). Reload it and choose again."]
+    assert not Refund.objects.exists()
