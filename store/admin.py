@@ -118,7 +118,7 @@ admin.site.unregister(LogEntry)
 
 
 @admin.register(LogEntry)
-class StaffActionAdmin(LogEntryAdmin):
+class StaffActionAdmin(BoundedChangeListMixin, LogEntryAdmin):
     """Staff actions: what changed (old → new), on which object, by whom and when; read-only."""
 
     list_display = ["created", "who", "resource_url", "action", "msg_short", "cid_url"]

@@ -15,6 +15,8 @@ TOO_BIG = "99999999999999999999999"
     f"/admin/catalog/product/?category=-{TOO_BIG}",
     "/admin/orders/order/?state__exact=paid%00",
     "/admin/orders/refund/?reason=%00",
+    f"/admin/accounts/user/?groups={TOO_BIG}",
+    f"/admin/workflows/reviewrule/?id={TOO_BIG}",
 ])
 def test_a_list_filtered_by_a_value_the_database_cannot_take_shows_the_bad_filter_note(admin_client, order_in, url):
     order_in("paid")
