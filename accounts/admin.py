@@ -13,10 +13,11 @@ from django.http import HttpRequest
 
 from accounts.forms import AdminUserAddForm, AdminUserChangeForm
 from accounts.models import User
+from store.admin import BoundedChangeListMixin
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedChangeListMixin, DjangoUserAdmin):
     form = AdminUserChangeForm
     add_form = AdminUserAddForm
     list_display = ("email", "name", "is_staff", "is_active", "date_joined")

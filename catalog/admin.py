@@ -24,7 +24,8 @@ from catalog.selectors import product_next_public_id, product_stock_ledger, prod
 from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
 from store import permissions
-from store.numbers import AsciiIntegerFormField
+from store.admin import BoundedChangeListMixin
+from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 
 class ImageNameMixin:
@@ -93,7 +94,7 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(ImageNameMixin, admin.ModelAdmin):
+class CategoryAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "slug", "image", "product_count")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -111,7 +112,7 @@ LEDGER_SHOWN = 50
 
 
 @admin.register(Product)
-class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
+class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")
@@ -218,8 +219,11 @@ class ProductAdmin(ImageNameMixin, admin.ModelAdmin):
         return {"public_id": product_next_public_id(), **super().get_changeform_initial_data(request)}
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "stock":
+        # Numbers are plain ASCII digits (store.numbers), whole ones within what the column holds.
+        if db_field.name in ("stock", "low_stock_threshold"):
             kwargs.update(form_class=AsciiIntegerFormField, max_value=STOCK_MAX)
+        if db_field.name == "price":
+            kwargs["form_class"] = AsciiDecimalFormField
         if db_field.name == "photo":
             kwargs["form_class"] = ProductPhotoField
         field = super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -72,7 +72,7 @@ from orders.states import (
     transitions_from,
 )
 from store import permissions
-from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
+from store.admin import BoundedChangeListMixin, OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
 from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import SYSTEM, StaffAction
@@ -276,7 +276,7 @@ class PaymentWebhookEventInline(OrderPartInline):
 
 
 @admin.register(Order)
-class OrderAdmin(OrderNumberSearchMixin, admin.ModelAdmin):
+class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
@@ -921,7 +921,8 @@ class FailedTaskAdmin(TaskOrderMixin, FailAdmin):
     ordering = ("-stopped",)
     actions = ("resubmit_selected",)
 
-    @admin.action(description="Resubmit selected tasks to queue")
+    # Resubmitting runs the task's function again: it needs the change permission, not only a view.
+    @admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
     def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         tasks = list(queryset)
         resubmit_task(self, request, tasks)
@@ -940,7 +941,7 @@ class SuccessfulTaskAdmin(TaskOrderMixin, TaskAdmin):
     readonly_fields = ("order",)
     actions = ("resubmit_selected",)
 
-    @admin.action(description="Resubmit selected tasks to queue")
+    @admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
     def resubmit_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
         tasks = list(queryset)
         resubmit_task(self, request, tasks)

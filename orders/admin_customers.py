@@ -29,6 +29,7 @@ from orders.models import Customer
 from orders.services import staff_note_add
 from orders.staff_selectors import CENT, customer_list, customer_summary
 from store import permissions
+from store.admin import BoundedChangeListMixin
 from store.errors import DomainError
 
 
@@ -43,7 +44,7 @@ def customer_link(user) -> str:
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("email", "name", "order_count", "lifetime_spend", "date_joined")
     list_display_links = ("email", "name")
     search_fields = ("email", "name")

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django import forms
 
+from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.services import NOTE_MAX_LENGTH
 from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
@@ -15,9 +16,12 @@ from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 
 class ErrorTextMixin:
     def error_text(self) -> str:
-        """The form's errors in one sentence, for an admin message."""
-        return " ".join(f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
-                        for name, errors in self.errors.items())
+        """The form's errors in one sentence, for an admin message (those of no field as they are)."""
+        return " ".join(
+            " ".join(errors) if name not in self.fields else
+            f"{self.fields[name].label or name.capitalize()}: {' '.join(errors)}"
+            for name, errors in self.errors.items()
+        )
 
 
 class RefundForm(ErrorTextMixin, forms.Form):
@@ -39,7 +43,8 @@ class RefundForm(ErrorTextMixin, forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}), show_hidden_initial=True,
         help_text="Leave it as proposed to refund the chosen items' price; enter less to refund less.",
     )
-    reason = forms.CharField(max_length=200, strip=True)
+    reason = forms.CharField(max_length=200, strip=True,
+                             help_text="The customer reads the reason on their order: internal remarks go in a note.")
     restock = forms.BooleanField(required=False, label="Return these units to stock")
     idempotency_key = forms.CharField(
         max_length=128, widget=forms.HiddenInput, label="Page",
@@ -58,6 +63,18 @@ class RefundForm(ErrorTextMixin, forms.Form):
                 label=f"Units of {line.name}", widget=forms.NumberInput(attrs={"min": "0", "step": "1"}),
             )
             self.refund_lines.append((line, name))
+
+    def clean(self) -> dict:
+        # Units posted for a line the form does not offer (refunded meanwhile in another tab, or
+        # not this order's) would leave a refund of the proposed amount: refuse the whole page.
+        offered = {name for _, name in self.refund_lines}
+        stale = sorted(key.removeprefix("line_") for key, value in self.data.items()
+                       if key.startswith("line_") and key not in offered and str(value).strip() not in ("", "0"))
+        if stale:
+            raise forms.ValidationError(
+                "This page is out of date: units it offered were refunded meanwhile "
+                f"(line {', '.join(stale)}). Reload it and choose again.", code="stale")
+        return super().clean()
 
     @property
     def line_rows(self) -> list[tuple]:
@@ -114,7 +131,10 @@ class ReportPeriodForm(forms.Form):
         raw = self.data.get(name, "")
         if not str(raw).isascii():
             raise forms.ValidationError("Enter the date as YYYY-MM-DD, in ASCII digits.")
-        return self.cleaned_data[name]
+        day = self.cleaned_data[name]
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise forms.ValidationError(f"Enter a day from {FIRST_DAY} to {LAST_DAY}.")
+        return day
 
     def clean_date_from(self) -> date:
         return self._clean_ascii("date_from")

@@ -43,6 +43,12 @@ def _visible_to(user) -> QuerySet[Order]:
     return Order.objects.all() if permissions.can(user, permissions.ORDER_VIEW) else Order.objects.filter(owner=user)
 
 
+# Days a period may start or end on: at the calendar's first and last day, the next day's start
+# (an inclusive end) or a day's start in UTC (a zone ahead of it) is past what datetime holds.
+FIRST_DAY = date.min + timedelta(days=1)
+LAST_DAY = date.max - timedelta(days=1)
+
+
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 

@@ -12,6 +12,8 @@ from auditlog.models import LogEntry
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -24,7 +26,34 @@ from store.audit import staff_action_record
 MAX_ID = 2**63 - 1  # the largest BigAutoField
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+def _past_integers(value: str) -> bool:
+    """A whole number (ASCII, maybe signed) larger than the database's integers hold."""
+    digits = value.strip().lstrip("-")
+    return digits.isascii() and digits.isdigit() and (len(digits) > 19 or int(digits) > MAX_ID)
+
+
+class BoundedChangeList(ChangeList):
+    """A list whose filters from the address (`?owner=…`, `?id__in=1,2`, `?state__exact=…`) are
+    refused, as any bad filter is (the list unfiltered, "?e=1"; the orders export: a 400), when a
+    value is one the database cannot take: a number past its integers (SQLite cannot bind it) or
+    text with a NUL character (PostgreSQL refuses it). The page would be a server error."""
+
+    def get_filters(self, request: HttpRequest):
+        for values in self.get_filters_params().values():
+            for value in values if isinstance(values, list) else [values]:
+                if "\x00" in str(value) or any(_past_integers(part) for part in str(value).split(",")):
+                    raise IncorrectLookupParameters("A filter's value is not one the database can hold.")
+        return super().get_filters(request)
+
+
+class BoundedChangeListMixin:
+    """ModelAdmins whose lists refuse numbers past the database's integers (BoundedChangeList)."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        return BoundedChangeList
+
+
+class ReadOnlyModelAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     """An admin for records the application writes (refunds, notifications, the gateways' ledger):
     staff look, nobody adds, edits or deletes through the admin."""
 
@@ -89,7 +118,7 @@ admin.site.unregister(LogEntry)
 
 
 @admin.register(LogEntry)
-class StaffActionAdmin(LogEntryAdmin):
+class StaffActionAdmin(BoundedChangeListMixin, LogEntryAdmin):
     """Staff actions: what changed (old → new), on which object, by whom and when; read-only."""
 
     list_display = ["created", "who", "resource_url", "action", "msg_short", "cid_url"]

@@ -6,13 +6,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from store.admin import ReadOnlyModelAdmin
+from store.admin import BoundedChangeListMixin, ReadOnlyModelAdmin
 from workflows.models import OutboxTask, ReviewRule
 from workflows.selectors import review_rule_backtest
 
 
 @admin.register(ReviewRule)
-class ReviewRuleAdmin(admin.ModelAdmin):
+class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     """Rules that hold validated orders for approval. The page shows what a rule would have held."""
 
     list_display = ("name", "condition", "enabled", "updated_at")

@@ -10,6 +10,7 @@ from datetime import date
 
 from django.http import QueryDict
 
+from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.states import OrderState
 from store.admin import MAX_ID
 from store.errors import ValidationFailed
@@ -58,7 +59,8 @@ def _customer(params: QueryDict) -> int | str | None:
         if int(value) > MAX_ID:
             raise _refuse("customer", "customer is not a user id this shop could have.")
         return int(value)
-    if "@" in value and not any(char.isspace() for char in value):
+    # Printable only: no space, and no control character (PostgreSQL refuses a NUL in a query).
+    if "@" in value and value.isprintable() and not any(char.isspace() for char in value):
         return value.lower()
     raise _refuse("customer", "customer is a customer's e-mail address or their user id (ASCII digits).")
 
@@ -70,9 +72,12 @@ def _day(params: QueryDict, name: str) -> date | None:
     try:
         if not ISO_DATE.fullmatch(value):
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise _refuse(name, f"{name} is a date as YYYY-MM-DD (e.g. 2026-12-05), not {value[:40]!r}.") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise _refuse(name, f"{name} is a day from {FIRST_DAY} to {LAST_DAY}, not {value}.")
+    return day
 
 
 def order_list_query(params: QueryDict) -> OrderListQuery:

@@ -68,7 +68,7 @@ class RefundInput(serializers.Serializer):
         help_text="USD. Without lines: the amount to refund (default: all that is left). With lines: at most "
         "the lines' price, which is the default.",
     )
-    reason = serializers.CharField(max_length=200)
+    reason = serializers.CharField(max_length=200, help_text="Shown to the customer with the refund, on their order.")
     lines = RefundLineInput(many=True, required=False, allow_empty=False, max_length=50,
                             help_text="Units of the order's lines to refund; none: a refund of an amount only.")
     restock = serializers.BooleanField(required=False, default=False,

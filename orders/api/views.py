@@ -56,9 +56,11 @@ ORDER_LIST_PARAMETERS = [
         "them with commas (?state=paid,shipped). An unknown state is a 400.",
     ),
     OpenApiParameter("createdFrom", OpenApiTypes.DATE,
-                     description="Placed on or after this day (YYYY-MM-DD, UTC, inclusive). Another format is a 400."),
+                     description="Placed on or after this day (YYYY-MM-DD, inclusive; days in the shop's time zone, "
+                     "settings.TIME_ZONE, UTC by default). Another format is a 400."),
     OpenApiParameter("createdTo", OpenApiTypes.DATE,
-                     description="Placed on or before this day (YYYY-MM-DD, UTC, inclusive); not before createdFrom."),
+                     description="Placed on or before this day (YYYY-MM-DD, inclusive, in the shop's time zone); "
+                     "not before createdFrom."),
     OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1 (ASCII digits)."),
     OpenApiParameter("pageSize", OpenApiTypes.INT, description="Orders per page, at most 100 (ASCII digits)."),
 ]

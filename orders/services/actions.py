@@ -15,6 +15,7 @@ from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor
 from orders.stock import stock_restock
 from providers.registry import payment_provider
 from store import permissions
+from store.admin import MAX_ID
 from store.errors import Conflict, PermissionRefused, ValidationFailed
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
@@ -131,7 +132,8 @@ def _refund_lines(order: Order, requested: Sequence[RefundLineRequest]) -> list[
             raise ValidationFailed(f"The quantity to refund of line {item.line_id} must be a whole number, 1 or more.",
                                    fields={"lines": {str(item.line_id): "At least 1."}})
         wanted[item.line_id] = wanted.get(item.line_id, 0) + item.quantity
-    lines = {line.pk: line for line in order.lines.filter(pk__in=wanted).annotate(
+    # An id past the database's integers names no line (and would not fit in the query).
+    lines = {line.pk: line for line in order.lines.filter(pk__in=[pk for pk in wanted if 0 < pk <= MAX_ID]).annotate(
         refunded=Coalesce(Sum("refund_lines__quantity"), 0))}
     unknown = sorted(set(wanted) - set(lines))
     if unknown:

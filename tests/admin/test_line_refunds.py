@@ -198,6 +198,7 @@ def test_the_api_refunds_lines_once_per_key(staff_api, delivered):
     ({"reason": "x", "lines": []}, 400, "lines"),
     ({"reason": "x", "restock": True}, 400, "lines"),
     ({"reason": "x", "lines": [{"lineId": 1, "quantity": "٣"}]}, 400, "lines"),
+    ({"reason": "x", "lines": [{"lineId": 10**23, "quantity": 1}]}, 400, "lines"),  # past the database's integers
 ])
 def test_the_api_refuses_bad_lines_with_nothing_written(staff_api, delivered, body, status, field):
     response = staff_api.post(f"/api/orders/{delivered.pk}/refund", body, format="json")
@@ -247,3 +248,47 @@ def test_the_admin_form_lists_each_line_with_what_is_left(refunder, refunder_cli
     assert f'name="line_{mouse.pk}"' not in html  # every unit refunded already
     assert 'name="restock"' in html and 'name="csrfmiddlewaretoken"' in html
     assert OrderEvent.objects.filter(order=delivered, event_type="order.partially_refunded").count() == 1
+
+
+def test_the_refund_form_says_the_customer_reads_the_reason(refunder, refunder_client, delivered, customer):
+    page = refunder_client.get(reverse("admin:orders_order_change", args=[delivered.pk])).content.decode()
+    refund_create(order=delivered, amount=Decimal("1.00"), reason="Scratched lid", actor=refunder)
+
+    assert "The customer reads the reason on their order" in page
+    customer_page = _web_client(customer).get(f"/orders/{delivered.pk}/").content.decode()
+    assert "Scratched lid" in customer_page  # as the form said
+
+
+def _web_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("amount", [None, "149.97"])  # left as the page proposed it, or the items' price
+def test_two_tabs_refunding_the_same_units_refund_them_once(refunder_client, delivered, amount):
+    """Both pages offered the 3 mice; by the second click they were refunded. The second form
+    has no quantity field for them any more: it must not become a refund of an amount."""
+    mouse = line_of(delivered, "prod-002")
+    proposed = delivered.refundable_amount
+
+    first = admin_refund(refunder_client, delivered, lines={mouse: 3}, proposed=proposed, amount=amount)
+    second = admin_refund(refunder_client, delivered, lines={mouse: 3}, proposed=proposed, amount=amount)
+
+    assert texts(first)[0].startswith("Refunded $149.97 on order")
+    assert texts(second) == ["No refund: This page is out of date: units it offered were refunded meanwhile "
+                             f"(line {mouse.pk}). Reload it and choose again."]
+    assert Order.objects.get(pk=delivered.pk).refunded_amount == Decimal("149.97")
+    assert Refund.objects.count() == 1
+
+
+def test_a_line_of_another_order_is_refused_by_the_form(refunder_client, delivered, order_in):
+    other = line_of(order_in("delivered", items={"prod-001": 1}), "prod-001")
+
+    response = admin_refund(refunder_client, delivered, lines={other: 1})
+
+    assert texts(response) == ["No refund: This page is out of date: units it offered were refunded meanwhile "
+                               f"(line {other.pk}). Reload it and choose again."]
+    assert not Refund.objects.exists()

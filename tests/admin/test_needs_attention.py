@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db.models import F
 from django.utils import timezone
-from django_q.models import Failure, Success
+from django_q.models import Failure, OrmQ, Success
 
 from orders.admin_selectors import admin_dashboard
 from orders.models import Order
@@ -147,3 +147,20 @@ def test_the_approval_queue_counts_orders(clerk_client, order_in):
         order_in("awaiting_approval")
     html = clerk_client.get("/admin/orders/orderawaitingapproval/").content.decode()
     assert "2 orders awaiting approval" in html
+
+
+@pytest.mark.parametrize(("model", "success"), [("failure", False), ("success", True)])
+def test_staff_who_may_only_see_tasks_cannot_resubmit_them(client, make_user, order_in, model, success):
+    viewer = make_user("task-viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="django_q", codename=f"view_{model}"))
+    client.force_login(viewer)
+    task = failed_task(order_in("validated"), success=success)
+
+    listed = client.get(f"/admin/django_q/{model}/")
+    posted = client.post(f"/admin/django_q/{model}/", {"action": "resubmit_selected", "_selected_action": [task.pk]},
+                         follow=True)
+
+    assert listed.status_code == 200 and "resubmit_selected" not in listed.content.decode()
+    assert posted.status_code == 200
+    assert (Failure if model == "failure" else Success).objects.filter(pk=task.pk).exists()
+    assert not OrmQ.objects.exists()  # nothing was queued

@@ -127,6 +127,8 @@ def test_the_report_defaults_to_the_last_30_days(clerk_client, order_in):
     ({"date_from": "2020-01-01", "date_to": "2026-01-01"}, "at most 366 days"),
     ({"date_from": "２０２６-11-01", "date_to": "2026-11-02"}, "in ASCII digits"),
     ({"date_from": "", "date_to": "2026-11-02"}, "This field is required."),
+    ({"date_from": "9999-12-31", "date_to": "9999-12-31"}, "Enter a day from 0001-01-02 to 9999-12-30."),
+    ({"date_from": "0001-01-01", "date_to": "0001-01-01"}, "Enter a day from 0001-01-02 to 9999-12-30."),
 ])
 def test_bad_dates_are_refused_with_a_form_error(clerk_client, query, error):
     response = clerk_client.get(REPORT, query)

@@ -142,3 +142,19 @@ def test_stock_beyond_what_the_column_holds_or_not_plain_digits_is_refused(clien
 
     assert response.status_code == 200
     assert Product.objects.get(pk=product.pk).stock == product.stock
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("low_stock_threshold", "٥"), ("low_stock_threshold", "1_0"), ("low_stock_threshold", "+5"),
+    ("low_stock_threshold", "2147483648"), ("price", "١٢.٥٠"), ("price", "1_2.50"), ("price", "１２.５０"),
+])
+def test_other_numbers_of_a_product_are_plain_ascii_too(client, staff_user, catalog, field, value):
+    client.force_login(staff_user)
+    product = catalog["prod-004"]
+
+    response = client.post(f"{PRODUCTS}{product.pk}/change/", {**change_form(product), field: value})
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[field]
+    after = Product.objects.get(pk=product.pk)
+    assert (after.price, after.low_stock_threshold) == (product.price, product.low_stock_threshold)
