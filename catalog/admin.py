@@ -83,7 +83,8 @@ class StockLevelFilter(admin.SimpleListFilter):
     parameter_name = "stock_level"
 
     def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
-        return [("low", f"Low ({settings.STORE_LOW_STOCK_THRESHOLD} or fewer)"), ("out", "Out of stock")]
+        return [("low", f"Low (at its own threshold, else {settings.STORE_LOW_STOCK_THRESHOLD} or fewer)"),
+                ("out", "Out of stock")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.value() == "low":
