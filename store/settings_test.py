@@ -43,3 +43,6 @@ if _XDIST_WORKER:
             _cache["LOCATION"] = f"{_cache['LOCATION']}-{_XDIST_WORKER}"
     if not os.environ.get("Q_CLUSTER_NAME"):
         Q_CLUSTER["name"] = f"{Q_CLUSTER['name']}-{_XDIST_WORKER}"  # noqa: F405
+
+# The session's qcluster forgets cached content types before each task (tests/worker/apps.py).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.worker.apps.TestWorkerConfig"]  # noqa: F405
