@@ -40,6 +40,13 @@ class LinkRefused(Conflict):
     code = "payment_link_refused"
 
 
+class AlreadyRetried(Conflict):
+    """The order was already placed again by an order that did not fail or get cancelled: a
+    second one would buy the same things twice. `fields["order_id"]`: that order. Nothing was written."""
+
+    code = "already_retried"
+
+
 @dataclass
 class Reorder:
     """What went back into the cart. Product names only, never ids.
@@ -67,16 +74,32 @@ def order_money_outcome(order: Order) -> str:
     return ""
 
 
+def order_live_retry(order: Order) -> Order | None:
+    """The first order placed again from `order` (Order.retry_of) that did not fail or get
+    cancelled (it is under way, or was fulfilled), or None."""
+    return order.retries.exclude(state__in=RETRYABLE_STATES).order_by("created_at", "pk").first()
+
+
+def order_retry_refuse_twice(order: Order) -> None:
+    """Raise AlreadyRetried when `order` was already placed again (order_live_retry)."""
+    retry = order_live_retry(order)
+    if retry is not None:
+        raise AlreadyRetried(f"Order {order.number} was already placed again as order {retry.number}.",
+                             fields={"order_id": retry.pk})
+
+
 def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
     """Put `order`'s lines back in the session's cart and its address into the checkout.
 
     The caller has checked that the session's user owns `order`. A product no longer sold is
     skipped; a quantity over today's stock is lowered to it; prices are today's. A line
     already in the cart is raised to the order's quantity, never doubled. Raises Conflict when
-    the order did not end (nothing to try again) and writes nothing then.
+    the order did not end (nothing to try again), AlreadyRetried when it was already placed
+    again (from another window, or before a payment link was opened), and writes nothing then.
     """
     if order.state not in RETRYABLE_STATES:
         raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to try again.")
+    order_retry_refuse_twice(order)
     cart = Cart(session)
     lines = list(order.lines.all())
     products = Product.objects.in_bulk([line.product_id for line in lines])

@@ -244,3 +244,24 @@ def test_the_api_refuses_an_order_whose_payment_did_not_fail(order_in, shop_staf
     assert response.status_code == 409
     assert "a payment link is only sent for an order whose payment failed" in response.json()["error"]
     assert not PaymentLink.objects.exists()
+
+
+def test_a_link_for_an_order_already_placed_again_is_refused(failed, sent_link, customer):
+    client = web(customer)
+    page = client.post(reverse("orders:order_try_again", args=[failed.pk]), follow=True)
+    form = page.context["form"]
+    client.post(reverse("orders:checkout"), {
+        **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
+        "card_number": CARD_APPROVE,
+    })
+    again = Order.objects.get(retry_of=failed)
+
+    response = client.get(sent_link)
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"Order {failed.number} was already placed again as order {again.number}." in html
+    assert f'href="{reverse("orders:order_detail", args=[again.pk])}"' in html
+    assert PaymentLink.objects.get().used_at is None
+    assert client.session.get("cart", {}) == {} and CHECKOUT_PREFILL not in client.session
+    assert Order.objects.count() == 2
