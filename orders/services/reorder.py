@@ -75,9 +75,16 @@ def order_money_outcome(order: Order) -> str:
 
 
 def order_live_retry(order: Order) -> Order | None:
-    """The first order placed again from `order` (Order.retry_of) that did not fail or get
-    cancelled (it is under way, or was fulfilled), or None."""
-    return order.retries.exclude(state__in=RETRYABLE_STATES).order_by("created_at", "pk").first()
+    """The first order placed again from `order` (Order.retry_of), or from one of its retries
+    that failed too, that did not fail or get cancelled (it is under way, or was fulfilled), or None."""
+    generation = [order.pk]
+    while generation:  # retry_of points to an older order: no cycles
+        retries = list(Order.objects.filter(retry_of__in=generation).order_by("created_at", "pk"))
+        live = next((retry for retry in retries if retry.state not in RETRYABLE_STATES), None)
+        if live is not None:
+            return live
+        generation = [retry.pk for retry in retries]
+    return None
 
 
 def order_retry_refuse_twice(order: Order) -> None:

@@ -312,3 +312,18 @@ def test_an_order_whose_retry_failed_too_can_be_tried_again(customer, place_orde
 
     assert response.redirect_chain[-1][0] == reverse("orders:checkout")
     assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
+
+
+def test_an_order_placed_again_by_the_retry_of_its_failed_retry_cannot_be_tried_again(customer, place_order):
+    failed = payment_failed_order(place_order, customer)
+    client = web(customer)
+    place_checkout(client, try_again(client, failed, follow=True))
+    second = Order.objects.get(retry_of=failed)
+    order_transition(order_id=second.pk, name="cancel")
+    place_checkout(client, try_again(client, second, follow=True))
+    third = Order.objects.get(retry_of=second)
+
+    response = try_again(client, failed, follow=True)  # the first order's page, open since
+
+    assert f"Order {failed.number} was already placed again as order {third.number}." in texts(response)
+    assert cart_of(client) == {} and Order.objects.count() == 3
