@@ -157,12 +157,14 @@ def payment_link_send(*, order: Order, actor) -> PaymentLink:
     """Create a payment link for `order` and record "payment link sent" on its timeline; the
     e-mail to the owner is written with the event (orders.signals.order_event, event type
     PAYMENT_LINK_EVENT) and sent after commit. Raises Conflict unless the order's payment
-    failed. The caller checked staff's permission (store.permissions.ORDER_CHANGE)."""
+    failed, AlreadyRetried when the customer already placed it again. The caller checked
+    staff's permission (store.permissions.ORDER_CHANGE)."""
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order.pk)
         if not payment_link_failed(order):
             raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}: a payment link is only "
                            "sent for an order whose payment failed.")
+        order_retry_refuse_twice(order)
         hours = settings.PAYMENT_LINK_MAX_AGE_HOURS
         link = PaymentLink.objects.create(order=order, created_by=actor,
                                           expires_at=timezone.now() + timedelta(hours=hours))
