@@ -212,7 +212,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 card_number=data["card_number"] or None,
                 idempotency_key=data["idempotency_key"],
                 expected_prices=data["seen_prices"],
-                retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF)),
+                retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF),
+                                            product_ids=cart.quantities().keys()),
             )
         except AlreadyRetried as error:
             # Placed again from another window or device: this cart is no longer that order's retry.

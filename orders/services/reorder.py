@@ -206,9 +206,12 @@ def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
     return outcome
 
 
-def order_retry_source(*, user, order_id) -> Order | None:
-    """The customer's own order a checkout retries (CHECKOUT_RETRY_OF), if it still qualifies."""
+def order_retry_source(*, user, order_id, product_ids) -> Order | None:
+    """The customer's own order a checkout retries (CHECKOUT_RETRY_OF), if it still qualifies:
+    it ended unfulfilled and the cart (`product_ids`, its public ids) still holds one of its
+    products (a cart emptied and filled with other things is a new purchase, not its retry)."""
     if not order_id:
         return None
-    return Order.objects.filter(pk=order_id, owner=user, state__in=RETRYABLE_STATES).first()
+    return Order.objects.filter(pk=order_id, owner=user, state__in=RETRYABLE_STATES,
+                                lines__product_public_id__in=list(product_ids)).distinct().first()
 

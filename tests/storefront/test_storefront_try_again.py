@@ -327,3 +327,17 @@ def test_an_order_placed_again_by_the_retry_of_its_failed_retry_cannot_be_tried_
 
     assert f"Order {failed.number} was already placed again as order {third.number}." in texts(response)
     assert cart_of(client) == {} and Order.objects.count() == 3
+
+
+def test_a_cart_that_no_longer_holds_the_order_is_not_its_retry(customer, place_order):
+    failed = payment_failed_order(place_order, customer, {"prod-001": 1})
+    client = web(customer)
+    try_again(client, failed)
+    client.post(reverse("orders:cart_remove"), {"product_id": "prod-001"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
+
+    place_checkout(client, client.get(reverse("orders:checkout")))
+
+    other = Order.objects.exclude(pk=failed.pk).get()
+    assert other.retry_of is None
+    assert ">Try again</button>" in client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
