@@ -60,7 +60,7 @@ from orders.services import (
     refund_create,
 )
 from orders.services.address import order_address_correct, order_address_editable
-from orders.services.reorder import payment_link_failed, payment_link_send
+from orders.services.reorder import order_live_retry, payment_link_failed, payment_link_send
 from orders.staff_selectors import order_staff_notes
 from orders.states import (
     TERMINAL_STATES,
@@ -431,7 +431,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                                       lines=lines_with_refunds(order.lines.all())) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
             "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
-                                 if may_change and payment_link_failed(order) else ""),
+                                 if may_change and payment_link_failed(order) and order_live_retry(order) is None
+                                 else ""),
             "address_url": (reverse("admin:orders_order_address", args=[order.pk])
                             if may_change and order_address_editable(order) else ""),
             "order": order,

@@ -27,9 +27,11 @@ from orders.services.cart import cart_add, cart_remove, cart_set_quantity, cart_
 from orders.services.reorder import (
     CHECKOUT_RETRY_OF,
     RETRYABLE_STATES,
+    AlreadyRetried,
     LinkRefused,
     Reorder,
     checkout_prefill_clear,
+    order_live_retry,
     order_money_outcome,
     order_reorder,
     order_retry_source,
@@ -210,8 +212,15 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 card_number=data["card_number"] or None,
                 idempotency_key=data["idempotency_key"],
                 expected_prices=data["seen_prices"],
-                retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF)),
+                retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF),
+                                            product_ids=cart.quantities().keys()),
             )
+        except AlreadyRetried as error:
+            # Placed again from another window or device: this cart is no longer that order's retry.
+            request.session.pop(CHECKOUT_RETRY_OF, None)
+            messages.warning(request, f"{error.message} Nothing was charged here. To buy these items as well, check "
+                                      "your cart and place the order again.")
+            return redirect("orders:cart")
         except InsufficientStock as error:
             messages.error(request, f"{error.message} Please adjust your cart.")
             return redirect("orders:cart")
@@ -314,7 +323,10 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
     return {
         "order": order,
         "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",
-        "can_try_again": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
+        "ended_for_owner": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
+        # Once placed again (and not failed again), the button would buy the same things twice.
+        "can_try_again": (order.state in RETRYABLE_STATES and order.owner_id == request.user.pk
+                          and order_live_retry(order) is None),
         "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,
@@ -457,5 +469,6 @@ def payment_link(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "orders/payment_link_refused.html",
                       {"message": error.message, "order_id": (error.fields or {}).get("order_id")}, status=410)
     except Conflict as error:
-        return render(request, "orders/payment_link_refused.html", {"message": error.message}, status=409)
+        return render(request, "orders/payment_link_refused.html",
+                      {"message": error.message, "order_id": (error.fields or {}).get("order_id")}, status=409)
     return _after_reorder(request, outcome)

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from catalog.models import Product
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.idempotency import replay_of, request_fingerprint
+from orders.services.reorder import order_retry_refuse_twice
 from orders.services.transitions import order_ready_on_commit
 from orders.signals import order_event
 from orders.states import Actor
@@ -123,7 +124,8 @@ def order_place(
     expectedTotal). A difference, or a line missing from `expected_prices`, raises
     PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
     naming it. `retry_of`: the customer's own failed or cancelled order this one replaces
-    (orders.services.reorder); the new order links back to it.
+    (orders.services.reorder); the new order links back to it, and AlreadyRetried (409) is raised,
+    nothing written, when another order already replaced it (two windows, two devices).
     """
 
     merged = _merged_lines(lines)
@@ -157,6 +159,11 @@ def order_place(
 
     try:
         with transaction.atomic():
+            if retry_of is not None:
+                # Locked, so two checkouts retrying the same order cannot both place it.
+                retry_of = Order.objects.select_for_update(of=("self",)).filter(pk=retry_of.pk, owner=user).first()
+                if retry_of is not None:
+                    order_retry_refuse_twice(retry_of)
             order = Order.objects.create(
                 owner=user,
                 ship_address=shipping.address,
@@ -169,7 +176,7 @@ def order_place(
                 card_last4=token.last4 if token else "",
                 idempotency_key=idempotency_key,
                 request_fingerprint=fingerprint,
-                retry_of=retry_of if retry_of is not None and retry_of.owner_id == user.pk else None,
+                retry_of=retry_of,
             )
             # Reserve in a stable order so concurrent checkouts never deadlock (none kept if one fails).
             for product in sorted((products[pid] for pid in merged), key=lambda p: p.pk):

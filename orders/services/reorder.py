@@ -40,6 +40,13 @@ class LinkRefused(Conflict):
     code = "payment_link_refused"
 
 
+class AlreadyRetried(Conflict):
+    """The order was already placed again by an order that did not fail or get cancelled: a
+    second one would buy the same things twice. `fields["order_id"]`: that order. Nothing was written."""
+
+    code = "already_retried"
+
+
 @dataclass
 class Reorder:
     """What went back into the cart. Product names only, never ids.
@@ -67,16 +74,39 @@ def order_money_outcome(order: Order) -> str:
     return ""
 
 
+def order_live_retry(order: Order) -> Order | None:
+    """The first order placed again from `order` (Order.retry_of), or from one of its retries
+    that failed too, that did not fail or get cancelled (it is under way, or was fulfilled), or None."""
+    generation = [order.pk]
+    while generation:  # retry_of points to an older order: no cycles
+        retries = list(Order.objects.filter(retry_of__in=generation).order_by("created_at", "pk"))
+        live = next((retry for retry in retries if retry.state not in RETRYABLE_STATES), None)
+        if live is not None:
+            return live
+        generation = [retry.pk for retry in retries]
+    return None
+
+
+def order_retry_refuse_twice(order: Order) -> None:
+    """Raise AlreadyRetried when `order` was already placed again (order_live_retry)."""
+    retry = order_live_retry(order)
+    if retry is not None:
+        raise AlreadyRetried(f"Order {order.number} was already placed again as order {retry.number}.",
+                             fields={"order_id": retry.pk})
+
+
 def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
     """Put `order`'s lines back in the session's cart and its address into the checkout.
 
     The caller has checked that the session's user owns `order`. A product no longer sold is
     skipped; a quantity over today's stock is lowered to it; prices are today's. A line
     already in the cart is raised to the order's quantity, never doubled. Raises Conflict when
-    the order did not end (nothing to try again) and writes nothing then.
+    the order did not end (nothing to try again), AlreadyRetried when it was already placed
+    again (from another window, or before a payment link was opened), and writes nothing then.
     """
     if order.state not in RETRYABLE_STATES:
         raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to try again.")
+    order_retry_refuse_twice(order)
     cart = Cart(session)
     lines = list(order.lines.all())
     products = Product.objects.in_bulk([line.product_id for line in lines])
@@ -127,12 +157,14 @@ def payment_link_send(*, order: Order, actor) -> PaymentLink:
     """Create a payment link for `order` and record "payment link sent" on its timeline; the
     e-mail to the owner is written with the event (orders.signals.order_event, event type
     PAYMENT_LINK_EVENT) and sent after commit. Raises Conflict unless the order's payment
-    failed. The caller checked staff's permission (store.permissions.ORDER_CHANGE)."""
+    failed, AlreadyRetried when the customer already placed it again. The caller checked
+    staff's permission (store.permissions.ORDER_CHANGE)."""
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order.pk)
         if not payment_link_failed(order):
             raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}: a payment link is only "
                            "sent for an order whose payment failed.")
+        order_retry_refuse_twice(order)
         hours = settings.PAYMENT_LINK_MAX_AGE_HOURS
         link = PaymentLink.objects.create(order=order, created_by=actor,
                                           expires_at=timezone.now() + timedelta(hours=hours))
@@ -174,9 +206,12 @@ def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
     return outcome
 
 
-def order_retry_source(*, user, order_id) -> Order | None:
-    """The customer's own order a checkout retries (CHECKOUT_RETRY_OF), if it still qualifies."""
+def order_retry_source(*, user, order_id, product_ids) -> Order | None:
+    """The customer's own order a checkout retries (CHECKOUT_RETRY_OF), if it still qualifies:
+    it ended unfulfilled and the cart (`product_ids`, its public ids) still holds one of its
+    products (a cart emptied and filled with other things is a new purchase, not its retry)."""
     if not order_id:
         return None
-    return Order.objects.filter(pk=order_id, owner=user, state__in=RETRYABLE_STATES).first()
+    return Order.objects.filter(pk=order_id, owner=user, state__in=RETRYABLE_STATES,
+                                lines__product_public_id__in=list(product_ids)).distinct().first()
 

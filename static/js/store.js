@@ -157,8 +157,9 @@ document.addEventListener("keydown", function (event) {
 });
 
 // --- toasts leave by themselves ---------------------------------------------------------------
-// Errors stay longer than news; a toast under the pointer or holding focus waits (checked each tick).
-var TOAST_SECONDS = { error: 12 };
+// Errors and warnings (what changed in the cart, what was left out) stay longer than news; a toast
+// under the pointer or holding focus waits (checked each tick).
+var TOAST_SECONDS = { error: 12, warning: 12 };
 var TOAST_DEFAULT_SECONDS = 5;
 
 function storeToastTimer(toast) {

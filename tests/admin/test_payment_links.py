@@ -244,3 +244,43 @@ def test_the_api_refuses_an_order_whose_payment_did_not_fail(order_in, shop_staf
     assert response.status_code == 409
     assert "a payment link is only sent for an order whose payment failed" in response.json()["error"]
     assert not PaymentLink.objects.exists()
+
+
+def placed_again(client: Client, order: Order) -> Order:
+    """The customer's Try again on `order`, then the checkout it opens placed as shown."""
+    page = client.post(reverse("orders:order_try_again", args=[order.pk]), follow=True)
+    form = page.context["form"]
+    client.post(reverse("orders:checkout"), {
+        **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
+        "card_number": CARD_APPROVE,
+    })
+    return Order.objects.get(retry_of=order)
+
+
+def test_a_link_for_an_order_already_placed_again_is_refused(failed, sent_link, customer):
+    client = web(customer)
+    again = placed_again(client, failed)
+
+    response = client.get(sent_link)
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"Order {failed.number} was already placed again as order {again.number}." in html
+    assert f'href="{reverse("orders:order_detail", args=[again.pk])}"' in html
+    assert PaymentLink.objects.get().used_at is None
+    assert client.session.get("cart", {}) == {} and CHECKOUT_PREFILL not in client.session
+    assert Order.objects.count() == 2
+
+
+def test_no_link_is_sent_for_an_order_the_customer_already_placed_again(failed, customer, shop_staff, jwt_client):
+    again = placed_again(web(customer), failed)
+
+    page = web(shop_staff).get(reverse("admin:orders_order_change", args=[failed.pk])).content.decode()
+    response = send_link(web(shop_staff), failed)
+    api = jwt_client(shop_staff).post(f"/api/orders/{failed.pk}/payment-link", {}, format="json")
+
+    assert "Send payment link" not in page
+    assert f"No payment link sent: Order {failed.number} was already placed again as order {again.number}." \
+        in response.content.decode()
+    assert api.status_code == 409 and api.json()["code"] == "already_retried"
+    assert not PaymentLink.objects.exists() and mail.outbox == []

@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from accounts import services as account_services
 from orders.models import Order
 from tests.browser.test_storefront import add_to_cart_from_the_grid, fill_checkout, header, sign_in
-from tests.conftest import PASSWORD
+from tests.conftest import CARD_APPROVE, CARD_DECLINE, PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -178,3 +178,37 @@ def test_the_address_book_on_the_profile_page(page: Page, live_server, transacti
     page.get_by_role("button", name="Delete Home").click()
     expect(addresses).to_have_count(1)
     expect(addresses.first).to_contain_text("9 Office Park")
+
+
+def test_without_javascript_try_again_a_saved_address_and_placing_work_once(browser: Browser, live_server,
+                                                                            sync_pipeline, client, customer,
+                                                                            place_order):
+    failed = place_order(customer, card=CARD_DECLINE)
+    work = account_services.address_create(user=customer, **WORK)
+    client.force_login(customer)
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                          "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(f"{live_server.url}/orders/{failed.pk}/")
+        page.get_by_role("button", name="Try again").click()
+        expect(page).to_have_url(f"{live_server.url}/checkout/")
+        expect(page.get_by_label("Street address")).to_have_value("1 Market Street")
+
+        page.get_by_label("Ship to a saved address").select_option(str(work.pk))
+        page.get_by_role("button", name="Use this address").click()
+        for value in WORK_FIELDS:
+            expect(page.locator(f"input[value='{value}']")).to_have_count(1)
+        page.get_by_label("Card number").fill(CARD_APPROVE)
+        page.get_by_role("button", name=re.compile("^Place order")).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Order")
+
+        placed = Order.objects.get(retry_of=failed)
+        assert (placed.ship_address, placed.ship_city, placed.ship_zip) == WORK_FIELDS
+        page.goto(f"{live_server.url}/orders/{failed.pk}/")
+        expect(page.get_by_role("link", name=placed.number)).to_be_visible()
+        expect(page.get_by_role("button", name="Try again")).to_have_count(0)
+    finally:
+        context.close()

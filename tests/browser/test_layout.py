@@ -4,9 +4,12 @@ cards, and back/forward after a live search."""
 import re
 
 import pytest
+from django.db.models import F
 from playwright.sync_api import Locator, Page, expect
 
+from catalog.models import Product
 from tests.browser.test_storefront import add_to_cart_from_the_grid, cart_badge, header, sign_in, toasts
+from tests.conftest import CARD_DECLINE
 
 pytestmark = pytest.mark.browser
 
@@ -207,3 +210,20 @@ def test_back_and_forward_after_a_live_search_restore_the_filters_and_the_cart_b
     expect(search).to_have_value("mouse")
     expect(category).to_have_value("electronics")
     expect(cart_badge(page)).to_have_text("2")
+
+
+def test_a_warning_after_try_again_stays_as_long_as_an_error(page: Page, live_server, sync_pipeline, client,
+                                                             customer, place_order):
+    declined = place_order(customer, {"prod-001": 1}, card=CARD_DECLINE)
+    Product.objects.filter(public_id="prod-001").update(price=F("price") + 1)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, client, customer)
+    page.goto(f"{live_server.url}/orders/{declined.pk}/")
+
+    page.get_by_role("button", name="Try again").click()
+
+    warning = toasts(page).locator(".toast--warning").filter(has_text="Prices changed since your order")
+    expect(warning).to_be_visible()
+    page.wait_for_timeout(7_000)  # longer than news stays
+    expect(warning).to_be_visible()
+    expect(warning).to_have_count(0, timeout=10_000)

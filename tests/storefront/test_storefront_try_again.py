@@ -255,3 +255,89 @@ def test_trying_again_twice_does_not_double_the_cart(customer, place_order):
     try_again(client, order)
 
     assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
+
+
+def place_checkout(client: Client, page, card: str = CARD_APPROVE):
+    """Submit a checkout page (`page`: its response) as the customer saw it."""
+    form = page.context["form"]
+    return client.post(reverse("orders:checkout"), {
+        **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
+        "card_number": card,
+    })
+
+
+def test_an_order_placed_again_cannot_be_tried_again_from_a_stale_page(customer, place_order):
+    failed = payment_failed_order(place_order, customer)
+    client = web(customer)
+    place_checkout(client, try_again(client, failed, follow=True))
+    again = Order.objects.get(retry_of=failed)
+
+    response = try_again(client, failed, follow=True)  # the old page, still open in another tab
+
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[failed.pk])
+    assert f"Order {failed.number} was already placed again as order {again.number}." in texts(response)
+    assert ">Try again</button>" not in response.content.decode()
+    assert cart_of(client) == {} and CHECKOUT_PREFILL not in client.session
+    assert Order.objects.count() == 2
+
+
+def test_two_windows_trying_the_same_order_again_place_it_once(customer, place_order):
+    failed = payment_failed_order(place_order, customer)
+    laptop, phone = web(customer), web(customer)
+    laptop_page = try_again(laptop, failed, follow=True)
+    phone_page = try_again(phone, failed, follow=True)
+    place_checkout(laptop, laptop_page)
+    again = Order.objects.get(retry_of=failed)
+
+    response = place_checkout(phone, phone_page)
+
+    assert response["Location"] == reverse("orders:cart")
+    assert Order.objects.count() == 2
+    told = texts(phone.get(reverse("orders:cart")))
+    assert any(f"already placed again as order {again.number}. Nothing was charged here." in text for text in told)
+    # Placed once more on purpose from the cart it kept: a new order of its own, not a second retry.
+    deliberate = place_checkout(phone, phone.get(reverse("orders:checkout")))
+    assert deliberate.status_code == 302 and Order.objects.count() == 3
+    assert Order.objects.filter(retry_of=failed).count() == 1
+
+
+def test_an_order_whose_retry_failed_too_can_be_tried_again(customer, place_order):
+    failed = payment_failed_order(place_order, customer)
+    client = web(customer)
+    place_checkout(client, try_again(client, failed, follow=True))
+    again = Order.objects.get(retry_of=failed)
+    order_transition(order_id=again.pk, name="cancel")
+
+    response = try_again(client, failed, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("orders:checkout")
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
+
+
+def test_an_order_placed_again_by_the_retry_of_its_failed_retry_cannot_be_tried_again(customer, place_order):
+    failed = payment_failed_order(place_order, customer)
+    client = web(customer)
+    place_checkout(client, try_again(client, failed, follow=True))
+    second = Order.objects.get(retry_of=failed)
+    order_transition(order_id=second.pk, name="cancel")
+    place_checkout(client, try_again(client, second, follow=True))
+    third = Order.objects.get(retry_of=second)
+
+    response = try_again(client, failed, follow=True)  # the first order's page, open since
+
+    assert f"Order {failed.number} was already placed again as order {third.number}." in texts(response)
+    assert cart_of(client) == {} and Order.objects.count() == 3
+
+
+def test_a_cart_that_no_longer_holds_the_order_is_not_its_retry(customer, place_order):
+    failed = payment_failed_order(place_order, customer, {"prod-001": 1})
+    client = web(customer)
+    try_again(client, failed)
+    client.post(reverse("orders:cart_remove"), {"product_id": "prod-001"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
+
+    place_checkout(client, client.get(reverse("orders:checkout")))
+
+    other = Order.objects.exclude(pk=failed.pk).get()
+    assert other.retry_of is None
+    assert ">Try again</button>" in client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
