@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 from store.request_context import (
@@ -77,4 +78,7 @@ class HtmxSignInRedirectMiddleware:
         if urlsplit(response.get("Location", "")).path != login:
             return response
         page = request.htmx.current_url_abs_path or "/"
+        if not url_has_allowed_host_and_scheme(page, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()):
+            page = "/"  # a path such as "//elsewhere" would name another site
         return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: page})}")

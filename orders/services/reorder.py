@@ -189,6 +189,8 @@ def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
         link_id = signing.loads(token, salt=_LINK_SALT)
     except signing.BadSignature:
         raise NotFound("This payment link is not valid.") from None
+    if type(link_id) is not int:  # signed by this shop, but not a link's id
+        raise NotFound("This payment link is not valid.")
     with transaction.atomic():
         link = PaymentLink.objects.select_for_update().select_related("order").filter(pk=link_id).first()
         if link is None or link.order.owner_id != getattr(user, "pk", None):

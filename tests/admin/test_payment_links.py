@@ -172,6 +172,18 @@ def test_a_tampered_link_is_not_found(failed, sent_link, customer):
     assert PaymentLink.objects.get().used_at is None
 
 
+@pytest.mark.parametrize("value", ["not-a-number", [1], None, 1.5])
+def test_a_value_signed_by_the_shop_that_is_not_a_link_is_not_found(failed, sent_link, customer, value):
+    from django.core import signing
+
+    token = signing.dumps(value, salt="orders.payment-link")
+
+    response = web(customer).get(reverse("orders:payment_link", args=[token]))
+
+    assert response.status_code == 404
+    assert PaymentLink.objects.get().used_at is None
+
+
 def test_staff_without_change_order_cannot_send_a_link(failed, make_user):
     viewer = make_user("viewer@example.com", is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(content_type__app_label="orders", codename="view_order"))

@@ -218,7 +218,8 @@ def test_a_signed_out_htmx_post_is_sent_to_sign_in_too(client, customer, place_o
     assert Order.objects.get(pk=order.pk).state == "new"
 
 
-@pytest.mark.parametrize("current", ["https://evil.example/orders/1/", "//evil.example/", "javascript:alert(1)", None])
+@pytest.mark.parametrize("current", ["https://evil.example/orders/1/", "//evil.example/", "javascript:alert(1)",
+                                     "http://testserver//evil.example/", "http://testserver/\\\\evil.example/", None])
 def test_only_a_page_of_this_site_is_the_next_page(client, customer, place_order, current):
     order = place_order(customer)
     headers = {**HTMX, **({"HX-Current-URL": current} if current else {})}
