@@ -28,7 +28,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
-from catalog.models import Product  # noqa: E402
+from catalog.models import Product, StockMovement  # noqa: E402
+from catalog.stock import stock_set  # noqa: E402
 from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
 from orders.services import LineRequest, ShippingAddress, order_place  # noqa: E402
 from orders.states import TERMINAL_STATES, StockStatus  # noqa: E402
@@ -88,9 +89,9 @@ def cmd_setup(payload: dict) -> dict:
 
     seed_catalog(FIXTURES_DIR / "products.json")
     seed_review_rules(FIXTURES_DIR / "review_rules.json")
-    Product.objects.filter(public_id=BENCH_PRODUCT).update(stock=payload.get("big_stock", BIG_STOCK))
+    _stock_to(BENCH_PRODUCT, payload.get("big_stock", BIG_STOCK))
     for public_id, stock in payload.get("stock", {}).items():
-        Product.objects.filter(public_id=public_id).update(stock=stock)
+        _stock_to(public_id, stock)
     customer = user_get_or_create("bench-customer@example.com", name="Bench Customer")
     staff = user_get_or_create("bench-staff@example.com", name="Bench Staff", is_staff=True, is_superuser=True)
 
@@ -290,7 +291,7 @@ def cmd_cleanup(payload: dict) -> dict:
 
     get_broker().purge_queue()
     deleted, _ = Order.objects.exclude(pk__in=payload.get("keep", [])).delete()
-    Product.objects.filter(public_id=BENCH_PRODUCT).update(stock=payload.get("big_stock", BIG_STOCK))
+    _stock_to(BENCH_PRODUCT, payload.get("big_stock", BIG_STOCK))
     return {"deleted_rows": deleted}
 
 
@@ -336,7 +337,7 @@ def cmd_set_prices(payload: dict) -> dict:
     for public_id, price in payload.get("prices", {}).items():
         Product.objects.filter(public_id=public_id).update(price=price)
     for public_id, stock in payload.get("stock", {}).items():
-        Product.objects.filter(public_id=public_id).update(stock=stock)
+        _stock_to(public_id, stock)
     return {"prices": {pid: str(price) for pid, price in Product.objects.values_list("public_id", "price")}}
 
 
@@ -376,6 +377,15 @@ def cmd_outage_orders(payload: dict) -> dict:
         elif operation == "refund" and outcome == "ok":
             rows[order_id]["refunds"] += 1
     return {"orders": list(rows.values()), "now": time.time()}
+
+
+def _stock_to(public_id: str, wanted: int) -> None:
+    """Set a product's stock as staff would (catalog.stock.stock_set, with its ledger row), again
+    when a running pipeline moved it meanwhile."""
+    while True:
+        product = Product.objects.get(public_id=public_id)
+        if stock_set(product_id=product.pk, seen=product.stock, wanted=wanted):
+            return
 
 
 def cmd_audit(payload: dict) -> dict:
@@ -422,6 +432,10 @@ def cmd_audit(payload: dict) -> dict:
             problems.append(f"{public_id}: initial {row['initial']} != available {available} + reserved "
                             f"{row['reserved']} + sold {row['sold']}")
         stock[public_id] = row
+    ledger = dict(StockMovement.objects.order_by().values_list("product__public_id").annotate(total=Sum("delta")))
+    for public_id, available in Product.objects.values_list("public_id", "stock"):
+        if ledger.get(public_id, 0) != available:
+            problems.append(f"{public_id}: the stock ledger sums to {ledger.get(public_id, 0)}, the stock is {available}")
     return {"problems": problems, "charges": sum(charges.values()), "refunds": sum(refunds.values()),
             "orders": orders.count(), "states": dict(Counter(orders.values_list("state", flat=True))), "stock": stock}
 

@@ -139,7 +139,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     outcome.check(not [p for p in audit["problems"] if "twice" in p or "labels" in p],
                   f"no order charged, refunded or shipped twice ({audit['charges']} charges, {audit['refunds']} refunds)")
     outcome.check(not [p for p in audit["problems"] if "twice" not in p and "labels" not in p],
-                  "stock adds up for every product (initial = available + reserved + sold), and every "
+                  "stock adds up for every product (initial = available + reserved + sold; its ledger sums to its "
+                  "stock), and every "
                   "delivered/refunded order was charged exactly once" +
                   ("" if not audit["problems"] else ": " + "; ".join(audit["problems"][:5])))
     outcome.facts = {"orders": n, "kills_in_flight": kill_log, "recovered_s": round(recovered_in, 1),

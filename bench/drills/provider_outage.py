@@ -281,7 +281,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
                   f"no order charged twice ({audit['charges']} ok charges, {audit['refunds']} refunds"
                   + (f"; twice: {twice[:10]}" if twice else "") + ")")
     outcome.check(not [p for p in audit["problems"] if "twice" not in p and "labels" not in p],
-                  "stock adds up for every product (initial = available + reserved + sold), and every "
+                  "stock adds up for every product (initial = available + reserved + sold; its ledger sums to its "
+                  "stock), and every "
                   "delivered/refunded order was charged exactly once"
                   + ("" if not audit["problems"] else ": " + "; ".join(audit["problems"][:5])))
     outcome.facts = {
