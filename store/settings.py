@@ -29,14 +29,30 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-def env_float(name: str, default: float) -> float:
+def _env_number(name: str, default, kind, minimum):
+    """`kind(value)` of environment variable `name`, else `default`; a value that is not such a
+    number, or is below `minimum`, stops startup with ImproperlyConfigured naming the variable
+    (instead of a bare ValueError, or a nonsense limit that fails requests later)."""
     value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        number = None
+    if number is None or number != number or number in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name}={value!r} is not {'a whole' if kind is int else 'a'} number.")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is below its least sensible value, {minimum}.")
+    return number
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    return _env_number(name, default, float, minimum)
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    return _env_number(name, default, int, minimum)
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -179,8 +195,8 @@ if REDIS_URL:
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "store"),
             # A Redis that hangs must not hold a request: seconds to connect and to answer.
             "OPTIONS": {
-                "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5),
-                "socket_timeout": env_float("REDIS_TIMEOUT", 0.5),
+                "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
+                "socket_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
             },
         }
     }
@@ -203,10 +219,10 @@ else:
 
 Q_CLUSTER = {
     "name": os.environ.get("Q_CLUSTER_NAME", "store"),
-    "workers": env_int("Q_WORKERS", 2),
-    "timeout": env_int("Q_TIMEOUT", 120),
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": env_int("Q_TIMEOUT", 120, minimum=1),
     "retry": env_int("Q_RETRY", 180),
-    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3),
+    "max_attempts": env_int("Q_MAX_ATTEMPTS", 3, minimum=1),
     "poll": env_float("Q_POLL", 0.05),
     "guard_cycle": env_float("Q_GUARD_CYCLE", 0.5),
     "save_limit": env_int("Q_SAVE_LIMIT", 250),
@@ -246,7 +262,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Password-reset links (Django's own views) stay valid this long; a used link is refused.
-PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600, minimum=1)
 
 # Failed sign-ins lock an account (django-axes, in the database every process shares) on every
 # sign-in path: the pages, /api/auth/login and /admin/login/. The limit and the lock's length
@@ -317,8 +333,8 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or DATA_DIR / "media")
 MEDIA_URL = os.environ.get("MEDIA_URL", "") or "/media/"
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and MEDIA_URL.startswith("/")
 # An uploaded product image: at most this many bytes, and pixels on its longer side.
-PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024)
-PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000)
+PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
+PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000, minimum=1)
 
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -346,8 +362,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
     # A refresh token is good for one refresh: it is blacklisted and a new one issued.
@@ -435,9 +451,9 @@ if not MEDIA_URL.startswith("/"):
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append("/".join(MEDIA_URL.split("/")[:3]))
 
 # --- The store ------------------------------------------------------------------------
-STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10)
+STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10, minimum=0)
 # The admin's "Needs attention" lists an order in a working state not updated for this long.
-STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30)
+STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30, minimum=1)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
@@ -483,9 +499,9 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
 ).hexdigest()
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Seconds a pending payment may wait for the provider's confirmation before the order fails.
-PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900)
+PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900, minimum=1)
 # Hours a payment link staff send for a failed payment stays usable (it also works only once).
-PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72)
+PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72, minimum=1)
 
 # Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
