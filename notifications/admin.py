@@ -2,6 +2,7 @@
 from django.contrib import admin
 
 from notifications.models import Notification
+from notifications.services import EMAIL_ATTEMPTS
 from orders.admin import OrderAdmin, OrderPartInline
 from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
 
@@ -9,7 +10,18 @@ from store.admin import OrderNumberSearchMixin, ReadOnlyModelAdmin, order_link
 class NotificationInline(OrderPartInline):
     model = Notification
     verbose_name_plural = "notifications sent to the customer"
-    fields = readonly_fields = ("created_at", "event_type", "title", "read_at")
+    fields = readonly_fields = ("created_at", "event_type", "title", "read_at", "email")
+
+    @admin.display(description="e-mail")
+    def email(self, notification: Notification) -> str:
+        """Whether the e-mail went out: staff who sent a payment link or refunded see it arrive,
+        or that the mail server kept refusing it (the customer still has it on the shop)."""
+        if notification.email_sent_at:
+            return f"sent {notification.email_sent_at:%Y-%m-%d %H:%M} UTC"
+        if notification.email_attempts >= EMAIL_ATTEMPTS:
+            return f"not sent: the mail server refused it {notification.email_attempts} times (on the shop only)"
+        tries = f" (tried {notification.email_attempts}×, tried again every minute)" if notification.email_attempts else ""
+        return f"not sent yet{tries}"
 
 
 OrderAdmin.extra_inlines.append(NotificationInline)

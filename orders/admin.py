@@ -595,8 +595,9 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             messages.error(request, f"No payment link sent: {error.message}")
         else:
             self.log_change(request, order, "Sent a payment link.")
-            messages.success(request, f"A payment link for order {order.number} was e-mailed to {order.owner.email}; "
-                                      f"it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC.")
+            messages.success(request, f"A payment link for order {order.number} goes by e-mail to {order.owner.email} "
+                                      "(the notifications below say when it was sent); it works once, until "
+                                      f"{link.expires_at:%Y-%m-%d %H:%M} UTC.")
         return self._back(request, order)
 
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

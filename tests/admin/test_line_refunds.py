@@ -2,14 +2,17 @@
 page and the API, with the same permission, never more units or money than are left, once
 per key; the customer is told the amount and the items, and the order shows them per line."""
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from catalog.models import Product, StockMovement
 from notifications.models import Notification
+from notifications.services import notifications_resend
 from orders.models import Order, OrderEvent, Refund, RefundLine
 from orders.services import RefundLineRequest, refund_create
 from store.errors import ValidationFailed
@@ -292,3 +295,25 @@ def test_a_line_of_another_order_is_refused_by_the_form(refunder_client, deliver
     assert texts(response) == ["No refund: This page is out of date: units it offered were refunded meanwhile "
                                f"(line {other.pk}). Reload it and choose again."]
     assert not Refund.objects.exists()
+
+
+def test_with_the_mail_server_down_a_partial_refund_stands_and_its_notice_goes_out_later(
+        refunder_client, delivered, customer, settings, django_capture_on_commit_callbacks):
+    settings.PIPELINE_TASKS_SYNC = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens
+    mouse = line_of(delivered, "prod-002")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_refund(refunder_client, delivered, lines={mouse: 1}, restock=True)
+
+    assert texts(response)[0].startswith(f"Refunded $49.99 on order {delivered.number}")
+    assert Order.objects.get(pk=delivered.pk).refunded_amount == Decimal("49.99")
+    page = refunder_client.get(reverse("admin:orders_order_change", args=[delivered.pk])).content.decode()
+    assert "not sent yet (tried 1×" in page  # staff see the notice has not reached the customer's inbox
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    notifications_resend(now=timezone.now() + timedelta(minutes=2))
+    sent = [m for m in mail.outbox if m.subject == f"Partial refund for order {delivered.number}"]
+    assert len(sent) == 1 and sent[0].to == [customer.email]
+    assert "1 × Wireless Mouse" in sent[0].body

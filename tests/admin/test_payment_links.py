@@ -10,6 +10,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.models import Notification
+from notifications.services import notifications_resend
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.services import order_transition
 from orders.services.reorder import CHECKOUT_PREFILL
@@ -60,7 +62,7 @@ def test_staff_send_the_customer_a_link_and_the_timeline_says_so(failed, custome
     with django_capture_on_commit_callbacks(execute=True):
         response = send_link(web(shop_staff), failed)
 
-    assert f"A payment link for order {failed.number} was e-mailed to {customer.email}" in response.content.decode()
+    assert f"A payment link for order {failed.number} goes by e-mail to {customer.email}" in response.content.decode()
     assert [m.to for m in mail.outbox] == [[customer.email]]
     assert f"Complete your order {failed.number}" == mail.outbox[0].subject
     assert "no charge was made" in mail.outbox[0].body
@@ -296,3 +298,28 @@ def test_no_link_is_sent_for_an_order_the_customer_already_placed_again(failed, 
         in response.content.decode()
     assert api.status_code == 409 and api.json()["code"] == "already_retried"
     assert not PaymentLink.objects.exists() and mail.outbox == []
+
+
+def test_with_the_mail_server_down_the_link_waits_on_the_shop_and_goes_out_once_it_is_back(
+        failed, customer, shop_staff, settings, django_capture_on_commit_callbacks):
+    settings.PIPELINE_TASKS_SYNC = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens
+    with django_capture_on_commit_callbacks(execute=True):
+        response = send_link(web(shop_staff), failed)
+
+    page = response.content.decode()
+    assert f"A payment link for order {failed.number} goes by e-mail to {customer.email}" in page
+    assert "was e-mailed" not in page
+    page = web(shop_staff).get(reverse("admin:orders_order_change", args=[failed.pk])).content.decode()
+    assert "not sent yet (tried 1×" in page  # the order's notifications say the e-mail did not go out
+    notice = Notification.objects.get(order=failed, event_type__startswith="order.payment_link_sent")
+    assert "/orders/payment-link/" in notice.body  # the customer has the link on the shop meanwhile
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notifications_resend(now=timezone.now() + timedelta(minutes=2)) >= 1
+    assert [m.subject for m in mail.outbox if m.to == [customer.email]][-1] == f"Complete your order {failed.number}"
+    page = web(shop_staff).get(reverse("admin:orders_order_change", args=[failed.pk])).content.decode()
+    assert "sent 20" in page
+    response = web(customer).get(link_in_mail(), follow=True)
+    assert response.status_code == 200 and response.redirect_chain  # the e-mailed link opens checkout
