@@ -8,6 +8,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -331,7 +332,10 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 # or a CDN that serves MEDIA_ROOT instead (docs/operations.md, "Uploaded images").
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", "") or DATA_DIR / "media")
 MEDIA_URL = os.environ.get("MEDIA_URL", "") or "/media/"
-SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and MEDIA_URL.startswith("/")
+# Only a path on this site is ours to serve (Django reads a relative one, "media/", as "/media/");
+# a full URL ("https://…", "//…") is a CDN's or a bucket's.
+_MEDIA_ELSEWHERE = urlsplit(MEDIA_URL).netloc
+SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and not _MEDIA_ELSEWHERE
 # An uploaded product image: at most this many bytes, and pixels on its longer side.
 PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000, minimum=1)
@@ -447,8 +451,10 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-if not MEDIA_URL.startswith("/"):
-    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append("/".join(MEDIA_URL.split("/")[:3]))
+if _MEDIA_ELSEWHERE:  # its origin; a scheme-relative "//host/…" allows the host on any scheme
+    _scheme = urlsplit(MEDIA_URL).scheme
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(
+        f"{_scheme}://{_MEDIA_ELSEWHERE}" if _scheme else _MEDIA_ELSEWHERE)
 
 # --- The store ------------------------------------------------------------------------
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10, minimum=0)

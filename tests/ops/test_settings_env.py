@@ -43,3 +43,26 @@ def test_good_numbers_and_empty_values_start(tmp_path):
                    STORE_ATTENTION_STUCK_MINUTES="", STORE_LOW_STOCK_THRESHOLD="0", REDIS_TIMEOUT="0.25")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("media_url", "served_at", "img_src"), [
+    ("/media/", "/media/products/a.png", "'self' data:"),
+    ("media/", "/media/products/a.png", "'self' data:"),  # Django reads a relative MEDIA_URL from the root
+    ("https://cdn.example.com/media/", None, "'self' data: https://cdn.example.com"),
+    ("//cdn.example.com/media/", None, "'self' data: cdn.example.com"),
+])
+def test_the_app_serves_uploads_at_a_path_media_url_and_leaves_a_cdns_alone(tmp_path, media_url, served_at,
+                                                                              img_src):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "DATA_DIR": str(tmp_path),
+           "DJANGO_SETTINGS_MODULE": "store.settings", "SECRET_KEY": secrets.token_urlsafe(50), "MEDIA_URL": media_url}
+    code = ("import django; django.setup()\n"
+            "from django.urls import NoReverseMatch, reverse\n"
+            "try: print(reverse('media', args=['products/a.png']))\n"
+            "except NoReverseMatch: print(None)\n"
+            "from django.conf import settings\n"
+            "print(' '.join(settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                            timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(served_at), img_src]
