@@ -227,3 +227,37 @@ def test_a_warning_after_try_again_stays_as_long_as_an_error(page: Page, live_se
     page.wait_for_timeout(7_000)  # longer than news stays
     expect(warning).to_be_visible()
     expect(warning).to_have_count(0, timeout=10_000)
+
+
+# --- long words on a phone -----------------------------------------------------------------------
+
+def test_on_a_phone_a_refunded_order_a_long_address_and_a_payment_link_fit_the_screen(
+        page: Page, live_server, sync_pipeline, client, customer, place_order, staff_user):
+    from orders.services import RefundLineRequest, refund_create
+    from orders.services.reorder import payment_link_send
+
+    customer.email = "someone.with.a.rather.long.address@example-company.com"
+    customer.save(update_fields=["email"])
+    order = place_order(customer, {"prod-001": 2, "prod-002": 3})  # delivered at once
+    refund_create(order=order, amount=None, reason="Returned", actor=staff_user, restock=True,
+                  lines=[RefundLineRequest(order.lines.get(product_public_id="prod-001").pk, 1)])
+    failed = place_order(customer, card=CARD_DECLINE)
+    failed.refresh_from_db()
+    assert failed.state == "failed"
+    payment_link_send(order=failed, actor=staff_user)
+    page.set_viewport_size(PHONE)
+    sign_in(page, live_server, client, customer)
+
+    page.goto(f"{live_server.url}/orders/{order.pk}/")
+    expect(page.get_by_role("row", name=re.compile("Mechanical Keyboard"))).to_contain_text("1 of 2 refunded")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    page.goto(f"{live_server.url}/accounts/profile/")
+    expect(page.get_by_text(customer.email)).to_be_visible()
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    page.goto(f"{live_server.url}/notifications/")
+    link = page.get_by_role("link", name=re.compile("payment-link"))
+    expect(link).to_be_visible()  # the link in the notice opens, not only the e-mailed one
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    path = re.search(r"/orders/payment-link/[^/]+/$", link.get_attribute("href")).group(0)  # on STORE_URL
+    page.goto(f"{live_server.url}{path}")
+    expect(page).to_have_url(re.compile(r"/checkout/$"))
