@@ -609,9 +609,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             messages.error(request, f"Order {order.number} is {order.get_state_display().lower()}: its address can "
                                     "no longer be changed, the shipment has already been sent to the carrier.")
             return HttpResponseRedirect(back)
-        current = {"address": order.ship_address, "city": order.ship_city, "state": order.ship_state,
-                   "zip": order.ship_zip}
-        form = AddressForm(request.POST if request.method == "POST" else None, initial=current)
+        form = AddressForm(request.POST if request.method == "POST" else None, initial=order.ship_to())
         if form.is_bound and form.is_valid():
             try:
                 order_address_correct(order=order, shipping=ShippingAddress(**form.cleaned_data), actor=request.user)

@@ -197,6 +197,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def number(self) -> str:
         return f"#{self.pk:06d}" if self.pk else "#new"
 
+    def ship_to(self) -> dict[str, str]:
+        """{address, city, state, zip}: where the order goes, named as the checkout form names it."""
+        return {"address": self.ship_address, "city": self.ship_city, "state": self.ship_state, "zip": self.ship_zip}
+
     @property
     def refundable_amount(self) -> Decimal:
         # Only where the `refund` transition may leave from: a shipment in flight is not refundable.

@@ -31,10 +31,10 @@ from orders.services.reorder import (
     LinkRefused,
     Reorder,
     checkout_prefill_clear,
-    order_live_retry,
     order_money_outcome,
     order_reorder,
     order_retry_source,
+    order_try_again_offered,
     payment_link_redeem,
 )
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning, person_transitions
@@ -324,9 +324,7 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
         "order": order,
         "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",
         "ended_for_owner": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
-        # Once placed again (and not failed again), the button would buy the same things twice.
-        "can_try_again": (order.state in RETRYABLE_STATES and order.owner_id == request.user.pk
-                          and order_live_retry(order) is None),
+        "can_try_again": order_try_again_offered(order=order, user=request.user),
         "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,

@@ -17,8 +17,7 @@ ADDRESS_CORRECTED = "order.address_corrected"
 
 
 def order_address(order: Order) -> ShippingAddress:
-    return ShippingAddress(address=order.ship_address, city=order.ship_city, state=order.ship_state,
-                           zip=order.ship_zip)
+    return ShippingAddress(**order.ship_to())
 
 
 def order_address_editable(order: Order) -> bool:

@@ -95,6 +95,12 @@ def order_retry_refuse_twice(order: Order) -> None:
                              fields={"order_id": retry.pk})
 
 
+def order_try_again_offered(*, order: Order, user) -> bool:
+    """Whether `user` is offered "Try again" on `order`: their own order, ended without shipping,
+    and not placed again already (order_reorder refuses the rest)."""
+    return order.state in RETRYABLE_STATES and order.owner_id == user.pk and order_live_retry(order) is None
+
+
 def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
     """Put `order`'s lines back in the session's cart and its address into the checkout.
 
@@ -124,8 +130,7 @@ def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
             outcome.lowered.append(f"{cart_limit_message(product)}: {quantity} instead of {line.quantity}")
         if product.price != line.unit_price:
             outcome.repriced.append(f"{product.name} now costs ${product.price:,.2f} (was ${line.unit_price:,.2f})")
-    session[CHECKOUT_PREFILL] = {"address": order.ship_address, "city": order.ship_city,
-                                 "state": order.ship_state, "zip": order.ship_zip}
+    session[CHECKOUT_PREFILL] = order.ship_to()
     session[CHECKOUT_RETRY_OF] = order.pk
     return outcome
 
