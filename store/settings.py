@@ -565,6 +565,12 @@ PIPELINE = {
     # back on the queue.
     "PROVIDER_CONCURRENCY": env_int("PROVIDER_CONCURRENCY", 16),
     "BULKHEAD_WAIT_SECONDS": env_float("BULKHEAD_WAIT_SECONDS", 2.0),
+    # A run that fails because the database or the broker cannot be reached goes again in this
+    # process after a backoff, up to this many times (store.outage): (tries, first wait, longest
+    # wait) in seconds, so a restart of a few seconds costs seconds, not the sweeper's minutes.
+    "CONNECTION_RETRY": (env_int("PIPELINE_CONNECTION_RETRIES", 8, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF", 1.0, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF_MAX", 30.0, minimum=0)),
     # Retry budget: calls one step makes while its provider fails transiently (timeouts), over
     # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
