@@ -8,7 +8,8 @@ go again after a short backoff (workflows.executor). Any other error is a bug an
 What counts, by backend:
 - PostgreSQL: psycopg's OperationalError (refused or lost connection, "too many clients", the
   server shutting down, no connection from the pool within its timeout, a statement cancelled
-  by its timeout) and InterfaceError ("the connection is closed"), as Django wraps them.
+  by its timeout), InterfaceError ("the connection is closed") and a write refused by a
+  read-only server (a standby), as Django wraps them.
 - SQLite: the file cannot be written or read now ("database is locked", "attempt to write a
   readonly database", "disk I/O error", "unable to open database file", "database or disk is
   full"); its other OperationalErrors ("no such table") are bugs or a missing migration.
@@ -19,7 +20,7 @@ import sqlite3
 
 import psycopg
 import redis.exceptions
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, OperationalError
 from prometheus_client import Counter
 
 # Whole seconds a client is asked to wait (Retry-After) after a request met a database outage:
@@ -39,8 +40,8 @@ _SQLITE_UNAVAILABLE = ("database is locked", "readonly database", "disk i/o erro
 
 def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` (or the driver error it wraps) means the database cannot be used right now."""
-    cause = exc.__cause__ if isinstance(exc, OperationalError | InterfaceError) and exc.__cause__ else exc
-    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+    cause = exc.__cause__ if isinstance(exc, DatabaseError) and exc.__cause__ else exc  # the driver's error
+    if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError | psycopg.errors.ReadOnlySqlTransaction):
         return True
     if isinstance(cause, sqlite3.OperationalError | OperationalError):  # SQLite, or the store's writer lock (store.sqlite)
         message = str(cause).lower()
