@@ -158,12 +158,36 @@ SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
 }
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Which process this is: a worker cluster (`manage.py qcluster`) or anything else (gunicorn's workers).
+_IN_WORKER = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Seconds to open a connection: a database that does not answer fails fast (503, retried runs).
+        _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
+        # A statement running longer than this is cancelled (ms; 0: no limit, e.g. for a long migration).
+        _statement_timeout = env_int("DB_STATEMENT_TIMEOUT_MS", 30000, minimum=0)
+        if _statement_timeout:
+            _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_statement_timeout}".strip()
+        # Connections per process, bounded by a pool (store/database.py; docs/operations.md sizes it).
+        # A gunicorn worker needs one per thread; a worker cluster's process one for the run that holds
+        # its turn and one for its task loop (runs hand theirs back while they wait, store.turns).
+        if env_bool("DB_POOL", True):
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+            _options["pool"] = {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 4 if _IN_WORKER else env_int("GUNICORN_THREADS", 4, minimum=1),
+                                    minimum=1),
+                # Seconds a thread waits for a free connection, then OperationalError (a 503, a retried run).
+                "timeout": env_float("DB_POOL_TIMEOUT", 10, minimum=0.1),
+            }
+            if _options["pool"]["min_size"] > _options["pool"]["max_size"]:
+                raise ImproperlyConfigured("DB_POOL_MIN_SIZE is above DB_POOL_MAX_SIZE.")
 else:
     DATABASES = {
         "default": {
@@ -238,10 +262,9 @@ if REDIS_URL:
     # may wait longer than a web request's: its poll blocks on the queue for 1 s. A web process
     # only pushes tasks, and waits no longer for that than for the cache.
     _separator = "&" if "?" in REDIS_URL else "?"
-    _in_worker = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
     Q_CLUSTER["redis"] = (
         f"{REDIS_URL}{_separator}socket_connect_timeout={env_float('REDIS_TIMEOUT', 0.5)}"
-        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _in_worker else env_float('REDIS_TIMEOUT', 0.5)}"
+        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _IN_WORKER else env_float('REDIS_TIMEOUT', 0.5)}"
     )
 else:
     Q_CLUSTER["orm"] = "default"
