@@ -183,8 +183,9 @@ if DATABASE_URL:
                 "min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0),
                 "max_size": env_int("DB_POOL_MAX_SIZE", 4 if _IN_WORKER else env_int("GUNICORN_THREADS", 4, minimum=1),
                                     minimum=1),
-                # Seconds a thread waits for a free connection, then OperationalError (a 503, a retried run).
-                "timeout": env_float("DB_POOL_TIMEOUT", 10, minimum=0.1),
+                # Seconds a thread waits for a connection (a free one, or the pool's reconnection after a
+                # database restart), then OperationalError: a 503, a retried run.
+                "timeout": env_float("DB_POOL_TIMEOUT", 5, minimum=0.1),
             }
             if _options["pool"]["min_size"] > _options["pool"]["max_size"]:
                 raise ImproperlyConfigured("DB_POOL_MIN_SIZE is above DB_POOL_MAX_SIZE.")
@@ -591,10 +592,11 @@ PIPELINE = {
     "BULKHEAD_WAIT_SECONDS": env_float("BULKHEAD_WAIT_SECONDS", 2.0),
     # A run that fails because the database or the broker cannot be reached goes again in this
     # process after a backoff, up to this many times (store.outage): (tries, first wait, longest
-    # wait) in seconds, so a restart of a few seconds costs seconds, not the sweeper's minutes.
-    "CONNECTION_RETRY": (env_int("PIPELINE_CONNECTION_RETRIES", 8, minimum=0),
-                         env_float("PIPELINE_CONNECTION_BACKOFF", 1.0, minimum=0),
-                         env_float("PIPELINE_CONNECTION_BACKOFF_MAX", 30.0, minimum=0)),
+    # wait) in seconds, about a minute in all, so a restart of a few seconds costs seconds, not
+    # the sweeper's minutes.
+    "CONNECTION_RETRY": (env_int("PIPELINE_CONNECTION_RETRIES", 10, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF", 0.5, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF_MAX", 10.0, minimum=0)),
     # Retry budget: calls one step makes while its provider fails transiently (timeouts), over
     # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),

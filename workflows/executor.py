@@ -24,7 +24,7 @@ execute in the caller.
 
 A run that fails because the database or the broker cannot be reached (store.outage: a restart,
 "too many clients", a read-only or locked SQLite file) closes its connection and goes again
-after 1, 2, 4 … seconds (PIPELINE["CONNECTION_RETRY"]), in the same thread: each transition
+after 0.5, 1, 2 … seconds (PIPELINE["CONNECTION_RETRY"]), in the same thread: each transition
 committed or rolled back whole, so the new run starts where the order is. Only when the tries
 are spent is the order left to the sweeper.
 """

@@ -30,7 +30,7 @@ def test_a_web_process_pools_one_connection_per_gunicorn_thread_with_timeouts(tm
     database = database_settings(tmp_path, DATABASE_URL=POSTGRES_URL, GUNICORN_THREADS="6")
 
     assert database["CONN_MAX_AGE"] == 0  # the pool keeps the connections, not Django
-    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 6, "timeout": 10}
+    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 6, "timeout": 5}
     assert database["OPTIONS"]["connect_timeout"] == 5
     assert database["OPTIONS"]["options"] == "-c statement_timeout=30000"
 
