@@ -204,7 +204,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_store.sqlite3")}
 DATABASES["default"]["ENGINE"] = {
     "django.db.backends.sqlite3": "store.sqlite",  # django-prometheus' backend, one writer per process
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    # django-prometheus' backend, with a pool that reconnects promptly after a restart
+    "django.db.backends.postgresql": "store.postgresql",
 }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -628,6 +629,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # While the database is down each pool logs every reconnection try (4 a second); the
+        # store logs the outage itself, once per refused request or retried run.
+        "psycopg.pool": {"level": "ERROR"},
         # A probe's 503 is logged once per change by store.health, not on every probe; a refusal
         # its view logged with the reason is not logged twice.
         "django.request": {"filters": ["probe_responses", "logged_refusals"]},

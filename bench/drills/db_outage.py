@@ -228,17 +228,18 @@ def _drill(backend: Backend, quick: bool, postgres: OwnPostgres) -> Outcome:
             while True:
                 orders = [o for o in overview() if created_before is None or o["created"] < created_before]
                 working = [o for o in orders if not o["terminal"]]
-                if not working:
+                if not working:  # in time when the last of them ended within the limit
                     last = max((o["updated"] for o in orders), default=back)
-                    return True, last - back, orders
+                    return last - back <= limit or created_before is None, last - back, orders
                 if time.time() > until:
                     return False, time.time() - back, orders
                 time.sleep(0.2)
 
         in_time, last_s, placed_before = wait_terminal(back, back + limit)
-        say(f"orders placed before the database came back: {len(placed_before)}; all terminal {last_s:.2f} s after "
-            f"it came back" if in_time else f"orders placed before the database came back: {len(placed_before)}; "
-            f"{sum(not o['terminal'] for o in placed_before)} still working {last_s:.1f} s after it came back")
+        working = sum(not o["terminal"] for o in placed_before)
+        say(f"orders placed before the database came back: {len(placed_before)}; " +
+            (f"{working} still working {last_s:.1f} s after it came back" if working
+             else f"all terminal {last_s:.2f} s after it came back"))
         all_done, all_s, every = wait_terminal(None, time.time() + (30 if quick else EVENTUALLY_SECONDS))
         states = Counter(o["state"] for o in every)
         say(f"all {len(every)} orders terminal: {all_done} ({all_s:.1f} s after the database came back); "
