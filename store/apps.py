@@ -10,7 +10,7 @@ class StoreConfig(AppConfig):
 
         from store import database, metrics
 
-        database.pools_forget_on_fork()
+        database.forget_on_fork()
 
         # A worker cluster's metrics port, opened by the cluster's main process before it forks
         # the processes that run the tasks (store.metrics explains the multiprocess mode).

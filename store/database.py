@@ -6,10 +6,11 @@ first query until Django closes it (the end of a request; the end of a pipeline 
 pipeline run also hands it back while it waits for a provider (`connection_hand_back`, from
 store.turns), so a worker's many waiting runs share a few connections.
 
-A pool must not cross a fork: a forked child (django-q2's sentinel and task processes, forked
-after the parent used the database) would share the parent's sockets. `pools_forget_in_child`
-runs in every forked child and leaves the inherited pools alone, never closing them (closing
-would end the parent's sessions); the child opens its own on its first query.
+A connection must not cross a fork: a forked child (django-q2's sentinel and task processes,
+forked after the parent used the database) would share the parent's sockets. `forget_in_child`
+runs in every forked child and leaves the inherited pools and the forking thread's connections
+alone, never closing them (closing would end the parent's sessions); the child opens its own
+on its first query.
 """
 import os
 
@@ -21,16 +22,20 @@ from django.db.backends.postgresql.base import DatabaseWrapper as PostgresWrappe
 _inherited: list[dict] = []
 
 
-def pools_forget_in_child() -> None:
-    """os.register_at_fork(after_in_child=...): this process opens pools of its own."""
+def forget_in_child() -> None:
+    """os.register_at_fork(after_in_child=...): this process opens connections and pools of its own."""
     if PostgresWrapper._connection_pools:
         _inherited.append(dict(PostgresWrapper._connection_pools))
         PostgresWrapper._connection_pools.clear()
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and connection.vendor == "postgresql":
+            _inherited.append(connection.connection)
+            connection.connection = None
 
 
-def pools_forget_on_fork() -> None:
-    """Register `pools_forget_in_child` for every later fork of this process (once, at start-up)."""
-    os.register_at_fork(after_in_child=pools_forget_in_child)
+def forget_on_fork() -> None:
+    """Register `forget_in_child` for every later fork of this process (once, at start-up)."""
+    os.register_at_fork(after_in_child=forget_in_child)
 
 
 def connection_hand_back(alias: str = DEFAULT_DB_ALIAS) -> None:

@@ -100,7 +100,7 @@ class OwnPostgres:
 def run(backend_name: str = "postgres", *, quick: bool = False) -> Outcome:
     if backend_name != "postgres":
         raise SystemExit("the db-outage drill needs --backend=postgres (it restarts a PostgreSQL of its own)")
-    workdir = scratch_dir("h5drill-db-postgres-")
+    workdir = scratch_dir("h5drill-db-pgdata-")
     postgres = OwnPostgres(workdir, free_port())
     backend = Backend.make(backend_name, tag="drill-db")
     try:

@@ -4,10 +4,11 @@ Marked `smoke`: `make test` leaves them out, `make smoke` (pytest -m smoke) runs
 runs them as a step of their own. They start the real processes (gunicorn, qcluster,
 schemathesis), each run on a store of its own (a new temp folder, queue name and Redis key
 prefix: bench.env), so they check that the harness works end to end, not the numbers.
-The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
+The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own; the
+db-outage drill on a PostgreSQL cluster of its own (Debian's server binaries).
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All eight run at once
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -29,6 +30,7 @@ RUNS = {
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
+    "db-outage": ["-m", "bench.drills", "db-outage", "--quick", "--backend=postgres", "--keep-failed"],
 }
 
 
@@ -46,7 +48,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: eight runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: nine runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -91,6 +93,14 @@ def test_provider_outage_prints_its_figures(smoke_runs):
                  "paid → shipped (shipping): baseline p50", "/healthz:", "stalled:", "stock adds up",
                  "== provider-outage (sqlite):"):
         assert part in output, f"the provider-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_db_outage_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["db-outage"]
+    for part in ("its own PostgreSQL", "run as", "baseline:", "placement → terminal median", "PostgreSQL stopped (fast)",
+                 "accepting connections again", "orders placed before the database came back", "requests by status",
+                 "went again", "charges", "== db-outage (postgres):"):
+        assert part in output, f"the db-outage drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):

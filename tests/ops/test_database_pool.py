@@ -58,3 +58,72 @@ def test_sqlite_has_no_pool(tmp_path, sqlite_env):
     database = database_settings(tmp_path, **sqlite_env)
 
     assert "pool" not in database["OPTIONS"]
+
+
+# --- a real pool, on the machine's PostgreSQL ----------------------------------------------
+
+REAL_POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+POOL_SCRIPT = """
+import json, os, threading, django
+django.setup()
+from django.db import OperationalError, connection, transaction
+
+def backend_pid():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+# Bounded: two threads hold the pool's two connections; a third waits DB_POOL_TIMEOUT, then is refused.
+holding, release, results = threading.Barrier(3), threading.Event(), {}
+
+def hold(name):
+    with transaction.atomic():
+        results[name] = backend_pid()
+        holding.wait()
+        release.wait()
+    connection.close()  # back to the pool
+
+threads = [threading.Thread(target=hold, args=(name,)) for name in ("first", "second")]
+for thread in threads:
+    thread.start()
+holding.wait()
+try:
+    backend_pid()
+    results["third"] = "connected"
+except OperationalError as error:
+    results["third"] = type(error.__cause__).__name__
+connection.close()
+release.set()
+for thread in threads:
+    thread.join()
+results["third_after_release"] = backend_pid()
+
+# A forked child opens its own connections; the parent's stay usable.
+parent = backend_pid()
+reader, writer = os.pipe()
+child = os.fork()
+if child == 0:
+    os.write(writer, str(backend_pid()).encode())
+    os._exit(0)
+os.waitpid(child, 0)
+results["child"] = int(os.read(reader, 64))
+results["parent"], results["parent_after_fork"] = parent, backend_pid()
+print(json.dumps(results))
+"""
+
+
+def test_a_process_holds_at_most_its_pools_connections_and_a_forked_child_opens_its_own(tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "DATA_DIR": str(tmp_path),
+           "DJANGO_SETTINGS_MODULE": "store.settings", "SECRET_KEY": secrets.token_urlsafe(50),
+           "DATABASE_URL": REAL_POSTGRES, "DB_POOL_MAX_SIZE": "2", "DB_POOL_TIMEOUT": "0.5"}
+    result = subprocess.run([sys.executable, "-c", POOL_SCRIPT], cwd=BASE_DIR, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+
+    assert seen["first"] != seen["second"]
+    assert seen["third"] == "PoolTimeout"  # a third connection was never opened
+    assert seen["third_after_release"] in (seen["first"], seen["second"])  # reused, not a new one
+    assert seen["parent_after_fork"] == seen["parent"]
+    assert seen["child"] not in (seen["first"], seen["second"])
