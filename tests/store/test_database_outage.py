@@ -142,9 +142,11 @@ def unwritable(path: Path):
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite file; PostgreSQL's read-only mode below")
 def test_healthz_is_unhealthy_when_the_sqlite_file_cannot_be_written(client, no_cache_of_checks):
     path = Path(connection.settings_dict["NAME"])
+    connection.ensure_connection()  # opened now, a connection would stay read-only after the block
 
     with unwritable(path):
         response = client.get("/healthz")
+    connection.close()  # as a restarted process would, it opens the file anew
 
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
