@@ -79,10 +79,15 @@ bootstrap: $(REQUIREMENTS_STAMP) secret-key
 collectstatic: $(REQUIREMENTS_STAMP) secret-key
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 
-# Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both.
+# Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both. honcho
+# gives each process a PORT of its own, so WEB_PORT names the web's for all of them (Procfile).
+# gunicorn is not built to face the internet's clients (a slow one holds a thread): a HOST
+# beyond this machine gets a warning.
 run: $(REQUIREMENTS_STAMP) migrate bootstrap collectstatic
 	@echo "Workflow Store: http://$(HOST):$(PORT)/  (admin /admin/, API docs /api/docs/, health /healthz)"
-	$(DEMO_ENV) HOST="$(HOST)" PORT="$(PORT)" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	@case "$(HOST)" in 127.*|localhost|::1|"[::1]") ;; *) \
+		echo "Warning: HOST=$(HOST) listens beyond this machine. The demo is not for the internet: gunicorn must never face clients itself (slow clients hold its threads). For production put nginx in front (docs/operations.md, \"One machine in production\")." >&2 ;; esac
+	$(DEMO_ENV) HOST="$(HOST)" PORT="$(PORT)" WEB_PORT="$(PORT)" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
 # --- tests ----------------------------------------------------------------------------------
 
