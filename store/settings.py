@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "store.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "store.middleware.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -420,8 +421,11 @@ CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
 
 # --- Security (production values come from the environment) -----------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-# Probes and Prometheus reach each process directly over plain HTTP, past the TLS proxy.
-SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^healthz$", r"^metrics$"]
+# The probes and /metrics: orchestrators and Prometheus reach each process directly, by its
+# address and over plain HTTP, so these answer whatever the Host (store.middleware.ProbeMiddleware)
+# and are never redirected to HTTPS.
+PROBE_PATHS = ["/livez", "/readyz", "/healthz", "/metrics"]
+SECURE_REDIRECT_EXEMPT = [rf"^{path.lstrip('/')}$" for path in PROBE_PATHS]
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
