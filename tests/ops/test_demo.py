@@ -6,12 +6,13 @@ back, so the order reaching "delivered" proves the worker knows the web's addres
 demos on two ports run side by side.
 """
 import json
+import subprocess
 import urllib.request
 import uuid
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import BASE_DIR, wait_for
 from tests.ops.conftest import MakeRun, clean_env, free_port, http_get, samples, value
 from tests.payment_events import CARD_PENDING
 
@@ -110,6 +111,7 @@ def test_make_run_delivers_a_3d_secure_order_and_serves_both_metrics_on_its_port
     finally:
         run.stop()
     assert "not delivered to" not in run.output()
+    assert "not for the internet" not in run.output()  # loopback: no warning
 
 
 def test_two_demos_run_side_by_side_on_two_ports(tmp_path):
@@ -128,3 +130,14 @@ def test_two_demos_run_side_by_side_on_two_ports(tmp_path):
             second.stop()
     finally:
         first.stop()
+
+
+def test_make_run_on_a_wildcard_host_says_the_demo_is_not_for_the_internet(tmp_path):
+    """Said before anything listens: with a PORT honcho refuses, nothing starts at all."""
+    env = clean_env(tmp_path / "data", HOST="0.0.0.0", PORT="no-port")
+    result = subprocess.run(["make", "--no-print-directory", "run"], cwd=BASE_DIR, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode != 0
+    assert "HOST=0.0.0.0 listens beyond this machine. The demo is not for the internet" in result.stderr
+    assert "gunicorn must never face clients itself" in result.stderr
+    assert "docs/operations.md" in result.stderr
