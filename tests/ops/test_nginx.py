@@ -3,10 +3,12 @@ a real gunicorn: its own refusals (413, 414, 502) answer in the API's JSON shape
 as a page elsewhere, and a request line gunicorn would refuse is refused by nginx first."""
 import http.client
 import json
+import subprocess
 
 import pytest
 
-from bench.nginx import Nginx
+from bench.env import BASE_DIR
+from bench.nginx import SNIPPET, Nginx, ensure_nginx
 from tests.ops.conftest import free_port, process_env
 
 
@@ -97,3 +99,29 @@ def test_a_stopped_gunicorn_is_a_502_in_the_shape_of_the_path_with_retry_after(p
     status, headers, body = request(nginx, "GET", "/")
     assert_page(status, headers, body, 502)
     assert headers["retry-after"] == "5"
+
+
+def test_uploaded_images_are_served_by_nginx_with_the_apps_headers(proxied):
+    nginx, _ = proxied
+    image = nginx.media_dir / "products" / "photo.png"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    status, headers, body = request(nginx, "GET", "/media/products/photo.png")
+    assert status == 200 and body == image.read_bytes()
+    assert headers["content-type"] == "image/png" and headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in headers["content-security-policy"]
+    assert request(nginx, "GET", "/media/products/photo.html")[0] == 404
+
+
+def test_the_compose_server_block_is_a_valid_configuration_of_the_same_file(tmp_path):
+    """docker-compose.yml's nginx reads compose.conf, which includes store.conf as site.conf does."""
+    compose_conf = (BASE_DIR / "observability" / "nginx" / "compose.conf").read_text()
+    assert compose_conf.count("include /etc/nginx/snippets/workflow-store.conf;") == 1
+    server = compose_conf.replace("include /etc/nginx/snippets/workflow-store.conf;", f"include {SNIPPET};")
+    server = server.replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
+    main = tmp_path / "nginx.conf"
+    main.write_text(f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+                    f"http {{\naccess_log off;\nclient_body_temp_path {tmp_path}/body;\n{server}\n}}\n")
+    result = subprocess.run([ensure_nginx(), "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
