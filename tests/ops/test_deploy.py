@@ -199,9 +199,9 @@ def test_the_workers_grace_period_is_what_the_docs_ask_for():
 
 
 def test_postgresql_holds_the_connections_of_the_documented_scale():
-    """Each gunicorn thread and each pipeline thread holds a connection (docs/operations.md,
-    "Database connections"): the compose file's PostgreSQL must take them all at the scale its
-    header runs, from the compose file's own numbers."""
+    """At most one connection per gunicorn thread and per pipeline thread (plus each cluster's
+    own four processes): the compose file's PostgreSQL must take them all at the scale its
+    header runs, from the compose file's own numbers, and its header shows this computation."""
     services = compose()["services"]
     scale = documented_scale()
     web, worker = services["web"]["environment"], services["worker"]["environment"]
@@ -213,9 +213,8 @@ def test_postgresql_holds_the_connections_of_the_documented_scale():
     command = " ".join(services["db"]["command"])
     max_connections = int(re.search(r"max_connections=(\d+)", compose_default(command)).group(1))
     assert max_connections >= needed, (max_connections, needed)
-    docs = (BASE_DIR / "docs" / "operations.md").read_text()
-    assert f"max_connections={max_connections}" in docs
-    assert f"= {needed}" in docs  # the docs' worked example is this computation
+    header = (BASE_DIR / "docker-compose.yml").read_text().split("\nname:", 1)[0]
+    assert f"= {needed}\n" in header and f"POSTGRES_MAX_CONNECTIONS, {max_connections})" in header
 
 
 def test_every_environment_example_names_the_internal_and_the_public_address():
