@@ -1,6 +1,6 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
-    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage provider-outage] [--backend=sqlite|postgres]
+    python -m bench.drills [crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients] [--backend=sqlite|postgres]
                            [--quick] [--keep-failed]
 
 Each drill builds its own store: a new temp folder (h5drill-<name>-<backend>-<random>…), and a
@@ -17,11 +17,11 @@ import sys
 import time
 import traceback
 
-from bench.drills import broker_outage, crash, fuzz, idempotency, oversell, provider_outage, restart
+from bench.drills import broker_outage, crash, fuzz, idempotency, oversell, provider_outage, restart, slow_clients
 from bench.env import discard_stores
 
 DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
-          "broker-outage": broker_outage, "provider-outage": provider_outage}
+          "broker-outage": broker_outage, "provider-outage": provider_outage, "slow-clients": slow_clients}
 DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres"}
 
 

@@ -154,8 +154,8 @@ def payment_link_token(link: PaymentLink) -> str:
 
 
 def payment_link_url(link: PaymentLink) -> str:
-    """The absolute URL the customer opens (settings.STORE_URL + the storefront's path)."""
-    return settings.STORE_URL + reverse("orders:payment_link", kwargs={"token": payment_link_token(link)})
+    """The absolute URL the customer opens (settings.STORE_PUBLIC_URL + the storefront's path)."""
+    return settings.STORE_PUBLIC_URL + reverse("orders:payment_link", kwargs={"token": payment_link_token(link)})
 
 
 def payment_link_send(*, order: Order, actor) -> PaymentLink:

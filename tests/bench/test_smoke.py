@@ -7,7 +7,8 @@ prefix: bench.env), so they check that the harness works end to end, not the num
 The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All eight run at once
+The slow-clients drill runs Debian's nginx (installed when missing).
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -29,6 +30,7 @@ RUNS = {
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
+    "slow-clients": ["-m", "bench.drills", "slow-clients", "--quick", "--backend=sqlite", "--keep-failed"],
 }
 
 
@@ -46,7 +48,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: eight runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: nine runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -91,6 +93,14 @@ def test_provider_outage_prints_its_figures(smoke_runs):
                  "paid → shipped (shipping): baseline p50", "/healthz:", "stalled:", "stock adds up",
                  "== provider-outage (sqlite):"):
         assert part in output, f"the provider-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_slow_clients_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["slow-clients"]
+    for part in ("nginx on http://127.0.0.1:", "baseline /livez: p50", "baseline /products/prod-001/: p50",
+                 "with 50 slow clients /livez: p50", "slow clients connected: 50 before, 50 after",
+                 "gunicorn without nginx /livez", "== slow-clients (sqlite): PASS"):
+        assert part in output, f"the slow-clients drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):
