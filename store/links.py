@@ -1,0 +1,12 @@
+"""Absolute links the store sends out (e-mails): its public address plus a path.
+
+The one place that decides which address customers open: settings.STORE_URL, without a
+trailing slash (store.settings). Every e-mailed link is built here.
+"""
+from django.conf import settings
+
+
+def public_url(path: str) -> str:
+    """`path` (absolute, starting with "/") on the store's public address:
+    public_url("/accounts/password/reset/…/") → "http://127.0.0.1:8080/accounts/password/reset/…/"."""
+    return settings.STORE_URL + path
