@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from catalog.models import STOCK_MAX, Product
 from store.api import fields
+from store.api.query import QueryParams
 from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 STATES = ("active", "inactive")
@@ -26,11 +27,11 @@ class ProductSerializer(serializers.Serializer):
         return product.image_url
 
 
-class ProductFilterSerializer(serializers.Serializer):
-    category = fields.CharField(
-        required=False, allow_blank=True, help_text="Category name or slug, case-insensitive."
-    )
-    search = fields.CharField(required=False, allow_blank=True, help_text="Words in the name or the description.")
+class ProductFilterSerializer(QueryParams):
+    """?category= and ?search= (each optional; given empty, a 400 naming it)."""
+
+    category = fields.CharField(required=False, help_text="Category name or slug, case-insensitive.")
+    search = fields.CharField(required=False, help_text="Words in the name or the description.")
 
 
 class ProductWriteSerializer(serializers.Serializer):
