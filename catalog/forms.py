@@ -53,6 +53,10 @@ class ProductPhotoField(forms.ImageField):
             raise forms.ValidationError(
                 f"The image is {width}x{height} pixels; at most {side}x{side} are accepted.", code="too_many_pixels"
             )
-        content, image_format = photo_without_metadata(upload)
+        try:
+            content, image_format = photo_without_metadata(upload)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            # Pillow's verify() reads the structure only; decoding finds a truncated or corrupt image.
+            raise forms.ValidationError(self.error_messages["invalid_image"], code="invalid_image") from None
         return SimpleUploadedFile(f"photo.{PHOTO_FORMATS[image.format]}", content,
                                   content_type=Image.MIME[image_format])

@@ -86,7 +86,8 @@ def photo_without_metadata(data: IO[bytes]) -> tuple[bytes, str]:
     The EXIF orientation is applied to the pixels first (a photo taken sideways stays upright),
     then the image is re-encoded with its colour profile (ICC) and, for an animated GIF, PNG or
     WebP, every frame and its timing; no EXIF, XMP, comment or text metadata is written.
-    JPEG and WebP are re-encoded at JPEG_QUALITY."""
+    JPEG and WebP are re-encoded at JPEG_QUALITY. Raises OSError (Pillow's) for an image that
+    cannot be decoded, e.g. a truncated file that Pillow's verify() let through."""
     data.seek(0)
     with Image.open(data) as image:
         image_format = _STORED_AS.get(image.format, image.format)

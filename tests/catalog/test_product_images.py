@@ -36,6 +36,13 @@ def png(width: int = 64, height: int = 40, *, noise: bool = False) -> bytes:
 
 
 NOISE = png(80, 80, noise=True)
+
+
+def truncated_jpeg() -> bytes:
+    """A JPEG cut short: Pillow's verify() passes it, decoding it fails."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (80, 80), NOISE[:80 * 80 * 3].ljust(80 * 80 * 3, b"x")).save(buffer, format="JPEG")
+    return buffer.getvalue()[:len(buffer.getvalue()) // 2]
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
@@ -267,8 +274,10 @@ def test_clearing_the_upload_shows_the_built_in_picture_again(client, staff_user
          f"The image is {len(NOISE) / 1024:.1f}\xa0KB; the largest accepted is 4.0\xa0KB."),
         (SimpleUploadedFile("photo.png", png(120, 30), content_type="image/png"),
          {"PRODUCT_IMAGE_MAX_SIDE": 100}, "The image is 120x30 pixels; at most 100x100 are accepted."),
+        (SimpleUploadedFile("photo.jpg", truncated_jpeg(), content_type="image/jpeg"), {},
+         "This file is not an image Pillow can read: upload a JPEG, PNG, WebP or GIF image."),
     ],
-    ids=["not-an-image", "svg", "too-large", "too-many-pixels"],
+    ids=["not-an-image", "svg", "too-large", "too-many-pixels", "truncated"],
 )
 def test_a_bad_upload_is_refused_with_a_message_and_nothing_written(
     client, staff_user, catalog, media_root, settings, upload, limits, message
