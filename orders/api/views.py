@@ -111,7 +111,7 @@ class OrderListCreateApi(APIView):
 
         Filters (all optional, combined with AND): `customer`, `state` (several: repeat it or
         separate with commas), `createdFrom`, `createdTo`. They only narrow what the caller may
-        see. Any other query parameter, or a bad value, is a 400 naming the parameter.
+        see. Any other query parameter, or a bad or empty value, is a 400 naming the parameter.
         """
         query = order_list_query(request.query_params)
         orders = selectors.order_list(user=request.user, states=query.states, customer=query.customer,
