@@ -5,7 +5,6 @@ import logging
 from datetime import timedelta
 from io import StringIO
 
-import pytest
 from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.utils import timezone
