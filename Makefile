@@ -127,7 +127,7 @@ bench: $(REQUIREMENTS_STAMP)
 
 # Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage;
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
-DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage clock-skew
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
 

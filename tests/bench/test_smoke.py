@@ -7,7 +7,8 @@ prefix: bench.env), so they check that the harness works end to end, not the num
 The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All eight run at once
+The clock-skew drill needs Debian's libfaketime (it installs it when missing).
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -29,6 +30,7 @@ RUNS = {
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
+    "clock-skew": ["-m", "bench.drills", "clock-skew", "--quick", "--backend=sqlite", "--keep-failed"],
 }
 
 
@@ -46,7 +48,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: eight runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: nine runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
