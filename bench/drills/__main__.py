@@ -9,7 +9,8 @@ database (drill<name>_<random>_store), queue name and Redis key prefix (h5drill<
 of its own, so two runs at once on one machine never meet. Each is removed when the drill ends;
 with --keep-failed a failed drill's folder (its logs) stays. Without --backend, oversell runs on
 PostgreSQL (what it is about: row locks under real concurrency), broker-outage on PostgreSQL with
-a redis-server of its own, and the others (provider-outage and clock-skew too) on SQLite + the ORM broker.
+a redis-server of its own, clock-skew on PostgreSQL + Redis (always: the ORM broker keeps time by the
+writer's clock), and the others (provider-outage too) on SQLite + the ORM broker.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from bench.env import discard_stores
 
 DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
           "broker-outage": broker_outage, "provider-outage": provider_outage, "clock-skew": clock_skew}
-DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres"}
+DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres", "clock-skew": "postgres"}
 
 
 def main(argv: list[str] | None = None) -> int:
