@@ -245,3 +245,22 @@ def test_an_unreachable_provider_leaves_the_order_waiting(sync_pipeline, custome
 
     assert (found.found, found.transition) == ("unreachable", "")
     assert Order.objects.get(pk=order.pk).state == "paying"
+
+
+def test_the_api_runs_the_same_reconciliation_for_staff_who_may_change_orders(
+    sync_pipeline, customer, place_order, staff_api, customer_api
+):
+    order = place_order(customer, card=CARD_PENDING)
+    bank_answered(order.pk)
+
+    refused = customer_api.post(f"/api/orders/{order.pk}/reconcile")
+    assert refused.status_code in (403, 404) and Order.objects.get(pk=order.pk).state == "paying"
+
+    response = staff_api.post(f"/api/orders/{order.pk}/reconcile")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"found": "approved", "transition": "payment_approved", "state": "paid",
+                               "detail": f"The provider says the charge was approved: order {order.number} is paid."}
+    assert Order.objects.get(pk=order.pk).state == "delivered"
+    again = staff_api.post(f"/api/orders/{order.pk}/reconcile").json()
+    assert (again["found"], again["transition"]) == ("nothing", "")
