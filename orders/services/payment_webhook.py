@@ -55,6 +55,7 @@ class WebhookAnswer:
 
 
 def _refuse(error: DomainError, *, event: PaymentEvent | None = None) -> NoReturn:
+    metrics.webhook_refused(error.code)
     logger.warning("payment webhook refused (%s): %s", error.code, error.message,
                    extra={"order_id": event.order_id if event else None})
     raise error
@@ -69,14 +70,12 @@ def payment_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAns
     try:
         signature_verify(body, signature)
     except SignatureRefused as refusal:
-        metrics.webhook_refused(refusal.code)
         if refusal.code == "stale_signature":
             _stale_record(body, signature, str(refusal))
         _refuse(ValidationFailed(str(refusal), code=refusal.code))
     try:
         event = payment_event_parse(body)
     except EventMalformed as problem:
-        metrics.webhook_refused("malformed_event")
         _refuse(ValidationFailed(str(problem), code="malformed_event"))
     if event.type not in EVENT_TYPES:
         logger.info("payment webhook event %s of type %s not handled", event.id, event.type)
