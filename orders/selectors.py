@@ -119,8 +119,9 @@ def order_version_of(*, order: Order) -> str:
 
 def order_waits(*, order: Order) -> bool:
     """Whether the order waits on someone rather than on the pipeline's next step: held for the
-    shop's approval or delayed (WAITING_STATES), or a step waiting for a provider to answer."""
-    if order.state in WAITING_STATES:
+    shop's approval or delayed (WAITING_STATES), a payment pending at the bank, or a step waiting
+    for a provider to answer."""
+    if order.state in WAITING_STATES or (order.state == OrderState.PAYING and order.charge_pending_reference):
         return True
     events = order.events.all()
     last = events[len(events) - 1] if events else None

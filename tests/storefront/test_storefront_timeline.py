@@ -171,6 +171,7 @@ def test_a_payment_pending_at_the_bank_tells_the_customer_nothing_more_is_needed
     assert stages(order, customer)["Processing payment"] == "current"
     assert ("Waiting for your bank to confirm the payment. Nothing more is needed from you: your order goes on "
             "by itself once the bank confirms.") in page
+    assert 'data-poll-backoff="1 2 5 15"' in page  # a wait of minutes: the page polls less and less often
     # Once the bank confirmed (here found by the store's own check), the page says so no more.
     bank_answered(order.pk)
     Order.objects.filter(pk=order.pk).update(charge_pending_since=order.created_at.replace(year=2000))
