@@ -2,11 +2,14 @@
 (charge_status) instead of guessing: at the deadline, on a schedule, for unwanted approvals.
 In-process pipeline (django-q2's sync mode) and the real webhook."""
 import logging
+import threading
 from datetime import timedelta
 from io import StringIO
 
 from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
+from django.db import connections
+from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -264,3 +267,45 @@ def test_the_api_runs_the_same_reconciliation_for_staff_who_may_change_orders(
     assert Order.objects.get(pk=order.pk).state == "delivered"
     again = staff_api.post(f"/api/orders/{order.pk}/reconcile").json()
     assert (again["found"], again["transition"]) == ("nothing", "")
+
+
+def test_the_webhook_and_reconciliation_at_the_same_time_settle_the_order_once(sync_pipeline, customer, place_order,
+                                                                               settings):
+    """Both lock the order's row (on SQLite the writes serialize: IMMEDIATE transactions)."""
+    order = place_order(customer, card=CARD_PENDING)
+    bank_answered(order.pk)
+    settings.PIPELINE_TASKS_SYNC = False  # the hand-back to the pipeline is only queued
+    event = event_for(order.pk)
+    barrier = threading.Barrier(8)
+    answers: list[str] = []
+    lock = threading.Lock()
+
+    def by_webhook():
+        try:
+            barrier.wait()
+            said = answer(deliver(Client(), event))["status"]
+        finally:
+            connections.close_all()
+        with lock:
+            answers.append(said)
+
+    def by_reconciliation():
+        try:
+            barrier.wait()
+            said = payment_reconcile(order_id=order.pk).transition or "nothing"
+        finally:
+            connections.close_all()
+        with lock:
+            answers.append(said)
+
+    threads = [threading.Thread(target=work) for work in (by_webhook, by_reconciliation) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    order = Order.objects.get(pk=order.pk)
+    assert order.state == "paid"
+    assert order.events.filter(transition="payment_approved").count() == 1
+    assert answers.count("processed") + answers.count("payment_approved") == 1, answers
+    assert PaymentWebhookEvent.objects.get(event_id=event.id).unwanted == ""
