@@ -130,9 +130,10 @@ DRILL_ARGS ?=
 bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
-# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage, slow-clients;
+# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage,
+# slow-clients, clock-skew;
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
-DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
 

@@ -524,6 +524,14 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Seconds a pending payment may wait for the provider's confirmation before the order fails.
 PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900, minimum=1)
+# Reconciliation (orders.services.payment_reconcile): every EVERY_MINUTES a schedule asks the
+# provider about payments pending for more than AFTER_SECONDS (and refunds unwanted approvals);
+# each lookup waits at most TIMEOUT seconds.
+PAYMENT_RECONCILE = {
+    "AFTER_SECONDS": env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 120, minimum=0),
+    "EVERY_MINUTES": env_int("PAYMENT_RECONCILE_EVERY_MINUTES", 1, minimum=1),
+    "TIMEOUT": env_float("PAYMENT_RECONCILE_TIMEOUT", 10),
+}
 # Hours a payment link staff send for a failed payment stays usable (it also works only once).
 PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72, minimum=1)
 

@@ -8,6 +8,8 @@ The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server 
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
 The slow-clients drill runs Debian's nginx (installed when missing).
+The clock-skew drill runs on PostgreSQL + Redis too and needs Debian's libfaketime (it installs
+it when missing).
 The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
@@ -31,6 +33,7 @@ RUNS = {
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
     "slow-clients": ["-m", "bench.drills", "slow-clients", "--quick", "--backend=sqlite", "--keep-failed"],
+    "clock-skew": ["-m", "bench.drills", "clock-skew", "--quick", "--backend=postgres", "--keep-failed"],
 }
 
 
