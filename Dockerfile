@@ -1,9 +1,20 @@
 # syntax=docker/dockerfile:1
-# Workflow Store image: one image, two processes.
-#   web     docker run -p 8080:8080 -e SECRET_KEY=... -e ALLOWED_HOSTS=shop.example.com IMAGE
-#   worker  docker run -e SECRET_KEY=... IMAGE python manage.py qcluster
-#   release docker run -e SECRET_KEY=... IMAGE python manage.py migrate --noinput
-# See docs/operations.md.
+# Workflow Store image: one image, two processes (web and worker) and a release step, sharing
+# one database. Without DATABASE_URL that is the SQLite file in /data, so each command mounts
+# the same named volume; the worker calls the web back at STORE_URL (the simulated payment
+# provider's callbacks), so both join one network. Tried on one machine, as copied:
+#
+#   docker build -t workflow-store .
+#   docker network create workflow-store && docker volume create workflow-store-data
+#   export SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+#   release  docker run --rm --network workflow-store -v workflow-store-data:/data -e SECRET_KEY -e STORE_URL=http://store-web:8080 -e STORE_PUBLIC_URL=http://localhost:8080 workflow-store sh -c 'python manage.py migrate --noinput && python manage.py store_bootstrap'
+#   web      docker run -d --name store-web --network workflow-store -v workflow-store-data:/data -p 127.0.0.1:8080:8080 -e SECRET_KEY -e STORE_URL=http://store-web:8080 -e STORE_PUBLIC_URL=http://localhost:8080 workflow-store
+#   worker   docker run -d --name store-worker --network workflow-store -v workflow-store-data:/data -e SECRET_KEY -e STORE_URL=http://store-web:8080 -e STORE_PUBLIC_URL=http://localhost:8080 workflow-store python manage.py qcluster
+#   staff    docker run --rm -it --network workflow-store -v workflow-store-data:/data -e SECRET_KEY workflow-store python manage.py createsuperuser
+#
+# gunicorn listens on loopback here: it never faces clients itself. In production put nginx in
+# front (observability/nginx/), use PostgreSQL and Redis, and the environment of
+# docs/operations.md ("Container image"); docker-compose.yml runs the whole stack.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -54,8 +65,9 @@ WORKDIR /app
 
 USER store:store
 EXPOSE 8080
-# The SQLite default lives here; with DATABASE_URL (PostgreSQL) nothing is written to it.
-VOLUME ["/data"]
+# /data holds the SQLite default and uploaded images: mount a named volume there, the same one
+# for every container of the store (no VOLUME here: it would give each container a private,
+# anonymous one). With DATABASE_URL (PostgreSQL) only the images are written to it.
 
 # No HEALTHCHECK: the worker runs this image too and serves no HTTP. Probe the web container
 # with /livez (liveness) and /readyz (readiness); /healthz also checks broker and workers.

@@ -36,7 +36,7 @@ help:
 	@echo "make smoke      smoke runs of the bench and every drill (tiny N; PostgreSQL for broker-outage)"
 	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
 	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage,"
-	@echo "                provider-outage); \`make drill provider-outage\` runs the ones named"
+	@echo "                provider-outage, slow-clients); \`make drill provider-outage\` runs the ones named"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
@@ -79,10 +79,15 @@ bootstrap: $(REQUIREMENTS_STAMP) secret-key
 collectstatic: $(REQUIREMENTS_STAMP) secret-key
 	$(DEMO_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 
-# Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both.
+# Web (gunicorn) and worker (qcluster) from the Procfile, together; Ctrl-C stops both. honcho
+# gives each process a PORT of its own, so WEB_PORT names the web's for all of them (Procfile).
+# gunicorn is not built to face the internet's clients (a slow one holds a thread): a HOST
+# beyond this machine gets a warning.
 run: $(REQUIREMENTS_STAMP) migrate bootstrap collectstatic
 	@echo "Workflow Store: http://$(HOST):$(PORT)/  (admin /admin/, API docs /api/docs/, health /healthz)"
-	$(DEMO_ENV) HOST="$(HOST)" PORT="$(PORT)" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
+	@case "$(HOST)" in 127.*|localhost|::1|"[::1]") ;; *) \
+		echo "Warning: HOST=$(HOST) listens beyond this machine. The demo is not for the internet: gunicorn must never face clients itself (slow clients hold its threads). For production put nginx in front (docs/operations.md, \"One machine in production\")." >&2 ;; esac
+	$(DEMO_ENV) HOST="$(HOST)" PORT="$(PORT)" WEB_PORT="$(PORT)" PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start
 
 # --- tests ----------------------------------------------------------------------------------
 
@@ -125,9 +130,10 @@ DRILL_ARGS ?=
 bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
-# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage, db-outage;
+# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage,
+# slow-clients, clock-skew, db-outage;
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
-DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage db-outage
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew db-outage
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
 

@@ -1,5 +1,11 @@
-"""Reads for accounts: a customer's address book, always scoped to its owner."""
+"""Reads for accounts: a customer's address book, always scoped to its owner; who a
+password-reset e-mail goes to, and the link in it."""
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Address, User
 from store.errors import NotFound
@@ -20,3 +26,17 @@ def address_get(*, user: User, address_id: int) -> Address:
 
 def address_default(*, user: User) -> Address | None:
     return Address.objects.filter(user=user, is_default=True).first()
+
+
+def password_reset_accounts(*, email: str) -> list[User]:
+    """The accounts a password reset asked for `email` goes to: active, with a usable password,
+    their address equal to `email` ignoring case (Django's PasswordResetForm.get_users). Usually
+    none or one."""
+    return list(PasswordResetForm().get_users(email))
+
+
+def password_reset_path(*, user: User) -> str:
+    """The path of `user`'s reset link, "/accounts/password/reset/<uid>/<token>/": the token is
+    good once (it changes with the password) for PASSWORD_RESET_TIMEOUT seconds from now."""
+    return reverse("accounts:password_reset_confirm", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)})

@@ -20,6 +20,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_pas
 
 from accounts import signin
 from accounts.models import Address, User
+from accounts.signals import password_reset_requested
 from store.api.authentication import MALFORMED_CLAIMS, user_id_from_claims
 from store.errors import DomainError, TooManyAttempts, ValidationFailed
 
@@ -99,6 +100,14 @@ def user_password_change(*, user: User, current_password: str, new_password: str
     user.set_password(new_password)
     user.save(update_fields=["password"])
     return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """Someone asked for a reset link for `email` (as entered): queue the e-mail's task, looking
+    nothing up. The worker decides whether an account has the address and sends the link
+    (notifications.account_mail), so the asker learns nothing either way, not even from the
+    time the answer takes."""
+    password_reset_requested.send(sender=User, email=email)
 
 
 def tokens_issue(*, user: User) -> dict[str, str]:

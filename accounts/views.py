@@ -152,19 +152,20 @@ class PasswordChangeView(GuardedPasswordChangeMixin, auth_views.PasswordChangeVi
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Ask for a reset link by e-mail; RATE_LIMITS['PASSWORD_RESET'] per address. The answer is the
-    same whether or not the address has an account (it must not tell who is a customer)."""
+    """Ask for a reset link by e-mail; RATE_LIMITS['PASSWORD_RESET'] per address. The form only
+    queues the e-mail's task with the address entered (services.password_reset_request): the
+    worker looks the address up and sends the link, so the answer is the same page, in the same
+    time, whether or not the address has an account (it must not tell who is a customer)."""
 
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/password_reset_email.txt"
-    subject_template_name = "accounts/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_sent")
 
     def form_valid(self, form) -> HttpResponse:
         if refusal := throttling.address_refusal(self.request, "PASSWORD_RESET"):
             form.add_error(None, refusal.message)
             return signin.refusal_status(self.form_invalid(form), refusal)
-        return super().form_valid(form)
+        services.password_reset_request(email=form.cleaned_data["email"])
+        return redirect(self.get_success_url())
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):

@@ -30,7 +30,7 @@ from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
 from catalog.models import Product, StockMovement  # noqa: E402
 from catalog.stock import stock_set  # noqa: E402
-from orders.models import Order, OrderEvent, OrderLine  # noqa: E402
+from orders.models import Order, OrderEvent, OrderLine, PaymentWebhookEvent  # noqa: E402
 from orders.services import LineRequest, ShippingAddress, order_place  # noqa: E402
 from orders.states import TERMINAL_STATES, StockStatus  # noqa: E402
 from providers.models import GatewayCall  # noqa: E402
@@ -377,6 +377,34 @@ def cmd_outage_orders(payload: dict) -> dict:
         elif operation == "refund" and outcome == "ok":
             rows[order_id]["refunds"] += 1
     return {"orders": list(rows.values()), "now": time.time()}
+
+
+def cmd_skew_orders(payload: dict) -> dict:
+    """Per order of `order_ids` (the clock-skew drill): state, failure reason, when its charge first
+    answered pending and when it was paid (epoch seconds, the worker's clock: both written by the
+    pipeline or the reconciliation in the worker), whether reconciliation paid it, its charge calls
+    by outcome and refunds in the simulator's ledger, and its webhook deliveries kept, by outcome."""
+    ids = payload["order_ids"]
+    rows = {pk: {"id": pk, "state": state, "reason": reason, "pending": None, "paid": None, "reconciled": False,
+                 "charges": {}, "refunds": 0, "callbacks": {}}
+            for pk, state, reason in Order.objects.filter(pk__in=ids).values_list("pk", "state", "failure_reason")}
+    events = (OrderEvent.objects.filter(order_id__in=ids).order_by("created_at", "id")
+              .values_list("order_id", "event_type", "transition", "detail", "created_at"))
+    for order_id, event_type, transition, detail, at in events:
+        row = rows[order_id]
+        if event_type == "order.payment_pending" and row["pending"] is None:
+            row["pending"] = at.timestamp()
+        if transition == "payment_approved" and row["paid"] is None:
+            row["paid"], row["reconciled"] = at.timestamp(), bool((detail or {}).get("reconciled"))
+    for order_id, operation, outcome in (GatewayCall.objects.filter(gateway="payment", order_id__in=ids, final=True)
+                                         .values_list("order_id", "operation", "outcome")):
+        if operation == "charge":
+            rows[order_id]["charges"][outcome] = rows[order_id]["charges"].get(outcome, 0) + 1
+        elif operation == "refund":
+            rows[order_id]["refunds"] += 1
+    for order_id, outcome in PaymentWebhookEvent.objects.filter(order_id__in=ids).values_list("order_id", "outcome"):
+        rows[order_id]["callbacks"][outcome] = rows[order_id]["callbacks"].get(outcome, 0) + 1
+    return {"orders": list(rows.values())}
 
 
 def _stock_to(public_id: str, wanted: int) -> None:

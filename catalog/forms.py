@@ -1,7 +1,11 @@
 """Form fields of the catalog's admin: the product photo upload."""
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.template.defaultfilters import filesizeformat
+from PIL import Image
+
+from catalog.pictures import photo_without_metadata
 
 # Formats an upload may be (Pillow's names) and the extension it is stored with, so that the
 # media view's Content-Type, taken from the extension, is the image's real type. MPO is the
@@ -13,7 +17,9 @@ class ProductPhotoField(forms.ImageField):
     """An uploaded product image: at most PRODUCT_IMAGE_MAX_BYTES and PRODUCT_IMAGE_MAX_SIDE pixels
     a side, in one of PHOTO_FORMATS, checked by Pillow (Django's ImageField opens and verifies it).
 
-    The cleaned file is renamed "photo.<ext>" after its real format. Errors name the limit.
+    The cleaned file is the image without its metadata (catalog.pictures.photo_without_metadata:
+    orientation applied, no EXIF, GPS included), named "photo.<ext>" after its real format.
+    Errors name the limit.
     """
 
     default_error_messages = {
@@ -47,5 +53,10 @@ class ProductPhotoField(forms.ImageField):
             raise forms.ValidationError(
                 f"The image is {width}x{height} pixels; at most {side}x{side} are accepted.", code="too_many_pixels"
             )
-        upload.name = f"photo.{PHOTO_FORMATS[image.format]}"
-        return upload
+        try:
+            content, image_format = photo_without_metadata(upload)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            # Pillow's verify() reads the structure only; decoding finds a truncated or corrupt image.
+            raise forms.ValidationError(self.error_messages["invalid_image"], code="invalid_image") from None
+        return SimpleUploadedFile(f"photo.{PHOTO_FORMATS[image.format]}", content,
+                                  content_type=Image.MIME[image_format])

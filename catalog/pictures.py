@@ -2,13 +2,18 @@
 
 A product shows its uploaded photo (Product.photo, a file under MEDIA_ROOT) when it has one,
 else its built-in picture (Product.image, a name in BUILTIN_PICTURES). Seed products each have
-an illustration of their own; a category's picture is the fallback for new products.
+an illustration of their own; a category's picture is the fallback for new products. An upload
+is stored re-encoded without its metadata (`photo_without_metadata`): a phone's photo carries
+where it was taken (EXIF GPS) and the camera's details, which the shop must not publish.
 """
+import io
 import secrets
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import IO
 
 from django.utils.text import slugify
+from PIL import Image, ImageOps, ImageSequence
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,46 @@ def photo_upload_to(product, filename: str) -> str:
     """
     suffix = PurePath(filename).suffix.lower()
     return f"products/{slugify(product.public_id) or 'product'}-{secrets.token_hex(4)}{suffix}"
+
+
+# What a stored photo keeps of its original's `info`: how it looks (the colour profile,
+# transparency) and how it moves (an animation's timing). EXIF (GPS, camera, date), XMP,
+# comments and text chunks are left behind.
+_KEPT_INFO = ("icc_profile", "transparency", "duration", "loop", "background", "disposal", "blend")
+# The format a photo is stored in: MPO (a phone's JPEG with extra frames) as a plain JPEG.
+_STORED_AS = {"MPO": "JPEG"}
+JPEG_QUALITY = 90  # re-encoded JPEG and WebP photos: no visible loss at a product photo's size
+
+
+def _bare(frame: Image.Image) -> Image.Image:
+    frame.info = {key: value for key, value in frame.info.items() if key in _KEPT_INFO}
+    return frame
+
+
+def photo_without_metadata(data: IO[bytes]) -> tuple[bytes, str]:
+    """The image in `data` (already checked by Pillow: catalog.forms.ProductPhotoField) as
+    stored: (bytes, Pillow format name), in its own format (MPO as JPEG).
+
+    The EXIF orientation is applied to the pixels first (a photo taken sideways stays upright),
+    then the image is re-encoded with its colour profile (ICC) and, for an animated GIF, PNG or
+    WebP, every frame and its timing; no EXIF, XMP, comment or text metadata is written.
+    JPEG and WebP are re-encoded at JPEG_QUALITY. Raises OSError (Pillow's) for an image that
+    cannot be decoded, e.g. a truncated file that Pillow's verify() let through."""
+    data.seek(0)
+    with Image.open(data) as image:
+        image_format = _STORED_AS.get(image.format, image.format)
+        frames = getattr(image, "n_frames", 1) if image_format != "JPEG" else 1
+        if frames > 1:  # animations carry no orientation worth applying; keep every frame
+            images = [_bare(frame.copy()) for frame in ImageSequence.Iterator(image)]
+            options = {"save_all": True, "append_images": images[1:],
+                       "duration": [frame.info.get("duration", 0) for frame in images]}
+        else:
+            images = [_bare(ImageOps.exif_transpose(image))]
+            options = {}
+    if image_format in ("JPEG", "WEBP"):
+        options["quality"] = JPEG_QUALITY
+    if icc_profile := images[0].info.get("icc_profile"):
+        options["icc_profile"] = icc_profile
+    buffer = io.BytesIO()
+    images[0].save(buffer, format=image_format, exif=b"", **options)
+    return buffer.getvalue(), image_format

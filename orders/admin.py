@@ -60,6 +60,8 @@ from orders.services import (
     refund_create,
 )
 from orders.services.address import order_address_correct, order_address_editable
+from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
+from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import order_live_retry, payment_link_failed, payment_link_send
 from orders.staff_selectors import order_staff_notes
 from orders.states import (
@@ -268,8 +270,8 @@ class PaymentWebhookEventInline(OrderPartInline):
 
     model = PaymentWebhookEvent
     verbose_name = "payment webhook event"
-    fields = readonly_fields = ("received_at", "event_id", "event_type", "outcome", "order_state", "transition",
-                                "payload")
+    fields = readonly_fields = ("received_at", "event_id", "event_type", "outcome", "note", "order_state",
+                                "transition", "unwanted", "refund_reference", "payload")
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -435,6 +437,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                                  else ""),
             "address_url": (reverse("admin:orders_order_address", args=[order.pk])
                             if may_change and order_address_editable(order) else ""),
+            "reconcile_url": (reverse("admin:orders_order_reconcile", args=[order.pk])
+                              if may_change and order.state == S.PAYING and order.charge_key else ""),
             "order": order,
         }
 
@@ -446,6 +450,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             path("<path:object_id>/notes/", wrap(self.note_view), name="orders_order_note"),
             path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
             path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
+            path("<path:object_id>/reconcile/", wrap(self.reconcile_view), name="orders_order_reconcile"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             path("export/", wrap(self.export_view), name="orders_order_export"),
             path("report/", wrap(self.report_view), name="orders_order_report"),
@@ -600,6 +605,23 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                                       f"{link.expires_at:%Y-%m-%d %H:%M} UTC.")
         return self._back(request, order)
 
+    def reconcile_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: "Check with the provider": ask the payment provider about the charge the order waits
+        for and settle the order by its answer (orders.services.payment_reconcile; change_order)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE)
+        order = self._order_or_404(object_id)
+        found = payment_reconcile(order_id=order.pk, asked_by=request.user.email)
+        if found.transition:
+            self.log_change(request, order, f"Checked the payment with the provider: {found.found}.")
+            messages.success(request, found.message)
+        elif found.found == RECONCILE_UNREACHABLE:
+            messages.warning(request, found.message)
+        else:
+            messages.info(request, found.message)
+        return self._back(request, order)
+
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
         self._require(request, permissions.ORDER_CHANGE)
@@ -705,6 +727,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                 "tasks": [{"task": task, "buttons": buttons(task.order) if task.order else [],
                            "url": reverse("admin:django_q_failure_change", args=[task.failure.pk])
                            if may_see_tasks else ""} for task in section.tasks],
+                "charges": section.charges,
             }
             for section in needs_attention()
         ]

@@ -14,7 +14,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django_q.models import Failure
 
-from orders.models import Order
+from orders.models import Order, PaymentWebhookEvent
 from orders.states import TERMINAL_STATES, TRANSITIONS, WORKING_STATES, OrderState, meaning
 
 # "<module>.<function>" of a queued task → the position of the order's id among its arguments.
@@ -24,6 +24,9 @@ TASK_ORDER_ARG: dict[str, int] = {}
 REHANDLED_BY = frozenset(name for name in TRANSITIONS if meaning(name).action in {"redrive", "retry"})
 
 FAILED_TASKS_READ = 1000  # the newest; an alarm with more than this is read the same way
+# An unwanted approval the store refunded (or found not charged) stays listed this long, so staff
+# can answer the customer who saw the hold on their card.
+UNWANTED_SHOWN_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,11 @@ class AttentionSection:
     what_to_do: str
     orders: list[Order] = field(default_factory=list)
     tasks: list[FailedTask] = field(default_factory=list)
+    charges: list[PaymentWebhookEvent] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.orders) + len(self.tasks)
+        return len(self.orders) + len(self.tasks) + len(self.charges)
 
 
 def stuck_since(now: datetime | None = None) -> datetime:
@@ -94,10 +98,19 @@ def stuck_since(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(minutes=settings.STORE_ATTENTION_STUCK_MINUTES)
 
 
+def unwanted_charges(*, now: datetime | None = None, shown: int = 50) -> list[PaymentWebhookEvent]:
+    """Approvals of charges their order did not want (PaymentWebhookEvent.unwanted), newest first:
+    every one still to refund, and those settled within UNWANTED_SHOWN_DAYS. One query."""
+    recent = (now or timezone.now()) - timedelta(days=UNWANTED_SHOWN_DAYS)
+    return list(PaymentWebhookEvent.objects.exclude(unwanted="")
+                .filter(Q(unwanted=PaymentWebhookEvent.Unwanted.OPEN) | Q(received_at__gte=recent))
+                .select_related("order__owner").order_by("-received_at", "-id")[:shown])
+
+
 def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[AttentionSection]:
     """What a person must look at now, at most `shown` per section: held orders, failed payments and
     shipments, orders stuck in a working state, unsettled failed tasks, orders a provider outage
-    stalled. Six queries."""
+    stalled, approvals of charges no order wanted. Seven queries."""
     base = Order.objects.select_related("owner").order_by("updated_at", "id")
     # A shipped order waits for its delivery by design; the pipeline's sweeper re-runs stuck steps,
     # so one still stuck after the threshold needs a person.
@@ -127,5 +140,12 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
         AttentionSection(
             "delayed", "Delayed by a provider outage", "Re-drive once the provider answers again, or cancel.",
             orders=list(base.filter(state=OrderState.STALLED)[:shown]),
+        ),
+        AttentionSection(
+            "unwanted", "Approved charges no order wanted",
+            "The provider approved a charge its order did not wait for (another attempt's, or after the "
+            "order ended); the shop refunds it at the provider by itself. Tell the customer if they ask "
+            "about the hold on their card; one still to refund is asked about again every few minutes.",
+            charges=unwanted_charges(now=now, shown=shown),
         ),
     ]

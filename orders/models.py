@@ -141,6 +141,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
     card_last4 = models.CharField(max_length=4, blank=True)
     transaction_id = models.CharField(max_length=64, blank=True)
     payment_retries = models.PositiveSmallIntegerField(default=0)
+    # The charge the order waits for while paying: its idempotency key, set as the order enters
+    # `paying` (the payment step charges with it), so the provider's word about another charge
+    # never moves this order; once the provider answered "pending", that charge's reference and
+    # since when. Emptied when the payment settles (approved, declined, expired).
+    charge_key = models.CharField(max_length=128, blank=True)
+    charge_pending_reference = models.CharField(max_length=64, blank=True)
+    charge_pending_since = models.DateTimeField(null=True, blank=True)
 
     # Shipment
     tracking_number = models.CharField(max_length=64, blank=True)
@@ -197,6 +204,15 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def number(self) -> str:
         return f"#{self.pk:06d}" if self.pk else "#new"
 
+    def _charge_await(self) -> None:
+        """Entering `paying`: the key of the charge the payment step issues (one per payment attempt)."""
+        self.charge_key = f"order-{self.pk}-charge-{self.payment_retries}"
+        self.charge_pending_reference, self.charge_pending_since = "", None
+
+    def _charge_settled(self) -> None:
+        self.charge_key = self.charge_pending_reference = ""
+        self.charge_pending_since = None
+
     def ship_to(self) -> dict[str, str]:
         """{address, city, state, zip}: where the order goes, named as the checkout form names it."""
         return {"address": self.ship_address, "city": self.ship_city, "state": self.ship_state, "zip": self.ship_zip}
@@ -250,7 +266,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Approve", action="approve", done="approved", not_own=True,
                              stages=(("approval", DONE),), note="Approved by the shop"))
     def approve(self) -> None:
-        pass
+        self._charge_await()
 
     @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED, permission=ORDER_APPROVE,
                 custom=means("Reject", event="order.cancelled", action="reject", done="rejected", not_own=True,
@@ -262,12 +278,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=S.VALIDATED, target=S.PAYING, permission=SYSTEM,
                 custom=means("Start payment", stages=(("payment", CURRENT),)))
     def start_payment(self) -> None:
-        pass
+        self._charge_await()
 
     @transition(field=state, source=S.PAYING, target=S.PAID, permission=SYSTEM,
                 custom=means("Payment approved", event="order.paid", stages=(("payment", DONE),),
                              note=_payment_approved_note))
     def payment_approved(self, *, transaction_id: str, card_last4: str = "") -> None:
+        self._charge_settled()
         self.transaction_id = transaction_id
         if card_last4:
             self.card_last4 = card_last4
@@ -276,12 +293,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=S.PAYING, target=S.PAYMENT_FAILED, permission=SYSTEM,
                 custom=means("Payment declined", event="order.payment_failed", stages=(("payment", FAILED),)))
     def payment_declined(self, *, reason: str = "Payment declined") -> None:
+        self._charge_settled()
         self.failure_reason = reason
 
     # A pending payment (3-D Secure, a transfer) the provider never confirmed: nothing was charged.
     @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
                 custom=means("Payment not confirmed", event="order.failed", stages=(("payment", FAILED),)))
     def payment_expired(self, *, reason: str) -> None:
+        self._charge_settled()
         self.failure_reason = reason
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
@@ -289,6 +308,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              note="Trying again (retry {payment_retries})"))
     def retry_payment(self) -> None:
         self.payment_retries += 1
+        self._charge_await()
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.FAILED, permission=SYSTEM,
                 custom=means("Give up on payment", event="order.failed", stages=(("payment", FAILED),),
@@ -356,6 +376,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              stages=(("payment", CURRENT),), note="Trying again"))
     def redrive_payment(self) -> None:
         self.stalled_in = self.failure_reason = ""
+        self._charge_await()
 
     @transition(field=state, source=S.STALLED, target=S.SHIPPING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_shipping],
@@ -505,24 +526,46 @@ class PaymentLink(models.Model):
 
 class PaymentWebhookEvent(models.Model):
     """An event the payment provider's webhook delivered (providers.webhooks), kept once per
-    event id: written in the transaction that applied it, so a redelivery changes nothing."""
+    event id: written in the transaction that applied it, so a redelivery changes nothing.
+
+    A delivery refused although its signature was genuine (stale: a clock off by more than the
+    tolerance) is kept as `refused`, and replaced by the event's first delivery that is applied
+    or ignored. Forged deliveries are never kept (orders.services.payment_webhook counts them).
+
+    An approval of a charge the order does not want (another charge's key, or an order that no
+    longer waits for one) is `unwanted`: the store refunds that charge at the provider
+    (orders.services.payment_reconcile), and staff see it under Needs attention.
+    """
 
     class Outcome(models.TextChoices):
         APPLIED = "applied", "Applied"
         IGNORED = "ignored", "Ignored"
+        REFUSED = "refused", "Refused (genuine signature, stale)"
+
+    class Unwanted(models.TextChoices):
+        OPEN = "open", "Approved charge not wanted: to refund"
+        REFUNDED = "refunded", "Refunded at the provider"
+        NOT_CHARGED = "not_charged", "Not charged at the provider: nothing to refund"
 
     event_id = models.CharField(max_length=64, unique=True)
     event_type = models.CharField(max_length=40)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payment_webhook_events")
     outcome = models.CharField(max_length=10, choices=Outcome.choices)
-    # What the order was doing when it came (an ignored event names why) and the transition it fired.
+    # What the order was doing when it came, why it was ignored or refused, the transition it fired.
     order_state = models.CharField(max_length=20)
+    note = models.CharField(max_length=200, blank=True)
     transition = models.CharField(max_length=40, blank=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True)
+    # An unwanted approval: where its refund stands, the refund's reference at the provider and
+    # when the store last asked the provider about it.
+    unwanted = models.CharField(max_length=12, choices=Unwanted.choices, blank=True)
+    refund_reference = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["received_at", "id"]
+        indexes = [models.Index(fields=["unwanted", "received_at"], name="webhookevent_unwanted")]
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.event_type} ({self.outcome})"

@@ -119,8 +119,9 @@ def order_version_of(*, order: Order) -> str:
 
 def order_waits(*, order: Order) -> bool:
     """Whether the order waits on someone rather than on the pipeline's next step: held for the
-    shop's approval or delayed (WAITING_STATES), or a step waiting for a provider to answer."""
-    if order.state in WAITING_STATES:
+    shop's approval or delayed (WAITING_STATES), a payment pending at the bank, or a step waiting
+    for a provider to answer."""
+    if order.state in WAITING_STATES or (order.state == OrderState.PAYING and order.charge_pending_reference):
         return True
     events = order.events.all()
     last = events[len(events) - 1] if events else None
@@ -196,10 +197,18 @@ def _timeline_note(order: Order, event: OrderEvent, status: str) -> str:
     return ""
 
 
+# The payment stage while the provider waits for the bank (3-D Secure, a transfer).
+PAYMENT_PENDING_NOTE = ("Waiting for your bank to confirm the payment. Nothing more is needed from you: "
+                        "your order goes on by itself once the bank confirms.")
+
+
 def _waiting_note(order: Order, last: OrderEvent | None) -> str:
-    """What the stage under way adds while the order waits, from its latest event: a wait for a
-    provider the pipeline notes (order_waiting_record) while the order is still in that state, or
-    the declared note of a transition that sets no stage (an order delayed by a provider)."""
+    """What the stage under way adds while the order waits: a payment pending at the bank, else
+    from its latest event, a wait for a provider the pipeline notes (order_waiting_record) while
+    the order is still in that state, or the declared note of a transition that sets no stage
+    (an order delayed by a provider)."""
+    if order.state == OrderState.PAYING and order.charge_pending_reference:
+        return PAYMENT_PENDING_NOTE
     if last is None:
         return ""
     if not last.transition:

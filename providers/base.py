@@ -39,6 +39,33 @@ class GatewayResult:
     pending: bool = False
 
 
+# What a charge lookup (PaymentProvider.charge_status) finds.
+CHARGE_APPROVED = "approved"  # the bank approved it: the customer's money is held or taken
+CHARGE_DECLINED = "declined"  # the bank refused it: nothing was charged
+CHARGE_PENDING = "pending"  # the bank has not answered yet
+CHARGE_UNKNOWN = "unknown"  # the provider has no such charge (never issued, or not under this key)
+
+
+@dataclass(frozen=True)
+class ChargeStatus:
+    """A provider's answer to "what became of this charge?".
+
+    - `status`: CHARGE_APPROVED, CHARGE_DECLINED, CHARGE_PENDING or CHARGE_UNKNOWN.
+    - `reference`: the provider's id of the charge (for an approval: the transaction to refund).
+    - `reason`: why, for a decline (a sentence the customer may read).
+    - `amount`: what was charged, USD ("" when the provider does not say).
+    - `refunded`: the charge has been refunded (voided) at the provider since.
+    - `latency_ms`: how long the provider took, in milliseconds (simulated).
+    """
+
+    status: str
+    reference: str = ""
+    reason: str = ""
+    amount: str = ""
+    refunded: bool = False
+    latency_ms: int = 0
+
+
 @dataclass(frozen=True)
 class Token:
     token: str
@@ -75,6 +102,12 @@ class PaymentProvider(Protocol):
     def refund(self, *, key: str, order_id: int, transaction_id: str, amount: Decimal,
                timeout: float | None = None) -> GatewayResult:
         """Pay `amount` (USD) of charge `transaction_id` back; ok with the refund's reference."""
+
+    def charge_status(self, *, key: str, reference: str = "", timeout: float | None = None) -> ChargeStatus:
+        """Look up the charge made with idempotency `key` (and, when known, the provider's
+        `reference` of it): what the bank answered, as the provider knows it now. Reads only;
+        raises GatewayTimeout like the other calls. (A real provider looks the charge up by its
+        id, as Stripe's `PaymentIntent.retrieve` does.)"""
 
 
 @runtime_checkable

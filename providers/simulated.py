@@ -6,14 +6,24 @@ Outcomes follow the configured rates (settings.SIMULATOR) and the deterministic 
 the idempotency ledger and the outage switch (every call but a notification honours it).
 """
 import secrets
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.core.mail import send_mail
 
-from providers.base import GatewayResult, GatewayTimeout, Token
+from providers.base import (
+    CHARGE_APPROVED,
+    CHARGE_DECLINED,
+    CHARGE_PENDING,
+    CHARGE_UNKNOWN,
+    ChargeStatus,
+    GatewayResult,
+    GatewayTimeout,
+    Token,
+)
 from providers.models import CardToken, GatewayCall
-from providers.payment_callbacks import payment_callback_schedule
+from providers.payment_callbacks import DECLINE_REASON, payment_callback_schedule
 from providers.simulation import (
     answer_record,
     answer_remembered,
@@ -94,7 +104,8 @@ class PaymentGateway:
                     outcome="timeout")
             raise
         if behaviour in PENDING_CARDS:
-            return self._pending(key=key, order_id=order_id, approve=behaviour == "pending_approve", latency=latency)
+            return self._pending(key=key, order_id=order_id, approve=behaviour == "pending_approve", latency=latency,
+                                 amount=amount)
         if behaviour in ("approve", "timeout_once"):
             outcome = "approve"
         elif behaviour == "decline":
@@ -114,11 +125,19 @@ class PaymentGateway:
             result = GatewayResult(ok=False, reason="Card declined by the issuer", latency_ms=latency)
         return answer_record("payment", "charge", key, order_id, result)
 
-    def _pending(self, *, key: str, order_id: int, approve: bool, latency: int) -> GatewayResult:
+    def _pending(self, *, key: str, order_id: int, approve: bool, latency: int, amount: Decimal) -> GatewayResult:
         """Answer "pending" (final: a repeated charge with the key answers it again, charging
-        nothing) and queue the callback that settles it, once per key."""
+        nothing) and queue the callback that settles it, once per key.
+
+        The ledger row keeps what the bank will answer and when (`data["bank"]`: "approve" or
+        "decline", settled at unix seconds `settles_at`, the callback's delay from now; never for
+        a negative delay), which `charge_status` reads."""
+        delay = setting("PAYMENT_CONFIRM_DELAY_SECONDS")
+        bank = {"answer": "approve" if approve else "decline",
+                "settles_at": time.time() + delay if delay >= 0 else None}
         result = GatewayResult(ok=False, pending=True, reference=f"txn_{secrets.token_hex(8)}",
-                               reason="Waiting for the bank's confirmation", latency_ms=latency)
+                               reason="Waiting for the bank's confirmation", latency_ms=latency,
+                               data={"amount": str(amount), "bank": bank})
         recorded = answer_record("payment", "charge", key, order_id, result, outcome="pending")
         if recorded is result:  # this call's answer was kept: no other call queued a callback
             payment_callback_schedule(order_id=order_id, key=key, reference=result.reference, approve=approve)
@@ -134,6 +153,35 @@ class PaymentGateway:
         result = GatewayResult(ok=True, reference=f"re_{secrets.token_hex(8)}",
                                data={"amount": str(amount), "transaction": transaction_id}, latency_ms=latency)
         return answer_record("payment", "refund", key, order_id, result)
+
+
+    @counted("payment", answered=lambda status: "failed" if status.status == CHARGE_UNKNOWN else "ok")
+    def charge_status(self, *, key: str, reference: str = "", timeout: float | None = None) -> ChargeStatus:
+        """What became of the charge with idempotency `key`, from the ledger (a read: not recorded).
+
+        An approved or declined charge answers so; a pending one answers what the bank said once
+        its `settles_at` has passed, pending before (or forever when callbacks are off); a key
+        the ledger has no final charge for, or whose reference is not `reference`, is unknown."""
+        outage_raise("payment", timeout)
+        latency = latency_wait(seeded_rng(f"{key}:status"), setting("PAYMENT_LATENCY_MS"), timeout)
+        call = GatewayCall.objects.filter(gateway="payment", operation="charge", idempotency_key=key,
+                                          final=True).first()
+        found = (call.result if call else {}) or {}
+        if call is None or (reference and found.get("reference") != reference):
+            return ChargeStatus(CHARGE_UNKNOWN, latency_ms=latency)
+        data, reference = found.get("data") or {}, found.get("reference", "")
+        status = {"ok": CHARGE_APPROVED, "failed": CHARGE_DECLINED}.get(call.outcome, CHARGE_PENDING)
+        if status == CHARGE_PENDING:
+            bank = data.get("bank") or {}
+            if bank.get("settles_at") is not None and time.time() >= bank["settles_at"]:
+                status = CHARGE_APPROVED if bank.get("answer") == "approve" else CHARGE_DECLINED
+        reason = (found.get("reason") or "Card declined by the issuer") if status == CHARGE_DECLINED else ""
+        if status == CHARGE_DECLINED and call.outcome == "pending":
+            reason = DECLINE_REASON
+        refunded = bool(reference) and GatewayCall.objects.filter(
+            gateway="payment", operation="refund", result__data__transaction=reference).exists()
+        return ChargeStatus(status, reference=reference, reason=reason, amount=str(data.get("amount", "")),
+                            refunded=refunded, latency_ms=latency)
 
 
 class ShippingGateway:

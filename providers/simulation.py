@@ -143,12 +143,17 @@ def answer_record(gateway: str, operation: str, key: str, order_id: int | None, 
     return result
 
 
-def counted(gateway: str):
-    """Count each call of the decorated provider method in store_gateway_calls_total by its answer."""
+def _result_label(result: GatewayResult) -> str:
+    return "ok" if result.ok else "pending" if result.pending else "failed"
+
+
+def counted(gateway: str, *, answered=_result_label):
+    """Count each call of the decorated provider method in store_gateway_calls_total by its answer
+    (`answered(answer)` names it: by default ok, pending or failed for a GatewayResult)."""
 
     def decorate(method):
         @functools.wraps(method)
-        def call(*args, **kwargs) -> GatewayResult:
+        def call(*args, **kwargs):
             try:
                 result = method(*args, **kwargs)
             except GatewayTimeout:
@@ -157,7 +162,7 @@ def counted(gateway: str):
             except Exception:
                 metrics.gateway_called(gateway, "error")
                 raise
-            metrics.gateway_called(gateway, "ok" if result.ok else "pending" if result.pending else "failed")
+            metrics.gateway_called(gateway, answered(result))
             return result
 
         return call

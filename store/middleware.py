@@ -1,6 +1,6 @@
-"""Request-scoped middleware: the X-Request-ID header, the user of the log lines, the sign-in
-redirect of an HTMX request whose session ended, and the 503 of a request the database could
-not serve."""
+"""Request-scoped middleware: the X-Request-ID header, the probes' answer whatever the Host, the
+user of the log lines, the sign-in redirect of an HTMX request whose session ended, and the 503
+of a request the database could not serve."""
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.urls import resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -42,6 +43,27 @@ class RequestIdMiddleware:
             order_id_var.reset(order_token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class ProbeMiddleware:
+    """Answers the probes and /metrics (settings.PROBE_PATHS) whatever the Host header says.
+
+    Orchestrators and Prometheus call each process by its IP address, which is not among
+    ALLOWED_HOSTS; Django would refuse them with 400 and an ERROR line each. These paths serve
+    no page and set no cookie, so their view runs here, before CommonMiddleware validates the
+    Host; every other path is validated as before. Placed after SecurityMiddleware, whose
+    SSL redirect exempts the same paths.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.paths = frozenset(settings.PROBE_PATHS)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info in self.paths:
+            match = resolve(request.path_info)
+            return match.func(request, *match.args, **match.kwargs)
+        return self.get_response(request)
 
 
 class SessionUserMiddleware:

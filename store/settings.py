@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "store.middleware.RequestIdMiddleware",
     "store.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "store.middleware.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -446,8 +447,11 @@ CORS_EXPOSE_HEADERS = ["Link", "X-Total-Count", "X-Request-ID", "Retry-After"]
 
 # --- Security (production values come from the environment) -----------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-# Probes and Prometheus reach each process directly over plain HTTP, past the TLS proxy.
-SECURE_REDIRECT_EXEMPT = [r"^livez$", r"^readyz$", r"^healthz$", r"^metrics$"]
+# The probes and /metrics: orchestrators and Prometheus reach each process directly, by its
+# address and over plain HTTP, so these answer whatever the Host (store.middleware.ProbeMiddleware)
+# and are never redirected to HTTPS.
+PROBE_PATHS = ["/livez", "/readyz", "/healthz", "/metrics"]
+SECURE_REDIRECT_EXEMPT = [rf"^{path.lstrip('/')}$" for path in PROBE_PATHS]
 if env_bool("USE_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
@@ -517,11 +521,25 @@ PAYMENT_PROVIDERS = {"simulator": "providers.simulated.PaymentGateway"}
 PAYMENT_PROVIDER = os.environ.get("PAYMENT_PROVIDER", "simulator")
 
 # Where the store answers, as its own processes reach it (the simulated payment provider calls
-# back there): `make run` starts gunicorn on HOST:PORT; a wildcard HOST is reached on loopback.
+# back there): `make run` starts gunicorn on HOST:WEB_PORT (honcho gives each process a PORT of
+# its own, so the worker's PORT is not the web's); a wildcard HOST is reached on loopback.
+_web_host = os.environ.get("HOST", "")
+if _web_host in ("", "0.0.0.0", "::"):  # noqa: S104
+    _web_host = "127.0.0.1"
+elif ":" in _web_host:
+    _web_host = f"[{_web_host.strip('[]')}]"
 STORE_URL = (os.environ.get("STORE_URL", "") or "http://{}:{}".format(
-    "127.0.0.1" if os.environ.get("HOST", "") in ("", "0.0.0.0", "::") else os.environ["HOST"],  # noqa: S104
-    os.environ.get("PORT", "") or "8080",
+    _web_host, os.environ.get("WEB_PORT", "") or os.environ.get("PORT", "") or "8080",
 )).rstrip("/")
+# Where customers reach the store (the links in e-mails): the address in front of every proxy.
+STORE_PUBLIC_URL = (os.environ.get("STORE_PUBLIC_URL", "") or STORE_URL).rstrip("/")
+# The store's own addresses are hosts it answers for: the worker's callbacks and the e-mailed
+# links reach it under them.
+for _url in (STORE_URL, STORE_PUBLIC_URL):
+    _name = urlsplit(_url).hostname or ""
+    _name = f"[{_name}]" if ":" in _name else _name
+    if _name and _name not in ALLOWED_HOSTS and "*" not in ALLOWED_HOSTS:
+        ALLOWED_HOSTS.append(_name)
 
 # The payment provider's webhook (POST /api/payments/webhook; providers.webhooks): the secret
 # both sides sign with, by default derived from SECRET_KEY so the demo needs no setup, and how
@@ -532,6 +550,14 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Seconds a pending payment may wait for the provider's confirmation before the order fails.
 PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900, minimum=1)
+# Reconciliation (orders.services.payment_reconcile): every EVERY_MINUTES a schedule asks the
+# provider about payments pending for more than AFTER_SECONDS (and refunds unwanted approvals);
+# each lookup waits at most TIMEOUT seconds.
+PAYMENT_RECONCILE = {
+    "AFTER_SECONDS": env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 120, minimum=0),
+    "EVERY_MINUTES": env_int("PAYMENT_RECONCILE_EVERY_MINUTES", 1, minimum=1),
+    "TIMEOUT": env_float("PAYMENT_RECONCILE_TIMEOUT", 10),
+}
 # Hours a payment link staff send for a failed payment stays usable (it also works only once).
 PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72, minimum=1)
 

@@ -17,6 +17,15 @@ def pending_charge(order_id: int) -> GatewayCall:
                                       outcome="pending").latest("id")
 
 
+def bank_answered(order_id: int) -> GatewayCall:
+    """The simulated bank has settled the order's pending charge (its `settles_at` passed; the
+    tests' callbacks are off, so no event was sent): charge_status now says what it answered."""
+    call = pending_charge(order_id)
+    call.result["data"]["bank"]["settles_at"] = time.time() - 1
+    call.save(update_fields=["result"])
+    return call
+
+
 def event_for(order_id: int, kind: str = APPROVED, **fields) -> PaymentEvent:
     """An event settling the order's pending charge (as the simulator would send it)."""
     call = pending_charge(order_id)

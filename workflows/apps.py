@@ -21,7 +21,8 @@ class WorkflowsConfig(AppConfig):
         # Each worker process runs pipeline runs on a pool of threads of its own.
         post_spawn.connect(executor.worker_started, dispatch_uid="workflows.executor.worker_started")
 
-        # The sweeper's schedule follows SWEEP_EVERY_MINUTES: `make run` and deploys migrate first.
+        # The sweeper's and the reconciliation's schedules follow their settings: `make run` and deploys
+        # migrate first.
         post_migrate.connect(sweeper_schedule_sync, sender=self, dispatch_uid="workflows.sweeper_schedule_sync")
 
         # The worker cluster's main process watches the broker and queues what an outage left in the outbox.

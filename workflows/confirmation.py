@@ -1,9 +1,12 @@
 """A charge the payment provider answered "pending" (3-D Secure, a bank transfer).
 
 The order stays in `paying` and nothing waits for it: the provider's webhook settles it
-(orders.services.payment_webhook), and a pipeline run scheduled for the deadline fires
-`payment_expired` if it is still pending then (settings.PAYMENT_CONFIRM_TIMEOUT seconds after
-the charge first answered pending; a rerun of the step before then changes nothing).
+(orders.services.payment_webhook), or reconciliation does (orders.services.payment_reconcile:
+the schedule asks the provider about payments pending longer than
+PAYMENT_RECONCILE["AFTER_SECONDS"]). A pipeline run scheduled for the deadline
+(settings.PAYMENT_CONFIRM_TIMEOUT seconds after the charge first answered pending) asks the
+provider once more and fires `payment_expired` if the charge is still pending or unknown then;
+a rerun of the step before then changes nothing.
 """
 from datetime import timedelta
 
@@ -13,6 +16,7 @@ from django.utils import timezone
 from orders.models import Order
 from orders.services import order_transition, payment_pending_record
 from orders.services.payment_pending import PAYMENT_PENDING_EVENT
+from orders.services.payment_reconcile import payment_reconcile
 from orders.states import OrderState
 from providers.base import GatewayResult
 from workflows.queueing import pipeline_schedule
@@ -31,6 +35,10 @@ def payment_expired_reason(timeout: int) -> str:
 
 
 def _expire(order: Order, reference: str) -> Order | bool:
+    """At the deadline: the provider's answer settles the order (approved: paid, declined:
+    payment failed); still pending, unknown or no answer: it expires."""
+    if payment_reconcile(order_id=order.pk, hand_back=False).transition:
+        return True  # the pipeline goes on from where the provider's answer left the order
     timeout = settings.PAYMENT_CONFIRM_TIMEOUT
     return order_transition(order_id=order.pk, name="payment_expired", only_from=OrderState.PAYING,
                             detail={"step": "payment", "reference": reference},

@@ -51,7 +51,7 @@ def risk_screen(order: Order, timeout: float) -> GatewayResult:
 
 def payment_charge(order: Order, timeout: float) -> GatewayResult:
     return registry.payment_provider(order.payment_provider).charge(
-        key=f"order-{order.pk}-charge-{order.payment_retries}",
+        key=order.charge_key,  # set as the order entered paying (Order._charge_await)
         order_id=order.pk,
         token=order.payment_token,
         amount=order.total,

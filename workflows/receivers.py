@@ -1,13 +1,16 @@
-"""What the pipeline does when the order domain announces something (orders.signals).
+"""What the pipeline does when the order domain (orders.signals) or the account domain
+(accounts.signals) announces something.
 
 Connected when the app is ready (WorkflowsConfig.ready).
 """
 from django.db import transaction
 from django.dispatch import receiver
 
+from accounts.signals import password_reset_requested
+from notifications.account_mail import PASSWORD_RESET_TASK
 from notifications.services import notification_record
 from orders.signals import order_event, order_ready
-from workflows import metrics
+from workflows import metrics, outbox
 from workflows.delivery import notification_deliver, send_inline
 from workflows.queueing import pipeline_enqueue
 
@@ -16,6 +19,13 @@ from workflows.queueing import pipeline_enqueue
 def pipeline_take(sender, order_id: int, **kwargs) -> None:
     """The order is the pipeline's to move on: queue its run (the outbox keeps it if the broker refuses)."""
     pipeline_enqueue(order_id=order_id)
+
+
+@receiver(password_reset_requested, dispatch_uid="workflows.password_reset_queue")
+def password_reset_queue(sender, email: str, **kwargs) -> None:
+    """Queue the reset e-mail's task with the address as entered (the outbox keeps it if the
+    broker refuses); the worker decides whether an account has it."""
+    outbox.enqueue(PASSWORD_RESET_TASK, email, task_name="password-reset", group="account-mail")
 
 
 @receiver(order_event, dispatch_uid="workflows.events_count")

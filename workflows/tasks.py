@@ -1,4 +1,5 @@
-"""django-q2 tasks of the pipeline: the run of one order, the sweeper, the re-drive."""
+"""django-q2 tasks of the pipeline: the run of one order, the sweeper, the re-drive, the
+reconciliation of pending payments with the provider."""
 import logging
 from datetime import datetime, timedelta
 
@@ -8,7 +9,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from notifications.services import notifications_resend
-from orders.models import Order
+from orders.models import Order, PaymentWebhookEvent
+from orders.services.payment_reconcile import payment_reconcile, unwanted_charge_settle
 from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
 from workflows import executor, outbox
@@ -40,12 +42,39 @@ def pipeline_run(order_id: int, request_id: str | None = None) -> str | None:
 SWEEPER_SCHEDULE = "sweep-stuck-orders"  # made by migration workflows/0002
 
 
+RECONCILE_SCHEDULE = "reconcile-pending-payments"  # made by migration workflows/0007
+RECONCILE_BATCH = 200  # orders asked about per run, oldest first (one provider call each)
+
+
 def sweeper_schedule_sync(*, using: str = "default", **kwargs) -> int:
     """After every migrate (post_migrate): the sweeper's django-q2 schedule runs every
-    PIPELINE['SWEEP_EVERY_MINUTES'] minutes. Returns how many schedules it changed."""
-    return (Schedule.objects.using(using).filter(name=SWEEPER_SCHEDULE)
-            .exclude(minutes=settings.PIPELINE["SWEEP_EVERY_MINUTES"])
-            .update(minutes=settings.PIPELINE["SWEEP_EVERY_MINUTES"]))
+    PIPELINE['SWEEP_EVERY_MINUTES'] minutes, the reconciliation's every
+    PAYMENT_RECONCILE['EVERY_MINUTES']. Returns how many schedules it changed."""
+    changed = 0
+    for name, minutes in ((SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"]),
+                          (RECONCILE_SCHEDULE, settings.PAYMENT_RECONCILE["EVERY_MINUTES"])):
+        changed += Schedule.objects.using(using).filter(name=name).exclude(minutes=minutes).update(minutes=minutes)
+    return changed
+
+
+def payments_reconcile(*, now: datetime | None = None) -> int:
+    """Scheduled: ask the payment provider about every payment pending for longer than
+    PAYMENT_RECONCILE['AFTER_SECONDS'] (oldest first, RECONCILE_BATCH per run) and settle the
+    order by its answer, then refund the unwanted approvals still open. Returns how many
+    orders its answers settled."""
+    since = (now or timezone.now()) - timedelta(seconds=settings.PAYMENT_RECONCILE["AFTER_SECONDS"])
+    pending = (Order.objects.filter(state=OrderState.PAYING, charge_pending_since__lte=since)
+               .order_by("charge_pending_since").values_list("pk", flat=True)[:RECONCILE_BATCH])
+    settled = 0
+    for order_id in pending:
+        settled += bool(payment_reconcile(order_id=order_id).transition)
+    unwanted = (PaymentWebhookEvent.objects.filter(unwanted=PaymentWebhookEvent.Unwanted.OPEN)
+                .order_by("received_at").values_list("pk", flat=True)[:RECONCILE_BATCH])
+    for event_id in unwanted:
+        unwanted_charge_settle(event_id=event_id)
+    if settled:
+        logger.info("reconciled %s pending payment(s) with the provider", settled)
+    return settled
 
 
 def stuck_orders(*, now: datetime | None = None, older_than: float | None = None):

@@ -4,47 +4,49 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from catalog.models import STOCK_MAX, Product
+from store.api import fields
+from store.api.query import QueryParams
 from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 STATES = ("active", "inactive")
 
 
 class ProductSerializer(serializers.Serializer):
-    id = serializers.CharField(source="public_id", read_only=True)
-    name = serializers.CharField(read_only=True)
-    description = serializers.CharField(read_only=True)
+    id = fields.CharField(source="public_id", read_only=True)
+    name = fields.CharField(read_only=True)
+    description = fields.CharField(read_only=True)
     price = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
-    category = serializers.CharField(source="category.name", read_only=True)
+    category = fields.CharField(source="category.name", read_only=True)
     image = serializers.SerializerMethodField(
         help_text="URL of the product's picture: the image staff uploaded, else its built-in picture."
     )
     stock = serializers.IntegerField(read_only=True)
-    state = serializers.ChoiceField(choices=STATES, read_only=True)
+    state = fields.ChoiceField(choices=STATES, read_only=True)
 
     def get_image(self, product: Product) -> str:
         return product.image_url
 
 
-class ProductFilterSerializer(serializers.Serializer):
-    category = serializers.CharField(
-        required=False, allow_blank=True, help_text="Category name or slug, case-insensitive."
-    )
-    search = serializers.CharField(required=False, allow_blank=True, help_text="Words in the name or the description.")
+class ProductFilterSerializer(QueryParams):
+    """?category= and ?search= (each optional; given empty, a 400 naming it)."""
+
+    category = fields.CharField(required=False, help_text="Category name or slug, case-insensitive.")
+    search = fields.CharField(required=False, help_text="Words in the name or the description.")
 
 
 class ProductWriteSerializer(serializers.Serializer):
     """Staff input. `category` is a category's name or slug; `image` a built-in picture's name (catalog.pictures)."""
 
-    id = serializers.RegexField(
+    id = fields.RegexField(
         r"^[a-z0-9][a-z0-9-]*$", max_length=32, required=False, help_text='Defaults to the next "prod-NNN".'
     )
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = fields.CharField(max_length=200)
+    description = fields.CharField(required=False, allow_blank=True, default="")
     price = AsciiDecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0"))
-    category = serializers.CharField(max_length=80)
-    image = serializers.RegexField(r"^[a-z0-9-]*$", max_length=80, required=False, allow_blank=True, default="")
+    category = fields.CharField(max_length=80)
+    image = fields.RegexField(r"^[a-z0-9-]*$", max_length=80, required=False, allow_blank=True, default="")
     stock = AsciiIntegerField(min_value=0, max_value=STOCK_MAX, required=False, default=0)
-    state = serializers.ChoiceField(choices=STATES, required=False, default="active")
+    state = fields.ChoiceField(choices=STATES, required=False, default="active")
 
     def to_internal_value(self, data):
         """Model field names for the service: id → public_id, state → is_active."""

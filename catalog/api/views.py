@@ -50,7 +50,7 @@ class ProductListApi(CatalogApi):
         responses={200: ProductSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize=."""
+        """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize= (an empty value is a 400)."""
         filters = ProductFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()

@@ -1,8 +1,9 @@
 """The query string of GET /api/orders: its filters parsed and checked, anything else refused.
 
 Every parameter is named in `PARAMETERS`; a request with any other is a 400 naming it (a
-misspelt filter would otherwise answer with every order). Bad values are 400s naming the
-parameter, in the API's error shape; nothing is read before the query is sound.
+misspelt filter would otherwise answer with every order). Bad values, and empty ones
+(store.api.query), are 400s naming the parameter, in the API's error shape; nothing is read
+before the query is sound.
 """
 import re
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from django.http import QueryDict
 from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.states import OrderState
 from store.admin import MAX_ID
+from store.api.query import empty_value_message
 from store.errors import ValidationFailed
 
 # Filters, then HeaderPagination's own parameters (it checks their values).
@@ -36,14 +38,20 @@ def _refuse(name: str, message: str, *, code: str = "invalid") -> ValidationFail
 
 
 def _one(params: QueryDict, name: str) -> str | None:
+    """The parameter's one value, stripped; None when it is not given."""
     values = params.getlist(name)
     if len(values) > 1:
         raise _refuse(name, f"{name} is given {len(values)} times: give it once.")
+    if values and not values[0].strip():
+        raise _refuse(name, empty_value_message(name))
     return values[0].strip() if values else None
 
 
 def _states(params: QueryDict) -> tuple[str, ...]:
-    given = [state.strip() for value in params.getlist("state") for state in value.split(",") if state.strip()]
+    values = [[state.strip() for state in value.split(",") if state.strip()] for value in params.getlist("state")]
+    if [] in values:  # `state=` or `state=,` names no state (a stray comma after one is harmless)
+        raise _refuse("state", empty_value_message("state"))
+    given = [state for states in values for state in states]
     unknown = [state for state in given if state not in OrderState.values]
     if unknown:
         raise _refuse("state", f"Unknown state {', '.join(repr(s) for s in unknown)}: "
@@ -53,7 +61,7 @@ def _states(params: QueryDict) -> tuple[str, ...]:
 
 def _customer(params: QueryDict) -> int | str | None:
     value = _one(params, "customer")
-    if not value:
+    if value is None:
         return None
     if value.isascii() and value.isdigit():
         if int(value) > MAX_ID:
@@ -67,7 +75,7 @@ def _customer(params: QueryDict) -> int | str | None:
 
 def _day(params: QueryDict, name: str) -> date | None:
     value = _one(params, name)
-    if not value:
+    if value is None:
         return None
     try:
         if not ISO_DATE.fullmatch(value):
@@ -82,8 +90,8 @@ def _day(params: QueryDict, name: str) -> date | None:
 
 def order_list_query(params: QueryDict) -> OrderListQuery:
     """Parse GET /api/orders' query string; ValidationFailed (400) for an unknown parameter
-    (code "unknown_parameter"), an unknown state, a customer that is neither an e-mail nor an
-    id, a day that is not YYYY-MM-DD, or createdFrom after createdTo."""
+    (code "unknown_parameter"), an empty value, an unknown state, a customer that is neither an
+    e-mail nor an id, a day that is not YYYY-MM-DD, or createdFrom after createdTo."""
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:
         names = ", ".join(unknown)

@@ -10,12 +10,13 @@ from orders.services import NOTE_MAX_LENGTH
 from orders.states import meaning, person_transitions
 from orders.validators import validate_card_number, validate_zip_code
 from store import permissions
+from store.api import fields
 from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 # --- input ----------------------------------------------------------------------------
 
 class OrderItemInput(serializers.Serializer):
-    productId = serializers.CharField(max_length=32)
+    productId = fields.CharField(max_length=32)
     quantity = serializers.IntegerField(min_value=1, max_value=settings.STORE_MAX_LINE_QUANTITY)
 
     def to_internal_value(self, data):
@@ -28,14 +29,14 @@ class OrderItemInput(serializers.Serializer):
 
 
 class ShippingInput(serializers.Serializer):
-    address = serializers.CharField(max_length=200)
-    city = serializers.CharField(max_length=100)
-    state = serializers.CharField(max_length=100)
-    zip = serializers.CharField(max_length=10, validators=[validate_zip_code])
+    address = fields.CharField(max_length=200)
+    city = fields.CharField(max_length=100)
+    state = fields.CharField(max_length=100)
+    zip = fields.CharField(max_length=10, validators=[validate_zip_code])
 
 
 class PaymentInput(serializers.Serializer):
-    card = serializers.CharField(max_length=23, required=False, allow_blank=True, validators=[])
+    card = fields.CharField(max_length=23, required=False, allow_blank=True, validators=[])
 
     def validate_card(self, value: str) -> str:
         if value:
@@ -68,7 +69,7 @@ class RefundInput(serializers.Serializer):
         help_text="USD. Without lines: the amount to refund (default: all that is left). With lines: at most "
         "the lines' price, which is the default.",
     )
-    reason = serializers.CharField(max_length=200, help_text="Shown to the customer with the refund, on their order.")
+    reason = fields.CharField(max_length=200, help_text="Shown to the customer with the refund, on their order.")
     lines = RefundLineInput(many=True, required=False, allow_empty=False, max_length=50,
                             help_text="Units of the order's lines to refund; none: a refund of an amount only.")
     restock = serializers.BooleanField(required=False, default=False,
@@ -76,7 +77,7 @@ class RefundInput(serializers.Serializer):
 
 
 class CustomerCancelInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True,
+    reason = fields.CharField(max_length=200, required=False, allow_blank=True,
                                    help_text="The customer's own reason for cancelling their order.")
 
 
@@ -84,11 +85,11 @@ class StaffDecisionInput(serializers.Serializer):
     """What staff give when they reject or cancel a customer's order: a note for staff and,
     optionally, what the customer is told."""
 
-    note = serializers.CharField(
+    note = fields.CharField(
         max_length=1000, required=False, allow_blank=True,
         help_text="Internal: kept on the order's timeline for staff; never shown or sent to the customer.",
     )
-    customerMessage = serializers.CharField(
+    customerMessage = fields.CharField(
         max_length=200, required=False, allow_blank=True,
         help_text="Shown on the customer's order and e-mailed to them; without one they are told "
         '"Cancelled by the shop" (cancel) or "We could not accept this order" (reject).',
@@ -104,15 +105,15 @@ class StaffDecisionInput(serializers.Serializer):
 
 
 class StaffNoteInput(serializers.Serializer):
-    text = serializers.CharField(max_length=NOTE_MAX_LENGTH,
+    text = fields.CharField(max_length=NOTE_MAX_LENGTH,
                                  help_text="For staff only: never shown, sent or e-mailed to the customer.")
 
 
 # --- output ---------------------------------------------------------------------------
 
-class OrderItemOutput(serializers.ModelSerializer):
+class OrderItemOutput(fields.ModelSerializer):
     lineId = serializers.IntegerField(source="pk", help_text="What a refund of this line names.")
-    productId = serializers.CharField(source="product_public_id")
+    productId = fields.CharField(source="product_public_id")
     price = serializers.DecimalField(source="unit_price", max_digits=10, decimal_places=2)
     refundedQuantity = serializers.IntegerField(source="refunded_quantity", default=0,
                                                 help_text="Units of this line refunded so far.")
@@ -123,34 +124,34 @@ class OrderItemOutput(serializers.ModelSerializer):
 
 
 class ShippingOutput(serializers.Serializer):
-    address = serializers.CharField(source="ship_address")
-    city = serializers.CharField(source="ship_city")
-    state = serializers.CharField(source="ship_state")
-    zip = serializers.CharField(source="ship_zip")
+    address = fields.CharField(source="ship_address")
+    city = fields.CharField(source="ship_city")
+    state = fields.CharField(source="ship_state")
+    zip = fields.CharField(source="ship_zip")
 
 
 class PaymentOutput(serializers.Serializer):
-    cardLast4 = serializers.CharField(source="card_last4")
-    transactionId = serializers.CharField(source="transaction_id")
+    cardLast4 = fields.CharField(source="card_last4")
+    transactionId = fields.CharField(source="transaction_id")
     retries = serializers.IntegerField(source="payment_retries")
 
 
 class ShipmentOutput(serializers.Serializer):
-    trackingNumber = serializers.CharField(source="tracking_number")
-    carrier = serializers.CharField()
+    trackingNumber = fields.CharField(source="tracking_number")
+    carrier = fields.CharField()
     estimatedDelivery = serializers.DateField(source="estimated_delivery", allow_null=True)
     retries = serializers.IntegerField(source="shipping_retries")
 
 
 class RefundLineOutput(serializers.Serializer):
     lineId = serializers.IntegerField(source="line_id")
-    productId = serializers.CharField(source="line.product_public_id")
+    productId = fields.CharField(source="line.product_public_id")
     quantity = serializers.IntegerField()
     restocked = serializers.BooleanField()
 
 
-class RefundOutput(serializers.ModelSerializer):
-    reference = serializers.CharField(source="gateway_reference")
+class RefundOutput(fields.ModelSerializer):
+    reference = fields.CharField(source="gateway_reference")
     createdAt = serializers.DateTimeField(source="created_at")
     lines = RefundLineOutput(many=True, help_text="The units refunded; empty for a refund of an amount only.")
 
@@ -159,10 +160,10 @@ class RefundOutput(serializers.ModelSerializer):
         fields = ["id", "amount", "reason", "lines", "reference", "createdAt"]
 
 
-class TimelineEntryOutput(serializers.ModelSerializer):
-    event = serializers.CharField(source="event_type")
-    fromState = serializers.CharField(source="source_state")
-    toState = serializers.CharField(source="target_state")
+class TimelineEntryOutput(fields.ModelSerializer):
+    event = fields.CharField(source="event_type")
+    fromState = fields.CharField(source="source_state")
+    toState = fields.CharField(source="target_state")
     actor = serializers.SerializerMethodField(help_text='"Customer", "Staff" or "System"; staff who may see '
                                               "other customers' orders also see who (an e-mail).")
     detail = serializers.SerializerMethodField(help_text="What the event carries; staff who may see other "
@@ -186,14 +187,14 @@ class TimelineEntryOutput(serializers.ModelSerializer):
         fields = ["event", "transition", "fromState", "toState", "actor", "detail", "at"]
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(fields.ModelSerializer):
     items = OrderItemOutput(source="lines", many=True)
     shipping = ShippingOutput(source="*")
     payment = PaymentOutput(source="*")
     shipment = ShipmentOutput(source="*")
     refundedAmount = serializers.DecimalField(source="refunded_amount", max_digits=12, decimal_places=2)
     refunds = RefundOutput(many=True)
-    failureReason = serializers.CharField(source="failure_reason")
+    failureReason = fields.CharField(source="failure_reason")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
@@ -224,7 +225,7 @@ class StaffNoteOutput(serializers.Serializer):
     """A staff-only note on an order: written on its own (`source` "note") or given with a
     reject or cancel (`source` the transition's name)."""
 
-    text = serializers.CharField()
-    author = serializers.CharField(help_text="The author's e-mail.")
-    source = serializers.CharField()
+    text = fields.CharField()
+    author = fields.CharField(help_text="The author's e-mail.")
+    source = fields.CharField()
     createdAt = serializers.DateTimeField(source="at")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("orders/<int:order_id>/retry", views.OrderRetryApi.as_view(), name="api-order-retry"),
     path("orders/<int:order_id>/redrive", views.OrderRedriveApi.as_view(), name="api-order-redrive"),
     path("orders/<int:order_id>/payment-link", views.OrderPaymentLinkApi.as_view(), name="api-order-payment-link"),
+    path("orders/<int:order_id>/reconcile", views.OrderReconcileApi.as_view(), name="api-order-reconcile"),
     path("orders/<int:order_id>/refund", views.OrderRefundApi.as_view(), name="api-order-refund"),
     path("orders/<int:order_id>/notes", views.OrderNotesApi.as_view(), name="api-order-notes"),
     path("payments/webhook", webhooks.PaymentWebhookApi.as_view(), name="api-payments-webhook"),

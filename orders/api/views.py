@@ -23,6 +23,7 @@ from orders.api.serializers import (
     StaffNoteOutput,
 )
 from orders.models import Order
+from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import payment_link_send
 from orders.states import OrderState
 from store import permissions
@@ -111,7 +112,7 @@ class OrderListCreateApi(APIView):
 
         Filters (all optional, combined with AND): `customer`, `state` (several: repeat it or
         separate with commas), `createdFrom`, `createdTo`. They only narrow what the caller may
-        see. Any other query parameter, or a bad value, is a 400 naming the parameter.
+        see. Any other query parameter, or a bad or empty value, is a 400 naming the parameter.
         """
         query = order_list_query(request.query_params)
         orders = selectors.order_list(user=request.user, states=query.states, customer=query.customer,
@@ -233,6 +234,25 @@ class OrderPaymentLinkApi(APIView):
         order = selectors.order_get(user=request.user, order_id=order_id)
         payment_link_send(order=order, actor=request.user)
         return _committed(request, order)
+
+
+class OrderReconcileApi(APIView):
+    """Ask the payment provider about the charge a paying order waits for and settle the order by
+    its answer (orders.services.payment_reconcile), as "Check with the provider" in the admin."""
+
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+
+    @extend_schema(
+        operation_id="orders_reconcile", request=None, responses={200: OpenApiTypes.OBJECT},
+        description='200 {"found": "approved" | "declined" | "pending" | "unknown" | "unreachable" | "nothing", '
+                    '"transition": the transition fired or "", "state": the order\'s state after it, "detail": a '
+                    "sentence}. Nothing changes unless the provider answered approved or declined.",
+    )
+    def post(self, request: Request, order_id: int) -> Response:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+        found = payment_reconcile(order_id=order.pk, asked_by=request.user.email)
+        return Response({"found": found.found, "transition": found.transition, "state": found.state,
+                         "detail": found.message})
 
 
 class OrderRefundApi(APIView):

@@ -4,7 +4,15 @@
 it once: `payment.approved` fires `payment_approved` (the pipeline then goes on), and
 `payment.declined` fires `payment_declined` (the failed-payment path: retry, then give up). The
 event is kept (PaymentWebhookEvent) in the transaction that fired the transition, so a
-redelivered event changes nothing. Every refusal is logged once, at WARNING, saying why.
+redelivered event changes nothing. Every refusal is logged once, at WARNING, saying why, and
+counted (orders.metrics); a refused delivery whose signature is genuine but stale is kept on
+its order as `refused` (staff see it), a forged one never is.
+
+An event moves the order only when it is about the charge the order waits for (`data.key` is
+the order's `charge_key`); another charge's event is answered `ignored` with the reason and
+logged at WARNING. An approval the order does not want (another charge, or an order no longer
+paying for it) is kept as `unwanted`: the reconciliation (orders.services.payment_reconcile)
+refunds it at the provider if the charge is real.
 """
 import logging
 from dataclasses import dataclass
@@ -12,9 +20,10 @@ from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 
+from orders import metrics
 from orders.models import Order, PaymentWebhookEvent
 from orders.services.transitions import order_ready_on_commit, order_transition
-from orders.states import PAID_STATES, OrderState
+from orders.states import OrderState
 from providers.webhooks import (
     APPROVED,
     EVENT_TYPES,
@@ -46,6 +55,7 @@ class WebhookAnswer:
 
 
 def _refuse(error: DomainError, *, event: PaymentEvent | None = None) -> NoReturn:
+    metrics.webhook_refused(error.code)
     logger.warning("payment webhook refused (%s): %s", error.code, error.message,
                    extra={"order_id": event.order_id if event else None})
     raise error
@@ -60,6 +70,8 @@ def payment_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAns
     try:
         signature_verify(body, signature)
     except SignatureRefused as refusal:
+        if refusal.code == "stale_signature":
+            _stale_record(body, signature, str(refusal))
         _refuse(ValidationFailed(str(refusal), code=refusal.code))
     try:
         event = payment_event_parse(body)
@@ -82,13 +94,24 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
             order = Order.objects.select_for_update().filter(pk=event.order_id).first()
             if order is None:
                 _refuse(NotFound(f"No order {event.order_id}.", code="not_found"), event=event)
-            seen = PaymentWebhookEvent.objects.filter(event_id=event.id).first()
+            seen = (PaymentWebhookEvent.objects.filter(event_id=event.id)
+                    .exclude(outcome=PaymentWebhookEvent.Outcome.REFUSED).first())
             if seen is not None:
                 return _duplicate(event, order)
+            unwanted = event.type == APPROVED and not _wanted(event, order)
             if order.state != OrderState.PAYING:
-                _record(event, order, PaymentWebhookEvent.Outcome.IGNORED)
-                _log_ignored(event, order)
+                _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=f"order is {order.state}",
+                        unwanted=unwanted)
+                _log_ignored(event, order, unwanted=unwanted)
                 return WebhookAnswer("ignored", f"ignored: order is {order.state}", order.pk, order.state)
+            if event.key != order.charge_key:
+                why = (f"charge {event.key or '(no key)'} is not the charge order {order.pk} waits for "
+                       f"({order.charge_key})")
+                _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=why, unwanted=unwanted)
+                logger.warning("payment webhook event %s (%s) ignored: %s%s", event.id, event.type, why,
+                               "; its approval is refunded at the provider if real" if unwanted else "",
+                               extra={"order_id": order.pk})
+                return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
             if event.type == APPROVED:
                 name, arguments = "payment_approved", {"transaction_id": event.reference}
             else:
@@ -105,12 +128,48 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
     return WebhookAnswer("processed", f"{name}: order is {order.state}", order.pk, order.state)
 
 
-def _record(event: PaymentEvent, order: Order, outcome: str, *, state: str = "", transition: str = "") -> None:
-    PaymentWebhookEvent.objects.create(
-        event_id=event.id, event_type=event.type, order=order, outcome=outcome, order_state=state or order.state,
-        transition=transition, payload={"created": event.created, "key": event.key, "reference": event.reference,
-                                        "reason": event.reason},
-    )
+def _wanted(event: PaymentEvent, order: Order) -> bool:
+    """Whether the order wants the charge `event` is about: the one it took, or the one it waits
+    for (paying, or stalled in paying: a re-drive issues the same charge again)."""
+    if order.transaction_id and order.transaction_id == event.reference:
+        return True
+    waiting = order.state == OrderState.PAYING or (order.state == OrderState.STALLED
+                                                   and order.stalled_in == OrderState.PAYING)
+    return waiting and bool(order.charge_key) and event.key == order.charge_key
+
+
+def _record(event: PaymentEvent, order: Order, outcome: str, *, state: str = "", transition: str = "",
+            note: str = "", unwanted: bool = False) -> None:
+    """Keep the event (replacing a stale delivery of it that was refused)."""
+    PaymentWebhookEvent.objects.update_or_create(event_id=event.id, defaults={
+        "event_type": event.type, "order": order, "outcome": outcome, "order_state": state or order.state,
+        "transition": transition, "note": note[:200],
+        "unwanted": PaymentWebhookEvent.Unwanted.OPEN if unwanted else "",
+        "payload": {"created": event.created, "key": event.key, "reference": event.reference, "reason": event.reason},
+    })
+
+
+def _stale_record(body: bytes, signature: str | None, why: str) -> None:
+    """Keep on its order a delivery refused as stale whose signature is otherwise genuine (staff see
+    the provider tried); a forged or unreadable one, or one for an unknown order, is not kept."""
+    try:
+        signature_verify(body, signature, tolerance=10**12)
+        event = payment_event_parse(body)
+    except (SignatureRefused, EventMalformed):
+        return
+    order = Order.objects.filter(pk=event.order_id).first()
+    if order is None or event.type not in EVENT_TYPES:
+        return
+    try:
+        with transaction.atomic():
+            PaymentWebhookEvent.objects.get_or_create(event_id=event.id, defaults={
+                "event_type": event.type, "order": order, "outcome": PaymentWebhookEvent.Outcome.REFUSED,
+                "order_state": order.state, "note": why[:200],
+                "payload": {"created": event.created, "key": event.key, "reference": event.reference,
+                            "reason": event.reason},
+            })
+    except IntegrityError:  # kept meanwhile by another delivery of the event
+        pass
 
 
 def _duplicate(event: PaymentEvent, order: Order) -> WebhookAnswer:
@@ -118,10 +177,9 @@ def _duplicate(event: PaymentEvent, order: Order) -> WebhookAnswer:
     return WebhookAnswer("duplicate", f"Event {event.id} was already processed.", order.pk, order.state)
 
 
-def _log_ignored(event: PaymentEvent, order: Order) -> None:
-    taken = order.state in PAID_STATES and order.transaction_id == event.reference
-    if event.type == APPROVED and not taken:
-        logger.warning("payment %s approved for order %s, which is %s: refund it at the provider",
+def _log_ignored(event: PaymentEvent, order: Order, *, unwanted: bool) -> None:
+    if unwanted:
+        logger.warning("payment %s approved for order %s, which is %s: it is refunded at the provider if real",
                        event.reference, order.pk, order.state, extra={"order_id": order.pk})
     else:
         logger.info("payment webhook event %s ignored: order %s is %s", event.id, order.pk, order.state,

@@ -25,6 +25,7 @@ from orders.models import Order, OrderEvent, PaymentLink
 from orders.signals import order_event
 from orders.states import Actor, OrderState
 from store.errors import Conflict, NotFound
+from store.links import public_url
 from store.request_context import request_id_var
 
 CHECKOUT_RETRY_OF = "checkout_retry_of"
@@ -154,8 +155,8 @@ def payment_link_token(link: PaymentLink) -> str:
 
 
 def payment_link_url(link: PaymentLink) -> str:
-    """The absolute URL the customer opens (settings.STORE_URL + the storefront's path)."""
-    return settings.STORE_URL + reverse("orders:payment_link", kwargs={"token": payment_link_token(link)})
+    """The absolute URL the customer opens (the store's public address, store.links, + the storefront's path)."""
+    return public_url(reverse("orders:payment_link", kwargs={"token": payment_link_token(link)}))
 
 
 def payment_link_send(*, order: Order, actor) -> PaymentLink:

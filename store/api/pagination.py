@@ -3,17 +3,17 @@
 `?page=&pageSize=` select the page; the total goes in `X-Total-Count` and the neighbours in
 an RFC 8288 `Link` header. Both are plain ASCII digits or a 400 naming the parameter: DRF
 hands them to int(), which also reads other scripts' digits ("٢", "２") and would otherwise
-ignore a pageSize it cannot read.
+ignore a pageSize it cannot read, or an empty one (store.api.query).
 """
-from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from store.api.query import QueryParams
 from store.numbers import AsciiIntegerField
 
 
-class PageParams(serializers.Serializer):
+class PageParams(QueryParams):
     page = AsciiIntegerField(min_value=1, required=False)
     pageSize = AsciiIntegerField(min_value=1, required=False)
 

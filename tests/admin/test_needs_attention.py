@@ -45,6 +45,7 @@ def rows(client) -> dict[str, set[str]]:
     assert response.status_code == 200
     return {item["section"].key: {order.number for order in item["section"].orders}
             | {task.order.number for task in item["section"].tasks if task.order}
+            | {charge.order.number for charge in item["section"].charges}
             for item in response.context["sections"]}
 
 
@@ -65,7 +66,7 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
     failed_task(with_task)
 
     assert rows(client) == {"held": {held.number}, "failed": {declined.number}, "stuck": {stuck.number},
-                            "tasks": {with_task.number}, "delayed": {delayed.number}}
+                            "tasks": {with_task.number}, "delayed": {delayed.number}, "unwanted": set()}
     html = client.get(ATTENTION).content.decode()
     assert f'aria-label="Approve order {held.number}"' in html
     assert f'aria-label="Retry payment order {declined.number}"' in html
@@ -82,7 +83,8 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
                            {"post": "yes", "note": "Customer asked"}, follow=True)
     assert texts(response)[-1] == f"Order {with_task.number} cancelled: it is now cancelled."
 
-    assert rows(client) == {"held": set(), "failed": set(), "stuck": set(), "tasks": set(), "delayed": set()}
+    assert rows(client) == {"held": set(), "failed": set(), "stuck": set(), "tasks": set(), "delayed": set(),
+                            "unwanted": set()}
     assert "Nothing needs attention now." in client.get(ATTENTION).content.decode()
 
 

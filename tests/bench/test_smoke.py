@@ -8,7 +8,10 @@ The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server 
 db-outage drill on a PostgreSQL cluster of its own (Debian's server binaries).
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
+The slow-clients drill runs Debian's nginx (installed when missing).
+The clock-skew drill runs on PostgreSQL + Redis too and needs Debian's libfaketime (it installs
+it when missing).
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All eleven run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -30,6 +33,8 @@ RUNS = {
        for drill in ("crash", "oversell", "idempotency", "fuzz", "restart")},
     "broker-outage": ["-m", "bench.drills", "broker-outage", "--quick", "--backend=postgres", "--keep-failed"],
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
+    "slow-clients": ["-m", "bench.drills", "slow-clients", "--quick", "--backend=sqlite", "--keep-failed"],
+    "clock-skew": ["-m", "bench.drills", "clock-skew", "--quick", "--backend=postgres", "--keep-failed"],
     "db-outage": ["-m", "bench.drills", "db-outage", "--quick", "--backend=postgres", "--keep-failed"],
 }
 
@@ -48,7 +53,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: nine runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: eleven runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -101,6 +106,14 @@ def test_db_outage_prints_its_figures(smoke_runs):
                  "accepting connections again", "orders placed before the database came back", "requests by status",
                  "went again", "charges", "== db-outage (postgres):"):
         assert part in output, f"the db-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_slow_clients_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["slow-clients"]
+    for part in ("nginx on http://127.0.0.1:", "baseline /livez: p50", "baseline /products/prod-001/: p50",
+                 "with 50 slow clients /livez: p50", "slow clients connected: 50 before, 50 after",
+                 "gunicorn without nginx /livez", "== slow-clients (sqlite): PASS"):
+        assert part in output, f"the slow-clients drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):

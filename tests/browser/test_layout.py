@@ -258,6 +258,6 @@ def test_on_a_phone_a_refunded_order_a_long_address_and_a_payment_link_fit_the_s
     link = page.get_by_role("link", name=re.compile("payment-link"))
     expect(link).to_be_visible()  # the link in the notice opens, not only the e-mailed one
     assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
-    path = re.search(r"/orders/payment-link/[^/]+/$", link.get_attribute("href")).group(0)  # on STORE_URL
+    path = re.search(r"/orders/payment-link/[^/]+/$", link.get_attribute("href")).group(0)  # on STORE_PUBLIC_URL
     page.goto(f"{live_server.url}{path}")
     expect(page).to_have_url(re.compile(r"/checkout/$"))

@@ -11,10 +11,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
-from PIL import Image
+from PIL import ExifTags, Image, ImageCms
+from PIL.PngImagePlugin import PngInfo
 
 from catalog.forms import PHOTO_FORMATS
 from catalog.models import Product
+from catalog.pictures import photo_without_metadata
 from store.media import MEDIA_TYPES
 
 PRODUCT_PAGE = "/products/{}/"
@@ -34,6 +36,45 @@ def png(width: int = 64, height: int = 40, *, noise: bool = False) -> bytes:
 
 
 NOISE = png(80, 80, noise=True)
+
+
+def truncated_jpeg() -> bytes:
+    """A JPEG cut short: Pillow's verify() passes it, decoding it fails."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (80, 80), NOISE[:80 * 80 * 3].ljust(80 * 80 * 3, b"x")).save(buffer, format="JPEG")
+    return buffer.getvalue()[:len(buffer.getvalue()) // 2]
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def phone_photo(image_format: str = "JPEG", **options) -> bytes:
+    """A 60x30 photo as a phone saves one held sideways: red left half, blue right half, EXIF
+    orientation 6 (turn it 90 degrees clockwise to view), the camera's make and where it was
+    taken (GPS), an sRGB colour profile."""
+    image = Image.new("RGB", (60, 30), BLUE)
+    image.paste(RED, (0, 0, 30, 30))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.Make] = "PhoneCam"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (52.0, 31.0, 12.0)
+    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", (13.0, 24.0, 36.0)
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, exif=exif, icc_profile=SRGB, **options)
+    return buffer.getvalue()
+
+
+def assert_upright_without_metadata(data: bytes, image_format: str) -> None:
+    with Image.open(io.BytesIO(data)) as stored:
+        assert stored.format == image_format
+        assert dict(stored.getexif()) == {}
+        assert not {"exif", "xmp", "comment", "XML:com.adobe.xmp"} & set(stored.info)
+        assert stored.info.get("icc_profile") == SRGB  # the colours stay as they were
+        assert stored.size == (30, 60)  # turned upright: the red half on top
+        rgb = stored.convert("RGB")
+        assert all(abs(a - b) < 40 for a, b in zip(rgb.getpixel((15, 10)), RED, strict=True))
+        assert all(abs(a - b) < 40 for a, b in zip(rgb.getpixel((15, 50)), BLUE, strict=True))
+    assert b"PhoneCam" not in data
 
 
 def shown_image(client, product: Product) -> tuple[str, str]:
@@ -150,6 +191,64 @@ def test_the_file_is_stored_with_the_extension_of_its_real_format(client, staff_
     assert Client().get(f"/media/{stored}")["Content-Type"] == "image/jpeg"
 
 
+def test_an_uploaded_phone_photo_is_stored_upright_without_where_it_was_taken(
+    client, staff_user, catalog, media_root
+):
+    client.force_login(staff_user)
+    product = catalog["prod-005"]
+    original = phone_photo(comment=b"Taken at home")
+    with Image.open(io.BytesIO(original)) as sent:  # what a phone sends: its GPS and camera tags
+        assert sent.getexif().get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] == "N"
+        assert sent.size == (60, 30)
+    upload = SimpleUploadedFile("IMG_0042.JPG", original, content_type="image/jpeg")
+
+    assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
+
+    [stored] = files_under(media_root)
+    assert stored.endswith(".jpg")
+    src, _alt = shown_image(client, Product.objects.get(pk=product.pk))
+    assert src == f"/media/{stored}"
+    served = b"".join(Client().get(src).streaming_content)  # what any visitor downloads
+    assert served == (media_root / stored).read_bytes()
+    assert_upright_without_metadata(served, "JPEG")
+    assert b"Taken at home" not in served
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP", "MPO"])
+def test_every_format_loses_its_metadata_and_keeps_its_format(image_format):
+    options = {"xmp": b"<x:xmpmeta>GPS 52.52 13.41</x:xmpmeta>"} if image_format in ("JPEG", "WEBP") else {}
+    if image_format == "PNG":
+        options["pnginfo"] = PngInfo()
+        options["pnginfo"].add_text("Location", "52.52 13.41")
+    if image_format == "MPO":
+        options["save_all"] = True
+
+    data, stored_format = photo_without_metadata(io.BytesIO(phone_photo(image_format, **options)))
+
+    assert stored_format == ("JPEG" if image_format == "MPO" else image_format)
+    assert_upright_without_metadata(data, stored_format)
+    assert b"52.52" not in data and b"Location" not in data
+
+
+def test_an_animated_gif_keeps_its_frames_and_timing_but_not_its_comment():
+    frames = [Image.new("RGB", (20, 10), colour) for colour in (RED, BLUE, (20, 220, 20))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=[100, 200, 300],
+                   loop=0, comment=b"Shot at 52.52 13.41")
+
+    data, stored_format = photo_without_metadata(buffer)
+
+    with Image.open(io.BytesIO(data)) as stored:
+        assert (stored_format, stored.format, stored.n_frames, stored.size) == ("GIF", "GIF", 3, (20, 10))
+        durations = []
+        for index in range(stored.n_frames):
+            stored.seek(index)
+            durations.append(stored.info["duration"])
+        assert durations == [100, 200, 300]
+        assert "comment" not in stored.info
+    assert b"52.52" not in data
+
+
 def test_clearing_the_upload_shows_the_built_in_picture_again(client, staff_user, catalog, media_root):
     client.force_login(staff_user)
     product = catalog["prod-003"]
@@ -175,8 +274,10 @@ def test_clearing_the_upload_shows_the_built_in_picture_again(client, staff_user
          f"The image is {len(NOISE) / 1024:.1f}\xa0KB; the largest accepted is 4.0\xa0KB."),
         (SimpleUploadedFile("photo.png", png(120, 30), content_type="image/png"),
          {"PRODUCT_IMAGE_MAX_SIDE": 100}, "The image is 120x30 pixels; at most 100x100 are accepted."),
+        (SimpleUploadedFile("photo.jpg", truncated_jpeg(), content_type="image/jpeg"), {},
+         "This file is not an image Pillow can read: upload a JPEG, PNG, WebP or GIF image."),
     ],
-    ids=["not-an-image", "svg", "too-large", "too-many-pixels"],
+    ids=["not-an-image", "svg", "too-large", "too-many-pixels", "truncated"],
 )
 def test_a_bad_upload_is_refused_with_a_message_and_nothing_written(
     client, staff_user, catalog, media_root, settings, upload, limits, message

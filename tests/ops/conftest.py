@@ -1,7 +1,9 @@
 """Operations fixtures: the production rate limits, real gunicorn and qcluster processes, scrapes."""
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -210,3 +212,55 @@ def json_log_lines(text: str) -> list[dict]:
         if isinstance(line, dict):
             lines.append(line)
     return lines
+
+
+# --- `make run`, as a person starts the demo ----------------------------------------------------
+
+def clean_env(data_dir, **extra) -> dict[str, str]:
+    """The environment of a shell on a fresh machine: no key, no test settings, no servers."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DEBUG",
+                          "PROMETHEUS_MULTIPROC_DIR", "WORKER_METRICS_PORT", "MAKEFLAGS", "MAKELEVEL",
+                          "HOST", "PORT", "WEB_PORT", "STORE_URL", "STORE_PUBLIC_URL", "METRICS_TOKEN"}}
+    return {**env, "DATA_DIR": str(data_dir), **{key: str(value) for key, value in extra.items()}}
+
+
+class MakeRun(ManagedProcess):
+    """`make run` in a session of its own. The Procfile's worker runs the cluster in a session of
+    its own too, so stopping is what Ctrl-C does: TERM to the group, which honcho passes on."""
+
+    def __init__(self, env: dict[str, str], log_path) -> None:
+        self.env, self.log_path = env, log_path
+
+    def start(self) -> None:
+        self.spawn(["make", "--no-print-directory", "run"], self.env)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.process = None
+        self.log.close()
+        leftovers = [pid for pid in _processes_with(self.env["DATA_DIR"])]
+        for pid in leftovers:
+            os.kill(pid, signal.SIGKILL)
+        assert leftovers == [], f"make run left processes behind: {leftovers}"
+
+
+def _processes_with(data_dir: str) -> list[int]:
+    """Processes whose environment names `data_dir` (what this test started)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")  # noqa: SIM115
+        except OSError:
+            continue
+        if f"DATA_DIR={data_dir}".encode() in environ:
+            found.append(int(entry))
+    return found

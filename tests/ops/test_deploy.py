@@ -101,7 +101,7 @@ def test_compose_runs_the_stack_the_readme_describes():
     # The environment variables the compose file gives the store are ones the settings read.
     settings_source = (BASE_DIR / "store" / "settings.py").read_text()
     for name in web["environment"].keys() | worker["environment"].keys():
-        if name in ("PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY"):
+        if name in ("PROMETHEUS_MULTIPROC_DIR", "WEB_CONCURRENCY", "GUNICORN_THREADS"):
             continue  # read by prometheus_client and by the command line
         assert f'"{name}"' in settings_source, name
 
@@ -143,3 +143,101 @@ def test_grafana_is_provisioned_with_the_datasource_the_dashboard_uses():
     titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])
     for topic in ("order rate", "orders by state", "p95", "step success", "http requests", "http latency"):
         assert topic in titles, topic
+
+
+# --- what the compose file, the Dockerfile and the docs promise an operator ---------------------
+
+def compose_default(value) -> str:
+    """A compose value with each `${NAME:-default}` as its default (what runs when nothing is set)."""
+    def default(match):
+        assert match.group(2) is not None, f"{match.group(0)} has no default"
+        return match.group(2)
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", default, str(value))
+
+
+def documented_scale() -> dict[str, int]:
+    """The `--scale service=N` of the command at the top of docker-compose.yml."""
+    header = (BASE_DIR / "docker-compose.yml").read_text().split("\nname:", 1)[0]
+    scale = {name: int(count) for name, count in re.findall(r"--scale (\w+)=(\d+)", header)}
+    assert {"web", "worker"} <= scale.keys(), header
+    return scale
+
+
+def test_every_published_port_listens_on_loopback_unless_told_otherwise():
+    services = compose()["services"]
+    published = {name: service["ports"] for name, service in services.items() if "ports" in service}
+    assert {"nginx", "grafana", "prometheus"} <= published.keys()
+    for name, ports in published.items():
+        for port in ports:
+            address = compose_default(port).split(":")[0]
+            assert address == "127.0.0.1", f"{name} publishes {port} beyond this machine"
+
+
+def test_grafana_wants_a_password_and_no_anonymous_visitors():
+    environment = compose()["services"]["grafana"]["environment"]
+    assert environment["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert environment.get("GF_AUTH_ANONYMOUS_ENABLED", "false") == "false"
+
+
+def test_volumes_are_named_and_the_image_makes_no_anonymous_one():
+    config = compose()
+    named = set(config["volumes"])
+    for name, service in config["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert ":" in volume, f"{name}: {volume} is an anonymous volume"
+            assert source in named or source.startswith("./observability/"), f"{name}: {volume}"
+    dockerfile = (BASE_DIR / "Dockerfile").read_text()
+    assert not re.search(r"^\s*VOLUME\b", dockerfile, re.M)
+
+
+def test_the_workers_grace_period_is_what_the_docs_ask_for():
+    asked = int(re.search(r"docker stop -t (\d+)", (BASE_DIR / "docs" / "operations.md").read_text()).group(1))
+    assert asked >= 35
+    grace = compose()["services"]["worker"]["stop_grace_period"]
+    assert int(grace.rstrip("s")) >= asked
+
+
+def test_postgresql_holds_the_connections_of_the_documented_scale():
+    """At most one connection per gunicorn thread and per pipeline thread (plus each cluster's
+    own four processes): the compose file's PostgreSQL must take them all at the scale its
+    header runs, from the compose file's own numbers, and its header shows this computation."""
+    services = compose()["services"]
+    scale = documented_scale()
+    web, worker = services["web"]["environment"], services["worker"]["environment"]
+    web_each = int(compose_default(web["WEB_CONCURRENCY"])) * int(compose_default(web["GUNICORN_THREADS"]))
+    worker_each = int(compose_default(worker["Q_WORKERS"])) * (
+        int(compose_default(worker["PIPELINE_CONCURRENT_RUNS"])) + 1) + 4
+    needed = scale["web"] * web_each + scale["worker"] * worker_each + 10 + 3
+
+    command = " ".join(services["db"]["command"])
+    max_connections = int(re.search(r"max_connections=(\d+)", compose_default(command)).group(1))
+    assert max_connections >= needed, (max_connections, needed)
+    header = (BASE_DIR / "docker-compose.yml").read_text().split("\nname:", 1)[0]
+    assert f"= {needed}\n" in header and f"POSTGRES_MAX_CONNECTIONS, {max_connections})" in header
+
+
+def test_every_environment_example_names_the_internal_and_the_public_address():
+    env = compose()["x-store-env"]
+    assert env["STORE_URL"] == "http://web:8080" and env["STORE_PUBLIC_URL"]
+    documented = documented_environment("docs/operations.md")
+    assert documented["STORE_URL"] and documented["STORE_PUBLIC_URL"].startswith("https://")
+
+    # The Dockerfile header's commands: one volume, one network, the web's address for each.
+    header = [line for line in (BASE_DIR / "Dockerfile").read_text().splitlines() if "docker run" in line]
+    assert len(header) >= 3
+    for line in header:
+        assert "-v workflow-store-data:/data" in line and "--network workflow-store" in line, line
+    for line in header:
+        if "createsuperuser" not in line:
+            assert "STORE_URL=http://store-web:8080" in line and "STORE_PUBLIC_URL=" in line, line
+    assert any("--name store-web" in line for line in header)
+    assert not any(re.search(r"-p \d+:", line) for line in header), "gunicorn published beyond loopback"
+
+
+def test_the_documented_release_steps_collect_static_files_as_the_image_does():
+    docs = (BASE_DIR / "docs" / "operations.md").read_text()
+    assert "collectstatic --noinput" in (BASE_DIR / "Dockerfile").read_text()
+    release = re.search(r"^\| release \| `([^|]*)` \|", docs, re.M).group(1)
+    assert "migrate --noinput" in release and "collectstatic --noinput" in release and "store_bootstrap" in release
+    assert "createsuperuser" in (BASE_DIR / "docker-compose.yml").read_text().split("\nname:", 1)[0]

@@ -1,8 +1,6 @@
 """No public secret: without SECRET_KEY, `make run` signs with a random key of this machine's own,
 kept in DATA_DIR (owner-only), the same on the next start; the repository holds no key."""
 import json
-import os
-import signal
 import stat
 import subprocess
 import sys
@@ -11,16 +9,8 @@ import urllib.request
 import jwt
 import pytest
 
-from tests.conftest import BASE_DIR, ManagedProcess, wait_for
-from tests.ops.conftest import free_port, http_get
-
-
-def clean_env(data_dir, **extra) -> dict[str, str]:
-    """The environment of a shell on a fresh machine: no key, no test settings, no servers."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DEBUG",
-                          "PROMETHEUS_MULTIPROC_DIR", "WORKER_METRICS_PORT", "MAKEFLAGS", "MAKELEVEL"}}
-    return {**env, "DATA_DIR": str(data_dir), **{key: str(value) for key, value in extra.items()}}
+from tests.conftest import BASE_DIR, wait_for
+from tests.ops.conftest import MakeRun, clean_env, free_port, http_get
 
 
 def settings_key(env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -84,47 +74,6 @@ def test_keys_created_by_processes_starting_together_are_one(tmp_path):
     secret_key_create(tmp_path)
     assert (tmp_path / "secret_key").read_text() == key
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
-
-
-class MakeRun(ManagedProcess):
-    """`make run` in a session of its own. The Procfile's worker runs the cluster in a session of
-    its own too, so stopping is what Ctrl-C does: TERM to the group, which honcho passes on."""
-
-    def __init__(self, env: dict[str, str], log_path) -> None:
-        self.env, self.log_path = env, log_path
-
-    def start(self) -> None:
-        self.spawn(["make", "--no-print-directory", "run"], self.env)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.process = None
-        self.log.close()
-        leftovers = [pid for pid in _processes_with(self.env["DATA_DIR"])]
-        for pid in leftovers:
-            os.kill(pid, signal.SIGKILL)
-        assert leftovers == [], f"make run left processes behind: {leftovers}"
-
-
-def _processes_with(data_dir: str) -> list[int]:
-    """Processes whose environment names `data_dir` (what this test started)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = open(f"/proc/{entry}/environ", "rb").read().split(b"\0")  # noqa: SIM115
-        except OSError:
-            continue
-        if f"DATA_DIR={data_dir}".encode() in environ:
-            found.append(int(entry))
-    return found
 
 
 @pytest.mark.worker

@@ -125,6 +125,21 @@ def test_bad_values_are_a_400_naming_the_parameter(staff_api, orders, query, par
     assert parameter in body["error"]
 
 
+@pytest.mark.parametrize("query", [
+    "createdFrom=&createdTo=", "createdFrom=", "createdTo=", "createdFrom=%20", "customer=", "customer=%20%20",
+    "state=", "state=,", "state=%20,%20", "state=paid&state=", "page=", "pageSize=", "pageSize=%20",
+])
+def test_an_empty_value_is_a_400_naming_the_parameter(staff_api, orders, query):
+    response = staff_api.get(f"/api/orders?{query}")
+
+    assert response.status_code == 400
+    body = response.json()
+    parameter = query.split("=")[0]
+    assert body["code"] == "invalid"
+    assert list(body["fields"]) == [parameter]
+    assert f"{parameter} is empty: give it a value or leave the parameter out." in body["error"]
+
+
 def test_a_customer_never_sees_anothers_orders_through_the_filters(customer_api, orders, other_customer):
     mine = [orders["casey-new"].pk, orders["casey-cancelled"].pk, orders["casey-paid"].pk]
 

@@ -155,3 +155,25 @@ def test_a_delayed_shipment_does_not_say_nothing_was_charged(customer, place_ord
     order_transition(order_id=order.pk, name="provider_unavailable", reason="timeout", detail={"step": "shipping"})
 
     assert notes(order, customer)["shipping"] == "A provider did not answer; the shop will try again."
+
+
+def test_a_payment_pending_at_the_bank_tells_the_customer_nothing_more_is_needed(
+    sync_pipeline, customer, place_order, client
+):
+    from tests.payment_events import CARD_PENDING, bank_answered
+    from workflows.tasks import payments_reconcile
+
+    order = place_order(customer, card=CARD_PENDING)
+    client.force_login(customer)
+
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+
+    assert stages(order, customer)["Processing payment"] == "current"
+    assert ("Waiting for your bank to confirm the payment. Nothing more is needed from you: your order goes on "
+            "by itself once the bank confirms.") in page
+    assert 'data-poll-backoff="1 2 5 15"' in page  # a wait of minutes: the page polls less and less often
+    # Once the bank confirmed (here found by the store's own check), the page says so no more.
+    bank_answered(order.pk)
+    Order.objects.filter(pk=order.pk).update(charge_pending_since=order.created_at.replace(year=2000))
+    payments_reconcile()
+    assert "Waiting for your bank" not in client.get(f"/orders/{order.pk}/").content.decode()

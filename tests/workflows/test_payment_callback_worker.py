@@ -72,3 +72,29 @@ def test_the_simulators_callback_over_http_moves_a_pending_order_to_delivered(ca
                                                                           "payment_approved")
     transitions = list(order.events.exclude(transition="").values_list("transition", flat=True))
     assert transitions[-4:] == ["payment_approved", "start_shipping", "shipping_confirmed", "deliver_order"]
+
+
+def test_callbacks_refused_as_stale_are_made_up_for_by_reconciliation(callback_cluster, customer, place_order,
+                                                                     settings):
+    from workflows.tasks import payments_reconcile
+
+    # Every signature is too old for this store (as with its clock far ahead of the provider's).
+    settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS = -1
+    settings.PAYMENT_RECONCILE = {**settings.PAYMENT_RECONCILE, "AFTER_SECONDS": 0}
+    order = place_order(customer, {"prod-001": 1}, card=CARD_PENDING)
+    refused = wait_for(lambda: PaymentWebhookEvent.objects.filter(order=order, outcome="refused").first(),
+                       timeout=60, message=f"the callback of order {order.pk}:\n{callback_cluster.output()[-3000:]}")
+    assert Order.objects.get(pk=order.pk).state == "paying"
+
+    assert payments_reconcile() == 1  # the schedule's run; the pipeline goes on in the cluster
+
+    def settled():
+        current = Order.objects.get(pk=order.pk)
+        return current if current.state in ("delivered", "failed", "refunded", "cancelled") else None
+
+    order = wait_for(settled, timeout=60, message=f"order {order.pk} to settle:\n{callback_cluster.output()[-3000:]}")
+    charge = GatewayCall.objects.get(order_id=order.pk, gateway="payment", operation="charge")
+    assert order.state == "delivered" and order.transaction_id == charge.result["reference"]
+    assert order.events.get(transition="payment_approved").detail["reconciled"] == charge.idempotency_key
+    assert refused.note.startswith("The signature's timestamp is")
+    assert not GatewayCall.objects.filter(order_id=order.pk, operation="refund").exists()

@@ -190,7 +190,8 @@ def test_an_approval_after_the_timeout_is_ignored_and_flagged_for_a_refund(
     assert Order.objects.get(pk=order.pk).events.count() == events
     assert Order.objects.get(pk=order.pk).transaction_id == ""
     warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and "refund it at the provider" in warnings[0].getMessage()
+    assert len(warnings) == 1 and "refunded at the provider if real" in warnings[0].getMessage()
+    assert PaymentWebhookEvent.objects.get(order=order).unwanted == "open"  # reconciliation refunds it
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(900, "15 minutes"), (60, "1 minute"), (90, "90 seconds"),
