@@ -131,9 +131,9 @@ bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
 # Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage,
-# slow-clients, clock-skew;
+# slow-clients, clock-skew, db-outage;
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
-DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew db-outage
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
 

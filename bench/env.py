@@ -34,7 +34,7 @@ RUN_SECRET_KEY = secrets.token_urlsafe(50)
 
 # Settings the store reads from the environment: a caller's values (say, from `make test`)
 # must not leak into a bench, which sets what it needs.
-_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "INVENTORY_", "PAYMENT_", "SHIPPING_", "JWT_", "RATE_LIMIT_",
+_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "INVENTORY_", "PAYMENT_", "SHIPPING_", "JWT_", "RATE_LIMIT_", "DB_",
                        "WORKER_METRICS_")
 _STORE_ENV_NAMES = {
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
@@ -54,6 +54,8 @@ class Backend:
     cluster_name: str = "bench"  # Q_CLUSTER_NAME (the queue) and CACHE_KEY_PREFIX (Redis keys)
     overrides: dict[str, str] = field(default_factory=dict)
     redis_server: str = ""  # redis://host:port of the store's own Redis (the broker-outage drill); else BENCH_REDIS
+    # postgres://user@host:port of the store's own PostgreSQL (the db-outage drill); else BENCH_POSTGRES
+    postgres_server: str = ""
     own_data_dir: bool = False  # made by make(): removed by discard()
 
     @classmethod
@@ -79,7 +81,7 @@ class Backend:
     @property
     def database_url(self) -> str:
         if self.name == "postgres":
-            return f"{POSTGRES_SERVER}/{self.database}"
+            return f"{self.postgres_server or POSTGRES_SERVER}/{self.database}"
         return ""  # the settings' default: DATA_DIR/store.sqlite3
 
     @property
@@ -139,6 +141,11 @@ class Backend:
         if self.data_dir.exists():
             shutil.rmtree(self.data_dir)
         self.data_dir.mkdir(mode=0o700, parents=True)
+        if self.postgres_server:  # a server of the run's own: no shared template there, migrate
+            _postgres_admin(f'CREATE DATABASE "{self.database}"', server=self.postgres_server)
+            manage(self, "migrate", "--noinput", quiet=True)
+            _redis_delete(self.redis_url, self.cluster_name)
+            return
         template = migrated_template(self.name)
         if self.name == "postgres":
             _postgres_drop(self.database)
@@ -149,7 +156,7 @@ class Backend:
 
     def drop(self) -> None:
         close_helpers(self)
-        if self.name == "postgres":
+        if self.name == "postgres" and not self.postgres_server:  # a server of its own goes with its folder
             _postgres_drop(self.database)
 
     def discard(self, *, keep_data_dir: bool = False) -> None:
@@ -194,10 +201,10 @@ def discard_stores(*, keep_data_dirs: bool = False) -> list[Path]:
     return kept
 
 
-def _postgres_admin(sql: str) -> None:
+def _postgres_admin(sql: str, *, server: str = POSTGRES_SERVER) -> None:
     import psycopg
 
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as connection:
+    with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=10) as connection:
         connection.execute(sql)
 
 

@@ -8,7 +8,9 @@ class StoreConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from store import metrics
+        from store import database, metrics
+
+        database.forget_on_fork()
 
         # A worker cluster's metrics port, opened by the cluster's main process before it forks
         # the processes that run the tasks (store.metrics explains the multiprocess mode).

@@ -1,11 +1,13 @@
 """Health probes: /healthz (dependencies), /readyz (ready for traffic), /livez (process up).
 
 The checks live in store.health_checks; these views only pick which checks a probe runs.
-- /healthz: database, task broker and worker cluster; 503 "unhealthy" when any fails. A
-  missing worker counts: without one, orders stay in "new" forever. Then the checks that
+- /healthz: database (answers and can be written), task broker, worker cluster, static files
+  (the manifest collectstatic writes) and migrations (none pending); 503 "unhealthy" when any
+  fails. A missing worker counts: without one, orders stay in "new" forever; missing static
+  files or migrations make every page a 500. Then the checks that
   settings.HEALTH_DEGRADED_CHECKS names by dotted path (store imports no app), e.g. the
   providers' circuits: one failing answers 200 "degraded" (the shop takes orders, some wait),
-  naming it in `checks`; a failure of the first three wins over degraded.
+  naming it in `checks`; a failure of the first five wins over degraded.
 - /readyz: database reachable and no pending migrations; a load balancer sends traffic only
   when this is 200.
 - /livez: the process answers; never touches a dependency, so an orchestrator does not
@@ -56,6 +58,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "database": health_checks.check_database,
         "broker": health_checks.check_broker,
         "worker": health_checks.check_worker,
+        "static": health_checks.check_static,
+        "migrations": lambda: health_checks.check_migrations(cached=True),
     })
     degraded_checks = {name: import_string(path) for name, path in settings.HEALTH_DEGRADED_CHECKS.items()}
     fine, degraded_details = health_checks.run_checks(degraded_checks)
@@ -72,7 +76,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> JsonResponse:
-    database_ok, database = health_checks.check_database()
+    # Reachable is enough here: a read-only database is /healthz's to report, while every
+    # process shares it, taking them all out of the load balancer would not help.
+    database_ok, database = health_checks.check_database(writable=False)
     # Pending migrations cannot be computed without the database; say so instead of guessing.
     migrations_ok, migrations = health_checks.check_migrations() if database_ok else (False, "unknown: no database")
     ok = database_ok and migrations_ok

@@ -37,8 +37,8 @@ class ProbeResponseFilter(logging.Filter):
 
 
 class LoggedRefusalFilter(logging.Filter):
-    """Drops django.request's line for a 4xx whose view already logged why it refused (it set
-    `refusal_logged` on the request): one line per refusal, the one that names the reason."""
+    """Drops django.request's line for a 4xx (or an outage's 503) whose view already logged why it
+    refused (it set `refusal_logged` on the request): one line per refusal, the one that names the reason."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not getattr(getattr(record, "request", None), "refusal_logged", False)

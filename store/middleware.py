@@ -1,5 +1,6 @@
 """Request-scoped middleware: the X-Request-ID header, the probes' answer whatever the Host, the
-user of the log lines, and the sign-in redirect of an HTMX request whose session ended."""
+user of the log lines, the sign-in redirect of an HTMX request whose session ended, and the 503
+of a request the database could not serve."""
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
@@ -11,6 +12,8 @@ from django.urls import resolve
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
+from store import outage
+from store.api.errors import unavailable_response
 from store.request_context import (
     order_id_var,
     request_id_from_header,
@@ -104,3 +107,20 @@ class HtmxSignInRedirectMiddleware:
                                                require_https=request.is_secure()):
             page = "/"  # a path such as "//elsewhere" would name another site
         return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: page})}")
+
+
+class DatabaseUnavailableMiddleware:
+    """A view that fails because the database cannot be reached (store.outage) answers 503 with
+    Retry-After instead of a 500: nothing committed, so trying again is safe. (Failures in other
+    middleware, before any view, reach handler500, which answers the same: store.api.errors.)"""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if outage.database_unavailable(exception):
+            return unavailable_response(request, exception)
+        return None

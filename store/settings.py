@@ -108,6 +108,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "store.middleware.RequestIdMiddleware",
+    "store.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "store.middleware.ProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -158,12 +159,37 @@ SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;",
 }
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# Which process this is: a worker cluster (`manage.py qcluster`) or anything else (gunicorn's workers).
+_IN_WORKER = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
             DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Seconds to open a connection: a database that does not answer fails fast (503, retried runs).
+        _options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
+        # A statement running longer than this is cancelled (ms; 0: no limit, e.g. for a long migration).
+        _statement_timeout = env_int("DB_STATEMENT_TIMEOUT_MS", 30000, minimum=0)
+        if _statement_timeout:
+            _options["options"] = f"{_options.get('options', '')} -c statement_timeout={_statement_timeout}".strip()
+        # Connections per process, bounded by a pool (store/database.py; docs/operations.md sizes it).
+        # A gunicorn worker needs one per thread; a worker cluster's process one for the run that holds
+        # its turn and one for its task loop (runs hand theirs back while they wait, store.turns).
+        if env_bool("DB_POOL", True):
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django must not
+            _options["pool"] = {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 1, minimum=0),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 4 if _IN_WORKER else env_int("GUNICORN_THREADS", 4, minimum=1),
+                                    minimum=1),
+                # Seconds a thread waits for a connection (a free one, or the pool's reconnection after a
+                # database restart), then OperationalError: a 503, a retried run.
+                "timeout": env_float("DB_POOL_TIMEOUT", 5, minimum=0.1),
+            }
+            if _options["pool"]["min_size"] > _options["pool"]["max_size"]:
+                raise ImproperlyConfigured("DB_POOL_MIN_SIZE is above DB_POOL_MAX_SIZE.")
 else:
     DATABASES = {
         "default": {
@@ -179,7 +205,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_store.sqlite3")}
 DATABASES["default"]["ENGINE"] = {
     "django.db.backends.sqlite3": "store.sqlite",  # django-prometheus' backend, one writer per process
-    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    # django-prometheus' backend, with a pool that reconnects promptly after a restart
+    "django.db.backends.postgresql": "store.postgresql",
 }.get(DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -238,10 +265,9 @@ if REDIS_URL:
     # may wait longer than a web request's: its poll blocks on the queue for 1 s. A web process
     # only pushes tasks, and waits no longer for that than for the cache.
     _separator = "&" if "?" in REDIS_URL else "?"
-    _in_worker = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
     Q_CLUSTER["redis"] = (
         f"{REDIS_URL}{_separator}socket_connect_timeout={env_float('REDIS_TIMEOUT', 0.5)}"
-        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _in_worker else env_float('REDIS_TIMEOUT', 0.5)}"
+        f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _IN_WORKER else env_float('REDIS_TIMEOUT', 0.5)}"
     )
 else:
     Q_CLUSTER["orm"] = "default"
@@ -591,6 +617,13 @@ PIPELINE = {
     # back on the queue.
     "PROVIDER_CONCURRENCY": env_int("PROVIDER_CONCURRENCY", 16),
     "BULKHEAD_WAIT_SECONDS": env_float("BULKHEAD_WAIT_SECONDS", 2.0),
+    # A run that fails because the database or the broker cannot be reached goes again in this
+    # process after a backoff, up to this many times (store.outage): (tries, first wait, longest
+    # wait) in seconds, about a minute in all, so a restart of a few seconds costs seconds, not
+    # the sweeper's minutes.
+    "CONNECTION_RETRY": (env_int("PIPELINE_CONNECTION_RETRIES", 10, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF", 0.5, minimum=0),
+                         env_float("PIPELINE_CONNECTION_BACKOFF_MAX", 10.0, minimum=0)),
     # Retry budget: calls one step makes while its provider fails transiently (timeouts), over
     # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
@@ -622,6 +655,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # While the database is down each pool logs every reconnection try (4 a second); the
+        # store logs the outage itself, once per refused request or retried run.
+        "psycopg.pool": {"level": "ERROR"},
         # A probe's 503 is logged once per change by store.health, not on every probe; a refusal
         # its view logged with the reason is not logged twice.
         "django.request": {"filters": ["probe_responses", "logged_refusals"]},

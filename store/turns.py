@@ -7,6 +7,10 @@ holding the write lock while it waits for the GIL holds everyone up. So a run wo
 while it holds its process' turn (`turn()`), and gives the turn up while it waits for a
 provider (`waiting()`): the waits overlap, the work does not, as in an event loop.
 
+While it waits, a run also hands its database connection back to its process' pool (with
+PostgreSQL's pool; store.database), so the connections a worker process needs are the few
+its working thread and its tasks use, not one per waiting run.
+
 Outside a turn (a web request, a management command, tests) `waiting()` does nothing.
 """
 import threading
@@ -14,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import transaction
+
+from store.database import connection_hand_back
 
 _turn = threading.Lock()
 _local = threading.local()
@@ -40,6 +46,7 @@ def waiting() -> Iterator[None]:
     if not getattr(_local, "holding", False) or transaction.get_connection().in_atomic_block:
         yield
         return
+    connection_hand_back()
     _local.holding = False
     _turn.release()
     try:

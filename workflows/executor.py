@@ -20,20 +20,28 @@ so a slow provider holds at most that many threads and orders that need another 
 on (`provider_slot`).
 
 Outside a worker (the web process, tests in django-q2's sync mode, management commands) runs
-execute in the caller, as before.
+execute in the caller.
+
+A run that fails because the database or the broker cannot be reached (store.outage: a restart,
+"too many clients", a read-only or locked SQLite file) closes its connection and goes again
+after 0.5, 1, 2 … seconds (PIPELINE["CONNECTION_RETRY"]), in the same thread: each transition
+committed or rolled back whole, so the new run starts where the order is. Only when the tries
+are spent is the order left to the sweeper.
 """
+import contextlib
 import contextvars
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
-from store import turns
+from store import outage, turns
 from store.metrics import is_qcluster_command
 from workflows import metrics
 
@@ -65,7 +73,7 @@ def run(order_id: int, advance: Callable[[int], object]) -> object:
     order may have moved meanwhile, e.g. staff approved it). Returns what `advance` returned
     when it ran here, else None."""
     if _pool is None:
-        return advance(order_id)
+        return advance_retrying(order_id, advance)
     with _lock:
         if order_id in _running:
             _again.add(order_id)
@@ -96,7 +104,7 @@ def _run(order_id: int, advance: Callable[[int], object]) -> None:
         while True:
             try:
                 with turns.turn():  # works in turn with the process' other runs; waits alongside them
-                    advance(order_id)
+                    advance_retrying(order_id, advance)
             except Exception:
                 # The order stays in the state it reached; the sweeper runs it again.
                 logger.exception("pipeline run of order %s failed", order_id, extra={"order_id": order_id})
@@ -108,6 +116,32 @@ def _run(order_id: int, advance: Callable[[int], object]) -> None:
     finally:
         close_old_connections()
         _finished(order_id)
+
+
+def advance_retrying(order_id: int, advance: Callable[[int], object]) -> object:
+    """`advance(order_id)`, again after a backoff each time it fails because the database or the
+    broker cannot be reached, at most PIPELINE["CONNECTION_RETRY"][0] more times; then, or on
+    any other error, the error propagates. The waits let the process' other runs work."""
+    tries, first, longest = settings.PIPELINE["CONNECTION_RETRY"]
+    attempt = 0
+    while True:
+        try:
+            return advance(order_id)
+        except Exception as exc:
+            attempt += 1
+            # Inside a caller's transaction nothing can be tried again: the transaction is lost.
+            if attempt > tries or not outage.connection_lost(exc) or connection.in_atomic_block:
+                raise
+            delay = outage.retry_delay(attempt, first=first, longest=longest)
+            outage.UNAVAILABLE.labels("pipeline").inc()
+            logger.warning("pipeline run of order %s could not reach the database or the broker (%s: %s); "
+                           "trying again in %.1f s (%s of %s)", order_id, exc.__class__.__name__, exc, delay,
+                           attempt, tries, extra={"order_id": order_id})
+            # A broken connection stays broken: the next try opens (or takes from the pool) a new one.
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+            with turns.waiting():
+                time.sleep(delay)
 
 
 @contextmanager

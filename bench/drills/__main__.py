@@ -1,7 +1,7 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
     python -m bench.drills [crash oversell idempotency fuzz restart broker-outage provider-outage
-                            slow-clients clock-skew] [--backend=sqlite|postgres] [--quick] [--keep-failed]
+                            slow-clients clock-skew db-outage] [--backend=sqlite|postgres] [--quick] [--keep-failed]
 
 Each drill builds its own store: a new temp folder (h5drill-<name>-<backend>-<random>…), and a
 database (drill<name>_<random>_store), queue name and Redis key prefix (h5drill<name><random>)
@@ -9,7 +9,8 @@ of its own, so two runs at once on one machine never meet. Each is removed when 
 with --keep-failed a failed drill's folder (its logs) stays. Without --backend, oversell runs on
 PostgreSQL (what it is about: row locks under real concurrency), broker-outage on PostgreSQL with
 a redis-server of its own, clock-skew on PostgreSQL + Redis (always: the ORM broker keeps time by the
-writer's clock), and the others (provider-outage too) on SQLite + the ORM broker.
+writer's clock), db-outage on a PostgreSQL cluster of its own, and the others (provider-outage too) on
+SQLite + the ORM broker.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bench.drills import (
     broker_outage,
     clock_skew,
     crash,
+    db_outage,
     fuzz,
     idempotency,
     oversell,
@@ -33,8 +35,8 @@ from bench.env import discard_stores
 
 DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
           "broker-outage": broker_outage, "provider-outage": provider_outage, "slow-clients": slow_clients,
-          "clock-skew": clock_skew}
-DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres", "clock-skew": "postgres"}
+          "clock-skew": clock_skew, "db-outage": db_outage}
+DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres", "clock-skew": "postgres", "db-outage": "postgres"}
 
 
 def main(argv: list[str] | None = None) -> int:

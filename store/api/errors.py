@@ -1,18 +1,28 @@
 """The API's one error format: {"error": "<message>", "code": "<code>", "fields"?: {...}}.
 
 Domain errors raised by services (store.errors.DomainError) and DRF's own exceptions both
-end here, so every 4xx/5xx under /api has the same shape.
+end here, so every 4xx/5xx under /api has the same shape. So does a request the database could
+not serve (store.outage): 503 "database_unavailable" with Retry-After, and a static page
+(templates/503.html) outside /api.
 """
+import logging
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from store import outage
 from store.errors import DomainError
+
+logger = logging.getLogger("store.outage")
+
+UNAVAILABLE_MESSAGE = "The store cannot reach its database just now; nothing was changed. Try again in a moment."
 
 _DEFAULT_CODES = {
     400: "invalid",
@@ -59,6 +69,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(error_body(f"The request body is larger than {limit} bytes.", "payload_too_large"),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if outage.database_unavailable(exc):
+        _unavailable_noted(getattr(context["request"], "_request", context["request"]), exc)
+        return Response(error_body(UNAVAILABLE_MESSAGE, "database_unavailable"),
+                        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
     if isinstance(exc, DomainError):
         body = error_body(exc.message, exc.code, exc.fields)
         retry_after = getattr(exc, "retry_after", None)
@@ -100,7 +115,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def page_not_found(request, exception):
     """handler404: JSON for /api (e.g. /api/orders/abc matches no URL), the HTML page elsewhere."""
-    from django.http import JsonResponse
     from django.views import defaults
 
     if request.path.startswith("/api/"):
@@ -109,10 +123,38 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
-    """handler500: JSON for /api, the HTML page elsewhere."""
-    from django.http import JsonResponse
+    """handler500: JSON for /api, the HTML page elsewhere; a 503 for a database outage (the
+    failure may come from a middleware, e.g. the session's, before any view ran)."""
     from django.views import defaults
 
+    failure = sys.exc_info()[1]
+    if failure is not None and outage.database_unavailable(failure):
+        return unavailable_response(request, failure)
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("Internal server error.", "server_error"), status=500)
     return defaults.server_error(request)
+
+
+def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After (store.outage.RETRY_AFTER_SECONDS) for a request the database could not
+    serve: the API's JSON error (code "database_unavailable") under /api, else templates/503.html,
+    rendered without the request's context processors, which would query the database again. An
+    HTMX request gets the same 503: static/js/store.js shows "try again in N seconds" and swaps nothing.
+    Counted in store_database_unavailable_total{surface="api"|"page"} and logged as one WARNING."""
+    if _unavailable_noted(request, exc):
+        response = JsonResponse(error_body(UNAVAILABLE_MESSAGE, "database_unavailable"), status=503)
+    else:
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    return response
+
+
+def _unavailable_noted(request: HttpRequest, exc: BaseException) -> bool:
+    """Count and log (once: django.request's line is dropped, store.logging) a request answered
+    503 for a database outage; True when it is an API request."""
+    api = request.path.startswith("/api/")
+    outage.UNAVAILABLE.labels("api" if api else "page").inc()
+    logger.warning("%s %s: database unavailable (%s: %s); answered 503", request.method, request.path,
+                   exc.__class__.__name__, exc, extra={"status_code": 503})
+    request.refusal_logged = True
+    return api

@@ -4,13 +4,14 @@ Marked `smoke`: `make test` leaves them out, `make smoke` (pytest -m smoke) runs
 runs them as a step of their own. They start the real processes (gunicorn, qcluster,
 schemathesis), each run on a store of its own (a new temp folder, queue name and Redis key
 prefix: bench.env), so they check that the harness works end to end, not the numbers.
-The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own.
+The broker-outage drill runs on PostgreSQL (BENCH_POSTGRES) with a redis-server of its own; the
+db-outage drill on a PostgreSQL cluster of its own (Debian's server binaries).
 The provider-outage drill's checks of the circuit breaker, retry budget and re-drive need the
 pipeline that keeps provider waits off the worker processes (bench/README.md).
 The slow-clients drill runs Debian's nginx (installed when missing).
 The clock-skew drill runs on PostgreSQL + Redis too and needs Debian's libfaketime (it installs
 it when missing).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All nine run at once
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All eleven run at once
 (each waits on its processes much of the time), which keeps the whole file well under a minute.
 """
 import os
@@ -34,6 +35,7 @@ RUNS = {
     "provider-outage": ["-m", "bench.drills", "provider-outage", "--quick", "--backend=sqlite", "--keep-failed"],
     "slow-clients": ["-m", "bench.drills", "slow-clients", "--quick", "--backend=sqlite", "--keep-failed"],
     "clock-skew": ["-m", "bench.drills", "clock-skew", "--quick", "--backend=postgres", "--keep-failed"],
+    "db-outage": ["-m", "bench.drills", "db-outage", "--quick", "--backend=postgres", "--keep-failed"],
 }
 
 
@@ -51,7 +53,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: nine runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: eleven runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -96,6 +98,14 @@ def test_provider_outage_prints_its_figures(smoke_runs):
                  "paid → shipped (shipping): baseline p50", "/healthz:", "stalled:", "stock adds up",
                  "== provider-outage (sqlite):"):
         assert part in output, f"the provider-outage drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_db_outage_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["db-outage"]
+    for part in ("its own PostgreSQL", "run as", "baseline:", "placement → terminal median", "PostgreSQL stopped (fast)",
+                 "accepting connections again", "orders placed before the database came back", "requests by status",
+                 "went again", "charges", "== db-outage (postgres):"):
+        assert part in output, f"the db-outage drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_slow_clients_prints_its_figures(smoke_runs):

@@ -44,7 +44,8 @@ def test_healthz_is_healthy_with_every_circuit_closed(client, worker_up):
 
     assert response.status_code == 200
     assert response.json() == {"status": "healthy",
-                               "checks": {"database": "ok", "broker": "ok", "worker": "ok", "providers": "ok"}}
+                               "checks": {"database": "ok", "broker": "ok", "worker": "ok", "static": "ok",
+                                          "migrations": "ok", "providers": "ok"}}
 
 
 def test_an_open_circuit_makes_healthz_degraded_not_unhealthy(client, worker_up, circuit_opens_after_two, caplog):
@@ -55,6 +56,7 @@ def test_an_open_circuit_makes_healthz_degraded_not_unhealthy(client, worker_up,
 
     assert first.status_code == second.status_code == 200
     assert first.json() == {"status": "degraded", "checks": {"database": "ok", "broker": "ok", "worker": "ok",
+                                                             "static": "ok", "migrations": "ok",
                                                              "providers": "payment: circuit open"}}
     warnings = [record for record in caplog.records if record.name == "store.health"]
     assert [record.getMessage() for record in warnings] == ["healthz degraded (providers: payment: circuit open)"]
@@ -96,6 +98,7 @@ def test_the_degraded_checks_come_from_the_setting(client, worker_up, settings):
     response = client.get("/healthz")
 
     assert response.json() == {"status": "degraded", "checks": {"database": "ok", "broker": "ok", "worker": "ok",
+                                                                "static": "ok", "migrations": "ok",
                                                                 "spare": "spare provider: slow"}}
 
 

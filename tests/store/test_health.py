@@ -103,7 +103,8 @@ def test_healthz_is_healthy_with_a_running_worker_cluster(client, cluster):
     response = wait_for(healthy, timeout=30, interval=0.25, message="a healthy /healthz with the cluster up")
 
     assert response.json() == {"status": "healthy",
-                               "checks": {"database": "ok", "broker": "ok", "worker": "ok", "providers": "ok"}}
+                               "checks": {"database": "ok", "broker": "ok", "worker": "ok", "static": "ok",
+                                          "migrations": "ok", "providers": "ok"}}
     assert "no-cache" in response["Cache-Control"]
 
 
