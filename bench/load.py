@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench.debian import package_ensure
 from bench.env import BASE_DIR
 
 LUA_SCRIPT = BASE_DIR / "bench" / "lua" / "bench.lua"
@@ -42,24 +43,7 @@ class Target:
 
 def ensure_wrk() -> str:
     """The wrk binary; installs Debian's package when missing (root or passwordless sudo)."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise SystemExit("wrk is missing and apt-get is not available: install wrk, or run with --quick "
-                         "(pure-Python load generator).")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    print("wrk is missing: installing Debian's wrk package ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = subprocess.run([*prefix, apt, "install", "-y", "wrk"], env=env, capture_output=True, text=True)
-    if install.returncode != 0:
-        subprocess.run([*prefix, apt, "update"], env=env, capture_output=True)
-        install = subprocess.run([*prefix, apt, "install", "-y", "wrk"], env=env, capture_output=True, text=True)
-    found = shutil.which("wrk")
-    if not found:
-        raise SystemExit(f"could not install wrk (`apt-get install -y wrk` as root):\n{install.stderr[-2000:]}")
-    return found
+    return package_ensure("wrk", lambda: shutil.which("wrk"))
 
 
 def run_wrk(base_url: str, target: Target, *, connections: int, seconds: float) -> dict:

@@ -8,13 +8,13 @@ the foreground (`daemon off`) in a session of its own, logging to `<prefix>/erro
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+from bench.debian import package_ensure
 from bench.env import BASE_DIR
 
 NGINX = "/usr/sbin/nginx"
@@ -24,22 +24,7 @@ SNIPPET = BASE_DIR / "observability" / "nginx" / "store.conf"
 
 def ensure_nginx() -> str:
     """Debian's nginx binary; installs the `nginx` package when missing (root or passwordless sudo)."""
-    if os.access(NGINX, os.X_OK):
-        return NGINX
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise SystemExit(f"{NGINX} is missing and apt-get is not available: install Debian's nginx package.")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    print("nginx is missing: installing Debian's nginx package ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = [*prefix, apt, "install", "-y", "--no-install-recommends", "nginx"]
-    install = subprocess.run(command, env=env, capture_output=True, text=True)
-    if install.returncode != 0:
-        subprocess.run([*prefix, apt, "update"], env=env, capture_output=True)
-        install = subprocess.run(command, env=env, capture_output=True, text=True)
-    if not os.access(NGINX, os.X_OK):
-        raise SystemExit(f"could not install nginx (`apt-get install -y nginx` as root):\n{install.stderr[-2000:]}")
-    return NGINX
+    return package_ensure("nginx", lambda: NGINX if os.access(NGINX, os.X_OK) else None)
 
 
 def site_render(*, port: int, upstream: str, media_dir: Path) -> str:

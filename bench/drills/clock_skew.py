@@ -26,13 +26,11 @@ how many reconciliation paid, and the time from the charge's pending answer to p
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
+from bench.debian import package_ensure
 from bench.drills.common import Outcome, call, fresh_store, new_key, order_body, say
 from bench.env import django_side
 from bench.procs import Cluster, Server
@@ -52,25 +50,7 @@ DRILL_ENV = {
 
 def libfaketime_path() -> str:
     """Debian's libfaketime.so.1; installs the `libfaketime` package when missing (root or sudo -n)."""
-    found = _find_libfaketime()
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise SystemExit("libfaketime is missing and apt-get is not available: install Debian's libfaketime.")
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    print("libfaketime is missing: installing Debian's libfaketime package ...", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = subprocess.run([*prefix, apt, "install", "-y", "libfaketime"], env=env, capture_output=True, text=True)
-    if install.returncode != 0:
-        subprocess.run([*prefix, apt, "update"], env=env, capture_output=True)
-        install = subprocess.run([*prefix, apt, "install", "-y", "libfaketime"], env=env, capture_output=True,
-                                 text=True)
-    found = _find_libfaketime()
-    if not found:
-        raise SystemExit(f"could not install libfaketime (`apt-get install -y libfaketime` as root):\n"
-                         f"{install.stderr[-2000:]}")
-    return found
+    return package_ensure("libfaketime", _find_libfaketime)
 
 
 def _find_libfaketime() -> str | None:
