@@ -106,7 +106,7 @@ def jwt_client():
 
 # --- rate limits ------------------------------------------------------------------------
 
-# The documented defaults (README "Rate limits"); the test settings keep them out of reach.
+# The documented defaults (docs/operations.md, "Rate limits"); the test settings keep them out of reach.
 PRODUCTION_RATE_LIMITS = {
     "API": "300/min",
     "API_BURST": "50/10s",
