@@ -281,7 +281,7 @@ def _fmt(value, spec: str = ".0f", none: str = "–") -> str:
 
 
 def table(results: list[dict]) -> str:
-    """Markdown tables of one or more backends' results (README's Performance section)."""
+    """Markdown tables of one or more backends' results (docs/performance.md)."""
     lines: list[str] = []
     metas = [r["meta"] for r in results]
     if metas:

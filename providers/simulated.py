@@ -2,7 +2,7 @@
 
 They are the only simulation in the store and implement the interfaces of providers.base.
 Outcomes follow the configured rates (settings.SIMULATOR) and the deterministic triggers
-(README: test cards, the undeliverable ZIP); see providers.simulation for seeding, latency,
+(README.md: test cards, the undeliverable ZIP); see providers.simulation for seeding, latency,
 the idempotency ledger and the outage switch (every call but a notification honours it).
 """
 import secrets

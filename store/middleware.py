@@ -51,7 +51,7 @@ class ProbeMiddleware:
     Orchestrators and Prometheus call each process by its IP address, which is not among
     ALLOWED_HOSTS; Django would refuse them with 400 and an ERROR line each. These paths serve
     no page and set no cookie, so their view runs here, before CommonMiddleware validates the
-    Host; every other path is validated as before. Placed after SecurityMiddleware, whose
+    Host; every other path is validated as usual. Placed after SecurityMiddleware, whose
     SSL redirect exempts the same paths.
     """
 

@@ -1,6 +1,6 @@
 """Settings for the Workflow Store, read from the environment in this one place.
 
-Every setting an operator may change is documented in the README's configuration table.
+Every setting an operator may change is documented in docs/configuration.md.
 Defaults serve one machine (SQLite file, django-q2 ORM broker, a file cache in DATA_DIR);
 DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
 """
@@ -561,7 +561,7 @@ PAYMENT_RECONCILE = {
 # Hours a payment link staff send for a failed payment stays usable (it also works only once).
 PAYMENT_LINK_MAX_AGE_HOURS = env_int("PAYMENT_LINK_MAX_AGE_HOURS", 72, minimum=1)
 
-# Simulated providers (README: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
+# Simulated providers (docs/configuration.md: Simulated providers). LATENCY_SCALE 0 makes them instant (tests, benchmarks);
 # SEED makes the random outcomes repeatable.
 SIMULATOR = {
     "LATENCY_SCALE": env_float("SIM_LATENCY_SCALE", 1.0),

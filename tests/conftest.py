@@ -36,7 +36,7 @@ def _uses_database(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests without a database first, then pytest-django's order (database tests, then the
     transactional ones that flush it). The tests without a database hold the longest ones (`make
-    run`, other subprocesses): started first, they no longer end a run on one pytest-xdist worker
+    run`, other subprocesses): started first, they do not end a run on one pytest-xdist worker
     while the other idles. Each worker runs its share in this order too (`--dist load`)."""
     items.sort(key=_uses_database)  # stable: pytest-django's order stays within the database tests
 
@@ -106,7 +106,7 @@ def jwt_client():
 
 # --- rate limits ------------------------------------------------------------------------
 
-# The documented defaults (README "Rate limits"); the test settings keep them out of reach.
+# The documented defaults (docs/operations.md, "Rate limits"); the test settings keep them out of reach.
 PRODUCTION_RATE_LIMITS = {
     "API": "300/min",
     "API_BURST": "50/10s",

@@ -1,4 +1,4 @@
-"""The store's Prometheus metrics (README: Metrics), recorded by web and worker processes.
+"""The store's Prometheus metrics (docs/operations.md: Metrics), recorded by web and worker processes.
 
 Counters and histograms live in each process (in prometheus_client's multiprocess files
 when PROMETHEUS_MULTIPROC_DIR is set, see store.metrics). `store_orders{state}` is not

@@ -96,7 +96,7 @@ class StaffDecisionInput(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
-        # `reason` used to reach the customer word for word: make callers choose which they mean.
+        # Staff's words reach the customer only as a customerMessage: callers say which they mean.
         if "reason" in self.initial_data:
             raise serializers.ValidationError(
                 {"reason": "Not taken from staff: give a note (staff only) and a customerMessage."}

@@ -224,8 +224,8 @@ class OrderRedriveApi(APIView):
 
 
 class OrderPaymentLinkApi(APIView):
-    """E-mail the owner of an order whose payment failed a link to pay it again (README: When an
-    order fails); 409 for any other order."""
+    """E-mail the owner of an order whose payment failed a link to pay it again (docs/operations.md:
+    When an order fails); 409 for any other order."""
 
     permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
 

@@ -3,8 +3,8 @@
 SQLite lets one connection write at a time; the others wait in its busy handler, which
 sleeps 1, 2, 5 … up to 100 ms between tries. With a few writers that is fine. A worker
 process runs 32 pipeline threads (workflows.executor), and with tens of writers the lock
-sits free while its waiters sleep: measured, the threads spent more time waiting for the
-write lock than for their providers, and throughput fell as threads were added.
+sits free while its waiters sleep: the threads spend more time waiting for the write lock
+than for their providers, and throughput falls as threads are added.
 
 So every writer first takes the store's writer lock: a lock per process (threads queue on
 it), then an exclusive `flock` on a file beside the database, tried every 0.05–0.5 ms by
@@ -53,9 +53,9 @@ class WriterLock:
             if self._pid != os.getpid():
                 self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
             pause = 0.00005
-            # The processes' turn: pauses of 0.05–0.5 ms, so the lock changes hands at once (with
-            # pauses of up to 4 ms it sat free between two processes for a millisecond or two
-            # each time, and the pipeline made 32–38 orders/s instead of 37–42).
+            # The processes' turn: pauses of 0.05–0.5 ms, so the lock changes hands at once; longer
+            # pauses leave it free between two processes for a millisecond or two each time, which
+            # the pipeline's throughput pays for.
             while True:
                 try:
                     fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -37,7 +37,16 @@ def fill_placeholders(env: dict[str, str]) -> dict[str, str]:
     return filled
 
 
-@pytest.mark.parametrize("path", ["README.md", "docs/operations.md"])
+# Every document that shows a production environment (docs/operations.md, the one place for it).
+DOCUMENTED = [path for path in ["README.md", *sorted(f"docs/{page.name}" for page in (BASE_DIR / "docs").glob("*.md"))]
+              if MARKER in (BASE_DIR / path).read_text()]
+
+
+def test_the_production_environment_is_documented():
+    assert "docs/operations.md" in DOCUMENTED
+
+
+@pytest.mark.parametrize("path", DOCUMENTED)
 def test_check_deploy_is_silent_with_the_documented_production_environment(path, tmp_path):
     documented = documented_environment(path)
     for name in ("SECRET_KEY", "ALLOWED_HOSTS", "SECURE_SSL_REDIRECT", "USE_X_FORWARDED_PROTO", "SECURE_HSTS_SECONDS",
