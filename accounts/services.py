@@ -106,7 +106,8 @@ def password_reset_request(*, email: str) -> None:
     """Someone asked for a reset link for `email` (as entered): queue the e-mail's task, looking
     nothing up. The worker decides whether an account has the address and sends the link
     (notifications.account_mail), so the asker learns nothing either way, not even from the
-    time the answer takes."""
+    time the answer takes. Raises the database's error when the task could be neither queued
+    nor kept in the outbox (an outage: the request answers 503, try again)."""
     password_reset_requested.send(sender=User, email=email)
 
 

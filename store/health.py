@@ -2,7 +2,7 @@
 
 The checks live in store.health_checks; these views only pick which checks a probe runs.
 - /healthz: database (answers and can be written), task broker, worker cluster, static files
-  (the manifest collectstatic writes) and migrations (none pending); 503 "unhealthy" when any
+  (the manifest this process loaded) and migrations (none pending); 503 "unhealthy" when any
   fails. A missing worker counts: without one, orders stay in "new" forever; missing static
   files or migrations make every page a 500. Then the checks that
   settings.HEALTH_DEGRADED_CHECKS names by dotted path (store imports no app), e.g. the

@@ -84,8 +84,10 @@ def _sqlite_writable(path: Path) -> Check:
 
 
 def check_static() -> Check:
-    """With a manifest storage (collectstatic's hashed names; DEBUG off), the manifest exists and
-    names every static file the base template uses: without them every page answers 500."""
+    """With a manifest storage (collectstatic's hashed names; DEBUG off), the manifest this process
+    loaded names every static file the base template uses, as the `static` tag will ask it:
+    without them every page answers 500. The storage reads the manifest once, when the process
+    first uses it, so a collectstatic run after the start is seen only after a restart."""
     if not isinstance(staticfiles_storage, ManifestFilesMixin):
         return True, "ok"
     return _cached_check("static", _static_manifest)
@@ -93,15 +95,20 @@ def check_static() -> Check:
 
 def _static_manifest() -> Check:
     try:
-        if not staticfiles_storage.exists(staticfiles_storage.manifest_name):
-            return False, "no manifest: run collectstatic"
-        entries, _hash = staticfiles_storage.load_manifest()
+        if not staticfiles_storage.hashed_files:  # what the process loaded, not the file on disk now
+            return False, "no manifest loaded: run collectstatic, then restart the process"
         source = Path(loader.get_template(BASE_TEMPLATE).origin.name).read_text()
     except Exception as exc:  # noqa: BLE001
         return False, _error(exc)
-    missing = {name for name in _STATIC_TAG.findall(source) if name not in entries}
+    missing = set()
+    for name in _STATIC_TAG.findall(source):
+        try:
+            staticfiles_storage.url(name)  # what `{% static %}` calls; ValueError: not in the manifest
+        except ValueError:
+            missing.add(name)
     if missing:
-        return False, f"not in the manifest: {', '.join(sorted(missing))}: run collectstatic"
+        return False, (f"not in the loaded manifest: {', '.join(sorted(missing))}: "
+                       "run collectstatic, then restart the process")
     return True, "ok"
 
 

@@ -1,11 +1,13 @@
 """Request-scoped middleware: the X-Request-ID header, the probes' answer whatever the Host, the
 user of the log lines, the sign-in redirect of an HTMX request whose session ended, and the 503
-of a request the database could not serve."""
+of a request the database could not serve (from a view, or from saving its session)."""
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.urls import resolve
@@ -121,6 +123,25 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if outage.database_unavailable(exception):
-            return unavailable_response(request, exception)
+        if (failure := outage.unavailable_cause(exception)) is not None:
+            return unavailable_response(request, failure)
         return None
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's session middleware, except that a session the database cannot save now answers
+    503 with Retry-After (store.api.errors.unavailable_response) like any other outage.
+
+    Django reports every failed save of an existing session as SessionInterrupted ("deleted
+    before the request completed"), answered 400 with an ERROR line: the customer would see a
+    bare "Bad Request" page, or nothing at all from an HTMX request. A session really deleted
+    meanwhile (signed out in another tab) stays that 400."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as interrupted:
+            failure = outage.unavailable_cause(interrupted)
+            if failure is None:
+                raise
+            return unavailable_response(request, failure)

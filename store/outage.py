@@ -49,6 +49,22 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def unavailable_cause(exc: BaseException) -> BaseException | None:
+    """The error in `exc`'s chain (itself, then what it was raised from or while handling:
+    __cause__, __context__) that means the database cannot be used right now, else None.
+
+    Django turns some such errors into others: a session that cannot be saved becomes
+    SessionInterrupted, answered 400; the chain still holds the DatabaseError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if database_unavailable(current):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def connection_lost(exc: BaseException) -> bool:
     """True when `exc` means the database or the broker could not be reached (see the module)."""
     return database_unavailable(exc) or isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)

@@ -20,6 +20,7 @@ urlpatterns = [
 if settings.SERVE_MEDIA:
     urlpatterns.append(path(f"{settings.MEDIA_URL.lstrip('/')}<path:path>", media.media_serve, name="media"))
 
-# /api answers its unmatched URLs and crashes in the API's JSON error format too.
+# /api answers its bad requests, unmatched URLs and crashes in the API's JSON error format too.
+handler400 = "store.api.errors.bad_request"
 handler404 = "store.api.errors.page_not_found"
 handler500 = "store.api.errors.server_error"

@@ -23,10 +23,14 @@ def _queue(func: str, args: list, task_name: str, group: str) -> None:
     async_task(func, *args, task_name=task_name, group=group, save=False, sync=settings.PIPELINE_TASKS_SYNC)
 
 
-def enqueue(func: str, *args, task_name: str = "", group: str = "") -> bool:
+def enqueue(func: str, *args, task_name: str = "", group: str = "", must_keep: bool = False) -> bool:
     """Queue task `func(*args)` (JSON-serializable args); True when the broker took it now,
     False when it waits in the outbox (or, with the database down as well, only in the log:
-    the sweeper finds stuck orders by their state)."""
+    the sweeper finds stuck orders by their state).
+
+    `must_keep`: nothing else would make up for a task lost that way (a password-reset e-mail),
+    so the outbox's DatabaseError is raised instead: the request answers 503 "try again"
+    (store.outage) rather than saying it was done."""
     try:
         # Through the Redis breaker: while Redis is known to be down, straight to the outbox.
         redis_breaker().call(_queue, func, list(args), task_name, group)
@@ -36,6 +40,8 @@ def enqueue(func: str, *args, task_name: str = "", group: str = "") -> bool:
     try:
         OutboxTask.objects.create(func=func, args=list(args), task_name=task_name, group=group, error=error)
     except DatabaseError:
+        if must_keep:
+            raise
         logger.exception("could not queue %s nor keep it in the outbox (%s)", task_name or func, error)
         return False
     logger.warning("broker refused %s; kept in the outbox until it is back (%s)", task_name or func, error)

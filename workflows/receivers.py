@@ -24,8 +24,9 @@ def pipeline_take(sender, order_id: int, **kwargs) -> None:
 @receiver(password_reset_requested, dispatch_uid="workflows.password_reset_queue")
 def password_reset_queue(sender, email: str, **kwargs) -> None:
     """Queue the reset e-mail's task with the address as entered (the outbox keeps it if the
-    broker refuses); the worker decides whether an account has it."""
-    outbox.enqueue(PASSWORD_RESET_TASK, email, task_name="password-reset", group="account-mail")
+    broker refuses); the worker decides whether an account has it. Raises the outbox's
+    DatabaseError when neither could take it: the asker is told to try again, not "sent"."""
+    outbox.enqueue(PASSWORD_RESET_TASK, email, task_name="password-reset", group="account-mail", must_keep=True)
 
 
 @receiver(order_event, dispatch_uid="workflows.events_count")

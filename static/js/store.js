@@ -48,6 +48,9 @@ function storeWait(xhr) {
 
 function storeFailureText(xhr) {
   var status = xhr.status;
+  if (status === 400) {
+    return "The shop could not understand that request; this page may be out of date. Reload the page and try again.";
+  }
   if (status === 403) {
     return "This page is out of date (you may have signed in or out in another tab). Reload the page and try again.";
   }

@@ -69,8 +69,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(error_body(f"The request body is larger than {limit} bytes.", "payload_too_large"),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-    if outage.database_unavailable(exc):
-        _unavailable_noted(getattr(context["request"], "_request", context["request"]), exc)
+    if (failure := outage.unavailable_cause(exc)) is not None:
+        _unavailable_noted(getattr(context["request"], "_request", context["request"]), failure)
         return Response(error_body(UNAVAILABLE_MESSAGE, "database_unavailable"),
                         status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(outage.RETRY_AFTER_SECONDS)})
@@ -111,7 +111,20 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-# --- Django's own 404 and 500 under /api (an unmatched URL, a crash) in the same format ---
+# --- Django's own 400, 404 and 500 under /api (a bad request, an unmatched URL, a crash) in the same format ---
+
+def bad_request(request, exception):
+    """handler400 (Django's answer to a SuspiciousOperation, e.g. a Host not allowed): JSON for
+    /api, templates/400.html elsewhere; a 503 when a database outage is what Django reported
+    as suspicious (its chain holds the outage's error: store.outage.unavailable_cause)."""
+    from django.views import defaults
+
+    if exception is not None and (failure := outage.unavailable_cause(exception)) is not None:
+        return unavailable_response(request, failure)
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("The request could not be understood.", "bad_request"), status=400)
+    return defaults.bad_request(request, exception)
+
 
 def page_not_found(request, exception):
     """handler404: JSON for /api (e.g. /api/orders/abc matches no URL), the HTML page elsewhere."""
@@ -128,8 +141,8 @@ def server_error(request):
     from django.views import defaults
 
     failure = sys.exc_info()[1]
-    if failure is not None and outage.database_unavailable(failure):
-        return unavailable_response(request, failure)
+    if failure is not None and (cause := outage.unavailable_cause(failure)) is not None:
+        return unavailable_response(request, cause)
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("Internal server error.", "server_error"), status=500)
     return defaults.server_error(request)

@@ -88,6 +88,7 @@ def test_a_stale_csrf_token_says_to_reload(page: Page, live_server, transactiona
 
 @pytest.mark.parametrize(("status", "headers", "said"), [
     (500, {}, "Something went wrong on our side. Reload the page and try again."),
+    (400, {}, "The shop could not understand that request; this page may be out of date. Reload the page"),
     (429, {"Retry-After": "30"}, "Too many requests. Wait 30 seconds and try again."),
     (503, {"Retry-After": "120"}, "The shop cannot do that right now. Try again in 2 minutes."),
 ])
