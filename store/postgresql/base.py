@@ -6,11 +6,12 @@ those tries: after a restart of 2 s its next try may come 4 s later, while order
 wait (measured by `make drill db-outage`). This pool tries every RECONNECT_DELAY_SECONDS (a
 connection attempt to a server that is down is refused at once, so the tries cost little).
 
-Checkout checks each pooled connection (`check`, with CONN_HEALTH_CHECKS). psycopg_pool sleeps
-1, 2, 4 s between failed checks, so after the server ended every session (a restart, an
-administrator's pg_terminate_backend) a thread meeting three dead idle connections passed the
-pool's timeout while the database was healthy. This pool discards a dead connection and checks
-the next idle one at once, and waits RECONNECT_DELAY_SECONDS only when none is left idle.
+Checkout checks each pooled connection (`check`, with CONN_HEALTH_CHECKS). psycopg_pool's own
+checkout sleeps 1, 2, 4 s between failed checks, so once the server has ended every session (a
+restart, an administrator's pg_terminate_backend) a thread meeting three dead idle connections
+would pass the pool's timeout while the database is healthy. This pool discards a dead
+connection and checks the next idle one at once, and waits RECONNECT_DELAY_SECONDS only when
+none is left idle.
 
 The backend is django-prometheus' (query metrics) with that pool; settings choose it for
 PostgreSQL. Everything else is Django's own pool handling (store/database.py says how the
