@@ -35,8 +35,8 @@ help:
 	@echo "make test       run the test suite but the smoke runs (installs Debian's chromium when missing)"
 	@echo "make smoke      smoke runs of the bench and every drill (tiny N; PostgreSQL for broker-outage)"
 	@echo "make bench      benchmark pages, API, checkout and the pipeline (SQLite, and PostgreSQL + Redis)"
-	@echo "make drill      reliability drills (crash, oversell, idempotency, fuzz, restart, broker-outage,"
-	@echo "                provider-outage, slow-clients); \`make drill provider-outage\` runs the ones named"
+	@echo "make drill      reliability drills: $(DRILL_NAMES)"
+	@echo "                (all by default); \`make drill provider-outage\` runs the ones named"
 	@echo "make screenshots  save PNGs of the storefront and admin under docs/screenshots/"
 	@echo "make migrate    apply database migrations"
 	@echo "make bootstrap  seed missing products and review rules (demo staff login with DEBUG)"
@@ -130,8 +130,7 @@ DRILL_ARGS ?=
 bench: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench --backend=$(BENCH_BACKEND) $(BENCH_ARGS)
 
-# Reliability drills: crash, oversell, idempotency, fuzz, restart, broker-outage, provider-outage,
-# slow-clients, clock-skew, db-outage;
+# Reliability drills (DRILL_NAMES, also what `make help` lists: bench.drills' DRILLS, in order);
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
 DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew db-outage
 drill: $(REQUIREMENTS_STAMP)

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts import selectors, services
 from accounts.api.serializers import AddressInputSerializer, AddressSerializer
+from store.api.query import refuse_unknown_parameters
 
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}, or a full book: '
                           '{"error", "code": "address_book_full"}')
@@ -28,6 +29,7 @@ class AddressListApi(APIView):
     @extend_schema(tags=["addresses"], operation_id="addresses_list", summary="Your addresses, the default first",
                    responses={200: AddressSerializer(many=True), 401: UNAUTHORIZED})
     def get(self, request: Request) -> Response:
+        refuse_unknown_parameters(request.query_params, (), endpoint="GET /api/addresses")
         return Response(AddressSerializer(selectors.address_list(user=request.user), many=True).data)
 
     @extend_schema(tags=["addresses"], operation_id="addresses_create", summary="Add an address",

@@ -14,7 +14,8 @@ from catalog.api.serializers import (
     ProductWriteSerializer,
 )
 from store import permissions
-from store.api.pagination import HeaderPagination
+from store.api.pagination import PAGE_PARAMETERS, HeaderPagination
+from store.api.query import refuse_unknown_parameters
 from store.permissions import StaffPermission
 
 NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
@@ -50,7 +51,10 @@ class ProductListApi(CatalogApi):
         responses={200: ProductSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize= (an empty value is a 400)."""
+        """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize= (an empty value
+        or any other parameter is a 400)."""
+        refuse_unknown_parameters(request.query_params, (*ProductFilterSerializer._declared_fields, *PAGE_PARAMETERS),
+                                  endpoint="GET /api/products")
         filters = ProductFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()

@@ -1,7 +1,7 @@
 """The query string of GET /api/orders: its filters parsed and checked, anything else refused.
 
-Every parameter is named in `PARAMETERS`; a request with any other is a 400 naming it (a
-misspelt filter would otherwise answer with every order). Bad values, and empty ones
+Every parameter is named in `PARAMETERS`; a request with any other is a 400 naming it
+(store.api.query). Bad values, and empty ones
 (store.api.query), are 400s naming the parameter, in the API's error shape; nothing is read
 before the query is sound.
 """
@@ -14,7 +14,7 @@ from django.http import QueryDict
 from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.states import OrderState
 from store.admin import MAX_ID
-from store.api.query import empty_value_message
+from store.api.query import empty_value_message, refuse_unknown_parameters
 from store.errors import ValidationFailed
 
 # Filters, then HeaderPagination's own parameters (it checks their values).
@@ -92,14 +92,7 @@ def order_list_query(params: QueryDict) -> OrderListQuery:
     """Parse GET /api/orders' query string; ValidationFailed (400) for an unknown parameter
     (code "unknown_parameter"), an empty value, an unknown state, a customer that is neither an
     e-mail nor an id, a day that is not YYYY-MM-DD, or createdFrom after createdTo."""
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        names = ", ".join(unknown)
-        raise ValidationFailed(
-            f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {names}: GET /api/orders takes "
-            f"{', '.join(PARAMETERS)}.",
-            code="unknown_parameter", fields={name: "Not a parameter of this list." for name in unknown},
-        )
+    refuse_unknown_parameters(params, PARAMETERS, endpoint="GET /api/orders")
     query = OrderListQuery(states=_states(params), customer=_customer(params),
                            created_from=_day(params, "createdFrom"), created_to=_day(params, "createdTo"))
     if query.created_from and query.created_to and query.created_from > query.created_to:

@@ -18,6 +18,10 @@ class PageParams(QueryParams):
     pageSize = AsciiIntegerField(min_value=1, required=False)
 
 
+# The query parameters the pagination reads, for a list's refuse_unknown_parameters.
+PAGE_PARAMETERS = tuple(PageParams._declared_fields)
+
+
 class HeaderPagination(PageNumberPagination):
     page_query_param = "page"
     page_size_query_param = "pageSize"

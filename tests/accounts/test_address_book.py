@@ -199,6 +199,18 @@ def test_api_create_list_retrieve_in_camel_case(customer_api):
     assert customer_api.get(f"/api/addresses/{body['id']}").json()["label"] == "Home"
 
 
+def test_api_list_refuses_query_parameters_by_name(customer_api):
+    customer_api.post("/api/addresses", API_HOME, format="json")
+
+    response = customer_api.get("/api/addresses", {"label": "Home", "page": "2"})
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_parameter"
+    assert set(body["fields"]) == {"label", "page"}
+    assert body["error"] == "Unknown query parameters label, page: GET /api/addresses takes no query parameters."
+
+
 def test_api_update_and_partial_update(customer_api, customer):
     address = add(customer)
 

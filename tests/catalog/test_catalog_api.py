@@ -120,6 +120,21 @@ def test_an_empty_filter_or_page_value_is_a_400_naming_it(api_client, catalog, q
     assert parameter in body["error"]
 
 
+@pytest.mark.parametrize(("query", "unknown"), [
+    ("q=shirt", {"q"}), ("limit=5", {"limit"}), ("ordering=-price", {"ordering"}),
+    ("minPrice=10&category=software", {"minPrice"}), ("q=a&limit=5&page=1", {"limit", "q"}),
+])
+def test_an_unknown_parameter_is_refused_by_name_not_ignored(api_client, catalog, query, unknown):
+    response = api_client.get(f"/api/products?{query}")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "unknown_parameter"
+    assert body["fields"] == {name: "Not a parameter of this list." for name in unknown}
+    assert body["error"] == (f"Unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(sorted(unknown))}: "
+                             "GET /api/products takes category, search, page, pageSize.")
+
+
 def test_the_orders_list_refuses_other_scripts_digits_too(customer_api):
     response = customer_api.get("/api/orders", {"pageSize": "\uff12"})
 

@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 
+import psycopg
 import pytest
 
 from tests.conftest import BASE_DIR
@@ -127,3 +128,71 @@ def test_a_process_holds_at_most_its_pools_connections_and_a_forked_child_opens_
     assert seen["third_after_release"] in (seen["first"], seen["second"])  # reused, not a new one
     assert seen["parent_after_fork"] == seen["parent"]
     assert seen["child"] not in (seen["first"], seen["second"])
+
+
+RECONNECT_SCRIPT = """
+import json, os, threading, django, psycopg
+django.setup()
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+
+def backend_pid():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+# Four threads at once: the pool opens its four connections, all idle in the pool afterwards.
+together, pids = threading.Barrier(4), []
+
+def use():
+    with transaction.atomic():
+        pids.append(backend_pid())
+        together.wait()
+    connection.close()
+
+threads = [threading.Thread(target=use) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+
+# The server ends every session of the store's database, as a restart or an administrator does.
+with psycopg.connect(os.environ["ADMIN_URL"], autocommit=True) as admin:
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                  [settings.DATABASES["default"]["NAME"]])
+
+results = {"before": sorted(pids)}
+try:
+    results["after"] = backend_pid()
+except OperationalError as error:
+    results["after"] = type(error.__cause__).__name__
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture
+def own_postgres_database():
+    """A database of this test's own on the machine's PostgreSQL: its URL; dropped afterwards."""
+    name = f"store_test_{secrets.token_hex(4)}"
+    admin_url = REAL_POSTGRES
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield admin_url.rsplit("/", 1)[0] + "/" + name, admin_url
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_after_the_server_ends_every_session_the_next_query_gets_a_fresh_connection(tmp_path,
+                                                                                     own_postgres_database):
+    url, admin_url = own_postgres_database
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "DATA_DIR": str(tmp_path),
+           "DJANGO_SETTINGS_MODULE": "store.settings", "SECRET_KEY": secrets.token_urlsafe(50),
+           "DATABASE_URL": url, "ADMIN_URL": admin_url, "DB_POOL_MAX_SIZE": "4"}
+    result = subprocess.run([sys.executable, "-c", RECONNECT_SCRIPT], cwd=BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+
+    assert len(set(seen["before"])) == 4  # four pooled connections, all ended by the server
+    assert isinstance(seen["after"], int), seen["after"]  # a connection, not PoolTimeout
+    assert seen["after"] not in seen["before"]  # a fresh one

@@ -5,10 +5,12 @@ of README.md and docs/*.md names a file that exists and, with `#anchor`, a headi
 file (GitHub's anchors: the heading in lower case, punctuation dropped, spaces as hyphens).
 """
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from bench.drills.__main__ import DRILLS
 from tests.conftest import BASE_DIR
 
 README = BASE_DIR / "README.md"
@@ -82,3 +84,13 @@ def test_the_link_checker_sees_a_broken_link_and_a_missing_anchor(tmp_path):
                                    "[gone](#nowhere)\n```\n[in code](c.md)\n```\n")
     assert relative_links(tmp_path / "a.md") == ["#title-the-first-one", "b.md", "#nowhere"]
     assert anchors(tmp_path / "a.md") == {"title-the-first-one"}
+
+
+def test_make_help_lists_every_drill_and_make_drill_knows_each():
+    shown = subprocess.run(["make", "-s", "help"], cwd=BASE_DIR, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if line.startswith("make drill "))
+    assert re.findall(r"[a-z]+(?:-[a-z]+)?", line.split(":", 1)[1]) == list(DRILLS)
+    names = subprocess.run(["make", "-s", "--eval", "print-drills: ; @echo $(DRILL_NAMES)", "print-drills"],
+                           cwd=BASE_DIR, capture_output=True, text=True, timeout=60)
+    assert names.stdout.split() == list(DRILLS)

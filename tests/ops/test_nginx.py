@@ -1,6 +1,6 @@
 """Debian's nginx with the shipped site (observability/nginx/site.conf + store.conf) in front of
-a real gunicorn: its own refusals (413, 414, 502) answer in the API's JSON shape under /api and
-as a page elsewhere, and a request line gunicorn would refuse is refused by nginx first."""
+a real gunicorn: its own refusals (400, 404, 413, 414, 494, 502) answer in the API's JSON shape
+under /api and as a page elsewhere, and a request line gunicorn would refuse is refused by nginx first."""
 import http.client
 import json
 import subprocess
@@ -31,7 +31,8 @@ def request(nginx: Nginx, method: str, target: str, *, headers: dict | None = No
     try:
         connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         for name, value in {"Host": "localhost", **(headers or {})}.items():
-            connection.putheader(name, value)
+            if value is not None:  # None: leave the header out
+                connection.putheader(name, value)
         if body_length is not None:
             connection.putheader("Content-Type", "application/json")
             connection.putheader("Content-Length", str(body_length))
@@ -66,7 +67,7 @@ def test_nginx_passes_the_apps_answers_through(proxied):
     assert b"No API endpoint at /api/no-such-endpoint" in body
     status, headers, _ = request(nginx, "GET", "/livez", headers={"X-Request-ID": "probe-1"})
     assert status == 200 and headers["x-request-id"] == "probe-1"
-    assert request(nginx, "GET", "/metrics")[0] == 404  # Prometheus scrapes gunicorn directly
+    assert_page(*request(nginx, "GET", "/metrics"), 404)  # Prometheus scrapes gunicorn directly
 
 
 def test_a_body_over_the_limit_is_refused_by_nginx_in_the_shape_of_its_path(proxied):
@@ -90,6 +91,23 @@ def test_a_request_line_over_4000_bytes_is_refused_by_nginx_before_gunicorn(prox
             assert_page(*answer, 414)
 
 
+@pytest.mark.parametrize("header", ["X-Big", "Cookie"])
+def test_a_header_line_over_4000_bytes_is_refused_by_nginx_in_the_shape_of_its_path(proxied, header):
+    """nginx's 494 (a header line or the cookies over large_client_header_buffers), sent as 400."""
+    nginx, _ = proxied
+    value = "a=" + "x" * 5000
+    status, headers, body = request(nginx, "GET", "/api/products", headers={header: value})
+    assert_api_error(status, headers, body, 400, "header_too_large")
+    assert_page(*request(nginx, "GET", "/products/prod-001/", headers={header: value}), 400)
+
+
+def test_a_request_nginx_cannot_read_is_a_400_in_the_shape_of_its_path(proxied):
+    nginx, _ = proxied
+    # HTTP/1.1 without Host: nginx's own 400, before any proxying.
+    assert_api_error(*request(nginx, "GET", "/api/products", headers={"Host": None}), 400, "bad_request")
+    assert_page(*request(nginx, "GET", "/", headers={"Host": None}), 400)
+
+
 def test_a_stopped_gunicorn_is_a_502_in_the_shape_of_the_path_with_retry_after(proxied):
     nginx, web = proxied
     web.stop()
@@ -110,7 +128,7 @@ def test_uploaded_images_are_served_by_nginx_with_the_apps_headers(proxied):
     assert status == 200 and body == image.read_bytes()
     assert headers["content-type"] == "image/png" and headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in headers["content-security-policy"]
-    assert request(nginx, "GET", "/media/products/photo.html")[0] == 404
+    assert_page(*request(nginx, "GET", "/media/products/photo.html"), 404)
 
 
 def test_the_compose_server_block_is_a_valid_configuration_of_the_same_file(tmp_path):
