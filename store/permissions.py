@@ -116,6 +116,7 @@ def StaffPermission(*actions: StaffAction, doing: str = "") -> type[BasePermissi
     `doing`, what the view does (StaffAction.refusal_to)."""
 
     class _StaffPermission(BasePermission):
+        guards = actions  # the actions it checks (the declarations are compared with them)
         message = actions[0].refusal_to(doing)
         code = "permission_denied"
 
