@@ -458,11 +458,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             *super().get_urls(),
         ]
 
-    def _require(self, request: HttpRequest, action: StaffAction) -> None:
-        """Acting on an order needs seeing it too, as on the API and the storefront (store.permissions)."""
+    def _require(self, request: HttpRequest, action: StaffAction, doing: str = "") -> None:
+        """Acting on an order needs seeing it too, as on the API and the storefront (store.permissions);
+        a refusal of `action` names `doing` (StaffAction.refusal_to)."""
         for needed in (permissions.ORDER_VIEW, action):
             if not permissions.can(request.user, needed):
-                raise PermissionDenied(needed.refusal)
+                raise PermissionDenied(needed.refusal_to(doing if needed is action else ""))
 
     def _order_or_404(self, object_id: str) -> Order:
         try:
@@ -492,7 +493,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             raise Http404("No such action.")
         if request.method != "POST" and not (chosen.confirm and request.method == "GET"):
             return HttpResponseNotAllowed(["GET", "POST"] if chosen.confirm else ["POST"])
-        self._require(request, chosen.permission)
+        self._require(request, chosen.permission, f'use "{chosen.label}" on orders')
         order = self._order_or_404(object_id)
         if not chosen.is_available(order):
             messages.error(request, chosen.refusal(order))
@@ -592,7 +593,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         """POST: e-mail the owner of an order whose payment failed a link to pay again (change_order)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        self._require(request, permissions.ORDER_CHANGE)
+        self._require(request, permissions.ORDER_CHANGE, "send payment links")
         order = self._order_or_404(object_id)
         try:
             link = payment_link_send(order=order, actor=request.user)
@@ -610,7 +611,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         for and settle the order by its answer (orders.services.payment_reconcile; change_order)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        self._require(request, permissions.ORDER_CHANGE)
+        self._require(request, permissions.ORDER_CHANGE, "check orders' payments with the provider")
         order = self._order_or_404(object_id)
         found = payment_reconcile(order_id=order.pk, asked_by=request.user.email)
         if found.transition:
@@ -624,7 +625,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
 
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
-        self._require(request, permissions.ORDER_CHANGE)
+        self._require(request, permissions.ORDER_CHANGE, "correct shipping addresses")
         order = self._order_or_404(object_id)
         back = reverse("admin:orders_order_change", args=[order.pk])
         if not order_address_editable(order):
@@ -657,7 +658,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         the provider answers again; the orders waiting on it go on at once."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        self._require(request, permissions.ORDER_CHANGE)
+        self._require(request, permissions.ORDER_CHANGE, "close a provider's circuit")
         try:
             result = provider_circuit_close(provider=provider, actor=request.user)
         except ValueError:

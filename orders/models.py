@@ -533,8 +533,9 @@ class PaymentWebhookEvent(models.Model):
     or ignored. Forged deliveries are never kept (orders.services.payment_webhook counts them).
 
     An approval of a charge the order does not want (another charge's key, or an order that no
-    longer waits for one) is `unwanted`: the store refunds that charge at the provider
-    (orders.services.payment_reconcile), and staff see it under Needs attention.
+    longer waits for one) is `unwanted`: the store refunds that charge at the provider when it is
+    really this order's and no order holds it (orders.services.payment_reconcile), and staff
+    see it under Needs attention.
     """
 
     class Outcome(models.TextChoices):
@@ -546,6 +547,7 @@ class PaymentWebhookEvent(models.Model):
         OPEN = "open", "Approved charge not wanted: to refund"
         REFUNDED = "refunded", "Refunded at the provider"
         NOT_CHARGED = "not_charged", "Not charged at the provider: nothing to refund"
+        NOT_OURS = "not_ours", "Not refunded: an order holds the charge or it is not this order's"
 
     event_id = models.CharField(max_length=64, unique=True)
     event_type = models.CharField(max_length=40)

@@ -385,7 +385,7 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     """
     order = _customer_order(request, order_id)
     if not permissions.can_as_owner(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id):
-        raise PermissionDenied(permissions.ORDER_CHANGE.refusal)
+        raise PermissionDenied(permissions.ORDER_CHANGE.refusal_to("cancel other customers' orders"))
     by_staff = order.owner_id != request.user.pk
     form = StaffDecisionForm(request.POST if request.method == "POST" else None,
                              default_message=meaning("cancel").default_reason) if by_staff else None

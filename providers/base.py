@@ -55,6 +55,9 @@ class ChargeStatus:
     - `reason`: why, for a decline (a sentence the customer may read).
     - `amount`: what was charged, USD ("" when the provider does not say).
     - `refunded`: the charge has been refunded (voided) at the provider since.
+    - `order_id`: the order the charge was made for, as the provider recorded it with the
+      charge (the `order_id` the store charged with; a real provider's charge metadata); None
+      when the provider has no such charge or does not say.
     - `latency_ms`: how long the provider took, in milliseconds (simulated).
     """
 
@@ -63,6 +66,7 @@ class ChargeStatus:
     reason: str = ""
     amount: str = ""
     refunded: bool = False
+    order_id: int | None = None
     latency_ms: int = 0
 
 
@@ -105,7 +109,8 @@ class PaymentProvider(Protocol):
 
     def charge_status(self, *, key: str, reference: str = "", timeout: float | None = None) -> ChargeStatus:
         """Look up the charge made with idempotency `key` (and, when known, the provider's
-        `reference` of it): what the bank answered, as the provider knows it now. Reads only;
+        `reference` of it): what the bank answered, as the provider knows it now, and the order
+        the charge was made for (`ChargeStatus.order_id`). Reads only;
         raises GatewayTimeout like the other calls. (A real provider looks the charge up by its
         id, as Stripe's `PaymentIntent.retrieve` does.)"""
 

@@ -161,7 +161,8 @@ class PaymentGateway:
 
         An approved or declined charge answers so; a pending one answers what the bank said once
         its `settles_at` has passed, pending before (or forever when callbacks are off); a key
-        the ledger has no final charge for, or whose reference is not `reference`, is unknown."""
+        the ledger has no final charge for, or whose reference is not `reference`, is unknown.
+        `order_id` is the order the ledger recorded the charge for."""
         outage_raise("payment", timeout)
         latency = latency_wait(seeded_rng(f"{key}:status"), setting("PAYMENT_LATENCY_MS"), timeout)
         call = GatewayCall.objects.filter(gateway="payment", operation="charge", idempotency_key=key,
@@ -181,7 +182,7 @@ class PaymentGateway:
         refunded = bool(reference) and GatewayCall.objects.filter(
             gateway="payment", operation="refund", result__data__transaction=reference).exists()
         return ChargeStatus(status, reference=reference, reason=reason, amount=str(data.get("amount", "")),
-                            refunded=refunded, latency_ms=latency)
+                            refunded=refunded, order_id=call.order_id, latency_ms=latency)
 
 
 class ShippingGateway:

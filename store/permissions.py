@@ -28,7 +28,13 @@ class StaffAction:
 
     @property
     def refusal(self) -> str:
-        return f"You do not have permission to {self.description}."
+        return self.refusal_to()
+
+    def refusal_to(self, doing: str = "") -> str:
+        """The refusal naming what was tried (`doing`, e.g. "retry orders"; the action's
+        description when not given): one permission covers several actions, and the customer
+        or staff member reads which one they may not take."""
+        return f"You do not have permission to {doing or self.description}."
 
     def __call__(self, instance, user) -> bool:
         """As a django-fsm transition's `permission=`: whether `user` may fire it."""
@@ -51,7 +57,9 @@ def SYSTEM(instance, user) -> bool:  # noqa: N802 - a constant in the declaratio
 
 
 ORDER_VIEW = StaffAction("orders.view_order", "see other customers' orders")
-ORDER_CHANGE = StaffAction("orders.change_order", "cancel or retry other customers' orders")
+# Cancel someone else's order, retry, re-drive, correct an address, send a payment link, check a
+# payment with the provider, close a provider's circuit: each refusal names its own (`refusal_to`).
+ORDER_CHANGE = StaffAction("orders.change_order", "change orders")
 ORDER_APPROVE = StaffAction("orders.approve_order", "approve or reject held orders")
 ORDER_REFUND = StaffAction("orders.refund_order", "refund orders")
 # Internal notes on orders and customers, for staff only (orders.models.StaffNote).
@@ -85,11 +93,12 @@ def can_as_owner(user, action: StaffAction, *, owner_id: int) -> bool:
     return bool(user is not None and user.is_authenticated and user.pk == owner_id) or can(user, action)
 
 
-def require(user, action: StaffAction, *, owner_id: int | None = None) -> None:
-    """Raise PermissionRefused (403) unless `user` may take `action` (or owns the object, given `owner_id`)."""
+def require(user, action: StaffAction, *, owner_id: int | None = None, doing: str = "") -> None:
+    """Raise PermissionRefused (403) unless `user` may take `action` (or owns the object, given
+    `owner_id`); the refusal names `doing` (StaffAction.refusal_to)."""
     allowed = can(user, action) if owner_id is None else can_as_owner(user, action, owner_id=owner_id)
     if not allowed:
-        raise PermissionRefused(action.refusal)
+        raise PermissionRefused(action.refusal_to(doing))
 
 
 def can_any(user, *actions: StaffAction) -> bool:
@@ -101,12 +110,14 @@ def can_see_withdrawn_products(user) -> bool:
     return can_any(user, PRODUCT_VIEW, PRODUCT_CHANGE, PRODUCT_WITHDRAW)
 
 
-def StaffPermission(*actions: StaffAction) -> type[BasePermission]:  # noqa: N802 - used like a class
+def StaffPermission(*actions: StaffAction, doing: str = "") -> type[BasePermission]:  # noqa: N802 - a class
     """A DRF permission class: 401 without a token, 403 permission_denied without one of `actions`'
-    permissions (a view that takes several narrows it down with `require`)."""
+    permissions (a view that takes several narrows it down with `require`); the refusal names
+    `doing`, what the view does (StaffAction.refusal_to)."""
 
     class _StaffPermission(BasePermission):
-        message = actions[0].refusal
+        guards = actions  # the actions it checks (the declarations are compared with them)
+        message = actions[0].refusal_to(doing)
         code = "permission_denied"
 
         def has_permission(self, request, view) -> bool:

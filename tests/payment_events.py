@@ -35,6 +35,13 @@ def event_for(order_id: int, kind: str = APPROVED, **fields) -> PaymentEvent:
     return PaymentEvent(**{**values, **fields})
 
 
+def event_about(order_id: int, *, key: str, reference: str, kind: str = APPROVED) -> PaymentEvent:
+    """A signed-to-be event for order `order_id` about the charge `key` / `reference`, whatever its order."""
+    return PaymentEvent(id=f"evt_{uuid.uuid4().hex[:24]}", type=kind, created=int(time.time()), order_id=order_id,
+                        key=key, reference=reference,
+                        reason="" if kind == APPROVED else "The bank did not confirm the payment")
+
+
 def deliver(client, body: bytes | PaymentEvent, *, signature: str | None = "sign", timestamp: int | None = None):
     """POST a body to the webhook; `signature`: "sign" to sign it now (or at `timestamp`), None for
     no header, else the header as given."""

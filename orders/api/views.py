@@ -165,7 +165,8 @@ class OrderCancelApi(APIView):
         """The owner cancels their own order (with an optional `reason`); another customer's needs
         orders.change_order and takes a staff `note` and an optional `customerMessage`."""
         order = selectors.order_get(user=request.user, order_id=order_id)
-        permissions.require(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id)
+        permissions.require(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id,
+                            doing="cancel other customers' orders")
         if order.owner_id == request.user.pk:
             payload = CustomerCancelInput(data=request.data or {})
             payload.is_valid(raise_exception=True)
@@ -204,7 +205,8 @@ class OrderRejectApi(APIView):
 
 
 class OrderRetryApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="retry orders"),
+                          StaffPermission(permissions.ORDER_VIEW)]
 
     @extend_schema(operation_id="orders_retry", request=None, responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
@@ -215,7 +217,8 @@ class OrderRetryApi(APIView):
 
 
 class OrderRedriveApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="re-drive orders"),
+                          StaffPermission(permissions.ORDER_VIEW)]
 
     @extend_schema(operation_id="orders_redrive", request=None, responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
@@ -227,7 +230,8 @@ class OrderPaymentLinkApi(APIView):
     """E-mail the owner of an order whose payment failed a link to pay it again (docs/operations.md:
     When an order fails); 409 for any other order."""
 
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="send payment links"),
+                          StaffPermission(permissions.ORDER_VIEW)]
 
     @extend_schema(operation_id="orders_payment_link", request=None, responses=OrderDetailOutput)
     def post(self, request: Request, order_id: int) -> Response:
@@ -240,7 +244,8 @@ class OrderReconcileApi(APIView):
     """Ask the payment provider about the charge a paying order waits for and settle the order by
     its answer (orders.services.payment_reconcile), as "Check with the provider" in the admin."""
 
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE), StaffPermission(permissions.ORDER_VIEW)]
+    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="check orders' payments with the provider"),
+                          StaffPermission(permissions.ORDER_VIEW)]
 
     @extend_schema(
         operation_id="orders_reconcile", request=None, responses={200: OpenApiTypes.OBJECT},

@@ -92,7 +92,7 @@ def order_retry(*, order: Order, actor) -> Order:
         if meaning(declared.name).action == "retry":
             return order_act(order=order, name=declared.name, actor=actor)
     if order.state in WORKING_STATES:
-        permissions.require(actor, permissions.ORDER_CHANGE)
+        permissions.require(actor, permissions.ORDER_CHANGE, doing="retry orders")
         order_ready_on_commit(order.pk)
         return order
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to retry.")

@@ -22,7 +22,7 @@ def provider_circuit_close(*, provider: str, actor) -> CircuitClosed:
     end or sweep. Needs orders.change_order (PermissionRefused); ValueError for an unknown provider."""
     if provider not in breakers.PROVIDERS:
         raise ValueError(f"unknown provider {provider!r}")
-    permissions.require(actor, permissions.ORDER_CHANGE)
+    permissions.require(actor, permissions.ORDER_CHANGE, doing="close a provider's circuit")
     before = breakers.circuit(provider, fresh=True)
     if not breakers.circuit_close(provider):
         return CircuitClosed(provider, was_open=False, handed_back=0)

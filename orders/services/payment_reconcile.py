@@ -13,8 +13,11 @@ for every payment pending longer than PAYMENT_RECONCILE["AFTER_SECONDS"]
 (workflows.tasks.payments_reconcile), and staff ask with "Check with the provider" on the order.
 
 `unwanted_charge_settle` deals with an approval the order did not want (PaymentWebhookEvent
-`unwanted`): if the provider says the charge is real, it is refunded in full by a key derived
-from the charge's (`<charge key>-void`), so asking twice refunds once.
+`unwanted`): it is refunded in full by a key derived from the charge's (`<charge key>-void`, so
+asking twice refunds once) only when the provider says the charge is real, approved, not
+refunded and made for this order (ChargeStatus.order_id), and no order holds it (`charge_holder`:
+no order waits for its key or pending reference, none took its transaction id). Otherwise it
+is left alone: `not_ours`, for staff to look at.
 """
 import logging
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import Order, PaymentWebhookEvent
@@ -55,7 +59,7 @@ class Reconciliation:
     message: str
 
 
-def _charge_status(provider_name: str, *, key: str, reference: str) -> ChargeStatus | None:
+def charge_status_ask(provider_name: str, *, key: str, reference: str) -> ChargeStatus | None:
     """The provider's answer through the payment circuit; None when it is open or the call timed out."""
     if not breakers.allow("payment"):
         return None
@@ -81,7 +85,7 @@ def payment_reconcile(*, order_id: int, hand_back: bool = True, asked_by: str = 
         return Reconciliation(NOTHING, "", order.state, f"Order {order.number} is "
                               f"{order.get_state_display().lower()}: it waits for no payment.")
     key = order.charge_key
-    status = _charge_status(order.payment_provider, key=key, reference=order.charge_pending_reference)
+    status = charge_status_ask(order.payment_provider, key=key, reference=order.charge_pending_reference)
     if status is None:
         return Reconciliation(UNREACHABLE, "", order.state, "The payment provider did not answer; "
                               "the order keeps waiting and is asked about again.")
@@ -110,17 +114,44 @@ def payment_reconcile(*, order_id: int, hand_back: bool = True, asked_by: str = 
                           f"order {settled.number} is {settled.get_state_display().lower()}.")
 
 
+def charge_holder(*, key: str, references: tuple[str, ...] = (), exclude: int | None = None) -> int | None:
+    """The id of an order that holds the charge with idempotency `key` or one of `references` (the
+    provider's ids of it): it waits for that key (`charge_key`) or pending reference, or it took
+    that transaction (`transaction_id`). Orders other than `exclude`; None when no order holds it."""
+    references = tuple(reference for reference in references if reference)
+    held = Q(charge_key=key) if key else Q()
+    if references:
+        held |= Q(charge_pending_reference__in=references) | Q(transaction_id__in=references)
+    if not held:
+        return None
+    orders = Order.objects.filter(held)
+    if exclude is not None:
+        orders = orders.exclude(pk=exclude)
+    return orders.order_by("pk").values_list("pk", flat=True).first()
+
+
 def unwanted_charge_settle(*, event_id: int) -> str:
     """Ask the provider about the unwanted approval PaymentWebhookEvent `event_id` and refund it when
-    it is real; returns where it stands (PaymentWebhookEvent.Unwanted: open when the provider
-    did not answer or the bank has not settled it, asked again later)."""
+    it is real and this order's (see the module); returns where it stands (PaymentWebhookEvent.Unwanted:
+    open when the provider did not answer or the bank has not settled it, asked again later;
+    not_ours when an order holds the charge or the provider does not say it was made for this order)."""
     event = PaymentWebhookEvent.objects.select_related("order").get(pk=event_id)
     if event.unwanted != PaymentWebhookEvent.Unwanted.OPEN:
         return event.unwanted
     order, key, reference = event.order, event.payload.get("key", ""), event.payload.get("reference", "")
-    status = _charge_status(order.payment_provider, key=key, reference=reference) if key else None
+    holder = charge_holder(key=key, references=(reference,)) if key else None
+    status = charge_status_ask(order.payment_provider, key=key, reference=reference) if key and holder is None else None
+    if holder is None and status is not None and status.reference:
+        holder = charge_holder(key=key, references=(status.reference,))
     outcome, refund_reference = PaymentWebhookEvent.Unwanted.OPEN, ""
-    if status is not None and status.status == CHARGE_APPROVED and status.refunded:
+    if holder is not None or (status is not None and status.status == CHARGE_APPROVED
+                              and status.order_id != order.pk):
+        outcome = PaymentWebhookEvent.Unwanted.NOT_OURS
+        logger.warning("unwanted approval %s (charge %s) of order %s not refunded: the charge is %s", reference, key,
+                       order.pk, f"held by order {holder}" if holder is not None else
+                       f"made for order {status.order_id}" if status.order_id is not None
+                       else "not known to be this order's", extra={"order_id": order.pk})
+    elif status is not None and status.status == CHARGE_APPROVED and status.refunded:
         outcome = PaymentWebhookEvent.Unwanted.REFUNDED
     elif status is not None and status.status == CHARGE_APPROVED:
         try:

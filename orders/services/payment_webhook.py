@@ -8,11 +8,17 @@ redelivered event changes nothing. Every refusal is logged once, at WARNING, say
 counted (orders.metrics); a refused delivery whose signature is genuine but stale is kept on
 its order as `refused` (staff see it), a forged one never is.
 
-An event moves the order only when it is about the charge the order waits for (`data.key` is
-the order's `charge_key`); another charge's event is answered `ignored` with the reason and
-logged at WARNING. An approval the order does not want (another charge, or an order no longer
-paying for it) is kept as `unwanted`: the reconciliation (orders.services.payment_reconcile)
-refunds it at the provider if the charge is real.
+An event moves the order only when it is about the charge the order waits for: `data.key` is
+the order's `charge_key`, and `data.reference` is the reference the provider answered for that
+pending charge (`charge_pending_reference`). When the order does not know that reference yet
+(the callback overtook the pending answer), the provider is asked (charge_status by key) and
+the event is applied only if the provider confirms it, with the provider's reference. Any
+other event is answered `ignored` with the reason and logged at WARNING. An event about a
+charge another order holds (its charge key, pending reference or transaction id) is ignored
+for this order and nothing of this order refunds it. An approval the order does not want
+(another charge, or an order no longer paying for it) is kept as `unwanted`: the
+reconciliation (orders.services.payment_reconcile) refunds it at the provider if the charge is
+real and this order's.
 """
 import logging
 from dataclasses import dataclass
@@ -22,8 +28,10 @@ from django.db import IntegrityError, transaction
 
 from orders import metrics
 from orders.models import Order, PaymentWebhookEvent
+from orders.services.payment_reconcile import charge_holder, charge_status_ask
 from orders.services.transitions import order_ready_on_commit, order_transition
 from orders.states import OrderState
+from providers.base import ChargeStatus
 from providers.webhooks import (
     APPROVED,
     EVENT_TYPES,
@@ -83,12 +91,35 @@ def payment_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAns
     return payment_event_apply(event=event)
 
 
+@dataclass(frozen=True)
+class _AskProvider:
+    """The event is about the charge the order waits for, whose reference the order does not know
+    yet: the provider is asked (outside the order's row lock) before the event is applied."""
+
+    provider: str
+
+
 def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
     """Apply an authentic event once (see the module); NotFound (404) for an unknown order.
 
     An event for an order no longer in `paying` is kept and changes nothing; an approval of an
     order that did not take that payment (it failed or expired meanwhile) is logged at WARNING:
-    the charge has to be refunded at the provider."""
+    the charge has to be refunded at the provider. An event about a charge another order holds
+    (its key, pending reference or transaction id) is ignored for this order and never taken as
+    an unwanted approval. An event whose reference is not the one the provider answered for the
+    pending charge is ignored; when the order does not know that reference yet, the provider is
+    asked (charge_status by key) and only what it confirms is applied, with its reference."""
+    answer = _apply(event)
+    if isinstance(answer, _AskProvider):
+        status = charge_status_ask(answer.provider, key=event.key, reference="")
+        answer = _apply(event, asked=True, confirmed=status)
+    return answer
+
+
+def _apply(event: PaymentEvent, *, asked: bool = False,
+           confirmed: ChargeStatus | None = None) -> WebhookAnswer | _AskProvider:
+    """One pass under the order's row lock; `asked`: the provider was asked about the event's
+    charge, and `confirmed` is its answer (None when it did not answer)."""
     try:
         with transaction.atomic():
             order = Order.objects.select_for_update().filter(pk=event.order_id).first()
@@ -98,6 +129,11 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
                     .exclude(outcome=PaymentWebhookEvent.Outcome.REFUSED).first())
             if seen is not None:
                 return _duplicate(event, order)
+            holder = charge_holder(key=event.key, references=(event.reference,), exclude=order.pk)
+            if holder is not None:
+                why = (f"charge {event.key or '(no key)'} ({event.reference or 'no reference'}) is order {holder}'s, "
+                       f"not order {order.pk}'s")
+                return _ignore(event, order, why)
             unwanted = event.type == APPROVED and not _wanted(event, order)
             if order.state != OrderState.PAYING:
                 _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=f"order is {order.state}",
@@ -107,15 +143,24 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
             if event.key != order.charge_key:
                 why = (f"charge {event.key or '(no key)'} is not the charge order {order.pk} waits for "
                        f"({order.charge_key})")
-                _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=why, unwanted=unwanted)
-                logger.warning("payment webhook event %s (%s) ignored: %s%s", event.id, event.type, why,
-                               "; its approval is refunded at the provider if real" if unwanted else "",
-                               extra={"order_id": order.pk})
-                return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
+                return _ignore(event, order, why, unwanted=unwanted)
+            pending = order.charge_pending_reference
+            if pending and event.reference != pending:
+                why = (f"reference {event.reference or '(none)'} is not the reference of charge {order.charge_key} "
+                       f"({pending})")
+                return _ignore(event, order, why)
             if event.type == APPROVED:
                 name, arguments = "payment_approved", {"transaction_id": event.reference}
             else:
                 name, arguments = "payment_declined", {"reason": event.reason or DECLINED_DEFAULT_REASON}
+            if not pending:  # the callback came before the pending answer was recorded
+                if not asked:
+                    return _AskProvider(order.payment_provider)
+                why = _unconfirmed(event, order, confirmed)
+                if why:
+                    return _ignore(event, order, why)
+                if event.type == APPROVED:
+                    arguments = {"transaction_id": confirmed.reference}
             source = order.state
             order = order_transition(order_id=order.pk, name=name, only_from=source,
                                      detail={"webhook_event": event.id}, **arguments)
@@ -126,6 +171,32 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
         return _duplicate(event, Order.objects.get(pk=event.order_id))
     logger.info("payment webhook event %s: order %s %s", event.id, order.pk, name, extra={"order_id": order.pk})
     return WebhookAnswer("processed", f"{name}: order is {order.state}", order.pk, order.state)
+
+
+def _unconfirmed(event: PaymentEvent, order: Order, status: ChargeStatus | None) -> str:
+    """Why the provider's answer `status` does not confirm `event` for `order` ("" when it does): the
+    same outcome, of a charge made for this order, with the event's reference if it names one."""
+    if status is None:
+        return f"the provider did not confirm charge {event.key} (no answer); it is asked again later"
+    said = "approved" if event.type == APPROVED else "declined"
+    if status.status != said or (status.refunded and event.type == APPROVED):
+        return f"the provider says charge {event.key} is {'refunded' if status.refunded else status.status}, not {said}"
+    if status.order_id is not None and status.order_id != order.pk:
+        return f"the provider says charge {event.key} was made for order {status.order_id}"
+    if event.reference and status.reference and event.reference != status.reference:
+        return f"reference {event.reference} is not the provider's reference of charge {event.key} ({status.reference})"
+    if event.type == APPROVED and not status.reference:
+        return f"the provider gave no reference for charge {event.key}"
+    return ""
+
+
+def _ignore(event: PaymentEvent, order: Order, why: str, *, unwanted: bool = False) -> WebhookAnswer:
+    """Keep the event as ignored for `why`, log it at WARNING and answer `ignored` with the reason."""
+    _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=why, unwanted=unwanted)
+    logger.warning("payment webhook event %s (%s) ignored: %s%s", event.id, event.type, why,
+                   "; its approval is refunded at the provider if real" if unwanted else "",
+                   extra={"order_id": order.pk})
+    return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
 
 
 def _wanted(event: PaymentEvent, order: Order) -> bool:

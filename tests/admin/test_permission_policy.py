@@ -264,6 +264,23 @@ def test_refusals_say_which_permission_is_missing(accounts, order_in, customer, 
     assert Order.objects.get(pk=held.pk).state == "awaiting_approval"
 
 
+@pytest.mark.parametrize(("action", "state", "doing"), [
+    ("retry", "payment_failed", "retry orders"),
+    ("redrive", "stalled", "re-drive orders"),
+    ("payment-link", "payment_failed", "send payment links"),
+    ("reconcile", "paying", "check orders' payments with the provider"),
+])
+def test_a_refusal_names_the_action_refused_even_on_ones_own_order(action, state, doing, order_in, customer,
+                                                                   jwt_client):
+    order = order_in(state, user=customer)
+
+    response = jwt_client(customer).post(f"/api/orders/{order.pk}/{action}", {}, format="json")
+
+    assert response.status_code == 403
+    assert response.json() == {"error": f"You do not have permission to {doing}.", "code": "permission_denied"}
+    assert Order.objects.get(pk=order.pk).state == state
+
+
 # --- staff who hold one permission: the same answer everywhere, and no action without an answer ---
 
 def one_permission_staff(make_user, codename: str, app: str = "orders"):

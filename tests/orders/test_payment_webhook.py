@@ -17,7 +17,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def paying(order_in_state):
-    return order_in_state("paying")
+    """An order in `paying` whose charge the provider answered pending with reference txn_webhook1."""
+    order = order_in_state("paying")
+    Order.objects.filter(pk=order.pk).update(charge_pending_reference="txn_webhook1")
+    return order
 
 
 def event(order_id: int, kind: str = APPROVED, event_id: str = "evt_0001", **fields) -> PaymentEvent:

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.django_db
 gateway = payment_provider()
 
 
-def _charge(card: str, key: str):
+def _charge(card: str, key: str, order_id: int = 1):
     token = gateway.tokenize(card).token
-    return gateway.charge(key=key, order_id=1, token=token, amount=Decimal("25.00"), timeout=1)
+    return gateway.charge(key=key, order_id=order_id, token=token, amount=Decimal("25.00"), timeout=1)
 
 
 def _bank_settles(key: str, *, at: float) -> None:
@@ -37,6 +37,15 @@ def test_an_approved_charge_answers_approved_with_its_reference_and_amount():
 
     assert (status.status, status.reference, status.amount, status.refunded) == (
         CHARGE_APPROVED, charged.reference, "25.00", False)
+
+
+def test_a_charge_answers_the_order_it_was_made_for():
+    _charge("4242424242424242", "k-order-7", order_id=7)
+    _charge("4000000000003220", "k-order-8", order_id=8)
+
+    assert gateway.charge_status(key="k-order-7", timeout=1).order_id == 7
+    assert gateway.charge_status(key="k-order-8", timeout=1).order_id == 8
+    assert gateway.charge_status(key="k-order-none", timeout=1).order_id is None
 
 
 def test_a_declined_charge_answers_declined_with_the_reason():

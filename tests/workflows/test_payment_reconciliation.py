@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connections
@@ -26,6 +27,7 @@ from tests.payment_events import (
     answer,
     bank_answered,
     deliver,
+    event_about,
     event_for,
     pending_charge,
 )
@@ -137,6 +139,135 @@ def test_an_approval_after_the_order_expired_is_refunded(sync_pipeline, customer
 
     assert [call.idempotency_key for call in _refunds(late.reference)] == [f"order-{order.pk}-charge-0-void"]
     assert PaymentWebhookEvent.objects.get(event_id=late.id).unwanted == "refunded"
+
+
+def test_an_approval_of_another_paid_orders_charge_is_ignored_and_never_refunded(
+    sync_pipeline, customer, place_order, client, caplog
+):
+    receiving, paid = place_order(customer), place_order(customer)  # both delivered, paid by card 4242
+    paid = Order.objects.get(pk=paid.pk)
+    stray = event_about(receiving.pk, key=f"order-{paid.pk}-charge-0", reference=paid.transaction_id)
+    caplog.set_level(logging.INFO, logger="orders.payment_webhook")
+
+    said = answer(deliver(client, stray))
+    payments_reconcile()
+    payments_reconcile()
+
+    assert said["status"] == "ignored" and f"is order {paid.pk}'s, not order {receiving.pk}'s" in said["detail"]
+    assert any(record.levelno == logging.WARNING and f"order {paid.pk}'s" in record.getMessage()
+               for record in caplog.records)
+    assert PaymentWebhookEvent.objects.get(event_id=stray.id).unwanted == ""
+    assert _refunds(paid.transaction_id) == []
+    assert [Order.objects.get(pk=pk).state for pk in (receiving.pk, paid.pk)] == ["delivered", "delivered"]
+
+
+def test_an_approval_of_another_pending_orders_charge_never_voids_it_once_it_settles(
+    sync_pipeline, customer, place_order, client
+):
+    receiving, waiting = (place_order(customer, card=CARD_PENDING) for _ in range(2))
+    charge = pending_charge(waiting.pk)  # the waiting order's own charge, sent to the other order
+    stray = event_about(receiving.pk, key=charge.idempotency_key, reference=charge.result["reference"])
+
+    said = answer(deliver(client, stray))
+    bank_answered(waiting.pk)
+    _pending_since(waiting, 10**4)
+    payments_reconcile()
+
+    assert said["status"] == "ignored" and f"is order {waiting.pk}'s" in said["detail"]
+    assert PaymentWebhookEvent.objects.get(event_id=stray.id).unwanted == ""
+    waiting = Order.objects.get(pk=waiting.pk)
+    assert (waiting.state, waiting.transaction_id) == ("delivered", stray.reference)
+    assert _refunds(stray.reference) == []
+    assert Order.objects.get(pk=receiving.pk).state == "paying"
+
+
+def test_an_open_unwanted_approval_of_a_charge_an_order_holds_is_not_refunded(
+    sync_pipeline, customer, place_order
+):
+    receiving, paid = place_order(customer, card=CARD_PENDING), place_order(customer)
+    paid = Order.objects.get(pk=paid.pk)
+    kept = PaymentWebhookEvent.objects.create(
+        event_id="evt_kept_open", event_type="payment.approved", order=receiving, outcome="ignored",
+        order_state="paying", unwanted="open",
+        payload={"key": f"order-{paid.pk}-charge-0", "reference": paid.transaction_id})
+
+    payments_reconcile()
+
+    assert PaymentWebhookEvent.objects.get(pk=kept.pk).unwanted == "not_ours"
+    assert _refunds(paid.transaction_id) == [] and not GatewayCall.objects.filter(operation="refund").exists()
+
+
+def test_an_unwanted_approval_the_provider_made_for_another_order_is_not_refunded(
+    sync_pipeline, customer, place_order, client, admin_client
+):
+    order = place_order(customer, card=CARD_PENDING)
+    gateway = payment_provider()
+    # A charge the provider made for order 999 under a key no order of this store holds.
+    elsewhere = gateway.charge(key="order-999-charge-0", order_id=999, amount=order.total, timeout=1,
+                               token=gateway.tokenize("4242424242424242").token)
+    deliver(client, event_for(order.pk, key="order-999-charge-0", reference=elsewhere.reference))
+
+    payments_reconcile()
+
+    kept = PaymentWebhookEvent.objects.get(order=order)
+    assert kept.unwanted == "not_ours" and _refunds(elsewhere.reference) == []
+    page = admin_client.get("/admin/orders/order/attention/").content.decode()
+    assert f'data-charge="{elsewhere.reference}"' in page and "Not refunded" in page
+
+
+# --- the reference --------------------------------------------------------------------------
+
+def test_the_right_key_with_another_reference_is_ignored_with_the_reason(
+    sync_pipeline, customer, place_order, client, caplog
+):
+    order = Order.objects.get(pk=place_order(customer, card=CARD_PENDING).pk)
+    caplog.set_level(logging.INFO, logger="orders.payment_webhook")
+
+    said = answer(deliver(client, event_for(order.pk, reference="txn_not_the_pending_ref")))
+
+    assert said == {"status": "ignored", "order": order.pk, "state": "paying",
+                    "detail": f"ignored: reference txn_not_the_pending_ref is not the reference of charge "
+                              f"{order.charge_key} ({order.charge_pending_reference})"}
+    assert [record.levelno for record in caplog.records if "txn_not_the_pending_ref" in record.getMessage()] == [
+        logging.WARNING]
+    assert (Order.objects.get(pk=order.pk).state, Order.objects.get(pk=order.pk).transaction_id) == ("paying", "")
+    assert answer(deliver(client, event_for(order.pk)))["status"] == "processed"  # its own still applies
+
+
+def _reference_not_recorded_yet(order: Order) -> None:
+    """The callback overtakes the pending answer: the order waits for the key, not yet the reference."""
+    Order.objects.filter(pk=order.pk).update(charge_pending_reference="")
+
+
+def test_before_the_reference_is_known_the_provider_confirms_the_approval_and_its_reference(
+    sync_pipeline, customer, place_order, client
+):
+    order = place_order(customer, card=CARD_PENDING)
+    charge = bank_answered(order.pk)
+    _reference_not_recorded_yet(order)
+
+    said = answer(deliver(client, event_for(order.pk)))
+
+    assert said["status"] == "processed"
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.transaction_id) == ("delivered", charge.result["reference"])
+
+
+@pytest.mark.parametrize("bank", ["not settled", "another reference"])
+def test_before_the_reference_is_known_an_approval_the_provider_does_not_confirm_is_ignored(
+    sync_pipeline, customer, place_order, client, bank
+):
+    order = place_order(customer, card=CARD_PENDING)  # callbacks off: the bank has not answered
+    reference = "txn_not_the_pending_ref" if bank == "another reference" else pending_charge(order.pk).result["reference"]
+    if bank == "another reference":
+        bank_answered(order.pk)
+    _reference_not_recorded_yet(order)
+
+    said = answer(deliver(client, event_for(order.pk, reference=reference)))
+
+    assert said["status"] == "ignored" and "the provider" in said["detail"]
+    order = Order.objects.get(pk=order.pk)
+    assert (order.state, order.transaction_id) == ("paying", "")
 
 
 # --- reconciliation ---------------------------------------------------------------------------
@@ -256,8 +387,9 @@ def test_the_api_runs_the_same_reconciliation_for_staff_who_may_change_orders(
     order = place_order(customer, card=CARD_PENDING)
     bank_answered(order.pk)
 
-    refused = customer_api.post(f"/api/orders/{order.pk}/reconcile")
-    assert refused.status_code in (403, 404) and Order.objects.get(pk=order.pk).state == "paying"
+    refused = customer_api.post(f"/api/orders/{order.pk}/reconcile")  # the customer's own order
+    assert refused.status_code == 403 and Order.objects.get(pk=order.pk).state == "paying"
+    assert refused.json()["error"] == "You do not have permission to check orders' payments with the provider."
 
     response = staff_api.post(f"/api/orders/{order.pk}/reconcile")
 
