@@ -33,9 +33,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HTMX = {"HX-Request": "true"}
 
 
+def fresh_connections() -> None:
+    """The next query opens a new session (the pool's idle ones are closed too)."""
+    connection.close()
+    if getattr(connection, "pool", None) is not None:
+        connection.close_pool()
+
+
 @contextlib.contextmanager
 def read_only_database():
-    """Writes on this thread's connection are refused by the database itself until the block ends."""
+    """Writes on this thread's connection are refused by the database itself until the block ends.
+
+    On PostgreSQL the read-only session is the pool's only one: code that hands the connection
+    back mid-request (django-q2's ORM broker closes old connections before it queues) takes the
+    same session again, and no read-only session outlives the block."""
+    if connection.vendor != "sqlite":
+        fresh_connections()
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute("PRAGMA query_only = ON")
@@ -44,11 +57,11 @@ def read_only_database():
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            if connection.vendor == "sqlite":
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
                 cursor.execute("PRAGMA query_only = OFF")
-            else:
-                cursor.execute("SET default_transaction_read_only = off")
+        else:
+            fresh_connections()
 
 
 def unavailable(surface: str) -> float:
@@ -251,13 +264,6 @@ def test_healthz_is_unhealthy_when_the_sqlite_file_cannot_be_written(client, no_
     assert response.json()["status"] == "unhealthy"
     assert response.json()["checks"]["database"].startswith("read-only")
     assert client.get("/healthz").json()["checks"]["database"] == "ok"
-
-
-def fresh_connections() -> None:
-    """The next query opens a new session (the pool's idle ones are closed too)."""
-    connection.close()
-    if getattr(connection, "pool", None) is not None:
-        connection.close_pool()
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's read-only mode; the SQLite file above")
