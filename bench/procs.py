@@ -271,3 +271,16 @@ class Cluster(Managed):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"qcluster did not report running within {timeout}s:\n{self.log_tail()}")
+
+
+def store_start(backend) -> tuple[Server, Cluster]:
+    """The store's web process, then its worker cluster, both in `backend`'s environment; the
+    web process is stopped again when the cluster does not come up (RuntimeError)."""
+    server, cluster = Server(backend, backend.env()), Cluster(backend, backend.env())
+    server.start()
+    try:
+        cluster.start()
+    except BaseException:
+        server.stop()
+        raise
+    return server, cluster

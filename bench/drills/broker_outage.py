@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.drills.common import Outcome, call, new_key, order_body, say
 from bench.env import Backend, django_side, scratch_dir
-from bench.procs import Cluster, Server, free_port
+from bench.procs import free_port, store_start
 
 PRODUCT = "prod-008"  # the bench's product with a stock of 10⁹: every purchase can succeed
 RECOVERY_SECONDS = 30
@@ -158,14 +158,7 @@ def _drill(backend: Backend, quick: bool, redis: OwnRedis) -> Outcome:
     livez: list[tuple[str, float, int]] = []  # (phase, ms, status)
     probes: list[dict] = []
 
-    server = Server(backend, backend.env())
-    cluster = Cluster(backend, backend.env())
-    server.start()
-    try:
-        cluster.start()
-    except BaseException:
-        server.stop()
-        raise
+    server, cluster = store_start(backend)
     url = server.url
 
     slowest: dict[tuple[str, str], float] = {}  # (phase, path) → the slowest answer's seconds

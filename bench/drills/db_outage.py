@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.drills.common import CARD_APPROVE, Outcome, call, new_key, order_body, say
 from bench.env import Backend, django_side, scratch_dir
-from bench.procs import Cluster, Server, free_port
+from bench.procs import free_port, store_start
 
 PRODUCT = "prod-008"  # the bench's product with a stock of 10⁹: every purchase can succeed
 DOWN_SECONDS = 2.0
@@ -125,14 +125,7 @@ def _drill(backend: Backend, quick: bool, postgres: OwnPostgres) -> Outcome:
     token = setup["customer"]["jwt"]
     initial_stock = setup["stock"]
 
-    server = Server(backend, backend.env())
-    cluster = Cluster(backend, backend.env())
-    server.start()
-    try:
-        cluster.start()
-    except BaseException:
-        server.stop()
-        raise
+    server, cluster = store_start(backend)
     url = server.url
 
     lock = threading.Lock()
