@@ -23,14 +23,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from providers.models import ProviderCircuit
+from providers.steps import steps
 
 logger = logging.getLogger("providers.breakers")
 
 CLOSED, HALF_OPEN, OPEN = "closed", "half_open", "open"
 # The gauge's values (store_provider_circuit_state).
 STATE_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
-# The providers the pipeline's steps call, each behind its breaker.
-PROVIDERS = ("inventory", "risk", "payment", "shipping")
 
 
 @dataclass(frozen=True)
@@ -83,10 +82,10 @@ def circuit(provider: str, *, fresh: bool = False) -> CircuitView:
 
 
 def circuits() -> list[CircuitView]:
-    """Every provider's circuit, read now (for /healthz, /metrics and the admin)."""
+    """Every step's provider's circuit, in the pipeline's order, read now (for /healthz, /metrics and the admin)."""
     now = timezone.now()
     rows = {row.provider: row for row in ProviderCircuit.objects.all()}
-    return [CircuitView.of(rows.get(name) or ProviderCircuit(provider=name), now) for name in PROVIDERS]
+    return [CircuitView.of(rows.get(name) or ProviderCircuit(provider=name), now) for name in steps()]
 
 
 def _forget(provider: str) -> None:

@@ -12,7 +12,10 @@ class WorkflowsConfig(AppConfig):
 
         from orders.attention_selectors import TASK_ORDER_ARG
         from store.metrics import is_qcluster_command
-        from workflows import executor, receivers  # noqa: F401 - connects the receivers of the order domain's signals
+
+        # receivers: connects the receivers of the order domain's signals; pipeline: registers its
+        # steps with the providers (providers.steps).
+        from workflows import executor, pipeline, receivers  # noqa: F401
         from workflows.tasks import sweeper_schedule_sync
 
         # A failed pipeline run names its order in the admin: pipeline_run(order_id, request_id).
