@@ -10,13 +10,9 @@ class WorkflowsConfig(AppConfig):
         from django.db.models.signals import post_migrate
         from django_q.signals import post_spawn
 
-        from orders.attention_selectors import TASK_ORDER_ARG
         from store.metrics import is_qcluster_command
         from workflows import executor, receivers  # noqa: F401 - connects the receivers of the order domain's signals
         from workflows.tasks import sweeper_schedule_sync
-
-        # A failed pipeline run names its order in the admin: pipeline_run(order_id, request_id).
-        TASK_ORDER_ARG["workflows.tasks.pipeline_run"] = 0
 
         # Each worker process runs pipeline runs on a pool of threads of its own.
         post_spawn.connect(executor.worker_started, dispatch_uid="workflows.executor.worker_started")
