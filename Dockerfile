@@ -38,7 +38,7 @@ ENV SECRET_KEY=build-only-collectstatic-key-never-used-at-runtime \
     DEBUG=0 \
     DATA_DIR=/tmp/build-data
 RUN python manage.py collectstatic --noinput --verbosity 1 \
- && python -m compileall -q store accounts catalog providers orders notifications workflows \
+ && python -m compileall -q store accounts catalog providers orders notifications workflows storefront backoffice \
  && rm -rf /tmp/build-data
 
 # --- runtime ---------------------------------------------------------------------------------

@@ -577,7 +577,7 @@ class PaymentWebhookEvent(models.Model):
 
 
 class OrderAwaitingApproval(Order):
-    """The admin's approval queue: orders a review rule held, oldest first (orders.admin)."""
+    """The admin's approval queue: orders a review rule held, oldest first (backoffice.admin.approvals)."""
 
     class Meta:
         proxy = True
@@ -587,7 +587,7 @@ class OrderAwaitingApproval(Order):
 
 
 class Customer(User):
-    """The admin's customer page (orders.admin_customers): an account seen through its orders,
+    """The admin's customer page (backoffice.admin.customers): an account seen through its orders,
     governed by the Order permissions, not by the proxy's own."""
 
     class Meta:

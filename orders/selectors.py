@@ -3,13 +3,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, SKIPPED
-from orders.models import Order, OrderEvent, OrderLine, Refund
+from orders.models import Order, OrderEvent, OrderLine, Refund, StaffNote
 from orders.states import (
     TERMINAL_STATES,
     TIMELINE,
@@ -270,3 +270,50 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
     if stages["delivered"].status in ("pending", "current") and order.estimated_delivery:
         stages["delivered"].note = f"Estimated {date_format(order.estimated_delivery, 'M j, Y')}"
     return [stage for key, stage in stages.items() if key in seen]
+
+
+# --- Staff's notes (staff only: never shown to a customer) -------------------------------------
+
+
+@dataclass(frozen=True)
+class StaffNoteEntry:
+    """A staff-only note: one written on its own (StaffNote) or given with a reject or cancel
+    (its OrderEvent's `detail.note`). `source` says which: "note", or the transition's name."""
+
+    at: datetime
+    author: str
+    text: str
+    source: str
+    order: Order | None = None
+
+
+
+def staff_note_entry(note: StaffNote) -> StaffNoteEntry:
+    """A StaffNote as an entry of the notes staff read."""
+    return StaffNoteEntry(note.created_at, note.author_email or "(deleted account)", note.text, "note", note.order)
+
+
+def _event_note_entry(event: OrderEvent) -> StaffNoteEntry:
+    return StaffNoteEntry(event.created_at, event.actor_email or event.actor_label, event.detail["note"],
+                          event.transition or event.event_type, event.order)
+
+
+def _event_notes(queryset: QuerySet[OrderEvent]) -> list[StaffNoteEntry]:
+    with_note = queryset.filter(detail__has_key="note").exclude(detail__note="")
+    return [_event_note_entry(event) for event in with_note.select_related("order")]
+
+
+def order_staff_notes(*, order: Order) -> list[StaffNoteEntry]:
+    """Staff's notes on the order, newest first: the notes written on it and those given with a
+    reject or cancel (the event's `detail.note`). Two queries."""
+    notes = [staff_note_entry(note) for note in StaffNote.objects.filter(order=order).select_related("order")]
+    notes += _event_notes(OrderEvent.objects.filter(order=order))
+    return sorted(notes, key=lambda entry: entry.at, reverse=True)
+
+
+def customer_staff_notes(*, customer) -> list[StaffNoteEntry]:
+    """Staff's notes on the customer and on each of their orders (as `order_staff_notes`), newest first."""
+    notes = [staff_note_entry(note) for note in
+             StaffNote.objects.filter(Q(customer=customer) | Q(order__owner=customer)).select_related("order")]
+    notes += _event_notes(OrderEvent.objects.filter(order__owner=customer))
+    return sorted(notes, key=lambda entry: entry.at, reverse=True)

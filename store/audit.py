@@ -10,7 +10,7 @@ its staff actions are recorded here explicitly (`staff_action_record`, called by
 orders.services.transitions) besides the order's own timeline (OrderEvent).
 
 Every entry keeps the actor's e-mail, which stays when the staff account is deleted. The
-admin's "Staff actions" page (store.admin) lists them, filtered by person and by object.
+admin's "Staff actions" page (backoffice.admin.audit) lists them, filtered by person and by object.
 """
 from auditlog.middleware import AuditlogMiddleware
 from auditlog.models import LogEntry

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django import forms
 from rest_framework import serializers
 
+MAX_ID = 2**63 - 1  # the largest BigAutoField: larger ids name no row, and SQLite cannot bind them
 _INTEGER = re.compile(r"^[0-9]+\Z", re.ASCII)  # \Z: "$" would let a trailing newline through
 _DECIMAL = re.compile(r"^[0-9]+(\.[0-9]+)?\Z", re.ASCII)
 

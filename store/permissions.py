@@ -3,7 +3,7 @@
 The API's permission classes (`StaffPermission`), the storefront's views and the admin all
 ask `can()` here, so a staff action needs the same permission wherever it is taken. The
 table in docs/permissions.md lists the same actions with the answer each kind of account
-gets, and tests/admin/test_permission_policy.py runs that table.
+gets, and tests/backoffice/test_permission_policy.py runs that table.
 
 A staff action needs an active staff account (the admin's own condition for signing in)
 that holds the action's permission, directly or through a group; a superuser holds every

@@ -39,7 +39,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "accounts.apps.StoreAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,6 +65,11 @@ INSTALLED_APPS = [
     "orders",
     "notifications",
     "workflows",
+    "storefront",
+    "backoffice",
+    # Each app's admin module loads in this order: the back office's, after the libraries', replaces
+    # their admins. Django's admin comes after it, so the back office's templates override its own.
+    "backoffice.apps.StoreAdminConfig",
 ]
 
 MIDDLEWARE = [
@@ -106,7 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "orders.context_processors.header",
+                "storefront.context_processors.header",
                 "notifications.context_processors.header",
             ],
         },

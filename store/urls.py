@@ -9,7 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("store.api.urls")),
     path("accounts/", include("accounts.urls")),
-    path("", include("orders.urls")),
+    path("", include("storefront.urls")),
     path("notifications/", include("notifications.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

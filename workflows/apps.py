@@ -10,16 +10,12 @@ class WorkflowsConfig(AppConfig):
         from django.db.models.signals import post_migrate
         from django_q.signals import post_spawn
 
-        from orders.attention_selectors import TASK_ORDER_ARG
         from store.metrics import is_qcluster_command
 
         # receivers: connects the receivers of the order domain's signals; pipeline: registers its
         # steps with the providers (providers.steps).
         from workflows import executor, pipeline, receivers  # noqa: F401
         from workflows.tasks import sweeper_schedule_sync
-
-        # A failed pipeline run names its order in the admin: pipeline_run(order_id, request_id).
-        TASK_ORDER_ARG["workflows.tasks.pipeline_run"] = 0
 
         # Each worker process runs pipeline runs on a pool of threads of its own.
         post_spawn.connect(executor.worker_started, dispatch_uid="workflows.executor.worker_started")

@@ -9,8 +9,11 @@ times out outside the outage. STUCK_AFTER_SECONDS and the sweeper keep productio
 (120 s), and the circuit breaker its defaults (CIRCUIT_FAILURES 5, CIRCUIT_COOL_DOWN_SECONDS 15;
 5 s in --quick).
 
-1. Baseline: ~20 orders (card 4242, one every 0.5 s); per order, from its events: placement →
-   `paying` (inventory + risk) and `paid` → `shipped` (shipping).
+1. Baselines, per order from its events: placement → `paying` (inventory + risk) of 20 orders
+   placed one every 0.5 s (card 4242), as the outage's orders are placed; `paid` → `shipped`
+   (shipping) of a burst of as many orders as the outage will have, placed at once. The outage's
+   orders reach shipping together when payment returns, each queued behind the others, so
+   their shipping is compared with a burst of the same size, not with orders that ship alone.
 2. `manage.py provider_outage payment --seconds 60` (mode timeout), and 100 orders placed over
    the 60 s through the API (JWT, an Idempotency-Key each, retried with it on a dropped
    connection or a 5xx) while /healthz is asked every 0.5 s.
@@ -20,8 +23,9 @@ times out outside the outage. STUCK_AFTER_SECONDS and the sweeper keep productio
 
 Passes when: no order made more than 3 charge calls (the simulator's ledger, every key, before
 the re-drive); the p95 of each non-payment stage of the outage's orders is within 2× the
-baseline p95 (inventory + risk of the orders placed during the outage; shipping of the same
-orders, which ship once payment is back; --quick, beside the other drills on a small machine,
+baseline p95 of the same run (inventory + risk of the orders placed during the outage against
+the paced baseline; shipping of the same orders, which ship once payment is back, against the
+burst baseline; --quick, beside the other drills on a small machine,
 allows the baseline p95 + 1 s when that is more); /healthz said "degraded" naming payment during
 the outage and "healthy" after it; every order terminal or stalled within RECOVERY_SECONDS of
 the breaker closing; after the re-drive every order delivered or failed for a business reason
@@ -156,7 +160,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     initial = setup["stock"]
     token, staff_token = setup["customer"]["jwt"], setup["staff"]["jwt"]
     say(f"{backend.label}: seed latencies ×{DRILL_ENV['SIM_LATENCY_SCALE']}, default cluster, PAYMENT_TIMEOUT "
-        f"{DRILL_ENV['PAYMENT_TIMEOUT']} s, production's STUCK_AFTER_SECONDS; {baseline_n} baseline orders, then a "
+        f"{DRILL_ENV['PAYMENT_TIMEOUT']} s, production's STUCK_AFTER_SECONDS; {baseline_n} paced and {outage_n} burst baseline orders, then a "
         f"{outage_seconds} s payment outage (timeout mode) with {outage_n} orders placed over it")
     server = Server(backend, backend.env())
     cluster = Cluster(backend, backend.env())
@@ -172,6 +176,10 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
                                                   0.5) if oid]
         ok, states, _ = _wait(backend, baseline_ids, lambda s: all(v in TERMINAL for v in s.values()), 60)
         say(f"baseline: {len(baseline_ids)} orders, states {dict(Counter(states.values()))}")
+        burst_ids = [oid for oid in _place_all(server.url, token, [new_key("outage-burst") for _ in range(outage_n)],
+                                               0.0) if oid]
+        ok, states, _ = _wait(backend, burst_ids, lambda s: all(v in TERMINAL for v in s.values()), 120)
+        say(f"burst baseline: {len(burst_ids)} orders placed at once, states {dict(Counter(states.values()))}")
 
         # 2. The outage, and orders placed over it.
         health.start()
@@ -195,7 +203,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
             time.sleep(0.25)
         breaker_closed_after = time.time() - outage_end
         say(f"/healthz healthy {breaker_closed_after:.1f} s after the outage ended")
-        all_ids = baseline_ids + outage_ids
+        all_ids = baseline_ids + burst_ids + outage_ids
         settled, states, settled_in = _wait(
             backend, all_ids, lambda s: all(v in TERMINAL or v == "stalled" for v in s.values()), RECOVERY_SECONDS)
         before_redrive = django_side(backend, "outage_orders", {"order_ids": all_ids})["orders"]
@@ -218,7 +226,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     final = django_side(backend, "outage_orders", {"order_ids": all_ids})["orders"]
     base_rows = [row for row in final if row["id"] in set(baseline_ids)]
     outage_rows = [row for row in final if row["id"] in set(outage_ids)]
-    base_first, base_ship = _stages(base_rows)
+    base_first, _ = _stages(base_rows)
+    _, base_ship = _stages([row for row in final if row["id"] in set(burst_ids)])
     out_first, out_ship = _stages(outage_rows)
     calls_before = [row["charge_calls"] for row in before_redrive if row["id"] in set(outage_ids)]
     calls_after = [row["charge_calls"] for row in final]
@@ -235,7 +244,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     say(f"placement → paying (inventory + risk): baseline p50 {_ms(_percentile(base_first, 50))} p95 "
         f"{_ms(_percentile(base_first, 95))} ({len(base_first)}); outage p50 {_ms(_percentile(out_first, 50))} p95 "
         f"{_ms(_percentile(out_first, 95))} ({len(out_first)})")
-    say(f"paid → shipped (shipping): baseline p50 {_ms(_percentile(base_ship, 50))} p95 "
+    say(f"paid → shipped (shipping): burst baseline p50 {_ms(_percentile(base_ship, 50))} p95 "
         f"{_ms(_percentile(base_ship, 95))} ({len(base_ship)}); outage orders p50 {_ms(_percentile(out_ship, 50))} p95 "
         f"{_ms(_percentile(out_ship, 95))} ({len(out_ship)})")
     say(f"/healthz: {len(polls)} polls, {dict(statuses)}; degraded naming payment for {degraded_seconds:.1f} s"
@@ -243,9 +252,9 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
            f"{degraded[-1][0] - outage_end:+.1f} s after it ended)" if degraded else ""))
     say(f"stalled: {len(stalled)}; re-drive answers {dict(redrive_replies) or '–'}")
 
-    outcome.check(len(baseline_ids) == baseline_n and len(outage_ids) == outage_n,
-                  f"every order placed ({len(baseline_ids)}/{baseline_n} baseline, {len(outage_ids)}/{outage_n} "
-                  "during the outage)")
+    outcome.check(len(baseline_ids) == baseline_n and len(burst_ids) == outage_n and len(outage_ids) == outage_n,
+                  f"every order placed ({len(baseline_ids)}/{baseline_n} baseline, {len(burst_ids)}/{outage_n} burst "
+                  f"baseline, {len(outage_ids)}/{outage_n} during the outage)")
     outcome.check(calls_before and max(calls_before) <= MAX_CHARGE_CALLS,
                   f"at most {MAX_CHARGE_CALLS} charge calls per order through the outage (max "
                   f"{max(calls_before, default=0)}, mean {sum(calls_before) / max(1, len(calls_before)):.2f})")

@@ -17,9 +17,11 @@ gunicorn thread sees it.
    normal client fares there (each request given 3 s).
 
 Passes when the normal client's p99 of each path under the slow clients stays within 3× its
-baseline p99 (--quick, beside the other drills on a small machine: or within the baseline p99
-+ 50 ms when that is more), every one of its requests answered 200, and the 50 slow clients
-were connected all along.
+baseline p99 (--quick, 30 product-page requests beside the other drills on a small machine, where
+the p99 is the slowest request and one scheduling hiccup decides it: or within the baseline p99
++ 250 ms when that is more; a request starved of gunicorn threads waits seconds, so the slack still
+tells the two apart), every one of its requests answered 200, and the 50 slow clients were
+connected all along.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from bench.procs import Server, free_port
 SLOW_CLIENTS = 50
 HEADER_EVERY = 2.0  # seconds between a slow client's header lines
 FACTOR = 3.0
-QUICK_SLACK_S = 0.05
+QUICK_SLACK_S = 0.25
 PATHS = ["/livez", "/products/prod-001/"]
 DIRECT_TIMEOUT = 3.0
 

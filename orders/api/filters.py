@@ -13,9 +13,9 @@ from django.http import QueryDict
 
 from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.states import OrderState
-from store.admin import MAX_ID
 from store.api.query import empty_value_message, refuse_unknown_parameters
 from store.errors import ValidationFailed
+from store.numbers import MAX_ID
 
 # Filters, then HeaderPagination's own parameters (it checks their values).
 PARAMETERS = ("customer", "state", "createdFrom", "createdTo", "page", "pageSize")

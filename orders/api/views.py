@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from orders import selectors, services, staff_selectors
+from orders import selectors, services
 from orders.api.filters import order_list_query
 from orders.api.serializers import (
     CustomerCancelInput,
@@ -287,7 +287,7 @@ class OrderNotesApi(APIView):
     def get(self, request: Request, order_id: int) -> Response:
         """The order's notes, newest first: those written on it and those given with a reject or cancel."""
         order = selectors.order_get(user=request.user, order_id=order_id)
-        return Response(StaffNoteOutput(staff_selectors.order_staff_notes(order=order), many=True).data)
+        return Response(StaffNoteOutput(selectors.order_staff_notes(order=order), many=True).data)
 
     @extend_schema(operation_id="orders_notes_create", request=StaffNoteInput, responses={201: StaffNoteOutput})
     def post(self, request: Request, order_id: int) -> Response:
@@ -297,7 +297,7 @@ class OrderNotesApi(APIView):
         payload = StaffNoteInput(data=request.data)
         payload.is_valid(raise_exception=True)
         note = services.staff_note_add(author=request.user, text=payload.validated_data["text"], order=order)
-        return Response(StaffNoteOutput(staff_selectors.staff_note_entry(note)).data, status=status.HTTP_201_CREATED)
+        return Response(StaffNoteOutput(selectors.staff_note_entry(note)).data, status=status.HTTP_201_CREATED)
 
 
 # One view per action people take on an order (each declared on its transitions), but refund's.

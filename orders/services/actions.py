@@ -15,8 +15,8 @@ from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor
 from orders.stock import stock_restock
 from providers.registry import payment_provider
 from store import permissions
-from store.admin import MAX_ID
 from store.errors import Conflict, PermissionRefused, ValidationFailed
+from store.numbers import MAX_ID
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
 

@@ -1,26 +1,18 @@
-"""Trying a failed or cancelled order again: its lines back in the cart, its address in the checkout.
+"""Trying a failed or cancelled order again: which orders may be, and the payment links staff send.
 
-The customer's "Try again" button and the payment link staff e-mail (`PaymentLink`) both end
-in `order_reorder`: the order's products that are still sold go into the session cart at
-today's prices, the shipping address goes into the session under CHECKOUT_PREFILL (the
-checkout form's initial data, ahead of anything else) and the order's id under
-CHECKOUT_RETRY_OF, so the order the customer then places links back to it (`Order.retry_of`).
-The checkout drops both keys once an order is placed (`checkout_prefill_clear`).
+The customer's "Try again" button and the payment link staff e-mail (`PaymentLink`) both put
+the order's lines back in the cart (storefront.services.reorder); an order placed from there
+links back to it (`Order.retry_of`, found by `order_retry_source`), and an order is tried
+again at most once while its retry is alive (`order_retry_refuse_twice`).
 """
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog.models import Product
-from orders.cart import Cart
-from orders.cart_selectors import cart_limit_message, cart_line_limit
-from orders.checkout_selectors import CHECKOUT_PREFILL
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.signals import order_event
 from orders.states import Actor, OrderState
@@ -28,7 +20,6 @@ from store.errors import Conflict, NotFound
 from store.links import public_url
 from store.request_context import request_id_var
 
-CHECKOUT_RETRY_OF = "checkout_retry_of"
 # The orders "Try again" is offered on: they ended without shipping anything.
 RETRYABLE_STATES = frozenset({OrderState.FAILED, OrderState.CANCELLED})
 PAYMENT_LINK_EVENT = "order.payment_link_sent"
@@ -46,23 +37,6 @@ class AlreadyRetried(Conflict):
     second one would buy the same things twice. `fields["order_id"]`: that order. Nothing was written."""
 
     code = "already_retried"
-
-
-@dataclass
-class Reorder:
-    """What went back into the cart. Product names only, never ids.
-
-    - `added`: names of the products put in the cart;
-    - `gone`: names no longer sold or sold out, left out;
-    - `lowered`: sentences for lines the stock left lowered ("Only 2 Desk Mat in stock");
-    - `repriced`: sentences for lines whose price changed since the order ("Desk Mat now costs $12.00 (was $10.00)").
-    """
-
-    order: Order
-    added: list[str] = field(default_factory=list)
-    gone: list[str] = field(default_factory=list)
-    lowered: list[str] = field(default_factory=list)
-    repriced: list[str] = field(default_factory=list)
 
 
 def order_money_outcome(order: Order) -> str:
@@ -102,46 +76,6 @@ def order_try_again_offered(*, order: Order, user) -> bool:
     return order.state in RETRYABLE_STATES and order.owner_id == user.pk and order_live_retry(order) is None
 
 
-def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
-    """Put `order`'s lines back in the session's cart and its address into the checkout.
-
-    The caller has checked that the session's user owns `order`. A product no longer sold is
-    skipped; a quantity over today's stock is lowered to it; prices are today's. A line
-    already in the cart is raised to the order's quantity, never doubled. Raises Conflict when
-    the order did not end (nothing to try again), AlreadyRetried when it was already placed
-    again (from another window, or before a payment link was opened), and writes nothing then.
-    """
-    if order.state not in RETRYABLE_STATES:
-        raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to try again.")
-    order_retry_refuse_twice(order)
-    cart = Cart(session)
-    lines = list(order.lines.all())
-    products = Product.objects.in_bulk([line.product_id for line in lines])
-    outcome = Reorder(order=order)
-    for line in lines:
-        product = products.get(line.product_id)
-        limit = cart_line_limit(product) if product is not None and product.is_active else 0
-        if limit <= 0:
-            outcome.gone.append(line.name)
-            continue
-        quantity = min(max(line.quantity, cart.quantity_of(product.public_id)), limit)
-        cart.set(product.public_id, quantity, price=product.price)
-        outcome.added.append(product.name)
-        if quantity < line.quantity:
-            outcome.lowered.append(f"{cart_limit_message(product)}: {quantity} instead of {line.quantity}")
-        if product.price != line.unit_price:
-            outcome.repriced.append(f"{product.name} now costs ${product.price:,.2f} (was ${line.unit_price:,.2f})")
-    session[CHECKOUT_PREFILL] = order.ship_to()
-    session[CHECKOUT_RETRY_OF] = order.pk
-    return outcome
-
-
-def checkout_prefill_clear(*, session: SessionBase) -> None:
-    """An order was placed: the checkout starts afresh next time."""
-    session.pop(CHECKOUT_PREFILL, None)
-    session.pop(CHECKOUT_RETRY_OF, None)
-
-
 # --- payment links ----------------------------------------------------------------------------
 
 def payment_link_failed(order: Order) -> bool:
@@ -156,7 +90,7 @@ def payment_link_token(link: PaymentLink) -> str:
 
 def payment_link_url(link: PaymentLink) -> str:
     """The absolute URL the customer opens (the store's public address, store.links, + the storefront's path)."""
-    return public_url(reverse("orders:payment_link", kwargs={"token": payment_link_token(link)}))
+    return public_url(reverse("storefront:payment_link", kwargs={"token": payment_link_token(link)}))
 
 
 def payment_link_send(*, order: Order, actor) -> PaymentLink:
@@ -184,38 +118,20 @@ def payment_link_send(*, order: Order, actor) -> PaymentLink:
     return link
 
 
-def payment_link_redeem(*, token: str, user, session: SessionBase) -> Reorder:
-    """Open a payment link as `user`: mark it used and fill the cart and checkout (order_reorder).
-
-    NotFound for a token that is not ours or a link of another customer's order (nothing is
-    said about it); LinkRefused for an expired or used link (`fields["order_id"]`: the order);
-    Conflict when the order no longer failed. Either way nothing is written.
-    """
+def payment_link_id(token: str) -> int:
+    """The id of the payment link `token` names (payment_link_token); NotFound for a token that is
+    not ours or names no link."""
     try:
         link_id = signing.loads(token, salt=_LINK_SALT)
     except signing.BadSignature:
         raise NotFound("This payment link is not valid.") from None
     if type(link_id) is not int:  # signed by this shop, but not a link's id
         raise NotFound("This payment link is not valid.")
-    with transaction.atomic():
-        link = PaymentLink.objects.select_for_update().select_related("order").filter(pk=link_id).first()
-        if link is None or link.order.owner_id != getattr(user, "pk", None):
-            raise NotFound("This payment link is not valid.")
-        number = link.order.number
-        if link.used_at is not None:
-            raise LinkRefused(f"This payment link for order {number} was already used. Open the order to try "
-                              "again, or ask the shop for a new link.", fields={"order_id": link.order_id})
-        if link.expires_at <= timezone.now():
-            raise LinkRefused(f"This payment link for order {number} has expired. Open the order to try again, "
-                              "or ask the shop for a new link.", fields={"order_id": link.order_id})
-        outcome = order_reorder(order=link.order, session=session)
-        link.used_at = timezone.now()
-        link.save(update_fields=["used_at"])
-    return outcome
+    return link_id
 
 
 def order_retry_source(*, user, order_id, product_ids) -> Order | None:
-    """The customer's own order a checkout retries (CHECKOUT_RETRY_OF), if it still qualifies:
+    """The customer's own order a checkout retries (storefront's CHECKOUT_RETRY_OF), if it still qualifies:
     it ended unfulfilled and the cart (`product_ids`, its public ids) still holds one of its
     products (a cart emptied and filled with other things is a new purchase, not its retry)."""
     if not order_id:

@@ -11,9 +11,9 @@ from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from store.numbers import MAX_ID
 from store.request_context import user_bind
 
-_MAX_ID = 2**63 - 1  # a BigAutoField
 # What simplejwt raises, besides TokenError, on a validly signed token whose claims have the
 # wrong shape (no "jti", an "exp" that is a string or out of range…).
 MALFORMED_CLAIMS = (KeyError, TypeError, ValueError, OverflowError)
@@ -27,7 +27,7 @@ def user_id_from_claims(payload: dict) -> int | None:
     if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 19:
         return None
     value = int(raw)
-    return value if 0 < value <= _MAX_ID else None
+    return value if 0 < value <= MAX_ID else None
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -95,7 +95,7 @@ def test_provider_outage_prints_its_figures(smoke_runs):
     _, output, _ = smoke_runs["provider-outage"]
     for part in ("manage.py provider_outage payment --seconds", "orders placed during the outage",
                  "charge calls per outage order", "placement → paying (inventory + risk): baseline p50",
-                 "paid → shipped (shipping): baseline p50", "/healthz:", "stalled:", "stock adds up",
+                 "burst baseline: ", "paid → shipped (shipping): burst baseline p50", "/healthz:", "stalled:", "stock adds up",
                  "== provider-outage (sqlite):"):
         assert part in output, f"the provider-outage drill's output lacks {part!r}:\n{output[-4000:]}"
 

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from backoffice.selectors.dashboard import product_low_stock
 from catalog.models import Product, StockMovement
 from catalog.selectors import product_stock_ledger_total
 from catalog.services import product_create, product_update
-from orders.admin_selectors import product_low_stock
 from orders.services import RefundLineRequest, order_cancel, refund_create
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_the_data_migration_opens_each_products_ledger_at_its_stock(catalog):
 
 
 def test_staff_stock_edits_and_new_products_in_the_admin_are_on_the_ledger(client, staff_user, catalog):
-    from tests.admin.test_products import change_form
+    from tests.backoffice.test_products import change_form
 
     client.force_login(staff_user)
     mouse = product("prod-002")

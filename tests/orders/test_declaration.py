@@ -3,7 +3,7 @@ admin's buttons, the API's allowed actions and the state groups all come from th
 import pytest
 from django.urls import resolve, reverse
 
-from orders.admin import ORDER_ACTIONS
+from backoffice.admin.actions import ORDER_ACTIONS
 from orders.api.views import ACTION_VIEWS, OrderActionApi, OrderRefundApi
 from orders.meaning import Meaning
 from orders.models import TIMELINE, Order, OrderState

@@ -14,16 +14,19 @@ from orders.models import PaymentLink
 from orders.services.reorder import payment_link_token
 from tests.conftest import CARD_DECLINE
 
-TEMPLATES = Path(settings.BASE_DIR) / "templates"
+BASE_DIR = Path(settings.BASE_DIR)
+# The project's templates and the apps' own.
+TEMPLATES = [BASE_DIR / "templates", *sorted(BASE_DIR.glob("*/templates"))]
 DESCRIPTION = re.compile(r'<meta name="description" content="([^"]+)">')
 GENERAL = "Workflow Store: desk tools, keyboards and hubs, with every order followed from payment to delivery."
 
 
 def test_every_page_template_has_its_own_description():
-    pages = [path for path in sorted(TEMPLATES.rglob("*.html")) if '{% extends "base.html" %}' in path.read_text()]
+    pages = [path for root in TEMPLATES for path in sorted(root.rglob("*.html"))
+             if '{% extends "base.html" %}' in path.read_text()]
 
     assert pages
-    assert [str(path.relative_to(TEMPLATES)) for path in pages if "{% block description %}" not in path.read_text()] \
+    assert [str(path.relative_to(BASE_DIR)) for path in pages if "{% block description %}" not in path.read_text()] \
         == []
 
 

@@ -6,12 +6,14 @@ from pathlib import Path
 from django.conf import settings
 from django.test import Client
 
-TEMPLATES = Path(settings.BASE_DIR) / "templates"
+BASE_DIR = Path(settings.BASE_DIR)
+# The project's templates and the apps' own.
+TEMPLATES = [BASE_DIR / "templates", *sorted(BASE_DIR.glob("*/templates"))]
 
 
 def test_no_template_comment_runs_past_its_line():
-    unclosed = [f"{path.relative_to(TEMPLATES)}:{number}"
-                for path in sorted(TEMPLATES.rglob("*")) if path.suffix in (".html", ".txt")
+    unclosed = [f"{path.relative_to(BASE_DIR)}:{number}"
+                for root in TEMPLATES for path in sorted(root.rglob("*")) if path.suffix in (".html", ".txt")
                 for number, line in enumerate(path.read_text().splitlines(), 1)
                 if re.search(r"\{#(?!.*#\})", line)]
     assert unclosed == []

@@ -1,0 +1,102 @@
+"""What staff may do to an order: the order page's buttons, the bulk actions and the re-drive."""
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orders.models import Order
+from orders.services import order_act, order_redrive, order_retry
+from orders.states import (
+    TERMINAL_STATES,
+    TRANSITIONS,
+    WORKING_STATES,
+    OrderState,
+    meaning,
+    person_transitions,
+    transitions_from,
+)
+from store import permissions
+from store.permissions import SYSTEM, StaffAction
+
+S = OrderState
+
+
+# --- What staff may do to an order --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    """A button on the order page: the service it calls, who may press it, and when.
+
+    Every button but one is a person's transition (orders.states.person_transitions): its
+    label, permission, confirmation and wording come from the transition's declaration. The
+    one that is not, "Retry step", hands a seemingly stuck order back to the pipeline.
+    """
+
+    name: str
+    label: str
+    done: str
+    permission: StaffAction
+    run: Callable[..., Order]
+    transition: str = ""
+    states: frozenset[str] = field(default_factory=frozenset)
+    confirm: bool = False
+    default_message: str = ""
+    hint: str = ""
+
+    @classmethod
+    def of_transition(cls, name: str) -> "OrderAction":
+        declared, said = TRANSITIONS[name], meaning(name)
+        permission = declared.permission
+        return cls(
+            name, said.label, said.done, getattr(permission, "action", permission),
+            run=lambda *, order, actor, note="", customer_message="": order_act(
+                order=order, name=name, actor=actor, note=note, customer_message=customer_message
+            ),
+            transition=name, confirm=said.confirm, default_message=said.default_reason,
+        )
+
+    @property
+    def dangerous(self) -> bool:
+        return self.confirm
+
+    def offered_to(self, user, order: Order) -> bool:
+        """Whether the page shows this button to `user`: a transition the declaration lets them
+        fire on this order now (never a decision on their own order), or "Retry step" where its
+        permission and the order's state say so."""
+        if self.transition:
+            return any(edge.name == self.transition for edge in person_transitions(order, user))
+        return permissions.can(user, self.permission) and self.is_available(order)
+
+    def is_available(self, order: Order) -> bool:
+        if self.transition:
+            return any(t.name == self.transition for t in order.get_available_state_transitions())
+        return order.state in self.states
+
+    def refusal(self, order: Order) -> str:
+        return f"Order {order.number} is {order.get_state_display().lower()}: it cannot be {self.done} now."
+
+
+# In the order the page shows them: what moves the order on, then what ends it.
+ORDER_ACTIONS = {
+    action.name: action
+    for action in sorted((
+        *(OrderAction.of_transition(name) for name, declared in TRANSITIONS.items()
+          if declared.permission is not SYSTEM and meaning(name).button),
+        # A working state with no failure to retry: hand the order back to the pipeline (stuck orders).
+        OrderAction(
+            "retry_step", "Retry step", "retried", permissions.ORDER_CHANGE,
+            run=lambda *, order, actor, **_: order_retry(order=order, actor=actor),
+            states=frozenset(state for state in WORKING_STATES
+                             if not any(meaning(t.name).action == "retry" for t in transitions_from(state))),
+            hint="Run the order's current step again (steps are idempotent): for an order stuck in this state.",
+        ),
+    ), key=lambda action: bool(action.transition) and TRANSITIONS[action.transition].target in TERMINAL_STATES)
+}
+
+
+# The bulk re-drive: each order goes back to the step it stalled in (order_redrive picks the
+# transition; the order page shows that transition's own button, "Re-drive payment").
+REDRIVE = OrderAction(
+    "redrive", "Re-drive", "re-driven", permissions.ORDER_CHANGE,
+    run=lambda *, order, actor, **_: order_redrive(order=order, actor=actor),
+    states=frozenset({S.STALLED}),
+)

@@ -1,0 +1,136 @@
+"""Read-only parts of the order page: its lines, timeline, refunds, payment webhook events and the
+customer's notifications."""
+from decimal import Decimal
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from notifications.models import Notification
+from notifications.services import EMAIL_ATTEMPTS
+from orders.models import Order, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
+from orders.selectors import lines_with_refunds
+from store import permissions
+
+# --- Read-only parts of the order page ------------------------------------------------------
+
+
+class OrderPartInline(admin.TabularInline):
+    """A read-only table on the order page; whoever may see the order sees its parts."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return permissions.can(request.user, permissions.ORDER_VIEW)
+
+
+class OrderLineInline(OrderPartInline):
+    model = OrderLine
+    verbose_name_plural = "lines"
+    fields = readonly_fields = ("product_public_id", "name", "unit_price", "quantity", "line_total", "refunded")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
+        return lines_with_refunds(super().get_queryset(request))
+
+    @admin.display(description="refunded units")
+    def refunded(self, line: OrderLine) -> int:
+        return line.refunded_quantity
+
+    @admin.display(description="line total")
+    def line_total(self, line: OrderLine) -> Decimal:
+        return line.line_total
+
+
+class OrderEventInline(OrderPartInline):
+    model = OrderEvent
+    verbose_name = "event"
+    verbose_name_plural = "timeline"
+    fields = readonly_fields = ("when", "event", "change", "actor_display", "details", "request_id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
+        return super().get_queryset(request).select_related("actor", "order")  # str(event) names the order
+
+    @admin.display(description="when")
+    def when(self, event: OrderEvent) -> str:
+        return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}"  # seconds: steps follow each other fast
+
+    @admin.display(description="event")
+    def event(self, event: OrderEvent) -> str:
+        if not (event.event_type or event.transition) and event.detail.get("waiting"):
+            return "waiting"  # noted by the pipeline, no transition (order_waiting_record)
+        return event.event_type or event.transition
+
+    @admin.display(description="state")
+    def change(self, event: OrderEvent) -> str:
+        if event.source_state and event.source_state != event.target_state:
+            return f"{event.source_state} → {event.target_state} ({event.transition})"
+        return event.target_state
+
+    @admin.display(description="actor")
+    def actor_display(self, event: OrderEvent) -> str:
+        return event.actor_label
+
+    @admin.display(description="details")
+    def details(self, event: OrderEvent) -> str:
+        if not event.transition and event.detail.get("waiting"):
+            return event.detail["waiting"]  # it names the provider already
+        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value)
+                    for key, value in sorted(event.detail.items()))
+        return format_html_join(", ", "{}: {}", labelled) or "—"
+
+
+class RefundInline(OrderPartInline):
+    model = Refund
+    fields = readonly_fields = ("created_at", "amount", "items", "reason", "created_by", "gateway_reference")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
+        # str(refund) names the order
+        return super().get_queryset(request).select_related("created_by", "order").prefetch_related("lines__line")
+
+    @admin.display(description="items")
+    def items(self, refund: Refund) -> str:
+        parts = [f"{part}{' (back to stock)' if part.restocked else ''}" for part in refund.lines.all()]
+        return ", ".join(parts) or "— (amount only)"
+
+
+class PaymentWebhookEventInline(OrderPartInline):
+    """What the payment provider's webhook said about the order, applied or ignored."""
+
+    model = PaymentWebhookEvent
+    verbose_name = "payment webhook event"
+    fields = readonly_fields = ("received_at", "event_id", "event_type", "outcome", "note", "order_state",
+                                "transition", "unwanted", "refund_reference", "payload")
+
+
+class NotificationInline(OrderPartInline):
+    model = Notification
+    verbose_name_plural = "notifications sent to the customer"
+    fields = readonly_fields = ("created_at", "event_type", "title", "read_at", "email")
+
+    @admin.display(description="e-mail")
+    def email(self, notification: Notification) -> str:
+        """Whether the e-mail went out: staff who sent a payment link or refunded see it arrive,
+        or that the mail server kept refusing it (the customer still has it on the shop)."""
+        if notification.email_sent_at:
+            return f"sent {notification.email_sent_at:%Y-%m-%d %H:%M} UTC"
+        if notification.email_attempts >= EMAIL_ATTEMPTS:
+            return f"not sent: the mail server refused it {notification.email_attempts} times (on the shop only)"
+        tries = f" (tried {notification.email_attempts}×, tried again every minute)" if notification.email_attempts else ""
+        return f"not sent yet{tries}"
+
+
+def state_badge(order: Order) -> str:
+    return format_html('<span class="state-badge state-badge--{}">{}</span>', order.state, order.get_state_display())
