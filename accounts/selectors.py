@@ -24,10 +24,6 @@ def address_get(*, user: User, address_id: int) -> Address:
         raise NotFound(f"Address {address_id} was not found.") from None
 
 
-def address_default(*, user: User) -> Address | None:
-    return Address.objects.filter(user=user, is_default=True).first()
-
-
 def password_reset_accounts(*, email: str) -> list[User]:
     """The accounts a password reset asked for `email` goes to: active, with a usable password,
     their address equal to `email` ignoring case (Django's PasswordResetForm.get_users). Usually

@@ -29,6 +29,8 @@ class Meaning:
     - `action`: for a transition people fire, the action that fires it on the API
       (`/api/orders/{id}/<action>`) and in the admin; "" for the pipeline's own.
     - `done`: the past tense for staff's messages ("approved").
+    - `doing`: what someone without its permission is told they may not do ("retry orders");
+      "" for the permission's own description (`store.permissions.StaffAction.refusal_to`).
     - `confirm`: staff confirm it on a page that asks for an internal note and a message to
       the customer, who reads `default_reason` without one.
     - `not_own`: staff may not fire it on their own orders (a second person decides).
@@ -44,6 +46,7 @@ class Meaning:
     note: str | Callable[[Any, dict], str] = ""
     action: str = ""
     done: str = ""
+    doing: str = ""
     confirm: bool = False
     default_reason: str = ""
     not_own: bool = False

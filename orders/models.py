@@ -304,7 +304,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.failure_reason = reason
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
-                custom=means("Retry payment", action="retry", done="retried", stages=(("payment", CURRENT),),
+                custom=means("Retry payment", action="retry", done="retried", doing="retry orders",
+                             stages=(("payment", CURRENT),),
                              note="Trying again (retry {payment_retries})"))
     def retry_payment(self) -> None:
         self.payment_retries += 1
@@ -336,7 +337,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.failure_reason = reason
 
     @transition(field=state, source=S.SHIP_FAILED, target=S.SHIPPING, permission=ORDER_CHANGE,
-                custom=means("Retry shipping", action="retry", done="retried", stages=(("shipping", CURRENT),),
+                custom=means("Retry shipping", action="retry", done="retried", doing="retry orders",
+                             stages=(("shipping", CURRENT),),
                              note="Trying again (retry {shipping_retries})"))
     def retry_shipping(self) -> None:
         self.shipping_retries += 1
@@ -365,14 +367,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.STALLED, target=S.VALIDATING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_validating],
-                custom=means("Re-drive inventory check", action="redrive", done="re-driven",
+                custom=means("Re-drive inventory check", action="redrive", done="re-driven", doing="re-drive orders",
                              stages=(("inventory", CURRENT),), note="Trying again"))
     def redrive_inventory(self) -> None:
         self.stalled_in = self.failure_reason = ""
 
     @transition(field=state, source=S.STALLED, target=S.PAYING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_paying],
-                custom=means("Re-drive payment", action="redrive", done="re-driven",
+                custom=means("Re-drive payment", action="redrive", done="re-driven", doing="re-drive orders",
                              stages=(("payment", CURRENT),), note="Trying again"))
     def redrive_payment(self) -> None:
         self.stalled_in = self.failure_reason = ""
@@ -380,7 +382,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.STALLED, target=S.SHIPPING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_shipping],
-                custom=means("Re-drive shipping", action="redrive", done="re-driven",
+                custom=means("Re-drive shipping", action="redrive", done="re-driven", doing="re-drive orders",
                              stages=(("shipping", CURRENT),), note="Trying again"))
     def redrive_shipping(self) -> None:
         self.stalled_in = self.failure_reason = ""
@@ -392,7 +394,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
                                      S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
                 permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
-                             confirm=True, default_reason=SHOP_CANCELLED_TEXT, stages=(("cancelled", CANCELLED),)))
+                             doing="cancel other customers' orders", confirm=True, default_reason=SHOP_CANCELLED_TEXT,
+                             stages=(("cancelled", CANCELLED),)))
     def cancel(self, *, reason: str = "") -> None:
         self.failure_reason = reason
 

@@ -15,10 +15,10 @@ from orders.states import (
     TIMELINE,
     TRANSITIONS,
     WAITING_STATES,
-    WORKING_STATES,
     OrderState,
     meaning,
 )
+from providers.steps import step_states
 from store import permissions
 from store.errors import NotFound
 
@@ -137,11 +137,9 @@ def order_by_idempotency_key(*, user, idempotency_key: str) -> Order | None:
 
 
 def orders_waiting_on(*, provider: str) -> QuerySet[Order]:
-    """Orders noted as waiting for `provider` (orders.services.transitions.order_waiting_record)
-    in the working state they are still in, oldest first."""
-    noted = OrderEvent.objects.filter(transition="", detail__provider=provider, target_state=F("order__state"),
-                                      order__state__in=WORKING_STATES)
-    return Order.objects.filter(pk__in=noted.values("order_id")).order_by("updated_at", "id")
+    """Orders in a state whose pipeline step calls `provider` (providers.steps), oldest first: while
+    its circuit is open they wait there, and a closed circuit hands them back to the pipeline."""
+    return Order.objects.filter(state__in=step_states(provider)).order_by("updated_at", "id")
 
 
 # --- The order page's processing timeline ------------------------------------------------

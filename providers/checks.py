@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from providers.steps import step_implementations
+
 
 def _unimportable(path: str) -> str:
     try:
@@ -16,7 +18,7 @@ def _unimportable(path: str) -> str:
 @checks.register()
 def providers_configured(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     found = []
-    for role, path in getattr(settings, "PROVIDERS", {}).items():
+    for role, path in {**step_implementations(), **getattr(settings, "PROVIDERS", {})}.items():
         problem = _unimportable(path)
         if problem:
             found.append(checks.Error(f"PROVIDERS[{role!r}] cannot be used: {problem}.",

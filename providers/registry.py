@@ -1,7 +1,8 @@
 """The provider implementations settings choose, one instance per process.
 
-`settings.PROVIDERS` maps each role (inventory, shipping, notification, risk) to a class by
-dotted path; `settings.PAYMENT_PROVIDERS` maps payment providers by the name an order
+Each pipeline step's provider (its role: the step's name) is served by the class the step
+declares (providers.steps) unless `settings.PROVIDERS` maps the role to another, by dotted path,
+as it does the roles no step has (notification); `settings.PAYMENT_PROVIDERS` maps payment providers by the name an order
 records, and `settings.PAYMENT_PROVIDER` names the one that charges new orders. A setting
 that names a missing class fails at the first call with ImportError.
 """
@@ -12,13 +13,14 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from providers.base import InventoryProvider, NotificationProvider, PaymentProvider, ShippingProvider
+from providers.base import NotificationProvider, PaymentProvider
+from providers.steps import step_implementations
 
 
 @cache
 def provider(role: str):
-    """The instance serving `role` (KeyError for a role PROVIDERS does not name)."""
-    return import_string(settings.PROVIDERS[role])()
+    """The instance serving `role` (KeyError for a role neither PROVIDERS nor a step names)."""
+    return import_string(settings.PROVIDERS.get(role) or step_implementations()[role])()
 
 
 @cache
@@ -29,14 +31,6 @@ def payment_provider(name: str = "") -> PaymentProvider:
     shop no longer has cannot be refunded through the store.
     """
     return import_string(settings.PAYMENT_PROVIDERS[name or settings.PAYMENT_PROVIDER])()
-
-
-def inventory() -> InventoryProvider:
-    return provider("inventory")
-
-
-def shipping() -> ShippingProvider:
-    return provider("shipping")
 
 
 def notification() -> NotificationProvider:

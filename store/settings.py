@@ -14,47 +14,10 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.crypto import salted_hmac
 
+from store.env import env_bool, env_float, env_int, env_list
 from store.secret_key import secret_key_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-def _env_number(name: str, default, kind, minimum):
-    """`kind(value)` of environment variable `name`, else `default`; a value that is not such a
-    number, or is below `minimum`, stops startup with ImproperlyConfigured naming the variable
-    (instead of a bare ValueError, or a nonsense limit that fails requests later)."""
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    try:
-        number = kind(value.strip())
-    except ValueError:
-        number = None
-    if number is None or number != number or number in (float("inf"), float("-inf")):
-        raise ImproperlyConfigured(f"{name}={value!r} is not {'a whole' if kind is int else 'a'} number.")
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name}={value!r} is below its least sensible value, {minimum}.")
-    return number
-
-
-def env_float(name: str, default: float, minimum: float | None = None) -> float:
-    return _env_number(name, default, float, minimum)
-
-
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
-    return _env_number(name, default, int, minimum)
-
 
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "data"))
@@ -513,11 +476,10 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 # Which implementation serves each provider role (interfaces: providers/base.py), by dotted path.
+# A pipeline step's provider (the role named as the step) is the class its row in
+# workflows/pipeline.py declares unless named here.
 PROVIDERS = {
-    "inventory": "providers.simulated.InventoryGateway",
-    "shipping": "providers.simulated.ShippingGateway",
     "notification": "providers.simulated.NotificationGateway",
-    "risk": "providers.risk.RiskSimulator",
 }
 # Payment providers by the name an order records (Order.payment_provider): PAYMENT_PROVIDER
 # charges new orders, and a refund goes back to the provider that charged the order.
@@ -599,11 +561,9 @@ OUTBOX_RELAY_SECONDS = env_float("OUTBOX_RELAY_SECONDS", 1.0)
 
 # The pipeline (workflows/pipeline.py holds the wiring; these are its tunables).
 PIPELINE = {
-    # Step-level retries on transient errors: (retries, base backoff seconds, per-attempt timeout seconds)
-    "INVENTORY_RETRY": (env_int("INVENTORY_RETRIES", 1), env_float("INVENTORY_BACKOFF", 0.5), env_float("INVENTORY_TIMEOUT", 10)),
-    "PAYMENT_RETRY": (env_int("PAYMENT_RETRIES", 2), env_float("PAYMENT_BACKOFF", 1.0), env_float("PAYMENT_TIMEOUT", 30)),
-    "SHIPPING_RETRY": (env_int("SHIPPING_RETRIES", 2), env_float("SHIPPING_BACKOFF", 2.0), env_float("SHIPPING_TIMEOUT", 30)),
-    "RISK_RETRY": (env_int("RISK_RETRIES", 1), env_float("RISK_BACKOFF", 0.5), env_float("RISK_TIMEOUT", 5)),
+    # Step-level retries on transient errors are per step: each step's row in workflows/pipeline.py
+    # declares its default, and <STEP>_RETRIES, <STEP>_BACKOFF, <STEP>_TIMEOUT in the environment
+    # (PAYMENT_TIMEOUT…) override it, read by the step's name (providers.steps).
     # Multiplies every backoff sleep; tests set it to 0.
     "BACKOFF_SCALE": env_float("PIPELINE_BACKOFF_SCALE", 1.0),
     # State-level retries of payment_failed / ship_failed before compensation.

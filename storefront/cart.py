@@ -38,7 +38,8 @@ def _item(value) -> CartItem:
         except (InvalidOperation, TypeError):
             price = None
         return CartItem(int(value.get("quantity", 0)), price)
-    return CartItem(int(value))  # a cart stored before prices were remembered
+    # A cart stored before prices were remembered; can go once SESSION_COOKIE_AGE has passed since then.
+    return CartItem(int(value))
 
 
 class Cart:

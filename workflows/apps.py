@@ -11,7 +11,10 @@ class WorkflowsConfig(AppConfig):
         from django_q.signals import post_spawn
 
         from store.metrics import is_qcluster_command
-        from workflows import executor, receivers  # noqa: F401 - connects the receivers of the order domain's signals
+
+        # receivers: connects the receivers of the order domain's signals; pipeline: registers its
+        # steps with the providers (providers.steps).
+        from workflows import executor, pipeline, receivers  # noqa: F401
         from workflows.tasks import sweeper_schedule_sync
 
         # Each worker process runs pipeline runs on a pool of threads of its own.

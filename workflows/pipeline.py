@@ -15,17 +15,20 @@ ships or refunds twice.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
 from notifications.services import notification_send_pending
 from orders.models import Order
+from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
 from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
-from providers.base import GatewayResult
+from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
+from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.queueing import pipeline_enqueue, pipeline_schedule
@@ -38,19 +41,24 @@ MAX_HOPS = 25
 
 # --- Gateway calls of the three steps -------------------------------------------------
 
-def inventory_check(order: Order, timeout: float) -> GatewayResult:
+def inventory_check(order: Order, inventory: InventoryProvider, timeout: float) -> GatewayResult:
     items = list(order.lines.values_list("product_public_id", "quantity"))
-    return registry.inventory().check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
+    return inventory.check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
 
 
-def risk_screen(order: Order, timeout: float) -> GatewayResult:
+def risk_screen(order: Order, risk: Any, timeout: float) -> GatewayResult:
     items = sum(order.lines.values_list("quantity", flat=True))
-    return registry.provider("risk").score(key=f"order-{order.pk}-risk", order_id=order.pk, amount=order.total,
-                                           items=items, zip_code=order.ship_zip, timeout=timeout)
+    return risk.score(key=f"order-{order.pk}-risk", order_id=order.pk, amount=order.total, items=items,
+                      zip_code=order.ship_zip, timeout=timeout)
 
 
-def payment_charge(order: Order, timeout: float) -> GatewayResult:
-    return registry.payment_provider(order.payment_provider).charge(
+def payment_gateway(order: Order) -> PaymentProvider:
+    """The provider that charges the order (it records which: refunds go back there)."""
+    return registry.payment_provider(order.payment_provider)
+
+
+def payment_charge(order: Order, payments: PaymentProvider, timeout: float) -> GatewayResult:
+    return payments.charge(
         key=order.charge_key,  # set as the order entered paying (Order._charge_await)
         order_id=order.pk,
         token=order.payment_token,
@@ -59,8 +67,8 @@ def payment_charge(order: Order, timeout: float) -> GatewayResult:
     )
 
 
-def shipping_label(order: Order, timeout: float) -> GatewayResult:
-    return registry.shipping().create_label(
+def shipping_label(order: Order, shipping: ShippingProvider, timeout: float) -> GatewayResult:
+    return shipping.create_label(
         key=f"order-{order.pk}-ship-{order.shipping_retries}", order_id=order.pk, zip_code=order.ship_zip, timeout=timeout
     )
 
@@ -119,13 +127,20 @@ class Step:
 
     While the provider's circuit is open the order waits in its state, noted once in its
     trace, without spending calls; when the cool-down is over the worker cluster's relay runs
-    the order that waited longest (`workflows.tasks.circuit_wake`): its call is the probe."""
+    the order that waited longest (`workflows.tasks.circuit_wake`): its call is the probe.
 
-    step: str  # also the provider's name: its circuit and bulkhead
-    call: Callable[[Order, float], GatewayResult]
+    `retry` is the step's default retry policy, which <STEP>_RETRIES, <STEP>_BACKOFF and
+    <STEP>_TIMEOUT in the environment override (providers.steps); `implementation` the class
+    serving the provider unless settings.PROVIDERS[step] names another (dotted path), and
+    `gateway` how the step finds its provider when another setting chooses it."""
+
+    step: str  # also the provider's name: its circuit, bulkhead and retry settings
+    call: Callable[[Order, Any, float], GatewayResult]  # (order, provider, timeout)
     success: str
     failure: str
-    retry_policy: str
+    retry: RetryPolicy
+    implementation: str = ""
+    gateway: Callable[[Order], Any] | None = None
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
     # What `failure` is told: by default the provider's reason.
     failure_fields: Callable[[Order, GatewayResult], dict] = lambda order, result: {"reason": result.reason}
@@ -135,7 +150,7 @@ class Step:
     awaiting: Callable[[Order], Order | bool | None] | None = None
 
     def run(self, order: Order) -> Order | bool:
-        policy = RetryPolicy.from_settings(self.retry_policy)
+        policy = RetryPolicy.for_step(self.step)
         # Calls spent while the provider had the request pending: no call goes out, so none may
         # claim the circuit's probe (a claim without a call holds it for PROBE_SECONDS).
         if order.step_failures >= policy.calls and self.awaiting is not None:
@@ -147,8 +162,9 @@ class Step:
         probing = breakers.circuit(self.step).state != breakers.CLOSED  # this run's call is the probe
         with executor.provider_slot(self.step) as admitted:
             if admitted:
+                gateway = self.gateway(order) if self.gateway else registry.provider(self.step)
                 outcome = step_run(
-                    self.step, lambda timeout: self.call(order, timeout), policy,
+                    self.step, lambda timeout: self.call(order, gateway, timeout), policy,
                     failures=order.step_failures,
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
                 )
@@ -243,24 +259,27 @@ class Deliver:
 
 
 # --- The wiring -----------------------------------------------------------------------
-#   state             what the pipeline does there
+#   state             what the pipeline does there (a Step's retry: RetryPolicy(retries, base backoff s, timeout s))
 PIPELINE = {
     S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
     S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
-                           failure="validation_failed", retry_policy="INVENTORY_RETRY",
+                           failure="validation_failed", retry=RetryPolicy(1, 0.5, 10),
+                           implementation="providers.simulated.InventoryGateway",
                            failure_fields=out_of_stock_fields),
     S.SCREENING:      Step("risk", risk_screen, success="risk_scored", failure="risk_unavailable",
-                           retry_policy="RISK_RETRY", success_fields=lambda result: {"risk_score": result.data["score"]},
+                           retry=RetryPolicy(1, 0.5, 5), implementation="providers.risk.RiskSimulator",
+                           success_fields=lambda result: {"risk_score": result.data["score"]},
                            unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, success="payment_approved",
-                           failure="payment_declined", retry_policy="PAYMENT_RETRY", success_fields=payment_fields,
-                           awaiting=payment_awaiting),
+                           failure="payment_declined", retry=RetryPolicy(2, 1.0, 30), gateway=payment_gateway,
+                           success_fields=payment_fields, awaiting=payment_awaiting),
     S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),
     S.PAID:           Fire("start_shipping"),
     S.SHIPPING:       Step("shipping", shipping_label, success="shipping_confirmed",
-                           failure="shipping_failed", retry_policy="SHIPPING_RETRY", success_fields=shipment_fields),
+                           failure="shipping_failed", retry=RetryPolicy(2, 2.0, 30),
+                           implementation="providers.simulated.ShippingGateway", success_fields=shipment_fields),
     S.SHIP_FAILED:    RetryOrCompensate(retry="retry_shipping", counter="shipping_retries",
                                         compensate=RefundInFull("Shipping failed")),
     S.SHIPPED:        Deliver("deliver_order"),
@@ -268,16 +287,22 @@ PIPELINE = {
 # Not in the table: awaiting_approval and stalled (wait for staff) and the four terminal states.
 
 
-def provider_states(provider: str) -> list[str]:
-    """The states whose step calls `provider` (where orders wait while its circuit is open)."""
-    return [state for state, stage in PIPELINE.items() if isinstance(stage, Step) and stage.step == provider]
+def steps_register() -> None:
+    """Tell the providers (a lower layer, which cannot read this table) about each step: its name,
+    the states it works in, its retry policy and its provider's default class."""
+    for state, stage in PIPELINE.items():
+        if isinstance(stage, Step):
+            step_register(stage.step, state=state, retries=stage.retry.retries, backoff=stage.retry.base_delay,
+                          timeout=stage.retry.timeout, implementation=stage.implementation)
+
+
+steps_register()
 
 
 def circuit_closed(provider: str, *, but: int | None = None) -> int:
     """The provider answers again: queue a run for every order waiting on it (but `but`, whose
     run goes on), oldest first, at most 1000 (the sweeper finds any others). Returns how many."""
-    waiting = (Order.objects.filter(state__in=provider_states(provider)).exclude(pk=but)
-               .order_by("updated_at").values_list("pk", flat=True)[:1000])
+    waiting = orders_waiting_on(provider=provider).exclude(pk=but).values_list("pk", flat=True)[:1000]
     for order_id in waiting:
         pipeline_enqueue(order_id=order_id)
     return len(waiting)

@@ -18,10 +18,9 @@ from django.db import DatabaseError, close_old_connections
 from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis
 
-from orders.models import Order
+from orders.selectors import orders_waiting_on
 from providers import breakers
 from workflows import outbox, tasks
-from workflows.pipeline import provider_states
 
 logger = logging.getLogger("workflows.relay")
 
@@ -72,7 +71,7 @@ class Relay:
         for provider in breakers.circuits_due():
             if now - self.probes_queued.get(provider, -math.inf) < settings.PROVIDER_CIRCUIT["COOL_DOWN_SECONDS"]:
                 continue
-            if Order.objects.filter(state__in=provider_states(provider)).exists():
+            if orders_waiting_on(provider=provider).exists():
                 outbox.enqueue("workflows.tasks.circuit_wake", provider, task_name=f"circuit-wake-{provider}",
                                group="pipeline")
                 self.probes_queued[provider] = now

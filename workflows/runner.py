@@ -16,6 +16,7 @@ from django.conf import settings
 
 from providers import breakers
 from providers.base import GatewayResult, GatewayTimeout
+from providers.steps import step_retry
 from store import turns
 from workflows import metrics
 
@@ -33,8 +34,9 @@ class RetryPolicy:
     timeout: float
 
     @classmethod
-    def from_settings(cls, name: str) -> "RetryPolicy":
-        retries, base_delay, timeout = settings.PIPELINE[name]
+    def for_step(cls, step: str) -> "RetryPolicy":
+        """Step `step`'s policy: its declared default, as the environment overrides it (providers.steps)."""
+        retries, base_delay, timeout = step_retry(step)
         return cls(retries=retries, base_delay=base_delay, timeout=timeout)
 
     @property

@@ -10,12 +10,13 @@ from django_q.models import Schedule
 
 from notifications.services import notifications_resend
 from orders.models import Order, PaymentWebhookEvent
+from orders.selectors import orders_waiting_on
 from orders.services.payment_reconcile import payment_reconcile, unwanted_charge_settle
 from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
 from workflows import executor, outbox
 from workflows.delivery import send_inline
-from workflows.pipeline import pipeline_advance, provider_states
+from workflows.pipeline import pipeline_advance
 from workflows.queueing import pipeline_enqueue
 
 logger = logging.getLogger("workflows.tasks")
@@ -116,8 +117,7 @@ def circuit_wake(provider: str) -> int | None:
     """Queued by the relay at the end of a provider's cool-down: run the order that has waited longest
     for it; its call is the circuit's probe, and an answer queues the others
     (workflows.pipeline.circuit_closed). Returns the order's id, None when none waits."""
-    order_id = (Order.objects.filter(state__in=provider_states(provider)).order_by("updated_at")
-                .values_list("pk", flat=True).first())
+    order_id = orders_waiting_on(provider=provider).values_list("pk", flat=True).first()
     if order_id is not None:
         logger.info("%s circuit cool-down over: order %s probes it", provider, order_id,
                     extra={"order_id": order_id, "provider": provider})

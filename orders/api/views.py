@@ -1,7 +1,7 @@
 """/api/orders: thin views over the order services and selectors."""
 import logging
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -25,7 +25,7 @@ from orders.api.serializers import (
 from orders.models import Order
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import payment_link_send
-from orders.states import OrderState
+from orders.states import TRANSITIONS, OrderState, meaning
 from store import permissions
 from store.api.pagination import HeaderPagination
 from store.errors import ValidationFailed
@@ -152,78 +152,74 @@ class OrderDetailApi(APIView):
         return _detail(request, order_id)
 
 
-class OrderCancelApi(APIView):
-    permission_classes = [IsAuthenticated]
+# POST /api/orders/{id}/<action>: people's action on an order, as the transitions declaring that
+# action say (orders.meaning): who may (`permission=`: staff holding a permission, or the owner
+# too), what a refusal names (`doing`) and whether it takes words (`confirm`: staff's `note` and
+# `customerMessage`, or the owner's `reason`). Answers with the order. `action_view` makes one
+# subclass per action (the schema's operation); `ACTION_VIEWS` holds them, and the URLs are made
+# from it. Refund, with its body and Idempotency-Key, has a view of its own. (No docstring here:
+# drf-spectacular would make it every action's description.)
+class OrderActionApi(APIView):
+    action = ""
+    owner_may = False  # the declared permission is OwnerOr: the owner acts too
+    staff_action: permissions.StaffAction | None = None
+    doing = ""
+    takes_words = False
 
-    @extend_schema(
-        operation_id="orders_cancel",
-        request=PolymorphicProxySerializer(component_name="OrderCancelInput", resource_type_field_name=None,
-                                           serializers=[CustomerCancelInput, StaffDecisionInput]),
-        responses=OrderDetailOutput,
-    )
     def post(self, request: Request, order_id: int) -> Response:
-        """The owner cancels their own order (with an optional `reason`); another customer's needs
-        orders.change_order and takes a staff `note` and an optional `customerMessage`."""
         order = selectors.order_get(user=request.user, order_id=order_id)
-        permissions.require(request.user, permissions.ORDER_CHANGE, owner_id=order.owner_id,
-                            doing="cancel other customers' orders")
-        if order.owner_id == request.user.pk:
+        if self.owner_may:
+            permissions.require(request.user, self.staff_action, owner_id=order.owner_id, doing=self.doing)
+        words = {}
+        if self.takes_words and self.owner_may and order.owner_id == request.user.pk:
             payload = CustomerCancelInput(data=request.data or {})
             payload.is_valid(raise_exception=True)
-            order = services.order_cancel(order=order, actor=request.user,
-                                          customer_message=payload.validated_data.get("reason", ""))
-        else:
+            words = {"customer_message": payload.validated_data.get("reason", "")}
+        elif self.takes_words:
             payload = StaffDecisionInput(data=request.data or {})
             payload.is_valid(raise_exception=True)
-            order = services.order_cancel(order=order, actor=request.user,
-                                          customer_message=payload.validated_data.get("customerMessage", ""),
-                                          note=payload.validated_data.get("note", ""))
-        return _committed(request, order)
+            words = {"customer_message": payload.validated_data.get("customerMessage", ""),
+                     "note": payload.validated_data.get("note", "")}
+        return _committed(request, services.order_action(order=order, action=self.action, actor=request.user,
+                                                         **words))
 
 
-class OrderApproveApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_APPROVE), StaffPermission(permissions.ORDER_VIEW)]
+def action_view(action: str) -> type[OrderActionApi]:
+    """The view of people's action `action`, from the transitions that declare it (they agree on
+    who may fire it, what a refusal names and whether it takes words)."""
+    declared = [TRANSITIONS[name] for name in TRANSITIONS if meaning(name).action == action]
+    said = meaning(declared[0].name)
+    permission = declared[0].permission
+    owner_may = isinstance(permission, permissions.OwnerOr)
+    staff_action = permission.action if owner_may else permission
+    request_body = None
+    description = None
+    if said.confirm and owner_may:
+        request_body = PolymorphicProxySerializer(
+            component_name=f"Order{action.capitalize()}Input", resource_type_field_name=None,
+            serializers=[CustomerCancelInput, StaffDecisionInput])
+        verb = said.label.split()[0].lower()
+        description = (f"The owner {verb}s their own order (with an optional `reason`); another customer's needs "
+                       f"{staff_action.permission} and takes a staff `note` and an optional `customerMessage`.")
+    elif said.confirm:
+        request_body = StaffDecisionInput
+    if owner_may:
+        permission_classes = [IsAuthenticated]
+    else:
+        permission_classes = [StaffPermission(staff_action, doing=said.doing), StaffPermission(permissions.ORDER_VIEW)]
+    view = type(f"Order{action.capitalize()}Api", (OrderActionApi,), {
+        "action": action, "owner_may": owner_may, "staff_action": staff_action, "doing": said.doing,
+        "takes_words": said.confirm, "permission_classes": permission_classes,
+        "__module__": __name__,
+    })
 
-    @extend_schema(operation_id="orders_approve", request=None, responses=OrderDetailOutput)
+    # A function of its own per action: extend_schema annotates the function it decorates.
     def post(self, request: Request, order_id: int) -> Response:
-        order = selectors.order_get(user=request.user, order_id=order_id)
-        return _committed(request, services.order_approve(order=order, actor=request.user))
+        return OrderActionApi.post(self, request, order_id)
 
-
-class OrderRejectApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_APPROVE), StaffPermission(permissions.ORDER_VIEW)]
-
-    @extend_schema(operation_id="orders_reject", request=StaffDecisionInput, responses=OrderDetailOutput)
-    def post(self, request: Request, order_id: int) -> Response:
-        order = selectors.order_get(user=request.user, order_id=order_id)
-        payload = StaffDecisionInput(data=request.data or {})
-        payload.is_valid(raise_exception=True)
-        order = services.order_reject(order=order, actor=request.user,
-                                      customer_message=payload.validated_data.get("customerMessage", ""),
-                                      note=payload.validated_data.get("note", ""))
-        return _committed(request, order)
-
-
-class OrderRetryApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="retry orders"),
-                          StaffPermission(permissions.ORDER_VIEW)]
-
-    @extend_schema(operation_id="orders_retry", request=None, responses=OrderDetailOutput)
-    def post(self, request: Request, order_id: int) -> Response:
-        order = selectors.order_get(user=request.user, order_id=order_id)
-        with transaction.atomic():
-            order = services.order_retry(order=order, actor=request.user)
-        return _committed(request, order)
-
-
-class OrderRedriveApi(APIView):
-    permission_classes = [StaffPermission(permissions.ORDER_CHANGE, doing="re-drive orders"),
-                          StaffPermission(permissions.ORDER_VIEW)]
-
-    @extend_schema(operation_id="orders_redrive", request=None, responses=OrderDetailOutput)
-    def post(self, request: Request, order_id: int) -> Response:
-        order = selectors.order_get(user=request.user, order_id=order_id)
-        return _committed(request, services.order_redrive(order=order, actor=request.user))
+    view.post = extend_schema(operation_id=f"orders_{action}", request=request_body, responses=OrderDetailOutput,
+                              description=description)(post)
+    return view
 
 
 class OrderPaymentLinkApi(APIView):
@@ -302,3 +298,12 @@ class OrderNotesApi(APIView):
         payload.is_valid(raise_exception=True)
         note = services.staff_note_add(author=request.user, text=payload.validated_data["text"], order=order)
         return Response(StaffNoteOutput(selectors.staff_note_entry(note)).data, status=status.HTTP_201_CREATED)
+
+
+# One view per action people take on an order (each declared on its transitions), but refund's.
+ACTION_VIEWS: dict[str, type[APIView]] = {
+    action: action_view(action)
+    for action in dict.fromkeys(meaning(name).action for name in TRANSITIONS if meaning(name).action)
+    if action != "refund"
+}
+ACTION_VIEWS["refund"] = OrderRefundApi

@@ -109,6 +109,21 @@ def order_redrive(*, order: Order, actor) -> Order:
     raise TransitionRefused(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to re-drive.")
 
 
+def order_action(*, order: Order, action: str, actor, customer_message: str = "", note: str = "") -> Order:
+    """Take people's action `action` on `order` (a transition's declared `Meaning.action`, as the
+    API's /api/orders/{id}/<action> names it). Cancel, retry and re-drive pick the transition the
+    order's state allows (their own services); any other action fires its one transition."""
+    if action == "cancel":
+        return order_cancel(order=order, actor=actor, customer_message=customer_message, note=note)
+    if action == "retry":
+        with transaction.atomic():  # a stuck step's run is queued once this commits
+            return order_retry(order=order, actor=actor)
+    if action == "redrive":
+        return order_redrive(order=order, actor=actor)
+    (name,) = {name for name in TRANSITIONS if meaning(name).action == action}
+    return order_act(order=order, name=name, actor=actor, customer_message=customer_message, note=note)
+
+
 @dataclass(frozen=True)
 class RefundResult:
     refund: Refund

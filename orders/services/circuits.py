@@ -5,6 +5,7 @@ from orders.selectors import orders_waiting_on
 from orders.services.transitions import order_ready_on_commit
 from providers import breakers
 from providers.models import ProviderCircuit
+from providers.steps import steps
 from store import permissions
 from store.audit import staff_action_record
 
@@ -20,7 +21,7 @@ def provider_circuit_close(*, provider: str, actor) -> CircuitClosed:
     """Close `provider`'s circuit (breakers.circuit_close), record it in the audit trail and hand
     the orders waiting on it back to the pipeline at once, rather than at the next cool-down's
     end or sweep. Needs orders.change_order (PermissionRefused); ValueError for an unknown provider."""
-    if provider not in breakers.PROVIDERS:
+    if provider not in steps():
         raise ValueError(f"unknown provider {provider!r}")
     permissions.require(actor, permissions.ORDER_CHANGE, doing="close a provider's circuit")
     before = breakers.circuit(provider, fresh=True)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from providers import simulation
 from providers.base import GatewayTimeout
 from providers.models import GatewayCall, SimulatedOutage
-from providers.registry import inventory, payment_provider, provider, shipping
+from providers.registry import payment_provider, provider
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +40,14 @@ def token(card="4242424242424242"):
 
 
 CALLS = {
-    "inventory": lambda key, timeout: inventory().check(key=key, order_id=1, items=[("prod-001", 1)], timeout=timeout),
+    "inventory": lambda key, timeout: provider("inventory").check(key=key, order_id=1, items=[("prod-001", 1)], timeout=timeout),
     "risk": lambda key, timeout: provider("risk").score(key=key, order_id=1, amount=Decimal("10.00"), items=1,
                                                        zip_code="62701", timeout=timeout),
     "payment": lambda key, timeout: payment_provider().charge(key=key, order_id=1, token=token(),
                                                               amount=Decimal("10.00"), timeout=timeout),
     "refund": lambda key, timeout: payment_provider().refund(key=key, order_id=1, transaction_id="txn",
                                                              amount=Decimal("1.00"), timeout=timeout),
-    "shipping": lambda key, timeout: shipping().create_label(key=key, order_id=1, zip_code="62701", timeout=timeout),
+    "shipping": lambda key, timeout: provider("shipping").create_label(key=key, order_id=1, zip_code="62701", timeout=timeout),
 }
 PROVIDER_OF = {"inventory": "inventory", "risk": "risk", "payment": "payment", "refund": "payment",
                "shipping": "shipping"}

@@ -5,13 +5,13 @@ import pytest
 
 from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.models import GatewayCall
-from providers.registry import inventory, payment_provider, shipping
+from providers.registry import payment_provider, provider
 from workflows.runner import ANSWERED, EXHAUSTED, RetryPolicy, step_run
 
 pytestmark = pytest.mark.django_db
 
 # The providers settings choose: the simulators.
-inventory_gateway, payment_gateway, shipping_gateway = inventory(), payment_provider(), shipping()
+inventory_gateway, payment_gateway, shipping_gateway = provider("inventory"), payment_provider(), provider("shipping")
 
 
 def test_settings_choose_simulators_that_implement_the_interfaces():

@@ -65,11 +65,13 @@ def test_without_a_rule_on_the_score_a_high_score_alone_holds_nothing(sync_pipel
 
 
 def test_a_risk_provider_that_does_not_answer_hands_the_order_to_a_person(
-    sync_pipeline, settings, customer, place_order
+    sync_pipeline, settings, customer, place_order, monkeypatch
 ):
     settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1, "RISK_LATENCY_MS": (500, 500),
                           "INVENTORY_LATENCY_MS": (0, 0), "NOTIFICATION_LATENCY_MS": (0, 0)}
-    settings.PIPELINE = {**settings.PIPELINE, "RISK_RETRY": (1, 0, 0.02)}
+    monkeypatch.setenv("RISK_RETRIES", "1")
+    monkeypatch.setenv("RISK_BACKOFF", "0")
+    monkeypatch.setenv("RISK_TIMEOUT", "0.02")
 
     order = Order.objects.get(pk=place_order(customer, card=CARD_APPROVE).pk)
 
