@@ -287,7 +287,6 @@ class StaffNoteEntry:
     order: Order | None = None
 
 
-
 def staff_note_entry(note: StaffNote) -> StaffNoteEntry:
     """A StaffNote as an entry of the notes staff read."""
     return StaffNoteEntry(note.created_at, note.author_email or "(deleted account)", note.text, "note", note.order)

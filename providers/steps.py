@@ -59,12 +59,14 @@ def step_states(name: str) -> tuple[str, ...]:
 
 
 def step_retry(name: str) -> tuple[int, float, float]:
-    """Step `name`'s retry policy: (retries, base backoff seconds, per-attempt timeout seconds)."""
+    """Step `name`'s retry policy: (retries, base backoff seconds, per-attempt timeout seconds).
+    A negative count or backoff, or a timeout under 10 ms (a call that can never answer), stops
+    startup with ImproperlyConfigured naming the variable."""
     step = _steps[name]
     prefix = name.upper()
-    return (env_int(f"{prefix}_RETRIES", step.retries),
-            env_float(f"{prefix}_BACKOFF", step.backoff),
-            env_float(f"{prefix}_TIMEOUT", step.timeout))
+    return (env_int(f"{prefix}_RETRIES", step.retries, minimum=0),
+            env_float(f"{prefix}_BACKOFF", step.backoff, minimum=0),
+            env_float(f"{prefix}_TIMEOUT", step.timeout, minimum=0.01))
 
 
 def step_implementations() -> dict[str, str]:

@@ -3,7 +3,9 @@ from django.urls import path
 
 from storefront import views
 
-app_name = "storefront"
+# The names stay `orders:*`: they are the `view` label of the request metrics, which dashboards
+# and alerts select by.
+app_name = "orders"
 urlpatterns = [
     path("cart/", views.cart_detail, name="cart"),
     path("cart/badge/", views.cart_badge, name="cart_badge"),

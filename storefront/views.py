@@ -116,7 +116,7 @@ def cart_add_view(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{change.product.name} added to cart")
     if request.htmx:
         return render(request, "storefront/partials/cart_add_response.html")
-    return redirect(_safe_next(request, reverse("storefront:cart")))
+    return redirect(_safe_next(request, reverse("orders:cart")))
 
 
 @require_POST
@@ -156,7 +156,7 @@ def cart_remove_view(request: HttpRequest) -> HttpResponse:
 def _cart_changed(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "storefront/partials/cart_update_response.html", _cart_shown(request))
-    return redirect("storefront:cart")
+    return redirect("orders:cart")
 
 
 # --- checkout ---------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and review.changed:
         # The customer checks out what the cart page showed them: its changes are told there.
         messages.warning(request, CART_REVIEW)
-        return redirect("storefront:cart")
+        return redirect("orders:cart")
     shipping = checkout_shipping(user=request.user, prefill=request.session.get(CHECKOUT_PREFILL),
                                  address_id=request.GET.get("address"))
     form = (CheckoutForm(request.POST) if request.method == "POST"
@@ -190,18 +190,18 @@ def checkout(request: HttpRequest) -> HttpResponse:
         placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=key)
         if placed is not None and not review.lines:
             # The same page again after its order went through (the cart is already empty).
-            return redirect("storefront:order_detail", order_id=placed.pk)
+            return redirect("orders:order_detail", order_id=placed.pk)
         if review.changed:
             # Lines went or changed since: the cart page names each change, as for a new visit.
             messages.warning(request, CART_REVIEW)
-            return redirect("storefront:cart")
+            return redirect("orders:cart")
         if review.lines:
             messages.warning(request, CART_CHANGED)
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
     context = _cart_context(review)
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
-        return redirect("storefront:cart")
+        return redirect("orders:cart")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         try:
@@ -223,10 +223,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
             request.session.pop(CHECKOUT_RETRY_OF, None)
             messages.warning(request, f"{error.message} Nothing was charged here. To buy these items as well, check "
                                       "your cart and place the order again.")
-            return redirect("storefront:cart")
+            return redirect("orders:cart")
         except InsufficientStock as error:
             messages.error(request, f"{error.message} Please adjust your cart.")
-            return redirect("storefront:cart")
+            return redirect("orders:cart")
         except services.PriceChanged as error:
             messages.warning(request, f"{error.message} Nothing was charged: please check your order and place it "
                                       "again.")
@@ -241,7 +241,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                                           "please check your order and place it again.")
                 remaining = cart_review(cart=cart)
                 if not remaining.lines or remaining.changed:
-                    return redirect("storefront:cart")
+                    return redirect("orders:cart")
                 form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
             else:
                 _form_errors_from(form, error)
@@ -251,7 +251,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             checkout_prefill_clear(session=request.session)
             placed = selectors.order_by_idempotency_key(user=request.user, idempotency_key=data["idempotency_key"])
             messages.info(request, f"This cart was already ordered from another window: order {placed.number}.")
-            return redirect("storefront:order_detail", order_id=placed.pk)
+            return redirect("orders:order_detail", order_id=placed.pk)
         else:
             cart.clear()
             checkout_prefill_clear(session=request.session)
@@ -262,7 +262,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                     _address_book_keep(request, data)
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
-            return redirect("storefront:order_detail", order_id=order.pk)
+            return redirect("orders:order_detail", order_id=order.pk)
     return render(request, "storefront/checkout.html", {
         **context, "form": form, "saved_addresses": shipping.addresses,
         "chosen_address": shipping.chosen if request.method == "GET" else None,
@@ -395,7 +395,7 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     if request.method == "GET" or (form is not None and not form.is_valid()):
         if order.state not in CANCELLABLE_STATES:
             messages.error(request, f"Order {order.number} can no longer be cancelled.")
-            return redirect("storefront:order_detail", order_id=order.pk)
+            return redirect("orders:order_detail", order_id=order.pk)
         return render(request, "storefront/order_cancel.html", {"order": order, "form": form},
                       status=400 if form is not None and form.is_bound else 200)
     try:
@@ -407,7 +407,7 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, f"Order {order.number} has been cancelled.")
-    target = reverse("storefront:order_detail", kwargs={"order_id": order.pk})
+    target = reverse("orders:order_detail", kwargs={"order_id": order.pk})
     if request.htmx:
         return HttpResponseClientRedirect(target)
     return redirect(target)
@@ -435,8 +435,8 @@ def _after_reorder(request: HttpRequest, outcome: Reorder) -> HttpResponse:
     if not outcome.added:
         messages.error(request, f"Nothing from order {outcome.order.number} can be bought now. "
                                 f"{order_money_outcome(outcome.order)}")
-        return redirect("storefront:order_detail", order_id=outcome.order.pk)
-    return redirect("storefront:checkout")
+        return redirect("orders:order_detail", order_id=outcome.order.pk)
+    return redirect("orders:checkout")
 
 
 @login_required
@@ -454,7 +454,7 @@ def order_try_again(request: HttpRequest, order_id: int) -> HttpResponse:
         outcome = order_reorder(order=order, session=request.session)
     except Conflict as error:
         messages.error(request, error.message)
-        return redirect("storefront:order_detail", order_id=order.pk)
+        return redirect("orders:order_detail", order_id=order.pk)
     return _after_reorder(request, outcome)
 
 

@@ -456,8 +456,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             raise Http404("No such provider.") from None
         if result.was_open:
             messages.success(request, f"The {provider} circuit is closed: calls go to the {provider} provider "
-                                      f"again, and {plural(result.handed_back, 'waiting order')} went back to "
-                                      "the pipeline.")
+                                      f"again, and {plural(result.handed_back, 'order')} in the {provider} step went "
+                                      "back to the pipeline.")
         else:
             messages.info(request, f"The {provider} circuit was already closed; nothing changed.")
         return HttpResponseRedirect(reverse("admin:index"))

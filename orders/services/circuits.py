@@ -14,13 +14,13 @@ from store.audit import staff_action_record
 class CircuitClosed:
     provider: str
     was_open: bool  # False: it was closed already, nothing changed
-    handed_back: int  # orders that waited on the provider, handed back to the pipeline
+    handed_back: int  # orders in the provider's step, handed back to the pipeline
 
 
 def provider_circuit_close(*, provider: str, actor) -> CircuitClosed:
     """Close `provider`'s circuit (breakers.circuit_close), record it in the audit trail and hand
-    the orders waiting on it back to the pipeline at once, rather than at the next cool-down's
-    end or sweep. Needs orders.change_order (PermissionRefused); ValueError for an unknown provider."""
+    every order in the provider's step (orders_waiting_on) back to the pipeline at once, as the
+    probe's answer does, rather than at the next cool-down's end or sweep. Needs orders.change_order (PermissionRefused); ValueError for an unknown provider."""
     if provider not in steps():
         raise ValueError(f"unknown provider {provider!r}")
     permissions.require(actor, permissions.ORDER_CHANGE, doing="close a provider's circuit")

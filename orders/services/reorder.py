@@ -90,7 +90,7 @@ def payment_link_token(link: PaymentLink) -> str:
 
 def payment_link_url(link: PaymentLink) -> str:
     """The absolute URL the customer opens (the store's public address, store.links, + the storefront's path)."""
-    return public_url(reverse("storefront:payment_link", kwargs={"token": payment_link_token(link)}))
+    return public_url(reverse("orders:payment_link", kwargs={"token": payment_link_token(link)}))
 
 
 def payment_link_send(*, order: Order, actor) -> PaymentLink:

@@ -44,7 +44,7 @@ def test_staff_correct_the_address_before_shipping_and_the_timeline_records_it(s
     event = OrderEvent.objects.get(order=order, event_type="order.address_corrected")
     assert (event.actor, event.actor_email, event.actor_kind) == (shop_staff, shop_staff.email, "staff")
     assert event.detail == {"old_address": OLD, "new_address": NEW}
-    customer_page = web(customer).get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    customer_page = web(customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     assert "742 Evergreen Terrace" in customer_page and "Shelbyville, IL 62565" in customer_page
     assert "1 Market Street" not in customer_page
 

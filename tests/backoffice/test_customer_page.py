@@ -242,9 +242,9 @@ def _assert_customer_never_sees(api, customer, order: Order, text: str) -> None:
     seen = [
         api.get(f"/api/orders/{order.pk}"),
         api.get("/api/orders"),
-        web.get(reverse("storefront:order_detail", args=[order.pk])),
-        web.get(reverse("storefront:order_status", args=[order.pk])),
-        web.get(reverse("storefront:order_list")),
+        web.get(reverse("orders:order_detail", args=[order.pk])),
+        web.get(reverse("orders:order_status", args=[order.pk])),
+        web.get(reverse("orders:order_list")),
         web.get(reverse("notifications:notification_list")),
     ]
     for response in seen:

@@ -88,6 +88,8 @@ def test_closing_a_circuit_by_hand_closes_it_wakes_the_waiting_orders_and_is_aud
     waiting = order_in("paying")
     order_waiting_record(order=waiting, reason="payment provider unavailable (circuit open)",
                          detail={"provider": "payment"})
+    paying = order_in("paying")  # in the step, its run not yet told of the open circuit
+    order_in("shipping")  # another provider's step: left alone
     woken = []
     monkeypatch.setattr("orders.services.circuits.order_ready_on_commit", woken.append)
 
@@ -95,9 +97,9 @@ def test_closing_a_circuit_by_hand_closes_it_wakes_the_waiting_orders_and_is_aud
 
     assert response.redirect_chain == [(reverse("admin:index"), 302)]
     assert texts(response) == ["The payment circuit is closed: calls go to the payment provider again, "
-                               "and 1 waiting order went back to the pipeline."]
+                               "and 2 orders in the payment step went back to the pipeline."]
     assert breakers.circuit("payment", fresh=True).state == breakers.CLOSED
-    assert woken == [waiting.pk]
+    assert sorted(woken) == sorted([waiting.pk, paying.pk])
     entry = AuditEntry.objects.get(additional_data__action="circuit_close")
     assert entry.actor == shop_staff and entry.changes_dict == {"state": ["open", "closed"]}
 

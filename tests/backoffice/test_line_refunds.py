@@ -84,7 +84,7 @@ def _customer_page(order: Order, customer) -> str:
 
     client = Client()
     client.force_login(customer)
-    return client.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    return client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
 
 def test_a_second_partial_refund_is_told_too(refunder, delivered):

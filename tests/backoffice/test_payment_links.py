@@ -92,13 +92,13 @@ def test_the_link_opens_a_prefilled_checkout_and_paying_links_the_new_order(
 
     page = client.get(sent_link, follow=True)
 
-    assert page.redirect_chain[-1][0] == reverse("storefront:checkout")
+    assert page.redirect_chain[-1][0] == reverse("orders:checkout")
     assert {pid: item["quantity"] for pid, item in client.session["cart"].items()} == {"prod-001": 1, "prod-002": 2}
     form = page.context["form"]
     assert form["address"].value() == failed.ship_address and form["zip"].value() == failed.ship_zip
 
     with django_capture_on_commit_callbacks(execute=True):  # the pipeline runs in-process (sync mode)
-        client.post(reverse("storefront:checkout"), {
+        client.post(reverse("orders:checkout"), {
             **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key",
                                                     "seen_prices")},
             "card_number": CARD_APPROVE,
@@ -124,7 +124,7 @@ def test_a_used_link_is_refused_and_nothing_is_written(failed, sent_link, custom
 
     assert response.status_code == 410
     assert f"This payment link for order {failed.number} was already used." in response.content.decode()
-    assert f'href="{reverse("storefront:order_detail", args=[failed.pk])}"' in response.content.decode()
+    assert f'href="{reverse("orders:order_detail", args=[failed.pk])}"' in response.content.decode()
     assert "cart" not in again.session or again.session["cart"] == {}
     assert CHECKOUT_PREFILL not in again.session
     assert PaymentLink.objects.get().used_at == used_at
@@ -180,7 +180,7 @@ def test_a_value_signed_by_the_shop_that_is_not_a_link_is_not_found(failed, sent
 
     token = signing.dumps(value, salt="orders.payment-link")
 
-    response = web(customer).get(reverse("storefront:payment_link", args=[token]))
+    response = web(customer).get(reverse("orders:payment_link", args=[token]))
 
     assert response.status_code == 404
     assert PaymentLink.objects.get().used_at is None
@@ -262,9 +262,9 @@ def test_the_api_refuses_an_order_whose_payment_did_not_fail(order_in, shop_staf
 
 def placed_again(client: Client, order: Order) -> Order:
     """The customer's Try again on `order`, then the checkout it opens placed as shown."""
-    page = client.post(reverse("storefront:order_try_again", args=[order.pk]), follow=True)
+    page = client.post(reverse("orders:order_try_again", args=[order.pk]), follow=True)
     form = page.context["form"]
-    client.post(reverse("storefront:checkout"), {
+    client.post(reverse("orders:checkout"), {
         **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
         "card_number": CARD_APPROVE,
     })
@@ -280,7 +280,7 @@ def test_a_link_for_an_order_already_placed_again_is_refused(failed, sent_link, 
     assert response.status_code == 409
     html = response.content.decode()
     assert f"Order {failed.number} was already placed again as order {again.number}." in html
-    assert f'href="{reverse("storefront:order_detail", args=[again.pk])}"' in html
+    assert f'href="{reverse("orders:order_detail", args=[again.pk])}"' in html
     assert PaymentLink.objects.get().used_at is None
     assert client.session.get("cart", {}) == {} and CHECKOUT_PREFILL not in client.session
     assert Order.objects.count() == 2

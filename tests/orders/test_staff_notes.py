@@ -46,7 +46,7 @@ def _admin_bulk(action):
 
 
 def _storefront_cancel(jwt_client, staff, order, message):
-    return _web(staff).post(reverse("storefront:order_cancel", args=[order.pk]),
+    return _web(staff).post(reverse("orders:order_cancel", args=[order.pk]),
                             {"note": NOTE, "customer_message": message})
 
 
@@ -86,8 +86,8 @@ def test_the_customer_never_sees_the_staff_note(
     seen = [
         detail.content.decode(),
         api.get("/api/orders").content.decode(),
-        _web(customer).get(reverse("storefront:order_detail", args=[held_order.pk])).content.decode(),
-        _web(customer).get(reverse("storefront:order_status", args=[held_order.pk])).content.decode(),
+        _web(customer).get(reverse("orders:order_detail", args=[held_order.pk])).content.decode(),
+        _web(customer).get(reverse("orders:order_status", args=[held_order.pk])).content.decode(),
         _web(customer).get(reverse("notifications:notification_list")).content.decode(),
         *(f"{n.title} {n.body}" for n in Notification.objects.filter(order=held_order)),
         *(f"{m.subject} {m.body}" for m in mail.outbox),

@@ -102,7 +102,7 @@ def test_a_page_answers_a_static_try_again_page_with_retry_after(catalog):
     before = unavailable("page")
 
     with read_only_database():  # the cart lives in the session, which is saved in the database
-        response = client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"})
+        response = client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
 
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
@@ -116,7 +116,7 @@ def test_an_htmx_request_gets_the_503_its_error_toast_reads(catalog):
     client = Client(raise_request_exception=False)
 
     with read_only_database():
-        response = client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"}, headers=HTMX)
+        response = client.post(reverse("orders:cart_add"), {"product_id": "prod-002"}, headers=HTMX)
 
     # static/js/store.js: a 503 with Retry-After toasts "Try again in N seconds" and swaps nothing.
     assert response.status_code == 503
@@ -131,11 +131,11 @@ def assert_try_again_page(response) -> None:
 
 def test_a_session_that_cannot_be_saved_answers_503_not_400(catalog):
     client = Client(raise_request_exception=False)
-    assert client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"}).status_code == 302  # a session now
+    assert client.post(reverse("orders:cart_add"), {"product_id": "prod-002"}).status_code == 302  # a session now
     before = unavailable("page")
 
     with read_only_database():  # the view changes only the session; saving it is what fails
-        response = client.post(reverse("storefront:cart_add"), {"product_id": "prod-003"}, headers=HTMX)
+        response = client.post(reverse("orders:cart_add"), {"product_id": "prod-003"}, headers=HTMX)
 
     assert_try_again_page(response)  # static/js/store.js toasts "Try again in N seconds"
     assert unavailable("page") - before == 1
@@ -146,10 +146,10 @@ def test_a_signed_in_customers_cart_answers_503_when_its_session_cannot_be_saved
     assert client.post("/accounts/login/", {"username": customer.email, "password": PASSWORD}).status_code == 302
 
     with read_only_database():  # the user is read from the session and the database; the save fails
-        response = client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"}, headers=HTMX)
+        response = client.post(reverse("orders:cart_add"), {"product_id": "prod-002"}, headers=HTMX)
 
     assert_try_again_page(response)
-    assert client.get(reverse("storefront:cart")).context["user"] == customer  # still signed in afterwards
+    assert client.get(reverse("orders:cart")).context["user"] == customer  # still signed in afterwards
 
 
 @pytest.mark.parametrize("password", [PASSWORD, "not-the-password"])
@@ -166,7 +166,7 @@ def test_signing_in_during_an_outage_answers_503(customer, password):
 
 def test_a_session_deleted_during_the_request_is_still_a_400_that_says_what_to_do(catalog):
     client = Client(raise_request_exception=False)
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
 
     def signed_out_meanwhile(execute, sql, params, many, context):
         if sql.startswith('UPDATE "django_session"'):  # another tab signed out just before this save
@@ -174,7 +174,7 @@ def test_a_session_deleted_during_the_request_is_still_a_400_that_says_what_to_d
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(signed_out_meanwhile):
-        response = client.post(reverse("storefront:cart_add"), {"product_id": "prod-003"}, headers=HTMX)
+        response = client.post(reverse("orders:cart_add"), {"product_id": "prod-003"}, headers=HTMX)
 
     assert response.status_code == 400
     assert "<h1>We could not understand that request</h1>" in response.content.decode()

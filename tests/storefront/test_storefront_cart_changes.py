@@ -16,7 +16,7 @@ CHANGED_MARK = "(changed: see your cart)"
 @pytest.fixture
 def add(client, catalog):
     def add(public_id: str, quantity: int = 1):
-        return client.post(reverse("storefront:cart_add"), {"product_id": public_id, "quantity": quantity}, headers=HTMX)
+        return client.post(reverse("orders:cart_add"), {"product_id": public_id, "quantity": quantity}, headers=HTMX)
 
     return add
 
@@ -34,7 +34,7 @@ def header_of(client) -> str:
 
 
 def cart_page(client) -> str:
-    return client.get(reverse("storefront:cart")).content.decode()
+    return client.get(reverse("orders:cart")).content.decode()
 
 
 def test_a_repriced_line_says_from_what_to_what_once_and_totals_at_todays_price(client, add):
@@ -130,7 +130,7 @@ def test_htmx_changes_on_the_cart_page_show_a_change_made_meanwhile(client, add)
     Product.objects.filter(public_id="prod-002").update(price=Decimal("45.00"))
     Product.objects.filter(public_id="prod-005").update(is_active=False)
 
-    response = client.post(reverse("storefront:cart_update"), {"product_id": "prod-002", "quantity": 2}, headers=HTMX)
+    response = client.post(reverse("orders:cart_update"), {"product_id": "prod-002", "quantity": 2}, headers=HTMX)
 
     html = response.content.decode()
     assert 'id="cart"' in html
@@ -168,12 +168,12 @@ def test_checkout_sends_a_changed_cart_back_to_the_cart_page_first(client, custo
     add("prod-002")
     Product.objects.filter(public_id="prod-002").update(price=Decimal("99.00"))
 
-    response = client.get(reverse("storefront:checkout"), follow=True)
+    response = client.get(reverse("orders:checkout"), follow=True)
 
     html = response.content.decode()
-    assert response.redirect_chain == [(reverse("storefront:cart"), 302)]
+    assert response.redirect_chain == [(reverse("orders:cart"), 302)]
     assert "Your cart changed since you filled it." in html
     assert "Price changed from $49.99 to $99.00" in html
-    checkout = client.get(reverse("storefront:checkout"))
+    checkout = client.get(reverse("orders:checkout"))
     assert checkout.status_code == 200
     assert "Place order · $99.00" in checkout.content.decode()

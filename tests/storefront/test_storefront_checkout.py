@@ -15,24 +15,24 @@ ADDRESS = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "
 @pytest.fixture
 def shopper(client, customer, catalog):
     client.force_login(customer)
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002", "quantity": 2})
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-005"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 2})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-005"})
     return client
 
 
 def checkout_key(client) -> str:
-    html = client.get(reverse("storefront:checkout")).content.decode()
+    html = client.get(reverse("orders:checkout")).content.decode()
     return re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
 
 
 def test_checkout_signed_out_goes_to_the_login_page_and_back(client, catalog):
-    response = client.get(reverse("storefront:checkout"))
+    response = client.get(reverse("orders:checkout"))
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('accounts:login')}?next={reverse('storefront:checkout')}"
+    assert response["Location"] == f"{reverse('accounts:login')}?next={reverse('orders:checkout')}"
 
 
 def test_checkout_page_has_labelled_fields_test_cards_and_a_summary(shopper):
-    response = shopper.get(reverse("storefront:checkout"))
+    response = shopper.get(reverse("orders:checkout"))
     html = response.content.decode()
     assert response.status_code == 200
     assert "<h1>Checkout</h1>" in html
@@ -48,7 +48,7 @@ def test_checkout_page_has_labelled_fields_test_cards_and_a_summary(shopper):
 
 def test_pages_of_one_cart_share_a_key_and_a_changed_cart_gets_a_new_one(shopper):
     first, second = checkout_key(shopper), checkout_key(shopper)
-    shopper.post(reverse("storefront:cart_add"), {"product_id": "prod-001"})
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})
 
     assert first == second
     assert checkout_key(shopper) != first
@@ -61,24 +61,24 @@ def test_two_checkout_pages_of_one_cart_place_one_order(shopper, customer):
     session = shopper.session
     cart = dict(session["cart"]), session["cart_revision"]
 
-    first = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "idempotency_key": key})
+    first = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
     session = shopper.session
     session["cart"], session["cart_revision"] = cart  # the second request still had the full cart
     session.save()
-    second = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "city": "Shelbyville", "idempotency_key": key},
+    second = shopper.post(reverse("orders:checkout"), {**ADDRESS, "city": "Shelbyville", "idempotency_key": key},
                           follow=True)
 
     order = Order.objects.get(owner=customer)
-    assert first["Location"] == second.redirect_chain[0][0] == reverse("storefront:order_detail", args=[order.pk])
+    assert first["Location"] == second.redirect_chain[0][0] == reverse("orders:order_detail", args=[order.pk])
     assert f"This cart was already ordered from another window: order {order.number}." in second.content.decode()
     assert order.ship_city == "Springfield"
 
 
 def test_a_page_rendered_before_the_cart_changed_places_nothing(shopper, customer):
     key = checkout_key(shopper)
-    shopper.post(reverse("storefront:cart_add"), {"product_id": "prod-001"})  # in another tab
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})  # in another tab
 
-    response = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "idempotency_key": key})
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -90,17 +90,17 @@ def test_a_page_rendered_before_the_cart_changed_places_nothing(shopper, custome
 
 def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client, customer, catalog):
     client.force_login(customer)
-    response = client.get(reverse("storefront:checkout"))
-    assert response.status_code == 302 and response["Location"] == reverse("storefront:cart")
+    response = client.get(reverse("orders:checkout"))
+    assert response.status_code == 302 and response["Location"] == reverse("orders:cart")
 
 
 def test_placing_an_order_clears_the_cart_and_shows_the_order(shopper, customer):
     key = checkout_key(shopper)
-    response = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "card_number": "4242 4242 4242 4242",
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "4242 4242 4242 4242",
                                                          "idempotency_key": key})
     order = Order.objects.get(owner=customer)
     assert response.status_code == 302
-    assert response["Location"] == reverse("storefront:order_detail", args=[order.pk])
+    assert response["Location"] == reverse("orders:order_detail", args=[order.pk])
     assert order.total == Decimal("134.97")
     assert order.card_last4 == "4242"
     assert order.idempotency_key == key
@@ -111,7 +111,7 @@ def test_placing_an_order_clears_the_cart_and_shows_the_order(shopper, customer)
 
 
 def test_a_card_is_optional(shopper, customer):
-    shopper.post(reverse("storefront:checkout"), {**ADDRESS, "card_number": "", "idempotency_key": checkout_key(shopper)})
+    shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "", "idempotency_key": checkout_key(shopper)})
     assert Order.objects.get(owner=customer).card_last4 == ""
 
 
@@ -125,7 +125,7 @@ def test_a_card_is_optional(shopper, customer):
 )
 def test_field_errors_are_shown_inline_and_nothing_is_placed(shopper, field, value, error):
     data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper), field: value}
-    response = shopper.post(reverse("storefront:checkout"), data)
+    response = shopper.post(reverse("orders:checkout"), data)
     html = response.content.decode()
     assert response.status_code == 200
     assert error in html
@@ -137,10 +137,10 @@ def test_field_errors_are_shown_inline_and_nothing_is_placed(shopper, field, val
 
 def test_double_submission_places_one_order(shopper, customer):
     data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
-    first = shopper.post(reverse("storefront:checkout"), data)
-    second = shopper.post(reverse("storefront:checkout"), data)
+    first = shopper.post(reverse("orders:checkout"), data)
+    second = shopper.post(reverse("orders:checkout"), data)
     order = Order.objects.get(owner=customer)
-    assert first["Location"] == second["Location"] == reverse("storefront:order_detail", args=[order.pk])
+    assert first["Location"] == second["Location"] == reverse("orders:order_detail", args=[order.pk])
 
 
 def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order(shopper, customer):
@@ -148,11 +148,11 @@ def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order
     data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
     session = shopper.session
     cart = dict(session["cart"]), session["cart_revision"]
-    first = shopper.post(reverse("storefront:checkout"), data)
+    first = shopper.post(reverse("orders:checkout"), data)
     session = shopper.session
     session["cart"], session["cart_revision"] = cart  # as the second request's session still had it
     session.save()
-    second = shopper.post(reverse("storefront:checkout"), data, follow=True)
+    second = shopper.post(reverse("orders:checkout"), data, follow=True)
     order = Order.objects.get(owner=customer)
     assert first["Location"] == second.redirect_chain[0][0]
     assert f"Order {order.number} was already placed." in second.content.decode()
@@ -160,9 +160,9 @@ def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order
 
 def test_a_reused_form_with_a_changed_cart_asks_to_review(shopper, customer):
     key = checkout_key(shopper)
-    shopper.post(reverse("storefront:checkout"), {**ADDRESS, "idempotency_key": key})
-    shopper.post(reverse("storefront:cart_add"), {"product_id": "prod-001"})
-    response = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
     html = response.content.decode()
     assert response.status_code == 200
     assert "Your cart changed after this checkout page was opened." in html
@@ -173,9 +173,9 @@ def test_a_reused_form_with_a_changed_cart_asks_to_review(shopper, customer):
 def test_not_enough_stock_goes_back_to_the_cart_with_the_reason(shopper, customer):
     key = checkout_key(shopper)
     Product.objects.filter(public_id="prod-002").update(stock=1)
-    response = shopper.post(reverse("storefront:checkout"), {**ADDRESS, "idempotency_key": key}, follow=True)
+    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key}, follow=True)
     html = response.content.decode()
-    assert response.redirect_chain == [(reverse("storefront:cart"), 302)]
+    assert response.redirect_chain == [(reverse("orders:cart"), 302)]
     assert "Not enough stock for Wireless Mouse" in html
     assert "Only 1 Wireless Mouse in stock" in html
     assert Order.objects.count() == 0
@@ -190,7 +190,7 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
 
     browser = Client()
     browser.force_login(customer)
-    browser.post(reverse("storefront:cart_add"), {"product_id": "prod-002", "quantity": 2})
+    browser.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 2})
     key = checkout_key(browser)
     answers: list[str] = []
 
@@ -198,7 +198,7 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
         tab = Client()
         tab.cookies["sessionid"] = browser.cookies["sessionid"].value
         try:
-            answers.append(tab.post(reverse("storefront:checkout"), {**ADDRESS, "city": city, "idempotency_key": key})
+            answers.append(tab.post(reverse("orders:checkout"), {**ADDRESS, "city": city, "idempotency_key": key})
                            ["Location"])
         finally:
             connection.close()
@@ -210,12 +210,12 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
         tab.join(timeout=60)
 
     order = Order.objects.get(owner=customer)
-    assert answers == [reverse("storefront:order_detail", args=[order.pk])] * 2
+    assert answers == [reverse("orders:order_detail", args=[order.pk])] * 2
     assert Product.objects.get(public_id="prod-002").stock == catalog["prod-002"].stock - 2  # reserved once
 
 
 def checkout_page(client) -> dict:
-    html = client.get(reverse("storefront:checkout")).content.decode()
+    html = client.get(reverse("orders:checkout")).content.decode()
     hidden = dict(re.findall(r'type="hidden" name="(idempotency_key|seen_prices)" value="([^"]*)"', html))
     return {**ADDRESS, **{name: value.replace("&quot;", '"') for name, value in hidden.items()}}
 
@@ -224,7 +224,7 @@ def test_a_price_change_between_the_page_and_the_click_places_nothing_and_says_s
     page = checkout_page(shopper)  # 2 × Wireless Mouse, 1 × prod-005
     Product.objects.filter(public_id="prod-002").update(price=Decimal("99.00"))
 
-    response = shopper.post(reverse("storefront:checkout"), page)
+    response = shopper.post(reverse("orders:checkout"), page)
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -232,9 +232,9 @@ def test_a_price_change_between_the_page_and_the_click_places_nothing_and_says_s
     assert "Nothing was charged" in html
     assert not Order.objects.filter(owner=customer).exists()
     # The page now shows today's price; placing it again works.
-    again = shopper.post(reverse("storefront:checkout"), checkout_page(shopper))
+    again = shopper.post(reverse("orders:checkout"), checkout_page(shopper))
     order = Order.objects.get(owner=customer)
-    assert again["Location"] == reverse("storefront:order_detail", args=[order.pk])
+    assert again["Location"] == reverse("orders:order_detail", args=[order.pk])
     assert order.lines.get(product_public_id="prod-002").unit_price == Decimal("99.00")
 
 
@@ -242,7 +242,7 @@ def test_a_product_withdrawn_before_the_click_places_nothing_and_leaves_the_cart
     page = checkout_page(shopper)
     Product.objects.filter(public_id="prod-005").update(is_active=False)
 
-    response = shopper.post(reverse("storefront:checkout"), page)
+    response = shopper.post(reverse("orders:checkout"), page)
 
     html = response.content.decode()
     name = Product.objects.get(public_id="prod-005").name
@@ -257,19 +257,19 @@ def test_a_line_the_page_did_not_show_is_never_placed(shopper, customer):
     goes to the cart page that names the change; the product back in stock is not placed by
     the page that never showed it."""
     tab_a = checkout_page(shopper)
-    shopper.post(reverse("storefront:cart_add"), {"product_id": "prod-004"})  # tab B
+    shopper.post(reverse("orders:cart_add"), {"product_id": "prod-004"})  # tab B
     Product.objects.filter(public_id="prod-004").update(stock=0)
 
-    stale = shopper.post(reverse("storefront:checkout"), tab_a)
+    stale = shopper.post(reverse("orders:checkout"), tab_a)
 
-    assert stale["Location"] == reverse("storefront:cart")
-    assert "Laptop Stand is out of stock — removed from your cart" in shopper.get(reverse("storefront:cart")).content.decode()
+    assert stale["Location"] == reverse("orders:cart")
+    assert "Laptop Stand is out of stock — removed from your cart" in shopper.get(reverse("orders:cart")).content.decode()
     Product.objects.filter(public_id="prod-004").update(stock=10, price=Decimal("189.99"))
-    shopper.post(reverse("storefront:checkout"), tab_a)
+    shopper.post(reverse("orders:checkout"), tab_a)
     assert not Order.objects.filter(owner=customer).exists()
-    placed = shopper.post(reverse("storefront:checkout"), checkout_page(shopper))
+    placed = shopper.post(reverse("orders:checkout"), checkout_page(shopper))
     order = Order.objects.get(owner=customer)
-    assert placed["Location"] == reverse("storefront:order_detail", args=[order.pk])
+    assert placed["Location"] == reverse("orders:order_detail", args=[order.pk])
     assert sorted(order.lines.values_list("product_public_id", flat=True)) == ["prod-002", "prod-005"]
 
 
@@ -290,7 +290,7 @@ def test_the_order_service_refuses_a_line_missing_from_the_prices_the_customer_c
 def test_a_tampered_page_of_prices_is_out_of_date_not_an_error(shopper, customer, seen):
     page = {**checkout_page(shopper), "seen_prices": seen}
 
-    response = shopper.post(reverse("storefront:checkout"), page)
+    response = shopper.post(reverse("orders:checkout"), page)
 
     assert response.status_code == 200
     assert "This checkout page is out of date; please review your order." in response.content.decode()

@@ -20,13 +20,13 @@ PREFILL = {"address": "5 Retry Road", "city": "Peoria", "state": "IL", "zip": "6
 @pytest.fixture
 def shopper(client, customer, catalog):
     client.force_login(customer)
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
     return client
 
 
 def shown_address(client, query: str = "") -> dict[str, str]:
     """The value of each shipping field of the checkout page ("" when empty)."""
-    html = client.get(reverse("storefront:checkout") + query).content.decode()
+    html = client.get(reverse("orders:checkout") + query).content.decode()
     values = {}
     for name in ("address", "city", "state", "zip"):
         tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
@@ -46,7 +46,7 @@ def set_prefill(client, value) -> None:
 
 
 def checkout_key(client) -> str:
-    html = client.get(reverse("storefront:checkout")).content.decode()
+    html = client.get(reverse("orders:checkout")).content.decode()
     return re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
 
 
@@ -90,7 +90,7 @@ def test_picking_a_saved_address_fills_it_in_without_javascript(shopper, custome
     work = account_services.address_create(user=customer, **WORK)
     set_prefill(shopper, PREFILL)
 
-    html = shopper.get(reverse("storefront:checkout")).content.decode()
+    html = shopper.get(reverse("orders:checkout")).content.decode()
     assert '<form method="get" action="/checkout/"' in html
     assert re.search(rf'<option value="{work.pk}"[^>]*>Work: 9 Office Park, Chicago, IL 60601</option>', html)
     assert "Use this address" in html
@@ -102,7 +102,7 @@ def test_another_customers_address_cannot_be_picked(shopper, customer, other_cus
     account_services.address_create(user=customer, **HOME)
     theirs = account_services.address_create(user=other_customer, **WORK)
 
-    html = shopper.get(reverse("storefront:checkout") + f"?address={theirs.pk}").content.decode()
+    html = shopper.get(reverse("orders:checkout") + f"?address={theirs.pk}").content.decode()
 
     assert shown_address(shopper, f"?address={theirs.pk}") == shipping(HOME)
     assert "Office Park" not in html
@@ -113,7 +113,7 @@ def test_the_default_is_selected_in_the_picker(shopper, customer):
     home = account_services.address_create(user=customer, **HOME)
     account_services.address_create(user=customer, **WORK)
 
-    html = shopper.get(reverse("storefront:checkout")).content.decode()
+    html = shopper.get(reverse("orders:checkout")).content.decode()
 
     assert re.search(rf'<option value="{home.pk}" selected', html)
 
@@ -124,7 +124,7 @@ def test_placing_the_order_forgets_the_prefill(shopper, customer):
     set_prefill(shopper, PREFILL)
     key = checkout_key(shopper)
 
-    response = shopper.post(reverse("storefront:checkout"), {**PREFILL, "idempotency_key": key})
+    response = shopper.post(reverse("orders:checkout"), {**PREFILL, "idempotency_key": key})
 
     assert response.status_code == 302
     assert Order.objects.get(owner=customer).ship_city == "Peoria"
@@ -135,7 +135,7 @@ def test_a_failed_submit_keeps_the_prefill(shopper):
     set_prefill(shopper, PREFILL)
     key = checkout_key(shopper)
 
-    shopper.post(reverse("storefront:checkout"), {**PREFILL, "zip": "nope", "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), {**PREFILL, "zip": "nope", "idempotency_key": key})
 
     assert shopper.session[CHECKOUT_PREFILL] == PREFILL
 
@@ -143,7 +143,7 @@ def test_a_failed_submit_keeps_the_prefill(shopper):
 def test_save_this_address_keeps_it_in_the_book(shopper, customer):
     key = checkout_key(shopper)
 
-    response = shopper.post(reverse("storefront:checkout"), {**shipping(WORK), "save_address": "on",
+    response = shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on",
                                                          "idempotency_key": key}, follow=True)
 
     saved = Address.objects.get(user=customer)
@@ -158,7 +158,7 @@ def test_an_address_already_in_the_book_is_not_saved_twice(shopper, customer):
     account_services.address_create(user=customer, **WORK)
     key = checkout_key(shopper)
 
-    shopper.post(reverse("storefront:checkout"), {**shipping(WORK), "save_address": "on", "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on", "idempotency_key": key})
 
     assert Address.objects.filter(user=customer).count() == 1
     assert Order.objects.filter(owner=customer).count() == 1
@@ -167,7 +167,7 @@ def test_an_address_already_in_the_book_is_not_saved_twice(shopper, customer):
 def test_without_the_box_nothing_is_saved(shopper, customer):
     key = checkout_key(shopper)
 
-    shopper.post(reverse("storefront:checkout"), {**shipping(WORK), "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), {**shipping(WORK), "idempotency_key": key})
 
     assert Order.objects.filter(owner=customer).count() == 1
     assert not Address.objects.filter(user=customer).exists()
@@ -178,7 +178,7 @@ def test_a_full_book_is_told_and_the_order_stands(shopper, customer):
         account_services.address_create(user=customer, **{**HOME, "label": f"Place {number}"})
     key = checkout_key(shopper)
 
-    response = shopper.post(reverse("storefront:checkout"), {**shipping(WORK), "save_address": "on",
+    response = shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on",
                                                          "idempotency_key": key}, follow=True)
 
     assert Order.objects.filter(owner=customer).count() == 1
@@ -191,7 +191,7 @@ def test_a_full_book_is_told_and_the_order_stands(shopper, customer):
 def test_a_failed_submit_shows_the_error_summary_linking_to_each_field(shopper):
     key = checkout_key(shopper)
 
-    response = shopper.post(reverse("storefront:checkout"), {"address": "", "city": "Springfield", "state": "IL",
+    response = shopper.post(reverse("orders:checkout"), {"address": "", "city": "Springfield", "state": "IL",
                                                          "zip": "123", "card_number": "1234", "idempotency_key": key})
 
     html = response.content.decode()
@@ -209,7 +209,7 @@ def test_a_failed_submit_shows_the_error_summary_linking_to_each_field(shopper):
 def test_a_stale_page_is_in_the_summary_without_a_link(shopper):
     key = checkout_key(shopper)
 
-    response = shopper.post(reverse("storefront:checkout"), {**PREFILL, "seen_prices": "{not json",
+    response = shopper.post(reverse("orders:checkout"), {**PREFILL, "seen_prices": "{not json",
                                                          "idempotency_key": key})
 
     summary = re.search(r'<div class="error-summary"[^>]*>.*?</div>', response.content.decode(), re.S).group(0)
@@ -219,7 +219,7 @@ def test_a_stale_page_is_in_the_summary_without_a_link(shopper):
 
 
 def test_the_page_without_errors_has_no_summary_and_a_busy_label_on_the_button(shopper):
-    html = shopper.get(reverse("storefront:checkout")).content.decode()
+    html = shopper.get(reverse("orders:checkout")).content.decode()
 
     assert "error-summary" not in html
     assert 'data-busy-label="Placing order…"' in html
@@ -230,7 +230,7 @@ def test_the_page_without_errors_has_no_summary_and_a_busy_label_on_the_button(s
 
 @pytest.mark.django_db
 def test_the_headers_links_carry_the_current_page(client, catalog):
-    html = client.get(reverse("storefront:cart")).content.decode()
+    html = client.get(reverse("orders:cart")).content.decode()
 
     assert 'href="/accounts/register/?next=/cart/"' in html
     assert 'href="/accounts/login/?next=/cart/"' in html
@@ -245,15 +245,15 @@ def test_on_the_sign_in_page_the_header_passes_its_next_on(client):
 
 @pytest.mark.django_db
 def test_registering_from_checkout_returns_to_checkout(client, catalog):
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"})
-    login_page = client.get(reverse("storefront:checkout"), follow=True)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
+    login_page = client.get(reverse("orders:checkout"), follow=True)
     register_url = re.search(r'href="(/accounts/register/\?next=[^"]+)"', login_page.content.decode()).group(1)
 
     response = client.post(register_url, {"email": "new@example.com", "name": "New Customer",
                                           "password1": PASSWORD, "password2": PASSWORD})
 
-    assert response.status_code == 302 and response["Location"] == reverse("storefront:checkout")
-    assert client.get(reverse("storefront:checkout")).status_code == 200
+    assert response.status_code == 302 and response["Location"] == reverse("orders:checkout")
+    assert client.get(reverse("orders:checkout")).status_code == 200
 
 
 @pytest.mark.django_db

@@ -23,7 +23,7 @@ def web(client, customer):
 
 def status(client, order, since: str | None = None):
     query = {"since": since} if since is not None else {}
-    return client.get(reverse("storefront:order_status", args=[order.pk]), query, headers=HTMX)
+    return client.get(reverse("orders:order_status", args=[order.pk]), query, headers=HTMX)
 
 
 def poll(html: str) -> dict[str, str]:
@@ -41,7 +41,7 @@ def since_of(html: str) -> str:
 
 def test_a_poll_of_an_unchanged_order_answers_204_and_nothing_else(web, customer, place_order):
     order = place_order(customer)
-    version = since_of(web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode())
+    version = since_of(web.get(reverse("orders:order_detail", args=[order.pk])).content.decode())
 
     response = status(web, order, since=version)
 
@@ -118,7 +118,7 @@ def test_a_terminal_order_answers_286_and_stops_polling(web, customer, place_ord
 def test_the_poll_backs_off_only_for_orders_that_wait_on_someone(web, order_in_state, state, backoff):
     order = order_in_state(state)
 
-    for response in (web.get(reverse("storefront:order_detail", args=[order.pk])), status(web, order)):
+    for response in (web.get(reverse("orders:order_detail", args=[order.pk])), status(web, order)):
         rendered = poll(response.content.decode())
         assert rendered["hx-trigger"] == "every 1s"
         assert rendered["data-poll-backoff"] == backoff
@@ -139,7 +139,7 @@ def test_an_order_waiting_for_a_provider_backs_off_and_is_fast_again_once_it_mov
 @pytest.mark.parametrize("state", ["delivered", "cancelled", "failed", "refunded"])
 def test_a_finished_order_is_not_polled_at_all(web, order_in_state, state):
     order = order_in_state(state)
-    html = web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     assert poll(html) == {}
     assert "hx-get=\"/orders/" not in html
 
@@ -157,7 +157,7 @@ def stage_times(html: str) -> dict[str, str | None]:
 
 def test_every_reached_stage_shows_when_it_was_reached(web, customer, order_in_state):
     order = order_in_state("shipped")
-    html = web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     times = stage_times(html)
     events = {event.transition: event.created_at for event in order.events.all()}
@@ -170,7 +170,7 @@ def test_every_reached_stage_shows_when_it_was_reached(web, customer, order_in_s
 
 def test_before_delivery_the_estimate_is_shown(web, order_in_state):
     order = order_in_state("shipped")
-    html = web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     assert re.search(r"<dt>Estimated delivery</dt><dd><time datetime=\"2030-01-03\">Thursday, January 3, 2030</time>",
                      html)
@@ -180,7 +180,7 @@ def test_before_delivery_the_estimate_is_shown(web, order_in_state):
 def test_once_delivered_the_delivery_time_replaces_the_estimate(web, order_in_state):
     order = order_in_state("delivered")
     delivered = order.events.get(transition="deliver_order").created_at
-    html = web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     assert "Estimated delivery" not in html and "Estimated Jan" not in html
     assert f'<dt>Delivered</dt><dd><time datetime="{delivered.isoformat()}">' in html
@@ -189,7 +189,7 @@ def test_once_delivered_the_delivery_time_replaces_the_estimate(web, order_in_st
 
 def test_a_delivered_order_through_the_pipeline_shows_each_stage_time(web, sync_pipeline, customer, place_order):
     order = Order.objects.get(pk=place_order(customer, card=CARD_APPROVE).pk)
-    html = web.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     times = stage_times(html)
     assert times and all(times.values()), times
@@ -201,7 +201,7 @@ def test_a_delivered_order_through_the_pipeline_shows_each_stage_time(web, sync_
 def test_a_signed_out_poll_is_sent_to_sign_in_with_the_page_as_next(client, customer, place_order):
     order = place_order(customer)
 
-    response = client.get(reverse("storefront:order_status", args=[order.pk]), {"since": "1-1"},
+    response = client.get(reverse("orders:order_status", args=[order.pk]), {"since": "1-1"},
                           headers={**HTMX, "HX-Current-URL": f"http://testserver/orders/{order.pk}/?tab=1"})
 
     assert response.status_code == 200 and response.content == b""
@@ -211,7 +211,7 @@ def test_a_signed_out_poll_is_sent_to_sign_in_with_the_page_as_next(client, cust
 def test_a_signed_out_htmx_post_is_sent_to_sign_in_too(client, customer, place_order):
     order = place_order(customer)
 
-    response = client.post(reverse("storefront:order_cancel", args=[order.pk]),
+    response = client.post(reverse("orders:order_cancel", args=[order.pk]),
                            headers={**HTMX, "HX-Current-URL": f"http://testserver/orders/{order.pk}/"})
 
     assert response["HX-Redirect"] == f"/accounts/login/?next=%2Forders%2F{order.pk}%2F"
@@ -224,6 +224,6 @@ def test_only_a_page_of_this_site_is_the_next_page(client, customer, place_order
     order = place_order(customer)
     headers = {**HTMX, **({"HX-Current-URL": current} if current else {})}
 
-    response = client.get(reverse("storefront:order_status", args=[order.pk]), headers=headers)
+    response = client.get(reverse("orders:order_status", args=[order.pk]), headers=headers)
 
     assert response["HX-Redirect"] == "/accounts/login/?next=%2F"

@@ -30,7 +30,7 @@ def test_list_shows_own_notifications_with_the_unread_count(client, customer, ot
     assert theirs.number not in html
     assert "2 unread" in html
     assert '<span id="unread-count" class="badge badge--alert">2</span>' in html
-    assert f'href="{reverse("storefront:order_detail", args=[mine.pk])}"' in html
+    assert f'href="{reverse("orders:order_detail", args=[mine.pk])}"' in html
     assert "Mark all as read" in html
 
 

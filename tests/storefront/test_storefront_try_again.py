@@ -29,7 +29,7 @@ def web(user) -> Client:
 
 
 def try_again(client: Client, order: Order, **kwargs):
-    return client.post(reverse("storefront:order_try_again", args=[order.pk]), **kwargs)
+    return client.post(reverse("orders:order_try_again", args=[order.pk]), **kwargs)
 
 
 def cart_of(client: Client) -> dict[str, int]:
@@ -43,11 +43,11 @@ def texts(response) -> list[str]:
 def test_the_failed_order_page_says_no_charge_was_made_and_offers_try_again(customer, place_order):
     order = payment_failed_order(place_order, customer)
 
-    html = web(customer).get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web(customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     assert "No charge was made." in html
     assert "gave up after" not in html
-    assert f'action="{reverse("storefront:order_try_again", args=[order.pk])}"' in html
+    assert f'action="{reverse("orders:order_try_again", args=[order.pk])}"' in html
     assert ">Try again</button>" in html
     assert 'name="csrfmiddlewaretoken"' in html
 
@@ -58,7 +58,7 @@ def test_try_again_refills_the_cart_and_prefills_the_address(customer, place_ord
 
     response = try_again(client, order, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("storefront:checkout")
+    assert response.redirect_chain[-1][0] == reverse("orders:checkout")
     assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
     assert client.session[CHECKOUT_PREFILL] == {"address": SHIPPING["address"], "city": SHIPPING["city"],
                                                 "state": SHIPPING["state"], "zip": SHIPPING["zip"]}
@@ -75,22 +75,22 @@ def test_placing_the_prefilled_checkout_links_the_orders_and_clears_the_prefill(
     form = page.context["form"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("storefront:checkout"), {
+        response = client.post(reverse("orders:checkout"), {
             **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key",
                                                     "seen_prices")},
             "card_number": CARD_APPROVE,
         })
 
     new = Order.objects.exclude(pk=failed.pk).get()
-    assert response["Location"] == reverse("storefront:order_detail", args=[new.pk])
+    assert response["Location"] == reverse("orders:order_detail", args=[new.pk])
     assert new.retry_of == failed and new.total == failed.total
     assert CHECKOUT_PREFILL not in client.session
     assert cart_of(client) == {}
-    new_page = client.get(reverse("storefront:order_detail", args=[new.pk])).content.decode()
-    old_page = client.get(reverse("storefront:order_detail", args=[failed.pk])).content.decode()
-    assert f"Tries again order <a href=\"{reverse('storefront:order_detail', args=[failed.pk])}\">{failed.number}</a>" \
+    new_page = client.get(reverse("orders:order_detail", args=[new.pk])).content.decode()
+    old_page = client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
+    assert f"Tries again order <a href=\"{reverse('orders:order_detail', args=[failed.pk])}\">{failed.number}</a>" \
         in new_page
-    assert f"Tried again as order <a href=\"{reverse('storefront:order_detail', args=[new.pk])}\">{new.number}</a>" \
+    assert f"Tried again as order <a href=\"{reverse('orders:order_detail', args=[new.pk])}\">{new.number}</a>" \
         in old_page
 
 
@@ -109,7 +109,7 @@ def test_staff_who_see_the_order_cannot_buy_it_again_for_themselves(customer, pl
     order = payment_failed_order(place_order, customer)
     staff = web(staff_user)
 
-    page = staff.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    page = staff.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     response = try_again(staff, order)
 
     assert ">Try again</button>" not in page
@@ -132,7 +132,7 @@ def test_try_again_is_post_only(customer, place_order):
     order = payment_failed_order(place_order, customer)
     client = web(customer)
 
-    assert client.get(reverse("storefront:order_try_again", args=[order.pk])).status_code == 405
+    assert client.get(reverse("orders:order_try_again", args=[order.pk])).status_code == 405
     assert cart_of(client) == {}
 
 
@@ -160,7 +160,7 @@ def test_nothing_left_to_buy_stays_on_the_order_page(customer, place_order):
 
     response = try_again(client, order, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("storefront:order_detail", args=[order.pk])
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[order.pk])
     assert f"Nothing from order {order.number} can be bought now. No charge was made." in texts(response)
     assert cart_of(client) == {}
 
@@ -185,7 +185,7 @@ def test_a_cancelled_order_can_be_tried_again_too(customer, place_order):
 
     response = try_again(client, order)
 
-    assert response["Location"] == reverse("storefront:checkout")
+    assert response["Location"] == reverse("orders:checkout")
     assert cart_of(client) == {"prod-006": 1}
 
 
@@ -194,11 +194,11 @@ def test_an_order_that_did_not_fail_has_nothing_to_try_again(state, customer, or
     order = order_in_state(state)
     client = web(customer)
 
-    page = client.get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    page = client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     response = try_again(client, order, follow=True)
 
     assert ">Try again</button>" not in page
-    assert response.redirect_chain[-1][0] == reverse("storefront:order_detail", args=[order.pk])
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[order.pk])
     assert any("there is nothing to try again" in text for text in texts(response))
     assert cart_of(client) == {}
 
@@ -206,10 +206,10 @@ def test_an_order_that_did_not_fail_has_nothing_to_try_again(state, customer, or
 def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, catalog):
     """The pipeline ran before the order page was shown: the page tells the failure, not "placed"."""
     client = web(customer)
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002", "quantity": 1})
-    form = client.get(reverse("storefront:checkout")).context["form"]
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 1})
+    form = client.get(reverse("orders:checkout")).context["form"]
 
-    response = client.post(reverse("storefront:checkout"), {
+    response = client.post(reverse("orders:checkout"), {
         **SHIPPING, "card_number": CARD_DECLINE,
         "idempotency_key": form["idempotency_key"].value(), "seen_prices": form["seen_prices"].value(),
     }, follow=True)
@@ -227,7 +227,7 @@ def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, 
 def test_an_order_that_fails_while_its_page_is_open_removes_the_placed_toast(customer, place_order):
     order = payment_failed_order(place_order, customer)
 
-    polled = web(customer).get(reverse("storefront:order_status", args=[order.pk]), headers={"HX-Request": "true"})
+    polled = web(customer).get(reverse("orders:order_status", args=[order.pk]), headers={"HX-Request": "true"})
 
     assert polled.status_code == 286
     assert '<div id="toast-order-placed" hx-swap-oob="delete"></div>' in polled.content.decode()
@@ -239,7 +239,7 @@ def test_an_out_of_stock_answer_names_the_product(sync_pipeline, settings, custo
     order = Order.objects.get(pk=order.pk)
     name = Product.objects.get(public_id="prod-002").name
 
-    html = web(customer).get(reverse("storefront:order_detail", args=[order.pk])).content.decode()
+    html = web(customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
 
     assert order.state == "failed"
     assert order.failure_reason == f"Out of stock: {name}"
@@ -260,7 +260,7 @@ def test_trying_again_twice_does_not_double_the_cart(customer, place_order):
 def place_checkout(client: Client, page, card: str = CARD_APPROVE):
     """Submit a checkout page (`page`: its response) as the customer saw it."""
     form = page.context["form"]
-    return client.post(reverse("storefront:checkout"), {
+    return client.post(reverse("orders:checkout"), {
         **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
         "card_number": card,
     })
@@ -274,7 +274,7 @@ def test_an_order_placed_again_cannot_be_tried_again_from_a_stale_page(customer,
 
     response = try_again(client, failed, follow=True)  # the old page, still open in another tab
 
-    assert response.redirect_chain[-1][0] == reverse("storefront:order_detail", args=[failed.pk])
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[failed.pk])
     assert f"Order {failed.number} was already placed again as order {again.number}." in texts(response)
     assert ">Try again</button>" not in response.content.decode()
     assert cart_of(client) == {} and CHECKOUT_PREFILL not in client.session
@@ -291,12 +291,12 @@ def test_two_windows_trying_the_same_order_again_place_it_once(customer, place_o
 
     response = place_checkout(phone, phone_page)
 
-    assert response["Location"] == reverse("storefront:cart")
+    assert response["Location"] == reverse("orders:cart")
     assert Order.objects.count() == 2
-    told = texts(phone.get(reverse("storefront:cart")))
+    told = texts(phone.get(reverse("orders:cart")))
     assert any(f"already placed again as order {again.number}. Nothing was charged here." in text for text in told)
     # Placed once more on purpose from the cart it kept: a new order of its own, not a second retry.
-    deliberate = place_checkout(phone, phone.get(reverse("storefront:checkout")))
+    deliberate = place_checkout(phone, phone.get(reverse("orders:checkout")))
     assert deliberate.status_code == 302 and Order.objects.count() == 3
     assert Order.objects.filter(retry_of=failed).count() == 1
 
@@ -310,7 +310,7 @@ def test_an_order_whose_retry_failed_too_can_be_tried_again(customer, place_orde
 
     response = try_again(client, failed, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("storefront:checkout")
+    assert response.redirect_chain[-1][0] == reverse("orders:checkout")
     assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
 
 
@@ -333,11 +333,11 @@ def test_a_cart_that_no_longer_holds_the_order_is_not_its_retry(customer, place_
     failed = payment_failed_order(place_order, customer, {"prod-001": 1})
     client = web(customer)
     try_again(client, failed)
-    client.post(reverse("storefront:cart_remove"), {"product_id": "prod-001"})
-    client.post(reverse("storefront:cart_add"), {"product_id": "prod-002"})
+    client.post(reverse("orders:cart_remove"), {"product_id": "prod-001"})
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002"})
 
-    place_checkout(client, client.get(reverse("storefront:checkout")))
+    place_checkout(client, client.get(reverse("orders:checkout")))
 
     other = Order.objects.exclude(pk=failed.pk).get()
     assert other.retry_of is None
-    assert ">Try again</button>" in client.get(reverse("storefront:order_detail", args=[failed.pk])).content.decode()
+    assert ">Try again</button>" in client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()

@@ -56,7 +56,7 @@ def test_the_high_risk_zip_is_held_for_review_with_its_score_shown_to_staff_only
     customer_trace = jwt_client(customer).get(f"/api/orders/{order.pk}").json()["timeline"]
     assert all("risk_score" not in entry["detail"] for entry in customer_trace)
     client.force_login(customer)
-    assert "risk score" not in client.get(reverse("storefront:order_detail", args=[order.pk])).content.decode().lower()
+    assert "risk score" not in client.get(reverse("orders:order_detail", args=[order.pk])).content.decode().lower()
 
 
 def test_without_a_rule_on_the_score_a_high_score_alone_holds_nothing(sync_pipeline, customer, place_order):
