@@ -4,6 +4,8 @@ The tables keep the names they were created with (in the workflows app), so no d
 """
 from django.db import models
 
+from providers.steps import gateway_choices, step_choices
+
 
 class GatewayCall(models.Model):
     """The simulated providers' own record of every call they answered.
@@ -12,13 +14,7 @@ class GatewayCall(models.Model):
     the same idempotency key return the first final result, and so drills can count charges.
     """
 
-    class Gateway(models.TextChoices):
-        INVENTORY = "inventory"
-        PAYMENT = "payment"
-        SHIPPING = "shipping"
-        NOTIFICATION = "notification"
-
-    gateway = models.CharField(max_length=20, choices=Gateway.choices)
+    gateway = models.CharField(max_length=20, choices=gateway_choices)
     operation = models.CharField(max_length=20)
     idempotency_key = models.CharField(max_length=128)
     order_id = models.BigIntegerField(null=True, db_index=True)
@@ -85,17 +81,11 @@ class SimulatedOutage(models.Model):
     mode "error" it raises GatewayTimeout at once (one that refuses connections).
     """
 
-    class Provider(models.TextChoices):
-        INVENTORY = "inventory"
-        RISK = "risk"
-        PAYMENT = "payment"
-        SHIPPING = "shipping"
-
     class Mode(models.TextChoices):
         TIMEOUT = "timeout", "every call waits its timeout, then times out"
         ERROR = "error", "every call fails at once"
 
-    provider = models.CharField(max_length=20, choices=Provider.choices, unique=True)
+    provider = models.CharField(max_length=20, choices=step_choices, unique=True)
     until = models.DateTimeField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.TIMEOUT)
     created_at = models.DateTimeField(auto_now_add=True)

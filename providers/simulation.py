@@ -26,14 +26,22 @@ from providers import metrics
 from providers.base import GatewayResult, GatewayTimeout
 from providers.models import GatewayCall, SimulatedOutage
 from store import turns
+from store.env import env_float
 
 OUTAGE_REFRESH_SECONDS = 1.0
 # A call without a per-attempt timeout (a staff refund) waits this long in a "timeout" outage.
 OUTAGE_WAIT_WITHOUT_TIMEOUT = 10.0
 
 
-def setting(name: str):
-    return settings.SIMULATOR[name]
+_UNSET = object()
+
+
+def setting(name: str, default=_UNSET):
+    """settings.SIMULATOR[name]; a simulator added later may pass its own `default`, which the
+    environment's `SIM_<name>` (a number) overrides, so it needs no line in the settings."""
+    if name in settings.SIMULATOR or default is _UNSET:
+        return settings.SIMULATOR[name]
+    return env_float(f"SIM_{name}", default) if isinstance(default, (int, float)) else default
 
 
 def seeded_rng(key: str) -> random.Random:

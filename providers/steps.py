@@ -58,6 +58,17 @@ def step_states(name: str) -> tuple[str, ...]:
     return step.states if step else ()
 
 
+def step_choices() -> list[tuple[str, str]]:
+    """(value, label) of each registered step: the model fields that name a step take their
+    choices from here (a callable, so a new step needs no migration of them)."""
+    return [(name, name.replace("_", " ")) for name in _steps]
+
+
+def gateway_choices() -> list[tuple[str, str]]:
+    """step_choices() and the notification gateway, which no pipeline step owns."""
+    return [*step_choices(), ("notification", "notification")]
+
+
 def step_retry(name: str) -> tuple[int, float, float]:
     """Step `name`'s retry policy: (retries, base backoff seconds, per-attempt timeout seconds).
     A negative count or backoff, or a timeout under 10 ms (a call that can never answer), stops

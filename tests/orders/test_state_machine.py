@@ -60,7 +60,7 @@ def test_transition_from_state(order_in, name, state):
         assert not order.events.exists()
 
 
-@pytest.mark.parametrize("name", ["redrive_inventory", "redrive_payment", "redrive_shipping"])
+@pytest.mark.parametrize("name", [name for name in TRANSITIONS if meaning(name).action == "redrive"])
 def test_a_re_drive_returns_the_order_only_to_the_step_it_stalled_in(order_in, name):
     order = order_in("stalled")
     Order.objects.filter(pk=order.pk).update(stalled_in="elsewhere")

@@ -14,6 +14,7 @@ from providers import simulation
 from providers.base import GatewayTimeout
 from providers.models import GatewayCall, SimulatedOutage
 from providers.registry import payment_provider, provider
+from providers.steps import steps
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +124,7 @@ def test_in_an_error_outage_every_call_fails_at_once(call):
 
 @pytest.mark.parametrize("call", list(CALLS))
 def test_an_outage_of_one_provider_leaves_the_others_alone(call):
-    others = [name for name in ("inventory", "risk", "payment", "shipping") if name != PROVIDER_OF[call]]
+    others = [name for name in steps() if name != PROVIDER_OF[call]]
     for name in others:
         outage(name, "--seconds", "60", "--mode", "error")
     assert CALLS[call](f"alone-{call}", TIMEOUT).ok

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from providers.models import SimulatedOutage
 from providers.simulation import outages_forget
+from providers.steps import steps
 
-PROVIDERS = [choice.value for choice in SimulatedOutage.Provider]
 MODES = [choice.value for choice in SimulatedOutage.Mode]
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             "to it times out (--mode timeout: after its per-attempt timeout) or fails at once (--mode error).")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("provider", nargs="?", choices=PROVIDERS, help="Which provider (none: list the outages on now).")
+        parser.add_argument("provider", nargs="?", choices=steps(), help="Which provider (none: list the outages on now).")
         parser.add_argument("--seconds", type=float, default=60.0, help="How long the outage lasts (default 60).")
         parser.add_argument("--mode", choices=MODES, default=SimulatedOutage.Mode.TIMEOUT,
                             help="timeout (default): each call waits its timeout, then times out; error: each call fails at once.")
