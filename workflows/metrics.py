@@ -6,9 +6,11 @@ recorded anywhere: OrdersByStateCollector asks the database when /metrics is scr
 The providers count their calls themselves (providers.metrics).
 """
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -61,10 +63,12 @@ def refund_made(*, full: bool) -> None:
 class OrdersByStateCollector:
     """`store_orders{state}`: how many orders are in each state now; and
     `store_order_state_oldest_seconds{state, group}`: how long the order longest in each state
-    that has not ended has been there (seconds since its last change, `Order.updated_at`, the
-    clock the sweeper's STUCK_AFTER_SECONDS reads; 0 when the state is empty). `group` is
-    "working" (the pipeline owes it a step) or "waiting" (a person or a callback does), so alert
-    rules select by it instead of listing states. One GROUP BY per scrape.
+    that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
+    as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
+    has yet to confirm (it may wait PAYMENT_CONFIRM_TIMEOUT) and counts a shipped order from the
+    end of its DELIVERY_DELAY_SECONDS. `group` is "working" (the pipeline owes it a step) or
+    "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
+    BY per scrape.
 
     Every state is exported, so a state's series exists before its first order. When the
     database does not answer, both are left out of that scrape (and a warning logged) rather
@@ -85,10 +89,12 @@ class OrdersByStateCollector:
 
     def collect(self):
         try:
+            overdue = ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
             rows = {state: (n, oldest) for state, n, oldest in Order.objects.order_by().values("state")
-                    .annotate(n=Count("id"), oldest=Min("updated_at")).values_list("state", "n", "oldest")}
+                    .annotate(n=Count("id"), oldest=Min("updated_at", filter=overdue))
+                    .values_list("state", "n", "oldest")}
         except DatabaseError as exc:
-            logger.warning("store_orders left out of the scrape: %s", exc.__class__.__name__)
+            logger.warning("store_orders and store_order_state_oldest_seconds left out of the scrape: %s", exc.__class__.__name__)
             return
         now = timezone.now()
         counts, oldest = self._families()
@@ -97,9 +103,17 @@ class OrdersByStateCollector:
             counts.add_metric([state], n)
             if state not in TERMINAL_STATES:
                 group = "working" if state in WORKING_STATES else "waiting"
-                oldest.add_metric([state, group], max(0.0, (now - since).total_seconds()) if since else 0.0)
+                due = since + self._expected_wait(state) if since else None
+                oldest.add_metric([state, group], max(0.0, (now - due).total_seconds()) if due else 0.0)
         yield counts
         yield oldest
+
+    @staticmethod
+    def _expected_wait(state: str) -> timedelta:
+        """How long an order waits in `state` by design before it is overdue."""
+        if state == OrderState.SHIPPED:
+            return timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+        return timedelta(0)
 
 
 orders_by_state = OrdersByStateCollector()
