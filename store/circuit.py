@@ -146,6 +146,8 @@ class CircuitBreaker:
         if view.state == OPEN and now < view.opened_until:
             return False
         claimed = self.store.claim_probe(self.name, now, self.store.later(now, self.policy().probe))
+        if not claimed and self.view(fresh=True).state == CLOSED:
+            return True  # another caller's probe closed it since this process last read it
         if claimed and self.logger:
             self.logger.info("%s circuit half-open: probing", self.name, extra={"provider": self.name})
         return claimed

@@ -6,14 +6,17 @@ recorded anywhere: OrdersByStateCollector asks the database when /metrics is scr
 The providers count their calls themselves (providers.metrics).
 """
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from orders.models import Order
-from orders.states import OrderState
+from orders.states import TERMINAL_STATES, WORKING_STATES, OrderState
 
 logger = logging.getLogger("workflows.metrics")
 
@@ -58,29 +61,59 @@ def refund_made(*, full: bool) -> None:
 
 
 class OrdersByStateCollector:
-    """`store_orders{state}`: how many orders are in each state now, one GROUP BY per scrape.
+    """`store_orders{state}`: how many orders are in each state now; and
+    `store_order_state_oldest_seconds{state, group}`: how long the order longest in each state
+    that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
+    as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
+    has yet to confirm (it may wait PAYMENT_CONFIRM_TIMEOUT) and counts a shipped order from the
+    end of its DELIVERY_DELAY_SECONDS. `group` is "working" (the pipeline owes it a step) or
+    "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
+    BY per scrape.
 
-    Every state is exported (0 when empty), so a state's series exists before its first order.
-    When the database does not answer, the gauge is left out of that scrape (and a warning
-    logged) rather than failing the whole scrape.
+    Every state is exported, so a state's series exists before its first order. When the
+    database does not answer, both are left out of that scrape (and a warning logged) rather
+    than failing the whole scrape.
     """
 
     name = "store_orders"
+    oldest = "store_order_state_oldest_seconds"
+
+    def _families(self):
+        return (GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"]),
+                GaugeMetricFamily(self.oldest, "Seconds the oldest order in each state that has not ended has "
+                                               "been there.", labels=["state", "group"]))
 
     def describe(self):
-        # Lets a registry learn the name without running the query at registration.
-        return [GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"])]
+        # Lets a registry learn the names without running the query at registration.
+        return list(self._families())
 
     def collect(self):
         try:
-            counts = dict(Order.objects.order_by().values_list("state").annotate(n=Count("id")))
+            overdue = ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
+            rows = {state: (n, oldest) for state, n, oldest in Order.objects.order_by().values("state")
+                    .annotate(n=Count("id"), oldest=Min("updated_at", filter=overdue))
+                    .values_list("state", "n", "oldest")}
         except DatabaseError as exc:
-            logger.warning("store_orders left out of the scrape: %s", exc.__class__.__name__)
+            logger.warning("store_orders and store_order_state_oldest_seconds left out of the scrape: %s", exc.__class__.__name__)
             return
-        gauge = GaugeMetricFamily(self.name, "Orders by current state.", labels=["state"])
+        now = timezone.now()
+        counts, oldest = self._families()
         for state in OrderState.values:
-            gauge.add_metric([state], counts.get(state, 0))
-        yield gauge
+            n, since = rows.get(state, (0, None))
+            counts.add_metric([state], n)
+            if state not in TERMINAL_STATES:
+                group = "working" if state in WORKING_STATES else "waiting"
+                due = since + self._expected_wait(state) if since else None
+                oldest.add_metric([state, group], max(0.0, (now - due).total_seconds()) if due else 0.0)
+        yield counts
+        yield oldest
+
+    @staticmethod
+    def _expected_wait(state: str) -> timedelta:
+        """How long an order waits in `state` by design before it is overdue."""
+        if state == OrderState.SHIPPED:
+            return timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+        return timedelta(0)
 
 
 orders_by_state = OrdersByStateCollector()

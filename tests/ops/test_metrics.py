@@ -1,8 +1,10 @@
 """Prometheus metrics: the web's /metrics, a worker cluster's metrics port, multiprocess gunicorn."""
 import json
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order, OrderState
@@ -171,6 +173,26 @@ def test_orders_by_state_is_left_out_when_the_database_fails(client, monkeypatch
     body = scrape_web(client)
     assert "store_orders_created_total" in body
     assert not re.search(r"^store_orders\{", body, re.M)
+    assert not re.search(r"^store_order_state_oldest_seconds\{", body, re.M)
+
+
+def test_the_oldest_order_in_each_state_shows_how_long_it_has_sat_there(client, customer, place_order):
+    stuck = place_order(customer)  # in "new": the pipeline owes it its first step
+    Order.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(seconds=900))
+    place_order(customer)  # a fresh one beside it: the oldest decides
+    # A charge the bank has yet to confirm waits by design (PAYMENT_CONFIRM_TIMEOUT): not overdue.
+    pending = place_order(customer)
+    Order.objects.filter(pk=pending.pk).update(state="paying", charge_pending_since=timezone.now(),
+                                               updated_at=timezone.now() - timedelta(seconds=600))
+
+    web = samples(scrape_web(client))
+
+    oldest = {dict(labels)["state"]: (dict(labels)["group"], seconds) for (name, labels), seconds in web.items()
+              if name == "store_order_state_oldest_seconds"}
+    assert oldest["new"][0] == "working" and 900 <= oldest["new"][1] < 960
+    assert oldest["paying"] == ("working", 0)  # empty, and exported all the same
+    assert oldest["awaiting_approval"] == ("waiting", 0)
+    assert "delivered" not in oldest and "refunded" not in oldest  # an order that ended does not wait
 
 
 # --- multiprocess mode: gunicorn with several workers ------------------------------------------
@@ -234,3 +256,13 @@ def test_every_dashboard_query_names_an_exported_metric(metrics_cluster, client)
     for wanted in ("store_orders_created_total", "store_orders", "store_step_duration_seconds_bucket",
                    "store_step_attempts_total", "django_http_requests_latency_seconds_by_view_method_bucket"):
         assert wanted in names, wanted
+
+
+def test_a_shipped_order_is_overdue_only_after_its_delivery_delay(client, customer, place_order, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "DELIVERY_DELAY_SECONDS": 3600}
+    shipped = place_order(customer)
+    Order.objects.filter(pk=shipped.pk).update(state="shipped", updated_at=timezone.now() - timedelta(seconds=3900))
+
+    web = samples(scrape_web(client))
+
+    assert 300 <= value(web, "store_order_state_oldest_seconds", state="shipped", group="working") < 360

@@ -87,6 +87,18 @@ def test_a_failed_probe_opens_the_circuit_again_and_only_one_caller_probes(payme
     assert breakers.circuit("payment", fresh=True).opened_count == 2
 
 
+def test_a_caller_whose_copy_of_the_circuit_is_stale_goes_on_once_another_probe_closed_it(payments_time_out):
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1,
+                                          "READ_CACHE_SECONDS": 60}
+    breakers.failed("payment", "timeout")
+    ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
+    assert breakers.circuit("payment").state == breakers.HALF_OPEN  # this process's copy, kept 60 s
+    # Another worker process's probe answered and closed it (as DatabaseStore.reset writes it).
+    ProviderCircuit.objects.filter(provider="payment").update(failures=0, opened_until=None, probe_until=None)
+
+    assert breakers.allow("payment") is True  # not left waiting for a close that already came
+
+
 def test_an_answer_resets_the_consecutive_failures(payments_time_out):
     payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 3}
     breakers.failed("shipping", "timeout")
