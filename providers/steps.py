@@ -9,7 +9,8 @@ provider all read the names from here.
 A step's retry policy is its declared default, overridden from the environment by the step's
 name: `<STEP>_RETRIES`, `<STEP>_BACKOFF` (seconds) and `<STEP>_TIMEOUT` (seconds), e.g.
 PAYMENT_TIMEOUT (docs/configuration.md). They are checked as the step registers (a value that is
-not a number stops startup) and read at each use.
+not a number, a negative count or backoff, or a timeout under 0.01 s stops startup) and read at
+each use.
 """
 from dataclasses import dataclass
 
