@@ -593,6 +593,19 @@ PIPELINE = {
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
 }
 
+# Holds for approval (workflows.review.holds): a held order waits HOURS for a person; at that
+# deadline EXPIRY_ACTION runs once, unless the rule that held it names its own: "remind" (e-mail
+# the assignee and the approvers, keep waiting), "cancel" (tell the customer, release the stock)
+# or "approve".
+HOLD_EXPIRY_ACTIONS = ("remind", "cancel", "approve")
+REVIEW_HOLDS = {
+    "HOURS": env_int("HOLD_HOURS", 24, minimum=1),
+    "EXPIRY_ACTION": os.environ.get("HOLD_EXPIRY_ACTION", "remind").strip().lower(),
+}
+if REVIEW_HOLDS["EXPIRY_ACTION"] not in HOLD_EXPIRY_ACTIONS:
+    raise ImproperlyConfigured(f"HOLD_EXPIRY_ACTION must be one of {', '.join(HOLD_EXPIRY_ACTIONS)}, "
+                               f"not {REVIEW_HOLDS['EXPIRY_ACTION']!r}.")
+
 # Circuit breakers per provider, shared by the worker processes (providers.breakers): open after
 # FAILURES consecutive timeouts, for COOL_DOWN_SECONDS; then one probe call (claimed for
 # PROBE_SECONDS) closes or reopens it. Each process reads a circuit at most every READ_CACHE_SECONDS.

@@ -7,7 +7,7 @@ from orders.services import order_approve, order_cancel
 from orders.states import meaning
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE
 from tests.order_states import order_move, path_to
-from workflows.models import ReviewRule
+from tests.review_rules import rule_create
 
 
 def stages(order, user) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_a_cancelled_order_shows_the_cancellation(customer, place_order):
 
 @pytest.fixture
 def approval_rule(db):
-    return ReviewRule.objects.create(name="Big orders", field="total", operator="gte", value=1000)
+    return rule_create("Big orders", "total", "gte", "1000")
 
 
 def test_a_held_order_shows_the_approval_stage(sync_pipeline, approval_rule, customer, staff_user, place_order):
