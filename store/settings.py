@@ -461,9 +461,10 @@ STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Collectors a /metrics scrape adds to the recorded metrics, by dotted path (store.metrics
-# imports no app): store_orders{state} and the providers' circuits, read from the database at scrape time.
-METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state", "providers.metrics.provider_circuits",
-                             "catalog.metrics.products_low_stock"]
+# imports no app): store_orders{state}, holds past their deadline, the providers' circuits and low
+# stock, read from the database at scrape time.
+METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state", "workflows.metrics.holds_overdue",
+                             "providers.metrics.provider_circuits", "catalog.metrics.products_low_stock"]
 # /healthz's checks that make it "degraded" (200) rather than "unhealthy" (503), by dotted path
 # (store.health imports no app): each returns (ok, detail), as store.health_checks' do.
 HEALTH_DEGRADED_CHECKS = {"providers": "providers.breakers.health_check"}

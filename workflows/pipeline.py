@@ -32,8 +32,8 @@ from providers.base import GatewayResult, InventoryProvider, PaymentProvider, Sh
 from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
-from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.models import RuleEvaluation
+from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.review.evaluate import review_evaluate
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
 

@@ -13,22 +13,8 @@ from catalog.models import Category, Product
 from orders.models import Order
 from orders.services import refund_create
 from providers.models import GatewayCall
-from store.staff import shop_staff_group_sync
 from tests.review_rules import rule_create
 from workflows.models import OutboxTask
-
-
-@pytest.fixture
-def shop_staff_group(db):
-    """The group the data migration creates (created again here: transactional tests flush it)."""
-    return shop_staff_group_sync()
-
-
-@pytest.fixture
-def shop_staff(make_user, shop_staff_group):
-    user = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
-    user.groups.add(shop_staff_group)
-    return user
 
 
 @pytest.fixture
