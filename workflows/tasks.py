@@ -101,7 +101,8 @@ def _redrive(order_ids: list[int], *, log_each: bool = True) -> int:
 
 def sweep_stuck_orders() -> int:
     """Scheduled: queue what the outbox holds, e-mail what failed to go out, run the expiry
-    action of holds past their deadline, and re-enqueue the pipeline for every stuck order. Returns how many stuck orders."""
+    action of holds past their deadline, and re-enqueue the pipeline for every stuck order.
+    Returns how many stuck orders."""
     outbox.outbox_relay()
     notifications_resend()
     holds_expire()
