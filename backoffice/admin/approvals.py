@@ -59,6 +59,8 @@ class ApprovalQueueAdmin(OrderAdmin):
         hold = getattr(order, "hold", None)
         if hold is None:
             return "—"
+        if hold.rule_name == hold.reason:
+            return f"rule “{hold.rule_name}”"
         source = f"rule “{hold.rule_name}”" if hold.rule_name else "held by the pipeline"
         return format_html("{}<br><span class=\"help\">{}</span>", hold.reason, source)
 

@@ -35,7 +35,7 @@ def test_staff_approve_a_held_order_from_the_queue_and_see_it_delivered(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Approval queue")
     row = page.get_by_role("row").filter(has_text=order.number)
     expect(row).to_contain_text("Orders of $1,000 or more")
-    expect(row).to_contain_text("1049.93")
+    expect(row).to_contain_text("$1,049.93")
     row.get_by_role("button", name=f"Approve order {order.number}").click()
 
     expect(page.get_by_text(f"Order {order.number} approved: it is now processing payment.")).to_be_visible()
