@@ -59,10 +59,12 @@ class ApprovalQueueAdmin(OrderAdmin):
         hold = getattr(order, "hold", None)
         if hold is None:
             return "—"
-        if hold.rule_name == hold.reason:
-            return f"rule “{hold.rule_name}”"
         source = f"rule “{hold.rule_name}”" if hold.rule_name else "held by the pipeline"
-        return format_html("{}<br><span class=\"help\">{}</span>", hold.reason, source)
+        deciding = hold.evaluation.deciding if hold.evaluation_id else None
+        because = f": {deciding['because']}" if deciding else ""
+        if hold.rule_name == hold.reason:
+            return f"{source}{because}"
+        return format_html("{}<br><span class=\"help\">{}{}</span>", hold.reason, source, because)
 
     @admin.display(description="assigned to")
     def assignee(self, order: Order) -> str:

@@ -96,11 +96,11 @@ def product_low_stock() -> QuerySet[Product]:
 
 
 def order_approval_queue(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    """Held orders, the earliest deadline first, with their hold (rule, reason, assignee,
-    deadline) and item count (one query)."""
+    """Held orders, the earliest deadline first, with their hold (rule, reason, the evaluation
+    that held them, assignee, deadline) and item count (one query)."""
     return (
         queryset.filter(state=OrderState.AWAITING_APPROVAL)
-        .select_related("owner", "hold", "hold__assignee")
+        .select_related("owner", "hold", "hold__assignee", "hold__evaluation")
         .annotate(item_count=Sum("lines__quantity"))
         .order_by(F("hold__deadline").asc(nulls_last=True), "created_at", "id")
     )

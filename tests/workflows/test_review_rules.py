@@ -35,7 +35,7 @@ def joined_days_ago(user, days: int):
 
 
 def test_the_example_rule_holds_a_new_accounts_big_order_and_not_an_old_accounts(
-    sync_pipeline, new_account_rule, customer, other_customer, place_order
+    sync_pipeline, new_account_rule, customer, other_customer, place_order, staff_user, client
 ):
     joined_days_ago(other_customer, 30)
 
@@ -55,6 +55,9 @@ def test_the_example_rule_holds_a_new_accounts_big_order_and_not_an_old_accounts
     assert (hold.rule, hold.reason, hold.system) == (new_account_rule, "New account over $500", False)
     assert timedelta(hours=23, minutes=59) < hold.deadline - hold.created_at <= timedelta(hours=24)
     assert not Hold.objects.filter(order=old).exists()
+    client.force_login(staff_user)
+    queue = client.get("/admin/orders/orderawaitingapproval/").content.decode()
+    assert "New account over $500" in queue and "Order total ($749.95) &gt; $500.00 and Account age in days (0) &lt; 7" in queue
 
 
 def test_the_first_matching_rule_by_priority_decides_and_every_outcome_is_recorded(
