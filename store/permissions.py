@@ -71,9 +71,16 @@ PRODUCT_CHANGE = StaffAction("catalog.change_product", "change products")
 # a product from sale and puts it back.
 PRODUCT_WITHDRAW = StaffAction("catalog.delete_product", "withdraw products from sale or put them back")
 
+# Review rules: which validated orders are held for approval or rejected (workflows.models.ReviewRule).
+RULE_VIEW = StaffAction("workflows.view_reviewrule", "see review rules")
+RULE_ADD = StaffAction("workflows.add_reviewrule", "add review rules")
+RULE_CHANGE = StaffAction("workflows.change_reviewrule", "change review rules")
+RULE_DELETE = StaffAction("workflows.delete_reviewrule", "delete review rules")
+
 STAFF_ACTIONS = (
     ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
+    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE,
 )
 
 

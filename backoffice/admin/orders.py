@@ -36,6 +36,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
@@ -67,6 +68,7 @@ from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import StaffAction
+from workflows.models import Hold
 
 S = OrderState
 
@@ -93,12 +95,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key", "review_facts", "retry_links",
+        "idempotency_key", "review", "retry_links",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review_facts",
+            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
             "retry_links",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -134,11 +136,32 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
 
     order_number_lookup = "pk"
 
-    @admin.display(description="facts for review")
-    def review_facts(self, order: Order) -> str:
-        """The order's own facts review rules may test (Order.REVIEW_FACTS), "—" where it has none yet."""
-        return " · ".join(f"{label}: {'—' if getattr(order, name) is None else getattr(order, name)}"
-                          for name, label in Order.REVIEW_FACTS.items())
+    @admin.display(description="review")
+    def review(self, order: Order) -> str:
+        """The risk score, what the review rules decided and why (the latest evaluation), and the
+        hold: its reason, assignee, deadline and what the deadline does."""
+        score = "—" if order.risk_score is None else order.risk_score
+        lines = [format_html("Risk score (0–100): {}", score)]
+        evaluation = order.rule_evaluations.order_by("-created_at", "-id").first()
+        if evaluation is not None:
+            deciding = evaluation.deciding
+            if deciding:
+                lines.append(format_html("{} by rule “{}”: {}", evaluation.get_decision_display(),
+                                         deciding["name"], deciding["because"]))
+            else:
+                asked = len(evaluation.outcomes)
+                lines.append(format_html("No review rule matched ({} asked)", asked))
+        hold = Hold.objects.filter(order=order).select_related("assignee").first()
+        if hold is not None:
+            when = date_format(timezone.localtime(hold.deadline), "DATETIME_FORMAT")
+            status = ("ended: " + hold.resolution.replace("_", " ")) if hold.resolved_at else (
+                "overdue since " + when if hold.overdue else "deadline " + when)
+            lines.append(format_html(
+                "Hold: {} · assigned to {} · {} · at the deadline: {}{}", hold.reason,
+                hold.assignee.email if hold.assignee_id else "nobody", status,
+                hold.get_expiry_action_display().lower(),
+                f" (done: {hold.expiry_outcome.lower()})" if hold.expiry_outcome else ""))
+        return format_html_join(format_html("<br>"), "{}", ((line,) for line in lines))
 
     @admin.display(description="tried again")
     def retry_links(self, order: Order) -> str:
