@@ -460,9 +460,9 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
-    # Keys of `detail` for staff only (the note staff add when they reject or cancel): never
-    # shown or sent to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score"})
+    # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
+    # dismissal of an ended order): never shown or sent to the customer.
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
@@ -470,6 +470,11 @@ class OrderEvent(models.Model):
     @property
     def customer_detail(self) -> dict:
         return {key: value for key, value in (self.detail or {}).items() if key not in self.STAFF_ONLY_DETAIL}
+
+    @property
+    def staff_only(self) -> bool:
+        """A row that tells the customer nothing: no transition, no event, only staff-only detail."""
+        return not (self.transition or self.event_type or self.customer_detail)
 
     @property
     def actor_label(self) -> str:
