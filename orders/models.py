@@ -479,9 +479,10 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
-    # Keys of `detail` for staff only (the note staff add when they reject or cancel): never
-    # shown or sent to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "rule", "evaluation", "hold", "deadline"})
+    # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
+    # dismissal of an ended order, the review that held or rejected it): never shown or sent
+    # to the customer.
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
@@ -489,6 +490,11 @@ class OrderEvent(models.Model):
     @property
     def customer_detail(self) -> dict:
         return {key: value for key, value in (self.detail or {}).items() if key not in self.STAFF_ONLY_DETAIL}
+
+    @property
+    def staff_only(self) -> bool:
+        """A row that tells the customer nothing: no transition, no event, only staff-only detail."""
+        return not (self.transition or self.event_type or self.customer_detail)
 
     @property
     def actor_label(self) -> str:

@@ -58,7 +58,8 @@ def SYSTEM(instance, user) -> bool:  # noqa: N802 - a constant in the declaratio
 
 ORDER_VIEW = StaffAction("orders.view_order", "see other customers' orders")
 # Cancel someone else's order, retry, re-drive, correct an address, send a payment link, check a
-# payment with the provider, close a provider's circuit: each refusal names its own (`refusal_to`).
+# payment with the provider, close a provider's circuit, dismiss an ended order from Needs
+# attention: each refusal names its own (`refusal_to`).
 ORDER_CHANGE = StaffAction("orders.change_order", "change orders")
 ORDER_APPROVE = StaffAction("orders.approve_order", "approve or reject held orders")
 ORDER_REFUND = StaffAction("orders.refund_order", "refund orders")

@@ -457,6 +457,9 @@ if _MEDIA_ELSEWHERE:  # its origin; a scheme-relative "//host/…" allows the ho
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10, minimum=0)
 # The admin's "Needs attention" lists an order in a working state not updated for this long.
 STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30, minimum=1)
+# ... and an order whose payment or shipment failed for this many days after it ended, until
+# staff dismiss it or the customer places it again.
+STORE_ATTENTION_FAILED_DAYS = env_int("STORE_ATTENTION_FAILED_DAYS", 7, minimum=1)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

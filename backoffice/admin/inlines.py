@@ -12,6 +12,7 @@ from notifications.models import Notification
 from notifications.services import EMAIL_ATTEMPTS
 from orders.models import Order, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.selectors import lines_with_refunds
+from orders.services.dismissal import DISMISSED
 from store import permissions
 
 # --- Read-only parts of the order page ------------------------------------------------------
@@ -71,6 +72,8 @@ class OrderEventInline(OrderPartInline):
     def event(self, event: OrderEvent) -> str:
         if not (event.event_type or event.transition) and event.detail.get("waiting"):
             return "waiting"  # noted by the pipeline, no transition (order_waiting_record)
+        if not (event.event_type or event.transition) and DISMISSED in event.detail:
+            return "dismissed"  # by staff, no transition (order_dismiss)
         return event.event_type or event.transition
 
     @admin.display(description="state")

@@ -16,12 +16,14 @@ page, which also shows the providers' circuits and closes one by hand: `circuit_
 
 Beside the list, for whoever may see orders: "Export CSV" (the orders the list's filters and
 search show, `export_view`), the orders report (`report_view`: revenue,
-refunds and orders per day and per state) and "Needs attention" (`attention_view`). The
+refunds and orders per day and per state) and "Needs attention" (`attention_view`; an order that
+ended after a failed payment or shipment stays there until staff dismiss it, `dismiss_view`). The
 approval queue (backoffice.admin.approvals) is this admin on held orders; what each button
 does is backoffice.admin.actions.
 """
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -52,17 +54,17 @@ from backoffice.admin.inlines import (
     state_badge,
 )
 from backoffice.forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
-from backoffice.selectors.attention import needs_attention
+from backoffice.selectors.attention import FAILED_ENDED_STATES, failed_unattended, needs_attention
 from backoffice.selectors.dashboard import order_stalled_on, providers_not_closed
 from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_report, period_bounds
 from orders.forms import StaffDecisionForm
 from orders.models import Order
-from orders.selectors import lines_with_refunds, order_staff_notes
-from orders.services import RefundLineRequest, ShippingAddress, provider_circuit_close, refund_create
+from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes
+from orders.services import RefundLineRequest, ShippingAddress, order_dismiss, provider_circuit_close, refund_create
 from orders.services.address import order_address_correct, order_address_editable
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
-from orders.services.reorder import order_live_retry, payment_link_failed, payment_link_send
+from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
 from orders.states import OrderState, person_transitions
 from store import permissions
 from store.csv_export import csv_response
@@ -71,6 +73,19 @@ from store.permissions import StaffAction
 from workflows.models import Hold
 
 S = OrderState
+
+
+@dataclass(frozen=True)
+class PageButton:
+    """A button that is no order action (ORDER_ACTIONS): it posts to a view of its own."""
+
+    label: str
+    dangerous: bool = False
+    confirm: bool = False
+
+
+DISMISS = PageButton("Dismiss")
+RECONCILE = PageButton("Check with the provider")
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -253,6 +268,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                             if may_change and order_address_editable(order) else ""),
             "reconcile_url": (reverse("admin:orders_order_reconcile", args=[order.pk])
                               if may_change and order.state == S.PAYING and order.charge_key else ""),
+            "payment_wait": order_payment_wait(order=order),
+            "dismiss_url": (reverse("admin:orders_order_dismiss", args=[order.pk])
+                            if may_change and order.state in FAILED_ENDED_STATES
+                            and failed_unattended().filter(pk=order.pk).exists() else ""),
             "order": order,
         }
 
@@ -265,6 +284,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
             path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("<path:object_id>/reconcile/", wrap(self.reconcile_view), name="orders_order_reconcile"),
+            path("<path:object_id>/dismiss/", wrap(self.dismiss_view), name="orders_order_dismiss"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             path("export/", wrap(self.export_view), name="orders_order_export"),
             path("report/", wrap(self.report_view), name="orders_order_report"),
@@ -437,6 +457,25 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             messages.info(request, found.message)
         return self._back(request, order)
 
+    def dismiss_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: "Dismiss" an order that ended after a failed payment or shipment: staff dealt with it,
+        so Needs attention stops listing it (orders.services.order_dismiss; change_order)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE, "dismiss orders")
+        order = self._order_or_404(object_id)
+        try:
+            dismissed = order_dismiss(order=order, actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if dismissed:
+                self.log_change(request, order, "Dismissed from Needs attention.")
+                messages.success(request, f"Order {order.number} dismissed: Needs attention no longer lists it.")
+            else:
+                messages.info(request, f"Order {order.number} was already dismissed; nothing changed.")
+        return self._back(request, order)
+
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
         self._require(request, permissions.ORDER_CHANGE, "correct shipping addresses")
@@ -530,15 +569,28 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         self._require(request, permissions.ORDER_VIEW)
         back = reverse("admin:orders_order_attention")
         may_see_tasks = request.user.has_perm("django_q.view_failure")
+        may_change = permissions.can(request.user, permissions.ORDER_CHANGE)
 
-        def buttons(order: Order) -> list[dict]:
-            return [{"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
-                    for action in ORDER_ACTIONS.values() if action.offered_to(request.user, order)]
+        def buttons(order: Order, section: str = "") -> list[dict]:
+            found = [{"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
+                     for action in ORDER_ACTIONS.values() if action.offered_to(request.user, order)]
+            if may_change and section == "confirmation" and order.charge_key:
+                found.insert(0, {"action": RECONCILE, "url": reverse("admin:orders_order_reconcile", args=[order.pk])})
+            if may_change and section == "ended":
+                found.append({"action": DISMISS, "url": reverse("admin:orders_order_dismiss", args=[order.pk])})
+            return found
+
+        def row(order: Order, section: str) -> dict:
+            since = {"held": order.created_at, "ended": getattr(order, "ended_at", None),
+                     "confirmation": order.charge_pending_since}.get(section) or order.updated_at
+            return {"order": order, "buttons": buttons(order, section), "since": since,
+                    "money": order_money_outcome(order) if section == "ended" else "",
+                    "wait": order_payment_wait(order=order) if section == "confirmation" else None}
 
         sections = [
             {
                 "section": section,
-                "orders": [{"order": order, "buttons": buttons(order)} for order in section.orders],
+                "orders": [row(order, section.key) for order in section.orders],
                 "tasks": [{"task": task, "buttons": buttons(task.order) if task.order else [],
                            "url": reverse("admin:django_q_failure_change", args=[task.failure.pk])
                            if may_see_tasks else ""} for task in section.tasks],

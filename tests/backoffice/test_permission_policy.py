@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
-from orders.models import Order, PaymentLink, StaffNote
+from orders.models import Order, OrderEvent, PaymentLink, StaffNote
 from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
@@ -132,6 +132,10 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             response = jwt_client(user).post(f"/api/orders/{o.pk}/reconcile", {}, format="json")
             return Outcome(response.status_code, state_of(o) != "paying")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/reconcile/"), state_of(o) != "paying")
+    if row_id == "admin-order-dismiss":
+        o = order_transition(order_id=order("payment_failed").pk, name="abandon_payment")
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/dismiss/")
+        return _admin_outcome(response, OrderEvent.objects.filter(order=o, detail__has_key="dismissed").exists())
     if row_id == "admin-order-address":
         o = order("paid")
         response = _web(user).post(f"/admin/orders/order/{o.pk}/address/",
