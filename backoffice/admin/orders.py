@@ -581,7 +581,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             return found
 
         def row(order: Order, section: str) -> dict:
-            since = {"held": order.created_at, "ended": getattr(order, "ended_at", None),
+            since = {"held": getattr(getattr(order, "hold", None), "created_at", None), "ended": getattr(order, "ended_at", None),
                      "confirmation": order.charge_pending_since}.get(section) or order.updated_at
             return {"order": order, "buttons": buttons(order, section), "since": since,
                     "money": order_money_outcome(order) if section == "ended" else "",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django_q.models import Failure
 
@@ -184,8 +184,11 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
     every = settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
     return [
         AttentionSection(
-            "held", "Held for approval", "Approve or reject: the oldest have waited longest.",
-            orders=list(base.filter(state=OrderState.AWAITING_APPROVAL).order_by("created_at", "id")[:shown]),
+            "held", "Held for approval",
+            "Approve or reject, the earliest deadline first: at the deadline the hold's action runs (a reminder, "
+            "or the order is cancelled or approved by itself).",
+            orders=list(base.filter(state=OrderState.AWAITING_APPROVAL).select_related("hold", "hold__assignee")
+                        .order_by(F("hold__deadline").asc(nulls_last=True), "created_at", "id")[:shown]),
         ),
         AttentionSection(
             "failed", "Payment or shipping failed", "Retry once the customer or the carrier has sorted it out.",

@@ -30,6 +30,7 @@ from orders.services.payment_pending import PAYMENT_PENDING_EVENT
 from tests.backoffice.test_order_actions import action_url, texts
 from tests.conftest import CARD_DECLINE, SHIPPING
 from tests.order_states import order_move
+from workflows.models import Hold
 from workflows.pipeline import RefundInFull
 
 pytestmark = pytest.mark.django_db
@@ -423,3 +424,15 @@ def test_needs_attention_takes_nine_queries_whatever_it_lists(order_in, django_a
         sections = needs_attention()
 
     assert all(section.count == 2 for section in sections if section.key != "unwanted")
+
+
+def test_held_orders_say_why_who_and_until_when_the_earliest_deadline_first(clerk_client, order_in, shop_staff):
+    later, sooner = order_in("awaiting_approval"), order_in("awaiting_approval")
+    Hold.objects.filter(order=sooner).update(deadline=timezone.now() - timedelta(minutes=5), assignee=shop_staff)
+
+    html = clerk_client.get(ATTENTION).content.decode()
+
+    held = html[html.index('data-section="held"'):html.index('data-section="failed"')]
+    assert held.index(sooner.number) < held.index(later.number)
+    assert "Big orders" in held and "<strong>overdue</strong> since" in held and "deadline " in held
+    assert f"assigned to {shop_staff.email}" in held and "assigned to nobody" in held
