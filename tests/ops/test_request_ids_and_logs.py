@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from store.logging import JsonFormatter, RequestContextFilter
-from tests.conftest import CARD_APPROVE, SHIPPING
+from tests.conftest import CARD_APPROVE, SHIPPING, wait_for
 from tests.ops.conftest import json_log_lines, settle
 from tests.order_states import path_to
 
@@ -55,9 +55,15 @@ def test_the_request_id_comes_back_and_travels_into_the_workers_transition_lines
     order_id = response.json()["id"]
     assert settle(order_id, "delivered", "failed", "refunded", "cancelled").state == "delivered"
 
-    # One JSON line per transition, written by the worker's task processes.
-    lines = [line for line in worker_lines(metrics_cluster)
-             if line.get("logger") == "orders.transitions" and line.get("order_id") == order_id]
+    # One JSON line per transition, written by the worker's task processes once each commits: the
+    # last may reach the pipe just after the order is seen delivered.
+    def transition_lines() -> list[dict]:
+        return [line for line in worker_lines(metrics_cluster)
+                if line.get("logger") == "orders.transitions" and line.get("order_id") == order_id]
+
+    wait_for(lambda: len(transition_lines()) >= len(path_to("delivered")), timeout=30,
+             message="the worker's line of every transition")
+    lines = transition_lines()
     assert [line["transition"] for line in lines] == path_to("delivered")
     for line in lines:
         assert line["request_id"] == "abc-123"
