@@ -224,13 +224,6 @@ class ReviewRuleForm(type("ConditionRows", (forms.Form,), _condition_rows()), fo
             rows.append((negated, leaf))
         return rows if len(rows) <= cls.ROWS else None
 
-    def _update_errors(self, errors):
-        # The model's own check of the condition: the rows already said what is wrong with it.
-        problems = errors.error_dict.pop("condition", None) if hasattr(errors, "error_dict") else None
-        if problems and not self.errors:
-            self.add_error(None, problems)
-        super()._update_errors(errors)
-
     @staticmethod
     def _value_text(leaf: dict) -> str:
         value = leaf["value"]

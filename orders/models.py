@@ -602,7 +602,7 @@ class PaymentWebhookEvent(models.Model):
 
 
 class OrderAwaitingApproval(Order):
-    """The admin's approval queue: orders a review rule held, oldest first (backoffice.admin.approvals)."""
+    """The admin's approval queue: held orders, the earliest deadline first (backoffice.admin.approvals)."""
 
     class Meta:
         proxy = True

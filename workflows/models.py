@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from workflows.review.conditions import ConditionInvalid, condition_clean, condition_matches, condition_words
+from workflows.review.conditions import condition_matches, condition_words
 
 HOLD_HOURS_MAX = 720  # 30 days
 
@@ -23,8 +23,8 @@ class ReviewRule(models.Model):
     """When its condition matches a validated order (and no rule before it did), hold the order for
     a person's approval or reject it before payment.
 
-    `condition` is a tree of comparisons over facts (workflows.review.conditions), kept canonical:
-    `clean()` (the admin's form, the API) checks it. Rules are asked in `priority` order, lowest
+    `condition` is a tree of comparisons over facts (workflows.review.conditions), kept canonical
+    by `condition_clean` wherever it is written (the admin's form, the API, the fixtures). Rules are asked in `priority` order, lowest
     first; the first that matches decides.
     """
 
@@ -60,11 +60,10 @@ class ReviewRule(models.Model):
         return self.name
 
     def clean(self) -> None:
+        # The condition is checked where it is written (condition_clean: the admin's rows, the API,
+        # the fixtures), not on every save: a rule whose category was deleted since can still be
+        # renamed or switched off.
         errors = {}
-        try:
-            self.condition = condition_clean(self.condition)
-        except ConditionInvalid as exc:
-            errors["condition"] = [str(problem) for problem in exc.problems]
         if self.action == self.Action.REJECT and not self.customer_message.strip():
             errors["customer_message"] = ["A rule that rejects says what the customer reads."]
         if self.action == self.Action.HOLD and not self.reason.strip():

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications.services import notification_send_pending
@@ -214,6 +214,12 @@ class Review:
     otherwise: str
 
     def run(self, order: Order) -> Order | bool:
+        try:
+            return self._decide(order)
+        except IntegrityError:  # the deciding rule was deleted meanwhile: ask the rules as they are now
+            return self._decide(order)
+
+    def _decide(self, order: Order) -> Order | bool:
         evaluation = review_evaluate(order)
         rule = evaluation.rule
         with transaction.atomic():

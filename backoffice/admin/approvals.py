@@ -1,6 +1,6 @@
 """The approval queue: held orders, the earliest deadline first, with approve and reject on every row."""
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -33,7 +33,8 @@ class ApprovalQueueAdmin(OrderAdmin):
     list_filter = ()
     date_hierarchy = None
     actions = ("approve_selected", "reject_selected", "assign_to_me", "unassign")
-    ordering = None  # the queue's own: by deadline (order_approval_queue)
+    def get_ordering(self, request: HttpRequest):
+        return (F("hold__deadline").asc(nulls_last=True), "created_at", "id")
     change_list_template = "admin/change_list.html"  # not the order list's (its export and report links)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:

@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
@@ -59,6 +60,17 @@ class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     @admin.display(description="condition")
     def condition_in_words(self, rule: ReviewRule) -> str:
         return rule.condition_words if rule.pk else "—"
+
+    def save_model(self, request: HttpRequest, obj: ReviewRule, form, change: bool) -> None:
+        if not change:
+            obj.save()
+            return
+        try:
+            obj.save(force_update=True)  # never bring back a rule another tab deleted meanwhile
+        except DatabaseError as exc:
+            if ReviewRule.objects.filter(pk=obj.pk).exists():
+                raise
+            raise Http404("The rule was deleted meanwhile; nothing was saved.") from exc
 
     def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "_backtest" in request.POST:

@@ -24,7 +24,7 @@ EXAMPLE = {"all": [{"fact": "total", "op": "gt", "value": 500}, {"fact": "accoun
 @pytest.fixture
 def new_account_rule(db):
     rule = ReviewRule(name="New account, big order", priority=10, action="hold", reason="New account over $500",
-                      condition=EXAMPLE)
+                      condition=condition_clean(EXAMPLE))
     rule.full_clean()
     rule.save()
     return rule
@@ -162,7 +162,7 @@ def test_a_tree_of_all_any_and_not_is_evaluated_and_said_in_words(catalog):
     ]})
 
     assert tree["any"][0]["all"][1]["value"] == ["AK", "HI"]
-    assert condition_words(tree) == ("(Order total ≥ $100.00 and Shipping state is one of AK, HI) or "
+    assert condition_words(tree) == ("(Order total ≥ $100.00 and Shipping state (USPS code) is one of AK, HI) or "
                                      "not (Categories in the order includes one of Software)")
     from workflows.review.conditions import condition_matches
     alaska = {"total": Decimal("120"), "ship_state": "AK", "categories": ["software"]}

@@ -18,6 +18,7 @@ from workflows.review.facts import FACTS, OP_WORDS, FactValueError
 GROUPS = ("all", "any")
 MAX_DEPTH = 5
 MAX_COMPARISONS = 30
+MAX_PROBLEMS = 30  # reported at most; the rest of a tree that bad is not read
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def condition_clean(condition: Any) -> dict:
     counted = [0]
     cleaned = _clean(condition, "", 1, problems, counted)
     if counted[0] > MAX_COMPARISONS:
-        problems.append(ConditionProblem("", f"A rule tests at most {MAX_COMPARISONS} comparisons."))
+        problems.insert(0, ConditionProblem("", f"A rule tests at most {MAX_COMPARISONS} comparisons."))
     if problems:
         raise ConditionInvalid(problems)
     return cleaned
@@ -59,6 +60,8 @@ def _clean(node: Any, path: str, depth: int, problems: list[ConditionProblem], c
     if depth > MAX_DEPTH:
         problems.append(ConditionProblem(path, f"Groups nest at most {MAX_DEPTH} deep."))
         return None
+    if counted[0] > MAX_COMPARISONS or len(problems) >= MAX_PROBLEMS:
+        return None  # said once, by condition_clean: a tree that size is not read further
     keys = set(node)
     if len(keys) == 1 and keys <= {*GROUPS, "not"}:
         (kind, inner), = node.items()
@@ -66,6 +69,10 @@ def _clean(node: Any, path: str, depth: int, problems: list[ConditionProblem], c
             return {"not": _clean(inner, _join(path, "not"), depth + 1, problems, counted)}
         if not isinstance(inner, list) or not inner:
             problems.append(ConditionProblem(_join(path, kind), "Expected a list of one or more conditions."))
+            return None
+        if len(inner) > MAX_COMPARISONS:
+            problems.append(ConditionProblem(_join(path, kind), f"A group holds at most {MAX_COMPARISONS} "
+                                                                f"conditions."))
             return None
         return {kind: [_clean(child, f"{_join(path, kind)}[{i}]", depth + 1, problems, counted)
                        for i, child in enumerate(inner)]}
@@ -78,14 +85,14 @@ def _clean(node: Any, path: str, depth: int, problems: list[ConditionProblem], c
     if fact is None:
         problems.append(ConditionProblem(path, f"Unknown fact {node['fact']!r}: one of {', '.join(FACTS)}."))
         return None
-    if node["op"] not in OP_WORDS:
-        problems.append(ConditionProblem(f"{path} ({fact.label})", f"Unknown op {node['op']!r}: one of "
-                                                                   f"{', '.join(fact.ops)}."))
+    where = f"{path} ({fact.label})" if path else fact.label
+    if not isinstance(node["op"], str) or node["op"] not in OP_WORDS:
+        problems.append(ConditionProblem(where, f"Unknown op {node['op']!r}: one of {', '.join(fact.ops)}."))
         return None
     try:
         value = fact.value(node["op"], node["value"])
     except FactValueError as exc:
-        problems.append(ConditionProblem(f"{path} ({fact.label})", str(exc)))
+        problems.append(ConditionProblem(where, str(exc)))
         return None
     return {"fact": fact.name, "op": node["op"], "value": value}
 

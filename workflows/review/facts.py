@@ -2,8 +2,9 @@
 
 A fact is about the order as placed (total, lines, categories, where it ships, the risk
 score) or about its customer before it (account age, delivered orders, lifetime spend,
-declined payments). Customer facts count only the customer's orders placed before this one,
-so a backtest on an old order reads it as it was then. `facts_read` reads the facts a set of
+declined payments). Customer facts count only what came before the order: the orders placed
+before it (in the state and with the refunds they have now) and the declines of the 30 days
+before it. `facts_read` reads the facts a set of
 rules needs for many orders in at most three queries.
 """
 import re
@@ -19,6 +20,7 @@ from django.db.models.functions import Coalesce
 from catalog.models import Category
 from orders.models import Order, OrderEvent, OrderLine
 from orders.states import OrderState
+from workflows.review.places import state_code
 
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
 TEXT_OPS = ("eq", "ne", "in")
@@ -40,7 +42,8 @@ class FactValueError(ValueError):
 def _integer(low: int, high: int, unit: str) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         text = value if isinstance(value, str) else (str(value) if isinstance(value, int) and not isinstance(value, bool) else None)
-        if text is None or not _INTEGER.match(text) or not low <= int(text) <= high:
+        # A string of digits longer than the range's is out of it (and int() of thousands is slow).
+        if text is None or len(text) > len(str(high)) or not _INTEGER.match(text) or not low <= int(text) <= high:
             raise FactValueError(f"Enter a whole number of {unit} from {low} to {high:,}, in digits 0–9.")
         return int(text)
     return parse
@@ -50,7 +53,7 @@ def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise FactValueError("Enter an amount in dollars, like 500 or 499.99.")
     text = value if isinstance(value, str) else str(value)
-    if not _MONEY.match(text):
+    if len(text) > len(f"{MAX_MONEY}") or not _MONEY.match(text):
         raise FactValueError("Enter an amount in dollars with at most two decimals, like 500 or 499.99, in digits "
                              "0–9; it cannot be negative.")
     try:
@@ -69,9 +72,10 @@ def _zip3(value: Any) -> str:
 
 
 def _state(value: Any) -> str:
-    if not isinstance(value, str) or not _STATE.match(value.strip()):
-        raise FactValueError('Enter a state as customers write it, like "IL" or "Illinois" (letters only).')
-    return value.strip().upper()
+    code = state_code(value) if isinstance(value, str) and _STATE.match(value.strip()) else ""
+    if not code:
+        raise FactValueError('Enter a US state by its code or name, like "IL" or "Illinois".')
+    return code
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,7 @@ FACTS: dict[str, Fact] = {fact.name: fact for fact in (
     Fact("item_count", "Number of items", NUMBER_OPS, _integer(0, 100_000, "items")),
     Fact("line_count", "Number of lines", NUMBER_OPS, _integer(0, 1_000, "lines")),
     Fact("categories", "Categories in the order", SET_OPS, _category, choices=_category_choices),
-    Fact("ship_state", "Shipping state", TEXT_OPS, _state),
+    Fact("ship_state", "Shipping state (USPS code)", TEXT_OPS, _state),
     Fact("zip_prefix", "ZIP code's first three digits", TEXT_OPS, _zip3),
     Fact("risk_score", "Risk score (0–100)", NUMBER_OPS, _integer(0, 100, "points")),
     Fact("account_age_days", "Account age in days", NUMBER_OPS, _integer(0, 36_500, "days")),
@@ -199,8 +203,8 @@ def facts_read(order_ids: list[int], names: Iterable[str]) -> dict[int, dict[str
     for row in rows:
         values = {name: row[name] for name in names if name in _ANNOTATIONS}
         values.update({name: row[field] for name, field in _ORDER_FIELDS.items() if name in names})
-        if "ship_state" in names:
-            values["ship_state"] = row["ship_state"].strip().upper()
+        if "ship_state" in names:  # its USPS code; text that names no state stays as written, uppercased
+            values["ship_state"] = state_code(row["ship_state"]) or row["ship_state"].strip().upper()
         if "zip_prefix" in names:
             values["zip_prefix"] = row["ship_zip"][:3]
         if "account_age_days" in names:

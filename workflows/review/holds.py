@@ -27,6 +27,7 @@ from store.errors import PermissionRefused
 from store.links import public_url
 from workflows.models import Hold, HoldExpiry, RuleEvaluation
 from workflows.queueing import pipeline_enqueue
+from workflows.review.evaluate import review_evaluate
 
 logger = logging.getLogger("workflows.holds")
 
@@ -38,14 +39,19 @@ EXPIRE_BATCH = 200  # holds handled per run, earliest deadline first
 def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -> Hold:
     """The hold `event` (a transition into awaiting approval) puts on `order`: its rule, reason,
     deadline and expiry action come from the evaluation the event names (else the rule's name
-    it gives is the reason), else it is the pipeline's own (SYSTEM_REASONS), under the shop's
-    defaults (settings.REVIEW_HOLDS)."""
+    it gives is the reason), under the shop's defaults (settings.REVIEW_HOLDS). A hold of the
+    pipeline's own (SYSTEM_REASONS) records what the rules say of the order and only reminds."""
     now = now or timezone.now()
     evaluation_id = event.detail.get("evaluation")
     evaluation = (RuleEvaluation.objects.select_related("rule").filter(pk=evaluation_id).first()
                   if evaluation_id else None)
     rule = evaluation.rule if evaluation else None
     rule_name = rule.name if rule else str(event.detail.get("rule", ""))
+    if not rule_name:
+        # The pipeline's own hold skipped the review (risk screening did not answer): staff read what
+        # the rules say of the order, and its deadline only ever reminds, never decides.
+        evaluation = review_evaluate(order)
+        evaluation.save()
     hours = (rule.hold_hours if rule else None) or settings.REVIEW_HOLDS["HOURS"]
     hold, _ = Hold.objects.update_or_create(order=order, defaults={
         "rule": rule,
@@ -55,7 +61,8 @@ def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -
         "system": not rule_name,
         "evaluation": evaluation,
         "deadline": now + timedelta(hours=hours),
-        "expiry_action": (rule.expiry_action if rule else "") or settings.REVIEW_HOLDS["EXPIRY_ACTION"],
+        "expiry_action": (HoldExpiry.REMIND if not rule_name else
+                          (rule.expiry_action if rule else "") or settings.REVIEW_HOLDS["EXPIRY_ACTION"]),
         "customer_message": rule.customer_message if rule else "",
         "created_at": now,
         "expired_at": None, "expiry_outcome": "", "resolved_at": None, "resolution": "", "resolved_by": None,
@@ -151,4 +158,10 @@ def holds_expire(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = list(Hold.objects.filter(resolved_at__isnull=True, expired_at__isnull=True, deadline__lte=now)
                .order_by("deadline", "id").values_list("pk", flat=True)[:EXPIRE_BATCH])
-    return sum(1 for hold_id in due if hold_expire(hold_id=hold_id, now=now))
+    ran = 0
+    for hold_id in due:
+        try:
+            ran += bool(hold_expire(hold_id=hold_id, now=now))
+        except Exception:  # one hold that fails (and rolled back) never keeps the others waiting
+            logger.exception("the expiry of hold %s failed; it is tried again on the next sweep", hold_id)
+    return ran

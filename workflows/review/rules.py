@@ -1,31 +1,51 @@
 """Review rules written by staff through the API (the admin saves its own form): every change
-is checked as the model checks it and recorded by the audit trail (django-auditlog)."""
+is checked as the admin checks it and recorded by the audit trail (django-auditlog)."""
 from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError
+
 from store import permissions
+from store.errors import NotFound
 from workflows.models import ReviewRule
+from workflows.review.conditions import ConditionInvalid, condition_clean
 
 RULE_FIELDS = ("name", "priority", "enabled", "action", "condition", "reason", "customer_message", "hold_hours",
                "expiry_action")
 
 
-def review_rule_create(*, actor, **values: Any) -> ReviewRule:
-    """A new rule from checked `values` (RULE_FIELDS). Raises PermissionRefused, ValidationError."""
-    permissions.require(actor, permissions.RULE_ADD)
-    rule = ReviewRule(**{name: values[name] for name in RULE_FIELDS if name in values})
+def _checked(rule: ReviewRule, values: dict[str, Any]) -> ReviewRule:
+    if "condition" in values:
+        try:
+            values = {**values, "condition": condition_clean(values["condition"])}
+        except ConditionInvalid as exc:
+            raise ValidationError({"condition": [str(problem) for problem in exc.problems]}) from exc
+    for name in RULE_FIELDS:
+        if name in values:
+            setattr(rule, name, values[name])
     rule.full_clean()
+    return rule
+
+
+def review_rule_create(*, actor, **values: Any) -> ReviewRule:
+    """A new rule from `values` (RULE_FIELDS). Raises PermissionRefused, ValidationError."""
+    permissions.require(actor, permissions.RULE_ADD)
+    rule = _checked(ReviewRule(), values)
     rule.save()
     return rule
 
 
 def review_rule_update(*, rule: ReviewRule, actor, **values: Any) -> ReviewRule:
-    """`rule` with the given `values` changed. Raises PermissionRefused, ValidationError."""
+    """`rule` with the given `values` changed. Raises PermissionRefused, ValidationError, NotFound
+    (deleted meanwhile: it is not brought back)."""
     permissions.require(actor, permissions.RULE_CHANGE)
-    for name in RULE_FIELDS:
-        if name in values:
-            setattr(rule, name, values[name])
-    rule.full_clean()
-    rule.save()
+    rule = _checked(rule, values)
+    try:
+        rule.save(force_update=True)
+    except DatabaseError as exc:  # "did not affect any rows": someone deleted it since it was read
+        if ReviewRule.objects.filter(pk=rule.pk).exists():
+            raise
+        raise NotFound("The rule was deleted meanwhile; nothing was saved.") from exc
     return rule
 
 

@@ -32,6 +32,7 @@ from django.db import transaction
 from catalog.models import Category, Product
 from catalog.stock import stock_opened
 from workflows.models import ReviewRule
+from workflows.review.conditions import ConditionInvalid, condition_clean
 
 FIXTURES_DIR = Path(settings.BASE_DIR) / "fixtures"
 DEMO_ADMIN_EMAIL = "admin@example.com"
@@ -116,7 +117,10 @@ def _fixture_rules(path: Path) -> list[tuple[str, list[str], ReviewRule]]:
             raise CommandError(f"{path}: every review rule needs a key of its own ({obj.name!r} has {key!r})")
         keys.add(key)
         try:
+            obj.condition = condition_clean(obj.condition)
             obj.clean()
+        except ConditionInvalid as exc:
+            raise CommandError(f"{path}: review rule {key!r} is not valid: {exc}") from exc
         except ValidationError as exc:
             raise CommandError(f"{path}: review rule {key!r} is not valid: {exc.message_dict}") from exc
         rules.append((key, list(entry.get("previous_names", [])), obj))
@@ -165,7 +169,7 @@ class Command(BaseCommand):
             "--update",
             action="store_true",
             help="Also update existing review rules (found by name or a previous name in the fixture) to the "
-            "fixture's name, field, operator, value and enabled. Products are never updated: their stock and "
+            "fixture's name, priority, condition, action and the rest. Products are never updated: their stock and "
             "prices belong to the running shop.",
         )
 
