@@ -93,6 +93,7 @@ def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPol
                 time.sleep(policy.backoff(attempt))
             continue
         simulated_ms += result.latency_ms
-        metrics.step_attempt(step, "ok" if result.ok else "failed", time.monotonic() - started)
+        answer = "ok" if result.ok else "pending" if result.pending else "failed"
+        metrics.step_attempt(step, answer, time.monotonic() - started)
         closed = breakers.succeeded(step)
         return StepOutcome(ANSWERED, attempt, simulated_ms, result=result, opened_until=opened_until, closed=closed)
