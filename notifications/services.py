@@ -19,6 +19,7 @@ from notifications.models import Notification
 from orders.models import Order
 from orders.services.reorder import order_money_outcome
 from providers import registry
+from providers.calls import ProviderRequest, call_recorded
 from store import turns
 
 logger = logging.getLogger("notifications.services")
@@ -109,10 +110,12 @@ def notification_send(notification_id: int, notification: Notification | None = 
             return False
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
+    key = f"order-{notification.order_id}-{notification.event_type}"
     try:
+        sender = registry.notification()
         with turns.waiting():  # a pipeline run lets the others work while the mail provider answers
-            registry.notification().send(key=f"order-{notification.order_id}-{notification.event_type}",
-                                         to=notification.user.email, subject=notification.title, body=notification.body)
+            call_recorded(ProviderRequest("notification", "send", key, notification.order_id), lambda: sender.send(
+                key=key, to=notification.user.email, subject=notification.title, body=notification.body))
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
         Notification.objects.filter(pk=notification_id).update(email_claimed_until=None)

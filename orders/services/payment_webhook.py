@@ -111,7 +111,7 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
     asked (charge_status by key) and only what it confirms is applied, with its reference."""
     answer = _apply(event)
     if isinstance(answer, _AskProvider):
-        status = charge_status_ask(answer.provider, key=event.key, reference="")
+        status = charge_status_ask(answer.provider, key=event.key, reference="", order_id=event.order_id)
         answer = _apply(event, asked=True, confirmed=status)
     return answer
 
