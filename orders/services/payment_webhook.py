@@ -42,6 +42,7 @@ from providers.webhooks import (
     signature_verify,
 )
 from store.errors import DomainError, NotFound, ValidationFailed
+from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.payment_webhook")
 
@@ -217,6 +218,7 @@ def _record(event: PaymentEvent, order: Order, outcome: str, *, state: str = "",
         "transition": transition, "note": note[:200],
         "unwanted": PaymentWebhookEvent.Unwanted.OPEN if unwanted else "",
         "payload": {"created": event.created, "key": event.key, "reference": event.reference, "reason": event.reason},
+        "request_id": request_id_var.get() or "",
     })
 
 
@@ -238,6 +240,7 @@ def _stale_record(body: bytes, signature: str | None, why: str) -> None:
                 "order_state": order.state, "note": why[:200],
                 "payload": {"created": event.created, "key": event.key, "reference": event.reference,
                             "reason": event.reason},
+                "request_id": request_id_var.get() or "",
             })
     except IntegrityError:  # kept meanwhile by another delivery of the event
         pass
