@@ -162,10 +162,10 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
                     return _ignore(event, order, why)
                 if event.type == APPROVED:
                     arguments = {"transaction_id": confirmed.reference}
-            source = order.state
-            order = order_transition(order_id=order.pk, name=name, only_from=source,
+            # Kept before the transition it fires, so the order's trace reads cause, then effect.
+            _record(event, order, PaymentWebhookEvent.Outcome.APPLIED, state=order.state, transition=name)
+            order = order_transition(order_id=order.pk, name=name, only_from=order.state,
                                      detail={"webhook_event": event.id}, **arguments)
-            _record(event, order, PaymentWebhookEvent.Outcome.APPLIED, state=source, transition=name)
             # Fired for the provider, not by a step: hand the order back to the pipeline.
             order_ready_on_commit(order.pk)
     except IntegrityError:  # the same event, delivered twice at once, was kept by the other delivery
