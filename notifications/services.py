@@ -111,11 +111,15 @@ def notification_send(notification_id: int, notification: Notification | None = 
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
     key = f"order-{notification.order_id}-{notification.event_type}"
-    try:
-        sender = registry.notification()
+
+    def send():
         with turns.waiting():  # a pipeline run lets the others work while the mail provider answers
-            call_recorded(ProviderRequest("notification", "send", key, notification.order_id), lambda: sender.send(
-                key=key, to=notification.user.email, subject=notification.title, body=notification.body))
+            return registry.notification().send(key=key, to=notification.user.email, subject=notification.title,
+                                                body=notification.body)
+
+    try:
+        # Recorded outside the wait: a run writes to the database only in its turn.
+        call_recorded(ProviderRequest("notification", "send", key, notification.order_id), send)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
         Notification.objects.filter(pk=notification_id).update(email_claimed_until=None)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from django.db import DatabaseError, connection, transaction
+from django.db import Error, connection, transaction
 
 from providers.base import ChargeStatus, GatewayResult, GatewayTimeout
 from providers.models import ProviderCall
@@ -82,6 +82,6 @@ def call_record(request: ProviderRequest, *, outcome: str, reason: str, started:
                 row.save(force_insert=True)
         else:
             row.save(force_insert=True)
-    except DatabaseError as exc:
+    except Error as exc:  # DatabaseError, and InterfaceError for a connection that is gone
         logger.warning("provider call %s.%s %s (%s) not recorded: %s", request.provider, request.operation,
                        request.key, outcome, exc.__class__.__name__, extra={"order_id": request.order_id})
