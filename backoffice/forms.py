@@ -1,8 +1,9 @@
-"""Forms of the order admin (the order and customer pages' buttons, the report's period): they
-parse input, the services and selectors decide.
+"""Forms of the back office (the order and customer pages' buttons, the report's period, a
+review rule): they parse input, the services and selectors decide.
 
 Reject and cancel take storefront.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
 """
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,9 @@ from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.services import NOTE_MAX_LENGTH
 from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
+from workflows.models import HOLD_HOURS_MAX, ReviewRule
+from workflows.review.conditions import ConditionInvalid, condition_clean
+from workflows.review.facts import FACTS, OP_WORDS, fact_choices
 
 
 class ErrorTextMixin:
@@ -150,4 +154,120 @@ class ReportPeriodForm(forms.Form):
                 raise forms.ValidationError("The period ends before it starts: “From” must be on or before “To”.")
             if (end - start).days + 1 > self.MAX_DAYS:
                 raise forms.ValidationError(f"Choose a period of at most {self.MAX_DAYS} days.")
+        return cleaned
+
+
+CONDITION_ROWS = 8
+
+
+def _condition_rows() -> dict[str, forms.Field]:
+    """The fields of CONDITION_ROWS rows: c<row>_not, c<row>_fact, c<row>_op, c<row>_value."""
+    facts, ops = [("", "—"), *fact_choices()], [("", "—"), *OP_WORDS.items()]
+    fields = {}
+    for row in range(CONDITION_ROWS):
+        fields[f"c{row}_not"] = forms.BooleanField(label="not", required=False)
+        fields[f"c{row}_fact"] = forms.ChoiceField(label="fact", choices=facts, required=False)
+        fields[f"c{row}_op"] = forms.ChoiceField(label="test", choices=ops, required=False)
+        fields[f"c{row}_value"] = forms.CharField(
+            label="value", required=False, max_length=500,
+            help_text="For “is one of”, separate values with commas." if row == 0 else "")
+    return fields
+
+
+class ReviewRuleForm(type("ConditionRows", (forms.Form,), _condition_rows()), forms.ModelForm):
+    """A review rule as staff write it: what it does, and its condition as rows of "fact, test,
+    value" joined by all or any, each row maybe negated. The rows become the rule's condition
+    tree (workflows.review.conditions), checked against the facts' types: a problem shows on its
+    row's value. A condition the rows cannot show (groups inside groups, written through the API)
+    is kept as it is and shown in words (`nested`)."""
+
+    ROWS = CONDITION_ROWS
+    match = forms.ChoiceField(label="Match", choices=(("all", "All of these conditions"),
+                                                      ("any", "Any of these conditions")), initial="all",
+                              required=False)
+
+    class Meta:
+        model = ReviewRule
+        fields = ("name", "priority", "enabled", "action", "reason", "customer_message", "hold_hours",
+                  "expiry_action")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.nested = False
+        for field in ("priority", "hold_hours"):
+            self.fields[field] = AsciiIntegerFormField(
+                label=self.fields[field].label, required=self.fields[field].required,
+                help_text=self.fields[field].help_text, min_value=0 if field == "priority" else 1,
+                max_value=2_147_483_647 if field == "priority" else HOLD_HOURS_MAX)
+        condition = self.instance.condition if self.instance.pk else None
+        if condition:
+            rows = self.rows_of(condition)
+            if rows is None:
+                self.nested = True
+            else:
+                self.initial["match"] = "any" if "any" in condition else "all"
+                for row, (negated, leaf) in enumerate(rows):
+                    self.initial.update({f"c{row}_not": negated, f"c{row}_fact": leaf["fact"],
+                                         f"c{row}_op": leaf["op"], f"c{row}_value": self._value_text(leaf)})
+
+    @classmethod
+    def rows_of(cls, condition: dict) -> list[tuple[bool, dict]] | None:
+        """(negated, comparison) per row when the tree is one group of comparisons, else None."""
+        kind = "all" if "all" in condition else "any" if "any" in condition else None
+        children = condition[kind] if kind else [condition]
+        rows = []
+        for child in children:
+            negated = "not" in child
+            leaf = child["not"] if negated else child
+            if "fact" not in leaf:
+                return None
+            rows.append((negated, leaf))
+        return rows if len(rows) <= cls.ROWS else None
+
+    def _update_errors(self, errors):
+        # The model's own check of the condition: the rows already said what is wrong with it.
+        problems = errors.error_dict.pop("condition", None) if hasattr(errors, "error_dict") else None
+        if problems and not self.errors:
+            self.add_error(None, problems)
+        super()._update_errors(errors)
+
+    @staticmethod
+    def _value_text(leaf: dict) -> str:
+        value = leaf["value"]
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    @staticmethod
+    def _value_of(fact: str, op: str, text: str):
+        items = [item.strip() for item in text.split(",") if item.strip()] if op == "in" else None
+        if fact == "categories":  # staff type names or slugs
+            by_name = {name.lower(): slug for slug, name in FACTS["categories"].choices()}
+            items = [by_name.get(item.lower(), item) for item in (items or [text.strip()])]
+        return items if items is not None else text.strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.nested:
+            return cleaned
+        rows, tree_rows = [], []
+        for row in range(self.ROWS):
+            fact, op, text = (cleaned.get(f"c{row}_{part}") or "" for part in ("fact", "op", "value"))
+            if not (fact or op or text.strip()):
+                continue
+            if not fact or not op:
+                self.add_error(f"c{row}_fact" if not fact else f"c{row}_op", "Choose a fact and a test for this row.")
+                continue
+            leaf = {"fact": fact, "op": op, "value": self._value_of(fact, op, text)}
+            rows.append({"not": leaf} if cleaned.get(f"c{row}_not") else leaf)
+            tree_rows.append(row)
+        if not rows:
+            if not self.errors:
+                self.add_error("c0_fact", "A rule needs at least one condition.")
+            return cleaned
+        try:
+            self.instance.condition = condition_clean({cleaned.get("match") or "all": rows})
+        except ConditionInvalid as exc:
+            for problem in exc.problems:
+                index = re.match(r"^(?:all|any)\[(\d+)\]", problem.path)
+                row = tree_rows[int(index.group(1))] if index else 0
+                self.add_error(f"c{row}_value", problem.message)
         return cleaned

@@ -26,6 +26,9 @@ logger = logging.getLogger("notifications.services")
 
 MESSAGES = {
     "order.created": ("Order {number} received", "Thanks! We received your order {number} for ${total}."),
+    "order.held": ("Order {number} is being reviewed",
+                   "We are reviewing order {number} (${total}) before taking payment. Nothing was charged yet; "
+                   "we will e-mail you as soon as it goes ahead."),
     "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),

@@ -65,6 +65,8 @@ class Actor(models.TextChoices):
 # words staff type for each other stay on the order's timeline (the event's "note").
 SHOP_CANCELLED_TEXT = "Cancelled by the shop"
 SHOP_REJECTED_TEXT = "We could not accept this order"
+# What the customer reads while a person reviews the order (a hold): no money has moved yet.
+REVIEWING_TEXT = "The shop is reviewing this order before taking payment · nothing was charged yet"
 
 S = OrderState
 
@@ -177,9 +179,6 @@ class Order(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # The order's own facts review rules may test (workflows.facts): field → label.
-    REVIEW_FACTS = {"total": "Order total (USD)", "risk_score": "Risk score (0–100)"}
-
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -252,13 +251,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=S.SCREENING, target=S.AWAITING_APPROVAL, permission=SYSTEM,
                 custom=means("Hold: risk screening unavailable", event="order.held", waits=True,
                              stages=(("risk", SKIPPED), ("approval", CURRENT)),
-                             note="Waiting for the shop to approve this order"))
+                             note=REVIEWING_TEXT))
     def risk_unavailable(self, *, reason: str = "") -> None:
         pass
 
     @transition(field=state, source=S.VALIDATED, target=S.AWAITING_APPROVAL, permission=SYSTEM,
                 custom=means("Hold for review", event="order.held", waits=True, stages=(("approval", CURRENT),),
-                             note="Waiting for the shop to approve this order"))
+                             note=REVIEWING_TEXT))
     def hold_for_review(self, *, rule: str = "") -> None:
         pass
 
@@ -273,6 +272,26 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              confirm=True, default_reason=SHOP_REJECTED_TEXT,
                              stages=(("approval", FAILED), ("cancelled", CANCELLED))))
     def reject(self, *, reason: str = "") -> None:
+        self.failure_reason = reason or SHOP_REJECTED_TEXT
+
+    # A review rule refuses the order before any money moves; the customer reads the rule's message.
+    @transition(field=state, source=S.VALIDATED, target=S.CANCELLED, permission=SYSTEM,
+                custom=means("Rejected by a review rule", event="order.cancelled",
+                             stages=(("approval", FAILED), ("cancelled", CANCELLED))))
+    def rule_reject(self, *, reason: str) -> None:
+        self.failure_reason = reason
+
+    # The hold's deadline passed and its expiry action decides instead of a person.
+    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.PAYING, permission=SYSTEM,
+                custom=means("Approved at the review deadline", stages=(("approval", DONE),),
+                             note="Approved by the shop"))
+    def auto_approve(self) -> None:
+        self._charge_await()
+
+    @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED, permission=SYSTEM,
+                custom=means("Cancelled at the review deadline", event="order.cancelled",
+                             stages=(("approval", FAILED), ("cancelled", CANCELLED))))
+    def auto_reject(self, *, reason: str = "") -> None:
         self.failure_reason = reason or SHOP_REJECTED_TEXT
 
     @transition(field=state, source=S.VALIDATED, target=S.PAYING, permission=SYSTEM,
@@ -460,9 +479,10 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
-    # Keys of `detail` for staff only (the note staff add when they reject or cancel): never
-    # shown or sent to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score"})
+    # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
+    # dismissal of an ended order, the review that held or rejected it): never shown or sent
+    # to the customer.
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
@@ -470,6 +490,11 @@ class OrderEvent(models.Model):
     @property
     def customer_detail(self) -> dict:
         return {key: value for key, value in (self.detail or {}).items() if key not in self.STAFF_ONLY_DETAIL}
+
+    @property
+    def staff_only(self) -> bool:
+        """A row that tells the customer nothing: no transition, no event, only staff-only detail."""
+        return not (self.transition or self.event_type or self.customer_detail)
 
     @property
     def actor_label(self) -> str:

@@ -3,6 +3,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -140,6 +141,40 @@ def orders_waiting_on(*, provider: str) -> QuerySet[Order]:
     """Orders in a state whose pipeline step calls `provider` (providers.steps), oldest first: while
     its circuit is open they wait there, and a closed circuit hands them back to the pipeline."""
     return Order.objects.filter(state__in=step_states(provider)).order_by("updated_at", "id")
+
+
+# --- A payment pending at the bank ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentWait:
+    """An order in `paying` whose charge the provider answered "pending" (3-D Secure, a transfer):
+    charge `reference` has waited since `since`; from `asks_from` the reconciliation schedule asks
+    the provider about it every `ask_every_minutes`; at `deadline` the order fails unless the
+    provider confirmed it. `asking`: that moment has come; `overdue`: the deadline has passed and
+    the order still waits (the pipeline run due then has not happened)."""
+
+    reference: str
+    since: datetime
+    asks_from: datetime
+    ask_every_minutes: int
+    deadline: datetime
+    asking: bool
+    overdue: bool
+
+
+def order_payment_wait(*, order: Order, now: datetime | None = None) -> PaymentWait | None:
+    """How the order waits for its payment's confirmation (settings.PAYMENT_CONFIRM_TIMEOUT,
+    PAYMENT_RECONCILE), None when no charge of it is pending. No query."""
+    if order.state != OrderState.PAYING or order.charge_pending_since is None:
+        return None
+    now = now or timezone.now()
+    since = order.charge_pending_since
+    asks_from = since + timedelta(seconds=settings.PAYMENT_RECONCILE["AFTER_SECONDS"])
+    deadline = since + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT)
+    return PaymentWait(reference=order.charge_pending_reference, since=since, asks_from=asks_from,
+                       ask_every_minutes=settings.PAYMENT_RECONCILE["EVERY_MINUTES"], deadline=deadline,
+                       asking=now >= asks_from, overdue=now >= deadline)
 
 
 # --- The order page's processing timeline ------------------------------------------------

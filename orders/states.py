@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from django_fsm import Transition
 
-from orders.meaning import Meaning
+from orders.meaning import FAILED, Meaning
 from orders.models import (
     SHOP_CANCELLED_TEXT,
     SHOP_REJECTED_TEXT,
@@ -20,7 +20,8 @@ from orders.models import (
 from store.permissions import SYSTEM
 
 __all__ = [
-    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "PAID_STATES", "REFUNDABLE_STATES", "SHOP_CANCELLED_TEXT",
+    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
+    "SHOP_CANCELLED_TEXT",
     "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
     "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
 ]
@@ -77,6 +78,12 @@ REFUNDABLE_STATES = _sources("refund")
 # Money was taken and not (fully) given back: from the payment on, until the refund. (Delayed
 # is among them: an order may stall in shipping; one that stalled in payment holds no money.)
 PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozenset({"refund"}))
+# The transitions that end an order because its payment failed (declined after its retries, or
+# never confirmed): a payment link may pay for it.
+PAYMENT_FAILED_ENDINGS = frozenset(
+    name for name, edge in TRANSITIONS.items()
+    if edge.target in TERMINAL_STATES and ("payment", FAILED) in meaning(name).stages
+)
 
 
 def person_transitions(order: Order, user) -> list[Transition]:

@@ -58,7 +58,8 @@ def SYSTEM(instance, user) -> bool:  # noqa: N802 - a constant in the declaratio
 
 ORDER_VIEW = StaffAction("orders.view_order", "see other customers' orders")
 # Cancel someone else's order, retry, re-drive, correct an address, send a payment link, check a
-# payment with the provider, close a provider's circuit: each refusal names its own (`refusal_to`).
+# payment with the provider, close a provider's circuit, dismiss an ended order from Needs
+# attention: each refusal names its own (`refusal_to`).
 ORDER_CHANGE = StaffAction("orders.change_order", "change orders")
 ORDER_APPROVE = StaffAction("orders.approve_order", "approve or reject held orders")
 ORDER_REFUND = StaffAction("orders.refund_order", "refund orders")
@@ -71,9 +72,16 @@ PRODUCT_CHANGE = StaffAction("catalog.change_product", "change products")
 # a product from sale and puts it back.
 PRODUCT_WITHDRAW = StaffAction("catalog.delete_product", "withdraw products from sale or put them back")
 
+# Review rules: which validated orders are held for approval or rejected (workflows.models.ReviewRule).
+RULE_VIEW = StaffAction("workflows.view_reviewrule", "see review rules")
+RULE_ADD = StaffAction("workflows.add_reviewrule", "add review rules")
+RULE_CHANGE = StaffAction("workflows.change_reviewrule", "change review rules")
+RULE_DELETE = StaffAction("workflows.delete_reviewrule", "delete review rules")
+
 STAFF_ACTIONS = (
     ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
+    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE,
 )
 
 

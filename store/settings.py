@@ -458,13 +458,17 @@ if _MEDIA_ELSEWHERE:  # its origin; a scheme-relative "//host/…" allows the ho
 STORE_LOW_STOCK_THRESHOLD = env_int("STORE_LOW_STOCK_THRESHOLD", 10, minimum=0)
 # The admin's "Needs attention" lists an order in a working state not updated for this long.
 STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30, minimum=1)
+# ... and an order whose payment or shipment failed for this many days after it ended, until
+# staff dismiss it or the customer places it again.
+STORE_ATTENTION_FAILED_DAYS = env_int("STORE_ATTENTION_FAILED_DAYS", 7, minimum=1)
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Collectors a /metrics scrape adds to the recorded metrics, by dotted path (store.metrics
-# imports no app): store_orders{state} and the providers' circuits, read from the database at scrape time.
-METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state", "providers.metrics.provider_circuits",
-                             "catalog.metrics.products_low_stock"]
+# imports no app): store_orders{state}, holds past their deadline, the providers' circuits and low
+# stock, read from the database at scrape time.
+METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state", "workflows.metrics.holds_overdue",
+                             "providers.metrics.provider_circuits", "catalog.metrics.products_low_stock"]
 # /healthz's checks that make it "degraded" (200) rather than "unhealthy" (503), by dotted path
 # (store.health imports no app): each returns (ok, detail), as store.health_checks' do.
 HEALTH_DEGRADED_CHECKS = {"providers": "providers.breakers.health_check"}
@@ -593,6 +597,19 @@ PIPELINE = {
     # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
 }
+
+# Holds for approval (workflows.review.holds): a held order waits HOURS for a person; at that
+# deadline EXPIRY_ACTION runs once, unless the rule that held it names its own: "remind" (e-mail
+# the assignee and the approvers, keep waiting), "cancel" (tell the customer, release the stock)
+# or "approve".
+HOLD_EXPIRY_ACTIONS = ("remind", "cancel", "approve")
+REVIEW_HOLDS = {
+    "HOURS": env_int("HOLD_HOURS", 24, minimum=1),
+    "EXPIRY_ACTION": os.environ.get("HOLD_EXPIRY_ACTION", "remind").strip().lower(),
+}
+if REVIEW_HOLDS["EXPIRY_ACTION"] not in HOLD_EXPIRY_ACTIONS:
+    raise ImproperlyConfigured(f"HOLD_EXPIRY_ACTION must be one of {', '.join(HOLD_EXPIRY_ACTIONS)}, "
+                               f"not {REVIEW_HOLDS['EXPIRY_ACTION']!r}.")
 
 # Circuit breakers per provider, shared by the worker processes (providers.breakers): open after
 # FAILURES consecutive timeouts, for COOL_DOWN_SECONDS; then one probe call (claimed for

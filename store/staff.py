@@ -22,6 +22,8 @@ SHOP_STAFF_PERMISSIONS = (
     "orders.view_refund",
     "workflows.view_reviewrule",
     "workflows.change_reviewrule",
+    "workflows.add_reviewrule",
+    "workflows.delete_reviewrule",
     "notifications.view_notification",
     "providers.view_gatewaycall",
     "auditlog.view_logentry",  # the "Staff actions" page

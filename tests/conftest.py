@@ -67,6 +67,21 @@ def staff_user(make_user):
     return make_user("staff@example.com", name="Sam Staff", is_staff=True, is_superuser=True)
 
 
+@pytest.fixture
+def shop_staff_group(db):
+    """The "Shop staff" group the data migration creates (created again here: transactional tests flush it)."""
+    from store.staff import shop_staff_group_sync
+
+    return shop_staff_group_sync()
+
+
+@pytest.fixture
+def shop_staff(make_user, shop_staff_group):
+    user = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
+    user.groups.add(shop_staff_group)
+    return user
+
+
 def _jwt_client(user):
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import RefreshToken

@@ -22,7 +22,8 @@ from providers.base import GatewayResult
 from workflows.queueing import pipeline_schedule
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
+    """A setting's seconds as people read them: "15 minutes", "1 minute", "90 seconds"."""
     if seconds % 60 == 0 and seconds >= 60:
         minutes = seconds // 60
         return f"{minutes} minute{'s' if minutes != 1 else ''}"
@@ -31,7 +32,7 @@ def _duration(seconds: int) -> str:
 
 def payment_expired_reason(timeout: int) -> str:
     """What the customer reads when the confirmation never came (`timeout` in seconds)."""
-    return f"The payment was not confirmed within {_duration(timeout)}; no charge was made"
+    return f"The payment was not confirmed within {duration_text(timeout)}; no charge was made"
 
 
 def _expire(order: Order, reference: str) -> Order | bool:

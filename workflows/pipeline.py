@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from notifications.services import notification_send_pending
@@ -32,8 +33,9 @@ from providers.calls import ProviderRequest
 from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
+from workflows.models import RuleEvaluation
 from workflows.queueing import pipeline_enqueue, pipeline_schedule
-from workflows.review import review_rule_matching
+from workflows.review.evaluate import review_evaluate
 from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
 
 S = OrderState
@@ -226,17 +228,31 @@ def circuit_wait(order: Order, provider: str) -> bool:
 
 @dataclass(frozen=True)
 class Review:
-    """Hold the order for approval when a review rule matches, else go on."""
+    """Ask the review rules (workflows.review): `hold` for approval or `reject` as the first rule
+    that matches says, else go on with `otherwise`. The evaluation commits with the transition."""
 
     hold: str
+    reject: str
     otherwise: str
 
     def run(self, order: Order) -> Order | bool:
-        rule = review_rule_matching(order)
-        if rule is not None:
-            return order_transition(order_id=order.pk, name=self.hold, only_from=order.state,
-                                    detail={"rule": rule.name}, rule=rule.name) or True
-        return order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state) or True
+        evaluation = review_evaluate(order)
+        rule = evaluation.rule
+        with transaction.atomic():
+            evaluation.save()
+            if evaluation.decision == RuleEvaluation.Decision.HOLD:
+                moved = order_transition(order_id=order.pk, name=self.hold, only_from=order.state,
+                                         detail={"evaluation": evaluation.pk}, rule=rule.name)
+            elif evaluation.decision == RuleEvaluation.Decision.REJECT:
+                moved = order_transition(order_id=order.pk, name=self.reject, only_from=order.state,
+                                         detail={"evaluation": evaluation.pk, "rule": rule.name},
+                                         reason=rule.customer_message)
+            else:
+                moved = order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state,
+                                         detail={"evaluation": evaluation.pk})
+            if moved is None:  # another run moved the order: this evaluation decided nothing
+                transaction.set_rollback(True)
+        return moved or True
 
 
 @dataclass(frozen=True)
@@ -293,7 +309,7 @@ PIPELINE = {
                            implementation="providers.risk.RiskSimulator",
                            success_fields=lambda result: {"risk_score": result.data["score"]},
                            unavailable="risk_unavailable"),
-    S.VALIDATED:      Review(hold="hold_for_review", otherwise="start_payment"),
+    S.VALIDATED:      Review(hold="hold_for_review", reject="rule_reject", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, operation="charge", key=payment_key,
                            success="payment_approved", failure="payment_declined", retry=RetryPolicy(2, 1.0, 30),
                            gateway=payment_gateway, success_fields=payment_fields, awaiting=payment_awaiting),

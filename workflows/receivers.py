@@ -10,9 +10,11 @@ from accounts.signals import password_reset_requested
 from notifications.account_mail import PASSWORD_RESET_TASK
 from notifications.services import notification_record
 from orders.signals import order_event, order_ready
+from orders.states import OrderState
 from workflows import metrics, outbox
 from workflows.delivery import notification_deliver, send_inline
 from workflows.queueing import pipeline_enqueue
+from workflows.review.holds import hold_open, hold_resolve
 
 
 @receiver(order_ready, dispatch_uid="workflows.pipeline_take")
@@ -62,3 +64,13 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
     if notification is not None and (event.transition or link or partial):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)
+
+
+@receiver(order_event, dispatch_uid="workflows.holds_follow")
+def holds_follow(sender, order, event, **kwargs) -> None:
+    """Open the order's hold with the transition that holds it, end it with the one that takes it
+    out: in that transition's transaction."""
+    if event.target_state == OrderState.AWAITING_APPROVAL and event.source_state != event.target_state:
+        hold_open(order=order, event=event)
+    elif event.source_state == OrderState.AWAITING_APPROVAL and event.target_state != event.source_state:
+        hold_resolve(order=order, event=event)

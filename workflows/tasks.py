@@ -18,6 +18,7 @@ from workflows import executor, outbox
 from workflows.delivery import send_inline
 from workflows.pipeline import pipeline_advance
 from workflows.queueing import pipeline_enqueue
+from workflows.review.holds import holds_expire
 
 logger = logging.getLogger("workflows.tasks")
 
@@ -99,10 +100,12 @@ def _redrive(order_ids: list[int], *, log_each: bool = True) -> int:
 
 
 def sweep_stuck_orders() -> int:
-    """Scheduled: queue what the outbox holds, e-mail what failed to go out, and re-enqueue the
-    pipeline for every stuck order. Returns how many stuck orders."""
+    """Scheduled: queue what the outbox holds, e-mail what failed to go out, run the expiry
+    action of holds past their deadline, and re-enqueue the pipeline for every stuck order.
+    Returns how many stuck orders."""
     outbox.outbox_relay()
     notifications_resend()
+    holds_expire()
     return _redrive(list(stuck_orders()[:1000]))
 
 

@@ -28,6 +28,7 @@ from notifications.models import Notification
 from notifications.services import EMAIL_ATTEMPTS
 from orders.models import Order, OrderEvent, PaymentWebhookEvent, StaffNote
 from orders.services.address import ADDRESS_CORRECTED
+from orders.services.dismissal import DISMISSED
 from orders.services.reorder import PAYMENT_LINK_EVENT
 from orders.states import TRANSITIONS, Actor, OrderState, meaning
 from providers.models import ProviderCall
@@ -101,6 +102,14 @@ def _address(value: Any) -> str:
     return ", ".join(str(value.get(part, "")) for part in ("address", "city", "state", "zip") if value.get(part))
 
 
+def _moment(value: Any) -> str:
+    """An ISO 8601 moment kept in a detail, as the admin shows times ("2026-12-05 14:03 UTC")."""
+    try:
+        return f"{timezone.localtime(datetime.fromisoformat(str(value))):%Y-%m-%d %H:%M %Z}"
+    except ValueError:
+        return str(value)
+
+
 def _attempts(value: Any) -> str:
     calls = int(value or 1)
     return f"after {calls} calls" if calls > 1 else ""
@@ -137,11 +146,13 @@ DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
     "restocked": lambda value: "units back to stock" if _yes(value) else "",
     "stock": lambda value: f"stock {value}",
     "expires_at": lambda value: f"the link works until {value}",
+    "deadline": lambda value: f"the hold's deadline was {_moment(value)}",
     "old_address": lambda value: f"from {_address(value)}",
     "new_address": lambda value: f"to {_address(value)}",
 }
 # Said by the headline or the entry's kind, or ids staff do not act on.
-DETAIL_UNSAID = frozenset({"step", "provider", "waiting", "message", "refund", "payment_link", "simulated_ms"})
+DETAIL_UNSAID = frozenset({"step", "provider", "waiting", "message", DISMISSED, "refund", "payment_link", "evaluation",
+                          "hold", "simulated_ms"})
 
 
 def detail_words(detail: dict) -> list[str]:
@@ -165,7 +176,7 @@ def event_headline(event: OrderEvent) -> str:
     detail = event.detail or {}
     if waiting := detail.get("waiting"):
         return f"Waiting: {waiting}"
-    if message := detail.get("message"):  # the pipeline's own sentence (a payment pending at the bank)
+    if message := detail.get("message") or detail.get(DISMISSED):  # the sentence it was written with
         return message
     if event.event_type in EVENT_HEADLINES:
         return EVENT_HEADLINES[event.event_type]

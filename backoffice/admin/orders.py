@@ -19,12 +19,14 @@ to it (workflows.trace), for whoever may see orders.
 
 Beside the list, for whoever may see orders: "Export CSV" (the orders the list's filters and
 search show, `export_view`), the orders report (`report_view`: revenue,
-refunds and orders per day and per state) and "Needs attention" (`attention_view`). The
+refunds and orders per day and per state) and "Needs attention" (`attention_view`; an order that
+ended after a failed payment or shipment stays there until staff dismiss it, `dismiss_view`). The
 approval queue (backoffice.admin.approvals) is this admin on held orders; what each button
 does is backoffice.admin.actions.
 """
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,6 +41,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
@@ -54,25 +57,39 @@ from backoffice.admin.inlines import (
     state_badge,
 )
 from backoffice.forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
-from backoffice.selectors.attention import needs_attention
+from backoffice.selectors.attention import FAILED_ENDED_STATES, failed_unattended, needs_attention
 from backoffice.selectors.dashboard import order_stalled_on, providers_not_closed
 from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_report, period_bounds
 from orders.forms import StaffDecisionForm
 from orders.models import Order
-from orders.selectors import lines_with_refunds, order_staff_notes
-from orders.services import RefundLineRequest, ShippingAddress, provider_circuit_close, refund_create
+from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes
+from orders.services import RefundLineRequest, ShippingAddress, order_dismiss, provider_circuit_close, refund_create
 from orders.services.address import order_address_correct, order_address_editable
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
-from orders.services.reorder import order_live_retry, payment_link_failed, payment_link_send
+from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
 from orders.states import OrderState, person_transitions
 from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import StaffAction
+from workflows.models import Hold
 from workflows.trace import order_trace
 
 S = OrderState
+
+
+@dataclass(frozen=True)
+class PageButton:
+    """A button that is no order action (ORDER_ACTIONS): it posts to a view of its own."""
+
+    label: str
+    dangerous: bool = False
+    confirm: bool = False
+
+
+DISMISS = PageButton("Dismiss")
+RECONCILE = PageButton("Check with the provider")
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -97,12 +114,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key", "review_facts", "retry_links",
+        "idempotency_key", "review", "retry_links",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review_facts",
+            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
             "retry_links",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -138,11 +155,32 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
 
     order_number_lookup = "pk"
 
-    @admin.display(description="facts for review")
-    def review_facts(self, order: Order) -> str:
-        """The order's own facts review rules may test (Order.REVIEW_FACTS), "—" where it has none yet."""
-        return " · ".join(f"{label}: {'—' if getattr(order, name) is None else getattr(order, name)}"
-                          for name, label in Order.REVIEW_FACTS.items())
+    @admin.display(description="review")
+    def review(self, order: Order) -> str:
+        """The risk score, what the review rules decided and why (the latest evaluation), and the
+        hold: its reason, assignee, deadline and what the deadline does."""
+        score = "—" if order.risk_score is None else order.risk_score
+        lines = [format_html("Risk score (0–100): {}", score)]
+        evaluation = order.rule_evaluations.order_by("-created_at", "-id").first()
+        if evaluation is not None:
+            deciding = evaluation.deciding
+            if deciding:
+                lines.append(format_html("{} by rule “{}”: {}", evaluation.get_decision_display(),
+                                         deciding["name"], deciding["because"]))
+            else:
+                asked = len(evaluation.outcomes)
+                lines.append(format_html("No review rule matched ({} asked)", asked))
+        hold = Hold.objects.filter(order=order).select_related("assignee").first()
+        if hold is not None:
+            when = date_format(timezone.localtime(hold.deadline), "DATETIME_FORMAT")
+            status = ("ended: " + hold.resolution.replace("_", " ")) if hold.resolved_at else (
+                "overdue since " + when if hold.overdue else "deadline " + when)
+            lines.append(format_html(
+                "Hold: {} · assigned to {} · {} · at the deadline: {}{}", hold.reason,
+                hold.assignee.email if hold.assignee_id else "nobody", status,
+                hold.get_expiry_action_display().lower(),
+                f" (done: {hold.expiry_outcome.lower()})" if hold.expiry_outcome else ""))
+        return format_html_join(format_html("<br>"), "{}", ((line,) for line in lines))
 
     @admin.display(description="tried again")
     def retry_links(self, order: Order) -> str:
@@ -234,6 +272,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                             if may_change and order_address_editable(order) else ""),
             "reconcile_url": (reverse("admin:orders_order_reconcile", args=[order.pk])
                               if may_change and order.state == S.PAYING and order.charge_key else ""),
+            "payment_wait": order_payment_wait(order=order),
+            "dismiss_url": (reverse("admin:orders_order_dismiss", args=[order.pk])
+                            if may_change and order.state in FAILED_ENDED_STATES
+                            and failed_unattended().filter(pk=order.pk).exists() else ""),
             "order": order,
         }
 
@@ -247,6 +289,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("<path:object_id>/reconcile/", wrap(self.reconcile_view), name="orders_order_reconcile"),
             path("<path:object_id>/trace/", wrap(self.trace_view), name="orders_order_trace"),
+            path("<path:object_id>/dismiss/", wrap(self.dismiss_view), name="orders_order_dismiss"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             path("export/", wrap(self.export_view), name="orders_order_export"),
             path("report/", wrap(self.report_view), name="orders_order_report"),
@@ -433,6 +476,25 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         }
         return TemplateResponse(request, "admin/orders/order/trace.html", context)
 
+    def dismiss_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST: "Dismiss" an order that ended after a failed payment or shipment: staff dealt with it,
+        so Needs attention stops listing it (orders.services.order_dismiss; change_order)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._require(request, permissions.ORDER_CHANGE, "dismiss orders")
+        order = self._order_or_404(object_id)
+        try:
+            dismissed = order_dismiss(order=order, actor=request.user)
+        except DomainError as error:
+            messages.error(request, error.message)
+        else:
+            if dismissed:
+                self.log_change(request, order, "Dismissed from Needs attention.")
+                messages.success(request, f"Order {order.number} dismissed: Needs attention no longer lists it.")
+            else:
+                messages.info(request, f"Order {order.number} was already dismissed; nothing changed.")
+        return self._back(request, order)
+
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
         self._require(request, permissions.ORDER_CHANGE, "correct shipping addresses")
@@ -526,15 +588,28 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         self._require(request, permissions.ORDER_VIEW)
         back = reverse("admin:orders_order_attention")
         may_see_tasks = request.user.has_perm("django_q.view_failure")
+        may_change = permissions.can(request.user, permissions.ORDER_CHANGE)
 
-        def buttons(order: Order) -> list[dict]:
-            return [{"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
-                    for action in ORDER_ACTIONS.values() if action.offered_to(request.user, order)]
+        def buttons(order: Order, section: str = "") -> list[dict]:
+            found = [{"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
+                     for action in ORDER_ACTIONS.values() if action.offered_to(request.user, order)]
+            if may_change and section == "confirmation" and order.charge_key:
+                found.insert(0, {"action": RECONCILE, "url": reverse("admin:orders_order_reconcile", args=[order.pk])})
+            if may_change and section == "ended":
+                found.append({"action": DISMISS, "url": reverse("admin:orders_order_dismiss", args=[order.pk])})
+            return found
+
+        def row(order: Order, section: str) -> dict:
+            since = {"held": order.created_at, "ended": getattr(order, "ended_at", None),
+                     "confirmation": order.charge_pending_since}.get(section) or order.updated_at
+            return {"order": order, "buttons": buttons(order, section), "since": since,
+                    "money": order_money_outcome(order) if section == "ended" else "",
+                    "wait": order_payment_wait(order=order) if section == "confirmation" else None}
 
         sections = [
             {
                 "section": section,
-                "orders": [{"order": order, "buttons": buttons(order)} for order in section.orders],
+                "orders": [row(order, section.key) for order in section.orders],
                 "tasks": [{"task": task, "buttons": buttons(task.order) if task.order else [],
                            "url": reverse("admin:django_q_failure_change", args=[task.failure.pk])
                            if may_see_tasks else ""} for task in section.tasks],

@@ -4,17 +4,30 @@ A failed django-q2 task names its order through its arguments: `TASK_ORDER_ARG` 
 argument of a task function is the order's id. A failed task is *settled*, and leaves the home page's alarm
 and this list, once its order reached a terminal state or was handed back to the pipeline
 (re-driven or retried) after the task failed; it stays in django-q2's failed-task list.
+
+An order that ended because its payment or shipment failed is listed for STORE_ATTENTION_FAILED_DAYS
+until staff dismiss it (orders.services.dismissal) or the customer places it again (Order.retries).
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django_q.models import Failure
 
-from orders.models import Order, PaymentWebhookEvent
-from orders.states import TERMINAL_STATES, TRANSITIONS, WORKING_STATES, OrderState, meaning
+from orders.models import Order, OrderEvent, PaymentWebhookEvent
+from orders.services.dismissal import DISMISSED
+from orders.states import (
+    PAYMENT_FAILED_ENDINGS,
+    TERMINAL_STATES,
+    TRANSITIONS,
+    WORKING_STATES,
+    Actor,
+    OrderState,
+    meaning,
+)
+from workflows.confirmation import duration_text
 from workflows.tasks import pipeline_run
 
 # "<module>.<function>" of a queued task → the position of the order's id among its arguments.
@@ -100,6 +113,50 @@ def stuck_since(now: datetime | None = None) -> datetime:
     return (now or timezone.now()) - timedelta(minutes=settings.STORE_ATTENTION_STUCK_MINUTES)
 
 
+def confirmation_late_after() -> int:
+    """Seconds after which a payment pending at the bank has lost its confirmation: the store started
+    asking the provider (PAYMENT_RECONCILE["AFTER_SECONDS"]) and one round of the schedule found no answer."""
+    return settings.PAYMENT_RECONCILE["AFTER_SECONDS"] + 60 * settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
+
+
+def confirmation_lost(*, now: datetime | None = None) -> QuerySet[Order]:
+    """Orders in `paying` whose charge has waited for the bank longer than `confirmation_late_after`,
+    longest first, each with `callbacks`: how many of the provider's callbacks about it the store
+    received (none settled it). One query."""
+    late = (now or timezone.now()) - timedelta(seconds=confirmation_late_after())
+    return (Order.objects.select_related("owner").filter(state=OrderState.PAYING, charge_pending_since__lt=late)
+            .annotate(callbacks=Count("payment_webhook_events")).order_by("charge_pending_since", "id"))
+
+
+# How an order ends because its payment or shipment failed: the payment given up on (declined after
+# its retries, or never confirmed), or the refund the pipeline made when shipping kept failing.
+FAILED_ENDING = (Q(transition__in=PAYMENT_FAILED_ENDINGS)
+                 | Q(transition="refund", source_state=OrderState.SHIP_FAILED, actor_kind=Actor.SYSTEM))
+FAILED_ENDED_STATES = frozenset(TRANSITIONS[name].target for name in (*PAYMENT_FAILED_ENDINGS, "refund"))
+
+
+def failed_since(now: datetime | None = None) -> datetime:
+    """Orders whose payment or shipment failed are listed this long after they ended (STORE_ATTENTION_FAILED_DAYS)."""
+    return (now or timezone.now()) - timedelta(days=settings.STORE_ATTENTION_FAILED_DAYS)
+
+
+def failed_unattended(*, now: datetime | None = None) -> QuerySet[Order]:
+    """Orders that ended because their payment or shipment failed (FAILED_ENDING) within
+    STORE_ATTENTION_FAILED_DAYS, that staff did not dismiss (orders.services.dismissal) and the
+    customer did not place again (Order.retries: Try again or a payment link); the oldest ending
+    first, each with `ended_at`. One query."""
+    since = failed_since(now)
+    endings = OrderEvent.objects.filter(FAILED_ENDING, order=OuterRef("pk")).order_by("-created_at", "-id")
+    return (Order.objects.select_related("owner")
+            # The ending saved the order, so a recent ending is on a recently updated order (indexed).
+            .filter(state__in=FAILED_ENDED_STATES, updated_at__gte=since)
+            .annotate(ended_at=Subquery(endings.values("created_at")[:1]))
+            .filter(ended_at__gte=since)
+            .exclude(Exists(OrderEvent.objects.filter(order=OuterRef("pk"), detail__has_key=DISMISSED)))
+            .exclude(Exists(Order.objects.filter(retry_of=OuterRef("pk"))))
+            .order_by("ended_at", "id"))
+
+
 def unwanted_charges(*, now: datetime | None = None, shown: int = 50) -> list[PaymentWebhookEvent]:
     """Approvals of charges their order did not want (PaymentWebhookEvent.unwanted), newest first:
     every one still to refund, and those settled within UNWANTED_SHOWN_DAYS. One query."""
@@ -111,15 +168,20 @@ def unwanted_charges(*, now: datetime | None = None, shown: int = 50) -> list[Pa
 
 def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[AttentionSection]:
     """What a person must look at now, at most `shown` per section: held orders, failed payments and
-    shipments, orders stuck in a working state, unsettled failed tasks, orders a provider outage
-    stalled, approvals of charges no order wanted. Seven queries."""
+    shipments (still to retry, and those that ended lately), payments whose confirmation was lost,
+    orders stuck in a working state, unsettled failed tasks, orders a provider outage stalled,
+    approvals of charges no order wanted. Nine queries (eight while no failed task names an order)."""
     base = Order.objects.select_related("owner").order_by("updated_at", "id")
-    # A shipped order waits for its delivery by design; the pipeline's sweeper re-runs stuck steps,
-    # so one still stuck after the threshold needs a person.
+    # A shipped order waits for its delivery by design, and a pending payment for the bank (listed
+    # on its own); the pipeline's sweeper re-runs stuck steps, so one still stuck after the
+    # threshold needs a person.
     since = stuck_since(now)
     delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
-    stuck = (Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=since)
-             | Q(state=OrderState.SHIPPED, updated_at__lt=since - delivery))
+    stuck = ((Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=since)
+              | Q(state=OrderState.SHIPPED, updated_at__lt=since - delivery))
+             & ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False))
+    days = settings.STORE_ATTENTION_FAILED_DAYS
+    every = settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
     return [
         AttentionSection(
             "held", "Held for approval", "Approve or reject: the oldest have waited longest.",
@@ -128,6 +190,23 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
         AttentionSection(
             "failed", "Payment or shipping failed", "Retry once the customer or the carrier has sorted it out.",
             orders=list(base.filter(state__in=(OrderState.PAYMENT_FAILED, OrderState.SHIP_FAILED))[:shown]),
+        ),
+        AttentionSection(
+            "ended", f"Ended after a failed payment or shipment (last {days} day{'s' if days != 1 else ''})",
+            "These orders ended without reaching the customer: their card was declined, their payment never "
+            "confirmed, or shipping failed and the shop refunded them. Tell the customer (a payment link from the "
+            "order's page lets them pay again), then dismiss; an order leaves by itself once the customer "
+            "places it again.",
+            orders=list(failed_unattended(now=now)[:shown]),
+        ),
+        AttentionSection(
+            "confirmation", "Payment confirmation not received",
+            f"The payment provider answered \"pending\" (3-D Secure, a bank transfer) more than "
+            f"{duration_text(confirmation_late_after())} ago and its confirmation has not come. The shop asks the "
+            f"provider every {'minute' if every == 1 else f'{every} minutes'} and fails the "
+            f"order {duration_text(settings.PAYMENT_CONFIRM_TIMEOUT)} after the charge answered; check with the "
+            "provider to ask now. One past its deadline is waiting on the worker: look at it, then retry the step.",
+            orders=list(confirmation_lost(now=now)[:shown]),
         ),
         AttentionSection(
             "stuck", "Stuck in a working state",

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from backoffice.selectors.attention import failed_tasks_open_count
@@ -96,15 +96,11 @@ def product_low_stock() -> QuerySet[Product]:
 
 
 def order_approval_queue(queryset: QuerySet[Order]) -> QuerySet[Order]:
-    """Held orders, oldest first, with their item count and the rule that held them (one query)."""
-    held_by = (
-        OrderEvent.objects.filter(order=OuterRef("pk"), transition="hold_for_review")
-        .order_by("-created_at", "-id")
-        .values("detail__rule")[:1]
-    )
+    """Held orders, the earliest deadline first, with their hold (rule, reason, the evaluation
+    that held them, assignee, deadline) and item count (one query)."""
     return (
         queryset.filter(state=OrderState.AWAITING_APPROVAL)
-        .select_related("owner")
-        .annotate(item_count=Sum("lines__quantity"), held_by=Subquery(held_by))
-        .order_by("created_at", "id")
+        .select_related("owner", "hold", "hold__assignee", "hold__evaluation")
+        .annotate(item_count=Sum("lines__quantity"))
+        .order_by(F("hold__deadline").asc(nulls_last=True), "created_at", "id")
     )

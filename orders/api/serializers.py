@@ -160,6 +160,22 @@ class RefundOutput(fields.ModelSerializer):
         fields = ["id", "amount", "reason", "lines", "reference", "createdAt"]
 
 
+def _for_staff(context: dict) -> bool:
+    request = context.get("request")
+    return request is not None and permissions.can(request.user, permissions.ORDER_VIEW)
+
+
+class TimelineOutput(serializers.ListSerializer):
+    """The order's events; a customer is not shown the rows only staff have something to read in
+    (OrderEvent.staff_only: a staff member dismissing the ended order)."""
+
+    def to_representation(self, data):
+        events = data.all() if hasattr(data, "all") else data
+        if not _for_staff(self.context):
+            events = [event for event in events if not event.staff_only]
+        return super().to_representation(events)
+
+
 class TimelineEntryOutput(fields.ModelSerializer):
     event = fields.CharField(source="event_type")
     fromState = fields.CharField(source="source_state")
@@ -170,21 +186,18 @@ class TimelineEntryOutput(fields.ModelSerializer):
                                                "customers' orders also see staff's internal note.")
     at = serializers.DateTimeField(source="created_at")
 
-    def _for_staff(self) -> bool:
-        request = self.context.get("request")
-        return request is not None and permissions.can(request.user, permissions.ORDER_VIEW)
-
     def get_actor(self, event: OrderEvent) -> str:
-        if self._for_staff():
+        if _for_staff(self.context):
             return event.actor_label
         return event.get_actor_kind_display()  # a customer is not told which staff member acted
 
     def get_detail(self, event: OrderEvent) -> dict:
-        return event.detail if self._for_staff() else event.customer_detail
+        return event.detail if _for_staff(self.context) else event.customer_detail
 
     class Meta:
         model = OrderEvent
         fields = ["event", "transition", "fromState", "toState", "actor", "detail", "at"]
+        list_serializer_class = TimelineOutput
 
 
 class OrderOutput(fields.ModelSerializer):

@@ -12,6 +12,7 @@ from orders.services.actions import (
     refund_create,
 )
 from orders.services.circuits import CircuitClosed, provider_circuit_close
+from orders.services.dismissal import order_dismiss
 from orders.services.notes import NOTE_MAX_LENGTH, staff_note_add
 from orders.services.payment_pending import PaymentPending, payment_pending_record
 from orders.services.payment_webhook import WebhookAnswer, payment_webhook_receive
@@ -34,6 +35,7 @@ __all__ = [
     "order_action",
     "order_approve",
     "order_cancel",
+    "order_dismiss",
     "order_place",
     "order_redrive",
     "order_reject",

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.signals import order_event
-from orders.states import Actor, OrderState
+from orders.states import PAYMENT_FAILED_ENDINGS, Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.links import public_url
 from store.request_context import request_id_var
@@ -81,7 +81,7 @@ def order_try_again_offered(*, order: Order, user) -> bool:
 def payment_link_failed(order: Order) -> bool:
     """Whether the order ended because its payment failed (a link lets the customer pay again)."""
     return order.state == OrderState.FAILED and not order.transaction_id and order.events.filter(
-        transition__in=("abandon_payment", "payment_expired")).exists()
+        transition__in=PAYMENT_FAILED_ENDINGS).exists()
 
 
 def payment_link_token(link: PaymentLink) -> str:

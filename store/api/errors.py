@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from rest_framework import exceptions, status
@@ -78,6 +79,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(exc.message, exc.code, exc.fields)
         retry_after = getattr(exc, "retry_after", None)
         return Response(body, status=exc.status, headers={"Retry-After": str(retry_after)} if retry_after else None)
+    if isinstance(exc, DjangoValidationError):  # a model's own check (full_clean) in a service
+        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

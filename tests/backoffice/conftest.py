@@ -13,21 +13,8 @@ from catalog.models import Category, Product
 from orders.models import Order
 from orders.services import refund_create
 from providers.models import GatewayCall
-from store.staff import shop_staff_group_sync
-from workflows.models import OutboxTask, ReviewRule
-
-
-@pytest.fixture
-def shop_staff_group(db):
-    """The group the data migration creates (created again here: transactional tests flush it)."""
-    return shop_staff_group_sync()
-
-
-@pytest.fixture
-def shop_staff(make_user, shop_staff_group):
-    user = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
-    user.groups.add(shop_staff_group)
-    return user
+from tests.review_rules import rule_create
+from workflows.models import OutboxTask
 
 
 @pytest.fixture
@@ -71,7 +58,7 @@ def store_rows(order_in, customer, catalog, make_user):
             order_in("awaiting_approval", items={"prod-008": 2}, user=make_user(f"shopper-{start + i}@example.com"))
             OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[order.pk, None],
                                       task_name=f"pipeline-order-{order.pk}", error="ConnectionError: refused")
-            ReviewRule.objects.create(name=f"Rule {start + i}", field="total", operator="gte", value=Decimal(500 + i))
+            rule_create(f"Rule {start + i}", "total", "gte", str(500 + i))
             category = Category.objects.create(name=f"Category {start + i}", slug=f"category-{start + i}",
                                                image="default")
             Product.objects.create(public_id=f"prod-{900 + start + i}", name=f"Thing {start + i}",

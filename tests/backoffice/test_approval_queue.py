@@ -1,20 +1,24 @@
-"""The approval queue: held orders only, oldest first, approved or rejected from the list."""
+"""The approval queue: held orders only, the earliest deadline first, approved or rejected from the list."""
+from datetime import timedelta
+
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from orders.models import Order, OrderEvent
 from orders.services import order_transition
 from orders.states import Actor
+from workflows.models import Hold
 
 QUEUE = "/admin/orders/orderawaitingapproval/"
 
 
-def test_the_queue_lists_held_orders_oldest_first_with_the_rule_that_held_them(
-    clerk_client, order_in, make_older
-):
-    newer = order_in("awaiting_approval", items={"prod-001": 7})
-    older = make_older(order_in("awaiting_approval"), days=2)
+def test_the_queue_lists_held_orders_by_deadline_with_why_who_and_how_long(clerk_client, order_in, make_older):
+    later = order_in("awaiting_approval", items={"prod-001": 7})
+    sooner = make_older(order_in("awaiting_approval"), days=2)
+    Hold.objects.filter(order=sooner).update(created_at=timezone.now() - timedelta(days=2),
+                                             deadline=timezone.now() + timedelta(hours=1))
     order_in("paid")
     order_in("validated")
 
@@ -22,12 +26,26 @@ def test_the_queue_lists_held_orders_oldest_first_with_the_rule_that_held_them(
 
     html = response.content.decode()
     rows = list(response.context["cl"].result_list)
-    assert [order.pk for order in rows] == [older.pk, newer.pk]
-    assert [(order.item_count, order.held_by) for order in rows] == [(2, "Big orders"), (7, "Big orders")]
-    assert "1049.93" in html  # 7 × 149.99
-    assert "2\xa0days" in html  # waiting time of the older order
-    assert f"Approve order {newer.number}" in html and f"Reject order {newer.number}" in html
-    assert reverse("admin:orders_order_action", args=[newer.pk, "approve"]) + f"?next={QUEUE}" in html
+    assert [order.pk for order in rows] == [sooner.pk, later.pk]
+    assert [(order.item_count, order.hold.reason) for order in rows] == [(2, "Big orders"), (7, "Big orders")]
+    assert "rule “Big orders”" in html and "nobody" in html
+    assert "$1,049.93" in html  # 7 × 149.99
+    assert "2\xa0days" in html  # how long the sooner one has waited
+    assert f"Approve order {later.number}" in html and f"Reject order {later.number}" in html
+    assert reverse("admin:orders_order_action", args=[later.pk, "approve"]) + f"?next={QUEUE}" in html
+
+
+def test_an_overdue_hold_says_so_and_staff_assign_held_orders_to_themselves(clerk_client, shop_staff, order_in):
+    order = order_in("awaiting_approval")
+    Hold.objects.filter(order=order).update(deadline=timezone.now() - timedelta(minutes=5))
+
+    assert "Overdue" in clerk_client.get(QUEUE).content.decode()
+    response = clerk_client.post(QUEUE, {"action": "assign_to_me", "_selected_action": [order.pk], "index": 0},
+                                 follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == ["1 held order assigned to you."]
+    assert Hold.objects.get(order=order).assignee == shop_staff
+    assert shop_staff.email in response.content.decode()
 
 
 def test_approving_from_the_queue_releases_the_order_to_payment(clerk_client, shop_staff, order_in):

@@ -30,7 +30,9 @@ def test_the_order_page_shows_the_pending_charge_and_the_button(pending, clerk_c
     html = clerk_client.get(page_of(pending)).content.decode()
 
     assert f"<code>{pending.charge_key}</code>" in html
-    assert f"<code>{charge.result['reference']}</code>, waiting for the bank since" in html
+    assert f"<dt>Pending charge</dt><dd><code>{charge.result['reference']}</code></dd>" in html
+    assert ("Waiting for the payment provider's confirmation of charge "
+            f"<code>{charge.result['reference']}</code> (3-D Secure or a bank transfer)") in html
     assert f'action="{reconcile_url(pending)}"' in html and "Check with the provider" in html
 
 

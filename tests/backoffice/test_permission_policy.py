@@ -15,11 +15,12 @@ from django.conf import settings
 from django.test import Client
 
 from catalog.models import Product
-from orders.models import Order, PaymentLink, StaffNote
+from orders.models import Order, OrderEvent, PaymentLink, StaffNote
 from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 from tests.payment_events import CARD_PENDING, bank_answered
+from workflows.models import ReviewRule
 
 ACTORS = ("customer", "staff, no permissions", "Shop staff", "superuser")
 # The admin's confirmation page posts this for reject and cancel; without it they only ask.
@@ -131,6 +132,10 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             response = jwt_client(user).post(f"/api/orders/{o.pk}/reconcile", {}, format="json")
             return Outcome(response.status_code, state_of(o) != "paying")
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/reconcile/"), state_of(o) != "paying")
+    if row_id == "admin-order-dismiss":
+        o = order_transition(order_id=order("payment_failed").pk, name="abandon_payment")
+        response = _web(user).post(f"/admin/orders/order/{o.pk}/dismiss/")
+        return _admin_outcome(response, OrderEvent.objects.filter(order=o, detail__has_key="dismissed").exists())
     if row_id == "admin-order-address":
         o = order("paid")
         response = _web(user).post(f"/admin/orders/order/{o.pk}/address/",
@@ -168,6 +173,8 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         response = jwt_client(user).post(f"/api/orders/{o.pk}/notes", {"text": "Prefers deliveries after 5pm"},
                                          format="json")
         return Outcome(response.status_code, StaffNote.objects.filter(order=o).exists())
+    if row_id.startswith(("api-rule-", "admin-rule-")):
+        return _rule_outcome(row_id, user, jwt_client)
     if row_id == "api-product-add":
         response = jwt_client(user).post(
             "/api/products", {"name": "Desk Lamp", "price": "39.00", "category": "Electronics", "stock": 5}, format="json"
@@ -225,6 +232,31 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         })
         return _admin_outcome(response, not Product.objects.get(pk=product.pk).is_active)
     raise AssertionError(f"docs/permissions.md's permission table has a row this test does not know: {row_id}")
+
+
+RULE = {"name": "Big orders", "reason": "Over $1,000", "condition": {"all": [{"fact": "total", "op": "gte",
+                                                                           "value": "1000.00"}]}}
+
+
+def _rule_outcome(row_id: str, user, jwt_client) -> Outcome:
+    rule = ReviewRule.objects.create(**RULE)
+    if row_id == "api-rule-list":
+        return Outcome(jwt_client(user).get("/api/review-rules").status_code, False)
+    if row_id == "api-rule-add":
+        response = jwt_client(user).post("/api/review-rules", {**RULE, "name": "Bulk"}, format="json")
+        return Outcome(response.status_code, ReviewRule.objects.filter(name="Bulk").exists())
+    if row_id == "api-rule-change":
+        response = jwt_client(user).patch(f"/api/review-rules/{rule.pk}", {"enabled": False}, format="json")
+        return Outcome(response.status_code, not ReviewRule.objects.get(pk=rule.pk).enabled)
+    if row_id == "api-rule-delete":
+        response = jwt_client(user).delete(f"/api/review-rules/{rule.pk}")
+        return Outcome(response.status_code, not ReviewRule.objects.filter(pk=rule.pk).exists())
+    if row_id == "admin-rule-add":
+        form = {"name": "Bulk", "priority": "100", "enabled": "on", "action": "hold", "reason": "Many items",
+                "match": "all", "c0_fact": "item_count", "c0_op": "gte", "c0_value": "20"}
+        response = _web(user).post("/admin/workflows/reviewrule/add/", form)
+        return _admin_outcome(response, ReviewRule.objects.filter(name="Bulk").exists())
+    raise AssertionError(f"no rule row {row_id}")
 
 
 def parse(cell: str) -> tuple[int, str]:

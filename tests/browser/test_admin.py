@@ -1,7 +1,6 @@
 """The admin in a real browser: a Shop staff member signs in, approves a held order from the
 approval queue, and watches a real django-q2 worker take it to delivered."""
 import re
-from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -9,7 +8,7 @@ from playwright.sync_api import Page, expect
 from orders.models import Order
 from store.staff import shop_staff_group_sync
 from tests.conftest import CARD_APPROVE, PASSWORD, wait_for
-from workflows.models import ReviewRule
+from tests.review_rules import rule_create
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +18,7 @@ def test_staff_approve_a_held_order_from_the_queue_and_see_it_delivered(
 ):
     clerk = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
     clerk.groups.add(shop_staff_group_sync())
-    ReviewRule.objects.create(name="Orders of $1,000 or more", field="total", operator="gte", value=Decimal("1000"))
+    rule_create("Orders of $1,000 or more", "total", "gte", "1000")
     order = place_order(customer, {"prod-001": 7}, card=CARD_APPROVE)  # 7 × 149.99 = 1049.93
     wait_for(lambda: Order.objects.get(pk=order.pk).state == "awaiting_approval", timeout=60,
              message=f"order {order.number} to be held for approval")
@@ -36,7 +35,7 @@ def test_staff_approve_a_held_order_from_the_queue_and_see_it_delivered(
     expect(page.get_by_role("heading", level=1)).to_contain_text("Approval queue")
     row = page.get_by_role("row").filter(has_text=order.number)
     expect(row).to_contain_text("Orders of $1,000 or more")
-    expect(row).to_contain_text("1049.93")
+    expect(row).to_contain_text("$1,049.93")
     row.get_by_role("button", name=f"Approve order {order.number}").click()
 
     expect(page.get_by_text(f"Order {order.number} approved: it is now processing payment.")).to_be_visible()
@@ -61,7 +60,7 @@ def test_staff_reject_a_held_order_with_a_note_after_confirming(page: Page, live
                                                                   place_order):
     clerk = make_user("clerk@example.com", name="Cleo Clerk", is_staff=True)
     clerk.groups.add(shop_staff_group_sync())
-    ReviewRule.objects.create(name="Orders of $1,000 or more", field="total", operator="gte", value=Decimal("1000"))
+    rule_create("Orders of $1,000 or more", "total", "gte", "1000")
     order = place_order(customer, {"prod-001": 7}, card=CARD_APPROVE)
     wait_for(lambda: Order.objects.get(pk=order.pk).state == "awaiting_approval", timeout=60,
              message=f"order {order.number} to be held for approval")

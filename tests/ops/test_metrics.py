@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order, OrderState
+from orders.services import order_transition
 from orders.states import TRANSITIONS
 from tests.conftest import CARD_APPROVE, SHIPPING
 from tests.ops.conftest import (
@@ -20,6 +21,7 @@ from tests.ops.conftest import (
     value,
 )
 from tests.order_states import path_to
+from workflows.models import Hold
 from workflows.pipeline import PIPELINE, Step
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +195,20 @@ def test_the_oldest_order_in_each_state_shows_how_long_it_has_sat_there(client, 
     assert oldest["paying"] == ("working", 0)  # empty, and exported all the same
     assert oldest["awaiting_approval"] == ("waiting", 0)
     assert "delivered" not in oldest and "refunded" not in oldest  # an order that ended does not wait
+
+
+def test_holds_past_their_deadline_are_counted(client, order_in_state):
+    order_in = order_in_state
+    overdue, on_time = order_in("awaiting_approval"), order_in("awaiting_approval")
+    Hold.objects.filter(order=overdue).update(deadline=timezone.now() - timedelta(minutes=1))
+    decided = order_in("awaiting_approval")
+    Hold.objects.filter(order=decided).update(deadline=timezone.now() - timedelta(minutes=1))
+    order_transition(order_id=decided.pk, name="approve")
+
+    web = samples(scrape_web(client))
+
+    assert value(web, "store_holds_overdue") == 1
+    assert Hold.objects.get(order=on_time).resolved_at is None
 
 
 # --- multiprocess mode: gunicorn with several workers ------------------------------------------

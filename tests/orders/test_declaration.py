@@ -12,6 +12,7 @@ from orders.states import (
     CANCELLABLE_STATES,
     EVENT_OF_TRANSITION,
     PAID_STATES,
+    PAYMENT_FAILED_ENDINGS,
     REFUNDABLE_STATES,
     TERMINAL_STATES,
     TRANSITIONS,
@@ -58,6 +59,7 @@ def test_the_state_groups_are_read_from_the_declaration():
     for state in TERMINAL_STATES:
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
+    assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_expired"}
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
     assert not {"validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
 

@@ -36,9 +36,19 @@ def fixtures_with_rules(directory: Path, rules: list[dict]) -> Path:
     return directory
 
 
+def total(op: str, value: str, fact: str = "total") -> dict:
+    """A condition of one comparison, as rules keep it."""
+    return {"all": [{"fact": fact, "op": op, "value": value}]}
+
+
 def rule(key: str, name: str, value: str, *, previous_names=(), operator: str = "gte", enabled: bool = True) -> dict:
     return {"key": key, "previous_names": list(previous_names),
-            "fields": {"name": name, "field": "total", "operator": operator, "value": value, "enabled": enabled}}
+            "fields": {"name": name, "reason": name, "condition": total(operator, value), "enabled": enabled}}
+
+
+def total_rule() -> ReviewRule:
+    """The one rule on the order total."""
+    return ReviewRule.objects.get(condition__all__0__fact="total")
 
 
 def test_command_is_discoverable_by_manage_py():
@@ -75,7 +85,7 @@ def test_never_resets_stock_or_prices_and_recreates_only_what_is_missing(setting
     bootstrap()
     Product.objects.filter(public_id="prod-001").update(stock=3, price=Decimal("1.00"), name="Renamed keyboard")
     Product.objects.filter(public_id="prod-002").delete()
-    ReviewRule.objects.update(value=Decimal("5000.00"))
+    ReviewRule.objects.filter(name=RULE_NAME).update(condition=total("gte", "5000.00"))
 
     bootstrap()
 
@@ -83,7 +93,7 @@ def test_never_resets_stock_or_prices_and_recreates_only_what_is_missing(setting
     assert (keyboard.stock, keyboard.price, keyboard.name) == (3, Decimal("1.00"), "Renamed keyboard")
     assert Product.objects.get(public_id="prod-002").stock == 120
     assert Product.objects.count() == 8
-    assert ReviewRule.objects.get(field="total").value == Decimal("5000.00")
+    assert total_rule().condition == total("gte", "5000.00")
 
 
 @pytest.mark.django_db
@@ -192,12 +202,12 @@ def test_a_demo_that_listens_on_the_network_gets_a_random_staff_password(setting
 def test_without_update_existing_rules_keep_every_edit(settings):
     settings.DEBUG = False
     bootstrap()
-    ReviewRule.objects.update(operator="gt", value=Decimal("5000.00"), enabled=False)
+    ReviewRule.objects.filter(name=RULE_NAME).update(condition=total("gt", "5000.00"), enabled=False)
 
     output = bootstrap()
 
-    live = ReviewRule.objects.get(field="total")
-    assert (live.name, live.operator, live.value, live.enabled) == (RULE_NAME, "gt", Decimal("5000.00"), False)
+    live = total_rule()
+    assert (live.name, live.condition, live.enabled) == (RULE_NAME, total("gt", "5000.00"), False)
     assert "Review rules: 0 created." in output
 
 
@@ -205,14 +215,14 @@ def test_without_update_existing_rules_keep_every_edit(settings):
 def test_update_brings_existing_rules_back_to_the_fixture(settings):
     settings.DEBUG = False
     bootstrap()
-    ReviewRule.objects.update(field="item_count", operator="lt", value=Decimal("5000.00"), enabled=False)
+    ReviewRule.objects.update(condition=total("lt", 5000, fact="item_count"), enabled=False, priority=1)
 
     output = bootstrap("--update")
     again = bootstrap("--update")
 
-    live = ReviewRule.objects.get(field="total")
-    assert (live.name, live.field, live.operator, live.value, live.enabled) == (
-        RULE_NAME, "total", "gte", Decimal("1000.00"), True)
+    live = total_rule()
+    assert (live.name, live.condition, live.enabled, live.priority) == (
+        RULE_NAME, total("gte", "1000.00"), True, 10)
     assert f"Review rules: 0 created, {len(FIXTURE_RULES)} updated." in output
     assert "Review rules: 0 created, 0 updated." in again
 
@@ -220,14 +230,14 @@ def test_update_brings_existing_rules_back_to_the_fixture(settings):
 @pytest.mark.django_db
 def test_update_creates_missing_rules_and_leaves_other_rules_alone(settings):
     settings.DEBUG = False
-    staff_rule = ReviewRule.objects.create(name="Staff's own rule", field="item_count", operator="gte",
-                                           value=Decimal("50"))
+    staff_rule = ReviewRule.objects.create(name="Staff's own rule", reason="Bulk",
+                                           condition=total("gte", 50, fact="item_count"))
 
     output = bootstrap("--update")
 
     assert sorted(ReviewRule.objects.values_list("name", flat=True)) == sorted([*FIXTURE_RULES, "Staff's own rule"])
     staff_rule.refresh_from_db()
-    assert (staff_rule.field, staff_rule.value, staff_rule.enabled) == ("item_count", Decimal("50"), True)
+    assert (staff_rule.condition, staff_rule.enabled) == (total("gte", 50, fact="item_count"), True)
     assert f"Review rules: {len(FIXTURE_RULES)} created, 0 updated." in output
 
 
@@ -254,29 +264,29 @@ def test_a_rule_renamed_in_the_fixture_is_found_by_its_previous_name_never_dupli
 
     bootstrap("--fixtures-dir", str(renamed))
 
-    live = ReviewRule.objects.get(field="total")  # no second rule next to the old one
-    assert (live.name, live.value) == (RULE_NAME, Decimal("1000.00"))
+    live = total_rule()  # no second rule next to the old one
+    assert (live.name, live.condition) == (RULE_NAME, total("gte", "1000.00"))
 
     output = bootstrap("--fixtures-dir", str(renamed), "--update")
 
-    live = ReviewRule.objects.get(field="total")
-    assert (live.name, live.value) == ("Orders of $2,000 or more need approval", Decimal("2000.00"))
+    live = total_rule()
+    assert (live.name, live.condition) == ("Orders of $2,000 or more need approval", total("gte", "2000.00"))
     assert "Review rules: 0 created, 1 updated." in output
 
 
 @pytest.mark.django_db
 def test_the_rule_with_the_current_name_wins_over_one_with_a_previous_name(settings, tmp_path):
     settings.DEBUG = False
-    old = ReviewRule.objects.create(name="Old name", field="total", operator="gte", value=Decimal("1"))
-    current = ReviewRule.objects.create(name="New name", field="total", operator="gte", value=Decimal("2"))
+    old = ReviewRule.objects.create(name="Old name", reason="Old", condition=total("gte", "1.00"))
+    current = ReviewRule.objects.create(name="New name", reason="New", condition=total("gte", "2.00"))
     fixtures = fixtures_with_rules(tmp_path, [rule("big", "New name", "3.00", previous_names=["Old name"])])
 
     bootstrap("--fixtures-dir", str(fixtures), "--update")
 
     old.refresh_from_db()
     current.refresh_from_db()
-    assert (old.name, old.value) == ("Old name", Decimal("1"))
-    assert (current.name, current.value) == ("New name", Decimal("3.00"))
+    assert (old.name, old.condition) == ("Old name", total("gte", "1.00"))
+    assert (current.name, current.condition) == ("New name", total("gte", "3.00"))
     assert ReviewRule.objects.count() == 2
 
 
@@ -294,3 +304,13 @@ def test_a_fixture_rule_without_a_key_of_its_own_is_refused(settings, tmp_path, 
         bootstrap("--fixtures-dir", str(fixtures))
     assert not ReviewRule.objects.exists()
     assert not Product.objects.exists()  # one transaction: nothing half-done
+
+
+@pytest.mark.django_db
+def test_a_fixture_rule_the_rules_refuse_stops_the_bootstrap(settings, tmp_path):
+    settings.DEBUG = False
+    fixtures = fixtures_with_rules(tmp_path, [rule("negative", "Nonsense", "-5")])
+
+    with pytest.raises(CommandError, match="'negative' is not valid"):
+        bootstrap("--fixtures-dir", str(fixtures))
+    assert not ReviewRule.objects.exists()

@@ -50,6 +50,12 @@ def test_a_database_of_the_recorded_graph_migrates_forward_with_its_orders_and_p
     for page, (status, shows) in seen["pages"].items():
         assert status == 200, page
         assert all(shows.values()), (page, shows)
+    # Each rule's one comparison became a condition tree of one comparison; the held order has its hold.
+    assert seen["rules_after"] == [
+        ["Big orders", 10, True, "hold", "Big orders", {"all": [{"fact": "total", "op": "gte", "value": "1000.00"}]}],
+        ["Risky", 20, False, "hold", "Risky", {"all": [{"fact": "risk_score", "op": "gt", "value": 80}]}],
+    ]
+    assert [hold[1:] for hold in seen["holds_after"]] == [["Big orders", "Big orders", None]]
 
 
 def _build_and_upgrade() -> dict:
@@ -83,6 +89,9 @@ def _build_and_upgrade() -> dict:
     Order, OrderLine, OrderEvent, Refund = (apps.get_model("orders", name) for name in
                                             ("Order", "OrderLine", "OrderEvent", "Refund"))
     Task, OrmQ, Schedule = (apps.get_model("django_q", name) for name in ("Task", "OrmQ", "Schedule"))
+    OldRule = apps.get_model("workflows", "ReviewRule")  # noqa: N806 - a model class
+    OldRule.objects.create(name="Big orders", field="total", operator="gte", value=Decimal("1000"))
+    OldRule.objects.create(name="Risky", field="risk_score", operator="gt", value=Decimal("80"), enabled=False)
     staff = User.objects.create(email="boss@example.com", name="Bo Boss", password="!", is_staff=True,
                                 is_superuser=True)
     customer = User.objects.create(email="casey@example.com", name="Casey Customer", password="!")
@@ -169,6 +178,7 @@ def _build_and_upgrade() -> dict:
                              [number, "Lamp arrived scratched", "TRK-UPGRADE"]),
         "admin order list": (admin_client, "/admin/orders/order/", [number, held_number]),
         "approval queue": (admin_client, "/admin/orders/orderawaitingapproval/", [held_number, "Big orders"]),
+        "review rules": (admin_client, "/admin/workflows/reviewrule/", ["Order total ≥ $1,000.00"]),
         "customer page": (admin_client, f"/admin/orders/customer/{customer.pk}/change/", ["casey@example.com"]),
         "refunds": (admin_client, "/admin/orders/refund/", ["Lamp arrived scratched"]),
         "failed tasks": (admin_client, "/admin/django_q/failure/", ["pipeline-failed", held_number]),
@@ -182,8 +192,14 @@ def _build_and_upgrade() -> dict:
         response = client.get(url)
         html = response.content.decode()
         shown[name] = (response.status_code, {text: text in html for text in texts})
+    from workflows.models import Hold, ReviewRule
+
     return {
         **before,
+        "rules_after": [[rule.name, rule.priority, rule.enabled, rule.action, rule.reason, rule.condition]
+                        for rule in ReviewRule.objects.order_by("priority")],
+        "holds_after": [[hold.order_id, hold.rule.name if hold.rule else None, hold.reason, hold.resolved_at]
+                        for hold in Hold.objects.select_related("rule")],
         "applied_by_upgrade": [[migration.app_label, migration.name] for migration, _ in plan],
         "unapplied_after": [list(key) for key in after_executor.migration_plan(
             after_executor.loader.graph.leaf_nodes())],

@@ -1,13 +1,13 @@
 """The order page's timeline, computed from the order's state and its OrderEvent rows."""
 import pytest
 
-from orders.models import TIMELINE, Order
+from orders.models import REVIEWING_TEXT, TIMELINE, Order
 from orders.selectors import order_get, order_timeline
 from orders.services import order_approve, order_cancel
 from orders.states import meaning
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE
 from tests.order_states import order_move, path_to
-from workflows.models import ReviewRule
+from tests.review_rules import rule_create
 
 
 def stages(order, user) -> dict[str, str]:
@@ -85,7 +85,7 @@ def test_a_cancelled_order_shows_the_cancellation(customer, place_order):
 
 @pytest.fixture
 def approval_rule(db):
-    return ReviewRule.objects.create(name="Big orders", field="total", operator="gte", value=1000)
+    return rule_create("Big orders", "total", "gte", "1000")
 
 
 def test_a_held_order_shows_the_approval_stage(sync_pipeline, approval_rule, customer, staff_user, place_order):
@@ -93,7 +93,7 @@ def test_a_held_order_shows_the_approval_stage(sync_pipeline, approval_rule, cus
     shown = stages(order, customer)
     assert shown["Awaiting approval"] == "current"
     assert list(shown).index("Awaiting approval") == ALWAYS.index("Processing payment")
-    assert notes(order, customer)["approval"] == "Waiting for the shop to approve this order"
+    assert notes(order, customer)["approval"] == REVIEWING_TEXT
     order_approve(order=Order.objects.get(pk=order.pk), actor=staff_user)
     shown = stages(order, customer)
     assert list(shown) == [*ALWAYS[:ALWAYS.index("Processing payment")], "Awaiting approval",

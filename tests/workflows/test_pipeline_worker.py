@@ -6,7 +6,7 @@ from orders.models import Order
 from orders.services import order_approve, order_reject
 from providers.models import GatewayCall
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, wait_for
-from workflows.models import ReviewRule
+from tests.review_rules import rule_create
 
 pytestmark = pytest.mark.worker
 
@@ -73,9 +73,7 @@ def test_undeliverable_zip_is_refunded_in_full_with_stock_back(qcluster, custome
 
 @pytest.fixture
 def approval_rule(transactional_db):
-    return ReviewRule.objects.create(
-        name="Orders of $1,000 or more need approval", field="total", operator="gte", value=1000
-    )
+    return rule_create("Orders of $1,000 or more need approval", "total", "gte", "1000")
 
 
 def test_big_order_waits_for_approval_then_is_delivered(qcluster, approval_rule, customer, staff_user, place_order):

@@ -1,7 +1,6 @@
 """Risk screening: every order is scored 0-100 between validation and payment; the score is
 kept on the order, shown to staff (order page, trace) but not to the customer, and review
 rules can hold an order on it."""
-from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -11,14 +10,13 @@ from providers.models import GatewayCall
 from providers.registry import provider
 from providers.risk import HIGH_RISK_ZIP, RiskProvider
 from tests.conftest import CARD_APPROVE
-from workflows.models import ReviewRule
-from workflows.selectors import review_rule_backtest
+from tests.review_rules import rule_create
+from workflows.review.evaluate import review_rule_backtest
 
 
 @pytest.fixture
 def high_risk_rule(db):
-    return ReviewRule.objects.create(name="A risk score of 80 or more needs approval", field="risk_score",
-                                     operator="gte", value=Decimal("80"))
+    return rule_create("A risk score of 80 or more needs approval", "risk_score", "gte", 80)
 
 
 def test_every_order_passes_through_screening_and_keeps_its_score(sync_pipeline, customer, place_order):
@@ -100,8 +98,8 @@ def test_rules_can_test_the_score_and_orders_without_one_never_match(
     scored, unscored = place_order(customer), place_order(customer)
     Order.objects.filter(pk=scored.pk).update(risk_score=90)
 
-    assert review_rule_backtest(rule=high_risk_rule).held == 1
+    assert len(review_rule_backtest(rule=high_risk_rule).matched) == 1
     assert unscored.risk_score is None
     client.force_login(staff_user)
     form = client.get(reverse("admin:workflows_reviewrule_add")).content.decode()
-    assert '<option value="risk_score">Risk score (0–100)</option>' in form
+    assert "<option value=\"risk_score\">Risk score (0–100)</option>" in form

@@ -7,7 +7,7 @@
   stable `key` and may list `previous_names`: a rule is found by its name, else by one of
   its previous names, so a rule renamed in the fixture never gets a duplicate next to the
   old one. Existing rules are left as they are, unless `--update` is given: then the found
-  rule takes the fixture's name, field, operator, value and enabled;
+  rule takes the fixture's name, priority, condition, action and the rest;
 - with DEBUG on and no staff user yet, a demo staff superuser whose credentials are printed.
   Its documented password is only for a demo that listens on this machine alone: when
   DEMO_HOST (the address `make run` listens on) reaches the network, the account gets a
@@ -25,6 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import serializers
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -97,7 +98,8 @@ def seed_catalog(path: Path) -> tuple[int, int]:
     return created_categories, created_products
 
 
-RULE_FIELDS = ("name", "field", "operator", "value", "enabled")
+RULE_FIELDS = ("name", "priority", "enabled", "action", "condition", "reason", "customer_message", "hold_hours",
+               "expiry_action")
 
 
 def _fixture_rules(path: Path) -> list[tuple[str, list[str], ReviewRule]]:
@@ -113,6 +115,10 @@ def _fixture_rules(path: Path) -> list[tuple[str, list[str], ReviewRule]]:
         if not key or key in keys:
             raise CommandError(f"{path}: every review rule needs a key of its own ({obj.name!r} has {key!r})")
         keys.add(key)
+        try:
+            obj.clean()
+        except ValidationError as exc:
+            raise CommandError(f"{path}: review rule {key!r} is not valid: {exc.message_dict}") from exc
         rules.append((key, list(entry.get("previous_names", [])), obj))
     return rules
 

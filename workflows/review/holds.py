@@ -1,0 +1,154 @@
+"""Holds: an order waiting in awaiting approval, with why, who looks at it and until when.
+
+A hold opens with the transition that holds the order (a rule's, or the pipeline's own when
+risk screening is unavailable) and ends with the transition that takes the order out (staff
+approve or reject, the customer cancels, the deadline decides); both are written in that
+transition's transaction (workflows.receivers). `holds_expire` runs on the sweeper's schedule:
+each hold past its deadline gets its expiry action once, also when two runs race, because
+the claim (setting `expired_at`) and the action commit together under the order's row lock.
+"""
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from orders.models import SHOP_REJECTED_TEXT, Order, OrderEvent
+from orders.services import order_transition
+from orders.states import OrderState
+from providers import registry
+from store import permissions
+from store.errors import PermissionRefused
+from store.links import public_url
+from workflows.models import Hold, HoldExpiry, RuleEvaluation
+from workflows.queueing import pipeline_enqueue
+
+logger = logging.getLogger("workflows.holds")
+
+# What staff read for a hold the pipeline made itself, by the transition that made it.
+SYSTEM_REASONS = {"risk_unavailable": "Risk screening was unavailable: look at the order yourself"}
+EXPIRE_BATCH = 200  # holds handled per run, earliest deadline first
+
+
+def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -> Hold:
+    """The hold `event` (a transition into awaiting approval) puts on `order`: its rule, reason,
+    deadline and expiry action come from the evaluation the event names (else the rule's name
+    it gives is the reason), else it is the pipeline's own (SYSTEM_REASONS), under the shop's
+    defaults (settings.REVIEW_HOLDS)."""
+    now = now or timezone.now()
+    evaluation_id = event.detail.get("evaluation")
+    evaluation = (RuleEvaluation.objects.select_related("rule").filter(pk=evaluation_id).first()
+                  if evaluation_id else None)
+    rule = evaluation.rule if evaluation else None
+    rule_name = rule.name if rule else str(event.detail.get("rule", ""))
+    hours = (rule.hold_hours if rule else None) or settings.REVIEW_HOLDS["HOURS"]
+    hold, _ = Hold.objects.update_or_create(order=order, defaults={
+        "rule": rule,
+        "rule_name": rule_name,
+        "reason": (rule.reason or rule.name) if rule else rule_name or SYSTEM_REASONS.get(event.transition,
+                                                                                          "Held by the pipeline"),
+        "system": not rule_name,
+        "evaluation": evaluation,
+        "deadline": now + timedelta(hours=hours),
+        "expiry_action": (rule.expiry_action if rule else "") or settings.REVIEW_HOLDS["EXPIRY_ACTION"],
+        "customer_message": rule.customer_message if rule else "",
+        "created_at": now,
+        "expired_at": None, "expiry_outcome": "", "resolved_at": None, "resolution": "", "resolved_by": None,
+    })
+    return hold
+
+
+def hold_resolve(*, order: Order, event: OrderEvent) -> int:
+    """The order left awaiting approval by `event`'s transition: its hold ends. Returns 1, or 0
+    when it had none."""
+    return Hold.objects.filter(order=order, resolved_at__isnull=True).update(
+        resolved_at=event.created_at, resolution=event.transition, resolved_by=event.actor)
+
+
+def hold_assign(*, order_id: int, assignee: User | None, actor: User) -> Hold:
+    """Give the order's open hold to `assignee` (None: to nobody). Staff who may approve orders
+    only, and only to one of them. Raises PermissionRefused, Hold.DoesNotExist (no open hold)."""
+    permissions.require(actor, permissions.ORDER_APPROVE, doing="assign held orders")
+    if assignee is not None and not permissions.can(assignee, permissions.ORDER_APPROVE):
+        raise PermissionRefused(f"{assignee.email} may not approve orders, so cannot be assigned one.")
+    hold = Hold.objects.get(order_id=order_id, resolved_at__isnull=True)
+    hold.assignee = assignee
+    hold.save(update_fields=["assignee"])
+    return hold
+
+
+def hold_approvers(hold: Hold) -> list[str]:
+    """Addresses a reminder goes to: the assignee and every active staff member who may approve."""
+    app_label, codename = permissions.ORDER_APPROVE.permission.split(".")
+    granted = Q(codename=codename, content_type__app_label=app_label)
+    approvers = (User.objects.filter(is_active=True, is_staff=True)
+                 .filter(Q(is_superuser=True) | Q(user_permissions__in=Permission.objects.filter(granted))
+                         | Q(groups__permissions__in=Permission.objects.filter(granted)))
+                 .distinct().order_by("email").values_list("email", flat=True))
+    addresses = [hold.assignee.email] if hold.assignee_id and hold.assignee.email else []
+    addresses += [email for email in approvers if email]
+    return list(dict.fromkeys(addresses))
+
+
+def _remind(hold: Hold) -> None:
+    """E-mail the reminder (after commit): a mail server that fails is logged; the hold stays
+    overdue in the approval queue and Needs attention, which is what the reminder points to."""
+    order = hold.order
+    subject = f"Order {order.number} is past its review deadline"
+    body = (f"Order {order.number} (${order.total:,.2f}) has waited for approval since "
+            f"{hold.created_at:%Y-%m-%d %H:%M} UTC; its deadline was {hold.deadline:%Y-%m-%d %H:%M} UTC.\n"
+            f"Why it is held: {hold.reason}\n"
+            f"Approve or reject it: {public_url(reverse('admin:orders_order_change', args=[order.pk]))}\n")
+    for address in hold_approvers(hold):
+        try:
+            registry.notification().send(key=f"hold-{hold.pk}-reminder-{address}", to=address,
+                                         subject=subject, body=body)
+        except Exception as exc:  # the provider's failure, whatever it is: logged, the queue still shows it
+            logger.error("hold reminder for order %s to %s not sent: %s", order.pk, address, exc,
+                         extra={"order_id": order.pk})
+
+
+def hold_expire(*, hold_id: int, now: datetime | None = None) -> str:
+    """Run the expiry action of one hold past its deadline, once. Returns what it did ("" when
+    another run did it first, or the hold ended meanwhile)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order_id = Hold.objects.filter(pk=hold_id).values_list("order_id", flat=True).first()
+        # The order's row lock first, as every transition takes it: a staff decision waits for
+        # this run or this run for it, never both for each other.
+        Order.objects.select_for_update(of=("self",)).filter(pk=order_id).values_list("pk", flat=True).first()
+        claimed = Hold.objects.filter(pk=hold_id, expired_at__isnull=True, resolved_at__isnull=True,
+                                      deadline__lte=now).update(expired_at=now)
+        if not claimed:
+            return ""
+        hold = Hold.objects.select_related("order", "assignee").get(pk=hold_id)
+        detail = {"hold": hold.pk, "deadline": hold.deadline.isoformat()}
+        if hold.expiry_action == HoldExpiry.APPROVE:
+            order_transition(order_id=order_id, name="auto_approve", only_from=OrderState.AWAITING_APPROVAL,
+                             detail=detail)
+            transaction.on_commit(lambda: pipeline_enqueue(order_id=order_id))
+            outcome = "Approved at the deadline"
+        elif hold.expiry_action == HoldExpiry.CANCEL:
+            order_transition(order_id=order_id, name="auto_reject", only_from=OrderState.AWAITING_APPROVAL,
+                             detail=detail, reason=hold.customer_message or SHOP_REJECTED_TEXT)
+            outcome = "Cancelled at the deadline"
+        else:
+            transaction.on_commit(lambda: _remind(hold), robust=True)
+            outcome = "Approvers reminded by e-mail; still waiting"
+        Hold.objects.filter(pk=hold_id).update(expiry_outcome=outcome)
+    logger.info("hold on order %s past its deadline: %s", order_id, outcome, extra={"order_id": order_id})
+    return outcome
+
+
+def holds_expire(*, now: datetime | None = None) -> int:
+    """Scheduled (the sweeper): run the expiry action of every open hold past its deadline,
+    earliest first, EXPIRE_BATCH per run. Returns how many it ran."""
+    now = now or timezone.now()
+    due = list(Hold.objects.filter(resolved_at__isnull=True, expired_at__isnull=True, deadline__lte=now)
+               .order_by("deadline", "id").values_list("pk", flat=True)[:EXPIRE_BATCH])
+    return sum(1 for hold_id in due if hold_expire(hold_id=hold_id, now=now))
