@@ -19,6 +19,7 @@ from notifications.models import Notification
 from orders.models import Order
 from orders.services.reorder import order_money_outcome
 from providers import registry
+from providers.calls import ProviderRequest, call_recorded
 from store import turns
 
 logger = logging.getLogger("notifications.services")
@@ -112,10 +113,16 @@ def notification_send(notification_id: int, notification: Notification | None = 
             return False
     if notification is None:
         notification = Notification.objects.select_related("user").get(pk=notification_id)
-    try:
+    key = f"order-{notification.order_id}-{notification.event_type}"
+
+    def send():
         with turns.waiting():  # a pipeline run lets the others work while the mail provider answers
-            registry.notification().send(key=f"order-{notification.order_id}-{notification.event_type}",
-                                         to=notification.user.email, subject=notification.title, body=notification.body)
+            return registry.notification().send(key=key, to=notification.user.email, subject=notification.title,
+                                                body=notification.body)
+
+    try:
+        # Recorded outside the wait: a run writes to the database only in its turn.
+        call_recorded(ProviderRequest("notification", "send", key, notification.order_id), send)
     except Exception:  # the in-app notification stands; the sweeper tries the e-mail again
         logger.exception("e-mail for %s failed", notification.event_type, extra={"order_id": notification.order_id})
         Notification.objects.filter(pk=notification_id).update(email_claimed_until=None)

@@ -586,6 +586,8 @@ class PaymentWebhookEvent(models.Model):
     note = models.CharField(max_length=200, blank=True)
     transition = models.CharField(max_length=40, blank=True)
     payload = models.JSONField(default=dict)
+    # The delivery's request (its latest, for a stale delivery replaced by the event's first applied one).
+    request_id = models.CharField(max_length=128, blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
     # An unwanted approval: where its refund stands, the refund's reference at the provider and
     # when the store last asked the provider about it.
@@ -640,6 +642,7 @@ class StaffNote(models.Model):
     # Kept when the author's account is deleted (the foreign key is then emptied).
     author_email = models.EmailField(blank=True)
     text = models.TextField(max_length=2000)
+    request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

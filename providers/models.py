@@ -1,6 +1,8 @@
-"""The simulated providers' own data: their ledger of answered calls and the card vault.
+"""The store's record of its calls to providers (ProviderCall), the providers' circuits, and the
+simulated providers' own data: their ledger of answered calls, the card vault and outages.
 
-The tables keep the names they were created with (in the workflows app), so no data moved.
+The ledger and the vault keep the table names they were created with (in the workflows app), so
+no data moved.
 """
 from django.db import models
 
@@ -38,6 +40,43 @@ class GatewayCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gateway}.{self.operation} {self.idempotency_key} → {self.outcome}"
+
+
+class ProviderCall(models.Model):
+    """One call the store made to a provider, as the store saw it: written by the caller after each
+    attempt (providers.calls), timeouts and errors included, whichever provider serves the role.
+
+    Unlike GatewayCall (the simulators' own ledger, which a real provider keeps on its side), this
+    is the store's record: the latency it waited (wall clock), the attempt, and the request that
+    caused the call. The order's trace (workflows.trace) reads it.
+    """
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "ok"
+        DECLINED = "declined", "declined"  # a business refusal: declined, out of stock, undeliverable
+        PENDING = "pending", "pending"  # the provider answers later (a charge the bank confirms)
+        TIMEOUT = "timeout", "timed out"
+        ERROR = "error", "error"
+
+    order_id = models.BigIntegerField(null=True)
+    provider = models.CharField(max_length=20, choices=gateway_choices, help_text="The provider's role.")
+    operation = models.CharField(max_length=20)
+    # The pipeline step that made the call; "" for calls made elsewhere (refunds, reconciliation, e-mail).
+    step = models.CharField(max_length=20, blank=True)
+    idempotency_key = models.CharField(max_length=128)
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="Its number among the calls with this key.")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.CharField(max_length=200, blank=True, help_text="The provider's refusal, or what went wrong.")
+    latency_ms = models.PositiveIntegerField(default=0, help_text="How long the store waited for the answer.")
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["order_id", "created_at"], name="providercall_order_created")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}.{self.operation} {self.idempotency_key} → {self.outcome}"
 
 
 class CardToken(models.Model):

@@ -285,7 +285,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     "catalog.category",
     {"model": "workflows.reviewrule"},
     "orders.refund",
-    "orders.staffnote",  # who wrote which internal note
+    # Who wrote which internal note (the entry keeps the request id itself).
+    {"model": "orders.staffnote", "exclude_fields": ["request_id"]},
     {
         # A password change is recorded as one, its values hidden.
         "model": "accounts.user",

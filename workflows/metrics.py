@@ -29,7 +29,8 @@ STEP_DURATION = Histogram(
     ["step", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
-STEP_ATTEMPTS = Counter("store_step_attempts_total", "Pipeline step attempts.", ["step", "outcome"])
+STEP_ATTEMPTS = Counter("store_step_attempts_total", "Pipeline step attempts, by outcome: ok, pending (settled later "
+                        "by the webhook), failed (a business refusal), timeout.", ["step", "outcome"])
 REFUNDS = Counter("store_refunds_total", "Refunds paid out.", ["kind"])
 # Summed over the live worker processes: compare with PIPELINE_CONCURRENT_RUNS × Q_WORKERS.
 RUNS_IN_FLIGHT = Gauge("store_pipeline_runs_in_flight", "Pipeline runs on the worker processes' threads now.",

@@ -9,8 +9,8 @@ state until the order waits (for a person, a delay or nothing: terminal).
 
 Each transition commits on its own, so the database, not the queue, records progress; a
 step that finds the order no longer in its state does nothing; gateway calls carry keys
-derived from the order and its retry counters, so running a step twice never charges,
-ships or refunds twice.
+derived from the order and its retry counters (each step's `key`), so running a step twice
+never charges, ships or refunds twice.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
+from providers.calls import ProviderRequest
 from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
@@ -41,17 +42,25 @@ S = OrderState
 MAX_HOPS = 25
 
 
-# --- Gateway calls of the three steps -------------------------------------------------
+# --- Gateway calls of the steps, and their idempotency keys ---------------------------
 
-def inventory_check(order: Order, inventory: InventoryProvider, timeout: float) -> GatewayResult:
+def inventory_key(order: Order) -> str:
+    return f"order-{order.pk}-inventory"
+
+
+def inventory_check(order: Order, inventory: InventoryProvider, key: str, timeout: float) -> GatewayResult:
     items = list(order.lines.values_list("product_public_id", "quantity"))
-    return inventory.check(key=f"order-{order.pk}-inventory", order_id=order.pk, items=items, timeout=timeout)
+    return inventory.check(key=key, order_id=order.pk, items=items, timeout=timeout)
 
 
-def risk_screen(order: Order, risk: Any, timeout: float) -> GatewayResult:
+def risk_key(order: Order) -> str:
+    return f"order-{order.pk}-risk"
+
+
+def risk_screen(order: Order, risk: Any, key: str, timeout: float) -> GatewayResult:
     items = sum(order.lines.values_list("quantity", flat=True))
-    return risk.score(key=f"order-{order.pk}-risk", order_id=order.pk, amount=order.total, items=items,
-                      zip_code=order.ship_zip, timeout=timeout)
+    return risk.score(key=key, order_id=order.pk, amount=order.total, items=items, zip_code=order.ship_zip,
+                      timeout=timeout)
 
 
 def payment_gateway(order: Order) -> PaymentProvider:
@@ -59,9 +68,13 @@ def payment_gateway(order: Order) -> PaymentProvider:
     return registry.payment_provider(order.payment_provider)
 
 
-def payment_charge(order: Order, payments: PaymentProvider, timeout: float) -> GatewayResult:
+def payment_key(order: Order) -> str:
+    return order.charge_key  # set as the order entered paying (Order._charge_await)
+
+
+def payment_charge(order: Order, payments: PaymentProvider, key: str, timeout: float) -> GatewayResult:
     return payments.charge(
-        key=order.charge_key,  # set as the order entered paying (Order._charge_await)
+        key=key,
         order_id=order.pk,
         token=order.payment_token,
         amount=order.total,
@@ -69,10 +82,12 @@ def payment_charge(order: Order, payments: PaymentProvider, timeout: float) -> G
     )
 
 
-def shipping_label(order: Order, shipping: ShippingProvider, timeout: float) -> GatewayResult:
-    return shipping.create_label(
-        key=f"order-{order.pk}-ship-{order.shipping_retries}", order_id=order.pk, zip_code=order.ship_zip, timeout=timeout
-    )
+def shipping_key(order: Order) -> str:
+    return f"order-{order.pk}-ship-{order.shipping_retries}"
+
+
+def shipping_label(order: Order, shipping: ShippingProvider, key: str, timeout: float) -> GatewayResult:
+    return shipping.create_label(key=key, order_id=order.pk, zip_code=order.ship_zip, timeout=timeout)
 
 
 def out_of_stock_fields(order: Order, result: GatewayResult) -> dict:
@@ -127,6 +142,9 @@ class Step:
     """Call provider `step` (with retries, through its circuit and bulkhead); fire `success` or
     `failure` with its answer, or `unavailable` when the step's calls are spent on timeouts.
 
+    `call(order, provider, key, timeout)` makes the provider's `operation` with the idempotency
+    key `key(order)`; the step runner records each attempt under those names (providers.calls).
+
     While the provider's circuit is open the order waits in its state, noted once in its
     trace, without spending calls; when the cool-down is over the worker cluster's relay runs
     the order that waited longest (`workflows.tasks.circuit_wake`): its call is the probe.
@@ -137,7 +155,9 @@ class Step:
     `gateway` how the step finds its provider when another setting chooses it."""
 
     step: str  # also the provider's name: its circuit, bulkhead and retry settings
-    call: Callable[[Order, Any, float], GatewayResult]  # (order, provider, timeout)
+    call: Callable[[Order, Any, str, float], GatewayResult]  # (order, provider, key, timeout)
+    operation: str
+    key: Callable[[Order], str]
     success: str
     failure: str
     retry: RetryPolicy
@@ -165,10 +185,12 @@ class Step:
         with executor.provider_slot(self.step) as admitted:
             if admitted:
                 gateway = self.gateway(order) if self.gateway else registry.provider(self.step)
+                key = self.key(order)
                 outcome = step_run(
-                    self.step, lambda timeout: self.call(order, gateway, timeout), policy,
+                    self.step, lambda timeout: self.call(order, gateway, key, timeout), policy,
                     failures=order.step_failures,
                     count_failure=lambda: order_step_failed(order_id=order.pk, state=order.state),
+                    request=ProviderRequest(self.step, self.operation, key, order.pk, step=self.step),
                 )
         if not admitted:  # the bulkhead stayed full for BULKHEAD_WAIT_SECONDS: back to the queue
             if probing:
@@ -177,7 +199,7 @@ class Step:
             return False
         if outcome.closed:
             circuit_closed(self.step, but=order.pk)
-        detail = {"step": self.step, "attempts": outcome.attempts, "simulated_ms": outcome.simulated_ms}
+        detail = {"step": self.step, "attempts": outcome.attempts}
         if outcome.kind == CIRCUIT_OPEN:
             return circuit_wait(order, self.step)
         if outcome.kind == LEFT:
@@ -284,23 +306,24 @@ class Deliver:
 #   state             what the pipeline does there (a Step's retry: RetryPolicy(retries, base backoff s, timeout s))
 PIPELINE = {
     S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
-    S.VALIDATING:     Step("inventory", inventory_check, success="validation_passed",
-                           failure="validation_failed", retry=RetryPolicy(1, 0.5, 10),
+    S.VALIDATING:     Step("inventory", inventory_check, operation="check", key=inventory_key,
+                           success="validation_passed", failure="validation_failed", retry=RetryPolicy(1, 0.5, 10),
                            implementation="providers.simulated.InventoryGateway",
                            failure_fields=out_of_stock_fields),
-    S.SCREENING:      Step("risk", risk_screen, success="risk_scored", failure="risk_unavailable",
-                           retry=RetryPolicy(1, 0.5, 5), implementation="providers.risk.RiskSimulator",
+    S.SCREENING:      Step("risk", risk_screen, operation="score", key=risk_key,
+                           success="risk_scored", failure="risk_unavailable", retry=RetryPolicy(1, 0.5, 5),
+                           implementation="providers.risk.RiskSimulator",
                            success_fields=lambda result: {"risk_score": result.data["score"]},
                            unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", reject="rule_reject", otherwise="start_payment"),
-    S.PAYING:         Step("payment", payment_charge, success="payment_approved",
-                           failure="payment_declined", retry=RetryPolicy(2, 1.0, 30), gateway=payment_gateway,
-                           success_fields=payment_fields, awaiting=payment_awaiting),
+    S.PAYING:         Step("payment", payment_charge, operation="charge", key=payment_key,
+                           success="payment_approved", failure="payment_declined", retry=RetryPolicy(2, 1.0, 30),
+                           gateway=payment_gateway, success_fields=payment_fields, awaiting=payment_awaiting),
     S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),
     S.PAID:           Fire("start_shipping"),
-    S.SHIPPING:       Step("shipping", shipping_label, success="shipping_confirmed",
-                           failure="shipping_failed", retry=RetryPolicy(2, 2.0, 30),
+    S.SHIPPING:       Step("shipping", shipping_label, operation="label", key=shipping_key,
+                           success="shipping_confirmed", failure="shipping_failed", retry=RetryPolicy(2, 2.0, 30),
                            implementation="providers.simulated.ShippingGateway", success_fields=shipment_fields),
     S.SHIP_FAILED:    RetryOrCompensate(retry="retry_shipping", counter="shipping_retries",
                                         compensate=RefundInFull("Shipping failed")),

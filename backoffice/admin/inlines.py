@@ -6,14 +6,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from notifications.models import Notification
 from notifications.services import EMAIL_ATTEMPTS
 from orders.models import Order, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.selectors import lines_with_refunds
-from orders.services.dismissal import DISMISSED
 from store import permissions
+from workflows.trace import callback_text, event_text
 
 # --- Read-only parts of the order page ------------------------------------------------------
 
@@ -56,10 +56,13 @@ class OrderLineInline(OrderPartInline):
 
 
 class OrderEventInline(OrderPartInline):
+    """The order's events in words (workflows.trace.event_text, as on its Trace page): four columns
+    that fit the page, no raw keys."""
+
     model = OrderEvent
     verbose_name = "event"
     verbose_name_plural = "timeline"
-    fields = readonly_fields = ("when", "event", "change", "actor_display", "details", "request_id")
+    fields = readonly_fields = ("when", "what", "actor_display", "request_id")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
         return super().get_queryset(request).select_related("actor", "order")  # str(event) names the order
@@ -68,31 +71,13 @@ class OrderEventInline(OrderPartInline):
     def when(self, event: OrderEvent) -> str:
         return f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}"  # seconds: steps follow each other fast
 
-    @admin.display(description="event")
-    def event(self, event: OrderEvent) -> str:
-        if not (event.event_type or event.transition) and event.detail.get("waiting"):
-            return "waiting"  # noted by the pipeline, no transition (order_waiting_record)
-        if not (event.event_type or event.transition) and DISMISSED in event.detail:
-            return "dismissed"  # by staff, no transition (order_dismiss)
-        return event.event_type or event.transition
+    @admin.display(description="what happened")
+    def what(self, event: OrderEvent) -> str:
+        return event_text(event)
 
-    @admin.display(description="state")
-    def change(self, event: OrderEvent) -> str:
-        if event.source_state and event.source_state != event.target_state:
-            return f"{event.source_state} → {event.target_state} ({event.transition})"
-        return event.target_state
-
-    @admin.display(description="actor")
+    @admin.display(description="by")
     def actor_display(self, event: OrderEvent) -> str:
         return event.actor_label
-
-    @admin.display(description="details")
-    def details(self, event: OrderEvent) -> str:
-        if not event.transition and event.detail.get("waiting"):
-            return event.detail["waiting"]  # it names the provider already
-        labelled = ((f"{key} (staff only)" if key in OrderEvent.STAFF_ONLY_DETAIL else key, value)
-                    for key, value in sorted(event.detail.items()))
-        return format_html_join(", ", "{}: {}", labelled) or "—"
 
 
 class RefundInline(OrderPartInline):
@@ -110,12 +95,16 @@ class RefundInline(OrderPartInline):
 
 
 class PaymentWebhookEventInline(OrderPartInline):
-    """What the payment provider's webhook said about the order, applied or ignored."""
+    """What the payment provider's webhook said about the order, applied, ignored or refused, in words
+    (workflows.trace.callback_text: the event, its charge, why, where an unwanted charge's refund stands)."""
 
     model = PaymentWebhookEvent
     verbose_name = "payment webhook event"
-    fields = readonly_fields = ("received_at", "event_id", "event_type", "outcome", "note", "order_state",
-                                "transition", "unwanted", "refund_reference", "payload")
+    fields = readonly_fields = ("received_at", "what", "refund_reference", "request_id")
+
+    @admin.display(description="what the provider said")
+    def what(self, event: PaymentWebhookEvent) -> str:
+        return callback_text(event)
 
 
 class NotificationInline(OrderPartInline):

@@ -14,6 +14,9 @@ The Delayed list is this changelist filtered to state `stalled` (linked from the
 page, which also shows the providers' circuits and closes one by hand: `circuit_close_view`);
 "Re-drive selected orders" sends each back to the step it stalled in.
 
+Each order's Trace page (`trace_view`, linked from the order page) lists everything that happened
+to it (workflows.trace), for whoever may see orders.
+
 Beside the list, for whoever may see orders: "Export CSV" (the orders the list's filters and
 search show, `export_view`), the orders report (`report_view`: revenue,
 refunds and orders per day and per state) and "Needs attention" (`attention_view`; an order that
@@ -71,6 +74,7 @@ from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import StaffAction
 from workflows.models import Hold
+from workflows.trace import order_trace
 
 S = OrderState
 
@@ -284,6 +288,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             path("<path:object_id>/payment-link/", wrap(self.payment_link_view), name="orders_order_payment_link"),
             path("<path:object_id>/address/", wrap(self.address_view), name="orders_order_address"),
             path("<path:object_id>/reconcile/", wrap(self.reconcile_view), name="orders_order_reconcile"),
+            path("<path:object_id>/trace/", wrap(self.trace_view), name="orders_order_trace"),
             path("<path:object_id>/dismiss/", wrap(self.dismiss_view), name="orders_order_dismiss"),
             path("circuits/<str:provider>/close/", wrap(self.circuit_close_view), name="orders_circuit_close"),
             path("export/", wrap(self.export_view), name="orders_order_export"),
@@ -456,6 +461,20 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         else:
             messages.info(request, found.message)
         return self._back(request, order)
+
+    def trace_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: everything that happened to the order, oldest first, in words (workflows.trace)."""
+        self._require(request, permissions.ORDER_VIEW)
+        trace = order_trace(order_id=self._order_or_404(object_id).pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Trace of order {trace.order.number}",
+            "opts": self.opts,
+            "order": trace.order,
+            "entries": trace.entries,
+            "time_zone": settings.TIME_ZONE,
+        }
+        return TemplateResponse(request, "admin/orders/order/trace.html", context)
 
     def dismiss_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: "Dismiss" an order that ended after a failed payment or shipment: staff dealt with it,

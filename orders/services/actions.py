@@ -13,6 +13,7 @@ from orders.services.transitions import TransitionRefused, order_ready_on_commit
 from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
 from orders.stock import stock_restock
+from providers.calls import ProviderRequest, call_recorded
 from providers.registry import payment_provider
 from store import permissions
 from store.errors import Conflict, PermissionRefused, ValidationFailed
@@ -247,12 +248,9 @@ def refund_create(
         except KeyError:
             raise Conflict(f"Order {locked.number} was charged by the payment provider {locked.payment_provider!r}, "
                            "which this shop is no longer configured with: refund it there.") from None
-        result = payments.refund(
-            key=f"order-{locked.pk}-refund-{sequence}",
-            order_id=locked.pk,
-            transaction_id=locked.transaction_id,
-            amount=amount,
-        )
+        key = f"order-{locked.pk}-refund-{sequence}"
+        result = call_recorded(ProviderRequest("payment", "refund", key, locked.pk), lambda: payments.refund(
+            key=key, order_id=locked.pk, transaction_id=locked.transaction_id, amount=amount))
         refund = Refund.objects.create(
             order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor,
             idempotency_key=idempotency_key, request_fingerprint=fingerprint,

@@ -4,6 +4,7 @@ from django.db import transaction
 from orders.models import Order, StaffNote
 from store import permissions
 from store.errors import ValidationFailed
+from store.request_context import request_id_var
 
 NOTE_MAX_LENGTH = 2000
 
@@ -28,4 +29,4 @@ def staff_note_add(*, author, text: str, order: Order | None = None, customer=No
                                fields={"text": f"At most {NOTE_MAX_LENGTH} characters."})
     with transaction.atomic():
         return StaffNote.objects.create(order=order, customer=customer, author=author, author_email=author.email,
-                                        text=text)
+                                        text=text, request_id=request_id_var.get() or "")

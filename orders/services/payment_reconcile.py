@@ -39,6 +39,7 @@ from providers.base import (
     ChargeStatus,
     GatewayTimeout,
 )
+from providers.calls import ProviderRequest, call_recorded
 from providers.registry import payment_provider
 
 logger = logging.getLogger("orders.payment_reconcile")
@@ -59,13 +60,15 @@ class Reconciliation:
     message: str
 
 
-def charge_status_ask(provider_name: str, *, key: str, reference: str) -> ChargeStatus | None:
-    """The provider's answer through the payment circuit; None when it is open or the call timed out."""
+def charge_status_ask(provider_name: str, *, key: str, reference: str, order_id: int | None) -> ChargeStatus | None:
+    """The provider's answer through the payment circuit (the call recorded for order `order_id`);
+    None when it is open or the call timed out."""
     if not breakers.allow("payment"):
         return None
+    provider = payment_provider(provider_name)
     try:
-        status = payment_provider(provider_name).charge_status(
-            key=key, reference=reference, timeout=settings.PAYMENT_RECONCILE["TIMEOUT"])
+        status = call_recorded(ProviderRequest("payment", "charge_status", key, order_id), lambda: provider.charge_status(
+            key=key, reference=reference, timeout=settings.PAYMENT_RECONCILE["TIMEOUT"]))
     except GatewayTimeout as exc:
         breakers.failed("payment", str(exc))
         logger.warning("payment provider did not answer a status lookup of charge %s: %s", key, exc)
@@ -85,7 +88,8 @@ def payment_reconcile(*, order_id: int, hand_back: bool = True, asked_by: str = 
         return Reconciliation(NOTHING, "", order.state, f"Order {order.number} is "
                               f"{order.get_state_display().lower()}: it waits for no payment.")
     key = order.charge_key
-    status = charge_status_ask(order.payment_provider, key=key, reference=order.charge_pending_reference)
+    status = charge_status_ask(order.payment_provider, key=key, reference=order.charge_pending_reference,
+                               order_id=order.pk)
     if status is None:
         return Reconciliation(UNREACHABLE, "", order.state, "The payment provider did not answer; "
                               "the order keeps waiting and is asked about again.")
@@ -140,7 +144,8 @@ def unwanted_charge_settle(*, event_id: int) -> str:
         return event.unwanted
     order, key, reference = event.order, event.payload.get("key", ""), event.payload.get("reference", "")
     holder = charge_holder(key=key, references=(reference,)) if key else None
-    status = charge_status_ask(order.payment_provider, key=key, reference=reference) if key and holder is None else None
+    status = (charge_status_ask(order.payment_provider, key=key, reference=reference, order_id=order.pk)
+              if key and holder is None else None)
     if holder is None and status is not None and status.reference:
         holder = charge_holder(key=key, references=(status.reference,))
     outcome, refund_reference = PaymentWebhookEvent.Unwanted.OPEN, ""
@@ -158,10 +163,11 @@ def unwanted_charge_settle(*, event_id: int) -> str:
             amount = Decimal(status.amount) if status.amount else order.total
         except InvalidOperation:
             amount = order.total
+        provider = payment_provider(order.payment_provider)
         try:
-            refund = payment_provider(order.payment_provider).refund(
+            refund = call_recorded(ProviderRequest("payment", "refund", f"{key}-void", order.pk), lambda: provider.refund(
                 key=f"{key}-void", order_id=order.pk, transaction_id=status.reference, amount=amount,
-                timeout=settings.PAYMENT_RECONCILE["TIMEOUT"])
+                timeout=settings.PAYMENT_RECONCILE["TIMEOUT"]))
         except GatewayTimeout as exc:
             logger.warning("refund of unwanted charge %s of order %s did not go through: %s", reference, order.pk,
                            exc, extra={"order_id": order.pk})

@@ -42,6 +42,7 @@ from providers.webhooks import (
     signature_verify,
 )
 from store.errors import DomainError, NotFound, ValidationFailed
+from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.payment_webhook")
 
@@ -111,7 +112,7 @@ def payment_event_apply(*, event: PaymentEvent) -> WebhookAnswer:
     asked (charge_status by key) and only what it confirms is applied, with its reference."""
     answer = _apply(event)
     if isinstance(answer, _AskProvider):
-        status = charge_status_ask(answer.provider, key=event.key, reference="")
+        status = charge_status_ask(answer.provider, key=event.key, reference="", order_id=event.order_id)
         answer = _apply(event, asked=True, confirmed=status)
     return answer
 
@@ -161,10 +162,10 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
                     return _ignore(event, order, why)
                 if event.type == APPROVED:
                     arguments = {"transaction_id": confirmed.reference}
-            source = order.state
-            order = order_transition(order_id=order.pk, name=name, only_from=source,
+            # Kept before the transition it fires, so the order's trace reads cause, then effect.
+            _record(event, order, PaymentWebhookEvent.Outcome.APPLIED, state=order.state, transition=name)
+            order = order_transition(order_id=order.pk, name=name, only_from=order.state,
                                      detail={"webhook_event": event.id}, **arguments)
-            _record(event, order, PaymentWebhookEvent.Outcome.APPLIED, state=source, transition=name)
             # Fired for the provider, not by a step: hand the order back to the pipeline.
             order_ready_on_commit(order.pk)
     except IntegrityError:  # the same event, delivered twice at once, was kept by the other delivery
@@ -217,6 +218,7 @@ def _record(event: PaymentEvent, order: Order, outcome: str, *, state: str = "",
         "transition": transition, "note": note[:200],
         "unwanted": PaymentWebhookEvent.Unwanted.OPEN if unwanted else "",
         "payload": {"created": event.created, "key": event.key, "reference": event.reference, "reason": event.reason},
+        "request_id": request_id_var.get() or "",
     })
 
 
@@ -238,6 +240,7 @@ def _stale_record(body: bytes, signature: str | None, why: str) -> None:
                 "order_state": order.state, "note": why[:200],
                 "payload": {"created": event.created, "key": event.key, "reference": event.reference,
                             "reason": event.reason},
+                "request_id": request_id_var.get() or "",
             })
     except IntegrityError:  # kept meanwhile by another delivery of the event
         pass

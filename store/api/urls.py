@@ -1,4 +1,5 @@
-"""Everything under /api: auth, addresses, products, orders, review rules, the OpenAPI schema and its docs."""
+"""Everything under /api: auth, addresses, products, orders and their traces, review rules, the OpenAPI schema
+and its docs."""
 from django.urls import include, path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 

@@ -1,5 +1,7 @@
 """The order page's buttons and the order list's bulk actions: each fires its transition
 through orders.services and records the staff member on the order's timeline."""
+import re
+
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
@@ -90,9 +92,15 @@ def test_the_order_page_shows_the_whole_order(clerk_client, order_in, customer):
 
     for text in [f"#{order.pk:06d}", "Casey Customer", "customer@example.com", "1 Market Street", "Springfield",
                  "62701", "4242", "txn_test_1", "TRK123", "UPS", "Mechanical Keyboard", "prod-001", "299.98",
-                 "order.created", "new → validating (start_validation)", "shipping → shipped (shipping_confirmed)",
+                 "Order placed · total $299.98 · 2 items", "Start checking inventory (New → Checking inventory)",
+                 "Shipped (Shipping → Shipped) · carrier UPS · tracking number TRK123",
                  "Customer customer@example.com", "System", f"Order #{order.pk:06d} shipped"]:
         assert text in html, text
+    # The timeline in words: no transition's or detail's raw name.
+    said = " ".join(re.findall(r'<td class="field-what">(.*?)</td>', html, re.S))
+    assert "Payment approved (Processing payment → Paid)" in said
+    for raw in ("start_validation", "shipping_confirmed", "tracking_number", "card_last4", "order.created"):
+        assert raw not in said, raw
 
 
 @pytest.mark.parametrize(
@@ -325,7 +333,7 @@ def test_confirmed_reject_keeps_the_note_for_staff_and_tells_the_customer_the_me
     order = Order.objects.get(pk=order.pk)
     assert (order.state, order.failure_reason) == ("cancelled", "Please call us to confirm your address.")
     assert OrderEvent.objects.filter(order=order).latest("id").detail["note"] == "Address looks fake"
-    assert "note (staff only): Address looks fake" in response.content.decode()
+    assert "internal note (staff only): “Address looks fake”" in response.content.decode()
 
 
 def test_reject_from_the_queue_asks_then_goes_back_to_the_queue(clerk_client, order_in):

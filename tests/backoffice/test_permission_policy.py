@@ -206,6 +206,11 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
     if row_id == "admin-order-read":
         o = order("paid")
         return _admin_outcome(_web(user).get(f"/admin/orders/order/{o.pk}/change/"), False)
+    if row_id in ("api-order-trace-read", "admin-order-trace-read"):
+        o = order("paid")
+        if row_id.startswith("api"):
+            return Outcome(jwt_client(user).get(f"/api/orders/{o.pk}/trace").status_code, False)
+        return _admin_outcome(_web(user).get(f"/admin/orders/order/{o.pk}/trace/"), False)
     if row_id in {"admin-order-export", "admin-order-report", "admin-order-attention"}:
         order("paid")
         page = {"admin-order-export": "export", "admin-order-report": "report", "admin-order-attention": "attention"}

@@ -50,8 +50,9 @@ def test_staff_approve_a_held_order_from_the_queue_and_see_it_delivered(
         except AssertionError:
             page.reload()
     expect(state).to_have_text("Delivered")
-    timeline = page.get_by_role("table").filter(has_text="order.delivered")
-    expect(timeline.get_by_role("row").filter(has_text="(approve)")).to_contain_text("Staff clerk@example.com")
+    timeline = page.get_by_role("table").filter(has_text="Delivered (Shipped → Delivered)")
+    expect(timeline.get_by_role("row").filter(has_text="Approve (Awaiting approval → Processing payment)")
+           ).to_contain_text("Staff clerk@example.com")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
 
 
@@ -78,8 +79,8 @@ def test_staff_reject_a_held_order_with_a_note_after_confirming(page: Page, live
     page.get_by_role("button", name="Yes, reject").click()
 
     expect(page.get_by_text(f"Order {order.number} rejected: it is now cancelled.")).to_be_visible()
-    expect(page.get_by_role("row").filter(has_text="(reject)")).to_contain_text(
-        "note (staff only): Suspicious: 20 light bars to a new account")
+    expect(page.get_by_role("row").filter(has_text="Reject (Awaiting approval → Cancelled)")).to_contain_text(
+        "internal note (staff only): “Suspicious: 20 light bars to a new account”")
     sent = page.get_by_role("table").filter(has_text="Read at")  # the notifications sent to the customer
     expect(sent).to_contain_text(f"Order {order.number} cancelled")
     expect(sent).not_to_contain_text("Suspicious")

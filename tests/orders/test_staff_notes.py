@@ -102,7 +102,7 @@ def test_the_customer_never_sees_the_staff_note(
     staff_timeline = jwt_client(staff_user).get(f"/api/orders/{held_order.pk}").json()["timeline"]
     assert staff_timeline[-1]["detail"]["note"] == NOTE
     admin_page = _web(staff_user).get(reverse("admin:orders_order_change", args=[held_order.pk])).content.decode()
-    assert f"note (staff only): {NOTE}" in admin_page
+    assert f"internal note (staff only): “{NOTE}”" in admin_page
 
 
 def test_a_customer_cancelling_their_own_order_is_told_their_own_reason(customer, jwt_client, place_order):

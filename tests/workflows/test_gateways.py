@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, ShippingProvider
-from providers.models import GatewayCall
+from providers.calls import ProviderRequest
+from providers.models import GatewayCall, ProviderCall
 from providers.registry import payment_provider, provider
 from workflows.runner import ANSWERED, EXHAUSTED, RetryPolicy, step_run
 
@@ -73,6 +74,10 @@ def _counter(start: int = 0):
     return count
 
 
+def _request(step: str, key: str = "k") -> ProviderRequest:
+    return ProviderRequest(step, "call", key, 1, step=step)
+
+
 def test_step_runner_retries_transient_errors_then_gives_up():
     calls = []
 
@@ -81,10 +86,13 @@ def test_step_runner_retries_transient_errors_then_gives_up():
         raise GatewayTimeout("no answer")
 
     outcome = step_run("payment", always_times_out, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
-                       failures=0, count_failure=_counter())
+                       failures=0, count_failure=_counter(), request=_request("payment"))
     assert len(calls) == 3 and calls == [30, 30, 30]
     assert outcome.kind == EXHAUSTED and "timed out (3 attempts)" in outcome.reason
     assert outcome.attempts == 3
+    # Each attempt is in the store's record of its calls, numbered, with the provider's words.
+    recorded = ProviderCall.objects.filter(idempotency_key="k").values_list("attempt", "outcome", "reason")
+    assert list(recorded) == [(n, "timeout", "no answer") for n in (1, 2, 3)]
 
 
 def test_the_retry_budget_holds_across_runs_and_caps_generous_retries(settings):
@@ -96,13 +104,17 @@ def test_the_retry_budget_holds_across_runs_and_caps_generous_retries(settings):
 
     settings.PROVIDER_CIRCUIT = {**settings.PROVIDER_CIRCUIT, "FAILURES": 100}
     generous = RetryPolicy(retries=9, base_delay=1.0, timeout=30)
-    assert step_run("shipping", always_times_out, generous, failures=0, count_failure=_counter()).attempts == 3
+    assert step_run("shipping", always_times_out, generous, failures=0, count_failure=_counter(),
+                    request=_request("shipping")).attempts == 3
     # A later run of the same step (after a restart) has only what is left of the budget.
     calls.clear()
-    outcome = step_run("shipping", always_times_out, generous, failures=2, count_failure=_counter(2))
+    outcome = step_run("shipping", always_times_out, generous, failures=2, count_failure=_counter(2),
+                       request=_request("shipping", "later"))
     assert (outcome.kind, len(calls)) == (EXHAUSTED, 1)
+    assert list(ProviderCall.objects.filter(idempotency_key="later").values_list("attempt", flat=True)) == [3]
     calls.clear()
-    assert step_run("shipping", always_times_out, generous, failures=3, count_failure=_counter(3)).kind == EXHAUSTED
+    assert step_run("shipping", always_times_out, generous, failures=3, count_failure=_counter(3),
+                    request=_request("shipping")).kind == EXHAUSTED
     assert calls == []
 
 
@@ -115,8 +127,10 @@ def test_step_runner_does_not_retry_business_failures():
                                       amount=Decimal("1.00"), timeout=timeout)
 
     outcome = step_run("payment", declines, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
-                       failures=0, count_failure=_counter())
+                       failures=0, count_failure=_counter(), request=_request("payment", "d"))
     assert len(calls) == 1 and outcome.kind == ANSWERED and not outcome.result.ok
+    declined = ProviderCall.objects.get(idempotency_key="d")
+    assert (declined.outcome, declined.reason, declined.attempt) == ("declined", "Card declined by the issuer", 1)
 
 
 def test_backoff_grows_exponentially_with_jitter(settings):

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from django_q.models import Schedule
+from prometheus_client import REGISTRY
 
 from catalog.models import Product
 from notifications.models import Notification
@@ -100,6 +101,17 @@ def test_a_pending_payment_waits_in_paying_with_the_trace_event(sync_pipeline, c
     # The deadline: a pipeline run when the confirmation is due.
     deadline = Schedule.objects.get(func="workflows.tasks.pipeline_run")
     assert deadline.next_run == pending.created_at + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT)
+
+
+def test_a_pending_answer_counts_as_a_pending_step_attempt_not_a_failed_one(sync_pipeline, customer, place_order):
+    def attempts(outcome: str) -> float:
+        return REGISTRY.get_sample_value("store_step_attempts_total", {"step": "payment", "outcome": outcome}) or 0
+
+    pending, failed = attempts("pending"), attempts("failed")
+    order = place_order(customer, card=CARD_PENDING)
+
+    assert Order.objects.get(pk=order.pk).state == "paying"
+    assert (attempts("pending") - pending, attempts("failed") - failed) == (1, 0)
 
 
 def test_a_rerun_before_the_deadline_changes_nothing(sync_pipeline, customer, place_order):

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from orders.models import Order
+from providers.models import GatewayCall
 from providers.registry import provider
 from providers.risk import HIGH_RISK_ZIP, RiskProvider
 from tests.conftest import CARD_APPROVE
@@ -37,6 +38,18 @@ def test_the_same_order_scores_the_same_again(sync_pipeline, customer, place_ord
                                    items=sum(line.quantity for line in order.lines.all()), zip_code=order.ship_zip)
     assert again.data["score"] == order.risk_score
     assert isinstance(provider("risk"), RiskProvider)
+
+
+def test_screening_calls_are_in_the_gateway_calls_list(sync_pipeline, customer, staff_user, place_order, client):
+    """Staff find each order's risk screening among the simulators' calls, as its other calls."""
+    order = place_order(customer, card=CARD_APPROVE)
+
+    call = GatewayCall.objects.get(order_id=order.pk, gateway="risk")
+    assert (call.operation, call.idempotency_key, call.outcome, call.final) == ("score", f"order-{order.pk}-risk",
+                                                                                "ok", True)
+    client.force_login(staff_user)
+    listed = client.get(reverse("admin:providers_gatewaycall_changelist"), {"gateway": "risk"}).content.decode()
+    assert f"order-{order.pk}-risk" in listed
 
 
 def test_the_high_risk_zip_is_held_for_review_with_its_score_shown_to_staff_only(
