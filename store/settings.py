@@ -607,6 +607,8 @@ REVIEW_HOLDS = {
     "HOURS": env_int("HOLD_HOURS", 24, minimum=1),
     "EXPIRY_ACTION": os.environ.get("HOLD_EXPIRY_ACTION", "remind").strip().lower(),
 }
+if REVIEW_HOLDS["HOURS"] > 720:
+    raise ImproperlyConfigured(f"HOLD_HOURS is at most 720 (30 days), not {REVIEW_HOLDS['HOURS']}.")
 if REVIEW_HOLDS["EXPIRY_ACTION"] not in HOLD_EXPIRY_ACTIONS:
     raise ImproperlyConfigured(f"HOLD_EXPIRY_ACTION must be one of {', '.join(HOLD_EXPIRY_ACTIONS)}, "
                                f"not {REVIEW_HOLDS['EXPIRY_ACTION']!r}.")

@@ -9,9 +9,13 @@ in a fixed number of queries (whatever the number of rows) and says each row as 
   with its latency, outcome and idempotency key (the simulators' ledger stays theirs);
 - `callback_entries`: the payment provider's webhook deliveries, applied, ignored or refused;
 - `notification_entries`: what the customer was told, and whether the e-mail went out;
+- `evaluation_entries`: each asking of the review rules: the decision, the deciding rule's
+  condition with the order's values, and every other rule's outcome;
+- `hold_entries`: the order's hold (reason, assignee, deadline and its action) and what its
+  deadline did;
 - `note_entries`: staff's internal notes.
 
-A new kind of record (review rules' evaluations, holds) is one more source in `SOURCES`. Each
+A new kind of record is one more source in `SOURCES`. Each
 entry names who acted and the request id that caused it, so a request's lines in the logs
 and its entries here find each other. The customer's own, simpler timeline is
 orders.selectors.order_timeline.
@@ -34,6 +38,7 @@ from orders.states import TRANSITIONS, Actor, OrderState, meaning
 from providers.models import ProviderCall
 from store.errors import NotFound
 from store.numbers import MAX_ID
+from workflows.models import Hold, RuleEvaluation
 
 
 class Kind(models.TextChoices):
@@ -42,6 +47,7 @@ class Kind(models.TextChoices):
     PROVIDER_CALL = "provider_call", "Provider call"
     CALLBACK = "callback", "Callback"
     EVALUATION = "evaluation", "Rule evaluation"
+    HOLD = "hold", "Hold"
     REFUND = "refund", "Refund"
     COMPENSATION = "compensation", "Compensation"
     NOTIFICATION = "notification", "Notification"
@@ -309,11 +315,47 @@ def note_entries(order: Order) -> list[Entry]:
             for note in StaffNote.objects.filter(order=order).order_by("created_at", "id")]
 
 
+# --- The review rules and the hold ----------------------------------------------------------
+
+def evaluation_text(evaluation: RuleEvaluation) -> str:
+    """"Review rules asked (2): Held for approval by rule “Big orders”: Order total ($1,049.93) ≥ …"."""
+    asked = len(evaluation.outcomes)
+    if not asked:
+        return "Review rules asked: none enabled · passed"
+    deciding = evaluation.deciding
+    head = (f"Review rules asked ({asked}): {evaluation.get_decision_display()} by rule “{deciding['name']}”: "
+            f"{deciding['because']}" if deciding else f"Review rules asked ({asked}): no rule matched, passed")
+    others = [f"rule “{outcome['name']}” {'also matched' if outcome['matched'] else 'did not match'}"
+              for outcome in evaluation.outcomes if outcome is not deciding]
+    return " · ".join([head, *others])
+
+
+def evaluation_entries(order: Order) -> list[Entry]:
+    return [Entry(evaluation.created_at, Kind.EVALUATION, evaluation_text(evaluation), "", evaluation.request_id)
+            for evaluation in RuleEvaluation.objects.filter(order=order).order_by("created_at", "id")]
+
+
+def hold_entries(order: Order) -> list[Entry]:
+    """The hold as it stands (reason, assignee, deadline and what it does), and its deadline's outcome."""
+    hold = Hold.objects.filter(order=order).select_related("assignee").first()
+    if hold is None:
+        return []
+    deadline = f"{timezone.localtime(hold.deadline):%Y-%m-%d %H:%M %Z}"
+    entries = [Entry(hold.created_at, Kind.HOLD,
+                     f"Hold: {hold.reason}" + (f" (rule “{hold.rule_name}”)" if hold.rule_name else "")
+                     + f" · assigned to {hold.assignee.email if hold.assignee_id else 'nobody'}"
+                     + f" · deadline {deadline}, then: {hold.get_expiry_action_display().lower()}")]
+    if hold.expired_at:
+        entries.append(Entry(hold.expired_at, Kind.HOLD, f"Hold deadline passed: {hold.expiry_outcome}", "System"))
+    return entries
+
+
 # --- The trace -------------------------------------------------------------------------------
 
 Source = Callable[[Order], Iterable[Entry]]
 
-SOURCES: tuple[Source, ...] = (event_entries, call_entries, callback_entries, notification_entries, note_entries)
+SOURCES: tuple[Source, ...] = (event_entries, call_entries, callback_entries, evaluation_entries, hold_entries,
+                               notification_entries, note_entries)
 
 
 def order_trace(*, order_id: int) -> OrderTrace:

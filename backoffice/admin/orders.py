@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 
 from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction
 from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, plural
@@ -180,7 +181,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                 hold.assignee.email if hold.assignee_id else "nobody", status,
                 hold.get_expiry_action_display().lower(),
                 f" (done: {hold.expiry_outcome.lower()})" if hold.expiry_outcome else ""))
-        return format_html_join(format_html("<br>"), "{}", ((line,) for line in lines))
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     @admin.display(description="tried again")
     def retry_links(self, order: Order) -> str:

@@ -5,13 +5,14 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
 from backoffice.forms import ReviewRuleForm
+from store import permissions
 from workflows.models import HoldExpiry, OutboxTask, ReviewRule
 from workflows.review.evaluate import review_rule_backtest
 
@@ -66,7 +67,8 @@ class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
             obj.save()
             return
         try:
-            obj.save(force_update=True)  # never bring back a rule another tab deleted meanwhile
+            with transaction.atomic():  # never bring back a rule another tab deleted meanwhile
+                obj.save(force_update=True)
         except DatabaseError as exc:
             if ReviewRule.objects.filter(pk=obj.pk).exists():
                 raise
@@ -83,8 +85,8 @@ class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id) if object_id else None
         if object_id and obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        allowed = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
-        if not allowed:
+        # As the API's backtest: who may read rules and see other customers' orders.
+        if not (self.has_view_permission(request, obj) and permissions.can(request.user, permissions.ORDER_VIEW)):
             raise PermissionDenied
         form = self.get_form(request, obj)(request.POST, instance=obj or ReviewRule())
         backtest = review_rule_backtest(rule=form.save(commit=False), last=self.BACKTEST_ORDERS) \

@@ -15,8 +15,9 @@ QUEUE = "/admin/orders/orderawaitingapproval/"
 
 
 def test_the_queue_lists_held_orders_by_deadline_with_why_who_and_how_long(clerk_client, order_in, make_older):
-    later = order_in("awaiting_approval", items={"prod-001": 7})
-    sooner = make_older(order_in("awaiting_approval"), days=2)
+    later = make_older(order_in("awaiting_approval", items={"prod-001": 7}), days=3)  # older, but a later deadline
+    sooner = order_in("awaiting_approval")
+    Hold.objects.filter(order=later).update(deadline=timezone.now() + timedelta(hours=20))
     Hold.objects.filter(order=sooner).update(created_at=timezone.now() - timedelta(days=2),
                                              deadline=timezone.now() + timedelta(hours=1))
     order_in("paid")

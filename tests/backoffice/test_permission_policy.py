@@ -20,7 +20,7 @@ from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 from tests.payment_events import CARD_PENDING, bank_answered
-from workflows.models import ReviewRule
+from workflows.models import Hold, ReviewRule
 
 ACTORS = ("customer", "staff, no permissions", "Shop staff", "superuser")
 # The admin's confirmation page posts this for reject and cancel; without it they only ask.
@@ -173,6 +173,11 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         response = jwt_client(user).post(f"/api/orders/{o.pk}/notes", {"text": "Prefers deliveries after 5pm"},
                                          format="json")
         return Outcome(response.status_code, StaffNote.objects.filter(order=o).exists())
+    if row_id == "admin-hold-assign":
+        held = order("awaiting_approval")
+        response = _web(user).post("/admin/orders/orderawaitingapproval/",
+                                   {"action": "assign_to_me", "_selected_action": [held.pk], "index": 0})
+        return _admin_outcome(response, Hold.objects.filter(order=held, assignee=user).exists())
     if row_id.startswith(("api-rule-", "admin-rule-")):
         return _rule_outcome(row_id, user, jwt_client)
     if row_id == "api-product-add":
@@ -242,6 +247,9 @@ def _rule_outcome(row_id: str, user, jwt_client) -> Outcome:
     rule = ReviewRule.objects.create(**RULE)
     if row_id == "api-rule-list":
         return Outcome(jwt_client(user).get("/api/review-rules").status_code, False)
+    if row_id == "api-rule-backtest-read":
+        response = jwt_client(user).post("/api/review-rules/backtest", {"rule": RULE}, format="json")
+        return Outcome(response.status_code, False)
     if row_id == "api-rule-add":
         response = jwt_client(user).post("/api/review-rules", {**RULE, "name": "Bulk"}, format="json")
         return Outcome(response.status_code, ReviewRule.objects.filter(name="Bulk").exists())

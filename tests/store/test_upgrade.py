@@ -54,7 +54,13 @@ def test_a_database_of_the_recorded_graph_migrates_forward_with_its_orders_and_p
     assert seen["rules_after"] == [
         ["Big orders", 10, True, "hold", "Big orders", {"all": [{"fact": "total", "op": "gte", "value": "1000.00"}]}],
         ["Risky", 20, False, "hold", "Risky", {"all": [{"fact": "risk_score", "op": "gt", "value": 80}]}],
+        # A threshold between two of the fact's steps is the step on its side; one never met, disabled.
+        ["Odd score", 30, True, "hold", "Odd score", {"all": [{"fact": "risk_score", "op": "gte", "value": 81}]}],
+        ["Never", 40, False, "hold", "Never (disabled by the upgrade: it could never match)",
+         {"all": [{"fact": "line_count", "op": "lt", "value": 0}]}],
     ]
+    assert [row[:3] for row in seen["rules_back"]] == [["Big orders", "total", "gte"], ["Risky", "risk_score", "gt"],
+                                                       ["Odd score", "risk_score", "gte"], ["Never", "line_count", "lt"]]
     assert [hold[1:] for hold in seen["holds_after"]] == [["Big orders", "Big orders", None]]
 
 
@@ -92,6 +98,8 @@ def _build_and_upgrade() -> dict:
     OldRule = apps.get_model("workflows", "ReviewRule")  # noqa: N806 - a model class
     OldRule.objects.create(name="Big orders", field="total", operator="gte", value=Decimal("1000"))
     OldRule.objects.create(name="Risky", field="risk_score", operator="gt", value=Decimal("80"), enabled=False)
+    OldRule.objects.create(name="Odd score", field="risk_score", operator="gte", value=Decimal("80.50"))
+    OldRule.objects.create(name="Never", field="line_count", operator="lt", value=Decimal("-1"))
     staff = User.objects.create(email="boss@example.com", name="Bo Boss", password="!", is_staff=True,
                                 is_superuser=True)
     customer = User.objects.create(email="casey@example.com", name="Casey Customer", password="!")
@@ -194,12 +202,20 @@ def _build_and_upgrade() -> dict:
         shown[name] = (response.status_code, {text: text in html for text in texts})
     from workflows.models import Hold, ReviewRule
 
+    rules_after = [[rule.name, rule.priority, rule.enabled, rule.action, rule.reason, rule.condition]
+                   for rule in ReviewRule.objects.order_by("priority")]
+    holds_after = [[hold.order_id, hold.rule.name if hold.rule else None, hold.reason, hold.resolved_at]
+                   for hold in Hold.objects.select_related("rule")]
+    # And back: the rules are one comparison of field, operator and value again.
+    MigrationExecutor(connection).migrate([("workflows", "0007_reconcile_schedule")])
+    with connection.cursor() as cursor:
+        rules_back = [list(row) for row in cursor.execute(
+            "SELECT name, field, operator, value, enabled FROM workflows_reviewrule ORDER BY id").fetchall()]
     return {
         **before,
-        "rules_after": [[rule.name, rule.priority, rule.enabled, rule.action, rule.reason, rule.condition]
-                        for rule in ReviewRule.objects.order_by("priority")],
-        "holds_after": [[hold.order_id, hold.rule.name if hold.rule else None, hold.reason, hold.resolved_at]
-                        for hold in Hold.objects.select_related("rule")],
+        "rules_back": rules_back,
+        "rules_after": rules_after,
+        "holds_after": holds_after,
         "applied_by_upgrade": [[migration.app_label, migration.name] for migration, _ in plan],
         "unapplied_after": [list(key) for key in after_executor.migration_plan(
             after_executor.loader.graph.leaf_nodes())],

@@ -100,8 +100,11 @@ def test_a_person_deciding_first_leaves_nothing_for_the_deadline(sync_pipeline, 
     assert Order.objects.get(pk=order.pk).state == "delivered"
 
 
-def test_the_pipelines_own_hold_says_why_and_takes_the_shops_defaults(sync_pipeline, customer, place_order,
-                                                                      monkeypatch, settings):
+def test_the_pipelines_own_hold_says_why_records_what_the_rules_say_and_only_reminds(
+    sync_pipeline, customer, place_order, monkeypatch, settings
+):
+    settings.REVIEW_HOLDS = {**settings.REVIEW_HOLDS, "EXPIRY_ACTION": "approve"}
+    rule_create("Refuse Illinois", "ship_state", "eq", "IL", action="reject", customer_message="Not to IL.")
     settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1, "RISK_LATENCY_MS": (500, 500),
                           "INVENTORY_LATENCY_MS": (0, 0), "NOTIFICATION_LATENCY_MS": (0, 0)}
     monkeypatch.setenv("RISK_RETRIES", "0")
@@ -110,8 +113,12 @@ def test_the_pipelines_own_hold_says_why_and_takes_the_shops_defaults(sync_pipel
     order = place_order(customer)
 
     hold = Hold.objects.get(order=order)
-    assert (hold.system, hold.rule, hold.expiry_action) == (True, None, settings.REVIEW_HOLDS["EXPIRY_ACTION"])
+    assert (hold.system, hold.rule, hold.expiry_action) == (True, None, "remind")  # never decided by its deadline
     assert hold.reason.startswith("Risk screening was unavailable")
+    assert (hold.evaluation.decision, hold.evaluation.deciding["name"]) == ("reject", "Refuse Illinois")
+    past_deadline(order)
+    holds_expire()
+    assert Order.objects.get(pk=order.pk).state == "awaiting_approval"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -160,3 +167,29 @@ def test_only_approvers_assign_and_only_to_approvers(sync_pipeline, customer, pl
     with pytest.raises(PermissionRefused):
         hold_assign(order_id=order.pk, assignee=clerk, actor=approver)
     assert Hold.objects.get(order=order).assignee is None
+
+
+def test_one_hold_that_fails_at_its_deadline_keeps_no_other_waiting(sync_pipeline, customer, place_order,
+                                                                     monkeypatch):
+    from django.db import OperationalError
+
+    from workflows.review import holds
+
+    first = held_order(place_order, customer, expiry_action="cancel", customer_message="Too late.")
+    second = place_order(customer, {"prod-001": 7})
+    past_deadline(first)
+    past_deadline(second)
+    first_hold = Hold.objects.get(order=first).pk
+    real = holds.hold_expire
+
+    def failing_once(*, hold_id, now=None):
+        if hold_id == first_hold:
+            raise OperationalError("database is locked")
+        return real(hold_id=hold_id, now=now)
+
+    monkeypatch.setattr(holds, "hold_expire", failing_once)
+    assert holds.holds_expire() == 1
+    assert (Order.objects.get(pk=first.pk).state, Order.objects.get(pk=second.pk).state) == ("awaiting_approval",
+                                                                                          "cancelled")
+    monkeypatch.setattr(holds, "hold_expire", real)
+    assert holds.holds_expire() == 1 and Order.objects.get(pk=first.pk).state == "cancelled"

@@ -182,3 +182,39 @@ def test_a_declined_payment_counts_for_the_customers_next_order(sync_pipeline, c
     assert after.state == "awaiting_approval"
     assert RuleEvaluation.objects.get(order=after).facts["declines_30d"] == OrderEvent.objects.filter(
         order=declined, transition="payment_declined").count()
+
+
+@pytest.mark.parametrize("written", ["IL", "Illinois", "I.L.", "IL.", "ＩＬ", " il "])
+def test_a_rule_on_a_state_reads_it_however_the_customer_wrote_it(written, customer, catalog):
+    from orders.services import LineRequest, ShippingAddress, order_place
+    from tests.conftest import SHIPPING
+    from workflows.review.evaluate import review_evaluate
+
+    rule = rule_create("Illinois", "ship_state", "eq", "illinois")
+    order = order_place(user=customer, lines=[LineRequest("prod-002", 1)],
+                        shipping=ShippingAddress(**{**SHIPPING, "state": written})).order
+
+    assert rule.condition["all"][0]["value"] == "IL"
+    assert review_evaluate(order).decision == "hold"
+
+
+def test_a_rule_deleted_while_the_review_runs_leaves_the_order_decided_by_the_rules_left(
+    sync_pipeline, customer, place_order, monkeypatch
+):
+    from workflows import pipeline
+
+    doomed = rule_create("Doomed", "total", "gte", "0")
+    real = pipeline.review_evaluate
+    calls = []
+
+    def evaluate_then_delete(order):
+        evaluation = real(order)
+        if not calls:
+            ReviewRule.objects.filter(pk=doomed.pk).delete()
+        calls.append(evaluation.decision)
+        return evaluation
+
+    monkeypatch.setattr(pipeline, "review_evaluate", evaluate_then_delete)
+    order = Order.objects.get(pk=place_order(customer).pk)
+
+    assert calls == ["hold", "pass"] and order.state == "delivered"

@@ -2,14 +2,19 @@
 same entries): every transition, every provider call as the store saw it, callbacks, refunds,
 notifications, staff's notes, in time order and in words, each with the request id behind it."""
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from orders.models import Order
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, SHIPPING
 from tests.payment_events import CARD_PENDING, deliver, event_for
+from tests.review_rules import rule_create
+from workflows.models import Hold
+from workflows.review.holds import holds_expire
 from workflows.trace import order_trace
 
 LATENCY = re.compile(r" in \d+ ms")
@@ -75,6 +80,7 @@ def test_a_delivered_orders_trace_lists_each_call_transition_and_notification(cu
     approved = next(i for i, text in enumerate(said) if text.startswith("Payment approved (Processing payment → Paid)"))
     assert said.index(charge["text"]) < approved
     assert texts(entries, "transition")[-1] == "Delivered (Shipped → Delivered)"
+    assert texts(entries, "evaluation") == ["Review rules asked: none enabled · passed"]
     # The customer was told, and each e-mail is a call of its own.
     notified = texts(entries, "notification")
     assert len(notified) == 4 and all("e-mail sent" in text for text in notified)
@@ -85,6 +91,33 @@ def test_a_delivered_orders_trace_lists_each_call_transition_and_notification(cu
     placed = entries[0]
     assert (placed["kind"], placed["actor"]) == ("transition", "Customer customer@example.com")
     assert placed["text"].startswith("Order placed · total $")
+
+
+@pytest.mark.usefixtures("sync_pipeline", "catalog")
+def test_a_held_orders_trace_says_which_rule_held_it_why_and_what_its_deadline_did(customer_api, staff_api):
+    rule_create("Big orders", "total", "gte", "1000", reason="Over $1,000", expiry_action="cancel",
+                customer_message="Too late.")
+    rule_create("Keyboards", "categories", "in", ["electronics"], priority=200)
+    response = customer_api.post("/api/orders", {"items": [{"productId": "prod-001", "quantity": 7}],
+                                                 "shipping": SHIPPING, "payment": {"card": CARD_APPROVE}},
+                                 format="json", headers={"X-Request-ID": "req-held"})
+    order = Order.objects.get(pk=response.json()["id"])
+    Hold.objects.filter(order=order).update(deadline=timezone.now() - timedelta(minutes=1))
+    holds_expire()
+
+    entries = trace(staff_api, order)
+
+    assert_in_words(order, entries)
+    evaluation, = [entry for entry in entries if entry["kind"] == "evaluation"]
+    assert evaluation["text"] == ("Review rules asked (2): Held for approval by rule “Big orders”: Order total "
+                                  "($1,049.93) ≥ $1,000.00 · rule “Keyboards” also matched")
+    assert evaluation["requestId"] == "req-held"
+    hold, passed = texts(entries, "hold")
+    assert hold.startswith("Hold: Over $1,000 (rule “Big orders”) · assigned to nobody · deadline ")
+    assert hold.endswith("then: cancel it (the customer is told, stock is released)")
+    assert passed == "Hold deadline passed: Cancelled at the deadline"
+    assert texts(entries, "transition")[-1].startswith("Cancelled at the review deadline (Awaiting approval → "
+                                                        "Cancelled)")
 
 
 @pytest.mark.usefixtures("sync_pipeline", "catalog")

@@ -88,7 +88,9 @@ class ReviewRuleBacktestApi(RuleApi):
                                                      403: FORBIDDEN})
     def post(self, request: Request) -> Response:
         """Which of the last `last` orders the rule would have held or rejected, and why (the
-        condition with each order's values). Nothing is saved."""
+        condition with each order's values). Nothing is saved. Needs orders.view_order as well."""
+        # It shows other customers' orders: the reader must be one who may see them.
+        permissions.require(request.user, permissions.ORDER_VIEW, doing="try rules on other customers' orders")
         data = BacktestInput(data=request.data)
         data.is_valid(raise_exception=True)
         rule = ReviewRule(**data.validated_data["rule"])

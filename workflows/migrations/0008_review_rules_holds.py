@@ -1,10 +1,12 @@
 """Review rules become condition trees with an action; evaluations and holds are recorded.
 
-Each rule's one comparison becomes a tree of one comparison (its name the reason staff read,
-priorities in the order the rules were made); every order waiting for approval gets a hold
-with the shop's default deadline from now; the "Shop staff" group may add and delete rules.
+Each rule's one comparison becomes a tree of one comparison meaning the same on the fact's own
+steps and range (a rule that could never match is kept, disabled); its name is the reason staff
+read, priorities follow the order the rules were made. Every order waiting for approval gets a
+hold with the shop's default deadline from now; the "Shop staff" group may add and delete rules.
 """
 from datetime import timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import django.core.validators
 import django.db.models.deletion
@@ -13,15 +15,59 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+# The old facts as the rules' facts keep them (workflows.review.facts): (lowest, highest, step).
+FACT_RANGES = {
+    "total": (Decimal("0.00"), Decimal("9999999999.99"), Decimal("0.01")),
+    "risk_score": (Decimal(0), Decimal(100), Decimal(1)),
+    "item_count": (Decimal(0), Decimal(100_000), Decimal(1)),
+    "line_count": (Decimal(0), Decimal(1_000), Decimal(1)),
+}
+
+
+def same_test(fact: str, op: str, value: Decimal) -> tuple[str, Decimal] | None:
+    """The old comparison on the fact's own steps and range, meaning the same ("risk_score ≥ 80.5"
+    is "≥ 81"; "total ≥ -5" is "≥ 0.00"), or None when it could never match."""
+    low, high, step = FACT_RANGES[fact]
+    if value % step == 0 and low <= value <= high:
+        return op, value
+    below = (value / step).to_integral_value(ROUND_FLOOR) * step  # the step at or below the value
+    above = (value / step).to_integral_value(ROUND_CEILING) * step
+    if op in ("gt", "gte"):
+        first = max(below + step if op == "gt" else above, low)
+        return ("gte", first) if first <= high else None
+    if op in ("lt", "lte"):
+        last = min(above - step if op == "lt" else below, high)
+        return ("lte", last) if last >= low else None
+    return None  # eq a value the fact never takes
+
+
 def rules_to_conditions(apps, schema_editor):
     ReviewRule = apps.get_model("workflows", "ReviewRule")  # noqa: N806 - a model class
     for position, rule in enumerate(ReviewRule.objects.order_by("pk"), start=1):
-        value = rule.value
-        canonical = f"{value:.2f}" if rule.field == "total" else int(value)
-        rule.condition = {"all": [{"fact": rule.field, "op": rule.operator, "value": canonical}]}
+        test = same_test(rule.field, rule.operator, Decimal(rule.value))
         rule.reason = rule.name[:200]
+        if test is None:  # kept for staff to read, disabled: its condition can never match either
+            test = ("lt", FACT_RANGES[rule.field][0])
+            rule.enabled = False
+            rule.reason = f"{rule.name} (disabled by the upgrade: it could never match)"[:200]
+        op, value = test
+        canonical = f"{value:.2f}" if rule.field == "total" else int(value)
+        rule.condition = {"all": [{"fact": rule.field, "op": op, "value": canonical}]}
         rule.priority = 10 * position
-        rule.save(update_fields=["condition", "reason", "priority"])
+        rule.save(update_fields=["condition", "reason", "priority", "enabled"])
+
+
+def conditions_to_rules(apps, schema_editor):
+    """Back: a rule of one comparison of an old fact is that comparison; any other is disabled."""
+    ReviewRule = apps.get_model("workflows", "ReviewRule")  # noqa: N806
+    for rule in ReviewRule.objects.all():
+        leaves = rule.condition.get("all") or rule.condition.get("any") or []
+        leaf = leaves[0] if len(leaves) == 1 else {}
+        if leaf.get("fact") in FACT_RANGES and leaf.get("op") in ("eq", "gt", "gte", "lt", "lte"):
+            rule.field, rule.operator, rule.value = leaf["fact"], leaf["op"], Decimal(str(leaf["value"]))
+        else:
+            rule.field, rule.operator, rule.value, rule.enabled = "total", "gte", Decimal("0.00"), False
+        rule.save(update_fields=["field", "operator", "value", "enabled"])
 
 
 def holds_for_held_orders(apps, schema_editor):
@@ -33,11 +79,13 @@ def holds_for_held_orders(apps, schema_editor):
     for order in Order.objects.filter(state="awaiting_approval"):
         held = OrderEvent.objects.filter(order=order, target_state="awaiting_approval").order_by("-created_at").first()
         name = (held.detail or {}).get("rule", "") if held else ""
-        rule = ReviewRule.objects.filter(name=name).first() if name else None
+        rule = ReviewRule.objects.filter(name=name).order_by("pk").first() if name else None
+        system = "Risk screening was unavailable: look at the order yourself"
         Hold.objects.create(
-            order=order, rule=rule, rule_name=name, reason=(rule.reason if rule else "") or name or "Held by the pipeline",
+            order=order, rule=rule, rule_name=name, reason=(rule.reason if rule else "") or name or system,
             system=not name, deadline=now + timedelta(hours=settings.REVIEW_HOLDS["HOURS"]),
-            expiry_action=settings.REVIEW_HOLDS["EXPIRY_ACTION"], created_at=held.created_at if held else now)
+            expiry_action=settings.REVIEW_HOLDS["EXPIRY_ACTION"] if name else "remind",
+            created_at=held.created_at if held else now)
 
 
 def shop_staff_adds_rules(apps, schema_editor):
@@ -95,7 +143,23 @@ class Migration(migrations.Migration):
             name='reason',
             field=models.CharField(blank=True, help_text='Why it holds an order, as staff read it.', max_length=200),
         ),
-        migrations.RunPython(rules_to_conditions, migrations.RunPython.noop),
+        # Nullable first, so that going back can add them again before filling them.
+        migrations.AlterField(
+            model_name='reviewrule',
+            name='field',
+            field=models.CharField(choices=[('total', 'Order total (USD)'), ('risk_score', 'Risk score (0–100)'), ('item_count', 'Number of items'), ('line_count', 'Number of lines')], help_text='The order fact it tests.', max_length=20, null=True),
+        ),
+        migrations.AlterField(
+            model_name='reviewrule',
+            name='operator',
+            field=models.CharField(choices=[('gte', '≥'), ('gt', '>'), ('lte', '≤'), ('lt', '<'), ('eq', '=')], max_length=3, null=True),
+        ),
+        migrations.AlterField(
+            model_name='reviewrule',
+            name='value',
+            field=models.DecimalField(decimal_places=2, max_digits=12, null=True),
+        ),
+        migrations.RunPython(rules_to_conditions, conditions_to_rules),
         migrations.RemoveField(
             model_name='reviewrule',
             name='field',

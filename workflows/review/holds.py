@@ -23,8 +23,10 @@ from orders.services import order_transition
 from orders.states import OrderState
 from providers import registry
 from store import permissions
+from store.audit import staff_action_record
 from store.errors import PermissionRefused
 from store.links import public_url
+from workflows import outbox
 from workflows.models import Hold, HoldExpiry, RuleEvaluation
 from workflows.queueing import pipeline_enqueue
 from workflows.review.evaluate import review_evaluate
@@ -34,6 +36,7 @@ logger = logging.getLogger("workflows.holds")
 # What staff read for a hold the pipeline made itself, by the transition that made it.
 SYSTEM_REASONS = {"risk_unavailable": "Risk screening was unavailable: look at the order yourself"}
 EXPIRE_BATCH = 200  # holds handled per run, earliest deadline first
+HOLD_REMIND_TASK = "workflows.review.holds.hold_remind"
 
 
 def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -> Hold:
@@ -83,9 +86,15 @@ def hold_assign(*, order_id: int, assignee: User | None, actor: User) -> Hold:
     permissions.require(actor, permissions.ORDER_APPROVE, doing="assign held orders")
     if assignee is not None and not permissions.can(assignee, permissions.ORDER_APPROVE):
         raise PermissionRefused(f"{assignee.email} may not approve orders, so cannot be assigned one.")
-    hold = Hold.objects.get(order_id=order_id, resolved_at__isnull=True)
-    hold.assignee = assignee
-    hold.save(update_fields=["assignee"])
+    with transaction.atomic():
+        hold = Hold.objects.select_for_update().select_related("assignee").get(order_id=order_id,
+                                                                               resolved_at__isnull=True)
+        before = hold.assignee.email if hold.assignee_id else ""
+        hold.assignee = assignee
+        hold.save(update_fields=["assignee"])
+        staff_action_record(actor=actor, obj=hold, action="assign",
+                            changes={"assignee": [before, assignee.email if assignee else ""]},
+                            detail={"order": order_id})
     return hold
 
 
@@ -102,22 +111,30 @@ def hold_approvers(hold: Hold) -> list[str]:
     return list(dict.fromkeys(addresses))
 
 
-def _remind(hold: Hold) -> None:
-    """E-mail the reminder (after commit): a mail server that fails is logged; the hold stays
-    overdue in the approval queue and Needs attention, which is what the reminder points to."""
+def hold_remind(hold_id: int) -> int:
+    """The task the deadline queues: e-mail the reminder of a hold that is still open to its
+    assignee and the approvers. A mail server that fails is logged; the hold stays overdue in the
+    approval queue and Needs attention, which is what the reminder points to. Returns how many
+    e-mails went out."""
+    hold = Hold.objects.select_related("order", "assignee").filter(pk=hold_id, resolved_at__isnull=True).first()
+    if hold is None:
+        return 0
     order = hold.order
     subject = f"Order {order.number} is past its review deadline"
     body = (f"Order {order.number} (${order.total:,.2f}) has waited for approval since "
             f"{hold.created_at:%Y-%m-%d %H:%M} UTC; its deadline was {hold.deadline:%Y-%m-%d %H:%M} UTC.\n"
             f"Why it is held: {hold.reason}\n"
             f"Approve or reject it: {public_url(reverse('admin:orders_order_change', args=[order.pk]))}\n")
+    sent = 0
     for address in hold_approvers(hold):
         try:
             registry.notification().send(key=f"hold-{hold.pk}-reminder-{address}", to=address,
                                          subject=subject, body=body)
+            sent += 1
         except Exception as exc:  # the provider's failure, whatever it is: logged, the queue still shows it
             logger.error("hold reminder for order %s to %s not sent: %s", order.pk, address, exc,
                          extra={"order_id": order.pk})
+    return sent
 
 
 def hold_expire(*, hold_id: int, now: datetime | None = None) -> str:
@@ -145,7 +162,9 @@ def hold_expire(*, hold_id: int, now: datetime | None = None) -> str:
                              detail=detail, reason=hold.customer_message or SHOP_REJECTED_TEXT)
             outcome = "Cancelled at the deadline"
         else:
-            transaction.on_commit(lambda: _remind(hold), robust=True)
+            # From a task of its own: a slow mail server never holds up the sweeper.
+            transaction.on_commit(lambda: outbox.enqueue(HOLD_REMIND_TASK, hold_id, task_name=f"hold-remind-{hold_id}",
+                                                         group="hold-reminders"), robust=True)
             outcome = "Approvers reminded by e-mail; still waiting"
         Hold.objects.filter(pk=hold_id).update(expiry_outcome=outcome)
     logger.info("hold on order %s past its deadline: %s", order_id, outcome, extra={"order_id": order_id})

@@ -3,7 +3,7 @@ is checked as the admin checks it and recorded by the audit trail (django-auditl
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from store import permissions
 from store.errors import NotFound
@@ -41,7 +41,8 @@ def review_rule_update(*, rule: ReviewRule, actor, **values: Any) -> ReviewRule:
     permissions.require(actor, permissions.RULE_CHANGE)
     rule = _checked(rule, values)
     try:
-        rule.save(force_update=True)
+        with transaction.atomic():  # its own savepoint: a refused save leaves the caller's transaction usable
+            rule.save(force_update=True)
     except DatabaseError as exc:  # "did not affect any rows": someone deleted it since it was read
         if ReviewRule.objects.filter(pk=rule.pk).exists():
             raise
