@@ -51,3 +51,15 @@ class Conflict(DomainError):
 class Unprocessable(DomainError):
     status = 422
     code = "unprocessable"
+
+
+class ProviderUnavailable(DomainError):
+    """A provider the request needs did not answer; nothing was changed. `retry_after`: the whole
+    seconds to wait before trying again (the API's Retry-After)."""
+
+    status = 503
+    code = "provider_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

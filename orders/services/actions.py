@@ -13,10 +13,11 @@ from orders.services.transitions import TransitionRefused, order_ready_on_commit
 from orders.signals import order_event
 from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
 from orders.stock import stock_restock
+from providers.base import GatewayTimeout
 from providers.calls import ProviderRequest, call_recorded
 from providers.registry import payment_provider
 from store import permissions
-from store.errors import Conflict, PermissionRefused, ValidationFailed
+from store.errors import Conflict, PermissionRefused, ProviderUnavailable, ValidationFailed
 from store.numbers import MAX_ID
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
@@ -249,8 +250,12 @@ def refund_create(
             raise Conflict(f"Order {locked.number} was charged by the payment provider {locked.payment_provider!r}, "
                            "which this shop is no longer configured with: refund it there.") from None
         key = f"order-{locked.pk}-refund-{sequence}"
-        result = call_recorded(ProviderRequest("payment", "refund", key, locked.pk), lambda: payments.refund(
-            key=key, order_id=locked.pk, transaction_id=locked.transaction_id, amount=amount))
+        try:
+            result = call_recorded(ProviderRequest("payment", "refund", key, locked.pk), lambda: payments.refund(
+                key=key, order_id=locked.pk, transaction_id=locked.transaction_id, amount=amount))
+        except GatewayTimeout as exc:  # nothing is written; the same key asks again, so it never pays twice
+            raise ProviderUnavailable(f"The payment provider did not answer ({exc}); nothing was refunded on order "
+                                      f"{locked.number}. Try again in a moment.") from exc
         refund = Refund.objects.create(
             order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor,
             idempotency_key=idempotency_key, request_fingerprint=fingerprint,

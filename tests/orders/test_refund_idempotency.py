@@ -188,3 +188,30 @@ def test_concurrent_line_refunds_never_refund_a_unit_twice(transactional_db, cat
     assert (order.state, order.refunded_amount) == ("delivered", 2 * line.unit_price)
     assert Product.objects.get(pk=line.product_id).stock == stock + 2
     assert refund_calls(order) == 2
+
+
+def test_a_refund_the_provider_does_not_answer_is_a_503_that_wrote_nothing_and_can_be_tried_again(
+    paid_order, staff_api
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from providers import simulation
+    from providers.models import SimulatedOutage
+
+    SimulatedOutage.objects.create(provider="payment", mode="error", until=timezone.now() + timedelta(minutes=1))
+    simulation.outages_forget()
+    body = {"amount": "10.00", "reason": "Scratched"}
+
+    refused = refund(staff_api, paid_order, body, "refund-outage")
+
+    assert refused.status_code == 503 and refused["Retry-After"]
+    assert refused.json()["code"] == "provider_unavailable" and "nothing was refunded" in refused.json()["error"]
+    assert not Refund.objects.filter(order=paid_order).exists()
+    assert Order.objects.get(pk=paid_order.pk).refunded_amount == Decimal("0.00")
+    SimulatedOutage.objects.all().delete()
+    simulation.outages_forget()
+    again = refund(staff_api, paid_order, body, "refund-outage")
+    assert again.status_code == 200 and again.json()["refundedAmount"] == 10.0
+    assert refund_calls(paid_order) == 1
