@@ -122,3 +122,17 @@ def test_the_delivery_log_shows_each_attempt_and_one_delivery_replays(receiver, 
     assert replayed.json() == {"replayed": 1}
     assert receiver.received[-1].headers["webhook-id"] == log[0]["messageId"]
     assert len(receiver.received) == 3
+
+
+def test_endpoint_changes_are_in_the_audit_trail_without_the_secret(jwt_client, webhook_admin):
+    from auditlog.models import LogEntry
+
+    api = jwt_client(webhook_admin)
+    created = api.post("/api/webhooks", BODY, format="json").json()
+    api.post(f"/api/webhooks/{created['id']}/rotate-secret")
+
+    entries = LogEntry.objects.filter(content_type__app_label="webhooks").order_by("pk")
+    assert entries.count() == 2
+    assert all(entry.actor == webhook_admin for entry in entries)
+    assert created["secret"] not in str([entry.changes for entry in entries])
+    assert entries.last().changes_dict["secret"] == ["(hidden)", "(hidden)"]
