@@ -464,6 +464,8 @@ STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30, min
 # ... and an order whose payment or shipment failed for this many days after it ended, until
 # staff dismiss it or the customer places it again.
 STORE_ATTENTION_FAILED_DAYS = env_int("STORE_ATTENTION_FAILED_DAYS", 7, minimum=1)
+if STORE_ATTENTION_FAILED_DAYS > 366:
+    raise ImproperlyConfigured(f"STORE_ATTENTION_FAILED_DAYS is at most 366, not {STORE_ATTENTION_FAILED_DAYS}.")
 STORE_MAX_ORDER_LINES = 50
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -95,6 +95,8 @@ class RuleEvaluation(models.Model):
     outcomes = models.JSONField(default=list)
     decision = models.CharField(max_length=10, choices=Decision.choices)
     rule = models.ForeignKey(ReviewRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # False: asked for staff to read only (the pipeline held the order itself; a person decides).
+    applied = models.BooleanField(default=True)
     request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

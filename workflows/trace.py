@@ -323,8 +323,14 @@ def evaluation_text(evaluation: RuleEvaluation) -> str:
     if not asked:
         return "Review rules asked: none enabled · passed"
     deciding = evaluation.deciding
-    head = (f"Review rules asked ({asked}): {evaluation.get_decision_display()} by rule “{deciding['name']}”: "
-            f"{deciding['because']}" if deciding else f"Review rules asked ({asked}): no rule matched, passed")
+    if not evaluation.applied:  # the pipeline held the order itself: what the rules say, for a person
+        verb = {"hold": "would have held it", "reject": "would have rejected it"}.get(evaluation.decision, "")
+        head = (f"Review rules asked ({asked}) for staff to read, not applied: {verb} by rule “{deciding['name']}”: "
+                f"{deciding['because']}" if deciding else f"Review rules asked ({asked}) for staff to read: no rule "
+                                                          f"matched")
+    else:
+        head = (f"Review rules asked ({asked}): {evaluation.get_decision_display()} by rule “{deciding['name']}”: "
+                f"{deciding['because']}" if deciding else f"Review rules asked ({asked}): no rule matched, passed")
     others = [f"rule “{outcome['name']}” {'also matched' if outcome['matched'] else 'did not match'}"
               for outcome in evaluation.outcomes if outcome is not deciding]
     return " · ".join([head, *others])

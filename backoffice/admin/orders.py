@@ -165,7 +165,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         evaluation = order.rule_evaluations.order_by("-created_at", "-id").first()
         if evaluation is not None:
             deciding = evaluation.deciding
-            if deciding:
+            if deciding and not evaluation.applied:
+                lines.append(format_html("The review rules, not applied (a person decides): {} by rule “{}”: {}",
+                                         evaluation.get_decision_display(), deciding["name"], deciding["because"]))
+            elif deciding:
                 lines.append(format_html("{} by rule “{}”: {}", evaluation.get_decision_display(),
                                          deciding["name"], deciding["because"]))
             else:
@@ -601,8 +604,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             return found
 
         def row(order: Order, section: str) -> dict:
-            since = {"held": getattr(getattr(order, "hold", None), "created_at", None), "ended": getattr(order, "ended_at", None),
-                     "confirmation": order.charge_pending_since}.get(section) or order.updated_at
+            if section == "held":  # the hold came with the order (select_related): since it waits
+                since = getattr(getattr(order, "hold", None), "created_at", None)
+            else:
+                since = {"ended": getattr(order, "ended_at", None),
+                         "confirmation": order.charge_pending_since}.get(section)
+            since = since or order.updated_at
             return {"order": order, "buttons": buttons(order, section), "since": since,
                     "money": order_money_outcome(order) if section == "ended" else "",
                     "wait": order_payment_wait(order=order) if section == "confirmation" else None}

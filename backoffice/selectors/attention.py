@@ -179,7 +179,8 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
     delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
     stuck = ((Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=since)
               | Q(state=OrderState.SHIPPED, updated_at__lt=since - delivery))
-             & ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False))
+             & ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
+             & ~Q(state__in=(OrderState.PAYMENT_FAILED, OrderState.SHIP_FAILED)))  # listed as failed
     days = settings.STORE_ATTENTION_FAILED_DAYS
     every = settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
     return [

@@ -12,6 +12,7 @@ from orders.services import refund_create, staff_note_add
 from store.request_context import request_id_var
 from tests.conftest import PASSWORD
 from tests.payment_events import CARD_PENDING, deliver, event_about, event_for
+from workflows.models import Hold
 
 pytestmark = pytest.mark.browser
 
@@ -80,4 +81,22 @@ def test_the_order_page_and_its_trace_fit_the_window(page: Page, live_server, st
     expect(trace.get_by_role("listitem").filter(has_text="Payment callback")).to_have_count(2)
     expect(trace.get_by_role("listitem").filter(has_text="Partial refund · $10.00")).to_contain_text(staff.email)
     expect(trace).not_to_contain_text("simulated_ms")
+    assert overflow(page) == 0
+
+
+@pytest.mark.parametrize("viewport", [WINDOW, PHONE], ids=["1280px", "phone"])
+def test_a_held_orders_page_with_a_long_note_and_reason_fits_the_window(page: Page, live_server, staff,
+                                                                          order_in_state, settings, viewport):
+    settings.PIPELINE_TASKS_SYNC = False  # moved by hand, not by a pipeline run on commit
+    order = order_in_state("awaiting_approval")
+    Hold.objects.filter(order=order).update(reason="Checked-by-hand:" + "r" * 180)
+    staff_note_add(author=staff, text="See https://support.example.com/tickets/" + "a1b2c3d4" * 20, order=order)
+    page.set_viewport_size(viewport)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/orders/order/{order.pk}/change/")
+    page.get_by_label("E-mail address").fill(staff.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_test_id("order-state")).to_have_text("Awaiting approval")
+    expect(page.get_by_text("Checked-by-hand:", exact=False).first).to_be_visible()
     assert overflow(page) == 0

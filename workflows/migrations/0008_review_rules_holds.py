@@ -184,6 +184,7 @@ class Migration(migrations.Migration):
                 ('facts', models.JSONField(default=dict, help_text='The facts the rules read, money as strings.')),
                 ('outcomes', models.JSONField(default=list)),
                 ('decision', models.CharField(choices=[('pass', 'Passed'), ('hold', 'Held for approval'), ('reject', 'Rejected')], max_length=10)),
+                ('applied', models.BooleanField(default=True)),
                 ('request_id', models.CharField(blank=True, max_length=128)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rule_evaluations', to='orders.order')),

@@ -22,6 +22,7 @@ from orders.models import SHOP_REJECTED_TEXT, Order, OrderEvent
 from orders.services import order_transition
 from orders.states import OrderState
 from providers import registry
+from providers.calls import ProviderRequest, call_recorded
 from store import permissions
 from store.audit import staff_action_record
 from store.errors import PermissionRefused
@@ -54,6 +55,7 @@ def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -
         # The pipeline's own hold skipped the review (risk screening did not answer): staff read what
         # the rules say of the order, and its deadline only ever reminds, never decides.
         evaluation = review_evaluate(order)
+        evaluation.applied = False
         evaluation.save()
     hours = (rule.hold_hours if rule else None) or settings.REVIEW_HOLDS["HOURS"]
     hold, _ = Hold.objects.update_or_create(order=order, defaults={
@@ -87,8 +89,8 @@ def hold_assign(*, order_id: int, assignee: User | None, actor: User) -> Hold:
     if assignee is not None and not permissions.can(assignee, permissions.ORDER_APPROVE):
         raise PermissionRefused(f"{assignee.email} may not approve orders, so cannot be assigned one.")
     with transaction.atomic():
-        hold = Hold.objects.select_for_update().select_related("assignee").get(order_id=order_id,
-                                                                               resolved_at__isnull=True)
+        hold = Hold.objects.select_for_update(of=("self",)).select_related("assignee").get(
+            order_id=order_id, resolved_at__isnull=True)
         before = hold.assignee.email if hold.assignee_id else ""
         hold.assignee = assignee
         hold.save(update_fields=["assignee"])
@@ -125,15 +127,18 @@ def hold_remind(hold_id: int) -> int:
             f"{hold.created_at:%Y-%m-%d %H:%M} UTC; its deadline was {hold.deadline:%Y-%m-%d %H:%M} UTC.\n"
             f"Why it is held: {hold.reason}\n"
             f"Approve or reject it: {public_url(reverse('admin:orders_order_change', args=[order.pk]))}\n")
-    sent = 0
-    for address in hold_approvers(hold):
+    addresses, sent = hold_approvers(hold), 0
+    for address in addresses:
+        key = f"hold-{hold.pk}-reminder-{address}"
         try:
-            registry.notification().send(key=f"hold-{hold.pk}-reminder-{address}", to=address,
-                                         subject=subject, body=body)
+            call_recorded(ProviderRequest("notification", "send", key, order.pk), lambda address=address, key=key:
+                          registry.notification().send(key=key, to=address, subject=subject, body=body))
             sent += 1
         except Exception as exc:  # the provider's failure, whatever it is: logged, the queue still shows it
             logger.error("hold reminder for order %s to %s not sent: %s", order.pk, address, exc,
                          extra={"order_id": order.pk})
+    Hold.objects.filter(pk=hold.pk).update(
+        expiry_outcome=f"Approvers reminded by e-mail ({sent} of {len(addresses)} sent); still waiting")
     return sent
 
 
@@ -165,7 +170,7 @@ def hold_expire(*, hold_id: int, now: datetime | None = None) -> str:
             # From a task of its own: a slow mail server never holds up the sweeper.
             transaction.on_commit(lambda: outbox.enqueue(HOLD_REMIND_TASK, hold_id, task_name=f"hold-remind-{hold_id}",
                                                          group="hold-reminders"), robust=True)
-            outcome = "Approvers reminded by e-mail; still waiting"
+            outcome = "Reminder to the approvers queued; still waiting"
         Hold.objects.filter(pk=hold_id).update(expiry_outcome=outcome)
     logger.info("hold on order %s past its deadline: %s", order_id, outcome, extra={"order_id": order_id})
     return outcome
