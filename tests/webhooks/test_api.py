@@ -36,6 +36,8 @@ def test_staff_register_an_endpoint_and_see_its_secret_once(jwt_client, webhook_
     ({"events": ["order.nope"]}, "events", "Unknown event type 'order.nope'"),
     ({"events": []}, "events", "This list may not be empty."),
     ({"events": "order.paid"}, "events", 'Expected a list of items but got type "str".'),
+    ({"url": "http://[::1"}, "url", "The URL is not valid: check its host."),
+    ({"url": "http://[foo]/"}, "url", "The URL is not valid: check its host."),
 ])
 def test_invalid_endpoints_are_field_errors(change, field, message, jwt_client, webhook_admin):
     response = jwt_client(webhook_admin).post("/api/webhooks", {**BODY, **change}, format="json")
