@@ -56,8 +56,10 @@ class WebhookDelivery(models.Model):
     # The retry window (WEBHOOK_RETRY_HOURS) counts from the first attempt, so a backlog kept
     # while the endpoint was disabled gets its full window once it is enabled again.
     first_attempt_at = models.DateTimeField(null=True, blank=True)
-    # A sender's claim: while it lasts, nobody else sends this row.
+    # A sender's claim: while it lasts, nobody else sends this row; only the attempt holding the
+    # token writes its outcome.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -61,19 +61,25 @@ def endpoint_create(*, actor, **values) -> WebhookEndpoint:
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, actor, **values) -> WebhookEndpoint:
-    """`endpoint` with `values` changed. Enabling a disabled endpoint starts its run of failures
-    afresh and sends its backlog, in order, each row with a full retry window."""
+    """`endpoint` with `values` changed: only those columns are written, to the row as it is now
+    (a secret rotated or a disabling meanwhile stays). Enabling a disabled endpoint starts its run
+    of failures afresh and sends its backlog, in order, each row with a full retry window."""
     permissions.require(actor, permissions.WEBHOOK_MANAGE)
-    was_enabled = WebhookEndpoint.objects.filter(pk=endpoint.pk).values_list("enabled", flat=True).first()
-    endpoint = _checked(endpoint, values)
     with transaction.atomic():
-        if endpoint.enabled and not was_enabled:
-            endpoint.consecutive_failures, endpoint.disabled_reason = 0, ""
-            endpoint.deliveries.filter(status=Status.PENDING).update(
-                first_attempt_at=None, next_attempt_at=timezone.now(), claimed_until=None)
-            transaction.on_commit(lambda: deliveries_dispatch(endpoint_id=endpoint.pk), robust=True)
-        endpoint.save()
-    return endpoint
+        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        was_enabled = current.enabled
+        changed = [name for name in ENDPOINT_FIELDS if name in values and getattr(current, name) != values[name]]
+        _checked(current, values)
+        if current.enabled and not was_enabled:
+            current.consecutive_failures, current.disabled_reason = 0, ""
+            changed += ["consecutive_failures", "disabled_reason"]
+            # An attempt under way keeps its claim: the row is due again, not sent twice at once.
+            current.deliveries.filter(status=Status.PENDING).update(first_attempt_at=None,
+                                                                    next_attempt_at=timezone.now())
+            transaction.on_commit(lambda: deliveries_dispatch(endpoint_id=current.pk), robust=True)
+        if changed:
+            current.save(update_fields=changed)
+    return current
 
 
 def endpoint_secret_rotate(*, endpoint: WebhookEndpoint, actor) -> WebhookEndpoint:
@@ -158,39 +164,97 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=ceiling * random.uniform(0.5, 1.0) * settings.PIPELINE["BACKOFF_SCALE"])
 
 
+# A row's last_error while an attempt is under way: it stays if the worker stopped the attempt
+# (Q_TIMEOUT) or its process died, and the next claim counts that attempt as failed.
+UNFINISHED = "No answer recorded yet: the attempt is under way, or the worker stopped it."
+STOPPED = "The attempt did not finish: the worker stopped it."
+
+
+def _claim_length() -> timedelta:
+    """Longer than the longest attempt (one WEBHOOK_TIMEOUT_SECONDS deadline) with its writes."""
+    return timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 60)
+
+
+def _window_end(first: datetime | None, now: datetime) -> datetime:
+    return (first or now) + timedelta(hours=settings.WEBHOOK_RETRY_HOURS)
+
+
+def _failure_counted(endpoint_id: int) -> bool:
+    """One more failed attempt in a row for the endpoint; whether that disabled it."""
+    WebhookEndpoint.objects.filter(pk=endpoint_id).update(consecutive_failures=F("consecutive_failures") + 1)
+    return _disable_if_failing(endpoint_id)
+
+
+def _stopped_settle(row: WebhookDelivery, now: datetime) -> str:
+    """The row's last attempt never finished: count it as a failed one (toward the endpoint's
+    failures in a row and the row's retry window; its backoff was set when it was claimed).
+    Returns "retrying", "given_up", or "" when someone else settled it."""
+    retry_at = max(row.next_attempt_at, now)
+    outcome = "given_up" if retry_at > _window_end(row.first_attempt_at, now) else "retrying"
+    changes = {"status": Status.FAILED, "claimed_until": None} if outcome == "given_up" else {}
+    if not _due(now).filter(pk=row.pk, attempts=row.attempts, last_error=UNFINISHED).update(
+            last_error=STOPPED, **changes):
+        return ""
+    WebhookAttempt.objects.filter(delivery_id=row.pk, number=row.attempts, error=UNFINISHED).update(error=STOPPED)
+    metrics.delivery_counted(outcome)
+    _failure_counted(row.endpoint_id)
+    if outcome == "given_up":
+        _next_queue(row)
+    return outcome
+
+
 def delivery_send(delivery_id: int) -> str:
     """The worker's: send one row if it is due, first of its (endpoint, order) and nobody else
-    holds it. Returns "delivered", "retrying", "given_up" or "" (not sent now)."""
+    holds it. Returns "delivered", "retrying", "given_up" or "" (not sent now).
+
+    The claim records the attempt (its number, the row's first attempt and the backoff before
+    the next one), so an attempt the worker kills still counts; its token guards the final
+    write, so an attempt whose claim was taken over changes nothing but its own log line."""
     now = timezone.now()
-    claim = timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30)  # resolve, connect, answer
-    if not _due(now).filter(pk=delivery_id).update(claimed_until=now + claim):
+    row = _due(now).filter(pk=delivery_id).first()
+    if row is not None and row.last_error == UNFINISHED:
+        settled = _stopped_settle(row, now)
+        if settled != "retrying":
+            return settled
+        row = _due(now).filter(pk=delivery_id).first()  # the endpoint may be disabled now
+    if row is None:
         return ""
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    body = delivery.body.encode()
-    headers = signing.headers(secret=endpoint.secret, message_id=delivery.message_id,
+    token, attempts, first = uuid.uuid4().hex, row.attempts + 1, row.first_attempt_at or now
+    with transaction.atomic():
+        if not _due(now).filter(pk=delivery_id, attempts=row.attempts).update(
+                claim_token=token, claimed_until=now + _claim_length(), attempts=attempts, first_attempt_at=first,
+                next_attempt_at=now + _backoff(attempts), last_error=UNFINISHED):
+            return ""
+        attempt = WebhookAttempt.objects.create(delivery_id=delivery_id, number=attempts, error=UNFINISHED)
+    endpoint = WebhookEndpoint.objects.get(pk=row.endpoint_id)
+    body = row.body.encode()
+    headers = signing.headers(secret=endpoint.secret, message_id=row.message_id,
                               timestamp=int(timezone.now().timestamp()), body=body)
     answer = transport.post(endpoint.url, body, headers)
-    attempts = delivery.attempts + 1
-    first = delivery.first_attempt_at or now
-    WebhookAttempt.objects.create(delivery=delivery, number=attempts, status_code=answer.status,
-                                  latency_ms=answer.latency_ms, ok=answer.ok, error=answer.error)
-    done = {"attempts": attempts, "first_attempt_at": first, "claimed_until": None, "last_error": answer.error}
+    mine = WebhookDelivery.objects.filter(pk=delivery_id, claim_token=token)
+    with transaction.atomic():
+        WebhookAttempt.objects.filter(pk=attempt.pk).update(status_code=answer.status, latency_ms=answer.latency_ms,
+                                                            ok=answer.ok, error=answer.error)
+        if answer.ok:
+            outcome = "delivered"
+            written = mine.update(status=Status.DELIVERED, delivered_at=timezone.now(), claimed_until=None,
+                                  last_error="")
+        else:
+            retry_at = timezone.now() + _backoff(attempts)
+            outcome = "given_up" if retry_at > _window_end(first, now) else "retrying"
+            written = mine.update(status=Status.FAILED if outcome == "given_up" else Status.PENDING,
+                                  next_attempt_at=retry_at, claimed_until=None, last_error=answer.error)
+    if not written:
+        logger.warning("webhook delivery %s: attempt %s dropped, the row was deleted or claimed again",
+                       delivery_id, attempts)
+        return ""
+    metrics.delivery_counted(outcome)
     if answer.ok:
-        outcome = "delivered"
-        WebhookDelivery.objects.filter(pk=delivery_id).update(status=Status.DELIVERED, delivered_at=timezone.now(),
-                                                              **done)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
     else:
-        retry_at = timezone.now() + _backoff(attempts)
-        outcome = "given_up" if retry_at > first + timedelta(hours=settings.WEBHOOK_RETRY_HOURS) else "retrying"
-        status = Status.FAILED if outcome == "given_up" else Status.PENDING
-        WebhookDelivery.objects.filter(pk=delivery_id).update(status=status, next_attempt_at=retry_at, **done)
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=F("consecutive_failures") + 1)
-        _disable_if_failing(endpoint.pk)
-    metrics.delivery_counted(outcome)
+        _failure_counted(endpoint.pk)
     if outcome != "retrying":  # the order's next event for this endpoint may go now
-        _next_queue(delivery)
+        _next_queue(row)
     return outcome
 
 
@@ -201,14 +265,14 @@ def _next_queue(delivery: WebhookDelivery) -> None:
         deliveries_queue([following])
 
 
-def _disable_if_failing(endpoint_id: int) -> None:
+def _disable_if_failing(endpoint_id: int) -> bool:
     """At WEBHOOK_DISABLE_AFTER failures in a row: disable the endpoint (its rows wait) and e-mail
-    the staff who manage webhooks, once."""
+    the staff who manage webhooks, once. Whether it disabled it now."""
     limit = settings.WEBHOOK_DISABLE_AFTER
     reason = f"Disabled after {limit} failed attempts in a row."
     if not WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True, consecutive_failures__gte=limit).update(
             enabled=False, disabled_reason=reason):
-        return
+        return False
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
     logger.warning("webhook endpoint %s disabled after %s failures in a row", endpoint.url, limit)
     subject = f"Webhook endpoint disabled: {endpoint.url}"
@@ -222,6 +286,7 @@ def _disable_if_failing(endpoint_id: int) -> None:
                                          to=address, subject=subject, body=body)
         except Exception as exc:  # the admin shows the endpoint disabled, with why
             logger.error("notice of disabled webhook endpoint %s to %s not sent: %s", endpoint.pk, address, exc)
+    return True
 
 
 def webhook_managers() -> list[str]:
@@ -240,8 +305,7 @@ def _replay(rows, actor) -> int:
     ids = list(rows.values_list("pk", flat=True))
     with transaction.atomic():
         count = WebhookDelivery.objects.filter(pk__in=ids).update(
-            status=Status.PENDING, next_attempt_at=timezone.now(), first_attempt_at=None, claimed_until=None,
-            delivered_at=None)
+            status=Status.PENDING, next_attempt_at=timezone.now(), first_attempt_at=None, delivered_at=None)
         transaction.on_commit(lambda: deliveries_queue(ids), robust=True)
     return count
 

@@ -2,6 +2,7 @@
 when made, the delivery log, replay, and refusals without the webhook permission."""
 import pytest
 
+from webhooks import services
 from webhooks.models import WebhookEndpoint
 
 pytestmark = pytest.mark.django_db
@@ -138,3 +139,16 @@ def test_endpoint_changes_are_in_the_audit_trail_without_the_secret(jwt_client, 
     assert all(entry.actor == webhook_admin for entry in entries)
     assert created["secret"] not in str([entry.changes for entry in entries])
     assert entries.last().changes_dict["secret"] == ["(hidden)", "(hidden)"]
+
+
+def test_a_change_from_a_stale_copy_keeps_a_rotation_and_a_disabling_made_meanwhile(webhook_admin, endpoint):
+    stale = endpoint("/hooks")  # e.g. the admin's change form, opened earlier
+    rotated = services.endpoint_secret_rotate(endpoint=WebhookEndpoint.objects.get(pk=stale.pk), actor=webhook_admin)
+    WebhookEndpoint.objects.filter(pk=stale.pk).update(enabled=False, disabled_reason="Disabled after 20 failed "
+                                                                                      "attempts in a row.")
+
+    services.endpoint_update(endpoint=stale, actor=webhook_admin, description="The ERP")
+
+    now = WebhookEndpoint.objects.get(pk=stale.pk)
+    assert (now.description, now.secret, now.enabled) == ("The ERP", rotated.secret, False)
+    assert now.disabled_reason == "Disabled after 20 failed attempts in a row."
