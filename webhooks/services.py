@@ -118,6 +118,8 @@ def deliveries_record(*, order: Order, event: OrderEvent) -> list[int]:
     if not endpoints:
         return []
     message_id = f"msg_{uuid.uuid4().hex}"
+    # Read again: the caller's instance may lag behind what its transaction wrote with .update().
+    order = Order.objects.get(pk=order.pk)
     body = event_body(order=order, event=event, message_id=message_id)
     now = timezone.now()
     rows = WebhookDelivery.objects.bulk_create(
