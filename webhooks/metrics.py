@@ -23,21 +23,23 @@ def delivery_counted(outcome: str) -> None:
 
 
 class OldestUndeliveredCollector:
-    """`store_webhook_oldest_undelivered_seconds`: how long the oldest row still to deliver to an
-    enabled endpoint has waited since its event (0 when none). One query per scrape; left out of
-    a scrape the database does not answer."""
+    """`store_webhook_oldest_undelivered_seconds`: how long the oldest row still to deliver has
+    waited since its event (0 when none), a disabled endpoint's backlog included, so disabling an
+    endpoint does not hide it. One query per scrape; left out of a scrape the database does not
+    answer."""
 
     name = "store_webhook_oldest_undelivered_seconds"
 
     def _family(self) -> GaugeMetricFamily:
-        return GaugeMetricFamily(self.name, "Seconds the oldest undelivered webhook row (enabled endpoints) has waited.")
+        return GaugeMetricFamily(self.name, "Seconds the oldest undelivered webhook row has waited "
+                                            "(disabled endpoints' too).")
 
     def describe(self):
         return [self._family()]
 
     def collect(self):
         try:
-            oldest = (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__enabled=True)
+            oldest = (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING)
                       .aggregate(oldest=Min("created_at"))["oldest"])
         except DatabaseError as exc:
             logger.warning("%s left out of the scrape: %s", self.name, exc.__class__.__name__)

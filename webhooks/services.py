@@ -29,6 +29,7 @@ from orders.models import Order, OrderEvent
 from providers import registry
 from store import permissions
 from store.circuit import redis_breaker
+from store.errors import ValidationFailed
 from store.links import public_url
 from webhooks import metrics, signing, transport
 from webhooks.events import EVENT_TYPES
@@ -39,6 +40,7 @@ logger = logging.getLogger("webhooks.services")
 Status = WebhookDelivery.Status
 ENDPOINT_FIELDS = ("url", "events", "enabled", "description")
 SEND_TASK = "webhooks.tasks.delivery_send"
+REPLAY_LIMIT = 1000  # rows per range replay: one request's UPDATE and queueing stay short
 
 
 # --- endpoints ------------------------------------------------------------------------
@@ -319,6 +321,11 @@ def delivery_replay(*, delivery: WebhookDelivery, actor) -> int:
 
 
 def deliveries_replay(*, endpoint: WebhookEndpoint, since: datetime, until: datetime, actor) -> int:
-    """Send again every delivery of `endpoint` whose event was recorded in [since, until).
-    Returns how many."""
-    return _replay(endpoint.deliveries.filter(created_at__gte=since, created_at__lt=until), actor)
+    """Send again every delivery of `endpoint` whose event was recorded in [since, until), at
+    most REPLAY_LIMIT of them (ValidationFailed beyond: a narrower range). Returns how many."""
+    permissions.require(actor, permissions.WEBHOOK_MANAGE)
+    rows = endpoint.deliveries.filter(created_at__gte=since, created_at__lt=until)
+    if rows[:REPLAY_LIMIT + 1].count() > REPLAY_LIMIT:
+        raise ValidationFailed(f"At most {REPLAY_LIMIT} deliveries can be replayed at once; give a narrower range.",
+                               fields={"until": [f"The range holds more than {REPLAY_LIMIT} deliveries."]})
+    return _replay(rows, actor)

@@ -84,3 +84,7 @@ def test_metrics_count_deliveries_and_the_oldest_undelivered(client, receiver, e
         assert value(after, "store_webhook_deliveries_total", outcome=outcome) == value(
             before, "store_webhook_deliveries_total", outcome=outcome) + added
     assert value(after, "store_webhook_oldest_undelivered_seconds") > 0
+
+    WebhookEndpoint.objects.filter(url__endswith="/down").update(enabled=False)  # its backlog still waits
+    disabled = samples(client.get("/metrics").content.decode())
+    assert value(disabled, "store_webhook_oldest_undelivered_seconds") > 0

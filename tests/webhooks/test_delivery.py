@@ -174,3 +174,20 @@ def test_replaying_a_time_range_resends_the_same_bytes_and_ids(db, receiver, end
 
     assert response.json() == {"replayed": 2}
     assert [(r.headers["webhook-id"], r.body) for r in receiver.received[2:]] == first_two
+
+
+def test_a_range_replay_holding_too_many_deliveries_is_refused(db, receiver, endpoint, place_order, customer,
+                                                               jwt_client, webhook_admin, monkeypatch):
+    monkeypatch.setattr(services, "REPLAY_LIMIT", 1)
+    hooks = endpoint("/hooks", ["order.created"])
+    place_order(customer)
+    place_order(customer)
+    now = timezone.now()
+
+    response = jwt_client(webhook_admin).post(f"/api/webhooks/{hooks.pk}/replay", {
+        "since": (now - timedelta(hours=1)).isoformat(), "until": (now + timedelta(minutes=1)).isoformat()},
+        format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "At most 1 deliveries can be replayed at once; give a narrower range."
+    assert set(WebhookDelivery.objects.values_list("attempts", flat=True)) == {0}
