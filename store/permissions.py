@@ -78,10 +78,13 @@ RULE_ADD = StaffAction("workflows.add_reviewrule", "add review rules")
 RULE_CHANGE = StaffAction("workflows.change_reviewrule", "change review rules")
 RULE_DELETE = StaffAction("workflows.delete_reviewrule", "delete review rules")
 
+# Webhook endpoints, their secrets, delivery log and replays (webhooks): one permission for all.
+WEBHOOK_MANAGE = StaffAction("webhooks.change_webhookendpoint", "manage webhooks")
+
 STAFF_ACTIONS = (
     ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
-    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE,
+    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE, WEBHOOK_MANAGE,
 )
 
 

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "providers",
     "orders",
     "notifications",
+    "webhooks",
     "workflows",
     "storefront",
     "backoffice",
@@ -284,6 +285,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "catalog.product", "exclude_fields": ["created_at", "updated_at"]},
     "catalog.category",
     {"model": "workflows.reviewrule"},
+    # Webhook endpoints: who pointed order data where; the signing secret never in the trail.
+    {"model": "webhooks.webhookendpoint", "mask_fields": ["secret"], "mask_callable": "store.audit.secret_hide"},
     "orders.refund",
     # Who wrote which internal note (the entry keeps the request id itself).
     {"model": "orders.staffnote", "exclude_fields": ["request_id"]},
@@ -470,7 +473,8 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # imports no app): store_orders{state}, holds past their deadline, the providers' circuits and low
 # stock, read from the database at scrape time.
 METRICS_SCRAPE_COLLECTORS = ["workflows.metrics.orders_by_state", "workflows.metrics.holds_overdue",
-                             "providers.metrics.provider_circuits", "catalog.metrics.products_low_stock"]
+                             "providers.metrics.provider_circuits", "catalog.metrics.products_low_stock",
+                             "webhooks.metrics.oldest_undelivered"]
 # /healthz's checks that make it "degraded" (200) rather than "unhealthy" (503), by dotted path
 # (store.health imports no app): each returns (ok, detail), as store.health_checks' do.
 HEALTH_DEGRADED_CHECKS = {"providers": "providers.breakers.health_check"}
@@ -599,6 +603,17 @@ PIPELINE = {
     # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
     "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
 }
+
+# Webhooks (webhooks.services): each attempt's timeout; retries from BACKOFF_SECONDS doubling up
+# to BACKOFF_MAX_SECONDS (with jitter; PIPELINE["BACKOFF_SCALE"] multiplies it) for RETRY_HOURS
+# from the first attempt; an endpoint is disabled after DISABLE_AFTER failed attempts in a row.
+# Receivers at private, loopback or link-local addresses are refused unless ALLOW_PRIVATE.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 10.0, minimum=0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_float("WEBHOOK_BACKOFF_MAX_SECONDS", 3600.0, minimum=0)
+WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 24.0, minimum=0)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
 # Holds for approval (workflows.review.holds): a held order waits HOURS for a person; at that
 # deadline EXPIRY_ACTION runs once, unless the rule that held it names its own: "remind" (e-mail

@@ -6,6 +6,8 @@ os.environ.setdefault("SIM_LATENCY_SCALE", "0")
 os.environ.setdefault("PIPELINE_BACKOFF_SCALE", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("Q_LOG_LEVEL", "ERROR")
+# Tests' webhook receivers listen on loopback.
+os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "1")
 # The payment simulator never calls back unless a test asks it to (a pending order then waits).
 os.environ.setdefault("SIM_PAYMENT_CONFIRM_DELAY", "-1")
 # Rate limits far out of reach, so no test trips another's; tests/ops sets the real ones.

@@ -11,6 +11,7 @@ from notifications.account_mail import PASSWORD_RESET_TASK
 from notifications.services import notification_record
 from orders.signals import order_event, order_ready
 from orders.states import OrderState
+from webhooks.services import deliveries_queue, deliveries_record
 from workflows import metrics, outbox
 from workflows.delivery import notification_deliver, send_inline
 from workflows.queueing import pipeline_enqueue
@@ -74,3 +75,12 @@ def holds_follow(sender, order, event, **kwargs) -> None:
         hold_open(order=order, event=event)
     elif event.source_state == OrderState.AWAITING_APPROVAL and event.target_state != event.source_state:
         hold_resolve(order=order, event=event)
+
+
+@receiver(order_event, dispatch_uid="workflows.webhooks_on_event")
+def webhooks_on_event(sender, order, event, **kwargs) -> None:
+    """Write the event's webhook deliveries with it (so they exist exactly when it commits); hand
+    them to the worker once committed."""
+    deliveries = deliveries_record(order=order, event=event)
+    if deliveries:
+        transaction.on_commit(lambda: deliveries_queue(deliveries), robust=True)

@@ -14,5 +14,6 @@ from backoffice.admin import (  # noqa: F401 - each module registers its admins
     providers,
     refunds,
     tasks,
+    webhooks,
     workflows,
 )

@@ -267,7 +267,8 @@ def refund_create(
             stock_restock(product_id=line.product_id, quantity=quantity, order_ref=locked.pk, user=actor)
         # Computed in Decimal under the row lock: SQLite adds an F() sum in floating point, and
         # 299.98 + 149.97 would then exceed the total the check constraint holds it to.
-        Order.objects.filter(pk=locked.pk).update(refunded_amount=locked.refunded_amount + amount)
+        locked.refunded_amount += amount  # what order_event's receivers read
+        Order.objects.filter(pk=locked.pk).update(refunded_amount=locked.refunded_amount)
         detail = {"amount": str(amount), "reason": reason, "reference": result.reference, "refund": refund.pk}
         if chosen:
             detail.update(items=_items_text(chosen), restocked=bool(restock))

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from orders.models import Order, OrderEvent
 from orders.services.placement import ShippingAddress
+from orders.signals import order_event
 from orders.states import Actor, OrderState
 from store.audit import staff_action_record
 from store.errors import Conflict
@@ -42,11 +43,12 @@ def order_address_correct(*, order: Order, shipping: ShippingAddress, actor) -> 
         order.ship_state, order.ship_zip = shipping.state, shipping.zip
         order.save(update_fields=["ship_address", "ship_city", "ship_state", "ship_zip", "updated_at"])
         detail = {"old_address": asdict(old), "new_address": asdict(shipping)}
-        OrderEvent.objects.create(
+        event = OrderEvent.objects.create(
             order=order, event_type=ADDRESS_CORRECTED, source_state=order.state, target_state=order.state,
             actor_kind=Actor.STAFF, actor=actor, actor_email=getattr(actor, "email", "") or "", detail=detail,
             request_id=request_id_var.get() or "",
         )
+        order_event.send(sender=Order, order=order, event=event)
         staff_action_record(actor=actor, obj=order, action="correct_address",
                             changes={"shipping address": [str(asdict(old)), str(asdict(shipping))]}, detail={})
     return order

@@ -20,6 +20,7 @@ from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 from tests.payment_events import CARD_PENDING, bank_answered
+from webhooks.models import WebhookEndpoint
 from workflows.models import Hold, ReviewRule
 
 ACTORS = ("customer", "staff, no permissions", "Shop staff", "superuser")
@@ -180,6 +181,14 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         return _admin_outcome(response, Hold.objects.filter(order=held, assignee=user).exists())
     if row_id.startswith(("api-rule-", "admin-rule-")):
         return _rule_outcome(row_id, user, jwt_client)
+    if row_id in ("api-webhook-add", "admin-webhook-add"):
+        url = "https://erp.example/hooks"
+        if row_id.startswith("api"):
+            response = jwt_client(user).post("/api/webhooks", {"url": url, "events": ["*"]}, format="json")
+            return Outcome(response.status_code, WebhookEndpoint.objects.filter(url=url).exists())
+        response = _web(user).post("/admin/webhooks/webhookendpoint/add/", {"url": url, "events": ["*"],
+                                                                             "enabled": "on"})
+        return _admin_outcome(response, WebhookEndpoint.objects.filter(url=url).exists())
     if row_id == "api-product-add":
         response = jwt_client(user).post(
             "/api/products", {"name": "Desk Lamp", "price": "39.00", "category": "Electronics", "stock": 5}, format="json"

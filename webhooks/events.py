@@ -1,0 +1,8 @@
+"""The order events an endpoint may subscribe to: the order placed, every event a transition
+publishes (orders.states), a partial refund and a corrected address."""
+from orders.services.address import ADDRESS_CORRECTED
+from orders.states import EVENT_OF_TRANSITION
+
+ALL = "*"
+EVENT_TYPES = tuple(sorted({"order.created", "order.partially_refunded", ADDRESS_CORRECTED,
+                            *EVENT_OF_TRANSITION.values()}))
