@@ -74,7 +74,7 @@ from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
 from store.permissions import StaffAction
-from workflows.models import Hold
+from workflows.review.evaluate import order_review
 from workflows.trace import order_trace
 
 S = OrderState
@@ -162,7 +162,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         hold: its reason, assignee, deadline and what the deadline does."""
         score = "—" if order.risk_score is None else order.risk_score
         lines = [format_html("Risk score (0–100): {}", score)]
-        evaluation = order.rule_evaluations.order_by("-created_at", "-id").first()
+        evaluation, hold = order_review(order)
         if evaluation is not None:
             deciding = evaluation.deciding
             if deciding and not evaluation.applied:
@@ -174,7 +174,6 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             else:
                 asked = len(evaluation.outcomes)
                 lines.append(format_html("No review rule matched ({} asked)", asked))
-        hold = Hold.objects.filter(order=order).select_related("assignee").first()
         if hold is not None:
             when = date_format(timezone.localtime(hold.deadline), "DATETIME_FORMAT")
             status = ("ended: " + hold.resolution.replace("_", " ")) if hold.resolved_at else (

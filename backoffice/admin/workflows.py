@@ -5,7 +5,6 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -13,8 +12,10 @@ from django.utils import timezone
 from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
 from backoffice.forms import ReviewRuleForm
 from store import permissions
+from store.errors import NotFound
 from workflows.models import HoldExpiry, OutboxTask, ReviewRule
 from workflows.review.evaluate import review_rule_backtest
+from workflows.review.rules import review_rule_save
 
 
 @admin.register(ReviewRule)
@@ -63,16 +64,10 @@ class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         return rule.condition_words if rule.pk else "—"
 
     def save_model(self, request: HttpRequest, obj: ReviewRule, form, change: bool) -> None:
-        if not change:
-            obj.save()
-            return
         try:
-            with transaction.atomic():  # never bring back a rule another tab deleted meanwhile
-                obj.save(force_update=True)
-        except DatabaseError as exc:
-            if ReviewRule.objects.filter(pk=obj.pk).exists():
-                raise
-            raise Http404("The rule was deleted meanwhile; nothing was saved.") from exc
+            review_rule_save(rule=obj, actor=request.user)
+        except NotFound as exc:
+            raise Http404(exc.message) from exc
 
     def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
         if request.method == "POST" and "_backtest" in request.POST:

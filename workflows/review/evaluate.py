@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from orders.models import Order
 from store.request_context import request_id_var
-from workflows.models import ReviewRule, RuleEvaluation
+from workflows.models import Hold, ReviewRule, RuleEvaluation
 from workflows.review.conditions import condition_facts, condition_words
 from workflows.review.facts import facts_read, facts_recorded, facts_typed
 
@@ -86,3 +86,10 @@ def review_rule_backtest(*, rule: ReviewRule, last: int = 100) -> Backtest:
                                 because=condition_words(rule.condition, facts, labels=labels),
                                 recorded=order.pk not in missing))
     return Backtest(rule=rule, rows=rows)
+
+
+def order_review(order: Order) -> tuple[RuleEvaluation | None, Hold | None]:
+    """What the review rules last said of `order` (None when never asked) and its hold (with its
+    assignee; None when never held). Two queries."""
+    evaluation = order.rule_evaluations.order_by("-created_at", "-id").first()
+    return evaluation, Hold.objects.filter(order=order).select_related("assignee").first()

@@ -1,5 +1,5 @@
-"""Review rules written by staff through the API (the admin saves its own form): every change
-is checked as the admin checks it and recorded by the audit trail (django-auditlog)."""
+"""Review rules written by staff, through the API and the admin's form: every change is checked
+the same way, needs the same permission and is recorded by the audit trail (django-auditlog)."""
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,23 +23,18 @@ def _checked(rule: ReviewRule, values: dict[str, Any]) -> ReviewRule:
     for name in RULE_FIELDS:
         if name in values:
             setattr(rule, name, values[name])
+    return rule
+
+
+def review_rule_save(*, rule: ReviewRule, actor) -> ReviewRule:
+    """Save `rule` as staff set it (the admin's form, or create/update below): a new one needs
+    the add permission, a change the change permission. Raises PermissionRefused,
+    ValidationError, NotFound (deleted meanwhile: a change never brings it back)."""
+    permissions.require(actor, permissions.RULE_CHANGE if rule.pk else permissions.RULE_ADD)
     rule.full_clean()
-    return rule
-
-
-def review_rule_create(*, actor, **values: Any) -> ReviewRule:
-    """A new rule from `values` (RULE_FIELDS). Raises PermissionRefused, ValidationError."""
-    permissions.require(actor, permissions.RULE_ADD)
-    rule = _checked(ReviewRule(), values)
-    rule.save()
-    return rule
-
-
-def review_rule_update(*, rule: ReviewRule, actor, **values: Any) -> ReviewRule:
-    """`rule` with the given `values` changed. Raises PermissionRefused, ValidationError, NotFound
-    (deleted meanwhile: it is not brought back)."""
-    permissions.require(actor, permissions.RULE_CHANGE)
-    rule = _checked(rule, values)
+    if rule.pk is None:
+        rule.save()
+        return rule
     try:
         with transaction.atomic():  # its own savepoint: a refused save leaves the caller's transaction usable
             rule.save(force_update=True)
@@ -48,6 +43,16 @@ def review_rule_update(*, rule: ReviewRule, actor, **values: Any) -> ReviewRule:
             raise
         raise NotFound("The rule was deleted meanwhile; nothing was saved.") from exc
     return rule
+
+
+def review_rule_create(*, actor, **values: Any) -> ReviewRule:
+    """A new rule from `values` (RULE_FIELDS). Raises PermissionRefused, ValidationError."""
+    return review_rule_save(rule=_checked(ReviewRule(), values), actor=actor)
+
+
+def review_rule_update(*, rule: ReviewRule, actor, **values: Any) -> ReviewRule:
+    """`rule` with the given `values` changed. Raises PermissionRefused, ValidationError, NotFound."""
+    return review_rule_save(rule=_checked(rule, values), actor=actor)
 
 
 def review_rule_delete(*, rule: ReviewRule, actor) -> None:
