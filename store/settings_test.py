@@ -29,8 +29,9 @@ SIMULATOR = {**SIMULATOR, "SEED": os.environ.get("SIM_SEED", "workflow-store-tes
 SIMULATOR["INVENTORY_AVAILABLE_RATE"] = float(os.environ.get("SIM_INVENTORY_AVAILABLE_RATE", "1"))
 SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_RATE", "1"))
 
-# Every test reads the circuits afresh (a process-wide cache would carry one test's state into the next).
+# Every test reads the current workflow version and the circuits afresh (a process-wide cache would carry one test's state into the next).
 PROVIDER_CIRCUIT = {**PROVIDER_CIRCUIT, "READ_CACHE_SECONDS": 0}  # noqa: F405
+WORKFLOW_READ_CACHE_SECONDS = 0
 
 # pytest-xdist (`make test` runs two workers): pytest-django gives each worker a test database
 # of its own; the caches and the queue name follow, so one worker's rate-limit counters, cluster

@@ -67,7 +67,7 @@ class OrdersByStateCollector:
     `store_order_state_oldest_seconds{state, group}`: how long the order longest in each state
     that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
     as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
-    has yet to confirm (it may wait PAYMENT_CONFIRM_TIMEOUT) and counts a shipped order from the
+    has yet to confirm (it may wait its confirmation timeout) and counts a shipped order from the
     end of its DELIVERY_DELAY_SECONDS. `group` is "working" (the pipeline owes it a step) or
     "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
     BY per scrape.

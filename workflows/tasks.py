@@ -17,6 +17,7 @@ from store.request_context import order_id_var, request_id_var
 from workflows import executor, outbox
 from workflows.delivery import send_inline
 from workflows.pipeline import pipeline_advance
+from workflows.policy.selectors import policy_current
 from workflows.queueing import pipeline_enqueue
 from workflows.review.holds import holds_expire
 
@@ -50,21 +51,22 @@ RECONCILE_BATCH = 200  # orders asked about per run, oldest first (one provider 
 
 def sweeper_schedule_sync(*, using: str = "default", **kwargs) -> int:
     """After every migrate (post_migrate): the sweeper's django-q2 schedule runs every
-    PIPELINE['SWEEP_EVERY_MINUTES'] minutes, the reconciliation's every
-    PAYMENT_RECONCILE['EVERY_MINUTES']. Returns how many schedules it changed."""
+    PIPELINE['SWEEP_EVERY_MINUTES'] minutes, the reconciliation's every the current workflow
+    version's `payment.reconcileEveryMinutes` (also after each publication). Returns how many
+    schedules it changed."""
     changed = 0
     for name, minutes in ((SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"]),
-                          (RECONCILE_SCHEDULE, settings.PAYMENT_RECONCILE["EVERY_MINUTES"])):
+                          (RECONCILE_SCHEDULE, policy_current().reconcile_every_minutes)):
         changed += Schedule.objects.using(using).filter(name=name).exclude(minutes=minutes).update(minutes=minutes)
     return changed
 
 
 def payments_reconcile(*, now: datetime | None = None) -> int:
     """Scheduled: ask the payment provider about every payment pending for longer than
-    PAYMENT_RECONCILE['AFTER_SECONDS'] (oldest first, RECONCILE_BATCH per run) and settle the
+    the current workflow version's `payment.reconcileAfterSeconds` (oldest first, RECONCILE_BATCH per run) and settle the
     order by its answer, then refund the unwanted approvals still open. Returns how many
     orders its answers settled."""
-    since = (now or timezone.now()) - timedelta(seconds=settings.PAYMENT_RECONCILE["AFTER_SECONDS"])
+    since = (now or timezone.now()) - timedelta(seconds=policy_current().reconcile_after)
     pending = (Order.objects.filter(state=OrderState.PAYING, charge_pending_since__lte=since)
                .order_by("charge_pending_since").values_list("pk", flat=True)[:RECONCILE_BATCH])
     settled = 0

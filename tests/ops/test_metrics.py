@@ -182,7 +182,7 @@ def test_the_oldest_order_in_each_state_shows_how_long_it_has_sat_there(client, 
     stuck = place_order(customer)  # in "new": the pipeline owes it its first step
     Order.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(seconds=900))
     place_order(customer)  # a fresh one beside it: the oldest decides
-    # A charge the bank has yet to confirm waits by design (PAYMENT_CONFIRM_TIMEOUT): not overdue.
+    # A charge the bank has yet to confirm waits by design (its confirmation timeout): not overdue.
     pending = place_order(customer)
     Order.objects.filter(pk=pending.pk).update(state="paying", charge_pending_since=timezone.now(),
                                                updated_at=timezone.now() - timedelta(seconds=600))

@@ -1,0 +1,76 @@
+"""The policy as a file: fixtures/workflow.yaml is version 1, `workflow_export` and `workflow_import`
+write and read a version as YAML, checked as the admin and the API check a draft."""
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import CommandError, call_command
+
+from tests.workflow_versions import version_publish_with
+from workflows.models import WorkflowVersion
+from workflows.policy.selectors import DEFAULT_POLICY_FILE, policy_current, policy_default
+
+pytestmark = pytest.mark.django_db
+
+
+def export(*args: str) -> str:
+    out = StringIO()
+    call_command("workflow_export", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_export_then_import_round_trips_a_version(tmp_path):
+    published = version_publish_with({"steps.payment.attempts": 1, "steps.risk.enabled": False,
+                                      "holds.expiryAction": "cancel"}, note="Strict")
+    path = tmp_path / "policy.yaml"
+    call_command("workflow_export", str(published.number), "--output", str(path), stdout=StringIO(),
+                 stderr=StringIO())
+
+    out = StringIO()
+    call_command("workflow_import", str(path), "--publish", stdout=out)
+
+    imported = WorkflowVersion.objects.get(number=published.number + 1)
+    assert imported.policy == published.policy
+    assert policy_current().number == imported.number
+    assert "Published as version 3" in out.getvalue()
+
+
+def test_the_export_of_version_1_is_the_file_it_came_from():
+    assert yaml.safe_load(export("1")) == yaml.safe_load(DEFAULT_POLICY_FILE.read_text()) == policy_default()
+
+
+def test_an_invalid_file_is_refused_by_path_and_writes_nothing(tmp_path):
+    policy = policy_default()
+    policy = {**policy, "steps": {**policy["steps"], "payment": {**policy["steps"]["payment"], "timeoutSeconds": 0,
+                                                                  "attempts": "many"}}}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(policy))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("workflow_import", str(path), "--publish", stdout=StringIO())
+
+    assert "steps.payment.timeoutSeconds" in str(refused.value) and "steps.payment.attempts" in str(refused.value)
+    assert "nothing was saved" in str(refused.value)
+    assert WorkflowVersion.objects.count() == 1
+
+
+def test_an_import_without_publish_is_a_draft(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(export())
+
+    call_command("workflow_import", str(path), "--note", "From git", stdout=StringIO())
+
+    draft = WorkflowVersion.objects.get(status="draft")
+    assert (draft.number, draft.note, draft.policy) == (None, "From git", policy_default())
+    assert policy_current().number == 1
+
+
+def test_a_new_store_bootstraps_version_1_from_the_yaml_file():
+    WorkflowVersion.objects.all().delete()  # drafts and versions of a store made before any was stored
+    assert not WorkflowVersion.objects.exists()
+
+    call_command("store_bootstrap", stdout=StringIO())
+    call_command("store_bootstrap", stdout=StringIO())  # again, as every start does: nothing more
+
+    (first,) = WorkflowVersion.objects.all()
+    assert (first.number, first.status, first.policy) == (1, "published", policy_default())

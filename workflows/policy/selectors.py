@@ -1,0 +1,117 @@
+"""Reading workflow versions: a version's policy by number, the current one, an order's.
+
+A published version never changes and its number is never given again, so each process keeps
+the policies it read by number for good (`policy_of`: a query the first time only). The
+current version's number is read with one indexed query; `policy_current` reuses it for
+WORKFLOW_READ_CACHE_SECONDS (the shared limits, circuits and bulkheads, follow a publication
+within that), `version_current_number` reads it now (placement stamps it on each order).
+
+Version 1 is fixtures/workflow.yaml: a data migration stores it, and a database without any
+version (a test database its test emptied) still runs on the file's policy, numbered 1.
+"""
+import threading
+import time
+from functools import cache
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+from orders.workflow import workflow_register
+from providers.breakers import circuit_limits_register
+from workflows.models import WorkflowVersion
+from workflows.policy.schema import policy_clean
+from workflows.policy.values import Policy
+
+DEFAULT_POLICY_FILE = Path(settings.BASE_DIR) / "fixtures" / "workflow.yaml"
+FIRST = 1
+
+_lock = threading.Lock()
+_policies: dict[int, Policy] = {}
+_current: list[tuple[float, int]] = []  # (monotonic time read, number)
+
+
+@cache
+def _default_policy() -> dict:
+    return policy_clean(yaml.safe_load(DEFAULT_POLICY_FILE.read_text()))
+
+
+def policy_default() -> dict:
+    """The policy in fixtures/workflow.yaml, checked (ValidationError when the file is wrong)."""
+    return _default_policy()
+
+
+def version_current_number() -> int:
+    """The current version's number (the highest published), read now; 1 when none is stored."""
+    number = (WorkflowVersion.objects.filter(status=WorkflowVersion.Status.PUBLISHED)
+              .order_by("-number").values_list("number", flat=True).first())
+    with _lock:
+        _current[:] = [(time.monotonic(), number or FIRST)]
+    return number or FIRST
+
+
+def policy_of(number: int) -> Policy:
+    """Published version `number`'s policy (read once per process). LookupError when no such
+    version is stored, but for 1, which is then the file's."""
+    with _lock:
+        known = _policies.get(number)
+    if known is not None:
+        return known
+    data = (WorkflowVersion.objects.filter(number=number, status=WorkflowVersion.Status.PUBLISHED)
+            .values_list("policy", flat=True).first())
+    if data is None:
+        if number != FIRST:
+            raise LookupError(f"No published workflow version {number}.")
+        data = policy_default()
+    policy = Policy(number, data)
+    with _lock:
+        _policies[number] = policy
+    return policy
+
+
+def policy_current() -> Policy:
+    """The current version's policy, its number read at most every WORKFLOW_READ_CACHE_SECONDS."""
+    with _lock:
+        read = _current[0] if _current else None
+    if read is None or time.monotonic() - read[0] >= settings.WORKFLOW_READ_CACHE_SECONDS:
+        return policy_of(version_current_number())
+    return policy_of(read[1])
+
+
+def policy_for_order(order) -> Policy:
+    """The policy of the version `order` was placed under (Order.workflow_version)."""
+    return policy_of(order.workflow_version)
+
+
+def policy_cache_clear() -> None:
+    """Forget what this process read. Production never needs it (numbers are never given twice);
+    a test suite whose tests each roll their versions back does."""
+    with _lock:
+        _policies.clear()
+        _current.clear()
+
+
+def version_previous(version: WorkflowVersion) -> WorkflowVersion | None:
+    """The published version before `version` (for a draft: the current one), None for the first."""
+    published = WorkflowVersion.objects.filter(status=WorkflowVersion.Status.PUBLISHED)
+    if version.number:
+        published = published.filter(number__lt=version.number)
+    return published.order_by("-number").first()
+
+
+def _payment_wait(order) -> tuple[int, int, int]:
+    current = policy_current()
+    return policy_for_order(order).confirmation_timeout, current.reconcile_after, current.reconcile_every_minutes
+
+
+def _circuit_limits(provider: str) -> tuple[int, float]:
+    step = policy_current().step(provider)
+    return step.failures, step.cool_down
+
+
+def policy_hooks_register() -> None:
+    """Tell the layers below what they read of the policy: the order domain the current
+    version's number (stamped on each order) and how an order waits for its payment; the
+    providers' circuit breakers the current version's thresholds."""
+    workflow_register(current=version_current_number, payment_wait=_payment_wait)
+    circuit_limits_register(_circuit_limits)
