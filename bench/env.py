@@ -34,7 +34,7 @@ RUN_SECRET_KEY = secrets.token_urlsafe(50)
 
 # Settings the store reads from the environment: a caller's values (say, from `make test`)
 # must not leak into a bench, which sets what it needs.
-_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "INVENTORY_", "PAYMENT_", "SHIPPING_", "JWT_", "RATE_LIMIT_", "DB_",
+_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "PAYMENT_", "CIRCUIT_", "WORKFLOW_", "JWT_", "RATE_LIMIT_", "DB_",
                        "WORKER_METRICS_")
 _STORE_ENV_NAMES = {
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",

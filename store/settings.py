@@ -285,6 +285,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "catalog.product", "exclude_fields": ["created_at", "updated_at"]},
     "catalog.category",
     {"model": "workflows.reviewrule"},
+    # Drafts edited and versions published: the pipeline's policy, who changed it and how.
+    {"model": "workflows.workflowversion"},
     # Webhook endpoints: who pointed order data where; the signing secret never in the trail.
     {"model": "webhooks.webhookendpoint", "mask_fields": ["secret"], "mask_callable": "store.audit.secret_hide"},
     "orders.refund",

@@ -15,6 +15,7 @@ class WorkflowsConfig(AppConfig):
         # receivers: connects the receivers of the order domain's signals; pipeline: registers its
         # steps with the providers (providers.steps).
         from workflows import executor, pipeline, receivers  # noqa: F401
+        from workflows.policy import checks  # noqa: F401 - registers its system check
         from workflows.policy.selectors import policy_hooks_register
         from workflows.tasks import sweeper_schedule_sync
 

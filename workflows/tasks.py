@@ -4,6 +4,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 from django_q.models import Schedule
@@ -16,6 +17,7 @@ from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
 from workflows import executor, outbox
 from workflows.delivery import send_inline
+from workflows.models import WorkflowVersion
 from workflows.pipeline import pipeline_advance
 from workflows.policy.selectors import policy_current
 from workflows.queueing import pipeline_enqueue
@@ -55,8 +57,11 @@ def sweeper_schedule_sync(*, using: str = "default", **kwargs) -> int:
     version's `payment.reconcileEveryMinutes` (also after each publication). Returns how many
     schedules it changed."""
     changed = 0
-    for name, minutes in ((SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"]),
-                          (RECONCILE_SCHEDULE, policy_current().reconcile_every_minutes)):
+    schedules = [(SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"])]
+    # A database migrated part of the way (an upgrade in steps) may not hold the versions yet.
+    if WorkflowVersion._meta.db_table in connections[using].introspection.table_names():
+        schedules.append((RECONCILE_SCHEDULE, policy_current().reconcile_every_minutes))
+    for name, minutes in schedules:
         changed += Schedule.objects.using(using).filter(name=name).exclude(minutes=minutes).update(minutes=minutes)
     return changed
 

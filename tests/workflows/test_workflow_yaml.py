@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 
 from tests.workflow_versions import version_publish_with
 from workflows.models import WorkflowVersion
+from workflows.policy.checks import policy_variables_set
 from workflows.policy.selectors import DEFAULT_POLICY_FILE, policy_current, policy_default
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,10 @@ def test_a_new_store_bootstraps_version_1_from_the_yaml_file():
 
     (first,) = WorkflowVersion.objects.all()
     assert (first.number, first.status, first.policy) == (1, "published", policy_default())
+
+
+def test_a_variable_naming_a_value_of_the_policy_is_reported_as_not_read():
+    environ = {"PAYMENT_TIMEOUT": "5", "RISK_RETRIES": "0", "HOLD_HOURS": "12", "SIM_LATENCY_SCALE": "0",
+               "PIPELINE_BACKOFF_SCALE": "1"}
+
+    assert policy_variables_set(environ) == ["RISK_RETRIES", "PAYMENT_TIMEOUT", "HOLD_HOURS"]

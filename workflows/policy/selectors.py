@@ -20,7 +20,7 @@ from django.conf import settings
 from orders.workflow import workflow_register
 from providers.breakers import circuit_limits_register
 from workflows.models import WorkflowVersion
-from workflows.policy.schema import policy_clean
+from workflows.policy.schema import merged, policy_clean, structure
 from workflows.policy.values import Policy
 
 DEFAULT_POLICY_FILE = Path(settings.BASE_DIR) / "fixtures" / "workflow.yaml"
@@ -39,6 +39,14 @@ def _default_policy() -> dict:
 def policy_default() -> dict:
     """The policy in fixtures/workflow.yaml, checked (ValidationError when the file is wrong)."""
     return _default_policy()
+
+
+def policy_completed(data: dict) -> dict:
+    """A stored policy as the pipeline's steps are now: a step (or a value) added to the code
+    after the version was published takes fixtures/workflow.yaml's values; a step the code no
+    longer has is left out."""
+    whole = merged(policy_default(), data)
+    return {**whole, "steps": {shape.name: whole["steps"][shape.name] for shape in structure()}}
 
 
 def version_current_number() -> int:
@@ -63,7 +71,7 @@ def policy_of(number: int) -> Policy:
         if number != FIRST:
             raise LookupError(f"No published workflow version {number}.")
         data = policy_default()
-    policy = Policy(number, data)
+    policy = Policy(number, policy_completed(data))
     with _lock:
         _policies[number] = policy
     return policy
