@@ -15,7 +15,9 @@ PROVIDER_CIRCUIT["READ_CACHE_SECONDS"] per provider, so a healthy provider costs
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -34,6 +36,7 @@ from store.circuit import (  # noqa: F401 - the states and the gauge's values, a
     CircuitPolicy,
     CircuitRecord,
     CircuitView,
+    MemoryStore,
 )
 
 logger = logging.getLogger("providers.breakers")
@@ -128,10 +131,22 @@ class DatabaseStore:
 
 
 STORE = DatabaseStore()
+# Circuits of a sandbox of its own (`isolated`): a dry run's calls never touch the store's circuits.
+_isolated: ContextVar[MemoryStore | None] = ContextVar("breakers_isolated", default=None)
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Within the block (this thread or task), every provider's circuit is a new one kept in memory."""
+    token = _isolated.set(MemoryStore())
+    try:
+        yield
+    finally:
+        _isolated.reset(token)
 
 
 def breaker(provider: str) -> CircuitBreaker:
-    return CircuitBreaker(provider, STORE, lambda: _policy(provider), logger)
+    return CircuitBreaker(provider, _isolated.get() or STORE, lambda: _policy(provider), logger)
 
 
 def circuit(provider: str, *, fresh: bool = False) -> CircuitView:

@@ -54,6 +54,7 @@ _running: set[int] = set()
 _again: set[int] = set()  # asked for again while running: the running thread goes round once more
 _lock = threading.Lock()
 _bulkheads: dict[str, tuple[int, threading.BoundedSemaphore]] = {}  # provider → (size, its places)
+_isolated: contextvars.ContextVar[dict | None] = contextvars.ContextVar("bulkheads_isolated", default=None)
 
 
 def worker_started(**kwargs) -> None:
@@ -146,14 +147,28 @@ def advance_retrying(order_id: int, advance: Callable[[int], object]) -> object:
 
 
 @contextmanager
+def bulkheads_isolated() -> Iterator[None]:
+    """Within the block (this thread or task), the providers' bulkheads are new ones of its own: a
+    dry run's calls take no place of the worker's runs."""
+    token = _isolated.set({})
+    try:
+        yield
+    finally:
+        _isolated.reset(token)
+
+
+@contextmanager
 def provider_slot(provider: str) -> Iterator[bool]:
     """A place in the provider's bulkhead: yields True with one (held until the block ends),
     False when none came free within PIPELINE["BULKHEAD_WAIT_SECONDS"]."""
     size = policy_current().step(provider).bulkhead
+    bulkheads = _isolated.get()
+    if bulkheads is None:
+        bulkheads = _bulkheads
     with _lock:
-        sized = _bulkheads.get(provider)
+        sized = bulkheads.get(provider)
         if sized is None or sized[0] != size:  # a new version resized it: later calls share the new one
-            sized = _bulkheads[provider] = (size, threading.BoundedSemaphore(size))
+            sized = bulkheads[provider] = (size, threading.BoundedSemaphore(size))
         bulkhead = sized[1]
     with turns.waiting():  # other runs work while this one waits for a place
         admitted = bulkhead.acquire(timeout=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"])

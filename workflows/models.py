@@ -202,6 +202,9 @@ class WorkflowVersion(models.Model):
     published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+")
     published_at = models.DateTimeField(null=True, blank=True)
+    # A draft's last dry run (workflows.policy.dryrun): its figures and the policy it ran, and when.
+    dry_run = models.JSONField(null=True, blank=True)
+    dry_run_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = [models.F("number").desc(nulls_first=True), "-id"]

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
 from backoffice.forms import ReviewRuleForm, WorkflowVersionForm, policy_field_name
@@ -26,7 +26,12 @@ from workflows.policy.schema import (
     value_at,
 )
 from workflows.policy.selectors import policy_current, version_previous
-from workflows.policy.services import version_draft_create, version_draft_update, version_publish
+from workflows.policy.services import (
+    version_draft_create,
+    version_draft_update,
+    version_dry_run_queue,
+    version_publish,
+)
 from workflows.review.evaluate import review_rule_backtest
 from workflows.review.rules import review_rule_save
 
@@ -160,7 +165,7 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     list_select_related = ("published_by", "created_by")
     ordering = (F("number").desc(nulls_first=True), "-id")
     readonly_fields = ("number", "status", "created_by", "created_at", "published_by", "published_at",
-                       "policy_shown", "changes_shown")
+                       "policy_shown", "changes_shown", "dry_run_shown")
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         if obj is not None and obj.published:
@@ -200,7 +205,10 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
                              {"fields": tuple(by_prefix[f"steps.{shape.name}"])}))
         for section in SECTION_SETTINGS:
             sections.append((SECTION_LABELS[section], {"fields": tuple(by_prefix[section])}))
-        tail = [(self._changes_title(obj), {"fields": ("changes_shown",)})] if obj is not None else []
+        tail = [(self._changes_title(obj), {"fields": ("changes_shown",)}),
+                ("Dry run", {"fields": ("dry_run_shown",), "description": "Synthetic orders through the pipeline "
+                 "against the simulated providers, under this draft and under the current version, in a sandbox "
+                 "that is rolled back: no order, charge, e-mail, stock or ledger row remains."})] if obj else []
         return (header, *sections, *tail)
 
     def _changes_title(self, obj: WorkflowVersion) -> str:
@@ -235,12 +243,50 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
             raise PermissionDenied(exc.message) from exc
 
     def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_dry_run" in request.POST and object_id:
+            return self.dry_run_view(request, object_id)
         if request.method == "POST" and "_publish" in request.POST and not permissions.can(
                 request.user, permissions.WORKFLOW_PUBLISH):
             raise PermissionDenied(permissions.WORKFLOW_PUBLISH.refusal)
         extra_context = {**(extra_context or {}),
                          "can_publish": permissions.can(request.user, permissions.WORKFLOW_PUBLISH)}
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def dry_run_view(self, request: HttpRequest, object_id):
+        """Queue a dry run of the draft as it is saved (the worker runs it); back to its page."""
+        version = self.get_object(request, object_id)
+        if version is None:
+            raise Http404
+        if not self.has_change_permission(request, version):
+            raise PermissionDenied
+        try:
+            version_dry_run_queue(version=version, actor=request.user)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.info(request, "The dry run is queued in the worker: reload this page for its figures "
+                                   "(a few seconds). It runs the draft as saved.")
+        return redirect(request.path)
+
+    @admin.display(description="dry run")
+    def dry_run_shown(self, obj: WorkflowVersion) -> str:
+        """The last dry run's figures, the draft's next to the current version's, per step."""
+        figures = obj.dry_run
+        if not figures:
+            return "Not run yet: save the draft, then “Dry run”."
+        if "error" in figures:
+            return figures["error"]
+        stale = " (the draft changed since: run it again)" if figures.get("policy") != obj.policy else ""
+        head = format_html("<p>{} synthetic orders, {}{}.</p><table><tr><th>step</th><th>This draft</th>"
+                           "<th>Version {}</th></tr>", figures["orders"],
+                           f"{timezone.localtime(obj.dry_run_at):%Y-%m-%d %H:%M:%S}" if obj.dry_run_at else "", stale,
+                           figures["currentVersion"])
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (step, _figures_text(figures["draft"]["steps"].get(step)),
+             _figures_text(figures["current"]["steps"].get(step))) for step in figures["draft"]["steps"]))
+        ended = format_html("<tr><td>orders ended</td><td>{}</td><td>{}</td></tr></table>",
+                            _ended_text(figures["draft"]), _ended_text(figures["current"]))
+        return head + rows + ended
 
     def response_change(self, request: HttpRequest, obj: WorkflowVersion):
         if "_publish" not in request.POST:
@@ -252,6 +298,17 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
             return redirect(request.path)
         messages.success(request, f"Published as {published}: orders placed from now on run on it.")
         return redirect(reverse("admin:workflows_workflowversion_changelist"))
+
+
+def _figures_text(figures: dict | None) -> str:
+    if not figures or not figures["calls"]:
+        return "no calls"
+    outcomes = ", ".join(f"{count} {outcome}" for outcome, count in sorted(figures["outcomes"].items()))
+    return f"{figures['calls']} calls ({outcomes}), {figures['seconds']:.2f} s"
+
+
+def _ended_text(run: dict) -> str:
+    return ", ".join(f"{count} {state}" for state, count in sorted(run["ended"].items()))
 
 
 def _value(policy: dict, path: str):

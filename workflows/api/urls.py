@@ -9,6 +9,8 @@ urlpatterns = [
     path("workflow/versions", versions.WorkflowVersionListApi.as_view(), name="api-workflow-versions"),
     path("workflow/versions/<int:version_id>", versions.WorkflowVersionDetailApi.as_view(),
          name="api-workflow-version"),
+    path("workflow/versions/<int:version_id>/dry-run", versions.WorkflowVersionDryRunApi.as_view(),
+         name="api-workflow-version-dry-run"),
     path("workflow/versions/<int:version_id>/publish", versions.WorkflowVersionPublishApi.as_view(),
          name="api-workflow-version-publish"),
     path("review-rules", views.ReviewRuleListApi.as_view(), name="api-review-rules"),

@@ -23,7 +23,12 @@ from store.permissions import StaffPermission
 from workflows.models import WorkflowVersion
 from workflows.policy.schema import merged, policy_diff
 from workflows.policy.selectors import FIRST, policy_current, version_previous
-from workflows.policy.services import version_draft_create, version_draft_update, version_publish
+from workflows.policy.services import (
+    version_draft_create,
+    version_draft_update,
+    version_dry_run_queue,
+    version_publish,
+)
 
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields": {"<path>": '
                                       '[messages]}}, paths such as "steps.payment.timeoutSeconds"')
@@ -55,6 +60,10 @@ class WorkflowVersionOutput(serializers.Serializer):
     publishedBy = serializers.CharField(allow_null=True)
     changes = serializers.ListField(child=serializers.JSONField(), help_text='Against the version before it (a '
                                     'draft: against the current one): [{"path", "from", "to"}].')
+    dryRun = serializers.JSONField(allow_null=True, help_text='A draft\'s last dry run: {"orders", "draft", "current", '
+                                   '"currentVersion", "policy"}, each version\'s figures {"steps": {step: {"calls", '
+                                   '"outcomes", "seconds"}}, "ended", "seconds"}.')
+    dryRunAt = serializers.DateTimeField(allow_null=True)
 
 
 def _email(user) -> str | None:
@@ -69,6 +78,7 @@ def version_json(version: WorkflowVersion, previous: WorkflowVersion | None) -> 
         "publishedAt": version.published_at, "publishedBy": _email(version.published_by),
         "changes": [{"path": path, "from": old, "to": new}
                     for path, old, new in policy_diff(previous.policy if previous else None, version.policy)],
+        "dryRun": version.dry_run, "dryRunAt": version.dry_run_at,
     }
 
 
@@ -153,6 +163,19 @@ class WorkflowVersionDetailApi(VersionApi):
         changes, note = _changes(request.data)
         version = version_draft_update(version=version, actor=request.user, changes=changes, note=note)
         return Response(version_json(version, version_previous(version)))
+
+
+class WorkflowVersionDryRunApi(VersionApi):
+    method_permissions = {"POST": permissions.WORKFLOW_CHANGE}
+
+    @extend_schema(tags=["workflow"], summary="Dry-run a draft in the worker on synthetic orders (nothing is kept "
+                   "but the figures, on the draft)", request=None,
+                   responses={202: OpenApiResponse(description='{"queued": true}: GET the version for its dryRun'),
+                              401: FORBIDDEN, 403: FORBIDDEN, 409: PUBLISHED})
+    def post(self, request: Request, version_id: int) -> Response:
+        version = get_object_or_404(WorkflowVersion, pk=version_id)
+        version_dry_run_queue(version=version, actor=request.user)
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 
 
 class WorkflowVersionPublishApi(VersionApi):

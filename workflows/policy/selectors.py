@@ -11,6 +11,9 @@ version (a test database its test emptied) still runs on the file's policy, numb
 """
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
@@ -29,6 +32,8 @@ FIRST = 1
 _lock = threading.Lock()
 _policies: dict[int, Policy] = {}
 _current: list[tuple[float, int]] = []  # (monotonic time read, number)
+# A dry run's policy (workflows.policy.dryrun): every order's and the current one, in its context.
+_overridden: ContextVar[Policy | None] = ContextVar("workflow_policy_overridden", default=None)
 
 
 @cache
@@ -79,6 +84,8 @@ def policy_of(number: int) -> Policy:
 
 def policy_current() -> Policy:
     """The current version's policy, its number read at most every WORKFLOW_READ_CACHE_SECONDS."""
+    if (overridden := _overridden.get()) is not None:
+        return overridden
     with _lock:
         read = _current[0] if _current else None
     if read is None or time.monotonic() - read[0] >= settings.WORKFLOW_READ_CACHE_SECONDS:
@@ -88,7 +95,20 @@ def policy_current() -> Policy:
 
 def policy_for_order(order) -> Policy:
     """The policy of the version `order` was placed under (Order.workflow_version)."""
+    if (overridden := _overridden.get()) is not None:
+        return overridden
     return policy_of(order.workflow_version)
+
+
+@contextmanager
+def policy_overridden(policy: Policy) -> Iterator[None]:
+    """Within the block (this thread or task), every order and the current version run on
+    `policy`: a dry run's sandbox."""
+    token = _overridden.set(policy)
+    try:
+        yield
+    finally:
+        _overridden.reset(token)
 
 
 def policy_cache_clear() -> None:

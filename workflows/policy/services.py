@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from store import permissions
 from store.errors import Conflict
+from workflows import outbox
 from workflows.models import WorkflowVersion
 from workflows.policy.schema import merged, policy_clean
 from workflows.policy.selectors import (
@@ -109,6 +110,16 @@ def version_publish(*, version: WorkflowVersion, actor) -> WorkflowVersion:
 def _published() -> None:
     version_current_number()  # this process follows at once; the others within WORKFLOW_READ_CACHE_SECONDS
     sweeper_schedule_sync()
+
+
+def version_dry_run_queue(*, version: WorkflowVersion, actor) -> None:
+    """Ask the worker to dry-run draft `version` (workflows.policy.dryrun); its figures land on the
+    draft. Needs WORKFLOW_CHANGE. Raises Conflict for a published version."""
+    _require(actor, permissions.WORKFLOW_CHANGE)
+    if WorkflowVersion.objects.filter(pk=version.pk, status=PUBLISHED).exists():
+        raise Conflict(f"{version} is published: dry runs try drafts.", code="version_published")
+    outbox.enqueue("workflows.policy.dryrun.version_dry_run", version.pk, task_name=f"dry-run-{version.pk}",
+                   group="workflow")
 
 
 def version_yaml(version: WorkflowVersion) -> str:

@@ -1,0 +1,114 @@
+"""Dry runs of a draft: synthetic orders through the pipeline against the simulators, under the
+draft and under the current version, in a sandbox that is rolled back. Committing for real
+(transactional), so anything the sandbox let through would stay."""
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django_q.models import OrmQ, Schedule
+
+from catalog.models import Product, StockMovement
+from notifications.models import Notification
+from orders.models import Order, OrderEvent
+from providers import breakers
+from providers.models import CardToken, GatewayCall, ProviderCall, ProviderCircuit
+from tests.workflow_versions import version_publish_with
+from webhooks.models import WebhookDelivery
+from workflows import executor, outbox
+from workflows.models import OutboxTask, WorkflowVersion
+from workflows.policy.dryrun import SYNTHETIC_ORDERS, policy_dry_run
+from workflows.policy.schema import merged
+from workflows.policy.selectors import policy_current
+from workflows.policy.services import version_draft_create
+
+WRITES = (Order, OrderEvent, GatewayCall, ProviderCall, CardToken, Notification, StockMovement, WebhookDelivery,
+          OutboxTask, OrmQ, Schedule, ProviderCircuit)
+
+
+def counts() -> dict:
+    return {model.__name__: model.objects.count() for model in (*WRITES, get_user_model())}
+
+
+@pytest.fixture
+def store(sync_pipeline, catalog, customer, place_order, mailoutbox):
+    """A store with an order of its own, a closed payment circuit and the seed's stock."""
+    place_order(customer)
+    breakers.succeeded("payment")
+    mailoutbox.clear()
+    return mailoutbox
+
+
+def test_a_dry_run_never_writes_an_order_a_charge_or_an_e_mail(store):
+    draft = version_draft_create(actor=None, policy=merged(policy_current().data, {
+        "steps": {"payment": {"attempts": 1}, "risk": {"enabled": False}}}))
+    stock = dict(Product.objects.values_list("pk", "stock"))
+    before = counts()
+
+    figures = policy_dry_run(draft.policy)
+
+    assert counts() == before
+    assert store == []  # no e-mail
+    assert dict(Product.objects.values_list("pk", "stock")) == stock
+    assert breakers.circuit("payment", fresh=True).state == breakers.CLOSED
+    assert not executor._bulkheads.get("payment") or executor._bulkheads["payment"][0] == 16
+    # What it shows: per step, calls, outcomes and time, under the draft and the current version.
+    n = len(SYNTHETIC_ORDERS)
+    assert (figures["orders"], figures["currentVersion"]) == (n, 1)
+    draft_risk, current_risk = figures["draft"]["steps"]["risk"], figures["current"]["steps"]["risk"]
+    assert (draft_risk["calls"], current_risk["calls"]) == (0, n)  # switched off in the draft
+    draft_pay, current_pay = figures["draft"]["steps"]["payment"], figures["current"]["steps"]["payment"]
+    assert draft_pay["outcomes"]["timeout"] == current_pay["outcomes"]["timeout"] == 1  # card 0119
+    assert current_pay["outcomes"]["ok"] - draft_pay["outcomes"]["ok"] == 1  # its second attempt, the current's only
+    assert figures["draft"]["ended"].get("stalled") == 1
+    assert all(step["seconds"] >= 0 for step in figures["draft"]["steps"].values())
+
+
+def test_the_worker_keeps_the_figures_on_the_draft(store, staff_api):
+    draft = staff_api.post("/api/workflow/versions", {"steps": {"payment": {"attempts": 1}}}, format="json").json()
+
+    response = staff_api.post(f"/api/workflow/versions/{draft['id']}/dry-run")  # run in-process (sync tasks)
+
+    assert response.status_code == 202
+    shown = staff_api.get(f"/api/workflow/versions/{draft['id']}").json()["dryRun"]
+    assert shown["draft"]["steps"]["payment"]["calls"] < shown["current"]["steps"]["payment"]["calls"]
+    assert shown["policy"] == WorkflowVersion.objects.get(pk=draft["id"]).policy
+
+
+def test_a_published_version_is_not_dry_run_and_an_invalid_policy_is_refused(store, staff_api):
+    published = version_publish_with({"holds.hours": 2})
+
+    assert staff_api.post(f"/api/workflow/versions/{published.pk}/dry-run").status_code == 409
+    with pytest.raises(ValidationError):
+        policy_dry_run(merged(policy_current().data, {"steps": {"payment": {"attempts": 0}}}))
+
+
+def test_the_admin_queues_a_dry_run_and_shows_its_figures(store, client, staff_user):
+    client.force_login(staff_user)
+    draft = version_draft_create(actor=None, policy=merged(policy_current().data,
+                                                           {"steps": {"risk": {"enabled": False}}}))
+    url = reverse("admin:workflows_workflowversion_change", args=[draft.pk])
+
+    response = client.post(url, {"_dry_run": "1"}, follow=True)
+
+    html = response.content.decode()
+    assert "Dry run" in html and "This draft" in html and "Version 1" in html
+    assert WorkflowVersion.objects.get(pk=draft.pk).dry_run["draft"]["steps"]["risk"]["calls"] == 0
+
+
+RAN: list[int] = []
+
+
+def record(n: int) -> None:
+    """A task that notes it ran."""
+    RAN.append(n)
+
+
+def test_inside_the_sandbox_no_task_is_queued(db, settings):
+    settings.PIPELINE_TASKS_SYNC = True  # a queued task runs at once, here
+    RAN.clear()
+
+    with outbox.tasks_dropped():
+        assert outbox.enqueue("tests.workflows.test_dry_run.record", 1) is True
+    assert RAN == []
+    outbox.enqueue("tests.workflows.test_dry_run.record", 2)
+    assert RAN == [2]
