@@ -13,9 +13,11 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
 from backoffice.forms import ReviewRuleForm, WorkflowVersionForm, policy_field_name
+from orders.states import OrderState
 from store import permissions
 from store.errors import Conflict, NotFound
 from workflows.models import HoldExpiry, OutboxTask, ReviewRule, WorkflowVersion
+from workflows.policy.diagram import policy_notes
 from workflows.policy.schema import (
     SECTION_LABELS,
     SECTION_SETTINGS,
@@ -32,6 +34,7 @@ from workflows.policy.services import (
     version_dry_run_queue,
     version_publish,
 )
+from workflows.policy.values import Policy
 from workflows.review.evaluate import review_rule_backtest
 from workflows.review.rules import review_rule_save
 
@@ -165,7 +168,7 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     list_select_related = ("published_by", "created_by")
     ordering = (F("number").desc(nulls_first=True), "-id")
     readonly_fields = ("number", "status", "created_by", "created_at", "published_by", "published_at",
-                       "policy_shown", "changes_shown", "dry_run_shown")
+                       "policy_shown", "changes_shown", "dry_run_shown", "pipeline_shown")
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         if obj is not None and obj.published:
@@ -192,9 +195,11 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         if obj is None:
             header = (None, {"fields": ("note",), "description": "The draft starts as the current version. "
                              "Nothing changes for any order until it is published."})
+        diagram = ("The pipeline under it", {"fields": ("pipeline_shown",), "description": "What the pipeline "
+                   "does in each state under this version, as the state diagram (docs/state-diagram.md) notes it."})
         if obj is not None and obj.published:
             return (header, ("Policy", {"fields": ("policy_shown",)}),
-                    (self._changes_title(obj), {"fields": ("changes_shown",)}))
+                    (self._changes_title(obj), {"fields": ("changes_shown",)}), diagram)
         sections = []
         by_prefix: dict[str, list[str]] = {}
         for path, _setting in fields():
@@ -208,7 +213,8 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         tail = [(self._changes_title(obj), {"fields": ("changes_shown",)}),
                 ("Dry run", {"fields": ("dry_run_shown",), "description": "Synthetic orders through the pipeline "
                  "against the simulated providers, under this draft and under the current version, in a sandbox "
-                 "that is rolled back: no order, charge, e-mail, stock or ledger row remains."})] if obj else []
+                 "that is rolled back: no order, charge, e-mail, stock or ledger row remains."}),
+                diagram] if obj else []
         return (header, *sections, *tail)
 
     def _changes_title(self, obj: WorkflowVersion) -> str:
@@ -220,6 +226,12 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         rows = [(path_label(path), value) for path, value in ((path, _value(obj.policy, path))
                                                               for path, _setting in fields())]
         return format_html_join("", "<div>{}: <strong>{}</strong></div>", rows) if rows else "—"
+
+    @admin.display(description="states")
+    def pipeline_shown(self, obj: WorkflowVersion) -> str:
+        notes, skipped = policy_notes(Policy(obj.number or 0, obj.policy))
+        return format_html_join("", "<div>{} ({}): {}</div>", (
+            (OrderState(state).label, "skipped" if state in skipped else state, note) for state, note in notes.items()))
 
     @admin.display(description="changes")
     def changes_shown(self, obj: WorkflowVersion) -> str:

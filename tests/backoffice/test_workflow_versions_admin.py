@@ -110,3 +110,12 @@ def test_the_history_lists_who_published_each_version(admin_client, staff_user):
     rows = [(str(v), v.note, v.published_by) for v in listing.context["cl"].result_list]
     assert rows[:2] == [("Version 2", "Shorter holds", staff_user),
                         ("Version 1", "The default policy (fixtures/workflow.yaml)", None)]
+
+
+def test_a_versions_page_shows_what_the_pipeline_does_in_each_state_under_it(admin_client):
+    published = version_publish_with({"steps.risk.enabled": False, "steps.payment.attempts": 1})
+
+    html = admin_client.get(change_url(published)).content.decode()
+
+    assert "Screening for risk (skipped): risk: switched off" in html
+    assert "Processing payment (paying): payment: 1 attempt of 30 s" in html

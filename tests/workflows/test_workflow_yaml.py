@@ -82,3 +82,17 @@ def test_a_variable_naming_a_value_of_the_policy_is_reported_as_not_read():
                "PIPELINE_BACKOFF_SCALE": "1"}
 
     assert policy_variables_set(environ) == ["RISK_RETRIES", "PAYMENT_TIMEOUT", "HOLD_HOURS"]
+
+
+def test_the_diagram_of_a_version_notes_its_policy_and_draws_a_skipped_step_dashed():
+    version_publish_with({"steps.risk.enabled": False, "steps.shipping.timeoutSeconds": 12.5})
+    out = StringIO()
+
+    call_command("order_diagram", "--workflow-version", "2", "--output", "-", stdout=out)
+
+    text = out.getvalue()
+    assert "what workflow version 2 does in each state" in text
+    assert "note right of screening: risk: switched off" in text and "class screening skipped" in text
+    assert "note right of shipping: shipping: 3 attempts of 12.5 s" in text
+    with pytest.raises(CommandError):
+        call_command("order_diagram", "--workflow-version", "9", "--output", "-", stdout=StringIO())
