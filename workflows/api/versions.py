@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from store import permissions
 from store.permissions import StaffPermission
 from workflows.models import WorkflowVersion
-from workflows.policy.schema import merged, policy_diff
+from workflows.policy.schema import merged, policy_diff, policy_ordered
 from workflows.policy.selectors import FIRST, policy_current, version_previous
 from workflows.policy.services import (
     version_draft_create,
@@ -71,9 +71,10 @@ def _email(user) -> str | None:
 
 
 def version_json(version: WorkflowVersion, previous: WorkflowVersion | None) -> dict:
+    policy = policy_ordered(version.policy)
     return {
         "id": version.pk, "version": version.number, "status": version.status, "note": version.note,
-        **{section: version.policy[section] for section in ("steps", "payment", "holds")},
+        **{section: policy[section] for section in ("steps", "payment", "holds")},
         "createdAt": version.created_at, "createdBy": _email(version.created_by),
         "publishedAt": version.published_at, "publishedBy": _email(version.published_by),
         "changes": [{"path": path, "from": old, "to": new}

@@ -159,6 +159,18 @@ def merged(base: dict, changes: dict) -> dict:
     return out
 
 
+def policy_ordered(policy: dict) -> dict:
+    """`policy` with its keys in the schema's order (steps in the pipeline's): PostgreSQL keeps a
+    JSON object's keys in an order of its own. Keys the schema does not know come last."""
+    ordered: dict = {}
+    for path, _setting in fields():
+        try:
+            value_set(ordered, path, value_at(policy, path))
+        except (KeyError, TypeError):
+            continue
+    return merged(ordered, policy)
+
+
 WHOLE_NUMBER, NUMBER, TRUE_FALSE = "Enter a whole number.", "Enter a number.", "Enter true or false."
 
 

@@ -18,7 +18,7 @@ from store import permissions
 from store.errors import Conflict
 from workflows import outbox
 from workflows.models import WorkflowVersion
-from workflows.policy.schema import merged, policy_clean
+from workflows.policy.schema import merged, policy_clean, policy_ordered
 from workflows.policy.selectors import (
     DEFAULT_POLICY_FILE,
     FIRST,
@@ -126,7 +126,7 @@ def version_yaml(version: WorkflowVersion) -> str:
     """`version`'s policy as YAML, in the form fixtures/workflow.yaml has (what `workflow_import` reads)."""
     header = (f"# Workflow version {version.number}" if version.number else f"# Draft {version.pk}") + (
         f": {version.note}" if version.note else "")
-    return f"{header}\n" + yaml.safe_dump(version.policy, sort_keys=False, default_flow_style=False)
+    return f"{header}\n" + yaml.safe_dump(policy_ordered(version.policy), sort_keys=False, default_flow_style=False)
 
 
 def version_import(*, text: str, actor, note: str = "", publish: bool = False) -> WorkflowVersion:
