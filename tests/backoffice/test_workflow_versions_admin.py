@@ -119,3 +119,14 @@ def test_a_versions_page_shows_what_the_pipeline_does_in_each_state_under_it(adm
 
     assert "Screening for risk (skipped): risk: switched off" in html
     assert "Processing payment (paying): payment: 1 attempt of 30 s" in html
+
+
+def test_an_orders_page_links_the_version_it_runs_on(admin_client, order_in):
+    version_publish_with({"holds.hours": 12})
+    order = order_in("paid")
+
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    listing = admin_client.get(reverse("admin:workflows_workflowversion_changelist"), {"number": 2})
+
+    assert "?number=2\">Version 2</a>" in page
+    assert [str(version) for version in listing.context["cl"].result_list] == ["Version 2"]

@@ -12,6 +12,7 @@ from notifications.models import Notification
 from orders.models import Order, OrderEvent
 from providers import breakers
 from providers.models import CardToken, GatewayCall, ProviderCall, ProviderCircuit
+from tests.conftest import wait_for
 from tests.workflow_versions import version_publish_with
 from webhooks.models import WebhookDelivery
 from workflows import executor, outbox
@@ -112,3 +113,17 @@ def test_inside_the_sandbox_no_task_is_queued(db, settings):
     assert RAN == []
     outbox.enqueue("tests.workflows.test_dry_run.record", 2)
     assert RAN == [2]
+
+
+@pytest.mark.worker
+def test_the_worker_cluster_runs_a_queued_dry_run(qcluster, catalog, staff_api):
+    draft = staff_api.post("/api/workflow/versions", {"steps": {"risk": {"enabled": False}}}, format="json").json()
+    before = counts()
+
+    assert staff_api.post(f"/api/workflow/versions/{draft['id']}/dry-run").status_code == 202
+
+    shown = wait_for(lambda: staff_api.get(f"/api/workflow/versions/{draft['id']}").json()["dryRun"], timeout=60,
+                     message="the cluster's dry run")
+    assert (shown["draft"]["steps"]["risk"]["calls"], shown["current"]["steps"]["risk"]["calls"]) == (
+        0, len(SYNTHETIC_ORDERS))
+    assert counts() == before
