@@ -232,8 +232,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @property
     def refundable_amount(self) -> Decimal:
-        # Only where the `refund` transition may leave from: a shipment in flight is not refundable.
-        if not can_proceed(self.refund):
+        # Only where a full refund's transition may leave from (`refund`, or the refund of a parcel
+        # the carrier returned): a shipment in flight is not refundable.
+        if not (can_proceed(self.refund) or can_proceed(self.return_refunded)):
             return Decimal("0.00")
         return self.total - self.refunded_amount
 

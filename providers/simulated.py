@@ -33,7 +33,6 @@ from providers.base import (
 )
 from providers.models import CardToken, GatewayCall
 from providers.payment_callbacks import DECLINE_REASON, payment_callback_schedule
-from providers.tracking_callbacks import tracking_callbacks_schedule
 from providers.simulation import (
     answer_record,
     answer_remembered,
@@ -43,6 +42,7 @@ from providers.simulation import (
     seeded_rng,
     setting,
 )
+from providers.tracking_callbacks import tracking_callbacks_schedule
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {

@@ -9,8 +9,8 @@ from django.dispatch import receiver
 from accounts.signals import password_reset_requested
 from notifications.account_mail import PASSWORD_RESET_TASK
 from notifications.services import notification_record, sentence
-from orders.signals import order_event, order_ready
 from orders.services.tracking import DELIVERY_EXCEPTION
+from orders.signals import order_event, order_ready
 from orders.states import OrderState
 from webhooks.services import deliveries_queue, deliveries_record
 from workflows import metrics, outbox
