@@ -66,7 +66,7 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     # The carrier's delivery problem: each one told (it came by the carrier, not a pipeline stage).
     problem = event.event_type == DELIVERY_EXCEPTION
     if problem:
-        extra = {"reference": str(event.detail.get("tracking_event", "")),
+        extra = {"reference": str(event.pk),  # the event's id: the carrier's would not fit the row's 40 characters
                  "values": {"problem": sentence(event.detail.get("description", "")) or "a delivery problem."}}
     notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
     if notification is not None and (event.transition or link or partial or problem):

@@ -328,11 +328,12 @@ def notification_entries(order: Order) -> list[Entry]:
     published = {notification.event_type.split(":")[0] for notification in notifications}
     request_ids: dict[str, str] = {}
     events = OrderEvent.objects.filter(order=order, event_type__in=published).order_by("created_at", "id")
-    for event_type, detail, request_id in events.values_list("event_type", "detail", "request_id"):
-        # An event type notifies once (its first time), but each payment link and partial refund
-        # on its own ("<event type>:<its id>", workflows.receivers).
+    for pk, event_type, detail, request_id in events.values_list("pk", "event_type", "detail", "request_id"):
+        # An event type notifies once (its first time), but each payment link, partial refund and
+        # delivery problem on its own ("<event type>:<its id>", workflows.receivers).
         request_ids.setdefault(event_type, request_id)
-        for reference in ("payment_link", "refund", "tracking_event"):
+        request_ids.setdefault(f"{event_type}:{pk}", request_id)
+        for reference in ("payment_link", "refund"):
             if (detail or {}).get(reference):
                 request_ids.setdefault(f"{event_type}:{detail[reference]}", request_id)
     return [Entry(notification.created_at, Kind.NOTIFICATION,

@@ -8,8 +8,10 @@ when it has been silent too long (`tracking_reconcile`, workflows.pipeline.Await
 apply an update through `tracking_update_apply`, under the order's row lock, once per event id
 (TrackingEvent), so an update the webhook brought and the lookup finds again is kept once.
 
-An update is applied only to the order whose parcel it is about (its tracking number) and
-only while the order is shipped: `delivered` fires `deliver_order`, `returned_to_sender` fires
+An update for an order that has no parcel yet but may still ship (the carrier's webhook
+overtook its answer to the label, which the order records when it commits) is refused with a
+409 that writes nothing: the carrier sends it again later. An update is applied only to the
+order whose parcel it is about (its tracking number) and only while the order is shipped: `delivered` fires `deliver_order`, `returned_to_sender` fires
 `return_to_sender` (the goods go back to stock; the pipeline then refunds the payment in full);
 `in_transit`, `out_for_delivery` and `exception` are recorded as an OrderEvent of their own
 (EVENT_OF_STATUS: the customer's timeline, the staff's trace, the webhooks' outbox) and leave
@@ -30,7 +32,7 @@ from orders.models import Order, OrderEvent, TrackingEvent
 from orders.services.payment_webhook import WebhookAnswer
 from orders.services.transitions import order_ready_on_commit, order_transition
 from orders.signals import order_event
-from orders.states import OrderState
+from orders.states import TERMINAL_STATES, OrderState
 from providers import breakers, registry
 from providers.base import (
     DELIVERED,
@@ -52,7 +54,7 @@ from providers.webhooks import (
     carrier_event_parse,
     signature_verify,
 )
-from store.errors import DomainError, NotFound, ValidationFailed
+from store.errors import Conflict, DomainError, NotFound, ValidationFailed
 from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.tracking")
@@ -86,8 +88,8 @@ def tracking_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAn
     `signature` the Store-Signature header (None when absent).
 
     Raises ValidationFailed (400; code missing_signature, bad_signature, stale_signature or
-    malformed_event) and NotFound (404) for an order the store does not have; nothing is
-    written then. Answers processed, duplicate or ignored (with why) otherwise."""
+    malformed_event), NotFound (404) for an order the store does not have and NoParcelYet (409)
+    for one that has not recorded its label yet; nothing is written then. Answers processed, duplicate or ignored (with why) otherwise."""
     try:
         signature_verify(body, signature, secret=settings.CARRIER_WEBHOOK_SECRET,
                          tolerance=settings.CARRIER_WEBHOOK_TOLERANCE_SECONDS)
@@ -104,13 +106,21 @@ def tracking_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAn
                             description=event.description, location=event.location)
     if not Order.objects.filter(pk=event.order_id).exists():
         _refuse(NotFound(f"No order {event.order_id}.", code="not_found"), event=event)
-    return tracking_update_apply(order_id=event.order_id, tracking_number=event.tracking_number, update=update,
-                                 via=TrackingEvent.Via.WEBHOOK)
+    try:
+        return tracking_update_apply(order_id=event.order_id, tracking_number=event.tracking_number, update=update,
+                                     via=TrackingEvent.Via.WEBHOOK)
+    except NoParcelYet as early:
+        _refuse(early, event=event)
+
+
+class NoParcelYet(Conflict):
+    code = "no_parcel_yet"
 
 
 def tracking_update_apply(*, order_id: int, tracking_number: str, update: TrackingUpdate, via: str) -> WebhookAnswer:
     """Apply one tracking update of parcel `tracking_number` to order `order_id` once (see the
-    module), whichever way it came (`via`, TrackingEvent.Via). NotFound for an unknown order."""
+    module), whichever way it came (`via`, TrackingEvent.Via). NotFound for an unknown order;
+    NoParcelYet (409, nothing written) for an order that has not recorded its label yet."""
     try:
         with transaction.atomic():
             order = Order.objects.select_for_update().filter(pk=order_id).first()
@@ -118,6 +128,8 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
                 raise NotFound(f"No order {order_id}.", code="not_found")
             if TrackingEvent.objects.filter(event_id=update.id).exists():
                 return _duplicate(update, order)
+            if not order.tracking_number and order.state not in TERMINAL_STATES:
+                raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
             if not order.tracking_number or tracking_number != order.tracking_number:
                 why = (f"parcel {tracking_number} is not order {order.pk}'s "
                        f"({order.tracking_number or 'no parcel yet'})")

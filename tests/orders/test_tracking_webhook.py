@@ -168,3 +168,16 @@ def test_the_carriers_secret_is_its_own_and_derived_from_secret_key():
     assert len(settings.CARRIER_WEBHOOK_SECRET) == 64
     assert settings.CARRIER_WEBHOOK_SECRET != settings.PAYMENT_WEBHOOK_SECRET
     assert settings.SECRET_KEY not in settings.CARRIER_WEBHOOK_SECRET
+
+
+def test_an_update_that_overtakes_the_label_is_refused_then_applied_when_sent_again(order_in_state, client):
+    shipping = order_in_state("shipping")  # the carrier made the label; the order has not recorded it yet
+    update = carrier_event(shipping, "in_transit", tracking_number="1Z000EARLY")
+
+    early = deliver(client, update)
+
+    assert early.status_code == 409, early.content
+    assert answer(early)["code"] == "no_parcel_yet"
+    assert not TrackingEvent.objects.exists()
+    Order.objects.filter(pk=shipping.pk).update(state="shipped", tracking_number="1Z000EARLY")
+    assert answer(deliver(client, update))["status"] == "processed"  # the carrier's retry, same event id
