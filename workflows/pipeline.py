@@ -4,8 +4,9 @@
 (after telling the customer the order was received, for a new one),
 run a step (gateway call with step-level retries, then a success or failure transition),
 ask the review rules, retry a failed state a limited number of times then compensate, or
-wait for the carrier's tracking updates (asking it when it stays silent). `pipeline_advance` follows the table from the order's current
-state until the order waits (for a person, a provider, a delay or nothing: terminal).
+wait for the carrier's tracking updates (asking it when it stays silent). `pipeline_advance`
+follows the table from the order's current state until the order waits (for a person, a
+provider, a delay or nothing: terminal).
 
 Each transition commits on its own, so the database, not the queue, records progress; a
 step that finds the order no longer in its state does nothing; gateway calls carry keys
