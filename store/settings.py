@@ -525,6 +525,12 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
     "store.payment-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
 ).hexdigest()
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# The carrier's tracking webhook (POST /api/shipping/webhook), signed the same way with a secret
+# of its own (by default derived from SECRET_KEY too), and its tolerance in seconds.
+CARRIER_WEBHOOK_SECRET = os.environ.get("CARRIER_WEBHOOK_SECRET", "") or salted_hmac(
+    "store.carrier-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
+).hexdigest()
+CARRIER_WEBHOOK_TOLERANCE_SECONDS = env_int("CARRIER_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Seconds a pending payment may wait for the provider's confirmation before the order fails.
 PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900, minimum=1)
 # Reconciliation (orders.services.payment_reconcile): every EVERY_MINUTES a schedule asks the
@@ -558,6 +564,14 @@ SIMULATOR = {
     "PAYMENT_WEBHOOK_URL": os.environ.get("PAYMENT_WEBHOOK_URL", "") or f"{STORE_URL}/api/payments/webhook",
     "PAYMENT_WEBHOOK_ATTEMPTS": env_int("SIM_PAYMENT_WEBHOOK_ATTEMPTS", 5),
     "PAYMENT_WEBHOOK_TIMEOUT": env_float("SIM_PAYMENT_WEBHOOK_TIMEOUT", 5),
+    # The carrier's tracking updates after a label (in transit, out for delivery, delivered), this
+    # many seconds apart; whether it calls the store's webhook with each (else it only answers
+    # when asked), where, how many deliveries are tried and how long each waits for an answer.
+    "TRACKING_STEP_SECONDS": env_float("SIM_TRACKING_STEP_SECONDS", 5, minimum=0),
+    "TRACKING_CALLBACKS": env_bool("SIM_TRACKING_CALLBACKS", True),
+    "TRACKING_WEBHOOK_URL": os.environ.get("TRACKING_WEBHOOK_URL", "") or f"{STORE_URL}/api/shipping/webhook",
+    "TRACKING_WEBHOOK_ATTEMPTS": env_int("SIM_TRACKING_WEBHOOK_ATTEMPTS", 5),
+    "TRACKING_WEBHOOK_TIMEOUT": env_float("SIM_TRACKING_WEBHOOK_TIMEOUT", 5),
 }
 
 # After a Redis call failed, this process stops calling Redis for this long (then one probe
@@ -579,7 +593,13 @@ PIPELINE = {
     "BACKOFF_SCALE": env_float("PIPELINE_BACKOFF_SCALE", 1.0),
     # State-level retries of payment_failed / ship_failed before compensation.
     "STATE_RETRIES": env_int("PIPELINE_STATE_RETRIES", 2),
-    "DELIVERY_DELAY_SECONDS": env_float("DELIVERY_DELAY_SECONDS", 0),
+    # A shipped order waits for the carrier's tracking updates (its webhook). After this many
+    # seconds without news (since shipping, or the last update) the store asks the carrier
+    # (ShippingProvider.tracking, each lookup waiting at most TRACKING_LOOKUP_TIMEOUT seconds),
+    # then again after twice as long each time, at most TRACKING_ASK_MAX_SECONDS apart.
+    "TRACKING_TIMEOUT_SECONDS": env_float("TRACKING_TIMEOUT_SECONDS", 3600, minimum=0),
+    "TRACKING_ASK_MAX_SECONDS": env_float("TRACKING_ASK_MAX_SECONDS", 6 * 3600, minimum=1),
+    "TRACKING_LOOKUP_TIMEOUT": env_float("TRACKING_LOOKUP_TIMEOUT", 10, minimum=0.1),
     # The sweeper re-enqueues orders sitting in a working state longer than this.
     "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", 120),
     "SWEEP_EVERY_MINUTES": env_int("SWEEP_EVERY_MINUTES", 1),

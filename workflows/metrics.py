@@ -68,7 +68,8 @@ class OrdersByStateCollector:
     that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
     as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
     has yet to confirm (it may wait PAYMENT_CONFIRM_TIMEOUT) and counts a shipped order from the
-    end of its DELIVERY_DELAY_SECONDS. `group` is "working" (the pipeline owes it a step) or
+    end of its wait for the carrier's news (TRACKING_TIMEOUT_SECONDS, then the longest wait
+    between two asks, TRACKING_ASK_MAX_SECONDS). `group` is "working" (the pipeline owes it a step) or
     "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
     BY per scrape.
 
@@ -114,7 +115,8 @@ class OrdersByStateCollector:
     def _expected_wait(state: str) -> timedelta:
         """How long an order waits in `state` by design before it is overdue."""
         if state == OrderState.SHIPPED:
-            return timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+            return timedelta(seconds=settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"]
+                             + settings.PIPELINE["TRACKING_ASK_MAX_SECONDS"])
         return timedelta(0)
 
 
