@@ -38,7 +38,8 @@ _STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "PAYMENT_", "CIRCUIT_", "WORKF
                        "WORKER_METRICS_")
 _STORE_ENV_NAMES = {
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
-    "CONN_MAX_AGE", "STATIC_MANIFEST", "STUCK_AFTER_SECONDS", "SWEEP_EVERY_MINUTES", "DELIVERY_DELAY_SECONDS",
+    "CONN_MAX_AGE", "STATIC_MANIFEST", "STUCK_AFTER_SECONDS", "SWEEP_EVERY_MINUTES", "TRACKING_WAIT_SCALE",
+    "TRACKING_WEBHOOK_URL", "CARRIER_WEBHOOK_SECRET",
     "LOG_LEVEL", "EMAIL_BACKEND", "CACHE_KEY_PREFIX", "WHITENOISE_USE_FINDERS", "PIPELINE_TASKS_SYNC",
     "DJANGO_ALLOW_ASYNC_UNSAFE", "TRUSTED_PROXY_COUNT", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
 }
@@ -111,6 +112,11 @@ class Backend:
             # Every bench order takes the happy path (drills set the seed's rates back).
             "SIM_INVENTORY_AVAILABLE_RATE": "1",
             "SIM_SHIPPING_SUCCESS_RATE": "1",
+            # The parcel is delivered as the label is made, and the pipeline asks the carrier at
+            # once: an order ends `delivered` in its first run, without the carrier's webhook.
+            "SIM_TRACKING_STEP_SECONDS": "0",
+            "SIM_TRACKING_CALLBACKS": "0",
+            "TRACKING_WAIT_SCALE": "0",
             "JWT_ACCESS_MINUTES": "600",
             # A load generator is one client: the per-client rate limits would measure 429s.
             "RATE_LIMIT_API": "off",

@@ -32,6 +32,15 @@ MESSAGES = {
     "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),
+    # The carrier could not deliver (an exception of its tracking) and holds the parcel.
+    "order.delivery_exception": (
+        "A delivery problem with order {number}",
+        "The carrier could not deliver order {number} ({carrier}, tracking {tracking}): {problem} "
+        "We will contact you shortly to confirm your address; nothing is needed from you until then.",
+    ),
+    "order.returned": ("Order {number} returned to us and refunded",
+                       "The carrier could not deliver order {number} and returned it to us. We refunded "
+                       "${refunded} to your card; it may take a few days to show on your statement."),
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money}"),
@@ -53,7 +62,7 @@ EMAIL_RETRY_AFTER = timedelta(minutes=1)
 # timeout, EMAIL_TIMEOUT, is well inside it).
 EMAIL_CLAIM = timedelta(minutes=2)
 
-def _sentence(text: str) -> str:
+def sentence(text: str) -> str:
     """`text` ending as a sentence does (reasons are often written without a full stop)."""
     text = text.strip()
     return f"{text}." if text and text[-1] not in ".!?" else text
@@ -78,7 +87,7 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False,
         "total": order.total,
         "carrier": order.carrier,
         "tracking": order.tracking_number,
-        "reason": _sentence(order.failure_reason),
+        "reason": sentence(order.failure_reason),
         "refunded": order.refunded_amount,
         "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $X.XX."
         **(values or {}),

@@ -5,6 +5,8 @@ anything was read, by code (missing_signature, bad_signature: forged or misconfi
 stale_signature: a genuine signature too old or too far ahead, usually a clock off;
 malformed_event; not_found: an order the store does not have). A rising bad_signature count is
 someone posting forged events.
+
+`store_tracking_webhook_refused_total{code}`: the same for the carrier's tracking webhook.
 """
 from prometheus_client import Counter
 
@@ -14,3 +16,10 @@ WEBHOOK_REFUSED = Counter("store_payment_webhook_refused_total",
 
 def webhook_refused(code: str) -> None:
     WEBHOOK_REFUSED.labels(code=code).inc()
+
+TRACKING_WEBHOOK_REFUSED = Counter("store_tracking_webhook_refused_total",
+                                   "Carrier tracking webhook deliveries refused, by code.", ["code"])
+
+
+def tracking_webhook_refused(code: str) -> None:
+    TRACKING_WEBHOOK_REFUSED.labels(code=code).inc()

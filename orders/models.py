@@ -31,6 +31,8 @@ class OrderState(models.TextChoices):
     SHIP_FAILED = "ship_failed", "Shipping failed"
     STALLED = "stalled", "Delayed"
     DELIVERED = "delivered", "Delivered"
+    RETURNING = "returning", "Returned, refund under way"
+    RETURNED = "returned", "Returned"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
     REFUNDED = "refunded", "Refunded"
@@ -45,6 +47,7 @@ TIMELINE = (
     Stage("payment", "Processing payment"),
     Stage("shipping", "Shipping"),
     Stage("delivered", "Delivered"),
+    Stage("returned", "Returned to the shop", when_reached=True),
     Stage("refunded", "Refunded", when_reached=True),
     Stage("cancelled", "Cancelled", when_reached=True),
 )
@@ -54,6 +57,7 @@ class StockStatus(models.TextChoices):
     RESERVED = "reserved", "Reserved"
     RELEASED = "released", "Released"
     SOLD = "sold", "Sold (shipped)"
+    RETURNED = "returned", "Returned to stock"
 
 
 class Actor(models.TextChoices):
@@ -100,6 +104,16 @@ def _refund_note(order, detail: dict) -> str:
     amount = detail.get("amount") or order.refunded_amount
     why = detail.get("reason", "")
     return f"${amount} refunded" + (f" · {why}" if why else "")
+
+
+def _returned_note(order, detail: dict) -> str:
+    why = detail.get("reason") or order.failure_reason
+    return "The carrier returned the parcel to the shop" + (f" · {why}" if why else "") + " · your refund follows"
+
+
+def _return_refunded_note(order, detail: dict) -> str:
+    amount = detail.get("amount") or order.refunded_amount
+    return f"The parcel is back at the shop · ${amount} refunded"
 
 
 def _stalled_note(order, detail: dict) -> str:
@@ -223,8 +237,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @property
     def refundable_amount(self) -> Decimal:
-        # Only where the `refund` transition may leave from: a shipment in flight is not refundable.
-        if not can_proceed(self.refund):
+        # Only where a full refund's transition may leave from (`refund`, or the refund of a parcel
+        # the carrier returned): a shipment in flight is not refundable.
+        if not (can_proceed(self.refund) or can_proceed(self.return_refunded)):
             return Decimal("0.00")
         return self.total - self.refunded_amount
 
@@ -387,6 +402,22 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Delivered", event="order.delivered", stages=(("delivered", DONE),),
                              note="Your order has arrived"))
     def deliver_order(self) -> None:
+        pass
+
+    # The carrier brought the parcel back (its tracking webhook, or the store asking it): the
+    # goods go back to stock now, and the pipeline refunds the payment in full (`return_refunded`).
+    @transition(field=state, source=S.SHIPPED, target=S.RETURNING, permission=SYSTEM,
+                custom=means("Returned to sender", stages=(("delivered", FAILED), ("returned", CURRENT)),
+                             note=_returned_note))
+    def return_to_sender(self, *, reason: str = "") -> None:
+        self.failure_reason = reason
+        self.stock_status = StockStatus.RETURNED
+
+    # Fired by `orders.services.refund_create` once the returned order's payment is all paid back.
+    @transition(field=state, source=S.RETURNING, target=S.RETURNED, permission=SYSTEM,
+                custom=means("Returned and refunded", event="order.returned",
+                             stages=(("returned", DONE), ("refunded", REFUNDED)), note=_return_refunded_note))
+    def return_refunded(self) -> None:
         pass
 
     # A step spent its retry budget on timeouts (not a business answer): the order waits for
@@ -614,6 +645,47 @@ class PaymentWebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.event_type} ({self.outcome})"
+
+
+class TrackingEvent(models.Model):
+    """A tracking update of an order's parcel from the carrier (providers.base.TrackingUpdate), kept
+    once per event id whether it came by the carrier's webhook or the store asked for it
+    (orders.services.tracking): a redelivery, or the same update found again, changes nothing.
+
+    `applied`: it is on the order's timeline (and fired `transition`, if any); `ignored`: it is
+    not about the order's parcel (another tracking number), or came after the order ended.
+    """
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+
+    class Via(models.TextChoices):
+        WEBHOOK = "webhook", "Carrier's webhook"
+        LOOKUP = "lookup", "Asked the carrier"
+
+    event_id = models.CharField(max_length=64, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="tracking_events")
+    tracking_number = models.CharField(max_length=64)
+    status = models.CharField(max_length=40)
+    description = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    via = models.CharField(max_length=10, choices=Via.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    # What the order was doing when it came, why it was ignored, the transition it fired.
+    order_state = models.CharField(max_length=20)
+    note = models.CharField(max_length=200, blank=True)
+    transition = models.CharField(max_length=40, blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["order", "occurred_at"], name="trackingevent_order_occurred")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.status} ({self.outcome})"
 
 
 class OrderAwaitingApproval(Order):

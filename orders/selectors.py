@@ -1,6 +1,6 @@
 """Reads of orders. Every customer-facing read is scoped to the owner."""
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
@@ -19,6 +19,7 @@ from orders.states import (
     meaning,
 )
 from orders.workflow import payment_wait_policy
+from providers.base import EXCEPTION
 from providers.steps import step_states
 from store import permissions
 from store.errors import NotFound
@@ -180,12 +181,25 @@ def order_payment_wait(*, order: Order, now: datetime | None = None) -> PaymentW
 
 # --- The order page's processing timeline ------------------------------------------------
 
+@dataclass(frozen=True)
+class TrackingLine:
+    """One of the carrier's tracking updates as the customer reads it: "In transit", the carrier's
+    words, where and when it happened."""
+
+    status: str
+    label: str
+    description: str
+    location: str
+    at: datetime | None
+
+
 @dataclass
 class TimelineStage:
     """One stage of an order's processing as the customer sees it.
 
     `status` is one of: done, current, failed, pending, skipped (not reached because the order
-    ended earlier), cancelled, refunded.
+    ended earlier), cancelled, refunded. `updates`: the carrier's tracking updates, on the
+    delivery stage.
     """
 
     key: str
@@ -193,11 +207,21 @@ class TimelineStage:
     status: str = "pending"
     note: str = ""
     at: datetime | None = None
+    updates: list[TrackingLine] = field(default_factory=list)
 
     @property
     def status_label(self) -> str:
         return TIMELINE_STATUS_LABELS[self.status]
 
+
+# The carrier's tracking statuses (providers.base) as the customer reads them.
+TRACKING_STATUS_LABELS = {
+    "in_transit": "In transit",
+    "out_for_delivery": "Out for delivery",
+    "delivered": "Delivered",
+    "exception": "Delivery problem",
+    "returned_to_sender": "Returned to the shop",
+}
 
 TIMELINE_STATUS_LABELS = {
     "done": "Completed",
@@ -268,6 +292,8 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
 
     events = list(order.events.all())
     for event in events:
+        if event.detail.get("tracking"):
+            stages["delivered"].updates.append(_tracking_line(event))
         if event.transition not in TRANSITIONS:
             continue
         for key, status in meaning(event.transition).stages:
@@ -306,9 +332,24 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
     if waiting and under_way is not None:
         under_way.note = waiting
 
-    if stages["delivered"].status in ("pending", "current") and order.estimated_delivery:
-        stages["delivered"].note = f"Estimated {date_format(order.estimated_delivery, 'M j, Y')}"
+    delivery = stages["delivered"]
+    if delivery.status in ("pending", "current") and order.estimated_delivery:
+        delivery.note = f"Estimated {date_format(order.estimated_delivery, 'M j, Y')}"
+    if order.state == OrderState.SHIPPED and delivery.updates and delivery.updates[-1].status == EXCEPTION:
+        delivery.note = (f"The carrier could not deliver: {delivery.updates[-1].description or 'a delivery problem'}. "
+                         "The shop will contact you.")
     return [stage for key, stage in stages.items() if key in seen]
+
+
+def _tracking_line(event: OrderEvent) -> TrackingLine:
+    detail = event.customer_detail
+    status = detail.get("tracking", "")
+    try:
+        at = datetime.fromisoformat(detail["occurred_at"]) if detail.get("occurred_at") else event.created_at
+    except ValueError:
+        at = event.created_at
+    return TrackingLine(status=status, label=TRACKING_STATUS_LABELS.get(status, status.replace("_", " ").capitalize()),
+                        description=detail.get("description", ""), location=detail.get("location", ""), at=at)
 
 
 # --- Staff's notes (staff only: never shown to a customer) -------------------------------------

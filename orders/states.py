@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from django_fsm import Transition
 
-from orders.meaning import FAILED, Meaning
+from orders.meaning import FAILED, REFUNDED, Meaning
 from orders.models import (
     SHOP_CANCELLED_TEXT,
     SHOP_REJECTED_TEXT,
@@ -20,7 +20,7 @@ from orders.models import (
 from store.permissions import SYSTEM
 
 __all__ = [
-    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
+    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "FULL_REFUND_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
     "SHOP_CANCELLED_TEXT",
     "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
     "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
@@ -73,11 +73,15 @@ WAITING_STATES = frozenset(edge.target for edge in EDGES if meaning(edge.name).w
 # Everything else is the pipeline's to move on; the sweeper watches these.
 WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
 CANCELLABLE_STATES = _sources("cancel")
-# Money was taken and can be given back (a shipment in flight cannot).
+# Money was taken and can be given back by staff (a shipment in flight cannot).
 REFUNDABLE_STATES = _sources("refund")
+# The transition a refund of everything left fires, by the order's state (orders.services
+# refund_create): the one from that state that marks the order refunded on the timeline
+# (`refund`, or `return_refunded` for a parcel the carrier returned).
+FULL_REFUND_TRANSITION = {edge.source: edge.name for edge in EDGES if ("refunded", REFUNDED) in meaning(edge.name).stages}
 # Money was taken and not (fully) given back: from the payment on, until the refund. (Delayed
 # is among them: an order may stall in shipping; one that stalled in payment holds no money.)
-PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozenset({"refund"}))
+PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozenset(FULL_REFUND_TRANSITION.values()))
 # The transitions that end an order because its payment failed (declined after its retries, or
 # never confirmed): a payment link may pay for it.
 PAYMENT_FAILED_ENDINGS = frozenset(

@@ -1,5 +1,6 @@
 """An order's stock: reserved at placement, released once when it ends unshipped, noted as sold
-when it ships, and returned unit by unit by a refund that restocks. Every move goes through
+when it ships, returned once when the carrier brings the parcel back, and returned unit by unit
+by a refund that restocks. Every move goes through
 catalog.stock, which writes the product's ledger row in the same transaction."""
 from django.db.models import Q, Sum
 
@@ -30,12 +31,24 @@ def stock_release(*, order, user=None) -> None:
     """Give an order's reserved units back, less those a refund already returned to stock.
     Callers hold the order's row lock and flip its stock_status in the same transaction, so
     this runs once per order."""
+    for product_id, quantity in _units_not_restocked(order):
+        stock_give(product_id=product_id, quantity=quantity, reason=StockReason.RELEASED, order_ref=order.pk, user=user)
+
+
+def _units_not_restocked(order):
+    """(product id, units) of each line, less the units a refund already returned to stock."""
     lines = order.lines.annotate(
         restocked=Sum("refund_lines__quantity", filter=Q(refund_lines__restocked=True))
     ).values_list("product_id", "quantity", "restocked")
-    for product_id, quantity, restocked in lines:
-        stock_give(product_id=product_id, quantity=quantity - (restocked or 0), reason=StockReason.RELEASED,
-                   order_ref=order.pk, user=user)
+    return [(product_id, quantity - (restocked or 0)) for product_id, quantity, restocked in lines]
+
+
+def stock_returned(*, order, user=None) -> None:
+    """Put a returned parcel's units back in stock (less those a refund already restocked). Callers
+    hold the order's row lock and flip its stock_status to returned in the same transaction, so
+    this runs once per order."""
+    for product_id, quantity in _units_not_restocked(order):
+        stock_give(product_id=product_id, quantity=quantity, reason=StockReason.RESTOCKED, order_ref=order.pk, user=user)
 
 
 def stock_sold(*, order) -> None:

@@ -115,13 +115,50 @@ class PaymentProvider(Protocol):
         id, as Stripe's `PaymentIntent.retrieve` does.)"""
 
 
+# What a carrier says of a parcel (TrackingUpdate.status), in the order a parcel usually goes.
+IN_TRANSIT = "in_transit"  # on its way between the carrier's facilities
+OUT_FOR_DELIVERY = "out_for_delivery"  # on the van, arriving today
+DELIVERED = "delivered"  # handed over at the address
+EXCEPTION = "exception"  # the carrier is stuck (address not found, nobody home…): someone must act
+RETURNED_TO_SENDER = "returned_to_sender"  # back at the shop: the customer will not get it
+TRACKING_STATUSES = (IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION, RETURNED_TO_SENDER)
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """One tracking event of a parcel: `id` the carrier's (unique; the webhook and a lookup name an
+    event alike), `status` one of TRACKING_STATUSES, `occurred_at` unix seconds, the carrier's
+    `description` (a sentence the customer may read) and `location` ("" when it gives none)."""
+
+    id: str
+    status: str
+    occurred_at: int
+    description: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class ParcelTracking:
+    """A carrier's answer to "where is this parcel?": `found` False when it has no such tracking
+    number; `updates` the events that have happened so far, oldest first; `latency_ms` simulated."""
+
+    found: bool
+    updates: tuple[TrackingUpdate, ...] = ()
+    latency_ms: int = 0
+
+
 @runtime_checkable
 class ShippingProvider(Protocol):
     """The carrier makes a label: `reference` is the tracking number, `data` has carrier and
-    estimated_delivery (ISO date)."""
+    estimated_delivery (ISO date). It then tells the store how the parcel goes through its
+    webhook (`POST /api/shipping/webhook`), and answers `tracking` when asked."""
 
     def create_label(self, *, key: str, order_id: int, zip_code: str,
                      timeout: float | None = None) -> GatewayResult: ...
+
+    def tracking(self, *, tracking_number: str, timeout: float | None = None) -> ParcelTracking:
+        """The parcel's tracking events so far (reads only); raises GatewayTimeout like the
+        other calls. (A real carrier's "track" call: UPS Track API, EasyPost Tracker.)"""
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from django.db import Error, connection, transaction
 
-from providers.base import ChargeStatus, GatewayResult, GatewayTimeout
+from providers.base import ChargeStatus, GatewayResult, GatewayTimeout, ParcelTracking
 from providers.models import ProviderCall
 from store.request_context import request_id_var
 
@@ -39,13 +39,18 @@ class ProviderRequest:
 
 def answer_outcome(answer: object) -> tuple[str, str]:
     """(outcome, reason) of a provider's answer: a GatewayResult is ok, pending or declined (with
-    its reason); a ChargeStatus is the provider answering, with what it says of the charge."""
+    its reason); a ChargeStatus is the provider answering, with what it says of the charge; a
+    ParcelTracking the carrier's updates so far (declined: it has no such parcel)."""
     if isinstance(answer, GatewayResult):
         if answer.ok:
             return Outcome.OK, ""
         return (Outcome.PENDING, answer.reason) if answer.pending else (Outcome.DECLINED, answer.reason)
     if isinstance(answer, ChargeStatus):
         return Outcome.OK, f"charge {answer.status}" + (", refunded" if answer.refunded else "")
+    if isinstance(answer, ParcelTracking):
+        if not answer.found:
+            return Outcome.DECLINED, "no such parcel"
+        return Outcome.OK, ", ".join(update.status for update in answer.updates) or "no tracking updates yet"
     return Outcome.OK, ""
 
 

@@ -11,17 +11,13 @@ it once however often it arrives.
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict
-from datetime import timedelta
 
-from django.utils import timezone
-from django_q.models import Schedule
-from django_q.tasks import async_task, schedule
+from django.conf import settings
 
+from providers.callbacks import callback_post, callback_queue, delivered, retry_wait
 from providers.simulation import setting
-from providers.webhooks import APPROVED, DECLINED, SIGNATURE_HEADER, PaymentEvent, signature_header
+from providers.webhooks import APPROVED, DECLINED, PaymentEvent
 
 logger = logging.getLogger("providers.payment_callbacks")
 
@@ -43,15 +39,8 @@ def payment_callback_schedule(*, order_id: int, key: str, reference: str, approv
 
 
 def _queue(event: PaymentEvent, *, attempt: int, delay: float) -> None:
-    args, name = (asdict(event), attempt), f"payment-callback-{event.id}-{attempt}"
-    if delay <= 0:
-        try:
-            async_task(TASK, *args, task_name=name, group="payment-callbacks")
-            return
-        except Exception:  # the broker refused it: the schedule table, in the database, still runs it
-            logger.warning("could not queue payment callback %s; scheduling it instead", event.id, exc_info=True)
-    schedule(TASK, *args, name=name, schedule_type=Schedule.ONCE,
-             next_run=timezone.now() + timedelta(seconds=max(delay, 0)), repeats=-1)
+    callback_queue(TASK, asdict(event), attempt=attempt, delay=delay, name=f"payment-callback-{event.id}-{attempt}",
+                   group="payment-callbacks")
 
 
 def payment_callback_send(event: dict, attempt: int = 1) -> int | None:
@@ -60,28 +49,18 @@ def payment_callback_send(event: dict, attempt: int = 1) -> int | None:
     Returns the store's HTTP status, or None when it did not answer; a failure (no answer, or
     not 2xx) is logged and tried again after 2^attempt seconds until the attempts run out."""
     payment_event = PaymentEvent(**event)
-    url, body = setting("PAYMENT_WEBHOOK_URL"), payment_event.body()
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: signature_header(body),
-        "User-Agent": "store-payment-simulator",
-    })
-    status, error = None, ""
-    try:
-        with urllib.request.urlopen(request, timeout=setting("PAYMENT_WEBHOOK_TIMEOUT")) as response:  # noqa: S310
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status, error = exc.code, f"HTTP {exc.code}"
-    except OSError as exc:  # URLError, a refused connection, a timeout
-        error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
-    if status is not None and 200 <= status < 300:
+    url = setting("PAYMENT_WEBHOOK_URL")
+    status, error = callback_post(url=url, body=payment_event.body(), secret=settings.PAYMENT_WEBHOOK_SECRET,
+                                  agent="store-payment-simulator", timeout=setting("PAYMENT_WEBHOOK_TIMEOUT"))
+    if delivered(status):
         logger.info("payment callback %s delivered to %s (%s)", payment_event.id, url, status)
         return status
     attempts = setting("PAYMENT_WEBHOOK_ATTEMPTS")
-    if attempt >= attempts:
+    wait = retry_wait(attempt, attempts)
+    if wait is None:
         logger.error("payment callback %s not delivered to %s after %s attempts (%s); giving up",
                      payment_event.id, url, attempt, error)
         return status
-    wait = 2 ** attempt
     logger.warning("payment callback %s not delivered to %s (%s); attempt %s of %s in %s s",
                    payment_event.id, url, error, attempt + 1, attempts, wait)
     _queue(payment_event, attempt=attempt + 1, delay=wait)

@@ -5,8 +5,10 @@ Outcomes follow the configured rates (settings.SIMULATOR) and the deterministic 
 (README.md: test cards, the undeliverable ZIP); see providers.simulation for seeding, latency,
 the idempotency ledger and the outage switch (every call but a notification honours it).
 """
+import random
 import secrets
 import time
+from dataclasses import asdict
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,10 +19,17 @@ from providers.base import (
     CHARGE_DECLINED,
     CHARGE_PENDING,
     CHARGE_UNKNOWN,
+    DELIVERED,
+    EXCEPTION,
+    IN_TRANSIT,
+    OUT_FOR_DELIVERY,
+    RETURNED_TO_SENDER,
     ChargeStatus,
     GatewayResult,
     GatewayTimeout,
+    ParcelTracking,
     Token,
+    TrackingUpdate,
 )
 from providers.models import CardToken, GatewayCall
 from providers.payment_callbacks import DECLINE_REASON, payment_callback_schedule
@@ -33,6 +42,7 @@ from providers.simulation import (
     seeded_rng,
     setting,
 )
+from providers.tracking_callbacks import tracking_callbacks_schedule
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {
@@ -45,7 +55,32 @@ TEST_CARDS = {
 }
 PENDING_CARDS = ("pending_approve", "pending_decline")
 UNDELIVERABLE_ZIP = "00000"
+# Parcels that do not arrive (the README lists them): the carrier cannot find the address (it
+# stops there: someone must act), or it gives up and returns the parcel to the shop.
+ADDRESS_NOT_FOUND_ZIP = "00404"
+RETURN_TO_SENDER_ZIP = "00303"
 CARRIERS = ("UPS", "FedEx", "USPS", "DHL")
+HUBS = ("Memphis, TN", "Louisville, KY", "Indianapolis, IN", "Ontario, CA", "Allentown, PA")
+ADDRESS_NOT_FOUND = "Address not found"
+
+
+def parcel_journey(zip_code: str, *, start: float, step: float, rng: random.Random) -> list[TrackingUpdate]:
+    """The tracking updates a parcel to `zip_code` will have, `step` seconds apart from `start`
+    (unix seconds): in transit, out for delivery, delivered; for the test ZIPs, in transit then an
+    exception (and, for RETURN_TO_SENDER_ZIP, back to the shop)."""
+    hub = rng.choice(HUBS)
+    steps = [(IN_TRANSIT, "Departed the carrier's facility", hub)]
+    if zip_code == ADDRESS_NOT_FOUND_ZIP:
+        steps.append((EXCEPTION, f"{ADDRESS_NOT_FOUND}: the carrier holds the parcel until the address is confirmed",
+                      ""))
+    elif zip_code == RETURN_TO_SENDER_ZIP:
+        steps += [(EXCEPTION, f"{ADDRESS_NOT_FOUND}: the parcel goes back to the sender", ""),
+                  (RETURNED_TO_SENDER, "Returned to the sender", hub)]
+    else:
+        steps += [(OUT_FOR_DELIVERY, "Out for delivery", ""), (DELIVERED, "Delivered: left at the front door", "")]
+    return [TrackingUpdate(id=f"trk_{secrets.token_hex(12)}", status=status, occurred_at=int(start + step * n),
+                           description=description, location=location)
+            for n, (status, description, location) in enumerate(steps, start=1)]
 
 
 class InventoryGateway:
@@ -186,10 +221,13 @@ class PaymentGateway:
 
 
 class ShippingGateway:
-    """The carrier creates a label: tracking number, carrier and estimated delivery."""
+    """The carrier creates a label (tracking number, carrier, estimated delivery), then says how the
+    parcel goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
 
     @counted("shipping")
     def create_label(self, *, key: str, order_id: int, zip_code: str, timeout: float | None = None) -> GatewayResult:
+        """A label, whose parcel's journey (`parcel_journey`, SIMULATOR["TRACKING_STEP_SECONDS"]
+        apart) is fixed in the ledger with it (`data["tracking"]`) and called back once per key."""
         outage_raise("shipping", timeout)
         if (known := answer_remembered("shipping", "label", key)) is not None:
             return known
@@ -199,13 +237,33 @@ class ShippingGateway:
             result = GatewayResult(ok=False, reason=f"Undeliverable address (ZIP {zip_code})", latency_ms=latency)
         elif rng.random() < setting("SHIPPING_SUCCESS_RATE"):
             eta = date.today() + timedelta(days=rng.randint(2, 6))
+            journey = parcel_journey(zip_code, start=time.time(), step=setting("TRACKING_STEP_SECONDS"), rng=rng)
             result = GatewayResult(
                 ok=True, reference=f"1Z{rng.randrange(10**11, 10**12)}",
-                data={"carrier": rng.choice(CARRIERS), "estimated_delivery": eta.isoformat()}, latency_ms=latency,
+                data={"carrier": rng.choice(CARRIERS), "estimated_delivery": eta.isoformat(),
+                      "tracking": [asdict(update) for update in journey]}, latency_ms=latency,
             )
         else:
             result = GatewayResult(ok=False, reason="The carrier could not create a label", latency_ms=latency)
-        return answer_record("shipping", "label", key, order_id, result)
+        recorded = answer_record("shipping", "label", key, order_id, result)
+        if recorded is result and result.ok:  # this call's label was kept: no other call queued its callbacks
+            tracking_callbacks_schedule(order_id=order_id, tracking_number=result.reference, updates=journey)
+        return recorded
+
+    @counted("shipping", answered=lambda tracking: "ok" if tracking.found else "failed")
+    def tracking(self, *, tracking_number: str, timeout: float | None = None) -> ParcelTracking:
+        """The updates of the label `tracking_number` whose time has come, from the ledger (a read:
+        not recorded); not found for a tracking number the carrier never issued."""
+        outage_raise("shipping", timeout)
+        latency = latency_wait(seeded_rng(f"{tracking_number}:tracking"), setting("SHIPPING_LATENCY_MS"), timeout)
+        call = GatewayCall.objects.filter(gateway="shipping", operation="label", final=True, outcome="ok",
+                                          result__reference=tracking_number).first() if tracking_number else None
+        if call is None:
+            return ParcelTracking(found=False, latency_ms=latency)
+        now = time.time()
+        updates = tuple(TrackingUpdate(**update) for update in (call.result.get("data") or {}).get("tracking", [])
+                        if update["occurred_at"] <= now)
+        return ParcelTracking(found=True, updates=updates, latency_ms=latency)
 
 
 class NotificationGateway:

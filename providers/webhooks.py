@@ -1,4 +1,6 @@
-"""The payment provider's webhook, as both sides agree on it: the event it sends and its signature.
+"""The providers' webhooks, as both sides agree on them: the events they send and their signature.
+
+The payment provider's:
 
 A charge the provider answered "pending" (GatewayResult.pending) is confirmed later by an
 event POSTed to the store (`POST /api/payments/webhook`), a JSON body such as
@@ -7,9 +9,18 @@ event POSTed to the store (`POST /api/payments/webhook`), a JSON body such as
      "data": {"order_id": 42, "key": "<the charge's idempotency key>", "reference": "txn_…",
               "reason": "<why, for a decline>"}}
 
-signed in the header `Store-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}." + body)>`
-with `settings.PAYMENT_WEBHOOK_SECRET`. The header may carry several `v1=` signatures (a
-provider signs with the old and the new secret while one is rotated); one matching is enough.
+The carrier's: after the label it tells how the parcel goes (`POST /api/shipping/webhook`),
+one event per tracking update (providers.base.TrackingUpdate):
+
+    {"id": "trk_…", "type": "tracking.updated", "created": <unix seconds>,
+     "data": {"order_id": 42, "tracking_number": "1Z…", "status": "in_transit" | "out_for_delivery" |
+              "delivered" | "exception" | "returned_to_sender", "occurred_at": <unix seconds>,
+              "description": "<the carrier's words>", "location": "<where, or empty>"}}
+
+Each is signed in the header `Store-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}." + body)>`
+with the provider's own secret (`settings.PAYMENT_WEBHOOK_SECRET`, `settings.CARRIER_WEBHOOK_SECRET`).
+The header may carry several `v1=` signatures (a provider signs with the old and the new
+secret while one is rotated); one matching is enough.
 """
 import hashlib
 import hmac
@@ -23,6 +34,7 @@ SIGNATURE_HEADER = "Store-Signature"
 APPROVED = "payment.approved"
 DECLINED = "payment.declined"
 EVENT_TYPES = (APPROVED, DECLINED)
+TRACKING_UPDATED = "tracking.updated"
 
 
 class SignatureRefused(Exception):
@@ -35,7 +47,7 @@ class SignatureRefused(Exception):
 
 
 class EventMalformed(ValueError):
-    """The (authentic) body is not a payment event this store understands."""
+    """The (authentic) body is not an event of the documented shape."""
 
 
 @dataclass(frozen=True)
@@ -64,14 +76,16 @@ def _digest(secret: str, timestamp: int | str, body: bytes) -> str:
 
 
 def signature_header(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> str:
-    """The `Store-Signature` value for `body` signed at `timestamp` (unix seconds, default now)."""
+    """The `Store-Signature` value for `body` signed at `timestamp` (unix seconds, default now) with
+    `secret` (default the payment provider's)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     return f"t={timestamp},v1={_digest(secret or settings.PAYMENT_WEBHOOK_SECRET, timestamp, body)}"
 
 
 def signature_verify(body: bytes, header: str | None, *, now: float | None = None,
                      tolerance: int | None = None, secret: str | None = None) -> int:
-    """Check that `header` signs `body` with the secret, within `tolerance` seconds of `now`
+    """Check that `header` signs `body` with `secret` (default the payment provider's), within
+    `tolerance` seconds of `now`
     (default settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS, either way); return its timestamp.
 
     Raises SignatureRefused when the header is missing or malformed, the timestamp is too old or
@@ -102,9 +116,8 @@ def signature_verify(body: bytes, header: str | None, *, now: float | None = Non
     return int(timestamp)
 
 
-def payment_event_parse(body: bytes) -> PaymentEvent:
-    """The event in a webhook's body; EventMalformed (saying what is wrong) when it is not JSON
-    of the documented shape. An unknown `type` is not malformed: the caller decides."""
+def _envelope(body: bytes) -> tuple[dict, dict]:
+    """The event's top level and its `data`, checked for id, type, created and data.order_id."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -117,16 +130,72 @@ def payment_event_parse(body: bytes) -> PaymentEvent:
         raise EventMalformed("The event's id is missing or not a string of at most 64 characters.")
     if not isinstance(event_type, str) or not event_type:
         raise EventMalformed("The event's type is missing.")
-    if isinstance(created, bool) or not isinstance(created, int):
+    if not _unix_seconds(created):
         raise EventMalformed("The event's created time is not unix seconds.")
     if isinstance(order_id, bool) or not isinstance(order_id, int) or not 0 < order_id < 2**63:
         raise EventMalformed("data.order_id is not an order id.")
+    return payload, data
+
+
+def _unix_seconds(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < 2**40
+
+
+def _texts(data: dict, limits: tuple[tuple[str, int], ...]) -> dict[str, str]:
     text = {}
-    for name, limit in (("key", 128), ("reference", 64), ("reason", 200)):
+    for name, limit in limits:
         value = data.get(name, "")
         if not isinstance(value, str) or len(value) > limit:
             raise EventMalformed(f"data.{name} is not a string of at most {limit} characters.")
         text[name] = value
-    if event_type == APPROVED and not text["reference"]:
+    return text
+
+
+def payment_event_parse(body: bytes) -> PaymentEvent:
+    """The event in a webhook's body; EventMalformed (saying what is wrong) when it is not JSON
+    of the documented shape. An unknown `type` is not malformed: the caller decides."""
+    payload, data = _envelope(body)
+    text = _texts(data, (("key", 128), ("reference", 64), ("reason", 200)))
+    if payload["type"] == APPROVED and not text["reference"]:
         raise EventMalformed("An approval needs data.reference (the charge).")
-    return PaymentEvent(id=event_id, type=event_type, created=created, order_id=order_id, **text)
+    return PaymentEvent(id=payload["id"], type=payload["type"], created=payload["created"],
+                        order_id=data["order_id"], **text)
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    """One tracking event of the carrier's webhook: `id` the tracking update's (redeliveries and
+    the carrier's `tracking` answer repeat it), `type` TRACKING_UPDATED, `created` unix seconds,
+    the order and its `tracking_number`, and the update (`status`, `occurred_at` in unix seconds,
+    `description`, `location`)."""
+
+    id: str
+    type: str
+    created: int
+    order_id: int
+    tracking_number: str
+    status: str
+    occurred_at: int
+    description: str = ""
+    location: str = ""
+
+    def body(self) -> bytes:
+        """The event as the carrier POSTs it (UTF-8 JSON)."""
+        fields = asdict(self)
+        data = {name: fields[name] for name in ("order_id", "tracking_number", "status", "occurred_at",
+                                                "description", "location")}
+        return json.dumps({"id": self.id, "type": self.type, "created": self.created, "data": data}).encode()
+
+
+def carrier_event_parse(body: bytes) -> CarrierEvent:
+    """The carrier's event in a webhook's body; EventMalformed (saying what is wrong) when it is
+    not JSON of the documented shape. An unknown `type` or `status` is not malformed: the caller
+    decides."""
+    payload, data = _envelope(body)
+    text = _texts(data, (("tracking_number", 64), ("status", 40), ("description", 200), ("location", 100)))
+    if not text["tracking_number"] or not text["status"]:
+        raise EventMalformed("data.tracking_number and data.status are required.")
+    if not _unix_seconds(data.get("occurred_at")):
+        raise EventMalformed("data.occurred_at is not unix seconds.")
+    return CarrierEvent(id=payload["id"], type=payload["type"], created=payload["created"], order_id=data["order_id"],
+                        occurred_at=data["occurred_at"], **text)

@@ -62,6 +62,10 @@ def app_env(data_dir: Path) -> dict[str, str]:
         # trigger (card or ZIP) says otherwise.
         "SIM_INVENTORY_AVAILABLE_RATE": "1",
         "SIM_SHIPPING_SUCCESS_RATE": "1",
+        # The carrier's updates happen with the label and the pipeline asks for them at once.
+        "SIM_TRACKING_STEP_SECONDS": "0",
+        "SIM_TRACKING_CALLBACKS": "0",
+        "TRACKING_WAIT_SCALE": "0",
         "Q_CLUSTER_NAME": "screenshots",
         "Q_LOG_LEVEL": "ERROR",
         "LOG_LEVEL": "WARNING",

@@ -527,6 +527,12 @@ PAYMENT_WEBHOOK_SECRET = os.environ.get("PAYMENT_WEBHOOK_SECRET", "") or salted_
     "store.payment-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
 ).hexdigest()
 PAYMENT_WEBHOOK_TOLERANCE_SECONDS = env_int("PAYMENT_WEBHOOK_TOLERANCE_SECONDS", 300)
+# The carrier's tracking webhook (POST /api/shipping/webhook), signed the same way with a secret
+# of its own (by default derived from SECRET_KEY too), and its tolerance in seconds.
+CARRIER_WEBHOOK_SECRET = os.environ.get("CARRIER_WEBHOOK_SECRET", "") or salted_hmac(
+    "store.carrier-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
+).hexdigest()
+CARRIER_WEBHOOK_TOLERANCE_SECONDS = env_int("CARRIER_WEBHOOK_TOLERANCE_SECONDS", 300)
 # Reconciliation (orders.services.payment_reconcile): each lookup of a charge waits at most
 # TIMEOUT seconds. How long a payment may wait for its confirmation, and when and how often the
 # shop asks the provider, are the workflow version's (docs/workflow.md).
@@ -556,6 +562,14 @@ SIMULATOR = {
     "PAYMENT_WEBHOOK_URL": os.environ.get("PAYMENT_WEBHOOK_URL", "") or f"{STORE_URL}/api/payments/webhook",
     "PAYMENT_WEBHOOK_ATTEMPTS": env_int("SIM_PAYMENT_WEBHOOK_ATTEMPTS", 5),
     "PAYMENT_WEBHOOK_TIMEOUT": env_float("SIM_PAYMENT_WEBHOOK_TIMEOUT", 5),
+    # The carrier's tracking updates after a label (in transit, out for delivery, delivered), this
+    # many seconds apart; whether it calls the store's webhook with each (else it only answers
+    # when asked), where, how many deliveries are tried and how long each waits for an answer.
+    "TRACKING_STEP_SECONDS": env_float("SIM_TRACKING_STEP_SECONDS", 5, minimum=0),
+    "TRACKING_CALLBACKS": env_bool("SIM_TRACKING_CALLBACKS", True),
+    "TRACKING_WEBHOOK_URL": os.environ.get("TRACKING_WEBHOOK_URL", "") or f"{STORE_URL}/api/shipping/webhook",
+    "TRACKING_WEBHOOK_ATTEMPTS": env_int("SIM_TRACKING_WEBHOOK_ATTEMPTS", 5),
+    "TRACKING_WEBHOOK_TIMEOUT": env_float("SIM_TRACKING_WEBHOOK_TIMEOUT", 5),
 }
 
 # After a Redis call failed, this process stops calling Redis for this long (then one probe
@@ -574,7 +588,9 @@ OUTBOX_RELAY_SECONDS = env_float("OUTBOX_RELAY_SECONDS", 1.0)
 PIPELINE = {
     # Multiplies every backoff sleep; tests set it to 0.
     "BACKOFF_SCALE": env_float("PIPELINE_BACKOFF_SCALE", 1.0),
-    "DELIVERY_DELAY_SECONDS": env_float("DELIVERY_DELAY_SECONDS", 0),
+    # Multiplies every wait for the carrier's tracking news (the workflow version's `tracking`
+    # timings); tests, the bench and the screenshots set it to 0 (the store asks at once).
+    "TRACKING_WAIT_SCALE": env_float("TRACKING_WAIT_SCALE", 1.0, minimum=0),
     # The sweeper re-enqueues orders sitting in a working state longer than this.
     "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", 120),
     "SWEEP_EVERY_MINUTES": env_int("SWEEP_EVERY_MINUTES", 1),

@@ -10,6 +10,10 @@ os.environ.setdefault("Q_LOG_LEVEL", "ERROR")
 os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "1")
 # The payment simulator never calls back unless a test asks it to (a pending order then waits).
 os.environ.setdefault("SIM_PAYMENT_CONFIRM_DELAY", "-1")
+# Nor does the carrier (the pipeline asks it at once, and every tracking update has happened).
+os.environ.setdefault("SIM_TRACKING_CALLBACKS", "0")
+os.environ.setdefault("SIM_TRACKING_STEP_SECONDS", "0")
+os.environ.setdefault("TRACKING_WAIT_SCALE", "0")
 # Rate limits far out of reach, so no test trips another's; tests/ops sets the real ones.
 for _name in ("API", "API_BURST", "LOGIN", "REGISTER", "LOGIN_FAILURES", "PASSWORD_RESET"):
     os.environ.setdefault(f"RATE_LIMIT_{_name}", "100000/min")
@@ -29,7 +33,8 @@ SIMULATOR = {**SIMULATOR, "SEED": os.environ.get("SIM_SEED", "workflow-store-tes
 SIMULATOR["INVENTORY_AVAILABLE_RATE"] = float(os.environ.get("SIM_INVENTORY_AVAILABLE_RATE", "1"))
 SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_RATE", "1"))
 
-# Every test reads the current workflow version and the circuits afresh (a process-wide cache would carry one test's state into the next).
+# Every test reads the current workflow version and the circuits afresh (a process-wide cache
+# would carry one test's state into the next).
 PROVIDER_CIRCUIT = {**PROVIDER_CIRCUIT, "READ_CACHE_SECONDS": 0}  # noqa: F405
 WORKFLOW_READ_CACHE_SECONDS = 0
 

@@ -322,7 +322,7 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
     timeline = selectors.order_timeline(order=order)
     delivered = next((stage for stage in timeline if stage.key == "delivered" and stage.status == "done"), None)
     backoff = POLL_BACKOFF_WAITING if selectors.order_waits(order=order) else POLL_BACKOFF_WORKING
-    ended_unfulfilled = order.state in RETRYABLE_STATES or order.state == OrderState.REFUNDED
+    ended_unfulfilled = order.state in RETRYABLE_STATES or order.state in (OrderState.REFUNDED, OrderState.RETURNED)
     return {
         "order": order,
         "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",

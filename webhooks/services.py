@@ -101,13 +101,20 @@ def endpoint_delete(*, endpoint: WebhookEndpoint, actor) -> None:
 # --- the outbox -----------------------------------------------------------------------
 
 def event_body(*, order: Order, event: OrderEvent, message_id: str) -> str:
-    """The JSON a receiver gets: `{"id", "type", "createdAt", "data": the order as the API shows it}`."""
-    return JSONRenderer().render({
+    """The JSON a receiver gets: `{"id", "type", "createdAt", "data": the order as the API shows it}`,
+    and for the carrier's tracking update an event carries, `tracking`: `{"status", "description",
+    "location", "occurredAt"}`."""
+    body = {
         "id": message_id,
         "type": event.event_type,
         "createdAt": serializers.DateTimeField().to_representation(event.created_at),
         "data": OrderOutput(order).data,
-    }).decode()
+    }
+    detail = event.detail or {}
+    if detail.get("tracking"):
+        body["tracking"] = {"status": detail["tracking"], "description": detail.get("description", ""),
+                            "location": detail.get("location", ""), "occurredAt": detail.get("occurred_at", "")}
+    return JSONRenderer().render(body).decode()
 
 
 def deliveries_record(*, order: Order, event: OrderEvent) -> list[int]:

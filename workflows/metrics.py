@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from orders.models import Order
 from orders.states import TERMINAL_STATES, WORKING_STATES, OrderState
 from workflows.models import Hold
+from workflows.policy.selectors import policy_current
 
 logger = logging.getLogger("workflows.metrics")
 
@@ -68,7 +69,9 @@ class OrdersByStateCollector:
     that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
     as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
     has yet to confirm (it may wait its confirmation timeout) and counts a shipped order from the
-    end of its DELIVERY_DELAY_SECONDS. `group` is "working" (the pipeline owes it a step) or
+    end of its wait for the carrier's news (the current workflow version's `tracking.timeoutSeconds`,
+    times TRACKING_WAIT_SCALE, then the longest wait between two asks, `tracking.askMaxSeconds`).
+    `group` is "working" (the pipeline owes it a step) or
     "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
     BY per scrape.
 
@@ -114,7 +117,9 @@ class OrdersByStateCollector:
     def _expected_wait(state: str) -> timedelta:
         """How long an order waits in `state` by design before it is overdue."""
         if state == OrderState.SHIPPED:
-            return timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+            current = policy_current()
+            return timedelta(seconds=current.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
+                             + current.tracking_ask_max)
         return timedelta(0)
 
 

@@ -4,10 +4,12 @@
 (after telling the customer the order was received, for a new one),
 run a step (gateway call with step-level retries, then a success or failure transition),
 ask the review rules, retry a failed state a limited number of times then compensate, or
-deliver after a delay. The table is the pipeline's structure; its policy (attempts, timeouts,
-backoff, retries, which optional steps run…) is the order's workflow version
-(workflows.policy), which the table's steps declare to it (`pipeline_structure`). `pipeline_advance` follows the table from the order's current
-state until the order waits (for a person, a delay or nothing: terminal).
+wait for the carrier's tracking updates (asking it when it stays silent). `pipeline_advance`
+follows the table from the order's current state until the order waits (for a person, a
+provider, a delay or nothing: terminal). The table is the pipeline's structure; its policy
+(attempts, timeouts, backoff, retries, which optional steps run, how long to wait for the
+carrier…) is the order's workflow version (workflows.policy), to which the table declares its
+steps (`pipeline_structure`).
 
 Each transition commits on its own, so the database, not the queue, records progress; a
 step that finds the order no longer in its state does nothing; gateway calls carry keys
@@ -16,7 +18,7 @@ never charges, ships or refunds twice.
 """
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,11 +29,13 @@ from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
+from orders.services.tracking import tracking_reconcile
 from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.calls import ProviderRequest
+from providers.models import ProviderCall
 from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
@@ -277,13 +281,14 @@ class Review:
 
 @dataclass(frozen=True)
 class RefundInFull:
-    """The saga's compensation: pay back everything that is left (releases unshipped stock)."""
+    """The saga's compensation: pay back everything that is left (releases unshipped stock). Once per
+    order: a second run finds the first's refund by its key and pays nothing again."""
 
     reason: str
 
     def run(self, order: Order) -> bool:
         refund_create(order=order, amount=None, reason=f"{self.reason}: {order.failure_reason}".strip(": "),
-                      actor=None, actor_kind=Actor.SYSTEM)
+                      actor=None, actor_kind=Actor.SYSTEM, idempotency_key=f"order-{order.pk}-refund-in-full")
         return True
 
 
@@ -303,18 +308,36 @@ class RetryOrCompensate:
         return self.compensate.run(order)
 
 
-@dataclass(frozen=True)
-class Deliver:
-    """Fire `transition` after PIPELINE['DELIVERY_DELAY_SECONDS'] (at once when 0)."""
+def tracking_ask_due(order: Order) -> datetime:
+    """When the store next asks the carrier about shipped `order`'s parcel: its workflow version's
+    `tracking.timeoutSeconds` after its last news (shipping, or the carrier's latest update:
+    `updated_at`), then twice as long after each ask that brought nothing new (at least 2 s, at
+    most `tracking.askMaxSeconds` apart). The first wait times PIPELINE["TRACKING_WAIT_SCALE"]
+    (the machine's: 0 in tests, which ask at once)."""
+    policy = policy_for_order(order)
+    timeout = policy.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
+    asks = ProviderCall.objects.filter(order_id=order.pk, provider="shipping", operation="tracking",
+                                       created_at__gte=order.updated_at).count()
+    wait = timeout if asks == 0 else min(max(timeout, 1) * 2 ** min(asks, 32), policy.tracking_ask_max)
+    return order.updated_at + timedelta(seconds=wait)
 
-    transition: str
+
+@dataclass(frozen=True)
+class AwaitCarrier:
+    """Wait for the carrier's tracking updates: its webhook (orders.services.tracking) fires
+    `delivered` or `return_to_sender`. When it has been silent until `tracking_ask_due`, ask it
+    (tracking_reconcile: the same updates, applied the same way) and, while the parcel is still
+    on its way, ask again later; a carrier that does not answer leaves the order shipped."""
 
     def run(self, order: Order) -> Order | bool:
-        delay = settings.PIPELINE["DELIVERY_DELAY_SECONDS"]
-        due = order.updated_at + timedelta(seconds=delay)
-        if delay <= 0 or timezone.now() >= due:
-            return order_transition(order_id=order.pk, name=self.transition, only_from=order.state) or True
-        pipeline_schedule(order_id=order.pk, at=due)
+        due = tracking_ask_due(order)
+        if timezone.now() < due:
+            pipeline_schedule(order_id=order.pk, at=due)
+            return False
+        check = tracking_reconcile(order_id=order.pk)
+        if check.state != S.SHIPPED:
+            return True
+        pipeline_schedule(order_id=order.pk, at=tracking_ask_due(Order.objects.get(pk=order.pk)))
         return False
 
 
@@ -344,9 +367,10 @@ PIPELINE = {
                            implementation="providers.simulated.ShippingGateway", success_fields=shipment_fields),
     S.SHIP_FAILED:    RetryOrCompensate("shipping", retry="retry_shipping", counter="shipping_retries",
                                         compensate=RefundInFull("Shipping failed")),
-    S.SHIPPED:        Deliver("deliver_order"),
+    S.SHIPPED:        AwaitCarrier(),
+    S.RETURNING:      RefundInFull("Returned to sender"),
 }
-# Not in the table: awaiting_approval and stalled (wait for staff) and the four terminal states.
+# Not in the table: awaiting_approval and stalled (wait for staff) and the terminal states.
 
 
 SKIPS = {stage.optional.instead_of: (stage.step, stage.optional.fire)

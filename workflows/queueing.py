@@ -21,12 +21,15 @@ def pipeline_enqueue(*, order_id: int) -> bool:
 
 def pipeline_schedule(*, order_id: int, at: datetime) -> None:
     """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id,
-    deleted once it ran)."""
+    deleted once it ran); once per order and second, however often it is asked for."""
+    name = f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}"
+    if Schedule.objects.filter(name=name).exists():
+        return
     schedule(
         "workflows.tasks.pipeline_run",
         order_id,
         request_id=request_id_var.get(),
-        name=f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}",
+        name=name,
         schedule_type=Schedule.ONCE,
         next_run=at,
         repeats=-1,  # django-q2 deletes a one-off schedule with -1 once it ran (1 would keep the row forever)

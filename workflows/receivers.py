@@ -8,7 +8,8 @@ from django.dispatch import receiver
 
 from accounts.signals import password_reset_requested
 from notifications.account_mail import PASSWORD_RESET_TASK
-from notifications.services import notification_record
+from notifications.services import notification_record, sentence
+from orders.services.tracking import DELIVERY_EXCEPTION
 from orders.signals import order_event, order_ready
 from orders.states import OrderState
 from webhooks.services import deliveries_queue, deliveries_record
@@ -41,8 +42,8 @@ def events_count(sender, order, event, **kwargs) -> None:
             metrics.order_created()
         if event.transition:
             metrics.transition_fired(event.transition)
-        if event.event_type in ("order.refunded", "order.partially_refunded"):
-            metrics.refund_made(full=event.event_type == "order.refunded")
+        if event.event_type in ("order.refunded", "order.returned", "order.partially_refunded"):
+            metrics.refund_made(full=event.event_type != "order.partially_refunded")
 
     transaction.on_commit(count, robust=True)
 
@@ -62,8 +63,13 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
         items = event.detail.get("items", "")
         extra = {"reference": str(event.detail.get("refund", "")),
                  "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
+    # The carrier's delivery problem: each one told (it came by the carrier, not a pipeline stage).
+    problem = event.event_type == DELIVERY_EXCEPTION
+    if problem:
+        extra = {"reference": str(event.pk),  # the event's id: the carrier's would not fit the row's 40 characters
+                 "values": {"problem": sentence(event.detail.get("description", "")) or "a delivery problem."}}
     notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
-    if notification is not None and (event.transition or link or partial):
+    if notification is not None and (event.transition or link or partial or problem):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)
 
 

@@ -88,13 +88,15 @@ def payments_reconcile(*, now: datetime | None = None) -> int:
 
 def stuck_orders(*, now: datetime | None = None, older_than: float | None = None):
     """Orders sitting in a working state for longer than `older_than` seconds (default
-    PIPELINE['STUCK_AFTER_SECONDS']), oldest first; a shipped order only once its delivery is due."""
+    PIPELINE['STUCK_AFTER_SECONDS']), oldest first; a shipped order only once the store should
+    have asked the carrier about it (the current workflow version's `tracking.timeoutSeconds`
+    without news, times PIPELINE['TRACKING_WAIT_SCALE'])."""
     now = now or timezone.now()
     threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"] if older_than is None else older_than)
-    delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
+    silence = timedelta(seconds=policy_current().tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"])
     stuck = Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
-    # A shipped order legitimately waits for its delivery delay first.
-    late = Q(state=OrderState.SHIPPED, updated_at__lt=now - threshold - delivery)
+    # A shipped order legitimately waits for the carrier's news first (its run then asks the carrier, once due).
+    late = Q(state=OrderState.SHIPPED, updated_at__lt=now - threshold - silence)
     return Order.objects.filter(stuck | late).order_by("updated_at").values_list("pk", flat=True)
 
 

@@ -8,6 +8,8 @@ in a fixed number of queries (whatever the number of rows) and says each row as 
 - `call_entries`: the store's own calls to providers (providers.ProviderCall), every attempt
   with its latency, outcome and idempotency key (the simulators' ledger stays theirs);
 - `callback_entries`: the payment provider's webhook deliveries, applied, ignored or refused;
+- `tracking_entries`: the carrier's tracking updates the store ignored (another parcel's, or
+  after the order ended); those it applied are the order's events;
 - `notification_entries`: what the customer was told, and whether the e-mail went out;
 - `evaluation_entries`: each asking of the review rules: the decision, the deciding rule's
   condition with the order's values, and every other rule's outcome;
@@ -30,7 +32,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from notifications.services import EMAIL_ATTEMPTS
-from orders.models import Order, OrderEvent, PaymentWebhookEvent, StaffNote
+from orders.models import Order, OrderEvent, PaymentWebhookEvent, StaffNote, TrackingEvent
 from orders.services.address import ADDRESS_CORRECTED
 from orders.services.dismissal import DISMISSED
 from orders.services.reorder import PAYMENT_LINK_EVENT
@@ -98,6 +100,9 @@ EVENT_HEADLINES = {
     "order.partially_refunded": "Partial refund",
     PAYMENT_LINK_EVENT: "Payment link e-mailed to the customer",
     ADDRESS_CORRECTED: "Shipping address corrected",
+    "order.in_transit": "Carrier: in transit",
+    "order.out_for_delivery": "Carrier: out for delivery",
+    "order.delivery_exception": "Carrier: delivery problem",
 }
 REFUND_EVENTS = frozenset({"order.refunded", "order.partially_refunded"})
 
@@ -155,10 +160,15 @@ DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
     "deadline": lambda value: f"the hold's deadline was {_moment(value)}",
     "old_address": lambda value: f"from {_address(value)}",
     "new_address": lambda value: f"to {_address(value)}",
+    "description": lambda value: f"the carrier says: {value}",
+    "location": lambda value: f"at {value}",
+    "occurred_at": lambda value: f"at {_moment(value)}",
+    "tracking_event": lambda value: f"tracking event {value}",
+    "via": lambda value: {"webhook": "by the carrier's webhook", "lookup": "found by asking the carrier"}.get(value, ""),
 }
 # Said by the headline or the entry's kind, or ids staff do not act on.
 DETAIL_UNSAID = frozenset({"step", "provider", "waiting", "message", DISMISSED, "refund", "payment_link", "evaluation",
-                          "hold", "simulated_ms"})
+                          "hold", "simulated_ms", "tracking"})
 
 
 def detail_words(detail: dict) -> list[str]:
@@ -199,13 +209,17 @@ def event_kind(event: OrderEvent) -> str:
         return Kind.COMPENSATION if event.actor_kind == Actor.SYSTEM else Kind.REFUND
     if event.transition or event.event_type == "order.created":
         return Kind.TRANSITION
+    if event.detail.get("tracking"):  # the carrier's news
+        return Kind.CALLBACK
     if event.actor_kind == Actor.STAFF:
         return Kind.STAFF_ACTION
     return Kind.WAIT
 
 
 def event_entry(event: OrderEvent) -> Entry:
-    return Entry(event.created_at, event_kind(event), event_text(event), event.actor_label, event.request_id)
+    kind = event_kind(event)
+    actor = "Carrier" if kind == Kind.CALLBACK else event.actor_label  # the carrier's news, in its name
+    return Entry(event.created_at, kind, event_text(event), actor, event.request_id)
 
 
 def event_entries(order: Order) -> list[Entry]:
@@ -223,6 +237,7 @@ CALL_WORDS = {
     ("payment", "refund"): ("Payment refund", "paid"),
     ("payment", "charge_status"): ("Payment status lookup", "answered"),
     ("shipping", "label"): ("Shipping label", "created"),
+    ("shipping", "tracking"): ("Tracking lookup", "answered"),
     ("notification", "send"): ("E-mail to the customer", "sent"),
 }
 OUTCOME_WORDS = {
@@ -277,6 +292,26 @@ def callback_entries(order: Order) -> list[Entry]:
             for event in PaymentWebhookEvent.objects.filter(order=order).order_by("received_at", "id")]
 
 
+# --- The carrier's tracking updates -------------------------------------------------------------
+
+def tracking_text(event: TrackingEvent) -> str:
+    """"Tracking update (in transit, by the carrier's webhook) ignored: order is delivered · … · event trk_1"."""
+    parts = [f"Tracking update ({event.status.replace('_', ' ')}, {event.get_via_display().lower()}) ignored"
+             + (f": {event.note}" if event.note else "")]
+    parts += [event.description] if event.description else []
+    parts += [f"at {event.location}"] if event.location else []
+    parts += [f"happened {timezone.localtime(event.occurred_at):%Y-%m-%d %H:%M:%S %Z}",
+              f"parcel {event.tracking_number}", f"event {event.event_id}"]
+    return " · ".join(parts)
+
+
+def tracking_entries(order: Order) -> list[Entry]:
+    """The updates the store ignored; an applied one is the order's event (event_entries) that it wrote."""
+    ignored = TrackingEvent.objects.filter(order=order, outcome=TrackingEvent.Outcome.IGNORED)
+    return [Entry(event.received_at, Kind.CALLBACK, tracking_text(event), "Carrier", event.request_id)
+            for event in ignored.order_by("received_at", "id")]
+
+
 # --- What the customer was told --------------------------------------------------------------
 
 def email_words(notification: Notification) -> str:
@@ -293,10 +328,11 @@ def notification_entries(order: Order) -> list[Entry]:
     published = {notification.event_type.split(":")[0] for notification in notifications}
     request_ids: dict[str, str] = {}
     events = OrderEvent.objects.filter(order=order, event_type__in=published).order_by("created_at", "id")
-    for event_type, detail, request_id in events.values_list("event_type", "detail", "request_id"):
-        # An event type notifies once (its first time), but each payment link and partial refund
-        # on its own ("<event type>:<its id>", workflows.receivers).
+    for pk, event_type, detail, request_id in events.values_list("pk", "event_type", "detail", "request_id"):
+        # An event type notifies once (its first time), but each payment link, partial refund and
+        # delivery problem on its own ("<event type>:<its id>", workflows.receivers).
         request_ids.setdefault(event_type, request_id)
+        request_ids.setdefault(f"{event_type}:{pk}", request_id)
         for reference in ("payment_link", "refund"):
             if (detail or {}).get(reference):
                 request_ids.setdefault(f"{event_type}:{detail[reference]}", request_id)
@@ -360,8 +396,8 @@ def hold_entries(order: Order) -> list[Entry]:
 
 Source = Callable[[Order], Iterable[Entry]]
 
-SOURCES: tuple[Source, ...] = (event_entries, call_entries, callback_entries, evaluation_entries, hold_entries,
-                               notification_entries, note_entries)
+SOURCES: tuple[Source, ...] = (event_entries, call_entries, callback_entries, tracking_entries, evaluation_entries,
+                               hold_entries, notification_entries, note_entries)
 
 
 def order_trace(*, order_id: int) -> OrderTrace:

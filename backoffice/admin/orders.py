@@ -614,7 +614,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                 since = getattr(getattr(order, "hold", None), "created_at", None)
             else:
                 since = {"ended": getattr(order, "ended_at", None),
-                         "confirmation": order.charge_pending_since}.get(section)
+                         "confirmation": order.charge_pending_since,
+                         "delivery": getattr(order, "problem_at", None)}.get(section)
             since = since or order.updated_at
             return {"order": order, "buttons": buttons(order, section), "since": since,
                     "money": order_money_outcome(order) if section == "ended" else "",

@@ -16,7 +16,7 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.utils import timezone
 from django_q.models import Failure
 
-from orders.models import Order, OrderEvent, PaymentWebhookEvent
+from orders.models import Order, OrderEvent, PaymentWebhookEvent, TrackingEvent
 from orders.services.dismissal import DISMISSED
 from orders.states import (
     PAYMENT_FAILED_ENDINGS,
@@ -27,6 +27,7 @@ from orders.states import (
     OrderState,
     meaning,
 )
+from providers.base import EXCEPTION
 from workflows.confirmation import duration_text
 from workflows.policy.selectors import policy_current
 from workflows.tasks import pipeline_run
@@ -169,19 +170,33 @@ def unwanted_charges(*, now: datetime | None = None, shown: int = 50) -> list[Pa
                 .select_related("order__owner").order_by("-received_at", "-id")[:shown])
 
 
+def delivery_problems() -> QuerySet[Order]:
+    """Shipped orders whose parcel the carrier could not deliver: its latest tracking update on the
+    order is an exception (address not found…); the oldest problem first, each with `problem` (the
+    carrier's words) and `problem_at`. A later update (delivered, returned, on its way again)
+    takes the order off. One query."""
+    latest = (TrackingEvent.objects.filter(order=OuterRef("pk"), outcome=TrackingEvent.Outcome.APPLIED)
+              .order_by("-occurred_at", "-id"))
+    return (Order.objects.select_related("owner").filter(state=OrderState.SHIPPED)
+            .annotate(problem_status=Subquery(latest.values("status")[:1]),
+                      problem=Subquery(latest.values("description")[:1]),
+                      problem_at=Subquery(latest.values("occurred_at")[:1]))
+            .filter(problem_status=EXCEPTION).order_by("problem_at", "id"))
+
+
 def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[AttentionSection]:
     """What a person must look at now, at most `shown` per section: held orders, failed payments and
     shipments (still to retry, and those that ended lately), payments whose confirmation was lost,
-    orders stuck in a working state, unsettled failed tasks, orders a provider outage stalled,
-    approvals of charges no order wanted. Nine queries (eight while no failed task names an order)."""
+    parcels the carrier could not deliver, orders stuck in a working state, unsettled failed
+    tasks, orders a provider outage stalled, approvals of charges no order wanted. Ten queries
+    (nine while no failed task names an order)."""
     base = Order.objects.select_related("owner").order_by("updated_at", "id")
-    # A shipped order waits for its delivery by design, and a pending payment for the bank (listed
-    # on its own); the pipeline's sweeper re-runs stuck steps, so one still stuck after the
-    # threshold needs a person.
+    # A shipped order waits for the carrier by design (the pipeline asks it when it stays silent;
+    # a delivery problem is listed on its own), and a pending payment for the bank (listed on its
+    # own); the pipeline's sweeper re-runs stuck steps, so one still stuck after the threshold
+    # needs a person.
     since = stuck_since(now)
-    delivery = timedelta(seconds=settings.PIPELINE["DELIVERY_DELAY_SECONDS"])
-    stuck = ((Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=since)
-              | Q(state=OrderState.SHIPPED, updated_at__lt=since - delivery))
+    stuck = (Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=since)
              & ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
              & ~Q(state__in=(OrderState.PAYMENT_FAILED, OrderState.SHIP_FAILED)))  # listed as failed
     days = settings.STORE_ATTENTION_FAILED_DAYS
@@ -216,6 +231,14 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
             "version's; each order keeps its own version's); check with the "
             "provider to ask now. One past its deadline is waiting on the worker: look at it, then retry the step.",
             orders=list(confirmation_lost(now=now)[:shown]),
+        ),
+        AttentionSection(
+            "delivery", "Delivery problem reported by the carrier",
+            "The carrier could not deliver the parcel (the address was not found, say) and holds it: the order "
+            "stays shipped. Contact the customer to confirm the address, then tell the carrier, quoting the "
+            "tracking number. The order leaves this list once the carrier delivers the parcel or returns it "
+            "(a returned parcel's order is refunded by itself).",
+            orders=list(delivery_problems()[:shown]),
         ),
         AttentionSection(
             "stuck", "Stuck in a working state",

@@ -34,7 +34,7 @@ from orders.models import Order, OrderLine
 from orders.states import PAID_STATES, OrderState
 
 # States in which the shop holds the customer's money (net of refunds): the revenue.
-REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED})
+REVENUE_STATES = frozenset(PAID_STATES | {OrderState.REFUNDED, OrderState.RETURNED})
 
 MONEY = DecimalField(max_digits=12, decimal_places=2)
 ZERO = Value(Decimal("0.00"), output_field=MONEY)

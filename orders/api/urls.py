@@ -13,4 +13,5 @@ urlpatterns = [
     path("orders/<int:order_id>/reconcile", views.OrderReconcileApi.as_view(), name="api-order-reconcile"),
     path("orders/<int:order_id>/notes", views.OrderNotesApi.as_view(), name="api-order-notes"),
     path("payments/webhook", webhooks.PaymentWebhookApi.as_view(), name="api-payments-webhook"),
+    path("shipping/webhook", webhooks.ShippingWebhookApi.as_view(), name="api-shipping-webhook"),
 ]

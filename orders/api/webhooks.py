@@ -1,4 +1,5 @@
-"""/api/payments/webhook: the payment provider's signed events (orders.services.payment_webhook)."""
+"""The providers' signed events: /api/payments/webhook (orders.services.payment_webhook) and
+/api/shipping/webhook, the carrier's tracking updates (orders.services.tracking)."""
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
@@ -7,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orders.services import payment_webhook_receive
+from orders.services.tracking import tracking_webhook_receive
 from providers.webhooks import SIGNATURE_HEADER
 from store.errors import DomainError
 
@@ -39,6 +41,36 @@ class PaymentWebhookApi(APIView):
             answer = payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
         except DomainError:
             # The service logged why; django.request need not log the response again.
+            request._request.refusal_logged = True
+            raise
+        return Response(answer.as_dict())
+
+
+class ShippingWebhookApi(APIView):
+    """As PaymentWebhookApi: the carrier proves itself with the body's signature (its own secret)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="shipping_webhook",
+        summary="The carrier tells how a shipped order's parcel goes",
+        description='Body: {"id": "trk_…", "type": "tracking.updated", "created": <unix s>, "data": {"order_id", '
+        '"tracking_number", "status": "in_transit" | "out_for_delivery" | "delivered" | "exception" | '
+        '"returned_to_sender", "occurred_at": <unix s>, "description", "location"}}. 200 {"status": "processed" | '
+        '"duplicate" | "ignored", "detail", "order", "state"}; 400 for a missing, wrong or stale signature or a '
+        "malformed body; 404 for an unknown order.",
+        parameters=[OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                                     description="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>")],
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            answer = tracking_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
+        except DomainError:
             request._request.refusal_logged = True
             raise
         return Response(answer.as_dict())

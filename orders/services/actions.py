@@ -11,7 +11,15 @@ from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_ready_on_commit, order_transition
 from orders.signals import order_event
-from orders.states import CANCELLABLE_STATES, TRANSITIONS, WORKING_STATES, Actor, meaning, transitions_from
+from orders.states import (
+    CANCELLABLE_STATES,
+    FULL_REFUND_TRANSITION,
+    TRANSITIONS,
+    WORKING_STATES,
+    Actor,
+    meaning,
+    transitions_from,
+)
 from orders.stock import stock_restock
 from providers.base import GatewayTimeout
 from providers.calls import ProviderRequest, call_recorded
@@ -188,8 +196,9 @@ def refund_create(
     ledger names the refund's order); it needs `lines`. Without lines, `amount` (default:
     everything left) is refunded as money only.
 
-    A refund of everything that is left fires the `refund` transition (and releases the
-    units still reserved when nothing shipped); a partial refund leaves the state and the
+    A refund of everything that is left fires the state's full-refund transition
+    (orders.states.FULL_REFUND_TRANSITION: `refund`, which releases the units still reserved when
+    nothing shipped; `return_refunded` for a parcel the carrier returned); a partial refund leaves the state and the
     customer is told the amount and the items. Staff cannot refund their own orders
     (PermissionRefused).
 
@@ -273,7 +282,8 @@ def refund_create(
         if chosen:
             detail.update(items=_items_text(chosen), restocked=bool(restock))
         if amount == refundable:
-            order_transition(order_id=locked.pk, name="refund", actor=actor, actor_kind=actor_kind, detail=detail)
+            order_transition(order_id=locked.pk, name=FULL_REFUND_TRANSITION.get(locked.state, "refund"), actor=actor,
+                             actor_kind=actor_kind, detail=detail)
         else:
             event = OrderEvent.objects.create(
                 order=locked,

@@ -13,7 +13,8 @@ from store.request_context import request_id_var
 
 S = OrderState
 # Once the shipping step has run (or is running) the label carries the address: too late.
-SHIPPED_STATES = frozenset({S.SHIPPING, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED, S.REFUNDED})
+SHIPPED_STATES = frozenset({S.SHIPPING, S.SHIPPED, S.SHIP_FAILED, S.DELIVERED, S.RETURNING, S.RETURNED,
+                            S.REFUNDED})
 ADDRESS_CORRECTED = "order.address_corrected"
 
 

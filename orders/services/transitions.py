@@ -2,7 +2,7 @@
 
 `order_transition` fires a django-fsm transition of `Order` under a row lock, inside a
 transaction, writes the `OrderEvent`, releases stock when the order ends without shipping (or
-notes it sold when it ships: orders.stock),
+notes it sold when it ships, and returns it when the carrier brings the parcel back: orders.stock),
 and announces it (orders.signals): `order_event` in the transaction (the customer's
 notification is written with it), `order_ready` after commit when the pipeline takes over.
 """
@@ -16,7 +16,7 @@ from django_fsm import can_proceed
 from orders.models import Order, OrderEvent
 from orders.signals import order_event, order_ready
 from orders.states import EVENT_OF_TRANSITION, TERMINAL_STATES, TRANSITIONS, WAITING_STATES, Actor, StockStatus, meaning
-from orders.stock import stock_release, stock_sold
+from orders.stock import stock_release, stock_returned, stock_sold
 from store.audit import staff_action_record
 from store.errors import Conflict
 from store.request_context import request_id_var
@@ -76,6 +76,8 @@ def order_transition(
             released = True
         elif order.stock_status == StockStatus.SOLD and before["stock_status"] != StockStatus.SOLD:
             stock_sold(order=order)
+        elif order.stock_status == StockStatus.RETURNED and before["stock_status"] != StockStatus.RETURNED:
+            stock_returned(order=order, user=actor)
         # Only what the transition changed (and updated_at): the pipeline fires many of them.
         order.save(update_fields=[name for name, value in _field_values(order).items() if before[name] != value]
                    + ["updated_at"])

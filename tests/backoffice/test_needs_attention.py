@@ -3,6 +3,7 @@ failed tasks tied to their order leave the alarm once the order ends or is re-dr
 resubmit says what it did. An order that ended after a failed payment or shipment stays until staff
 dismiss it or the customer places it again; a payment whose confirmation was lost says why it waits."""
 import re
+import time
 import uuid
 from datetime import timedelta
 
@@ -28,6 +29,8 @@ from orders.services import (
     refund_create,
 )
 from orders.services.payment_pending import PAYMENT_PENDING_EVENT
+from orders.services.tracking import tracking_update_apply
+from providers.base import TrackingUpdate
 from tests.backoffice.test_order_actions import action_url, texts
 from tests.conftest import CARD_DECLINE, SHIPPING
 from tests.order_states import order_move
@@ -86,8 +89,8 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
     failed_task(with_task)
 
     assert rows(client) == {"held": {held.number}, "failed": {declined.number}, "ended": set(),
-                            "confirmation": set(), "stuck": {stuck.number}, "tasks": {with_task.number},
-                            "delayed": {delayed.number}, "unwanted": set()}
+                            "confirmation": set(), "delivery": set(), "stuck": {stuck.number},
+                            "tasks": {with_task.number}, "delayed": {delayed.number}, "unwanted": set()}
     html = client.get(ATTENTION).content.decode()
     assert f'aria-label="Approve order {held.number}"' in html
     assert f'aria-label="Retry payment order {declined.number}"' in html
@@ -104,8 +107,8 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
                            {"post": "yes", "note": "Customer asked"}, follow=True)
     assert texts(response)[-1] == f"Order {with_task.number} cancelled: it is now cancelled."
 
-    assert rows(client) == {"held": set(), "failed": set(), "ended": set(), "confirmation": set(), "stuck": set(),
-                            "tasks": set(), "delayed": set(), "unwanted": set()}
+    assert rows(client) == {"held": set(), "failed": set(), "ended": set(), "confirmation": set(), "delivery": set(),
+                            "stuck": set(), "tasks": set(), "delayed": set(), "unwanted": set()}
     assert "Nothing needs attention now." in client.get(ATTENTION).content.decode()
 
 
@@ -410,8 +413,11 @@ def test_check_with_the_provider_from_needs_attention_comes_back_with_what_it_fo
 # --- Cost --------------------------------------------------------------------------------------
 
 
-def test_needs_attention_takes_nine_queries_whatever_it_lists(order_in, django_assert_num_queries, settings):
-    for _ in range(2):
+def test_needs_attention_takes_ten_queries_whatever_it_lists(order_in, django_assert_num_queries, settings):
+    for n in range(2):
+        problem = order_in("shipped")
+        tracking_update_apply(order_id=problem.pk, tracking_number=problem.tracking_number, via="webhook",
+                              update=TrackingUpdate(f"trk_cost_{n}", "exception", int(time.time()), "Address not found"))
         order_in("awaiting_approval")
         order_in("payment_failed")
         declined(order_in)
@@ -422,7 +428,7 @@ def test_needs_attention_takes_nine_queries_whatever_it_lists(order_in, django_a
 
     settings.WORKFLOW_READ_CACHE_SECONDS = 60  # as a process that has read the current version within its cache
     policy_current()
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         sections = needs_attention()
 
     assert all(section.count == 2 for section in sections if section.key != "unwanted")

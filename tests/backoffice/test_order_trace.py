@@ -45,7 +45,7 @@ def test_the_order_page_links_its_trace_which_lists_each_call_with_latency_and_k
     assert re.fullmatch(rf"Payment charge timed out in \d+ ms: .* · attempt 1 · key order-{order.pk}-charge-0", charges[0])
     assert re.fullmatch(rf"Payment charge approved in \d+ ms · attempt 2 · key order-{order.pk}-charge-0", charges[1])
     assert {"Transition", "Provider call", "Notification"} <= {entry["kind"] for entry in listed}
-    delivered = next(entry for entry in listed if entry["text"] == "Delivered (Shipped → Delivered)")
+    delivered = next(entry for entry in listed if entry["text"].startswith("Delivered (Shipped → Delivered) · "))
     assert (delivered["kind"], delivered["meta"]) == ("Transition", "System")
     assert listed.index(delivered) > max(i for i, entry in enumerate(listed) if entry["text"] in charges)
 

@@ -88,7 +88,8 @@ def order_state(page: Page):
 
 
 def timeline_stages(page: Page):
-    return page.get_by_role("list", name="Processing timeline").get_by_role("listitem")
+    """The timeline's stages (not the carrier's updates listed within the delivery stage)."""
+    return page.get_by_role("list", name="Processing timeline").locator(":scope > li")
 
 
 def stage(page: Page, label: str):
@@ -302,6 +303,11 @@ def test_an_approved_card_is_delivered_with_every_stage_green(page: Page, live_s
     expect(details).to_contain_text("Tracking number")
     expect(details).to_contain_text("Delivered")
     expect(details).not_to_contain_text("Estimated delivery")
+    # What the carrier said on the way, under the delivery stage.
+    updates = stage(page, "Delivered").get_by_role("list", name="Tracking updates from the carrier")
+    expect(updates.get_by_role("listitem")).to_have_count(3)
+    for n, said in enumerate(("In transit", "Out for delivery", "Delivered")):
+        expect(updates.get_by_role("listitem").nth(n)).to_contain_text(said)
     expect(page.get_by_role("button", name="Cancel order")).to_have_count(0)
     assert page.evaluate("window.stillTheSamePage") is True  # HTMX polling; no reload
 

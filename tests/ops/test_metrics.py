@@ -21,6 +21,7 @@ from tests.ops.conftest import (
     value,
 )
 from tests.order_states import path_to
+from tests.workflow_versions import version_publish_with
 from workflows.models import Hold
 from workflows.pipeline import PIPELINE, Step
 
@@ -91,7 +92,8 @@ def test_an_order_through_a_worker_shows_in_web_and_worker_metrics(metrics_clust
         assert worker_delta("store_step_duration_seconds_bucket", step=step, outcome="ok", le="+Inf") == 1
         assert worker_delta("store_step_attempts_total", step=step, outcome="failed") == 0
     for gateway in DELIVERED_STEPS:  # each simulator counts its calls under its step's name
-        assert worker_delta("store_gateway_calls_total", gateway=gateway, result="ok") == 1, gateway
+        calls = 2 if gateway == "shipping" else 1  # the label, then the pipeline asks where the parcel is
+        assert worker_delta("store_gateway_calls_total", gateway=gateway, result="ok") == calls, gateway
     notifications = Notification.objects.filter(order_id=order_id).count()
     assert notifications >= 3  # paid, shipped, delivered
     assert worker_delta("store_gateway_calls_total", gateway="notification", result="ok") == notifications
@@ -274,8 +276,9 @@ def test_every_dashboard_query_names_an_exported_metric(metrics_cluster, client)
         assert wanted in names, wanted
 
 
-def test_a_shipped_order_is_overdue_only_after_its_delivery_delay(client, customer, place_order, settings):
-    settings.PIPELINE = {**settings.PIPELINE, "DELIVERY_DELAY_SECONDS": 3600}
+def test_a_shipped_order_is_overdue_only_after_its_wait_for_the_carrier(client, customer, place_order, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}
+    version_publish_with({"tracking.timeoutSeconds": 1800, "tracking.askMaxSeconds": 1800})
     shipped = place_order(customer)
     Order.objects.filter(pk=shipped.pk).update(state="shipped", updated_at=timezone.now() - timedelta(seconds=3900))
 

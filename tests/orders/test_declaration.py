@@ -11,6 +11,7 @@ from orders.selectors import order_timeline
 from orders.states import (
     CANCELLABLE_STATES,
     EVENT_OF_TRANSITION,
+    FULL_REFUND_TRANSITION,
     PAID_STATES,
     PAYMENT_FAILED_ENDINGS,
     REFUNDABLE_STATES,
@@ -55,12 +56,15 @@ def test_the_state_groups_are_read_from_the_declaration():
     assert REFUNDABLE_STATES == sources("refund")
     assert WAITING_STATES == {TRANSITIONS[n].target for n in TRANSITIONS if meaning(n).waits} == {"awaiting_approval",
                                                                                            "stalled"}
-    assert TERMINAL_STATES == {"delivered", "cancelled", "failed", "refunded"}
+    assert TERMINAL_STATES == {"delivered", "cancelled", "failed", "refunded", "returned"}
     for state in TERMINAL_STATES:
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
     assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_expired"}
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
+    assert "returning" in PAID_STATES and "returned" not in PAID_STATES  # the refund is still to make
+    assert FULL_REFUND_TRANSITION == {"ship_failed": "refund", "paid": "refund", "shipped": "refund",
+                                      "delivered": "refund", "returning": "return_refunded"}
     assert not {"validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
 
 

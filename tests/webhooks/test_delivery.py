@@ -48,8 +48,13 @@ def test_a_receiver_gets_every_event_of_an_order_once_in_order_signed(sync_pipel
         assert request.signed_with(secret)
         assert request.json["id"] == request.headers["webhook-id"]
         assert request.json["data"]["id"] == order.pk
-        assert set(request.json) == {"id", "type", "createdAt", "data"}
+        carrier = request.json["type"] in ("order.in_transit", "order.out_for_delivery", "order.delivered")
+        assert set(request.json) == {"id", "type", "createdAt", "data"} | ({"tracking"} if carrier else set())
     assert got[-1].json["data"]["state"] == "delivered" and got[0].json["data"]["state"] == "new"
+    # The carrier's updates, each with what it said.
+    assert [r.json["tracking"]["status"] for r in got if "tracking" in r.json] == ["in_transit", "out_for_delivery",
+                                                                                  "delivered"]
+    assert got[-1].json["tracking"]["description"] and got[-1].json["tracking"]["occurredAt"]
 
 
 def test_a_rolled_back_change_sends_nothing(sync_pipeline, receiver, endpoint, place_order, customer):

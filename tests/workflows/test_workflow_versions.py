@@ -4,6 +4,7 @@ version. In-process pipeline (django-q2's sync mode)."""
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django_q.models import Schedule
 
 from orders.models import Order
 from orders.selectors import order_timeline
@@ -208,3 +209,17 @@ def test_drafting_and_publishing_need_their_permissions(db, make_user, shop_staf
         version_publish(version=draft, actor=shop_staff)  # …and someone with the permission publishes
     assert WorkflowVersion.objects.get(pk=draft.pk).status == "draft"
 
+
+
+def test_a_shipped_order_waits_for_the_carrier_as_long_as_its_version_says(sync_pipeline, customer, place_order,
+                                                                          settings):
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the machine's scale of production
+    version_publish_with({"tracking.timeoutSeconds": 7200})
+    order = Order.objects.get(pk=place_order(customer).pk)
+    version_publish_with({"tracking.timeoutSeconds": 60})
+
+    pipeline_advance(order.pk)  # a later run (the sweeper's, say) still waits the order's own two hours
+
+    assert order.state == "shipped"
+    runs = Schedule.objects.filter(name__startswith=f"pipeline-order-{order.pk}-at-").values_list("next_run", flat=True)
+    assert runs and all(abs((due - order.updated_at).total_seconds() - 7200) < 1 for due in runs)

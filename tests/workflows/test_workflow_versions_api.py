@@ -25,6 +25,7 @@ def test_the_current_version_names_every_step_with_its_policy(staff_api):
     assert body["steps"]["risk"]["enabled"] is True
     assert body["payment"] == {"confirmationTimeoutSeconds": 900, "reconcileAfterSeconds": 120,
                                "reconcileEveryMinutes": 1}
+    assert body["tracking"] == {"timeoutSeconds": 3600.0, "askMaxSeconds": 21600.0, "lookupTimeoutSeconds": 10.0}
     assert body["holds"] == {"hours": 24, "expiryAction": "remind"}
     assert body["publishedAt"] and body["publishedBy"] is None  # the data migration's
 

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from store import permissions
 from store.permissions import StaffPermission
 from workflows.models import WorkflowVersion
-from workflows.policy.schema import merged, policy_diff, policy_ordered
+from workflows.policy.schema import SECTION_SETTINGS, merged, policy_diff, policy_ordered
 from workflows.policy.selectors import FIRST, policy_current, version_previous
 from workflows.policy.services import (
     version_draft_create,
@@ -53,6 +53,7 @@ class WorkflowVersionOutput(serializers.Serializer):
                                             "enabled (optional steps: risk).")
     payment = serializers.JSONField(help_text="confirmationTimeoutSeconds, reconcileAfterSeconds, "
                                               "reconcileEveryMinutes.")
+    tracking = serializers.JSONField(help_text="timeoutSeconds, askMaxSeconds, lookupTimeoutSeconds.")
     holds = serializers.JSONField(help_text="hours, expiryAction (remind, cancel, approve).")
     createdAt = serializers.DateTimeField(allow_null=True)
     createdBy = serializers.CharField(allow_null=True)
@@ -74,7 +75,7 @@ def version_json(version: WorkflowVersion, previous: WorkflowVersion | None) -> 
     policy = policy_ordered(version.policy)
     return {
         "id": version.pk, "version": version.number, "status": version.status, "note": version.note,
-        **{section: policy[section] for section in ("steps", "payment", "holds")},
+        **{section: policy[section] for section in ("steps", *SECTION_SETTINGS)},
         "createdAt": version.created_at, "createdBy": _email(version.created_by),
         "publishedAt": version.published_at, "publishedBy": _email(version.published_by),
         "changes": [{"path": path, "from": old, "to": new}
@@ -90,7 +91,8 @@ def _versions() -> list[WorkflowVersion]:
 def _changes(body) -> tuple[dict, str | None]:
     """The body's policy changes and its note (None: not given). Raises ValidationError."""
     if not isinstance(body, dict):
-        raise ValidationError({"policy": ["Expected an object: {\"note\", \"steps\", \"payment\", \"holds\"}."]})
+        raise ValidationError({"policy": ["Expected an object: {\"note\", \"steps\", \"payment\", \"tracking\", "
+                                          "\"holds\"}."]})
     changes = dict(body)
     note = changes.pop("note", None)
     if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):

@@ -37,6 +37,9 @@ def policy_notes(policy: Policy) -> tuple[dict[str, str], frozenset[str]]:
         elif isinstance(stage, RetryOrCompensate):
             retries = policy.step(stage.step).state_retries
             notes[state] = f"{retries} automatic retr{'y' if retries == 1 else 'ies'}, then the compensation"
+    notes["shipped"] = (f"waits {_seconds(policy.tracking_timeout)} for the carrier's news, then asks it "
+                        f"(lookups of {_seconds(policy.tracking_lookup_timeout)}), again up to "
+                        f"{_seconds(policy.tracking_ask_max)} apart")
     notes["awaiting_approval"] = f"hold {policy.hold_hours} h, then {policy.hold_expiry_action} (unless its rule says)"
     return notes, frozenset(skipped)
 

@@ -6,6 +6,7 @@ A policy is a JSON object (camelCase keys, as the API):
                           "timeoutSeconds", "callBudget", "stateRetries"*, "circuit": {"failures",
                           "coolDownSeconds"}, "bulkhead", "enabled"*}, …},
      "payment": {"confirmationTimeoutSeconds", "reconcileAfterSeconds", "reconcileEveryMinutes"},
+     "tracking": {"timeoutSeconds", "askMaxSeconds", "lookupTimeoutSeconds"},
      "holds": {"hours", "expiryAction"}}
 
 The structure is the code's: the steps are the PIPELINE table's, in its order
@@ -84,6 +85,16 @@ SECTION_SETTINGS = {
         Setting("reconcileEveryMinutes", "Reconciliation interval", int, "How often the reconciliation schedule "
                 "runs.", "minutes", minimum=1, maximum=1440, applies=SHARED),
     ),
+    "tracking": (
+        Setting("timeoutSeconds", "Carrier silence", float, "How long a shipped order waits for the carrier's "
+                "news (since shipping, or its last update) before the store asks the carrier.", "seconds",
+                minimum=0, maximum=30 * 24 * 3600),
+        Setting("askMaxSeconds", "Longest wait between asks", float, "While the carrier has nothing new, the store "
+                "asks again after twice as long each time, at most this long apart.", "seconds", minimum=1,
+                maximum=30 * 24 * 3600),
+        Setting("lookupTimeoutSeconds", "Lookup timeout", float, "How long one ask of the carrier may take.",
+                "seconds", minimum=0.1, maximum=300),
+    ),
     "holds": (
         Setting("hours", "Hold deadline", int, "How long a held order waits for a person (a rule may say "
                 "otherwise).", "hours", minimum=1, maximum=720),
@@ -92,7 +103,7 @@ SECTION_SETTINGS = {
     ),
 }
 
-SECTION_LABELS = {"payment": "Payment confirmation", "holds": "Holds for approval"}
+SECTION_LABELS = {"payment": "Payment confirmation", "tracking": "Waiting for the carrier", "holds": "Holds for approval"}
 
 
 @dataclass(frozen=True)

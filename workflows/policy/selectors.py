@@ -141,5 +141,6 @@ def policy_hooks_register() -> None:
     """Tell the layers below what they read of the policy: the order domain the current
     version's number (stamped on each order) and how an order waits for its payment; the
     providers' circuit breakers the current version's thresholds."""
-    workflow_register(current=version_current_number, payment_wait=_payment_wait)
+    workflow_register(current=version_current_number, payment_wait=_payment_wait,
+                      tracking_lookup=lambda order: policy_for_order(order).tracking_lookup_timeout)
     circuit_limits_register(_circuit_limits)

@@ -77,6 +77,18 @@ class Policy:
         return self.data["payment"]["reconcileEveryMinutes"]
 
     @property
+    def tracking_timeout(self) -> float:
+        return self.data["tracking"]["timeoutSeconds"]
+
+    @property
+    def tracking_ask_max(self) -> float:
+        return self.data["tracking"]["askMaxSeconds"]
+
+    @property
+    def tracking_lookup_timeout(self) -> float:
+        return self.data["tracking"]["lookupTimeoutSeconds"]
+
+    @property
     def hold_hours(self) -> int:
         return self.data["holds"]["hours"]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0016_request_ids'),
+        ('orders', '0017_tracking_events'),
     ]
 
     operations = [

@@ -1,0 +1,263 @@
+"""The carrier's word about an order's parcel: tracking updates, by its webhook or when asked.
+
+The carrier tells how a shipped order's parcel goes (providers.base.TrackingUpdate): in transit,
+out for delivery, delivered, or an exception (address not found) and maybe back to the shop.
+It calls `POST /api/shipping/webhook` with each (`tracking_webhook_receive`: signed with
+settings.CARRIER_WEBHOOK_SECRET, as the payment provider's webhook is), and the pipeline asks it
+when it has been silent too long (`tracking_reconcile`, workflows.pipeline.AwaitCarrier). Both
+apply an update through `tracking_update_apply`, under the order's row lock, once per event id
+(TrackingEvent), so an update the webhook brought and the lookup finds again is kept once.
+
+An update for an order that has no parcel yet but may still ship (the carrier's webhook
+overtook its answer to the label, which the order records when it commits) is refused with a
+409 that writes nothing: the carrier sends it again later. An update is applied only to the
+order whose parcel it is about (its tracking number) and only while the order is shipped: `delivered` fires `deliver_order`, `returned_to_sender` fires
+`return_to_sender` (the goods go back to stock; the pipeline then refunds the payment in full);
+`in_transit`, `out_for_delivery` and `exception` are recorded as an OrderEvent of their own
+(EVENT_OF_STATUS: the customer's timeline, the staff's trace, the webhooks' outbox) and leave
+the order shipped: one whose latest update is an exception is listed under Needs attention. An
+update after the order left `shipped` (delivered, returned, refunded) is kept, ignored for state.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NoReturn
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders import metrics
+from orders.models import Order, OrderEvent, TrackingEvent
+from orders.services.payment_webhook import WebhookAnswer
+from orders.services.transitions import order_ready_on_commit, order_transition
+from orders.signals import order_event
+from orders.states import TERMINAL_STATES, OrderState
+from orders.workflow import tracking_lookup_timeout
+from providers import breakers, registry
+from providers.base import (
+    DELIVERED,
+    EXCEPTION,
+    IN_TRANSIT,
+    OUT_FOR_DELIVERY,
+    RETURNED_TO_SENDER,
+    TRACKING_STATUSES,
+    GatewayTimeout,
+    ParcelTracking,
+    TrackingUpdate,
+)
+from providers.calls import ProviderRequest, call_recorded
+from providers.webhooks import (
+    TRACKING_UPDATED,
+    CarrierEvent,
+    EventMalformed,
+    SignatureRefused,
+    carrier_event_parse,
+    signature_verify,
+)
+from store.errors import Conflict, DomainError, NotFound, ValidationFailed
+from store.request_context import request_id_var
+
+logger = logging.getLogger("orders.tracking")
+
+DELIVERY_EXCEPTION = "order.delivery_exception"
+# The published event of an update that leaves the order shipped (docs/webhooks.md).
+EVENT_OF_STATUS = {
+    IN_TRANSIT: "order.in_transit",
+    OUT_FOR_DELIVERY: "order.out_for_delivery",
+    EXCEPTION: DELIVERY_EXCEPTION,
+}
+# The transition an update fires (it publishes its own event: order.delivered; the return's
+# order.returned once the refund is made).
+TRANSITION_OF_STATUS = {DELIVERED: "deliver_order", RETURNED_TO_SENDER: "return_to_sender"}
+
+UNREACHABLE = "unreachable"  # the carrier did not answer (timeout, or its circuit is open)
+NOT_FOUND = "not_found"  # the carrier has no such tracking number
+FOUND = "found"
+NOTHING = "nothing"  # the order is not shipped: nothing to ask
+
+
+def _refuse(error: DomainError, *, event: CarrierEvent | None = None) -> NoReturn:
+    metrics.tracking_webhook_refused(error.code)
+    logger.warning("tracking webhook refused (%s): %s", error.code, error.message,
+                   extra={"order_id": event.order_id if event else None})
+    raise error
+
+
+def tracking_webhook_receive(*, body: bytes, signature: str | None) -> WebhookAnswer:
+    """Verify, read and apply one delivery of the carrier's webhook: `body` the raw request body,
+    `signature` the Store-Signature header (None when absent).
+
+    Raises ValidationFailed (400; code missing_signature, bad_signature, stale_signature or
+    malformed_event), NotFound (404) for an order the store does not have and NoParcelYet (409)
+    for one that has not recorded its label yet; nothing is written then. Answers processed, duplicate or ignored (with why) otherwise."""
+    try:
+        signature_verify(body, signature, secret=settings.CARRIER_WEBHOOK_SECRET,
+                         tolerance=settings.CARRIER_WEBHOOK_TOLERANCE_SECONDS)
+    except SignatureRefused as refusal:
+        _refuse(ValidationFailed(str(refusal), code=refusal.code))
+    try:
+        event = carrier_event_parse(body)
+    except EventMalformed as problem:
+        _refuse(ValidationFailed(str(problem), code="malformed_event"))
+    if event.type != TRACKING_UPDATED:
+        logger.info("tracking webhook event %s of type %s not handled", event.id, event.type)
+        return WebhookAnswer("ignored", f"ignored: event type {event.type} is not handled")
+    update = TrackingUpdate(id=event.id, status=event.status, occurred_at=event.occurred_at,
+                            description=event.description, location=event.location)
+    if not Order.objects.filter(pk=event.order_id).exists():
+        _refuse(NotFound(f"No order {event.order_id}.", code="not_found"), event=event)
+    try:
+        return tracking_update_apply(order_id=event.order_id, tracking_number=event.tracking_number, update=update,
+                                     via=TrackingEvent.Via.WEBHOOK)
+    except NoParcelYet as early:
+        _refuse(early, event=event)
+
+
+class NoParcelYet(Conflict):
+    code = "no_parcel_yet"
+
+
+def tracking_update_apply(*, order_id: int, tracking_number: str, update: TrackingUpdate, via: str) -> WebhookAnswer:
+    """Apply one tracking update of parcel `tracking_number` to order `order_id` once (see the
+    module), whichever way it came (`via`, TrackingEvent.Via). NotFound for an unknown order;
+    NoParcelYet (409, nothing written) for an order that has not recorded its label yet."""
+    try:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().filter(pk=order_id).first()
+            if order is None:
+                raise NotFound(f"No order {order_id}.", code="not_found")
+            if TrackingEvent.objects.filter(event_id=update.id).exists():
+                return _duplicate(update, order)
+            if not order.tracking_number and order.state not in TERMINAL_STATES:
+                raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
+            if not order.tracking_number or tracking_number != order.tracking_number:
+                why = (f"parcel {tracking_number} is not order {order.pk}'s "
+                       f"({order.tracking_number or 'no parcel yet'})")
+                return _ignore(update, order, tracking_number, via, why, warn=True)
+            if update.status not in TRACKING_STATUSES:
+                return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
+                               warn=True)
+            if order.state != OrderState.SHIPPED:
+                return _ignore(update, order, tracking_number, via, f"order is {order.state}")
+            name = TRANSITION_OF_STATUS.get(update.status, "")
+            # Kept before what it fires, so the order's trace reads cause, then effect.
+            _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED, transition=name)
+            detail = _detail(update, via)
+            if name:
+                arguments = {"reason": update.description} if update.status == RETURNED_TO_SENDER else {}
+                order = order_transition(order_id=order.pk, name=name, only_from=OrderState.SHIPPED, detail=detail,
+                                         **arguments)
+                if update.status == RETURNED_TO_SENDER:  # the pipeline refunds it
+                    order_ready_on_commit(order.pk)
+            else:
+                event = OrderEvent.objects.create(
+                    order=order, event_type=EVENT_OF_STATUS[update.status], source_state=order.state,
+                    target_state=order.state, detail=detail, request_id=request_id_var.get() or "")
+                order_event.send(sender=Order, order=order, event=event)
+                # The carrier's news: the store waits its workflow version's tracking timeout from here before asking.
+                Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
+    except IntegrityError:  # the same update, delivered twice at once, was kept by the other delivery
+        return _duplicate(update, Order.objects.get(pk=order_id))
+    log = logger.warning if update.status == EXCEPTION else logger.info
+    log("tracking update %s of order %s: %s%s", update.id, order.pk, update.status,
+        f" ({update.description})" if update.status == EXCEPTION else "", extra={"order_id": order.pk})
+    return WebhookAnswer("processed", f"{update.status}: order is {order.state}", order.pk, order.state)
+
+
+def _detail(update: TrackingUpdate, via: str) -> dict:
+    """The OrderEvent's detail of an update (the customer reads it: the carrier's words)."""
+    detail = {"tracking": update.status, "tracking_event": update.id, "occurred_at": _moment(update).isoformat(),
+              "via": via}
+    if update.description:
+        detail["description"] = update.description
+    if update.location:
+        detail["location"] = update.location
+    return detail
+
+
+def _moment(update: TrackingUpdate) -> datetime:
+    return datetime.fromtimestamp(update.occurred_at, tz=UTC)
+
+
+def _record(update: TrackingUpdate, order: Order, tracking_number: str, via: str, outcome: str, *,
+            transition: str = "", note: str = "") -> None:
+    TrackingEvent.objects.create(
+        event_id=update.id, order=order, tracking_number=tracking_number[:64], status=update.status[:40],
+        description=update.description[:200], location=update.location[:100], occurred_at=_moment(update),
+        via=via, outcome=outcome, order_state=order.state, note=note[:200], transition=transition,
+        request_id=request_id_var.get() or "")
+
+
+def _ignore(update: TrackingUpdate, order: Order, tracking_number: str, via: str, why: str, *,
+            warn: bool = False) -> WebhookAnswer:
+    """Keep the update as ignored for `why` and answer `ignored` with the reason; logged at WARNING
+    when it is not about this order's parcel (a carrier's mistake, or a forged order id)."""
+    _record(update, order, tracking_number, via, TrackingEvent.Outcome.IGNORED, note=why)
+    (logger.warning if warn else logger.info)("tracking update %s (%s) ignored: %s", update.id, update.status, why,
+                                              extra={"order_id": order.pk})
+    return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
+
+
+def _duplicate(update: TrackingUpdate, order: Order) -> WebhookAnswer:
+    logger.info("tracking update %s already received", update.id, extra={"order_id": order.pk})
+    return WebhookAnswer("duplicate", f"Event {update.id} was already received.", order.pk, order.state)
+
+
+# --- Asking the carrier -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrackingCheck:
+    """What asking the carrier found (`found`: FOUND, NOT_FOUND, UNREACHABLE or NOTHING), how many
+    of its updates were new to the store (`applied`) and the order's state after them."""
+
+    found: str
+    applied: int
+    state: str
+
+
+def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
+    """The carrier's answer about the order's parcel, through the shipping circuit (the call
+    recorded for the order, its workflow version's lookup timeout); None when the circuit is open
+    or the call timed out."""
+    if not breakers.allow("shipping"):
+        return None
+    carrier = registry.provider("shipping")
+    number = order.tracking_number
+    try:
+        answer = call_recorded(ProviderRequest("shipping", "tracking", number, order.pk), lambda: carrier.tracking(
+            tracking_number=number, timeout=tracking_lookup_timeout(order)))
+    except GatewayTimeout as exc:
+        breakers.failed("shipping", str(exc))
+        logger.warning("carrier did not answer a tracking lookup of %s: %s", number, exc, extra={"order_id": order.pk})
+        return None
+    breakers.succeeded("shipping")
+    return answer
+
+
+def tracking_reconcile(*, order_id: int) -> TrackingCheck:
+    """Ask the carrier about shipped order `order_id`'s parcel and apply every update it has that
+    the store has not (oldest first; as the webhook would). Never raises for the carrier: no
+    answer is UNREACHABLE and changes nothing."""
+    order = Order.objects.get(pk=order_id)
+    if order.state != OrderState.SHIPPED or not order.tracking_number:
+        return TrackingCheck(NOTHING, 0, order.state)
+    answer = parcel_tracking_ask(order)
+    if answer is None:
+        return TrackingCheck(UNREACHABLE, 0, order.state)
+    if not answer.found:
+        logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
+                       extra={"order_id": order.pk})
+        return TrackingCheck(NOT_FOUND, 0, order.state)
+    known = set(TrackingEvent.objects.filter(event_id__in=[update.id for update in answer.updates])
+                .values_list("event_id", flat=True))
+    applied = 0
+    for update in sorted(answer.updates, key=lambda update: update.occurred_at):
+        if update.id in known:
+            continue
+        result = tracking_update_apply(order_id=order.pk, tracking_number=order.tracking_number, update=update,
+                                       via=TrackingEvent.Via.LOOKUP)
+        applied += result.status == "processed"
+    state = Order.objects.filter(pk=order.pk).values_list("state", flat=True).get()
+    return TrackingCheck(FOUND, applied, state)
