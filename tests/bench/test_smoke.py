@@ -122,7 +122,7 @@ def test_webhooks_prints_its_figures(smoke_runs):
     _, output, _ = smoke_runs["webhooks"]
     for part in ("receiver on http://127.0.0.1:", "registered A", "answered 500 for", "A drained",
                  "B disabled", "its backlog sent", "staff told", "event → first 2xx at A: median", "drain: ",
-                 "B: disabled after", "== webhooks (sqlite): PASS"):
+                 "B: disabled at", "== webhooks (sqlite): PASS"):
         assert part in output, f"the webhooks drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
