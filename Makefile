@@ -133,7 +133,7 @@ bench: $(REQUIREMENTS_STAMP)
 
 # Reliability drills (DRILL_NAMES, also what `make help` lists: bench.drills' DRILLS, in order);
 # exits 1 on any FAIL. `make drill provider-outage crash` runs the drills named (all by default).
-DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew db-outage
+DRILL_NAMES := crash oversell idempotency fuzz restart broker-outage provider-outage slow-clients clock-skew db-outage webhooks
 drill: $(REQUIREMENTS_STAMP)
 	env -u DEBUG $(BIN)/python -m bench.drills $(filter $(DRILL_NAMES),$(MAKECMDGOALS)) $(DRILL_ARGS)
 

@@ -407,6 +407,48 @@ def cmd_skew_orders(payload: dict) -> dict:
     return {"orders": list(rows.values())}
 
 
+def cmd_webhook_state(payload: dict) -> dict:
+    """The webhooks drill's view of the store: the states of `order_ids`, and per endpoint of
+    `endpoint_ids` whether it is enabled, its failures in a row, why it was disabled and its rows
+    still pending. With `full`, also the orders' published events (OrderEvent rows whose type is
+    in the webhooks' catalogue, webhooks.events.EVENT_TYPES, in the order's own order), every
+    delivery of those endpoints and every attempt (times in epoch seconds)."""
+    from django.db.models import Count
+
+    from webhooks.events import EVENT_TYPES
+    from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+    order_ids, endpoint_ids = payload["order_ids"], payload["endpoint_ids"]
+    states = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "state"))
+    pending = dict(WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids, status="pending").order_by()
+                   .values_list("endpoint_id").annotate(n=Count("pk")))
+    endpoints = {pk: {"enabled": enabled, "failures": failures, "reason": reason, "pending": pending.get(pk, 0)}
+                 for pk, enabled, failures, reason in WebhookEndpoint.objects.filter(pk__in=endpoint_ids)
+                 .values_list("pk", "enabled", "consecutive_failures", "disabled_reason")}
+    result = {"states": states, "terminal": sorted(TERMINAL_STATES), "endpoints": endpoints, "now": time.time()}
+    if not payload.get("full"):
+        return result
+    result["event_types"] = list(EVENT_TYPES)
+    result["events"] = [[pk, order_id, event_type, at.timestamp()] for pk, order_id, event_type, at in
+                        OrderEvent.objects.filter(order_id__in=order_ids, event_type__in=EVENT_TYPES)
+                        .order_by("created_at", "pk").values_list("pk", "order_id", "event_type", "created_at")]
+    result["deliveries"] = [
+        {"id": pk, "endpoint": endpoint_id, "order": order_id, "event": event_id, "type": event_type,
+         "message_id": message_id, "status": status, "attempts": attempts,
+         "delivered": delivered.timestamp() if delivered else None}
+        for pk, endpoint_id, order_id, event_id, event_type, message_id, status, attempts, delivered in
+        WebhookDelivery.objects.filter(endpoint_id__in=endpoint_ids).order_by("pk").values_list(
+            "pk", "endpoint_id", "order_id", "event_id", "event_type", "message_id", "status", "attempts",
+            "delivered_at")]
+    result["attempts"] = [
+        {"endpoint": endpoint_id, "delivery": delivery_id, "at": at.timestamp(), "status": status, "ok": ok,
+         "error": error}
+        for endpoint_id, delivery_id, at, status, ok, error in
+        WebhookAttempt.objects.filter(delivery__endpoint_id__in=endpoint_ids).order_by("pk").values_list(
+            "delivery__endpoint_id", "delivery_id", "at", "status_code", "ok", "error")]
+    return result
+
+
 def _stock_to(public_id: str, wanted: int) -> None:
     """Set a product's stock as staff would (catalog.stock.stock_set, with its ledger row), again
     when a running pipeline moved it meanwhile."""

@@ -349,6 +349,8 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 # Seconds an SMTP connection may take; a mail server that hangs must not hold a request.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# The folder the file-based backend (django.core.mail.backends.filebased) writes each e-mail to.
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Workflow Store <orders@workflow-store.local>")
 
 # --- REST API -------------------------------------------------------------------------

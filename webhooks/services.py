@@ -158,6 +158,16 @@ def _due(now: datetime):
             .filter(Q(claimed_until=None) | Q(claimed_until__lt=now)).exclude(Exists(earlier)))
 
 
+def _due_still(now: datetime, pk: int, **seen):
+    """Row `pk` if it is due and its columns still hold `seen` (as read): what a write that
+    takes the row over (a claim, settling a stopped attempt) updates. `seen` is compared in the
+    UPDATE's own WHERE: `_due` joins the endpoint, so Django writes it as `id IN (subquery)`,
+    which PostgreSQL reads from the statement's snapshot; when a concurrent claim's write
+    commits meanwhile, only the updated table's own conditions are checked again on the new
+    row, and a `seen` inside the subquery would let two senders both take one attempt."""
+    return WebhookDelivery.objects.filter(pk__in=_due(now).filter(pk=pk).values("pk"), pk=pk, **seen)
+
+
 def deliveries_dispatch(*, endpoint_id: int | None = None, now: datetime | None = None, limit: int = 500) -> int:
     """Queue the rows due now that are first of their (endpoint, order) (the scheduled
     dispatcher; also after an endpoint is enabled). Returns how many."""
@@ -203,7 +213,7 @@ def _stopped_settle(row: WebhookDelivery, now: datetime) -> str:
     retry_at = max(row.next_attempt_at, now)
     outcome = "given_up" if retry_at > _window_end(row.first_attempt_at, now) else "retrying"
     changes = {"status": Status.FAILED, "claimed_until": None} if outcome == "given_up" else {}
-    if not _due(now).filter(pk=row.pk, attempts=row.attempts, last_error=UNFINISHED).update(
+    if not _due_still(now, row.pk, attempts=row.attempts, last_error=UNFINISHED).update(
             last_error=STOPPED, **changes):
         return ""
     WebhookAttempt.objects.filter(delivery_id=row.pk, number=row.attempts, error=UNFINISHED).update(error=STOPPED)
@@ -232,7 +242,7 @@ def delivery_send(delivery_id: int) -> str:
         return ""
     token, attempts, first = uuid.uuid4().hex, row.attempts + 1, row.first_attempt_at or now
     with transaction.atomic():
-        if not _due(now).filter(pk=delivery_id, attempts=row.attempts).update(
+        if not _due_still(now, delivery_id, attempts=row.attempts).update(
                 claim_token=token, claimed_until=now + _claim_length(), attempts=attempts, first_attempt_at=first,
                 next_attempt_at=now + _backoff(attempts), last_error=UNFINISHED):
             return ""

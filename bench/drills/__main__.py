@@ -1,7 +1,7 @@
 """`make drill`: run the reliability drills, print what each did and PASS/FAIL; exit 1 on any FAIL.
 
     python -m bench.drills [crash oversell idempotency fuzz restart broker-outage provider-outage
-                            slow-clients clock-skew db-outage] [--backend=sqlite|postgres] [--quick] [--keep-failed]
+                            slow-clients clock-skew db-outage webhooks] [--backend=sqlite|postgres] [--quick] [--keep-failed]
 
 Each drill builds its own store: a new temp folder (h5drill-<name>-<backend>-<random>…), and a
 database (drill<name>_<random>_store), queue name and Redis key prefix (h5drill<name><random>)
@@ -30,12 +30,13 @@ from bench.drills import (
     provider_outage,
     restart,
     slow_clients,
+    webhooks,
 )
 from bench.env import discard_stores
 
 DRILLS = {"crash": crash, "oversell": oversell, "idempotency": idempotency, "fuzz": fuzz, "restart": restart,
           "broker-outage": broker_outage, "provider-outage": provider_outage, "slow-clients": slow_clients,
-          "clock-skew": clock_skew, "db-outage": db_outage}
+          "clock-skew": clock_skew, "db-outage": db_outage, "webhooks": webhooks}
 DEFAULT_BACKEND = {"oversell": "postgres", "broker-outage": "postgres", "clock-skew": "postgres", "db-outage": "postgres"}
 
 

@@ -11,8 +11,9 @@ pipeline that keeps provider waits off the worker processes (bench/README.md).
 The slow-clients drill runs Debian's nginx (installed when missing).
 The clock-skew drill runs on PostgreSQL + Redis too and needs Debian's libfaketime (it installs
 it when missing).
-The bench's quick mode uses its pure-Python load generator: no wrk needed. All eleven run at once
-(each waits on its processes much of the time), which keeps the whole file well under a minute.
+The webhooks drill waits for a round of the webhooks' dispatcher (a schedule every minute).
+The bench's quick mode uses its pure-Python load generator: no wrk needed. All twelve run at once
+(each waits on its processes much of the time), which keeps the whole file within a few minutes.
 """
 import os
 import re
@@ -36,6 +37,7 @@ RUNS = {
     "slow-clients": ["-m", "bench.drills", "slow-clients", "--quick", "--backend=sqlite", "--keep-failed"],
     "clock-skew": ["-m", "bench.drills", "clock-skew", "--quick", "--backend=postgres", "--keep-failed"],
     "db-outage": ["-m", "bench.drills", "db-outage", "--quick", "--backend=postgres", "--keep-failed"],
+    "webhooks": ["-m", "bench.drills", "webhooks", "--quick", "--backend=sqlite", "--keep-failed"],
 }
 
 
@@ -53,7 +55,7 @@ def smoke_runs(tmp_path_factory):
     results = {}
     for name, (process, log) in processes.items():
         try:
-            process.wait(timeout=600)  # generous: eleven runs at once share a small, often busy machine
+            process.wait(timeout=600)  # generous: twelve runs at once share a small, often busy machine
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -114,6 +116,14 @@ def test_slow_clients_prints_its_figures(smoke_runs):
                  "with 50 slow clients /livez: p50", "slow clients connected: 50 before, 50 after",
                  "gunicorn without nginx /livez", "== slow-clients (sqlite): PASS"):
         assert part in output, f"the slow-clients drill's output lacks {part!r}:\n{output[-4000:]}"
+
+
+def test_webhooks_prints_its_figures(smoke_runs):
+    _, output, _ = smoke_runs["webhooks"]
+    for part in ("receiver on http://127.0.0.1:", "registered A", "answered 500 for", "A drained",
+                 "B disabled", "its backlog sent", "staff told", "event → first 2xx at A: median", "drain: ",
+                 "B: disabled at", "== webhooks (sqlite): PASS"):
+        assert part in output, f"the webhooks drill's output lacks {part!r}:\n{output[-4000:]}"
 
 
 def test_every_run_had_a_store_of_its_own_and_removed_it(smoke_runs):

@@ -3,9 +3,12 @@ the worker kills still counts; a replay or a re-enabling during an attempt does 
 a second time at once; an attempt whose claim was taken over, or whose endpoint was deleted,
 changes nothing."""
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from webhooks import services, transport
@@ -179,3 +182,61 @@ def test_deleting_the_endpoint_during_an_attempt_drops_the_attempt(db, receiver,
 
     assert not WebhookEndpoint.objects.exists() and not WebhookAttempt.objects.exists()
     assert f"webhook delivery {delivery.pk}: attempt 1 dropped" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_of_one_row_at_once_post_it_once(receiver, endpoint, place_order, customer, settings):
+    """A row's task can run twice at once (queued when its event committed and again when the
+    order's earlier row was delivered, or by the dispatcher). The second sender read the row
+    before the first's claim committed; its claim waits for that commit and then takes nothing.
+    On PostgreSQL it starts waiting on the row's lock before the first claim commits
+    (pg_stat_activity shows it); SQLite serializes the two claims."""
+    settings.PIPELINE_TASKS_SYNC = False  # the test sends the row itself, from two threads
+    endpoint("/hooks", ["order.created"])
+    place_order(customer)
+    delivery = WebhookDelivery.objects.get()
+    outcomes: dict[str, str] = {}
+
+    def send(name: str) -> None:
+        try:
+            outcomes[name] = services.delivery_send(delivery.pk)
+        finally:
+            connections.close_all()
+
+    second = threading.Thread(target=send, args=("second",))
+
+    def waiting_on_a_lock() -> None:
+        try:  # a connection of this thread's own: each query sees the activity afresh
+            for _ in range(3000):
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                    if cursor.fetchone()[0]:
+                        return
+                threading.Event().wait(0.01)
+        finally:
+            connections.close_all()
+
+    def second_sender_meanwhile(sender, instance, created, **kwargs) -> None:
+        # In the first sender's claim (the attempt is logged in its transaction): the row is locked.
+        if created and not second.is_alive() and "second" not in outcomes:
+            second.start()
+            if connection.vendor == "postgresql":
+                watcher = threading.Thread(target=waiting_on_a_lock)
+                watcher.start()
+                watcher.join()
+
+    post_save.connect(second_sender_meanwhile, sender=WebhookAttempt, weak=False)
+    try:
+        first = threading.Thread(target=send, args=("first",))
+        first.start()
+        first.join()
+        second.join()
+    finally:
+        post_save.disconnect(second_sender_meanwhile, sender=WebhookAttempt)
+
+    assert outcomes == {"first": "delivered", "second": ""}
+    assert len(receiver.of("/hooks")) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 200)]
