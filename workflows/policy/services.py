@@ -60,7 +60,7 @@ def version_draft_create(*, actor, policy: dict | None = None, note: str = "") -
     """A new draft holding `policy` (the current version's when not given). Raises
     PermissionRefused, ValidationError ({path: [messages]})."""
     _require(actor, permissions.WORKFLOW_ADD)
-    clean = policy_clean(policy if policy is not None else policy_current().data)  # completed: policy_of
+    clean = policy_clean(policy if policy is not None else policy_current().data)
     return WorkflowVersion.objects.create(policy=clean, note=note, created_by=actor)
 
 
