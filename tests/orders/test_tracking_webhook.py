@@ -1,6 +1,7 @@
 """POST /api/shipping/webhook: the carrier's signed tracking updates, applied once and only to the
 order whose parcel they are about; every refusal a 4xx that wrote nothing, and one WARNING line."""
 import logging
+import re
 import time
 
 import pytest
@@ -130,7 +131,18 @@ REFUSALS = {
                                    lambda body: (body.replace(b"in_transit", b"delivered"), _sign(body))),
     "stale timestamp": (400, "stale_signature", lambda body: (body, _sign(body, timestamp=int(time.time()) - 301))),
     "future timestamp": (400, "stale_signature", lambda body: (body, _sign(body, timestamp=int(time.time()) + 301))),
+    "non-ASCII signature": (400, "bad_signature", lambda body: (body, f"t={int(time.time())},v1=\u00e9\u00e9")),
+    "Arabic-Indic digits as signature": (400, "bad_signature",
+                                         lambda body: (body, f"t={int(time.time())},v1=" + "\u0661" * 64)),
     "malformed JSON": (400, "malformed_event", lambda body: (b'{"id": "trk_1", "type":', None)),
+    "occurred after year 9999": (400, "malformed_event",
+                                 lambda body: (re.sub(rb'"occurred_at": \d+', b'"occurred_at": 253402300800', body), None)),
+    "NUL in the event id": (400, "malformed_event",
+                            lambda body: (body.replace(b'"id": "trk_', b'"id": "trk_\\u0000'), None)),
+    "NUL in the description": (400, "malformed_event",
+                               lambda body: (body.replace(b'"description": "', b'"description": "a\\u0000b'), None)),
+    "lone surrogate in the location": (400, "malformed_event",
+                                       lambda body: (body.replace(b'"location": "', b'"location": "\\ud800'), None)),
     "no tracking number": (400, "malformed_event",
                            lambda body: (body.replace(b'"tracking_number": "TRK123"', b'"tracking_number": ""'), None)),
     "unknown order": (404, "not_found", lambda body: (body.replace(b'"order_id": ', b'"order_id": 99'), None)),
