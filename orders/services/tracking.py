@@ -16,7 +16,9 @@ order whose parcel it is about (its tracking number) and only while the order is
 `in_transit`, `out_for_delivery` and `exception` are recorded as an OrderEvent of their own
 (EVENT_OF_STATUS: the customer's timeline, the staff's trace, the webhooks' outbox) and leave
 the order shipped: one whose latest update is an exception is listed under Needs attention. An
-update after the order left `shipped` (delivered, returned, refunded) is kept, ignored for state.
+update after the order left `shipped` (delivered, returned, refunded) is kept, ignored for state;
+but a parcel returned to sender after that (staff refunded it meanwhile) still puts its units
+not restocked yet back in stock, once, and the order's trace says so.
 """
 import logging
 from dataclasses import dataclass
@@ -32,7 +34,8 @@ from orders.models import Order, OrderEvent, TrackingEvent
 from orders.services.payment_webhook import WebhookAnswer
 from orders.services.transitions import order_ready_on_commit, order_transition
 from orders.signals import order_event
-from orders.states import TERMINAL_STATES, OrderState
+from orders.states import TERMINAL_STATES, OrderState, StockStatus
+from orders.stock import stock_returned
 from providers import breakers, registry
 from providers.base import (
     DELIVERED,
@@ -138,6 +141,8 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
                 return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
                                warn=True)
             if order.state != OrderState.SHIPPED:
+                if update.status == RETURNED_TO_SENDER and order.stock_status == StockStatus.SOLD:
+                    return _late_return(update, order, tracking_number, via)
                 return _ignore(update, order, tracking_number, via, f"order is {order.state}")
             name = TRANSITION_OF_STATUS.get(update.status, "")
             # Kept before what it fires, so the order's trace reads cause, then effect.
@@ -162,6 +167,22 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
     log("tracking update %s of order %s: %s%s", update.id, order.pk, update.status,
         f" ({update.description})" if update.status == EXCEPTION else "", extra={"order_id": order.pk})
     return WebhookAnswer("processed", f"{update.status}: order is {order.state}", order.pk, order.state)
+
+
+def _late_return(update: TrackingUpdate, order: Order, tracking_number: str, via: str) -> WebhookAnswer:
+    """The parcel of an order that already left `shipped` (refunded by staff, say) came back: its
+    units not restocked yet go back to stock, once (stock_status RETURNED, under the row lock the
+    caller holds), and the order's trace says so; its state and money stay as they are."""
+    _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED,
+            note=f"order is {order.state}: its units went back to stock")
+    stock_returned(order=order)
+    Order.objects.filter(pk=order.pk).update(stock_status=StockStatus.RETURNED, updated_at=timezone.now())
+    OrderEvent.objects.create(order=order, source_state=order.state, target_state=order.state,
+                              detail={**_detail(update, via), "stock": "returned"}, request_id=request_id_var.get() or "")
+    logger.warning("tracking update %s: parcel of %s order %s came back; its units went back to stock", update.id,
+                   order.state, order.pk, extra={"order_id": order.pk})
+    return WebhookAnswer("processed", f"{update.status}: order is {order.state}; its units are back in stock",
+                         order.pk, order.state)
 
 
 def _detail(update: TrackingUpdate, via: str) -> dict:

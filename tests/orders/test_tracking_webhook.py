@@ -10,9 +10,13 @@ from django.core import mail
 from django.test import Client
 from prometheus_client import REGISTRY
 
+from catalog.models import Product
 from notifications.models import Notification
-from orders.models import Order, OrderEvent, TrackingEvent
+from orders.models import Order, OrderEvent, Refund, TrackingEvent
+from orders.services import RefundLineRequest, refund_create
+from orders.states import Actor
 from providers.webhooks import SIGNATURE_HEADER, signature_header
+from store.errors import ValidationFailed
 from tests.tracking_events import WEBHOOK, answer, carrier_event, deliver, tracking_shown
 
 pytestmark = pytest.mark.django_db
@@ -193,3 +197,61 @@ def test_an_update_that_overtakes_the_label_is_refused_then_applied_when_sent_ag
     assert not TrackingEvent.objects.exists()
     Order.objects.filter(pk=shipping.pk).update(state="shipped", tracking_number="1Z000EARLY")
     assert answer(deliver(client, update))["status"] == "processed"  # the carrier's retry, same event id
+
+
+def _stock() -> int:
+    return Product.objects.get(public_id="prod-001").stock
+
+
+def test_while_a_parcel_comes_back_only_the_store_refunds_and_nothing_is_restocked_twice(
+        shipped, client, staff_api, admin_client):
+    deliver(client, carrier_event(shipped, "returned_to_sender", description="Returned to sender"))
+    order = Order.objects.get(pk=shipped.pk)
+    assert order.state == "returning"
+    back, line = _stock(), order.lines.get()
+
+    api = staff_api.post(f"/api/orders/{order.pk}/refund", {
+        "reason": "Back", "lines": [{"lineId": line.pk, "quantity": line.quantity}], "restock": True}, format="json")
+    page = admin_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    admin = admin_client.post(f"/admin/orders/order/{order.pk}/refund/", {
+        "reason": "Back", "idempotency_key": "k1", "amount": str(order.refundable_amount),
+        "initial-amount": str(order.refundable_amount)}, follow=True)
+
+    assert api.status_code == 409 and api.json()["code"] == "refund_under_way", api.content
+    assert "refunding what is left in full itself" in api.json()["error"]
+    assert 'class="order-refund"' not in page  # the order page offers no refund form
+    said = [str(message) for message in admin.context["messages"]]
+    assert any("refunding what is left in full itself" in text for text in said), said
+    order.refresh_from_db()
+    assert (order.state, order.refunded_amount, _stock()) == ("returning", 0, back)
+    assert not Refund.objects.filter(order=order).exists()
+
+
+def test_units_already_back_in_stock_are_never_restocked_by_a_refund(shipped, client):
+    deliver(client, carrier_event(shipped, "returned_to_sender", description="Returned to sender"))
+    order, back = Order.objects.get(pk=shipped.pk), _stock()
+    line = order.lines.get()
+
+    with pytest.raises(ValidationFailed, match="back in stock already"):
+        refund_create(order=order, amount=None, reason="Returned", actor_kind=Actor.SYSTEM,
+                      lines=[RefundLineRequest(line.pk, line.quantity)], restock=True)
+
+    assert _stock() == back and not Refund.objects.filter(order=order).exists()
+
+
+def test_a_parcel_returned_after_a_staff_refund_goes_back_in_stock_once_and_the_trace_says_so(
+        shipped, client, staff_api, admin_client):
+    sold = _stock()
+    assert staff_api.post(f"/api/orders/{shipped.pk}/refund", {"reason": "Customer asked"},
+                          format="json").status_code == 200
+
+    first = deliver(client, carrier_event(shipped, "returned_to_sender", description="Returned to sender"))
+    again = deliver(client, carrier_event(shipped, "returned_to_sender", description="Returned again"))
+
+    assert answer(first)["status"] == "processed" and "back in stock" in answer(first)["detail"]
+    assert answer(again)["status"] == "ignored"
+    order = Order.objects.get(pk=shipped.pk)
+    assert (order.state, order.stock_status) == ("refunded", "returned")
+    assert _stock() == sold + order.lines.get().quantity
+    trace = admin_client.get(f"/admin/orders/order/{order.pk}/trace/").content.decode()
+    assert "stock returned" in trace
