@@ -32,7 +32,7 @@ from django.utils import timezone
 from orders import metrics
 from orders.models import Order, OrderEvent, TrackingEvent
 from orders.services.payment_webhook import WebhookAnswer
-from orders.services.transitions import order_ready_on_commit, order_transition
+from orders.services.transitions import order_ready_on_commit, order_step_failed, order_transition
 from orders.signals import order_event
 from orders.states import TERMINAL_STATES, OrderState, StockStatus
 from orders.stock import stock_returned
@@ -259,13 +259,16 @@ def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
 def tracking_reconcile(*, order_id: int) -> TrackingCheck:
     """Ask the carrier about shipped order `order_id`'s parcel and apply every update it has that
     the store has not (oldest first; as the webhook would). Never raises for the carrier: no
-    answer is UNREACHABLE and changes nothing."""
+    answer is UNREACHABLE and changes nothing but the count of unanswered asks (`step_failures`,
+    set back to 0 by the next answer)."""
     order = Order.objects.get(pk=order_id)
     if order.state != OrderState.SHIPPED or not order.tracking_number:
         return TrackingCheck(NOTHING, 0, order.state)
     answer = parcel_tracking_ask(order)
-    if answer is None:
+    if answer is None:  # counted (step_failures) until the carrier answers: the next ask waits longer
+        order_step_failed(order_id=order.pk, state=OrderState.SHIPPED)
         return TrackingCheck(UNREACHABLE, 0, order.state)
+    Order.objects.filter(pk=order.pk, state=OrderState.SHIPPED, step_failures__gt=0).update(step_failures=0)
     if not answer.found:
         logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
                        extra={"order_id": order.pk})

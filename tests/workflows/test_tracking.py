@@ -19,7 +19,7 @@ from notifications.models import Notification
 from orders.models import Order, Refund, TrackingEvent
 from orders.services import refund_create
 from orders.services.actions import RefundUnderWay
-from providers import simulation
+from providers import breakers, simulation
 from providers.models import GatewayCall, ProviderCall
 from providers.simulated import ShippingGateway
 from tests.tracking_events import ADDRESS_NOT_FOUND_ZIP, RETURN_TO_SENDER_ZIP, carrier_event, deliver, tracking_shown
@@ -183,3 +183,24 @@ def test_a_staff_refund_racing_the_parcels_return_refunds_once_and_restocks_once
     assert Refund.objects.filter(order=order).count() == 1
     assert GatewayCall.objects.filter(gateway="payment", operation="refund", order_id=order.pk).count() == 1
     assert stock("prod-001") == before
+
+
+def test_while_the_shipping_circuit_is_open_the_carrier_is_asked_later_and_later(customer, place_order, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 60, "TRACKING_ASK_MAX_SECONDS": 3600}
+    order = place_order(customer)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    while breakers.allow("shipping"):
+        breakers.failed("shipping", "down")
+    asked_at = []
+    for _ in range(3):
+        Schedule.objects.all().delete()
+        started = timezone.now()
+        assert pipeline_run(order.pk) == "shipped"
+        (again,) = Schedule.objects.filter(name__startswith=f"pipeline-order-{order.pk}-at-")
+        asked_at.append((again.next_run - started).total_seconds())
+
+    assert asked_at[0] >= 60 and asked_at[0] < asked_at[1] < asked_at[2], asked_at
+    assert not ProviderCall.objects.filter(order_id=order.pk, operation="tracking").exists()
+
+    breakers.circuit_close("shipping")  # the carrier answers again: the order is delivered
+    assert pipeline_run(order.pk) == "delivered"
