@@ -114,6 +114,21 @@ def test_an_exception_leaves_the_order_shipped_tells_the_customer_and_a_delivery
     assert shipped.number not in admin_client.get("/admin/orders/order/attention/").content.decode()
 
 
+def test_after_updates_out_of_order_the_customer_and_staff_read_the_same_latest_update(
+        shipped, client, customer, admin_client):
+    now = int(time.time())
+    deliver(client, carrier_event(shipped, "exception", description="Address not found", occurred_at=now))
+    deliver(client, carrier_event(shipped, "in_transit", description="Left the hub", occurred_at=now - 600))
+
+    client.force_login(customer)
+    page = client.get(f"/orders/{shipped.pk}/").content.decode()
+    attention = admin_client.get("/admin/orders/order/attention/").content.decode()
+
+    assert tracking_shown(client, shipped) == ["In transit", "Delivery problem"]  # as they happened
+    assert "The carrier could not deliver: Address not found." in page
+    assert "Address not found" in attention and shipped.tracking_number in attention
+
+
 def test_the_exception_email_goes_out(shipped, client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         deliver(client, carrier_event(shipped, "exception", description="Address not found"))
