@@ -209,9 +209,13 @@ class CarrierEvent:
 
 def carrier_event_parse(body: bytes) -> CarrierEvent:
     """The carrier's event in a webhook's body; EventMalformed (saying what is wrong) when it is
-    not JSON of the documented shape. An unknown `type` or `status` is not malformed: the caller
-    decides."""
+    not JSON of the documented shape. An unknown `status` is not malformed, nor is an unknown
+    `type` (its data is not read: the event comes back with the tracking fields empty); the
+    caller decides."""
     payload, data = _envelope(body)
+    if payload["type"] != TRACKING_UPDATED:
+        return CarrierEvent(id=payload["id"], type=payload["type"], created=payload["created"],
+                            order_id=data["order_id"], tracking_number="", status="", occurred_at=0)
     text = _texts(data, (("tracking_number", 64), ("status", 40), ("description", 200), ("location", 100)))
     if not text["tracking_number"] or not text["status"]:
         raise EventMalformed("data.tracking_number and data.status are required.")

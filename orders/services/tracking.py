@@ -134,9 +134,10 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
             if not order.tracking_number and order.state not in TERMINAL_STATES:
                 raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
             if not order.tracking_number or tracking_number != order.tracking_number:
-                why = (f"parcel {tracking_number} is not order {order.pk}'s "
-                       f"({order.tracking_number or 'no parcel yet'})")
-                return _ignore(update, order, tracking_number, via, why, warn=True)
+                said = f"parcel {tracking_number} is not order {order.pk}'s"
+                # The order's own parcel is for staff (its trace, the log), never echoed to the caller.
+                return _ignore(update, order, tracking_number, via, f"{said} ({order.tracking_number or 'no parcel yet'})",
+                               warn=True, said=said)
             if update.status not in TRACKING_STATUSES:
                 return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
                                warn=True)
@@ -210,13 +211,14 @@ def _record(update: TrackingUpdate, order: Order, tracking_number: str, via: str
 
 
 def _ignore(update: TrackingUpdate, order: Order, tracking_number: str, via: str, why: str, *,
-            warn: bool = False) -> WebhookAnswer:
-    """Keep the update as ignored for `why` and answer `ignored` with the reason; logged at WARNING
-    when it is not about this order's parcel (a carrier's mistake, or a forged order id)."""
+            warn: bool = False, said: str = "") -> WebhookAnswer:
+    """Keep the update as ignored for `why` (the order's trace, the log) and answer `ignored` with
+    `said` (what the caller may read; default `why`); logged at WARNING when it is not about this
+    order's parcel (a carrier's mistake, or a forged order id)."""
     _record(update, order, tracking_number, via, TrackingEvent.Outcome.IGNORED, note=why)
     (logger.warning if warn else logger.info)("tracking update %s (%s) ignored: %s", update.id, update.status, why,
                                               extra={"order_id": order.pk})
-    return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
+    return WebhookAnswer("ignored", f"ignored: {said or why}", order.pk, order.state)
 
 
 def _duplicate(update: TrackingUpdate, order: Order) -> WebhookAnswer:

@@ -1,5 +1,6 @@
 """POST /api/shipping/webhook: the carrier's signed tracking updates, applied once and only to the
 order whose parcel they are about; every refusal a 4xx that wrote nothing, and one WARNING line."""
+import json
 import logging
 import re
 import time
@@ -74,6 +75,7 @@ def test_an_update_about_another_orders_parcel_is_ignored_and_logged(shipped, or
 
     assert response.status_code == 200
     assert answer(response)["status"] == "ignored" and "1Z000OTHER" in answer(response)["detail"]
+    assert shipped.tracking_number not in response.content.decode()  # the order's own parcel is not echoed
     assert Order.objects.get(pk=shipped.pk).state == "shipped"
     assert Order.objects.get(pk=other.pk).state == "shipped"
     assert OrderEvent.objects.count() == events
@@ -193,6 +195,17 @@ def test_a_refused_delivery_writes_nothing_and_is_logged_and_counted(case, shipp
     assert (OrderEvent.objects.count(), TrackingEvent.objects.count()) == (events, 0)
     assert Order.objects.get(pk=shipped.pk).state == "shipped"
     assert _refused(code) == counted + 1
+
+
+def test_an_event_type_the_store_does_not_handle_is_answered_and_ignored(shipped, client):
+    body = json.dumps({"id": "trk_label_voided", "type": "label.voided", "created": int(time.time()),
+                       "data": {"order_id": shipped.pk}}).encode()
+
+    response = deliver(client, body)
+
+    assert response.status_code == 200, response.content
+    assert answer(response)["status"] == "ignored" and "label.voided" in answer(response)["detail"]
+    assert not TrackingEvent.objects.exists() and Order.objects.get(pk=shipped.pk).state == "shipped"
 
 
 def test_the_carriers_secret_is_its_own_and_derived_from_secret_key():
