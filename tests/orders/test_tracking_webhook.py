@@ -18,6 +18,7 @@ from orders.services import RefundLineRequest, refund_create
 from orders.states import Actor
 from providers.webhooks import SIGNATURE_HEADER, signature_header
 from store.errors import ValidationFailed
+from workflows.pipeline import RefundInFull
 from tests.tracking_events import WEBHOOK, answer, carrier_event, deliver, tracking_shown
 
 pytestmark = pytest.mark.django_db
@@ -283,3 +284,23 @@ def test_a_parcel_returned_after_a_staff_refund_goes_back_in_stock_once_and_the_
     assert _stock() == sold + order.lines.get().quantity
     trace = admin_client.get(f"/admin/orders/order/{order.pk}/trace/").content.decode()
     assert "stock returned" in trace
+
+
+def test_a_returned_order_after_a_partial_refund_says_the_same_total_on_the_page_and_in_the_email(
+        shipped, client, staff_api, customer):
+    line = shipped.lines.get()
+    assert staff_api.post(f"/api/orders/{shipped.pk}/refund", {
+        "reason": "One scratched", "lines": [{"lineId": line.pk, "quantity": 1}]}, format="json").status_code == 200
+    deliver(client, carrier_event(shipped, "returned_to_sender", description="Refused by recipient"))
+    client.force_login(customer)
+    returning = client.get(f"/orders/{shipped.pk}/").content.decode()
+
+    RefundInFull("Returned to sender").run(Order.objects.get(pk=shipped.pk))  # the pipeline's step
+
+    order = Order.objects.get(pk=shipped.pk)
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+    notice = Notification.objects.get(order=order, event_type="order.returned")
+    assert order.state == "returned" and order.refunded_amount == order.total
+    assert "your refund follows" in returning and "Estimated delivery" not in returning
+    assert f"${order.total} refunded in all" in page and f"${order.total} in all" in notice.body
+    assert "your refund follows" not in page and "Estimated delivery" not in page
