@@ -18,8 +18,8 @@ from orders.services import RefundLineRequest, refund_create
 from orders.states import Actor
 from providers.webhooks import SIGNATURE_HEADER, signature_header
 from store.errors import ValidationFailed
-from workflows.pipeline import RefundInFull
 from tests.tracking_events import WEBHOOK, answer, carrier_event, deliver, tracking_shown
+from workflows.pipeline import RefundInFull
 
 pytestmark = pytest.mark.django_db
 
