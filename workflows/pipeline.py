@@ -26,7 +26,7 @@ from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
-from orders.services.tracking import tracking_reconcile
+from orders.services.tracking import UNREACHABLE, tracking_reconcile
 from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
@@ -299,8 +299,14 @@ def tracking_ask_due(order: Order) -> datetime:
     timeout = settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"]
     asks = ProviderCall.objects.filter(order_id=order.pk, provider="shipping", operation="tracking",
                                        created_at__gte=order.updated_at).count()
-    wait = timeout if asks == 0 else min(max(timeout, 1) * 2 ** min(asks, 32), settings.PIPELINE["TRACKING_ASK_MAX_SECONDS"])
-    return order.updated_at + timedelta(seconds=wait)
+    return order.updated_at + timedelta(seconds=timeout if asks == 0 else _ask_wait(asks))
+
+
+def _ask_wait(times: int) -> float:
+    """Seconds to wait after `times` asks: PIPELINE["TRACKING_TIMEOUT_SECONDS"] (at least 1) doubled
+    each time, at most PIPELINE["TRACKING_ASK_MAX_SECONDS"]."""
+    return min(max(settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"], 1) * 2 ** min(times, 32),
+               settings.PIPELINE["TRACKING_ASK_MAX_SECONDS"])
 
 
 @dataclass(frozen=True)
@@ -308,7 +314,11 @@ class AwaitCarrier:
     """Wait for the carrier's tracking updates: its webhook (orders.services.tracking) fires
     `delivered` or `return_to_sender`. When it has been silent until `tracking_ask_due`, ask it
     (tracking_reconcile: the same updates, applied the same way) and, while the parcel is still
-    on its way, ask again later; a carrier that does not answer leaves the order shipped."""
+    on its way, ask again later; a carrier that does not answer leaves the order shipped.
+
+    An ask that got no answer (the shipping circuit open, a timeout) is counted on the order
+    (`step_failures`, until the carrier answers again) and the next one waits from now, longer
+    each time (_ask_wait), so an outage never has every shipped order asked at each pass."""
 
     def run(self, order: Order) -> Order | bool:
         due = tracking_ask_due(order)
@@ -318,7 +328,11 @@ class AwaitCarrier:
         check = tracking_reconcile(order_id=order.pk)
         if check.state != S.SHIPPED:
             return True
-        pipeline_schedule(order_id=order.pk, at=tracking_ask_due(Order.objects.get(pk=order.pk)))
+        order = Order.objects.get(pk=order.pk)
+        due = tracking_ask_due(order)
+        if check.found == UNREACHABLE:
+            due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order.step_failures))
+        pipeline_schedule(order_id=order.pk, at=due)
         return False
 
 
