@@ -40,7 +40,7 @@ MESSAGES = {
     ),
     "order.returned": ("Order {number} returned to us and refunded",
                        "The carrier could not deliver order {number} and returned it to us. We refunded "
-                       "${refunded} to your card; it may take a few days to show on your statement."),
+                       "${refunded} in all to your card; it may take a few days to show on your statement."),
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money}"),

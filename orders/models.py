@@ -108,12 +108,13 @@ def _refund_note(order, detail: dict) -> str:
 
 def _returned_note(order, detail: dict) -> str:
     why = detail.get("reason") or order.failure_reason
-    return "The carrier returned the parcel to the shop" + (f" · {why}" if why else "") + " · your refund follows"
+    follows = " · your refund follows" if order.state == S.RETURNING else ""
+    return "The carrier returned the parcel to the shop" + (f" · {why}" if why else "") + follows
 
 
 def _return_refunded_note(order, detail: dict) -> str:
-    amount = detail.get("amount") or order.refunded_amount
-    return f"The parcel is back at the shop · ${amount} refunded"
+    # Everything refunded on the order (an earlier partial refund too): what the e-mail says.
+    return f"The parcel is back at the shop · ${order.refunded_amount} refunded in all"
 
 
 def _stalled_note(order, detail: dict) -> str:

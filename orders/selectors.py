@@ -3,13 +3,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
 from orders.meaning import CANCELLED, FAILED, OMITTED, SKIPPED
-from orders.models import Order, OrderEvent, OrderLine, Refund, StaffNote
+from orders.models import Order, OrderEvent, OrderLine, Refund, StaffNote, TrackingEvent
 from orders.states import (
     TERMINAL_STATES,
     TIMELINE,
@@ -179,6 +179,42 @@ def order_payment_wait(*, order: Order, now: datetime | None = None) -> PaymentW
                        ask_every_minutes=ask_every, deadline=deadline, asking=now >= asks_from, overdue=now >= deadline)
 
 
+# --- The carrier's latest word ---------------------------------------------------------------
+
+
+def _latest_tracking(order_ref) -> QuerySet[TrackingEvent]:
+    """The updates applied to the order, the latest first: by when they happened at the carrier
+    (`occurred_at`; they may arrive out of order), then as received."""
+    return (TrackingEvent.objects.filter(order=order_ref, outcome=TrackingEvent.Outcome.APPLIED)
+            .order_by("-occurred_at", "-id"))
+
+
+def tracking_latest(*, order: Order) -> TrackingEvent | None:
+    """The carrier's latest update applied to `order` (the one rule the customer's page and
+    Needs attention read), None before any."""
+    return _latest_tracking(order).first()
+
+
+def with_latest_tracking(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """`orders` annotated with their latest applied tracking update (as `tracking_latest`):
+    `tracking_status`, `tracking_description`, `tracking_at` (None before any)."""
+    latest = _latest_tracking(OuterRef("pk"))
+    return orders.annotate(tracking_status=Subquery(latest.values("status")[:1]),
+                           tracking_description=Subquery(latest.values("description")[:1]),
+                           tracking_at=Subquery(latest.values("occurred_at")[:1]))
+
+
+def delivery_problem_orders() -> QuerySet[Order]:
+    """Shipped orders whose latest tracking update (`with_latest_tracking`) is an exception: the
+    carrier could not deliver the parcel and holds it."""
+    return with_latest_tracking(Order.objects.filter(state=OrderState.SHIPPED)).filter(tracking_status=EXCEPTION)
+
+
+def delivery_problem_q() -> Q:
+    """Q: the order is a delivery problem (`delivery_problem_orders`), for filters and aggregates."""
+    return Q(state=OrderState.SHIPPED) & Exists(delivery_problem_orders().filter(pk=OuterRef("pk")))
+
+
 # --- The order page's processing timeline ------------------------------------------------
 
 @dataclass(frozen=True)
@@ -333,10 +369,12 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
         under_way.note = waiting
 
     delivery = stages["delivered"]
+    delivery.updates.sort(key=lambda update: update.at)  # as they happened: the carrier's may arrive out of order
     if delivery.status in ("pending", "current") and order.estimated_delivery:
         delivery.note = f"Estimated {date_format(order.estimated_delivery, 'M j, Y')}"
-    if order.state == OrderState.SHIPPED and delivery.updates and delivery.updates[-1].status == EXCEPTION:
-        delivery.note = (f"The carrier could not deliver: {delivery.updates[-1].description or 'a delivery problem'}. "
+    latest = tracking_latest(order=order) if order.state == OrderState.SHIPPED and delivery.updates else None
+    if latest is not None and latest.status == EXCEPTION:
+        delivery.note = (f"The carrier could not deliver: {latest.description or 'a delivery problem'}. "
                          "The shop will contact you.")
     return [stage for key, stage in stages.items() if key in seen]
 

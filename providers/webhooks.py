@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import json
 import time
+import unicodedata
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
@@ -75,6 +76,14 @@ def _digest(secret: str, timestamp: int | str, body: bytes) -> str:
     return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
+def _hex_digest(value: str) -> bool:
+    """Whether `value` could be a SHA-256 hex digest: 64 ASCII lowercase hex digits."""
+    return len(value) == 64 and set(value) <= _HEX
+
+
 def signature_header(body: bytes, *, timestamp: int | None = None, secret: str | None = None) -> str:
     """The `Store-Signature` value for `body` signed at `timestamp` (unix seconds, default now) with
     `secret` (default the payment provider's)."""
@@ -111,7 +120,8 @@ def signature_verify(body: bytes, header: str | None, *, now: float | None = Non
         raise SignatureRefused(f"The signature's timestamp is {int(-age)} s in the future (at most {tolerance} s).",
                                code="stale_signature")
     expected = _digest(secret or settings.PAYMENT_WEBHOOK_SECRET, timestamp, body)
-    if not any(hmac.compare_digest(expected, signature) for signature in signatures):
+    # compare_digest raises on non-ASCII text: only a well-formed candidate is compared.
+    if not any(_hex_digest(signature) and hmac.compare_digest(expected, signature) for signature in signatures):
         raise SignatureRefused("The signature does not match the body.", code="bad_signature")
     return int(timestamp)
 
@@ -126,10 +136,10 @@ def _envelope(body: bytes) -> tuple[dict, dict]:
         raise EventMalformed('The body is not an event {"id", "type", "created", "data": {...}}.')
     data = payload["data"]
     event_id, event_type, created, order_id = payload.get("id"), payload.get("type"), payload.get("created"), data.get("order_id")
-    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
-        raise EventMalformed("The event's id is missing or not a string of at most 64 characters.")
-    if not isinstance(event_type, str) or not event_type:
-        raise EventMalformed("The event's type is missing.")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64 or not _printable(event_id):
+        raise EventMalformed("The event's id is missing or not a string of at most 64 printable characters.")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 40 or not _printable(event_type):
+        raise EventMalformed("The event's type is missing or not a string of at most 40 printable characters.")
     if not _unix_seconds(created):
         raise EventMalformed("The event's created time is not unix seconds.")
     if isinstance(order_id, bool) or not isinstance(order_id, int) or not 0 < order_id < 2**63:
@@ -137,16 +147,26 @@ def _envelope(body: bytes) -> tuple[dict, dict]:
     return payload, data
 
 
+# Year 3000: far past any real event, well inside what datetime (and the database) can hold.
+_LATEST_UNIX_SECONDS = 32503680000
+
+
 def _unix_seconds(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < 2**40
+    return not isinstance(value, bool) and isinstance(value, int) and 0 <= value < _LATEST_UNIX_SECONDS
+
+
+def _printable(value: str) -> bool:
+    """No control character (NUL, which PostgreSQL refuses to store, newlines…) nor lone surrogate
+    (not encodable): what an id or a provider's words never hold."""
+    return not any(unicodedata.category(char) in ("Cc", "Cs") for char in value)
 
 
 def _texts(data: dict, limits: tuple[tuple[str, int], ...]) -> dict[str, str]:
     text = {}
     for name, limit in limits:
         value = data.get(name, "")
-        if not isinstance(value, str) or len(value) > limit:
-            raise EventMalformed(f"data.{name} is not a string of at most {limit} characters.")
+        if not isinstance(value, str) or len(value) > limit or not _printable(value):
+            raise EventMalformed(f"data.{name} is not a string of at most {limit} printable characters.")
         text[name] = value
     return text
 
@@ -189,9 +209,13 @@ class CarrierEvent:
 
 def carrier_event_parse(body: bytes) -> CarrierEvent:
     """The carrier's event in a webhook's body; EventMalformed (saying what is wrong) when it is
-    not JSON of the documented shape. An unknown `type` or `status` is not malformed: the caller
-    decides."""
+    not JSON of the documented shape. An unknown `status` is not malformed, nor is an unknown
+    `type` (its data is not read: the event comes back with the tracking fields empty); the
+    caller decides."""
     payload, data = _envelope(body)
+    if payload["type"] != TRACKING_UPDATED:
+        return CarrierEvent(id=payload["id"], type=payload["type"], created=payload["created"],
+                            order_id=data["order_id"], tracking_number="", status="", occurred_at=0)
     text = _texts(data, (("tracking_number", 64), ("status", 40), ("description", 200), ("location", 100)))
     if not text["tracking_number"] or not text["status"]:
         raise EventMalformed("data.tracking_number and data.status are required.")

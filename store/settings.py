@@ -468,6 +468,8 @@ STORE_ATTENTION_STUCK_MINUTES = env_int("STORE_ATTENTION_STUCK_MINUTES", 30, min
 # ... and an order whose payment or shipment failed for this many days after it ended, until
 # staff dismiss it or the customer places it again.
 STORE_ATTENTION_FAILED_DAYS = env_int("STORE_ATTENTION_FAILED_DAYS", 7, minimum=1)
+# A shipped order with no news of its parcel for this long is listed under "Needs attention".
+STORE_ATTENTION_CARRIER_SILENT_DAYS = env_int("STORE_ATTENTION_CARRIER_SILENT_DAYS", 5, minimum=1)
 if STORE_ATTENTION_FAILED_DAYS > 366:
     raise ImproperlyConfigured(f"STORE_ATTENTION_FAILED_DAYS is at most 366, not {STORE_ATTENTION_FAILED_DAYS}.")
 STORE_MAX_ORDER_LINES = 50

@@ -331,6 +331,8 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
         "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,
+        # Only while the parcel is on its way: not once it came back, nor for an order refunded meanwhile.
+        "estimated_delivery": order.estimated_delivery if order.state == OrderState.SHIPPED else None,
         "is_terminal": order.state in TERMINAL_STATES,
         "version": selectors.order_version_of(order=order),
         "poll_every": backoff[0],

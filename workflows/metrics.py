@@ -16,6 +16,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from orders.models import Order
+from orders.selectors import delivery_problem_q
 from orders.states import TERMINAL_STATES, WORKING_STATES, OrderState
 from workflows.models import Hold
 from workflows.policy.selectors import policy_current
@@ -68,9 +69,10 @@ class OrdersByStateCollector:
     `store_order_state_oldest_seconds{state, group}`: how long the order longest in each state
     that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
     as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
-    has yet to confirm (it may wait its confirmation timeout) and counts a shipped order from the
-    end of its wait for the carrier's news (the current workflow version's `tracking.timeoutSeconds`,
-    times TRACKING_WAIT_SCALE, then the longest wait between two asks, `tracking.askMaxSeconds`).
+    has yet to confirm (it may wait its confirmation timeout) and a parcel the carrier could not
+    deliver (listed under Needs attention), and counts a shipped order from the end of its wait for
+    the carrier's news (the current workflow version's `tracking.timeoutSeconds`, times
+    TRACKING_WAIT_SCALE, then the longest wait between two asks, `tracking.askMaxSeconds`).
     `group` is "working" (the pipeline owes it a step) or
     "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
     BY per scrape.
@@ -94,7 +96,8 @@ class OrdersByStateCollector:
 
     def collect(self):
         try:
-            overdue = ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
+            # A delivery problem is in Needs attention already: a person acts on it, nobody is paged.
+            overdue = ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False) & ~delivery_problem_q()
             rows = {state: (n, oldest) for state, n, oldest in Order.objects.order_by().values("state")
                     .annotate(n=Count("id"), oldest=Min("updated_at", filter=overdue))
                     .values_list("state", "n", "oldest")}

@@ -29,7 +29,7 @@ from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
-from orders.services.tracking import tracking_reconcile
+from orders.services.tracking import UNREACHABLE, tracking_reconcile
 from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
@@ -318,8 +318,16 @@ def tracking_ask_due(order: Order) -> datetime:
     timeout = policy.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
     asks = ProviderCall.objects.filter(order_id=order.pk, provider="shipping", operation="tracking",
                                        created_at__gte=order.updated_at).count()
-    wait = timeout if asks == 0 else min(max(timeout, 1) * 2 ** min(asks, 32), policy.tracking_ask_max)
-    return order.updated_at + timedelta(seconds=wait)
+    return order.updated_at + timedelta(seconds=timeout if asks == 0 else _ask_wait(order, asks))
+
+
+def _ask_wait(order: Order, times: int) -> float:
+    """Seconds to wait after `times` asks about `order`'s parcel: its workflow version's
+    `tracking.timeoutSeconds` times PIPELINE["TRACKING_WAIT_SCALE"] (at least 1) doubled each
+    time, at most `tracking.askMaxSeconds`."""
+    policy = policy_for_order(order)
+    return min(max(policy.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"], 1) * 2 ** min(times, 32),
+               policy.tracking_ask_max)
 
 
 @dataclass(frozen=True)
@@ -327,7 +335,11 @@ class AwaitCarrier:
     """Wait for the carrier's tracking updates: its webhook (orders.services.tracking) fires
     `delivered` or `return_to_sender`. When it has been silent until `tracking_ask_due`, ask it
     (tracking_reconcile: the same updates, applied the same way) and, while the parcel is still
-    on its way, ask again later; a carrier that does not answer leaves the order shipped."""
+    on its way, ask again later; a carrier that does not answer leaves the order shipped.
+
+    An ask that got no answer (the shipping circuit open, a timeout) is counted on the order
+    (`step_failures`, until the carrier answers again) and the next one waits from now, longer
+    each time (_ask_wait), so an outage never has every shipped order asked at each pass."""
 
     def run(self, order: Order) -> Order | bool:
         due = tracking_ask_due(order)
@@ -337,7 +349,11 @@ class AwaitCarrier:
         check = tracking_reconcile(order_id=order.pk)
         if check.state != S.SHIPPED:
             return True
-        pipeline_schedule(order_id=order.pk, at=tracking_ask_due(Order.objects.get(pk=order.pk)))
+        order = Order.objects.get(pk=order.pk)
+        due = tracking_ask_due(order)
+        if check.found == UNREACHABLE:
+            due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order, order.step_failures))
+        pipeline_schedule(order_id=order.pk, at=due)
         return False
 
 

@@ -19,10 +19,13 @@ def pipeline_enqueue(*, order_id: int) -> bool:
                           task_name=f"pipeline-order-{order_id}", group="pipeline")
 
 
+SCHEDULE_PREFIX = "pipeline-order-"  # a scheduled run's name: <prefix><order id>-at-<when>
+
+
 def pipeline_schedule(*, order_id: int, at: datetime) -> None:
     """Run the pipeline for the order at `at` (a one-off django-q2 schedule, carrying the request id,
     deleted once it ran); once per order and second, however often it is asked for."""
-    name = f"pipeline-order-{order_id}-at-{at:%Y%m%d%H%M%S}"
+    name = f"{SCHEDULE_PREFIX}{order_id}-at-{at:%Y%m%d%H%M%S}"
     if Schedule.objects.filter(name=name).exists():
         return
     schedule(

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Q
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -20,7 +21,7 @@ from workflows.delivery import send_inline
 from workflows.models import WorkflowVersion
 from workflows.pipeline import pipeline_advance
 from workflows.policy.selectors import policy_current
-from workflows.queueing import pipeline_enqueue
+from workflows.queueing import SCHEDULE_PREFIX, pipeline_enqueue
 from workflows.review.holds import holds_expire
 
 logger = logging.getLogger("workflows.tasks")
@@ -48,6 +49,7 @@ SWEEPER_SCHEDULE = "sweep-stuck-orders"  # made by migration workflows/0002
 
 
 RECONCILE_SCHEDULE = "reconcile-pending-payments"  # made by migration workflows/0007
+SHIPPED_SWEEP_BATCH = 100  # shipped orders whose scheduled run was lost, re-run per sweep
 RECONCILE_BATCH = 200  # orders asked about per run, oldest first (one provider call each)
 
 
@@ -88,16 +90,28 @@ def payments_reconcile(*, now: datetime | None = None) -> int:
 
 def stuck_orders(*, now: datetime | None = None, older_than: float | None = None):
     """Orders sitting in a working state for longer than `older_than` seconds (default
-    PIPELINE['STUCK_AFTER_SECONDS']), oldest first; a shipped order only once the store should
-    have asked the carrier about it (the current workflow version's `tracking.timeoutSeconds`
-    without news, times PIPELINE['TRACKING_WAIT_SCALE'])."""
+    PIPELINE['STUCK_AFTER_SECONDS']), oldest first. Not shipped orders: they wait for the carrier
+    for days by design, each run scheduling its next (`shipped_unscheduled` finds those whose
+    schedule was lost)."""
     now = now or timezone.now()
     threshold = timedelta(seconds=settings.PIPELINE["STUCK_AFTER_SECONDS"] if older_than is None else older_than)
-    silence = timedelta(seconds=policy_current().tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"])
-    stuck = Q(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
-    # A shipped order legitimately waits for the carrier's news first (its run then asks the carrier, once due).
-    late = Q(state=OrderState.SHIPPED, updated_at__lt=now - threshold - silence)
-    return Order.objects.filter(stuck | late).order_by("updated_at").values_list("pk", flat=True)
+    return (Order.objects.filter(state__in=WORKING_STATES - {OrderState.SHIPPED}, updated_at__lt=now - threshold)
+            .order_by("updated_at").values_list("pk", flat=True))
+
+
+def shipped_unscheduled(*, now: datetime | None = None):
+    """Shipped orders without news for the current workflow version's `tracking.timeoutSeconds`
+    (times PIPELINE['TRACKING_WAIT_SCALE']) + PIPELINE['STUCK_AFTER_SECONDS'] that have no
+    pipeline run scheduled (workflows.queueing.pipeline_schedule's one-off schedule: a worker died
+    between the run that was due and the one it would have scheduled), oldest first. An order of
+    another version found early is harmless: its run schedules its own next ask."""
+    now = now or timezone.now()
+    silence = timedelta(seconds=policy_current().tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
+                        + settings.PIPELINE["STUCK_AFTER_SECONDS"])
+    scheduled = Schedule.objects.filter(name__startswith=Concat(
+        Value(SCHEDULE_PREFIX), Cast(OuterRef("pk"), CharField()), Value("-at-")))
+    return (Order.objects.filter(state=OrderState.SHIPPED, updated_at__lt=now - silence)
+            .exclude(Exists(scheduled)).order_by("updated_at").values_list("pk", flat=True))
 
 
 def _redrive(order_ids: list[int], *, log_each: bool = True) -> int:
@@ -115,7 +129,9 @@ def sweep_stuck_orders() -> int:
     outbox.outbox_relay()
     notifications_resend()
     holds_expire()
-    return _redrive(list(stuck_orders()[:1000]))
+    # Shipped orders in their own small batch: thousands of parcels on their way never crowd out
+    # the orders stuck mid-pipeline.
+    return _redrive(list(stuck_orders()[:1000]) + list(shipped_unscheduled()[:SHIPPED_SWEEP_BATCH]))
 
 
 def orders_redrive() -> int:

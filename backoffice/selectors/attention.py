@@ -16,7 +16,8 @@ from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subqu
 from django.utils import timezone
 from django_q.models import Failure
 
-from orders.models import Order, OrderEvent, PaymentWebhookEvent, TrackingEvent
+from orders.models import Order, OrderEvent, PaymentWebhookEvent
+from orders.selectors import delivery_problem_orders, with_latest_tracking
 from orders.services.dismissal import DISMISSED
 from orders.states import (
     PAYMENT_FAILED_ENDINGS,
@@ -27,7 +28,7 @@ from orders.states import (
     OrderState,
     meaning,
 )
-from providers.base import EXCEPTION
+from providers.base import EXCEPTION, TRACKING_STATUSES
 from workflows.confirmation import duration_text
 from workflows.policy.selectors import policy_current
 from workflows.tasks import pipeline_run
@@ -172,24 +173,35 @@ def unwanted_charges(*, now: datetime | None = None, shown: int = 50) -> list[Pa
 
 def delivery_problems() -> QuerySet[Order]:
     """Shipped orders whose parcel the carrier could not deliver: its latest tracking update on the
-    order is an exception (address not found…); the oldest problem first, each with `problem` (the
-    carrier's words) and `problem_at`. A later update (delivered, returned, on its way again)
-    takes the order off. One query."""
-    latest = (TrackingEvent.objects.filter(order=OuterRef("pk"), outcome=TrackingEvent.Outcome.APPLIED)
-              .order_by("-occurred_at", "-id"))
-    return (Order.objects.select_related("owner").filter(state=OrderState.SHIPPED)
-            .annotate(problem_status=Subquery(latest.values("status")[:1]),
-                      problem=Subquery(latest.values("description")[:1]),
-                      problem_at=Subquery(latest.values("occurred_at")[:1]))
-            .filter(problem_status=EXCEPTION).order_by("problem_at", "id"))
+    order (orders.selectors.delivery_problem_orders) is an exception (address not found…); the
+    oldest problem first, each with `problem` (the carrier's words) and `problem_at`. A later
+    update (delivered, returned, on its way again) takes the order off. One query."""
+    return (delivery_problem_orders().select_related("owner")
+            .annotate(problem=F("tracking_description"), problem_at=F("tracking_at")).order_by("problem_at", "id"))
+
+
+def carrier_silent_since(now: datetime | None = None) -> datetime:
+    """Shipped orders without news from the carrier since this moment are listed (STORE_ATTENTION_CARRIER_SILENT_DAYS)."""
+    return (now or timezone.now()) - timedelta(days=settings.STORE_ATTENTION_CARRIER_SILENT_DAYS)
+
+
+def carrier_silent(*, now: datetime | None = None) -> QuerySet[Order]:
+    """Shipped orders with no news of their parcel for more than STORE_ATTENTION_CARRIER_SILENT_DAYS
+    (`updated_at`: shipping, or the carrier's latest update), whether the carrier does not answer
+    or does not know the tracking number; delivery problems are listed on their own. The longest
+    silent first, each with `tracking_status` (its latest update, None before any). One query."""
+    return (with_latest_tracking(Order.objects.select_related("owner")
+                                 .filter(state=OrderState.SHIPPED, updated_at__lt=carrier_silent_since(now)))
+            .filter(Q(tracking_status__isnull=True) | Q(tracking_status__in=set(TRACKING_STATUSES) - {EXCEPTION}))
+            .order_by("updated_at", "id"))
 
 
 def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[AttentionSection]:
     """What a person must look at now, at most `shown` per section: held orders, failed payments and
     shipments (still to retry, and those that ended lately), payments whose confirmation was lost,
-    parcels the carrier could not deliver, orders stuck in a working state, unsettled failed
-    tasks, orders a provider outage stalled, approvals of charges no order wanted. Ten queries
-    (nine while no failed task names an order)."""
+    parcels the carrier could not deliver or has been silent about, orders stuck in a working
+    state, unsettled failed tasks, orders a provider outage stalled, approvals of charges no order
+    wanted. Eleven queries (ten while no failed task names an order)."""
     base = Order.objects.select_related("owner").order_by("updated_at", "id")
     # A shipped order waits for the carrier by design (the pipeline asks it when it stays silent;
     # a delivery problem is listed on its own), and a pending payment for the bank (listed on its
@@ -200,6 +212,7 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
              & ~Q(state=OrderState.PAYING, charge_pending_since__isnull=False)
              & ~Q(state__in=(OrderState.PAYMENT_FAILED, OrderState.SHIP_FAILED)))  # listed as failed
     days = settings.STORE_ATTENTION_FAILED_DAYS
+    silent = settings.STORE_ATTENTION_CARRIER_SILENT_DAYS
     current = policy_current()
     every = current.reconcile_every_minutes
     return [
@@ -239,6 +252,13 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
             "tracking number. The order leaves this list once the carrier delivers the parcel or returns it "
             "(a returned parcel's order is refunded by itself).",
             orders=list(delivery_problems()[:shown]),
+        ),
+        AttentionSection(
+            "silent", f"Carrier silent or parcel unknown for more than {silent} day{'s' if silent != 1 else ''}",
+            "The carrier has sent no news of the parcel, or answers that it does not know its tracking number. "
+            "Ask the carrier about it, quoting the tracking number; if the parcel is lost, refund the customer "
+            "(or send the order again) and tell them. The order leaves this list with the carrier's next update.",
+            orders=list(carrier_silent(now=now)[:shown]),
         ),
         AttentionSection(
             "stuck", "Stuck in a working state",

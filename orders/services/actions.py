@@ -14,9 +14,12 @@ from orders.signals import order_event
 from orders.states import (
     CANCELLABLE_STATES,
     FULL_REFUND_TRANSITION,
+    REFUNDABLE_STATES,
     TRANSITIONS,
     WORKING_STATES,
     Actor,
+    OrderState,
+    StockStatus,
     meaning,
     transitions_from,
 )
@@ -183,6 +186,20 @@ def _items_text(chosen: list[tuple[OrderLine, int]]) -> str:
     return ", ".join(f"{quantity} × {line.name}" for line, quantity in chosen)
 
 
+class RefundUnderWay(TransitionRefused):
+    code = "refund_under_way"
+
+
+def _staff_may_refund(order: Order) -> None:
+    """Staff (and the API) refund only where the order page offers it: the states the `refund`
+    transition leaves. A returned parcel's refund is the pipeline's (RefundUnderWay, 409)."""
+    if order.state == OrderState.RETURNING:
+        raise RefundUnderWay(f"Order {order.number} came back to the shop: the store is refunding what is left "
+                             "in full itself. Nothing was refunded.")
+    if order.state not in REFUNDABLE_STATES:
+        raise TransitionRefused(f"Order {order.number} cannot be refunded while {order.state}.")
+
+
 def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
     idempotency_key: str = "", lines: Sequence[RefundLineRequest] = (), restock: bool = False,
@@ -200,7 +217,10 @@ def refund_create(
     (orders.states.FULL_REFUND_TRANSITION: `refund`, which releases the units still reserved when
     nothing shipped; `return_refunded` for a parcel the carrier returned); a partial refund leaves the state and the
     customer is told the amount and the items. Staff cannot refund their own orders
-    (PermissionRefused).
+    (PermissionRefused), and refund only in the states the order page offers it
+    (REFUNDABLE_STATES; TransitionRefused, 409): a returned parcel's refund is the pipeline's
+    (RefundUnderWay, 409). Units already back in stock (returned by the carrier, or released)
+    are never restocked again (ValidationFailed).
 
     Idempotent by key, as order placement is: the same `idempotency_key` on the same order
     returns the first refund (created=False) without paying again, also when the requests
@@ -234,6 +254,12 @@ def refund_create(
         refundable = locked.refundable_amount
         if refundable <= 0:
             raise TransitionRefused(f"Order {locked.number} has nothing left to refund.")
+        if actor_kind != Actor.SYSTEM:
+            _staff_may_refund(locked)
+        if restock and locked.stock_status in (StockStatus.RETURNED, StockStatus.RELEASED):
+            raise ValidationFailed(
+                f"The units of order {locked.number} are back in stock already; refund them without returning "
+                "them to stock.", fields={"restock": "The units are back in stock already."})
         chosen = _refund_lines(locked, lines) if lines else []
         if chosen:
             worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))

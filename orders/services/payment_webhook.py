@@ -132,9 +132,8 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
                 return _duplicate(event, order)
             holder = charge_holder(key=event.key, references=(event.reference,), exclude=order.pk)
             if holder is not None:
-                why = (f"charge {event.key or '(no key)'} ({event.reference or 'no reference'}) is order {holder}'s, "
-                       f"not order {order.pk}'s")
-                return _ignore(event, order, why)
+                said = f"charge {event.key or '(no key)'} ({event.reference or 'no reference'}) is not order {order.pk}'s"
+                return _ignore(event, order, f"{said}: it is order {holder}'s", said=said)
             unwanted = event.type == APPROVED and not _wanted(event, order)
             if order.state != OrderState.PAYING:
                 _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=f"order is {order.state}",
@@ -142,14 +141,12 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
                 _log_ignored(event, order, unwanted=unwanted)
                 return WebhookAnswer("ignored", f"ignored: order is {order.state}", order.pk, order.state)
             if event.key != order.charge_key:
-                why = (f"charge {event.key or '(no key)'} is not the charge order {order.pk} waits for "
-                       f"({order.charge_key})")
-                return _ignore(event, order, why, unwanted=unwanted)
+                said = f"charge {event.key or '(no key)'} is not the charge order {order.pk} waits for"
+                return _ignore(event, order, f"{said} ({order.charge_key})", unwanted=unwanted, said=said)
             pending = order.charge_pending_reference
             if pending and event.reference != pending:
-                why = (f"reference {event.reference or '(none)'} is not the reference of charge {order.charge_key} "
-                       f"({pending})")
-                return _ignore(event, order, why)
+                said = f"reference {event.reference or '(none)'} is not the reference of the charge order {order.pk} waits for"
+                return _ignore(event, order, f"{said} (charge {order.charge_key}: {pending})", said=said)
             if event.type == APPROVED:
                 name, arguments = "payment_approved", {"transaction_id": event.reference}
             else:
@@ -191,13 +188,15 @@ def _unconfirmed(event: PaymentEvent, order: Order, status: ChargeStatus | None)
     return ""
 
 
-def _ignore(event: PaymentEvent, order: Order, why: str, *, unwanted: bool = False) -> WebhookAnswer:
-    """Keep the event as ignored for `why`, log it at WARNING and answer `ignored` with the reason."""
+def _ignore(event: PaymentEvent, order: Order, why: str, *, unwanted: bool = False, said: str = "") -> WebhookAnswer:
+    """Keep the event as ignored for `why` (the order's trace), log it at WARNING and answer
+    `ignored` with `said` (default `why`): another order's id or this order's own charge is for
+    staff, never echoed to the caller."""
     _record(event, order, PaymentWebhookEvent.Outcome.IGNORED, note=why, unwanted=unwanted)
     logger.warning("payment webhook event %s (%s) ignored: %s%s", event.id, event.type, why,
                    "; its approval is refunded at the provider if real" if unwanted else "",
                    extra={"order_id": order.pk})
-    return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
+    return WebhookAnswer("ignored", f"ignored: {said or why}", order.pk, order.state)
 
 
 def _wanted(event: PaymentEvent, order: Order) -> bool:

@@ -16,7 +16,9 @@ order whose parcel it is about (its tracking number) and only while the order is
 `in_transit`, `out_for_delivery` and `exception` are recorded as an OrderEvent of their own
 (EVENT_OF_STATUS: the customer's timeline, the staff's trace, the webhooks' outbox) and leave
 the order shipped: one whose latest update is an exception is listed under Needs attention. An
-update after the order left `shipped` (delivered, returned, refunded) is kept, ignored for state.
+update after the order left `shipped` (delivered, returned, refunded) is kept, ignored for state;
+but a parcel returned to sender after that (staff refunded it meanwhile) still puts its units
+not restocked yet back in stock, once, and the order's trace says so.
 """
 import logging
 from dataclasses import dataclass
@@ -30,9 +32,10 @@ from django.utils import timezone
 from orders import metrics
 from orders.models import Order, OrderEvent, TrackingEvent
 from orders.services.payment_webhook import WebhookAnswer
-from orders.services.transitions import order_ready_on_commit, order_transition
+from orders.services.transitions import order_ready_on_commit, order_step_failed, order_transition
 from orders.signals import order_event
-from orders.states import TERMINAL_STATES, OrderState
+from orders.states import TERMINAL_STATES, OrderState, StockStatus
+from orders.stock import stock_returned
 from orders.workflow import tracking_lookup_timeout
 from providers import breakers, registry
 from providers.base import (
@@ -132,13 +135,16 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
             if not order.tracking_number and order.state not in TERMINAL_STATES:
                 raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
             if not order.tracking_number or tracking_number != order.tracking_number:
-                why = (f"parcel {tracking_number} is not order {order.pk}'s "
-                       f"({order.tracking_number or 'no parcel yet'})")
-                return _ignore(update, order, tracking_number, via, why, warn=True)
+                said = f"parcel {tracking_number} is not order {order.pk}'s"
+                # The order's own parcel is for staff (its trace, the log), never echoed to the caller.
+                return _ignore(update, order, tracking_number, via, f"{said} ({order.tracking_number or 'no parcel yet'})",
+                               warn=True, said=said)
             if update.status not in TRACKING_STATUSES:
                 return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
                                warn=True)
             if order.state != OrderState.SHIPPED:
+                if update.status == RETURNED_TO_SENDER and order.stock_status == StockStatus.SOLD:
+                    return _late_return(update, order, tracking_number, via)
                 return _ignore(update, order, tracking_number, via, f"order is {order.state}")
             name = TRANSITION_OF_STATUS.get(update.status, "")
             # Kept before what it fires, so the order's trace reads cause, then effect.
@@ -163,6 +169,22 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
     log("tracking update %s of order %s: %s%s", update.id, order.pk, update.status,
         f" ({update.description})" if update.status == EXCEPTION else "", extra={"order_id": order.pk})
     return WebhookAnswer("processed", f"{update.status}: order is {order.state}", order.pk, order.state)
+
+
+def _late_return(update: TrackingUpdate, order: Order, tracking_number: str, via: str) -> WebhookAnswer:
+    """The parcel of an order that already left `shipped` (refunded by staff, say) came back: its
+    units not restocked yet go back to stock, once (stock_status RETURNED, under the row lock the
+    caller holds), and the order's trace says so; its state and money stay as they are."""
+    _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED,
+            note=f"order is {order.state}: its units went back to stock")
+    stock_returned(order=order)
+    Order.objects.filter(pk=order.pk).update(stock_status=StockStatus.RETURNED, updated_at=timezone.now())
+    OrderEvent.objects.create(order=order, source_state=order.state, target_state=order.state,
+                              detail={**_detail(update, via), "stock": "returned"}, request_id=request_id_var.get() or "")
+    logger.warning("tracking update %s: parcel of %s order %s came back; its units went back to stock", update.id,
+                   order.state, order.pk, extra={"order_id": order.pk})
+    return WebhookAnswer("processed", f"{update.status}: order is {order.state}; its units are back in stock",
+                         order.pk, order.state)
 
 
 def _detail(update: TrackingUpdate, via: str) -> dict:
@@ -190,13 +212,14 @@ def _record(update: TrackingUpdate, order: Order, tracking_number: str, via: str
 
 
 def _ignore(update: TrackingUpdate, order: Order, tracking_number: str, via: str, why: str, *,
-            warn: bool = False) -> WebhookAnswer:
-    """Keep the update as ignored for `why` and answer `ignored` with the reason; logged at WARNING
-    when it is not about this order's parcel (a carrier's mistake, or a forged order id)."""
+            warn: bool = False, said: str = "") -> WebhookAnswer:
+    """Keep the update as ignored for `why` (the order's trace, the log) and answer `ignored` with
+    `said` (what the caller may read; default `why`); logged at WARNING when it is not about this
+    order's parcel (a carrier's mistake, or a forged order id)."""
     _record(update, order, tracking_number, via, TrackingEvent.Outcome.IGNORED, note=why)
     (logger.warning if warn else logger.info)("tracking update %s (%s) ignored: %s", update.id, update.status, why,
                                               extra={"order_id": order.pk})
-    return WebhookAnswer("ignored", f"ignored: {why}", order.pk, order.state)
+    return WebhookAnswer("ignored", f"ignored: {said or why}", order.pk, order.state)
 
 
 def _duplicate(update: TrackingUpdate, order: Order) -> WebhookAnswer:
@@ -239,13 +262,16 @@ def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
 def tracking_reconcile(*, order_id: int) -> TrackingCheck:
     """Ask the carrier about shipped order `order_id`'s parcel and apply every update it has that
     the store has not (oldest first; as the webhook would). Never raises for the carrier: no
-    answer is UNREACHABLE and changes nothing."""
+    answer is UNREACHABLE and changes nothing but the count of unanswered asks (`step_failures`,
+    set back to 0 by the next answer)."""
     order = Order.objects.get(pk=order_id)
     if order.state != OrderState.SHIPPED or not order.tracking_number:
         return TrackingCheck(NOTHING, 0, order.state)
     answer = parcel_tracking_ask(order)
-    if answer is None:
+    if answer is None:  # counted (step_failures) until the carrier answers: the next ask waits longer
+        order_step_failed(order_id=order.pk, state=OrderState.SHIPPED)
         return TrackingCheck(UNREACHABLE, 0, order.state)
+    Order.objects.filter(pk=order.pk, state=OrderState.SHIPPED, step_failures__gt=0).update(step_failures=0)
     if not answer.found:
         logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
                        extra={"order_id": order.pk})

@@ -89,7 +89,7 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
     failed_task(with_task)
 
     assert rows(client) == {"held": {held.number}, "failed": {declined.number}, "ended": set(),
-                            "confirmation": set(), "delivery": set(), "stuck": {stuck.number},
+                            "confirmation": set(), "delivery": set(), "silent": set(), "stuck": {stuck.number},
                             "tasks": {with_task.number}, "delayed": {delayed.number}, "unwanted": set()}
     html = client.get(ATTENTION).content.decode()
     assert f'aria-label="Approve order {held.number}"' in html
@@ -108,7 +108,7 @@ def test_each_category_is_listed_and_empties_as_it_is_handled(superuser_client, 
     assert texts(response)[-1] == f"Order {with_task.number} cancelled: it is now cancelled."
 
     assert rows(client) == {"held": set(), "failed": set(), "ended": set(), "confirmation": set(), "delivery": set(),
-                            "stuck": set(), "tasks": set(), "delayed": set(), "unwanted": set()}
+                            "silent": set(), "stuck": set(), "tasks": set(), "delayed": set(), "unwanted": set()}
     assert "Nothing needs attention now." in client.get(ATTENTION).content.decode()
 
 
@@ -413,7 +413,7 @@ def test_check_with_the_provider_from_needs_attention_comes_back_with_what_it_fo
 # --- Cost --------------------------------------------------------------------------------------
 
 
-def test_needs_attention_takes_ten_queries_whatever_it_lists(order_in, django_assert_num_queries, settings):
+def test_needs_attention_takes_eleven_queries_whatever_it_lists(order_in, django_assert_num_queries, settings):
     for n in range(2):
         problem = order_in("shipped")
         tracking_update_apply(order_id=problem.pk, tracking_number=problem.tracking_number, via="webhook",
@@ -425,13 +425,33 @@ def test_needs_attention_takes_ten_queries_whatever_it_lists(order_in, django_as
         failed_task(stalled(order_in, "paying", "payment"))
         stuck = order_in("new")
         Order.objects.filter(pk=stuck.pk).update(updated_at=F("updated_at") - timedelta(hours=2))
+        silent = order_in("shipped")
+        Order.objects.filter(pk=silent.pk).update(updated_at=F("updated_at") - timedelta(days=30))
 
     settings.WORKFLOW_READ_CACHE_SECONDS = 60  # as a process that has read the current version within its cache
     policy_current()
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         sections = needs_attention()
 
     assert all(section.count == 2 for section in sections if section.key != "unwanted")
+
+
+def test_a_parcel_the_carrier_is_silent_about_is_listed_after_the_set_days_and_a_problem_only_once(
+        clerk_client, order_in, settings):
+    settings.STORE_ATTENTION_CARRIER_SILENT_DAYS = 3
+    silent, recent, problem = order_in("shipped"), order_in("shipped"), order_in("shipped")
+    tracking_update_apply(order_id=problem.pk, tracking_number=problem.tracking_number, via="webhook",
+                          update=TrackingUpdate("trk_problem", "exception", int(time.time()) - 5 * 86400,
+                                                "Address not found"))
+    Order.objects.filter(pk__in=[silent.pk, problem.pk]).update(updated_at=timezone.now() - timedelta(days=4))
+    Order.objects.filter(pk=recent.pk).update(updated_at=timezone.now() - timedelta(days=2))
+
+    listed = rows(clerk_client)
+    html = clerk_client.get(ATTENTION).content.decode()
+
+    assert listed["silent"] == {silent.number} and listed["delivery"] == {problem.number}
+    assert "Carrier silent or parcel unknown for more than 3 days" in html
+    assert f"tracking <code>{silent.tracking_number}</code>" in html
 
 
 def test_held_orders_say_why_who_and_until_when_the_earliest_deadline_first(clerk_client, order_in, shop_staff):

@@ -9,7 +9,9 @@ from django.utils import timezone
 from notifications.models import Notification
 from orders.models import Order, OrderState
 from orders.services import order_transition
+from orders.services.tracking import tracking_update_apply
 from orders.states import TRANSITIONS
+from providers.base import TrackingUpdate
 from tests.conftest import CARD_APPROVE, SHIPPING
 from tests.ops.conftest import (
     exported_names,
@@ -281,6 +283,13 @@ def test_a_shipped_order_is_overdue_only_after_its_wait_for_the_carrier(client, 
     version_publish_with({"tracking.timeoutSeconds": 1800, "tracking.askMaxSeconds": 1800})
     shipped = place_order(customer)
     Order.objects.filter(pk=shipped.pk).update(state="shipped", updated_at=timezone.now() - timedelta(seconds=3900))
+
+    # A parcel the carrier could not deliver is in Needs attention: older, it still pages nobody.
+    problem = place_order(customer)
+    Order.objects.filter(pk=problem.pk).update(state="shipped", tracking_number="1ZPROBLEM")
+    tracking_update_apply(order_id=problem.pk, tracking_number="1ZPROBLEM", via="webhook",
+                          update=TrackingUpdate("trk_metrics_problem", "exception", 1, "Address not found"))
+    Order.objects.filter(pk=problem.pk).update(updated_at=timezone.now() - timedelta(days=3))
 
     web = samples(scrape_web(client))
 

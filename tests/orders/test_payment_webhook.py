@@ -2,6 +2,7 @@
 a 4xx in the API's error shape and one WARNING line saying why."""
 import json
 import logging
+import re
 import time
 
 import pytest
@@ -110,6 +111,15 @@ REFUSALS = {
                                    lambda body: (body.replace(b"txn_webhook1", b"txn_forged01"), _sign(body))),
     "stale timestamp": (400, "stale_signature", lambda body: (body, _sign(body, timestamp=int(time.time()) - 301))),
     "future timestamp": (400, "stale_signature", lambda body: (body, _sign(body, timestamp=int(time.time()) + 301))),
+    "non-ASCII signature": (400, "bad_signature", lambda body: (body, f"t={int(time.time())},v1=\u00e9\u00e9")),
+    "Arabic-Indic digits as signature": (400, "bad_signature",
+                                         lambda body: (body, f"t={int(time.time())},v1=" + "\u0661" * 64)),
+    "created after year 9999": (400, "malformed_event",
+                                lambda body: (re.sub(rb'"created": \d+', b'"created": 253402300800', body), None)),
+    "NUL in the event id": (400, "malformed_event",
+                            lambda body: (body.replace(b'"id": "evt_', b'"id": "evt_\\u0000'), None)),
+    "NUL in the reason": (400, "malformed_event",
+                          lambda body: (body.replace(b'"reason": "', b'"reason": "a\\u0000b'), None)),
     "malformed JSON": (400, "malformed_event", lambda body: (b'{"id": "evt_1", "type":', _sign(b'{"id": "evt_1", "type":'))),
     "not an event": (400, "malformed_event", lambda body: (b"[1, 2]", _sign(b"[1, 2]"))),
     "order id not a number": (400, "malformed_event",

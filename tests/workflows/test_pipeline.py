@@ -7,11 +7,12 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
-from providers.models import GatewayCall
+from providers.models import GatewayCall, ProviderCall
 from tests.conftest import CARD_APPROVE, CARD_DECLINE
 from tests.order_states import order_move
 from workflows.pipeline import PIPELINE, pipeline_advance
-from workflows.tasks import pipeline_run, stuck_orders, sweep_stuck_orders
+from workflows.queueing import pipeline_schedule
+from workflows.tasks import pipeline_run, shipped_unscheduled, stuck_orders, sweep_stuck_orders
 
 
 def _calls(order_id, gateway, operation, outcome="ok"):
@@ -65,6 +66,25 @@ def test_sweeper_completes_an_order_left_mid_step(customer, place_order, setting
     assert sweep_stuck_orders() == 1
     assert Order.objects.get(pk=order.pk).state == "delivered"
     assert list(stuck_orders()) == []
+
+
+def test_parcels_on_their_way_never_crowd_out_stuck_orders_and_a_lost_schedule_is_found(
+        customer, place_order, settings):
+    settings.PIPELINE_TASKS_SYNC = True
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version's hour of silence
+    long_ago = timezone.now() - timedelta(days=2)
+    scheduled, lost = (order_move(place_order(customer, card=CARD_APPROVE), "shipped") for _ in range(2))
+    pipeline_schedule(order_id=scheduled.pk, at=timezone.now() + timedelta(hours=1))  # its next ask
+    paying = order_move(place_order(customer, card=CARD_APPROVE), "paying")
+    Order.objects.filter(pk__in=[scheduled.pk, lost.pk, paying.pk]).update(updated_at=long_ago)
+
+    assert list(stuck_orders()) == [paying.pk]  # shipped orders wait for the carrier by design
+    assert list(shipped_unscheduled()) == [lost.pk]
+    assert sweep_stuck_orders() == 2
+    assert Order.objects.get(pk=paying.pk).state == "shipped"  # paid and on its way
+    asked = ProviderCall.objects.filter(provider="shipping", operation="tracking").values_list("order_id", flat=True)
+    assert list(asked) == [lost.pk]  # its run asked the carrier, and scheduled the next ask
+    assert list(shipped_unscheduled()) == []
 
 
 def test_declined_order_fails_and_tells_the_customer_why(sync_pipeline, customer, place_order):

@@ -1,6 +1,7 @@
 """The carrier's tracking in the pipeline (in-process; the tests' carrier does not call back): a
 shipped order waits for the carrier's news and, when it stays silent, the pipeline asks it. The
 test ZIPs end in a delivery problem (00404) or a parcel returned to the shop (00303)."""
+import threading
 from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
@@ -8,6 +9,7 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_q.models import Schedule
@@ -15,10 +17,12 @@ from django_q.models import Schedule
 from catalog.models import Product
 from notifications.models import Notification
 from orders.models import Order, Refund, TrackingEvent
-from providers import simulation
+from orders.services import refund_create
+from orders.services.actions import RefundUnderWay
+from providers import breakers, simulation
 from providers.models import GatewayCall, ProviderCall
 from providers.simulated import ShippingGateway
-from tests.tracking_events import ADDRESS_NOT_FOUND_ZIP, RETURN_TO_SENDER_ZIP, tracking_shown
+from tests.tracking_events import ADDRESS_NOT_FOUND_ZIP, RETURN_TO_SENDER_ZIP, carrier_event, deliver, tracking_shown
 from workflows.pipeline import RefundInFull, pipeline_advance
 from workflows.tasks import pipeline_run
 
@@ -136,4 +140,67 @@ def test_a_carrier_that_does_not_answer_leaves_the_order_shipped_and_is_asked_ag
     # The carrier is back: the next ask delivers.
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(days=1))
     ProviderCall.objects.filter(order_id=order.pk).update(created_at=timezone.now() - timedelta(days=1))
+    assert pipeline_run(order.pk) == "delivered"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_staff_refund_racing_the_parcels_return_refunds_once_and_restocks_once(
+        attempt, customer, place_order, settings, staff_user):
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version's hour of silence
+    before = stock("prod-001")
+    order = Order.objects.get(pk=place_order(customer, {"prod-001": 2}).pk)
+    assert order.state == "shipped"
+    barrier, said = threading.Barrier(2), {}
+
+    def carrier() -> None:
+        try:
+            barrier.wait()
+            said["carrier"] = deliver(Client(), carrier_event(order, "returned_to_sender", description="Back")).status_code
+        finally:
+            connection.close()
+
+    def staff() -> None:
+        try:
+            barrier.wait()
+            refund_create(order=Order.objects.get(pk=order.pk), amount=None, reason="Customer asked", actor=staff_user)
+            said["staff"] = "refunded"
+        except RefundUnderWay:
+            said["staff"] = "refused"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=carrier), threading.Thread(target=staff)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pipeline_run(order.pk)  # the saga's refund, when the return came first
+
+    order.refresh_from_db()
+    assert said["carrier"] == 200 and said["staff"] in ("refunded", "refused")
+    assert (order.state, order.stock_status) == ("refunded" if said["staff"] == "refunded" else "returned", "returned")
+    assert order.refunded_amount == order.total
+    assert Refund.objects.filter(order=order).count() == 1
+    assert GatewayCall.objects.filter(gateway="payment", operation="refund", order_id=order.pk).count() == 1
+    assert stock("prod-001") == before
+
+
+def test_while_the_shipping_circuit_is_open_the_carrier_is_asked_later_and_later(customer, place_order, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version: 1 h, asked 6 h apart at most
+    order = place_order(customer)
+    Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    while breakers.allow("shipping"):
+        breakers.failed("shipping", "down")
+    asked_at = []
+    for _ in range(3):
+        Schedule.objects.all().delete()
+        started = timezone.now()
+        assert pipeline_run(order.pk) == "shipped"
+        (again,) = Schedule.objects.filter(name__startswith=f"pipeline-order-{order.pk}-at-")
+        asked_at.append((again.next_run - started).total_seconds())
+
+    assert asked_at[0] >= 60 and asked_at[0] < asked_at[1] < asked_at[2], asked_at
+    assert not ProviderCall.objects.filter(order_id=order.pk, operation="tracking").exists()
+
+    breakers.circuit_close("shipping")  # the carrier answers again: the order is delivered
     assert pipeline_run(order.pk) == "delivered"
