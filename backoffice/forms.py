@@ -16,6 +16,8 @@ from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 from workflows.models import HOLD_HOURS_MAX, ReviewRule, WorkflowVersion
 from workflows.policy.schema import Setting, fields, policy_clean, value_at, value_set
+from workflows.policy.selectors import version_revision
+from workflows.policy.services import DRAFT_CHANGED
 from workflows.review.conditions import ConditionInvalid, condition_clean
 from workflows.review.facts import FACTS, OP_WORDS, fact_choices
 
@@ -290,7 +292,11 @@ def _policy_form_field(setting: Setting) -> forms.Field:
 class WorkflowVersionForm(forms.ModelForm):
     """A draft workflow version as staff edit it: one field per value of the policy (its steps,
     in the pipeline's order, then payment and holds) and a note. The whole policy is checked by
-    workflows.policy.schema.policy_clean; each problem shows on its field."""
+    workflows.policy.schema.policy_clean; each problem shows on its field. A draft's form carries
+    the draft's revision as it was read: when someone else saved the draft since, the form is
+    refused (a second tab would otherwise post its whole policy over their change)."""
+
+    revision = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = WorkflowVersion
@@ -298,6 +304,8 @@ class WorkflowVersionForm(forms.ModelForm):
 
     def __init__(self, *args, policy: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["revision"].initial = version_revision(self.instance)
         source = self.instance.policy if self.instance.pk else policy
         self.paths = {}
         for path, setting in fields():
@@ -312,6 +320,11 @@ class WorkflowVersionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk:
+            stored = WorkflowVersion.objects.filter(pk=self.instance.pk).first()
+            sent = cleaned.get("revision")  # the admin's page always sends it; a script may not
+            if stored is not None and sent and sent != version_revision(stored):
+                raise ValidationError(DRAFT_CHANGED, code="draft_changed")
         policy: dict = {}
         for name, path in self.paths.items():
             if name not in cleaned:  # its field refused the input already

@@ -16,7 +16,7 @@ from datetime import datetime
 from providers import breakers
 from providers.base import GatewayResult, GatewayTimeout
 from providers.calls import ProviderRequest, call_recorded
-from store import turns
+from store import sandbox, turns
 from workflows import metrics
 from workflows.policy.values import StepPolicy
 
@@ -69,7 +69,7 @@ def step_run(step: str, call: Callable[[float], GatewayResult], policy: StepPoli
             if opened_until:
                 return StepOutcome(CIRCUIT_OPEN, attempt, opened_until=opened_until)
             with turns.waiting():
-                time.sleep(policy.backoff(attempt))
+                sandbox.wait(policy.backoff(attempt))
             continue
         answer = "ok" if result.ok else "pending" if result.pending else "failed"
         metrics.step_attempt(step, answer, time.monotonic() - started)

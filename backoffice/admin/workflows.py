@@ -27,7 +27,7 @@ from workflows.policy.schema import (
     structure,
     value_at,
 )
-from workflows.policy.selectors import policy_current, version_previous
+from workflows.policy.selectors import policy_completed, policy_current, version_previous
 from workflows.policy.services import (
     version_draft_create,
     version_draft_update,
@@ -191,7 +191,7 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj=None):
         header = (None, {"fields": (("number", "status"), "note", ("created_by", "created_at"),
-                                    ("published_by", "published_at"))})
+                                    ("published_by", "published_at"), "revision")})
         if obj is None:
             header = (None, {"fields": ("note",), "description": "The draft starts as the current version. "
                              "Nothing changes for any order until it is published."})
@@ -229,7 +229,7 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
 
     @admin.display(description="states")
     def pipeline_shown(self, obj: WorkflowVersion) -> str:
-        notes, skipped = policy_notes(Policy(obj.number or 0, obj.policy))
+        notes, skipped = policy_notes(Policy(obj.number or 0, policy_completed(obj.policy)))
         return format_html_join("", "<div>{} ({}): {}</div>", (
             (OrderState(state).label, "skipped" if state in skipped else state, note) for state, note in notes.items()))
 
@@ -247,7 +247,8 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: WorkflowVersion, form, change: bool) -> None:
         try:
             if change:
-                version_draft_update(version=obj, actor=request.user, changes=obj.policy, note=obj.note)
+                version_draft_update(version=obj, actor=request.user, changes=obj.policy, note=obj.note,
+                                     revision=form.cleaned_data.get("revision") or None)
             else:
                 created = version_draft_create(actor=request.user, policy=obj.policy, note=obj.note)
                 obj.pk = created.pk
@@ -275,6 +276,9 @@ class WorkflowVersionAdmin(BoundedChangeListMixin, admin.ModelAdmin):
             version_dry_run_queue(version=version, actor=request.user)
         except Conflict as exc:
             messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, "Not queued: the draft is not valid now. " + " ".join(
+                f"{path}: {' '.join(problems)}" for path, problems in exc.message_dict.items()))
         else:
             messages.info(request, "The dry run is queued in the worker: reload this page for its figures "
                                    "(a few seconds). It runs the draft as saved.")

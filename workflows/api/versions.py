@@ -22,7 +22,7 @@ from store import permissions
 from store.permissions import StaffPermission
 from workflows.models import WorkflowVersion
 from workflows.policy.schema import SECTION_SETTINGS, merged, policy_diff, policy_ordered
-from workflows.policy.selectors import FIRST, policy_current, version_previous
+from workflows.policy.selectors import FIRST, policy_completed, policy_current, version_previous, version_revision
 from workflows.policy.services import (
     version_draft_create,
     version_draft_update,
@@ -65,6 +65,9 @@ class WorkflowVersionOutput(serializers.Serializer):
                                    '"currentVersion", "policy"}, each version\'s figures {"steps": {step: {"calls", '
                                    '"outcomes", "seconds"}}, "ended", "seconds"}.')
     dryRunAt = serializers.DateTimeField(allow_null=True)
+    revision = serializers.CharField(help_text="What the version holds now, as a token: send it back in a PATCH "
+                                               "(\"revision\") and a draft someone changed since is refused (409 "
+                                               "draft_changed) instead of losing their change.")
 
 
 def _email(user) -> str | None:
@@ -72,7 +75,7 @@ def _email(user) -> str | None:
 
 
 def version_json(version: WorkflowVersion, previous: WorkflowVersion | None) -> dict:
-    policy = policy_ordered(version.policy)
+    policy = policy_ordered(policy_completed(version.policy))  # as the code's steps are now
     return {
         "id": version.pk, "version": version.number, "status": version.status, "note": version.note,
         **{section: policy[section] for section in ("steps", *SECTION_SETTINGS)},
@@ -81,6 +84,7 @@ def version_json(version: WorkflowVersion, previous: WorkflowVersion | None) -> 
         "changes": [{"path": path, "from": old, "to": new}
                     for path, old, new in policy_diff(previous.policy if previous else None, version.policy)],
         "dryRun": version.dry_run, "dryRunAt": version.dry_run_at,
+        "revision": version_revision(version),
     }
 
 
@@ -88,16 +92,20 @@ def _versions() -> list[WorkflowVersion]:
     return list(WorkflowVersion.objects.select_related("created_by", "published_by"))
 
 
-def _changes(body) -> tuple[dict, str | None]:
-    """The body's policy changes and its note (None: not given). Raises ValidationError."""
+def _changes(body) -> tuple[dict, str | None, str | None]:
+    """The body's policy changes, its note and the revision it was read at (None: not given).
+    Raises ValidationError."""
     if not isinstance(body, dict):
         raise ValidationError({"policy": ["Expected an object: {\"note\", \"steps\", \"payment\", \"tracking\", "
                                           "\"holds\"}."]})
     changes = dict(body)
     note = changes.pop("note", None)
+    revision = changes.pop("revision", None)
+    if revision is not None and not isinstance(revision, str):
+        raise ValidationError({"revision": ["The draft's revision as GET gave it (text)."]})
     if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX):
         raise ValidationError({"note": [f"Text of at most {NOTE_MAX} characters."]})
-    return changes, note
+    return changes, note, revision
 
 
 class VersionApi(APIView):
@@ -141,7 +149,7 @@ class WorkflowVersionListApi(VersionApi):
                    request=OpenApiTypes.OBJECT, examples=[EXAMPLE],
                    responses={201: WorkflowVersionOutput, 400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN})
     def post(self, request: Request) -> Response:
-        changes, note = _changes(request.data)
+        changes, note, _revision = _changes(request.data)
         draft = version_draft_create(actor=request.user, policy=merged(policy_current().data, changes),
                                      note=note or "")
         return Response(version_json(draft, version_previous(draft)), status=status.HTTP_201_CREATED)
@@ -163,8 +171,9 @@ class WorkflowVersionDetailApi(VersionApi):
                               409: PUBLISHED})
     def patch(self, request: Request, version_id: int) -> Response:
         version = get_object_or_404(WorkflowVersion, pk=version_id)
-        changes, note = _changes(request.data)
-        version = version_draft_update(version=version, actor=request.user, changes=changes, note=note)
+        changes, note, revision = _changes(request.data)
+        version = version_draft_update(version=version, actor=request.user, changes=changes, note=note,
+                                       revision=revision)
         return Response(version_json(version, version_previous(version)))
 
 
@@ -174,7 +183,7 @@ class WorkflowVersionDryRunApi(VersionApi):
     @extend_schema(tags=["workflow"], summary="Dry-run a draft in the worker on synthetic orders (nothing is kept "
                    "but the figures, on the draft)", request=None,
                    responses={202: OpenApiResponse(description='{"queued": true}: GET the version for its dryRun'),
-                              401: FORBIDDEN, 403: FORBIDDEN, 409: PUBLISHED})
+                              400: INVALID, 401: FORBIDDEN, 403: FORBIDDEN, 409: PUBLISHED})
     def post(self, request: Request, version_id: int) -> Response:
         version = get_object_or_404(WorkflowVersion, pk=version_id)
         version_dry_run_queue(version=version, actor=request.user)

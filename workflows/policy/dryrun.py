@@ -8,15 +8,21 @@ runs have circuit breakers and bulkheads of their own (providers.breakers.isolat
 workflows.executor.bulkheads_isolated), so neither the store's circuits nor its worker's places
 are touched. The synthetic orders order one unit of an active product without reserving it.
 
-The figures, per step and per version: calls, their outcomes ("ok", "declined", "timeout"…)
-and the seconds they took as the store waited for them, and how each order ended. They are
-kept on the draft (`WorkflowVersion.dry_run`) with the policy they ran.
+Everything runs in a sandbox (store.sandbox): nothing sleeps, neither the simulated providers'
+latencies and timeouts nor the backoffs between attempts; their seconds are counted instead. So
+each synthetic order's transaction (which on SQLite holds the database's write lock) lasts as
+long as its database work only, a provider outage included, and no metric counts a synthetic
+call. Log lines of the runs start with "[dry run]": a rolled-back order's id is given again.
+The synthetic customer is made in the rolled-back transaction with an address of its own per
+order (a random token), so no account anyone registers can stand in its way.
 
-On SQLite each synthetic order's transaction holds the database's write lock while it runs
-(about a second with the seed's latencies): other writes wait for it.
+The figures, per step and per version: calls, their outcomes ("ok", "declined", "timeout"…)
+and the seconds the store would have waited for them (the policy's timeout for a call that
+timed out), backoffs included in each order's seconds, and how each order ended. They are kept
+on the draft (`WorkflowVersion.dry_run`) with the policy they ran.
 """
 import logging
-import time
+import secrets
 from collections import Counter
 from contextlib import ExitStack
 from decimal import Decimal
@@ -30,6 +36,7 @@ from orders.models import Order, OrderLine
 from providers import breakers
 from providers.models import ProviderCall
 from providers.registry import payment_provider
+from store import sandbox
 from workflows import executor, outbox
 from workflows.models import WorkflowVersion
 from workflows.pipeline import pipeline_advance
@@ -48,7 +55,7 @@ SYNTHETIC_ORDERS = (
     ("4242424242424242", "00000"),
     ("4242424242424242", "62702"),
 )
-SANDBOX_EMAIL = "dry-run@sandbox.invalid"
+SANDBOX_DOMAIN = "sandbox.invalid"  # a reserved top-level domain: no mail goes there
 
 
 class Sandboxed(Exception):
@@ -56,7 +63,8 @@ class Sandboxed(Exception):
 
 
 def _synthetic_order(product: Product, card: str, zip_code: str) -> Order:
-    owner = User.objects.create(email=SANDBOX_EMAIL, name="Dry run", is_active=False)
+    owner = User.objects.create(email=f"dry-run-{secrets.token_hex(12)}@{SANDBOX_DOMAIN}", name="Dry run",
+                                is_active=False)
     token = payment_provider().tokenize(card)
     order = Order.objects.create(
         owner=owner, ship_address="1 Dry Run Way", ship_city="Springfield", ship_state="IL", ship_zip=zip_code,
@@ -73,9 +81,9 @@ def _run_one(product: Product, card: str, zip_code: str) -> tuple[str, list[tupl
     try:
         with transaction.atomic():
             order = _synthetic_order(product, card, zip_code)
-            started = time.monotonic()
+            started = sandbox.clock()
             figures["state"] = pipeline_advance(order.pk) or ""
-            figures["seconds"] = time.monotonic() - started
+            figures["seconds"] = sandbox.clock() - started
             figures["calls"] = list(ProviderCall.objects.filter(order_id=order.pk)
                                     .values_list("provider", "outcome", "latency_ms"))
             raise Sandboxed
@@ -90,6 +98,7 @@ def _run(policy: Policy, product: Product) -> dict:
     ends: Counter = Counter()
     seconds = 0.0
     with ExitStack() as stack:
+        stack.enter_context(sandbox.sandboxed())
         stack.enter_context(policy_overridden(policy))
         stack.enter_context(breakers.isolated())
         stack.enter_context(executor.bulkheads_isolated())

@@ -196,19 +196,30 @@ def setting_clean(setting: Setting, value: Any) -> Any:
         if value not in setting.choices:
             raise ValidationError(f"Choose one of: {', '.join(setting.choices)}.")
         return value
+    wrong = WHOLE_NUMBER if setting.kind is int else NUMBER
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(wrong)
+    try:
+        # inf, nan (a JSON 1e400, YAML's .inf) and an int too large for a float are refused here.
+        if not math.isfinite(float(value)):
+            raise ValidationError(wrong)
+    except OverflowError:
+        raise ValidationError(_range(setting)) from None
     if setting.kind is int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if value != int(value):
             raise ValidationError(WHOLE_NUMBER)
         value = int(value)
     else:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValidationError(NUMBER)
         value = float(value)
     if setting.minimum is not None and value < setting.minimum:
         raise ValidationError(f"Ensure this value is at least {_number(setting.minimum)}.")
     if setting.maximum is not None and value > setting.maximum:
         raise ValidationError(f"Ensure this value is at most {_number(setting.maximum)}.")
     return value
+
+
+def _range(setting: Setting) -> str:
+    return f"Ensure this value is between {_number(setting.minimum)} and {_number(setting.maximum)}."
 
 
 def _number(value: float) -> str:
@@ -242,7 +253,7 @@ def policy_clean(policy: Any) -> dict:
     """The policy checked against the schema and the pipeline's structure, canonical (every
     value of its type). Raises ValidationError({path: [messages]}) naming every problem."""
     if not isinstance(policy, dict):
-        raise ValidationError({"policy": ["Expected an object with steps, payment and holds."]})
+        raise ValidationError({"policy": ["Expected an object with steps, payment, tracking and holds."]})
     errors: dict[str, list[str]] = {}
     expected: dict = {}
     clean: dict = {}

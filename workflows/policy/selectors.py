@@ -9,6 +9,8 @@ within that), `version_current_number` reads it now (placement stamps it on each
 Version 1 is fixtures/workflow.yaml: a data migration stores it, and a database without any
 version (a test database its test emptied) still runs on the file's policy, numbered 1.
 """
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -49,9 +51,16 @@ def policy_default() -> dict:
 def policy_completed(data: dict) -> dict:
     """A stored policy as the pipeline's steps are now: a step (or a value) added to the code
     after the version was published takes fixtures/workflow.yaml's values; a step the code no
-    longer has is left out."""
-    whole = merged(policy_default(), data)
-    return {**whole, "steps": {shape.name: whole["steps"][shape.name] for shape in structure()}}
+    longer has is left out, and so is a section or a step that is not an object. What every
+    reader of a stored policy goes through (the pipeline, the admin, the API, the diagram)."""
+    default = policy_default()
+    data = data if isinstance(data, dict) else {}
+    whole = {section: merged(values, data[section]) if isinstance(data.get(section), dict) else values
+             for section, values in default.items() if section != "steps"}
+    steps = data.get("steps") if isinstance(data.get("steps"), dict) else {}
+    return {"steps": {shape.name: merged(default["steps"][shape.name], steps[shape.name])
+                      if isinstance(steps.get(shape.name), dict) else default["steps"][shape.name]
+                      for shape in structure()}, **whole}
 
 
 def version_current_number() -> int:
@@ -117,6 +126,14 @@ def policy_cache_clear() -> None:
     with _lock:
         _policies.clear()
         _current.clear()
+
+
+def version_revision(version: WorkflowVersion) -> str:
+    """A token of what `version` holds (its policy and note): a form or a client that read the
+    draft sends it back with its change, and a draft changed meanwhile refuses the change
+    (workflows.policy.services.version_draft_update) instead of losing the other one."""
+    held = json.dumps([version.policy, version.note], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(held.encode()).hexdigest()[:20]
 
 
 def version_previous(version: WorkflowVersion) -> WorkflowVersion | None:

@@ -25,10 +25,17 @@ from workflows.policy.selectors import (
     policy_current,
     policy_default,
     version_current_number,
+    version_revision,
 )
 from workflows.tasks import sweeper_schedule_sync
 
 PUBLISHED = WorkflowVersion.Status.PUBLISHED
+DRAFT_CHANGED = ("Someone else changed this draft since you opened it; nothing was saved. Reload it to see "
+                 "their change, then make yours again.")
+
+
+class DraftChanged(Conflict):
+    """The draft changed since the caller read it (its revision differs)."""
 
 
 def _require(actor, action: permissions.StaffAction) -> None:
@@ -65,14 +72,18 @@ def version_draft_create(*, actor, policy: dict | None = None, note: str = "") -
 
 
 def version_draft_update(*, version: WorkflowVersion, actor, changes: dict[str, Any] | None = None,
-                         note: str | None = None) -> WorkflowVersion:
+                         note: str | None = None, revision: str | None = None) -> WorkflowVersion:
     """Draft `version` with `changes` laid over its policy (objects merged key by key: a PATCH) and
-    its note replaced when given. Raises PermissionRefused, Conflict (published), ValidationError."""
+    its note replaced when given. With `revision` (selectors.version_revision of the draft as the
+    caller read it), a draft someone changed since is refused: DraftChanged, nothing written.
+    Raises PermissionRefused, Conflict (published, DraftChanged), ValidationError."""
     _require(actor, permissions.WORKFLOW_CHANGE)
     with transaction.atomic():
         locked = WorkflowVersion.objects.select_for_update().get(pk=version.pk)
         if locked.published:
             raise _published_refusal(locked)
+        if revision is not None and revision != version_revision(locked):
+            raise DraftChanged(DRAFT_CHANGED, code="draft_changed")
         if changes:
             if not isinstance(changes, dict):
                 raise ValidationError({"policy": ["Expected an object."]})
@@ -92,6 +103,8 @@ def version_publish(*, version: WorkflowVersion, actor) -> WorkflowVersion:
     version_first_ensure()
     try:
         with transaction.atomic():
+            # Publishers queue on the latest published row: each takes the next number in turn.
+            list(WorkflowVersion.objects.select_for_update().filter(status=PUBLISHED).order_by("-number")[:1])
             locked = WorkflowVersion.objects.select_for_update().get(pk=version.pk)
             if locked.published:
                 raise _published_refusal(locked)
@@ -114,10 +127,14 @@ def _published() -> None:
 
 def version_dry_run_queue(*, version: WorkflowVersion, actor) -> None:
     """Ask the worker to dry-run draft `version` (workflows.policy.dryrun); its figures land on the
-    draft. Needs WORKFLOW_CHANGE. Raises Conflict for a published version."""
+    draft. Needs WORKFLOW_CHANGE. Raises Conflict for a published version, ValidationError
+    ({path: [messages]}) for a draft that is not valid now (the pipeline's steps changed since it
+    was saved): the worker would refuse it anyway, where nobody would see why."""
     _require(actor, permissions.WORKFLOW_CHANGE)
-    if WorkflowVersion.objects.filter(pk=version.pk, status=PUBLISHED).exists():
+    stored = WorkflowVersion.objects.filter(pk=version.pk).values_list("status", "policy").first()
+    if stored is not None and stored[0] == PUBLISHED:
         raise Conflict(f"{version} is published: dry runs try drafts.", code="version_published")
+    policy_clean(stored[1] if stored is not None else version.policy)
     outbox.enqueue("workflows.policy.dryrun.version_dry_run", version.pk, task_name=f"dry-run-{version.pk}",
                    group="workflow")
 
@@ -137,6 +154,9 @@ def version_import(*, text: str, actor, note: str = "", publish: bool = False) -
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ValidationError({"policy": [f"Not YAML: {exc}"]}) from exc
+    if not isinstance(data, dict):  # an empty file (or comments only) is no policy, not "the current one"
+        raise ValidationError({"policy": ["The file holds no policy." if data is None else
+                                          "Expected a mapping with steps, payment, tracking and holds."]})
     with transaction.atomic():
         draft = version_draft_create(actor=actor, policy=data, note=note)
         return version_publish(version=draft, actor=actor) if publish else draft

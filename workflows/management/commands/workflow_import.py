@@ -1,7 +1,8 @@
 """`manage.py workflow_import FILE [--note TEXT] [--publish]`: a draft workflow version from a YAML
 file (the form `workflow_export` writes and fixtures/workflow.yaml has), checked as the admin and
 the API check a draft; published at once with --publish. An invalid file writes nothing and
-names every wrong value by its path."""
+names every wrong value by its path; a file that cannot be read (missing, not UTF-8), is not
+YAML or holds no policy (empty, comments only) is refused the same way."""
 import sys
 from pathlib import Path
 
@@ -21,7 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--publish", action="store_true", help="Publish it: new orders run on it.")
 
     def handle(self, *args, file: str, note: str, publish: bool, **options):
-        text = sys.stdin.read() if file == "-" else Path(file).read_text()
+        try:
+            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"Cannot read {file}: {exc.strerror or exc}; nothing was saved.") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{file} is not UTF-8 text (byte {exc.start}); nothing was saved.") from exc
         try:
             version = version_import(text=text, actor=None, note=note or f"Imported from {Path(file).name}",
                                      publish=publish)
