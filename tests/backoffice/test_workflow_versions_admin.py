@@ -47,6 +47,10 @@ def test_adding_drafts_from_the_current_version_as_a_form_of_fields(admin_client
     ("steps.payment.attempts", "three", "Enter a whole number."),
     ("steps.payment.timeoutSeconds", "fast", "Enter a number."),
     ("holds.hours", "1.5", "Enter a whole number."),
+    ("steps.payment.timeoutSeconds", "1e400", "Enter a number."),
+    ("steps.payment.timeoutSeconds", "Infinity", "Enter a number."),
+    ("steps.payment.attempts", "9" * 400, "Ensure this value is between 1 and 10."),
+    ("steps.payment.timeoutSeconds", "9" * 400, "Enter a number."),
 ])
 def test_a_bad_value_shows_on_its_field_and_nothing_is_saved(admin_client, staff_user, path, value, says):
     draft = version_draft_create(actor=staff_user)
@@ -110,6 +114,43 @@ def test_the_history_lists_who_published_each_version(admin_client, staff_user):
     rows = [(str(v), v.note, v.published_by) for v in listing.context["cl"].result_list]
     assert rows[:2] == [("Version 2", "Shorter holds", staff_user),
                         ("Version 1", "The default policy (fixtures/workflow.yaml)", None)]
+
+
+def test_a_second_tab_on_the_same_draft_is_refused_instead_of_undoing_the_first(admin_client, staff_user):
+    draft = version_draft_create(actor=staff_user)
+    tab_a, tab_b = (admin_client.get(change_url(draft)).context["adminform"].form for _ in range(2))
+    posted_a = {**workflow_form_data(draft.policy), "revision": tab_a["revision"].value(),
+                policy_field_name("steps.payment.attempts"): "1"}
+    posted_b = {**workflow_form_data(draft.policy), "revision": tab_b["revision"].value(),
+                policy_field_name("steps.payment.timeoutSeconds"): "5"}
+
+    saved_a = admin_client.post(change_url(draft), posted_a)
+    refused_b = admin_client.post(change_url(draft), posted_b)
+
+    assert saved_a.status_code == 302
+    assert refused_b.status_code == 200
+    assert "Someone else changed this draft since you opened it" in refused_b.content.decode()
+    payment = WorkflowVersion.objects.get(pk=draft.pk).policy["steps"]["payment"]
+    assert (payment["attempts"], payment["timeoutSeconds"]) == (1, 30.0)  # tab A's change stays
+    reloaded = admin_client.get(change_url(draft)).context["adminform"].form
+    again = {**posted_b, policy_field_name("steps.payment.attempts"): "1", "revision": reloaded["revision"].value()}
+    assert admin_client.post(change_url(draft), again).status_code == 302
+    payment = WorkflowVersion.objects.get(pk=draft.pk).policy["steps"]["payment"]
+    assert (payment["attempts"], payment["timeoutSeconds"]) == (1, 5.0)
+
+
+@pytest.mark.parametrize("stored", [{"steps": {}}, {"steps": {"fraudcheck": {"attempts": 1}}}, {"steps": None}])
+def test_a_draft_whose_steps_the_pipeline_no_longer_has_still_shows_its_page(admin_client, stored):
+    draft = WorkflowVersion.objects.create(policy=stored)
+
+    page = admin_client.get(change_url(draft))
+    listed = admin_client.get(reverse("admin:workflows_workflowversion_changelist"))
+    queued = admin_client.post(change_url(draft), {"_dry_run": "1"}, follow=True)
+
+    assert (page.status_code, listed.status_code) == (200, 200)
+    assert "Processing payment (paying): payment: 3 attempts" in page.content.decode()
+    assert "Not queued: the draft is not valid now." in queued.content.decode()
+    assert WorkflowVersion.objects.get(pk=draft.pk).dry_run is None
 
 
 def test_a_versions_page_shows_what_the_pipeline_does_in_each_state_under_it(admin_client):

@@ -1,8 +1,18 @@
 """Dry runs of a draft: synthetic orders through the pipeline against the simulators, under the
 draft and under the current version, in a sandbox that is rolled back. Committing for real
 (transactional), so anything the sandbox let through would stay."""
+import json
+import logging
+import threading
+import time
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from prometheus_client import REGISTRY
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django_q.models import OrmQ, Schedule
@@ -11,7 +21,9 @@ from catalog.models import Product, StockMovement
 from notifications.models import Notification
 from orders.models import Order, OrderEvent
 from providers import breakers
-from providers.models import CardToken, GatewayCall, ProviderCall, ProviderCircuit
+from providers import simulation
+from providers.models import CardToken, GatewayCall, ProviderCall, ProviderCircuit, SimulatedOutage
+from store.logging import JsonFormatter, RequestContextFilter
 from tests.conftest import wait_for
 from tests.workflow_versions import version_publish_with
 from webhooks.models import WebhookDelivery
@@ -128,3 +140,89 @@ def test_the_worker_cluster_runs_a_queued_dry_run(qcluster, catalog, staff_api):
         0, len(SYNTHETIC_ORDERS))
     # The broker's row of the dry-run task itself goes once the cluster acknowledged it.
     wait_for(lambda: counts() == before, timeout=10, message=f"nothing written but the figures: {counts()} {before}")
+
+
+# --- The sandbox leaves nothing behind, and holds nothing up ----------------------------------
+
+
+def metric_samples() -> dict:
+    """The pipeline's and the providers' counted samples, as /metrics would show them."""
+    names = ("store_gateway_calls", "store_step_attempts", "store_step_duration_seconds", "store_order_transitions",
+             "store_orders_created")
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in REGISTRY.collect() if family.name in names for sample in family.samples}
+
+
+def test_a_dry_run_counts_no_metric_the_alerts_read(store, customer, place_order):
+    before = metric_samples()
+
+    figures = policy_dry_run(policy_current().data)
+
+    assert figures["draft"]["steps"]["payment"]["outcomes"]["timeout"] == 1  # it did call, and time out
+    assert metric_samples() == before
+    place_order(customer)  # a real order is counted
+    assert metric_samples()[("store_step_attempts_total", (("outcome", "ok"), ("step", "payment")))] > before.get(
+        ("store_step_attempts_total", (("outcome", "ok"), ("step", "payment"))), 0)
+
+
+def test_during_a_provider_outage_a_dry_run_waits_nothing_and_real_writes_go_through(store):
+    """Each synthetic order's transaction holds SQLite's write lock: it must never last through
+    the policy's timeouts (3 attempts of 30 s here, past the 30 s busy timeout)."""
+    SimulatedOutage.objects.create(provider="payment", until=timezone.now() + timedelta(minutes=10), mode="timeout")
+    simulation.outages_forget()
+    started, ran = threading.Barrier(2), {}
+
+    def dry_run() -> None:
+        try:
+            started.wait()
+            began = time.monotonic()
+            ran["figures"] = policy_dry_run(policy_current().data)
+            ran["seconds"] = time.monotonic() - began
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=dry_run)
+    thread.start()
+    try:
+        started.wait()
+        for _ in range(20):  # real writes, each its own transaction, while the dry run runs
+            with transaction.atomic():
+                Product.objects.filter(pk=Product.objects.order_by("pk").values_list("pk", flat=True)[0]).update(
+                    stock=F("stock"))
+        thread.join()
+    finally:
+        simulation.outages_forget()
+
+    payment = ran["figures"]["draft"]["steps"]["payment"]
+    calls = payment["outcomes"]["timeout"]
+    assert calls == payment["calls"] >= len(SYNTHETIC_ORDERS)
+    assert payment["seconds"] == pytest.approx(calls * 30.0)  # the policy's timeouts, counted, not slept
+    assert ran["seconds"] < 30  # generous: slept, the timeouts alone would take calls × 30 s
+
+
+def test_a_registered_account_cannot_stand_in_the_sandboxs_way(store, api_client):
+    registered = api_client.post("/api/auth/register", {"email": "dry-run@sandbox.invalid", "name": "Mallory",
+                                                        "password": "Correct-Horse-9!x"}, format="json")
+    users = get_user_model().objects.count()
+
+    first, second = policy_dry_run(policy_current().data), policy_dry_run(policy_current().data)
+
+    assert registered.status_code == 201
+    assert "error" not in first and first["draft"]["ended"] == second["draft"]["ended"]
+    assert sum(first["draft"]["ended"].values()) == len(SYNTHETIC_ORDERS)
+    assert get_user_model().objects.count() == users  # the synthetic customers went with their orders
+    assert get_user_model().objects.get(email="dry-run@sandbox.invalid").name == "Mallory"
+
+
+def test_a_dry_runs_log_lines_say_so(store, caplog):
+    """A rolled-back order's id is given again to a real order: a line must not pass for its."""
+    caplog.handler.addFilter(RequestContextFilter())
+    with caplog.at_level(logging.INFO, logger="orders.transitions"):
+        policy_dry_run(policy_current().data)
+        lines = [record for record in caplog.records if record.name == "orders.transitions"]
+        caplog.clear()
+        logging.getLogger("orders.transitions").info("order %s paid", 1)
+
+    assert lines and all(record.getMessage().startswith("[dry run] order ") for record in lines)
+    assert all(json.loads(JsonFormatter().format(record))["dry_run"] is True for record in lines)
+    assert caplog.records[0].getMessage() == "order 1 paid"  # outside the sandbox, as ever

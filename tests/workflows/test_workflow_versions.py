@@ -1,8 +1,11 @@
 """Workflow versions as the pipeline runs them: each order runs on the version current when it was
 placed, to its end (retries and re-drives included); what providers share follows the current
 version. In-process pipeline (django-q2's sync mode)."""
+import threading
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -17,7 +20,7 @@ from tests.workflow_versions import version_publish_with
 from workflows import executor
 from workflows.models import VersionPublished, WorkflowVersion
 from workflows.pipeline import pipeline_advance
-from workflows.policy.selectors import policy_current, policy_default, policy_of
+from workflows.policy.selectors import policy_current, policy_default, policy_of, version_current_number
 from workflows.policy.services import version_draft_create, version_draft_update, version_publish
 
 # Not a test card: the simulator answers by its rates, which a test may set.
@@ -223,3 +226,27 @@ def test_a_shipped_order_waits_for_the_carrier_as_long_as_its_version_says(sync_
     assert order.state == "shipped"
     runs = Schedule.objects.filter(name__startswith=f"pipeline-order-{order.pk}-at-").values_list("next_run", flat=True)
     assert runs and all(abs((due - order.updated_at).total_seconds() - 7200) < 1 for due in runs)
+
+
+def test_drafts_published_at_the_same_moment_each_take_the_next_number(transactional_db):
+    drafts = [version_draft_create(actor=None, note=f"Draft {n}") for n in range(4)]
+    start, published, refused = threading.Barrier(len(drafts)), [], []
+
+    def publish(draft: WorkflowVersion) -> None:
+        try:
+            start.wait()
+            published.append(version_publish(version=draft, actor=None).number)
+        except Exception as exc:  # what a publisher would be answered
+            refused.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=publish, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert refused == []
+    assert sorted(published) == [2, 3, 4, 5]
+    assert policy_current().number == version_current_number() == 5

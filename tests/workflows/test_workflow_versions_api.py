@@ -74,6 +74,82 @@ def test_a_bad_patch_answers_field_errors_and_writes_nothing(staff_api, staff_us
     assert WorkflowVersion.objects.get(pk=draft["id"]).policy == before
 
 
+HUGE = [
+    ('{"steps": {"payment": {"attempts": 1e400}}}', "steps.payment.attempts", "Enter a whole number."),
+    ('{"steps": {"payment": {"callBudget": -1e400}}}', "steps.payment.callBudget", "Enter a whole number."),
+    ('{"steps": {"payment": {"timeoutSeconds": 1%s}}}' % ("0" * 400), "steps.payment.timeoutSeconds",
+     "Ensure this value is between 0.01 and 300."),
+    ('{"steps": {"payment": {"attempts": 1%s}}}' % ("0" * 400), "steps.payment.attempts",
+     "Ensure this value is between 1 and 10."),
+    ('{"tracking": {"timeoutSeconds": -1e400}}', "tracking.timeoutSeconds", "Enter a number."),
+]
+
+
+@pytest.mark.parametrize(("raw", "field", "says"), HUGE)
+def test_a_number_too_large_for_the_machine_is_a_field_error_on_post_and_patch(staff_api, raw, field, says):
+    draft = staff_api.post("/api/workflow/versions", {}, format="json").json()
+    before = WorkflowVersion.objects.get(pk=draft["id"]).policy
+
+    made = staff_api.post("/api/workflow/versions", raw, content_type="application/json")
+    changed = staff_api.patch(f"/api/workflow/versions/{draft['id']}", raw, content_type="application/json")
+
+    for response in (made, changed):
+        assert response.status_code == 400, response.content
+        assert response.json()["fields"] == {field: [says]}
+    assert WorkflowVersion.objects.filter(status="draft").count() == 1
+    assert WorkflowVersion.objects.get(pk=draft["id"]).policy == before
+
+
+def test_an_empty_post_drafts_a_copy_of_the_current_version(staff_api):
+    draft = staff_api.post("/api/workflow/versions", {}, format="json")
+
+    assert draft.status_code == 201
+    assert draft.json()["changes"] == []
+    assert WorkflowVersion.objects.get(pk=draft.json()["id"]).policy == policy_default()
+
+
+@pytest.mark.parametrize("stored", [
+    {"steps": {}},
+    {"steps": {"fraudcheck": {"attempts": 1}}, "holds": {"hours": 5}},
+    {"steps": "nothing", "payment": None},
+])
+def test_a_stored_policy_that_no_longer_matches_the_pipelines_steps_is_still_shown(staff_api, stored):
+    """A step added to (or removed from) the pipeline after a version was saved: its values are
+    the file's, a removed one is left out; publishing or dry-running it names what is wrong."""
+    draft = WorkflowVersion.objects.create(policy=stored)
+
+    shown = staff_api.get(f"/api/workflow/versions/{draft.pk}")
+    listed = staff_api.get("/api/workflow/versions")
+    dry_run = staff_api.post(f"/api/workflow/versions/{draft.pk}/dry-run")
+    published = staff_api.post(f"/api/workflow/versions/{draft.pk}/publish")
+
+    assert (shown.status_code, listed.status_code) == (200, 200)
+    assert list(shown.json()["steps"]) == ["inventory", "risk", "payment", "shipping"]
+    assert shown.json()["holds"]["hours"] == stored.get("holds", {}).get("hours", 24)
+    assert dry_run.status_code == 400 and dry_run.json()["code"] == "invalid"
+    assert published.status_code == 400 and published.json()["code"] == "invalid"
+    assert WorkflowVersion.objects.get(pk=draft.pk).status == "draft"
+    assert WorkflowVersion.objects.get(pk=draft.pk).dry_run is None
+
+
+def test_a_patch_sent_with_the_revision_it_read_is_refused_once_someone_changed_the_draft(staff_api):
+    draft = staff_api.post("/api/workflow/versions", {}, format="json").json()
+    first = staff_api.patch(f"/api/workflow/versions/{draft['id']}",
+                            {"revision": draft["revision"], "steps": {"payment": {"attempts": 1}}}, format="json")
+
+    stale = staff_api.patch(f"/api/workflow/versions/{draft['id']}",
+                            {"revision": draft["revision"], "holds": {"hours": 2}}, format="json")
+
+    assert first.status_code == 200 and first.json()["revision"] != draft["revision"]
+    assert (stale.status_code, stale.json()["code"]) == (409, "draft_changed")
+    assert "Someone else changed this draft" in stale.json()["error"]
+    policy = WorkflowVersion.objects.get(pk=draft["id"]).policy
+    assert (policy["steps"]["payment"]["attempts"], policy["holds"]["hours"]) == (1, 24)
+    fresh = staff_api.patch(f"/api/workflow/versions/{draft['id']}",
+                            {"revision": first.json()["revision"], "holds": {"hours": 2}}, format="json")
+    assert fresh.status_code == 200 and fresh.json()["holds"]["hours"] == 2
+
+
 def test_a_bad_draft_is_refused_and_not_made(staff_api):
     response = staff_api.post("/api/workflow/versions", {"steps": {"payment": {"timeoutSeconds": 0}}}, format="json")
 

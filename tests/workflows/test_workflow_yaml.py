@@ -56,6 +56,64 @@ def test_an_invalid_file_is_refused_by_path_and_writes_nothing(tmp_path):
     assert WorkflowVersion.objects.count() == 1
 
 
+def _exported_with(line: str, value: str) -> str:
+    """The current version's YAML with the payment step's `line` ("attempts: 3") set to `value`."""
+    text = export()
+    head, payment = text.split("  payment:\n", 1)
+    assert f"    {line}\n" in payment
+    return head + "  payment:\n" + payment.replace(f"    {line}\n", f"    {line.split(':')[0]}: {value}\n", 1)
+
+
+@pytest.mark.parametrize(("line", "value", "says"), [
+    ("timeoutSeconds: 30.0", ".nan", "steps.payment.timeoutSeconds: Enter a number."),
+    ("timeoutSeconds: 30.0", ".inf", "steps.payment.timeoutSeconds: Enter a number."),
+    ("attempts: 3", "-.inf", "steps.payment.attempts: Enter a whole number."),
+    ("attempts: 3", "1" + "0" * 400, "steps.payment.attempts: Ensure this value is between 1 and 10."),
+    ("timeoutSeconds: 30.0", "1" + "0" * 400, "steps.payment.timeoutSeconds: Ensure this value is between 0.01 and 300."),
+])
+def test_a_number_the_machine_cannot_hold_is_refused_by_its_path(tmp_path, line, value, says):
+    path = tmp_path / "huge.yaml"
+    path.write_text(_exported_with(line, value))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("workflow_import", str(path), "--publish", stdout=StringIO())
+
+    assert says in str(refused.value) and "nothing was saved" in str(refused.value)
+    assert WorkflowVersion.objects.count() == 1
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("", "policy: The file holds no policy."),
+    ("# the shop's policy\n\n# to be written\n", "policy: The file holds no policy."),
+    ("just words\n", "policy: Expected a mapping with steps, payment, tracking and holds."),
+    ("- 1\n- 2\n", "policy: Expected a mapping with steps, payment, tracking and holds."),
+])
+def test_a_file_without_a_policy_is_refused_not_taken_as_the_current_one(tmp_path, text, says):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+
+    for publish in ((), ("--publish",)):
+        with pytest.raises(CommandError) as refused:
+            call_command("workflow_import", str(path), *publish, stdout=StringIO())
+        assert says in str(refused.value) and "nothing was saved" in str(refused.value)
+    assert WorkflowVersion.objects.count() == 1
+    assert policy_current().number == 1
+
+
+def test_a_file_that_cannot_be_read_is_refused_with_why(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes(export().replace("Call", "Caf\u00e9").encode("utf-8") + b"# caf\xe9\n")
+
+    with pytest.raises(CommandError) as missing:
+        call_command("workflow_import", str(tmp_path / "nowhere.yaml"), stdout=StringIO())
+    with pytest.raises(CommandError) as not_utf8:
+        call_command("workflow_import", str(latin1), "--publish", stdout=StringIO())
+
+    assert "Cannot read" in str(missing.value) and "No such file" in str(missing.value)
+    assert "is not UTF-8 text" in str(not_utf8.value) and "nothing was saved" in str(not_utf8.value)
+    assert WorkflowVersion.objects.count() == 1
+
+
 def test_an_import_without_publish_is_a_draft(tmp_path):
     path = tmp_path / "policy.yaml"
     path.write_text(export())

@@ -103,8 +103,9 @@ def version_publish(*, version: WorkflowVersion, actor) -> WorkflowVersion:
     version_first_ensure()
     try:
         with transaction.atomic():
-            # Publishers queue on the latest published row: each takes the next number in turn.
-            list(WorkflowVersion.objects.select_for_update().filter(status=PUBLISHED).order_by("-number")[:1])
+            # Publishers queue on one row that is always there (the first version, version_first_ensure
+            # made sure): each then reads the latest number after the one before it committed.
+            list(WorkflowVersion.objects.select_for_update().filter(status=PUBLISHED).order_by("number")[:1])
             locked = WorkflowVersion.objects.select_for_update().get(pk=version.pk)
             if locked.published:
                 raise _published_refusal(locked)
