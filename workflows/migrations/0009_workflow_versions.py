@@ -1,19 +1,25 @@
 """Workflow versions: the pipeline's policy as data. Version 1 is fixtures/workflow.yaml; the
 "Shop staff" group may read versions and draft new ones (publishing is granted person by person)."""
+from pathlib import Path
+
 import django.db.models.deletion
 import django.utils.timezone
+import yaml
 from django.conf import settings
 from django.db import migrations, models
 from django.utils import timezone
 
 
 def first_version(apps, schema_editor):
-    from workflows.policy.selectors import policy_default
-
+    # The file as it is read now, with yaml alone: a migration must not run app code that changes
+    # later. Readers complete a stored policy to the pipeline's steps of their day.
+    policy = yaml.safe_load((Path(settings.BASE_DIR) / "fixtures" / "workflow.yaml").read_text(encoding="utf-8"))
+    if not isinstance(policy, dict):
+        raise RuntimeError("fixtures/workflow.yaml holds no policy: version 1 cannot be stored.")
     WorkflowVersion = apps.get_model("workflows", "WorkflowVersion")  # noqa: N806
     if not WorkflowVersion.objects.using(schema_editor.connection.alias).filter(status="published").exists():
         WorkflowVersion.objects.using(schema_editor.connection.alias).create(
-            number=1, status="published", policy=policy_default(), published_at=timezone.now(),
+            number=1, status="published", policy=policy, published_at=timezone.now(),
             note="The default policy (fixtures/workflow.yaml)")
 
 
@@ -52,6 +58,7 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('number__isnull', True), ('published_at__isnull', True), ('status', 'draft')), models.Q(('number__isnull', False), ('published_at__isnull', False), ('status', 'published')), _connector='OR'), name='workflowversion_numbered_when_published')],
             },
         ),
+        # Backwards: nothing to undo before the table itself is dropped (orders keep their numbers).
         migrations.RunPython(first_version, migrations.RunPython.noop),
         migrations.RunPython(shop_staff_drafts_versions, migrations.RunPython.noop),
     ]
