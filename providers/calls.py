@@ -7,7 +7,6 @@ the request or task that caused it. Recording costs one INSERT and never fails t
 database error while writing it is logged and the answer goes back to the caller as it came.
 """
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar

@@ -9,19 +9,18 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
-from prometheus_client import REGISTRY
-from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from django_q.models import OrmQ, Schedule
+from prometheus_client import REGISTRY
 
 from catalog.models import Product, StockMovement
 from notifications.models import Notification
 from orders.models import Order, OrderEvent
-from providers import breakers
-from providers import simulation
+from providers import breakers, simulation
 from providers.models import CardToken, GatewayCall, ProviderCall, ProviderCircuit, SimulatedOutage
 from store.logging import JsonFormatter, RequestContextFilter
 from tests.conftest import wait_for
@@ -196,7 +195,7 @@ def test_during_a_provider_outage_a_dry_run_waits_nothing_and_real_writes_go_thr
     payment = ran["figures"]["draft"]["steps"]["payment"]
     calls = payment["outcomes"]["timeout"]
     assert calls == payment["calls"] >= len(SYNTHETIC_ORDERS)
-    assert payment["seconds"] == pytest.approx(calls * 30.0)  # the policy's timeouts, counted, not slept
+    assert calls * 30.0 <= payment["seconds"] < calls * 31.0  # the policy's timeouts, counted, not slept
     assert ran["seconds"] < 30  # generous: slept, the timeouts alone would take calls × 30 s
 
 
