@@ -1,5 +1,5 @@
 """Forms of the back office (the order and customer pages' buttons, the report's period, a
-review rule): they parse input, the services and selectors decide.
+review rule, a workflow version): they parse input, the services and selectors decide.
 
 Reject and cancel take storefront.forms.StaffDecisionForm, which the storefront's staff cancel page shares.
 """
@@ -8,12 +8,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.services import NOTE_MAX_LENGTH
 from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
-from workflows.models import HOLD_HOURS_MAX, ReviewRule
+from workflows.models import HOLD_HOURS_MAX, ReviewRule, WorkflowVersion
+from workflows.policy.schema import Setting, fields, policy_clean, value_at, value_set
+from workflows.policy.selectors import version_revision
+from workflows.policy.services import DRAFT_CHANGED
 from workflows.review.conditions import ConditionInvalid, condition_clean
 from workflows.review.facts import FACTS, OP_WORDS, fact_choices
 
@@ -263,4 +267,73 @@ class ReviewRuleForm(type("ConditionRows", (forms.Form,), _condition_rows()), fo
                 index = re.match(r"^(?:all|any)\[(\d+)\]", problem.path)
                 row = tree_rows[int(index.group(1))] if index else 0
                 self.add_error(f"c{row}_value", problem.message)
+        return cleaned
+
+
+def policy_field_name(path: str) -> str:
+    """A policy path as a form field's name: "steps.payment.timeoutSeconds" → "steps__payment__timeoutSeconds"."""
+    return path.replace(".", "__")
+
+
+def _policy_form_field(setting: Setting) -> forms.Field:
+    """A form field for one value of the policy: its type only; its range is policy_clean's, so the
+    form, the API and the YAML import refuse the same values with the same words."""
+    unit = f" ({setting.unit})" if setting.unit else ""
+    options = {"label": f"{setting.label}{unit}", "help_text": setting.help}
+    if setting.kind is bool:
+        return forms.BooleanField(required=False, **options)
+    if setting.kind is str:
+        return forms.ChoiceField(choices=[(choice, choice) for choice in setting.choices], **options)
+    if setting.kind is int:
+        return AsciiIntegerFormField(error_messages={"invalid": "Enter a whole number."}, **options)
+    return AsciiDecimalFormField(error_messages={"invalid": "Enter a number."}, **options)
+
+
+class WorkflowVersionForm(forms.ModelForm):
+    """A draft workflow version as staff edit it: one field per value of the policy (its steps,
+    in the pipeline's order, then payment and holds) and a note. The whole policy is checked by
+    workflows.policy.schema.policy_clean; each problem shows on its field. A draft's form carries
+    the draft's revision as it was read: when someone else saved the draft since, the form is
+    refused (a second tab would otherwise post its whole policy over their change)."""
+
+    revision = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ("note",)
+
+    def __init__(self, *args, policy: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["revision"].initial = version_revision(self.instance)
+        source = self.instance.policy if self.instance.pk else policy
+        self.paths = {}
+        for path, setting in fields():
+            name = policy_field_name(path)
+            self.paths[name] = path
+            self.fields[name] = _policy_form_field(setting)
+            if source is not None:
+                try:
+                    self.fields[name].initial = value_at(source, path)
+                except KeyError:
+                    pass
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            stored = WorkflowVersion.objects.filter(pk=self.instance.pk).first()
+            sent = cleaned.get("revision")  # the admin's page always sends it; a script may not
+            if stored is not None and sent and sent != version_revision(stored):
+                raise ValidationError(DRAFT_CHANGED, code="draft_changed")
+        policy: dict = {}
+        for name, path in self.paths.items():
+            if name not in cleaned:  # its field refused the input already
+                return cleaned
+            value = cleaned[name]
+            value_set(policy, path, float(value) if isinstance(value, Decimal) else value)
+        try:
+            self.instance.policy = policy_clean(policy)
+        except ValidationError as exc:
+            for path, messages in exc.message_dict.items():
+                self.add_error(policy_field_name(path) if policy_field_name(path) in self.fields else None, messages)
         return cleaned

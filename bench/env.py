@@ -34,12 +34,12 @@ RUN_SECRET_KEY = secrets.token_urlsafe(50)
 
 # Settings the store reads from the environment: a caller's values (say, from `make test`)
 # must not leak into a bench, which sets what it needs.
-_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "INVENTORY_", "PAYMENT_", "SHIPPING_", "JWT_", "RATE_LIMIT_", "DB_",
+_STORE_ENV_PREFIXES = ("SIM_", "Q_", "PIPELINE_", "PAYMENT_", "CIRCUIT_", "WORKFLOW_", "JWT_", "RATE_LIMIT_", "DB_",
                        "WORKER_METRICS_", "WEBHOOK_", "EMAIL_")
 _STORE_ENV_NAMES = {
     "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "DATA_DIR", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS",
-    "CONN_MAX_AGE", "STATIC_MANIFEST", "STUCK_AFTER_SECONDS", "SWEEP_EVERY_MINUTES", "TRACKING_TIMEOUT_SECONDS",
-    "TRACKING_ASK_MAX_SECONDS", "TRACKING_LOOKUP_TIMEOUT", "TRACKING_WEBHOOK_URL", "CARRIER_WEBHOOK_SECRET",
+    "CONN_MAX_AGE", "STATIC_MANIFEST", "STUCK_AFTER_SECONDS", "SWEEP_EVERY_MINUTES", "TRACKING_WAIT_SCALE",
+    "TRACKING_WEBHOOK_URL", "CARRIER_WEBHOOK_SECRET",
     "LOG_LEVEL", "CACHE_KEY_PREFIX", "WHITENOISE_USE_FINDERS", "PIPELINE_TASKS_SYNC",
     "DJANGO_ALLOW_ASYNC_UNSAFE", "TRUSTED_PROXY_COUNT", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
 }
@@ -116,7 +116,7 @@ class Backend:
             # once: an order ends `delivered` in its first run, without the carrier's webhook.
             "SIM_TRACKING_STEP_SECONDS": "0",
             "SIM_TRACKING_CALLBACKS": "0",
-            "TRACKING_TIMEOUT_SECONDS": "0",
+            "TRACKING_WAIT_SCALE": "0",
             "JWT_ACCESS_MINUTES": "600",
             # A load generator is one client: the per-client rate limits would measure 429s.
             "RATE_LIMIT_API": "off",

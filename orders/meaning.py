@@ -13,6 +13,7 @@ from typing import Any
 # Timeline statuses a transition can give a stage (orders.selectors.TimelineStage).
 DONE, CURRENT, FAILED, CANCELLED, REFUNDED = "done", "current", "failed", "cancelled", "refunded"
 SKIPPED = "skipped"  # passed over: the order went on without this stage
+OMITTED = "omitted"  # not part of this order's pipeline (its workflow version switched the step off): not shown
 
 
 @dataclass(frozen=True)

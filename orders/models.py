@@ -12,7 +12,8 @@ from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
 from accounts.models import User
-from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, REFUNDED, SKIPPED, Stage, means
+from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, OMITTED, REFUNDED, SKIPPED, Stage, means
+from orders.workflow import workflow_version_current
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
 
@@ -182,6 +183,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # customer: never staff's internal note, which is kept on the OrderEvent only.
     failure_reason = models.CharField(max_length=200, blank=True)
 
+    # The workflow version current when the order was placed (workflows.models.WorkflowVersion.number):
+    # the order runs on its policy to its end. Set in the order's own INSERT.
+    workflow_version = models.PositiveIntegerField(default=workflow_version_current, editable=False)
+
     # From the risk provider's screening: 0 (safe) to 100; staff only, never shown to the customer.
     risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
 
@@ -251,6 +256,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Inventory confirmed", event="order.validated", stages=(("inventory", DONE),),
                              note="All items are in stock"))
     def validation_passed(self) -> None:
+        pass
+
+    # Risk screening is optional: an order whose workflow version switches it off goes straight to
+    # the review, and its timeline has no screening stage.
+    @transition(field=state, source=S.VALIDATING, target=S.VALIDATED, permission=SYSTEM,
+                custom=means("Inventory confirmed (no risk screening)", event="order.validated",
+                             stages=(("inventory", DONE), ("risk", OMITTED)), note="All items are in stock"))
+    def validation_passed_unscreened(self) -> None:
         pass
 
     @transition(field=state, source=S.VALIDATING, target=S.FAILED, permission=SYSTEM,

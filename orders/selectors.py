@@ -3,13 +3,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from orders.meaning import CANCELLED, FAILED, SKIPPED
+from orders.meaning import CANCELLED, FAILED, OMITTED, SKIPPED
 from orders.models import Order, OrderEvent, OrderLine, Refund, StaffNote, TrackingEvent
 from orders.states import (
     TERMINAL_STATES,
@@ -19,6 +18,7 @@ from orders.states import (
     OrderState,
     meaning,
 )
+from orders.workflow import payment_wait_policy
 from providers.base import EXCEPTION
 from providers.steps import step_states
 from store import permissions
@@ -165,17 +165,18 @@ class PaymentWait:
 
 
 def order_payment_wait(*, order: Order, now: datetime | None = None) -> PaymentWait | None:
-    """How the order waits for its payment's confirmation (settings.PAYMENT_CONFIRM_TIMEOUT,
-    PAYMENT_RECONCILE), None when no charge of it is pending. No query."""
+    """How the order waits for its payment's confirmation (its workflow version's confirmation
+    timeout, the current version's reconciliation: orders.workflow.payment_wait_policy), None
+    when no charge of it is pending. No query once this process read those versions."""
     if order.state != OrderState.PAYING or order.charge_pending_since is None:
         return None
     now = now or timezone.now()
     since = order.charge_pending_since
-    asks_from = since + timedelta(seconds=settings.PAYMENT_RECONCILE["AFTER_SECONDS"])
-    deadline = since + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT)
+    timeout, ask_after, ask_every = payment_wait_policy(order)
+    asks_from = since + timedelta(seconds=ask_after)
+    deadline = since + timedelta(seconds=timeout)
     return PaymentWait(reference=order.charge_pending_reference, since=since, asks_from=asks_from,
-                       ask_every_minutes=settings.PAYMENT_RECONCILE["EVERY_MINUTES"], deadline=deadline,
-                       asking=now >= asks_from, overdue=now >= deadline)
+                       ask_every_minutes=ask_every, deadline=deadline, asking=now >= asks_from, overdue=now >= deadline)
 
 
 # --- The carrier's latest word ---------------------------------------------------------------
@@ -332,6 +333,9 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
         if event.transition not in TRANSITIONS:
             continue
         for key, status in meaning(event.transition).stages:
+            if status == OMITTED:  # the order's workflow version has no such step
+                seen.discard(key)
+                continue
             stage = stages[key]
             stage.status, stage.at = status, event.created_at
             stage.note = _timeline_note(order, event, status)

@@ -1,7 +1,8 @@
 """A circuit breaker per provider, shared by every worker process through the database.
 
-After PROVIDER_CIRCUIT["FAILURES"] consecutive transient failures (timeouts) of a provider,
-its circuit opens for PROVIDER_CIRCUIT["COOL_DOWN_SECONDS"]: `allow()` refuses at once, so
+After `failures` consecutive transient failures (timeouts) of a provider, its circuit opens
+for `cool_down` seconds (both the current workflow version's, for that provider's step, which
+the pipeline registers here: `circuit_limits_register`): `allow()` refuses at once, so
 the orders that need the provider wait in their state without spending their retries. Once
 the cool-down is over one call, the probe, is let through (half-open, claimed for
 PROVIDER_CIRCUIT["PROBE_SECONDS"]): an answer closes the circuit, a failure opens it again. A
@@ -14,7 +15,9 @@ PROVIDER_CIRCUIT["READ_CACHE_SECONDS"] per provider, so a healthy provider costs
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -33,6 +36,7 @@ from store.circuit import (  # noqa: F401 - the states and the gauge's values, a
     CircuitPolicy,
     CircuitRecord,
     CircuitView,
+    MemoryStore,
 )
 
 logger = logging.getLogger("providers.breakers")
@@ -42,9 +46,18 @@ def _setting(name: str):
     return settings.PROVIDER_CIRCUIT[name]
 
 
-def _policy() -> CircuitPolicy:
-    return CircuitPolicy(failures=_setting("FAILURES"), cool_down=_setting("COOL_DOWN_SECONDS"),
-                         probe=_setting("PROBE_SECONDS"))
+_limits: list[Callable[[str], tuple[int, float]]] = []
+
+
+def circuit_limits_register(limits: Callable[[str], tuple[int, float]]) -> None:
+    """`limits(provider)` → (failures that open its circuit, cool-down seconds), read as they are
+    needed (a failure, a probe): the pipeline's current workflow version registers it."""
+    _limits[:] = [limits]
+
+
+def _policy(provider: str) -> CircuitPolicy:
+    failures, cool_down = _limits[0](provider)
+    return CircuitPolicy(failures=failures, cool_down=cool_down, probe=_setting("PROBE_SECONDS"))
 
 
 def _record(row: ProviderCircuit) -> CircuitRecord:
@@ -118,10 +131,22 @@ class DatabaseStore:
 
 
 STORE = DatabaseStore()
+# Circuits of a sandbox of its own (`isolated`): a dry run's calls never touch the store's circuits.
+_isolated: ContextVar[MemoryStore | None] = ContextVar("breakers_isolated", default=None)
+
+
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Within the block (this thread or task), every provider's circuit is a new one kept in memory."""
+    token = _isolated.set(MemoryStore())
+    try:
+        yield
+    finally:
+        _isolated.reset(token)
 
 
 def breaker(provider: str) -> CircuitBreaker:
-    return CircuitBreaker(provider, STORE, _policy, logger)
+    return CircuitBreaker(provider, _isolated.get() or STORE, lambda: _policy(provider), logger)
 
 
 def circuit(provider: str, *, fresh: bool = False) -> CircuitView:

@@ -7,7 +7,6 @@ the request or task that caused it. Recording costs one INSERT and never fails t
 database error while writing it is logged and the answer goes back to the caller as it came.
 """
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,6 +15,7 @@ from django.db import Error, connection, transaction
 
 from providers.base import ChargeStatus, GatewayResult, GatewayTimeout, ParcelTracking
 from providers.models import ProviderCall
+from store import sandbox
 from store.request_context import request_id_var
 
 logger = logging.getLogger("providers.calls")
@@ -57,7 +57,7 @@ def answer_outcome(answer: object) -> tuple[str, str]:
 def call_recorded(request: ProviderRequest, make: Callable[[], Answer], *, attempt: int = 1) -> Answer:
     """`make()`, the call described by `request`, recorded as attempt `attempt` of its key; its
     answer is returned and whatever it raises is raised again, after the row is written."""
-    started = time.monotonic()
+    started = sandbox.clock()
     try:
         answer = make()
     except GatewayTimeout as exc:
@@ -73,13 +73,13 @@ def call_recorded(request: ProviderRequest, make: Callable[[], Answer], *, attem
 
 
 def call_record(request: ProviderRequest, *, outcome: str, reason: str, started: float, attempt: int = 1) -> None:
-    """Write the row of a call that began at `started` (time.monotonic()) and ended now. Inside a
+    """Write the row of a call that began at `started` (store.sandbox.clock()) and ended now. Inside a
     transaction it is a savepoint of its own, so a failed INSERT leaves the caller's work intact
     (and a call inside a transaction that rolls back is not kept either)."""
     row = ProviderCall(
         order_id=request.order_id, provider=request.provider, operation=request.operation, step=request.step,
         idempotency_key=request.key[:128], attempt=attempt, outcome=outcome, reason=reason[:200],
-        latency_ms=round((time.monotonic() - started) * 1000), request_id=request_id_var.get() or "",
+        latency_ms=round((sandbox.clock() - started) * 1000), request_id=request_id_var.get() or "",
     )
     try:
         if connection.in_atomic_block:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from providers import metrics
 from providers.base import GatewayResult, GatewayTimeout
 from providers.models import GatewayCall, SimulatedOutage
-from store import turns
+from store import sandbox, turns
 from store.env import env_float
 
 OUTAGE_REFRESH_SECONDS = 1.0
@@ -56,11 +56,11 @@ def latency_wait(rng: random.Random, bounds_ms: tuple[int, int], timeout: float 
     # The wait is the provider's network round trip: other pipeline runs work meanwhile (store.turns).
     if timeout is not None and seconds > timeout:
         with turns.waiting():
-            time.sleep(timeout)
+            sandbox.wait(timeout)
         raise GatewayTimeout(f"no answer within {timeout:.1f}s")
     if seconds > 0:
         with turns.waiting():
-            time.sleep(seconds)
+            sandbox.wait(seconds)
     return latency_ms
 
 
@@ -118,7 +118,7 @@ def outage_raise(provider: str, timeout: float | None, *, on_failure=None) -> No
     if mode == SimulatedOutage.Mode.TIMEOUT:
         wait = OUTAGE_WAIT_WITHOUT_TIMEOUT if timeout is None else timeout
         with turns.waiting():
-            time.sleep(max(0.0, wait))
+            sandbox.wait(max(0.0, wait))
         message = f"no answer within {wait:.1f}s ({provider} outage)"
     else:
         message = f"the {provider} provider is unavailable (outage)"

@@ -65,7 +65,7 @@ def app_env(data_dir: Path) -> dict[str, str]:
         # The carrier's updates happen with the label and the pipeline asks for them at once.
         "SIM_TRACKING_STEP_SECONDS": "0",
         "SIM_TRACKING_CALLBACKS": "0",
-        "TRACKING_TIMEOUT_SECONDS": "0",
+        "TRACKING_WAIT_SCALE": "0",
         "Q_CLUSTER_NAME": "screenshots",
         "Q_LOG_LEVEL": "ERROR",
         "LOG_LEVEL": "WARNING",

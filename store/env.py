@@ -1,7 +1,6 @@
 """Settings from the environment: typed reads that stop startup on a value that makes no sense.
 
-store/settings.py reads every setting with these; providers.steps reads the pipeline steps'
-retry settings, keyed by the step names the pipeline registers (docs/configuration.md)."""
+store/settings.py reads every setting with these (docs/configuration.md)."""
 import os
 
 from django.core.exceptions import ImproperlyConfigured

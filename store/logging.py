@@ -3,6 +3,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from store import sandbox
 from store.request_context import order_id_var, request_id_var, user_id_var
 
 # Paths of the health probes (store.urls): their 503s are reported by store.health, once per
@@ -11,7 +12,8 @@ PROBE_PATHS = frozenset({"/healthz", "/readyz", "/livez"})
 
 
 class RequestContextFilter(logging.Filter):
-    """Adds request_id, user_id and order_id from the context of the work in progress.
+    """Adds request_id, user_id and order_id from the context of the work in progress, and
+    marks a dry run's lines (store.sandbox): "[dry run] " before the message, `dry_run` true.
 
     Django logs 4xx/5xx responses (logger django.request) after the middleware returned;
     those records carry the request, which keeps its id and user.
@@ -25,6 +27,10 @@ class RequestContextFilter(logging.Filter):
             record.user_id = user_id_var.get() or getattr(request, "log_user_id", None)
         if not getattr(record, "order_id", None):
             record.order_id = order_id_var.get()
+        if sandbox.in_sandbox() and not getattr(record, "dry_run", False):
+            # A dry run's synthetic order is rolled back and its id given again to a real order.
+            record.dry_run = True
+            record.msg = f"[dry run] {record.msg}"
         return True
 
 
@@ -47,7 +53,7 @@ class LoggedRefusalFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     EXTRA_KEYS = (
         "request_id", "user_id", "order_id", "transition", "source", "target", "step", "outcome", "status_code",
-        "checks",
+        "checks", "dry_run",
     )
 
     def format(self, record: logging.LogRecord) -> str:

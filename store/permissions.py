@@ -78,13 +78,21 @@ RULE_ADD = StaffAction("workflows.add_reviewrule", "add review rules")
 RULE_CHANGE = StaffAction("workflows.change_reviewrule", "change review rules")
 RULE_DELETE = StaffAction("workflows.delete_reviewrule", "delete review rules")
 
+# The pipeline's policy (workflows.models.WorkflowVersion): drafts are added and changed, publishing
+# (which every new order then runs on) is a permission of its own.
+WORKFLOW_VIEW = StaffAction("workflows.view_workflowversion", "see the pipeline's workflow versions")
+WORKFLOW_ADD = StaffAction("workflows.add_workflowversion", "draft workflow versions")
+WORKFLOW_CHANGE = StaffAction("workflows.change_workflowversion", "change draft workflow versions")
+WORKFLOW_PUBLISH = StaffAction("workflows.publish_workflowversion", "publish workflow versions")
+
 # Webhook endpoints, their secrets, delivery log and replays (webhooks): one permission for all.
 WEBHOOK_MANAGE = StaffAction("webhooks.change_webhookendpoint", "manage webhooks")
 
 STAFF_ACTIONS = (
     ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
-    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE, WEBHOOK_MANAGE,
+    RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE, WORKFLOW_VIEW, WORKFLOW_ADD, WORKFLOW_CHANGE, WORKFLOW_PUBLISH,
+    WEBHOOK_MANAGE,
 )
 
 

@@ -285,6 +285,8 @@ AUDITLOG_INCLUDE_TRACKING_MODELS = (
     {"model": "catalog.product", "exclude_fields": ["created_at", "updated_at"]},
     "catalog.category",
     {"model": "workflows.reviewrule"},
+    # Drafts edited and versions published: the pipeline's policy, who changed it and how.
+    {"model": "workflows.workflowversion"},
     # Webhook endpoints: who pointed order data where; the signing secret never in the trail.
     {"model": "webhooks.webhookendpoint", "mask_fields": ["secret"], "mask_callable": "store.audit.secret_hide"},
     "orders.refund",
@@ -535,14 +537,10 @@ CARRIER_WEBHOOK_SECRET = os.environ.get("CARRIER_WEBHOOK_SECRET", "") or salted_
     "store.carrier-webhook", "secret", secret=SECRET_KEY, algorithm="sha256"
 ).hexdigest()
 CARRIER_WEBHOOK_TOLERANCE_SECONDS = env_int("CARRIER_WEBHOOK_TOLERANCE_SECONDS", 300)
-# Seconds a pending payment may wait for the provider's confirmation before the order fails.
-PAYMENT_CONFIRM_TIMEOUT = env_int("PAYMENT_CONFIRM_TIMEOUT", 900, minimum=1)
-# Reconciliation (orders.services.payment_reconcile): every EVERY_MINUTES a schedule asks the
-# provider about payments pending for more than AFTER_SECONDS (and refunds unwanted approvals);
-# each lookup waits at most TIMEOUT seconds.
+# Reconciliation (orders.services.payment_reconcile): each lookup of a charge waits at most
+# TIMEOUT seconds. How long a payment may wait for its confirmation, and when and how often the
+# shop asks the provider, are the workflow version's (docs/workflow.md).
 PAYMENT_RECONCILE = {
-    "AFTER_SECONDS": env_int("PAYMENT_RECONCILE_AFTER_SECONDS", 120, minimum=0),
-    "EVERY_MINUTES": env_int("PAYMENT_RECONCILE_EVERY_MINUTES", 1, minimum=1),
     "TIMEOUT": env_float("PAYMENT_RECONCILE_TIMEOUT", 10),
 }
 # Hours a payment link staff send for a failed payment stays usable (it also works only once).
@@ -588,22 +586,15 @@ PIPELINE_TASKS_SYNC = env_bool("PIPELINE_TASKS_SYNC", False)
 # 0 turns the relay thread off, leaving it to the sweeper).
 OUTBOX_RELAY_SECONDS = env_float("OUTBOX_RELAY_SECONDS", 1.0)
 
-# The pipeline (workflows/pipeline.py holds the wiring; these are its tunables).
+# The pipeline (workflows/pipeline.py holds the wiring): what is about the machine. Its policy
+# (attempts, backoff, timeouts, retries, circuits, bulkheads, holds, optional steps) is the
+# workflow version's, edited in the admin or the API (docs/workflow.md).
 PIPELINE = {
-    # Step-level retries on transient errors are per step: each step's row in workflows/pipeline.py
-    # declares its default, and <STEP>_RETRIES, <STEP>_BACKOFF, <STEP>_TIMEOUT in the environment
-    # (PAYMENT_TIMEOUT…) override it, read by the step's name (providers.steps).
     # Multiplies every backoff sleep; tests set it to 0.
     "BACKOFF_SCALE": env_float("PIPELINE_BACKOFF_SCALE", 1.0),
-    # State-level retries of payment_failed / ship_failed before compensation.
-    "STATE_RETRIES": env_int("PIPELINE_STATE_RETRIES", 2),
-    # A shipped order waits for the carrier's tracking updates (its webhook). After this many
-    # seconds without news (since shipping, or the last update) the store asks the carrier
-    # (ShippingProvider.tracking, each lookup waiting at most TRACKING_LOOKUP_TIMEOUT seconds),
-    # then again after twice as long each time, at most TRACKING_ASK_MAX_SECONDS apart.
-    "TRACKING_TIMEOUT_SECONDS": env_float("TRACKING_TIMEOUT_SECONDS", 3600, minimum=0),
-    "TRACKING_ASK_MAX_SECONDS": env_float("TRACKING_ASK_MAX_SECONDS", 6 * 3600, minimum=1),
-    "TRACKING_LOOKUP_TIMEOUT": env_float("TRACKING_LOOKUP_TIMEOUT", 10, minimum=0.1),
+    # Multiplies every wait for the carrier's tracking news (the workflow version's `tracking`
+    # timings); tests, the bench and the screenshots set it to 0 (the store asks at once).
+    "TRACKING_WAIT_SCALE": env_float("TRACKING_WAIT_SCALE", 1.0, minimum=0),
     # The sweeper re-enqueues orders sitting in a working state longer than this.
     "STUCK_AFTER_SECONDS": env_int("STUCK_AFTER_SECONDS", 120),
     "SWEEP_EVERY_MINUTES": env_int("SWEEP_EVERY_MINUTES", 1),
@@ -611,10 +602,8 @@ PIPELINE = {
     # holds a thread, not the process (workflows.executor; 0: one at a time, in the task itself).
     # Sizing (docs/operations.md): runs in flight ≈ orders/s × seconds an order spends waiting.
     "CONCURRENT_RUNS": env_int("PIPELINE_CONCURRENT_RUNS", 32),
-    # Bulkhead: calls to one provider at once per worker process, so one slow provider cannot
-    # take every thread. A run that waits longer than BULKHEAD_WAIT_SECONDS for a slot is put
-    # back on the queue.
-    "PROVIDER_CONCURRENCY": env_int("PROVIDER_CONCURRENCY", 16),
+    # A run that waits longer than this for a place in its provider's bulkhead (the workflow
+    # version's size) is put back on the queue.
     "BULKHEAD_WAIT_SECONDS": env_float("BULKHEAD_WAIT_SECONDS", 2.0),
     # A run that fails because the database or the broker cannot be reached goes again in this
     # process after a backoff, up to this many times (store.outage): (tries, first wait, longest
@@ -623,10 +612,11 @@ PIPELINE = {
     "CONNECTION_RETRY": (env_int("PIPELINE_CONNECTION_RETRIES", 10, minimum=0),
                          env_float("PIPELINE_CONNECTION_BACKOFF", 0.5, minimum=0),
                          env_float("PIPELINE_CONNECTION_BACKOFF_MAX", 10.0, minimum=0)),
-    # Retry budget: calls one step makes while its provider fails transiently (timeouts), over
-    # every run of that step; then the order is "Delayed" (stalled) until staff re-drive it.
-    "STEP_CALL_BUDGET": env_int("STEP_CALL_BUDGET", 3),
 }
+# Each process reads which workflow version is current at most this often (seconds); a
+# version's own policy is read once (it never changes). Orders take the current one as they
+# are placed, read then.
+WORKFLOW_READ_CACHE_SECONDS = env_float("WORKFLOW_READ_CACHE_SECONDS", 1.0, minimum=0)
 
 # Webhooks (webhooks.services): each attempt's timeout; retries from BACKOFF_SECONDS doubling up
 # to BACKOFF_MAX_SECONDS (with jitter; PIPELINE["BACKOFF_SCALE"] multiplies it) for RETRY_HOURS
@@ -639,27 +629,10 @@ WEBHOOK_RETRY_HOURS = env_float("WEBHOOK_RETRY_HOURS", 24.0, minimum=0)
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 20, minimum=1)
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 
-# Holds for approval (workflows.review.holds): a held order waits HOURS for a person; at that
-# deadline EXPIRY_ACTION runs once, unless the rule that held it names its own: "remind" (e-mail
-# the assignee and the approvers, keep waiting), "cancel" (tell the customer, release the stock)
-# or "approve".
-HOLD_EXPIRY_ACTIONS = ("remind", "cancel", "approve")
-REVIEW_HOLDS = {
-    "HOURS": env_int("HOLD_HOURS", 24, minimum=1),
-    "EXPIRY_ACTION": os.environ.get("HOLD_EXPIRY_ACTION", "remind").strip().lower(),
-}
-if REVIEW_HOLDS["HOURS"] > 720:
-    raise ImproperlyConfigured(f"HOLD_HOURS is at most 720 (30 days), not {REVIEW_HOLDS['HOURS']}.")
-if REVIEW_HOLDS["EXPIRY_ACTION"] not in HOLD_EXPIRY_ACTIONS:
-    raise ImproperlyConfigured(f"HOLD_EXPIRY_ACTION must be one of {', '.join(HOLD_EXPIRY_ACTIONS)}, "
-                               f"not {REVIEW_HOLDS['EXPIRY_ACTION']!r}.")
-
-# Circuit breakers per provider, shared by the worker processes (providers.breakers): open after
-# FAILURES consecutive timeouts, for COOL_DOWN_SECONDS; then one probe call (claimed for
+# Circuit breakers per provider, shared by the worker processes (providers.breakers): they open
+# and cool down as the current workflow version says; then one probe call (claimed for
 # PROBE_SECONDS) closes or reopens it. Each process reads a circuit at most every READ_CACHE_SECONDS.
 PROVIDER_CIRCUIT = {
-    "FAILURES": env_int("CIRCUIT_FAILURES", 5),
-    "COOL_DOWN_SECONDS": env_float("CIRCUIT_COOL_DOWN_SECONDS", 15),
     "PROBE_SECONDS": env_float("CIRCUIT_PROBE_SECONDS", 60),
     "READ_CACHE_SECONDS": env_float("CIRCUIT_READ_CACHE_SECONDS", 0.5),
 }

@@ -13,7 +13,7 @@ os.environ.setdefault("SIM_PAYMENT_CONFIRM_DELAY", "-1")
 # Nor does the carrier (the pipeline asks it at once, and every tracking update has happened).
 os.environ.setdefault("SIM_TRACKING_CALLBACKS", "0")
 os.environ.setdefault("SIM_TRACKING_STEP_SECONDS", "0")
-os.environ.setdefault("TRACKING_TIMEOUT_SECONDS", "0")
+os.environ.setdefault("TRACKING_WAIT_SCALE", "0")
 # Rate limits far out of reach, so no test trips another's; tests/ops sets the real ones.
 for _name in ("API", "API_BURST", "LOGIN", "REGISTER", "LOGIN_FAILURES", "PASSWORD_RESET"):
     os.environ.setdefault(f"RATE_LIMIT_{_name}", "100000/min")
@@ -33,8 +33,10 @@ SIMULATOR = {**SIMULATOR, "SEED": os.environ.get("SIM_SEED", "workflow-store-tes
 SIMULATOR["INVENTORY_AVAILABLE_RATE"] = float(os.environ.get("SIM_INVENTORY_AVAILABLE_RATE", "1"))
 SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_RATE", "1"))
 
-# Every test reads the circuits afresh (a process-wide cache would carry one test's state into the next).
+# Every test reads the current workflow version and the circuits afresh (a process-wide cache
+# would carry one test's state into the next).
 PROVIDER_CIRCUIT = {**PROVIDER_CIRCUIT, "READ_CACHE_SECONDS": 0}  # noqa: F405
+WORKFLOW_READ_CACHE_SECONDS = 0
 
 # pytest-xdist (`make test` runs two workers): pytest-django gives each worker a test database
 # of its own; the caches and the queue name follow, so one worker's rate-limit counters, cluster

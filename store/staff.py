@@ -24,6 +24,9 @@ SHOP_STAFF_PERMISSIONS = (
     "workflows.change_reviewrule",
     "workflows.add_reviewrule",
     "workflows.delete_reviewrule",
+    "workflows.view_workflowversion",  # read the pipeline's policy and draft changes; publishing is not in it
+    "workflows.add_workflowversion",
+    "workflows.change_workflowversion",
     "notifications.view_notification",
     "providers.view_gatewaycall",
     "auditlog.view_logentry",  # the "Staff actions" page

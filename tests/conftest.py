@@ -142,6 +142,18 @@ def closed_circuits():
     circuit._breakers.clear()
 
 
+@pytest.fixture(autouse=True)
+def workflow_versions_forgotten():
+    """Each test starts without the workflow versions this process read: a test's versions roll
+    back with it, and the next test may publish others under the same numbers (production never
+    gives a number twice)."""
+    from workflows.policy.selectors import policy_cache_clear
+
+    policy_cache_clear()
+    yield
+    policy_cache_clear()
+
+
 @pytest.fixture
 def fresh_cache(settings, tmp_path):
     """The default cache under a key prefix (Redis) or in a folder of this test's own: nothing left over.

@@ -7,7 +7,7 @@ import heapq
 import inspect
 from datetime import date
 
-from orders.meaning import FAILED, SKIPPED
+from orders.meaning import FAILED, OMITTED, SKIPPED
 from orders.models import Order
 from orders.services import order_transition
 from orders.states import TRANSITIONS, meaning, transitions_from
@@ -53,7 +53,7 @@ def path_to(state: str, *, start: str = "new") -> list[str]:
         for edge in sorted(transitions_from(current), key=lambda edge: edge.name):
             # A detour: a failure, a transition guarded by a condition (a re-drive) or one the
             # timeline does not show (an order stalled on a provider).
-            failing = (any(status in (FAILED, SKIPPED) for _, status in meaning(edge.name).stages)
+            failing = (any(status in (FAILED, SKIPPED, OMITTED) for _, status in meaning(edge.name).stages)
                        or bool(edge.conditions) or not meaning(edge.name).stages)
             step = cost + (10 if failing else 1)
             if edge.target not in best or step < best[edge.target][0]:

@@ -15,7 +15,12 @@ class WorkflowsConfig(AppConfig):
         # receivers: connects the receivers of the order domain's signals; pipeline: registers its
         # steps with the providers (providers.steps).
         from workflows import executor, pipeline, receivers  # noqa: F401
+        from workflows.policy import checks  # noqa: F401 - registers its system check
+        from workflows.policy.selectors import policy_hooks_register
         from workflows.tasks import sweeper_schedule_sync
+
+        # The order domain and the providers read the pipeline's policy through hooks of theirs.
+        policy_hooks_register()
 
         # Each worker process runs pipeline runs on a pool of threads of its own.
         post_spawn.connect(executor.worker_started, dispatch_uid="workflows.executor.worker_started")

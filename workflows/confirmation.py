@@ -3,14 +3,14 @@
 The order stays in `paying` and nothing waits for it: the provider's webhook settles it
 (orders.services.payment_webhook), or reconciliation does (orders.services.payment_reconcile:
 the schedule asks the provider about payments pending longer than
-PAYMENT_RECONCILE["AFTER_SECONDS"]). A pipeline run scheduled for the deadline
-(settings.PAYMENT_CONFIRM_TIMEOUT seconds after the charge first answered pending) asks the
+the current workflow version's `payment.reconcileAfterSeconds`). A pipeline run scheduled for
+the deadline (the order's workflow version's `payment.confirmationTimeoutSeconds` after the
+charge first answered pending) asks the
 provider once more and fires `payment_expired` if the charge is still pending or unknown then;
 a rerun of the step before then changes nothing.
 """
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from orders.models import Order
@@ -19,6 +19,7 @@ from orders.services.payment_pending import PAYMENT_PENDING_EVENT
 from orders.services.payment_reconcile import payment_reconcile
 from orders.states import OrderState
 from providers.base import GatewayResult
+from workflows.policy.selectors import policy_for_order
 from workflows.queueing import pipeline_schedule
 
 
@@ -40,7 +41,7 @@ def _expire(order: Order, reference: str) -> Order | bool:
     payment failed); still pending, unknown or no answer: it expires."""
     if payment_reconcile(order_id=order.pk, hand_back=False).transition:
         return True  # the pipeline goes on from where the provider's answer left the order
-    timeout = settings.PAYMENT_CONFIRM_TIMEOUT
+    timeout = policy_for_order(order).confirmation_timeout
     return order_transition(order_id=order.pk, name="payment_expired", only_from=OrderState.PAYING,
                             detail={"step": "payment", "reference": reference},
                             reason=payment_expired_reason(timeout)) or True
@@ -59,7 +60,7 @@ def payment_awaiting(order: Order) -> Order | bool | None:
     if pending is None:
         return None
     since, detail = pending
-    if timezone.now() >= since + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT):
+    if timezone.now() >= since + timedelta(seconds=policy_for_order(order).confirmation_timeout):
         return _expire(order, (detail or {}).get("reference", ""))
     return False
 
@@ -70,7 +71,7 @@ def payment_pending(order: Order, result: GatewayResult) -> Order | bool:
     pending = payment_pending_record(order_id=order.pk, reference=result.reference)
     if pending is None:
         return True  # the webhook settled it meanwhile: go on from where it left the order
-    timeout = settings.PAYMENT_CONFIRM_TIMEOUT
+    timeout = policy_for_order(order).confirmation_timeout
     due = pending.since + timedelta(seconds=timeout)
     if timezone.now() >= due:
         return _expire(order, result.reference)

@@ -15,7 +15,7 @@ The runs of a process take turns (store.turns): one works (transitions, database
 while the others wait for their providers, so the waits overlap without the work fighting
 over the GIL and the database's write lock.
 
-Bulkheads: at most PIPELINE["PROVIDER_CONCURRENCY"] calls to one provider at once per process,
+Bulkheads: at most the current workflow version's `bulkhead` calls to one provider at once per process,
 so a slow provider holds at most that many threads and orders that need another provider go
 on (`provider_slot`).
 
@@ -44,6 +44,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from store import outage, turns
 from store.metrics import is_qcluster_command
 from workflows import metrics
+from workflows.policy.selectors import policy_current
 
 logger = logging.getLogger("workflows.executor")
 
@@ -52,7 +53,8 @@ _slots: threading.BoundedSemaphore | None = None
 _running: set[int] = set()
 _again: set[int] = set()  # asked for again while running: the running thread goes round once more
 _lock = threading.Lock()
-_bulkheads: dict[str, threading.BoundedSemaphore] = {}
+_bulkheads: dict[str, tuple[int, threading.BoundedSemaphore]] = {}  # provider → (size, its places)
+_isolated: contextvars.ContextVar[dict | None] = contextvars.ContextVar("bulkheads_isolated", default=None)
 
 
 def worker_started(**kwargs) -> None:
@@ -145,13 +147,29 @@ def advance_retrying(order_id: int, advance: Callable[[int], object]) -> object:
 
 
 @contextmanager
+def bulkheads_isolated() -> Iterator[None]:
+    """Within the block (this thread or task), the providers' bulkheads are new ones of its own: a
+    dry run's calls take no place of the worker's runs."""
+    token = _isolated.set({})
+    try:
+        yield
+    finally:
+        _isolated.reset(token)
+
+
+@contextmanager
 def provider_slot(provider: str) -> Iterator[bool]:
     """A place in the provider's bulkhead: yields True with one (held until the block ends),
     False when none came free within PIPELINE["BULKHEAD_WAIT_SECONDS"]."""
+    size = policy_current().step(provider).bulkhead
+    bulkheads = _isolated.get()
+    if bulkheads is None:
+        bulkheads = _bulkheads
     with _lock:
-        bulkhead = _bulkheads.get(provider)
-        if bulkhead is None:
-            bulkhead = _bulkheads[provider] = threading.BoundedSemaphore(settings.PIPELINE["PROVIDER_CONCURRENCY"])
+        sized = bulkheads.get(provider)
+        if sized is None or sized[0] != size:  # a new version resized it: later calls share the new one
+            sized = bulkheads[provider] = (size, threading.BoundedSemaphore(size))
+        bulkhead = sized[1]
     with turns.waiting():  # other runs work while this one waits for a place
         admitted = bulkhead.acquire(timeout=settings.PIPELINE["BULKHEAD_WAIT_SECONDS"])
     try:

@@ -18,7 +18,9 @@ from prometheus_client.core import GaugeMetricFamily
 from orders.models import Order
 from orders.selectors import delivery_problem_q
 from orders.states import TERMINAL_STATES, WORKING_STATES, OrderState
+from store import sandbox
 from workflows.models import Hold
+from workflows.policy.selectors import policy_current
 
 logger = logging.getLogger("workflows.metrics")
 
@@ -46,20 +48,29 @@ def run_finished() -> None:
     RUNS_IN_FLIGHT.dec()
 
 
+# A dry run's synthetic orders (store.sandbox) are counted nowhere: the alerts read these.
+
+
 def order_created() -> None:
-    ORDERS_CREATED.inc()
+    if not sandbox.in_sandbox():
+        ORDERS_CREATED.inc()
 
 
 def transition_fired(name: str) -> None:
-    TRANSITIONS.labels(transition=name).inc()
+    if not sandbox.in_sandbox():
+        TRANSITIONS.labels(transition=name).inc()
 
 
 def step_attempt(step: str, outcome: str, seconds: float) -> None:
+    if sandbox.in_sandbox():
+        return
     STEP_ATTEMPTS.labels(step=step, outcome=outcome).inc()
     STEP_DURATION.labels(step=step, outcome=outcome).observe(seconds)
 
 
 def refund_made(*, full: bool) -> None:
+    if sandbox.in_sandbox():
+        return
     REFUNDS.labels(kind="full" if full else "partial").inc()
 
 
@@ -68,10 +79,11 @@ class OrdersByStateCollector:
     `store_order_state_oldest_seconds{state, group}`: how long the order longest in each state
     that has not ended has been overdue there (seconds since its last change, `Order.updated_at`,
     as the sweeper reads it; 0 when none). As the sweeper does, it leaves out a charge the bank
-    has yet to confirm (it may wait PAYMENT_CONFIRM_TIMEOUT) and a parcel the carrier could not
+    has yet to confirm (it may wait its confirmation timeout) and a parcel the carrier could not
     deliver (listed under Needs attention), and counts a shipped order from the end of its wait for
-    the carrier's news (TRACKING_TIMEOUT_SECONDS, then the longest wait
-    between two asks, TRACKING_ASK_MAX_SECONDS). `group` is "working" (the pipeline owes it a step) or
+    the carrier's news (the current workflow version's `tracking.timeoutSeconds`, times
+    TRACKING_WAIT_SCALE, then the longest wait between two asks, `tracking.askMaxSeconds`).
+    `group` is "working" (the pipeline owes it a step) or
     "waiting" (a person does), so alert rules select by it instead of listing states. One GROUP
     BY per scrape.
 
@@ -118,8 +130,9 @@ class OrdersByStateCollector:
     def _expected_wait(state: str) -> timedelta:
         """How long an order waits in `state` by design before it is overdue."""
         if state == OrderState.SHIPPED:
-            return timedelta(seconds=settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"]
-                             + settings.PIPELINE["TRACKING_ASK_MAX_SECONDS"])
+            current = policy_current()
+            return timedelta(seconds=current.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
+                             + current.tracking_ask_max)
         return timedelta(0)
 
 

@@ -1,4 +1,5 @@
-"""Pipeline data: review rules, their evaluations and holds, and the outbox of tasks the broker refused."""
+"""Pipeline data: workflow versions (its policy), review rules, their evaluations and holds, and the outbox of
+tasks the broker refused."""
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -172,3 +173,63 @@ class OutboxTask(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name or self.func} (deferred {self.attempts}×)"
+
+
+class VersionPublished(Exception):
+    """A published workflow version never changes (nor is it deleted): orders run on it."""
+
+
+class WorkflowVersion(models.Model):
+    """The pipeline's policy (workflows.policy.schema), versioned: a draft is edited, then
+    published, which numbers it; the current version is the one with the highest number. A
+    published version never changes. Orders record the number current when they were placed
+    (orders.Order.workflow_version) and run on it to their end.
+
+    Written through workflows.policy.versions (drafts, publishing, the YAML import)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    number = models.PositiveIntegerField(unique=True, null=True, blank=True,
+                                         help_text="Given when it is published: 1, 2, 3…")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    policy = models.JSONField(help_text="Every step's policy and the pipeline's (docs/workflow.md).")
+    note = models.CharField(max_length=200, blank=True, help_text="What this version changes, and why.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    published_at = models.DateTimeField(null=True, blank=True)
+    # A draft's last dry run (workflows.policy.dryrun): its figures and the policy it ran, and when.
+    dry_run = models.JSONField(null=True, blank=True)
+    dry_run_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = [models.F("number").desc(nulls_first=True), "-id"]
+        permissions = [("publish_workflowversion", "Can publish workflow versions")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(status="draft", number__isnull=True, published_at__isnull=True)
+                           | models.Q(status="published", number__isnull=False, published_at__isnull=False)),
+                name="workflowversion_numbered_when_published"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Version {self.number}" if self.number else f"Draft {self.pk or '(new)'}"
+
+    @property
+    def published(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    def save(self, *args, **kwargs) -> None:
+        # The row as stored decides: a published version is never written again, whatever this copy says.
+        if self.pk and WorkflowVersion.objects.filter(pk=self.pk, status=self.Status.PUBLISHED).exists():
+            raise VersionPublished(f"{self} is published: it never changes. Make a new draft.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.pk and WorkflowVersion.objects.filter(pk=self.pk, status=self.Status.PUBLISHED).exists():
+            raise VersionPublished(f"{self} is published: orders run on it, so it is never deleted.")
+        return super().delete(*args, **kwargs)

@@ -8,6 +8,9 @@ main process runs it every OUTBOX_RELAY_SECONDS (`workflows.relay`), and the swe
 sweep, so deferred work starts within about a second of the broker's return.
 """
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -17,6 +20,18 @@ from store.circuit import redis_breaker
 from workflows.models import OutboxTask
 
 logger = logging.getLogger("workflows.outbox")
+# A sandbox whose writes are rolled back (a dry run): the tasks it would queue are dropped.
+_dropped: ContextVar[bool] = ContextVar("outbox_tasks_dropped", default=False)
+
+
+@contextmanager
+def tasks_dropped() -> Iterator[None]:
+    """Within the block (this thread or task), `enqueue` queues nothing and answers True."""
+    token = _dropped.set(True)
+    try:
+        yield
+    finally:
+        _dropped.reset(token)
 
 
 def _queue(func: str, args: list, task_name: str, group: str) -> None:
@@ -31,6 +46,8 @@ def enqueue(func: str, *args, task_name: str = "", group: str = "", must_keep: b
     `must_keep`: nothing else would make up for a task lost that way (a password-reset e-mail),
     so the outbox's DatabaseError is raised instead: the request answers 503 "try again"
     (store.outage) rather than saying it was done."""
+    if _dropped.get():
+        return True
     try:
         # Through the Redis breaker: while Redis is known to be down, straight to the outbox.
         redis_breaker().call(_queue, func, list(args), task_name, group)

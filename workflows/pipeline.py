@@ -6,7 +6,10 @@ run a step (gateway call with step-level retries, then a success or failure tran
 ask the review rules, retry a failed state a limited number of times then compensate, or
 wait for the carrier's tracking updates (asking it when it stays silent). `pipeline_advance`
 follows the table from the order's current state until the order waits (for a person, a
-provider, a delay or nothing: terminal).
+provider, a delay or nothing: terminal). The table is the pipeline's structure; its policy
+(attempts, timeouts, backoff, retries, which optional steps run, how long to wait for the
+carrier…) is the order's workflow version (workflows.policy), to which the table declares its
+steps (`pipeline_structure`).
 
 Each transition commits on its own, so the database, not the queue, records progress; a
 step that finds the order no longer in its state does nothing; gateway calls carry keys
@@ -37,9 +40,11 @@ from providers.steps import step_register
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.models import RuleEvaluation
+from workflows.policy.schema import StepShape, structure_declare
+from workflows.policy.selectors import policy_for_order
 from workflows.queueing import pipeline_enqueue, pipeline_schedule
 from workflows.review.evaluate import review_evaluate
-from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, RetryPolicy, step_run
+from workflows.runner import CIRCUIT_OPEN, EXHAUSTED, LEFT, step_run
 
 S = OrderState
 MAX_HOPS = 25
@@ -141,6 +146,15 @@ class Acknowledge:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """How the pipeline goes past an optional step a workflow version switches off: wherever it
+    would fire `instead_of` (into the step's state), it fires `fire`, which skips the state."""
+
+    instead_of: str
+    fire: str
+
+
+@dataclass(frozen=True)
 class Step:
     """Call provider `step` (with retries, through its circuit and bulkhead); fire `success` or
     `failure` with its answer, or `unavailable` when the step's calls are spent on timeouts.
@@ -152,19 +166,20 @@ class Step:
     trace, without spending calls; when the cool-down is over the worker cluster's relay runs
     the order that waited longest (`workflows.tasks.circuit_wake`): its call is the probe.
 
-    `retry` is the step's default retry policy, which <STEP>_RETRIES, <STEP>_BACKOFF and
-    <STEP>_TIMEOUT in the environment override (providers.steps); `implementation` the class
+    Its attempts, backoff, timeout and call budget are the order's workflow version's; its
+    circuit's thresholds and bulkhead the current version's. `optional`: a version may switch
+    the step off, the order then going past it as the Skip says. `implementation` is the class
     serving the provider unless settings.PROVIDERS[step] names another (dotted path), and
     `gateway` how the step finds its provider when another setting chooses it."""
 
-    step: str  # also the provider's name: its circuit, bulkhead and retry settings
+    step: str  # also the provider's name: its circuit, bulkhead and policy
     call: Callable[[Order, Any, str, float], GatewayResult]  # (order, provider, key, timeout)
     operation: str
     key: Callable[[Order], str]
     success: str
     failure: str
-    retry: RetryPolicy
     implementation: str = ""
+    optional: Skip | None = None
     gateway: Callable[[Order], Any] | None = None
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
     # What `failure` is told: by default the provider's reason.
@@ -175,7 +190,7 @@ class Step:
     awaiting: Callable[[Order], Order | bool | None] | None = None
 
     def run(self, order: Order) -> Order | bool:
-        policy = RetryPolicy.for_step(self.step)
+        policy = policy_for_order(order).step(self.step)
         # Calls spent while the provider had the request pending: no call goes out, so none may
         # claim the circuit's probe (a claim without a call holds it for PROBE_SECONDS).
         if order.step_failures >= policy.calls and self.awaiting is not None:
@@ -216,8 +231,8 @@ class Step:
             return payment_pending(order, outcome.result)
         if outcome.result.ok:
             fields = self.success_fields(outcome.result)
-            return order_transition(order_id=order.pk, name=self.success, only_from=order.state, detail=detail,
-                                    **fields) or True
+            return order_transition(order_id=order.pk, name=transition_routed(order, self.success),
+                                    only_from=order.state, detail=detail, **fields) or True
         return order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
                                 **self.failure_fields(order, outcome.result)) or True
 
@@ -279,34 +294,40 @@ class RefundInFull:
 
 @dataclass(frozen=True)
 class RetryOrCompensate:
-    """Retry a failed state automatically up to PIPELINE['STATE_RETRIES'] times, then compensate."""
+    """Retry a failed state automatically as many times as step `step`'s state retries in the
+    order's workflow version say, then compensate."""
 
+    step: str
     retry: str
     counter: str
     compensate: Fire | RefundInFull
 
     def run(self, order: Order) -> Order | bool:
-        if getattr(order, self.counter) < settings.PIPELINE["STATE_RETRIES"]:
+        if getattr(order, self.counter) < policy_for_order(order).step(self.step).state_retries:
             return order_transition(order_id=order.pk, name=self.retry, only_from=order.state) or True
         return self.compensate.run(order)
 
 
 def tracking_ask_due(order: Order) -> datetime:
-    """When the store next asks the carrier about shipped `order`'s parcel: PIPELINE
-    ["TRACKING_TIMEOUT_SECONDS"] after its last news (shipping, or the carrier's latest update:
+    """When the store next asks the carrier about shipped `order`'s parcel: its workflow version's
+    `tracking.timeoutSeconds` after its last news (shipping, or the carrier's latest update:
     `updated_at`), then twice as long after each ask that brought nothing new (at least 2 s, at
-    most PIPELINE["TRACKING_ASK_MAX_SECONDS"] apart)."""
-    timeout = settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"]
+    most `tracking.askMaxSeconds` apart). The first wait times PIPELINE["TRACKING_WAIT_SCALE"]
+    (the machine's: 0 in tests, which ask at once)."""
+    policy = policy_for_order(order)
+    timeout = policy.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
     asks = ProviderCall.objects.filter(order_id=order.pk, provider="shipping", operation="tracking",
                                        created_at__gte=order.updated_at).count()
-    return order.updated_at + timedelta(seconds=timeout if asks == 0 else _ask_wait(asks))
+    return order.updated_at + timedelta(seconds=timeout if asks == 0 else _ask_wait(order, asks))
 
 
-def _ask_wait(times: int) -> float:
-    """Seconds to wait after `times` asks: PIPELINE["TRACKING_TIMEOUT_SECONDS"] (at least 1) doubled
-    each time, at most PIPELINE["TRACKING_ASK_MAX_SECONDS"]."""
-    return min(max(settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"], 1) * 2 ** min(times, 32),
-               settings.PIPELINE["TRACKING_ASK_MAX_SECONDS"])
+def _ask_wait(order: Order, times: int) -> float:
+    """Seconds to wait after `times` asks about `order`'s parcel: its workflow version's
+    `tracking.timeoutSeconds` times PIPELINE["TRACKING_WAIT_SCALE"] (at least 1) doubled each
+    time, at most `tracking.askMaxSeconds`."""
+    policy = policy_for_order(order)
+    return min(max(policy.tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"], 1) * 2 ** min(times, 32),
+               policy.tracking_ask_max)
 
 
 @dataclass(frozen=True)
@@ -331,35 +352,36 @@ class AwaitCarrier:
         order = Order.objects.get(pk=order.pk)
         due = tracking_ask_due(order)
         if check.found == UNREACHABLE:
-            due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order.step_failures))
+            due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order, order.step_failures))
         pipeline_schedule(order_id=order.pk, at=due)
         return False
 
 
 # --- The wiring -----------------------------------------------------------------------
-#   state             what the pipeline does there (a Step's retry: RetryPolicy(retries, base backoff s, timeout s))
+#   state             what the pipeline does there (each step's policy: fixtures/workflow.yaml, workflow versions)
 PIPELINE = {
     S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
     S.VALIDATING:     Step("inventory", inventory_check, operation="check", key=inventory_key,
-                           success="validation_passed", failure="validation_failed", retry=RetryPolicy(1, 0.5, 10),
+                           success="validation_passed", failure="validation_failed",
                            implementation="providers.simulated.InventoryGateway",
                            failure_fields=out_of_stock_fields),
     S.SCREENING:      Step("risk", risk_screen, operation="score", key=risk_key,
-                           success="risk_scored", failure="risk_unavailable", retry=RetryPolicy(1, 0.5, 5),
+                           success="risk_scored", failure="risk_unavailable",
                            implementation="providers.risk.RiskSimulator",
+                           optional=Skip(instead_of="validation_passed", fire="validation_passed_unscreened"),
                            success_fields=lambda result: {"risk_score": result.data["score"]},
                            unavailable="risk_unavailable"),
     S.VALIDATED:      Review(hold="hold_for_review", reject="rule_reject", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, operation="charge", key=payment_key,
-                           success="payment_approved", failure="payment_declined", retry=RetryPolicy(2, 1.0, 30),
+                           success="payment_approved", failure="payment_declined",
                            gateway=payment_gateway, success_fields=payment_fields, awaiting=payment_awaiting),
-    S.PAYMENT_FAILED: RetryOrCompensate(retry="retry_payment", counter="payment_retries",
+    S.PAYMENT_FAILED: RetryOrCompensate("payment", retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),
     S.PAID:           Fire("start_shipping"),
     S.SHIPPING:       Step("shipping", shipping_label, operation="label", key=shipping_key,
-                           success="shipping_confirmed", failure="shipping_failed", retry=RetryPolicy(2, 2.0, 30),
+                           success="shipping_confirmed", failure="shipping_failed",
                            implementation="providers.simulated.ShippingGateway", success_fields=shipment_fields),
-    S.SHIP_FAILED:    RetryOrCompensate(retry="retry_shipping", counter="shipping_retries",
+    S.SHIP_FAILED:    RetryOrCompensate("shipping", retry="retry_shipping", counter="shipping_retries",
                                         compensate=RefundInFull("Shipping failed")),
     S.SHIPPED:        AwaitCarrier(),
     S.RETURNING:      RefundInFull("Returned to sender"),
@@ -367,13 +389,39 @@ PIPELINE = {
 # Not in the table: awaiting_approval and stalled (wait for staff) and the terminal states.
 
 
+SKIPS = {stage.optional.instead_of: (stage.step, stage.optional.fire)
+         for stage in PIPELINE.values() if isinstance(stage, Step) and stage.optional}
+
+
+def transition_routed(order: Order, name: str) -> str:
+    """The transition to fire for `name`: its Skip's when it leads into an optional step the
+    order's workflow version switches off."""
+    skip = SKIPS.get(name)
+    if skip is not None and not policy_for_order(order).runs(skip[0]):
+        return skip[1]
+    return name
+
+
+def pipeline_structure() -> tuple[StepShape, ...]:
+    """The steps as the policy's schema knows them: which may be switched off, which have a failed
+    state the pipeline retries."""
+    retried = {stage.step for stage in PIPELINE.values() if isinstance(stage, RetryOrCompensate)}
+    shapes: dict[str, StepShape] = {}
+    for stage in PIPELINE.values():
+        if isinstance(stage, Step) and stage.step not in shapes:
+            shapes[stage.step] = StepShape(stage.step, optional=stage.optional is not None,
+                                           state_retries=stage.step in retried)
+    return tuple(shapes.values())
+
+
 def steps_register() -> None:
     """Tell the providers (a lower layer, which cannot read this table) about each step: its name,
-    the states it works in, its retry policy and its provider's default class."""
+    the states it works in and its provider's default class; and the policy's schema about the
+    steps' structure."""
     for state, stage in PIPELINE.items():
         if isinstance(stage, Step):
-            step_register(stage.step, state=state, retries=stage.retry.retries, backoff=stage.retry.base_delay,
-                          timeout=stage.retry.timeout, implementation=stage.implementation)
+            step_register(stage.step, state=state, implementation=stage.implementation)
+    structure_declare(pipeline_structure())
 
 
 steps_register()

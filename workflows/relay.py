@@ -13,7 +13,6 @@ import multiprocessing
 import threading
 import time
 
-from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django_q.brokers import get_broker
 from django_q.brokers.redis_broker import Redis
@@ -21,6 +20,7 @@ from django_q.brokers.redis_broker import Redis
 from orders.selectors import orders_waiting_on
 from providers import breakers
 from workflows import outbox, tasks
+from workflows.policy.selectors import policy_current
 
 logger = logging.getLogger("workflows.relay")
 
@@ -69,7 +69,7 @@ class Relay:
         the workers are busy the queued probe may take a while to claim the circuit."""
         now = time.monotonic()
         for provider in breakers.circuits_due():
-            if now - self.probes_queued.get(provider, -math.inf) < settings.PROVIDER_CIRCUIT["COOL_DOWN_SECONDS"]:
+            if now - self.probes_queued.get(provider, -math.inf) < policy_current().step(provider).cool_down:
                 continue
             if orders_waiting_on(provider=provider).exists():
                 outbox.enqueue("workflows.tasks.circuit_wake", provider, task_name=f"circuit-wake-{provider}",

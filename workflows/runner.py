@@ -5,50 +5,26 @@ request id), timeouts included. Only transient errors (GatewayTimeout) are retri
 declined, undeliverable) is an answer and comes back at once. Each timeout is counted against
 the provider's circuit (providers.breakers) and against the step's retry budget, which is kept
 on the order so it holds across runs and restarts: a step makes at most
-min(its retries + 1, PIPELINE["STEP_CALL_BUDGET"]) calls while its provider times out.
+min(its attempts, its call budget) calls while its provider times out. Attempts, backoff,
+timeout and budget are the step's policy in the order's workflow version (workflows.policy).
 """
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
-
 from providers import breakers
 from providers.base import GatewayResult, GatewayTimeout
 from providers.calls import ProviderRequest, call_recorded
-from providers.steps import step_retry
-from store import turns
+from store import sandbox, turns
 from workflows import metrics
+from workflows.policy.values import StepPolicy
 
 # How a step run ended.
 ANSWERED = "answered"  # the provider answered (ok, or a business refusal): `result`
 EXHAUSTED = "exhausted"  # the step's calls are spent on timeouts: `reason`
 CIRCUIT_OPEN = "circuit_open"  # the provider's circuit is open: no call (more) now
 LEFT = "left"  # the order left the step's state meanwhile (another run moved it)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    retries: int
-    base_delay: float
-    timeout: float
-
-    @classmethod
-    def for_step(cls, step: str) -> "RetryPolicy":
-        """Step `step`'s policy: its declared default, as the environment overrides it (providers.steps)."""
-        retries, base_delay, timeout = step_retry(step)
-        return cls(retries=retries, base_delay=base_delay, timeout=timeout)
-
-    @property
-    def calls(self) -> int:
-        """Calls a step may make while its provider times out: its retries + 1, within the budget."""
-        return min(self.retries + 1, settings.PIPELINE["STEP_CALL_BUDGET"])
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait before attempt `attempt + 1`: base · 2^(attempt-1), jittered ±50%."""
-        return self.base_delay * 2 ** (attempt - 1) * random.uniform(0.5, 1.5) * settings.PIPELINE["BACKOFF_SCALE"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +37,7 @@ class StepOutcome:
     closed: bool = False  # this run's answer closed the circuit (it was the probe)
 
 
-def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPolicy, *,
+def step_run(step: str, call: Callable[[float], GatewayResult], policy: StepPolicy, *,
              failures: int, count_failure: Callable[[], int | None], request: ProviderRequest) -> StepOutcome:
     """Call `call(timeout)` through the circuit of provider `step` until it answers.
 
@@ -93,7 +69,7 @@ def step_run(step: str, call: Callable[[float], GatewayResult], policy: RetryPol
             if opened_until:
                 return StepOutcome(CIRCUIT_OPEN, attempt, opened_until=opened_until)
             with turns.waiting():
-                time.sleep(policy.backoff(attempt))
+                sandbox.wait(policy.backoff(attempt))
             continue
         answer = "ok" if result.ok else "pending" if result.pending else "failed"
         metrics.step_attempt(step, answer, time.monotonic() - started)

@@ -4,6 +4,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -17,7 +18,9 @@ from orders.states import WORKING_STATES, OrderState
 from store.request_context import order_id_var, request_id_var
 from workflows import executor, outbox
 from workflows.delivery import send_inline
+from workflows.models import WorkflowVersion
 from workflows.pipeline import pipeline_advance
+from workflows.policy.selectors import policy_current
 from workflows.queueing import SCHEDULE_PREFIX, pipeline_enqueue
 from workflows.review.holds import holds_expire
 
@@ -52,21 +55,25 @@ RECONCILE_BATCH = 200  # orders asked about per run, oldest first (one provider 
 
 def sweeper_schedule_sync(*, using: str = "default", **kwargs) -> int:
     """After every migrate (post_migrate): the sweeper's django-q2 schedule runs every
-    PIPELINE['SWEEP_EVERY_MINUTES'] minutes, the reconciliation's every
-    PAYMENT_RECONCILE['EVERY_MINUTES']. Returns how many schedules it changed."""
+    PIPELINE['SWEEP_EVERY_MINUTES'] minutes, the reconciliation's every the current workflow
+    version's `payment.reconcileEveryMinutes` (also after each publication). Returns how many
+    schedules it changed."""
     changed = 0
-    for name, minutes in ((SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"]),
-                          (RECONCILE_SCHEDULE, settings.PAYMENT_RECONCILE["EVERY_MINUTES"])):
+    schedules = [(SWEEPER_SCHEDULE, settings.PIPELINE["SWEEP_EVERY_MINUTES"])]
+    # A database migrated part of the way (an upgrade in steps) may not hold the versions yet.
+    if WorkflowVersion._meta.db_table in connections[using].introspection.table_names():
+        schedules.append((RECONCILE_SCHEDULE, policy_current().reconcile_every_minutes))
+    for name, minutes in schedules:
         changed += Schedule.objects.using(using).filter(name=name).exclude(minutes=minutes).update(minutes=minutes)
     return changed
 
 
 def payments_reconcile(*, now: datetime | None = None) -> int:
     """Scheduled: ask the payment provider about every payment pending for longer than
-    PAYMENT_RECONCILE['AFTER_SECONDS'] (oldest first, RECONCILE_BATCH per run) and settle the
+    the current workflow version's `payment.reconcileAfterSeconds` (oldest first, RECONCILE_BATCH per run) and settle the
     order by its answer, then refund the unwanted approvals still open. Returns how many
     orders its answers settled."""
-    since = (now or timezone.now()) - timedelta(seconds=settings.PAYMENT_RECONCILE["AFTER_SECONDS"])
+    since = (now or timezone.now()) - timedelta(seconds=policy_current().reconcile_after)
     pending = (Order.objects.filter(state=OrderState.PAYING, charge_pending_since__lte=since)
                .order_by("charge_pending_since").values_list("pk", flat=True)[:RECONCILE_BATCH])
     settled = 0
@@ -93,11 +100,14 @@ def stuck_orders(*, now: datetime | None = None, older_than: float | None = None
 
 
 def shipped_unscheduled(*, now: datetime | None = None):
-    """Shipped orders without news for PIPELINE['TRACKING_TIMEOUT_SECONDS'] + ['STUCK_AFTER_SECONDS']
-    that have no pipeline run scheduled (workflows.queueing.pipeline_schedule's one-off schedule:
-    a worker died between the run that was due and the one it would have scheduled), oldest first."""
+    """Shipped orders without news for the current workflow version's `tracking.timeoutSeconds`
+    (times PIPELINE['TRACKING_WAIT_SCALE']) + PIPELINE['STUCK_AFTER_SECONDS'] that have no
+    pipeline run scheduled (workflows.queueing.pipeline_schedule's one-off schedule: a worker died
+    between the run that was due and the one it would have scheduled), oldest first. An order of
+    another version found early is harmless: its run schedules its own next ask."""
     now = now or timezone.now()
-    silence = timedelta(seconds=settings.PIPELINE["TRACKING_TIMEOUT_SECONDS"] + settings.PIPELINE["STUCK_AFTER_SECONDS"])
+    silence = timedelta(seconds=policy_current().tracking_timeout * settings.PIPELINE["TRACKING_WAIT_SCALE"]
+                        + settings.PIPELINE["STUCK_AFTER_SECONDS"])
     scheduled = Schedule.objects.filter(name__startswith=Concat(
         Value(SCHEDULE_PREFIX), Cast(OuterRef("pk"), CharField()), Value("-at-")))
     return (Order.objects.filter(state=OrderState.SHIPPED, updated_at__lt=now - silence)

@@ -115,13 +115,13 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
-        "idempotency_key", "review", "retry_links",
+        "idempotency_key", "review", "retry_links", "workflow_version_link",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
             ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
-            "retry_links",
+            "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
         ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
@@ -155,6 +155,13 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     # --- List -------------------------------------------------------------------------------
 
     order_number_lookup = "pk"
+
+    @admin.display(description="workflow version")
+    def workflow_version_link(self, order: Order) -> str:
+        """The version of the pipeline's policy the order runs on (the current one when it was placed)."""
+        url = reverse("admin:workflows_workflowversion_changelist")
+        return format_html('<a href="{}?number={}">Version {}</a>', url, order.workflow_version,
+                           order.workflow_version)
 
     @admin.display(description="review")
     def review(self, order: Order) -> str:

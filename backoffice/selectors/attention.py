@@ -30,6 +30,7 @@ from orders.states import (
 )
 from providers.base import EXCEPTION, TRACKING_STATUSES
 from workflows.confirmation import duration_text
+from workflows.policy.selectors import policy_current
 from workflows.tasks import pipeline_run
 
 # "<module>.<function>" of a queued task → the position of the order's id among its arguments.
@@ -117,8 +118,10 @@ def stuck_since(now: datetime | None = None) -> datetime:
 
 def confirmation_late_after() -> int:
     """Seconds after which a payment pending at the bank has lost its confirmation: the store started
-    asking the provider (PAYMENT_RECONCILE["AFTER_SECONDS"]) and one round of the schedule found no answer."""
-    return settings.PAYMENT_RECONCILE["AFTER_SECONDS"] + 60 * settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
+    asking the provider (the current workflow version's `payment.reconcileAfterSeconds`) and one round of
+    the schedule (`payment.reconcileEveryMinutes`) found no answer."""
+    current = policy_current()
+    return current.reconcile_after + 60 * current.reconcile_every_minutes
 
 
 def confirmation_lost(*, now: datetime | None = None) -> QuerySet[Order]:
@@ -210,7 +213,8 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
              & ~Q(state__in=(OrderState.PAYMENT_FAILED, OrderState.SHIP_FAILED)))  # listed as failed
     days = settings.STORE_ATTENTION_FAILED_DAYS
     silent = settings.STORE_ATTENTION_CARRIER_SILENT_DAYS
-    every = settings.PAYMENT_RECONCILE["EVERY_MINUTES"]
+    current = policy_current()
+    every = current.reconcile_every_minutes
     return [
         AttentionSection(
             "held", "Held for approval",
@@ -236,7 +240,8 @@ def needs_attention(*, now: datetime | None = None, shown: int = 50) -> list[Att
             f"The payment provider answered \"pending\" (3-D Secure, a bank transfer) more than "
             f"{duration_text(confirmation_late_after())} ago and its confirmation has not come. The shop asks the "
             f"provider every {'minute' if every == 1 else f'{every} minutes'} and fails the "
-            f"order {duration_text(settings.PAYMENT_CONFIRM_TIMEOUT)} after the charge answered; check with the "
+            f"order {duration_text(current.confirmation_timeout)} after the charge answered (the current workflow "
+            "version's; each order keeps its own version's); check with the "
             "provider to ask now. One past its deadline is waiting on the worker: look at it, then retry the step.",
             orders=list(confirmation_lost(now=now)[:shown]),
         ),

@@ -6,9 +6,10 @@ cluster keeps the machine's clock. Orders are paid with the 3-D Secure test card
 3220: the simulated bank approves each charge at once (SIM_PAYMENT_CONFIRM_DELAY 0) and the
 simulator POSTs the signed approval to the web's webhook, which refuses it as stale (its
 timestamp is 400 s behind the web's clock, the tolerance is 300 s). Nothing but reconciliation
-can pay these orders: the schedule asks the provider about payments pending for more than
-PAYMENT_RECONCILE_AFTER_SECONDS (5 s here; 120 s by default) every minute (django-q2 looks at
-its schedules every 30 s).
+can pay these orders: the schedule asks the provider about payments pending for more than the
+workflow version's `payment.reconcileAfterSeconds` (5 s in the version the drill publishes with
+`manage.py workflow_import`; 120 s by default) every minute (django-q2 looks at its schedules
+every 30 s).
 
 The store runs on PostgreSQL with Redis as the broker, always: django-q2's ORM broker (the
 SQLite stores') hands a task to a worker once its row's lock time, written with the web's clock,
@@ -31,7 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench.debian import package_ensure
-from bench.drills.common import Outcome, call, fresh_store, new_key, order_body, say
+from bench.drills.common import Outcome, call, fresh_store, new_key, order_body, say, workflow_publish
 from bench.env import django_side
 from bench.procs import Cluster, Server
 
@@ -43,9 +44,9 @@ SETTLE_SECONDS = 240  # a few rounds of the minute schedule
 TERMINAL = {"delivered", "failed", "cancelled", "refunded"}
 DRILL_ENV = {
     "SIM_PAYMENT_CONFIRM_DELAY": "0",  # the bank settles at once, and the callback goes out at once
-    "PAYMENT_RECONCILE_AFTER_SECONDS": "5",
     "SIM_PAYMENT_WEBHOOK_ATTEMPTS": "2",
 }
+RECONCILE_AFTER_S = 5  # the version the drill publishes: payment.reconcileAfterSeconds (120 by default)
 
 
 def libfaketime_path() -> str:
@@ -99,9 +100,11 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     library = libfaketime_path()
     backend, setup = fresh_store(backend_name, "drill-skew", {"delivered_order": False})
     backend.overrides.update(DRILL_ENV)
+    say(workflow_publish(backend, {"payment.reconcileAfterSeconds": RECONCILE_AFTER_S},
+                         note="clock-skew drill: reconcile after 5 s"))
     token = setup["customer"]["jwt"]
     say(f"{backend.label}: the web's clock {SKEW} s (libfaketime), the worker's the machine's; {n} orders with "
-        f"card 3220; reconcile after {DRILL_ENV['PAYMENT_RECONCILE_AFTER_SECONDS']} s, every minute")
+        f"card 3220; reconcile after {RECONCILE_AFTER_S} s, every minute")
     server = Server(backend, backend.env(LD_PRELOAD=library, FAKETIME=SKEW))
     server.start()
     skewed = call(server.url, "GET", "/livez").headers.get("date", "")

@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from bench.env import Backend, django_side
+import yaml
+
+from bench.env import BASE_DIR, Backend, django_side, manage
 
 SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
 CARD_APPROVE = "4242424242424242"
@@ -46,6 +48,23 @@ def fresh_store(backend_name: str, tag: str, setup: dict | None = None) -> tuple
     backend.reset()
     say(f"store in {backend.data_dir}, queue {backend.cluster_name}")
     return backend, django_side(backend, "setup", setup or {})
+
+
+def workflow_publish(backend: Backend, changes: dict[str, object], *, note: str) -> str:
+    """Publish a workflow version in this store, as an operator would: fixtures/workflow.yaml with
+    `changes` by path ({"steps.payment.timeoutSeconds": 1}), through `manage.py workflow_import
+    --publish`. Returns the command's words. The store's new orders run on it."""
+    policy = yaml.safe_load((BASE_DIR / "fixtures" / "workflow.yaml").read_text())
+    for path, value in changes.items():
+        *parents, last = path.split(".")
+        node = policy
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    backend.data_dir.mkdir(parents=True, exist_ok=True)
+    path = backend.data_dir / "workflow.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return manage(backend, "workflow_import", str(path), "--publish", "--note", note).strip()
 
 
 @dataclass

@@ -1,13 +1,14 @@
 """Provider outage: the payment provider stops answering for 60 s while orders keep coming.
 
 A store with the seed's provider latencies (×0.5) and the default worker cluster (no Q_WORKERS
-or PIPELINE_CONCURRENT_RUNS set, as `make run`). PAYMENT_TIMEOUT is 1 s: in the outage every
-charge waits its per-attempt timeout, and at the default 30 s an order's three attempts would
-outlast the outage itself (the drill would time the timeout, not the store's handling of the
-outage); 1 s is still 10× the slowest simulated charge at this scale (200 ms × 0.5), so no charge
-times out outside the outage. STUCK_AFTER_SECONDS and the sweeper keep production's settings
-(120 s), and the circuit breaker its defaults (CIRCUIT_FAILURES 5, CIRCUIT_COOL_DOWN_SECONDS 15;
-5 s in --quick).
+or PIPELINE_CONCURRENT_RUNS set, as `make run`). The drill publishes a workflow version whose
+payment call timeout is 1 s (`manage.py workflow_import --publish`): in the outage every charge
+waits its per-attempt timeout, and at the default 30 s an order's three attempts would outlast
+the outage itself (the drill would time the timeout, not the store's handling of the outage);
+1 s is still 10× the slowest simulated charge at this scale (200 ms × 0.5), so no charge times
+out outside the outage. STUCK_AFTER_SECONDS and the sweeper keep production's settings (120 s),
+and the circuit breaker the default version's thresholds (5 timeouts, a 15 s cool-down; 5 s in
+--quick).
 
 1. Baselines, per order from its events: placement → `paying` (inventory + risk) of 20 orders
    placed one every 0.5 s (card 4242), as the outage's orders are placed; `paid` → `shipped`
@@ -39,7 +40,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from bench.drills.common import CARD_APPROVE, Outcome, call, fresh_store, new_key, order_body, say
+from bench.drills.common import CARD_APPROVE, Outcome, call, fresh_store, new_key, order_body, say, workflow_publish
 from bench.env import django_side, manage
 from bench.procs import Cluster, Server
 
@@ -55,8 +56,8 @@ TERMINAL = {"delivered", "failed", "cancelled", "refunded"}
 DRILL_ENV = {
     "SIM_LATENCY_SCALE": "0.5",  # the seed's latencies halved: ~0.4 s of provider time per order
     "PIPELINE_BACKOFF_SCALE": "1",  # production's backoff between attempts
-    "PAYMENT_TIMEOUT": "1",
 }
+PAYMENT_TIMEOUT_S = 1.0  # the version the drill publishes: steps.payment.timeoutSeconds
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -155,12 +156,14 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     outcome = Outcome("provider-outage")
     backend, setup = fresh_store(backend_name, "drill-provider", {"delivered_order": False})
     backend.overrides.update(DRILL_ENV)
+    policy = {"steps.payment.timeoutSeconds": PAYMENT_TIMEOUT_S}
     if quick:
-        backend.overrides["CIRCUIT_COOL_DOWN_SECONDS"] = "5"
+        policy["steps.payment.circuit.coolDownSeconds"] = 5.0
+    say(workflow_publish(backend, policy, note="provider-outage drill: 1 s charges"))
     initial = setup["stock"]
     token, staff_token = setup["customer"]["jwt"], setup["staff"]["jwt"]
-    say(f"{backend.label}: seed latencies ×{DRILL_ENV['SIM_LATENCY_SCALE']}, default cluster, PAYMENT_TIMEOUT "
-        f"{DRILL_ENV['PAYMENT_TIMEOUT']} s, production's STUCK_AFTER_SECONDS; {baseline_n} paced and {outage_n} burst baseline orders, then a "
+    say(f"{backend.label}: seed latencies ×{DRILL_ENV['SIM_LATENCY_SCALE']}, default cluster, payment call timeout "
+        f"{PAYMENT_TIMEOUT_S:g} s, production's STUCK_AFTER_SECONDS; {baseline_n} paced and {outage_n} burst baseline orders, then a "
         f"{outage_seconds} s payment outage (timeout mode) with {outage_n} orders placed over it")
     server = Server(backend, backend.env())
     cluster = Cluster(backend, backend.env())

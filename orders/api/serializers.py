@@ -208,13 +208,15 @@ class OrderOutput(fields.ModelSerializer):
     refundedAmount = serializers.DecimalField(source="refunded_amount", max_digits=12, decimal_places=2)
     refunds = RefundOutput(many=True)
     failureReason = fields.CharField(source="failure_reason")
+    workflowVersion = serializers.IntegerField(source="workflow_version", help_text="The workflow version the "
+                                               "order runs on (the current one when it was placed).")
     createdAt = serializers.DateTimeField(source="created_at")
     updatedAt = serializers.DateTimeField(source="updated_at")
 
     class Meta:
         model = Order
         fields = ["id", "number", "state", "items", "total", "shipping", "payment", "shipment", "refundedAmount",
-                  "refunds", "failureReason", "createdAt", "updatedAt"]
+                  "refunds", "failureReason", "workflowVersion", "createdAt", "updatedAt"]
 
 
 class OrderDetailOutput(OrderOutput):

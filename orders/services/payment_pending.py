@@ -1,5 +1,5 @@
 """A charge the payment provider answered "pending": the order waits in `paying` for the provider's
-webhook (orders.services.payment_webhook), or gives up after settings.PAYMENT_CONFIRM_TIMEOUT."""
+webhook (orders.services.payment_webhook), or gives up after the order's workflow version's confirmation timeout."""
 from dataclasses import dataclass
 from datetime import datetime
 

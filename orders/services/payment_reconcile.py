@@ -9,7 +9,7 @@ order's row lock, so an approval applied by both settles the order once); still 
 unknown changes nothing (the order expires at its deadline, as without reconciliation).
 
 The pipeline asks before a pending payment expires (workflows.confirmation), a schedule asks
-for every payment pending longer than PAYMENT_RECONCILE["AFTER_SECONDS"]
+for every payment pending longer than the current workflow version says
 (workflows.tasks.payments_reconcile), and staff ask with "Check with the provider" on the order.
 
 `unwanted_charge_settle` deals with an approval the order did not want (PaymentWebhookEvent

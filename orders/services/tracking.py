@@ -36,6 +36,7 @@ from orders.services.transitions import order_ready_on_commit, order_step_failed
 from orders.signals import order_event
 from orders.states import TERMINAL_STATES, OrderState, StockStatus
 from orders.stock import stock_returned
+from orders.workflow import tracking_lookup_timeout
 from providers import breakers, registry
 from providers.base import (
     DELIVERED,
@@ -160,7 +161,7 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
                     order=order, event_type=EVENT_OF_STATUS[update.status], source_state=order.state,
                     target_state=order.state, detail=detail, request_id=request_id_var.get() or "")
                 order_event.send(sender=Order, order=order, event=event)
-                # The carrier's news: the store waits PIPELINE["TRACKING_TIMEOUT_SECONDS"] from here before asking.
+                # The carrier's news: the store waits its workflow version's tracking timeout from here before asking.
                 Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
     except IntegrityError:  # the same update, delivered twice at once, was kept by the other delivery
         return _duplicate(update, Order.objects.get(pk=order_id))
@@ -241,7 +242,7 @@ class TrackingCheck:
 
 def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
     """The carrier's answer about the order's parcel, through the shipping circuit (the call
-    recorded for the order, PIPELINE["TRACKING_LOOKUP_TIMEOUT"]); None when the circuit is open
+    recorded for the order, its workflow version's lookup timeout); None when the circuit is open
     or the call timed out."""
     if not breakers.allow("shipping"):
         return None
@@ -249,7 +250,7 @@ def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
     number = order.tracking_number
     try:
         answer = call_recorded(ProviderRequest("shipping", "tracking", number, order.pk), lambda: carrier.tracking(
-            tracking_number=number, timeout=settings.PIPELINE["TRACKING_LOOKUP_TIMEOUT"]))
+            tracking_number=number, timeout=tracking_lookup_timeout(order)))
     except GatewayTimeout as exc:
         breakers.failed("shipping", str(exc))
         logger.warning("carrier did not answer a tracking lookup of %s: %s", number, exc, extra={"order_id": order.pk})

@@ -14,7 +14,9 @@ from orders.models import Order
 from orders.services import refund_create
 from providers.models import GatewayCall
 from tests.review_rules import rule_create
+from tests.workflow_versions import version_publish_with
 from workflows.models import OutboxTask
+from workflows.policy.services import version_draft_create
 
 
 @pytest.fixture
@@ -59,6 +61,9 @@ def store_rows(order_in, customer, catalog, make_user):
             OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[order.pk, None],
                                       task_name=f"pipeline-order-{order.pk}", error="ConnectionError: refused")
             rule_create(f"Rule {start + i}", "total", "gte", str(500 + i))
+            publisher = make_user(f"publisher-{start + i}@example.com", is_staff=True, is_superuser=True)
+            version_publish_with({"holds.hours": 1 + (start + i) % 700}, actor=publisher)
+            version_draft_create(actor=None, note=f"Draft {start + i}")
             category = Category.objects.create(name=f"Category {start + i}", slug=f"category-{start + i}",
                                                image="default")
             Product.objects.create(public_id=f"prod-{900 + start + i}", name=f"Thing {start + i}",

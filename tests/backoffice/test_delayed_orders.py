@@ -13,14 +13,16 @@ from orders.services import order_transition
 from orders.services.transitions import order_waiting_record
 from providers import breakers
 from providers.models import ProviderCircuit
+from providers.steps import steps
 from tests.backoffice.test_order_actions import bulk, page_of, texts
+from tests.workflow_versions import version_publish_with
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def circuit_opens_after_two(settings):
-    settings.PROVIDER_CIRCUIT = {**settings.PROVIDER_CIRCUIT, "FAILURES": 2}
+def circuit_opens_after_two():
+    version_publish_with({f"steps.{step}.circuit.failures": 2 for step in steps()})
 
 
 def open_circuit(provider: str) -> None:

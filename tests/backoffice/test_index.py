@@ -134,6 +134,6 @@ def test_shop_staff_see_the_store_models_they_work_with(clerk_client):
     assert models == {
         ("catalog", "Category"), ("catalog", "Product"),
         ("orders", "Order"), ("orders", "OrderAwaitingApproval"), ("orders", "Refund"), ("orders", "Customer"),
-        ("workflows", "ReviewRule"), ("notifications", "Notification"), ("providers", "GatewayCall"),
+        ("workflows", "ReviewRule"), ("workflows", "WorkflowVersion"), ("notifications", "Notification"), ("providers", "GatewayCall"),
         ("auditlog", "LogEntry"),
     }

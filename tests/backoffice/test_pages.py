@@ -7,11 +7,11 @@ from catalog.models import Category, Product
 from notifications.models import Notification
 from orders.models import Customer, Order, OrderAwaitingApproval, Refund
 from providers.models import GatewayCall
-from workflows.models import ReviewRule
+from workflows.models import ReviewRule, WorkflowVersion
 
 # The models a "Shop staff" member works with, and the admin list of each.
 SHOP_STAFF_MODELS = [Product, Category, Order, OrderAwaitingApproval, Refund, ReviewRule, Notification, GatewayCall,
-                     Customer]
+                     Customer, WorkflowVersion]
 
 
 def changelist(model) -> str:

@@ -23,6 +23,7 @@ from tests.ops.conftest import (
     value,
 )
 from tests.order_states import path_to
+from tests.workflow_versions import version_publish_with
 from workflows.models import Hold
 from workflows.pipeline import PIPELINE, Step
 
@@ -185,7 +186,7 @@ def test_the_oldest_order_in_each_state_shows_how_long_it_has_sat_there(client, 
     stuck = place_order(customer)  # in "new": the pipeline owes it its first step
     Order.objects.filter(pk=stuck.pk).update(updated_at=timezone.now() - timedelta(seconds=900))
     place_order(customer)  # a fresh one beside it: the oldest decides
-    # A charge the bank has yet to confirm waits by design (PAYMENT_CONFIRM_TIMEOUT): not overdue.
+    # A charge the bank has yet to confirm waits by design (its confirmation timeout): not overdue.
     pending = place_order(customer)
     Order.objects.filter(pk=pending.pk).update(state="paying", charge_pending_since=timezone.now(),
                                                updated_at=timezone.now() - timedelta(seconds=600))
@@ -278,7 +279,8 @@ def test_every_dashboard_query_names_an_exported_metric(metrics_cluster, client)
 
 
 def test_a_shipped_order_is_overdue_only_after_its_wait_for_the_carrier(client, customer, place_order, settings):
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 1800, "TRACKING_ASK_MAX_SECONDS": 1800}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}
+    version_publish_with({"tracking.timeoutSeconds": 1800, "tracking.askMaxSeconds": 1800})
     shipped = place_order(customer)
     Order.objects.filter(pk=shipped.pk).update(state="shipped", updated_at=timezone.now() - timedelta(seconds=3900))
 

@@ -12,13 +12,14 @@ from providers.models import ProviderCircuit
 from providers.steps import steps
 from store import health, health_checks
 from tests.ops.conftest import samples, value
+from tests.workflow_versions import version_publish_with
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def circuit_opens_after_two(settings):
-    settings.PROVIDER_CIRCUIT = {**settings.PROVIDER_CIRCUIT, "FAILURES": 2}
+def circuit_opens_after_two():
+    version_publish_with({f"steps.{step}.circuit.failures": 2 for step in steps()})
 
 
 def open_circuit(provider: str = "payment") -> None:

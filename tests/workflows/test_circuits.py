@@ -9,6 +9,7 @@ from orders.models import Order
 from orders.services import order_redrive
 from providers import breakers
 from providers.models import GatewayCall, ProviderCircuit
+from tests.workflow_versions import version_publish_with
 from workflows.tasks import circuit_wake
 
 # Not a test card: the simulator answers by its rates, which these tests set.
@@ -27,7 +28,7 @@ def charges(order: Order) -> int:
 
 def test_a_step_spends_at_most_its_budget_then_the_order_waits_delayed_for_a_re_drive(
         payments_time_out, place_order, customer, staff_user):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    version_publish_with({"steps.payment.circuit.failures": 100})
     order = Order.objects.get(pk=place_order(customer, card=CARD_BY_RATES).pk)
 
     assert (order.state, order.stalled_in) == ("stalled", "paying")
@@ -45,7 +46,7 @@ def test_a_step_spends_at_most_its_budget_then_the_order_waits_delayed_for_a_re_
 
 def test_an_open_circuit_stops_calls_and_its_probe_lets_the_waiting_orders_go_on(
         payments_time_out, place_order, customer):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 2}
+    version_publish_with({"steps.payment.circuit.failures": 2})
     first = place_order(customer, card=CARD_BY_RATES)
     second = place_order(customer, card=CARD_BY_RATES)
     first.refresh_from_db(), second.refresh_from_db()
@@ -75,8 +76,7 @@ def test_an_open_circuit_stops_calls_and_its_probe_lets_the_waiting_orders_go_on
 
 
 def test_a_failed_probe_opens_the_circuit_again_and_only_one_caller_probes(payments_time_out):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1,
-                                          "COOL_DOWN_SECONDS": 30}
+    version_publish_with({"steps.payment.circuit.failures": 1, "steps.payment.circuit.coolDownSeconds": 30})
     opened_until = breakers.failed("payment", "timeout")
     assert opened_until is not None and not breakers.allow("payment")
     ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
@@ -88,8 +88,8 @@ def test_a_failed_probe_opens_the_circuit_again_and_only_one_caller_probes(payme
 
 
 def test_a_caller_whose_copy_of_the_circuit_is_stale_goes_on_once_another_probe_closed_it(payments_time_out):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1,
-                                          "READ_CACHE_SECONDS": 60}
+    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "READ_CACHE_SECONDS": 60}
+    version_publish_with({"steps.payment.circuit.failures": 1})
     breakers.failed("payment", "timeout")
     ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
     assert breakers.circuit("payment").state == breakers.HALF_OPEN  # this process's copy, kept 60 s
@@ -100,7 +100,7 @@ def test_a_caller_whose_copy_of_the_circuit_is_stale_goes_on_once_another_probe_
 
 
 def test_an_answer_resets_the_consecutive_failures(payments_time_out):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 3}
+    version_publish_with({"steps.payment.circuit.failures": 3})
     breakers.failed("shipping", "timeout")
     breakers.failed("shipping", "timeout")
     assert breakers.succeeded("shipping") is False  # it was closed: nothing to announce
@@ -112,7 +112,7 @@ def test_an_answer_resets_the_consecutive_failures(payments_time_out):
 
 def test_an_order_delayed_before_anything_was_charged_can_be_cancelled_by_its_customer(
         payments_time_out, place_order, customer, jwt_client):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    version_publish_with({"steps.payment.circuit.failures": 100})
     order = place_order(customer, card=CARD_BY_RATES)
     api = jwt_client(customer)
     assert "cancel" in api.get(f"/api/orders/{order.pk}").json()["actions"]
@@ -122,7 +122,7 @@ def test_an_order_delayed_before_anything_was_charged_can_be_cancelled_by_its_cu
 
 
 def test_re_drive_needs_the_change_permission_on_the_api(payments_time_out, place_order, customer, jwt_client):
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 100}
+    version_publish_with({"steps.payment.circuit.failures": 100})
     order = place_order(customer, card=CARD_BY_RATES)
     assert jwt_client(customer).post(f"/api/orders/{order.pk}/redrive").status_code in (403, 404)
     order.refresh_from_db()
@@ -132,7 +132,7 @@ def test_re_drive_needs_the_change_permission_on_the_api(payments_time_out, plac
 def test_the_relay_queues_the_probe_once_the_cool_down_is_over(payments_time_out, place_order, customer):
     from workflows.relay import Relay
 
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1}
+    version_publish_with({"steps.payment.circuit.failures": 1})
     order = place_order(customer, card=CARD_BY_RATES)
     order.refresh_from_db()
     assert order.state == "paying" and breakers.circuit("payment", fresh=True).state == breakers.OPEN
@@ -162,9 +162,10 @@ def test_a_probe_that_finds_its_bulkhead_full_gives_its_claim_back(place_order, 
         "failures": 5, "opened_until": timezone.now() - timedelta(seconds=1), "probe_until": None})
     breakers._forget("payment")
     settings.PIPELINE = {**settings.PIPELINE, "BULKHEAD_WAIT_SECONDS": 0.01}
+    version_publish_with({"steps.payment.bulkhead": 1})
     full = threading.BoundedSemaphore(1)
     full.acquire()  # every place taken by calls still in flight
-    executor._bulkheads["payment"] = full
+    executor._bulkheads["payment"] = (1, full)
     try:
         assert pipeline_advance(order.pk) == "paying"  # back to the queue
     finally:
@@ -178,7 +179,7 @@ def test_the_relay_queues_one_probe_per_cool_down(payments_time_out, place_order
     from workflows import outbox
     from workflows.relay import Relay
 
-    payments_time_out.PROVIDER_CIRCUIT = {**payments_time_out.PROVIDER_CIRCUIT, "FAILURES": 1}
+    version_publish_with({"steps.payment.circuit.failures": 1})
     place_order(customer, card=CARD_BY_RATES)
     ProviderCircuit.objects.filter(provider="payment").update(opened_until=timezone.now() - timedelta(seconds=1))
     queued = []

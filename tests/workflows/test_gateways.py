@@ -1,4 +1,5 @@
 """The simulated providers: deterministic triggers, idempotency keys, timeouts, retries."""
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -7,7 +8,10 @@ from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, S
 from providers.calls import ProviderRequest
 from providers.models import GatewayCall, ProviderCall
 from providers.registry import payment_provider, provider
-from workflows.runner import ANSWERED, EXHAUSTED, RetryPolicy, step_run
+from tests.workflow_versions import version_publish_with
+from workflows.policy.selectors import policy_of
+from workflows.policy.values import StepPolicy
+from workflows.runner import ANSWERED, EXHAUSTED, step_run
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +78,11 @@ def _counter(start: int = 0):
     return count
 
 
+def _policy(*, attempts: int, base: float, timeout: float) -> StepPolicy:
+    """Version 1's payment policy with these attempts, backoff base and timeout."""
+    return replace(policy_of(1).step("payment"), attempts=attempts, base=base, timeout=timeout)
+
+
 def _request(step: str, key: str = "k") -> ProviderRequest:
     return ProviderRequest(step, "call", key, 1, step=step)
 
@@ -85,7 +94,7 @@ def test_step_runner_retries_transient_errors_then_gives_up():
         calls.append(timeout)
         raise GatewayTimeout("no answer")
 
-    outcome = step_run("payment", always_times_out, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
+    outcome = step_run("payment", always_times_out, _policy(attempts=3, base=1.0, timeout=30),
                        failures=0, count_failure=_counter(), request=_request("payment"))
     assert len(calls) == 3 and calls == [30, 30, 30]
     assert outcome.kind == EXHAUSTED and "timed out (3 attempts)" in outcome.reason
@@ -102,8 +111,8 @@ def test_the_retry_budget_holds_across_runs_and_caps_generous_retries(settings):
         calls.append(timeout)
         raise GatewayTimeout("no answer")
 
-    settings.PROVIDER_CIRCUIT = {**settings.PROVIDER_CIRCUIT, "FAILURES": 100}
-    generous = RetryPolicy(retries=9, base_delay=1.0, timeout=30)
+    version_publish_with({"steps.shipping.circuit.failures": 100})
+    generous = _policy(attempts=10, base=1.0, timeout=30)
     assert step_run("shipping", always_times_out, generous, failures=0, count_failure=_counter(),
                     request=_request("shipping")).attempts == 3
     # A later run of the same step (after a restart) has only what is left of the budget.
@@ -126,20 +135,22 @@ def test_step_runner_does_not_retry_business_failures():
         return payment_gateway.charge(key="d", order_id=1, token=payment_gateway.tokenize("4000000000000002").token,
                                       amount=Decimal("1.00"), timeout=timeout)
 
-    outcome = step_run("payment", declines, RetryPolicy(retries=2, base_delay=1.0, timeout=30),
+    outcome = step_run("payment", declines, _policy(attempts=3, base=1.0, timeout=30),
                        failures=0, count_failure=_counter(), request=_request("payment", "d"))
     assert len(calls) == 1 and outcome.kind == ANSWERED and not outcome.result.ok
     declined = ProviderCall.objects.get(idempotency_key="d")
     assert (declined.outcome, declined.reason, declined.attempt) == ("declined", "Card declined by the issuer", 1)
 
 
-def test_backoff_grows_exponentially_with_jitter(settings):
+def test_backoff_grows_exponentially_with_jitter_up_to_its_cap(settings):
     settings.PIPELINE = {**settings.PIPELINE, "BACKOFF_SCALE": 1.0}
-    policy = RetryPolicy(retries=2, base_delay=1.0, timeout=30)
+    policy = _policy(attempts=3, base=1.0, timeout=30)
     for attempt, base in ((1, 1.0), (2, 2.0), (3, 4.0)):
         delays = {policy.backoff(attempt) for _ in range(20)}
         assert all(base * 0.5 <= delay <= base * 1.5 for delay in delays)
         assert len(delays) > 1  # jittered
+    capped = replace(policy, factor=10.0, cap=5.0, jitter=0.0)
+    assert [capped.backoff(attempt) for attempt in (1, 2, 3)] == [1.0, 5.0, 5.0]
 
 
 @pytest.mark.parametrize(("setting", "value", "error"), [

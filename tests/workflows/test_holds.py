@@ -11,6 +11,7 @@ from orders.models import Order
 from orders.services import order_transition
 from orders.states import Actor
 from tests.review_rules import rule_create
+from tests.workflow_versions import version_publish_with
 from workflows.models import Hold
 from workflows.review.holds import hold_assign, holds_expire
 from workflows.tasks import sweep_stuck_orders
@@ -70,7 +71,7 @@ def test_at_the_deadline_approve_sends_the_order_on_to_payment(sync_pipeline, cu
 def test_at_the_deadline_remind_mails_the_assignee_and_approvers_once_and_the_order_waits(
     sync_pipeline, customer, place_order, make_user, mailoutbox, settings
 ):
-    settings.REVIEW_HOLDS = {**settings.REVIEW_HOLDS, "EXPIRY_ACTION": "remind"}
+    version_publish_with({"holds.expiryAction": "remind"})
     approver = make_user("approver@example.com", is_staff=True, is_superuser=True)
     order = held_order(place_order, customer)
     hold_assign(order_id=order.pk, assignee=approver, actor=approver)
@@ -103,12 +104,11 @@ def test_a_person_deciding_first_leaves_nothing_for_the_deadline(sync_pipeline, 
 def test_the_pipelines_own_hold_says_why_records_what_the_rules_say_and_only_reminds(
     sync_pipeline, customer, place_order, monkeypatch, settings
 ):
-    settings.REVIEW_HOLDS = {**settings.REVIEW_HOLDS, "EXPIRY_ACTION": "approve"}
+    version_publish_with({"holds.expiryAction": "approve", "steps.risk.attempts": 1,
+                          "steps.risk.timeoutSeconds": 0.02})
     rule_create("Refuse Illinois", "ship_state", "eq", "IL", action="reject", customer_message="Not to IL.")
     settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1, "RISK_LATENCY_MS": (500, 500),
                           "INVENTORY_LATENCY_MS": (0, 0), "NOTIFICATION_LATENCY_MS": (0, 0)}
-    monkeypatch.setenv("RISK_RETRIES", "0")
-    monkeypatch.setenv("RISK_TIMEOUT", "0.02")
 
     order = place_order(customer)
 

@@ -19,6 +19,7 @@ from providers.models import GatewayCall
 from tests.conftest import QCluster, _database_url_of_test_db, wait_for
 from tests.order_states import path_to
 from tests.payment_events import CARD_PENDING
+from tests.workflow_versions import version_publish_with
 
 pytestmark = pytest.mark.worker
 
@@ -82,7 +83,7 @@ def test_callbacks_refused_as_stale_are_made_up_for_by_reconciliation(callback_c
 
     # Every signature is too old for this store (as with its clock far ahead of the provider's).
     settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS = -1
-    settings.PAYMENT_RECONCILE = {**settings.PAYMENT_RECONCILE, "AFTER_SECONDS": 0}
+    version_publish_with({"payment.reconcileAfterSeconds": 0})
     order = place_order(customer, {"prod-001": 1}, card=CARD_PENDING)
     refused = wait_for(lambda: PaymentWebhookEvent.objects.filter(order=order, outcome="refused").first(),
                        timeout=60, message=f"the callback of order {order.pk}:\n{callback_cluster.output()[-3000:]}")

@@ -21,7 +21,9 @@ from providers.payment_callbacks import payment_callback_send
 from providers.registry import payment_provider
 from providers.webhooks import DECLINED, PaymentEvent
 from tests.payment_events import CARD_PENDING, CARD_PENDING_DECLINE, answer, deliver, event_for, pending_charge
+from tests.workflow_versions import version_publish_with
 from workflows.confirmation import payment_expired_reason
+from workflows.policy.selectors import policy_for_order
 from workflows.tasks import pipeline_run
 
 gateway = payment_provider()
@@ -100,7 +102,7 @@ def test_a_pending_payment_waits_in_paying_with_the_trace_event(sync_pipeline, c
     assert payment.status == "current"
     # The deadline: a pipeline run when the confirmation is due.
     deadline = Schedule.objects.get(func="workflows.tasks.pipeline_run")
-    assert deadline.next_run == pending.created_at + timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT)
+    assert deadline.next_run == pending.created_at + timedelta(seconds=policy_for_order(order).confirmation_timeout)
 
 
 def test_a_pending_answer_counts_as_a_pending_step_attempt_not_a_failed_one(sync_pipeline, customer, place_order):
@@ -149,7 +151,7 @@ def test_declined_callbacks_take_the_failed_payment_path(sync_pipeline, customer
     stock = Product.objects.get(public_id="prod-002").stock
 
     # Each retry charges again (a new key), is pending again, and its callback declines too.
-    for _ in range(settings.PIPELINE["STATE_RETRIES"] + 1):
+    for _ in range(policy_for_order(order).step("payment").state_retries + 1):
         assert Order.objects.get(pk=order.pk).state == "paying"
         response = deliver(client, event_for(order.pk, DECLINED))
         assert response.status_code == 200, response.content
@@ -165,7 +167,7 @@ def test_declined_callbacks_take_the_failed_payment_path(sync_pipeline, customer
 
 
 def test_no_confirmation_within_the_timeout_fails_the_order(sync_pipeline, customer, place_order, settings):
-    settings.PAYMENT_CONFIRM_TIMEOUT = 900
+    version_publish_with({"payment.confirmationTimeoutSeconds": 900})
     order = place_order(customer, card=CARD_PENDING)
     stock = Product.objects.get(public_id="prod-002").stock
     # Fifteen minutes later (the scheduled run, or the sweeper's).
@@ -189,8 +191,12 @@ def test_no_confirmation_within_the_timeout_fails_the_order(sync_pipeline, custo
 def test_an_approval_after_the_timeout_is_ignored_and_flagged_for_a_refund(
     sync_pipeline, customer, place_order, client, settings, caplog
 ):
-    settings.PAYMENT_CONFIRM_TIMEOUT = 0  # expires at once
+    version_publish_with({"payment.confirmationTimeoutSeconds": 1})
     order = place_order(customer, card=CARD_PENDING)
+    Order.objects.filter(pk=order.pk).update(charge_pending_since=timezone.now() - timedelta(seconds=2))
+    Order.objects.get(pk=order.pk).events.filter(event_type=PAYMENT_PENDING_EVENT).update(
+        created_at=timezone.now() - timedelta(seconds=2))
+    assert pipeline_run(order.pk) == "failed"  # its deadline's run
     assert Order.objects.get(pk=order.pk).state == "failed"
     events = Order.objects.get(pk=order.pk).events.count()
     caplog.set_level(logging.INFO)
@@ -250,7 +256,7 @@ def test_a_pending_payment_whose_calls_time_out_still_expires_at_its_deadline(
     order = place_order(customer, card=CARD_PENDING)
     assert _rerun_in_a_payment_outage(order.pk) == "paying"
     Order.objects.get(pk=order.pk).events.filter(event_type=PAYMENT_PENDING_EVENT).update(
-        created_at=timezone.now() - timedelta(seconds=settings.PAYMENT_CONFIRM_TIMEOUT + 1))
+        created_at=timezone.now() - timedelta(seconds=policy_for_order(order).confirmation_timeout + 1))
 
     assert _rerun_in_a_payment_outage(order.pk) == "failed"
     assert Order.objects.get(pk=order.pk).events.filter(transition="payment_expired").exists()

@@ -31,6 +31,8 @@ from tests.payment_events import (
     event_for,
     pending_charge,
 )
+from tests.workflow_versions import version_publish_with
+from workflows.policy.selectors import policy_for_order
 from workflows.tasks import RECONCILE_SCHEDULE, payments_reconcile, pipeline_run, sweeper_schedule_sync
 
 
@@ -128,7 +130,7 @@ def test_an_unwanted_approval_the_provider_never_charged_needs_no_refund(sync_pi
 def test_an_approval_after_the_order_expired_is_refunded(sync_pipeline, customer, place_order, client, settings):
     order = place_order(customer, card=CARD_PENDING)
     bank_answered(order.pk)
-    settings.PAYMENT_RECONCILE = {**settings.PAYMENT_RECONCILE, "AFTER_SECONDS": 10**6}  # not asked by the schedule
+    version_publish_with({"payment.reconcileAfterSeconds": 24 * 3600})  # not asked by the schedule
     # The order expired without asking (as if the provider had not answered then).
     order_transition(order_id=order.pk, name="payment_expired", reason="not confirmed")
     late = event_for(order.pk)
@@ -278,7 +280,7 @@ def test_at_the_deadline_an_approved_charge_makes_the_order_paid_instead_of_fail
 ):
     order = place_order(customer, card=CARD_PENDING)
     charge = bank_answered(order.pk)
-    _pending_since(order, settings.PAYMENT_CONFIRM_TIMEOUT + 1)  # the deadline's run
+    _pending_since(order, policy_for_order(order).confirmation_timeout + 1)  # the deadline's run
 
     assert pipeline_run(order.pk) == "delivered"
 
@@ -293,7 +295,7 @@ def test_at_the_deadline_an_approved_charge_makes_the_order_paid_instead_of_fail
 def test_at_the_deadline_a_declined_charge_takes_the_failed_payment_path(sync_pipeline, customer, place_order, settings):
     order = place_order(customer, card=CARD_PENDING_DECLINE)
     bank_answered(order.pk)
-    _pending_since(order, settings.PAYMENT_CONFIRM_TIMEOUT + 1)
+    _pending_since(order, policy_for_order(order).confirmation_timeout + 1)
     Schedule.objects.filter(func="workflows.tasks.pipeline_run").delete()  # the deadline's run is this one
 
     assert pipeline_run(order.pk) == "paying"  # declined, retried: a new charge waits for the bank
@@ -306,7 +308,7 @@ def test_at_the_deadline_a_declined_charge_takes_the_failed_payment_path(sync_pi
 
 def test_at_the_deadline_a_charge_still_pending_expires_as_before(sync_pipeline, customer, place_order, settings):
     order = place_order(customer, card=CARD_PENDING)  # callbacks off: the bank never settles
-    _pending_since(order, settings.PAYMENT_CONFIRM_TIMEOUT + 1)
+    _pending_since(order, policy_for_order(order).confirmation_timeout + 1)
 
     assert pipeline_run(order.pk) == "failed"
     assert Order.objects.get(pk=order.pk).events.filter(transition="payment_expired").exists()
@@ -341,7 +343,7 @@ def test_when_the_webhook_came_first_reconciliation_finds_nothing_to_do(sync_pip
 def test_the_schedule_asks_about_payments_pending_longer_than_the_setting(
     sync_pipeline, customer, place_order, settings
 ):
-    settings.PAYMENT_RECONCILE = {**settings.PAYMENT_RECONCILE, "AFTER_SECONDS": 120}
+    version_publish_with({"payment.reconcileAfterSeconds": 120})
     old, recent, silent = (place_order(customer, card=CARD_PENDING) for _ in range(3))
     for order in (old, recent):
         bank_answered(order.pk)
@@ -355,14 +357,19 @@ def test_the_schedule_asks_about_payments_pending_longer_than_the_setting(
     assert Order.objects.get(pk=silent.pk).state == "paying"  # pending: left for its deadline
 
 
-def test_the_schedule_is_made_by_a_migration_and_follows_its_setting(db, settings):
+def test_the_schedule_is_made_by_a_migration_and_follows_the_current_version(
+    db, django_capture_on_commit_callbacks
+):
     schedule = Schedule.objects.get(name=RECONCILE_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
         "workflows.tasks.payments_reconcile", Schedule.MINUTES, 1)
 
-    settings.PAYMENT_RECONCILE = {**settings.PAYMENT_RECONCILE, "EVERY_MINUTES": 3}
-    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # what `migrate` ends with
+    with django_capture_on_commit_callbacks(execute=True):
+        version_publish_with({"payment.reconcileEveryMinutes": 3})
 
+    assert Schedule.objects.get(name=RECONCILE_SCHEDULE).minutes == 3
+    Schedule.objects.filter(name=RECONCILE_SCHEDULE).update(minutes=1)
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # what `migrate` ends with
     assert Schedule.objects.get(name=RECONCILE_SCHEDULE).minutes == 3
     assert sweeper_schedule_sync() == 0
 

@@ -71,7 +71,7 @@ def test_sweeper_completes_an_order_left_mid_step(customer, place_order, setting
 def test_parcels_on_their_way_never_crowd_out_stuck_orders_and_a_lost_schedule_is_found(
         customer, place_order, settings):
     settings.PIPELINE_TASKS_SYNC = True
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 3600}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version's hour of silence
     long_ago = timezone.now() - timedelta(days=2)
     scheduled, lost = (order_move(place_order(customer, card=CARD_APPROVE), "shipped") for _ in range(2))
     pipeline_schedule(order_id=scheduled.pk, at=timezone.now() + timedelta(hours=1))  # its next ask

@@ -11,6 +11,7 @@ from providers.registry import provider
 from providers.risk import HIGH_RISK_ZIP, RiskProvider
 from tests.conftest import CARD_APPROVE
 from tests.review_rules import rule_create
+from tests.workflow_versions import version_publish_with
 from workflows.review.evaluate import review_rule_backtest
 
 
@@ -80,9 +81,8 @@ def test_a_risk_provider_that_does_not_answer_hands_the_order_to_a_person(
 ):
     settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1, "RISK_LATENCY_MS": (500, 500),
                           "INVENTORY_LATENCY_MS": (0, 0), "NOTIFICATION_LATENCY_MS": (0, 0)}
-    monkeypatch.setenv("RISK_RETRIES", "1")
-    monkeypatch.setenv("RISK_BACKOFF", "0")
-    monkeypatch.setenv("RISK_TIMEOUT", "0.02")
+    version_publish_with({"steps.risk.attempts": 2, "steps.risk.backoff.baseSeconds": 0,
+                          "steps.risk.timeoutSeconds": 0.02})
 
     order = Order.objects.get(pk=place_order(customer, card=CARD_APPROVE).pk)
 

@@ -14,6 +14,7 @@ from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, SHIPPI
 from tests.payment_events import CARD_PENDING, deliver, event_for
 from tests.review_rules import rule_create
 from workflows.models import Hold
+from workflows.policy.selectors import policy_for_order
 from workflows.review.holds import holds_expire
 from workflows.trace import order_trace
 
@@ -129,7 +130,7 @@ def test_a_declined_payment_retried_shows_each_charge_with_its_own_key(customer_
     entries = trace(staff_api, order)
 
     assert_in_words(order, entries)
-    retries = settings.PIPELINE["STATE_RETRIES"]
+    retries = policy_for_order(order).step("payment").state_retries
     charges = calls(entries, "payment")
     assert [entry["call"]["key"] for entry in charges] == [f"order-{order.pk}-charge-{n}" for n in range(retries + 1)]
     assert all(entry["call"]["outcome"] == "declined" for entry in charges)
@@ -196,7 +197,7 @@ def test_a_refunded_orders_trace_shows_the_compensation_and_a_staff_refund_with_
     assert_in_words(undeliverable, entries)
     labels = calls(entries, "shipping")
     assert [entry["call"]["key"] for entry in labels] == [
-        f"order-{undeliverable.pk}-ship-{n}" for n in range(settings.PIPELINE["STATE_RETRIES"] + 1)]
+        f"order-{undeliverable.pk}-ship-{n}" for n in range(policy_for_order(undeliverable).step("shipping").state_retries + 1)]
     assert all("Undeliverable address (ZIP 00000)" in entry["text"] for entry in labels)
     (compensation,) = [entry for entry in entries if entry["kind"] == "compensation"]
     assert compensation["actor"] == "System"

@@ -49,7 +49,7 @@ def test_with_the_carrier_silent_the_pipeline_asks_it_and_the_order_ends_deliver
 
 def test_the_carrier_answers_only_the_updates_whose_time_has_come(customer, place_order, settings):
     settings.SIMULATOR = {**settings.SIMULATOR, "TRACKING_STEP_SECONDS": 3600}
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 0}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 0}  # asked at once
     order = place_order(customer)
 
     order.refresh_from_db()
@@ -118,7 +118,7 @@ def test_a_parcel_returned_to_sender_is_restocked_refunded_once_and_ends_returne
 
 
 def test_a_carrier_that_does_not_answer_leaves_the_order_shipped_and_is_asked_again(customer, place_order, settings):
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 3600}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version's hour of silence
     order = place_order(customer)
     assert Order.objects.get(pk=order.pk).state == "shipped"  # waiting for the carrier's news
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
@@ -146,7 +146,7 @@ def test_a_carrier_that_does_not_answer_leaves_the_order_shipped_and_is_asked_ag
 @pytest.mark.parametrize("attempt", range(3))
 def test_a_staff_refund_racing_the_parcels_return_refunds_once_and_restocks_once(
         attempt, customer, place_order, settings, staff_user):
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 3600}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version's hour of silence
     before = stock("prod-001")
     order = Order.objects.get(pk=place_order(customer, {"prod-001": 2}).pk)
     assert order.state == "shipped"
@@ -186,7 +186,7 @@ def test_a_staff_refund_racing_the_parcels_return_refunds_once_and_restocks_once
 
 
 def test_while_the_shipping_circuit_is_open_the_carrier_is_asked_later_and_later(customer, place_order, settings):
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 60, "TRACKING_ASK_MAX_SECONDS": 3600}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}  # the default version: 1 h, asked 6 h apart at most
     order = place_order(customer)
     Order.objects.filter(pk=order.pk).update(updated_at=timezone.now() - timedelta(hours=2))
     while breakers.allow("shipping"):

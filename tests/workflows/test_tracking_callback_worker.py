@@ -36,13 +36,13 @@ def carrier_cluster(live_server, django_db_blocker, transactional_db, settings, 
         "Q_WORKERS": "2",
         "TRACKING_WEBHOOK_URL": f"{live_server.url}/api/shipping/webhook",
         "SIM_TRACKING_CALLBACKS": "1",
-        "TRACKING_TIMEOUT_SECONDS": "3600",
+        "TRACKING_WAIT_SCALE": "1",  # the default version's hour of silence before asking
     })
     monkeypatch.setattr(Conf, "PREFIX", name)
     monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
     monkeypatch.setattr(Conf, "Q_STAT", f"django_q:{name}:cluster")
     settings.PIPELINE_TASKS_SYNC = False  # the webhook (served in this process) queues the pipeline's run too
-    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_TIMEOUT_SECONDS": 3600}
+    settings.PIPELINE = {**settings.PIPELINE, "TRACKING_WAIT_SCALE": 1}
     cluster.start()
     try:
         yield cluster

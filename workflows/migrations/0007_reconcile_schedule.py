@@ -1,5 +1,5 @@
 """Pending payments are reconciled with the provider on a django-q2 schedule, every minute
-(post_migrate follows PAYMENT_RECONCILE["EVERY_MINUTES"]: workflows.tasks.sweeper_schedule_sync)."""
+(post_migrate follows the current workflow version: workflows.tasks.sweeper_schedule_sync)."""
 from django.db import migrations
 
 

@@ -16,6 +16,9 @@ from django.db import migrations, models
 
 
 # The old facts as the rules' facts keep them (workflows.review.facts): (lowest, highest, step).
+# The shop's default hold then: 24 hours, then remind the approvers.
+HOLD_HOURS = 24
+
 FACT_RANGES = {
     "total": (Decimal("0.00"), Decimal("9999999999.99"), Decimal("0.01")),
     "risk_score": (Decimal(0), Decimal(100), Decimal(1)),
@@ -83,8 +86,8 @@ def holds_for_held_orders(apps, schema_editor):
         system = "Risk screening was unavailable: look at the order yourself"
         Hold.objects.create(
             order=order, rule=rule, rule_name=name, reason=(rule.reason if rule else "") or name or system,
-            system=not name, deadline=now + timedelta(hours=settings.REVIEW_HOLDS["HOURS"]),
-            expiry_action=settings.REVIEW_HOLDS["EXPIRY_ACTION"] if name else "remind",
+            system=not name, deadline=now + timedelta(hours=HOLD_HOURS),
+            expiry_action="remind",
             created_at=held.created_at if held else now)
 
 

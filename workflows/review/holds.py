@@ -10,7 +10,6 @@ the claim (setting `expired_at`) and the action commit together under the order'
 import logging
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Q
@@ -29,6 +28,7 @@ from store.errors import PermissionRefused
 from store.links import public_url
 from workflows import outbox
 from workflows.models import Hold, HoldExpiry, RuleEvaluation
+from workflows.policy.selectors import policy_for_order
 from workflows.queueing import pipeline_enqueue
 from workflows.review.evaluate import review_evaluate
 
@@ -43,7 +43,7 @@ HOLD_REMIND_TASK = "workflows.review.holds.hold_remind"
 def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -> Hold:
     """The hold `event` (a transition into awaiting approval) puts on `order`: its rule, reason,
     deadline and expiry action come from the evaluation the event names (else the rule's name
-    it gives is the reason), under the shop's defaults (settings.REVIEW_HOLDS). A hold of the
+    it gives is the reason), under the defaults of the order's workflow version (`holds`). A hold of the
     pipeline's own (SYSTEM_REASONS) records what the rules say of the order and only reminds."""
     now = now or timezone.now()
     evaluation_id = event.detail.get("evaluation")
@@ -57,7 +57,8 @@ def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -
         evaluation = review_evaluate(order)
         evaluation.applied = False
         evaluation.save()
-    hours = (rule.hold_hours if rule else None) or settings.REVIEW_HOLDS["HOURS"]
+    policy = policy_for_order(order)
+    hours = (rule.hold_hours if rule else None) or policy.hold_hours
     hold, _ = Hold.objects.update_or_create(order=order, defaults={
         "rule": rule,
         "rule_name": rule_name,
@@ -67,7 +68,7 @@ def hold_open(*, order: Order, event: OrderEvent, now: datetime | None = None) -
         "evaluation": evaluation,
         "deadline": now + timedelta(hours=hours),
         "expiry_action": (HoldExpiry.REMIND if not rule_name else
-                          (rule.expiry_action if rule else "") or settings.REVIEW_HOLDS["EXPIRY_ACTION"]),
+                          (rule.expiry_action if rule else "") or policy.hold_expiry_action),
         "customer_message": rule.customer_message if rule else "",
         "created_at": now,
         "expired_at": None, "expiry_outcome": "", "resolved_at": None, "resolution": "", "resolved_by": None,

@@ -3,6 +3,8 @@
 - the seed catalog (fixtures/products.json): categories missing by slug and products
   missing by public id are created; existing rows are never touched, so a running shop
   keeps its stock, prices and edits;
+- workflow version 1 from fixtures/workflow.yaml, when the store has no published version (a
+  migrated database has it already: a data migration stores the same file);
 - the review rules (fixtures/review_rules.json) that are missing. Each fixture entry has a
   stable `key` and may list `previous_names`: a rule is found by its name, else by one of
   its previous names, so a rule renamed in the fixture never gets a duplicate next to the
@@ -32,6 +34,7 @@ from django.db import transaction
 from catalog.models import Category, Product
 from catalog.stock import stock_opened
 from workflows.models import ReviewRule
+from workflows.policy.services import version_first_ensure
 from workflows.review.conditions import ConditionInvalid, condition_clean
 
 FIXTURES_DIR = Path(settings.BASE_DIR) / "fixtures"
@@ -163,7 +166,7 @@ class Command(BaseCommand):
             "--fixtures-dir",
             type=Path,
             default=FIXTURES_DIR,
-            help="Directory holding products.json and review_rules.json.",
+            help="Directory holding products.json, review_rules.json and workflow.yaml.",
         )
         parser.add_argument(
             "--update",
@@ -177,10 +180,15 @@ class Command(BaseCommand):
         with transaction.atomic():
             categories, products = seed_catalog(fixtures_dir / "products.json")
             rules, rules_updated = seed_review_rules(fixtures_dir / "review_rules.json", update=update)
+            try:
+                first = version_first_ensure(path=fixtures_dir / "workflow.yaml")
+            except ValidationError as exc:
+                raise CommandError(f"{fixtures_dir / 'workflow.yaml'}: {exc.message_dict}") from exc
         self.stdout.write(
             f"Catalog: {products} product(s) and {categories} categor{'y' if categories == 1 else 'ies'} created "
             f"({Product.objects.count()} products in the shop). Review rules: {rules} created"
             + (f", {rules_updated} updated." if update else ".")
+            + (" Workflow version 1 created from workflow.yaml." if first else "")
         )
         if settings.DEBUG:
             self._demo_staff()
