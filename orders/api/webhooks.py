@@ -12,16 +12,36 @@ from orders.services.tracking import tracking_webhook_receive
 from providers.webhooks import SIGNATURE_HEADER
 from store.errors import DomainError
 
+_SIGNATURE = OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                              description="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>")
 
-class PaymentWebhookApi(APIView):
-    """No session or JWT: the provider proves itself with the body's signature (so no CSRF either)."""
+
+class SignedWebhookApi(APIView):
+    """A provider's callback. No session or JWT: the provider proves itself with the body's
+    signature (so no CSRF either); `receive(body=, signature=)` verifies and applies it."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    # Not the per-address API limits: the provider sends from few addresses, and an event it is
+    # Not the per-address API limits: a provider sends from few addresses, and an event it is
     # refused (429) may not come again before the payment's deadline. The signature is checked
     # before anything is read or written.
     throttle_classes: list = []
+    receive = None  # set by each provider's view
+
+    def answer(self, request: Request) -> Response:
+        try:
+            answer = type(self).receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
+        except DomainError:
+            # The service logged why; django.request need not log the response again.
+            request._request.refusal_logged = True
+            raise
+        return Response(answer.as_dict())
+
+
+class PaymentWebhookApi(SignedWebhookApi):
+    """The payment provider settles a pending charge."""
+
+    receive = staticmethod(payment_webhook_receive)
 
     @extend_schema(
         operation_id="payments_webhook",
@@ -30,28 +50,19 @@ class PaymentWebhookApi(APIView):
         '"data": {"order_id", "key", "reference", "reason"}}. 200 {"status": "processed" | "duplicate" | '
         '"ignored", "detail", "order", "state"}; 400 for a missing, wrong or stale signature or a malformed '
         "body; 404 for an unknown order.",
-        parameters=[OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
-                                     description="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>")],
+        parameters=[_SIGNATURE],
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        try:
-            answer = payment_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
-        except DomainError:
-            # The service logged why; django.request need not log the response again.
-            request._request.refusal_logged = True
-            raise
-        return Response(answer.as_dict())
+        return self.answer(request)
 
 
-class ShippingWebhookApi(APIView):
-    """As PaymentWebhookApi: the carrier proves itself with the body's signature (its own secret)."""
+class ShippingWebhookApi(SignedWebhookApi):
+    """The carrier's tracking updates, signed with its own secret."""
 
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    throttle_classes: list = []
+    receive = staticmethod(tracking_webhook_receive)
 
     @extend_schema(
         operation_id="shipping_webhook",
@@ -61,16 +72,10 @@ class ShippingWebhookApi(APIView):
         '"returned_to_sender", "occurred_at": <unix s>, "description", "location"}}. 200 {"status": "processed" | '
         '"duplicate" | "ignored", "detail", "order", "state"}; 400 for a missing, wrong or stale signature or a '
         "malformed body; 404 for an unknown order.",
-        parameters=[OpenApiParameter(SIGNATURE_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
-                                     description="t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.\" + body)>")],
+        parameters=[_SIGNATURE],
         request=OpenApiTypes.OBJECT,
         responses={200: OpenApiTypes.OBJECT},
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        try:
-            answer = tracking_webhook_receive(body=request.body, signature=request.headers.get(SIGNATURE_HEADER))
-        except DomainError:
-            request._request.refusal_logged = True
-            raise
-        return Response(answer.as_dict())
+        return self.answer(request)
