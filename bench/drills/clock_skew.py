@@ -32,7 +32,17 @@ from collections import Counter
 from pathlib import Path
 
 from bench.debian import package_ensure
-from bench.drills.common import Outcome, call, fresh_store, new_key, order_body, say, workflow_publish
+from bench.drills.common import (
+    Outcome,
+    call,
+    fresh_store,
+    new_key,
+    order_body,
+    percentile,
+    say,
+    seconds_text,
+    workflow_publish,
+)
 from bench.env import django_side
 from bench.procs import Cluster, Server
 
@@ -80,17 +90,6 @@ def _place_all(url: str, token: str, n: int, interval: float) -> list[int | None
     return ids
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
-
-
-def _s(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} s"
-
-
 def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     n = 4 if quick else 20
     outcome = Outcome("clock-skew")
@@ -136,8 +135,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     twice = [row["id"] for row in rows if sum(row["charges"].values()) != 1 or row["refunds"]]
     say(f"orders {len(rows)}; paid through reconciliation {len(reconciled)}; callbacks refused as stale on "
         f"{len(refused)} orders, applied {applied}")
-    say(f"charge pending → paid: p50 {_s(_percentile(to_paid, 50))}, p95 {_s(_percentile(to_paid, 95))}, "
-        f"max {_s(max(to_paid, default=None))} ({len(to_paid)} orders)")
+    say(f"charge pending → paid: p50 {seconds_text(percentile(to_paid, 50))}, p95 {seconds_text(percentile(to_paid, 95))}, "
+        f"max {seconds_text(max(to_paid, default=None))} ({len(to_paid)} orders)")
 
     outcome.check(len(ids) == n, f"every order placed ({len(ids)}/{n})")
     outcome.check(rows and all(row["state"] == "delivered" for row in rows),
@@ -152,7 +151,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     outcome.check(not twice, "nothing charged twice (one charge per order, no refund)"
                   + (f"; not: {twice[:10]}" if twice else ""))
     outcome.facts = {"orders": len(rows), "reconciled": len(reconciled), "refused_callbacks": len(refused),
-                     "pending_to_paid_s": {"p50": _percentile(to_paid, 50), "p95": _percentile(to_paid, 95),
+                     "pending_to_paid_s": {"p50": percentile(to_paid, 50), "p95": percentile(to_paid, 95),
                                            "max": max(to_paid, default=None)},
                      "states": dict(Counter(row["state"] for row in rows))}
     return outcome

@@ -124,3 +124,41 @@ def all_at_once(n: int, action: Callable[[int], Reply]) -> list[Reply]:
 
 def new_key(prefix: str = "drill") -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def orders_paced(url: str, token: str, keys: list[str], interval: float, *, product: str,
+                 threads: int = 4) -> list[int | None]:
+    """Place one order of `product` per key, one every `interval` s (on `threads` client
+    threads), each with its Idempotency-Key and retried with it until answered; the order ids,
+    None where the store refused (4xx) or never answered."""
+
+    def place(key: str) -> int | None:
+        body = order_body({product: 1}, card=CARD_APPROVE)
+        for _ in range(100):
+            reply = call(url, "POST", "/api/orders", token=token, body=body, headers={"Idempotency-Key": key})
+            if reply.status in (200, 201):
+                return reply.body["id"]
+            if 400 <= reply.status < 500:
+                return None
+            time.sleep(0.2)
+        return None
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = []
+        for i, key in enumerate(keys):
+            time.sleep(max(0.0, started + i * interval - time.monotonic()))
+            futures.append(pool.submit(place, key))
+        return [future.result() for future in futures]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank q-th percentile (q in 0–100) of `values`; None when there are none."""
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
+
+
+def seconds_text(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} s"

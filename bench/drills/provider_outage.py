@@ -37,10 +37,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-from bench.drills.common import CARD_APPROVE, Outcome, call, fresh_store, new_key, order_body, say, workflow_publish
+from bench.drills.common import Outcome, call, fresh_store, new_key, orders_paced, percentile, say, workflow_publish
 from bench.env import django_side, manage
 from bench.procs import Cluster, Server
 
@@ -58,13 +57,6 @@ DRILL_ENV = {
     "PIPELINE_BACKOFF_SCALE": "1",  # production's backoff between attempts
 }
 PAYMENT_TIMEOUT_S = 1.0  # the version the drill publishes: steps.payment.timeoutSeconds
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
 
 
 def _ms(value: float | None) -> str:
@@ -109,30 +101,6 @@ class HealthPoller:
         return poll[1] == 200 and poll[2] == "healthy"
 
 
-def _place_all(url: str, token: str, keys: list[str], interval: float) -> list[int | None]:
-    """Place len(keys) orders, one every `interval` s (8 client threads), each with its
-    Idempotency-Key, retried with it until answered."""
-
-    def place(key: str) -> int | None:
-        body = order_body({PRODUCT: 1}, card=CARD_APPROVE)
-        for _ in range(100):
-            reply = call(url, "POST", "/api/orders", token=token, body=body, headers={"Idempotency-Key": key})
-            if reply.status in (200, 201):
-                return reply.body["id"]
-            if 400 <= reply.status < 500:
-                return None
-            time.sleep(0.2)
-        return None
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = []
-        for i, key in enumerate(keys):
-            time.sleep(max(0.0, started + i * interval - time.monotonic()))
-            futures.append(pool.submit(place, key))
-        return [future.result() for future in futures]
-
-
 def _wait(backend, order_ids: list[int], done, seconds: float) -> tuple[bool, dict, float]:
     """Poll the orders' states until done(states by order) or `seconds` pass."""
     started = time.monotonic()
@@ -175,12 +143,12 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     redrive_replies: Counter = Counter()
     try:
         # 1. Baseline.
-        baseline_ids = [oid for oid in _place_all(server.url, token, [new_key("outage-base") for _ in range(baseline_n)],
-                                                  0.5) if oid]
+        keys = [new_key("outage-base") for _ in range(baseline_n)]
+        baseline_ids = [oid for oid in orders_paced(server.url, token, keys, 0.5, product=PRODUCT, threads=8) if oid]
         ok, states, _ = _wait(backend, baseline_ids, lambda s: all(v in TERMINAL for v in s.values()), 60)
         say(f"baseline: {len(baseline_ids)} orders, states {dict(Counter(states.values()))}")
-        burst_ids = [oid for oid in _place_all(server.url, token, [new_key("outage-burst") for _ in range(outage_n)],
-                                               0.0) if oid]
+        keys = [new_key("outage-burst") for _ in range(outage_n)]
+        burst_ids = [oid for oid in orders_paced(server.url, token, keys, 0.0, product=PRODUCT, threads=8) if oid]
         ok, states, _ = _wait(backend, burst_ids, lambda s: all(v in TERMINAL for v in s.values()), 120)
         say(f"burst baseline: {len(burst_ids)} orders placed at once, states {dict(Counter(states.values()))}")
 
@@ -191,7 +159,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
         outage_start = outage_end - outage_seconds
         say(f"manage.py provider_outage payment --seconds {outage_seconds}: {said}")
         keys = [new_key("outage") for _ in range(outage_n)]
-        outage_ids = [oid for oid in _place_all(server.url, token, keys, outage_seconds / outage_n) if oid]
+        outage_ids = [oid for oid in orders_paced(server.url, token, keys, outage_seconds / outage_n, product=PRODUCT,
+                                                  threads=8) if oid]
         say(f"{len(outage_ids)}/{outage_n} orders placed during the outage "
             f"({time.time() - outage_start:.1f} s after it began)")
         time.sleep(max(0.0, outage_end - time.time()))
@@ -244,12 +213,12 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     say(f"charge calls per outage order before the re-drive: max {max(calls_before, default=0)}, mean "
         f"{sum(calls_before) / max(1, len(calls_before)):.2f}; after it (every order): max "
         f"{max(calls_after, default=0)}, mean {sum(calls_after) / max(1, len(calls_after)):.2f}")
-    say(f"placement → paying (inventory + risk): baseline p50 {_ms(_percentile(base_first, 50))} p95 "
-        f"{_ms(_percentile(base_first, 95))} ({len(base_first)}); outage p50 {_ms(_percentile(out_first, 50))} p95 "
-        f"{_ms(_percentile(out_first, 95))} ({len(out_first)})")
-    say(f"paid → shipped (shipping): burst baseline p50 {_ms(_percentile(base_ship, 50))} p95 "
-        f"{_ms(_percentile(base_ship, 95))} ({len(base_ship)}); outage orders p50 {_ms(_percentile(out_ship, 50))} p95 "
-        f"{_ms(_percentile(out_ship, 95))} ({len(out_ship)})")
+    say(f"placement → paying (inventory + risk): baseline p50 {_ms(percentile(base_first, 50))} p95 "
+        f"{_ms(percentile(base_first, 95))} ({len(base_first)}); outage p50 {_ms(percentile(out_first, 50))} p95 "
+        f"{_ms(percentile(out_first, 95))} ({len(out_first)})")
+    say(f"paid → shipped (shipping): burst baseline p50 {_ms(percentile(base_ship, 50))} p95 "
+        f"{_ms(percentile(base_ship, 95))} ({len(base_ship)}); outage orders p50 {_ms(percentile(out_ship, 50))} p95 "
+        f"{_ms(percentile(out_ship, 95))} ({len(out_ship)})")
     say(f"/healthz: {len(polls)} polls, {dict(statuses)}; degraded naming payment for {degraded_seconds:.1f} s"
         + (f" (from {degraded[0][0] - outage_start:.1f} s after the outage began to "
            f"{degraded[-1][0] - outage_end:+.1f} s after it ended)" if degraded else ""))
@@ -263,7 +232,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
                   f"{max(calls_before, default=0)}, mean {sum(calls_before) / max(1, len(calls_before)):.2f})")
     for label, base, out in (("placement → paying (inventory + risk)", base_first, out_first),
                              ("paid → shipped (shipping)", base_ship, out_ship)):
-        base_p95, out_p95 = _percentile(base, 95), _percentile(out, 95)
+        base_p95, out_p95 = percentile(base, 95), percentile(out, 95)
         limit = None if base_p95 is None else STAGE_FACTOR * base_p95
         if limit is not None and quick:
             limit = max(limit, base_p95 + QUICK_STAGE_SLACK_S)
@@ -300,8 +269,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     outcome.facts = {
         "charge_calls_max": max(calls_before, default=0), "stalled": len(stalled),
         "redrive": dict(redrive_replies), "healthz_degraded_s": degraded_seconds,
-        "stage_p95_s": {"baseline": [_percentile(base_first, 95), _percentile(base_ship, 95)],
-                        "outage": [_percentile(out_first, 95), _percentile(out_ship, 95)]},
+        "stage_p95_s": {"baseline": [percentile(base_first, 95), percentile(base_ship, 95)],
+                        "outage": [percentile(out_first, 95), percentile(out_ship, 95)]},
         "states": dict(Counter(row["state"] for row in final)),
     }
     return outcome

@@ -46,12 +46,20 @@ import json
 import threading
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.drills.common import CARD_APPROVE, Outcome, call, fresh_store, new_key, order_body, say
+from bench.drills.common import (
+    Outcome,
+    call,
+    fresh_store,
+    new_key,
+    orders_paced,
+    percentile,
+    say,
+    seconds_text,
+)
 from bench.env import django_side
 from bench.procs import Cluster, Server
 
@@ -153,41 +161,6 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-
-
-def _place_all(url: str, token: str, n: int, interval: float) -> list[int | None]:
-    """Place n orders, one every `interval` s (4 client threads), each with its Idempotency-Key,
-    retried with it until answered."""
-
-    def place(key: str) -> int | None:
-        body = order_body({PRODUCT: 1}, card=CARD_APPROVE)
-        for _ in range(100):
-            reply = call(url, "POST", "/api/orders", token=token, body=body, headers={"Idempotency-Key": key})
-            if reply.status in (200, 201):
-                return reply.body["id"]
-            if 400 <= reply.status < 500:
-                return None
-            time.sleep(0.2)
-        return None
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = []
-        for i in range(n):
-            time.sleep(max(0.0, started + i * interval - time.monotonic()))
-            futures.append(pool.submit(place, new_key("webhooks")))
-        return [future.result() for future in futures]
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * len(values) + 0.5) - 1))]
-
-
-def _s(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} s"
 
 
 def _wait(backend, payload: dict, done, seconds: float) -> tuple[bool, dict, float]:
@@ -311,7 +284,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
         started = time.monotonic()
         outage = threading.Thread(target=director, args=(started,), name="outage", daemon=True)
         outage.start()
-        ids = [order_id for order_id in _place_all(server.url, token, n, PACE) if order_id]
+        keys = [new_key("webhooks") for _ in range(n)]
+        ids = [order_id for order_id in orders_paced(server.url, token, keys, PACE, product=PRODUCT) if order_id]
         outage.join()
         say(f"{len(ids)}/{n} orders placed in {time.monotonic() - started:.1f} s; /a answered 500 for "
             f"{times['down'] - times['fail']:.1f} s, the receiver was down for {times['up'] - times['down']:.1f} s")
@@ -401,8 +375,8 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     say(f"orders {len(ids)}; events published {len(published)}; A: delivered {a_deliveries}, attempts "
         f"{len(a_attempts)}, retries {len(a_attempts) - a_deliveries} ({answered_500} answered 500, {unreached} "
         f"not connected; longest run of failures {longest}); {len(outage_rows)} events during the outage")
-    say(f"event → first 2xx at A: median {_s(_percentile(delays, 50))}, p95 {_s(_percentile(delays, 95))}, max "
-        f"{_s(max(delays, default=None))} ({len(delays)} events)")
+    say(f"event → first 2xx at A: median {seconds_text(percentile(delays, 50))}, p95 {seconds_text(percentile(delays, 95))}, max "
+        f"{seconds_text(max(delays, default=None))} ({len(delays)} events)")
     say(f"drain: the last of A's events arrived {last_ok - times['up']:.1f} s after the receiver came back; every "
         f"order terminal and A's outbox empty {times['drained'] - times['up']:.1f} s after it")
     say(f"B: disabled at {disable_after} failures in a row ({b_state['failures']} counted with the attempts under "
@@ -413,7 +387,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
         "orders": len(ids), "events": len(published), "a_delivered": a_deliveries, "a_attempts": len(a_attempts),
         "a_retries": len(a_attempts) - a_deliveries, "a_500": answered_500, "a_unreached": unreached,
         "a_longest_failures": longest,
-        "delay_s": {"p50": _percentile(delays, 50), "p95": _percentile(delays, 95), "max": max(delays, default=None)},
+        "delay_s": {"p50": percentile(delays, 50), "p95": percentile(delays, 95), "max": max(delays, default=None)},
         "drain_s": last_ok - times["up"], "b_failures": b_state["failures"], "b_attempts": len(b_attempts),
         "b_backlog": len(b_seen["rows"]), "b_backlog_s": backlog_in, "notices": len(notices),
     }
