@@ -62,8 +62,10 @@ def test_the_carriers_callbacks_over_http_deliver_one_order_and_return_another(c
         return lambda: Order.objects.filter(pk=order_id, state__in=TERMINAL_STATES).first()
 
     output = lambda: carrier_cluster.output()[-3000:]  # noqa: E731
-    delivered = wait_for(ended(delivered.pk), timeout=60, message=f"order {delivered.pk} to end:\n{output()}")
-    returned = wait_for(ended(returned.pk), timeout=60, message=f"order {returned.pk} to end:\n{output()}")
+    # An update that overtakes the label is refused (409) and resent through a django-q2
+    # schedule, which the cluster looks at every 30 s: a resend may take two of its rounds.
+    delivered = wait_for(ended(delivered.pk), timeout=150, message=f"order {delivered.pk} to end:\n{output()}")
+    returned = wait_for(ended(returned.pk), timeout=150, message=f"order {returned.pk} to end:\n{output()}")
 
     assert delivered.state == "delivered", output()
     assert list(TrackingEvent.objects.filter(order=delivered).values_list("status", "via", "outcome")) == [
