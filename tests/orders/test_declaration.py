@@ -5,7 +5,7 @@ from django.urls import resolve, reverse
 
 from backoffice.admin.actions import ORDER_ACTIONS
 from orders.api.views import ACTION_VIEWS, OrderActionApi, OrderRefundApi
-from orders.meaning import Meaning
+from orders.meaning import Meaning, Option
 from orders.models import TIMELINE, Order, OrderState
 from orders.selectors import order_timeline
 from orders.states import (
@@ -133,3 +133,30 @@ def test_staff_do_not_decide_on_their_own_orders(order_in_state, staff_user, jwt
     own = order_in_state("awaiting_approval", user=staff_user)
     assert jwt_client(staff_user).get(f"/api/orders/{own.pk}").json()["actions"] == ["cancel"]
     assert permissions.can(staff_user, permissions.ORDER_APPROVE)
+
+
+@pytest.mark.parametrize("name", [name for name, edge in TRANSITIONS.items()
+                                  if edge.target in TERMINAL_STATES | WAITING_STATES])
+def test_every_ending_and_wait_declares_the_customers_next_step(name):
+    step = meaning(name).next_step
+    assert step is not None, f"{name} ends the order or makes it wait: what may the customer do then?"
+    for variant in step.variants():
+        assert variant.advice.endswith(".") and not variant.by_shop and not variant.after
+
+
+def test_only_a_failed_payment_offers_another_card_and_only_a_failed_shipment_a_new_address():
+    def offering(option):
+        return {(name, source) for name in TRANSITIONS if meaning(name).next_step
+                for source in sources(name) for by_shop in (False, True)
+                if option in meaning(name).next_step.resolve(by_shop=by_shop, source=source).options}
+
+    assert {name for name, _ in offering(Option.ANOTHER_CARD)} == PAYMENT_FAILED_ENDINGS
+    assert offering(Option.CORRECT_ADDRESS) == {("refund", "ship_failed")}
+
+
+def test_a_cancellation_by_the_customer_says_shop_again_and_by_the_shop_contact_the_shop():
+    step = meaning("cancel").next_step
+    assert step.resolve(by_shop=False, source="new").options == (Option.SHOP_AGAIN,)
+    assert step.resolve(by_shop=True, source="new").options == (Option.CONTACT_SHOP,)
+    for name in ("reject", "rule_reject", "auto_reject"):
+        assert meaning(name).next_step.resolve(by_shop=False, source="validated").options == (Option.CONTACT_SHOP,)
