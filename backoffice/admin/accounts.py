@@ -3,9 +3,10 @@ full name, each account linked to its customer page (orders, spend, notes) for s
 see orders.
 
 Only superusers grant: staff status, superuser status, groups and permissions, and the
-groups' permissions. Staff who manage accounts (accounts.change_user) look after customers:
-they cannot change a staff account, its password or e-mail included, so they cannot raise
-their own rights or take over someone else's.
+groups' permissions; the role groups' permissions are the table's (store.staff.ROLES), shown
+read-only. Staff who manage accounts
+(accounts.change_user) look after customers: they cannot change a staff account, its password
+or e-mail included, so they cannot raise their own rights or take over someone else's.
 """
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
@@ -23,6 +24,7 @@ from backoffice.admin.base import BoundedChangeListMixin
 from backoffice.admin.customers import customer_page_url
 from store import permissions
 from store.audit import staff_action_record
+from store.staff import ROLES
 
 
 @admin.register(User)
@@ -83,16 +85,18 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(DjangoGroupAdmin):
-    """Groups carry permissions: only superusers create, change or delete them; staff may look."""
+    """Groups carry permissions: only superusers create, change or delete them; staff may look.
+    The staff roles' groups are nobody's to change here: their permissions are declared in
+    store.staff.ROLES and set again on every migrate."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
+        return request.user.is_superuser and not (obj is not None and obj.name in ROLES)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
+        return request.user.is_superuser and not (obj is not None and obj.name in ROLES)
 
 
 admin.site.unregister(AccessAttempt)
