@@ -47,7 +47,8 @@ def test_a_database_of_the_recorded_graph_migrates_forward_with_its_orders_and_p
     assert seen["rows_after"] == seen["rows_before"]
     assert seen["order_after"] == seen["order_before"]
     assert seen["content_types_after"] == seen["content_types_before"]
-    assert set(REFUND_PERMISSIONS_GONE) <= set(seen["permissions_before"])
+    # (The old database's own post_migrate ran with today's models, which make no refund-line ones.)
+    assert {"add_refund", "change_refund", "delete_refund"} <= set(seen["permissions_before"])
     assert seen["permissions_after"] == [name for name in seen["permissions_before"]
                                          if name not in REFUND_PERMISSIONS_GONE]
     assert set(ORDER_PERMISSIONS) <= set(seen["permissions_after"])
