@@ -3,8 +3,9 @@ full name, each account linked to its customer page (orders, spend, notes) for s
 see orders.
 
 Only superusers grant: staff status, superuser status, groups and permissions, and the
-groups' permissions; the role groups' permissions are the table's (store.staff.ROLES), shown
-read-only. Staff who manage accounts
+groups' permissions. Employees are set up on the Staff page (backoffice.admin.staff) with
+roles; the raw groups and permissions here stay for the exceptions, and the role groups'
+permissions are the table's (store.staff.ROLES), shown read-only. Staff who manage accounts
 (accounts.change_user) look after customers: they cannot change a staff account, its password
 or e-mail included, so they cannot raise their own rights or take over someone else's.
 """
@@ -16,7 +17,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse_lazy
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 
 from accounts.forms import AdminUserAddForm, AdminUserChangeForm
 from accounts.models import User
@@ -25,6 +28,11 @@ from backoffice.admin.customers import customer_page_url
 from store import permissions
 from store.audit import staff_action_record
 from store.staff import ROLES
+
+STAFF_PAGE_HINT = format_lazy(
+    'To set up an employee, invite them from the <a href="{}">Staff page</a> with their roles; the '
+    "person chooses their own password. Groups and single permissions here are for exceptions.",
+    reverse_lazy("admin:accounts_staffmember_changelist"))
 
 
 @admin.register(User)
@@ -39,7 +47,8 @@ class UserAdmin(BoundedChangeListMixin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("name",)}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                         "description": STAFF_PAGE_HINT}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
         ("Orders", {"fields": ("customer_page",)}),
     )
