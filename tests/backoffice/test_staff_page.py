@@ -152,7 +152,7 @@ def test_a_password_reset_link_is_no_invitation(db):
     assert "This invitation link does not work" in page
 
 
-def test_an_owner_changes_roles_and_deactivates(owner, django_capture_on_commit_callbacks):
+def test_an_owner_changes_roles_and_deactivates(owner, jwt_client):
     member = staff_invite(email="cat@example.com", name="Cat Alog", roles=[role("Catalog"), role("Refunds")])
     member.set_password(NEW_PASSWORD)
     member.save()
@@ -166,12 +166,15 @@ def test_an_owner_changes_roles_and_deactivates(owner, django_capture_on_commit_
     assert admin_sign_in(member.email, NEW_PASSWORD) is not None
 
     signed_in = admin_sign_in(member.email, NEW_PASSWORD)
+    api = jwt_client(member)
+    assert api.get("/api/orders").status_code == 200
     owner.post(f"{STAFF_PAGE}{member.pk}/change/", {"roles": [role("Webhooks").pk]})  # "Active" unticked
 
     member.refresh_from_db()
     assert not member.is_active
     assert admin_sign_in(member.email, NEW_PASSWORD) is None
     assert signed_in.get("/admin/").status_code == 302  # the session it had no longer counts
+    assert api.get("/api/orders").status_code == 401  # nor its API token
     assert "Deactivated" in owner.get(STAFF_PAGE).content.decode()
 
 
