@@ -223,3 +223,16 @@ def test_the_user_page_points_owners_to_the_staff_page(owner, shop_staff):
     page = owner.get(f"/admin/accounts/user/{shop_staff.pk}/change/").content.decode()
 
     assert f'To set up an employee, invite them from the <a href="{STAFF_PAGE}">Staff page</a>' in page
+
+
+def test_the_staff_list_runs_the_same_queries_for_2_and_10_members(owner, queries_of):
+    def add(first: int, count: int) -> None:
+        for i in range(first, first + count):
+            staff_invite(email=f"member-{i}@example.com", name=f"Member {i}", roles=[role("Refunds"), role("Catalog")])
+
+    add(0, 2)
+    with_2 = queries_of(owner, STAFF_PAGE)
+    add(2, 8)
+    with_10 = queries_of(owner, STAFF_PAGE)
+
+    assert with_10 == with_2
