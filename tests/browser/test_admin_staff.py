@@ -4,6 +4,7 @@ the products."""
 import re
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.core import mail
 from playwright.sync_api import Page, expect
 
@@ -14,6 +15,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 NEW_PASSWORD = "Brand-New-Passw0rd"
+AXE = Axe()
 INVITE_LINK = re.compile(r"https?://[^/\s]+(/accounts/staff/invitation/[^/\s]+/[^/\s]+/)")
 
 
@@ -47,10 +49,12 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
     page.context.clear_cookies()  # the invited person, in their own browser
     page.goto(f"{live_server.url}{link}")
     expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    assert AXE.run(page).violations_count == 0, AXE.run(page).generate_report()
     page.get_by_label(re.compile(r"^New password:?$")).fill(NEW_PASSWORD)
     page.get_by_label("New password confirmation").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Set password").click()
     expect(page.get_by_role("heading", name="Your password is set")).to_be_visible()
+    assert AXE.run(page).violations_count == 0, AXE.run(page).generate_report()
     page.get_by_role("link", name="Sign in to the admin").click()
     page.get_by_label("E-mail address").fill("rita@example.com")
     page.get_by_label("Password").fill(NEW_PASSWORD)
@@ -70,3 +74,7 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
     page.goto(f"{live_server.url}/admin/")
     expect(page.get_by_role("link", name="Products")).to_have_count(0)
     expect(page.get_by_role("link", name="Staff", exact=True)).to_have_count(0)
+
+    page.goto(f"{live_server.url}{link}")  # the link again, once used
+    expect(page.get_by_role("heading", name="This invitation was already used")).to_be_visible()
+    assert AXE.run(page).violations_count == 0, AXE.run(page).generate_report()
