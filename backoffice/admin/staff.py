@@ -115,7 +115,8 @@ class StaffAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         return False  # deactivate instead: orders, notes and the audit trail refer to the account
 
     def _refused(self, request: HttpRequest) -> HttpResponse:
-        context = {**self.admin_site.each_context(request), "title": "Staff", "refusal": OWNERS_ONLY}
+        context = {**self.admin_site.each_context(request), "title": "You may not manage staff",
+                   "refusal": OWNERS_ONLY}
         return TemplateResponse(request, "admin/accounts/staffmember/refused.html", context, status=403)
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:

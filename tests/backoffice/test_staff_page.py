@@ -114,6 +114,7 @@ def test_only_owners_reach_the_staff_page(shop_staff, refunder, staff_user, djan
 
         assert {path: answer.status_code for path, answer in answers.items()} == dict.fromkeys(answers, 403)
         assert "Only the shop's owners (superusers) manage staff" in text(answers[STAFF_PAGE])
+        assert text(answers[STAFF_PAGE]).count("<h1") == 1 and "You may not manage staff</h1>" in text(answers[STAFF_PAGE])
         assert posted.status_code == 403
         assert STAFF_PAGE not in browser.get("/admin/").content.decode()
     assert not User.objects.filter(email="sneaky@example.com").exists()
