@@ -212,3 +212,14 @@ def test_api_otp_without_a_device_is_refused(required, refunder):
 def test_api_customers_and_shop_staff_are_unaffected(required, customer, shop_staff):
     assert bearer(api_sign_in(customer)["token"]).get("/api/orders").status_code == 200
     assert bearer(api_sign_in(shop_staff)["token"]).get("/api/review-rules").status_code == 200
+
+
+def test_api_password_change_keeps_the_second_factor_of_its_token(required, refunder):
+    device, _ = enrolled(refunder)
+    given = api_sign_in(refunder, otp=code(device, 1))
+    changed = bearer(given["token"]).post("/api/auth/password", {"currentPassword": PASSWORD,
+                                                                 "newPassword": "a-new-long-passphrase-42"},
+                                          format="json")
+    assert changed.status_code == 200
+    assert bearer(changed.json()["token"]).get("/api/review-rules").status_code == 200
+    assert bearer(given["token"]).get("/api/review-rules").status_code == 401  # the old pair is revoked
