@@ -237,3 +237,22 @@ def test_the_staff_list_runs_the_same_queries_for_2_and_10_members(owner, querie
     with_10 = queries_of(owner, STAFF_PAGE)
 
     assert with_10 == with_2
+
+
+def test_with_the_second_factor_required_the_invited_refunds_member_enrols_before_refunding(
+    owner, settings, django_capture_on_commit_callbacks, order_in
+):
+    order = order_in("delivered")
+    invite(owner, django_capture_on_commit_callbacks, "rita@example.com", "Refunds")
+    choose_password(INVITE_LINK.search(mail.outbox[-1].body).group(2))
+    settings.STAFF_REQUIRE_2FA = True  # the owner's session here was not verified: they are sent on too
+
+    member = Client()
+    signed_in = member.post("/admin/login/?next=/admin/", {"username": "rita@example.com", "password": NEW_PASSWORD})
+    refund = member.post(f"/admin/orders/order/{order.pk}/refund/",
+                         {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"}, follow=True)
+
+    assert signed_in.status_code == 302 and signed_in["Location"].startswith("/accounts/second-factor/")
+    assert refund.redirect_chain[-1][0].startswith("/accounts/second-factor/")
+    assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("0.00")
+    assert owner.get(STAFF_PAGE, follow=True).redirect_chain[-1][0].startswith("/accounts/second-factor/")
