@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from auditlog.models import LogEntry
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.test import Client
@@ -59,7 +60,7 @@ def admin_sign_in(email: str, password: str) -> Client | None:
 
 
 def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_products(
-    owner, django_capture_on_commit_callbacks, settings, order_in, catalog
+    owner, staff_user, django_capture_on_commit_callbacks, settings, order_in, catalog
 ):
     settings.STORE_PUBLIC_URL = "https://shop.example.com"
     order = order_in("delivered")
@@ -72,6 +73,10 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
     assert (member.is_staff, member.is_superuser, member.is_active) == (True, False, True)
     assert not member.has_usable_password()
     assert [group.name for group in member.groups.all()] == ["Refunds"]
+    # The audit trail says who invited whom, with which role.
+    trail = LogEntry.objects.get_for_object(User.objects.get(pk=member.pk))
+    assert {entry.actor_id for entry in trail} == {staff_user.pk}
+    assert any("Refunds" in str(entry.changes) for entry in trail)
     listing = owner.get(STAFF_PAGE).content.decode()
     assert "rita@example.com" in listing and "Invited: has not chosen a password yet" in listing
     (message,) = mail.outbox
