@@ -1,6 +1,7 @@
 """Staff read the bank's decline code where they read the failure: the order page and Needs attention."""
 import pytest
 
+from backoffice.selectors.customers import customer_summary
 from orders.models import Order
 from orders.services import order_transition
 from tests.backoffice.test_needs_attention import ATTENTION, section_of
@@ -44,3 +45,10 @@ def test_needs_attention_lists_a_hard_decline_with_its_code(clerk_client, order_
     assert ADVICE in listed and 'decline code <code data-testid="decline-code">stolen_card</code>' in listed
     assert "No charge was made." in listed
     assert clerk_client.get(ATTENTION).status_code == 200
+
+
+def test_the_customer_page_counts_a_hard_decline_among_the_declined_payments(order_in, customer):
+    order = hard_declined(order_in)
+
+    assert [(d.order.pk, d.declines, d.reason) for d in customer_summary(customer=customer).declined] == [
+        (order.pk, 1, ADVICE)]

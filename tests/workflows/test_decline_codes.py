@@ -14,9 +14,11 @@ from providers.models import GatewayCall, ProviderCall
 from providers.registry import payment_provider
 from providers.simulated import RANDOM_DECLINE_CODES, TEST_CARDS
 from providers.webhooks import DECLINED
-from tests.conftest import CARD_DECLINE
+from tests.conftest import CARD_APPROVE, CARD_DECLINE
 from tests.payment_events import CARD_PENDING_DECLINE, answer, bank_answered, deliver, event_for, pending_charge
+from tests.review_rules import rule_create
 from tests.workflow_versions import version_publish_with
+from workflows.models import RuleEvaluation
 from workflows.policy.selectors import policy_for_order
 from workflows.trace import order_trace
 
@@ -180,3 +182,13 @@ def test_the_customer_reads_advice_and_staff_read_the_code(sync_pipeline, custom
     trace = [entry.text for entry in order_trace(order_id=order.pk).entries]
     assert any("Payment charge declined" in text and "stolen_card (hard decline)" in text for text in trace)
     assert any("Payment declined, not retried" in text and "decline code stolen_card" in text for text in trace)
+
+
+def test_a_hard_decline_counts_for_the_customers_next_order(sync_pipeline, customer, place_order):
+    rule_create("Declined lately", "declines_30d", "gte", 1)
+
+    place_order(customer, card=CARD_OF["stolen_card"])
+    after = Order.objects.get(pk=place_order(customer, card=CARD_APPROVE).pk)
+
+    assert after.state == "awaiting_approval"
+    assert RuleEvaluation.objects.get(order=after).facts["declines_30d"] == 1
