@@ -70,6 +70,7 @@ from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHAB
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
 from orders.states import OrderState, person_transitions
+from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
@@ -113,7 +114,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
         "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
-        "payment_provider", "card_last4", "transaction_id", "payment_retries",
+        "payment_provider", "card_last4", "transaction_id", "payment_retries", "decline",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
         "idempotency_key", "review", "retry_links", "workflow_version_link",
     )
@@ -124,7 +125,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
-        ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
+        ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries", "decline")}),
         ("Shipment", {"fields": ("tracking_number", "carrier", "estimated_delivery", "shipping_retries")}),
         ("Request", {"fields": ("idempotency_key",), "classes": ("collapse",)}),
     )
@@ -191,6 +192,16 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                 hold.get_expiry_action_display().lower(),
                 f" (done: {hold.expiry_outcome.lower()})" if hold.expiry_outcome else ""))
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+
+    @admin.display(description="decline code")
+    def decline(self, order: Order) -> str:
+        """The bank's code of the latest decline and whether the pipeline asks again (soft) or not
+        (hard: providers.declines); the customer reads the advice in the failure reason instead."""
+        if not order.decline_code:
+            return "—"
+        kind = "soft: retried as its workflow version says" if decline_for(order.decline_code).retryable else (
+            "hard: never retried")
+        return format_html('<code data-testid="decline-code">{}</code> ({})', order.decline_code, kind)
 
     @admin.display(description="tried again")
     def retry_links(self, order: Order) -> str:
