@@ -46,7 +46,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 
-from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction
+from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction, order_options
 from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, plural
 from backoffice.admin.customers import customer_link, note_added
 from backoffice.admin.inlines import (
@@ -271,6 +271,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "note_form": StaffNoteForm() if may_note else None,
             "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
             "order_actions": actions,
+            "order_options": order_options(request.user, order),
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex},
                                       lines=lines_with_refunds(order.lines.all())) if can_refund else None,
