@@ -1,5 +1,5 @@
 """What staff may do to an order: the order page's buttons, the bulk actions and the re-drive."""
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from orders.models import Order
@@ -130,10 +130,12 @@ class OrderOptions:
         return f"Nothing to do from “{self.state}”"
 
 
-def order_options(user, order: Order) -> OrderOptions:
+def order_options(user, order: Order, *, also: Sequence[str] = ()) -> OrderOptions:
     """What `user` may do to `order` now, read from the declarations: every person's transition
     the state allows (its `permission=`, `not_own`; a refund only while money is left to give
-    back) and "Retry step" (ORDER_ACTIONS). Owners may cancel their own orders (OwnerOr)."""
+    back) and "Retry step" (ORDER_ACTIONS). Owners may cancel their own orders (OwnerOr).
+    `also`: the labels of the page's other buttons the user was given (a payment link…), listed
+    after those."""
     own = user.pk == order.owner_id
     # The buttons in the page's order, then what has a form of its own (the refund).
     offered = [(action.label, action.permission, action.transition) for action in ORDER_ACTIONS.values()
@@ -153,5 +155,5 @@ def order_options(user, order: Order) -> OrderOptions:
         elif needed.permission not in missing:
             doing = meaning(transition).doing if transition else ""
             missing[needed.permission] = permissions.missing_text(needed, doing)
-    return OrderOptions(state=order.get_state_display(), may=tuple(dict.fromkeys(may)),
+    return OrderOptions(state=order.get_state_display(), may=tuple(dict.fromkeys([*may, *also])),
                         missing=tuple(missing.values()), not_own=tuple(dict.fromkeys(not_own)))

@@ -99,6 +99,11 @@ class PageButton:
 
 DISMISS = PageButton("Dismiss")
 RECONCILE = PageButton("Check with the provider")
+PAYMENT_LINK = PageButton("Send payment link")
+ADDRESS = PageButton("Correct shipping address")
+# The order page's own buttons, by the context key of their URL (shown when it is set).
+PAGE_BUTTONS = {"reconcile_url": RECONCILE, "payment_link_url": PAYMENT_LINK, "address_url": ADDRESS,
+                "dismiss_url": DISMISS}
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -274,12 +279,11 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
         may_note = permissions.can(request.user, permissions.NOTE_ADD)
-        return {
+        context = {
             "staff_notes": order_staff_notes(order=order),
             "note_form": StaffNoteForm() if may_note else None,
             "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
             "order_actions": actions,
-            "order_options": order_options(request.user, order),
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex},
                                       lines=lines_with_refunds(order.lines.all())) if can_refund else None,
@@ -297,6 +301,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                             and failed_unattended().filter(pk=order.pk).exists() else ""),
             "order": order,
         }
+        also = [button.label for key, button in PAGE_BUTTONS.items() if context[key]]
+        return {**context, "order_options": order_options(request.user, order, also=also)}
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

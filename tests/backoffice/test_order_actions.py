@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.admin.actions import ORDER_ACTIONS
+from backoffice.admin.orders import PAGE_BUTTONS
 from notifications.services import notify
 from orders.models import Order, OrderEvent
 from orders.states import Actor
@@ -391,9 +392,10 @@ def heading_of(response) -> tuple[str, list[str]]:
 
 @pytest.mark.parametrize(("state", "heading", "missing"), [
     ("delivered", "Nothing you can do from “Delivered”", [REFUND_MISSING]),
-    ("paid", "What you can do from “Paid”: Retry step", [REFUND_MISSING]),
-    ("awaiting_approval", "What you can do from “Awaiting approval”: Approve, Reject, Cancel order", []),
-    ("cancelled", "Nothing to do from “Cancelled”", []),
+    ("paid", "What you can do from “Paid”: Retry step, Correct shipping address", [REFUND_MISSING]),
+    ("awaiting_approval",
+     "What you can do from “Awaiting approval”: Approve, Reject, Cancel order, Correct shipping address", []),
+    ("refunded", "Nothing to do from “Refunded”", []),
 ])
 def test_the_heading_tells_shop_staff_what_they_may_do_and_which_permission_they_lack(
         clerk_client, order_in, state, heading, missing):
@@ -426,5 +428,17 @@ def test_on_their_own_order_staff_read_that_a_colleague_decides(client, staff_us
 
     response = client.get(page_of(order_in("awaiting_approval", user=staff_user)))
 
-    assert heading_of(response)[0] == "What you can do from “Awaiting approval”: Cancel order"
+    assert heading_of(response)[0] == ("What you can do from “Awaiting approval”: Cancel order, "
+                                       "Correct shipping address")
     assert "Approve, Reject: not on your own order; a colleague decides." in response.content.decode()
+
+
+@pytest.mark.parametrize("state", ["new", "awaiting_approval", "paying", "paid", "payment_failed", "ship_failed",
+                                   "stalled", "shipped", "delivered", "cancelled", "failed", "refunded"])
+def test_the_heading_lists_exactly_what_the_page_offers(refunder_client, order_in, state):
+    response = refunder_client.get(page_of(order_in(state)))
+
+    offered = [item["action"].label for item in response.context["order_actions"]]
+    offered += ["Refund"] if response.context["refund_form"] is not None else []
+    offered += [button.label for key, button in PAGE_BUTTONS.items() if response.context[key]]
+    assert list(response.context["order_options"].may) == offered
