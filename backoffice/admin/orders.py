@@ -4,7 +4,9 @@ The admin never writes an order itself. The order page is Django's read-only cha
 its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
 the signed-in staff user as the actor and come back with a message. Reject and cancel (one
 order or several) first show a confirmation page that asks for an internal note and a message
-to the customer; only the post from that page acts. Who may see and press
+to the customer; a refund first shows what it will do (its amount, units, stock and the
+customer's notice); only the post from that page acts. The page's heading says what the user
+may do from the order's state, or which permission they lack (actions.order_options). Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group), add_staffnote to add an
