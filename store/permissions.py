@@ -20,6 +20,7 @@ them to enter their code (backoffice.site).
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from rest_framework.permissions import BasePermission
 
 from store.errors import PermissionRefused
@@ -100,6 +101,30 @@ STAFF_ACTIONS = (
     RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE, WORKFLOW_VIEW, WORKFLOW_ADD, WORKFLOW_CHANGE, WORKFLOW_PUBLISH,
     WEBHOOK_MANAGE,
 )
+
+
+# Who grants permissions: only superusers give staff status, groups and permissions
+# (backoffice.admin.accounts), so a staff member missing one asks them.
+GRANTED_BY = "a superuser (one of the shop's owners)"
+
+
+def permission_name(action: StaffAction) -> str:
+    """The permission's name as the admin's user page lists it ("Can refund orders"), or its
+    "<app_label>.<codename>" when the database has no such permission yet."""
+    app_label, codename = action.permission.split(".", 1)
+    name = (Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .values_list("name", flat=True).first())
+    return name or action.permission
+
+
+def missing_text(action: StaffAction, doing: str = "") -> str:
+    """What a staff member without `action`'s permission reads: what it would let them do
+    (`doing`, else the action's description), the permission by name and code, and who grants it.
+    "To refund orders you need the permission “Can refund orders” (orders.refund_order), which
+    a superuser (one of the shop's owners) can grant you."
+    """
+    return (f"To {doing or action.description} you need the permission “{permission_name(action)}” "
+            f"({action.permission}), which {GRANTED_BY} can grant you.")
 
 
 # Holders of any of these (and superusers, who manage staff) give a second factor when the shop

@@ -94,7 +94,7 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
     assert staff is not None
     assert "Active" in owner.get(STAFF_PAGE).content.decode()
     refunded = staff.post(f"/admin/orders/order/{order.pk}/refund/",
-                          {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"})
+                          {"amount": "1.00", "reason": "Dented", "idempotency_key": "k", "post": "yes"})
     assert refunded.status_code == 302
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("1.00")
     product = Product.objects.get(public_id="prod-001")
@@ -255,7 +255,7 @@ def test_with_the_second_factor_required_the_invited_refunds_member_enrols_befor
     member = Client()
     signed_in = member.post("/admin/login/?next=/admin/", {"username": "rita@example.com", "password": NEW_PASSWORD})
     refund = member.post(f"/admin/orders/order/{order.pk}/refund/",
-                         {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"}, follow=True)
+                         {"amount": "1.00", "reason": "Dented", "idempotency_key": "k", "post": "yes"}, follow=True)
 
     assert signed_in.status_code == 302 and signed_in["Location"].startswith("/accounts/second-factor/")
     assert refund.redirect_chain[-1][0].startswith("/accounts/second-factor/")

@@ -65,7 +65,8 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
     refund_form = page.locator("form.order-refund")
     refund_form.get_by_label("Mechanical Keyboard").fill("1")
     refund_form.get_by_label("Reason").fill("Returned unopened")
-    refund_form.get_by_role("button", name="Refund").click()
+    refund_form.get_by_role("button", name="Refund…").click()
+    page.get_by_role("button", name="Yes, refund $149.99").click()
     expect(page.get_by_text(f"Refunded $149.99 on order {order.number}")).to_be_visible()
 
     product = Product.objects.get(public_id="prod-001")

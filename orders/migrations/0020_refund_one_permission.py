@@ -16,7 +16,7 @@ def delete_unused_permissions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0018_workflow_versions"),
+        ("orders", "0019_order_decline_code"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
