@@ -86,6 +86,11 @@ ROLES: dict[str, Role] = {role.name: role for role in (
 )}
 
 
+def roles_with(permission: str) -> list[str]:
+    """The names of the roles that carry `permission` ("<app_label>.<codename>"), in the table's order."""
+    return [role.name for role in ROLES.values() if permission in role.permissions]
+
+
 def _permissions_get(names, *, apps, using: str) -> list:
     """The Permission rows of `names` ("app.codename"), created first if needed: in a migration
     they do not exist yet (post_migrate creates them at the end). LookupError names any missing."""
