@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import second_factor_views, views
+from accounts import second_factor_views, staff_views, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -31,4 +31,6 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
         name="password_reset_complete",
     ),
+    path("staff/invitation/done/", staff_views.StaffInvitationDoneView.as_view(), name="staff_invitation_done"),
+    path("staff/invitation/<uidb64>/<token>/", staff_views.StaffInvitationView.as_view(), name="staff_invitation"),
 ]

@@ -508,6 +508,7 @@ class RefundLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+        default_permissions = ()  # part of its refund, seen with it ("Can view refund")
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="refundline_quantity_positive"),
             models.UniqueConstraint(fields=["refund", "line"], name="refundline_once_per_refund"),
@@ -581,6 +582,10 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Refunds are made by the order's "refund" transition, which "orders.refund_order" ("Can
+        # refund orders") governs everywhere; the rows are only ever seen, so seeing is their one
+        # permission (no "Can add refund" beside it).
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(

@@ -24,6 +24,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.permissions import BasePermission
 
 from store.errors import PermissionRefused
+from store.staff import roles_with
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,14 @@ def permission_name(action: StaffAction) -> str:
 
 def missing_text(action: StaffAction, doing: str = "") -> str:
     """What a staff member without `action`'s permission reads: what it would let them do
-    (`doing`, else the action's description), the permission by name and code, and who grants it.
-    "To refund orders you need the permission “Can refund orders” (orders.refund_order), which
-    a superuser (one of the shop's owners) can grant you."
+    (`doing`, else the action's description), the permission by name and code, who grants it and
+    the roles that carry it (store.staff.ROLES). "To refund orders you need the permission “Can
+    refund orders” (orders.refund_order), which a superuser (one of the shop's owners) can grant
+    you with the role “Refunds”."
     """
+    roles = " or ".join(f"“{name}”" for name in roles_with(action.permission))
     return (f"To {doing or action.description} you need the permission “{permission_name(action)}” "
-            f"({action.permission}), which {GRANTED_BY} can grant you.")
+            f"({action.permission}), which {GRANTED_BY} can grant you" + (f" with the role {roles}." if roles else "."))
 
 
 # Holders of any of these (and superusers, who manage staff) give a second factor when the shop

@@ -264,6 +264,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Password-reset links (Django's own views) stay valid this long; a used link is refused.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600, minimum=1)
+# A staff invitation's link (accounts.staff), good until the person has set a password.
+STAFF_INVITATION_TIMEOUT = env_int("STAFF_INVITATION_TIMEOUT", 7 * 86400, minimum=1)
 
 # Failed sign-ins lock an account (django-axes, in the database every process shares) on every
 # sign-in path: the pages, /api/auth/login and /admin/login/. The limit and the lock's length

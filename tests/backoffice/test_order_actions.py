@@ -380,7 +380,7 @@ def test_bulk_cancel_puts_the_note_on_every_order(clerk_client, order_in):
 
 
 REFUND_MISSING = ("To refund orders you need the permission “Can refund orders” (orders.refund_order), which "
-                  "a superuser (one of the shop's owners) can grant you.")
+                  "a superuser (one of the shop's owners) can grant you with the role “Refunds”.")
 
 
 def heading_of(response) -> tuple[str, list[str]]:
@@ -417,9 +417,10 @@ def test_the_heading_names_every_permission_lacking_once(make_user, order_in):
     assert heading == "Nothing you can do from “Awaiting approval”"
     assert missing == [
         "To approve or reject held orders you need the permission “Can approve or reject held orders” "
-        "(orders.approve_order), which a superuser (one of the shop's owners) can grant you.",
+        "(orders.approve_order), which a superuser (one of the shop's owners) can grant you with the role "
+        "“Shop staff”.",
         "To cancel other customers' orders you need the permission “Can change order” (orders.change_order), "
-        "which a superuser (one of the shop's owners) can grant you.",
+        "which a superuser (one of the shop's owners) can grant you with the role “Shop staff”.",
     ]
 
 

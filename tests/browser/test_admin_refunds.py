@@ -112,5 +112,5 @@ def test_staff_without_the_refund_permission_read_which_one(page: Page, live_ser
     expect(page.get_by_test_id("order-actions-heading")).to_have_text("Nothing you can do from “Delivered”")
     expect(page.get_by_test_id("order-actions-missing")).to_have_text(
         "To refund orders you need the permission “Can refund orders” (orders.refund_order), which a superuser "
-        "(one of the shop's owners) can grant you.")
+        "(one of the shop's owners) can grant you with the role “Refunds”.")
     expect(page.locator("form.order-refund")).to_have_count(0)
