@@ -19,6 +19,7 @@ from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM,
 
 class OrderState(models.TextChoices):
     NEW = "new", "New"
+    CHECKING_ADDRESS = "checking_address", "Checking the address"
     VALIDATING = "validating", "Checking inventory"
     SCREENING = "screening", "Screening for risk"
     VALIDATED = "validated", "Validated"
@@ -41,6 +42,7 @@ class OrderState(models.TextChoices):
 # The customer's timeline of an order, in order; the transitions' `stages` set their status.
 TIMELINE = (
     Stage("created", "Created"),
+    Stage("address", "Checking the address"),
     Stage("inventory", "Checking inventory"),
     Stage("risk", "Verifying the order"),
     Stage("approval", "Awaiting approval", when_reached=True),
@@ -117,8 +119,18 @@ def _return_refunded_note(order, detail: dict) -> str:
     return f"The parcel is back at the shop · ${order.refunded_amount} refunded in all"
 
 
+def _undeliverable_note(order, detail: dict) -> str:
+    # Nothing was charged yet: the customer only needs to give an address the carrier delivers to.
+    reason = detail.get("reason") or order.failure_reason or "The carrier cannot deliver to this address"
+    return f"{reason} · no charge was made · please correct the address and place the order again"
+
+
 def _stalled_note(order, detail: dict) -> str:
     return "A provider did not answer; the shop will try again." + (" No charge was made." if nothing_charged(order) else "")
+
+
+def stalled_in_checking_address(order) -> bool:
+    return order.stalled_in == S.CHECKING_ADDRESS
 
 
 def stalled_in_validating(order) -> bool:
@@ -250,10 +262,24 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # --- Transitions: what each one means (orders.meaning) and who may fire it, declared on it.
     # Bodies record what the transition carries.
 
-    @transition(field=state, source=S.NEW, target=S.VALIDATING, permission=SYSTEM,
-                custom=means("Start checking inventory", stages=(("inventory", CURRENT),)))
-    def start_validation(self) -> None:
+    # The carrier checks the address first, before any money moves: an undeliverable one ends
+    # the order with nothing charged, and the customer places it again with a corrected address.
+    @transition(field=state, source=S.NEW, target=S.CHECKING_ADDRESS, permission=SYSTEM,
+                custom=means("Start checking the address", stages=(("address", CURRENT),)))
+    def start_address_check(self) -> None:
         pass
+
+    @transition(field=state, source=S.CHECKING_ADDRESS, target=S.VALIDATING, permission=SYSTEM,
+                custom=means("Address confirmed", stages=(("address", DONE), ("inventory", CURRENT)),
+                             note="The carrier delivers to this address"))
+    def address_confirmed(self) -> None:
+        pass
+
+    @transition(field=state, source=S.CHECKING_ADDRESS, target=S.FAILED, permission=SYSTEM,
+                custom=means("Undeliverable address", event="order.failed", stages=(("address", FAILED),),
+                             note=_undeliverable_note))
+    def address_undeliverable(self, *, reason: str = "Undeliverable address") -> None:
+        self.failure_reason = reason
 
     @transition(field=state, source=S.VALIDATING, target=S.SCREENING, permission=SYSTEM,
                 custom=means("Inventory confirmed", event="order.validated", stages=(("inventory", DONE),),
@@ -438,11 +464,19 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     # A step spent its retry budget on timeouts (not a business answer): the order waits for
     # staff to re-drive it once the provider is back (the admin's "Delayed" list).
-    @transition(field=state, source=[S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED, permission=SYSTEM,
+    @transition(field=state, source=[S.CHECKING_ADDRESS, S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED,
+                permission=SYSTEM,
                 custom=means("Provider unavailable", waits=True, note=_stalled_note))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
         self.failure_reason = reason
+
+    @transition(field=state, source=S.STALLED, target=S.CHECKING_ADDRESS, permission=ORDER_CHANGE,
+                conditions=[stalled_in_checking_address],
+                custom=means("Re-drive address check", action="redrive", done="re-driven", doing="re-drive orders",
+                             stages=(("address", CURRENT),), note="Trying again"))
+    def redrive_address(self) -> None:
+        self.stalled_in = self.failure_reason = ""
 
     @transition(field=state, source=S.STALLED, target=S.VALIDATING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_validating],
@@ -466,11 +500,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def redrive_shipping(self) -> None:
         self.stalled_in = self.failure_reason = ""
 
-    # From every state before money moves: while the pipeline checks stock or screens the order
-    # (its step then finds the order gone from its state and stops), held, declined, or delayed
-    # with nothing charged. Never while a payment is in flight (paying).
-    @transition(field=state, source=[S.NEW, S.VALIDATING, S.SCREENING, S.VALIDATED, S.AWAITING_APPROVAL,
-                                     S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
+    # From every state before money moves: while the pipeline checks the address or the stock or
+    # screens the order (its step then finds the order gone from its state and stops), held,
+    # declined, or delayed with nothing charged. Never while a payment is in flight (paying).
+    @transition(field=state, source=[S.NEW, S.CHECKING_ADDRESS, S.VALIDATING, S.SCREENING, S.VALIDATED,
+                                     S.AWAITING_APPROVAL, S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
                 permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
                              doing="cancel other customers' orders", confirm=True, default_reason=SHOP_CANCELLED_TEXT,

@@ -160,9 +160,17 @@ class ParcelTracking:
 
 @runtime_checkable
 class ShippingProvider(Protocol):
-    """The carrier makes a label: `reference` is the tracking number, `data` has carrier and
+    """The carrier says whether it can deliver to an address (`check_address`, before the order is
+    charged), then makes a label: `reference` is the tracking number, `data` has carrier and
     estimated_delivery (ISO date). It then tells the store how the parcel goes through its
     webhook (`POST /api/shipping/webhook`), and answers `tracking` when asked."""
+
+    def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,
+                      timeout: float | None = None) -> GatewayResult:
+        """Whether the carrier can deliver to this address, asked before any money moves: ok, or
+        not with the reason (an undeliverable address, a sentence the customer may read). Reads
+        only; the same `key` answers as it first did. (A real carrier's address validation:
+        UPS Address Validation, EasyPost Address Verification.)"""
 
     def create_label(self, *, key: str, order_id: int, zip_code: str,
                      timeout: float | None = None) -> GatewayResult: ...

@@ -69,7 +69,10 @@ PENDING_CARDS = ("pending_approve", "pending_decline")
 PENDING_DECLINE_CODE = "authentication_required"
 # A card without a test behaviour that draws a decline draws its code among these, alike.
 RANDOM_DECLINE_CODES = tuple(code for code in DECLINES if code != PENDING_DECLINE_CODE)
+# The carrier's address check refuses this ZIP, before any charge (the order fails, nothing charged).
 UNDELIVERABLE_ZIP = "00000"
+# The address passes the check, then every label fails: the saga refunds the payment.
+LABEL_FAILS_ZIP = "00500"
 # Parcels that do not arrive (the README lists them): the carrier cannot find the address (it
 # stops there: someone must act), or it gives up and returns the parcel to the shop.
 ADDRESS_NOT_FOUND_ZIP = "00404"
@@ -254,8 +257,25 @@ def _decline_code(behaviour: str) -> str:
 
 
 class ShippingGateway:
-    """The carrier creates a label (tracking number, carrier, estimated delivery), then says how the
-    parcel goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
+    """The carrier says whether it delivers to an address (`check_address`, before the charge),
+    creates a label (tracking number, carrier, estimated delivery), then says how the parcel
+    goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
+
+    @counted("address")
+    def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,
+                      timeout: float | None = None) -> GatewayResult:
+        """Deliverable unless the ZIP is UNDELIVERABLE_ZIP; the answer is kept in the ledger by key.
+        Its outage is the "address" role's (`provider_outage address`), as its circuit is: an
+        outage of the check does not stop the labels, nor theirs the check."""
+        outage_raise("address", timeout)
+        if (known := answer_remembered("address", "check", key)) is not None:
+            return known
+        latency = latency_wait(seeded_rng(key), setting("ADDRESS_LATENCY_MS"), timeout)
+        if zip_code == UNDELIVERABLE_ZIP:
+            result = GatewayResult(ok=False, reason=f"Undeliverable address (ZIP {zip_code})", latency_ms=latency)
+        else:
+            result = GatewayResult(ok=True, reference=f"addr-{order_id}", latency_ms=latency)
+        return answer_record("address", "check", key, order_id, result)
 
     @counted("shipping")
     def create_label(self, *, key: str, order_id: int, zip_code: str, timeout: float | None = None) -> GatewayResult:
@@ -266,8 +286,9 @@ class ShippingGateway:
             return known
         rng = seeded_rng(key)
         latency = latency_wait(rng, setting("SHIPPING_LATENCY_MS"), timeout)
-        if zip_code == UNDELIVERABLE_ZIP:
-            result = GatewayResult(ok=False, reason=f"Undeliverable address (ZIP {zip_code})", latency_ms=latency)
+        if zip_code in (UNDELIVERABLE_ZIP, LABEL_FAILS_ZIP):
+            result = GatewayResult(ok=False, reason=f"The carrier could not create a label (ZIP {zip_code})",
+                                   latency_ms=latency)
         elif rng.random() < setting("SHIPPING_SUCCESS_RATE"):
             eta = date.today() + timedelta(days=rng.randint(2, 6))
             journey = parcel_journey(zip_code, start=time.time(), step=setting("TRACKING_STEP_SECONDS"), rng=rng)

@@ -218,7 +218,7 @@ class Tour:
         self.dismiss_toasts(page)
         self.shot(page, "06-order-payment-failed")
 
-        self.place_order(page, ["Laptop Stand"], card=CARD_APPROVE, zip_code="00000")
+        self.place_order(page, ["Laptop Stand"], card=CARD_APPROVE, zip_code="00500")
         self.wait_for_state(page, "Refunded")
         self.dismiss_toasts(page)
         self.shot(page, "07-order-refunded")

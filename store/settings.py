@@ -574,6 +574,7 @@ SIMULATOR = {
     "PAYMENT_LATENCY_MS": (50, 200),
     "SHIPPING_SUCCESS_RATE": env_float("SIM_SHIPPING_SUCCESS_RATE", 0.95),
     "SHIPPING_LATENCY_MS": (200, 500),
+    "ADDRESS_LATENCY_MS": (50, 150),
     "NOTIFICATION_LATENCY_MS": (10, 50),
     "RISK_LATENCY_MS": (20, 80),
     # Pending charges (test cards 3220, 3238): seconds until the callback to the webhook (< 0: never),

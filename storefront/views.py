@@ -24,6 +24,7 @@ from orders.services.reorder import (
     RETRYABLE_STATES,
     AlreadyRetried,
     LinkRefused,
+    order_address_refused,
     order_money_outcome,
     order_retry_source,
     order_try_again_offered,
@@ -421,7 +422,11 @@ def _told_reorder(request: HttpRequest, outcome: Reorder) -> None:
     """Tell the customer what went back in the cart, by product name, and what happened to the money."""
     order = outcome.order
     money = order_money_outcome(order) or "Nothing more will be charged for it."
-    if outcome.added:
+    if outcome.added and order_address_refused(order):
+        messages.warning(request, f"Order {order.number}: {money} Its items are back in your cart and its address "
+                                  "is filled in below: the carrier does not deliver there, so please correct the "
+                                  "address to place it again.")
+    elif outcome.added:
         messages.success(request, f"Order {order.number}: {money} Its items are back in your cart and its address "
                                   "is filled in below; pay with another card to place it again.")
     for sentence in outcome.lowered:

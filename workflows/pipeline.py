@@ -52,6 +52,15 @@ MAX_HOPS = 25
 
 # --- Gateway calls of the steps, and their idempotency keys ---------------------------
 
+def address_key(order: Order) -> str:
+    return f"order-{order.pk}-address"
+
+
+def address_check(order: Order, carrier: ShippingProvider, key: str, timeout: float) -> GatewayResult:
+    return carrier.check_address(key=key, order_id=order.pk, address=order.ship_address, city=order.ship_city,
+                                 state=order.ship_state, zip_code=order.ship_zip, timeout=timeout)
+
+
 def inventory_key(order: Order) -> str:
     return f"order-{order.pk}-inventory"
 
@@ -369,7 +378,11 @@ class AwaitCarrier:
 # --- The wiring -----------------------------------------------------------------------
 #   state             what the pipeline does there (each step's policy: fixtures/workflow.yaml, workflow versions)
 PIPELINE = {
-    S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
+    S.NEW:            Acknowledge("order.created", then=Fire("start_address_check")),
+    # Before any money moves: the carrier says whether it delivers there (undeliverable: nothing charged).
+    S.CHECKING_ADDRESS: Step("address", address_check, operation="check", key=address_key,
+                             success="address_confirmed", failure="address_undeliverable",
+                             implementation="providers.simulated.ShippingGateway"),
     S.VALIDATING:     Step("inventory", inventory_check, operation="check", key=inventory_key,
                            success="validation_passed", failure="validation_failed",
                            implementation="providers.simulated.InventoryGateway",

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.signals import order_event
-from orders.states import PAYMENT_FAILED_ENDINGS, Actor, OrderState
+from orders.states import ADDRESS_REFUSED_ENDINGS, PAYMENT_FAILED_ENDINGS, Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.links import public_url
 from store.request_context import request_id_var
@@ -74,6 +74,12 @@ def order_try_again_offered(*, order: Order, user) -> bool:
     """Whether `user` is offered "Try again" on `order`: their own order, ended without shipping,
     and not placed again already (order_reorder refuses the rest)."""
     return order.state in RETRYABLE_STATES and order.owner_id == user.pk and order_live_retry(order) is None
+
+
+def order_address_refused(order: Order) -> bool:
+    """Whether the order ended because the carrier does not deliver to its address (nothing was
+    charged): trying it again means correcting the address."""
+    return order.state == OrderState.FAILED and order.events.filter(transition__in=ADDRESS_REFUSED_ENDINGS).exists()
 
 
 # --- payment links ----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def viewer_client(make_user):
     ("state", "buttons"),
     [
         ("new", ["Retry step", "Cancel order"]),
+        ("checking_address", ["Retry step", "Cancel order"]),
         ("validating", ["Retry step", "Cancel order"]),
         ("screening", ["Retry step", "Cancel order"]),
         ("validated", ["Retry step", "Cancel order"]),
@@ -51,7 +52,7 @@ def viewer_client(make_user):
         ("payment_failed", ["Retry payment", "Cancel order"]),
         ("shipping", ["Retry step"]),
         ("ship_failed", ["Retry shipping"]),
-        ("stalled", ["Re-drive inventory check", "Cancel order"]),
+        ("stalled", ["Re-drive address check", "Cancel order"]),  # stalled in the first step
         ("shipped", ["Retry step"]),
         ("delivered", []),
         ("cancelled", []),
@@ -94,7 +95,7 @@ def test_the_order_page_shows_the_whole_order(clerk_client, order_in, customer):
 
     for text in [f"#{order.pk:06d}", "Casey Customer", "customer@example.com", "1 Market Street", "Springfield",
                  "62701", "4242", "txn_test_1", "TRK123", "UPS", "Mechanical Keyboard", "prod-001", "299.98",
-                 "Order placed · total $299.98 · 2 items", "Start checking inventory (New → Checking inventory)",
+                 "Order placed · total $299.98 · 2 items", "Start checking the address (New → Checking the address)",
                  "Shipped (Shipping → Shipped) · carrier UPS · tracking number TRK123",
                  "Customer customer@example.com", "System", f"Order #{order.pk:06d} shipped"]:
         assert text in html, text

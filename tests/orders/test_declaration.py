@@ -9,6 +9,7 @@ from orders.meaning import Meaning
 from orders.models import TIMELINE, Order, OrderState
 from orders.selectors import order_timeline
 from orders.states import (
+    ADDRESS_REFUSED_ENDINGS,
     CANCELLABLE_STATES,
     EVENT_OF_TRANSITION,
     FULL_REFUND_TRANSITION,
@@ -51,8 +52,8 @@ def test_every_transition_declares_its_meaning_and_who_fires_it(name):
 
 
 def test_the_state_groups_are_read_from_the_declaration():
-    assert CANCELLABLE_STATES == sources("cancel") == {"new", "validating", "screening", "validated",
-                                                         "awaiting_approval", "payment_failed", "stalled"}
+    assert CANCELLABLE_STATES == sources("cancel") == {"new", "checking_address", "validating", "screening",
+                                                         "validated", "awaiting_approval", "payment_failed", "stalled"}
     assert REFUNDABLE_STATES == sources("refund")
     assert WAITING_STATES == {TRANSITIONS[n].target for n in TRANSITIONS if meaning(n).waits} == {"awaiting_approval",
                                                                                            "stalled"}
@@ -61,11 +62,13 @@ def test_the_state_groups_are_read_from_the_declaration():
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
     assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_declined_hard", "payment_expired"}
+    assert ADDRESS_REFUSED_ENDINGS == {"address_undeliverable"}
+    assert TRANSITIONS["address_undeliverable"].source == "checking_address"  # before any money moves
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
     assert "returning" in PAID_STATES and "returned" not in PAID_STATES  # the refund is still to make
     assert FULL_REFUND_TRANSITION == {"ship_failed": "refund", "paid": "refund", "shipped": "refund",
                                       "delivered": "refund", "returning": "return_refunded"}
-    assert not {"validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
+    assert not {"checking_address", "validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
 
 
 def test_there_is_one_cancel():
