@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from backoffice.admin.base import BoundedChangeListMixin
+from backoffice.admin.base import BoundedChangeListMixin, LabelledListEditableMixin
 from catalog import services
 from catalog.forms import ProductPhotoField
 from catalog.models import STOCK_MAX, Category, Product
@@ -113,7 +113,7 @@ LEDGER_SHOWN = 50
 
 
 @admin.register(Product)
-class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
+class ProductAdmin(ImageNameMixin, LabelledListEditableMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")
@@ -148,7 +148,7 @@ class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
             "to the stock ({}).</p>", body, LEDGER_SHOWN, product_stock_ledger_total(product=product),
         )
 
-    @admin.display(description="")
+    @admin.display(description="picture")
     def thumbnail(self, product: Product) -> str:
         return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">', product.image_url)
 
