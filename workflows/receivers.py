@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from accounts.signals import password_reset_requested
 from notifications.account_mail import PASSWORD_RESET_TASK
-from notifications.services import notification_record, sentence
+from notifications.services import event_values, notification_record, sentence
 from orders.services.tracking import DELIVERY_EXCEPTION
 from orders.signals import order_event, order_ready
 from orders.states import OrderState
@@ -60,9 +60,8 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     # so its e-mail goes out once it commits too.
     partial = event.event_type == "order.partially_refunded"
     if partial:
-        items = event.detail.get("items", "")
         extra = {"reference": str(event.detail.get("refund", "")),
-                 "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
+                 "values": event_values(event.event_type, event.detail)}
     # The carrier's delivery problem: each one told (it came by the carrier, not a pipeline stage).
     problem = event.event_type == DELIVERY_EXCEPTION
     if problem:
