@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "sorl.thumbnail",
     "store",
     "accounts",
     "catalog",
@@ -355,6 +356,13 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and not _MEDIA_ELSEWHERE
 # An uploaded product image: at most this many bytes, and pixels on its longer side.
 PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000, minimum=1)
+# Pages show an upload through renditions at their own sizes (catalog.pictures.PICTURE_SIZES),
+# which sorl-thumbnail writes under MEDIA_ROOT/renditions/ and remembers in the cache and the
+# database: cropped to the page's frame, never enlarged, in the upload's own format.
+THUMBNAIL_PREFIX = "renditions/"
+THUMBNAIL_PRESERVE_FORMAT = True
+THUMBNAIL_UPSCALE = False
+THUMBNAIL_QUALITY = 85
 
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,5 +1,6 @@
 """What the back office's admin modules share: lists that refuse filters the database cannot
-take, a read-only ModelAdmin, the order-number search and the link to an order's page."""
+take, named fields in lists edited in place, a read-only ModelAdmin, the order-number search and
+the link to an order's page."""
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -36,6 +37,22 @@ class BoundedChangeListMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return BoundedChangeList
+
+
+class LabelledListEditableMixin:
+    """ModelAdmins with `list_editable`: each field in the list is named for its row ("Price of
+    Mechanical Keyboard"), since Django's list gives its inputs no label but the column header."""
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        form_class = super().get_changelist_form(request, **kwargs)
+
+        class Form(form_class):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                for field in self.fields.values():  # each form's own copies of the fields
+                    field.widget.attrs["aria-label"] = f"{str(field.label).capitalize()} of {self.instance}"
+
+        return Form
 
 
 class ReadOnlyModelAdmin(BoundedChangeListMixin, admin.ModelAdmin):
