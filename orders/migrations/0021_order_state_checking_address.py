@@ -7,7 +7,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0019_order_decline_code'),
+        ('orders', '0020_refund_one_permission'),
     ]
 
     operations = [
