@@ -12,6 +12,7 @@ from notifications.services import notification_record, sentence
 from orders.services.tracking import DELIVERY_EXCEPTION
 from orders.signals import order_event, order_ready
 from orders.states import OrderState
+from store.money import money
 from webhooks.services import deliveries_queue, deliveries_record
 from workflows import metrics, outbox
 from workflows.delivery import notification_deliver, send_inline
@@ -62,7 +63,7 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     if partial:
         items = event.detail.get("items", "")
         extra = {"reference": str(event.detail.get("refund", "")),
-                 "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
+                 "values": {"amount": money(event.detail.get("amount", "")), "items": f": {items}" if items else ""}}
     # The carrier's delivery problem: each one told (it came by the carrier, not a pipeline stage).
     problem = event.event_type == DELIVERY_EXCEPTION
     if problem:

@@ -27,7 +27,6 @@ does is backoffice.admin.actions.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -47,7 +46,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 
 from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction
-from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, plural
+from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, money_field, plural
 from backoffice.admin.customers import customer_link, note_added
 from backoffice.admin.inlines import (
     NotificationInline,
@@ -73,6 +72,7 @@ from orders.states import OrderState, person_transitions
 from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
+from store.money import money
 from store.permissions import StaffAction
 from workflows.review.evaluate import order_review
 from workflows.trace import order_trace
@@ -98,7 +98,7 @@ RECONCILE = PageButton("Check with the provider")
 
 @admin.register(Order)
 class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmin):
-    list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
+    list_display = ("number", "customer", "state_display", "total_money", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
     search_fields = ("owner__email", "owner__name", "lines__name")
@@ -110,7 +110,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline, NotificationInline)
     readonly_fields = (
-        "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
+        "number", "customer_link", "state_display", "failure_reason", "total_money", "refunded_money", "refundable",
         "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries",
@@ -120,7 +120,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
+            ("total_money", "refunded_money", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -228,9 +228,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     def updated(self, order: Order) -> str:
         return self._when(order.updated_at)
 
-    @admin.display(description="refunded", ordering="refunded_amount")
-    def refunded(self, order: Order) -> Decimal:
-        return order.refunded_amount
+    total_money = money_field("total", "total")
+    refunded = refunded_money = money_field("refunded_amount", "refunded")
 
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
@@ -243,8 +242,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return state_badge(order)
 
     @admin.display(description="refundable")
-    def refundable(self, order: Order) -> Decimal:
-        return order.refundable_amount
+    def refundable(self, order: Order) -> str:
+        return money(order.refundable_amount)
 
     # --- Order page: buttons and the refund form ------------------------------------------
 
