@@ -56,6 +56,7 @@ from backoffice.admin.inlines import (
     RefundInline,
     state_badge,
 )
+from backoffice.admin.report_chart import day_chart
 from backoffice.forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
 from backoffice.selectors.attention import FAILED_ENDED_STATES, failed_unattended, needs_attention
 from backoffice.selectors.dashboard import order_stalled_on, providers_not_closed
@@ -573,10 +574,11 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         today = timezone.localdate()
         given = request.GET if {"date_from", "date_to"} & set(request.GET) else ReportPeriodForm.defaults(today)
         form = ReportPeriodForm(given)
-        report, export_url = None, ""
+        report, chart, export_url = None, None, ""
         if form.is_valid():
             start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
             report = order_report(date_from=start, date_to=end)
+            chart = day_chart(report) if report.total.orders else None
             since, until = period_bounds(start, end)
             export_url = reverse("admin:orders_order_export") + "?" + urlencode(
                 {"created_at__gte": str(since), "created_at__lt": str(until)})
@@ -586,6 +588,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "opts": self.opts,
             "form": form,
             "report": report,
+            "chart": chart,
             "export_url": export_url,
             "time_zone": settings.TIME_ZONE,
         }

@@ -77,12 +77,39 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class QuietDays:
+    """Consecutive days without a single order placed: one row of the per-day table, not one each."""
+
+    first: date
+    last: date
+    quiet = True  # what tells it apart from a ReportRow in a template
+
+    @property
+    def count(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+@dataclass(frozen=True)
 class OrderReport:
     date_from: date
     date_to: date
     days: list[ReportRow]  # every day of the period, oldest first, days without orders at zero
     states: list[ReportRow]  # every state that has orders in the period, in OrderState's order
     total: ReportRow  # key: date_from
+
+    @property
+    def day_rows(self) -> list[ReportRow | QuietDays]:
+        """The per-day table's rows, oldest first: each day with orders, and each run of days
+        without any as one QuietDays (a month of a quiet shop reads as a few rows, not 30)."""
+        rows: list[ReportRow | QuietDays] = []
+        for day in self.days:
+            if day.orders:
+                rows.append(day)
+            elif rows and isinstance(rows[-1], QuietDays):
+                rows[-1] = QuietDays(rows[-1].first, day.key)
+            else:
+                rows.append(QuietDays(day.key, day.key))
+        return rows
 
 
 def order_report(*, date_from: date, date_to: date) -> OrderReport:
