@@ -1,6 +1,6 @@
 """The order list's CSV export and the orders report: the export holds exactly the orders the
-list's filters and search show, and its revenue column sums to the report's revenue; the
-report charts the days and groups the quiet ones."""
+list's filters and search show, one row per line with the shipping address, and its revenue
+column sums to the report's revenue; the report charts the days and groups the quiet ones."""
 import csv
 import io
 import re
@@ -63,7 +63,10 @@ def test_the_export_holds_exactly_the_filtered_orders_with_their_figures(clerk_c
     partly = month["partly"]
     assert row == {
         "order": partly.number, "created (UTC)": "2026-11-01T23:00:00+00:00", "customer e-mail": customer.email,
-        "state": "delivered", "items": "1", "total": str(partly.total), "refunded": "10.00",
+        "state": "delivered", "ship to: street address": "1 Market Street", "ship to: city": "Springfield",
+        "ship to: state": "IL", "ship to: ZIP code": "62701",
+        "product id": "prod-002", "product": "Wireless Mouse", "quantity": "1", "unit price": "49.99",
+        "line total": "49.99", "total": str(partly.total), "refunded": "10.00",
         "revenue": str(partly.total - Decimal("10.00")), "payment provider": partly.payment_provider,
         "transaction id": partly.transaction_id,
     }
@@ -82,7 +85,7 @@ def test_the_exports_revenue_sums_to_the_reports_revenue_for_the_same_period(cle
     figures = report.context["report"]
     rows = rows_of(clerk_client.get(report.context["export_url"]))
 
-    assert len(rows) == figures.total.orders == 6  # October's order is outside the period
+    assert len(rows) == figures.total.orders == 6  # October's order is outside the period (one line each)
     assert sum(Decimal(row["revenue"]) for row in rows) == figures.total.revenue
     paid, partly, refunded = month["paid"], month["partly"], month["refunded"]
     assert figures.total.revenue == paid.total + partly.total - Decimal("10.00")
@@ -165,6 +168,32 @@ def test_staff_without_the_view_permission_are_refused(make_user, url):
     assert client.get(url).status_code == 403
     assert Client().get(url).status_code == 302  # to sign in
     assert reverse("admin:login") in Client().get(url)["Location"]
+
+
+def test_the_export_has_one_row_per_line_with_the_orders_money_on_its_first(clerk_client, order_in):
+    order = order_in("paid", items={"prod-001": 7, "prod-002": 2})  # 7 × 149.99 + 2 × 49.99
+    refund_create(order=order, amount=Decimal("9.99"), reason="Scratched", actor=None)
+    rows = rows_of(clerk_client.get(EXPORT))
+
+    assert [(row["order"], row["product id"], row["product"], row["quantity"], row["unit price"],
+             row["line total"]) for row in rows] == [
+        (order.number, "prod-001", "Mechanical Keyboard", "7", "149.99", "1049.93"),
+        (order.number, "prod-002", "Wireless Mouse", "2", "49.99", "99.98"),
+    ]
+    # The address and the order's other columns on each row; its money once, so columns sum up.
+    assert {(row["ship to: street address"], row["ship to: city"], row["ship to: state"], row["ship to: ZIP code"],
+             row["state"], row["transaction id"]) for row in rows} == {
+        ("1 Market Street", "Springfield", "IL", "62701", "paid", order.transaction_id)}
+    assert [(row["total"], row["refunded"], row["revenue"]) for row in rows] == [
+        ("1149.91", "9.99", "1139.92"), ("", "", "")]
+
+
+def test_the_export_defuses_formulas_in_the_address(clerk_client, place_order, customer, catalog):
+    order = place_order(customer)
+    Order.objects.filter(pk=order.pk).update(ship_address="=HYPERLINK(\"http://x\")", ship_city="+Springfield")
+    row = rows_of(clerk_client.get(EXPORT))[0]
+    assert row["ship to: street address"] == "'=HYPERLINK(\"http://x\")"
+    assert row["ship to: city"] == "'+Springfield"
 
 
 def test_the_report_shows_money_with_its_currency_and_charts_the_days(clerk_client, order_in):
