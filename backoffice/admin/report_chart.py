@@ -2,7 +2,8 @@
 drawn on the server as inline SVG (admin/orders/report_chart.html), no script.
 
 `day_chart` turns the report's days into coordinates in the SVG's own units (a viewBox of
-WIDTH × HEIGHT that the page scales to its width): one bar per day with orders, days without
+WIDTH × HEIGHT that the page scales to its width; on a screen too narrow for its labels to stay
+readable it scrolls sideways instead, static/css/admin.css): one bar per day with orders, days without
 any left empty so the chart keeps the shape of the period. Each panel's scale runs from 0 to a
 round number at or above its busiest day, with a line at half of it. The chart is one image to
 assistive technology (its title and description say what it shows and sum it up); the per-day
@@ -17,9 +18,9 @@ from backoffice.selectors.report import OrderReport, ReportRow
 from store.money import money
 
 WIDTH, HEIGHT = 760, 300
-LEFT, RIGHT = 84, 12  # room for the scale's labels ("$10,000.00") on the left
+LEFT, RIGHT = 92, 12  # room for the scale's labels ("$10,000.00") on the left
 PANEL_HEIGHT = 96
-PANELS_TOP = (24, 160)  # each panel's top edge; its heading sits just above it
+PANELS_TOP = (26, 162)  # each panel's top edge; its heading sits just above it
 AXIS_LABELS = 10  # at most this many days named under the bars
 
 
@@ -134,4 +135,4 @@ def day_chart(report: OrderReport) -> DayChart:
     )
     return DayChart(width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT,
                     title=f"Revenue and orders per day, {period}", description=description,
-                    panels=[revenue, orders], days=labels, axis_y=PANELS_TOP[1] + PANEL_HEIGHT + 18)
+                    panels=[revenue, orders], days=labels, axis_y=PANELS_TOP[1] + PANEL_HEIGHT + 20)
