@@ -69,18 +69,20 @@ def sentence(text: str) -> str:
     return f"{text}." if text and text[-1] not in ".!?" else text
 
 
-def notification_record(*, order: Order, event_type: str, claimed: bool = False, reference: str = "",
-                        values: dict | None = None) -> Notification | None:
-    """Write the customer's notification of `event_type` for `order`, as the order is now.
+def event_values(event_type: str, detail: dict) -> dict:
+    """What the message of `event_type` takes from its event's `detail` beyond the order's own
+    fields: a partial refund's amount and items ("We refunded $49.99 for order #000012: 1 × Wireless Mouse.")."""
+    if event_type == "order.partially_refunded":
+        items = detail.get("items", "")
+        return {"amount": money(detail.get("amount", "")), "items": f": {items}" if items else ""}
+    return {}
 
-    `reference` tells apart notifications of one event type an order may have several of (each
-    payment link: stored as "<event_type>:<reference>", so each is its own e-mail); `values`
-    adds to what the message is formatted with (the link itself).
 
-    Call it inside the transaction that publishes the event. Returns None for an event the
-    customer is not told about, or one already recorded (a redelivered step). `claimed`: the
-    caller e-mails it itself right after the commit (`notification_send(..., claimed=True)`),
-    so it is written claimed for EMAIL_CLAIM, as the first sender's UPDATE would have."""
+def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
+    """(title, body) of the customer's notification of `event_type` for `order` as it is now
+    (`values` add to or replace the order's fields), or None for an event the customer is not
+    told about. Nothing is written: notification_record writes it; staff's confirmation of a
+    refund shows it before the refund is made."""
     if event_type not in MESSAGES:
         return None
     values = {
@@ -94,6 +96,25 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False,
         **(values or {}),
     }
     title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
+    return title, body
+
+
+def notification_record(*, order: Order, event_type: str, claimed: bool = False, reference: str = "",
+                        values: dict | None = None) -> Notification | None:
+    """Write the customer's notification of `event_type` for `order`, as the order is now.
+
+    `reference` tells apart notifications of one event type an order may have several of (each
+    payment link: stored as "<event_type>:<reference>", so each is its own e-mail); `values`
+    adds to what the message is formatted with (the link itself).
+
+    Call it inside the transaction that publishes the event. Returns None for an event the
+    customer is not told about, or one already recorded (a redelivered step). `claimed`: the
+    caller e-mails it itself right after the commit (`notification_send(..., claimed=True)`),
+    so it is written claimed for EMAIL_CLAIM, as the first sender's UPDATE would have."""
+    text = notification_text(order=order, event_type=event_type, values=values)
+    if text is None:
+        return None
+    title, body = text
     try:
         with transaction.atomic():
             claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}

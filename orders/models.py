@@ -91,7 +91,7 @@ def _payment_approved_note(order, detail: dict) -> str:
 
 def _payment_abandoned_note(order, detail: dict) -> str:
     # Retries of a declined card charged nothing: say so, rather than count attempts that read as charges.
-    reason = detail.get("reason") or order.failure_reason or "Payment failed"
+    reason = (detail.get("reason") or order.failure_reason or "Payment failed").rstrip(".")
     return f"{reason} · no charge was made"
 
 
@@ -183,6 +183,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # Why the order stopped (out of stock, declined, undeliverable…), shown and e-mailed to the
     # customer: never staff's internal note, which is kept on the OrderEvent only.
     failure_reason = models.CharField(max_length=200, blank=True)
+    # The bank's code of the payment's latest decline (providers.declines), for staff only: the
+    # customer reads the advice in `failure_reason`. Emptied when a payment is approved.
+    decline_code = models.CharField(max_length=40, blank=True)
 
     # The workflow version current when the order was placed (workflows.models.WorkflowVersion.number):
     # the order runs on its policy to its end. Set in the order's own INSERT.
@@ -337,13 +340,25 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.transaction_id = transaction_id
         if card_last4:
             self.card_last4 = card_last4
-        self.failure_reason = ""
+        self.failure_reason = self.decline_code = ""
 
+    # A soft decline (GatewayResult.retryable): the pipeline asks again as the order's policy says.
     @transition(field=state, source=S.PAYING, target=S.PAYMENT_FAILED, permission=SYSTEM,
                 custom=means("Payment declined", event="order.payment_failed", stages=(("payment", FAILED),)))
-    def payment_declined(self, *, reason: str = "Payment declined") -> None:
+    def payment_declined(self, *, reason: str = "Payment declined", decline_code: str = "") -> None:
         self._charge_settled()
         self.failure_reason = reason
+        self.decline_code = decline_code
+
+    # A hard decline (stolen card, expired card…: providers.declines): asking the bank again cannot
+    # change its answer and card networks penalise it, so the order ends after this one charge.
+    @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
+                custom=means("Payment declined, not retried (hard decline)", event="order.failed",
+                             stages=(("payment", FAILED),), note=_payment_abandoned_note))
+    def payment_declined_hard(self, *, reason: str, decline_code: str) -> None:
+        self._charge_settled()
+        self.failure_reason = reason
+        self.decline_code = decline_code
 
     # A pending payment (3-D Secure, a transfer) the provider never confirmed: nothing was charged.
     @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
@@ -494,6 +509,7 @@ class RefundLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+        default_permissions = ()  # part of its refund, seen with it ("Can view refund")
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="refundline_quantity_positive"),
             models.UniqueConstraint(fields=["refund", "line"], name="refundline_once_per_refund"),
@@ -526,9 +542,11 @@ class OrderEvent(models.Model):
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
     # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
-    # dismissal of an ended order, the review that held or rejected it): never shown or sent
+    # dismissal of an ended order, the review that held or rejected it, the bank's decline code):
+    # never shown or sent
     # to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline"})
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline",
+                                   "decline_code"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
@@ -565,6 +583,10 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Refunds are made by the order's "refund" transition, which "orders.refund_order" ("Can
+        # refund orders") governs everywhere; the rows are only ever seen, so seeing is their one
+        # permission (no "Can add refund" beside it).
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(

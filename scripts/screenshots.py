@@ -70,6 +70,8 @@ def app_env(data_dir: Path) -> dict[str, str]:
         "Q_LOG_LEVEL": "ERROR",
         "LOG_LEVEL": "WARNING",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        # The demo's staff account signs in to the admin with its password alone, as in `make run`.
+        "STAFF_REQUIRE_2FA": "0",
     }
 
 

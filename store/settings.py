@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "store",
     "accounts",
     "catalog",
@@ -85,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the session's user verified (user.is_verified()) once a second factor was given.
+    "django_otp.middleware.OTPMiddleware",
     "store.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -261,6 +266,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Password-reset links (Django's own views) stay valid this long; a used link is refused.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600, minimum=1)
+# A staff invitation's link (accounts.staff), good until the person has set a password.
+STAFF_INVITATION_TIMEOUT = env_int("STAFF_INVITATION_TIMEOUT", 7 * 86400, minimum=1)
 
 # Failed sign-ins lock an account (django-axes, in the database every process shares) on every
 # sign-in path: the pages, /api/auth/login and /admin/login/. The limit and the lock's length
@@ -280,6 +287,15 @@ AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# Staff who may refund orders or manage staff (superusers) give a second factor, a code from an
+# authenticator app or a recovery code (django-otp; accounts/second_factor.py), before the admin
+# or a staff action on any surface (store.permissions.second_factor_missing). On unless DEBUG.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", not DEBUG)
+# The name an authenticator app shows beside the account.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Workflow Store")
+# The admin's device pages never show a secret (a device is deleted and enrolled again instead).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The audit trail of staff actions (store/audit.py): what django-auditlog records, with old and
 # new values, tied to the request id of the change.

@@ -142,6 +142,7 @@ DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
     "total": lambda value: f"total {money(value)}",
     "items": _items,
     "reason": lambda value: f"reason: {value}",
+    "decline_code": lambda value: f"decline code {value} (staff only)",
     "note": lambda value: f"internal note (staff only): “{value}”",
     "rule": lambda value: f"review rule “{value}”",
     "risk_score": lambda value: f"risk score {value}",
@@ -284,6 +285,7 @@ def callback_text(event: PaymentWebhookEvent) -> str:
     parts += [f"key {payload['key']}"] if payload.get("key") else []
     parts += [f"provider reference {payload['reference']}"] if payload.get("reference") else []
     parts += [f"reason: {payload['reason']}"] if payload.get("reason") else []
+    parts += [f"decline code {payload['code']}"] if payload.get("code") else []
     parts += [event.get_unwanted_display()] if event.unwanted else []
     return " · ".join(parts)
 

@@ -166,7 +166,8 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
                                                    format="json")
         else:
             response = _web(user).post(f"/admin/orders/order/{o.pk}/refund/",
-                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table"})
+                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table",
+                                        "post": "yes"})
         changed = Order.objects.get(pk=o.pk).refunded_amount == Decimal("1.00")
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
     if row_id in ("api-order-note", "api-order-notes-read"):

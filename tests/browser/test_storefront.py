@@ -322,7 +322,7 @@ def test_a_declined_card_shows_the_failed_payment_in_red(page: Page, live_server
     payment = stage(page, "Processing payment")
     expect(payment).to_have_class(re.compile(r"timeline__stage--failed"))
     expect(payment).to_contain_text("Failed")
-    expect(payment).to_contain_text("Card declined by the issuer")
+    expect(payment).to_contain_text("Your bank declined the payment. Try another card or contact your bank")
     expect(payment.locator(".timeline__marker")).to_have_css("background-color", "rgb(198, 40, 40)")
     expect(stage(page, "Checking inventory")).to_contain_text("Completed")
     expect(stage(page, "Shipping")).to_contain_text("Not reached")

@@ -60,7 +60,7 @@ def test_the_state_groups_are_read_from_the_declaration():
     for state in TERMINAL_STATES:
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
-    assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_expired"}
+    assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_declined_hard", "payment_expired"}
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
     assert "returning" in PAID_STATES and "returned" not in PAID_STATES  # the refund is still to make
     assert FULL_REFUND_TRANSITION == {"ship_failed": "refund", "paid": "refund", "shipped": "refund",

@@ -59,7 +59,8 @@ def test_a_declined_card_shows_the_failed_payment_and_what_was_not_reached(sync_
     assert shown["Processing payment"] == "failed"
     assert {shown[label] for label in labels[:labels.index("Processing payment")]} == {"done"}
     assert {shown[label] for label in labels[labels.index("Processing payment") + 1:]} == {"skipped"}
-    assert notes(order, customer)["payment"] == "Card declined by the issuer · no charge was made"
+    assert notes(order, customer)["payment"] == ("Your bank declined the payment. Try another card or contact your "
+                                                 "bank · no charge was made")
 
 
 def test_an_undeliverable_zip_shows_the_failed_shipment_and_the_refund(sync_pipeline, customer, place_order):

@@ -221,7 +221,8 @@ def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, 
     assert "No charge was made." in html
     assert ">Try again</button>" in html
     told = Notification.objects.get(order=order, event_type="order.failed").body
-    assert told == f"We could not complete order {order.number}: Card declined by the issuer. No charge was made."
+    assert told == (f"We could not complete order {order.number}: Your bank declined the payment. Try another card "
+                    "or contact your bank. No charge was made.")
 
 
 def test_an_order_that_fails_while_its_page_is_open_removes_the_placed_toast(customer, place_order):

@@ -139,7 +139,8 @@ def test_step_runner_does_not_retry_business_failures():
                        failures=0, count_failure=_counter(), request=_request("payment", "d"))
     assert len(calls) == 1 and outcome.kind == ANSWERED and not outcome.result.ok
     declined = ProviderCall.objects.get(idempotency_key="d")
-    assert (declined.outcome, declined.reason, declined.attempt) == ("declined", "Card declined by the issuer", 1)
+    assert (declined.outcome, declined.reason, declined.attempt) == (
+        "declined", f"generic_decline (soft decline): {outcome.result.reason}", 1)
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_its_cap(settings):

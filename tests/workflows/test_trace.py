@@ -134,7 +134,8 @@ def test_a_declined_payment_retried_shows_each_charge_with_its_own_key(customer_
     charges = calls(entries, "payment")
     assert [entry["call"]["key"] for entry in charges] == [f"order-{order.pk}-charge-{n}" for n in range(retries + 1)]
     assert all(entry["call"]["outcome"] == "declined" for entry in charges)
-    assert all(": Card declined by the issuer · attempt 1 · key" in entry["text"] for entry in charges)
+    assert all(f": generic_decline (soft decline): {order.failure_reason} · attempt 1 · key" in entry["text"]
+               for entry in charges)
     transitions = texts(entries, "transition")
     assert transitions.count("Retry payment (Payment failed → Processing payment)") == retries
     assert transitions[-1].startswith("Give up on payment (Payment failed → Failed)")
