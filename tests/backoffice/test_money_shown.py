@@ -2,6 +2,7 @@
 the order list and page, the refunds, the customers, the approval queue, the home page's cards
 and the confirmation pages. (The report's are in test_orders_export_report.)"""
 import re
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -85,3 +86,19 @@ def test_the_queue_the_home_page_and_the_confirmations_show_amounts_with_their_c
     order_in("paid", items=SEVEN_KEYBOARDS)
     home = clerk_client.get("/admin/").content.decode()
     assert 'data-metric="revenue-today">$1,049.93 revenue' in home
+
+
+def test_the_refund_form_its_confirmation_and_its_message_show_amounts_with_their_currency(refunder_client,
+                                                                                             order_in):
+    order = order_in("delivered", items=SEVEN_KEYBOARDS)
+    form = refunder_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert "Up to $1,049.93." in form and "<td>$149.99</td>" in form
+    asked = {"amount": "1049.93", "reason": "Returned", "idempotency_key": uuid.uuid4().hex}
+    refund_url = reverse("admin:orders_order_refund", args=[order.pk])
+    confirmation = refunder_client.post(refund_url, asked).content.decode()
+    assert f"Refund $1,049.93 on order {order.number}?" in confirmation
+    assert "<strong>$1,049.93</strong>" in confirmation and 'value="Yes, refund $1,049.93"' in confirmation
+    assert "We refunded $1,049.93 for order" in confirmation  # what the customer will read
+    done = refunder_client.post(refund_url, {**asked, "post": "yes"}, follow=True)
+    assert [str(message) for message in done.context["messages"]] == [
+        f"Refunded $1,049.93 on order {order.number}: the order is refunded in full."]
