@@ -21,15 +21,16 @@ from orders.services.reorder import order_money_outcome
 from providers import registry
 from providers.calls import ProviderRequest, call_recorded
 from store import turns
+from store.money import money
 
 logger = logging.getLogger("notifications.services")
 
 MESSAGES = {
-    "order.created": ("Order {number} received", "Thanks! We received your order {number} for ${total}."),
+    "order.created": ("Order {number} received", "Thanks! We received your order {number} for {total}."),
     "order.held": ("Order {number} is being reviewed",
-                   "We are reviewing order {number} (${total}) before taking payment. Nothing was charged yet; "
+                   "We are reviewing order {number} ({total}) before taking payment. Nothing was charged yet; "
                    "we will e-mail you as soon as it goes ahead."),
-    "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
+    "order.paid": ("Payment received for {number}", "Your payment of {total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),
     # The carrier could not deliver (an exception of its tracking) and holds the parcel.
@@ -40,13 +41,13 @@ MESSAGES = {
     ),
     "order.returned": ("Order {number} returned to us and refunded",
                        "The carrier could not deliver order {number} and returned it to us. We refunded "
-                       "${refunded} in all to your card; it may take a few days to show on your statement."),
+                       "{refunded} in all to your card; it may take a few days to show on your statement."),
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money}"),
-    "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}."),
+    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}."),
     "order.partially_refunded": ("Partial refund for order {number}",
-                                 "We refunded ${amount} for order {number}{items}."),
+                                 "We refunded {amount} for order {number}{items}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
     "order.payment_link_sent": (
         "Complete your order {number}",
@@ -73,7 +74,7 @@ def event_values(event_type: str, detail: dict) -> dict:
     fields: a partial refund's amount and items ("We refunded $49.99 for order #000012: 1 × Wireless Mouse.")."""
     if event_type == "order.partially_refunded":
         items = detail.get("items", "")
-        return {"amount": detail.get("amount", ""), "items": f": {items}" if items else ""}
+        return {"amount": money(detail.get("amount", "")), "items": f": {items}" if items else ""}
     return {}
 
 
@@ -86,12 +87,12 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
         return None
     values = {
         "number": order.number,
-        "total": order.total,
+        "total": money(order.total),
         "carrier": order.carrier,
         "tracking": order.tracking_number,
         "reason": sentence(order.failure_reason),
-        "refunded": order.refunded_amount,
-        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $X.XX."
+        "refunded": money(order.refunded_amount),
+        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $1,049.93."
         **(values or {}),
     }
     title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])

@@ -14,6 +14,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transit
 from accounts.models import User
 from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, OMITTED, REFUNDED, SKIPPED, Stage, means
 from orders.workflow import workflow_version_current
+from store.money import money
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
 
@@ -105,7 +106,7 @@ def _label_note(order, detail: dict) -> str:
 def _refund_note(order, detail: dict) -> str:
     amount = detail.get("amount") or order.refunded_amount
     why = detail.get("reason", "")
-    return f"${amount} refunded" + (f" · {why}" if why else "")
+    return f"{money(amount)} refunded" + (f" · {why}" if why else "")
 
 
 def _returned_note(order, detail: dict) -> str:
@@ -116,7 +117,7 @@ def _returned_note(order, detail: dict) -> str:
 
 def _return_refunded_note(order, detail: dict) -> str:
     # Everything refunded on the order (an earlier partial refund too): what the e-mail says.
-    return f"The parcel is back at the shop · ${order.refunded_amount} refunded in all"
+    return f"The parcel is back at the shop · {money(order.refunded_amount)} refunded in all"
 
 
 def _undeliverable_note(order, detail: dict) -> str:
@@ -630,7 +631,7 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Refund {self.amount} on {self.order.number}"
+        return f"Refund {money(self.amount)} on {self.order.number}"
 
 
 class PaymentLink(models.Model):

@@ -120,6 +120,8 @@ TEMPLATES = [
                 "storefront.context_processors.header",
                 "notifications.context_processors.header",
             ],
+            # `{{ amount|money }}` in every template: amounts are shown one way (store.money).
+            "builtins": ["store.templatetags.money"],
         },
     },
 ]
@@ -330,6 +332,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The shop's one currency is the US dollar; every amount people read starts with this (store.money).
+CURRENCY_SYMBOL = "$"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -39,6 +39,7 @@ from orders.services.reorder import PAYMENT_LINK_EVENT
 from orders.states import TRANSITIONS, Actor, OrderState, meaning
 from providers.models import ProviderCall
 from store.errors import NotFound
+from store.money import money
 from store.numbers import MAX_ID
 from workflows.models import Hold, RuleEvaluation
 
@@ -137,8 +138,8 @@ def _yes(value: Any) -> bool:
 # How each key of an event's detail reads, in the order shown; a key not listed here reads as its
 # words ("last failure: …"), never as a raw key.
 DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
-    "amount": lambda value: f"${value}",
-    "total": lambda value: f"total ${value}",
+    "amount": money,
+    "total": lambda value: f"total {money(value)}",
     "items": _items,
     "reason": lambda value: f"reason: {value}",
     "decline_code": lambda value: f"decline code {value} (staff only)",

@@ -1,6 +1,6 @@
 """What the back office's admin modules share: lists that refuse filters the database cannot
-take, named fields in lists edited in place, a read-only ModelAdmin, the order-number search and
-the link to an order's page."""
+take, named fields in lists edited in place, a read-only ModelAdmin, the order-number search, the
+link to an order's page and amounts shown with their currency."""
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -9,7 +9,18 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from store.money import money
 from store.numbers import MAX_ID
+
+
+def money_field(field: str, description: str):
+    """An admin column or read-only field showing the model's amount `field` as people read it
+    ("$1,049.93", store.money), sortable by the field; Django's own would show "1049.93"."""
+    @admin.display(description=description, ordering=field)
+    def shown(model_admin, obj) -> str:
+        return money(getattr(obj, field))
+
+    return shown
 
 
 def _past_integers(value: str) -> bool:

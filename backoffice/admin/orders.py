@@ -29,7 +29,6 @@ does is backoffice.admin.actions.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -49,7 +48,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 
 from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction, order_options
-from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, plural
+from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, money_field, plural
 from backoffice.admin.customers import customer_link, note_added
 from backoffice.admin.inlines import (
     NotificationInline,
@@ -59,6 +58,7 @@ from backoffice.admin.inlines import (
     RefundInline,
     state_badge,
 )
+from backoffice.admin.report_chart import day_chart
 from backoffice.forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
 from backoffice.selectors.attention import FAILED_ENDED_STATES, failed_unattended, needs_attention
 from backoffice.selectors.dashboard import order_stalled_on, providers_not_closed
@@ -84,6 +84,7 @@ from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
+from store.money import money
 from store.permissions import StaffAction
 from workflows.review.evaluate import order_review
 from workflows.trace import order_trace
@@ -114,7 +115,7 @@ PAGE_BUTTONS = {"reconcile_url": RECONCILE, "payment_link_url": PAYMENT_LINK, "a
 
 @admin.register(Order)
 class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmin):
-    list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
+    list_display = ("number", "customer", "state_display", "total_money", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
     search_fields = ("owner__email", "owner__name", "lines__name")
@@ -126,7 +127,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline, NotificationInline)
     readonly_fields = (
-        "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
+        "number", "customer_link", "state_display", "failure_reason", "total_money", "refunded_money", "refundable",
         "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries", "decline",
@@ -136,7 +137,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
+            ("total_money", "refunded_money", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -254,9 +255,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     def updated(self, order: Order) -> str:
         return self._when(order.updated_at)
 
-    @admin.display(description="refunded", ordering="refunded_amount")
-    def refunded(self, order: Order) -> Decimal:
-        return order.refunded_amount
+    total_money = money_field("total", "total")
+    refunded = refunded_money = money_field("refunded_amount", "refunded")
 
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
@@ -269,8 +269,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return state_badge(order)
 
     @admin.display(description="refundable")
-    def refundable(self, order: Order) -> Decimal:
-        return order.refundable_amount
+    def refundable(self, order: Order) -> str:
+        return money(order.refundable_amount)
 
     # --- Order page: buttons and the refund form ------------------------------------------
 
@@ -445,7 +445,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             return self._back(request, order)
         refund = result.refund
         if not result.created:
-            messages.info(request, f"This refund of ${refund.amount} was already made; nothing was paid again.")
+            messages.info(request, f"This refund of {money(refund.amount)} was already made; nothing was paid again.")
             return self._back(request, order)
         order = Order.objects.get(pk=order.pk)
         parts = list(refund.lines.select_related("line"))
@@ -456,11 +456,11 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             names = ", ".join(f"{part.quantity} × {part.line.name}" for part in parts)
             what = f" for {names}" + (", returned to stock" if any(part.restocked for part in parts) else "")
         if order.state == S.REFUNDED:
-            messages.success(request, f"Refunded ${refund.amount} on order {order.number}{what}: "
+            messages.success(request, f"Refunded {money(refund.amount)} on order {order.number}{what}: "
                                       "the order is refunded in full.")
         else:
-            messages.success(request, f"Refunded ${refund.amount} on order {order.number}{what} "
-                                      f"(${order.refundable_amount} left to refund).")
+            messages.success(request, f"Refunded {money(refund.amount)} on order {order.number}{what} "
+                                      f"({money(order.refundable_amount)} left to refund).")
         return self._back(request, order)
 
     def _refund_confirmation(self, request: HttpRequest, form: RefundForm, plan: RefundPlan) -> TemplateResponse:
@@ -471,10 +471,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         order = plan.order
         after = {"amount": str(plan.amount), "items": plan.items}
         notice = notification_text(order=order, event_type=plan.event_type, values={
-            "refunded": order.refunded_amount + plan.amount, **event_values(plan.event_type, after)})
+            "refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)})
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Refund ${plan.amount} on order {order.number}?",
+            "title": f"Refund {money(plan.amount)} on order {order.number}?",
             "opts": self.opts,
             "order": order,
             "plan": plan,
@@ -632,10 +632,11 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         today = timezone.localdate()
         given = request.GET if {"date_from", "date_to"} & set(request.GET) else ReportPeriodForm.defaults(today)
         form = ReportPeriodForm(given)
-        report, export_url = None, ""
+        report, chart, export_url = None, None, ""
         if form.is_valid():
             start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
             report = order_report(date_from=start, date_to=end)
+            chart = day_chart(report) if report.total.orders else None
             since, until = period_bounds(start, end)
             export_url = reverse("admin:orders_order_export") + "?" + urlencode(
                 {"created_at__gte": str(since), "created_at__lt": str(until)})
@@ -645,6 +646,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "opts": self.opts,
             "form": form,
             "report": report,
+            "chart": chart,
             "export_url": export_url,
             "time_zone": settings.TIME_ZONE,
         }

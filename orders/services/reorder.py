@@ -18,6 +18,7 @@ from orders.signals import order_event
 from orders.states import ADDRESS_REFUSED_ENDINGS, PAYMENT_FAILED_ENDINGS, Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.links import public_url
+from store.money import money
 from store.request_context import request_id_var
 
 # The orders "Try again" is offered on: they ended without shipping anything.
@@ -41,11 +42,11 @@ class AlreadyRetried(Conflict):
 
 def order_money_outcome(order: Order) -> str:
     """What happened to the customer's money on an order that ended: "No charge was made." or
-    "Refunded $X.XX." (whatever was refunded of a charge), "" while it is not settled."""
+    "Refunded $1,049.93." (whatever was refunded of a charge), "" while it is not settled."""
     if not order.transaction_id:
         return "No charge was made."
     if order.refunded_amount:
-        return f"Refunded ${order.refunded_amount:,.2f}."
+        return f"Refunded {money(order.refunded_amount)}."
     return ""
 
 

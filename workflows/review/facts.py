@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from catalog.models import Category
 from orders.models import Order, OrderEvent, OrderLine
 from orders.states import DECLINE_TRANSITIONS, OrderState
+from store.money import money
 from workflows.review.places import state_code
 
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
@@ -61,7 +62,7 @@ def _money(value: Any) -> Decimal:
     except InvalidOperation as exc:
         raise FactValueError("Enter an amount in dollars, like 500 or 499.99.") from exc
     if amount > MAX_MONEY:
-        raise FactValueError(f"Enter an amount of at most ${MAX_MONEY:,}.")
+        raise FactValueError(f"Enter an amount of at most {money(MAX_MONEY)}.")
     return amount
 
 
@@ -128,7 +129,7 @@ def _category(value: Any) -> str:
 
 
 def _dollars(value: Any) -> str:
-    return f"${Decimal(value):,.2f}"
+    return money(value)
 
 
 FACTS: dict[str, Fact] = {fact.name: fact for fact in (
