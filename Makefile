@@ -21,8 +21,9 @@ PYTEST_WORKERS ?= 2
 # The local demo's commands run with DEBUG on unless the environment says otherwise. (Only the
 # demo's recipes use this prefix; tests keep the test settings' values.) Without SECRET_KEY in
 # the environment they use this machine's own random key, kept in $(DATA_DIR)/secret_key. Webhooks
-# may go to receivers on this machine or its network (WEBHOOK_ALLOW_PRIVATE).
-DEMO_ENV := DEBUG="$${DEBUG:-1}" WEBHOOK_ALLOW_PRIVATE="$${WEBHOOK_ALLOW_PRIVATE:-1}"
+# may go to receivers on this machine or its network (WEBHOOK_ALLOW_PRIVATE). The demo's staff sign
+# in without a second factor unless STAFF_REQUIRE_2FA=1 is given.
+DEMO_ENV := DEBUG="$${DEBUG:-1}" WEBHOOK_ALLOW_PRIVATE="$${WEBHOOK_ALLOW_PRIVATE:-1}" STAFF_REQUIRE_2FA="$${STAFF_REQUIRE_2FA:-0}"
 DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8080

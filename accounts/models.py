@@ -104,3 +104,15 @@ class Address(models.Model):
     def shipping(self) -> dict[str, str]:
         """{address, city, state, zip}: the checkout form's shipping fields."""
         return {name: getattr(self, name) for name in self.SHIPPING_FIELDS}
+
+
+class StaffMember(User):
+    """The staff accounts as the owners' Staff page lists them (backoffice.admin.staff): the
+    same rows as User, invited, given roles and deactivated through accounts.staff. It has no
+    permissions of its own: only superusers (the shop's owners) manage staff."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "staff member"
+        verbose_name_plural = "staff"
+        default_permissions = ()

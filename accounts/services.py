@@ -21,7 +21,13 @@ from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_pas
 from accounts import signin
 from accounts.models import Address, User
 from accounts.signals import password_reset_requested
-from store.api.authentication import MALFORMED_CLAIMS, user_id_from_claims
+from store.api.authentication import (
+    AMR_CLAIM,
+    AMR_SECOND_FACTOR,
+    MALFORMED_CLAIMS,
+    second_factor_in,
+    user_id_from_claims,
+)
 from store.errors import DomainError, TooManyAttempts, ValidationFailed
 
 EMAIL_TAKEN = "An account with this e-mail address already exists."
@@ -111,9 +117,12 @@ def password_reset_request(*, email: str) -> None:
     password_reset_requested.send(sender=User, email=email)
 
 
-def tokens_issue(*, user: User) -> dict[str, str]:
-    """A fresh JWT pair for the API: {"token": access, "refresh": refresh} (the refresh token is recorded)."""
+def tokens_issue(*, user: User, second_factor: bool = False) -> dict[str, str]:
+    """A fresh JWT pair for the API: {"token": access, "refresh": refresh} (the refresh token is
+    recorded). With `second_factor`, both carry the claim that one was given (store.api.authentication)."""
     refresh = RefreshToken.for_user(user)
+    if second_factor:
+        refresh[AMR_CLAIM] = AMR_SECOND_FACTOR  # the access token copies the refresh token's claims
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
 
 
@@ -158,7 +167,7 @@ def token_refresh(*, refresh: str) -> dict[str, str]:
     token, user = _refresh_token(refresh)
     if not _spend(token, user):
         raise InvalidCredentials("Token is blacklisted", code="token_not_valid")
-    return tokens_issue(user=user)
+    return tokens_issue(user=user, second_factor=second_factor_in(token.payload))
 
 
 def token_revoke(*, refresh: str) -> None:

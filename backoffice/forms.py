@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from orders.selectors import FIRST_DAY, LAST_DAY
-from orders.services import NOTE_MAX_LENGTH
+from orders.services import NOTE_MAX_LENGTH, RefundLineRequest
 from orders.validators import validate_zip_code
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 from workflows.models import HOLD_HOURS_MAX, ReviewRule, WorkflowVersion
@@ -43,13 +43,16 @@ class RefundForm(ErrorTextMixin, forms.Form):
     order's lock.
 
     `idempotency_key` is made when the form is rendered: submitting the same form twice (a
-    double click, a resubmitted page) refunds once.
+    double click, a resubmitted page) refunds once. Each quantity field carries its line's unit
+    price (`data-unit-price`, USD) for static/js/admin_refund.js, which sets the amount to the
+    chosen units' price as staff choose them; without script the server computes it
+    (`amount_asked`) and the confirmation page shows it before anything is refunded.
     """
 
     amount = AsciiDecimalFormField(
         max_digits=12, decimal_places=2, min_value=Decimal("0.01"), label="Amount (USD)",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}), show_hidden_initial=True,
-        help_text="Leave it as proposed to refund the chosen items' price; enter less to refund less.",
+        help_text="With units chosen, their price (the page sets it as you choose them); enter less to refund less.",
     )
     reason = forms.CharField(max_length=200, strip=True,
                              help_text="The customer reads the reason on their order: internal remarks go in a note.")
@@ -68,7 +71,8 @@ class RefundForm(ErrorTextMixin, forms.Form):
             name = f"line_{line.pk}"
             self.fields[name] = AsciiIntegerFormField(
                 min_value=0, max_value=line.refundable_quantity, initial=0, required=False,
-                label=f"Units of {line.name}", widget=forms.NumberInput(attrs={"min": "0", "step": "1"}),
+                label=f"Units of {line.name}",
+                widget=forms.NumberInput(attrs={"min": "0", "step": "1", "data-unit-price": str(line.unit_price)}),
             )
             self.refund_lines.append((line, name))
 
@@ -99,6 +103,19 @@ class RefundForm(ErrorTextMixin, forms.Form):
         if self.chosen_lines() and "amount" not in self.changed_data:
             return None
         return self.cleaned_data["amount"]
+
+    def refund_asked(self) -> dict:
+        """The valid form as orders.services.refund_preview and refund_create take it."""
+        return {"amount": self.amount_asked(), "reason": self.cleaned_data["reason"],
+                "lines": [RefundLineRequest(line_id, quantity) for line_id, quantity in self.chosen_lines()],
+                "restock": self.cleaned_data["restock"]}
+
+    def carried(self) -> list[tuple[str, str]]:
+        """(name, value) of what was posted for this form, as the confirmation page posts it again
+        (hidden), so the confirmed refund is the one shown; the amount's proposed value comes along."""
+        names = [*(self.add_prefix(name) for name in self.fields), self["amount"].html_initial_name]
+        return [(name, value) for name in names for value in self.data.getlist(name)]
+
 
 class StaffNoteForm(ErrorTextMixin, forms.Form):
     """An internal note on an order or a customer (orders.services.staff_note_add): staff only."""

@@ -227,7 +227,7 @@ def cmd_throughput(payload: dict) -> dict:
     order_ids = payload["order_ids"]
     done, states = _wait_terminal(order_ids, payload.get("timeout", 600))
     created = list(Order.objects.filter(pk__in=order_ids).values_list("created_at", flat=True))
-    first_event = (OrderEvent.objects.filter(order_id__in=order_ids, transition="start_validation")
+    first_event = (OrderEvent.objects.filter(order_id__in=order_ids, transition="start_address_check")
                    .order_by("created_at").values_list("created_at", flat=True).first())
     delivered = _delivered_at(order_ids)
     if not delivered:
@@ -253,7 +253,7 @@ def cmd_latency(payload: dict) -> dict:
     scale = settings.SIMULATOR["LATENCY_SCALE"]
     delivered = _delivered_at(order_ids)
     created = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "created_at"))
-    first_step = dict(OrderEvent.objects.filter(order_id__in=order_ids, transition="start_validation")
+    first_step = dict(OrderEvent.objects.filter(order_id__in=order_ids, transition="start_address_check")
                       .values_list("order_id", "created_at"))
     ledger = defaultdict(int)
     for order_id, latency in GatewayCall.objects.filter(order_id__in=order_ids).values_list("order_id", "latency_ms"):

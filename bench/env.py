@@ -42,6 +42,7 @@ _STORE_ENV_NAMES = {
     "TRACKING_WEBHOOK_URL", "CARRIER_WEBHOOK_SECRET",
     "LOG_LEVEL", "CACHE_KEY_PREFIX", "WHITENOISE_USE_FINDERS", "PIPELINE_TASKS_SYNC",
     "DJANGO_ALLOW_ASYNC_UNSAFE", "TRUSTED_PROXY_COUNT", "PROMETHEUS_MULTIPROC_DIR", "METRICS_TOKEN",
+    "STAFF_REQUIRE_2FA",
 }
 
 
@@ -118,6 +119,9 @@ class Backend:
             "SIM_TRACKING_CALLBACKS": "0",
             "TRACKING_WAIT_SCALE": "0",
             "JWT_ACCESS_MINUTES": "600",
+            # The staff clients of the bench and the drills sign in with a password alone: they
+            # measure the shop, not the second factor (on by default with DEBUG off).
+            "STAFF_REQUIRE_2FA": "0",
             # A load generator is one client: the per-client rate limits would measure 429s.
             "RATE_LIMIT_API": "off",
             "RATE_LIMIT_API_BURST": "off",

@@ -5,6 +5,11 @@ else its built-in picture (Product.image, a name in BUILTIN_PICTURES). Seed prod
 an illustration of their own; a category's picture is the fallback for new products. An upload
 is stored re-encoded without its metadata (`photo_without_metadata`): a phone's photo carries
 where it was taken (EXIF GPS) and the camera's details, which the shop must not publish.
+
+Pages never show the upload itself (up to PRODUCT_IMAGE_MAX_SIDE pixels a side): they show
+renditions at the size each page draws the picture (PICTURE_SIZES) and twice that for
+high-density screens, made by sorl-thumbnail once and kept under MEDIA_ROOT (`product_picture`).
+The API's `image` stays the upload's URL: clients pick their own sizes.
 """
 import io
 import secrets
@@ -12,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import IO
 
+from django.templatetags.static import static
 from django.utils.text import slugify
 from PIL import Image, ImageOps, ImageSequence
+from sorl.thumbnail import get_thumbnail
 
 
 @dataclass(frozen=True)
@@ -106,3 +113,57 @@ def photo_without_metadata(data: IO[bytes]) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     images[0].save(buffer, format=image_format, exif=b"", **options)
     return buffer.getvalue(), image_format
+
+
+# --- renditions: the sizes pages show ---------------------------------------------------
+
+# (width, height) in CSS pixels of each place a product's picture is drawn (the <img>'s width and
+# height attributes; store.css and admin.css draw them at that size or smaller).
+PICTURE_SIZES: dict[str, tuple[int, int]] = {
+    "card": (320, 200),  # the catalog's grid (catalog/partials/product_card.html)
+    "detail": (640, 400),  # the product page (catalog/product_detail.html)
+    "cart": (96, 60),  # a line of the cart (storefront/partials/cart.html)
+    "admin_thumb": (32, 32),  # the admin's product list
+    "admin_picture": (160, 100),  # the admin's product page
+}
+
+
+@dataclass(frozen=True)
+class ShownPicture:
+    """What an <img> of a product shows at one of PICTURE_SIZES: `src`, `srcset` ("" when one
+    image serves every screen), the drawn `width` and `height` (CSS pixels) and `alt`."""
+
+    src: str
+    srcset: str
+    width: int
+    height: int
+    alt: str
+
+
+def _rendition(photo, width: int, height: int):
+    # Cropped to the frame's proportions from the centre (as object-fit: cover draws it), never
+    # enlarged past the upload; format, quality and where it is kept: settings.THUMBNAIL_*.
+    return get_thumbnail(photo, f"{width}x{height}", crop="center")
+
+
+def product_picture(product, size: str) -> ShownPicture:
+    """The picture of `product` (a catalog.models.Product) drawn at PICTURE_SIZES[size].
+
+    An uploaded photo gives its renditions (made on first use, then read from sorl-thumbnail's
+    store: the cache, else the database); its 2x rendition is in `srcset` when the upload is large
+    enough to be sharper than the 1x one. A built-in picture is an SVG: the same file fits any
+    size. Raises KeyError for an unknown size."""
+    width, height = PICTURE_SIZES[size]
+    if not product.photo:
+        return ShownPicture(static(product.image_path), "", width, height, product.image_alt)
+    one, two = _rendition(product.photo, width, height), _rendition(product.photo, 2 * width, 2 * height)
+    srcset = f"{one.url} 1x, {two.url} 2x" if two.width > one.width else ""
+    return ShownPicture(one.url, srcset, width, height, product.image_alt)
+
+
+def product_renditions_make(product) -> None:
+    """Make every rendition of `product`'s uploaded photo now (when staff save it), so no page
+    view waits for one; nothing without a photo."""
+    if product.photo:
+        for size in PICTURE_SIZES:
+            product_picture(product, size)

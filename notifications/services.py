@@ -21,17 +21,18 @@ from orders.services.reorder import order_money_outcome, order_next_step_shown
 from providers import registry
 from providers.calls import ProviderRequest, call_recorded
 from store import turns
+from store.money import money
 
 logger = logging.getLogger("notifications.services")
 
 # `{next}`: the next step of the ending or wait the event announces (orders.services.reorder
 # order_next_step_shown): its advice and each option's link.
 MESSAGES = {
-    "order.created": ("Order {number} received", "Thanks! We received your order {number} for ${total}."),
+    "order.created": ("Order {number} received", "Thanks! We received your order {number} for {total}."),
     "order.held": ("Order {number} is being reviewed",
-                   "We are reviewing order {number} (${total}) before taking payment. Nothing was charged yet. "
+                   "We are reviewing order {number} ({total}) before taking payment. Nothing was charged yet. "
                    "{next}"),
-    "order.paid": ("Payment received for {number}", "Your payment of ${total} for order {number} was approved."),
+    "order.paid": ("Payment received for {number}", "Your payment of {total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy! {next}"),
     # The carrier could not deliver (an exception of its tracking) and holds the parcel.
@@ -42,13 +43,13 @@ MESSAGES = {
     ),
     "order.returned": ("Order {number} returned to us and refunded",
                        "The carrier could not deliver order {number} and returned it to us. We refunded "
-                       "${refunded} in all to your card. {next}"),
+                       "{refunded} in all to your card. {next}"),
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money} {next}"),
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money} {next}"),
-    "order.refunded": ("Order {number} refunded", "We refunded ${refunded} for order {number}. {next}"),
+    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}. {next}"),
     "order.partially_refunded": ("Partial refund for order {number}",
-                                 "We refunded ${amount} for order {number}{items}."),
+                                 "We refunded {amount} for order {number}{items}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
     "order.payment_link_sent": (
         "Complete your order {number}",
@@ -70,6 +71,40 @@ def sentence(text: str) -> str:
     return f"{text}." if text and text[-1] not in ".!?" else text
 
 
+def event_values(event_type: str, detail: dict) -> dict:
+    """What the message of `event_type` takes from its event's `detail` beyond the order's own
+    fields: a partial refund's amount and items ("We refunded $49.99 for order #000012: 1 × Wireless Mouse.")."""
+    if event_type == "order.partially_refunded":
+        items = detail.get("items", "")
+        return {"amount": money(detail.get("amount", "")), "items": f": {items}" if items else ""}
+    return {}
+
+
+def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
+    """(title, body) of the customer's notification of `event_type` for `order` as it is now
+    (`values` add to or replace the order's fields), or None for an event the customer is not
+    told about. Nothing is written: notification_record writes it; staff's confirmation of a
+    refund shows it before the refund is made."""
+    if event_type not in MESSAGES:
+        return None
+    values = {
+        "number": order.number,
+        "total": money(order.total),
+        "carrier": order.carrier,
+        "tracking": order.tracking_number,
+        "reason": sentence(order.failure_reason),
+        "refunded": money(order.refunded_amount),
+        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $1,049.93."
+        **(values or {}),
+    }
+    if "{next}" in MESSAGES[event_type][1]:
+        # What the customer may do now, as declared on the transition that ended the order or made it wait.
+        shown = order_next_step_shown(order=order)
+        values["next"] = shown.email_text if shown is not None else ""
+    title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
+    return title, body
+
+
 def notification_record(*, order: Order, event_type: str, claimed: bool = False, reference: str = "",
                         values: dict | None = None) -> Notification | None:
     """Write the customer's notification of `event_type` for `order`, as the order is now.
@@ -82,23 +117,10 @@ def notification_record(*, order: Order, event_type: str, claimed: bool = False,
     customer is not told about, or one already recorded (a redelivered step). `claimed`: the
     caller e-mails it itself right after the commit (`notification_send(..., claimed=True)`),
     so it is written claimed for EMAIL_CLAIM, as the first sender's UPDATE would have."""
-    if event_type not in MESSAGES:
+    text = notification_text(order=order, event_type=event_type, values=values)
+    if text is None:
         return None
-    values = {
-        "number": order.number,
-        "total": order.total,
-        "carrier": order.carrier,
-        "tracking": order.tracking_number,
-        "reason": sentence(order.failure_reason),
-        "refunded": order.refunded_amount,
-        "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $X.XX."
-        **(values or {}),
-    }
-    if "{next}" in MESSAGES[event_type][1]:
-        # What the customer may do now, as declared on the transition that ended the order or made it wait.
-        shown = order_next_step_shown(order=order)
-        values["next"] = shown.email_text if shown is not None else ""
-    title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
+    title, body = text
     try:
         with transaction.atomic():
             claim = {"email_attempts": 1, "email_claimed_until": timezone.now() + EMAIL_CLAIM} if claimed else {}

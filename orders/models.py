@@ -26,11 +26,13 @@ from orders.meaning import (
     means,
 )
 from orders.workflow import workflow_version_current
+from store.money import money
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
 
 class OrderState(models.TextChoices):
     NEW = "new", "New"
+    CHECKING_ADDRESS = "checking_address", "Checking the address"
     VALIDATING = "validating", "Checking inventory"
     SCREENING = "screening", "Screening for risk"
     VALIDATED = "validated", "Validated"
@@ -53,6 +55,7 @@ class OrderState(models.TextChoices):
 # The customer's timeline of an order, in order; the transitions' `stages` set their status.
 TIMELINE = (
     Stage("created", "Created"),
+    Stage("address", "Checking the address"),
     Stage("inventory", "Checking inventory"),
     Stage("risk", "Verifying the order"),
     Stage("approval", "Awaiting approval", when_reached=True),
@@ -101,6 +104,11 @@ class Next:
     SHOP_AGAIN = NextStep("You cancelled this order. You are welcome to shop again.", (Option.SHOP_AGAIN,))
     OUT_OF_STOCK = NextStep("The shop lists what is in stock now: you are welcome to shop again.",
                             (Option.SHOP_AGAIN,))
+    # The address check passed but the carrier's label failed after the charge (the saga's
+    # refund): the address is not known to be wrong, so the customer is not asked to correct it.
+    NOT_SHIPPED = NextStep("We could not ship this order, so we refunded it; a refund may take a few days to show "
+                           "on your statement. If you have a question about it, contact the shop.",
+                           (Option.CONTACT_SHOP, Option.SHOP_AGAIN))
     DELIVERED = NextStep("Something wrong with your order? Contact the shop.",
                          (Option.SHOP_AGAIN, Option.CONTACT_SHOP))
     REFUNDED = NextStep("A refund may take a few days to show on your statement. If you have a question about it, "
@@ -126,7 +134,7 @@ def _payment_approved_note(order, detail: dict) -> str:
 
 def _payment_abandoned_note(order, detail: dict) -> str:
     # Retries of a declined card charged nothing: say so, rather than count attempts that read as charges.
-    reason = detail.get("reason") or order.failure_reason or "Payment failed"
+    reason = (detail.get("reason") or order.failure_reason or "Payment failed").rstrip(".")
     return f"{reason} · no charge was made"
 
 
@@ -139,7 +147,7 @@ def _label_note(order, detail: dict) -> str:
 def _refund_note(order, detail: dict) -> str:
     amount = detail.get("amount") or order.refunded_amount
     why = detail.get("reason", "")
-    return f"${amount} refunded" + (f" · {why}" if why else "")
+    return f"{money(amount)} refunded" + (f" · {why}" if why else "")
 
 
 def _returned_note(order, detail: dict) -> str:
@@ -150,11 +158,21 @@ def _returned_note(order, detail: dict) -> str:
 
 def _return_refunded_note(order, detail: dict) -> str:
     # Everything refunded on the order (an earlier partial refund too): what the e-mail says.
-    return f"The parcel is back at the shop · ${order.refunded_amount} refunded in all"
+    return f"The parcel is back at the shop · {money(order.refunded_amount)} refunded in all"
+
+
+def _undeliverable_note(order, detail: dict) -> str:
+    # Nothing was charged yet: the customer only needs to give an address the carrier delivers to.
+    reason = detail.get("reason") or order.failure_reason or "The carrier cannot deliver to this address"
+    return f"{reason} · no charge was made · please correct the address and place the order again"
 
 
 def _stalled_note(order, detail: dict) -> str:
     return "A provider did not answer; the shop will try again." + (" No charge was made." if nothing_charged(order) else "")
+
+
+def stalled_in_checking_address(order) -> bool:
+    return order.stalled_in == S.CHECKING_ADDRESS
 
 
 def stalled_in_validating(order) -> bool:
@@ -218,6 +236,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # Why the order stopped (out of stock, declined, undeliverable…), shown and e-mailed to the
     # customer: never staff's internal note, which is kept on the OrderEvent only.
     failure_reason = models.CharField(max_length=200, blank=True)
+    # The bank's code of the payment's latest decline (providers.declines), for staff only: the
+    # customer reads the advice in `failure_reason`. Emptied when a payment is approved.
+    decline_code = models.CharField(max_length=40, blank=True)
 
     # The workflow version current when the order was placed (workflows.models.WorkflowVersion.number):
     # the order runs on its policy to its end. Set in the order's own INSERT.
@@ -283,10 +304,24 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # --- Transitions: what each one means (orders.meaning) and who may fire it, declared on it.
     # Bodies record what the transition carries.
 
-    @transition(field=state, source=S.NEW, target=S.VALIDATING, permission=SYSTEM,
-                custom=means("Start checking inventory", stages=(("inventory", CURRENT),)))
-    def start_validation(self) -> None:
+    # The carrier checks the address first, before any money moves: an undeliverable one ends
+    # the order with nothing charged, and the customer places it again with a corrected address.
+    @transition(field=state, source=S.NEW, target=S.CHECKING_ADDRESS, permission=SYSTEM,
+                custom=means("Start checking the address", stages=(("address", CURRENT),)))
+    def start_address_check(self) -> None:
         pass
+
+    @transition(field=state, source=S.CHECKING_ADDRESS, target=S.VALIDATING, permission=SYSTEM,
+                custom=means("Address confirmed", stages=(("address", DONE), ("inventory", CURRENT)),
+                             note="The carrier delivers to this address"))
+    def address_confirmed(self) -> None:
+        pass
+
+    @transition(field=state, source=S.CHECKING_ADDRESS, target=S.FAILED, permission=SYSTEM,
+                custom=means("Undeliverable address", event="order.failed", stages=(("address", FAILED),),
+                             note=_undeliverable_note, next_step=Next.CORRECT_ADDRESS))
+    def address_undeliverable(self, *, reason: str = "Undeliverable address") -> None:
+        self.failure_reason = reason
 
     @transition(field=state, source=S.VALIDATING, target=S.SCREENING, permission=SYSTEM,
                 custom=means("Inventory confirmed", event="order.validated", stages=(("inventory", DONE),),
@@ -373,13 +408,26 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.transaction_id = transaction_id
         if card_last4:
             self.card_last4 = card_last4
-        self.failure_reason = ""
+        self.failure_reason = self.decline_code = ""
 
+    # A soft decline (GatewayResult.retryable): the pipeline asks again as the order's policy says.
     @transition(field=state, source=S.PAYING, target=S.PAYMENT_FAILED, permission=SYSTEM,
                 custom=means("Payment declined", event="order.payment_failed", stages=(("payment", FAILED),)))
-    def payment_declined(self, *, reason: str = "Payment declined") -> None:
+    def payment_declined(self, *, reason: str = "Payment declined", decline_code: str = "") -> None:
         self._charge_settled()
         self.failure_reason = reason
+        self.decline_code = decline_code
+
+    # A hard decline (stolen card, expired card…: providers.declines): asking the bank again cannot
+    # change its answer and card networks penalise it, so the order ends after this one charge.
+    @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
+                custom=means("Payment declined, not retried (hard decline)", event="order.failed",
+                             stages=(("payment", FAILED),), note=_payment_abandoned_note,
+                             next_step=Next.ANOTHER_CARD))
+    def payment_declined_hard(self, *, reason: str, decline_code: str) -> None:
+        self._charge_settled()
+        self.failure_reason = reason
+        self.decline_code = decline_code
 
     # A pending payment (3-D Secure, a transfer) the provider never confirmed: nothing was charged.
     @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
@@ -434,7 +482,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 permission=ORDER_REFUND,
                 custom=means("Refund", event="order.refunded", action="refund", done="refunded", not_own=True,
                              button=False, after_end=True, stages=(("refunded", REFUNDED),), note=_refund_note,
-                             next_step=Next.REFUNDED.unless(after={S.SHIP_FAILED: Next.CORRECT_ADDRESS})))
+                             next_step=Next.REFUNDED.unless(after={S.SHIP_FAILED: Next.NOT_SHIPPED})))
     def refund(self) -> None:
         pass
 
@@ -463,11 +511,19 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     # A step spent its retry budget on timeouts (not a business answer): the order waits for
     # staff to re-drive it once the provider is back (the admin's "Delayed" list).
-    @transition(field=state, source=[S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED, permission=SYSTEM,
+    @transition(field=state, source=[S.CHECKING_ADDRESS, S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED,
+                permission=SYSTEM,
                 custom=means("Provider unavailable", waits=True, note=_stalled_note, next_step=Next.DELAYED))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
         self.failure_reason = reason
+
+    @transition(field=state, source=S.STALLED, target=S.CHECKING_ADDRESS, permission=ORDER_CHANGE,
+                conditions=[stalled_in_checking_address],
+                custom=means("Re-drive address check", action="redrive", done="re-driven", doing="re-drive orders",
+                             stages=(("address", CURRENT),), note="Trying again"))
+    def redrive_address(self) -> None:
+        self.stalled_in = self.failure_reason = ""
 
     @transition(field=state, source=S.STALLED, target=S.VALIDATING, permission=ORDER_CHANGE,
                 conditions=[stalled_in_validating],
@@ -491,11 +547,11 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def redrive_shipping(self) -> None:
         self.stalled_in = self.failure_reason = ""
 
-    # From every state before money moves: while the pipeline checks stock or screens the order
-    # (its step then finds the order gone from its state and stops), held, declined, or delayed
-    # with nothing charged. Never while a payment is in flight (paying).
-    @transition(field=state, source=[S.NEW, S.VALIDATING, S.SCREENING, S.VALIDATED, S.AWAITING_APPROVAL,
-                                     S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
+    # From every state before money moves: while the pipeline checks the address or the stock or
+    # screens the order (its step then finds the order gone from its state and stops), held,
+    # declined, or delayed with nothing charged. Never while a payment is in flight (paying).
+    @transition(field=state, source=[S.NEW, S.CHECKING_ADDRESS, S.VALIDATING, S.SCREENING, S.VALIDATED,
+                                     S.AWAITING_APPROVAL, S.PAYMENT_FAILED, S.STALLED], target=S.CANCELLED,
                 permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
                              doing="cancel other customers' orders", confirm=True, default_reason=SHOP_CANCELLED_TEXT,
@@ -534,6 +590,7 @@ class RefundLine(models.Model):
 
     class Meta:
         ordering = ["id"]
+        default_permissions = ()  # part of its refund, seen with it ("Can view refund")
         constraints = [
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="refundline_quantity_positive"),
             models.UniqueConstraint(fields=["refund", "line"], name="refundline_once_per_refund"),
@@ -566,9 +623,11 @@ class OrderEvent(models.Model):
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
     # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
-    # dismissal of an ended order, the review that held or rejected it): never shown or sent
+    # dismissal of an ended order, the review that held or rejected it, the bank's decline code):
+    # never shown or sent
     # to the customer.
-    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline"})
+    STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline",
+                                   "decline_code"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
@@ -605,6 +664,10 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # Refunds are made by the order's "refund" transition, which "orders.refund_order" ("Can
+        # refund orders") governs everywhere; the rows are only ever seen, so seeing is their one
+        # permission (no "Can add refund" beside it).
+        default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
             models.UniqueConstraint(
@@ -615,7 +678,7 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Refund {self.amount} on {self.order.number}"
+        return f"Refund {money(self.amount)} on {self.order.number}"
 
 
 class PaymentLink(models.Model):

@@ -3,6 +3,7 @@
 The groups are derived from the transitions declared on `Order` (orders.meaning), never
 listed by hand: a new state or transition lands in the right groups by its declaration.
 """
+import inspect
 from collections.abc import Iterator
 
 from django_fsm import Transition
@@ -20,7 +21,8 @@ from orders.models import (
 from store.permissions import SYSTEM
 
 __all__ = [
-    "CANCELLABLE_STATES", "EDGES", "EVENT_OF_TRANSITION", "FULL_REFUND_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
+    "CANCELLABLE_STATES", "DECLINE_TRANSITIONS", "EDGES", "EVENT_OF_TRANSITION",
+    "FULL_REFUND_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
     "SHOP_CANCELLED_TEXT",
     "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
     "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
@@ -87,6 +89,12 @@ PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozens
 PAYMENT_FAILED_ENDINGS = frozenset(
     name for name, edge in TRANSITIONS.items()
     if edge.target in TERMINAL_STATES and ("payment", FAILED) in meaning(name).stages
+)
+
+# The transitions that record a bank's decline of a charge (soft, retried; or hard, final): those
+# that take its `decline_code`.
+DECLINE_TRANSITIONS = frozenset(
+    name for name, edge in TRANSITIONS.items() if "decline_code" in inspect.signature(edge.method).parameters
 )
 
 

@@ -8,7 +8,8 @@ Every call that moves goods or money takes an idempotency `key`: a repeated call
 same key answers as the first did instead of charging, shipping or refunding again. Calls
 take a per-attempt `timeout` in seconds and raise GatewayTimeout when the provider did not
 answer in time (transient: the step runner retries); a business refusal (out of stock,
-declined, undeliverable) is an answer, `GatewayResult(ok=False, reason=…)`.
+declined, undeliverable) is an answer, `GatewayResult(ok=False, reason=…)`; a card decline also
+carries its code and whether asking again can change it (providers.declines).
 """
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -29,6 +30,10 @@ class GatewayResult:
     - `reference`: the provider's id of what it did (charge, refund, tracking number).
     - `data`: what else the call answers (card last 4, carrier, estimated delivery…).
     - `latency_ms`: how long the provider took, in milliseconds (simulated).
+    - `code`: for a refusal, the provider's code of it (a card decline code: providers.declines),
+      for staff; "" when it gives none.
+    - `retryable`: for a refusal, whether asking again may change the answer (a soft decline);
+      False for one that cannot (a hard decline: the pipeline does not ask again).
     """
 
     ok: bool
@@ -37,6 +42,8 @@ class GatewayResult:
     data: dict = field(default_factory=dict)
     latency_ms: int = 0
     pending: bool = False
+    code: str = ""
+    retryable: bool = True
 
 
 # What a charge lookup (PaymentProvider.charge_status) finds.
@@ -53,6 +60,8 @@ class ChargeStatus:
     - `status`: CHARGE_APPROVED, CHARGE_DECLINED, CHARGE_PENDING or CHARGE_UNKNOWN.
     - `reference`: the provider's id of the charge (for an approval: the transaction to refund).
     - `reason`: why, for a decline (a sentence the customer may read).
+    - `code`, `retryable`: for a decline, its code and whether asking again may change it, as in
+      GatewayResult.
     - `amount`: what was charged, USD ("" when the provider does not say).
     - `refunded`: the charge has been refunded (voided) at the provider since.
     - `order_id`: the order the charge was made for, as the provider recorded it with the
@@ -68,6 +77,8 @@ class ChargeStatus:
     refunded: bool = False
     order_id: int | None = None
     latency_ms: int = 0
+    code: str = ""
+    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -149,9 +160,17 @@ class ParcelTracking:
 
 @runtime_checkable
 class ShippingProvider(Protocol):
-    """The carrier makes a label: `reference` is the tracking number, `data` has carrier and
+    """The carrier says whether it can deliver to an address (`check_address`, before the order is
+    charged), then makes a label: `reference` is the tracking number, `data` has carrier and
     estimated_delivery (ISO date). It then tells the store how the parcel goes through its
     webhook (`POST /api/shipping/webhook`), and answers `tracking` when asked."""
+
+    def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,
+                      timeout: float | None = None) -> GatewayResult:
+        """Whether the carrier can deliver to this address, asked before any money moves: ok, or
+        not with the reason (an undeliverable address, a sentence the customer may read). Reads
+        only; the same `key` answers as it first did. (A real carrier's address validation:
+        UPS Address Validation, EasyPost Address Verification.)"""
 
     def create_label(self, *, key: str, order_id: int, zip_code: str,
                      timeout: float | None = None) -> GatewayResult: ...

@@ -39,19 +39,27 @@ class ProviderRequest:
 
 def answer_outcome(answer: object) -> tuple[str, str]:
     """(outcome, reason) of a provider's answer: a GatewayResult is ok, pending or declined (with
-    its reason); a ChargeStatus is the provider answering, with what it says of the charge; a
+    its reason, after its code and whether it is hard or soft when it has one: "stolen_card (hard
+    decline): …"); a ChargeStatus is the provider answering, with what it says of the charge; a
     ParcelTracking the carrier's updates so far (declined: it has no such parcel)."""
     if isinstance(answer, GatewayResult):
         if answer.ok:
             return Outcome.OK, ""
-        return (Outcome.PENDING, answer.reason) if answer.pending else (Outcome.DECLINED, answer.reason)
+        if answer.pending:
+            return Outcome.PENDING, answer.reason
+        return Outcome.DECLINED, f"{_coded(answer.code, answer.retryable)}: {answer.reason}" if answer.code else answer.reason
     if isinstance(answer, ChargeStatus):
-        return Outcome.OK, f"charge {answer.status}" + (", refunded" if answer.refunded else "")
+        return Outcome.OK, (f"charge {answer.status}" + (f" ({_coded(answer.code, answer.retryable)})" if answer.code else "")
+                            + (", refunded" if answer.refunded else ""))
     if isinstance(answer, ParcelTracking):
         if not answer.found:
             return Outcome.DECLINED, "no such parcel"
         return Outcome.OK, ", ".join(update.status for update in answer.updates) or "no tracking updates yet"
     return Outcome.OK, ""
+
+
+def _coded(code: str, retryable: bool) -> str:
+    return f"{code} ({'soft' if retryable else 'hard'} decline)"
 
 
 def call_recorded(request: ProviderRequest, make: Callable[[], Answer], *, attempt: int = 1) -> Answer:

@@ -84,7 +84,8 @@ class CardToken(models.Model):
 
     token = models.CharField(max_length=64, unique=True)
     last4 = models.CharField(max_length=4)
-    # The deterministic test-card behaviour (approve, decline, timeout_once) or "" for random.
+    # The deterministic test-card behaviour (approve, a decline code, timeout_once…: providers.simulated
+    # TEST_CARDS) or "" for random.
     behaviour = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

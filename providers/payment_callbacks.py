@@ -16,24 +16,26 @@ from dataclasses import asdict
 from django.conf import settings
 
 from providers.callbacks import callback_post, callback_queue, delivered, retry_wait
+from providers.declines import Decline
 from providers.simulation import setting
 from providers.webhooks import APPROVED, DECLINED, PaymentEvent
 
 logger = logging.getLogger("providers.payment_callbacks")
 
 TASK = "providers.payment_callbacks.payment_callback_send"
-DECLINE_REASON = "The bank did not confirm the payment"
 
 
-def payment_callback_schedule(*, order_id: int, key: str, reference: str, approve: bool) -> PaymentEvent | None:
-    """Queue the callback that settles pending charge `key`: approved with `reference`, or declined.
-    Returns the event it will send, or None when callbacks are off (a negative delay)."""
+def payment_callback_schedule(*, order_id: int, key: str, reference: str,
+                              decline: Decline | None = None) -> PaymentEvent | None:
+    """Queue the callback that settles pending charge `key`: approved with `reference`, or, with
+    `decline`, declined with its code and advice. Returns the event it will send, or None when
+    callbacks are off (a negative delay)."""
     delay = setting("PAYMENT_CONFIRM_DELAY_SECONDS")
     if delay < 0:
         return None
-    event = PaymentEvent(id=f"evt_{secrets.token_hex(12)}", type=APPROVED if approve else DECLINED,
+    event = PaymentEvent(id=f"evt_{secrets.token_hex(12)}", type=DECLINED if decline else APPROVED,
                          created=int(time.time()), order_id=order_id, key=key, reference=reference,
-                         reason="" if approve else DECLINE_REASON)
+                         reason=decline.advice if decline else "", code=decline.code if decline else "")
     _queue(event, attempt=1, delay=delay)
     return event
 

@@ -31,8 +31,9 @@ from providers.base import (
     Token,
     TrackingUpdate,
 )
+from providers.declines import DECLINES, decline_for, declined
 from providers.models import CardToken, GatewayCall
-from providers.payment_callbacks import DECLINE_REASON, payment_callback_schedule
+from providers.payment_callbacks import payment_callback_schedule
 from providers.simulation import (
     answer_record,
     answer_remembered,
@@ -47,14 +48,31 @@ from providers.tracking_callbacks import tracking_callbacks_schedule
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
 TEST_CARDS = {
     "4242424242424242": "approve",
-    "4000000000000002": "decline",
+    # Declined with the behaviour's decline code (providers.declines), every attempt; the numbers
+    # are Stripe's test cards for the code where it has one.
+    "4000000000000002": "generic_decline",
+    "4000000000009995": "insufficient_funds",
+    "4000000000000507": "do_not_honor",  # ISO 8583 response 05
+    "4000000000009979": "stolen_card",
+    "4000000000009987": "lost_card",
+    "4000000000000069": "expired_card",
+    "4000000000000127": "incorrect_cvc",
+    # Declined "try again later" on the order's first charge, approved on the next (ISO 8583 19).
+    "4000000000001901": "try_again_later",
     "4000000000000119": "timeout_once",
     # Pending (3-D Secure): the charge is settled later by the provider's webhook.
     "4000000000003220": "pending_approve",
     "4000000000003238": "pending_decline",
 }
 PENDING_CARDS = ("pending_approve", "pending_decline")
+# The code of a pending charge the bank declines: the cardholder did not complete 3-D Secure.
+PENDING_DECLINE_CODE = "authentication_required"
+# A card without a test behaviour that draws a decline draws its code among these, alike.
+RANDOM_DECLINE_CODES = tuple(code for code in DECLINES if code != PENDING_DECLINE_CODE)
+# The carrier's address check refuses this ZIP, before any charge (the order fails, nothing charged).
 UNDELIVERABLE_ZIP = "00000"
+# The address passes the check, then every label fails: the saga refunds the payment.
+LABEL_FAILS_ZIP = "00500"
 # Parcels that do not arrive (the README lists them): the carrier cannot find the address (it
 # stops there: someone must act), or it gives up and returns the parcel to the shop.
 ADDRESS_NOT_FOUND_ZIP = "00404"
@@ -141,14 +159,19 @@ class PaymentGateway:
         if behaviour in PENDING_CARDS:
             return self._pending(key=key, order_id=order_id, approve=behaviour == "pending_approve", latency=latency,
                                  amount=amount)
+        code = _decline_code(behaviour)
         if behaviour in ("approve", "timeout_once"):
             outcome = "approve"
-        elif behaviour == "decline":
+        elif code == "try_again_later":  # the bank approves once it has been asked before for the order
+            outcome = "approve" if GatewayCall.objects.filter(
+                gateway="payment", operation="charge", order_id=order_id).exists() else "decline"
+        elif code:
             outcome = "decline"
         else:
             draw = rng.random()
             approve, decline = setting("PAYMENT_APPROVE_RATE"), setting("PAYMENT_DECLINE_RATE")
             outcome = "approve" if draw < approve else "decline" if draw < approve + decline else "timeout"
+            code = rng.choice(RANDOM_DECLINE_CODES) if outcome == "decline" else ""
         if outcome == "timeout":
             answer_record("payment", "charge", key, order_id, GatewayResult(ok=False, reason="timeout", latency_ms=latency),
                     final=False, outcome="timeout")
@@ -157,7 +180,7 @@ class PaymentGateway:
             result = GatewayResult(ok=True, reference=f"txn_{secrets.token_hex(8)}",
                                    data={"amount": str(amount), "last4": card.last4 if card else ""}, latency_ms=latency)
         else:
-            result = GatewayResult(ok=False, reason="Card declined by the issuer", latency_ms=latency)
+            result = declined(code, latency_ms=latency)
         return answer_record("payment", "charge", key, order_id, result)
 
     def _pending(self, *, key: str, order_id: int, approve: bool, latency: int, amount: Decimal) -> GatewayResult:
@@ -165,17 +188,19 @@ class PaymentGateway:
         nothing) and queue the callback that settles it, once per key.
 
         The ledger row keeps what the bank will answer and when (`data["bank"]`: "approve" or
-        "decline", settled at unix seconds `settles_at`, the callback's delay from now; never for
-        a negative delay), which `charge_status` reads."""
+        "decline" with its `code`, settled at unix seconds `settles_at`, the callback's delay from
+        now; never for a negative delay), which `charge_status` reads."""
         delay = setting("PAYMENT_CONFIRM_DELAY_SECONDS")
         bank = {"answer": "approve" if approve else "decline",
-                "settles_at": time.time() + delay if delay >= 0 else None}
+                "settles_at": time.time() + delay if delay >= 0 else None,
+                **({} if approve else {"code": PENDING_DECLINE_CODE})}
         result = GatewayResult(ok=False, pending=True, reference=f"txn_{secrets.token_hex(8)}",
                                reason="Waiting for the bank's confirmation", latency_ms=latency,
                                data={"amount": str(amount), "bank": bank})
         recorded = answer_record("payment", "charge", key, order_id, result, outcome="pending")
         if recorded is result:  # this call's answer was kept: no other call queued a callback
-            payment_callback_schedule(order_id=order_id, key=key, reference=result.reference, approve=approve)
+            payment_callback_schedule(order_id=order_id, key=key, reference=result.reference,
+                                      decline=None if approve else decline_for(PENDING_DECLINE_CODE))
         return recorded
 
     @counted("payment")
@@ -211,18 +236,46 @@ class PaymentGateway:
             bank = data.get("bank") or {}
             if bank.get("settles_at") is not None and time.time() >= bank["settles_at"]:
                 status = CHARGE_APPROVED if bank.get("answer") == "approve" else CHARGE_DECLINED
-        reason = (found.get("reason") or "Card declined by the issuer") if status == CHARGE_DECLINED else ""
-        if status == CHARGE_DECLINED and call.outcome == "pending":
-            reason = DECLINE_REASON
+        decline = None
+        if status == CHARGE_DECLINED:
+            code = (data.get("bank") or {}).get("code", "") if call.outcome == "pending" else found.get("code", "")
+            decline = decline_for(code or "generic_decline")
         refunded = bool(reference) and GatewayCall.objects.filter(
             gateway="payment", operation="refund", result__data__transaction=reference).exists()
-        return ChargeStatus(status, reference=reference, reason=reason, amount=str(data.get("amount", "")),
-                            refunded=refunded, order_id=call.order_id, latency_ms=latency)
+        return ChargeStatus(status, reference=reference, reason=decline.advice if decline else "",
+                            code=decline.code if decline else "", retryable=decline.retryable if decline else True,
+                            amount=str(data.get("amount", "")), refunded=refunded, order_id=call.order_id,
+                            latency_ms=latency)
+
+
+def _decline_code(behaviour: str) -> str:
+    """The decline code a test card's behaviour declines with ("" for one that does not);
+    "decline" is how cards tokenized before decline codes were named generic declines."""
+    if behaviour == "decline":
+        return "generic_decline"
+    return behaviour if behaviour in DECLINES else ""
 
 
 class ShippingGateway:
-    """The carrier creates a label (tracking number, carrier, estimated delivery), then says how the
-    parcel goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
+    """The carrier says whether it delivers to an address (`check_address`, before the charge),
+    creates a label (tracking number, carrier, estimated delivery), then says how the parcel
+    goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
+
+    @counted("address")
+    def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,
+                      timeout: float | None = None) -> GatewayResult:
+        """Deliverable unless the ZIP is UNDELIVERABLE_ZIP; the answer is kept in the ledger by key.
+        Its outage is the "address" role's (`provider_outage address`), as its circuit is: an
+        outage of the check does not stop the labels, nor theirs the check."""
+        outage_raise("address", timeout)
+        if (known := answer_remembered("address", "check", key)) is not None:
+            return known
+        latency = latency_wait(seeded_rng(key), setting("ADDRESS_LATENCY_MS"), timeout)
+        if zip_code == UNDELIVERABLE_ZIP:
+            result = GatewayResult(ok=False, reason=f"Undeliverable address (ZIP {zip_code})", latency_ms=latency)
+        else:
+            result = GatewayResult(ok=True, reference=f"addr-{order_id}", latency_ms=latency)
+        return answer_record("address", "check", key, order_id, result)
 
     @counted("shipping")
     def create_label(self, *, key: str, order_id: int, zip_code: str, timeout: float | None = None) -> GatewayResult:
@@ -233,8 +286,9 @@ class ShippingGateway:
             return known
         rng = seeded_rng(key)
         latency = latency_wait(rng, setting("SHIPPING_LATENCY_MS"), timeout)
-        if zip_code == UNDELIVERABLE_ZIP:
-            result = GatewayResult(ok=False, reason=f"Undeliverable address (ZIP {zip_code})", latency_ms=latency)
+        if zip_code in (UNDELIVERABLE_ZIP, LABEL_FAILS_ZIP):
+            result = GatewayResult(ok=False, reason=f"The carrier could not create a label (ZIP {zip_code})",
+                                   latency_ms=latency)
         elif rng.random() < setting("SHIPPING_SUCCESS_RATE"):
             eta = date.today() + timedelta(days=rng.randint(2, 6))
             journey = parcel_journey(zip_code, start=time.time(), step=setting("TRACKING_STEP_SECONDS"), rng=rng)

@@ -133,7 +133,8 @@ def answer_remembered(gateway: str, operation: str, key: str) -> GatewayResult |
         return None
     return GatewayResult(ok=call.outcome == "ok", reason=call.result.get("reason", ""),
                          reference=call.result.get("reference", ""), data=call.result.get("data", {}), latency_ms=0,
-                         pending=call.outcome == "pending")
+                         pending=call.outcome == "pending", code=call.result.get("code", ""),
+                         retryable=call.result.get("retryable", True))
 
 
 def answer_record(gateway: str, operation: str, key: str, order_id: int | None, result: GatewayResult, *, final: bool = True,
@@ -144,7 +145,8 @@ def answer_record(gateway: str, operation: str, key: str, order_id: int | None, 
             GatewayCall.objects.create(
                 gateway=gateway, operation=operation, idempotency_key=key, order_id=order_id,
                 outcome=outcome or ("ok" if result.ok else "failed"), final=final, latency_ms=result.latency_ms,
-                result={"reason": result.reason, "reference": result.reference, "data": result.data},
+                result={"reason": result.reason, "reference": result.reference, "data": result.data,
+                        **({"code": result.code, "retryable": result.retryable} if result.code else {})},
             )
     except IntegrityError:
         return answer_remembered(gateway, operation, key) or result

@@ -7,7 +7,7 @@ event POSTed to the store (`POST /api/payments/webhook`), a JSON body such as
 
     {"id": "evt_…", "type": "payment.approved" | "payment.declined", "created": <unix seconds>,
      "data": {"order_id": 42, "key": "<the charge's idempotency key>", "reference": "txn_…",
-              "reason": "<why, for a decline>"}}
+              "reason": "<why, for a decline>", "code": "<its decline code (providers.declines)>"}}
 
 The carrier's: after the label it tells how the parcel goes (`POST /api/shipping/webhook`),
 one event per tracking update (providers.base.TrackingUpdate):
@@ -30,6 +30,8 @@ import unicodedata
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+
+from providers.declines import Decline, decline_for
 
 SIGNATURE_HEADER = "Store-Signature"
 APPROVED = "payment.approved"
@@ -55,7 +57,8 @@ class EventMalformed(ValueError):
 class PaymentEvent:
     """One event: `id` unique per event (redeliveries repeat it), `type` one of EVENT_TYPES,
     `created` in unix seconds, the order's id, the charge's idempotency `key`, the provider's
-    `reference` of the charge and, for a decline, the `reason`."""
+    `reference` of the charge and, for a decline, the `reason` and its decline `code` ("" when the
+    provider gives none)."""
 
     id: str
     type: str
@@ -64,11 +67,17 @@ class PaymentEvent:
     key: str = ""
     reference: str = ""
     reason: str = ""
+    code: str = ""
+
+    @property
+    def decline(self) -> Decline | None:
+        """For a decline with a code: what the code means (providers.declines); None without one."""
+        return decline_for(self.code) if self.type == DECLINED and self.code else None
 
     def body(self) -> bytes:
         """The event as the provider POSTs it (UTF-8 JSON)."""
         fields = asdict(self)
-        data = {name: fields[name] for name in ("order_id", "key", "reference", "reason")}
+        data = {name: fields[name] for name in ("order_id", "key", "reference", "reason", "code")}
         return json.dumps({"id": self.id, "type": self.type, "created": self.created, "data": data}).encode()
 
 
@@ -175,7 +184,7 @@ def payment_event_parse(body: bytes) -> PaymentEvent:
     """The event in a webhook's body; EventMalformed (saying what is wrong) when it is not JSON
     of the documented shape. An unknown `type` is not malformed: the caller decides."""
     payload, data = _envelope(body)
-    text = _texts(data, (("key", 128), ("reference", 64), ("reason", 200)))
+    text = _texts(data, (("key", 128), ("reference", 64), ("reason", 200), ("code", 40)))
     if payload["type"] == APPROVED and not text["reference"]:
         raise EventMalformed("An approval needs data.reference (the charge).")
     return PaymentEvent(id=payload["id"], type=payload["type"], created=payload["created"],

@@ -70,6 +70,8 @@ def app_env(data_dir: Path) -> dict[str, str]:
         "Q_LOG_LEVEL": "ERROR",
         "LOG_LEVEL": "WARNING",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+        # The demo's staff account signs in to the admin with its password alone, as in `make run`.
+        "STAFF_REQUIRE_2FA": "0",
     }
 
 
@@ -216,7 +218,7 @@ class Tour:
         self.dismiss_toasts(page)
         self.shot(page, "06-order-payment-failed")
 
-        self.place_order(page, ["Laptop Stand"], card=CARD_APPROVE, zip_code="00000")
+        self.place_order(page, ["Laptop Stand"], card=CARD_APPROVE, zip_code="00500")
         self.wait_for_state(page, "Refunded")
         self.dismiss_toasts(page)
         self.shot(page, "07-order-refunded")

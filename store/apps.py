@@ -7,10 +7,14 @@ class StoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.db.models.signals import post_migrate
 
-        from store import database, metrics
+        from store import database, metrics, staff
 
         database.forget_on_fork()
+
+        # The staff roles' groups follow their table (store.staff.ROLES) after every migrate.
+        post_migrate.connect(staff.roles_after_migrate, dispatch_uid="store.staff.roles_sync")
 
         # A worker cluster's metrics port, opened by the cluster's main process before it forks
         # the processes that run the tasks (store.metrics explains the multiprocess mode).

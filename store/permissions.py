@@ -11,12 +11,20 @@ permission. Anybody else is refused with 403 `{"error", "code": "permission_deni
 the API, 403 on pages and in the admin. Customers only ever see and act on their own
 orders: reading someone else's order needs ORDER_VIEW, and without it the order does not
 exist for them (404), so its number reveals nothing.
+
+With settings.STAFF_REQUIRE_2FA on, anyone who may refund orders or manage staff (a superuser)
+takes no staff action at all until this request carries their second factor
+(`second_factor_missing`): refused 403 `second_factor_required` on the API, and the admin sends
+them to enter their code (backoffice.site).
 """
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth.models import Permission
 from rest_framework.permissions import BasePermission
 
 from store.errors import PermissionRefused
+from store.staff import roles_with
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,66 @@ STAFF_ACTIONS = (
 )
 
 
-def can(user, action: StaffAction) -> bool:
-    """Whether `user` may take `action`: an active staff account holding its permission."""
+# Who grants permissions: only superusers give staff status, groups and permissions
+# (backoffice.admin.accounts), so a staff member missing one asks them.
+GRANTED_BY = "a superuser (one of the shop's owners)"
+
+
+def permission_name(action: StaffAction) -> str:
+    """The permission's name as the admin's user page lists it ("Can refund orders"), or its
+    "<app_label>.<codename>" when the database has no such permission yet."""
+    app_label, codename = action.permission.split(".", 1)
+    name = (Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            .values_list("name", flat=True).first())
+    return name or action.permission
+
+
+def missing_text(action: StaffAction, doing: str = "") -> str:
+    """What a staff member without `action`'s permission reads: what it would let them do
+    (`doing`, else the action's description), the permission by name and code, who grants it and
+    the roles that carry it (store.staff.ROLES). "To refund orders you need the permission “Can
+    refund orders” (orders.refund_order), which a superuser (one of the shop's owners) can grant
+    you with the role “Refunds”."
+    """
+    roles = " or ".join(f"“{name}”" for name in roles_with(action.permission))
+    return (f"To {doing or action.description} you need the permission “{permission_name(action)}” "
+            f"({action.permission}), which {GRANTED_BY} can grant you" + (f" with the role {roles}." if roles else "."))
+
+
+# Holders of any of these (and superusers, who manage staff) give a second factor when the shop
+# requires it: the actions that move money or grant powers.
+SECOND_FACTOR_ACTIONS = (ORDER_REFUND,)
+SECOND_FACTOR_REFUSAL = (
+    "Your account may refund orders or manage staff, so this shop asks for your second factor first: "
+    "sign in again with the 6-digit code from your authenticator app (the API's token request takes it "
+    "as `otp`), or a recovery code."
+)
+
+
+def second_factor_needed(user) -> bool:
+    """Whether `user` must give a second factor (settings.STAFF_REQUIRE_2FA, and a superuser or a
+    holder of one of SECOND_FACTOR_ACTIONS' permissions)."""
+    return bool(
+        settings.STAFF_REQUIRE_2FA
+        and user is not None
+        and user.is_authenticated
+        and (user.is_superuser or any(user.has_perm(action.permission) for action in SECOND_FACTOR_ACTIONS))
+    )
+
+
+def second_factor_missing(user) -> bool:
+    """Whether `user` must give a second factor and the request did not carry it.
+
+    A request's user says whether it did through `user.is_verified()`: django-otp's middleware
+    sets it from the session, store.api.authentication from the token's claim. A user loaded
+    outside a request (an assignee, a worker's actor) has no such method and is judged by their
+    permissions alone.
+    """
+    is_verified = getattr(user, "is_verified", None)
+    return is_verified is not None and not is_verified() and second_factor_needed(user)
+
+
+def _holds(user, action: StaffAction) -> bool:
     return bool(
         user is not None
         and user.is_authenticated
@@ -105,6 +171,12 @@ def can(user, action: StaffAction) -> bool:
         and user.is_staff
         and user.has_perm(action.permission)
     )
+
+
+def can(user, action: StaffAction) -> bool:
+    """Whether `user` may take `action`: an active staff account holding its permission, with its
+    second factor given when it needs one (`second_factor_missing`)."""
+    return _holds(user, action) and not second_factor_missing(user)
 
 
 def can_as_owner(user, action: StaffAction, *, owner_id: int) -> bool:
@@ -117,6 +189,8 @@ def require(user, action: StaffAction, *, owner_id: int | None = None, doing: st
     `owner_id`); the refusal names `doing` (StaffAction.refusal_to)."""
     allowed = can(user, action) if owner_id is None else can_as_owner(user, action, owner_id=owner_id)
     if not allowed:
+        if _holds(user, action) and second_factor_missing(user):
+            raise PermissionRefused(SECOND_FACTOR_REFUSAL, code="second_factor_required")
         raise PermissionRefused(action.refusal_to(doing))
 
 
@@ -132,7 +206,8 @@ def can_see_withdrawn_products(user) -> bool:
 def StaffPermission(*actions: StaffAction, doing: str = "") -> type[BasePermission]:  # noqa: N802 - a class
     """A DRF permission class: 401 without a token, 403 permission_denied without one of `actions`'
     permissions (a view that takes several narrows it down with `require`); the refusal names
-    `doing`, what the view does (StaffAction.refusal_to)."""
+    `doing`, what the view does (StaffAction.refusal_to). 403 second_factor_required when the
+    permission is held but the token does not carry the second factor it needs."""
 
     class _StaffPermission(BasePermission):
         guards = actions  # the actions it checks (the declarations are compared with them)
@@ -140,7 +215,11 @@ def StaffPermission(*actions: StaffAction, doing: str = "") -> type[BasePermissi
         code = "permission_denied"
 
         def has_permission(self, request, view) -> bool:
-            return can_any(request.user, *actions)
+            if can_any(request.user, *actions):
+                return True
+            if second_factor_missing(request.user) and any(_holds(request.user, action) for action in actions):
+                self.message, self.code = SECOND_FACTOR_REFUSAL, "second_factor_required"
+            return False
 
     names = ", ".join(action.permission for action in actions)
     _StaffPermission.__name__ = _StaffPermission.__qualname__ = f"StaffPermission({names})"

@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "auditlog",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "sorl.thumbnail",
     "store",
     "accounts",
     "catalog",
@@ -85,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the session's user verified (user.is_verified()) once a second factor was given.
+    "django_otp.middleware.OTPMiddleware",
     "store.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -114,6 +120,8 @@ TEMPLATES = [
                 "storefront.context_processors.header",
                 "notifications.context_processors.header",
             ],
+            # `{{ amount|money }}` in every template: amounts are shown one way (store.money).
+            "builtins": ["store.templatetags.money"],
         },
     },
 ]
@@ -259,6 +267,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Password-reset links (Django's own views) stay valid this long; a used link is refused.
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600, minimum=1)
+# A staff invitation's link (accounts.staff), good until the person has set a password.
+STAFF_INVITATION_TIMEOUT = env_int("STAFF_INVITATION_TIMEOUT", 7 * 86400, minimum=1)
 
 # Failed sign-ins lock an account (django-axes, in the database every process shares) on every
 # sign-in path: the pages, /api/auth/login and /admin/login/. The limit and the lock's length
@@ -278,6 +288,15 @@ AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+
+# Staff who may refund orders or manage staff (superusers) give a second factor, a code from an
+# authenticator app or a recovery code (django-otp; accounts/second_factor.py), before the admin
+# or a staff action on any surface (store.permissions.second_factor_missing). On unless DEBUG.
+STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", not DEBUG)
+# The name an authenticator app shows beside the account.
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Workflow Store")
+# The admin's device pages never show a secret (a device is deleted and enrolled again instead).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The audit trail of staff actions (store/audit.py): what django-auditlog records, with old and
 # new values, tied to the request id of the change.
@@ -313,6 +332,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The shop's one currency is the US dollar; every amount people read starts with this (store.money).
+CURRENCY_SYMBOL = "$"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -339,6 +360,13 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and not _MEDIA_ELSEWHERE
 # An uploaded product image: at most this many bytes, and pixels on its longer side.
 PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000, minimum=1)
+# Pages show an upload through renditions at their own sizes (catalog.pictures.PICTURE_SIZES),
+# which sorl-thumbnail writes under MEDIA_ROOT/renditions/ and remembers in the cache and the
+# database: cropped to the page's frame, never enlarged, in the upload's own format.
+THUMBNAIL_PREFIX = "renditions/"
+THUMBNAIL_PRESERVE_FORMAT = True
+THUMBNAIL_UPSCALE = False
+THUMBNAIL_QUALITY = 85
 
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -558,6 +586,7 @@ SIMULATOR = {
     "PAYMENT_LATENCY_MS": (50, 200),
     "SHIPPING_SUCCESS_RATE": env_float("SIM_SHIPPING_SUCCESS_RATE", 0.95),
     "SHIPPING_LATENCY_MS": (200, 500),
+    "ADDRESS_LATENCY_MS": (50, 150),
     "NOTIFICATION_LATENCY_MS": (10, 50),
     "RISK_LATENCY_MS": (20, 80),
     # Pending charges (test cards 3220, 3238): seconds until the callback to the webhook (< 0: never),

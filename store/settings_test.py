@@ -14,6 +14,8 @@ os.environ.setdefault("SIM_PAYMENT_CONFIRM_DELAY", "-1")
 os.environ.setdefault("SIM_TRACKING_CALLBACKS", "0")
 os.environ.setdefault("SIM_TRACKING_STEP_SECONDS", "0")
 os.environ.setdefault("TRACKING_WAIT_SCALE", "0")
+# Staff's second factor is off unless a test turns it on (tests/accounts/test_second_factor.py).
+os.environ.setdefault("STAFF_REQUIRE_2FA", "0")
 # Rate limits far out of reach, so no test trips another's; tests/ops sets the real ones.
 for _name in ("API", "API_BURST", "LOGIN", "REGISTER", "LOGIN_FAILURES", "PASSWORD_RESET"):
     os.environ.setdefault(f"RATE_LIMIT_{_name}", "100000/min")

@@ -53,7 +53,8 @@ class CheckoutForm(forms.Form):
         help_text=format_html(
             "Optional; this shop's payments are simulated. Test cards:<ul>{}</ul>"
             "Any other card (or none) is approved or declined at random. "
-            "Shipping to ZIP code <code>00000</code> fails and the payment is refunded; to <code>00404</code> the "
+            "The carrier refuses ZIP code <code>00000</code> before any charge; to <code>00500</code> the label "
+            "fails and the payment is refunded; to <code>00404</code> the "
             "carrier cannot find the address, and to <code>00303</code> it returns the parcel (refunded).",
             format_html_join("", "<li><code>{}</code> {}</li>", TEST_CARDS),
         ),

@@ -52,6 +52,15 @@ MAX_HOPS = 25
 
 # --- Gateway calls of the steps, and their idempotency keys ---------------------------
 
+def address_key(order: Order) -> str:
+    return f"order-{order.pk}-address"
+
+
+def address_check(order: Order, carrier: ShippingProvider, key: str, timeout: float) -> GatewayResult:
+    return carrier.check_address(key=key, order_id=order.pk, address=order.ship_address, city=order.ship_city,
+                                 state=order.ship_state, zip_code=order.ship_zip, timeout=timeout)
+
+
 def inventory_key(order: Order) -> str:
     return f"order-{order.pk}-inventory"
 
@@ -109,6 +118,11 @@ def payment_fields(result: GatewayResult) -> dict:
     return {"transaction_id": result.reference, "card_last4": result.data.get("last4", "")}
 
 
+def decline_fields(order: Order, result: GatewayResult) -> dict:
+    """The customer reads the bank's advice (the reason); staff the decline code."""
+    return {"reason": result.reason, "decline_code": result.code}
+
+
 def shipment_fields(result: GatewayResult) -> dict:
     eta = result.data.get("estimated_delivery")
     return {
@@ -157,7 +171,9 @@ class Skip:
 @dataclass(frozen=True)
 class Step:
     """Call provider `step` (with retries, through its circuit and bulkhead); fire `success` or
-    `failure` with its answer, or `unavailable` when the step's calls are spent on timeouts.
+    `failure` with its answer (`failure_final` instead, when it has one, for a refusal the provider
+    says asking again cannot change: GatewayResult.retryable False, a hard decline), or
+    `unavailable` when the step's calls are spent on timeouts.
 
     `call(order, provider, key, timeout)` makes the provider's `operation` with the idempotency
     key `key(order)`; the step runner records each attempt under those names (providers.calls).
@@ -184,6 +200,7 @@ class Step:
     success_fields: Callable[[GatewayResult], dict] = lambda result: {}
     # What `failure` is told: by default the provider's reason.
     failure_fields: Callable[[Order, GatewayResult], dict] = lambda order, result: {"reason": result.reason}
+    failure_final: str = ""
     unavailable: str = "provider_unavailable"
     # The provider already took this step's request and answers later (a pending charge): what
     # to do instead of `unavailable` when the calls are spent on timeouts (None: nothing pending).
@@ -233,7 +250,8 @@ class Step:
             fields = self.success_fields(outcome.result)
             return order_transition(order_id=order.pk, name=transition_routed(order, self.success),
                                     only_from=order.state, detail=detail, **fields) or True
-        return order_transition(order_id=order.pk, name=self.failure, only_from=order.state, detail=detail,
+        failure = self.failure if outcome.result.retryable or not self.failure_final else self.failure_final
+        return order_transition(order_id=order.pk, name=failure, only_from=order.state, detail=detail,
                                 **self.failure_fields(order, outcome.result)) or True
 
 
@@ -360,7 +378,11 @@ class AwaitCarrier:
 # --- The wiring -----------------------------------------------------------------------
 #   state             what the pipeline does there (each step's policy: fixtures/workflow.yaml, workflow versions)
 PIPELINE = {
-    S.NEW:            Acknowledge("order.created", then=Fire("start_validation")),
+    S.NEW:            Acknowledge("order.created", then=Fire("start_address_check")),
+    # Before any money moves: the carrier says whether it delivers there (undeliverable: nothing charged).
+    S.CHECKING_ADDRESS: Step("address", address_check, operation="check", key=address_key,
+                             success="address_confirmed", failure="address_undeliverable",
+                             implementation="providers.simulated.ShippingGateway"),
     S.VALIDATING:     Step("inventory", inventory_check, operation="check", key=inventory_key,
                            success="validation_passed", failure="validation_failed",
                            implementation="providers.simulated.InventoryGateway",
@@ -374,6 +396,7 @@ PIPELINE = {
     S.VALIDATED:      Review(hold="hold_for_review", reject="rule_reject", otherwise="start_payment"),
     S.PAYING:         Step("payment", payment_charge, operation="charge", key=payment_key,
                            success="payment_approved", failure="payment_declined",
+                           failure_final="payment_declined_hard", failure_fields=decline_fields,
                            gateway=payment_gateway, success_fields=payment_fields, awaiting=payment_awaiting),
     S.PAYMENT_FAILED: RetryOrCompensate("payment", retry="retry_payment", counter="payment_retries",
                                         compensate=Fire("abandon_payment")),

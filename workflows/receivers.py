@@ -6,9 +6,9 @@ Connected when the app is ready (WorkflowsConfig.ready).
 from django.db import transaction
 from django.dispatch import receiver
 
-from accounts.signals import password_reset_requested
-from notifications.account_mail import PASSWORD_RESET_TASK
-from notifications.services import notification_record, sentence
+from accounts.signals import password_reset_requested, staff_invited
+from notifications.account_mail import PASSWORD_RESET_TASK, STAFF_INVITATION_TASK
+from notifications.services import event_values, notification_record, sentence
 from orders.services.tracking import DELIVERY_EXCEPTION
 from orders.signals import order_event, order_ready
 from orders.states import OrderState
@@ -31,6 +31,13 @@ def password_reset_queue(sender, email: str, **kwargs) -> None:
     broker refuses); the worker decides whether an account has it. Raises the outbox's
     DatabaseError when neither could take it: the asker is told to try again, not "sent"."""
     outbox.enqueue(PASSWORD_RESET_TASK, email, task_name="password-reset", group="account-mail", must_keep=True)
+
+
+@receiver(staff_invited, dispatch_uid="workflows.staff_invitation_queue")
+def staff_invitation_queue(sender, user_id: int, **kwargs) -> None:
+    """Queue the invitation e-mail's task (the outbox keeps it if the broker refuses; should the
+    database refuse too, the owner sees the invitation pending and sends it again)."""
+    outbox.enqueue(STAFF_INVITATION_TASK, user_id, task_name="staff-invitation", group="account-mail")
 
 
 @receiver(order_event, dispatch_uid="workflows.events_count")
@@ -60,9 +67,8 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     # so its e-mail goes out once it commits too.
     partial = event.event_type == "order.partially_refunded"
     if partial:
-        items = event.detail.get("items", "")
         extra = {"reference": str(event.detail.get("refund", "")),
-                 "values": {"amount": event.detail.get("amount", ""), "items": f": {items}" if items else ""}}
+                 "values": event_values(event.event_type, event.detail)}
     # The carrier's delivery problem: each one told (it came by the carrier, not a pipeline stage).
     problem = event.event_type == DELIVERY_EXCEPTION
     if problem:

@@ -39,6 +39,7 @@ from orders.services.reorder import PAYMENT_LINK_EVENT
 from orders.states import TRANSITIONS, Actor, OrderState, meaning
 from providers.models import ProviderCall
 from store.errors import NotFound
+from store.money import money
 from store.numbers import MAX_ID
 from workflows.models import Hold, RuleEvaluation
 
@@ -137,10 +138,11 @@ def _yes(value: Any) -> bool:
 # How each key of an event's detail reads, in the order shown; a key not listed here reads as its
 # words ("last failure: …"), never as a raw key.
 DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
-    "amount": lambda value: f"${value}",
-    "total": lambda value: f"total ${value}",
+    "amount": money,
+    "total": lambda value: f"total {money(value)}",
     "items": _items,
     "reason": lambda value: f"reason: {value}",
+    "decline_code": lambda value: f"decline code {value} (staff only)",
     "note": lambda value: f"internal note (staff only): “{value}”",
     "rule": lambda value: f"review rule “{value}”",
     "risk_score": lambda value: f"risk score {value}",
@@ -283,6 +285,7 @@ def callback_text(event: PaymentWebhookEvent) -> str:
     parts += [f"key {payload['key']}"] if payload.get("key") else []
     parts += [f"provider reference {payload['reference']}"] if payload.get("reference") else []
     parts += [f"reason: {payload['reason']}"] if payload.get("reason") else []
+    parts += [f"decline code {payload['code']}"] if payload.get("code") else []
     parts += [event.get_unwanted_display()] if event.unwanted else []
     return " · ".join(parts)
 

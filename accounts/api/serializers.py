@@ -14,6 +14,12 @@ class RegisterInputSerializer(serializers.Serializer):
 class LoginInputSerializer(serializers.Serializer):
     email = fields.EmailField()
     password = fields.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    otp = fields.CharField(
+        required=False, max_length=32, write_only=True,
+        help_text="The second factor: the 6-digit code of the account's authenticator app, or one of its "
+        "recovery codes (good once). Staff who may refund orders or manage staff need it for staff "
+        "requests when the shop requires it; the tokens then carry `amr: [\"pwd\", \"otp\"]`.",
+    )
 
 
 class RefreshInputSerializer(serializers.Serializer):

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import services
+from accounts import second_factor, services
 from accounts.api.serializers import (
     AuthSerializer,
     LoginInputSerializer,
@@ -18,14 +18,15 @@ from accounts.api.serializers import (
     UserSerializer,
 )
 from store import throttling
+from store.api.authentication import second_factor_in
 
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
 UNAUTHORIZED = OpenApiResponse(description='Bad credentials or token: {"error", "code"}')
 THROTTLED = OpenApiResponse(description='Too many attempts: {"error", "code": "throttled"} and Retry-After')
 
 
-def _auth_response(user, *, status_code: int) -> Response:
-    body = {**services.tokens_issue(user=user), "user": user}
+def _auth_response(user, *, status_code: int, otp_given: bool = False) -> Response:
+    body = {**services.tokens_issue(user=user, second_factor=otp_given), "user": user}
     return Response(AuthSerializer(body).data, status=status_code)
 
 
@@ -66,8 +67,11 @@ class LoginApi(PublicApi):
     def post(self, request: Request) -> Response:
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        otp = data.validated_data.pop("otp", "")
         user = services.user_authenticate(**data.validated_data, request=request._request)
-        return _auth_response(user, status_code=status.HTTP_200_OK)
+        if otp:
+            second_factor.code_check(user=user, code=otp)
+        return _auth_response(user, status_code=status.HTTP_200_OK, otp_given=bool(otp))
 
 
 class RefreshApi(PublicApi):
@@ -125,7 +129,8 @@ class PasswordApi(APIView):
             new_password=data.validated_data["newPassword"],
             request=request._request,
         )
-        return _auth_response(user, status_code=status.HTTP_200_OK)
+        # The new pair keeps the second factor the token of this request carried.
+        return _auth_response(user, status_code=status.HTTP_200_OK, otp_given=second_factor_in(request.auth.payload))
 
 
 class ProfileApi(APIView):

@@ -3,9 +3,11 @@ full name, each account linked to its customer page (orders, spend, notes) for s
 see orders.
 
 Only superusers grant: staff status, superuser status, groups and permissions, and the
-groups' permissions. Staff who manage accounts (accounts.change_user) look after customers:
-they cannot change a staff account, its password or e-mail included, so they cannot raise
-their own rights or take over someone else's.
+groups' permissions. Employees are set up on the Staff page (backoffice.admin.staff) with
+roles; the raw groups and permissions here stay for the exceptions, and the role groups'
+permissions are the table's (store.staff.ROLES), shown read-only. Staff who manage accounts
+(accounts.change_user) look after customers: they cannot change a staff account, its password
+or e-mail included, so they cannot raise their own rights or take over someone else's.
 """
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
@@ -15,7 +17,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse_lazy
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 
 from accounts.forms import AdminUserAddForm, AdminUserChangeForm
 from accounts.models import User
@@ -23,6 +27,12 @@ from backoffice.admin.base import BoundedChangeListMixin
 from backoffice.admin.customers import customer_page_url
 from store import permissions
 from store.audit import staff_action_record
+from store.staff import ROLES
+
+STAFF_PAGE_HINT = format_lazy(
+    'To set up an employee, invite them from the <a href="{}">Staff page</a> with their roles; the '
+    "person chooses their own password. Groups and single permissions here are for exceptions.",
+    reverse_lazy("admin:accounts_staffmember_changelist"))
 
 
 @admin.register(User)
@@ -37,7 +47,8 @@ class UserAdmin(BoundedChangeListMixin, DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal info", {"fields": ("name",)}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions"),
+                         "description": STAFF_PAGE_HINT}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
         ("Orders", {"fields": ("customer_page",)}),
     )
@@ -83,16 +94,18 @@ admin.site.unregister(Group)
 
 @admin.register(Group)
 class GroupAdmin(DjangoGroupAdmin):
-    """Groups carry permissions: only superusers create, change or delete them; staff may look."""
+    """Groups carry permissions: only superusers create, change or delete them; staff may look.
+    The staff roles' groups are nobody's to change here: their permissions are declared in
+    store.staff.ROLES and set again on every migrate."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
+        return request.user.is_superuser and not (obj is not None and obj.name in ROLES)
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
+        return request.user.is_superuser and not (obj is not None and obj.name in ROLES)
 
 
 admin.site.unregister(AccessAttempt)

@@ -1,10 +1,11 @@
 """What staff may do to an order: the order page's buttons, the bulk actions and the re-drive."""
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from orders.models import Order
 from orders.services import order_act, order_redrive, order_retry
 from orders.states import (
+    FULL_REFUND_TRANSITION,
     TERMINAL_STATES,
     TRANSITIONS,
     WORKING_STATES,
@@ -100,3 +101,59 @@ REDRIVE = OrderAction(
     run=lambda *, order, actor, **_: order_redrive(order=order, actor=actor),
     states=frozenset({S.STALLED}),
 )
+
+
+# --- What the order page's heading says -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderOptions:
+    """What a staff member may do to an order from its state, for the heading over its actions.
+
+    `state`: the state's name for people. `may`: the labels of what they may do (the buttons,
+    and "Refund" when a refund is left to make). `missing`: for each permission they lack, the
+    sentence naming it and who grants it (store.permissions.missing_text). `not_own`: the labels
+    of what they hold the permission for but may not do on their own order.
+    """
+
+    state: str
+    may: tuple[str, ...]
+    missing: tuple[str, ...]
+    not_own: tuple[str, ...]
+
+    @property
+    def heading(self) -> str:
+        if self.may:
+            return f"What you can do from “{self.state}”: {', '.join(self.may)}"
+        if self.missing or self.not_own:
+            return f"Nothing you can do from “{self.state}”"
+        return f"Nothing to do from “{self.state}”"
+
+
+def order_options(user, order: Order, *, also: Sequence[str] = ()) -> OrderOptions:
+    """What `user` may do to `order` now, read from the declarations: every person's transition
+    the state allows (its `permission=`, `not_own`; a refund only while money is left to give
+    back) and "Retry step" (ORDER_ACTIONS). Owners may cancel their own orders (OwnerOr).
+    `also`: the labels of the page's other buttons the user was given (a payment link…), listed
+    after those."""
+    own = user.pk == order.owner_id
+    # The buttons in the page's order, then what has a form of its own (the refund).
+    offered = [(action.label, action.permission, action.transition) for action in ORDER_ACTIONS.values()
+               if action.is_available(order)]
+    offered += [(meaning(edge.name).label, getattr(edge.permission, "action", edge.permission), edge.name)
+                for edge in order.get_available_state_transitions()
+                if edge.permission is not SYSTEM and not meaning(edge.name).button
+                and not (edge.name in FULL_REFUND_TRANSITION.values() and order.refundable_amount <= 0)]
+    fireable = {edge.name for edge in order.get_available_user_state_transitions(user)}
+    may, missing, not_own = [], {}, []
+    for label, needed, transition in offered:
+        allowed = transition in fireable if transition else permissions.can(user, needed)
+        if allowed and transition and own and meaning(transition).not_own:
+            not_own.append(label)
+        elif allowed:
+            may.append(label)
+        elif needed.permission not in missing:
+            doing = meaning(transition).doing if transition else ""
+            missing[needed.permission] = permissions.missing_text(needed, doing)
+    return OrderOptions(state=order.get_state_display(), may=tuple(dict.fromkeys([*may, *also])),
+                        missing=tuple(missing.values()), not_own=tuple(dict.fromkeys(not_own)))

@@ -14,6 +14,7 @@ from backoffice.selectors.dashboard import order_approval_queue
 from orders.models import Order, OrderAwaitingApproval
 from store import permissions
 from store.errors import PermissionRefused
+from store.money import money
 from workflows.models import Hold
 from workflows.review.holds import hold_assign
 
@@ -53,7 +54,7 @@ class ApprovalQueueAdmin(OrderAdmin):
 
     @admin.display(description="total")
     def amount(self, order: Order) -> str:
-        return f"${order.total:,.2f}"
+        return money(order.total)
 
     @admin.display(description="why")
     def why(self, order: Order) -> str:

@@ -1,5 +1,6 @@
 """What the back office's admin modules share: lists that refuse filters the database cannot
-take, a read-only ModelAdmin, the order-number search and the link to an order's page."""
+take, named fields in lists edited in place, a read-only ModelAdmin, the order-number search, the
+link to an order's page and amounts shown with their currency."""
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -8,7 +9,18 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from store.money import money
 from store.numbers import MAX_ID
+
+
+def money_field(field: str, description: str):
+    """An admin column or read-only field showing the model's amount `field` as people read it
+    ("$1,049.93", store.money), sortable by the field; Django's own would show "1049.93"."""
+    @admin.display(description=description, ordering=field)
+    def shown(model_admin, obj) -> str:
+        return money(getattr(obj, field))
+
+    return shown
 
 
 def _past_integers(value: str) -> bool:
@@ -36,6 +48,22 @@ class BoundedChangeListMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs):
         return BoundedChangeList
+
+
+class LabelledListEditableMixin:
+    """ModelAdmins with `list_editable`: each field in the list is named for its row ("Price of
+    Mechanical Keyboard"), since Django's list gives its inputs no label but the column header."""
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs):
+        form_class = super().get_changelist_form(request, **kwargs)
+
+        class Form(form_class):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                for field in self.fields.values():  # each form's own copies of the fields
+                    field.widget.attrs["aria-label"] = f"{str(field.label).capitalize()} of {self.instance}"
+
+        return Form
 
 
 class ReadOnlyModelAdmin(BoundedChangeListMixin, admin.ModelAdmin):

@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from backoffice.admin.base import BoundedChangeListMixin
+from backoffice.admin.base import BoundedChangeListMixin, LabelledListEditableMixin
 from catalog import services
 from catalog.forms import ProductPhotoField
 from catalog.models import STOCK_MAX, Category, Product
-from catalog.pictures import builtin_picture_choices
+from catalog.pictures import builtin_picture_choices, product_picture, product_renditions_make
 from catalog.selectors import product_next_public_id, product_stock_ledger, product_stock_ledger_total
 from catalog.stock import stock_opened
 from catalog.validators import validate_image_name
@@ -113,7 +113,7 @@ LEDGER_SHOWN = 50
 
 
 @admin.register(Product)
-class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
+class ProductAdmin(ImageNameMixin, LabelledListEditableMixin, BoundedChangeListMixin, admin.ModelAdmin):
     list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")
@@ -148,16 +148,21 @@ class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
             "to the stock ({}).</p>", body, LEDGER_SHOWN, product_stock_ledger_total(product=product),
         )
 
-    @admin.display(description="")
+    @admin.display(description="picture")
     def thumbnail(self, product: Product) -> str:
-        return format_html('<img src="{}" alt="" width="32" height="32" class="product-thumb">', product.image_url)
+        picture = product_picture(product, "admin_thumb")
+        return format_html('<img src="{}"{} alt="" width="{}" height="{}" class="product-thumb">', picture.src,
+                           format_html(' srcset="{}"', picture.srcset) if picture.srcset else "",
+                           picture.width, picture.height)
 
     @admin.display(description="shown on the storefront")
     def picture(self, product: Product) -> str:
         if product.pk is None:
             return "-"
-        return format_html('<img src="{}" alt="{}" width="160" height="100" class="product-picture">',
-                           product.image_url, product.image_alt)
+        picture = product_picture(product, "admin_picture")
+        return format_html('<img src="{}"{} alt="{}" width="{}" height="{}" class="product-picture">', picture.src,
+                           format_html(' srcset="{}"', picture.srcset) if picture.srcset else "",
+                           picture.alt, picture.width, picture.height)
 
     # --- Permissions (store.permissions) ----------------------------------------------------
 
@@ -241,6 +246,7 @@ class ProductAdmin(ImageNameMixin, BoundedChangeListMixin, admin.ModelAdmin):
         upload = form.cleaned_data.get("photo")
         if "photo" in form.changed_data and upload:
             obj.photo.save(upload.name, upload, save=False)
+            product_renditions_make(obj)  # now, rather than on the first page that shows it
 
     def save_model(self, request: HttpRequest, obj: Product, form, change: bool) -> None:
         if not change:

@@ -11,7 +11,6 @@ customer needs orders.view_order, adding a note orders.add_staffnote besides. Ev
 admin page (list and page) links its customer's name and e-mail here, and so does the User
 admin (backoffice.admin.accounts).
 """
-from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -24,11 +23,12 @@ from django.utils.html import format_html
 
 from backoffice.admin.base import BoundedChangeListMixin
 from backoffice.forms import StaffNoteForm
-from backoffice.selectors.customers import CENT, customer_list, customer_summary
+from backoffice.selectors.customers import customer_list, customer_summary
 from orders.models import Customer
 from orders.services import staff_note_add
 from store import permissions
 from store.errors import DomainError
+from store.money import money
 
 
 def customer_page_url(user_id: int) -> str:
@@ -69,9 +69,9 @@ class CustomerAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     def order_count(self, customer: Customer) -> int:
         return customer.order_count
 
-    @admin.display(description="lifetime spend (USD)", ordering="lifetime_spend")
-    def lifetime_spend(self, customer: Customer) -> Decimal:
-        return customer.lifetime_spend.quantize(CENT)  # SQLite's sum of an expression has float-like digits
+    @admin.display(description="lifetime spend", ordering="lifetime_spend")
+    def lifetime_spend(self, customer: Customer) -> str:
+        return money(customer.lifetime_spend)  # rounded to the cent: SQLite's sum of an expression has float-like digits
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

@@ -1,6 +1,5 @@
 """Read-only parts of the order page: its lines, timeline, refunds, payment webhook events and the
 customer's notifications."""
-from decimal import Decimal
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -8,11 +7,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from backoffice.admin.base import money_field
 from notifications.models import Notification
 from notifications.services import EMAIL_ATTEMPTS
 from orders.models import Order, OrderEvent, OrderLine, PaymentWebhookEvent, Refund
 from orders.selectors import lines_with_refunds
 from store import permissions
+from store.money import money
 from workflows.trace import callback_text, event_text
 
 # --- Read-only parts of the order page ------------------------------------------------------
@@ -41,7 +42,7 @@ class OrderPartInline(admin.TabularInline):
 class OrderLineInline(OrderPartInline):
     model = OrderLine
     verbose_name_plural = "lines"
-    fields = readonly_fields = ("product_public_id", "name", "unit_price", "quantity", "line_total", "refunded")
+    fields = readonly_fields = ("product_public_id", "name", "unit_price_money", "quantity", "line_total", "refunded")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
         return lines_with_refunds(super().get_queryset(request))
@@ -50,9 +51,11 @@ class OrderLineInline(OrderPartInline):
     def refunded(self, line: OrderLine) -> int:
         return line.refunded_quantity
 
+    unit_price_money = money_field("unit_price", "unit price")
+
     @admin.display(description="line total")
-    def line_total(self, line: OrderLine) -> Decimal:
-        return line.line_total
+    def line_total(self, line: OrderLine) -> str:
+        return money(line.line_total)
 
 
 class OrderEventInline(OrderPartInline):
@@ -82,7 +85,8 @@ class OrderEventInline(OrderPartInline):
 
 class RefundInline(OrderPartInline):
     model = Refund
-    fields = readonly_fields = ("created_at", "amount", "items", "reason", "created_by", "gateway_reference")
+    fields = readonly_fields = ("created_at", "amount_money", "items", "reason", "created_by", "gateway_reference")
+    amount_money = money_field("amount", "amount")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
         # str(refund) names the order

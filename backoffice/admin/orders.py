@@ -4,7 +4,9 @@ The admin never writes an order itself. The order page is Django's read-only cha
 its buttons post to the URLs `OrderAdmin.get_urls` adds, which call orders.services with
 the signed-in staff user as the actor and come back with a message. Reject and cancel (one
 order or several) first show a confirmation page that asks for an internal note and a message
-to the customer; only the post from that page acts. Who may see and press
+to the customer; a refund first shows what it will do (its amount, units, stock and the
+customer's notice); only the post from that page acts. The page's heading says what the user
+may do from the order's state, or which permission they lack (actions.order_options). Who may see and press
 what is store.permissions' to say, as on the API and the storefront: orders.view_order to see
 orders, approve_order to approve and reject, change_order to cancel and retry, refund_order
 to refund (granted individually, not through the "Shop staff" group), add_staffnote to add an
@@ -27,7 +29,6 @@ does is backoffice.admin.actions.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -46,8 +47,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 
-from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction
-from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, plural
+from backoffice.admin.actions import ORDER_ACTIONS, REDRIVE, OrderAction, order_options
+from backoffice.admin.base import BoundedChangeListMixin, OrderNumberSearchMixin, money_field, plural
 from backoffice.admin.customers import customer_link, note_added
 from backoffice.admin.inlines import (
     NotificationInline,
@@ -57,22 +58,33 @@ from backoffice.admin.inlines import (
     RefundInline,
     state_badge,
 )
+from backoffice.admin.report_chart import day_chart
 from backoffice.forms import AddressForm, RefundForm, ReportPeriodForm, StaffNoteForm
 from backoffice.selectors.attention import FAILED_ENDED_STATES, failed_unattended, needs_attention
 from backoffice.selectors.dashboard import order_stalled_on, providers_not_closed
 from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_report, period_bounds
+from notifications.services import event_values, notification_text
 from orders.forms import StaffDecisionForm
 from orders.models import Order
 from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes
-from orders.services import RefundLineRequest, ShippingAddress, order_dismiss, provider_circuit_close, refund_create
+from orders.services import (
+    RefundPlan,
+    ShippingAddress,
+    order_dismiss,
+    provider_circuit_close,
+    refund_create,
+    refund_preview,
+)
 from orders.services.address import order_address_correct, order_address_editable
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
 from orders.states import OrderState, person_transitions
+from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
 from store.errors import DomainError
+from store.money import money
 from store.permissions import StaffAction
 from workflows.review.evaluate import order_review
 from workflows.trace import order_trace
@@ -91,6 +103,11 @@ class PageButton:
 
 DISMISS = PageButton("Dismiss")
 RECONCILE = PageButton("Check with the provider")
+PAYMENT_LINK = PageButton("Send payment link")
+ADDRESS = PageButton("Correct shipping address")
+# The order page's own buttons, by the context key of their URL (shown when it is set).
+PAGE_BUTTONS = {"reconcile_url": RECONCILE, "payment_link_url": PAYMENT_LINK, "address_url": ADDRESS,
+                "dismiss_url": DISMISS}
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -98,7 +115,7 @@ RECONCILE = PageButton("Check with the provider")
 
 @admin.register(Order)
 class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmin):
-    list_display = ("number", "customer", "state_display", "total", "refunded", "created", "updated")
+    list_display = ("number", "customer", "state_display", "total_money", "refunded", "created", "updated")
     list_filter = ("state", "created_at", "updated_at")
     list_select_related = ("owner",)
     search_fields = ("owner__email", "owner__name", "lines__name")
@@ -110,21 +127,21 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline, NotificationInline)
     readonly_fields = (
-        "number", "customer_link", "state_display", "failure_reason", "total", "refunded_amount", "refundable",
+        "number", "customer_link", "state_display", "failure_reason", "total_money", "refunded_money", "refundable",
         "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
-        "payment_provider", "card_last4", "transaction_id", "payment_retries",
+        "payment_provider", "card_last4", "transaction_id", "payment_retries", "decline",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
         "idempotency_key", "review", "retry_links", "workflow_version_link",
     )
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total", "refunded_amount", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
+            ("total_money", "refunded_money", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
-        ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries")}),
+        ("Payment", {"fields": ("payment_provider", "card_last4", "transaction_id", "payment_retries", "decline")}),
         ("Shipment", {"fields": ("tracking_number", "carrier", "estimated_delivery", "shipping_retries")}),
         ("Request", {"fields": ("idempotency_key",), "classes": ("collapse",)}),
     )
@@ -192,6 +209,16 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                 f" (done: {hold.expiry_outcome.lower()})" if hold.expiry_outcome else ""))
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
+    @admin.display(description="decline code")
+    def decline(self, order: Order) -> str:
+        """The bank's code of the latest decline and whether the pipeline asks again (soft) or not
+        (hard: providers.declines); the customer reads the advice in the failure reason instead."""
+        if not order.decline_code:
+            return "—"
+        kind = "soft: retried as its workflow version says" if decline_for(order.decline_code).retryable else (
+            "hard: never retried")
+        return format_html('<code data-testid="decline-code">{}</code> ({})', order.decline_code, kind)
+
     @admin.display(description="tried again")
     def retry_links(self, order: Order) -> str:
         """The order this one tries again and the orders that tried it again (Order.retry_of)."""
@@ -228,9 +255,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     def updated(self, order: Order) -> str:
         return self._when(order.updated_at)
 
-    @admin.display(description="refunded", ordering="refunded_amount")
-    def refunded(self, order: Order) -> Decimal:
-        return order.refunded_amount
+    total_money = money_field("total", "total")
+    refunded = refunded_money = money_field("refunded_amount", "refunded")
 
     @admin.display(description="customer")
     def customer_link(self, order: Order) -> str:
@@ -243,8 +269,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return state_badge(order)
 
     @admin.display(description="refundable")
-    def refundable(self, order: Order) -> Decimal:
-        return order.refundable_amount
+    def refundable(self, order: Order) -> str:
+        return money(order.refundable_amount)
 
     # --- Order page: buttons and the refund form ------------------------------------------
 
@@ -266,7 +292,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         can_refund = (any(edge.name == "refund" for edge in person_transitions(order, request.user))
                       and order.refundable_amount > 0)
         may_note = permissions.can(request.user, permissions.NOTE_ADD)
-        return {
+        context = {
             "staff_notes": order_staff_notes(order=order),
             "note_form": StaffNoteForm() if may_note else None,
             "note_url": reverse("admin:orders_order_note", args=[order.pk]) if may_note else "",
@@ -288,6 +314,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                             and failed_unattended().filter(pk=order.pk).exists() else ""),
             "order": order,
         }
+        also = [button.label for key, button in PAGE_BUTTONS.items() if context[key]]
+        return {**context, "order_options": order_options(request.user, order, also=also)}
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
@@ -394,8 +422,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return TemplateResponse(request, "admin/orders/order/confirm_action.html", context)
 
     def refund_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """POST: refund chosen units of lines (optionally back to stock) or an amount of what is
-        refundable (refund_create validates every number)."""
+        """POST from the order page's refund form: the confirmation page (`_refund_confirmation`),
+        nothing refunded yet; POST from that page (`post=yes`): the refund (refund_create, which
+        checks every number again; the form's key makes a second POST a no-op). A form or a
+        refund refused goes back to the order page with the reason, nothing written."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         self._require(request, permissions.ORDER_REFUND)
@@ -405,29 +435,57 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             messages.error(request, f"No refund: {form.error_text()}")
             return self._back(request, order)
         try:
-            result = refund_create(
-                order=order, amount=form.amount_asked(), reason=form.cleaned_data["reason"],
-                actor=request.user, idempotency_key=form.cleaned_data["idempotency_key"],
-                lines=[RefundLineRequest(line_id, quantity) for line_id, quantity in form.chosen_lines()],
-                restock=form.cleaned_data["restock"],
-            )
+            if request.POST.get("post") != "yes":
+                plan = refund_preview(order=order, actor=request.user, **form.refund_asked())
+                return self._refund_confirmation(request, form, plan)
+            result = refund_create(order=order, actor=request.user,
+                                   idempotency_key=form.cleaned_data["idempotency_key"], **form.refund_asked())
         except DomainError as error:
             messages.error(request, f"No refund: {error.message}")
+            return self._back(request, order)
+        refund = result.refund
+        if not result.created:
+            messages.info(request, f"This refund of {money(refund.amount)} was already made; nothing was paid again.")
+            return self._back(request, order)
+        order = Order.objects.get(pk=order.pk)
+        parts = list(refund.lines.select_related("line"))
+        items = ", ".join(str(part) for part in parts)
+        self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}" + (f" ({items})" if items else ""))
+        what = ""
+        if parts:
+            names = ", ".join(f"{part.quantity} × {part.line.name}" for part in parts)
+            what = f" for {names}" + (", returned to stock" if any(part.restocked for part in parts) else "")
+        if order.state == S.REFUNDED:
+            messages.success(request, f"Refunded {money(refund.amount)} on order {order.number}{what}: "
+                                      "the order is refunded in full.")
         else:
-            refund = result.refund
-            if not result.created:
-                messages.info(request, f"This refund of ${refund.amount} was already made; nothing was paid again.")
-                return self._back(request, order)
-            order = Order.objects.get(pk=order.pk)
-            items = ", ".join(str(part) for part in refund.lines.select_related("line"))
-            self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}" + (f" ({items})" if items else ""))
-            if order.state == S.REFUNDED:
-                messages.success(request, f"Refunded ${refund.amount} on order {order.number}: "
-                                          "the order is refunded in full.")
-            else:
-                messages.success(request, f"Refunded ${refund.amount} on order {order.number} "
-                                          f"(${order.refundable_amount} left to refund).")
+            messages.success(request, f"Refunded {money(refund.amount)} on order {order.number}{what} "
+                                      f"({money(order.refundable_amount)} left to refund).")
         return self._back(request, order)
+
+    def _refund_confirmation(self, request: HttpRequest, form: RefundForm, plan: RefundPlan) -> TemplateResponse:
+        """The page that says what the refund will do before it is made, as Django's delete
+        confirmation does: the amount, the units of each line and whether they go back to stock,
+        the order's state after it and the customer's notice word for word
+        (notifications.services.notification_text). Its button posts the same form with post=yes."""
+        order = plan.order
+        after = {"amount": str(plan.amount), "items": plan.items}
+        notice = notification_text(order=order, event_type=plan.event_type, values={
+            "refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Refund {money(plan.amount)} on order {order.number}?",
+            "opts": self.opts,
+            "order": order,
+            "plan": plan,
+            "state_after": S(plan.state_after).label,
+            "reason": form.cleaned_data["reason"],
+            "notice": notice,
+            "carried": form.carried(),
+            "next_url": self._next(request),
+            "back_url": reverse("admin:orders_order_change", args=[order.pk]),
+        }
+        return TemplateResponse(request, "admin/orders/order/confirm_refund.html", context)
 
     def note_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """POST: add an internal note on the order (staff only), then back to its page."""
@@ -574,10 +632,11 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         today = timezone.localdate()
         given = request.GET if {"date_from", "date_to"} & set(request.GET) else ReportPeriodForm.defaults(today)
         form = ReportPeriodForm(given)
-        report, export_url = None, ""
+        report, chart, export_url = None, None, ""
         if form.is_valid():
             start, end = form.cleaned_data["date_from"], form.cleaned_data["date_to"]
             report = order_report(date_from=start, date_to=end)
+            chart = day_chart(report) if report.total.orders else None
             since, until = period_bounds(start, end)
             export_url = reverse("admin:orders_order_export") + "?" + urlencode(
                 {"created_at__gte": str(since), "created_at__lt": str(until)})
@@ -587,6 +646,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "opts": self.opts,
             "form": form,
             "report": report,
+            "chart": chart,
             "export_url": export_url,
             "time_zone": settings.TIME_ZONE,
         }

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from backoffice.admin.base import BoundedChangeListMixin, ReadOnlyModelAdmin
+from backoffice.admin.base import BoundedChangeListMixin, LabelledListEditableMixin, ReadOnlyModelAdmin
 from backoffice.forms import ReviewRuleForm, WorkflowVersionForm, policy_field_name
 from orders.states import OrderState
 from store import permissions
@@ -40,7 +40,7 @@ from workflows.review.rules import review_rule_save
 
 
 @admin.register(ReviewRule)
-class ReviewRuleAdmin(BoundedChangeListMixin, admin.ModelAdmin):
+class ReviewRuleAdmin(LabelledListEditableMixin, BoundedChangeListMixin, admin.ModelAdmin):
     """Rules that hold validated orders for approval or reject them, asked in priority order.
     The change page edits the condition as rows (backoffice.forms.ReviewRuleForm) and tries an
     unsaved rule on recent orders ("Try on recent orders": nothing is saved)."""

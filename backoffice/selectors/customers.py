@@ -14,6 +14,7 @@ from backoffice.selectors.report import CENT, MONEY, NET, REVENUE_STATES, ZERO
 from backoffice.selectors.report import PAID as CHARGED
 from orders.models import Order, OrderEvent
 from orders.selectors import StaffNoteEntry, customer_staff_notes
+from orders.states import DECLINE_TRANSITIONS
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def customer_summary(*, customer, now: datetime | None = None) -> CustomerSummar
 
 
 def _declined_payments(customer, orders: dict[int, Order]) -> list[DeclinedPayment]:
-    declines = (OrderEvent.objects.filter(order__owner=customer, transition="payment_declined")
+    declines = (OrderEvent.objects.filter(order__owner=customer, transition__in=DECLINE_TRANSITIONS)
                 .order_by("created_at", "id").values_list("order_id", "created_at", "detail"))
     seen: dict[int, list] = {}
     for order_id, at, detail in declines:

@@ -7,10 +7,12 @@ its total net of what was refunded on it. An order is counted on the day it was 
 the site's time zone (settings.TIME_ZONE, UTC by default). So the export of a period's orders
 sums (column `revenue`) to the report's revenue for that period.
 """
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import islice
 
 from django.db.models import (
     Case,
@@ -18,11 +20,8 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
-    IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -77,12 +76,39 @@ class ReportRow:
 
 
 @dataclass(frozen=True)
+class QuietDays:
+    """Consecutive days without a single order placed: one row of the per-day table, not one each."""
+
+    first: date
+    last: date
+    quiet = True  # what tells it apart from a ReportRow in a template
+
+    @property
+    def count(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+@dataclass(frozen=True)
 class OrderReport:
     date_from: date
     date_to: date
     days: list[ReportRow]  # every day of the period, oldest first, days without orders at zero
     states: list[ReportRow]  # every state that has orders in the period, in OrderState's order
     total: ReportRow  # key: date_from
+
+    @property
+    def day_rows(self) -> list[ReportRow | QuietDays]:
+        """The per-day table's rows, oldest first: each day with orders, and each run of days
+        without any as one QuietDays (a month of a quiet shop reads as a few rows, not 30)."""
+        rows: list[ReportRow | QuietDays] = []
+        for day in self.days:
+            if day.orders:
+                rows.append(day)
+            elif rows and isinstance(rows[-1], QuietDays):
+                rows[-1] = QuietDays(rows[-1].first, day.key)
+            else:
+                rows.append(QuietDays(day.key, day.key))
+        return rows
 
 
 def order_report(*, date_from: date, date_to: date) -> OrderReport:
@@ -118,21 +144,39 @@ def order_report(*, date_from: date, date_to: date) -> OrderReport:
 
 # --- The export --------------------------------------------------------------------------------
 
-EXPORT_HEADER = ("order", "created (UTC)", "customer e-mail", "state", "items", "total", "refunded", "revenue",
-                 "payment provider", "transaction id")
+# One row per order line (see docs/operations.md, "Export CSV"): the order's own columns on each
+# of its rows, its money (total, refunded, revenue) on its first row only, so each of those
+# columns sums to the orders' figures as the report counts them.
+EXPORT_HEADER = ("order", "created (UTC)", "customer e-mail", "state",
+                 "ship to: street address", "ship to: city", "ship to: state", "ship to: ZIP code",
+                 "product id", "product", "quantity", "unit price", "line total",
+                 "total", "refunded", "revenue", "payment provider", "transaction id")
+EXPORT_CHUNK = 500  # orders read at a time, with their lines in one more query
 
 
 def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
-    """The rows of the orders CSV (EXPORT_HEADER), in the queryset's order, read in chunks:
-    `revenue` is what the order counts for in the revenue (0.00 when it was not paid)."""
-    items = (OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
-             .annotate(n=Sum("quantity")).values("n"))
-    rows = queryset.annotate(
-        export_items=Coalesce(Subquery(items, output_field=IntegerField()), 0),
+    """The rows of the orders CSV (EXPORT_HEADER), in the queryset's order, read in chunks of
+    EXPORT_CHUNK orders: one row per line of each order (lines in the order they were added),
+    amounts as Decimals in USD. `total`, `refunded` and `revenue` (what the order counts for in
+    the revenue, 0.00 when it was not paid) are on the order's first row and empty ("") on its
+    others; an order without lines is one row with empty line columns."""
+    orders = queryset.annotate(
         export_revenue=Case(When(PAID, then=NET), default=ZERO, output_field=MONEY),
-    ).values_list("pk", "created_at", "owner__email", "state", "export_items", "total", "refunded_amount",
-                  "export_revenue", "payment_provider", "transaction_id")
-    for pk, created_at, email, state, item_count, total, refunded, revenue, provider, transaction in \
-            rows.iterator(chunk_size=500):
-        yield (f"#{pk:06d}", created_at.astimezone(UTC).isoformat(), email, state, item_count,
-               total, refunded, money(revenue), provider, transaction)
+    ).values_list("pk", "created_at", "owner__email", "state", "ship_address", "ship_city", "ship_state",
+                  "ship_zip", "total", "refunded_amount", "export_revenue", "payment_provider", "transaction_id")
+    rows = orders.iterator(chunk_size=EXPORT_CHUNK)
+    while chunk := list(islice(rows, EXPORT_CHUNK)):
+        lines: dict[int, list[tuple]] = defaultdict(list)
+        for order_id, *line in (OrderLine.objects.filter(order_id__in=[row[0] for row in chunk])
+                                .order_by("order_id", "id")
+                                .values_list("order_id", "product_public_id", "name", "quantity", "unit_price")):
+            lines[order_id].append(tuple(line))
+        for (pk, created_at, email, state, address, city, region, zip_code, total, refunded, revenue, provider,
+             transaction) in chunk:
+            order = (f"#{pk:06d}", created_at.astimezone(UTC).isoformat(), email, state, address, city, region,
+                     zip_code)
+            money_columns = (total, refunded, money(revenue))
+            for n, (public_id, name, quantity, unit_price) in enumerate(lines[pk] or [("", "", None, None)]):
+                line_total = unit_price * quantity if unit_price is not None else None
+                yield (*order, public_id, name, quantity, unit_price, line_total,
+                       *(money_columns if n == 0 else ("", "", "")), provider, transaction)

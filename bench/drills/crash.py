@@ -1,7 +1,7 @@
 """Crash: orders placed at speed over the API while the worker cluster is killed (-9, whole
 process group) three times and restarted.
 
-The seed's rates and a mix of test cards and undeliverable ZIPs drive every path (declines,
+The seed's rates and a mix of test cards and a ZIP whose labels fail drive every path (declines,
 payment timeouts, out of stock, shipping failures compensated by refunds). Within 60 s of
 the last restart every order is terminal; no order was charged, refunded or shipped twice
 (the simulated providers' GatewayCall ledger); and for every product the stock adds up:
@@ -58,7 +58,7 @@ def _body(rng: random.Random) -> dict:
     if draw < 0.7:
         return order_body(items, card=CARD_TIMEOUT_ONCE)
     if draw < 0.8:
-        return order_body(items, card=CARD_APPROVE, zip_code="00000")
+        return order_body(items, card=CARD_APPROVE, zip_code="00500")  # every label fails: the saga refunds
     return order_body(items, card=None)  # random outcome by the seed's rates
 
 

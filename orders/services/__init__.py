@@ -1,6 +1,7 @@
 """Order services: every write to an order goes through one of these."""
 from orders.services.actions import (
     RefundLineRequest,
+    RefundPlan,
     RefundResult,
     order_act,
     order_action,
@@ -10,6 +11,7 @@ from orders.services.actions import (
     order_reject,
     order_retry,
     refund_create,
+    refund_preview,
 )
 from orders.services.circuits import CircuitClosed, provider_circuit_close
 from orders.services.dismissal import order_dismiss
@@ -27,6 +29,7 @@ __all__ = [
     "PlacementResult",
     "PriceChanged",
     "RefundLineRequest",
+    "RefundPlan",
     "RefundResult",
     "ShippingAddress",
     "TransitionRefused",
@@ -45,5 +48,6 @@ __all__ = [
     "payment_webhook_receive",
     "provider_circuit_close",
     "refund_create",
+    "refund_preview",
     "staff_note_add",
 ]

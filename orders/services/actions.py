@@ -15,6 +15,7 @@ from orders.states import (
     CANCELLABLE_STATES,
     FULL_REFUND_TRANSITION,
     REFUNDABLE_STATES,
+    TERMINAL_STATES,
     TRANSITIONS,
     WORKING_STATES,
     Actor,
@@ -200,6 +201,106 @@ def _staff_may_refund(order: Order) -> None:
         raise TransitionRefused(f"Order {order.number} cannot be refunded while {order.state}.")
 
 
+@dataclass(frozen=True)
+class RefundPlan:
+    """What a refund does, as refund_create decides it (refund_preview shows it to staff first).
+
+    `amount` (USD) is paid back of `refundable` (what was left before it); `lines` are the
+    (OrderLine, units) it refunds, back to stock when `restock`; `full`: it refunds everything
+    left, so the order's full-refund transition fires (FULL_REFUND_TRANSITION) and the state
+    becomes `state_after`; `event_type` is the event it publishes, hence the customer's notice.
+    `releases_stock`: that transition ends an order whose units are still reserved (nothing
+    shipped), so every unit not restocked by a refund goes back to stock (order_transition).
+    """
+
+    order: Order
+    amount: Decimal
+    refundable: Decimal
+    lines: tuple[tuple[OrderLine, int], ...]
+    restock: bool
+    full: bool
+    event_type: str
+    state_after: str
+    releases_stock: bool
+
+    @property
+    def left(self) -> Decimal:
+        """What is left to refund after it."""
+        return self.refundable - self.amount
+
+    @property
+    def items(self) -> str:
+        """ "2 × Laptop Stand, 1 × USB-C Hub", or "" for a refund of an amount only."""
+        return _items_text(list(self.lines))
+
+
+def _refund_asked(order: Order, *, reason: str, actor, actor_kind: str, lines: Sequence[RefundLineRequest],
+                  restock: bool) -> str:
+    """The checks of a refund request that need no lock; the reason, stripped."""
+    if actor_kind == Actor.STAFF:
+        _not_own(order, actor, "refund")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
+    if restock and not lines:
+        raise ValidationFailed("Choose the items to return to stock.",
+                               fields={"lines": "Required to return units to stock."})
+    return reason
+
+
+def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[RefundLineRequest], restock: bool,
+                 actor_kind: str) -> RefundPlan:
+    """The refund `order` (as read, under its lock when it pays) allows: every number checked."""
+    refundable = order.refundable_amount
+    if refundable <= 0:
+        raise TransitionRefused(f"Order {order.number} has nothing left to refund.")
+    if actor_kind != Actor.SYSTEM:
+        _staff_may_refund(order)
+    if restock and order.stock_status in (StockStatus.RETURNED, StockStatus.RELEASED):
+        raise ValidationFailed(
+            f"The units of order {order.number} are back in stock already; refund them without returning "
+            "them to stock.", fields={"restock": "The units are back in stock already."})
+    chosen = _refund_lines(order, lines) if lines else []
+    if chosen:
+        worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))
+        if requested is not None and requested > worth:
+            raise ValidationFailed(
+                f"The items chosen are worth {worth}; the refund can be that or less.",
+                fields={"amount": f"At most {worth}."},
+            )
+        amount = worth if requested is None else requested
+    else:
+        amount = refundable if requested is None else requested
+    if amount <= 0:
+        raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
+    if amount > refundable:
+        raise ValidationFailed(
+            f"At most {refundable} can be refunded on order {order.number}.",
+            fields={"amount": f"At most {refundable}."},
+        )
+    full = amount == refundable
+    transition = TRANSITIONS[FULL_REFUND_TRANSITION.get(order.state, "refund")]
+    return RefundPlan(
+        order=order, amount=amount, refundable=refundable, lines=tuple(chosen), restock=bool(restock) and bool(chosen),
+        full=full, event_type=meaning(transition.name).event if full else "order.partially_refunded",
+        state_after=transition.target if full else order.state,
+        releases_stock=full and transition.target in TERMINAL_STATES and order.stock_status == StockStatus.RESERVED,
+    )
+
+
+def refund_preview(
+    *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
+    lines: Sequence[RefundLineRequest] = (), restock: bool = False,
+) -> RefundPlan:
+    """What refund_create would do with the same arguments now (RefundPlan), without doing it:
+    the confirmation staff read before the money moves. It raises what refund_create raises for
+    the same request; refund_create checks everything again under the order's lock."""
+    _refund_asked(order, reason=reason, actor=actor, actor_kind=actor_kind, lines=lines, restock=restock)
+    requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
+    return _refund_plan(Order.objects.get(pk=order.pk), requested=requested, lines=lines, restock=restock,
+                        actor_kind=actor_kind)
+
+
 def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
     idempotency_key: str = "", lines: Sequence[RefundLineRequest] = (), restock: bool = False,
@@ -230,14 +331,7 @@ def refund_create(
     step that runs twice never pays out twice. Nothing is written when any check fails.
     """
 
-    if actor_kind == Actor.STAFF:
-        _not_own(order, actor, "refund")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed("A refund needs a reason.", fields={"reason": "This field is required."})
-    if restock and not lines:
-        raise ValidationFailed("Choose the items to return to stock.",
-                               fields={"lines": "Required to return units to stock."})
+    reason = _refund_asked(order, reason=reason, actor=actor, actor_kind=actor_kind, lines=lines, restock=restock)
     requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
     fingerprint = request_fingerprint({
         "amount": None if requested is None else str(requested), "reason": reason,
@@ -251,33 +345,8 @@ def refund_create(
                               what="refund")
             if first is not None:
                 return RefundResult(first, created=False)
-        refundable = locked.refundable_amount
-        if refundable <= 0:
-            raise TransitionRefused(f"Order {locked.number} has nothing left to refund.")
-        if actor_kind != Actor.SYSTEM:
-            _staff_may_refund(locked)
-        if restock and locked.stock_status in (StockStatus.RETURNED, StockStatus.RELEASED):
-            raise ValidationFailed(
-                f"The units of order {locked.number} are back in stock already; refund them without returning "
-                "them to stock.", fields={"restock": "The units are back in stock already."})
-        chosen = _refund_lines(locked, lines) if lines else []
-        if chosen:
-            worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))
-            if requested is not None and requested > worth:
-                raise ValidationFailed(
-                    f"The items chosen are worth {worth}; the refund can be that or less.",
-                    fields={"amount": f"At most {worth}."},
-                )
-            amount = worth if requested is None else requested
-        else:
-            amount = refundable if requested is None else requested
-        if amount <= 0:
-            raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
-        if amount > refundable:
-            raise ValidationFailed(
-                f"At most {refundable} can be refunded on order {locked.number}.",
-                fields={"amount": f"At most {refundable}."},
-            )
+        plan = _refund_plan(locked, requested=requested, lines=lines, restock=restock, actor_kind=actor_kind)
+        amount, chosen = plan.amount, list(plan.lines)
         sequence = locked.refunds.count() + 1
         try:
             payments = payment_provider(locked.payment_provider)
@@ -307,7 +376,7 @@ def refund_create(
         detail = {"amount": str(amount), "reason": reason, "reference": result.reference, "refund": refund.pk}
         if chosen:
             detail.update(items=_items_text(chosen), restocked=bool(restock))
-        if amount == refundable:
+        if plan.full:
             order_transition(order_id=locked.pk, name=FULL_REFUND_TRANSITION.get(locked.state, "refund"), actor=actor,
                              actor_kind=actor_kind, detail=detail)
         else:

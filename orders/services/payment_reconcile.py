@@ -4,9 +4,10 @@ A pending payment waits for the provider's webhook; when the webhook does not co
 stale because a clock is off, lost on the way), `payment_reconcile` asks the provider
 (PaymentProvider.charge_status, through the payment circuit, with
 PAYMENT_RECONCILE["TIMEOUT"]) about the charge the order waits for: approved fires
-`payment_approved`, declined `payment_declined` (the transitions the webhook fires, under the
-order's row lock, so an approval applied by both settles the order once); still pending or
-unknown changes nothing (the order expires at its deadline, as without reconciliation).
+`payment_approved`, declined `payment_declined`, or `payment_declined_hard` for a hard decline
+(`decline_settlement`: the transitions the webhook fires, under the order's row lock, so an
+approval applied by both settles the order once); still pending or unknown changes nothing (the
+order expires at its deadline, as without reconciliation).
 
 The pipeline asks before a pending payment expires (workflows.confirmation), a schedule asks
 for every payment pending longer than the current workflow version says
@@ -60,6 +61,15 @@ class Reconciliation:
     message: str
 
 
+def decline_settlement(*, reason: str, code: str = "", retryable: bool = True) -> tuple[str, dict]:
+    """(transition, its arguments) for a declined charge: `payment_declined`, which the pipeline
+    retries as the order's workflow version says, or `payment_declined_hard` when the provider says
+    asking again cannot change the answer (`retryable` False: a hard decline, providers.declines).
+    The customer reads `reason` (DECLINED_DEFAULT_REASON without one), staff the decline `code`."""
+    name = "payment_declined" if retryable else "payment_declined_hard"
+    return name, {"reason": reason or DECLINED_DEFAULT_REASON, "decline_code": code}
+
+
 def charge_status_ask(provider_name: str, *, key: str, reference: str, order_id: int | None) -> ChargeStatus | None:
     """The provider's answer through the payment circuit (the call recorded for order `order_id`);
     None when it is open or the call timed out."""
@@ -95,8 +105,10 @@ def payment_reconcile(*, order_id: int, hand_back: bool = True, asked_by: str = 
                               "the order keeps waiting and is asked about again.")
     if status.status == CHARGE_APPROVED and not status.refunded:
         name, arguments = "payment_approved", {"transaction_id": status.reference}
-    elif status.status in (CHARGE_APPROVED, CHARGE_DECLINED):  # refunded at the provider: not paid
-        name, arguments = "payment_declined", {"reason": status.reason or DECLINED_DEFAULT_REASON}
+    elif status.status == CHARGE_DECLINED:
+        name, arguments = decline_settlement(reason=status.reason, code=status.code, retryable=status.retryable)
+    elif status.status == CHARGE_APPROVED:  # refunded at the provider: not paid
+        name, arguments = decline_settlement(reason=status.reason)
     else:
         waiting = "still waits for the bank" if status.status == CHARGE_PENDING else "has no such charge"
         return Reconciliation(status.status, "", order.state, f"The provider {waiting} (charge {key}); "

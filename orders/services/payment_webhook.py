@@ -2,7 +2,9 @@
 
 `payment_webhook_receive` checks the signature (providers.webhooks), reads the event and applies
 it once: `payment.approved` fires `payment_approved` (the pipeline then goes on), and
-`payment.declined` fires `payment_declined` (the failed-payment path: retry, then give up). The
+`payment.declined` fires `payment_declined` (the failed-payment path: retry, then give up), or
+`payment_declined_hard` for a decline code that asking again cannot change (the customer reads the
+code's advice, providers.declines). The
 event is kept (PaymentWebhookEvent) in the transaction that fired the transition, so a
 redelivered event changes nothing. Every refusal is logged once, at WARNING, saying why, and
 counted (orders.metrics); a refused delivery whose signature is genuine but stale is kept on
@@ -28,7 +30,7 @@ from django.db import IntegrityError, transaction
 
 from orders import metrics
 from orders.models import Order, PaymentWebhookEvent
-from orders.services.payment_reconcile import charge_holder, charge_status_ask
+from orders.services.payment_reconcile import charge_holder, charge_status_ask, decline_settlement
 from orders.services.transitions import order_ready_on_commit, order_transition
 from orders.states import OrderState
 from providers.base import ChargeStatus
@@ -149,8 +151,11 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
                 return _ignore(event, order, f"{said} (charge {order.charge_key}: {pending})", said=said)
             if event.type == APPROVED:
                 name, arguments = "payment_approved", {"transaction_id": event.reference}
+            elif (decline := event.decline) is not None:
+                name, arguments = decline_settlement(reason=decline.advice, code=decline.code,
+                                                     retryable=decline.retryable)
             else:
-                name, arguments = "payment_declined", {"reason": event.reason or DECLINED_DEFAULT_REASON}
+                name, arguments = decline_settlement(reason=event.reason or DECLINED_DEFAULT_REASON)
             if not pending:  # the callback came before the pending answer was recorded
                 if not asked:
                     return _AskProvider(order.payment_provider)
@@ -216,7 +221,8 @@ def _record(event: PaymentEvent, order: Order, outcome: str, *, state: str = "",
         "event_type": event.type, "order": order, "outcome": outcome, "order_state": state or order.state,
         "transition": transition, "note": note[:200],
         "unwanted": PaymentWebhookEvent.Unwanted.OPEN if unwanted else "",
-        "payload": {"created": event.created, "key": event.key, "reference": event.reference, "reason": event.reason},
+        "payload": {"created": event.created, "key": event.key, "reference": event.reference, "reason": event.reason,
+                    **({"code": event.code} if event.code else {})},
         "request_id": request_id_var.get() or "",
     })
 
@@ -238,7 +244,7 @@ def _stale_record(body: bytes, signature: str | None, why: str) -> None:
                 "event_type": event.type, "order": order, "outcome": PaymentWebhookEvent.Outcome.REFUSED,
                 "order_state": order.state, "note": why[:200],
                 "payload": {"created": event.created, "key": event.key, "reference": event.reference,
-                            "reason": event.reason},
+                            "reason": event.reason, **({"code": event.code} if event.code else {})},
                 "request_id": request_id_var.get() or "",
             })
     except IntegrityError:  # kept meanwhile by another delivery of the event

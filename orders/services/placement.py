@@ -17,6 +17,7 @@ from orders.stock import stock_reserve
 from orders.validators import luhn_valid, normalize_card_number
 from providers.registry import payment_provider
 from store.errors import Conflict, ValidationFailed
+from store.money import money
 from store.request_context import request_id_var
 
 # Order.total is a DecimalField(max_digits=12, decimal_places=2).
@@ -34,14 +35,14 @@ def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
     changes = {}
     for pid, seen in (expected_prices or {}).items():
         if pid in merged and products[pid].price != seen:
-            changes[pid] = f"{products[pid].name} now costs ${products[pid].price:,} (was ${seen:,})."
+            changes[pid] = f"{products[pid].name} now costs {money(products[pid].price)} (was {money(seen)})."
     if expected_prices is not None:
         # A line the customer's page did not show (added in another tab, or back in stock) is
         # not confirmed either.
         for pid in merged.keys() - expected_prices.keys():
-            changes[pid] = f"{products[pid].name} (${products[pid].price:,}) was not in the order you confirmed."
+            changes[pid] = f"{products[pid].name} ({money(products[pid].price)}) was not in the order you confirmed."
     if expected_total is not None and total != expected_total:
-        changes["total"] = f"The total is now ${total:,} (was ${expected_total:,})."
+        changes["total"] = f"The total is now {money(total)} (was {money(expected_total)})."
     if changes:
         raise PriceChanged(" ".join(changes.values()), fields={"items": changes})
 
@@ -150,7 +151,7 @@ def order_place(
     total = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
     _prices_confirm(products, merged, total, expected_prices=expected_prices, expected_total=expected_total)
     if total > MAX_TOTAL:
-        message = f"An order can total at most ${MAX_TOTAL:,}; this one would be ${total:,}."
+        message = f"An order can total at most {money(MAX_TOTAL)}; this one would be {money(total)}."
         raise ValidationFailed(message, fields={"items": [message]})
 
     # The provider tokenises the card; we keep its token and the last 4 digits only.

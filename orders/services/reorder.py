@@ -26,6 +26,7 @@ from orders.signals import order_event
 from orders.states import PAYMENT_FAILED_ENDINGS, TERMINAL_STATES, Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.links import public_url
+from store.money import money
 from store.request_context import request_id_var
 
 # Orders that ended without shipping anything: a retry of an order that ended so is not alive.
@@ -50,16 +51,16 @@ class AlreadyRetried(Conflict):
 
 def order_money_outcome(order: Order) -> str:
     """What happened to the customer's money, in one sentence, from the order's charge and
-    refunds: "No charge was made." (it ended without one), "Nothing was charged yet." (before
-    its payment), "Refunded $X.XX." (all of it back), "Paid $T; refunded $R." (part of it back)
-    or "Paid $T."."""
+    refunds, amounts with their currency (store.money.money): "No charge was made." (it ended
+    without one), "Nothing was charged yet." (before its payment), "Refunded $1,049.93." (all of
+    it back), "Paid $1,049.93; refunded $49.99." (part of it back) or "Paid $1,049.93."."""
     if not order.transaction_id:
         return "No charge was made." if order.state in TERMINAL_STATES else "Nothing was charged yet."
     if order.refunded_amount >= order.total:
-        return f"Refunded ${order.refunded_amount:,.2f}."
+        return f"Refunded {money(order.refunded_amount)}."
     if order.refunded_amount:
-        return f"Paid ${order.total:,.2f}; refunded ${order.refunded_amount:,.2f}."
-    return f"Paid ${order.total:,.2f}."
+        return f"Paid {money(order.total)}; refunded {money(order.refunded_amount)}."
+    return f"Paid {money(order.total)}."
 
 
 def shop_contact_email() -> str:

@@ -139,8 +139,7 @@ document.addEventListener("htmx:afterRequest", function (event) {
 });
 
 // --- the header's menu on narrow screens ------------------------------------------------------
-// Without this script the links stay in view (the stylesheet folds them only under .js-nav).
-document.documentElement.classList.add("js-nav");
+// The stylesheet folds the links from the first paint wherever scripts run; this opens and closes them.
 
 document.addEventListener("click", function (event) {
   var toggle = event.target.closest(".nav-toggle");

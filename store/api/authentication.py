@@ -5,6 +5,10 @@ request's user becomes known to the logs (store.request_context.user_bind). A to
 claims are not what the store issues (a user id that is not a number, say) is refused with
 401 like any bad token, and so is one issued before the user's last password change
 (settings.SIMPLE_JWT["CHECK_REVOKE_TOKEN"]).
+
+A token issued after a second factor says so in its `amr` claim (RFC 8176's authentication
+methods: ["pwd", "otp"]); the request's user answers `is_verified()` from it, as django-otp's
+middleware makes a session's user answer (store.permissions.second_factor_missing reads it).
 """
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt import authentication
@@ -17,6 +21,17 @@ from store.request_context import user_bind
 # What simplejwt raises, besides TokenError, on a validly signed token whose claims have the
 # wrong shape (no "jti", an "exp" that is a string or out of range…).
 MALFORMED_CLAIMS = (KeyError, TypeError, ValueError, OverflowError)
+
+
+# The claim naming how the token's holder signed in, and the methods a second factor adds.
+AMR_CLAIM = "amr"
+AMR_SECOND_FACTOR = ["pwd", "otp"]
+
+
+def second_factor_in(payload: dict) -> bool:
+    """Whether a token's claims say its holder gave a second factor when signing in."""
+    methods = payload.get(AMR_CLAIM)
+    return isinstance(methods, list) and "otp" in methods
 
 
 def user_id_from_claims(payload: dict) -> int | None:
@@ -34,7 +49,10 @@ class JWTAuthentication(authentication.JWTAuthentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is not None:
-            user_bind(request, result[0])
+            user, token = result
+            verified = second_factor_in(token.payload)
+            user.is_verified = lambda: verified
+            user_bind(request, user)
         return result
 
     def get_validated_token(self, raw_token):

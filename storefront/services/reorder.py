@@ -17,6 +17,7 @@ from catalog.models import Product
 from orders.models import Order, PaymentLink
 from orders.services.reorder import LinkRefused, order_retry_refuse_twice, order_retryable, payment_link_id
 from store.errors import Conflict, NotFound
+from store.money import money
 from storefront.cart import Cart
 from storefront.selectors.cart import cart_limit_message, cart_line_limit, cart_review
 from storefront.selectors.checkout import CHECKOUT_PREFILL
@@ -90,7 +91,7 @@ def order_reorder(*, order: Order, session: SessionBase, cart_choice: str = ADD)
         if quantity < line.quantity:
             outcome.lowered.append(f"{cart_limit_message(product)}: {quantity} instead of {line.quantity}")
         if product.price != line.unit_price:
-            outcome.repriced.append(f"{product.name} now costs ${product.price:,.2f} (was ${line.unit_price:,.2f})")
+            outcome.repriced.append(f"{product.name} now costs {money(product.price)} (was {money(line.unit_price)})")
     session[CHECKOUT_PREFILL] = order.ship_to()
     session[CHECKOUT_RETRY_OF] = order.pk
     return outcome

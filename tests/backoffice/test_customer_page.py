@@ -119,7 +119,7 @@ def test_staff_find_the_customer_by_e_mail_in_the_customers_list(clerk_client, c
     rows = list(response.context["cl"].result_list)
     assert [row.email for row in rows] == ["customer@example.com"]
     assert rows[0].lifetime_spend == Decimal("324.96")
-    assert "<td class=\"field-lifetime_spend\">324.96</td>" in response.content.decode()
+    assert "<td class=\"field-lifetime_spend\">$324.96</td>" in response.content.decode()
     assert rows[0].order_count == 7
     assert customer_page(customer) in response.content.decode()
 

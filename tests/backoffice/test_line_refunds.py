@@ -1,9 +1,11 @@
 """Refunds of chosen units of chosen lines, optionally back to stock: from the admin's order
 page and the API, with the same permission, never more units or money than are left, once
 per key; the customer is told the amount and the items, and the order shows them per line."""
+import re
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.core import mail
@@ -30,12 +32,14 @@ def stock_of(public_id: str) -> int:
 
 
 def admin_refund(client, order: Order, *, lines: dict | None = None, restock: bool = False, amount=None,
-                 proposed=None, reason: str = "Returned", key: str | None = None):
+                 proposed=None, reason: str = "Returned", key: str | None = None, confirmed: bool = True):
     """Post the order page's refund form: `proposed` is the amount the page showed (unchanged
-    unless `amount` differs)."""
+    unless `amount` differs); `confirmed`: as its confirmation page posts it again (post=yes)."""
     proposed = order.refundable_amount if proposed is None else proposed
     data = {"reason": reason, "idempotency_key": key or uuid.uuid4().hex,
             "amount": str(proposed if amount is None else amount), "initial-amount": str(proposed)}
+    if confirmed:
+        data["post"] = "yes"
     for line, quantity in (lines or {}).items():
         data[f"line_{line.pk}"] = str(quantity)
     if restock:
@@ -59,8 +63,8 @@ def test_refunding_one_line_of_two_with_restock(refunder_client, delivered, cust
 
     response = admin_refund(refunder_client, delivered, lines={keyboard: 2}, restock=True)
 
-    assert texts(response) == [f"Refunded $299.98 on order {delivered.number} "
-                               f"(${delivered.total - Decimal('299.98')} left to refund)."]
+    assert texts(response) == [f"Refunded $299.98 on order {delivered.number} for 2 × Mechanical Keyboard, "
+                               f"returned to stock (${delivered.total - Decimal('299.98')} left to refund)."]
     order = Order.objects.get(pk=delivered.pk)
     assert (order.state, order.refunded_amount) == ("delivered", Decimal("299.98"))
     assert stock_of("prod-001") == before + 2
@@ -317,3 +321,83 @@ def test_with_the_mail_server_down_a_partial_refund_stands_and_its_notice_goes_o
     sent = [m for m in mail.outbox if m.subject == f"Partial refund for order {delivered.number}"]
     assert len(sent) == 1 and sent[0].to == [customer.email]
     assert "1 × Wireless Mouse" in sent[0].body
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    """The hidden inputs of the confirmation page's form, as the browser posts them."""
+    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    return {name: unescape(value) for name, value in found}
+
+
+def test_the_form_leads_to_a_confirmation_that_says_what_happens(refunder_client, delivered, customer):
+    """One mouse of three, back to stock, the amount left as the page proposed (no script): the
+    confirmation says the mouse's price, the unit and its stock, and the customer's notice."""
+    mouse = line_of(delivered, "prod-002")
+    mice = stock_of("prod-002")
+
+    asked = admin_refund(refunder_client, delivered, lines={mouse: 1}, restock=True, reason="Arrived broken",
+                         confirmed=False)
+
+    assert asked.status_code == 200 and asked.redirect_chain == []
+    page = asked.content.decode()
+    assert asked.context["title"] == f"Refund $49.99 on order {delivered.number}?"
+    assert "Nothing has been refunded yet" in page
+    amount = asked.context["plan"]
+    assert (amount.amount, amount.left, amount.full, amount.restock) == (
+        Decimal("49.99"), delivered.total - Decimal("49.99"), False, True)
+    assert re.search(r"<th scope=\"row\">Wireless Mouse</th>\s*<td>1</td>\s*<td>\$49.99</td>\s*"
+                     r"<td>back to stock</td>", page)
+    assert (f"Partial refund for order {delivered.number}</strong> — We refunded $49.99 for order "
+            f"{delivered.number}: 1 × Wireless Mouse.") in unescape(page)
+    assert "Arrived broken" in page
+    assert 'value="Yes, refund $49.99"' in page
+    assert not Refund.objects.exists() and stock_of("prod-002") == mice  # nothing moved yet
+
+    confirm = hidden_fields(page)
+    assert confirm["post"] == "yes"
+    url = reverse("admin:orders_order_refund", args=[delivered.pk])
+    done = refunder_client.post(url, confirm, follow=True)
+    again = refunder_client.post(url, confirm, follow=True)  # a second click on the same page
+
+    assert texts(done) == [f"Refunded $49.99 on order {delivered.number} for 1 × Wireless Mouse, returned to stock "
+                           f"(${delivered.total - Decimal('49.99')} left to refund)."]
+    assert texts(again) == ["This refund of $49.99 was already made; nothing was paid again."]
+    assert list(Refund.objects.values_list("amount", "reason")) == [(Decimal("49.99"), "Arrived broken")]
+    assert stock_of("prod-002") == mice + 1
+    told = Notification.objects.get(order=delivered, event_type__startswith="order.partially_refunded")
+    assert (told.user, told.title, told.body) == (
+        customer, f"Partial refund for order {delivered.number}",
+        f"We refunded $49.99 for order {delivered.number}: 1 × Wireless Mouse.")  # as the confirmation said
+
+
+def test_a_full_refund_of_an_unshipped_order_is_confirmed_as_such(refunder_client, order_in):
+    paid = order_in("paid", items=TWO_LINES)
+
+    asked = admin_refund(refunder_client, paid, reason="Customer changed their mind", confirmed=False)
+
+    page = unescape(asked.content.decode())
+    assert f"everything left to refund on order {paid.number}, so the order becomes <strong>Refunded</strong>" in page
+    assert "refund an amount only" in page
+    assert "return to stock every unit of the order not returned yet: nothing shipped" in page
+    assert f"Order {paid.number} refunded</strong> — We refunded ${paid.total} for order {paid.number}." in page
+    assert Order.objects.get(pk=paid.pk).state == "paid"
+
+
+def test_a_refund_the_service_refuses_never_reaches_the_confirmation(refunder_client, delivered):
+    keyboard = line_of(delivered, "prod-001")
+
+    response = admin_refund(refunder_client, delivered, lines={keyboard: 1}, amount="150.00", confirmed=False)
+
+    assert response.redirect_chain == [(reverse("admin:orders_order_change", args=[delivered.pk]), 302)]
+    assert texts(response) == ["No refund: The items chosen are worth 149.99; the refund can be that or less."]
+    assert not Refund.objects.exists()
+
+
+def test_each_units_field_carries_its_unit_price_for_the_amount(refunder_client, delivered):
+    mouse = line_of(delivered, "prod-002")
+
+    page = refunder_client.get(reverse("admin:orders_order_change", args=[delivered.pk])).content.decode()
+
+    assert re.search(rf'<input type="number" name="line_{mouse.pk}"[^>]*data-unit-price="49.99"', page)
+    assert 'name="initial-amount" value="449.95"' in page  # what the amount goes back to with no units
+    assert 'src="/static/js/admin_refund.js"' in page

@@ -298,7 +298,9 @@ def test_an_unconfirmed_payment_and_a_failed_shipment_are_listed_too(clerk_clien
                                reason="The payment was not confirmed within 15 minutes; no charge was made")
     ship_failed = order_in("ship_failed")
     RefundInFull("Shipping failed").run(ship_failed)  # the pipeline's compensation once its retries are spent
-    out_of_stock = order_in("failed")  # not a payment or a shipment: the customer was told, nothing to chase
+    # Not a payment or a shipment: the customer was told, nothing to chase.
+    out_of_stock = order_transition(order_id=order_in("validating").pk, name="validation_failed",
+                                    reason="Out of stock")
     by_staff = order_in("ship_failed")
     refund_create(order=by_staff, amount=None, reason="Customer asked", actor=None)  # a person already acted
 

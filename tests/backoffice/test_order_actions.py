@@ -1,6 +1,7 @@
 """The order page's buttons and the order list's bulk actions: each fires its transition
 through orders.services and records the staff member on the order's timeline."""
 import re
+from html import unescape
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -9,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backoffice.admin.actions import ORDER_ACTIONS
+from backoffice.admin.orders import PAGE_BUTTONS
 from notifications.services import notify
 from orders.models import Order, OrderEvent
 from orders.states import Actor
@@ -40,6 +42,7 @@ def viewer_client(make_user):
     ("state", "buttons"),
     [
         ("new", ["Retry step", "Cancel order"]),
+        ("checking_address", ["Retry step", "Cancel order"]),
         ("validating", ["Retry step", "Cancel order"]),
         ("screening", ["Retry step", "Cancel order"]),
         ("validated", ["Retry step", "Cancel order"]),
@@ -49,7 +52,7 @@ def viewer_client(make_user):
         ("payment_failed", ["Retry payment", "Cancel order"]),
         ("shipping", ["Retry step"]),
         ("ship_failed", ["Retry shipping"]),
-        ("stalled", ["Re-drive inventory check", "Cancel order"]),
+        ("stalled", ["Re-drive address check", "Cancel order"]),  # stalled in the first step
         ("shipped", ["Retry step"]),
         ("delivered", []),
         ("cancelled", []),
@@ -92,7 +95,7 @@ def test_the_order_page_shows_the_whole_order(clerk_client, order_in, customer):
 
     for text in [f"#{order.pk:06d}", "Casey Customer", "customer@example.com", "1 Market Street", "Springfield",
                  "62701", "4242", "txn_test_1", "TRK123", "UPS", "Mechanical Keyboard", "prod-001", "299.98",
-                 "Order placed · total $299.98 · 2 items", "Start checking inventory (New → Checking inventory)",
+                 "Order placed · total $299.98 · 2 items", "Start checking the address (New → Checking the address)",
                  "Shipped (Shipping → Shipped) · carrier UPS · tracking number TRK123",
                  "Customer customer@example.com", "System", f"Order #{order.pk:06d} shipped"]:
         assert text in html, text
@@ -375,3 +378,69 @@ def test_bulk_cancel_puts_the_note_on_every_order(clerk_client, order_in):
         order = Order.objects.get(pk=order.pk)
         assert (order.state, order.failure_reason) == ("cancelled", "Cancelled by the shop")
         assert OrderEvent.objects.filter(order=order).latest("id").detail["note"] == "Duplicate test orders"
+
+
+REFUND_MISSING = ("To refund orders you need the permission “Can refund orders” (orders.refund_order), which "
+                  "a superuser (one of the shop's owners) can grant you with the role “Refunds”.")
+
+
+def heading_of(response) -> tuple[str, list[str]]:
+    """The heading over the order's actions and the sentences under it about what is missing."""
+    html = unescape(response.content.decode())
+    heading = re.search(r'<h2 id="order-actions-title"[^>]*>([^<]*)</h2>', html).group(1)
+    return heading, re.findall(r'data-testid="order-actions-missing">([^<]*)</p>', html)
+
+
+@pytest.mark.parametrize(("state", "heading", "missing"), [
+    ("delivered", "Nothing you can do from “Delivered”", [REFUND_MISSING]),
+    ("paid", "What you can do from “Paid”: Retry step, Correct shipping address", [REFUND_MISSING]),
+    ("awaiting_approval",
+     "What you can do from “Awaiting approval”: Approve, Reject, Cancel order, Correct shipping address", []),
+    ("refunded", "Nothing to do from “Refunded”", []),
+])
+def test_the_heading_tells_shop_staff_what_they_may_do_and_which_permission_they_lack(
+        clerk_client, order_in, state, heading, missing):
+    assert heading_of(clerk_client.get(page_of(order_in(state)))) == (heading, missing)
+
+
+def test_with_the_refund_permission_the_heading_offers_the_refund(refunder_client, order_in):
+    response = refunder_client.get(page_of(order_in("delivered")))
+
+    assert heading_of(response) == ("What you can do from “Delivered”: Refund", [])
+    assert response.context["refund_form"] is not None
+
+
+def test_the_heading_names_every_permission_lacking_once(make_user, order_in):
+    viewer = viewer_client(make_user)
+
+    heading, missing = heading_of(viewer.get(page_of(order_in("awaiting_approval"))))
+
+    assert heading == "Nothing you can do from “Awaiting approval”"
+    assert missing == [
+        "To approve or reject held orders you need the permission “Can approve or reject held orders” "
+        "(orders.approve_order), which a superuser (one of the shop's owners) can grant you with the role "
+        "“Shop staff”.",
+        "To cancel other customers' orders you need the permission “Can change order” (orders.change_order), "
+        "which a superuser (one of the shop's owners) can grant you with the role “Shop staff”.",
+    ]
+
+
+def test_on_their_own_order_staff_read_that_a_colleague_decides(client, staff_user, order_in):
+    client.force_login(staff_user)
+
+    response = client.get(page_of(order_in("awaiting_approval", user=staff_user)))
+
+    assert heading_of(response)[0] == ("What you can do from “Awaiting approval”: Cancel order, "
+                                       "Correct shipping address")
+    assert "Approve, Reject: not on your own order; a colleague decides." in response.content.decode()
+
+
+@pytest.mark.parametrize("state", ["new", "awaiting_approval", "paying", "paid", "payment_failed", "ship_failed",
+                                   "stalled", "shipped", "delivered", "cancelled", "failed", "refunded"])
+def test_the_heading_lists_exactly_what_the_page_offers(refunder_client, order_in, state):
+    response = refunder_client.get(page_of(order_in(state)))
+
+    offered = [item["action"].label for item in response.context["order_actions"]]
+    offered += ["Refund"] if response.context["refund_form"] is not None else []
+    offered += [button.label for key, button in PAGE_BUTTONS.items() if response.context[key]]
+    assert list(response.context["order_options"].may) == offered

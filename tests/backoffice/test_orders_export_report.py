@@ -1,7 +1,9 @@
 """The order list's CSV export and the orders report: the export holds exactly the orders the
-list's filters and search show, and its revenue column sums to the report's revenue."""
+list's filters and search show, one row per line with the shipping address, and its revenue
+column sums to the report's revenue; the report charts the days and groups the quiet ones."""
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -61,7 +63,10 @@ def test_the_export_holds_exactly_the_filtered_orders_with_their_figures(clerk_c
     partly = month["partly"]
     assert row == {
         "order": partly.number, "created (UTC)": "2026-11-01T23:00:00+00:00", "customer e-mail": customer.email,
-        "state": "delivered", "items": "1", "total": str(partly.total), "refunded": "10.00",
+        "state": "delivered", "ship to: street address": "1 Market Street", "ship to: city": "Springfield",
+        "ship to: state": "IL", "ship to: ZIP code": "62701",
+        "product id": "prod-002", "product": "Wireless Mouse", "quantity": "1", "unit price": "49.99",
+        "line total": "49.99", "total": str(partly.total), "refunded": "10.00",
         "revenue": str(partly.total - Decimal("10.00")), "payment provider": partly.payment_provider,
         "transaction id": partly.transaction_id,
     }
@@ -80,7 +85,7 @@ def test_the_exports_revenue_sums_to_the_reports_revenue_for_the_same_period(cle
     figures = report.context["report"]
     rows = rows_of(clerk_client.get(report.context["export_url"]))
 
-    assert len(rows) == figures.total.orders == 6  # October's order is outside the period
+    assert len(rows) == figures.total.orders == 6  # October's order is outside the period (one line each)
     assert sum(Decimal(row["revenue"]) for row in rows) == figures.total.revenue
     paid, partly, refunded = month["paid"], month["partly"], month["refunded"]
     assert figures.total.revenue == paid.total + partly.total - Decimal("10.00")
@@ -109,7 +114,7 @@ def test_the_report_gives_each_day_and_each_state(clerk_client, month):
         "refunded": (1, Decimal("0.00")), "new": (1, Decimal("0.00")),
     }
     html = response.content.decode()
-    assert '<tr data-day="2026-11-04" class="order-report__empty">' in html
+    assert '<tr data-quiet="2026-11-04">' in html
     assert 'data-state="refunded"' in html
 
 
@@ -163,3 +168,71 @@ def test_staff_without_the_view_permission_are_refused(make_user, url):
     assert client.get(url).status_code == 403
     assert Client().get(url).status_code == 302  # to sign in
     assert reverse("admin:login") in Client().get(url)["Location"]
+
+
+def test_the_export_has_one_row_per_line_with_the_orders_money_on_its_first(clerk_client, order_in):
+    order = order_in("paid", items={"prod-001": 7, "prod-002": 2})  # 7 × 149.99 + 2 × 49.99
+    refund_create(order=order, amount=Decimal("9.99"), reason="Scratched", actor=None)
+    rows = rows_of(clerk_client.get(EXPORT))
+
+    assert [(row["order"], row["product id"], row["product"], row["quantity"], row["unit price"],
+             row["line total"]) for row in rows] == [
+        (order.number, "prod-001", "Mechanical Keyboard", "7", "149.99", "1049.93"),
+        (order.number, "prod-002", "Wireless Mouse", "2", "49.99", "99.98"),
+    ]
+    # The address and the order's other columns on each row; its money once, so columns sum up.
+    assert {(row["ship to: street address"], row["ship to: city"], row["ship to: state"], row["ship to: ZIP code"],
+             row["state"], row["transaction id"]) for row in rows} == {
+        ("1 Market Street", "Springfield", "IL", "62701", "paid", order.transaction_id)}
+    assert [(row["total"], row["refunded"], row["revenue"]) for row in rows] == [
+        ("1149.91", "9.99", "1139.92"), ("", "", "")]
+
+
+def test_the_export_defuses_formulas_in_the_address(clerk_client, place_order, customer, catalog):
+    order = place_order(customer)
+    Order.objects.filter(pk=order.pk).update(ship_address="=HYPERLINK(\"http://x\")", ship_city="+Springfield")
+    row = rows_of(clerk_client.get(EXPORT))[0]
+    assert row["ship to: street address"] == "'=HYPERLINK(\"http://x\")"
+    assert row["ship to: city"] == "'+Springfield"
+
+
+def test_the_report_shows_money_with_its_currency_and_charts_the_days(clerk_client, order_in):
+    big = placed_on(order_in("paid", items={"prod-001": 7}), date(2026, 11, 2))  # $1,049.93
+    placed_on(order_in("failed"), date(2026, 11, 2), hour=13)
+    placed_on(order_in("paid", items={"prod-002": 1}), date(2026, 11, 5))  # $49.99
+    response = clerk_client.get(REPORT, {"date_from": "2026-11-01", "date_to": "2026-11-30"})
+    html = response.content.decode()
+
+    assert '<td data-figure="revenue">$1,099.92</td>' in html  # the totals
+    assert '<td data-figure="gross">$1,049.93</td>' in html  # 2026-11-02's row (and the "paid" state's)
+    assert '<td data-figure="refunds">$0.00</td>' in html
+    assert str(big.total) not in html.replace("1,049.93", "")  # never the bare machine form
+
+    # The chart: one image, named and described, one bar a day with orders in each panel.
+    chart = html.index('data-chart="days"')
+    svg = html[chart:html.index("</svg>", chart)]
+    assert 'role="img" aria-labelledby="report-chart-title" aria-describedby="report-chart-desc"' in svg
+    assert "Revenue and orders per day, 2026-11-01 to 2026-11-30</title>" in svg
+    assert ("Busiest day: 2026-11-02, 2 orders and $1,049.93. 28 days without orders. "
+            "The table below gives each day&#x27;s figures.</desc>") in svg
+    assert svg.count("<rect") == 4
+    assert "<title>2026-11-02: $1,049.93 revenue</title>" in svg
+    assert "<title>2026-11-05: $49.99 revenue</title>" in svg
+    assert "<title>2026-11-02: 2 orders</title>" in svg and "<title>2026-11-05: 1 order</title>" in svg
+    assert ">$2,000.00</text>" in svg  # the revenue scale's top: a round figure above $1,049.93
+    assert ">Nov 1</text>" in svg and ">Nov 28</text>" in svg  # days named along the axis, every third
+    assert chart < html.index('aria-label="Per day"')  # the table below the chart
+
+    # The per-day table: the days with orders, and the quiet stretches between them as one row each.
+    rows = re.findall(r'<tr data-(day|quiet)="([0-9-]+)"', html)
+    assert rows == [("quiet", "2026-11-01"), ("day", "2026-11-02"), ("quiet", "2026-11-03"),
+                    ("day", "2026-11-05"), ("quiet", "2026-11-06")]
+    assert "2026-11-06 Fri to 2026-11-30 Mon" in html and "No orders on these 25 days" in html
+    assert re.search(r"<th scope=\"row\">2026-11-01 Sun</th>\s*<td colspan=\"5\" class=\"order-report__quiet\">No orders</td>", html)
+
+
+def test_a_period_without_orders_has_no_chart_and_one_quiet_row(clerk_client):
+    html = clerk_client.get(REPORT, {"date_from": "2026-11-01", "date_to": "2026-11-07"}).content.decode()
+    assert 'data-chart="days"' not in html
+    assert re.findall(r'<tr data-(day|quiet)="([0-9-]+)"', html) == [("quiet", "2026-11-01")]
+    assert "No orders on these 7 days" in html

@@ -110,7 +110,8 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         return _admin_outcome(_web(user).post(f"/admin/orders/order/{o.pk}/actions/retry_payment/"),
                               state_of(o) == "paying")
     if row_id in ("api-order-redrive", "admin-order-redrive"):
-        o = order("stalled")  # stalled in its inventory check
+        o = order_transition(order_id=order("validating").pk, name="provider_unavailable",
+                             reason="Inventory provider timed out")  # stalled in its inventory check
         if row_id.startswith("api"):
             response = jwt_client(user).post(f"/api/orders/{o.pk}/redrive", {}, format="json")
             return Outcome(response.status_code, state_of(o) == "validating")
@@ -166,7 +167,8 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
                                                    format="json")
         else:
             response = _web(user).post(f"/admin/orders/order/{o.pk}/refund/",
-                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table"})
+                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table",
+                                        "post": "yes"})
         changed = Order.objects.get(pk=o.pk).refunded_amount == Decimal("1.00")
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
     if row_id in ("api-order-note", "api-order-notes-read"):

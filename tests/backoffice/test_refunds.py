@@ -16,9 +16,11 @@ def page_of(order: Order) -> str:
 
 
 def refund(client, order: Order, amount, reason: str = "Damaged in transit"):
-    """Submit the order page's refund form, as rendered (each with a key of its own)."""
+    """Submit the order page's refund form, as rendered (each with a key of its own), and confirm
+    it as its confirmation page does (post=yes)."""
     return client.post(reverse("admin:orders_order_refund", args=[order.pk]),
-                       {"amount": amount, "reason": reason, "idempotency_key": uuid.uuid4().hex}, follow=True)
+                       {"amount": amount, "reason": reason, "idempotency_key": uuid.uuid4().hex, "post": "yes"},
+                       follow=True)
 
 
 def texts(response) -> list[str]:

@@ -74,6 +74,48 @@ def test_without_javascript_the_links_stay_in_view(browser, live_server, transac
     context.close()
 
 
+def test_on_a_phone_the_menu_is_folded_before_any_script_runs(page: Page, live_server, transactional_db, catalog):
+    scripts: list[str] = []
+
+    def hold_back(route):  # the page as first painted: no script has run (none ever does here)
+        scripts.append(route.request.url)
+        route.abort()
+
+    page.route(re.compile(r"\.js(\?.*)?$"), hold_back)
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url)
+
+    assert scripts, "the page loads its scripts from files this test holds back"
+    expect(menu_button(page)).to_be_visible()
+    expect(menu_button(page)).to_have_attribute("aria-expanded", "false")
+    expect(header(page).get_by_role("link", name="Orders")).to_be_hidden()
+    expect(header(page).get_by_role("link", name="Cart")).to_be_visible()
+    assert page.locator(".site-header").bounding_box()["height"] < 80
+
+
+# Layout shifts the page makes while it loads (the Layout Instability API, as Lighthouse counts
+# them: shifts without a recent input), summed once the page is idle.
+LAYOUT_SHIFT = """() => new Promise(resolve => {
+    let total = 0;
+    new PerformanceObserver(list => {
+        for (const entry of list.getEntries()) { if (!entry.hadRecentInput) total += entry.value; }
+    }).observe({type: "layout-shift", buffered: true});
+    setTimeout(() => resolve(total), 1000);
+})"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_cart_and_the_catalog_do_not_move_while_they_load(page: Page, live_server, transactional_db, catalog,
+                                                             viewport):
+    page.set_viewport_size(viewport)
+    add_to_cart_from_the_grid(page, live_server, "Wireless Mouse")
+    for path in ["/cart/", "/"]:
+        page.goto(live_server.url + path)
+        page.wait_for_load_state("networkidle")
+        shift = page.evaluate(LAYOUT_SHIFT)
+        assert shift < 0.01, f"{path}: layout shift {shift:.3f}"
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_header_marks_the_current_page(page: Page, live_server, transactional_db, catalog, client, customer,
                                           viewport):

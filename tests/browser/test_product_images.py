@@ -1,5 +1,6 @@
 """Product images in a real browser: every seed product's own picture loads, and an image a
-member of staff uploads in the admin shows on the storefront, under the Content-Security-Policy."""
+member of staff uploads in the admin shows on the storefront, under the Content-Security-Policy,
+as renditions at the sizes the pages draw it."""
 import re
 
 import pytest
@@ -33,7 +34,7 @@ def test_seed_pictures_load_and_an_uploaded_image_replaces_one(page: Page, live_
     assert len({pictures.nth(index).get_attribute("src") for index in range(8)}) == 8
 
     photo = tmp_path / "hub.png"
-    Image.new("RGB", (160, 100), (255, 183, 77)).save(photo, format="PNG")
+    Image.new("RGB", (4000, 2500), (255, 183, 77)).save(photo, format="PNG")  # the largest side accepted
     page.goto(f"{live_server.url}/admin/")
     page.get_by_label("E-mail address").fill(staff_user.email)
     page.get_by_label("Password").fill(PASSWORD)
@@ -43,13 +44,19 @@ def test_seed_pictures_load_and_an_uploaded_image_replaces_one(page: Page, live_
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     thumbnail = page.get_by_role("row").filter(has_text="prod-003").locator("img.product-thumb")
-    expect(thumbnail).to_have_attribute("src", re.compile(r"^/media/products/prod-003-[0-9a-f]{8}\.png$"))
+    expect(thumbnail).to_have_attribute("src", re.compile(r"^/media/renditions/[0-9a-f/]+\.png$"))
     assert loaded(thumbnail)
+    assert thumbnail.evaluate("img => img.naturalWidth") == 32
 
-    page.goto(f"{live_server.url}/products/prod-003/")
-    shown = page.get_by_role("img", name="USB-C Hub", exact=True)
-    expect(shown).to_have_attribute("src", re.compile(r"^/media/products/prod-003-"))
-    assert loaded(shown)
-    assert shown.evaluate("img => img.naturalWidth") == 160
+    # A screen of one device pixel per CSS pixel downloads the 1x renditions.
+    for path, width in [("/products/prod-003/", 640), ("/", 320)]:
+        page.goto(live_server.url + path)
+        shown = page.get_by_alt_text("USB-C Hub", exact=True)  # the grid's is hidden from the tree: its link repeats the name
+        shown.scroll_into_view_if_needed()
+        expect(shown).to_have_js_property("complete", True)
+        expect(shown).to_have_attribute("src", re.compile(r"^/media/renditions/"))
+        assert loaded(shown)
+        assert shown.evaluate("img => img.currentSrc.endsWith(img.getAttribute('src'))"), path
+        assert shown.evaluate("img => img.naturalWidth") == width, path
     assert violations == []
-    assert len(list(media_root.rglob("*.png"))) == 1
+    assert len(list((media_root / "products").rglob("*.png"))) == 1

@@ -322,20 +322,20 @@ def test_a_declined_card_shows_the_failed_payment_in_red(page: Page, live_server
     payment = stage(page, "Processing payment")
     expect(payment).to_have_class(re.compile(r"timeline__stage--failed"))
     expect(payment).to_contain_text("Failed")
-    expect(payment).to_contain_text("Card declined by the issuer")
+    expect(payment).to_contain_text("Your bank declined the payment. Try another card or contact your bank")
     expect(payment.locator(".timeline__marker")).to_have_css("background-color", "rgb(198, 40, 40)")
     expect(stage(page, "Checking inventory")).to_contain_text("Completed")
     expect(stage(page, "Shipping")).to_contain_text("Not reached")
     assert page.evaluate("window.stillTheSamePage") is True
 
 
-def test_an_undeliverable_zip_shows_the_refund(page: Page, live_server, qcluster, client, customer, catalog):
+def test_a_label_that_keeps_failing_shows_the_refund(page: Page, live_server, qcluster, client, customer, catalog):
     sign_in(page, live_server, client, customer)
-    place_order_through_the_pages(page, live_server, "Laptop Stand", card=CARD_APPROVE, zip_code="00000")
+    place_order_through_the_pages(page, live_server, "Laptop Stand", card=CARD_APPROVE, zip_code="00500")
     page.evaluate("window.stillTheSamePage = true")
 
     expect(order_state(page)).to_have_text("Refunded", timeout=LIVE)
-    expect(stage(page, "Shipping")).to_contain_text("Undeliverable address (ZIP 00000)")
+    expect(stage(page, "Shipping")).to_contain_text("The carrier could not create a label (ZIP 00500)")
     expect(stage(page, "Shipping")).to_have_class(re.compile(r"timeline__stage--failed"))
     expect(stage(page, "Refunded")).to_contain_text("$89.99 refunded")
     expect(page.locator("#order-status")).to_contain_text("Refunded in total: $89.99 of $89.99")
@@ -364,7 +364,7 @@ def test_cancelling_a_new_order(page: Page, live_server, no_worker, client, cust
     sign_in(page, live_server, client, customer)
     page.goto(f"{live_server.url}/orders/{order.pk}/")
     expect(order_state(page)).to_have_text("New")
-    expect(stage(page, "Checking inventory")).to_contain_text("In progress")
+    expect(stage(page, "Checking the address")).to_contain_text("In progress")
 
     cancel_from_the_order_page(page)
 

@@ -104,6 +104,23 @@ def files_under(root) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()) if root.exists() else []
 
 
+def uploads_under(root) -> list[str]:
+    """The uploads kept under MEDIA_ROOT, without the renditions pages show of them."""
+    return [name for name in files_under(root) if not name.startswith("renditions/")]
+
+
+RENDITION = re.compile(r"^/media/renditions/[0-9a-f/]+\.(png|jpg|webp|gif)$")
+
+
+def image_served(src: str) -> Image.Image:
+    """The image anyone downloads at `src` (a MEDIA_URL path), decoded."""
+    response = Client().get(src)
+    assert response.status_code == 200, src
+    image = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    image.load()
+    return image
+
+
 # --- the seed products' own pictures ----------------------------------------------------
 
 def test_each_seed_product_shows_its_own_picture_which_is_served(client, catalog, settings):
@@ -145,24 +162,58 @@ def test_staff_upload_an_image_which_the_storefront_shows_and_serves(client, sta
     response = client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload))
 
     assert response.status_code == 302
-    stored = files_under(media_root)
+    stored = uploads_under(media_root)
     assert len(stored) == 1 and re.fullmatch(r"products/prod-001-[0-9a-f]{8}\.png", stored[0])
     assert (media_root / stored[0]).read_bytes() == png()
-    src, alt = shown_image(client, product)
-    assert (src, alt) == (f"/media/{stored[0]}", "Mechanical Keyboard")
-    assert f'<img src="{src}"' in client.get("/admin/catalog/product/").content.decode()  # the list's thumbnail
-    assert client.get("/api/products/prod-001").json()["image"] == src
+    src, alt = shown_image(client, product)  # a rendition, as large as the upload (never enlarged)
+    assert RENDITION.match(src) and alt == "Mechanical Keyboard"
+    assert image_served(src).size == (64, 40)
+    admin_list = client.get("/admin/catalog/product/").content.decode()
+    assert re.search(r'<img src="/media/renditions/[^"]+"( srcset="[^"]+")? alt="" width="32"', admin_list)  # thumbnail
+    assert stored[0] not in admin_list and stored[0] not in client.get("/").content.decode()
+    assert client.get("/api/products/prod-001").json()["image"] == f"/media/{stored[0]}"  # the API's: the upload
     entry = LogEntry.objects.get_for_object(product).latest("timestamp")  # the audit trail
     assert entry.actor == staff_user and entry.changes_dict["photo"][1] == stored[0]
 
-    served = Client().get(src)  # anyone, signed in or not
-    assert served.status_code == 200
-    assert b"".join(served.streaming_content) == png()
-    assert served["Content-Type"] == "image/png"
-    assert served["X-Content-Type-Options"] == "nosniff"
-    assert served["Cache-Control"] == "public, max-age=31536000, immutable"
-    assert "sandbox" in served["Content-Security-Policy"]
-    assert "default-src 'none'" in served["Content-Security-Policy"]
+    for url in (f"/media/{stored[0]}", src):  # the upload and its rendition, to anyone, signed in or not
+        served = Client().get(url)
+        assert served.status_code == 200
+        assert served["Content-Type"] == "image/png"
+        assert served["X-Content-Type-Options"] == "nosniff"
+        assert served["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert "sandbox" in served["Content-Security-Policy"]
+        assert "default-src 'none'" in served["Content-Security-Policy"]
+    assert b"".join(Client().get(f"/media/{stored[0]}").streaming_content) == png()
+
+
+def img_of(html: str, alt: str) -> dict[str, str]:
+    """The attributes of the <img> with this alt text in `html`."""
+    tag = re.search(r'<img [^>]*alt="' + re.escape(alt) + r'"[^>]*>', html)
+    assert tag, f"no <img alt={alt!r}>"
+    return dict(re.findall(r'([a-z-]+)="([^"]*)"', tag.group(0)))
+
+
+def test_a_4000_px_upload_is_shown_at_the_sizes_the_pages_draw_it(client, staff_user, catalog, media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-003"]
+    upload = SimpleUploadedFile("hub.png", png(4000, 2500), content_type="image/png")
+    assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
+    [stored] = uploads_under(media_root)
+    made = len(files_under(media_root))
+    client.post("/cart/add/", {"product_id": "prod-003"})
+
+    pages = {"/": (320, 200), "/products/prod-003/": (640, 400), "/cart/": (96, 60)}
+    for path, (width, height) in pages.items():
+        html = client.get(path).content.decode()
+        img = img_of(html, "USB-C Hub")
+        assert (img["width"], img["height"]) == (str(width), str(height)), path
+        assert RENDITION.match(img["src"]), path
+        assert image_served(img["src"]).size == (width, height), path
+        one_x, two_x = (part.rsplit(" ", 1) for part in img["srcset"].split(", "))
+        assert one_x == [img["src"], "1x"] and two_x[1] == "2x", path
+        assert image_served(two_x[0]).size == (2 * width, 2 * height), path
+        assert stored not in html, path  # the 4,000 px upload itself is never on a page
+    assert len(files_under(media_root)) == made  # every rendition was made when staff saved the photo
 
 
 def test_a_new_product_may_come_with_its_image(client, staff_user, catalog, media_root):
@@ -172,9 +223,10 @@ def test_a_new_product_may_come_with_its_image(client, staff_user, catalog, medi
     response = client.post("/admin/catalog/product/add/", {**data, "photo": SimpleUploadedFile("cam.png", png())})
 
     assert response.status_code == 302
-    [stored] = files_under(media_root)
+    [stored] = uploads_under(media_root)
     assert stored.startswith("products/prod-009-")
-    assert shown_image(client, Product.objects.get(public_id="prod-009")) == (f"/media/{stored}", "Webcam")
+    src, alt = shown_image(client, Product.objects.get(public_id="prod-009"))
+    assert RENDITION.match(src) and alt == "Webcam"
 
 
 def test_the_file_is_stored_with_the_extension_of_its_real_format(client, staff_user, catalog, media_root):
@@ -186,9 +238,11 @@ def test_the_file_is_stored_with_the_extension_of_its_real_format(client, staff_
 
     assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
 
-    [stored] = files_under(media_root)
+    [stored] = uploads_under(media_root)
     assert stored.endswith(".jpg")
     assert Client().get(f"/media/{stored}")["Content-Type"] == "image/jpeg"
+    src, _alt = shown_image(client, product)
+    assert src.endswith(".jpg") and Client().get(src)["Content-Type"] == "image/jpeg"
 
 
 def test_an_uploaded_phone_photo_is_stored_upright_without_where_it_was_taken(
@@ -204,14 +258,18 @@ def test_an_uploaded_phone_photo_is_stored_upright_without_where_it_was_taken(
 
     assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
 
-    [stored] = files_under(media_root)
+    [stored] = uploads_under(media_root)
     assert stored.endswith(".jpg")
-    src, _alt = shown_image(client, Product.objects.get(pk=product.pk))
-    assert src == f"/media/{stored}"
-    served = b"".join(Client().get(src).streaming_content)  # what any visitor downloads
+    served = b"".join(Client().get(f"/media/{stored}").streaming_content)  # the upload, as the API links it
     assert served == (media_root / stored).read_bytes()
     assert_upright_without_metadata(served, "JPEG")
     assert b"Taken at home" not in served
+    src, _alt = shown_image(client, Product.objects.get(pk=product.pk))  # the page's rendition of it
+    rendition = b"".join(Client().get(src).streaming_content)
+    with Image.open(io.BytesIO(rendition)) as shown:
+        assert shown.size == (30, 60) and dict(shown.getexif()) == {}
+        assert all(abs(a - b) < 40 for a, b in zip(shown.convert("RGB").getpixel((15, 10)), RED, strict=True))
+    assert b"PhoneCam" not in rendition and b"Taken at home" not in rendition
 
 
 @pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP", "MPO"])

@@ -10,7 +10,7 @@ from orders.services import order_cancel, order_transition
 from orders.states import CANCELLABLE_STATES
 from store.errors import Conflict
 
-NO_MONEY_YET = ["new", "validating", "screening", "validated", "awaiting_approval", "payment_failed", "stalled"]
+NO_MONEY_YET = ["new", "checking_address", "validating", "screening", "validated", "awaiting_approval", "payment_failed", "stalled"]
 
 
 def stock() -> int:
@@ -50,7 +50,8 @@ def test_a_paying_order_cannot_be_cancelled(order_in_state, staff_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("state", "step_end"), [("validating", "validation_passed"), ("screening", "risk_scored")])
+@pytest.mark.parametrize(("state", "step_end"), [("checking_address", "address_confirmed"),
+                                                 ("validating", "validation_passed"), ("screening", "risk_scored")])
 def test_a_step_mid_way_when_staff_cancel_does_not_resurrect_the_order(order_in_state, staff_user, state,
                                                                        step_end):
     order = order_in_state(state)

@@ -51,8 +51,8 @@ def test_every_transition_declares_its_meaning_and_who_fires_it(name):
 
 
 def test_the_state_groups_are_read_from_the_declaration():
-    assert CANCELLABLE_STATES == sources("cancel") == {"new", "validating", "screening", "validated",
-                                                         "awaiting_approval", "payment_failed", "stalled"}
+    assert CANCELLABLE_STATES == sources("cancel") == {"new", "checking_address", "validating", "screening",
+                                                         "validated", "awaiting_approval", "payment_failed", "stalled"}
     assert REFUNDABLE_STATES == sources("refund")
     assert WAITING_STATES == {TRANSITIONS[n].target for n in TRANSITIONS if meaning(n).waits} == {"awaiting_approval",
                                                                                            "stalled"}
@@ -60,12 +60,13 @@ def test_the_state_groups_are_read_from_the_declaration():
     for state in TERMINAL_STATES:
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
-    assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_expired"}
+    assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_declined_hard", "payment_expired"}
+    assert TRANSITIONS["address_undeliverable"].source == "checking_address"  # before any money moves
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
     assert "returning" in PAID_STATES and "returned" not in PAID_STATES  # the refund is still to make
     assert FULL_REFUND_TRANSITION == {"ship_failed": "refund", "paid": "refund", "shipped": "refund",
                                       "delivered": "refund", "returning": "return_refunded"}
-    assert not {"validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
+    assert not {"checking_address", "validating", "screening", "paying"} & PAID_STATES  # guarded re-drives are not followed
 
 
 def test_there_is_one_cancel():
@@ -144,14 +145,24 @@ def test_every_ending_and_wait_declares_the_customers_next_step(name):
         assert variant.advice.endswith(".") and not variant.by_shop and not variant.after
 
 
-def test_only_a_failed_payment_offers_another_card_and_only_a_failed_shipment_a_new_address():
+def test_only_a_failed_payment_offers_another_card_and_only_an_undeliverable_address_a_new_address():
     def offering(option):
         return {(name, source) for name in TRANSITIONS if meaning(name).next_step
                 for source in sources(name) for by_shop in (False, True)
                 if option in meaning(name).next_step.resolve(by_shop=by_shop, source=source).options}
 
     assert {name for name, _ in offering(Option.ANOTHER_CARD)} == PAYMENT_FAILED_ENDINGS
-    assert offering(Option.CORRECT_ADDRESS) == {("refund", "ship_failed")}
+    # Found by the carrier's check before the charge; a label failing after it does not say the address is wrong.
+    assert offering(Option.CORRECT_ADDRESS) == {("address_undeliverable", "checking_address")}
+
+
+def test_the_refund_of_a_failed_shipment_says_contact_the_shop_not_correct_the_address():
+    step = meaning("refund").next_step
+    after_label = step.resolve(by_shop=False, source="ship_failed")
+    assert after_label.options == (Option.CONTACT_SHOP, Option.SHOP_AGAIN)
+    assert "address" not in after_label.advice
+    assert step.resolve(by_shop=True, source="ship_failed") == after_label
+    assert step.resolve(by_shop=True, source="delivered").options == (Option.CONTACT_SHOP, Option.SHOP_AGAIN)
 
 
 def test_a_cancellation_by_the_customer_says_shop_again_and_by_the_shop_contact_the_shop():

@@ -101,7 +101,7 @@ def test_the_admins_refund_form_resubmitted_refunds_once(paid_order, staff_user)
     admin.force_login(staff_user)
     page = admin.get(f"/admin/orders/order/{paid_order.pk}/change/").content.decode()
     key = page.split('name="idempotency_key" value="')[1].split('"')[0]
-    form = {"amount": "7.00", "reason": "Scratched", "idempotency_key": key}
+    form = {"amount": "7.00", "reason": "Scratched", "idempotency_key": key, "post": "yes"}  # as confirmed
     url = f"/admin/orders/order/{paid_order.pk}/refund/"
 
     admin.post(url, form)

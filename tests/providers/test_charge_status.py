@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from providers.base import CHARGE_APPROVED, CHARGE_DECLINED, CHARGE_PENDING, CHARGE_UNKNOWN, PaymentProvider
+from providers.declines import DECLINES
 from providers.models import GatewayCall
 from providers.registry import payment_provider
 
@@ -48,12 +49,15 @@ def test_a_charge_answers_the_order_it_was_made_for():
     assert gateway.charge_status(key="k-order-none", timeout=1).order_id is None
 
 
-def test_a_declined_charge_answers_declined_with_the_reason():
-    _charge("4000000000000002", "k-declined")
+@pytest.mark.parametrize(("card", "code", "retryable"), [("4000000000000002", "generic_decline", True),
+                                                         ("4000000000009979", "stolen_card", False)])
+def test_a_declined_charge_answers_declined_with_its_code_and_the_advice(card, code, retryable):
+    _charge(card, "k-declined")
 
     status = gateway.charge_status(key="k-declined", timeout=1)
 
-    assert (status.status, status.reason) == (CHARGE_DECLINED, "Card declined by the issuer")
+    assert (status.status, status.code, status.retryable, status.reason) == (
+        CHARGE_DECLINED, code, retryable, DECLINES[code].advice)
 
 
 @pytest.mark.parametrize(("key", "reference"), [("k-never", ""), ("k-other", "txn_not_this_one")])
@@ -75,7 +79,9 @@ def test_a_pending_charge_is_pending_until_the_bank_settles_it(card, answer, set
 
     assert before.status == CHARGE_PENDING
     assert (after.status, after.reference) == (answer, pending.reference)
-    assert after.reason == ("" if answer == CHARGE_APPROVED else "The bank did not confirm the payment")
+    declined = answer == CHARGE_DECLINED
+    assert (after.reason, after.code) == ((DECLINES["authentication_required"].advice, "authentication_required")
+                                          if declined else ("", ""))
 
 
 def test_with_callbacks_off_the_bank_never_settles():

@@ -41,6 +41,9 @@ def token(card="4242424242424242"):
 
 
 CALLS = {
+    "address": lambda key, timeout: provider("address").check_address(key=key, order_id=1, address="1 Main St",
+                                                                      city="Springfield", state="IL",
+                                                                      zip_code="62701", timeout=timeout),
     "inventory": lambda key, timeout: provider("inventory").check(key=key, order_id=1, items=[("prod-001", 1)], timeout=timeout),
     "risk": lambda key, timeout: provider("risk").score(key=key, order_id=1, amount=Decimal("10.00"), items=1,
                                                        zip_code="62701", timeout=timeout),
@@ -50,8 +53,8 @@ CALLS = {
                                                              amount=Decimal("1.00"), timeout=timeout),
     "shipping": lambda key, timeout: provider("shipping").create_label(key=key, order_id=1, zip_code="62701", timeout=timeout),
 }
-PROVIDER_OF = {"inventory": "inventory", "risk": "risk", "payment": "payment", "refund": "payment",
-               "shipping": "shipping"}
+PROVIDER_OF = {"address": "address", "inventory": "inventory", "risk": "risk", "payment": "payment",
+               "refund": "payment", "shipping": "shipping"}
 
 
 # --- the command -----------------------------------------------------------------------

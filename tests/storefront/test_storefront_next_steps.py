@@ -8,11 +8,13 @@ from django.test import Client
 from django.urls import reverse
 
 from notifications.models import Notification
+from notifications.services import MESSAGES
 from orders.models import Next, Order
 from orders.services import order_cancel, order_reject, order_transition, refund_create
 from orders.services.reorder import shop_contact_email
 from orders.states import Actor
 from store.links import public_url
+from store.money import money as amount
 from tests.order_states import order_move
 from tests.review_rules import rule_create
 
@@ -77,8 +79,15 @@ def cancelled_by_the_shop(order, staff):
 
 
 def undeliverable(order, staff):
+    order_move(order, "checking_address")
+    return order_transition(order_id=order.pk, name="address_undeliverable",
+                            reason="Undeliverable address (ZIP 00000)")
+
+
+def label_failed(order, staff):
+    # The address check passed; the carrier's label failed after the charge and the saga refunded it.
     order_move(order, "ship_failed")
-    refund_create(order=fresh(order), amount=None, reason="Shipping failed: Undeliverable address (ZIP 00000)",
+    refund_create(order=fresh(order), amount=None, reason="Shipping failed: The carrier could not create a label",
                   actor=None, actor_kind=Actor.SYSTEM, idempotency_key=f"order-{order.pk}-refund-in-full")
     return fresh(order)
 
@@ -121,11 +130,13 @@ ENDINGS = [
      "order.cancelled"),
     (cancelled_by_the_shop, "cancelled", Next.CONTACT_SHOP, ["contact_shop"], "No charge was made.",
      "order.cancelled"),
-    (undeliverable, "refunded", Next.CORRECT_ADDRESS, ["correct_address"], "Refunded ${total}.", "order.refunded"),
-    (refunded_by_staff, "refunded", Next.REFUNDED, ["contact_shop", "shop_again"], "Refunded ${total}.",
+    (undeliverable, "failed", Next.CORRECT_ADDRESS, ["correct_address"], "No charge was made.", "order.failed"),
+    (label_failed, "refunded", Next.NOT_SHIPPED, ["contact_shop", "shop_again"], "Refunded {total}.",
      "order.refunded"),
-    (delivered, "delivered", Next.DELIVERED, ["shop_again", "contact_shop"], "Paid ${total}.", "order.delivered"),
-    (returned, "returned", Next.REFUNDED, ["contact_shop", "shop_again"], "Refunded ${total}.", "order.returned"),
+    (refunded_by_staff, "refunded", Next.REFUNDED, ["contact_shop", "shop_again"], "Refunded {total}.",
+     "order.refunded"),
+    (delivered, "delivered", Next.DELIVERED, ["shop_again", "contact_shop"], "Paid {total}.", "order.delivered"),
+    (returned, "returned", Next.REFUNDED, ["contact_shop", "shop_again"], "Refunded {total}.", "order.returned"),
     (held, "awaiting_approval", Next.REVIEWED, [], "Nothing was charged yet.", "order.held"),
     (delayed, "stalled", Next.DELAYED, [], "Nothing was charged yet.", ""),
 ]
@@ -142,10 +153,12 @@ def test_each_ending_and_wait_shows_its_own_next_step_on_the_page_and_in_the_ema
     html = page_of(customer, order)
 
     assert offered(html) == options
-    assert money.format(total=f"{order.total:,.2f}") in html and step.advice in html
+    assert money.format(total=amount(order.total)) in html and step.advice in html
     if event:
         told = Notification.objects.get(order=order, event_type=event).body
         assert step.advice in told
+        if "{money}" in MESSAGES[event][1]:
+            assert money.format(total=amount(order.total)) in told
         if "another_card" in options or "correct_address" in options:
             assert f"{step.options[0].label}: {public_url(reverse('orders:order_detail', args=[order.pk]))}." in told
         if "contact_shop" in options:
@@ -213,13 +226,16 @@ def test_staff_reading_a_customers_failed_order_are_not_offered_its_try_again(cu
 def test_an_undeliverable_order_is_placed_again_to_a_corrected_address(customer, staff_user, place_order,
                                                                        django_capture_on_commit_callbacks):
     order = undeliverable(place_order(customer, {"prod-004": 1}, zip="00000"), staff_user)
+    html = page_of(customer, order)
+    assert offered(html) == ["correct_address"] and "No charge was made." in html
     client = web(customer)
-    assert f'action="{reverse("orders:order_try_again", args=[order.pk])}"' in page_of(customer, order)
+    assert f'action="{reverse("orders:order_try_again", args=[order.pk])}"' in html
 
     checkout = client.post(reverse("orders:order_try_again", args=[order.pk]), follow=True)
 
     said = " ".join(str(message) for message in checkout.context["messages"])
-    assert f"Order {order.number}: Refunded $89.99." in said and "correct the address to place it again" in said
+    assert f"Order {order.number}: No charge was made." in said and "correct the address to place it again" in said
+    assert "another card" not in said
     form = checkout.context["form"]
     assert form["zip"].value() == "00000"
     with django_capture_on_commit_callbacks(execute=True):

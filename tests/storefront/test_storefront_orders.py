@@ -105,11 +105,11 @@ def test_delivered_order_page_shows_processing_details(client, sync_pipeline, cu
 
 
 def test_refunded_order_page_lists_the_refund(client, sync_pipeline, customer, place_order):
-    order = Order.objects.get(pk=place_order(customer, {"prod-004": 1}, card=CARD_APPROVE, zip="00000").pk)
+    order = Order.objects.get(pk=place_order(customer, {"prod-004": 1}, card=CARD_APPROVE, zip="00500").pk)
     assert order.state == "refunded"
     html = signed_in(client, customer).get(reverse("orders:order_detail", args=[order.pk])).content.decode()
     assert "Refunds" in html and "$89.99" in html
-    assert "Undeliverable address (ZIP 00000)" in html
+    assert "The carrier could not create a label (ZIP 00500)" in html
 
 
 # --- cancel -----------------------------------------------------------------------------

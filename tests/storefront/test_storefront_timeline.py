@@ -27,13 +27,13 @@ def statuses(order, user) -> set[str]:
 ALWAYS = [stage.label for stage in TIMELINE if not stage.when_reached]
 
 
-def test_a_new_order_is_queued_for_the_inventory_check(customer, place_order):
+def test_a_new_order_is_queued_for_the_address_check(customer, place_order):
     order = place_order(customer)
     shown = stages(order, customer)
     assert list(shown) == ALWAYS
-    assert shown["Created"] == "done" and shown["Checking inventory"] == "current"
+    assert shown["Created"] == "done" and shown["Checking the address"] == "current"
     assert set(list(shown.values())[2:]) == {"pending"}
-    assert notes(order, customer)["inventory"] == "Queued for processing"
+    assert notes(order, customer)["address"] == "Queued for processing"
 
 
 def test_a_validated_order_waits_for_payment(customer, place_order):
@@ -59,17 +59,30 @@ def test_a_declined_card_shows_the_failed_payment_and_what_was_not_reached(sync_
     assert shown["Processing payment"] == "failed"
     assert {shown[label] for label in labels[:labels.index("Processing payment")]} == {"done"}
     assert {shown[label] for label in labels[labels.index("Processing payment") + 1:]} == {"not_reached"}
-    assert notes(order, customer)["payment"] == "Card declined by the issuer · no charge was made"
+    assert notes(order, customer)["payment"] == ("Your bank declined the payment. Try another card or contact your "
+                                                 "bank · no charge was made")
 
 
-def test_an_undeliverable_zip_shows_the_failed_shipment_and_the_refund(sync_pipeline, customer, place_order):
+def test_an_undeliverable_zip_fails_the_address_check_and_asks_for_a_corrected_address(
+        sync_pipeline, customer, place_order):
     order = place_order(customer, {"prod-004": 1}, card=CARD_APPROVE, zip="00000")
     shown = stages(order, customer)
+    assert list(shown) == ALWAYS
+    assert shown["Checking the address"] == "failed"
+    assert {shown[label] for label in ALWAYS if label not in ("Created", "Checking the address")} == {"not_reached"}
+    assert notes(order, customer)["address"] == (
+        "Undeliverable address (ZIP 00000) · no charge was made · please correct the address and place the order "
+        "again")
+
+
+def test_a_label_that_keeps_failing_shows_the_failed_shipment_and_the_refund(sync_pipeline, customer, place_order):
+    order = place_order(customer, {"prod-004": 1}, card=CARD_APPROVE, zip="00500")
+    shown = stages(order, customer)
     assert list(shown) == [*ALWAYS, "Refunded"]
-    assert (shown["Processing payment"], shown["Shipping"], shown["Delivered"], shown["Refunded"]) == (
-        "done", "failed", "not_reached", "refunded")
+    assert (shown["Checking the address"], shown["Processing payment"], shown["Shipping"], shown["Delivered"],
+            shown["Refunded"]) == ("done", "done", "failed", "not_reached", "refunded")
     text = notes(order, customer)
-    assert text["shipping"] == "Undeliverable address (ZIP 00000)"
+    assert text["shipping"] == "The carrier could not create a label (ZIP 00500)"
     assert text["refunded"].startswith("$89.99 refunded · Shipping failed")
 
 

@@ -226,8 +226,8 @@ def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, 
     assert ">Try again</button>" in html
     told = Notification.objects.get(order=order, event_type="order.failed").body
     page = public_url(reverse("orders:order_detail", args=[order.pk]))
-    assert told == (f"We could not complete order {order.number}: Card declined by the issuer. No charge was made. "
-                    f"{Next.ANOTHER_CARD.advice} Try again: {page}.")
+    assert told == (f"We could not complete order {order.number}: Your bank declined the payment. Try another card "
+                    f"or contact your bank. No charge was made. {Next.ANOTHER_CARD.advice} Try again: {page}.")
 
 
 def test_an_order_that_fails_while_its_page_is_open_removes_the_placed_toast(customer, place_order):

@@ -30,7 +30,7 @@ def test_a_cancel_during_the_inventory_step_is_not_undone(settings, customer, st
 
     order = Order.objects.get(pk=order.pk)
     assert (stopped_in, order.state, order.stock_status) == ("cancelled", "cancelled", "released")
-    assert [event.transition for event in order.events.all()] == ["", "start_validation", "cancel"]
+    assert [event.transition for event in order.events.all()] == ["", "start_address_check", "address_confirmed", "cancel"]
     assert Product.objects.get(public_id="prod-001").stock == stock
     assert list(StockMovement.objects.filter(order_ref=order.pk).values_list("reason", "delta")) == [
         ("reserved", -2), ("released", 2)]

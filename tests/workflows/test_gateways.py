@@ -1,13 +1,16 @@
 """The simulated providers: deterministic triggers, idempotency keys, timeouts, retries."""
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from providers.base import GatewayTimeout, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.calls import ProviderRequest
-from providers.models import GatewayCall, ProviderCall
+from providers.models import GatewayCall, ProviderCall, SimulatedOutage
 from providers.registry import payment_provider, provider
+from providers.simulation import outages_forget
 from tests.workflow_versions import version_publish_with
 from workflows.policy.selectors import policy_of
 from workflows.policy.values import StepPolicy
@@ -53,9 +56,44 @@ def test_refunds_are_idempotent_by_key():
     assert GatewayCall.objects.filter(operation="refund").count() == 1
 
 
-def test_zip_00000_is_undeliverable_and_others_get_a_label():
-    failed = shipping_gateway.create_label(key="s1", order_id=1, zip_code="00000")
-    assert not failed.ok and "00000" in failed.reason
+def test_the_carrier_refuses_zip_00000_at_its_address_check_and_remembers_its_answer_by_key():
+    refused = shipping_gateway.check_address(key="a1", order_id=1, address="1 Main St", city="Springfield",
+                                             state="IL", zip_code="00000")
+    assert not refused.ok and refused.reason == "Undeliverable address (ZIP 00000)"
+    ok = shipping_gateway.check_address(key="a2", order_id=1, address="1 Main St", city="Springfield", state="IL",
+                                        zip_code="00500")
+    again = shipping_gateway.check_address(key="a2", order_id=1, address="1 Main St", city="Springfield",
+                                           state="IL", zip_code="00500")
+    # A repeated check answers as the first did, from the ledger (at once).
+    assert ok.ok and replace(again, latency_ms=ok.latency_ms) == ok
+    assert GatewayCall.objects.filter(gateway="address", operation="check").count() == 2
+
+
+@pytest.fixture
+def fresh_outages():
+    """No outage of this test is remembered by a later one (the simulators read them once a second)."""
+    outages_forget()
+    yield
+    outages_forget()
+
+
+def test_address_checks_honour_their_outage_and_their_timeout(settings, fresh_outages):
+    settings.SIMULATOR = {**settings.SIMULATOR, "LATENCY_SCALE": 1.0, "ADDRESS_LATENCY_MS": (100, 100)}
+    with pytest.raises(GatewayTimeout):  # 0.1 s of latency, 0.01 s allowed
+        shipping_gateway.check_address(key="slow", order_id=1, address="1 Main St", city="Springfield", state="IL",
+                                       zip_code="62701", timeout=0.01)
+    SimulatedOutage.objects.create(provider="address", mode="error", until=timezone.now() + timedelta(minutes=1))
+    outages_forget()
+    with pytest.raises(GatewayTimeout):
+        shipping_gateway.check_address(key="down", order_id=1, address="1 Main St", city="Springfield", state="IL",
+                                       zip_code="62701", timeout=5)
+    assert not GatewayCall.objects.filter(gateway="address").exists()
+
+
+def test_labels_to_zips_00000_and_00500_fail_and_others_get_a_label():
+    for zip_code in ("00000", "00500"):
+        failed = shipping_gateway.create_label(key=f"s-{zip_code}", order_id=1, zip_code=zip_code)
+        assert not failed.ok and zip_code in failed.reason
     label = shipping_gateway.create_label(key="s2", order_id=1, zip_code="12345")
     assert label.ok and label.reference.startswith("1Z") and label.data["carrier"]
 
@@ -139,7 +177,8 @@ def test_step_runner_does_not_retry_business_failures():
                        failures=0, count_failure=_counter(), request=_request("payment", "d"))
     assert len(calls) == 1 and outcome.kind == ANSWERED and not outcome.result.ok
     declined = ProviderCall.objects.get(idempotency_key="d")
-    assert (declined.outcome, declined.reason, declined.attempt) == ("declined", "Card declined by the issuer", 1)
+    assert (declined.outcome, declined.reason, declined.attempt) == (
+        "declined", f"generic_decline (soft decline): {outcome.result.reason}", 1)
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_its_cap(settings):

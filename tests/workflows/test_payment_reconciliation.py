@@ -19,6 +19,7 @@ from orders.services import order_transition
 from orders.services.payment_pending import PAYMENT_PENDING_EVENT
 from orders.services.payment_reconcile import payment_reconcile
 from providers import simulation
+from providers.declines import DECLINES
 from providers.models import GatewayCall
 from providers.registry import payment_provider
 from tests.payment_events import (
@@ -302,7 +303,8 @@ def test_at_the_deadline_a_declined_charge_takes_the_failed_payment_path(sync_pi
 
     order = Order.objects.get(pk=order.pk)
     declined = order.events.get(transition="payment_declined")
-    assert declined.detail["reason"] == "The bank did not confirm the payment"
+    assert (declined.detail["reason"], declined.detail["decline_code"]) == (
+        DECLINES["authentication_required"].advice, "authentication_required")
     assert order.charge_key == f"order-{order.pk}-charge-1"
 
 

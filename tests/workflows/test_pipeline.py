@@ -30,14 +30,14 @@ def test_placement_runs_the_pipeline_to_delivered_and_notifies(sync_pipeline, cu
     assert all(message.to == [customer.email] for message in mail.outbox)
 
 
-@pytest.mark.parametrize("state", ["validating", "paying", "shipping", "ship_failed"])
+@pytest.mark.parametrize("state", ["checking_address", "validating", "paying", "shipping", "ship_failed"])
 def test_running_a_step_twice_charges_ships_and_refunds_once(customer, place_order, state, settings):
     """Simulate a redelivered task: the same step runs again after it already ran.
 
     The test's transaction never commits, so placement's on-commit pipeline run does not
     start; the test drives the stages itself.
     """
-    zip_code = "00000" if state == "ship_failed" else "62701"
+    zip_code = "00500" if state == "ship_failed" else "62701"
     order = place_order(customer, card=CARD_APPROVE, zip=zip_code)
     # Walk the order to `state`, then run that state's stage twice, as two deliveries would.
     while Order.objects.get(pk=order.pk).state != state:
@@ -49,11 +49,12 @@ def test_running_a_step_twice_charges_ships_and_refunds_once(customer, place_ord
     pipeline_advance(order.pk)
     pipeline_advance(order.pk)
     order = Order.objects.get(pk=order.pk)
-    assert order.state == ("refunded" if zip_code == "00000" else "delivered")
+    assert order.state == ("refunded" if zip_code == "00500" else "delivered")
+    assert _calls(order.pk, "address", "check") == 1
     assert _calls(order.pk, "payment", "charge") == 1
-    assert _calls(order.pk, "shipping", "label") == (0 if zip_code == "00000" else 1)
-    assert order.refunds.count() == (1 if zip_code == "00000" else 0)
-    assert _calls(order.pk, "payment", "refund") == (1 if zip_code == "00000" else 0)
+    assert _calls(order.pk, "shipping", "label") == (0 if zip_code == "00500" else 1)
+    assert order.refunds.count() == (1 if zip_code == "00500" else 0)
+    assert _calls(order.pk, "payment", "refund") == (1 if zip_code == "00500" else 0)
 
 
 def test_sweeper_completes_an_order_left_mid_step(customer, place_order, settings):

@@ -69,7 +69,8 @@ def test_a_delivered_orders_trace_lists_each_call_transition_and_notification(cu
     assert_in_words(order, entries)
     steps = [(entry["call"]["provider"], entry["call"]["operation"], entry["call"]["key"], entry["call"]["outcome"])
              for entry in calls(entries) if entry["call"]["step"]]
-    assert steps == [("inventory", "check", f"order-{order.pk}-inventory", "ok"),
+    assert steps == [("address", "check", f"order-{order.pk}-address", "ok"),
+                     ("inventory", "check", f"order-{order.pk}-inventory", "ok"),
                      ("risk", "score", f"order-{order.pk}-risk", "ok"),
                      ("payment", "charge", f"order-{order.pk}-charge-0", "ok"),
                      ("shipping", "label", f"order-{order.pk}-ship-0", "ok")]
@@ -134,7 +135,8 @@ def test_a_declined_payment_retried_shows_each_charge_with_its_own_key(customer_
     charges = calls(entries, "payment")
     assert [entry["call"]["key"] for entry in charges] == [f"order-{order.pk}-charge-{n}" for n in range(retries + 1)]
     assert all(entry["call"]["outcome"] == "declined" for entry in charges)
-    assert all(": Card declined by the issuer · attempt 1 · key" in entry["text"] for entry in charges)
+    assert all(f": generic_decline (soft decline): {order.failure_reason} · attempt 1 · key" in entry["text"]
+               for entry in charges)
     transitions = texts(entries, "transition")
     assert transitions.count("Retry payment (Payment failed → Processing payment)") == retries
     assert transitions[-1].startswith("Give up on payment (Payment failed → Failed)")
@@ -188,7 +190,7 @@ def test_a_3d_secure_orders_trace_shows_the_pending_charge_and_the_callback_that
 def test_a_refunded_orders_trace_shows_the_compensation_and_a_staff_refund_with_their_calls(
     customer_api, staff_api, settings
 ):
-    undeliverable = place(customer_api, card=CARD_APPROVE, zip_code="00000", request_id="req-undeliverable")
+    undeliverable = place(customer_api, card=CARD_APPROVE, zip_code="00500", request_id="req-undeliverable")
     undeliverable.refresh_from_db()
     assert undeliverable.state == "refunded"
 
@@ -198,11 +200,11 @@ def test_a_refunded_orders_trace_shows_the_compensation_and_a_staff_refund_with_
     labels = calls(entries, "shipping")
     assert [entry["call"]["key"] for entry in labels] == [
         f"order-{undeliverable.pk}-ship-{n}" for n in range(policy_for_order(undeliverable).step("shipping").state_retries + 1)]
-    assert all("Undeliverable address (ZIP 00000)" in entry["text"] for entry in labels)
+    assert all("The carrier could not create a label (ZIP 00500)" in entry["text"] for entry in labels)
     (compensation,) = [entry for entry in entries if entry["kind"] == "compensation"]
     assert compensation["actor"] == "System"
     assert compensation["text"].startswith(f"Refund (Shipping failed → Refunded) · ${undeliverable.total} · reason: "
-                                           "Shipping failed: Undeliverable address (ZIP 00000)")
+                                           "Shipping failed: The carrier could not create a label (ZIP 00500)")
     (refund_call,) = [entry for entry in calls(entries, "payment") if entry["call"]["operation"] == "refund"]
     assert refund_call["call"]["key"] == f"order-{undeliverable.pk}-refund-1"
     assert refund_call["text"].startswith("Payment refund paid in ")

@@ -70,12 +70,12 @@ def test_switching_risk_screening_off_skips_it_for_new_orders_only(placed_only, 
     assert before.risk_score is not None and before.events.filter(transition="risk_scored").exists()
     assert not ProviderCall.objects.filter(order_id=after.pk, provider="risk").exists()
     assert after.risk_score is None
-    assert list(after.events.exclude(transition="").values_list("transition", flat=True))[:3] == [
-        "start_validation", "validation_passed_unscreened", "start_payment"]
+    assert list(after.events.exclude(transition="").values_list("transition", flat=True))[:4] == [
+        "start_address_check", "address_confirmed", "validation_passed_unscreened", "start_payment"]
     assert [stage.key for stage in order_timeline(order=before)] == [
-        "created", "inventory", "risk", "payment", "shipping", "delivered"]
+        "created", "address", "inventory", "risk", "payment", "shipping", "delivered"]
     assert [stage.key for stage in order_timeline(order=after)] == [
-        "created", "inventory", "payment", "shipping", "delivered"]
+        "created", "address", "inventory", "payment", "shipping", "delivered"]
 
 
 def test_an_order_waiting_in_its_pipeline_keeps_its_version_through_retries(placed_only, customer, place_order):
@@ -138,8 +138,9 @@ def test_version_1_is_the_yaml_file_stored_by_the_data_migration(db):
     assert policy_current().number == 1 and policy_of(1).data == policy_default()
     # Today's defaults: attempts are the retries + 1 the steps had.
     steps = first.policy["steps"]
-    assert [steps[name]["attempts"] for name in ("inventory", "risk", "payment", "shipping")] == [2, 2, 3, 3]
-    assert [steps[name]["timeoutSeconds"] for name in ("inventory", "risk", "payment", "shipping")] == [10, 5, 30, 30]
+    names = ("address", "inventory", "risk", "payment", "shipping")
+    assert [steps[name]["attempts"] for name in names] == [2, 2, 2, 3, 3]
+    assert [steps[name]["timeoutSeconds"] for name in names] == [10, 10, 5, 30, 30]
 
 
 def test_a_draft_has_no_number_until_published_and_then_is_the_current_version(db, staff_user):

@@ -17,7 +17,7 @@ def test_the_current_version_names_every_step_with_its_policy(staff_api):
     assert response.status_code == 200
     body = response.json()
     assert (body["version"], body["status"]) == (1, "published")
-    assert list(body["steps"]) == ["inventory", "risk", "payment", "shipping"]
+    assert list(body["steps"]) == ["address", "inventory", "risk", "payment", "shipping"]
     assert body["steps"]["payment"] == {
         "attempts": 3, "backoff": {"baseSeconds": 1.0, "factor": 2.0, "capSeconds": 60.0, "jitter": 0.5},
         "timeoutSeconds": 30.0, "callBudget": 3, "stateRetries": 2,
@@ -124,7 +124,7 @@ def test_a_stored_policy_that_no_longer_matches_the_pipelines_steps_is_still_sho
     published = staff_api.post(f"/api/workflow/versions/{draft.pk}/publish")
 
     assert (shown.status_code, listed.status_code) == (200, 200)
-    assert list(shown.json()["steps"]) == ["inventory", "risk", "payment", "shipping"]
+    assert list(shown.json()["steps"]) == ["address", "inventory", "risk", "payment", "shipping"]
     assert shown.json()["holds"]["hours"] == stored.get("holds", {}).get("hours", 24)
     assert dry_run.status_code == 400 and dry_run.json()["code"] == "invalid"
     assert published.status_code == 400 and published.json()["code"] == "invalid"

@@ -38,7 +38,8 @@ def test_export_then_import_round_trips_a_version(tmp_path):
 
 def test_the_export_of_version_1_is_the_file_it_came_from():
     assert yaml.safe_load(export("1")) == yaml.safe_load(DEFAULT_POLICY_FILE.read_text()) == policy_default()
-    assert list(yaml.safe_load(export("1"))["steps"]) == ["inventory", "risk", "payment", "shipping"]  # the pipeline's order
+    # The pipeline's order.
+    assert list(yaml.safe_load(export("1"))["steps"]) == ["address", "inventory", "risk", "payment", "shipping"]
 
 
 def test_an_invalid_file_is_refused_by_path_and_writes_nothing(tmp_path):

@@ -19,7 +19,8 @@ from django.db.models.functions import Coalesce
 
 from catalog.models import Category
 from orders.models import Order, OrderEvent, OrderLine
-from orders.states import OrderState
+from orders.states import DECLINE_TRANSITIONS, OrderState
+from store.money import money
 from workflows.review.places import state_code
 
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in")
@@ -61,7 +62,7 @@ def _money(value: Any) -> Decimal:
     except InvalidOperation as exc:
         raise FactValueError("Enter an amount in dollars, like 500 or 499.99.") from exc
     if amount > MAX_MONEY:
-        raise FactValueError(f"Enter an amount of at most ${MAX_MONEY:,}.")
+        raise FactValueError(f"Enter an amount of at most {money(MAX_MONEY)}.")
     return amount
 
 
@@ -128,7 +129,7 @@ def _category(value: Any) -> str:
 
 
 def _dollars(value: Any) -> str:
-    return f"${Decimal(value):,.2f}"
+    return money(value)
 
 
 FACTS: dict[str, Fact] = {fact.name: fact for fact in (
@@ -180,7 +181,7 @@ _ANNOTATIONS: dict[str, Callable[[], Any]] = {
                                               output_field=DecimalField(max_digits=12, decimal_places=2))))
         .values("spend")), Decimal("0.00"), output_field=DecimalField(max_digits=12, decimal_places=2)),
     "declines_30d": lambda: Coalesce(Subquery(
-        OrderEvent.objects.filter(order__owner=OuterRef("owner"), transition="payment_declined",
+        OrderEvent.objects.filter(order__owner=OuterRef("owner"), transition__in=DECLINE_TRANSITIONS,
                                   created_at__lt=OuterRef("created_at"),
                                   created_at__gte=OuterRef("created_at") - DECLINES_WINDOW)
         .order_by().values("order__owner").annotate(n=Count("pk")).values("n")), 0, output_field=IntegerField()),

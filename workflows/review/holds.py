@@ -26,6 +26,7 @@ from store import permissions
 from store.audit import staff_action_record
 from store.errors import PermissionRefused
 from store.links import public_url
+from store.money import money
 from workflows import outbox
 from workflows.models import Hold, HoldExpiry, RuleEvaluation
 from workflows.policy.selectors import policy_for_order
@@ -124,7 +125,7 @@ def hold_remind(hold_id: int) -> int:
         return 0
     order = hold.order
     subject = f"Order {order.number} is past its review deadline"
-    body = (f"Order {order.number} (${order.total:,.2f}) has waited for approval since "
+    body = (f"Order {order.number} ({money(order.total)}) has waited for approval since "
             f"{hold.created_at:%Y-%m-%d %H:%M} UTC; its deadline was {hold.deadline:%Y-%m-%d %H:%M} UTC.\n"
             f"Why it is held: {hold.reason}\n"
             f"Approve or reject it: {public_url(reverse('admin:orders_order_change', args=[order.pk]))}\n")

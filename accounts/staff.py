@@ -1,0 +1,160 @@
+"""Staff accounts: an owner (a superuser) invites a person by e-mail with one or more roles
+(store.staff.ROLES, groups), the person sets their own password from the e-mailed link, and
+the owner changes their roles or deactivates them. Writes and reads both live here; the
+admin's Staff page (backoffice.admin.staff) only calls them.
+
+An invited account is active staff without a usable password: nobody can sign in as it, and
+the password-reset page never mails it (accounts.selectors.password_reset_accounts). Its link,
+/accounts/staff/invitation/<uid>/<token>/, is Django's password-reset token made with a salt
+of its own (a reset link is no invitation, nor the reverse), good for STAFF_INVITATION_TIMEOUT
+seconds and only until a password is set (the token covers the password hash).
+"""
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare
+from django.utils.encoding import force_bytes
+from django.utils.http import base36_to_int, urlsafe_base64_encode
+
+from accounts import signin
+from accounts.models import User
+from accounts.signals import staff_invited
+from store.errors import ValidationFailed
+from store.staff import ROLES
+
+EMAIL_TAKEN = "An account with this e-mail address already exists."
+ROLES_REQUIRED = "Choose at least one role."
+NOT_A_ROLE = "Not a staff role: {names}."
+
+
+class InvitationTokenGenerator(PasswordResetTokenGenerator):
+    """Django's reset token with the invitation's salt and lifetime (STAFF_INVITATION_TIMEOUT)."""
+
+    key_salt = "accounts.staff.InvitationTokenGenerator"
+
+    VALID, USED, EXPIRED, INVALID = "valid", "used", "expired", "invalid"
+
+    def state(self, user: User | None, token: str | None) -> str:
+        """VALID; USED once the account has a password; EXPIRED when genuine but older than
+        STAFF_INVITATION_TIMEOUT; INVALID for anything else (wrong, tampered, another account's)."""
+        if user is None or not token:
+            return self.INVALID
+        if user.has_usable_password():
+            return self.USED
+        try:
+            made_at = base36_to_int(token.split("-")[0])
+        except ValueError:
+            return self.INVALID
+        if not any(constant_time_compare(self._make_token_with_timestamp(user, made_at, secret), token)
+                   for secret in (self.secret, *self.secret_fallbacks)):
+            return self.INVALID
+        if self._num_seconds(self._now()) - made_at > settings.STAFF_INVITATION_TIMEOUT:
+            return self.EXPIRED
+        return self.VALID
+
+    def check_token(self, user, token) -> bool:
+        return self.state(user, token) == self.VALID
+
+
+invitation_tokens = InvitationTokenGenerator()
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+def role_groups() -> QuerySet[Group]:
+    """The roles' groups, in the table's order of names (alphabetical)."""
+    return Group.objects.filter(name__in=ROLES).order_by("name")
+
+
+def member_roles(user: User) -> list[str]:
+    """The names of `user`'s roles (other groups they are in are not roles); from a prefetched
+    `groups` when there is one."""
+    return sorted(group.name for group in user.groups.all() if group.name in ROLES)
+
+
+def invitation_pending(user: User) -> bool:
+    """Invited and not yet in: active staff who have not set a password."""
+    return user.is_staff and user.is_active and not user.has_usable_password()
+
+
+def invitation_path(*, user: User) -> str:
+    """"/accounts/staff/invitation/<uid>/<token>/", good for STAFF_INVITATION_TIMEOUT s from now."""
+    return reverse("accounts:staff_invitation", kwargs={
+        "uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": invitation_tokens.make_token(user)})
+
+
+def invitation_account(*, user_id: int) -> User | None:
+    """The account an invitation e-mail goes to, if it still waits for one (invitation_pending)."""
+    user = User.objects.filter(pk=user_id).first()
+    return user if user is not None and invitation_pending(user) else None
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+def _roles_checked(roles: Iterable[Group]) -> list[Group]:
+    roles = list(roles)
+    strangers = sorted(group.name for group in roles if group.name not in ROLES)
+    if strangers:
+        message = NOT_A_ROLE.format(names=", ".join(strangers))
+        raise ValidationFailed(message, fields={"roles": [message]})
+    return roles
+
+
+def _invitation_announce(user: User) -> None:
+    # After the commit: the worker that sends the e-mail must find the account.
+    transaction.on_commit(lambda: staff_invited.send(sender=User, user_id=user.pk), robust=True)
+
+
+def staff_invite(*, email: str, name: str, roles: Iterable[Group]) -> User:
+    """Create an active staff account for `email` without a usable password, in `roles` (the
+    roles' groups, at least one), and e-mail it an invitation once committed. ValidationFailed
+    (nothing written) names the field: an address that already has an account, no role, a
+    group that is not a role."""
+    email, name = signin.email_normalize(email), name.strip()
+    roles = _roles_checked(roles)
+    if not roles:
+        raise ValidationFailed(ROLES_REQUIRED, fields={"roles": [ROLES_REQUIRED]})
+    if User.objects.filter(email=email).exists():
+        raise ValidationFailed(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=None, name=name, is_staff=True)
+            user.groups.add(*roles)
+    except IntegrityError:  # created by a concurrent request since the check above
+        raise ValidationFailed(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]}) from None
+    _invitation_announce(user)
+    return user
+
+
+def staff_invitation_resend(*, member: User) -> bool:
+    """E-mail `member` a fresh invitation link; False (nothing sent) unless the invitation is
+    still pending (invitation_pending). Earlier links keep working until they expire."""
+    if not invitation_pending(member):
+        return False
+    _invitation_announce(member)
+    return True
+
+
+def staff_update(*, member: User, roles: Iterable[Group], active: bool) -> User:
+    """Give staff member `member` exactly `roles` among the roles (other groups stay) and make
+    the account active or not: a deactivated account cannot sign in, its sessions and API
+    tokens stop working, and what it did stays recorded. Owners (superusers) are not changed
+    here. ValidationFailed for a group that is not a role or for an owner's account."""
+    roles = _roles_checked(roles)
+    if member.is_superuser:
+        message = "An owner's account (superuser) holds every permission: change it in Users."
+        raise ValidationFailed(message)
+    with transaction.atomic():
+        # The row as stored (the caller's instance may carry unsaved changes), locked against another owner.
+        member = User.objects.select_for_update().get(pk=member.pk)
+        member.groups.remove(*[group for group in member.groups.all() if group.name in ROLES and group not in roles])
+        member.groups.add(*roles)
+        if member.is_active != active:
+            member.is_active = active
+            member.save(update_fields=["is_active"])
+    return member

@@ -1,0 +1,54 @@
+"""Staff read the bank's decline code where they read the failure: the order page and Needs attention."""
+import pytest
+
+from backoffice.selectors.customers import customer_summary
+from orders.models import Order
+from orders.services import order_transition
+from tests.backoffice.test_needs_attention import ATTENTION, section_of
+
+pytestmark = pytest.mark.django_db
+
+ADVICE = "Your bank declined this card. Use another card or contact your bank."
+
+
+def hard_declined(order_in) -> Order:
+    """An order the bank declined as a stolen card: the pipeline ended it after its one charge."""
+    order = order_in("paying")
+    return order_transition(order_id=order.pk, name="payment_declined_hard", reason=ADVICE,
+                            decline_code="stolen_card")
+
+
+def test_the_order_page_shows_the_code_and_whether_it_is_retried(clerk_client, order_in):
+    hard = hard_declined(order_in)
+    soft = order_transition(order_id=order_in("paying").pk, name="payment_declined",
+                            reason="Your bank declined the payment for lack of funds.", decline_code="insufficient_funds")
+
+    page = clerk_client.get(f"/admin/orders/order/{hard.pk}/change/").content.decode()
+    assert '<code data-testid="decline-code">stolen_card</code> (hard: never retried)' in page
+    assert ADVICE in page  # what the customer was told, beside it
+    page = clerk_client.get(f"/admin/orders/order/{soft.pk}/change/").content.decode()
+    assert ('<code data-testid="decline-code">insufficient_funds</code> (soft: retried as its workflow version '
+            'says)') in page
+
+
+def test_an_order_never_declined_shows_no_code(clerk_client, order_in):
+    order = order_in("paid")
+    page = clerk_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert 'data-testid="decline-code"' not in page
+
+
+def test_needs_attention_lists_a_hard_decline_with_its_code(clerk_client, order_in):
+    order = hard_declined(order_in)
+
+    listed = section_of(clerk_client, "ended")
+    assert order.number in listed
+    assert ADVICE in listed and 'decline code <code data-testid="decline-code">stolen_card</code>' in listed
+    assert "No charge was made." in listed
+    assert clerk_client.get(ATTENTION).status_code == 200
+
+
+def test_the_customer_page_counts_a_hard_decline_among_the_declined_payments(order_in, customer):
+    order = hard_declined(order_in)
+
+    assert [(d.order.pk, d.declines, d.reason) for d in customer_summary(customer=customer).declined] == [
+        (order.pk, 1, ADVICE)]
