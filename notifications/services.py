@@ -82,7 +82,7 @@ def event_values(event_type: str, detail: dict) -> dict:
 
 def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
     """(title, body) of the customer's notification of `event_type` for `order` as it is now
-    (`values` add to or replace the order's fields), or None for an event the customer is not
+    (`values` add to or replace the order's fields and its next step, `next`), or None for an event the customer is not
     told about. Nothing is written: notification_record writes it; staff's confirmation of a
     refund shows it before the refund is made."""
     if event_type not in MESSAGES:
@@ -97,7 +97,7 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
         "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $1,049.93."
         **(values or {}),
     }
-    if "{next}" in MESSAGES[event_type][1]:
+    if "{next}" in MESSAGES[event_type][1] and "next" not in values:
         # What the customer may do now, as declared on the transition that ended the order or made it wait.
         shown = order_next_step_shown(order=order)
         values["next"] = shown.email_text if shown is not None else ""

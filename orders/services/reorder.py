@@ -19,7 +19,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.meaning import Option
+from orders.meaning import NextStep, Option
 from orders.models import Order, OrderEvent, PaymentLink
 from orders.selectors import order_next_step
 from orders.signals import order_event
@@ -110,12 +110,13 @@ def _control(option: Option, order: Order) -> NextControl:
     return NextControl(option, option.label, catalog, False, public_url(catalog))
 
 
-def order_next_step_shown(*, order: Order, user=None) -> NextStepShown | None:
+def order_next_step_shown(*, order: Order, user=None, step: NextStep | None = None) -> NextStepShown | None:
     """What `order` tells its customer now it ended or waits (orders.selectors.order_next_step),
     None while the pipeline moves it on. Try again is offered to the owner (`user`; None: the
     owner, as in the e-mail) until the order was placed again; then the advice says which order
-    that was."""
-    step = order_next_step(order=order)
+    that was. `step`: shown instead of the order's own (a refund's confirmation shows the step
+    its transition will declare, before it fires)."""
+    step = step or order_next_step(order=order)
     if step is None:
         return None
     advice, options = step.advice, step.options
