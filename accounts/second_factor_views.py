@@ -86,12 +86,13 @@ def setup(request: HttpRequest) -> HttpResponse:
     user = request.user
     if second_factor.is_enrolled(user):
         return redirect(_with_next("accounts:second_factor_verify", request))
-    device = second_factor.enrolment_start(user=user)
+    device = second_factor.enrolment_start(user=user, session_key=request.session.session_key)
     form = CodeForm(request.POST if request.method == "POST" else None)
     status, error = 200, None
     if form.is_bound and form.is_valid():
         try:
-            device, codes = second_factor.enrolment_confirm(user=user, code=form.cleaned_data["code"])
+            device, codes = second_factor.enrolment_confirm(
+                user=user, session_key=request.session.session_key, code=form.cleaned_data["code"])
         except (second_factor.WrongCode, TooManyAttempts) as refusal:
             status, error = _refused(form, refusal), refusal
         else:

@@ -5,12 +5,15 @@ JWTs (simplejwt) are revocable: a refresh token is good for one refresh (then bl
 `token_refresh`), logout blacklists it (`token_revoke`), and every token carries a digest of
 the password hash it was issued under (settings.SIMPLE_JWT["CHECK_REVOKE_TOKEN"]), so a
 password change or reset, on any surface, revokes every token issued before it, as it signs
-out the user's web sessions (Django checks sessions against the same hash).
+out the user's web sessions (Django checks sessions against the same hash). Deleting a
+confirmed second-factor device (in the admin, or by enrolling a new app) revokes every refresh
+token of its user (`tokens_revoke_all`).
 """
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
@@ -24,8 +27,10 @@ from accounts.signals import password_reset_requested
 from store.api.authentication import (
     AMR_CLAIM,
     AMR_SECOND_FACTOR,
+    AUTH_TIME_CLAIM,
+    DEVICE_CLAIM,
     MALFORMED_CLAIMS,
-    second_factor_in,
+    second_factor_claims,
     user_id_from_claims,
 )
 from store.errors import DomainError, TooManyAttempts, ValidationFailed
@@ -117,13 +122,27 @@ def password_reset_request(*, email: str) -> None:
     password_reset_requested.send(sender=User, email=email)
 
 
-def tokens_issue(*, user: User, second_factor: bool = False) -> dict[str, str]:
+def tokens_issue(*, user: User, device=None, second_factor: dict | None = None) -> dict[str, str]:
     """A fresh JWT pair for the API: {"token": access, "refresh": refresh} (the refresh token is
-    recorded). With `second_factor`, both carry the claim that one was given (store.api.authentication)."""
+    recorded). With the django-otp `device` that just accepted a code, both say a second factor
+    was given now; with `second_factor`, the claims of an earlier token that still count
+    (store.api.authentication.second_factor_claims), they keep its device and time."""
     refresh = RefreshToken.for_user(user)
-    if second_factor:
-        refresh[AMR_CLAIM] = AMR_SECOND_FACTOR  # the access token copies the refresh token's claims
+    if device is not None:
+        second_factor = {AMR_CLAIM: AMR_SECOND_FACTOR, DEVICE_CLAIM: device.persistent_id,
+                         AUTH_TIME_CLAIM: int(timezone.now().timestamp())}
+    for claim, value in (second_factor or {}).items():
+        refresh[claim] = value  # the access token copies the refresh token's claims
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def tokens_revoke_all(*, user_id: int) -> int:
+    """Blacklist every unexpired refresh token of the user: how many were still good. Their access
+    tokens end within JWT_ACCESS_MINUTES (and lose a second factor whose device is gone at once)."""
+    outstanding = OutstandingToken.objects.filter(
+        user_id=user_id, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    return len(BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True))
 
 
 def _refresh_token(raw: str) -> tuple[RefreshToken, User]:
@@ -163,11 +182,12 @@ def _spend(token: RefreshToken, user: User) -> bool:
 
 def token_refresh(*, refresh: str) -> dict[str, str]:
     """A new JWT pair for a refresh token (see `_refresh_token`), which is spent: using it
-    again, even concurrently, is InvalidCredentials."""
+    again, even concurrently, is InvalidCredentials. The pair keeps the token's second factor
+    only while it still counts (its device kept, within STAFF_SECOND_FACTOR_MAX_AGE)."""
     token, user = _refresh_token(refresh)
     if not _spend(token, user):
         raise InvalidCredentials("Token is blacklisted", code="token_not_valid")
-    return tokens_issue(user=user, second_factor=second_factor_in(token.payload))
+    return tokens_issue(user=user, second_factor=second_factor_claims(token.payload, user))
 
 
 def token_revoke(*, refresh: str) -> None:

@@ -42,8 +42,11 @@ def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:
 
 
 def _visible_to(user) -> QuerySet[Order]:
-    """Every order for staff who may see other customers' orders (store.permissions), else the user's own."""
-    return Order.objects.all() if permissions.can(user, permissions.ORDER_VIEW) else Order.objects.filter(owner=user)
+    """Every order for staff who may see other customers' orders (store.permissions), else the user's
+    own; PermissionRefused (403 second_factor_required) for such staff without their second factor."""
+    if permissions.sees_as_staff(user, permissions.ORDER_VIEW):
+        return Order.objects.all()
+    return Order.objects.filter(owner=user)
 
 
 # Days a period may start or end on: at the calendar's first and last day, the next day's start

@@ -15,7 +15,9 @@ exist for them (404), so its number reveals nothing.
 With settings.STAFF_REQUIRE_2FA on, anyone who may refund orders or manage staff (a superuser)
 takes no staff action at all until this request carries their second factor
 (`second_factor_missing`): refused 403 `second_factor_required` on the API, and the admin sends
-them to enter their code (backoffice.site).
+them to enter their code (backoffice.site). A read that their permission would widen beyond a
+customer's (every order, withdrawn products) is refused the same way (`sees_as_staff`), not
+narrowed to what a customer sees.
 """
 from dataclasses import dataclass
 
@@ -198,9 +200,26 @@ def can_any(user, *actions: StaffAction) -> bool:
     return any(can(user, action) for action in actions)
 
 
+def sees_as_staff(user, *actions: StaffAction) -> bool:
+    """Whether `user` sees more than a customer through one of `actions` (every order, withdrawn
+    products…). A holder of one of their permissions whose request lacks the second factor it
+    needs is refused (PermissionRefused 403 second_factor_required) rather than shown a customer's
+    narrower view (a 404 or an empty list would say the thing does not exist)."""
+    if can_any(user, *actions):
+        return True
+    if second_factor_missing(user) and any(_holds(user, action) for action in actions):
+        raise PermissionRefused(SECOND_FACTOR_REFUSAL, code="second_factor_required")
+    return False
+
+
 def can_see_withdrawn_products(user) -> bool:
     """Staff who may see, change or withdraw products also see the withdrawn ones."""
     return can_any(user, PRODUCT_VIEW, PRODUCT_CHANGE, PRODUCT_WITHDRAW)
+
+
+def sees_withdrawn_products(user) -> bool:
+    """`can_see_withdrawn_products`, refusing a holder without their second factor (`sees_as_staff`)."""
+    return sees_as_staff(user, PRODUCT_VIEW, PRODUCT_CHANGE, PRODUCT_WITHDRAW)
 
 
 def StaffPermission(*actions: StaffAction, doing: str = "") -> type[BasePermission]:  # noqa: N802 - a class

@@ -59,8 +59,8 @@ INSTALLED_APPS = [
     "csp",
     "auditlog",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named for the admin
+    "accounts.apps.RecoveryCodesConfig",  # django_otp.plugins.otp_static
     "sorl.thumbnail",
     "store",
     "accounts",
@@ -293,6 +293,13 @@ AXES_VERBOSE = False
 # authenticator app or a recovery code (django-otp; accounts/second_factor.py), before the admin
 # or a staff action on any surface (store.permissions.second_factor_missing). On unless DEBUG.
 STAFF_REQUIRE_2FA = env_bool("STAFF_REQUIRE_2FA", not DEBUG)
+# Seconds an API token's second factor counts after the code was given, refreshes included; then
+# a refresh gives a pair without it and the member signs in with a code again (12 hours: a shift).
+STAFF_SECOND_FACTOR_MAX_AGE = env_int("STAFF_SECOND_FACTOR_MAX_AGE", 12 * 3600, minimum=60)
+# Wrong codes make a device wait 1, 2, 4, … seconds (django-otp's throttling, which has no ceiling);
+# the wait stops growing at this many seconds, so someone with only the password cannot lock a
+# member out for days (accounts.second_factor).
+STAFF_SECOND_FACTOR_MAX_WAIT = env_int("STAFF_SECOND_FACTOR_MAX_WAIT", 15 * 60, minimum=1)
 # The name an authenticator app shows beside the account.
 OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Workflow Store")
 # The admin's device pages never show a secret (a device is deleted and enrolled again instead).

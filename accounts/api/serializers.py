@@ -40,6 +40,12 @@ class AuthSerializer(serializers.Serializer):
     token = fields.CharField(help_text="Access token: send it as `Authorization: Bearer <token>`.")
     refresh = fields.CharField(help_text="Refresh token for POST /api/auth/refresh.")
     user = UserSerializer()
+    secondFactor = fields.ChoiceField(
+        choices=["given", "required", "not_needed"],
+        help_text="`required`: this account's staff actions are refused (403 second_factor_required) until "
+        "it signs in again with `otp`; `given`: the tokens carry the second factor; `not_needed`: the "
+        "account needs none.",
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -17,16 +17,23 @@ from accounts.api.serializers import (
     TokenPairSerializer,
     UserSerializer,
 )
-from store import throttling
-from store.api.authentication import second_factor_in
+from store import permissions, throttling
+from store.api.authentication import second_factor_claims
 
 INVALID = OpenApiResponse(description='Validation error: {"error", "code": "invalid", "fields"}')
 UNAUTHORIZED = OpenApiResponse(description='Bad credentials or token: {"error", "code"}')
 THROTTLED = OpenApiResponse(description='Too many attempts: {"error", "code": "throttled"} and Retry-After')
 
 
-def _auth_response(user, *, status_code: int, otp_given: bool = False) -> Response:
-    body = {**services.tokens_issue(user=user, second_factor=otp_given), "user": user}
+def _auth_response(user, *, status_code: int, device=None, second_factor: dict | None = None) -> Response:
+    """The pair and the user, and whether the account's staff actions need a second factor the
+    pair does not carry ("required"), one it carries ("given"), or none ("not_needed")."""
+    pair = services.tokens_issue(user=user, device=device, second_factor=second_factor)
+    if device is not None or second_factor:
+        said = "given"
+    else:
+        said = "required" if permissions.second_factor_needed(user) else "not_needed"
+    body = {**pair, "user": user, "secondFactor": said}
     return Response(AuthSerializer(body).data, status=status_code)
 
 
@@ -69,9 +76,8 @@ class LoginApi(PublicApi):
         data.is_valid(raise_exception=True)
         otp = data.validated_data.pop("otp", "")
         user = services.user_authenticate(**data.validated_data, request=request._request)
-        if otp:
-            second_factor.code_check(user=user, code=otp)
-        return _auth_response(user, status_code=status.HTTP_200_OK, otp_given=bool(otp))
+        device = second_factor.code_check(user=user, code=otp) if otp else None
+        return _auth_response(user, status_code=status.HTTP_200_OK, device=device)
 
 
 class RefreshApi(PublicApi):
@@ -130,7 +136,8 @@ class PasswordApi(APIView):
             request=request._request,
         )
         # The new pair keeps the second factor the token of this request carried.
-        return _auth_response(user, status_code=status.HTTP_200_OK, otp_given=second_factor_in(request.auth.payload))
+        return _auth_response(user, status_code=status.HTTP_200_OK,
+                              second_factor=second_factor_claims(request.auth.payload, user))
 
 
 class ProfileApi(APIView):

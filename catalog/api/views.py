@@ -16,6 +16,7 @@ from catalog.api.serializers import (
 from store import permissions
 from store.api.pagination import PAGE_PARAMETERS, HeaderPagination
 from store.api.query import refuse_unknown_parameters
+from store.errors import NotFound
 from store.permissions import StaffPermission
 
 NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
@@ -82,9 +83,14 @@ class ProductDetailApi(CatalogApi):
     }
 
     def _product(self, request: Request, public_id: str):
-        return selectors.product_get(
-            public_id, include_inactive=permissions.can_see_withdrawn_products(request.user)
-        )
+        try:
+            return selectors.product_get(
+                public_id, include_inactive=permissions.can_see_withdrawn_products(request.user)
+            )
+        except NotFound:
+            # Staff who would see it with their second factor are told so, not that it is missing.
+            permissions.sees_withdrawn_products(request.user)
+            raise
 
     @extend_schema(tags=["products"], summary="One product", responses={200: ProductSerializer, 404: NOT_FOUND})
     def get(self, request: Request, public_id: str) -> Response:

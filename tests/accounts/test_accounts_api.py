@@ -11,7 +11,8 @@ PROFILE = "/api/auth/profile"
 
 
 def assert_auth_body(body: dict, user: User) -> None:
-    assert set(body) == {"token", "refresh", "user"}
+    assert set(body) == {"token", "refresh", "user", "secondFactor"}
+    assert body["secondFactor"] == "not_needed"
     assert body["user"] == {"id": user.pk, "email": user.email, "name": user.name}
     assert body["token"] and body["refresh"] and body["token"] != body["refresh"]
 
@@ -198,6 +199,6 @@ def test_the_schema_documents_the_auth_request_and_response_shapes(api_client):
     request_ref = register["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert set(schema["components"]["schemas"][request_ref]["properties"]) == {"email", "password", "name"}
     response_ref = register["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert set(schema["components"]["schemas"][response_ref]["properties"]) == {"token", "refresh", "user"}
+    assert set(schema["components"]["schemas"][response_ref]["properties"]) == {"token", "refresh", "user", "secondFactor"}
     assert set(schema["paths"]["/api/auth/profile"]) >= {"get", "put", "patch"}
     assert "401" in schema["paths"]["/api/auth/login"]["post"]["responses"]

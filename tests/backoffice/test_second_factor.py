@@ -1,17 +1,20 @@
 """Staff's second factor: with STAFF_REQUIRE_2FA on, a member who may refund (or a superuser)
 reaches neither the admin nor a staff API action without it; with it off nothing changes."""
+import re
 import time
 from decimal import Decimal
 
 import jwt
 import pytest
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import second_factor
+from catalog.models import Product
 from orders.models import Order
 from tests.conftest import PASSWORD
 
@@ -35,9 +38,9 @@ def wrong(device: TOTPDevice) -> str:
     return f"{(int(code(device)) + 500000) % 1000000:06d}"
 
 
-def enrolled(user) -> tuple[TOTPDevice, list[str]]:
-    device = second_factor.enrolment_start(user=user)
-    return second_factor.enrolment_confirm(user=user, code=code(device))
+def enrolled(user, session_key: str = "enrolling-session") -> tuple[TOTPDevice, list[str]]:
+    device = second_factor.enrolment_start(user=user, session_key=session_key)
+    return second_factor.enrolment_confirm(user=user, session_key=session_key, code=code(device))
 
 
 def admin_sign_in(client: Client, user, next_url: str = "/admin/"):
@@ -223,3 +226,167 @@ def test_api_password_change_keeps_the_second_factor_of_its_token(required, refu
     assert changed.status_code == 200
     assert bearer(changed.json()["token"]).get("/api/review-rules").status_code == 200
     assert bearer(given["token"]).get("/api/review-rules").status_code == 401  # the old pair is revoked
+
+
+# --- what a second factor is worth, and for how long -------------------------------------------
+
+def claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def refreshed(refresh: str) -> dict:
+    response = APIClient().post("/api/auth/refresh", {"refresh": refresh}, format="json")
+    return {"status": response.status_code, **response.json()}
+
+
+def verified_admin(client: Client, user) -> TOTPDevice:
+    """`client` signed in to the admin as `user`, with the second factor given."""
+    device, _ = enrolled(user, session_key=f"admin-{user.pk}")
+    admin_sign_in(client, user)
+    assert client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})["Location"] == "/admin/"
+    return device
+
+
+def test_api_token_names_the_device_and_when(required, refunder):
+    device, _ = enrolled(refunder)
+    given = api_sign_in(refunder, otp=code(device, 1))
+    said = claims(given["token"])
+    assert said["otp_device"] == device.persistent_id
+    assert abs(said["auth_time"] - time.time()) < 30
+    # A refresh keeps the time the code was given: it does not start the clock again.
+    renewed = refreshed(given["refresh"])
+    assert claims(renewed["token"])["auth_time"] == said["auth_time"]
+
+
+def test_deleting_the_device_in_the_admin_ends_its_tokens_second_factor(required, refunder, staff_user):
+    device, _ = enrolled(refunder)
+    given = api_sign_in(refunder, otp=code(device, 1))
+    plain = api_sign_in(refunder)
+    assert bearer(given["token"]).get("/api/review-rules").status_code == 200
+
+    owner = Client()
+    verified_admin(owner, staff_user)
+    deleted = owner.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    # The access token still live no longer counts the code; every refresh token is revoked.
+    refused = bearer(given["token"]).get("/api/review-rules")
+    assert (refused.status_code, refused.json()["code"]) == (403, "second_factor_required")
+    assert refreshed(given["refresh"])["status"] == 401
+    assert refreshed(plain["refresh"])["status"] == 401
+
+
+def test_enrolling_a_new_app_revokes_the_tokens_of_the_old_one(required, refunder):
+    device, _ = enrolled(refunder)
+    given = api_sign_in(refunder, otp=code(device, 1))
+    enrolled(refunder, session_key="a-new-phone")
+    assert bearer(given["token"]).get("/api/review-rules").json()["code"] == "second_factor_required"
+    assert refreshed(given["refresh"])["status"] == 401
+
+
+def test_the_second_factor_lasts_its_maximum_age_then_a_refresh_drops_it(required, settings, refunder):
+    settings.STAFF_SECOND_FACTOR_MAX_AGE = 2
+    device, _ = enrolled(refunder)
+    given = api_sign_in(refunder, otp=code(device, 1))
+    assert bearer(given["token"]).get("/api/review-rules").status_code == 200
+    time.sleep(3)
+    assert bearer(given["token"]).get("/api/review-rules").json()["code"] == "second_factor_required"
+    renewed = refreshed(given["refresh"])
+    assert renewed["status"] == 200
+    assert "amr" not in claims(renewed["token"]) and "otp_device" not in claims(renewed["token"])
+    assert bearer(renewed["token"]).get("/api/review-rules").json()["code"] == "second_factor_required"
+
+
+def test_sign_out_on_the_code_page_ends_the_session(required, client, refunder):
+    enrolled(refunder)
+    admin_sign_in(client, refunder)
+    page = client.get(VERIFY).content.decode()
+    action = re.search(r'<form method="post" action="([^"]+)" class="second-factor__signout"', page).group(1)
+    signed_out = client.post(action, {"next": "/admin/login/"})
+    assert signed_out.status_code == 302
+    assert "_auth_user_id" not in client.session
+    assert client.get(VERIFY)["Location"].startswith("/admin/login/")
+
+
+def test_each_session_enrolling_gets_its_own_secret(required, refunder):
+    mine, attacker = Client(), Client()
+    admin_sign_in(mine, refunder)
+    admin_sign_in(attacker, refunder)
+    secret = mine.get(SETUP).context["secret"]
+    assert mine.get(SETUP).context["secret"] == secret  # the same in another tab of the session
+    other_secret = attacker.get(SETUP).context["secret"]
+    assert other_secret != secret
+    assert TOTPDevice.objects.filter(user=refunder, confirmed=False).count() == 2
+
+    mine_device = TOTPDevice.objects.get(user=refunder, key=second_factor._session_key(refunder, mine.session.session_key))
+    # A code from the secret shown in my session does not confirm the attacker's.
+    assert attacker.post(SETUP, {"code": code(mine_device)}).status_code == 400
+    assert mine.post(SETUP, {"code": code(mine_device)}).status_code == 200
+    assert list(TOTPDevice.objects.filter(user=refunder).values_list("pk", "confirmed")) == [(mine_device.pk, True)]
+    assert attacker.get(VERIFY).status_code == 200  # still asked for a code
+
+
+def test_wrong_codes_make_a_member_wait_at_most_the_ceiling(required, settings, client, refunder):
+    settings.STAFF_SECOND_FACTOR_MAX_WAIT = 2
+    device, _ = enrolled(refunder)
+    # Twenty wrong codes in a row, as someone with only the password could send them.
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=20,
+                                                   throttling_failure_timestamp=timezone.now())
+    admin_sign_in(client, refunder)
+    throttled = client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled["Retry-After"]) <= 2
+    assert "2 seconds" in throttled.content.decode() or "1 second" in throttled.content.decode()
+    time.sleep(2.1)
+    assert client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_new_recovery_codes_keep_a_session_verified_with_a_recovery_code(required, client, refunder):
+    _, codes = enrolled(refunder)
+    admin_sign_in(client, refunder)
+    assert client.post(VERIFY, {"code": codes[0], "next": "/admin/"})["Location"] == "/admin/"
+    renewed = client.post("/accounts/second-factor/recovery-codes/")
+    assert renewed.status_code == 200
+    assert client.get("/admin/").status_code == 200
+    assert sorted(StaticToken.objects.filter(device__user=refunder).values_list("token", flat=True)) == \
+        sorted(renewed.context["codes"])
+
+
+def test_staff_reads_without_the_second_factor_are_refused_not_narrowed(required, refunder, staff_user,
+                                                                     order_in_state, catalog):
+    order = order_in_state("paid")
+    Product.objects.filter(public_id="prod-002").update(is_active=False)
+    for member in (refunder, staff_user):
+        client = bearer(api_sign_in(member)["token"])
+        for path in (f"/api/orders/{order.pk}", "/api/orders"):
+            refused = client.get(path)
+            assert (refused.status_code, refused.json()["code"]) == (403, "second_factor_required"), (member, path)
+    superuser = bearer(api_sign_in(staff_user)["token"])
+    assert superuser.get("/api/products/prod-002").json()["code"] == "second_factor_required"
+    assert superuser.get("/api/products/prod-001").status_code == 200  # what anyone sees stays open
+    device, _ = enrolled(refunder)
+    given = bearer(api_sign_in(refunder, otp=code(device, 1))["token"])
+    assert given.get(f"/api/orders/{order.pk}").status_code == 200
+
+
+def test_login_says_whether_the_second_factor_is_needed(required, refunder, customer, shop_staff):
+    device, _ = enrolled(refunder)
+    assert api_sign_in(refunder)["secondFactor"] == "required"
+    assert api_sign_in(refunder, otp=code(device, 1))["secondFactor"] == "given"
+    assert api_sign_in(customer)["secondFactor"] == "not_needed"
+    assert api_sign_in(shop_staff)["secondFactor"] == "not_needed"
+
+
+def test_a_customer_sending_a_code_is_told_it_is_not_used(required, customer):
+    refused = api_sign_in(customer, otp="123456")
+    assert (refused["status"], refused["code"]) == (401, "otp_invalid")
+    assert "does not use a second factor" in refused["error"]
+    assert "admin" not in refused["error"]
+
+
+def test_the_admin_names_the_device_sections(required, client, staff_user):
+    verified_admin(client, staff_user)
+    index = client.get("/admin/").content.decode()
+    assert "Second factor: authenticator apps" in index and "Second factor: recovery codes" in index
