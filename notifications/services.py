@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Order
-from orders.services.reorder import order_money_outcome
+from orders.services.reorder import order_money_outcome, order_next_step_shown
 from providers import registry
 from providers.calls import ProviderRequest, call_recorded
 from store import turns
@@ -25,14 +25,16 @@ from store.money import money
 
 logger = logging.getLogger("notifications.services")
 
+# `{next}`: the next step of the ending or wait the event announces (orders.services.reorder
+# order_next_step_shown): its advice and each option's link.
 MESSAGES = {
     "order.created": ("Order {number} received", "Thanks! We received your order {number} for {total}."),
     "order.held": ("Order {number} is being reviewed",
-                   "We are reviewing order {number} ({total}) before taking payment. Nothing was charged yet; "
-                   "we will e-mail you as soon as it goes ahead."),
+                   "We are reviewing order {number} ({total}) before taking payment. Nothing was charged yet. "
+                   "{next}"),
     "order.paid": ("Payment received for {number}", "Your payment of {total} for order {number} was approved."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
-    "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy!"),
+    "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy! {next}"),
     # The carrier could not deliver (an exception of its tracking) and holds the parcel.
     "order.delivery_exception": (
         "A delivery problem with order {number}",
@@ -41,11 +43,11 @@ MESSAGES = {
     ),
     "order.returned": ("Order {number} returned to us and refunded",
                        "The carrier could not deliver order {number} and returned it to us. We refunded "
-                       "{refunded} in all to your card; it may take a few days to show on your statement."),
-    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money}"),
+                       "{refunded} in all to your card. {next}"),
+    "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money} {next}"),
     "order.failed": ("Order {number} could not be completed",
-                     "We could not complete order {number}: {reason} {money}"),
-    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}."),
+                     "We could not complete order {number}: {reason} {money} {next}"),
+    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}. {next}"),
     "order.partially_refunded": ("Partial refund for order {number}",
                                  "We refunded {amount} for order {number}{items}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
@@ -80,7 +82,7 @@ def event_values(event_type: str, detail: dict) -> dict:
 
 def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
     """(title, body) of the customer's notification of `event_type` for `order` as it is now
-    (`values` add to or replace the order's fields), or None for an event the customer is not
+    (`values` add to or replace the order's fields and its next step, `next`), or None for an event the customer is not
     told about. Nothing is written: notification_record writes it; staff's confirmation of a
     refund shows it before the refund is made."""
     if event_type not in MESSAGES:
@@ -95,6 +97,10 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
         "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $1,049.93."
         **(values or {}),
     }
+    if "{next}" in MESSAGES[event_type][1] and "next" not in values:
+        # What the customer may do now, as declared on the transition that ended the order or made it wait.
+        shown = order_next_step_shown(order=order)
+        values["next"] = shown.email_text if shown is not None else ""
     title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
     return title, body
 

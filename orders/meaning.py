@@ -6,8 +6,9 @@ OwnerOr). Everything else is derived from that declaration (`orders.states`): th
 events, the customer's timeline, the admin's buttons, the API's allowed actions, and the
 cancellable, refundable, waiting and terminal states.
 """
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 # Timeline statuses a transition can give a stage (orders.selectors.TimelineStage).
@@ -39,6 +40,9 @@ class Meaning:
     - `waits`: the order then waits for a person; the pipeline leaves it alone (a hold).
     - `after_end`: may also follow the end of an order (a refund of a delivered order); a
       state whose every way out is such a transition is terminal.
+    - `next_step`: what the customer reads and may do once this transition ended the order or
+      made it wait (`NextStep`; orders.selectors.order_next_step): every transition into a
+      terminal or waiting state declares one.
     """
 
     label: str
@@ -54,6 +58,66 @@ class Meaning:
     button: bool = True
     waits: bool = False
     after_end: bool = False
+    next_step: "NextStep | None" = None
+
+
+class Option(Enum):
+    """What a customer can do about an order that ended or waits, with the words of its control
+    (the order page's button or link, the e-mail's link). `then`, for the order's Try again (its
+    items back in the cart, its address in the checkout): what the checkout is for."""
+
+    ANOTHER_CARD = ("another_card", "Try again", "pay with another card to place it again")
+    CORRECT_ADDRESS = ("correct_address", "Correct the address", "correct the address to place it again")
+    CONTACT_SHOP = ("contact_shop", "Contact the shop", "")
+    SHOP_AGAIN = ("shop_again", "Shop again", "")
+
+    def __init__(self, key: str, label: str, then: str) -> None:
+        self.key, self.label, self.then = key, label, then
+
+    @property
+    def try_again(self) -> bool:
+        return bool(self.then)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The customer's next step after an ending or a wait: `advice`, the sentence they read (on
+    the order page and in the e-mail, after the one about the money), and `options`, the
+    controls offered, the main one first (none: nothing is needed from them).
+
+    A transition fired either by its customer or by the shop, or leaving from several states,
+    may say more: `by_shop` replaces it when the shop's staff fired the transition, and
+    `after` when it left from the state named there (`NextStep.unless`).
+    """
+
+    advice: str
+    options: tuple[Option, ...] = ()
+    by_shop: "NextStep | None" = None
+    after: tuple[tuple[str, "NextStep"], ...] = field(default=())
+
+    def unless(self, *, by_shop: "NextStep | None" = None, after: dict[str, "NextStep"] | None = None) -> "NextStep":
+        """This step, replaced by `by_shop` when the shop's staff fired the transition and by
+        `after[state]` when it left from that state: `next_step=SHOP_AGAIN.unless(by_shop=CONTACT_SHOP)`."""
+        return NextStep(self.advice, self.options, by_shop, tuple((after or {}).items()))
+
+    def resolve(self, *, by_shop: bool, source: str) -> "NextStep":
+        """The step for one firing: who fired it (`by_shop`), the state it left (`source`)."""
+        if by_shop and self.by_shop is not None:
+            return self.by_shop
+        return dict(self.after).get(source, NextStep(self.advice, self.options))
+
+    def variants(self) -> Iterator["NextStep"]:
+        """Every step a firing may resolve to."""
+        yield NextStep(self.advice, self.options)
+        if self.by_shop is not None:
+            yield self.by_shop
+        for _, step in self.after:
+            yield step
+
+    @property
+    def try_again(self) -> Option | None:
+        """The Try again option offered, if any (its label says what the checkout is for)."""
+        return next((option for option in self.options if option.try_again), None)
 
 
 def means(label: str, **meaning: Any) -> dict[str, Meaning]:

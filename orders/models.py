@@ -12,7 +12,19 @@ from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
 from accounts.models import User
-from orders.meaning import CANCELLED, CURRENT, DONE, FAILED, OMITTED, REFUNDED, SKIPPED, Stage, means
+from orders.meaning import (
+    CANCELLED,
+    CURRENT,
+    DONE,
+    FAILED,
+    OMITTED,
+    REFUNDED,
+    SKIPPED,
+    NextStep,
+    Option,
+    Stage,
+    means,
+)
 from orders.workflow import workflow_version_current
 from store.money import money
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
@@ -77,6 +89,35 @@ SHOP_REJECTED_TEXT = "We could not accept this order"
 REVIEWING_TEXT = "The shop is reviewing this order before taking payment · nothing was charged yet"
 
 S = OrderState
+
+
+class Next:
+    """What the customer may do once an order ended or while it waits, as the transitions below
+    declare it (`next_step=`); the order page and the e-mail put the sentence about the money first."""
+
+    ANOTHER_CARD = NextStep("Try again puts these items back in your cart with this address, to pay with another "
+                            "card.", (Option.ANOTHER_CARD,))
+    CORRECT_ADDRESS = NextStep("Correct the address puts these items back in your cart and opens the checkout with "
+                               "this address, to correct it.", (Option.CORRECT_ADDRESS,))
+    CONTACT_SHOP = NextStep("The shop stopped this order. If you have a question about it, contact the shop.",
+                            (Option.CONTACT_SHOP,))
+    SHOP_AGAIN = NextStep("You cancelled this order. You are welcome to shop again.", (Option.SHOP_AGAIN,))
+    OUT_OF_STOCK = NextStep("The shop lists what is in stock now: you are welcome to shop again.",
+                            (Option.SHOP_AGAIN,))
+    # The address check passed but the carrier's label failed after the charge (the saga's
+    # refund): the address is not known to be wrong, so the customer is not asked to correct it.
+    NOT_SHIPPED = NextStep("We could not ship this order, so we refunded it; a refund may take a few days to show "
+                           "on your statement. If you have a question about it, contact the shop.",
+                           (Option.CONTACT_SHOP, Option.SHOP_AGAIN))
+    DELIVERED = NextStep("Something wrong with your order? Contact the shop.",
+                         (Option.SHOP_AGAIN, Option.CONTACT_SHOP))
+    REFUNDED = NextStep("A refund may take a few days to show on your statement. If you have a question about it, "
+                        "contact the shop.", (Option.CONTACT_SHOP, Option.SHOP_AGAIN))
+    REVIEWED = NextStep("Nothing is needed from you: we e-mail you as soon as the shop has decided.")
+    DELAYED = NextStep("Nothing is needed from you: the shop goes on with your order once the provider answers.")
+    # Not a transition's: a charge pending at the bank (3-D Secure, a transfer) is an event of its own.
+    BANK = NextStep("Nothing more is needed from you: your order goes on by itself once your bank confirms the "
+                    "payment.")
 
 
 # --- The customer's sentences on the timeline, for transitions whose note is computed -----
@@ -278,7 +319,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.CHECKING_ADDRESS, target=S.FAILED, permission=SYSTEM,
                 custom=means("Undeliverable address", event="order.failed", stages=(("address", FAILED),),
-                             note=_undeliverable_note))
+                             note=_undeliverable_note, next_step=Next.CORRECT_ADDRESS))
     def address_undeliverable(self, *, reason: str = "Undeliverable address") -> None:
         self.failure_reason = reason
 
@@ -297,7 +338,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
         pass
 
     @transition(field=state, source=S.VALIDATING, target=S.FAILED, permission=SYSTEM,
-                custom=means("Out of stock", event="order.failed", stages=(("inventory", FAILED),)))
+                custom=means("Out of stock", event="order.failed", stages=(("inventory", FAILED),),
+                             next_step=Next.OUT_OF_STOCK))
     def validation_failed(self, *, reason: str = "Out of stock") -> None:
         self.failure_reason = reason
 
@@ -310,13 +352,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=S.SCREENING, target=S.AWAITING_APPROVAL, permission=SYSTEM,
                 custom=means("Hold: risk screening unavailable", event="order.held", waits=True,
                              stages=(("risk", SKIPPED), ("approval", CURRENT)),
-                             note=REVIEWING_TEXT))
+                             note=REVIEWING_TEXT, next_step=Next.REVIEWED))
     def risk_unavailable(self, *, reason: str = "") -> None:
         pass
 
     @transition(field=state, source=S.VALIDATED, target=S.AWAITING_APPROVAL, permission=SYSTEM,
                 custom=means("Hold for review", event="order.held", waits=True, stages=(("approval", CURRENT),),
-                             note=REVIEWING_TEXT))
+                             note=REVIEWING_TEXT, next_step=Next.REVIEWED))
     def hold_for_review(self, *, rule: str = "") -> None:
         pass
 
@@ -328,14 +370,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED, permission=ORDER_APPROVE,
                 custom=means("Reject", event="order.cancelled", action="reject", done="rejected", not_own=True,
-                             confirm=True, default_reason=SHOP_REJECTED_TEXT,
+                             confirm=True, default_reason=SHOP_REJECTED_TEXT, next_step=Next.CONTACT_SHOP,
                              stages=(("approval", FAILED), ("cancelled", CANCELLED))))
     def reject(self, *, reason: str = "") -> None:
         self.failure_reason = reason or SHOP_REJECTED_TEXT
 
     # A review rule refuses the order before any money moves; the customer reads the rule's message.
     @transition(field=state, source=S.VALIDATED, target=S.CANCELLED, permission=SYSTEM,
-                custom=means("Rejected by a review rule", event="order.cancelled",
+                custom=means("Rejected by a review rule", event="order.cancelled", next_step=Next.CONTACT_SHOP,
                              stages=(("approval", FAILED), ("cancelled", CANCELLED))))
     def rule_reject(self, *, reason: str) -> None:
         self.failure_reason = reason
@@ -348,7 +390,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self._charge_await()
 
     @transition(field=state, source=S.AWAITING_APPROVAL, target=S.CANCELLED, permission=SYSTEM,
-                custom=means("Cancelled at the review deadline", event="order.cancelled",
+                custom=means("Cancelled at the review deadline", event="order.cancelled", next_step=Next.CONTACT_SHOP,
                              stages=(("approval", FAILED), ("cancelled", CANCELLED))))
     def auto_reject(self, *, reason: str = "") -> None:
         self.failure_reason = reason or SHOP_REJECTED_TEXT
@@ -380,7 +422,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # change its answer and card networks penalise it, so the order ends after this one charge.
     @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
                 custom=means("Payment declined, not retried (hard decline)", event="order.failed",
-                             stages=(("payment", FAILED),), note=_payment_abandoned_note))
+                             stages=(("payment", FAILED),), note=_payment_abandoned_note,
+                             next_step=Next.ANOTHER_CARD))
     def payment_declined_hard(self, *, reason: str, decline_code: str) -> None:
         self._charge_settled()
         self.failure_reason = reason
@@ -388,7 +431,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     # A pending payment (3-D Secure, a transfer) the provider never confirmed: nothing was charged.
     @transition(field=state, source=S.PAYING, target=S.FAILED, permission=SYSTEM,
-                custom=means("Payment not confirmed", event="order.failed", stages=(("payment", FAILED),)))
+                custom=means("Payment not confirmed", event="order.failed", stages=(("payment", FAILED),),
+                             next_step=Next.ANOTHER_CARD))
     def payment_expired(self, *, reason: str) -> None:
         self._charge_settled()
         self.failure_reason = reason
@@ -403,7 +447,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.FAILED, permission=SYSTEM,
                 custom=means("Give up on payment", event="order.failed", stages=(("payment", FAILED),),
-                             note=_payment_abandoned_note))
+                             note=_payment_abandoned_note, next_step=Next.ANOTHER_CARD))
     def abandon_payment(self) -> None:
         pass
 
@@ -437,13 +481,14 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=[S.SHIP_FAILED, S.PAID, S.SHIPPED, S.DELIVERED], target=S.REFUNDED,
                 permission=ORDER_REFUND,
                 custom=means("Refund", event="order.refunded", action="refund", done="refunded", not_own=True,
-                             button=False, after_end=True, stages=(("refunded", REFUNDED),), note=_refund_note))
+                             button=False, after_end=True, stages=(("refunded", REFUNDED),), note=_refund_note,
+                             next_step=Next.REFUNDED.unless(after={S.SHIP_FAILED: Next.NOT_SHIPPED})))
     def refund(self) -> None:
         pass
 
     @transition(field=state, source=S.SHIPPED, target=S.DELIVERED, permission=SYSTEM,
                 custom=means("Delivered", event="order.delivered", stages=(("delivered", DONE),),
-                             note="Your order has arrived"))
+                             note="Your order has arrived", next_step=Next.DELIVERED))
     def deliver_order(self) -> None:
         pass
 
@@ -459,7 +504,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # Fired by `orders.services.refund_create` once the returned order's payment is all paid back.
     @transition(field=state, source=S.RETURNING, target=S.RETURNED, permission=SYSTEM,
                 custom=means("Returned and refunded", event="order.returned",
-                             stages=(("returned", DONE), ("refunded", REFUNDED)), note=_return_refunded_note))
+                             stages=(("returned", DONE), ("refunded", REFUNDED)), note=_return_refunded_note,
+                             next_step=Next.REFUNDED))
     def return_refunded(self) -> None:
         pass
 
@@ -467,7 +513,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     # staff to re-drive it once the provider is back (the admin's "Delayed" list).
     @transition(field=state, source=[S.CHECKING_ADDRESS, S.VALIDATING, S.PAYING, S.SHIPPING], target=S.STALLED,
                 permission=SYSTEM,
-                custom=means("Provider unavailable", waits=True, note=_stalled_note))
+                custom=means("Provider unavailable", waits=True, note=_stalled_note, next_step=Next.DELAYED))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
         self.failure_reason = reason
@@ -509,7 +555,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 permission=OwnerOr(ORDER_CHANGE), conditions=[nothing_charged],
                 custom=means("Cancel order", event="order.cancelled", action="cancel", done="cancelled",
                              doing="cancel other customers' orders", confirm=True, default_reason=SHOP_CANCELLED_TEXT,
-                             stages=(("cancelled", CANCELLED),)))
+                             stages=(("cancelled", CANCELLED),),
+                             next_step=Next.SHOP_AGAIN.unless(by_shop=Next.CONTACT_SHOP)))
     def cancel(self, *, reason: str = "") -> None:
         self.failure_reason = reason
 

@@ -8,13 +8,14 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 
-from orders.meaning import CANCELLED, FAILED, OMITTED, SKIPPED
-from orders.models import Order, OrderEvent, OrderLine, Refund, StaffNote, TrackingEvent
+from orders.meaning import CANCELLED, FAILED, OMITTED, REFUNDED, SKIPPED, NextStep
+from orders.models import Next, Order, OrderEvent, OrderLine, Refund, StaffNote, TrackingEvent
 from orders.states import (
     TERMINAL_STATES,
     TIMELINE,
     TRANSITIONS,
     WAITING_STATES,
+    Actor,
     OrderState,
     meaning,
 )
@@ -134,6 +135,25 @@ def order_waits(*, order: Order) -> bool:
                 and last.target_state == order.state)
 
 
+def order_next_step(*, order: Order) -> NextStep | None:
+    """What the customer may do about `order` now (orders.meaning.NextStep), as declared on the
+    transition that brought it into its state when it ended or waits (TERMINAL_STATES,
+    WAITING_STATES): resolved for who fired it (the shop's staff or not) and the state it left
+    (NextStep.resolve). `Next.BANK` while its charge is pending at the bank (an event of its own,
+    not a transition); None while the pipeline moves it on. Reads the order's events (prefetched
+    by order_get; one query otherwise)."""
+    if order.state == OrderState.PAYING and order.charge_pending_reference:
+        return Next.BANK
+    if order.state not in TERMINAL_STATES | WAITING_STATES:
+        return None
+    entered = next((event for event in reversed(list(order.events.all()))
+                    if event.transition in TRANSITIONS and event.target_state == order.state), None)
+    if entered is None or meaning(entered.transition).next_step is None:
+        return None
+    return meaning(entered.transition).next_step.resolve(by_shop=entered.actor_kind == Actor.STAFF,
+                                                         source=entered.source_state)
+
+
 def order_by_idempotency_key(*, user, idempotency_key: str) -> Order | None:
     """The customer's order placed with this checkout key, if any (a resubmitted checkout form)."""
     if not idempotency_key:
@@ -236,9 +256,10 @@ class TrackingLine:
 class TimelineStage:
     """One stage of an order's processing as the customer sees it.
 
-    `status` is one of: done, current, failed, pending, skipped (not reached because the order
-    ended earlier), cancelled, refunded. `updates`: the carrier's tracking updates, on the
-    delivery stage.
+    `status` is one of: done, current, failed, pending, skipped (passed over: the order went on
+    without it), stopped (under way when the order ended: reached, never completed),
+    not_reached (the order ended before it), cancelled, refunded. `updates`: the carrier's
+    tracking updates, on the delivery stage.
     """
 
     key: str
@@ -267,7 +288,9 @@ TIMELINE_STATUS_LABELS = {
     "current": "In progress",
     "failed": "Failed",
     "pending": "Not started",
-    "skipped": "Not reached",
+    "skipped": "Skipped",
+    "stopped": "Stopped here",
+    "not_reached": "Not reached",
     "cancelled": "Cancelled",
     "refunded": "Refunded",
 }
@@ -344,19 +367,24 @@ def order_timeline(*, order: Order) -> list[TimelineStage]:
             stage.note = _timeline_note(order, event, status)
             seen.add(key)
 
-    # A stage still pending before one the order reached was passed over: an order that went
-    # past it before the stage existed (placed before risk screening) has no event for it.
+    # A stage still pending before one the order went on to was passed over: an order that went
+    # past it before the stage existed (placed before risk screening) has no event for it. A
+    # cancellation or a refund ends the order where it was, and passes nothing over.
     shown = [stage for key, stage in stages.items() if key in seen]
-    last_reached = max((i for i, stage in enumerate(shown) if stage.status != "pending"), default=0)
+    last_reached = max((i for i, stage in enumerate(shown) if stage.status not in ("pending", CANCELLED, REFUNDED)),
+                       default=0)
     for stage in shown[:last_reached]:
         if stage.status == "pending":
             stage.status = SKIPPED
 
     if order.state in TERMINAL_STATES:
-        # Whatever the order never got to, it will not get to now.
-        for stage in stages.values():
-            if stage.status in ("pending", "current") and stage.key in seen:
-                stage.status = "skipped"
+        # The stage under way when the order ended was reached and stays so; whatever the order
+        # never got to, it will not get to now.
+        for stage in shown:
+            if stage.status == "current":
+                stage.status, stage.note = "stopped", ""  # its note told what was under way
+            elif stage.status == "pending":
+                stage.status = "not_reached"
     elif not any(stage.status in ("current", "failed") for stage in stages.values() if stage.key in seen):
         # Between two steps (queued, or held in a state the pipeline is about to leave): the
         # next stage is the one under way.

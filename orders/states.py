@@ -21,7 +21,7 @@ from orders.models import (
 from store.permissions import SYSTEM
 
 __all__ = [
-    "ADDRESS_REFUSED_ENDINGS", "CANCELLABLE_STATES", "DECLINE_TRANSITIONS", "EDGES", "EVENT_OF_TRANSITION",
+    "CANCELLABLE_STATES", "DECLINE_TRANSITIONS", "EDGES", "EVENT_OF_TRANSITION",
     "FULL_REFUND_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
     "SHOP_CANCELLED_TEXT",
     "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
@@ -89,13 +89,6 @@ PAID_STATES = _reachable(TRANSITIONS["payment_approved"].target, without=frozens
 PAYMENT_FAILED_ENDINGS = frozenset(
     name for name, edge in TRANSITIONS.items()
     if edge.target in TERMINAL_STATES and ("payment", FAILED) in meaning(name).stages
-)
-
-# The transitions that end an order because the carrier does not deliver to its address (found
-# before any charge): the customer places it again with the address corrected.
-ADDRESS_REFUSED_ENDINGS = frozenset(
-    name for name, edge in TRANSITIONS.items()
-    if edge.target in TERMINAL_STATES and ("address", FAILED) in meaning(name).stages
 )
 
 # The transitions that record a bank's decline of a charge (soft, retried; or hard, final): those

@@ -19,15 +19,14 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from accounts import services as account_services
 from orders import selectors, services
 from orders.forms import StaffDecisionForm
+from orders.meaning import Option
 from orders.models import Order, OrderState
 from orders.services.reorder import (
-    RETRYABLE_STATES,
     AlreadyRetried,
     LinkRefused,
-    order_address_refused,
     order_money_outcome,
+    order_next_step_shown,
     order_retry_source,
-    order_try_again_offered,
 )
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning, person_transitions
 from orders.stock import InsufficientStock
@@ -39,10 +38,14 @@ from storefront.selectors.cart import CartReview, cart_line, cart_review
 from storefront.selectors.checkout import CHECKOUT_PREFILL, SHIPPING_FIELDS, checkout_shipping
 from storefront.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
 from storefront.services.reorder import (
+    ADD,
+    CART_CHOICES,
     CHECKOUT_RETRY_OF,
+    REPLACE,
     Reorder,
     checkout_prefill_clear,
     order_reorder,
+    order_reorder_check,
     payment_link_redeem,
 )
 
@@ -323,12 +326,10 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
     timeline = selectors.order_timeline(order=order)
     delivered = next((stage for stage in timeline if stage.key == "delivered" and stage.status == "done"), None)
     backoff = POLL_BACKOFF_WAITING if selectors.order_waits(order=order) else POLL_BACKOFF_WORKING
-    ended_unfulfilled = order.state in RETRYABLE_STATES or order.state in (OrderState.REFUNDED, OrderState.RETURNED)
     return {
         "order": order,
-        "money_outcome": order_money_outcome(order) if ended_unfulfilled else "",
-        "ended_for_owner": order.state in RETRYABLE_STATES and order.owner_id == request.user.pk,
-        "can_try_again": order_try_again_offered(order=order, user=request.user),
+        "next_step": order_next_step_shown(order=order, user=request.user),
+        "ended_for_owner": order.state in TERMINAL_STATES and order.owner_id == request.user.pk,
         "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,
@@ -348,9 +349,9 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
 @require_GET
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
-    # Failed already when its page is first shown: "Thank you! … placed" would be stale (the
+    # Ended already when its page is first shown: "Thank you! … placed" would be stale (the
     # toasts leave it out); the page's status says what happened.
-    placed_is_stale = order.state in RETRYABLE_STATES
+    placed_is_stale = order.state in TERMINAL_STATES
     return render(request, "storefront/order_detail.html",
                   {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
 
@@ -419,16 +420,18 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
 # --- trying a failed order again ------------------------------------------------------------
 
 def _told_reorder(request: HttpRequest, outcome: Reorder) -> None:
-    """Tell the customer what went back in the cart, by product name, and what happened to the money."""
+    """Tell the customer what the cart holds now, by product name (what it held before, what went
+    back in it and what did not), what happened to the money, and what the checkout is for."""
     order = outcome.order
     money = order_money_outcome(order) or "Nothing more will be charged for it."
-    if outcome.added and order_address_refused(order):
-        messages.warning(request, f"Order {order.number}: {money} Its items are back in your cart and its address "
-                                  "is filled in below: the carrier does not deliver there, so please correct the "
-                                  "address to place it again.")
-    elif outcome.added:
-        messages.success(request, f"Order {order.number}: {money} Its items are back in your cart and its address "
-                                  "is filled in below; pay with another card to place it again.")
+    step = selectors.order_next_step(order=order)
+    then = step.try_again.then if step is not None and step.try_again else Option.ANOTHER_CARD.then
+    if outcome.replaced:
+        messages.info(request, "Your cart was emptied first: " + ", ".join(outcome.replaced) + " left it.")
+    if outcome.added:
+        kept = f" beside {', '.join(outcome.kept)}, which stayed in it" if outcome.kept else ""
+        messages.success(request, f"Order {order.number}: {money} Its items are back in your cart{kept}, and its "
+                                  f"address is filled in below; {then}.")
     for sentence in outcome.lowered:
         messages.warning(request, f"{sentence}.")
     if outcome.repriced:
@@ -449,16 +452,29 @@ def _after_reorder(request: HttpRequest, outcome: Reorder) -> HttpResponse:
 @login_required
 @require_POST
 def order_try_again(request: HttpRequest, order_id: int) -> HttpResponse:
-    """The owner's "Try again" on a failed or cancelled order: its items back in the cart, its
-    address in the checkout (storefront.services.reorder), then the checkout."""
+    """The owner's "Try again" on an order whose ending offers it: its items back in the cart, its
+    address in the checkout (storefront.services.reorder), then the checkout.
+
+    Into a cart that already holds something it first asks (a page with two buttons, posting
+    `cart` = "replace" or "add" back here), then does what was chosen and says so. Any other
+    `cart` value is a 400."""
     try:
         order = selectors.order_get(user=request.user, order_id=order_id)
     except NotFound as error:
         raise Http404(error.message) from None
     if order.owner_id != request.user.pk:
         raise Http404("No such order.")  # staff see customers' orders, but only the owner buys again
+    choice = request.POST.get("cart", "")
+    if choice and choice not in CART_CHOICES:
+        return HttpResponse("Choose whether to replace your cart or add to it.", status=400)
     try:
-        outcome = order_reorder(order=order, session=request.session)
+        if not choice:
+            order_reorder_check(order)
+            held = cart_review(cart=Cart(request.session))
+            if held.lines:
+                return render(request, "storefront/try_again_cart.html",
+                              {"order": order, "held": held, "replace": REPLACE, "add": ADD})
+        outcome = order_reorder(order=order, session=request.session, cart_choice=choice or REPLACE)
     except Conflict as error:
         messages.error(request, error.message)
         return redirect("orders:order_detail", order_id=order.pk)

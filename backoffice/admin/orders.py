@@ -78,8 +78,14 @@ from orders.services import (
 from orders.services.address import order_address_correct, order_address_editable
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
-from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
-from orders.states import OrderState, person_transitions
+from orders.services.reorder import (
+    order_live_retry,
+    order_money_outcome,
+    order_next_step_shown,
+    payment_link_failed,
+    payment_link_send,
+)
+from orders.states import FULL_REFUND_TRANSITION, OrderState, meaning, person_transitions
 from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
@@ -470,8 +476,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         (notifications.services.notification_text). Its button posts the same form with post=yes."""
         order = plan.order
         after = {"amount": str(plan.amount), "items": plan.items}
-        notice = notification_text(order=order, event_type=plan.event_type, values={
-            "refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)})
+        values = {"refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)}
+        if plan.full:
+            # The next step the refund's transition will declare, as staff fire it from this state.
+            step = meaning(FULL_REFUND_TRANSITION[order.state]).next_step.resolve(by_shop=True, source=order.state)
+            values["next"] = order_next_step_shown(order=order, step=step).email_text
+        notice = notification_text(order=order, event_type=plan.event_type, values=values)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Refund {money(plan.amount)} on order {order.number}?",

@@ -1,11 +1,17 @@
-"""Trying a failed or cancelled order again: which orders may be, and the payment links staff send.
+"""What the customer may do after an order ended, trying one again, and the payment links staff send.
 
-The customer's "Try again" button and the payment link staff e-mail (`PaymentLink`) both put
-the order's lines back in the cart (storefront.services.reorder); an order placed from there
-links back to it (`Order.retry_of`, found by `order_retry_source`), and an order is tried
-again at most once while its retry is alive (`order_retry_refuse_twice`).
+An order that ended or waits tells its customer what happened to the money
+(`order_money_outcome`) and what they may do (`order_next_step_shown`: the next step declared on
+the transition that ended it, orders.selectors.order_next_step). The customer's "Try again"
+(offered where that step says so: another card, correct the address) and the payment link
+staff e-mail (`PaymentLink`) both put the order's lines back in the cart
+(storefront.services.reorder); an order placed from there links back to it (`Order.retry_of`,
+found by `order_retry_source`), and an order is tried again at most once while its retry is
+alive (`order_retry_refuse_twice`).
 """
+from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import signing
@@ -13,15 +19,18 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from orders.meaning import NextStep, Option
 from orders.models import Order, OrderEvent, PaymentLink
+from orders.selectors import order_next_step
 from orders.signals import order_event
-from orders.states import ADDRESS_REFUSED_ENDINGS, PAYMENT_FAILED_ENDINGS, Actor, OrderState
+from orders.states import PAYMENT_FAILED_ENDINGS, TERMINAL_STATES, Actor, OrderState
 from store.errors import Conflict, NotFound
 from store.links import public_url
 from store.money import money
 from store.request_context import request_id_var
 
-# The orders "Try again" is offered on: they ended without shipping anything.
+# Orders that ended without shipping anything: a retry of an order that ended so is not alive.
+# Whether the customer is offered "Try again" is the next step of its ending (order_retryable).
 RETRYABLE_STATES = frozenset({OrderState.FAILED, OrderState.CANCELLED})
 PAYMENT_LINK_EVENT = "order.payment_link_sent"
 _LINK_SALT = "orders.payment-link"
@@ -41,22 +50,99 @@ class AlreadyRetried(Conflict):
 
 
 def order_money_outcome(order: Order) -> str:
-    """What happened to the customer's money on an order that ended: "No charge was made." or
-    "Refunded $1,049.93." (whatever was refunded of a charge), "" while it is not settled."""
+    """What happened to the customer's money, in one sentence, from the order's charge and
+    refunds, amounts with their currency (store.money.money): "No charge was made." (it ended
+    without one), "Nothing was charged yet." (before its payment), "Refunded $1,049.93." (all of
+    it back), "Paid $1,049.93; refunded $49.99." (part of it back) or "Paid $1,049.93."."""
     if not order.transaction_id:
-        return "No charge was made."
-    if order.refunded_amount:
+        return "No charge was made." if order.state in TERMINAL_STATES else "Nothing was charged yet."
+    if order.refunded_amount >= order.total:
         return f"Refunded {money(order.refunded_amount)}."
-    return ""
+    if order.refunded_amount:
+        return f"Paid {money(order.total)}; refunded {money(order.refunded_amount)}."
+    return f"Paid {money(order.total)}."
+
+
+def shop_contact_email() -> str:
+    """The address customers write to: the one the shop's e-mails come from (settings.DEFAULT_FROM_EMAIL)."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+@dataclass(frozen=True)
+class NextControl:
+    """One thing the customer may do (orders.meaning.Option), as a control: `label`; `href`, where
+    the order page's control goes (`post`: the Try again form posts there); `link`, the absolute
+    address the e-mail gives (the order page for Try again, where the button is; the shop's
+    address to write to)."""
+
+    option: Option
+    label: str
+    href: str
+    post: bool
+    link: str
+
+
+@dataclass(frozen=True)
+class NextStepShown:
+    """What an order that ended or waits tells its customer: `money` (order_money_outcome), then
+    `advice` and the `controls` offered, the main one first."""
+
+    money: str
+    advice: str
+    controls: tuple[NextControl, ...]
+
+    @property
+    def email_text(self) -> str:
+        """The e-mail's paragraph: the advice and each control's link ("Shop again: https://…")."""
+        links = " ".join(f"{control.label}: {control.link}." for control in self.controls)
+        return f"{self.advice} {links}".strip()
+
+
+def _control(option: Option, order: Order) -> NextControl:
+    if option.try_again:
+        page = reverse("orders:order_detail", kwargs={"order_id": order.pk})
+        return NextControl(option, option.label, reverse("orders:order_try_again", kwargs={"order_id": order.pk}),
+                           True, public_url(page))
+    if option is Option.CONTACT_SHOP:
+        address = shop_contact_email()
+        return NextControl(option, option.label, f"mailto:{address}", False, address)
+    catalog = reverse("catalog:product_list")
+    return NextControl(option, option.label, catalog, False, public_url(catalog))
+
+
+def order_next_step_shown(*, order: Order, user=None, step: NextStep | None = None) -> NextStepShown | None:
+    """What `order` tells its customer now it ended or waits (orders.selectors.order_next_step),
+    None while the pipeline moves it on. Try again is offered to the owner (`user`; None: the
+    owner, as in the e-mail) until the order was placed again; then the advice says which order
+    that was. `step`: shown instead of the order's own (a refund's confirmation shows the step
+    its transition will declare, before it fires)."""
+    step = step or order_next_step(order=order)
+    if step is None:
+        return None
+    advice, options = step.advice, step.options
+    if step.try_again is not None:
+        retry = order_live_retry(order)
+        if retry is not None:
+            advice = f"You placed this order again as order {retry.number}."
+        if retry is not None or (user is not None and user.pk != order.owner_id):
+            options = tuple(option for option in options if not option.try_again)
+    return NextStepShown(order_money_outcome(order), advice, tuple(_control(option, order) for option in options))
+
+
+def order_retryable(order: Order) -> bool:
+    """Whether `order` ended with Try again among its next steps (another card, correct the address)."""
+    step = order_next_step(order=order)
+    return order.state in TERMINAL_STATES and step is not None and step.try_again is not None
 
 
 def order_live_retry(order: Order) -> Order | None:
     """The first order placed again from `order` (Order.retry_of), or from one of its retries
-    that failed too, that did not fail or get cancelled (it is under way, or was fulfilled), or None."""
+    that ended unfulfilled too, that did not (it is under way, or was fulfilled), or None."""
     generation = [order.pk]
     while generation:  # retry_of points to an older order: no cycles
         retries = list(Order.objects.filter(retry_of__in=generation).order_by("created_at", "pk"))
-        live = next((retry for retry in retries if retry.state not in RETRYABLE_STATES), None)
+        live = next((retry for retry in retries
+                     if retry.state not in RETRYABLE_STATES and not order_retryable(retry)), None)
         if live is not None:
             return live
         generation = [retry.pk for retry in retries]
@@ -72,15 +158,9 @@ def order_retry_refuse_twice(order: Order) -> None:
 
 
 def order_try_again_offered(*, order: Order, user) -> bool:
-    """Whether `user` is offered "Try again" on `order`: their own order, ended without shipping,
-    and not placed again already (order_reorder refuses the rest)."""
-    return order.state in RETRYABLE_STATES and order.owner_id == user.pk and order_live_retry(order) is None
-
-
-def order_address_refused(order: Order) -> bool:
-    """Whether the order ended because the carrier does not deliver to its address (nothing was
-    charged): trying it again means correcting the address."""
-    return order.state == OrderState.FAILED and order.events.filter(transition__in=ADDRESS_REFUSED_ENDINGS).exists()
+    """Whether `user` is offered "Try again" on `order`: their own order, whose ending offers it
+    (order_retryable), and not placed again already (order_reorder refuses the rest)."""
+    return order.owner_id == user.pk and order_retryable(order) and order_live_retry(order) is None
 
 
 # --- payment links ----------------------------------------------------------------------------
@@ -139,10 +219,10 @@ def payment_link_id(token: str) -> int:
 
 def order_retry_source(*, user, order_id, product_ids) -> Order | None:
     """The customer's own order a checkout retries (storefront's CHECKOUT_RETRY_OF), if it still qualifies:
-    it ended unfulfilled and the cart (`product_ids`, its public ids) still holds one of its
+    it ended offering Try again (order_retryable) and the cart (`product_ids`, its public ids) still holds one of its
     products (a cart emptied and filled with other things is a new purchase, not its retry)."""
     if not order_id:
         return None
-    return Order.objects.filter(pk=order_id, owner=user, state__in=RETRYABLE_STATES,
-                                lines__product_public_id__in=list(product_ids)).distinct().first()
+    order = Order.objects.filter(pk=order_id, owner=user, lines__product_public_id__in=list(product_ids)).first()
+    return order if order is not None and order_retryable(order) else None
 

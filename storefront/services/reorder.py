@@ -15,14 +15,17 @@ from django.utils import timezone
 
 from catalog.models import Product
 from orders.models import Order, PaymentLink
-from orders.services.reorder import RETRYABLE_STATES, LinkRefused, order_retry_refuse_twice, payment_link_id
+from orders.services.reorder import LinkRefused, order_retry_refuse_twice, order_retryable, payment_link_id
 from store.errors import Conflict, NotFound
 from store.money import money
 from storefront.cart import Cart
-from storefront.selectors.cart import cart_limit_message, cart_line_limit
+from storefront.selectors.cart import cart_limit_message, cart_line_limit, cart_review
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 
 CHECKOUT_RETRY_OF = "checkout_retry_of"
+# What Try again does with a cart that already holds something: the customer's choice.
+REPLACE, ADD = "replace", "add"
+CART_CHOICES = (REPLACE, ADD)
 
 
 @dataclass
@@ -33,31 +36,49 @@ class Reorder:
     - `gone`: names no longer sold or sold out, left out;
     - `lowered`: sentences for lines the stock left lowered ("Only 2 Desk Mat in stock");
     - `repriced`: sentences for lines whose price changed since the order ("Desk Mat now costs $12.00 (was $10.00)").
+    - `replaced`: names of what the cart held before and no longer holds (the customer chose REPLACE);
+      `kept`: names of what it held and still holds beside the order's lines (ADD).
     """
 
     order: Order
+    replaced: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     lowered: list[str] = field(default_factory=list)
     repriced: list[str] = field(default_factory=list)
 
 
-def order_reorder(*, order: Order, session: SessionBase) -> Reorder:
-    """Put `order`'s lines back in the session's cart and its address into the checkout.
-
-    The caller has checked that the session's user owns `order`. A product no longer sold is
-    skipped; a quantity over today's stock is lowered to it; prices are today's. A line
-    already in the cart is raised to the order's quantity, never doubled. Raises Conflict when
-    the order did not end (nothing to try again), AlreadyRetried when it was already placed
-    again (from another window, or before a payment link was opened), and writes nothing then.
-    """
-    if order.state not in RETRYABLE_STATES:
+def order_reorder_check(order: Order) -> None:
+    """Raise Conflict unless `order` may be tried again: its ending offers Try again
+    (orders.services.reorder.order_retryable), AlreadyRetried when it was already placed again."""
+    if not order_retryable(order):
         raise Conflict(f"Order {order.number} is {order.get_state_display().lower()}; there is nothing to try again.")
     order_retry_refuse_twice(order)
+
+
+def order_reorder(*, order: Order, session: SessionBase, cart_choice: str = ADD) -> Reorder:
+    """Put `order`'s lines back in the session's cart and its address into the checkout.
+
+    The caller has checked that the session's user owns `order`. `cart_choice` (CART_CHOICES):
+    REPLACE empties the cart first; ADD keeps what it holds, and a line already in it is raised
+    to the order's quantity, never doubled. A product no longer sold is skipped; a quantity over
+    today's stock is lowered to it; prices are today's. Raises Conflict when the order may not
+    be tried again, AlreadyRetried when it was already placed again (from another window, or
+    before a payment link was opened) (order_reorder_check), and writes nothing then.
+    """
+    order_reorder_check(order)
     cart = Cart(session)
-    lines = list(order.lines.all())
-    products = Product.objects.in_bulk([line.product_id for line in lines])
     outcome = Reorder(order=order)
+    held = cart_review(cart=cart).lines
+    if cart_choice == REPLACE:
+        outcome.replaced = [line.product.name for line in held]
+        cart.clear()
+    lines = list(order.lines.all())
+    if cart_choice != REPLACE:
+        ordered = {line.product_id for line in lines}
+        outcome.kept = [line.product.name for line in held if line.product.pk not in ordered]
+    products = Product.objects.in_bulk([line.product_id for line in lines])
     for line in lines:
         product = products.get(line.product_id)
         limit = cart_line_limit(product) if product is not None and product.is_active else 0

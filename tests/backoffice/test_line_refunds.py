@@ -15,7 +15,7 @@ from django.utils import timezone
 from catalog.models import Product, StockMovement
 from notifications.models import Notification
 from notifications.services import notifications_resend
-from orders.models import Order, OrderEvent, Refund, RefundLine
+from orders.models import Next, Order, OrderEvent, Refund, RefundLine
 from orders.services import RefundLineRequest, refund_create
 from store.errors import ValidationFailed
 from tests.conftest import _jwt_client
@@ -381,6 +381,19 @@ def test_a_full_refund_of_an_unshipped_order_is_confirmed_as_such(refunder_clien
     assert "return to stock every unit of the order not returned yet: nothing shipped" in page
     assert f"Order {paid.number} refunded</strong> — We refunded ${paid.total} for order {paid.number}." in page
     assert Order.objects.get(pk=paid.pk).state == "paid"
+
+
+def test_a_full_refunds_confirmation_quotes_the_next_step_the_customer_will_read(refunder_client, delivered,
+                                                                                 customer):
+    asked = admin_refund(refunder_client, delivered, reason="Damaged", confirmed=False)
+    title, body = asked.context["notice"]
+    assert Next.REFUNDED.advice in body and Next.DELIVERED.advice not in body  # after the refund, not before
+
+    refunder_client.post(reverse("admin:orders_order_refund", args=[delivered.pk]),
+                         hidden_fields(asked.content.decode()), follow=True)
+
+    told = Notification.objects.get(order=delivered, event_type="order.refunded")
+    assert (told.title, told.body) == (title, body)  # word for word
 
 
 def test_a_refund_the_service_refuses_never_reaches_the_confirmation(refunder_client, delivered):

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from orders.models import Order
+from orders.models import Next, Order
 from providers.models import GatewayCall
 from tests.browser.test_storefront import LIVE, order_state, place_order_through_the_pages, sign_in, stage, toasts
 from tests.conftest import CARD_APPROVE
@@ -30,10 +30,13 @@ def test_an_undeliverable_address_is_corrected_through_try_again_and_delivered(
     failed = Order.objects.get(state="failed")
     assert not GatewayCall.objects.filter(order_id=failed.pk, gateway="payment").exists()
 
-    page.get_by_role("button", name="Try again").click()
+    expect(page.locator("#order-status")).to_contain_text(Next.CORRECT_ADDRESS.advice)
+    expect(page.get_by_role("button", name="Try again")).to_have_count(0)  # not another card: the address
+    page.get_by_role("button", name="Correct the address").click()
 
     expect(page.get_by_role("heading", level=1, name="Checkout")).to_be_visible()
-    expect(toasts(page)).to_contain_text("please correct the address")
+    expect(toasts(page)).to_contain_text("No charge was made.")
+    expect(toasts(page)).to_contain_text("correct the address to place it again")
     expect(page.get_by_label("Street address")).to_have_value("1 Market Street")
     expect(page.get_by_label("City", exact=True)).to_have_value("Springfield")
     expect(page.get_by_label("ZIP code")).to_have_value("00000")

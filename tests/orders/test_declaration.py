@@ -5,11 +5,10 @@ from django.urls import resolve, reverse
 
 from backoffice.admin.actions import ORDER_ACTIONS
 from orders.api.views import ACTION_VIEWS, OrderActionApi, OrderRefundApi
-from orders.meaning import Meaning
+from orders.meaning import Meaning, Option
 from orders.models import TIMELINE, Order, OrderState
 from orders.selectors import order_timeline
 from orders.states import (
-    ADDRESS_REFUSED_ENDINGS,
     CANCELLABLE_STATES,
     EVENT_OF_TRANSITION,
     FULL_REFUND_TRANSITION,
@@ -62,7 +61,6 @@ def test_the_state_groups_are_read_from_the_declaration():
         assert all(meaning(edge.name).after_end for edge in transitions_from(state))
     assert WORKING_STATES == set(OrderState) - TERMINAL_STATES - WAITING_STATES
     assert PAYMENT_FAILED_ENDINGS == {"abandon_payment", "payment_declined_hard", "payment_expired"}
-    assert ADDRESS_REFUSED_ENDINGS == {"address_undeliverable"}
     assert TRANSITIONS["address_undeliverable"].source == "checking_address"  # before any money moves
     assert "refunded" not in PAID_STATES and TRANSITIONS["payment_approved"].target in PAID_STATES
     assert "returning" in PAID_STATES and "returned" not in PAID_STATES  # the refund is still to make
@@ -136,3 +134,40 @@ def test_staff_do_not_decide_on_their_own_orders(order_in_state, staff_user, jwt
     own = order_in_state("awaiting_approval", user=staff_user)
     assert jwt_client(staff_user).get(f"/api/orders/{own.pk}").json()["actions"] == ["cancel"]
     assert permissions.can(staff_user, permissions.ORDER_APPROVE)
+
+
+@pytest.mark.parametrize("name", [name for name, edge in TRANSITIONS.items()
+                                  if edge.target in TERMINAL_STATES | WAITING_STATES])
+def test_every_ending_and_wait_declares_the_customers_next_step(name):
+    step = meaning(name).next_step
+    assert step is not None, f"{name} ends the order or makes it wait: what may the customer do then?"
+    for variant in step.variants():
+        assert variant.advice.endswith(".") and not variant.by_shop and not variant.after
+
+
+def test_only_a_failed_payment_offers_another_card_and_only_an_undeliverable_address_a_new_address():
+    def offering(option):
+        return {(name, source) for name in TRANSITIONS if meaning(name).next_step
+                for source in sources(name) for by_shop in (False, True)
+                if option in meaning(name).next_step.resolve(by_shop=by_shop, source=source).options}
+
+    assert {name for name, _ in offering(Option.ANOTHER_CARD)} == PAYMENT_FAILED_ENDINGS
+    # Found by the carrier's check before the charge; a label failing after it does not say the address is wrong.
+    assert offering(Option.CORRECT_ADDRESS) == {("address_undeliverable", "checking_address")}
+
+
+def test_the_refund_of_a_failed_shipment_says_contact_the_shop_not_correct_the_address():
+    step = meaning("refund").next_step
+    after_label = step.resolve(by_shop=False, source="ship_failed")
+    assert after_label.options == (Option.CONTACT_SHOP, Option.SHOP_AGAIN)
+    assert "address" not in after_label.advice
+    assert step.resolve(by_shop=True, source="ship_failed") == after_label
+    assert step.resolve(by_shop=True, source="delivered").options == (Option.CONTACT_SHOP, Option.SHOP_AGAIN)
+
+
+def test_a_cancellation_by_the_customer_says_shop_again_and_by_the_shop_contact_the_shop():
+    step = meaning("cancel").next_step
+    assert step.resolve(by_shop=False, source="new").options == (Option.SHOP_AGAIN,)
+    assert step.resolve(by_shop=True, source="new").options == (Option.CONTACT_SHOP,)
+    for name in ("reject", "rule_reject", "auto_reject"):
+        assert meaning(name).next_step.resolve(by_shop=False, source="validated").options == (Option.CONTACT_SHOP,)

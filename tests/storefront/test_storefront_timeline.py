@@ -4,7 +4,7 @@ import pytest
 from orders.models import REVIEWING_TEXT, TIMELINE, Order
 from orders.selectors import order_get, order_timeline
 from orders.services import order_approve, order_cancel
-from orders.states import meaning
+from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE
 from tests.order_states import order_move, path_to
 from tests.review_rules import rule_create
@@ -58,7 +58,7 @@ def test_a_declined_card_shows_the_failed_payment_and_what_was_not_reached(sync_
     labels = list(shown)
     assert shown["Processing payment"] == "failed"
     assert {shown[label] for label in labels[:labels.index("Processing payment")]} == {"done"}
-    assert {shown[label] for label in labels[labels.index("Processing payment") + 1:]} == {"skipped"}
+    assert {shown[label] for label in labels[labels.index("Processing payment") + 1:]} == {"not_reached"}
     assert notes(order, customer)["payment"] == ("Your bank declined the payment. Try another card or contact your "
                                                  "bank · no charge was made")
 
@@ -69,7 +69,7 @@ def test_an_undeliverable_zip_fails_the_address_check_and_asks_for_a_corrected_a
     shown = stages(order, customer)
     assert list(shown) == ALWAYS
     assert shown["Checking the address"] == "failed"
-    assert {shown[label] for label in ALWAYS if label not in ("Created", "Checking the address")} == {"skipped"}
+    assert {shown[label] for label in ALWAYS if label not in ("Created", "Checking the address")} == {"not_reached"}
     assert notes(order, customer)["address"] == (
         "Undeliverable address (ZIP 00000) · no charge was made · please correct the address and place the order "
         "again")
@@ -80,7 +80,7 @@ def test_a_label_that_keeps_failing_shows_the_failed_shipment_and_the_refund(syn
     shown = stages(order, customer)
     assert list(shown) == [*ALWAYS, "Refunded"]
     assert (shown["Checking the address"], shown["Processing payment"], shown["Shipping"], shown["Delivered"],
-            shown["Refunded"]) == ("done", "done", "failed", "skipped", "refunded")
+            shown["Refunded"]) == ("done", "done", "failed", "not_reached", "refunded")
     text = notes(order, customer)
     assert text["shipping"] == "The carrier could not create a label (ZIP 00500)"
     assert text["refunded"].startswith("$89.99 refunded · Shipping failed")
@@ -92,7 +92,7 @@ def test_a_cancelled_order_shows_the_cancellation(customer, place_order):
     shown = stages(order, customer)
     assert list(shown) == [*ALWAYS, "Cancelled"]
     assert shown["Created"] == "done" and shown["Cancelled"] == "cancelled"
-    assert set(list(shown.values())[1:-1]) == {"skipped"}
+    assert set(list(shown.values())[1:-1]) == {"not_reached"}
     assert notes(order, customer)["cancelled"] == "Cancelled by the customer"
 
 
@@ -196,3 +196,55 @@ def test_a_payment_pending_at_the_bank_tells_the_customer_nothing_more_is_needed
     Order.objects.filter(pk=order.pk).update(charge_pending_since=order.created_at.replace(year=2000))
     payments_reconcile()
     assert "Waiting for your bank" not in client.get(f"/orders/{order.pk}/").content.decode()
+
+
+# --- reached stages stay reached --------------------------------------------------------------------
+
+def labels_shown(order, user) -> dict[str, str]:
+    """The timeline's stages as the page words them: label → status label."""
+    return {s.label: s.status_label for s in order_timeline(order=order_get(user=user, order_id=order.pk))}
+
+
+def test_a_held_order_the_customer_cancels_shows_the_approval_stage_as_reached(customer, place_order, client):
+    order = order_move(place_order(customer), "awaiting_approval")
+    order_cancel(order=order, actor=customer)
+
+    shown = stages(order, customer)
+
+    assert shown["Awaiting approval"] == "stopped"
+    assert labels_shown(order, customer)["Awaiting approval"] == "Stopped here"
+    assert notes(order, customer)["approval"] == ""  # "the shop is reviewing…" is over
+    assert {shown[label] for label in ("Processing payment", "Shipping", "Delivered")} == {"not_reached"}
+    client.force_login(customer)
+    page = client.get(f"/orders/{order.pk}/").content.decode()
+    assert "Awaiting approval <span class=\"timeline__status\">— Stopped here</span>" in page
+
+
+def test_an_order_cancelled_while_its_stock_is_checked_shows_the_check_reached(customer, place_order):
+    order = order_move(place_order(customer), "validating")
+    order_cancel(order=order, actor=customer)
+
+    assert stages(order, customer)["Checking inventory"] == "stopped"
+
+
+def test_a_stage_passed_over_reads_skipped_not_unreached(customer, place_order):
+    from orders.services import order_transition
+
+    order = order_move(place_order(customer), "screening")
+    order_transition(order_id=order.pk, name="risk_unavailable")
+
+    assert labels_shown(order, customer)["Verifying the order"] == "Skipped"
+
+
+@pytest.mark.parametrize("state", sorted(CANCELLABLE_STATES | TERMINAL_STATES))
+def test_no_stage_an_order_reached_reads_not_reached_once_it_ended(customer, order_in_state, state):
+    """Every way an order ends, and a cancellation from every state it may be cancelled in: a
+    stage with a time was reached, and says so."""
+    order = order_in_state(state)
+    if state in CANCELLABLE_STATES:
+        order_cancel(order=order, actor=customer)
+
+    shown = order_timeline(order=order_get(user=customer, order_id=order.pk))
+
+    assert [stage.label for stage in shown if stage.at and stage.status in ("not_reached", "pending", "current")] == []
+    assert all(stage.status_label != "Not reached" for stage in shown if stage.at)

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from catalog.models import Product
 from notifications.models import Notification
-from orders.models import Order
+from orders.models import Next, Order
 from orders.services import order_transition
+from store.links import public_url
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, SHIPPING
 from tests.order_states import order_move
@@ -179,14 +180,17 @@ def test_a_changed_price_is_told(customer, place_order):
     assert "$12.34" in response.content.decode()  # the checkout's summary is at today's price
 
 
-def test_a_cancelled_order_can_be_tried_again_too(customer, place_order):
-    order = order_transition(order_id=place_order(customer, {"prod-006": 1}).pk, name="cancel", reason="Oops")
+def test_an_order_the_customer_cancelled_offers_shop_again_not_try_again(customer, place_order):
+    order = place_order(customer, {"prod-006": 1})
     client = web(customer)
+    client.post(reverse("orders:order_cancel", args=[order.pk]))
 
-    response = try_again(client, order)
+    page = client.get(reverse("orders:order_detail", args=[order.pk])).content.decode()
+    response = try_again(client, order, follow=True)
 
-    assert response["Location"] == reverse("orders:checkout")
-    assert cart_of(client) == {"prod-006": 1}
+    assert "Shop again" in page and ">Try again</button>" not in page
+    assert any("there is nothing to try again" in text for text in texts(response))
+    assert cart_of(client) == {}
 
 
 @pytest.mark.parametrize("state", ["paid", "delivered", "new"])
@@ -221,8 +225,9 @@ def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, 
     assert "No charge was made." in html
     assert ">Try again</button>" in html
     told = Notification.objects.get(order=order, event_type="order.failed").body
+    page = public_url(reverse("orders:order_detail", args=[order.pk]))
     assert told == (f"We could not complete order {order.number}: Your bank declined the payment. Try another card "
-                    "or contact your bank. No charge was made.")
+                    f"or contact your bank. No charge was made. {Next.ANOTHER_CARD.advice} Try again: {page}.")
 
 
 def test_an_order_that_fails_while_its_page_is_open_removes_the_placed_toast(customer, place_order):
@@ -320,7 +325,8 @@ def test_an_order_placed_again_by_the_retry_of_its_failed_retry_cannot_be_tried_
     client = web(customer)
     place_checkout(client, try_again(client, failed, follow=True))
     second = Order.objects.get(retry_of=failed)
-    order_transition(order_id=second.pk, name="cancel")
+    order_move(second, "payment_failed")
+    order_transition(order_id=second.pk, name="abandon_payment")
     place_checkout(client, try_again(client, second, follow=True))
     third = Order.objects.get(retry_of=second)
 
@@ -342,3 +348,79 @@ def test_a_cart_that_no_longer_holds_the_order_is_not_its_retry(customer, place_
     other = Order.objects.exclude(pk=failed.pk).get()
     assert other.retry_of is None
     assert ">Try again</button>" in client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
+
+
+# --- into a cart that already holds something ------------------------------------------------------------------
+
+def cart_holding_something(customer, place_order):
+    """A failed order of 2 × prod-001 + 1 × prod-003, and a cart that holds 1 × prod-002 (not in it)."""
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 1})
+    return order, client
+
+
+def test_try_again_into_a_cart_that_holds_something_asks_first(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+    held = Product.objects.get(public_id="prod-002").name
+
+    response = try_again(client, order)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your cart already holds something" in html and f"1 × {held}" in html
+    assert 'name="cart" value="replace"' in html and 'name="cart" value="add"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+    assert cart_of(client) == {"prod-002": 1} and CHECKOUT_PREFILL not in client.session  # nothing done yet
+
+
+def checkout_total(response) -> Decimal:
+    return response.context["total"]
+
+
+def test_replacing_the_cart_leaves_only_the_order_and_says_so(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+    held = Product.objects.get(public_id="prod-002").name
+
+    response = try_again(client, order, data={"cart": "replace"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("orders:checkout")
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1}
+    assert checkout_total(response) == order.total
+    said = texts(response)
+    assert f"Your cart was emptied first: {held} left it." in said
+    assert any(text.startswith(f"Order {order.number}: No charge was made. Its items are back in your cart, and")
+               for text in said)
+
+
+def test_adding_to_the_cart_keeps_what_it_held_and_says_so(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+    held = Product.objects.get(public_id="prod-002")
+
+    response = try_again(client, order, data={"cart": "add"}, follow=True)
+
+    assert cart_of(client) == {"prod-001": 2, "prod-003": 1, "prod-002": 1}
+    assert checkout_total(response) == order.total + held.price
+    assert any(f"Its items are back in your cart beside {held.name}, which stayed in it" in text
+               for text in texts(response))
+
+
+def test_an_unknown_cart_choice_is_refused_and_changes_nothing(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+
+    response = try_again(client, order, data={"cart": "merge"})
+
+    assert response.status_code == 400
+    assert "replace your cart or add to it" in response.content.decode()
+    assert cart_of(client) == {"prod-002": 1}
+
+
+def test_an_order_that_cannot_be_tried_again_is_refused_before_asking(customer, place_order):
+    order = place_order(customer)
+    client = web(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 1})
+
+    response = try_again(client, order, follow=True)
+
+    assert any("there is nothing to try again" in text for text in texts(response))
+    assert "Your cart already holds something" not in response.content.decode()

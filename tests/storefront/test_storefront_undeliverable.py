@@ -35,7 +35,8 @@ def test_the_customer_corrects_an_undeliverable_address_and_the_new_order_is_del
     assert {name: form[name].value() for name in ("address", "city", "state", "zip")} == {
         "address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "00000"}
     told = [str(message) for message in checkout.context["messages"]]
-    assert any("the carrier does not deliver there, so please correct the address" in text for text in told)
+    assert f"Order {failed.number}: No charge was made. Its items are back in your cart, and its address is filled " \
+           "in below; correct the address to place it again." in told
     assert not any("another card" in text for text in told)
 
     placed = client.post(reverse("orders:checkout"), {

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 
 from notifications.models import Notification
-from orders.models import Order
+from orders.models import Next, Order
 from orders.services.payment_reconcile import payment_reconcile
 from providers.declines import DECLINES
 from providers.models import GatewayCall, ProviderCall
@@ -50,7 +50,8 @@ def test_a_hard_decline_makes_one_charge_call_and_ends_the_order_at_once(sync_pi
     assert list(order.events.filter(source_state="paying").values_list("transition", flat=True)) == [
         "payment_declined_hard"]
     told = Notification.objects.get(order=order, event_type="order.failed")
-    assert told.body == f"We could not complete order {order.number}: {ADVICE[code]} No charge was made."
+    assert told.body.startswith(f"We could not complete order {order.number}: {ADVICE[code]} No charge was made. "
+                                f"{Next.ANOTHER_CARD.advice} Try again: ")
     assert code not in told.body and code not in mail.outbox[-1].body
 
 
