@@ -161,12 +161,6 @@ def _return_refunded_note(order, detail: dict) -> str:
     return f"The parcel is back at the shop · {money(order.refunded_amount)} refunded in all"
 
 
-def _undeliverable_note(order, detail: dict) -> str:
-    # Nothing was charged yet: the customer only needs to give an address the carrier delivers to.
-    reason = detail.get("reason") or order.failure_reason or "The carrier cannot deliver to this address"
-    return f"{reason} · no charge was made · please correct the address and place the order again"
-
-
 def _stalled_note(order, detail: dict) -> str:
     return "A provider did not answer; the shop will try again." + (" No charge was made." if nothing_charged(order) else "")
 
@@ -319,7 +313,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=S.CHECKING_ADDRESS, target=S.FAILED, permission=SYSTEM,
                 custom=means("Undeliverable address", event="order.failed", stages=(("address", FAILED),),
-                             note=_undeliverable_note, next_step=Next.CORRECT_ADDRESS))
+                             next_step=Next.CORRECT_ADDRESS))
     def address_undeliverable(self, *, reason: str = "Undeliverable address") -> None:
         self.failure_reason = reason
 
