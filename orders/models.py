@@ -576,11 +576,10 @@ class OrderEvent(models.Model):
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
     # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
-    # dismissal of an ended order, the review that held or rejected it, the bank's decline code):
-    # never shown or sent
-    # to the customer.
+    # dismissal of an ended order, the review that held or rejected it, the bank's decline code and
+    # its own words): never shown or sent to the customer.
     STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline",
-                                   "decline_code"})
+                                   "decline_code", "bank_reason"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"
