@@ -391,7 +391,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Payment not confirmed", event="order.failed", stages=(("payment", FAILED),)))
     def payment_expired(self, *, reason: str) -> None:
         self._charge_settled()
-        self.failure_reason = reason
+        self._failed_otherwise(reason)
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
                 custom=means("Retry payment", action="retry", done="retried", doing="retry orders",
@@ -470,7 +470,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Provider unavailable", waits=True, note=_stalled_note))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
-        self.failure_reason = reason
+        self._failed_otherwise(reason)
 
     @transition(field=state, source=S.STALLED, target=S.CHECKING_ADDRESS, permission=ORDER_CHANGE,
                 conditions=[stalled_in_checking_address],
@@ -511,7 +511,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              doing="cancel other customers' orders", confirm=True, default_reason=SHOP_CANCELLED_TEXT,
                              stages=(("cancelled", CANCELLED),)))
     def cancel(self, *, reason: str = "") -> None:
+        self._failed_otherwise(reason)
+
+    def _failed_otherwise(self, reason: str) -> None:
+        """The order stops for `reason`, not the bank's decline: `decline_code` names the decline
+        the failure reason reports, so an earlier decline's code goes (the trace keeps it)."""
         self.failure_reason = reason
+        self.decline_code = ""
 
 
 class OrderLine(models.Model):

@@ -79,7 +79,7 @@ from orders.services.address import order_address_correct, order_address_editabl
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import order_live_retry, order_money_outcome, payment_link_failed, payment_link_send
-from orders.states import OrderState, person_transitions
+from orders.states import TERMINAL_STATES, OrderState, person_transitions
 from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
@@ -211,12 +211,18 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
 
     @admin.display(description="decline code")
     def decline(self, order: Order) -> str:
-        """The bank's code of the latest decline and whether the pipeline asks again (soft) or not
-        (hard: providers.declines); the customer reads the advice in the failure reason instead."""
+        """The bank's code of the decline the failure reason reports and what the pipeline does
+        about it, by the order's state: a hard one is never retried; a soft one is retried as the
+        workflow version says while the payment goes on, and was given up on once the order ended
+        (providers.declines). The customer reads the advice in the failure reason instead."""
         if not order.decline_code:
             return "—"
-        kind = "soft: retried as its workflow version says" if decline_for(order.decline_code).retryable else (
-            "hard: never retried")
+        if not decline_for(order.decline_code).retryable:
+            kind = "hard: never retried"
+        elif order.state in TERMINAL_STATES:
+            kind = "soft: retried, then given up"
+        else:
+            kind = "soft: retried as its workflow version says"
         return format_html('<code data-testid="decline-code">{}</code> ({})', order.decline_code, kind)
 
     @admin.display(description="tried again")
