@@ -429,7 +429,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              next_step=Next.ANOTHER_CARD))
     def payment_expired(self, *, reason: str) -> None:
         self._charge_settled()
-        self.failure_reason = reason
+        self._failed_otherwise(reason)
 
     @transition(field=state, source=S.PAYMENT_FAILED, target=S.PAYING, permission=ORDER_CHANGE,
                 custom=means("Retry payment", action="retry", done="retried", doing="retry orders",
@@ -510,7 +510,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 custom=means("Provider unavailable", waits=True, note=_stalled_note, next_step=Next.DELAYED))
     def provider_unavailable(self, *, reason: str) -> None:
         self.stalled_in = self.state
-        self.failure_reason = reason
+        self._failed_otherwise(reason)
 
     @transition(field=state, source=S.STALLED, target=S.CHECKING_ADDRESS, permission=ORDER_CHANGE,
                 conditions=[stalled_in_checking_address],
@@ -552,7 +552,13 @@ class Order(ConcurrentTransitionMixin, models.Model):
                              stages=(("cancelled", CANCELLED),),
                              next_step=Next.SHOP_AGAIN.unless(by_shop=Next.CONTACT_SHOP)))
     def cancel(self, *, reason: str = "") -> None:
+        self._failed_otherwise(reason)
+
+    def _failed_otherwise(self, reason: str) -> None:
+        """The order stops for `reason`, not the bank's decline: `decline_code` names the decline
+        the failure reason reports, so an earlier decline's code goes (the trace keeps it)."""
         self.failure_reason = reason
+        self.decline_code = ""
 
 
 class OrderLine(models.Model):
@@ -617,11 +623,10 @@ class OrderEvent(models.Model):
         indexes = [models.Index(fields=["order", "created_at"], name="orderevent_order_created")]
 
     # Keys of `detail` for staff only (the note staff add when they reject or cancel, their
-    # dismissal of an ended order, the review that held or rejected it, the bank's decline code):
-    # never shown or sent
-    # to the customer.
+    # dismissal of an ended order, the review that held or rejected it, the bank's decline code and
+    # its own words): never shown or sent to the customer.
     STAFF_ONLY_DETAIL = frozenset({"note", "risk_score", "dismissed", "rule", "evaluation", "hold", "deadline",
-                                   "decline_code"})
+                                   "decline_code", "bank_reason"})
 
     def __str__(self) -> str:
         return f"{self.order.number} {self.transition or self.event_type}"

@@ -24,7 +24,8 @@ class GatewayTimeout(Exception):
 class GatewayResult:
     """A provider's answer.
 
-    - `ok`: approved / done; else refused for `reason` (a sentence the customer may read).
+    - `ok`: approved / done; else refused for `reason` (a sentence the customer may read; for a
+      card decline the customer reads the advice of its `code` instead, providers.declines).
     - `pending`: neither approval nor decline: the provider confirms later through its webhook
       (3-D Secure, a bank transfer); `ok` is False and `reference` names the charge to come.
     - `reference`: the provider's id of what it did (charge, refund, tracking number).
@@ -59,7 +60,8 @@ class ChargeStatus:
 
     - `status`: CHARGE_APPROVED, CHARGE_DECLINED, CHARGE_PENDING or CHARGE_UNKNOWN.
     - `reference`: the provider's id of the charge (for an approval: the transaction to refund).
-    - `reason`: why, for a decline (a sentence the customer may read).
+    - `reason`: why, for a decline, in the provider's words (the store shows staff only; the
+      customer reads the advice of `code`, providers.declines).
     - `code`, `retryable`: for a decline, its code and whether asking again may change it, as in
       GatewayResult.
     - `amount`: what was charged, USD ("" when the provider does not say).

@@ -60,8 +60,12 @@ GENERIC_DECLINE = DECLINES["generic_decline"]
 
 
 def decline_for(code: str) -> Decline:
-    """The decline of `code`; a code not in DECLINES (or none) is treated as `generic_decline`
-    (soft, its advice), keeping the code the provider gave for staff."""
+    """The decline of `code`; a code not in DECLINES is treated as `generic_decline` (soft, its
+    advice), keeping the code the provider gave for staff; no code ("") is `generic_decline` itself.
+    The customer reads `advice`, never the words a bank sent with a decline (they may say
+    "stolen card - pick up"): staff keep those where they read the event."""
+    if not code:
+        return GENERIC_DECLINE
     known = DECLINES.get(code)
     if known is not None:
         return known

@@ -67,8 +67,11 @@ TEST_CARDS = {
 PENDING_CARDS = ("pending_approve", "pending_decline")
 # The code of a pending charge the bank declines: the cardholder did not complete 3-D Secure.
 PENDING_DECLINE_CODE = "authentication_required"
-# A card without a test behaviour that draws a decline draws its code among these, alike.
-RANDOM_DECLINE_CODES = tuple(code for code in DECLINES if code != PENDING_DECLINE_CODE)
+# A card without a test behaviour that draws a decline draws its code among these, alike: the soft
+# codes only, so the pipeline's retry may still be approved (the demo's and the bench's mix of
+# outcomes); hard declines come from their test cards.
+RANDOM_DECLINE_CODES = tuple(code for code, decline in DECLINES.items()
+                             if decline.retryable and code != PENDING_DECLINE_CODE)
 # The carrier's address check refuses this ZIP, before any charge (the order fails, nothing charged).
 UNDELIVERABLE_ZIP = "00000"
 # The address passes the check, then every label fails: the saga refunds the payment.
@@ -222,7 +225,9 @@ class PaymentGateway:
         An approved or declined charge answers so; a pending one answers what the bank said once
         its `settles_at` has passed, pending before (or forever when callbacks are off); a key
         the ledger has no final charge for, or whose reference is not `reference`, is unknown.
-        `order_id` is the order the ledger recorded the charge for."""
+        `order_id` is the order the ledger recorded the charge for. A declined charge answers the
+        bank's code ("" when the ledger's bank gave none) and, as `reason`, the bank's own words
+        when the ledger has them (`data.bank.reason`), else the code's advice."""
         outage_raise("payment", timeout)
         latency = latency_wait(seeded_rng(f"{key}:status"), setting("PAYMENT_LATENCY_MS"), timeout)
         call = GatewayCall.objects.filter(gateway="payment", operation="charge", idempotency_key=key,
@@ -236,14 +241,16 @@ class PaymentGateway:
             bank = data.get("bank") or {}
             if bank.get("settles_at") is not None and time.time() >= bank["settles_at"]:
                 status = CHARGE_APPROVED if bank.get("answer") == "approve" else CHARGE_DECLINED
-        decline = None
+        decline, code, said = None, "", ""
         if status == CHARGE_DECLINED:
-            code = (data.get("bank") or {}).get("code", "") if call.outcome == "pending" else found.get("code", "")
-            decline = decline_for(code or "generic_decline")
+            answered = (data.get("bank") or {}) if call.outcome == "pending" else found
+            # As a bank may: a code or none, and its own words or none (the store's advice then).
+            code, said = answered.get("code", ""), (data.get("bank") or {}).get("reason", "")
+            decline = decline_for(code)
         refunded = bool(reference) and GatewayCall.objects.filter(
             gateway="payment", operation="refund", result__data__transaction=reference).exists()
-        return ChargeStatus(status, reference=reference, reason=decline.advice if decline else "",
-                            code=decline.code if decline else "", retryable=decline.retryable if decline else True,
+        return ChargeStatus(status, reference=reference, reason=said or (decline.advice if decline else ""),
+                            code=code, retryable=decline.retryable if decline else True,
                             amount=str(data.get("amount", "")), refunded=refunded, order_id=call.order_id,
                             latency_ms=latency)
 

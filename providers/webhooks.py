@@ -71,8 +71,9 @@ class PaymentEvent:
 
     @property
     def decline(self) -> Decline | None:
-        """For a decline with a code: what the code means (providers.declines); None without one."""
-        return decline_for(self.code) if self.type == DECLINED and self.code else None
+        """For a decline: what its code means (providers.declines; no code is `generic_decline`);
+        None for another event."""
+        return decline_for(self.code) if self.type == DECLINED else None
 
     def body(self) -> bytes:
         """The event as the provider POSTs it (UTF-8 JSON)."""

@@ -35,6 +35,7 @@ from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
 from providers.calls import ProviderRequest
+from providers.declines import decline_for
 from providers.models import ProviderCall
 from providers.steps import step_register
 from workflows import executor
@@ -119,8 +120,11 @@ def payment_fields(result: GatewayResult) -> dict:
 
 
 def decline_fields(order: Order, result: GatewayResult) -> dict:
-    """The customer reads the bank's advice (the reason); staff the decline code."""
-    return {"reason": result.reason, "decline_code": result.code}
+    """The customer reads the decline code's advice (providers.declines; no code is a
+    `generic_decline`), never the provider's own words; staff read the code (and the provider's
+    answer on the charge call)."""
+    decline = decline_for(result.code)
+    return {"reason": decline.advice, "decline_code": decline.code}
 
 
 def shipment_fields(result: GatewayResult) -> dict:

@@ -143,6 +143,7 @@ DETAIL_WORDS: dict[str, Callable[[Any], str]] = {
     "items": _items,
     "reason": lambda value: f"reason: {value}",
     "decline_code": lambda value: f"decline code {value} (staff only)",
+    "bank_reason": lambda value: f"the bank said “{value}” (staff only)",
     "note": lambda value: f"internal note (staff only): “{value}”",
     "rule": lambda value: f"review rule “{value}”",
     "risk_score": lambda value: f"risk score {value}",

@@ -85,7 +85,7 @@ from orders.services.reorder import (
     payment_link_failed,
     payment_link_send,
 )
-from orders.states import FULL_REFUND_TRANSITION, OrderState, meaning, person_transitions
+from orders.states import FULL_REFUND_TRANSITION, TERMINAL_STATES, OrderState, meaning, person_transitions
 from providers.declines import decline_for
 from store import permissions
 from store.csv_export import csv_response
@@ -217,12 +217,18 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
 
     @admin.display(description="decline code")
     def decline(self, order: Order) -> str:
-        """The bank's code of the latest decline and whether the pipeline asks again (soft) or not
-        (hard: providers.declines); the customer reads the advice in the failure reason instead."""
+        """The bank's code of the decline the failure reason reports and what the pipeline does
+        about it, by the order's state: a hard one is never retried; a soft one is retried as the
+        workflow version says while the payment goes on, and was given up on once the order ended
+        (providers.declines). The customer reads the advice in the failure reason instead."""
         if not order.decline_code:
             return "—"
-        kind = "soft: retried as its workflow version says" if decline_for(order.decline_code).retryable else (
-            "hard: never retried")
+        if not decline_for(order.decline_code).retryable:
+            kind = "hard: never retried"
+        elif order.state in TERMINAL_STATES:
+            kind = "soft: retried, then given up"
+        else:
+            kind = "soft: retried as its workflow version says"
         return format_html('<code data-testid="decline-code">{}</code> ({})', order.decline_code, kind)
 
     @admin.display(description="tried again")

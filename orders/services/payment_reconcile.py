@@ -5,7 +5,8 @@ stale because a clock is off, lost on the way), `payment_reconcile` asks the pro
 (PaymentProvider.charge_status, through the payment circuit, with
 PAYMENT_RECONCILE["TIMEOUT"]) about the charge the order waits for: approved fires
 `payment_approved`, declined `payment_declined`, or `payment_declined_hard` for a hard decline
-(`decline_settlement`: the transitions the webhook fires, under the order's row lock, so an
+(`decline_settlement`: the transitions the webhook fires, the customer reading the decline code's
+advice and never the provider's words, under the order's row lock, so an
 approval applied by both settles the order once); still pending or unknown changes nothing (the
 order expires at its deadline, as without reconciliation).
 
@@ -41,6 +42,7 @@ from providers.base import (
     GatewayTimeout,
 )
 from providers.calls import ProviderRequest, call_recorded
+from providers.declines import decline_for
 from providers.registry import payment_provider
 
 logger = logging.getLogger("orders.payment_reconcile")
@@ -61,13 +63,18 @@ class Reconciliation:
     message: str
 
 
-def decline_settlement(*, reason: str, code: str = "", retryable: bool = True) -> tuple[str, dict]:
-    """(transition, its arguments) for a declined charge: `payment_declined`, which the pipeline
-    retries as the order's workflow version says, or `payment_declined_hard` when the provider says
-    asking again cannot change the answer (`retryable` False: a hard decline, providers.declines).
-    The customer reads `reason` (DECLINED_DEFAULT_REASON without one), staff the decline `code`."""
-    name = "payment_declined" if retryable else "payment_declined_hard"
-    return name, {"reason": reason or DECLINED_DEFAULT_REASON, "decline_code": code}
+def decline_settlement(*, code: str, bank_reason: str = "") -> tuple[str, dict, dict]:
+    """(transition, its arguments, its staff-only detail) for a charge the bank declined with
+    `code` ("" when it gave none: `generic_decline`): `payment_declined`, which the pipeline retries
+    as the order's workflow version says, or `payment_declined_hard` when asking again cannot change
+    the answer (a hard decline, providers.declines). The customer reads the code's advice, never
+    `bank_reason` (the words the provider sent, e.g. "stolen card - pick up"): staff read those in
+    the detail (`bank_reason`) and the decline code."""
+    decline = decline_for(code)
+    name = "payment_declined" if decline.retryable else "payment_declined_hard"
+    bank_reason = bank_reason.strip()
+    said = {"bank_reason": bank_reason[:200]} if bank_reason and bank_reason != decline.advice else {}
+    return name, {"reason": decline.advice, "decline_code": decline.code}, said
 
 
 def charge_status_ask(provider_name: str, *, key: str, reference: str, order_id: int | None) -> ChargeStatus | None:
@@ -103,17 +110,18 @@ def payment_reconcile(*, order_id: int, hand_back: bool = True, asked_by: str = 
     if status is None:
         return Reconciliation(UNREACHABLE, "", order.state, "The payment provider did not answer; "
                               "the order keeps waiting and is asked about again.")
+    staff_detail: dict = {}
     if status.status == CHARGE_APPROVED and not status.refunded:
         name, arguments = "payment_approved", {"transaction_id": status.reference}
     elif status.status == CHARGE_DECLINED:
-        name, arguments = decline_settlement(reason=status.reason, code=status.code, retryable=status.retryable)
-    elif status.status == CHARGE_APPROVED:  # refunded at the provider: not paid
-        name, arguments = decline_settlement(reason=status.reason)
+        name, arguments, staff_detail = decline_settlement(code=status.code, bank_reason=status.reason)
+    elif status.status == CHARGE_APPROVED:  # refunded at the provider: not paid, and no bank's decline
+        name, arguments = "payment_declined", {"reason": DECLINED_DEFAULT_REASON}
     else:
         waiting = "still waits for the bank" if status.status == CHARGE_PENDING else "has no such charge"
         return Reconciliation(status.status, "", order.state, f"The provider {waiting} (charge {key}); "
                               "the order keeps waiting until its deadline.")
-    detail = {"step": "payment", "reconciled": key, **({"asked_by": asked_by} if asked_by else {})}
+    detail = {"step": "payment", "reconciled": key, **({"asked_by": asked_by} if asked_by else {}), **staff_detail}
     with transaction.atomic():
         # The webhook holds this lock while it applies an event: one of the two settles the order.
         locked = Order.objects.select_for_update().get(pk=order_id)

@@ -3,8 +3,9 @@
 `payment_webhook_receive` checks the signature (providers.webhooks), reads the event and applies
 it once: `payment.approved` fires `payment_approved` (the pipeline then goes on), and
 `payment.declined` fires `payment_declined` (the failed-payment path: retry, then give up), or
-`payment_declined_hard` for a decline code that asking again cannot change (the customer reads the
-code's advice, providers.declines). The
+`payment_declined_hard` for a decline code that asking again cannot change. The customer reads the
+code's advice (providers.declines; an event without a code is a `generic_decline`), never the
+event's `reason`, the bank's own words, which staff read on the kept event and the order's trace. The
 event is kept (PaymentWebhookEvent) in the transaction that fired the transition, so a
 redelivered event changes nothing. Every refusal is logged once, at WARNING, saying why, and
 counted (orders.metrics); a refused delivery whose signature is genuine but stale is kept on
@@ -47,9 +48,6 @@ from store.errors import DomainError, NotFound, ValidationFailed
 from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.payment_webhook")
-
-DECLINED_DEFAULT_REASON = "The bank did not confirm the payment"
-
 
 @dataclass(frozen=True)
 class WebhookAnswer:
@@ -149,13 +147,11 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
             if pending and event.reference != pending:
                 said = f"reference {event.reference or '(none)'} is not the reference of the charge order {order.pk} waits for"
                 return _ignore(event, order, f"{said} (charge {order.charge_key}: {pending})", said=said)
+            staff_detail: dict = {}
             if event.type == APPROVED:
                 name, arguments = "payment_approved", {"transaction_id": event.reference}
-            elif (decline := event.decline) is not None:
-                name, arguments = decline_settlement(reason=decline.advice, code=decline.code,
-                                                     retryable=decline.retryable)
-            else:
-                name, arguments = decline_settlement(reason=event.reason or DECLINED_DEFAULT_REASON)
+            else:  # the customer reads the code's advice; the bank's words stay with staff
+                name, arguments, staff_detail = decline_settlement(code=event.code, bank_reason=event.reason)
             if not pending:  # the callback came before the pending answer was recorded
                 if not asked:
                     return _AskProvider(order.payment_provider)
@@ -167,7 +163,7 @@ def _apply(event: PaymentEvent, *, asked: bool = False,
             # Kept before the transition it fires, so the order's trace reads cause, then effect.
             _record(event, order, PaymentWebhookEvent.Outcome.APPLIED, state=order.state, transition=name)
             order = order_transition(order_id=order.pk, name=name, only_from=order.state,
-                                     detail={"webhook_event": event.id}, **arguments)
+                                     detail={"webhook_event": event.id, **staff_detail}, **arguments)
             # Fired for the provider, not by a step: hand the order back to the pipeline.
             order_ready_on_commit(order.pk)
     except IntegrityError:  # the same event, delivered twice at once, was kept by the other delivery

@@ -1,5 +1,7 @@
 """Staff read the bank's decline code where they read the failure: the order page and Needs attention."""
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from backoffice.selectors.customers import customer_summary
 from orders.models import Order
@@ -52,3 +54,32 @@ def test_the_customer_page_counts_a_hard_decline_among_the_declined_payments(ord
 
     assert [(d.order.pk, d.declines, d.reason) for d in customer_summary(customer=customer).declined] == [
         (order.pk, 1, ADVICE)]
+
+
+def soft_declined(order_in) -> Order:
+    """An order the bank declined for lack of funds, waiting for the pipeline's retry."""
+    return order_transition(order_id=order_in("paying").pk, name="payment_declined",
+                            reason="Your bank declined the payment for lack of funds.", decline_code="insufficient_funds")
+
+
+def test_a_soft_decline_given_up_on_reads_so_once_the_order_ended(clerk_client, order_in):
+    order = order_transition(order_id=soft_declined(order_in).pk, name="abandon_payment")
+
+    page = clerk_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert '<code data-testid="decline-code">insufficient_funds</code> (soft: retried, then given up)' in page
+    assert "retried as its workflow version says" not in page
+
+
+def test_an_order_the_customer_cancels_after_a_soft_decline_keeps_no_code(clerk_client, order_in, customer):
+    order = soft_declined(order_in)
+    owner = Client()
+    owner.force_login(customer)
+
+    response = owner.post(reverse("orders:order_cancel", args=[order.pk]), follow=True)
+
+    assert response.status_code == 200 and Order.objects.get(pk=order.pk).state == "cancelled"
+    page = clerk_client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert 'data-testid="decline-code"' not in page
+    # The decline stays in the order's history, for staff.
+    assert Order.objects.get(pk=order.pk).events.get(transition="payment_declined").detail["decline_code"] == (
+        "insufficient_funds")

@@ -7,11 +7,14 @@ import time
 
 import pytest
 from django.conf import settings
+from django.core import mail
 from django.test import Client
 
 from orders.models import Order, OrderEvent, PaymentWebhookEvent
+from providers.declines import GENERIC_DECLINE
 from providers.webhooks import APPROVED, DECLINED, SIGNATURE_HEADER, PaymentEvent, signature_header
 from tests.payment_events import WEBHOOK, answer, deliver
+from workflows.trace import order_trace
 
 pytestmark = pytest.mark.django_db
 
@@ -47,12 +50,41 @@ def test_an_approval_fires_payment_approved_without_session_jwt_or_csrf(paying):
                                                                                "payment_approved")
 
 
-def test_a_decline_fires_payment_declined_with_the_reason(paying, client):
+def test_a_decline_without_a_code_fires_payment_declined_with_the_generic_advice(paying, client):
     response = deliver(client, event(paying.pk, DECLINED))
 
     assert response.status_code == 200, response.content
     order = Order.objects.get(pk=paying.pk)
-    assert (order.state, order.failure_reason) == ("payment_failed", "Declined by the bank")
+    assert (order.state, order.failure_reason, order.decline_code) == (
+        "payment_failed", GENERIC_DECLINE.advice, "generic_decline")
+
+
+@pytest.mark.parametrize("code", ["", None])
+def test_the_banks_own_words_never_reach_the_customer(paying, client, customer, customer_api, staff_api, code):
+    """A decline without a code whose reason is the bank's words: the customer reads the generic
+    advice on their page, in the e-mail and on the API; staff read the words on the event and trace."""
+    sent = event(paying.pk, DECLINED, reason="stolen card - pick up")
+    body = json.loads(sent.body())
+    if code is None:  # the provider sent no `code` at all
+        del body["data"]["code"]
+    body = json.dumps(body).encode()
+
+    assert answer(deliver(client, body))["state"] == "payment_failed"
+
+    order = Order.objects.get(pk=paying.pk)
+    assert (order.failure_reason, order.decline_code) == (GENERIC_DECLINE.advice, "generic_decline")
+    client.force_login(customer)
+    seen = [client.get(f"/orders/{order.pk}/").content.decode(), json.dumps(customer_api.get(
+        f"/api/orders/{order.pk}").json()), *(message.body for message in mail.outbox)]
+    assert not any("stolen" in text.lower() for text in seen)
+    assert PaymentWebhookEvent.objects.get(event_id=sent.id).payload["reason"] == "stolen card - pick up"
+    declined = order.events.get(transition="payment_declined")
+    assert declined.detail["bank_reason"] == "stolen card - pick up"
+    assert "stolen" not in json.dumps(declined.customer_detail)
+    staff = staff_api.get(f"/api/orders/{order.pk}").json()
+    assert any(entry["detail"].get("bank_reason") == "stolen card - pick up" for entry in staff["timeline"])
+    assert any("the bank said “stolen card - pick up” (staff only)" in entry.text
+               for entry in order_trace(order_id=order.pk).entries)
 
 
 def test_a_replayed_event_answers_200_and_changes_nothing(paying, client):

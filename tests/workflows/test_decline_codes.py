@@ -1,13 +1,17 @@
 """Decline codes: a hard decline is charged once and ends the order at once, a soft one is retried
 as the order's workflow version says; the customer reads what to do, staff read the code.
 In-process pipeline (django-q2's sync mode), the real webhook and reconciliation."""
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.test import Client
+from django.utils import timezone
 
 from notifications.models import Notification
 from orders.models import Next, Order
+from orders.services.payment_pending import PAYMENT_PENDING_EVENT
 from orders.services.payment_reconcile import payment_reconcile
 from providers.declines import DECLINES
 from providers.models import GatewayCall, ProviderCall
@@ -18,8 +22,10 @@ from tests.conftest import CARD_APPROVE, CARD_DECLINE
 from tests.payment_events import CARD_PENDING_DECLINE, answer, bank_answered, deliver, event_for, pending_charge
 from tests.review_rules import rule_create
 from tests.workflow_versions import version_publish_with
+from workflows.confirmation import payment_expired_reason
 from workflows.models import RuleEvaluation
 from workflows.policy.selectors import policy_for_order
+from workflows.tasks import pipeline_run
 from workflows.trace import order_trace
 
 CARD_OF = {code: number for number, code in TEST_CARDS.items()}
@@ -100,16 +106,16 @@ def test_try_again_later_is_approved_when_the_pipeline_asks_again(sync_pipeline,
     assert declined.detail["decline_code"] == "try_again_later"
 
 
-def test_a_card_without_behaviour_that_draws_a_decline_draws_a_code(db, settings):
+def test_a_card_without_behaviour_that_draws_a_decline_draws_a_soft_code(db, settings):
     settings.SIMULATOR = {**settings.SIMULATOR, "PAYMENT_APPROVE_RATE": 0.0, "PAYMENT_DECLINE_RATE": 1.0}
     gateway = payment_provider()
     results = [gateway.charge(key=f"draw-{n}", order_id=n, token=gateway.tokenize("4111111111111111").token,
                               amount=Decimal("5.00"), timeout=1) for n in range(40)]
 
-    assert {result.code for result in results} <= set(RANDOM_DECLINE_CODES)
-    assert len({result.code for result in results}) > 1
-    assert all(not result.ok and (result.reason, result.retryable) == (ADVICE[result.code],
-                                                                        DECLINES[result.code].retryable)
+    # Soft only: the pipeline's retry may still be approved, as before codes; hard ones have their cards.
+    assert set(RANDOM_DECLINE_CODES) == {"insufficient_funds", "try_again_later", "generic_decline"}
+    assert {result.code for result in results} == set(RANDOM_DECLINE_CODES)
+    assert all(not result.ok and (result.reason, result.retryable) == (ADVICE[result.code], True)
                for result in results)
 
 
@@ -151,6 +157,50 @@ def test_reconciliation_settles_a_hard_decline_without_a_retry(sync_pipeline, cu
     order = Order.objects.get(pk=order.pk)
     assert (order.decline_code, order.failure_reason) == ("expired_card", ADVICE["expired_card"])
     assert pending_charge(order.pk).idempotency_key == f"order-{order.pk}-charge-0"  # no second charge
+
+
+def test_reconciliation_of_a_decline_without_a_code_tells_the_customer_the_generic_advice(
+    sync_pipeline, customer, place_order, client
+):
+    order = place_order(customer, card=CARD_PENDING_DECLINE)
+    call = bank_answered(order.pk)
+    call.result["data"]["bank"].update(code="", reason="stolen card - pick up")  # the bank's words, no code
+    call.save(update_fields=["result"])
+
+    found = payment_reconcile(order_id=order.pk)
+
+    assert found.transition == "payment_declined"  # no code: a generic decline, soft
+    declined = Order.objects.get(pk=order.pk).events.get(transition="payment_declined")
+    assert (declined.detail["reason"], declined.detail["decline_code"], declined.detail["bank_reason"]) == (
+        ADVICE["generic_decline"], "generic_decline", "stolen card - pick up")
+    client.force_login(customer)
+    seen = [client.get(f"/orders/{order.pk}/").content.decode(), *(message.body for message in mail.outbox),
+            *Notification.objects.filter(order=order).values_list("body", flat=True)]
+    assert not any("stolen" in text.lower() for text in seen)
+    assert any("the bank said “stolen card - pick up” (staff only)" in entry.text
+               for entry in order_trace(order_id=order.pk).entries)
+
+
+def test_a_soft_decline_then_an_expiry_keeps_no_decline_code(sync_pipeline, customer, place_order, client,
+                                                              shop_staff):
+    order = place_order(customer, card=CARD_PENDING_DECLINE)
+    assert answer(deliver(client, event_for(order.pk, DECLINED, code="authentication_required")))["state"] == (
+        "payment_failed")  # retried: the next charge waits for the bank, which never answers
+    late = timezone.now() - timedelta(seconds=policy_for_order(order).confirmation_timeout + 1)
+    Order.objects.filter(pk=order.pk).update(charge_pending_since=late)
+    Order.objects.get(pk=order.pk).events.filter(event_type=PAYMENT_PENDING_EVENT).update(created_at=late)
+
+    assert pipeline_run(order.pk) == "failed"
+
+    order = Order.objects.get(pk=order.pk)
+    assert order.events.filter(transition="payment_expired").exists()
+    assert (order.decline_code, order.failure_reason) == ("", payment_expired_reason(
+        policy_for_order(order).confirmation_timeout))
+    staff = Client()
+    staff.force_login(shop_staff)
+    page = staff.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    assert 'data-testid="decline-code"' not in page and "authentication_required (soft" not in page
+    assert order.events.get(transition="payment_declined").detail["decline_code"] == "authentication_required"
 
 
 def test_the_simulated_bank_declines_a_pending_3ds_charge_as_authentication_required(

@@ -16,6 +16,7 @@ from notifications.models import Notification
 from orders.models import Order, PaymentWebhookEvent
 from orders.selectors import order_timeline
 from orders.services.payment_pending import PAYMENT_PENDING_EVENT, PAYMENT_PENDING_TEXT
+from providers.declines import GENERIC_DECLINE
 from providers.models import GatewayCall
 from providers.payment_callbacks import payment_callback_send
 from providers.registry import payment_provider
@@ -158,7 +159,7 @@ def test_declined_callbacks_take_the_failed_payment_path(sync_pipeline, customer
 
     order = Order.objects.get(pk=order.pk)
     assert order.state == "failed"
-    assert order.failure_reason == "The bank did not confirm the payment"
+    assert (order.failure_reason, order.decline_code) == (GENERIC_DECLINE.advice, "generic_decline")  # no code
     transitions = list(order.events.exclude(transition="").values_list("transition", flat=True))
     assert transitions[-6:] == ["payment_declined", "retry_payment", "payment_declined", "retry_payment",
                                 "payment_declined", "abandon_payment"]
