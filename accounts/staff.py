@@ -94,6 +94,33 @@ def invitation_account(*, user_id: int) -> User | None:
     return user if user is not None and invitation_pending(user) else None
 
 
+def owner_change_refusal(*, actor: User, account: User, active: bool, superuser: bool) -> str:
+    """Why `actor` may not leave `account` active=`active`, superuser=`superuser` ("" if they
+    may): nobody deactivates their own account or removes their own superuser status, and the
+    shop keeps at least one active owner (superuser), who alone manages staff."""
+    if account.pk == actor.pk and account.is_active and not active:
+        return "You cannot deactivate your own account: another owner (superuser) can."
+    if account.pk == actor.pk and account.is_superuser and not superuser:
+        return "You cannot remove your own superuser status: another owner (superuser) can."
+    if account.is_active and account.is_superuser and not (active and superuser) and \
+            not User.objects.filter(is_active=True, is_superuser=True).exclude(pk=account.pk).exists():
+        return (f"{account.email} is the shop's last active owner (superuser): make another account an owner "
+                "first, then change this one.")
+    return ""
+
+
+def owners_removal_refusal(*, accounts: Iterable[User]) -> str:
+    """Why `accounts` may not be deleted together ("" if they may): it would leave the shop
+    without an active owner (superuser)."""
+    ids = [account.pk for account in accounts]
+    owners = User.objects.filter(is_active=True, is_superuser=True)
+    if owners.filter(pk__in=ids).exists() and not owners.exclude(pk__in=ids).exists():
+        last = ", ".join(owners.filter(pk__in=ids).order_by("email").values_list("email", flat=True))
+        return (f"{last}: the shop's last active owner (superuser) cannot be deleted; make another account an "
+                "owner first.")
+    return ""
+
+
 # --- writes ---------------------------------------------------------------------------------
 
 def _roles_checked(roles: Iterable[Group]) -> list[Group]:
