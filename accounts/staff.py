@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
@@ -23,11 +24,13 @@ from django.utils.http import base36_to_int, urlsafe_base64_encode
 
 from accounts import signin
 from accounts.models import User
+from accounts.selectors import account_with_email
 from accounts.signals import staff_invited
+from accounts.validators import validate_email_one_script
 from store.errors import ValidationFailed
 from store.staff import ROLES
 
-EMAIL_TAKEN = "An account with this e-mail address already exists."
+EMAIL_TAKEN = "A person with this e-mail address already has an account: {email}."
 ROLES_REQUIRED = "Choose at least one role."
 NOT_A_ROLE = "Not a staff role: {names}."
 
@@ -121,6 +124,18 @@ def owners_removal_refusal(*, accounts: Iterable[User]) -> str:
     return ""
 
 
+def invitation_email_refusal(email: str) -> str:
+    """Why `email` cannot be invited ("" if it can): an address mixing alphabets, as lookalikes
+    do, or one that already has an account under any spelling of it (accounts.selectors.
+    account_with_email); the message names that account's address."""
+    try:
+        validate_email_one_script(email)
+    except DjangoValidationError as error:
+        return error.messages[0]
+    taken = account_with_email(email=email)
+    return EMAIL_TAKEN.format(email=taken.email) if taken is not None else ""
+
+
 # --- writes ---------------------------------------------------------------------------------
 
 def _roles_checked(roles: Iterable[Group]) -> list[Group]:
@@ -140,20 +155,22 @@ def _invitation_announce(user: User) -> None:
 def staff_invite(*, email: str, name: str, roles: Iterable[Group]) -> User:
     """Create an active staff account for `email` without a usable password, in `roles` (the
     roles' groups, at least one), and e-mail it an invitation once committed. ValidationFailed
-    (nothing written) names the field: an address that already has an account, no role, a
-    group that is not a role."""
+    (nothing written) names the field: an address that already has an account under any
+    spelling or mixes alphabets (invitation_email_refusal), no role, a group that is not a role."""
     email, name = signin.email_normalize(email), name.strip()
     roles = _roles_checked(roles)
     if not roles:
         raise ValidationFailed(ROLES_REQUIRED, fields={"roles": [ROLES_REQUIRED]})
-    if User.objects.filter(email=email).exists():
-        raise ValidationFailed(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]})
+    refusal = invitation_email_refusal(email)
+    if refusal:
+        raise ValidationFailed(refusal, fields={"email": [refusal]})
     try:
         with transaction.atomic():
             user = User.objects.create_user(email=email, password=None, name=name, is_staff=True)
             user.groups.add(*roles)
     except IntegrityError:  # created by a concurrent request since the check above
-        raise ValidationFailed(EMAIL_TAKEN, fields={"email": [EMAIL_TAKEN]}) from None
+        message = EMAIL_TAKEN.format(email=email)
+        raise ValidationFailed(message, fields={"email": [message]}) from None
     _invitation_announce(user)
     return user
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from accounts.models import StaffMember
 from accounts.staff import (
-    EMAIL_TAKEN,
+    invitation_email_refusal,
     invitation_pending,
     member_roles,
     role_groups,
@@ -54,9 +54,13 @@ class StaffInviteForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if StaffMember.objects.filter(email=email).exists():
-            raise forms.ValidationError(EMAIL_TAKEN)
+        refusal = invitation_email_refusal(email)
+        if refusal:
+            raise forms.ValidationError(refusal)
         return email
+
+    def validate_unique(self) -> None:
+        """Done by clean_email, for every spelling of the address, with one message."""
 
 
 class StaffChangeForm(forms.ModelForm):

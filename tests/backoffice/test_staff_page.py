@@ -16,6 +16,8 @@ from accounts.models import User
 from accounts.staff import InvitationTokenGenerator, invitation_path, staff_invite
 from catalog.models import Product
 from orders.models import Order
+from store.errors import ValidationFailed
+from tests.refund_pages import refund_previewed_and_confirmed
 
 NEW_PASSWORD = "Brand-New-Passw0rd"
 INVITE_LINK = re.compile(r"(https?://[^/\s]+)(/accounts/staff/invitation/[^/\s]+/[^/\s]+/)")
@@ -93,9 +95,9 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
 
     assert staff is not None
     assert "Active" in owner.get(STAFF_PAGE).content.decode()
-    refunded = staff.post(f"/admin/orders/order/{order.pk}/refund/",
-                          {"amount": "1.00", "reason": "Dented", "idempotency_key": "k", "post": "yes"})
-    assert refunded.status_code == 302
+    refunded = refund_previewed_and_confirmed(staff, f"/admin/orders/order/{order.pk}/refund/",
+                                              {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"})
+    assert refunded.redirect_chain[0][1] == 302
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("1.00")
     product = Product.objects.get(public_id="prod-001")
     assert staff.get(f"/admin/catalog/product/{product.pk}/change/").status_code == 403
@@ -209,7 +211,7 @@ def test_an_address_with_an_account_is_not_invited_and_owners_are_read_only(
     owners_page = owner.get(f"{STAFF_PAGE}{staff_user.pk}/change/").content.decode()
 
     assert response.status_code == 200
-    assert "An account with this e-mail address already exists." in response.content.decode()
+    assert "A person with this e-mail address already has an account: customer@example.com." in text(response)
     assert not User.objects.get(pk=customer.pk).is_staff
     assert mail.outbox == []
     assert 'name="_save"' not in owners_page and "Owner (every permission)" in owner.get(STAFF_PAGE).content.decode()
@@ -261,3 +263,45 @@ def test_with_the_second_factor_required_the_invited_refunds_member_enrols_befor
     assert refund.redirect_chain[-1][0].startswith("/accounts/second-factor/")
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("0.00")
     assert owner.get(STAFF_PAGE, follow=True).redirect_chain[-1][0].startswith("/accounts/second-factor/")
+
+
+@pytest.mark.parametrize("variant", [
+    "CUSTOMER@EXAMPLE.COM",
+    "customer@ｅｘａｍｐｌｅ.com",  # fullwidth forms: the same address once NFKC-folded
+    " customer@example.com ",
+])
+def test_every_spelling_of_a_taken_address_gets_the_same_message(owner, customer, variant,
+                                                                  django_capture_on_commit_callbacks):
+    response = invite(owner, django_capture_on_commit_callbacks, variant, "Refunds")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "A person with this e-mail address already has an account: customer@example.com."]
+    assert User.objects.count() == 2 and mail.outbox == []
+
+
+def test_an_internationalised_domain_is_the_same_in_unicode_and_in_ascii(owner, make_user,
+                                                                         django_capture_on_commit_callbacks):
+    make_user("anna@bücher.example")
+
+    response = invite(owner, django_capture_on_commit_callbacks, "Anna@xn--bcher-kva.example", "Refunds")
+
+    assert response.context["adminform"].form.errors["email"] == [
+        "A person with this e-mail address already has an account: anna@bücher.example."]
+
+
+def test_an_address_mixing_alphabets_is_refused(owner, customer, django_capture_on_commit_callbacks):
+    lookalike = "customer@ex\u0430mple.com"  # a Cyrillic "а"
+    response = invite(owner, django_capture_on_commit_callbacks, lookalike, "Refunds")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "This e-mail address mixes alphabets (Cyrillic and Latin) in its domain, as lookalike addresses do: "
+        "type it again in one alphabet."]
+    # The service says the same of the part before the @ (the form's e-mail field allows only ASCII there).
+    with pytest.raises(ValidationFailed) as refused:
+        staff_invite(email="cust\u043emer@example.com", name="Lookalike", roles=[role("Refunds")])
+    assert refused.value.fields == {"email": [
+        "This e-mail address mixes alphabets (Cyrillic and Latin) in its name before the @, as lookalike addresses "
+        "do: type it again in one alphabet."]}
+    assert not User.objects.filter(is_staff=True, is_superuser=False).exists() and mail.outbox == []
