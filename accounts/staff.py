@@ -7,8 +7,14 @@ An invited account is active staff without a usable password: nobody can sign in
 the password-reset page never mails it (accounts.selectors.password_reset_accounts). Its link,
 /accounts/staff/invitation/<uid>/<token>/, is Django's password-reset token made with a salt
 of its own (a reset link is no invitation, nor the reverse), good for STAFF_INVITATION_TIMEOUT
-seconds and only until a password is set (the token covers the password hash).
+seconds and only until a password is set (the token covers the password hash). Deactivating
+the account stops its links (the token covers `is_active`: the link's page then says to ask the
+shop's owner to reactivate the account); reactivating it does not revive them (a pending
+invitee's unusable password is drawn afresh), so the owner sends the invitation again. When
+the worker gives up e-mailing an invitation, the account records it
+(`invitation_undelivered_at`) and the Staff page says so until it is sent again.
 """
+import copy
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -18,6 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 from django.utils.http import base36_to_int, urlsafe_base64_encode
@@ -40,11 +47,20 @@ class InvitationTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "accounts.staff.InvitationTokenGenerator"
 
-    VALID, USED, EXPIRED, INVALID = "valid", "used", "expired", "invalid"
+    VALID, USED, EXPIRED, DEACTIVATED, INVALID = "valid", "used", "expired", "deactivated", "invalid"
+
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
+        return f"{super()._make_hash_value(user, timestamp)}{user.is_active}"
+
+    def _genuine(self, user: User, token: str, made_at: int) -> bool:
+        return any(constant_time_compare(self._make_token_with_timestamp(user, made_at, secret), token)
+                   for secret in (self.secret, *self.secret_fallbacks))
 
     def state(self, user: User | None, token: str | None) -> str:
         """VALID; USED once the account has a password; EXPIRED when genuine but older than
-        STAFF_INVITATION_TIMEOUT; INVALID for anything else (wrong, tampered, another account's)."""
+        STAFF_INVITATION_TIMEOUT; DEACTIVATED when it was genuine until the account was
+        deactivated; INVALID for anything else (wrong, tampered, another account's, made before
+        the account was reactivated)."""
         if user is None or not token:
             return self.INVALID
         if user.has_usable_password():
@@ -53,8 +69,11 @@ class InvitationTokenGenerator(PasswordResetTokenGenerator):
             made_at = base36_to_int(token.split("-")[0])
         except ValueError:
             return self.INVALID
-        if not any(constant_time_compare(self._make_token_with_timestamp(user, made_at, secret), token)
-                   for secret in (self.secret, *self.secret_fallbacks)):
+        if not user.is_active:
+            as_active = copy.copy(user)
+            as_active.is_active = True
+            return self.DEACTIVATED if self._genuine(as_active, token, made_at) else self.INVALID
+        if not self._genuine(user, token, made_at):
             return self.INVALID
         if self._num_seconds(self._now()) - made_at > settings.STAFF_INVITATION_TIMEOUT:
             return self.EXPIRED
@@ -176,12 +195,21 @@ def staff_invite(*, email: str, name: str, roles: Iterable[Group]) -> User:
 
 
 def staff_invitation_resend(*, member: User) -> bool:
-    """E-mail `member` a fresh invitation link; False (nothing sent) unless the invitation is
-    still pending (invitation_pending). Earlier links keep working until they expire."""
+    """E-mail `member` a fresh invitation link once committed; False (nothing sent) unless the
+    invitation is still pending (invitation_pending): a deactivated invitee is reactivated first,
+    on their page. Earlier links keep working until they expire. Forgets an earlier undelivered
+    e-mail (the Staff page then says the invitation will be sent)."""
     if not invitation_pending(member):
         return False
+    User.objects.filter(pk=member.pk).update(invitation_undelivered_at=None)
     _invitation_announce(member)
     return True
+
+
+def staff_invitation_delivery_record(*, user_id: int, delivered: bool) -> None:
+    """The worker's word on account `user_id`'s invitation e-mail: sent (`delivered`), or given up
+    after its tries (the Staff page shows "e-mail not delivered — send again")."""
+    User.objects.filter(pk=user_id).update(invitation_undelivered_at=None if delivered else timezone.now())
 
 
 def staff_update(*, member: User, roles: Iterable[Group], active: bool) -> User:
@@ -199,6 +227,8 @@ def staff_update(*, member: User, roles: Iterable[Group], active: bool) -> User:
         member.groups.remove(*[group for group in member.groups.all() if group.name in ROLES and group not in roles])
         member.groups.add(*roles)
         if member.is_active != active:
+            if active and not member.has_usable_password():
+                member.set_unusable_password()  # a fresh one: links sent before the deactivation stay dead
             member.is_active = active
-            member.save(update_fields=["is_active"])
+            member.save(update_fields=["is_active", "password"])
     return member
