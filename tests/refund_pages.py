@@ -13,7 +13,7 @@ def hidden_fields(html: str) -> dict[str, str]:
 def refund_previewed_and_confirmed(client, url: str, data: dict, *, follow: bool = True):
     """POST `data` (the order page's refund form) to `url`, then press Yes on the confirmation
     page; a form refused before its confirmation answers as it is (redirect and message)."""
-    preview = client.post(url, data, follow=True)
-    if preview.redirect_chain or "plan" not in (preview.context or {}):
+    preview = client.post(url, data, follow=follow)
+    if preview.status_code != 200 or getattr(preview, "redirect_chain", None) or "plan" not in (preview.context or {}):
         return preview
     return client.post(url, hidden_fields(preview.content.decode()), follow=follow)
