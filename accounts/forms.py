@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from accounts import signin
 from accounts.models import Address, User
 from accounts.services import EMAIL_TAKEN
+from accounts.staff import owner_change_refusal
 from store import throttling
 
 
@@ -136,6 +137,22 @@ class AdminUserAddForm(AdminUserCreationForm):
 
 
 class AdminUserChangeForm(UserChangeForm):
+    """The admin's Users page. `actor` (set by the admin) is who saves it: nobody deactivates
+    or demotes themselves, nor the shop's last active owner (accounts.staff.owner_change_refusal)."""
+
+    actor = None
+
     class Meta:
         model = User
         fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.actor is not None and self.instance.pk is not None:
+            refusal = owner_change_refusal(
+                actor=self.actor, account=self.instance,
+                active=cleaned.get("is_active", self.instance.is_active),
+                superuser=cleaned.get("is_superuser", self.instance.is_superuser))
+            if refusal:
+                raise ValidationError(refusal, code="last_owner")
+        return cleaned

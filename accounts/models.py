@@ -41,6 +41,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField("active", default=True)
     date_joined = models.DateTimeField("date joined", default=timezone.now)
+    # Set when the worker gave up e-mailing this account's staff invitation (accounts.staff); cleared
+    # when it is sent, or sent again.
+    invitation_undelivered_at = models.DateTimeField("invitation e-mail not delivered at", null=True, blank=True,
+                                                     editable=False)
 
     objects = UserManager()
 

@@ -8,7 +8,18 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts.models import Address, User
+from accounts.validators import email_key, email_spellings
 from store.errors import NotFound
+
+
+def account_with_email(*, email: str) -> User | None:
+    """The account that already has `email` or a spelling of it that is the same address
+    (accounts.validators.email_key: case, Unicode compatibility forms, the domain's IDNA form)."""
+    key = email_key(email)
+    for account in User.objects.filter(email__in=email_spellings(email)).order_by("pk"):
+        if email_key(account.email) == key:
+            return account
+    return None
 
 
 def address_list(*, user: User) -> QuerySet[Address]:

@@ -23,7 +23,9 @@ from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_pas
 
 from accounts import signin
 from accounts.models import Address, User
+from accounts.selectors import account_with_email
 from accounts.signals import password_reset_requested
+from accounts.validators import validate_email_one_script
 from store.api.authentication import (
     AMR_CLAIM,
     AMR_SECOND_FACTOR,
@@ -47,10 +49,15 @@ class InvalidCredentials(DomainError):
 
 
 def user_register(*, email: str, password: str, name: str) -> User:
-    """Create an active customer account; ValidationFailed names every field that is wrong."""
+    """Create an active customer account; ValidationFailed names every field that is wrong (an
+    address taken under any spelling of it or mixing alphabets: accounts.validators)."""
     email, name = signin.email_normalize(email), name.strip()
     errors: dict[str, list[str]] = {}
-    if User.objects.filter(email=email).exists():
+    try:
+        validate_email_one_script(email)
+    except DjangoValidationError as error:
+        errors["email"] = list(error.messages)
+    if "email" not in errors and account_with_email(email=email) is not None:
         errors["email"] = [EMAIL_TAKEN]
     if not name:
         errors["name"] = [NAME_REQUIRED]

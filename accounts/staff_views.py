@@ -11,8 +11,8 @@ from accounts.staff import invitation_tokens
 
 class StaffInvitationView(auth_views.PasswordResetConfirmView):
     """The link's page: a form to choose a password while the invitation is good, else why it
-    no longer works (used: sign in; expired: ask an owner to send it again). Only an active
-    staff account has an invitation."""
+    no longer works (used: sign in; expired: ask an owner to send it again; deactivated: ask
+    the shop's owner to reactivate the account). Only a staff account has an invitation."""
 
     template_name = "accounts/staff_invitation.html"
     token_generator = invitation_tokens
@@ -20,7 +20,7 @@ class StaffInvitationView(auth_views.PasswordResetConfirmView):
 
     def get_user(self, uidb64: str):
         user = super().get_user(uidb64)
-        return user if user is not None and user.is_active and user.is_staff else None
+        return user if user is not None and user.is_staff else None  # inactive: the token says DEACTIVATED
 
     def get_context_data(self, **kwargs) -> dict:
         context = super().get_context_data(**kwargs)

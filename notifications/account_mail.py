@@ -29,7 +29,7 @@ from django_q.tasks import schedule
 
 from accounts.models import User
 from accounts.selectors import password_reset_accounts, password_reset_path
-from accounts.staff import invitation_account, invitation_path, member_roles
+from accounts.staff import invitation_account, invitation_path, member_roles, staff_invitation_delivery_record
 from notifications.services import EMAIL_ATTEMPTS, EMAIL_RETRY_AFTER
 from providers import registry
 from store.links import public_url
@@ -90,7 +90,8 @@ def staff_invitation_message(*, user: User) -> tuple[str, str]:
 def staff_invitation_send(user_id: int, attempt: int = 1) -> int:
     """The task: e-mail account `user_id` its invitation if it is still pending (active staff
     without a password; else nothing: already in, deactivated or gone). Returns 1 if sent, else
-    0. A failing mail server is tried again as for a reset (EMAIL_RETRY_AFTER, EMAIL_ATTEMPTS)."""
+    0. A failing mail server is tried again as for a reset (EMAIL_RETRY_AFTER, EMAIL_ATTEMPTS);
+    after the last try the account records the e-mail as not delivered (the Staff page shows it)."""
     user = invitation_account(user_id=user_id)
     if user is None:
         logger.info("staff invitation of account %s no longer pending; nothing sent", user_id)
@@ -100,21 +101,25 @@ def staff_invitation_send(user_id: int, attempt: int = 1) -> int:
         registry.notification().send(key=f"staff-invitation-{user.pk}-{secrets.token_hex(6)}", to=user.email,
                                      subject=subject, body=body)
     except Exception as exc:  # the provider's failure, whatever it is: try the task again later
-        _retry(STAFF_INVITATION_TASK, user_id, attempt=attempt, what="staff invitation e-mail", user_id=user.pk,
-               error=f"{exc.__class__.__name__}: {exc}")
+        if not _retry(STAFF_INVITATION_TASK, user_id, attempt=attempt, what="staff invitation e-mail",
+                      user_id=user.pk, error=f"{exc.__class__.__name__}: {exc}"):
+            staff_invitation_delivery_record(user_id=user.pk, delivered=False)
         return 0
+    staff_invitation_delivery_record(user_id=user.pk, delivered=True)
     logger.info("staff invitation e-mail sent to account %s", user.pk)
     return 1
 
 
-def _retry(task: str, arg, *, attempt: int, what: str, user_id: int, error: str) -> None:
-    """Queue `task(arg, attempt + 1)` EMAIL_RETRY_AFTER from now, unless EMAIL_ATTEMPTS were made."""
+def _retry(task: str, arg, *, attempt: int, what: str, user_id: int, error: str) -> bool:
+    """Queue `task(arg, attempt + 1)` EMAIL_RETRY_AFTER from now, unless EMAIL_ATTEMPTS were made.
+    False when it gave up."""
     if attempt >= EMAIL_ATTEMPTS:
         logger.error("%s to account %s not sent after %s attempts (%s); giving up", what, user_id, attempt, error)
-        return
+        return False
     wait = int(EMAIL_RETRY_AFTER.total_seconds())
     logger.warning("%s to account %s not sent (%s); attempt %s of %s in %s s",
                    what, user_id, error, attempt + 1, EMAIL_ATTEMPTS, wait)
     schedule(task, arg, attempt + 1, name=f"{task.rsplit('.', 1)[-1]}-{secrets.token_hex(8)}-{attempt + 1}",
              schedule_type=Schedule.ONCE, next_run=timezone.now() + EMAIL_RETRY_AFTER,
              repeats=-1)  # django-q2 deletes a one-off schedule with -1 once it ran
+    return True

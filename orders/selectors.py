@@ -34,6 +34,11 @@ def lines_with_refunds(queryset: QuerySet[OrderLine] | None = None) -> QuerySet[
         refundable_quantity=F("quantity") - F("refunded_quantity")).order_by("id")
 
 
+def refund_made_with(*, order: Order, idempotency_key: str) -> bool:
+    """Whether `order` has a refund made with `idempotency_key` (a confirmation posted again)."""
+    return bool(idempotency_key) and Refund.objects.filter(order=order, idempotency_key=idempotency_key).exists()
+
+
 def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:
     return queryset.select_related("owner").prefetch_related(
         Prefetch("lines", queryset=lines_with_refunds()),

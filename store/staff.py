@@ -135,16 +135,35 @@ def shop_staff_group_sync(
 
 
 def roles_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> dict:
-    """Make each role's group (created if needed) hold exactly its ROLES permissions.
-    Returns {role name: Group}. LookupError when a permission of the table does not exist."""
+    """Make each role's group (created if needed) hold exactly its ROLES permissions, logging a
+    WARNING (logger "store.staff") for each permission added to or removed from a group that
+    existed. Returns {role name: Group}. LookupError when a permission of the table does not exist."""
     Group = apps.get_model("auth", "Group")  # noqa: N806 - a model class
     groups = {}
     for role in ROLES.values():
         found = _permissions_get(role.permissions, apps=apps, using=using)
-        group, _ = Group.objects.using(using).get_or_create(name=role.name)
+        group, created = Group.objects.using(using).get_or_create(name=role.name)
+        if not created:
+            _changes_warn(group, found)
         group.permissions.set(found)
         groups[role.name] = group
     return groups
+
+
+def _label(permission) -> str:
+    return f"{permission.content_type.app_label}.{permission.codename}"
+
+
+def _changes_warn(group, found: list) -> None:
+    """A WARNING for each permission the sync is about to add to or take from an existing role
+    group: a group of that name made by hand, or changed by hand since, is reset to the table."""
+    held = {_label(permission) for permission in group.permissions.select_related("content_type")}
+    wanted = {_label(permission) for permission in found}
+    for name in sorted(wanted - held):
+        logger.warning("staff role %r: permission %s added, as store.staff.ROLES declares", group.name, name)
+    for name in sorted(held - wanted):
+        logger.warning("staff role %r: permission %s removed, not in store.staff.ROLES (give extras to a group "
+                       "of another name)", group.name, name)
 
 
 def roles_after_migrate(sender, *, using: str = DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:

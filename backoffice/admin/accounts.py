@@ -11,18 +11,20 @@ or e-mail included, so they cannot raise their own rights or take over someone e
 """
 from axes.admin import AccessAttemptAdmin
 from axes.models import AccessAttempt
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse_lazy
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 
 from accounts.forms import AdminUserAddForm, AdminUserChangeForm
 from accounts.models import User
+from accounts.staff import owners_removal_refusal
 from backoffice.admin.base import BoundedChangeListMixin
 from backoffice.admin.customers import customer_page_url
 from store import permissions
@@ -56,6 +58,35 @@ class UserAdmin(BoundedChangeListMixin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "name", "usable_password", "password1", "password2")}),
     )
     GRANTING_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_form(self, request: HttpRequest, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user}) if obj is not None else form
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None) -> HttpResponse:
+        """Refused with a message, back on the account's page, for the last active owner."""
+        account = self.get_object(request, unquote(object_id))
+        refusal = owners_removal_refusal(accounts=[account]) if account is not None else ""
+        if refusal:
+            self.message_user(request, refusal, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:accounts_user_change", args=[account.pk]))
+        return super().delete_view(request, object_id, extra_context)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            delete, name, description = actions["delete_selected"]
+
+            def delete_selected(modeladmin, request, queryset):
+                refusal = owners_removal_refusal(accounts=queryset)
+                if refusal:
+                    modeladmin.message_user(request, f"Nobody was deleted: {refusal}", messages.ERROR)
+                    return None
+                return delete(modeladmin, request, queryset)
+
+            delete_selected.allowed_permissions = getattr(delete, "allowed_permissions", ("delete",))
+            actions["delete_selected"] = (delete_selected, name, description)
+        return actions
 
     def get_list_display(self, request: HttpRequest):
         """The link to each account's customer page, for staff who may see orders."""

@@ -29,6 +29,7 @@ does is backoffice.admin.actions.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin, messages
@@ -66,7 +67,7 @@ from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_
 from notifications.services import event_values, notification_text
 from orders.forms import StaffDecisionForm
 from orders.models import Order
-from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes
+from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes, refund_made_with
 from orders.services import (
     RefundPlan,
     ShippingAddress,
@@ -437,7 +438,9 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         """POST from the order page's refund form: the confirmation page (`_refund_confirmation`),
         nothing refunded yet; POST from that page (`post=yes`): the refund (refund_create, which
         checks every number again; the form's key makes a second POST a no-op). A form or a
-        refund refused goes back to the order page with the reason, nothing written."""
+        refund refused goes back to the order page with the reason, nothing written; so does a
+        confirmation whose refund is no longer the one it showed (another refund moved money
+        since): the page is out of date."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         self._require(request, permissions.ORDER_REFUND)
@@ -450,6 +453,12 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             if request.POST.get("post") != "yes":
                 plan = refund_preview(order=order, actor=request.user, **form.refund_asked())
                 return self._refund_confirmation(request, form, plan)
+            if not refund_made_with(order=order, idempotency_key=form.cleaned_data["idempotency_key"]):
+                stale = self._refund_stale(request, refund_preview(order=order, actor=request.user,
+                                                                   **form.refund_asked()))
+                if stale:
+                    messages.error(request, f"No refund: {stale}")
+                    return self._back(request, order)
             result = refund_create(order=order, actor=request.user,
                                    idempotency_key=form.cleaned_data["idempotency_key"], **form.refund_asked())
         except DomainError as error:
@@ -475,6 +484,30 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
                                       f"({money(order.refundable_amount)} left to refund).")
         return self._back(request, order)
 
+    @staticmethod
+    def _refund_said(*, amount: Decimal, refundable: Decimal, state_after: str) -> str:
+        """A refund as its confirmation page says it: the amount and what it leaves, or the state it ends in."""
+        if amount == refundable:
+            return f"{money(amount)}, everything left to refund, so the order becomes {S(state_after).label}"
+        return f"{money(amount)}, leaving {money(refundable - amount)} to refund (the order stays {S(state_after).label})"
+
+    def _refund_stale(self, request: HttpRequest, plan: RefundPlan) -> str:
+        """Why the confirmation posted is out of date ("" when the refund it showed, its hidden
+        "shown_…" fields, is still `plan`): money moved since, in another tab or by a colleague."""
+        shown = {name: request.POST.get(name, "") for name in plan.shown()}
+        if shown == plan.shown():
+            return ""
+        try:
+            said = self._refund_said(amount=Decimal(shown["shown_amount"]),
+                                     refundable=Decimal(shown["shown_refundable"]),
+                                     state_after=shown["shown_state_after"])
+            was = f"it showed a refund of {said}; "
+        except (ArithmeticError, ValueError):  # a page of another version, or tampered with
+            was = ""
+        now = self._refund_said(amount=plan.amount, refundable=plan.refundable, state_after=plan.state_after)
+        return (f"this page is out of date: {was}it would now be a refund of {now}. Nothing was refunded: "
+                "review the refund again.")
+
     def _refund_confirmation(self, request: HttpRequest, form: RefundForm, plan: RefundPlan) -> TemplateResponse:
         """The page that says what the refund will do before it is made, as Django's delete
         confirmation does: the amount, the units of each line and whether they go back to stock,
@@ -497,7 +530,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "state_after": S(plan.state_after).label,
             "reason": form.cleaned_data["reason"],
             "notice": notice,
-            "carried": form.carried(),
+            "carried": [*form.carried(), *plan.shown().items()],
             "next_url": self._next(request),
             "back_url": reverse("admin:orders_order_change", args=[order.pk]),
         }

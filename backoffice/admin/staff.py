@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from accounts.models import StaffMember
 from accounts.staff import (
-    EMAIL_TAKEN,
+    invitation_email_refusal,
     invitation_pending,
     member_roles,
     role_groups,
@@ -54,9 +54,13 @@ class StaffInviteForm(forms.ModelForm):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip().lower()
-        if StaffMember.objects.filter(email=email).exists():
-            raise forms.ValidationError(EMAIL_TAKEN)
+        refusal = invitation_email_refusal(email)
+        if refusal:
+            raise forms.ValidationError(refusal)
         return email
+
+    def validate_unique(self) -> None:
+        """Done by clean_email, for every spelling of the address, with one message."""
 
 
 class StaffChangeForm(forms.ModelForm):
@@ -146,8 +150,11 @@ class StaffAdmin(BoundedChangeListMixin, admin.ModelAdmin):
     @admin.display(description="status")
     def status(self, member: StaffMember) -> str:
         if not member.is_active:
-            return "Deactivated"
+            return "Deactivated" if member.has_usable_password() else \
+                "Deactivated before choosing a password: reactivate, then send the invitation again"
         if invitation_pending(member):
+            if member.invitation_undelivered_at is not None:
+                return "Invited: e-mail not delivered — send again"
             return "Invited: has not chosen a password yet"
         return "Active"
 
@@ -187,8 +194,9 @@ class StaffAdmin(BoundedChangeListMixin, admin.ModelAdmin):
         if obj.pk is None:
             return HttpResponseRedirect(reverse("admin:accounts_staffmember_add"))
         self.message_user(request, format_html(
-            "{} is invited as {}: the e-mail has a link to choose a password. They are listed as "
-            "“Invited” until they do.", obj.email, ", ".join(member_roles(obj))), messages.SUCCESS)
+            "{} is invited as {}: an e-mail with a link to choose a password will be sent in a moment. They "
+            "are listed as “Invited” until they do; if the e-mail cannot be delivered, this list says so.",
+            obj.email, ", ".join(member_roles(obj))), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:accounts_staffmember_changelist"))
 
     # --- actions ---------------------------------------------------------------------------
@@ -205,8 +213,14 @@ class StaffAdmin(BoundedChangeListMixin, admin.ModelAdmin):
 
     @admin.action(description="Send the invitation again to selected staff", permissions=["change"])
     def invitation_send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
-        sent = [member.email for member in queryset if staff_invitation_resend(member=member)]
-        skipped = queryset.count() - len(sent)
-        self.message_user(request, f"Invitation sent again to {len(sent)} person(s)." + (
-            f" {skipped} skipped: only invitations not yet accepted are sent again." if skipped else ""),
+        members = list(queryset)
+        sent = [member.email for member in members if staff_invitation_resend(member=member)]
+        deactivated = sum(1 for member in members if not member.is_active)
+        accepted = len(members) - len(sent) - deactivated
+        self.message_user(request, " ".join(filter(None, [
+            f"The invitation will be sent again to {len(sent)} person(s) in a moment." if sent else
+            "No invitation was sent again.",
+            f"{deactivated} deactivated account(s) skipped: reactivate them on their page first (tick Active), "
+            "then send again." if deactivated else "",
+            f"{accepted} skipped: they chose a password already." if accepted else ""])),
             messages.SUCCESS if sent else messages.WARNING)

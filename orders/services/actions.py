@@ -228,6 +228,13 @@ class RefundPlan:
         """What is left to refund after it."""
         return self.refundable - self.amount
 
+    def shown(self) -> dict[str, str]:
+        """What a confirmation page shows of it, as strings its form posts back ("shown_…"):
+        the amount, what was left to refund before it, the state after it. A plan whose
+        `shown()` differs is not the refund staff confirmed."""
+        return {"shown_amount": str(self.amount), "shown_refundable": str(self.refundable),
+                "shown_state_after": self.state_after}
+
     @property
     def items(self) -> str:
         """ "2 × Laptop Stand, 1 × USB-C Hub", or "" for a refund of an amount only."""

@@ -72,6 +72,19 @@ def test_register_with_a_taken_email_shows_an_error(client, customer):
     assert User.objects.count() == 1
 
 
+@pytest.mark.parametrize("email, error", [
+    ("customer@ｅｘａｍｐｌｅ.com", "An account with this e-mail address already exists."),  # fullwidth letters
+    ("customer@ex\u0430mple.com", "This e-mail address mixes alphabets (Cyrillic and Latin) in its domain, as "
+                                  "lookalike addresses do: type it again in one alphabet."),  # a Cyrillic "а"
+])
+def test_register_with_a_lookalike_of_a_taken_email_is_refused(client, customer, email, error):
+    response = client.post("/accounts/register/", register_data(email=email))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == [error]
+    assert User.objects.count() == 1
+
+
 def test_register_while_signed_in_goes_to_the_catalog(client, customer):
     client.force_login(customer)
 

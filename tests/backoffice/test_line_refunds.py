@@ -19,6 +19,7 @@ from orders.models import Next, Order, OrderEvent, Refund, RefundLine
 from orders.services import RefundLineRequest, refund_create
 from store.errors import ValidationFailed
 from tests.conftest import _jwt_client
+from tests.refund_pages import hidden_fields, refund_previewed_and_confirmed
 
 TWO_LINES = {"prod-001": 2, "prod-002": 3}  # 2 × $149.99 and 3 × Wireless Mouse
 
@@ -38,13 +39,12 @@ def admin_refund(client, order: Order, *, lines: dict | None = None, restock: bo
     proposed = order.refundable_amount if proposed is None else proposed
     data = {"reason": reason, "idempotency_key": key or uuid.uuid4().hex,
             "amount": str(proposed if amount is None else amount), "initial-amount": str(proposed)}
-    if confirmed:
-        data["post"] = "yes"
     for line, quantity in (lines or {}).items():
         data[f"line_{line.pk}"] = str(quantity)
     if restock:
         data["restock"] = "on"
-    return client.post(reverse("admin:orders_order_refund", args=[order.pk]), data, follow=True)
+    url = reverse("admin:orders_order_refund", args=[order.pk])
+    return refund_previewed_and_confirmed(client, url, data) if confirmed else client.post(url, data, follow=True)
 
 
 def texts(response) -> list[str]:
@@ -323,12 +323,6 @@ def test_with_the_mail_server_down_a_partial_refund_stands_and_its_notice_goes_o
     assert "1 × Wireless Mouse" in sent[0].body
 
 
-def hidden_fields(html: str) -> dict[str, str]:
-    """The hidden inputs of the confirmation page's form, as the browser posts them."""
-    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
-    return {name: unescape(value) for name, value in found}
-
-
 def test_the_form_leads_to_a_confirmation_that_says_what_happens(refunder_client, delivered, customer):
     """One mouse of three, back to stock, the amount left as the page proposed (no script): the
     confirmation says the mouse's price, the unit and its stock, and the customer's notice."""
@@ -414,3 +408,36 @@ def test_each_units_field_carries_its_unit_price_for_the_amount(refunder_client,
     assert re.search(rf'<input type="number" name="line_{mouse.pk}"[^>]*data-unit-price="49.99"', page)
     assert 'name="initial-amount" value="449.95"' in page  # what the amount goes back to with no units
     assert 'src="/static/js/admin_refund.js"' in page
+
+
+def test_a_confirmation_made_stale_by_another_refund_refunds_nothing(refunder_client, delivered):
+    """Tab A shows 3 mice leaving $299.98 (the order stays delivered); tab B refunds the 2
+    keyboards; tab A's Yes would now refund everything left and end the order: refused."""
+    mouse, keyboard = line_of(delivered, "prod-002"), line_of(delivered, "prod-001")
+    url = reverse("admin:orders_order_refund", args=[delivered.pk])
+    tab_a = admin_refund(refunder_client, delivered, lines={mouse: 3}, confirmed=False)
+    tab_b = admin_refund(refunder_client, delivered, lines={keyboard: 2}, confirmed=False)
+    assert "leaving $299.98 to refund" in unescape(tab_a.content.decode())
+
+    assert texts(refunder_client.post(url, hidden_fields(tab_b.content.decode()), follow=True))[0].startswith(
+        "Refunded $299.98")
+    stale = refunder_client.post(url, hidden_fields(tab_a.content.decode()), follow=True)
+
+    assert texts(stale) == [
+        "No refund: this page is out of date: it showed a refund of $149.97, leaving $299.98 to refund (the order "
+        "stays Delivered); it would now be a refund of $149.97, everything left to refund, so the order becomes "
+        "Refunded. Nothing was refunded: review the refund again."]
+    order = Order.objects.get(pk=delivered.pk)
+    assert (order.state, order.refunded_amount, Refund.objects.count()) == ("delivered", Decimal("299.98"), 1)
+    assert not Notification.objects.filter(order=order, event_type="order.refunded").exists()
+
+
+def test_a_confirmation_without_what_it_showed_refunds_nothing(refunder_client, delivered):
+    mouse = line_of(delivered, "prod-002")
+    page = hidden_fields(admin_refund(refunder_client, delivered, lines={mouse: 1}, confirmed=False).content.decode())
+    del page["shown_amount"]
+
+    response = refunder_client.post(reverse("admin:orders_order_refund", args=[delivered.pk]), page, follow=True)
+
+    assert texts(response)[0].startswith("No refund: this page is out of date: it would now be a refund of $49.99")
+    assert not Refund.objects.exists()

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from orders.services import refund_create
+from tests.refund_pages import hidden_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -99,6 +100,6 @@ def test_the_refund_form_its_confirmation_and_its_message_show_amounts_with_thei
     assert f"Refund $1,049.93 on order {order.number}?" in confirmation
     assert "<strong>$1,049.93</strong>" in confirmation and 'value="Yes, refund $1,049.93"' in confirmation
     assert "We refunded $1,049.93 for order" in confirmation  # what the customer will read
-    done = refunder_client.post(refund_url, {**asked, "post": "yes"}, follow=True)
+    done = refunder_client.post(refund_url, hidden_fields(confirmation), follow=True)
     assert [str(message) for message in done.context["messages"]] == [
         f"Refunded $1,049.93 on order {order.number}: the order is refunded in full."]

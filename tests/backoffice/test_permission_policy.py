@@ -19,6 +19,7 @@ from orders.services import order_transition
 from providers import breakers
 from tests.conftest import BASE_DIR
 from tests.payment_events import CARD_PENDING, bank_answered
+from tests.refund_pages import refund_previewed_and_confirmed
 from tests.workflow_versions import workflow_form_data
 from webhooks.models import WebhookEndpoint
 from workflows.models import Hold, ReviewRule, WorkflowVersion
@@ -166,9 +167,9 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             response = jwt_client(user).post(f"/api/orders/{o.pk}/refund", {"amount": "1.00", "reason": "Dented"},
                                                    format="json")
         else:
-            response = _web(user).post(f"/admin/orders/order/{o.pk}/refund/",
-                                       {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table",
-                                        "post": "yes"})
+            response = refund_previewed_and_confirmed(
+                _web(user), f"/admin/orders/order/{o.pk}/refund/",
+                {"amount": "1.00", "reason": "Dented", "idempotency_key": "permission-table"}, follow=False)
         changed = Order.objects.get(pk=o.pk).refunded_amount == Decimal("1.00")
         return _admin_outcome(response, changed) if row_id.startswith("admin") else Outcome(response.status_code, changed)
     if row_id in ("api-order-note", "api-order-notes-read"):

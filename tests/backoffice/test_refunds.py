@@ -9,6 +9,7 @@ from django.urls import reverse
 from catalog.models import Product
 from orders.models import Order, OrderEvent, Refund
 from orders.states import Actor
+from tests.refund_pages import refund_previewed_and_confirmed
 
 
 def page_of(order: Order) -> str:
@@ -18,9 +19,8 @@ def page_of(order: Order) -> str:
 def refund(client, order: Order, amount, reason: str = "Damaged in transit"):
     """Submit the order page's refund form, as rendered (each with a key of its own), and confirm
     it as its confirmation page does (post=yes)."""
-    return client.post(reverse("admin:orders_order_refund", args=[order.pk]),
-                       {"amount": amount, "reason": reason, "idempotency_key": uuid.uuid4().hex, "post": "yes"},
-                       follow=True)
+    return refund_previewed_and_confirmed(client, reverse("admin:orders_order_refund", args=[order.pk]),
+                                          {"amount": amount, "reason": reason, "idempotency_key": uuid.uuid4().hex})
 
 
 def texts(response) -> list[str]:

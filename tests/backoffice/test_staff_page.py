@@ -15,7 +15,11 @@ from django.test import Client
 from accounts.models import User
 from accounts.staff import InvitationTokenGenerator, invitation_path, staff_invite
 from catalog.models import Product
+from notifications.account_mail import staff_invitation_send
+from notifications.services import EMAIL_ATTEMPTS
 from orders.models import Order
+from store.errors import ValidationFailed
+from tests.refund_pages import refund_previewed_and_confirmed
 
 NEW_PASSWORD = "Brand-New-Passw0rd"
 INVITE_LINK = re.compile(r"(https?://[^/\s]+)(/accounts/staff/invitation/[^/\s]+/[^/\s]+/)")
@@ -93,9 +97,9 @@ def test_an_owner_invites_a_refunds_member_who_refunds_and_cannot_change_product
 
     assert staff is not None
     assert "Active" in owner.get(STAFF_PAGE).content.decode()
-    refunded = staff.post(f"/admin/orders/order/{order.pk}/refund/",
-                          {"amount": "1.00", "reason": "Dented", "idempotency_key": "k", "post": "yes"})
-    assert refunded.status_code == 302
+    refunded = refund_previewed_and_confirmed(staff, f"/admin/orders/order/{order.pk}/refund/",
+                                              {"amount": "1.00", "reason": "Dented", "idempotency_key": "k"})
+    assert refunded.redirect_chain[0][1] == 302
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("1.00")
     product = Product.objects.get(public_id="prod-001")
     assert staff.get(f"/admin/catalog/product/{product.pk}/change/").status_code == 403
@@ -209,20 +213,83 @@ def test_an_address_with_an_account_is_not_invited_and_owners_are_read_only(
     owners_page = owner.get(f"{STAFF_PAGE}{staff_user.pk}/change/").content.decode()
 
     assert response.status_code == 200
-    assert "An account with this e-mail address already exists." in response.content.decode()
+    assert "A person with this e-mail address already has an account: customer@example.com." in text(response)
     assert not User.objects.get(pk=customer.pk).is_staff
     assert mail.outbox == []
     assert 'name="_save"' not in owners_page and "Owner (every permission)" in owner.get(STAFF_PAGE).content.decode()
 
 
-def test_a_deactivated_member_s_invitation_no_longer_works(owner, django_capture_on_commit_callbacks):
+def test_a_deactivated_member_s_invitation_says_to_ask_for_reactivation_and_is_not_sent_again(
+    owner, django_capture_on_commit_callbacks
+):
     member = staff_invite(email="gone@example.com", name="Gone", roles=[role("Refunds")])
     link = invitation_path(user=member)
     owner.post(STAFF_PAGE, {"action": "deactivate", "_selected_action": [member.pk]})
+    mail.outbox.clear()
 
-    page = Client().get(link, follow=True).content.decode()
+    page = text(Client().get(link, follow=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        again = owner.post(STAFF_PAGE, {"action": "invitation_send_again", "_selected_action": [member.pk]},
+                           follow=True)
 
-    assert "This invitation link does not work" in page
+    assert "Your staff account is deactivated" in page
+    assert "Ask the shop's owner to reactivate your account" in page
+    assert [str(m) for m in again.context["messages"]][-1] == (
+        "No invitation was sent again. 1 deactivated account(s) skipped: reactivate them on their page first "
+        "(tick Active), then send again.")
+    assert "Deactivated before choosing a password: reactivate, then send the invitation again" in text(again)
+    assert mail.outbox == []
+
+
+def test_reactivating_an_invitee_does_not_revive_old_links(owner, django_capture_on_commit_callbacks):
+    member = staff_invite(email="back@example.com", name="Back Again", roles=[role("Refunds")])
+    old_link = invitation_path(user=member)
+    change = f"{STAFF_PAGE}{member.pk}/change/"
+    owner.post(change, {"roles": [role("Refunds").pk]})  # Active unticked
+    assert not User.objects.get(pk=member.pk).is_active
+    owner.post(change, {"roles": [role("Refunds").pk], "is_active": "on"})
+    assert User.objects.get(pk=member.pk).is_active
+    mail.outbox.clear()
+
+    old = text(Client().get(old_link, follow=True))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(STAFF_PAGE, {"action": "invitation_send_again", "_selected_action": [member.pk]})
+
+    assert "This invitation link does not work" in old
+    choose_password(INVITE_LINK.search(mail.outbox[0].body).group(2))  # the new link works
+    assert admin_sign_in("back@example.com", NEW_PASSWORD) is not None
+
+
+def test_an_invitation_the_worker_could_not_deliver_is_shown_until_sent_again(
+    owner, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 1  # nothing listens
+    invited = invite(owner, django_capture_on_commit_callbacks, "far@example.com", "Refunds")
+    member = User.objects.get(email="far@example.com")
+    assert invited.status_code == 302
+
+    for attempt in range(2, EMAIL_ATTEMPTS + 1):  # the worker's retries (the first ran on commit)
+        assert "Invited: has not chosen a password yet" in text(owner.get(STAFF_PAGE))
+        staff_invitation_send(member.pk, attempt=attempt)
+    undelivered = text(owner.get(STAFF_PAGE))
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(STAFF_PAGE, {"action": "invitation_send_again", "_selected_action": [member.pk]})
+
+    assert "Invited: e-mail not delivered — send again" in undelivered
+    assert [message.to for message in mail.outbox] == [["far@example.com"]]
+    assert "Invited: has not chosen a password yet" in text(owner.get(STAFF_PAGE))
+
+
+def test_the_invitation_message_says_the_e_mail_will_be_sent(owner, django_capture_on_commit_callbacks):
+    response = owner.post(f"{STAFF_PAGE}add/", {"email": "soon@example.com", "name": "Soon",
+                                                "roles": [role("Refunds").pk]}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "soon@example.com is invited as Refunds: an e-mail with a link to choose a password will be sent in a "
+        "moment. They are listed as “Invited” until they do; if the e-mail cannot be delivered, this list says so."]
 
 
 def test_the_user_page_points_owners_to_the_staff_page(owner, shop_staff):
@@ -261,3 +328,45 @@ def test_with_the_second_factor_required_the_invited_refunds_member_enrols_befor
     assert refund.redirect_chain[-1][0].startswith("/accounts/second-factor/")
     assert Order.objects.get(pk=order.pk).refunded_amount == Decimal("0.00")
     assert owner.get(STAFF_PAGE, follow=True).redirect_chain[-1][0].startswith("/accounts/second-factor/")
+
+
+@pytest.mark.parametrize("variant", [
+    "CUSTOMER@EXAMPLE.COM",
+    "customer@ｅｘａｍｐｌｅ.com",  # fullwidth forms: the same address once NFKC-folded
+    " customer@example.com ",
+])
+def test_every_spelling_of_a_taken_address_gets_the_same_message(owner, customer, variant,
+                                                                  django_capture_on_commit_callbacks):
+    response = invite(owner, django_capture_on_commit_callbacks, variant, "Refunds")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "A person with this e-mail address already has an account: customer@example.com."]
+    assert User.objects.count() == 2 and mail.outbox == []
+
+
+def test_an_internationalised_domain_is_the_same_in_unicode_and_in_ascii(owner, make_user,
+                                                                         django_capture_on_commit_callbacks):
+    make_user("anna@bücher.example")
+
+    response = invite(owner, django_capture_on_commit_callbacks, "Anna@xn--bcher-kva.example", "Refunds")
+
+    assert response.context["adminform"].form.errors["email"] == [
+        "A person with this e-mail address already has an account: anna@bücher.example."]
+
+
+def test_an_address_mixing_alphabets_is_refused(owner, customer, django_capture_on_commit_callbacks):
+    lookalike = "customer@ex\u0430mple.com"  # a Cyrillic "а"
+    response = invite(owner, django_capture_on_commit_callbacks, lookalike, "Refunds")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"] == [
+        "This e-mail address mixes alphabets (Cyrillic and Latin) in its domain, as lookalike addresses do: "
+        "type it again in one alphabet."]
+    # The service says the same of the part before the @ (the form's e-mail field allows only ASCII there).
+    with pytest.raises(ValidationFailed) as refused:
+        staff_invite(email="cust\u043emer@example.com", name="Lookalike", roles=[role("Refunds")])
+    assert refused.value.fields == {"email": [
+        "This e-mail address mixes alphabets (Cyrillic and Latin) in its name before the @, as lookalike addresses "
+        "do: type it again in one alphabet."]}
+    assert not User.objects.filter(is_staff=True, is_superuser=False).exists() and mail.outbox == []

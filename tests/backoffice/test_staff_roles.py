@@ -61,3 +61,25 @@ def test_the_role_groups_are_read_only_in_the_groups_page_even_for_owners(staff_
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert answer.status_code == 403
     assert perms_of(refunds) == set(ROLES["Refunds"].permissions)
+
+
+def test_the_sync_warns_of_each_permission_it_adds_to_or_takes_from_an_existing_group(db, caplog):
+    """A hand-made "Refunds" group (say, from before the roles) is reset to the table, loudly."""
+    refunds = Group.objects.get(name="Refunds")
+    refunds.permissions.add(Permission.objects.get(content_type__app_label="catalog", codename="add_product"))
+    refunds.permissions.remove(Permission.objects.get(content_type__app_label="orders", codename="refund_order"))
+    Group.objects.filter(name="Catalog").delete()  # created afresh: nobody's group is changed
+
+    with caplog.at_level("WARNING", logger="store.staff"):
+        roles_sync()
+
+    assert [(record.name, record.levelname, record.getMessage()) for record in caplog.records] == [
+        ("store.staff", "WARNING", "staff role 'Refunds': permission orders.refund_order added, as "
+                                   "store.staff.ROLES declares"),
+        ("store.staff", "WARNING", "staff role 'Refunds': permission catalog.add_product removed, not in "
+                                   "store.staff.ROLES (give extras to a group of another name)"),
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="store.staff"):
+        roles_sync()  # nothing to change: nothing said
+    assert caplog.records == []

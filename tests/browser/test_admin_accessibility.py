@@ -4,9 +4,10 @@ order page fits a desktop window and a phone without scrolling sideways."""
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from playwright.sync_api import Page, expect
 
+from accounts.staff import staff_invite
 from catalog.models import Category
 from orders.models import Order, Refund
 from orders.services import refund_create
@@ -143,3 +144,39 @@ def test_the_order_page_fits_the_window(page: Page, live_server, customer, refun
         expect(page.get_by_test_id("order-state")).to_be_visible()
         widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
         assert widths[0] <= widths[1], f"order {order.number} is {widths[0]} px wide in a {widths[1]} px window"
+
+
+def test_the_staff_pages_the_refusal_and_the_refund_confirmation_have_no_axe_violations(
+        page: Page, live_server, customer, staff_user, refunds_staff, orders_of_every_kind):
+    """The owners' Staff list, invitation and change pages, as a superuser; the 403 page anyone
+    else gets there and the refund's confirmation page, as a Shop staff member who may refund."""
+    member = staff_invite(email="pending@example.com", name="Pat Pending", roles=[Group.objects.get(name="Refunds")])
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    admin_sign_in(page, live_server, staff_user)
+    report = "".join(violations_on(page, path, live_server.url) for path in [
+        "/admin/accounts/staffmember/", "/admin/accounts/staffmember/add/",
+        f"/admin/accounts/staffmember/{member.pk}/change/"])
+    # The invitation form answered with its errors (an address with an account, no role).
+    page.goto(f"{live_server.url}/admin/accounts/staffmember/add/")
+    page.get_by_label("E-mail address").fill(customer.email)
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".errornote")).to_be_visible()
+    results = AXE.run(page)
+    report += "" if results.violations_count == 0 else f"invitation with errors:\n{results.generate_report()}\n"
+    page.context.clear_cookies()
+
+    admin_sign_in(page, live_server, refunds_staff)
+    refused = page.goto(f"{live_server.url}/admin/accounts/staffmember/")
+    assert refused is not None and refused.status == 403
+    results = AXE.run(page)
+    report += "" if results.violations_count == 0 else f"403 refusal:\n{results.generate_report()}\n"
+    delivered = orders_of_every_kind["delivered"]
+    page.goto(f"{live_server.url}/admin/orders/order/{delivered.pk}/change/")
+    refund_form = page.locator("form.order-refund")
+    refund_form.get_by_label("Wireless Mouse").fill("1")
+    refund_form.get_by_label("Reason").fill("Arrived broken")
+    refund_form.get_by_role("button", name="Refund…").click()
+    expect(page.get_by_test_id("refund-confirmation")).to_be_visible()
+    results = AXE.run(page)
+    report += "" if results.violations_count == 0 else f"refund confirmation:\n{results.generate_report()}\n"
+    assert not report, report

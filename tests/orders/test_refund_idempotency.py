@@ -14,6 +14,7 @@ from orders.services import refund_create
 from providers.models import GatewayCall
 from providers.simulated import PaymentGateway
 from tests.order_states import order_move
+from tests.refund_pages import hidden_fields
 
 
 @pytest.fixture
@@ -101,8 +102,9 @@ def test_the_admins_refund_form_resubmitted_refunds_once(paid_order, staff_user)
     admin.force_login(staff_user)
     page = admin.get(f"/admin/orders/order/{paid_order.pk}/change/").content.decode()
     key = page.split('name="idempotency_key" value="')[1].split('"')[0]
-    form = {"amount": "7.00", "reason": "Scratched", "idempotency_key": key, "post": "yes"}  # as confirmed
     url = f"/admin/orders/order/{paid_order.pk}/refund/"
+    asked = admin.post(url, {"amount": "7.00", "reason": "Scratched", "idempotency_key": key})
+    form = hidden_fields(asked.content.decode())  # as its confirmation page posts it (post=yes)
 
     admin.post(url, form)
     again = admin.post(url, form, follow=True)
