@@ -349,9 +349,10 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
 @require_GET
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
-    # Ended already when its page is first shown: "Thank you! … placed" would be stale (the
-    # toasts leave it out); the page's status says what happened.
-    placed_is_stale = order.state in TERMINAL_STATES
+    # Ended unfulfilled already when its page is first shown: "Thank you! … placed" would be
+    # stale (the toasts leave it out); the page's status says what happened. A delivered order
+    # (the pipeline at latency 0) was placed, as the toast says.
+    placed_is_stale = order.state in TERMINAL_STATES and order.state != OrderState.DELIVERED
     return render(request, "storefront/order_detail.html",
                   {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
 
