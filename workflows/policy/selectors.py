@@ -159,5 +159,6 @@ def policy_hooks_register() -> None:
     version's number (stamped on each order) and how an order waits for its payment; the
     providers' circuit breakers the current version's thresholds."""
     workflow_register(current=version_current_number, payment_wait=_payment_wait,
-                      tracking_lookup=lambda order: policy_for_order(order).tracking_lookup_timeout)
+                      tracking_lookup=lambda order: policy_for_order(order).tracking_lookup_timeout,
+                      address_check=lambda order: policy_for_order(order).step("address").timeout)
     circuit_limits_register(_circuit_limits)
