@@ -198,7 +198,7 @@ def test_during_a_provider_outage_a_dry_run_waits_nothing_and_real_writes_go_thr
 
     payment = ran["figures"]["draft"]["steps"]["payment"]
     calls = payment["outcomes"]["timeout"]
-    assert calls == payment["calls"] >= len(SYNTHETIC_ORDERS)
+    assert calls == payment["calls"] >= len(SYNTHETIC_ORDERS) - 1  # each order but ZIP 00000 reaches the charge
     assert calls * 30.0 <= payment["seconds"] < calls * 31.0  # the policy's timeouts, counted, not slept
     assert ran["seconds"] < 30  # generous: slept, the timeouts alone would take calls × 30 s
 
