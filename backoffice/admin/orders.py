@@ -564,7 +564,9 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return self._back(request, order)
 
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
+        """GET: the order's address in a form; POST: correct it while the order has not shipped or ended
+        (change_order), once the carrier said it delivers there (409 form error if not, 503 + Retry-After
+        when it cannot say now)."""
         self._require(request, permissions.ORDER_CHANGE, "correct shipping addresses")
         order = self._order_or_404(object_id)
         back = reverse("admin:orders_order_change", args=[order.pk])
