@@ -483,6 +483,10 @@ def cmd_audit(payload: dict) -> dict:
             problems.append(f"order {order.pk} is {order.state} with {charges.get(order.pk, 0)} charges")
         if order.state == "refunded" and refunds.get(order.pk, 0) != 1:
             problems.append(f"order {order.pk} is refunded with {refunds.get(order.pk, 0)} refunds")
+    # Refused before any money moved: the carrier's address check comes before the charge.
+    refused = set(orders.filter(events__transition="address_undeliverable").values_list("pk", flat=True))
+    if charged_refused := sorted(pk for pk in refused if charges.get(pk)):
+        problems.append(f"charged although the carrier refused the address: orders {charged_refused[:10]}")
     leaked = list(orders.filter(state__in=TERMINAL_STATES, stock_status=StockStatus.RESERVED).values_list("pk", flat=True))
     if leaked:
         problems.append(f"terminal orders still holding stock: {leaked[:10]}")
@@ -507,7 +511,7 @@ def cmd_audit(payload: dict) -> dict:
         if ledger.get(public_id, 0) != available:
             problems.append(f"{public_id}: the stock ledger sums to {ledger.get(public_id, 0)}, the stock is {available}")
     return {"problems": problems, "charges": sum(charges.values()), "refunds": sum(refunds.values()),
-            "orders": orders.count(), "states": dict(Counter(orders.values_list("state", flat=True))), "stock": stock}
+            "address_refused": len(refused), "orders": orders.count(), "states": dict(Counter(orders.values_list("state", flat=True))), "stock": stock}
 
 
 COMMANDS = {name[4:]: func for name, func in globals().items() if name.startswith("cmd_")}

@@ -7,7 +7,9 @@ above and registers it here as it starts (`workflow_register`).
   (confirmation timeout seconds: the order's version; ask the provider after seconds and every
   minutes: the current version's reconciliation);
 - `tracking_lookup_timeout(order)`: seconds one ask of the carrier about the order's parcel may
-  take (the order's version).
+  take (the order's version);
+- `address_check_timeout(order)`: seconds one ask of the carrier whether it delivers to an
+  address may take (the order's version's address step).
 """
 from collections.abc import Callable
 from typing import Any
@@ -18,8 +20,9 @@ _registered: dict[str, Callable] = {}
 
 
 def workflow_register(*, current: Callable[[], int], payment_wait: Callable[[Any], tuple[int, int, int]],
-                      tracking_lookup: Callable[[Any], float]) -> None:
-    _registered.update(current=current, payment_wait=payment_wait, tracking_lookup=tracking_lookup)
+                      tracking_lookup: Callable[[Any], float], address_check: Callable[[Any], float]) -> None:
+    _registered.update(current=current, payment_wait=payment_wait, tracking_lookup=tracking_lookup,
+                       address_check=address_check)
 
 
 def workflow_version_current() -> int:
@@ -36,3 +39,8 @@ def payment_wait_policy(order) -> tuple[int, int, int]:
 def tracking_lookup_timeout(order) -> float:
     """Seconds one ask of the carrier about `order`'s parcel may take."""
     return _registered["tracking_lookup"](order)
+
+
+def address_check_timeout(order) -> float:
+    """Seconds one ask of the carrier whether it delivers to `order`'s (new) address may take."""
+    return _registered["address_check"](order)

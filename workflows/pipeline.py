@@ -29,6 +29,7 @@ from notifications.services import notification_send_pending
 from orders.models import Order
 from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
+from orders.services.address import address_check_key, order_address
 from orders.services.tracking import UNREACHABLE, tracking_reconcile
 from orders.services.transitions import order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
@@ -54,7 +55,7 @@ MAX_HOPS = 25
 # --- Gateway calls of the steps, and their idempotency keys ---------------------------
 
 def address_key(order: Order) -> str:
-    return f"order-{order.pk}-address"
+    return address_check_key(order.pk, order_address(order))  # a corrected address is asked anew
 
 
 def address_check(order: Order, carrier: ShippingProvider, key: str, timeout: float) -> GatewayResult:

@@ -76,7 +76,7 @@ from orders.services import (
     refund_create,
     refund_preview,
 )
-from orders.services.address import order_address_correct, order_address_editable
+from orders.services.address import order_address_correct, order_address_editable, order_address_refusal
 from orders.services.payment_reconcile import UNREACHABLE as RECONCILE_UNREACHABLE
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import (
@@ -613,24 +613,31 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return self._back(request, order)
 
     def address_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """GET: the order's address in a form; POST: correct it while the order has not shipped (change_order)."""
+        """GET: the order's address in a form; POST: correct it while the order has not shipped or ended
+        (change_order), once the carrier said it delivers there (409 form error if not, 503 + Retry-After
+        when it cannot say now)."""
         self._require(request, permissions.ORDER_CHANGE, "correct shipping addresses")
         order = self._order_or_404(object_id)
         back = reverse("admin:orders_order_change", args=[order.pk])
-        if not order_address_editable(order):
-            messages.error(request, f"Order {order.number} is {order.get_state_display().lower()}: its address can "
-                                    "no longer be changed, the shipment has already been sent to the carrier.")
+        if refusal := order_address_refusal(order):
+            messages.error(request, refusal)
             return HttpResponseRedirect(back)
         form = AddressForm(request.POST if request.method == "POST" else None, initial=order.ship_to())
+        status, retry_after = (400 if form.is_bound else 200), None
         if form.is_bound and form.is_valid():
             try:
                 order_address_correct(order=order, shipping=ShippingAddress(**form.cleaned_data), actor=request.user)
             except DomainError as error:
-                messages.error(request, error.message)
+                if error.code not in ("provider_unavailable", "address_undeliverable"):
+                    messages.error(request, error.message)  # the order moved on meanwhile
+                    return HttpResponseRedirect(back)
+                # The carrier refused the address, or could not say: the form again, with why.
+                form.add_error(None, error.message)
+                status, retry_after = error.status, getattr(error, "retry_after", None)
             else:
                 self.log_change(request, order, "Corrected the shipping address.")
                 messages.success(request, f"The shipping address of order {order.number} was corrected.")
-            return HttpResponseRedirect(back)
+                return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Correct the shipping address of order {order.number}",
@@ -639,8 +646,10 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "form": form,
             "back_url": back,
         }
-        return TemplateResponse(request, "admin/orders/order/address_form.html", context,
-                                status=400 if form.is_bound else 200)
+        response = TemplateResponse(request, "admin/orders/order/address_form.html", context, status=status)
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     def circuit_close_view(self, request: HttpRequest, provider: str) -> HttpResponse:
         """POST (from the admin home page): close a provider's circuit by hand, after staff confirmed

@@ -1,8 +1,9 @@
 """Crash: orders placed at speed over the API while the worker cluster is killed (-9, whole
 process group) three times and restarted.
 
-The seed's rates and a mix of test cards and a ZIP whose labels fail drive every path (declines,
-payment timeouts, out of stock, shipping failures compensated by refunds). Within 60 s of
+The seed's rates, a mix of test cards, a ZIP the carrier's address check refuses and a ZIP whose
+labels fail drive every path (declines, payment timeouts, out of stock, undeliverable addresses
+ended before the charge, shipping failures compensated by refunds). Within 60 s of
 the last restart every order is terminal; no order was charged, refunded or shipped twice
 (the simulated providers' GatewayCall ledger); and for every product the stock adds up:
 initial = available + reserved by working orders + sold.
@@ -35,6 +36,7 @@ from bench.procs import Cluster, Server
 PRODUCTS = ["prod-001", "prod-002", "prod-003", "prod-004", "prod-005", "prod-006", "prod-007"]
 STOCK = 2000
 RECOVERY_SECONDS = 60
+ADDRESS_REFUSED_EVERY = 10  # one order in ten ships to ZIP 00000, which the carrier's check refuses
 DRILL_ENV = {
     # The seed's rates (the bench's env makes every order succeed; not here).
     "SIM_INVENTORY_AVAILABLE_RATE": "0.9",
@@ -48,9 +50,11 @@ DRILL_ENV = {
 }
 
 
-def _body(rng: random.Random) -> dict:
+def _body(rng: random.Random, i: int) -> dict:
     items = {pid: rng.randint(1, 3) for pid in rng.sample(PRODUCTS, rng.choice([1, 1, 2]))}
     draw = rng.random()
+    if i % ADDRESS_REFUSED_EVERY == ADDRESS_REFUSED_EVERY - 1:  # even --quick's 30 orders have some
+        return order_body(items, card=CARD_APPROVE, zip_code="00000")  # the address check refuses: no charge
     if draw < 0.5:
         return order_body(items, card=CARD_APPROVE)
     if draw < 0.6:
@@ -73,7 +77,7 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     initial = setup["stock"]
     token = setup["customer"]["jwt"]
     rng = random.Random(7)
-    bodies = [_body(rng) for _ in range(n)]
+    bodies = [_body(rng, i) for i in range(n)]
     keys = [new_key("crash") for _ in range(n)]
     say(f"{backend.label}: {n} orders over the API (8 clients), 2 workers, seed rates and test cards; "
         f"kill -9 the cluster {kills} times while they run; Q_RETRY=5 s, STUCK_AFTER_SECONDS=5")
@@ -138,12 +142,15 @@ def run(backend_name: str = "sqlite", *, quick: bool = False) -> Outcome:
     audit = django_side(backend, "audit", {"initial_stock": initial})
     outcome.check(not [p for p in audit["problems"] if "twice" in p or "labels" in p],
                   f"no order charged, refunded or shipped twice ({audit['charges']} charges, {audit['refunds']} refunds)")
-    outcome.check(not [p for p in audit["problems"] if "twice" not in p and "labels" not in p],
+    outcome.check(audit["address_refused"] > 0 and not [p for p in audit["problems"] if "address" in p],
+                  f"{audit['address_refused']} orders refused at the address check (ZIP 00000), none charged")
+    outcome.check(not [p for p in audit["problems"] if "twice" not in p and "labels" not in p and "address" not in p],
                   "stock adds up for every product (initial = available + reserved + sold; its ledger sums to its "
                   "stock), and every "
                   "delivered/refunded order was charged exactly once" +
                   ("" if not audit["problems"] else ": " + "; ".join(audit["problems"][:5])))
     outcome.facts = {"orders": n, "kills_in_flight": kill_log, "recovered_s": round(recovered_in, 1),
                      "states": states["states"], "sweeps": sweeps, "requeued": requeued,
-                     "charges": audit["charges"], "refunds": audit["refunds"]}
+                     "charges": audit["charges"], "refunds": audit["refunds"],
+                     "address_refused": audit["address_refused"]}
     return outcome

@@ -94,3 +94,22 @@ def test_make_help_lists_every_drill_and_make_drill_knows_each():
     names = subprocess.run(["make", "-s", "--eval", "print-drills: ; @echo $(DRILL_NAMES)", "print-drills"],
                            cwd=BASE_DIR, capture_output=True, text=True, timeout=60)
     assert names.stdout.split() == list(DRILLS)
+
+
+def test_the_api_reference_names_every_order_state_a_client_can_read():
+    from orders.models import OrderState
+
+    api = (BASE_DIR / "docs" / "api.md").read_text()
+
+    assert [state.value for state in OrderState if f"`{state.value}`" not in api] == []
+    assert "Undeliverable address (ZIP 00000)" in api  # the address check's ending, with no charge
+
+
+def test_the_trace_schema_names_every_provider_role():
+    from providers.steps import steps
+    from workflows.api.trace import CallOutput
+
+    text = CallOutput().fields["provider"].help_text
+
+    assert "address" in steps()
+    assert [role for role in (*steps(), "notification") if role not in text] == []

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Order
+from orders.services.address import address_check_key, order_address
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, CARD_TIMEOUT_ONCE, SHIPPING
 from tests.payment_events import CARD_PENDING, deliver, event_for
 from tests.review_rules import rule_create
@@ -69,7 +70,7 @@ def test_a_delivered_orders_trace_lists_each_call_transition_and_notification(cu
     assert_in_words(order, entries)
     steps = [(entry["call"]["provider"], entry["call"]["operation"], entry["call"]["key"], entry["call"]["outcome"])
              for entry in calls(entries) if entry["call"]["step"]]
-    assert steps == [("address", "check", f"order-{order.pk}-address", "ok"),
+    assert steps == [("address", "check", address_check_key(order.pk, order_address(order)), "ok"),
                      ("inventory", "check", f"order-{order.pk}-inventory", "ok"),
                      ("risk", "score", f"order-{order.pk}-risk", "ok"),
                      ("payment", "charge", f"order-{order.pk}-charge-0", "ok"),

@@ -57,6 +57,38 @@ def test_an_invalid_file_is_refused_by_path_and_writes_nothing(tmp_path):
     assert WorkflowVersion.objects.count() == 1
 
 
+def test_a_file_exported_before_the_address_check_existed_imports_with_the_steps_defaults(tmp_path):
+    published = version_publish_with({"steps.payment.attempts": 1}, note="Fewer charges")
+    older = yaml.safe_load(export(str(published.number)))
+    del older["steps"]["address"]  # as the export read before the step was added
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(older, sort_keys=False))
+    out = StringIO()
+
+    call_command("workflow_import", str(path), "--publish", stdout=out)
+
+    imported = policy_current()
+    assert imported.number == published.number + 1
+    assert imported.data["steps"]["address"] == policy_default()["steps"]["address"]
+    assert imported.data["steps"]["payment"]["attempts"] == 1  # the file's own values stay
+    assert "has no steps.address (it was exported before the step existed): filled with " \
+        "fixtures/workflow.yaml's values" in out.getvalue()
+    assert f"Published as version {imported.number}" in out.getvalue()
+
+
+def test_a_step_missing_only_some_values_is_still_refused_by_path(tmp_path):
+    policy = policy_default()
+    address = {key: value for key, value in policy["steps"]["address"].items() if key != "attempts"}
+    path = tmp_path / "partial.yaml"
+    path.write_text(yaml.safe_dump({**policy, "steps": {**policy["steps"], "address": address}}))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("workflow_import", str(path), stdout=StringIO())
+
+    assert "steps.address.attempts: This field is required." in str(refused.value)
+    assert WorkflowVersion.objects.count() == 1
+
+
 def _exported_with(line: str, value: str) -> str:
     """The current version's YAML with the payment step's `line` ("attempts: 3") set to `value`."""
     text = export()

@@ -13,7 +13,8 @@ from workflows.trace import Kind, order_trace
 
 
 class CallOutput(serializers.Serializer):
-    provider = fields.CharField(help_text="The provider's role: inventory, risk, payment, shipping, notification.")
+    provider = fields.CharField(help_text="The provider's role: address, inventory, risk, payment, shipping, "
+                                "notification.")
     operation = fields.CharField(help_text="What was asked: check, score, charge, charge_status, refund, label, send.")
     step = fields.CharField(help_text='The pipeline step that made the call; "" for refunds, reconciliation, e-mail.')
     key = fields.CharField(help_text="The call's idempotency key.")

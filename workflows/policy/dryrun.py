@@ -47,12 +47,14 @@ from workflows.policy.values import Policy
 logger = logging.getLogger("workflows.dryrun")
 
 # The synthetic orders: the simulator's test cards and ZIP codes, so both versions meet the same
-# answers (approved, a timeout then approved, declined, a label that fails after the charge: the
-# shipping retries and the saga's refund, approved).
+# answers (approved, a timeout then approved, declined, an address the carrier's check refuses
+# before any charge, a label that fails after the charge: the shipping retries and the saga's
+# refund, approved).
 SYNTHETIC_ORDERS = (
     ("4242424242424242", "62701"),
     ("4000000000000119", "62701"),
     ("4000000000000002", "62701"),
+    ("4242424242424242", "00000"),
     ("4242424242424242", "00500"),
     ("4242424242424242", "62702"),
 )

@@ -63,6 +63,22 @@ def policy_completed(data: dict) -> dict:
                       for shape in structure()}, **whole}
 
 
+def policy_steps_filled(data: dict) -> tuple[dict, tuple[str, ...]]:
+    """`data` (a policy as a file or a client gives it) with each pipeline step it lacks whole
+    taken from fixtures/workflow.yaml, the values stored versions published before the step
+    existed run with (`policy_completed`); and the names of the steps filled, in the pipeline's
+    order. A policy exported before a step was added imports as it runs. A step that is there but
+    lacks a value, or a `steps` that is not an object, is left for policy_clean to name."""
+    steps = data.get("steps")
+    if not isinstance(steps, dict):
+        return data, ()
+    missing = tuple(shape.name for shape in structure() if shape.name not in steps)
+    if not missing:
+        return data, ()
+    default = policy_default()["steps"]
+    return {**data, "steps": {**steps, **{name: default[name] for name in missing}}}, missing
+
+
 def version_current_number() -> int:
     """The current version's number (the highest published), read now; 1 when none is stored."""
     number = (WorkflowVersion.objects.filter(status=WorkflowVersion.Status.PUBLISHED)
@@ -159,5 +175,6 @@ def policy_hooks_register() -> None:
     version's number (stamped on each order) and how an order waits for its payment; the
     providers' circuit breakers the current version's thresholds."""
     workflow_register(current=version_current_number, payment_wait=_payment_wait,
-                      tracking_lookup=lambda order: policy_for_order(order).tracking_lookup_timeout)
+                      tracking_lookup=lambda order: policy_for_order(order).tracking_lookup_timeout,
+                      address_check=lambda order: policy_for_order(order).step("address").timeout)
     circuit_limits_register(_circuit_limits)

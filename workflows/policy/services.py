@@ -5,6 +5,7 @@ written on a refusal) and needs its permission (store.permissions: WORKFLOW_ADD,
 WORKFLOW_PUBLISH); `actor=None` is the operator's `manage.py`, who needs none. A published
 version never changes: changing or publishing it again raises Conflict (409).
 """
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from workflows.policy.selectors import (
     FIRST,
     policy_current,
     policy_default,
+    policy_steps_filled,
     version_current_number,
     version_revision,
 )
@@ -147,10 +149,20 @@ def version_yaml(version: WorkflowVersion) -> str:
     return f"{header}\n" + yaml.safe_dump(policy_ordered(version.policy), sort_keys=False, default_flow_style=False)
 
 
-def version_import(*, text: str, actor, note: str = "", publish: bool = False) -> WorkflowVersion:
+@dataclass(frozen=True)
+class Imported:
+    """An imported version, and the steps its file lacked whole that were filled from
+    fixtures/workflow.yaml (selectors.policy_steps_filled), in the pipeline's order."""
+
+    version: WorkflowVersion
+    filled: tuple[str, ...] = ()
+
+
+def version_import(*, text: str, actor, note: str = "", publish: bool = False) -> Imported:
     """A draft from YAML `text` (a policy in the form `version_yaml` writes), published at once
-    with `publish`. Raises ValidationError (the YAML cannot be read, or a value is wrong: by
-    path), PermissionRefused, Conflict."""
+    with `publish`. A pipeline step the file lacks whole (it was exported before the step existed)
+    takes fixtures/workflow.yaml's values, and `Imported.filled` names it. Raises ValidationError
+    (the YAML cannot be read, or a value is wrong: by path), PermissionRefused, Conflict."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -158,6 +170,7 @@ def version_import(*, text: str, actor, note: str = "", publish: bool = False) -
     if not isinstance(data, dict):  # an empty file (or comments only) is no policy, not "the current one"
         raise ValidationError({"policy": ["The file holds no policy." if data is None else
                                           "Expected a mapping with steps, payment, tracking and holds."]})
+    data, filled = policy_steps_filled(data)
     with transaction.atomic():
         draft = version_draft_create(actor=actor, policy=data, note=note)
-        return version_publish(version=draft, actor=actor) if publish else draft
+        return Imported(version_publish(version=draft, actor=actor) if publish else draft, filled)
