@@ -475,7 +475,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy on every response (django-csp): scripts only from this origin, never
-# inline or eval'd (the pages' own behaviour is static/js/store.js; htmx evaluates nothing, see
+# inline or eval'd (the pages' own behaviour is static/js/menu.js and store.js; htmx evaluates nothing, see
 # base.html). Styles allow inline attributes, which the admin and Swagger UI use.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
