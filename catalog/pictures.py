@@ -12,6 +12,7 @@ high-density screens, made by sorl-thumbnail once and kept under MEDIA_ROOT (`pr
 The API's `image` stays the upload's URL: clients pick their own sizes.
 """
 import io
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -21,6 +22,10 @@ from django.templatetags.static import static
 from django.utils.text import slugify
 from PIL import Image, ImageOps, ImageSequence
 from sorl.thumbnail import get_thumbnail
+
+from store.throttling import CACHE_ERRORS
+
+logger = logging.getLogger("catalog.pictures")
 
 
 @dataclass(frozen=True)
@@ -141,23 +146,59 @@ class ShownPicture:
 
 
 def _rendition(photo, width: int, height: int):
-    # Cropped to the frame's proportions from the centre (as object-fit: cover draws it), never
-    # enlarged past the upload; format, quality and where it is kept: settings.THUMBNAIL_*.
-    return get_thumbnail(photo, f"{width}x{height}", crop="center")
+    """The rendition of `photo` cropped to width x height (sorl's ImageFile), or None when it
+    cannot be had now: the upload's file is missing or unreadable, or the storage or the cache
+    failed (logged as a warning). Cropped to the frame's proportions from the centre (as
+    object-fit: cover draws it), never enlarged past the upload; format, quality and where it
+    is kept: settings.THUMBNAIL_*."""
+    try:
+        made = get_thumbnail(photo, f"{width}x{height}", crop="center")
+    except CACHE_ERRORS as error:
+        logger.warning("rendition %dx%d of %s not had (%s): the upload is shown", width, height, photo.name,
+                       type(error).__name__)
+        return None
+    if made.size is None:  # sorl could not read the upload (it logged why) and made nothing
+        logger.warning("rendition %dx%d of %s not made: the upload could not be read", width, height, photo.name)
+        return None
+    return made
+
+
+def _stored_photo(product):
+    """The photo stored for `product`: a form that was refused holds an upload not stored, whose
+    renditions cannot be made; the row's photo is what pages show."""
+    photo = product.photo
+    if photo and not getattr(photo, "_committed", True):
+        stored = type(product)._default_manager.filter(pk=product.pk).only("photo").first() if product.pk else None
+        return stored.photo if stored else None
+    return photo
+
+
+def _upload_exists(photo) -> bool:
+    try:
+        return photo.storage.exists(photo.name)
+    except OSError:
+        return False
 
 
 def product_picture(product, size: str) -> ShownPicture:
     """The picture of `product` (a catalog.models.Product) drawn at PICTURE_SIZES[size].
 
     An uploaded photo gives its renditions (made on first use, then read from sorl-thumbnail's
-    store: the cache, else the database); its 2x rendition is in `srcset` when the upload is large
-    enough to be sharper than the 1x one. A built-in picture is an SVG: the same file fits any
-    size. Raises KeyError for an unknown size."""
+    store: the cache, else the database); its 2x rendition is in `srcset` when the upload covers
+    the whole 2x frame (a smaller one would be no sharper, and a frame of other proportions).
+    When a rendition cannot be had (see `_rendition`), the upload itself is shown, or the
+    built-in picture if the upload's file is gone. A built-in picture is an SVG: the same file
+    fits any size. Never raises for a missing file or an outage; KeyError for an unknown size."""
     width, height = PICTURE_SIZES[size]
-    if not product.photo:
+    photo = _stored_photo(product)
+    if not photo:
         return ShownPicture(static(product.image_path), "", width, height, product.image_alt)
-    one, two = _rendition(product.photo, width, height), _rendition(product.photo, 2 * width, 2 * height)
-    srcset = f"{one.url} 1x, {two.url} 2x" if two.width > one.width else ""
+    one = _rendition(photo, width, height)
+    if one is None:
+        src = photo.url if _upload_exists(photo) else static(product.image_path)
+        return ShownPicture(src, "", width, height, product.image_alt)
+    two = _rendition(photo, 2 * width, 2 * height)
+    srcset = f"{one.url} 1x, {two.url} 2x" if two is not None and tuple(two.size) == (2 * width, 2 * height) else ""
     return ShownPicture(one.url, srcset, width, height, product.image_alt)
 
 

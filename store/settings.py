@@ -368,8 +368,10 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", True) and not _MEDIA_ELSEWHERE
 PRODUCT_IMAGE_MAX_BYTES = env_int("PRODUCT_IMAGE_MAX_BYTES", 2 * 1024 * 1024, minimum=1)
 PRODUCT_IMAGE_MAX_SIDE = env_int("PRODUCT_IMAGE_MAX_SIDE", 4000, minimum=1)
 # Pages show an upload through renditions at their own sizes (catalog.pictures.PICTURE_SIZES),
-# which sorl-thumbnail writes under MEDIA_ROOT/renditions/ and remembers in the cache and the
-# database: cropped to the page's frame, never enlarged, in the upload's own format.
+# which sorl-thumbnail writes under MEDIA_ROOT/renditions/ and remembers in the database, with a
+# copy in the cache while it answers (catalog.renditions): cropped to the page's frame, never
+# enlarged, in the upload's own format.
+THUMBNAIL_KVSTORE = "catalog.renditions.KVStore"
 THUMBNAIL_PREFIX = "renditions/"
 THUMBNAIL_PRESERVE_FORMAT = True
 THUMBNAIL_UPSCALE = False
@@ -473,7 +475,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy on every response (django-csp): scripts only from this origin, never
-# inline or eval'd (the pages' own behaviour is static/js/store.js; htmx evaluates nothing, see
+# inline or eval'd (the pages' own behaviour is static/js/menu.js and store.js; htmx evaluates nothing, see
 # base.html). Styles allow inline attributes, which the admin and Swagger UI use.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

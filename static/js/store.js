@@ -138,26 +138,6 @@ document.addEventListener("htmx:afterRequest", function (event) {
   }
 });
 
-// --- the header's menu on narrow screens ------------------------------------------------------
-// The stylesheet folds the links from the first paint wherever scripts run; this opens and closes them.
-
-document.addEventListener("click", function (event) {
-  var toggle = event.target.closest(".nav-toggle");
-  if (toggle) {
-    var open = toggle.getAttribute("aria-expanded") !== "true";
-    toggle.setAttribute("aria-expanded", open ? "true" : "false");
-    document.getElementById(toggle.getAttribute("aria-controls")).classList.toggle("site-nav--open", open);
-  }
-});
-
-document.addEventListener("keydown", function (event) {
-  var toggle = document.querySelector(".nav-toggle[aria-expanded='true']");
-  if (event.key === "Escape" && toggle) {
-    toggle.click();
-    toggle.focus();
-  }
-});
-
 // --- toasts leave by themselves ---------------------------------------------------------------
 // Errors and warnings (what changed in the cart, what was left out) stay longer than news; a toast
 // under the pointer or holding focus waits (checked each tick).

@@ -114,3 +114,18 @@ def test_staff_without_the_refund_permission_read_which_one(page: Page, live_ser
         "To refund orders you need the permission “Can refund orders” (orders.refund_order), which a superuser "
         "(one of the shop's owners) can grant you with the role “Refunds”.")
     expect(page.locator("form.order-refund")).to_have_count(0)
+
+
+def test_on_a_phone_the_confirmation_fits_a_long_customer_address(page: Page, live_server, make_user, place_order):
+    long_email = "a.very.long.customer.local.part.of.sixty.four.characters.xxxxxx@" + "subdomain-with-a-long-name." * 3 \
+        + "example.com"
+    order = place_order(make_user(long_email, name="Casey Long"), {"prod-002": 1})
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, live_server, staff(make_user, refunds=True), order)
+
+    refund_form = page.locator("form.order-refund")
+    refund_form.get_by_label("Reason").fill("Arrived broken")
+    refund_form.get_by_role("button", name="Refund…").click()
+
+    expect(page.get_by_test_id("refund-amount")).to_contain_text(long_email)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390

@@ -74,23 +74,50 @@ def test_without_javascript_the_links_stay_in_view(browser, live_server, transac
     context.close()
 
 
-def test_on_a_phone_the_menu_is_folded_before_any_script_runs(page: Page, live_server, transactional_db, catalog):
+def test_with_every_script_blocked_the_links_stay_in_view(page: Page, live_server, transactional_db, catalog):
     scripts: list[str] = []
 
-    def hold_back(route):  # the page as first painted: no script has run (none ever does here)
+    def refuse(route):  # as a Content-Security-Policy or a proxy refusing them would
         scripts.append(route.request.url)
         route.abort()
 
-    page.route(re.compile(r"\.js(\?.*)?$"), hold_back)
+    page.route(re.compile(r"\.js(\?.*)?$"), refuse)
     page.set_viewport_size(PHONE)
     page.goto(live_server.url)
 
-    assert scripts, "the page loads its scripts from files this test holds back"
+    assert scripts, "the page loads its scripts from files this test refuses"
+    expect(menu_button(page)).to_be_hidden()
+    expect(header(page).get_by_role("link", name="Orders")).to_be_visible()
+    expect(header(page).get_by_role("link", name="Log in")).to_be_visible()
+
+
+def test_when_store_js_fails_the_menu_still_opens(page: Page, live_server, transactional_db, catalog):
+    page.route(re.compile(r"/js/store(\.[0-9a-f]+)?\.js(\?.*)?$"), lambda route: route.fulfill(status=404, body=""))
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url)
+
+    orders = header(page).get_by_role("link", name="Orders")
+    menu_button(page).click()
+    expect(orders).to_be_visible()
+    orders.click()
+    expect(page).to_have_url(re.compile(r"/orders/|/login/"))
+
+
+def test_on_a_phone_the_menu_is_folded_from_the_first_paint(page: Page, live_server, transactional_db, catalog):
+    # Only the small script in <head> runs (store.js and htmx never arrive): it alone folds the
+    # menu, before the page is drawn, so the page does not move.
+    page.route(re.compile(r"\.js(\?.*)?$"),
+               lambda route: route.continue_() if "/js/menu" in route.request.url else route.abort())
+    page.set_viewport_size(PHONE)
+    page.goto(live_server.url)
+
     expect(menu_button(page)).to_be_visible()
     expect(menu_button(page)).to_have_attribute("aria-expanded", "false")
     expect(header(page).get_by_role("link", name="Orders")).to_be_hidden()
     expect(header(page).get_by_role("link", name="Cart")).to_be_visible()
     assert page.locator(".site-header").bounding_box()["height"] < 80
+    shift = page.evaluate(LAYOUT_SHIFT)
+    assert shift < 0.01, f"layout shift {shift:.3f}"
 
 
 # Layout shifts the page makes while it loads (the Layout Instability API, as Lighthouse counts

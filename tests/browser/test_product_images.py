@@ -1,6 +1,7 @@
 """Product images in a real browser: every seed product's own picture loads, and an image a
 member of staff uploads in the admin shows on the storefront, under the Content-Security-Policy,
 as renditions at the sizes the pages draw it."""
+import io
 import re
 
 import pytest
@@ -60,3 +61,28 @@ def test_seed_pictures_load_and_an_uploaded_image_replaces_one(page: Page, live_
         assert shown.evaluate("img => img.naturalWidth") == width, path
     assert violations == []
     assert len(list((media_root / "products").rglob("*.png"))) == 1
+
+
+def test_a_small_photo_keeps_the_product_page_still(page: Page, live_server, transactional_db, catalog, media_root):
+    from django.core.files.base import ContentFile
+
+    from catalog.models import Product
+    from catalog.pictures import product_renditions_make
+    from tests.browser.test_layout import LAYOUT_SHIFT
+
+    product = Product.objects.get(public_id="prod-003")
+    square = io.BytesIO()
+    Image.new("RGB", (50, 50), (255, 183, 77)).save(square, format="PNG")  # smaller than any frame, and square
+    product.photo.save("hub.png", ContentFile(square.getvalue()))
+    product_renditions_make(product)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    page.goto(f"{live_server.url}/products/prod-003/")
+    shown = page.get_by_alt_text("USB-C Hub", exact=True)
+    expect(shown).to_have_js_property("complete", True)
+    assert loaded(shown) and shown.evaluate("img => img.naturalWidth") == 50
+
+    box = shown.bounding_box()
+    assert abs(box["width"] / box["height"] - 8 / 5) < 0.02  # drawn in the page's frame, cropped
+    shift = page.evaluate(LAYOUT_SHIFT)
+    assert shift < 0.01, f"layout shift {shift:.3f}"

@@ -415,3 +415,78 @@ def test_the_migration_gives_seed_products_their_own_pictures_unless_staff_chose
         "prod-002": "default",  # one whose picture staff had changed keeps it
         "prod-042": "electronics",  # not a seed product
     }
+
+
+# --- renditions when something is missing or down ---------------------------------------
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def test_with_redis_down_pages_show_photos_and_staff_can_save_one(client, staff_user, catalog, media_root, settings):
+    client.force_login(staff_user)
+    before = catalog["prod-001"]  # renditions recorded while the cache answered
+    upload = SimpleUploadedFile("keyboard.png", png(800, 500), content_type="image/png")
+    assert client.post(CHANGE_PAGE.format(before.pk), change_data(before, photo=upload)).status_code == 302
+    settings.CACHES = {**settings.CACHES, "default": {
+        "BACKEND": "store.cache.CircuitRedisCache", "LOCATION": UNREACHABLE_REDIS,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }}
+    during = catalog["prod-002"]
+
+    response = client.post(CHANGE_PAGE.format(during.pk),
+                           change_data(during, photo=SimpleUploadedFile("mouse.png", png(800, 500))))
+
+    assert response.status_code == 302
+    assert len(uploads_under(media_root)) == 2  # stored, and kept with its product
+    for product in (before, during):
+        src, _ = shown_image(client, product)
+        assert RENDITION.match(src) and image_served(src).size == (640, 400)
+    for path in ("/", "/admin/catalog/product/"):
+        html = client.get(path).content.decode()
+        assert len(re.findall(r'<img src="/media/renditions/', html)) >= 2, path
+
+
+def test_a_refused_form_with_a_new_photo_shows_the_error_and_the_stored_picture(client, staff_user, catalog,
+                                                                               media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-001"]
+    client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=SimpleUploadedFile("a.png", png())))
+    product.refresh_from_db()
+    stored = uploads_under(media_root)
+
+    response = client.post(CHANGE_PAGE.format(product.pk),
+                           change_data(product, price="abc", photo=SimpleUploadedFile("b.png", png(300, 200))))
+
+    assert response.status_code == 200
+    assert "price" in response.context["adminform"].form.errors
+    assert "Enter a number." in response.content.decode()
+    picture = img_of(response.content.decode(), "Mechanical Keyboard")
+    assert RENDITION.match(picture["src"]) and image_served(picture["src"]).size == (64, 40)  # the stored photo's
+    assert uploads_under(media_root) == stored  # nothing written
+
+
+def test_a_photo_whose_file_is_gone_shows_the_built_in_picture(client, staff_user, catalog, media_root, caplog):
+    product = catalog["prod-003"]
+    Product.objects.filter(pk=product.pk).update(photo="products/prod-003-gone.png")  # no renditions recorded
+    client.force_login(staff_user)
+
+    for path in ("/", PRODUCT_PAGE.format("prod-003"), "/admin/catalog/product/", CHANGE_PAGE.format(product.pk)):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "/static/img/products/usb-c-hub.svg" in response.content.decode(), path
+    assert any(record.name == "catalog.pictures" and "prod-003-gone.png" in record.getMessage()
+               for record in caplog.records)
+
+
+def test_the_2x_rendition_is_offered_only_where_the_upload_covers_its_frame(client, staff_user, catalog,
+                                                                           media_root):
+    client.force_login(staff_user)
+    product = catalog["prod-003"]
+    upload = SimpleUploadedFile("hub.png", png(800, 500), content_type="image/png")
+    assert client.post(CHANGE_PAGE.format(product.pk), change_data(product, photo=upload)).status_code == 302
+
+    card = img_of(client.get("/").content.decode(), "USB-C Hub")  # 640x400 at 2x: covered
+    detail = img_of(client.get(PRODUCT_PAGE.format("prod-003")).content.decode(), "USB-C Hub")  # 1280x800: not
+
+    assert card["srcset"].endswith(" 2x") and image_served(card["srcset"].split(", ")[1].split()[0]).size == (640, 400)
+    assert "srcset" not in detail and image_served(detail["src"]).size == (640, 400)

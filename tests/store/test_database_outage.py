@@ -325,7 +325,7 @@ def test_healthz_names_static_files_the_manifest_lacks(client, manifest_storage,
 
     assert response.status_code == 503
     assert response.json()["checks"]["static"] == (
-        "not in the loaded manifest: img/favicon.svg, js/store.js: run collectstatic, then restart the process")
+        "not in the loaded manifest: img/favicon.svg, js/menu.js, js/store.js: run collectstatic, then restart the process")
 
 
 def test_healthz_stays_unhealthy_after_collectstatic_until_the_restart_pages_need(
