@@ -63,10 +63,11 @@ def order_reorder_check(order: Order) -> None:
 
 
 def _not_retryable_message(order: Order) -> str:
-    """"Order #1001 ended out of stock; there is nothing to try again: shop again instead." The
-    ending is the order's `failure_reason` (its state for an order that did not end so), the step
-    is the first control its ending declares (orders.selectors.order_next_step), if any."""
-    ending = (f"ended {order.failure_reason[0].lower()}{order.failure_reason[1:].rstrip('.')}"
+    """"Order #1001 ended (Out of stock: Desk Mat); there is nothing to try again: shop again
+    instead." The ending is the order's `failure_reason`, kept as written (its state for an order
+    that did not end so); the step is the first control its ending declares
+    (orders.selectors.order_next_step), if any."""
+    ending = (f"ended ({order.failure_reason.rstrip('.')})"
               if order.state in TERMINAL_STATES and order.failure_reason
               else f"is {order.get_state_display().lower()}")
     step = order_next_step(order=order) if order.state in TERMINAL_STATES else None

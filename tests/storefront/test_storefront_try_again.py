@@ -504,5 +504,5 @@ def test_an_out_of_stock_order_says_how_it_ended_and_what_to_do_instead(sync_pip
 
     response = try_again(web(customer), order, follow=True)
 
-    assert (f"Order {order.number} ended out of stock: {name}; there is nothing to try again: shop again instead."
+    assert (f"Order {order.number} ended (Out of stock: {name}); there is nothing to try again: shop again instead."
             in texts(response))
