@@ -18,5 +18,6 @@ urlpatterns = [
     path("orders/<int:order_id>/status/", views.order_status, name="order_status"),
     path("orders/<int:order_id>/cancel/", views.order_cancel, name="order_cancel"),
     path("orders/<int:order_id>/try-again/", views.order_try_again, name="order_try_again"),
+    path("orders/<int:order_id>/try-again/cart/", views.order_try_again_cart, name="order_try_again_cart"),
     path("orders/payment-link/<str:token>/", views.payment_link, name="payment_link"),
 ]

@@ -45,6 +45,7 @@ from storefront.services.reorder import (
     Reorder,
     checkout_prefill_clear,
     order_reorder,
+    order_reorder_buyable,
     order_reorder_check,
     payment_link_redeem,
 )
@@ -433,6 +434,8 @@ def _told_reorder(request: HttpRequest, outcome: Reorder) -> None:
         kept = f" beside {', '.join(outcome.kept)}, which stayed in it" if outcome.kept else ""
         messages.success(request, f"Order {order.number}: {money} Its items are back in your cart{kept}, and its "
                                   f"address is filled in below; {then}.")
+    for sentence in outcome.merged:
+        messages.info(request, f"{sentence}.")
     for sentence in outcome.lowered:
         messages.warning(request, f"{sentence}.")
     if outcome.repriced:
@@ -446,8 +449,25 @@ def _after_reorder(request: HttpRequest, outcome: Reorder) -> HttpResponse:
     if not outcome.added:
         messages.error(request, f"Nothing from order {outcome.order.number} can be bought now. "
                                 f"{order_money_outcome(outcome.order)}")
-        return redirect("orders:order_detail", order_id=outcome.order.pk)
-    return redirect("orders:checkout")
+        return _go(request, reverse("orders:order_detail", kwargs={"order_id": outcome.order.pk}))
+    return _go(request, reverse("orders:checkout"))
+
+
+def _owned_order(request: HttpRequest, order_id: int) -> Order:
+    """The signed-in customer's own order; Http404 for anyone else's (staff see customers' orders,
+    but only the owner buys again)."""
+    try:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+    except NotFound as error:
+        raise Http404(error.message) from None
+    if order.owner_id != request.user.pk:
+        raise Http404("No such order.")
+    return order
+
+
+def _go(request: HttpRequest, target: str) -> HttpResponse:
+    """Redirect to `target`; an HTMX request is told to load it whole (HX-Redirect)."""
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
 @login_required
@@ -456,30 +476,43 @@ def order_try_again(request: HttpRequest, order_id: int) -> HttpResponse:
     """The owner's "Try again" on an order whose ending offers it: its items back in the cart, its
     address in the checkout (storefront.services.reorder), then the checkout.
 
-    Into a cart that already holds something it first asks (a page with two buttons, posting
-    `cart` = "replace" or "add" back here), then does what was chosen and says so. Any other
-    `cart` value is a 400."""
-    try:
-        order = selectors.order_get(user=request.user, order_id=order_id)
-    except NotFound as error:
-        raise Http404(error.message) from None
-    if order.owner_id != request.user.pk:
-        raise Http404("No such order.")  # staff see customers' orders, but only the owner buys again
+    Into a cart that already holds something it first redirects to a page that asks
+    (`order_try_again_cart`, two buttons posting `cart` = "replace" or "add" back here), then
+    does what was chosen and says so; when nothing of the order can be bought it does not ask,
+    says so and leaves the cart alone. Any other `cart` value is a 400."""
+    order = _owned_order(request, order_id)
     choice = request.POST.get("cart", "")
     if choice and choice not in CART_CHOICES:
         return HttpResponse("Choose whether to replace your cart or add to it.", status=400)
     try:
         if not choice:
             order_reorder_check(order)
-            held = cart_review(cart=Cart(request.session))
-            if held.lines:
-                return render(request, "storefront/try_again_cart.html",
-                              {"order": order, "held": held, "replace": REPLACE, "add": ADD})
+            if cart_review(cart=Cart(request.session)).lines and order_reorder_buyable(order):
+                return _go(request, reverse("orders:order_try_again_cart", kwargs={"order_id": order.pk}))
         outcome = order_reorder(order=order, session=request.session, cart_choice=choice or REPLACE)
     except Conflict as error:
         messages.error(request, error.message)
-        return redirect("orders:order_detail", order_id=order.pk)
+        return _go(request, reverse("orders:order_detail", kwargs={"order_id": order.pk}))
     return _after_reorder(request, outcome)
+
+
+@login_required
+@require_GET
+def order_try_again_cart(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The question Try again asks when the cart already holds something: replace it or add to
+    it (a form posting to `order_try_again`). A GET, so reloading it asks again and does nothing;
+    for an order that may not be tried again, or an empty cart, the order page instead."""
+    order = _owned_order(request, order_id)
+    try:
+        order_reorder_check(order)
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("orders:order_detail", order_id=order.pk)
+    held = cart_review(cart=Cart(request.session))
+    if not held.lines:
+        return redirect("orders:order_detail", order_id=order.pk)
+    return render(request, "storefront/try_again_cart.html",
+                  {"order": order, "held": held, "replace": REPLACE, "add": ADD})
 
 
 @login_required

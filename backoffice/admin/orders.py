@@ -471,7 +471,7 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         order = Order.objects.get(pk=order.pk)
         parts = list(refund.lines.select_related("line"))
         items = ", ".join(str(part) for part in parts)
-        self.log_change(request, order, f"Refunded {refund.amount}: {refund.reason}" + (f" ({items})" if items else ""))
+        self.log_change(request, order, f"Refunded {money(refund.amount)}: {refund.reason}" + (f" ({items})" if items else ""))
         what = ""
         if parts:
             names = ", ".join(f"{part.quantity} × {part.line.name}" for part in parts)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.utils.translation import ngettext
+
 from backoffice.selectors.report import OrderReport, ReportRow
 from store.money import money
 
@@ -105,7 +107,7 @@ def _count(value: Decimal | int) -> str:
 
 
 def _orders(count: int) -> str:
-    return f"{count} order{'s' if count != 1 else ''}"
+    return ngettext("%(count)d order", "%(count)d orders", count) % {"count": count}
 
 
 def _day(day: date) -> str:
@@ -126,12 +128,14 @@ def day_chart(report: OrderReport) -> DayChart:
     period = f"{report.date_from:%Y-%m-%d} to {report.date_to:%Y-%m-%d}"
     busiest = max(days, key=lambda day: (day.orders, day.revenue))
     quiet = sum(1 for day in days if not day.orders)
+    bars = ngettext("A bar for the %(count)d day from %(period)s", "Bars for each of the %(count)d days from %(period)s",
+                    len(days)) % {"count": len(days), "period": period}
     description = (
-        f"Bars for each of the {len(days)} days from {period}: revenue above, orders placed below. "
+        f"{bars}: revenue above, orders placed below. "
         f"In all {_orders(report.total.orders)} and {money(report.total.revenue)} revenue. "
         f"Busiest day: {busiest.key:%Y-%m-%d}, {_orders(busiest.orders)} and {money(busiest.revenue)}. "
-        f"{quiet} day{'s' if quiet != 1 else ''} without orders. "
-        "The table below gives each day's figures."
+        + ngettext("%(count)d day without orders. ", "%(count)d days without orders. ", quiet) % {"count": quiet}
+        + "The table below gives each day's figures."
     )
     return DayChart(width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT,
                     title=f"Revenue and orders per day, {period}", description=description,

@@ -30,6 +30,7 @@ from providers.calls import ProviderRequest, call_recorded
 from providers.registry import payment_provider
 from store import permissions
 from store.errors import Conflict, PermissionRefused, ProviderUnavailable, ValidationFailed
+from store.money import money
 from store.numbers import MAX_ID
 from store.permissions import SYSTEM
 from store.request_context import request_id_var
@@ -272,8 +273,8 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
         worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))
         if requested is not None and requested > worth:
             raise ValidationFailed(
-                f"The items chosen are worth {worth}; the refund can be that or less.",
-                fields={"amount": f"At most {worth}."},
+                f"The items chosen are worth {money(worth)}; the refund can be that or less.",
+                fields={"amount": f"At most {money(worth)}."},
             )
         amount = worth if requested is None else requested
     else:
@@ -282,8 +283,8 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
         raise ValidationFailed("The refund amount must be positive.", fields={"amount": "Must be more than 0."})
     if amount > refundable:
         raise ValidationFailed(
-            f"At most {refundable} can be refunded on order {order.number}.",
-            fields={"amount": f"At most {refundable}."},
+            f"At most {money(refundable)} can be refunded on order {order.number}.",
+            fields={"amount": f"At most {money(refundable)}."},
         )
     full = amount == refundable
     transition = TRANSITIONS[FULL_REFUND_TRANSITION.get(order.state, "refund")]

@@ -118,7 +118,7 @@ def test_the_amount_may_be_lowered_never_raised(refunder_client, delivered):
     keyboard = line_of(delivered, "prod-001")
 
     raised = admin_refund(refunder_client, delivered, lines={keyboard: 1}, amount="150.00")
-    assert texts(raised) == ["No refund: The items chosen are worth 149.99; the refund can be that or less."]
+    assert texts(raised) == ["No refund: The items chosen are worth $149.99; the refund can be that or less."]
     assert not Refund.objects.exists()
 
     lowered = admin_refund(refunder_client, delivered, lines={keyboard: 1}, amount="100.00")
@@ -150,7 +150,7 @@ def test_lines_worth_more_than_is_left_to_refund_are_refused(refunder, delivered
         refund_create(order=delivered, amount=None, reason="Returned", actor=refunder,
                       lines=[RefundLineRequest(keyboard.pk, 1)], restock=True)
 
-    assert refused.value.message == f"At most 10.00 can be refunded on order {delivered.number}."
+    assert refused.value.message == f"At most $10.00 can be refunded on order {delivered.number}."
     assert Refund.objects.count() == 1 and not RefundLine.objects.exists()
     assert not StockMovement.objects.filter(reason="restocked").exists()
 
@@ -396,7 +396,7 @@ def test_a_refund_the_service_refuses_never_reaches_the_confirmation(refunder_cl
     response = admin_refund(refunder_client, delivered, lines={keyboard: 1}, amount="150.00", confirmed=False)
 
     assert response.redirect_chain == [(reverse("admin:orders_order_change", args=[delivered.pk]), 302)]
-    assert texts(response) == ["No refund: The items chosen are worth 149.99; the refund can be that or less."]
+    assert texts(response) == ["No refund: The items chosen are worth $149.99; the refund can be that or less."]
     assert not Refund.objects.exists()
 
 

@@ -236,3 +236,13 @@ def test_a_period_without_orders_has_no_chart_and_one_quiet_row(clerk_client):
     assert 'data-chart="days"' not in html
     assert re.findall(r'<tr data-(day|quiet)="([0-9-]+)"', html) == [("quiet", "2026-11-01")]
     assert "No orders on these 7 days" in html
+
+
+def test_a_one_day_report_describes_its_chart_in_the_singular(clerk_client, order_in):
+    placed_on(order_in("paid", items={"prod-002": 1}), date(2026, 11, 5))
+
+    html = clerk_client.get(REPORT, {"date_from": "2026-11-05", "date_to": "2026-11-05"}).content.decode()
+
+    assert "A bar for the 1 day from 2026-11-05 to 2026-11-05: revenue above" in html
+    assert "In all 1 order and $49.99 revenue." in html and "0 days without orders." in html
+    assert not re.search(r"\b1 days", html)

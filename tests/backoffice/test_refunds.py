@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from catalog.models import Product
@@ -54,7 +55,7 @@ def test_an_amount_above_what_is_refundable_is_refused_on_the_page(refunder_clie
     response = refund(refunder_client, order, "300.00")
 
     assert response.redirect_chain == [(page_of(order), 302)]
-    assert texts(response) == [f"No refund: At most 299.98 can be refunded on order {order.number}."]
+    assert texts(response) == [f"No refund: At most $299.98 can be refunded on order {order.number}."]
     assert not Refund.objects.exists()
     order = Order.objects.get(pk=order.pk)
     assert (order.state, order.refunded_amount) == ("paid", Decimal("0.00"))
@@ -164,3 +165,12 @@ def test_searching_for_an_order_number_no_order_can_have_finds_nothing(refunder_
         response = refunder_client.get(url, {"q": term})
         assert response.status_code == 200
         assert list(response.context["cl"].result_list) == []
+
+
+def test_the_admin_history_names_the_refunded_amount_in_dollars(refunder_client, order_in):
+    order = order_in("delivered")
+
+    refund(refunder_client, order, "10.5")
+
+    entry = LogEntry.objects.filter(object_id=str(order.pk)).latest("action_time")
+    assert entry.get_change_message().startswith("Refunded $10.50: Damaged in transit")

@@ -119,6 +119,9 @@ def test_try_again_into_a_cart_that_holds_something_asks_and_does_what_was_chose
     page.goto(f"{live_server.url}/orders/{failed.pk}/")
     page.get_by_role("button", name="Try again").click()
     expect(page.get_by_role("heading", level=1, name="Your cart already holds something")).to_be_visible()
+    expect(page).to_have_url(f"{live_server.url}/orders/{failed.pk}/try-again/cart/")
+    page.reload()  # a page of its own: reloading asks again, it re-submits nothing
+    expect(page.get_by_role("heading", level=1, name="Your cart already holds something")).to_be_visible()
     page.get_by_role("button", name="Replace my cart with this order").click()
 
     expect(page.get_by_role("heading", level=1, name="Checkout")).to_be_visible()
@@ -133,7 +136,9 @@ def test_try_again_into_a_cart_that_holds_something_asks_and_does_what_was_chose
     page.get_by_role("button", name="Add this order to my cart").click()
 
     expect(toasts(page)).to_contain_text("beside Desk Mat, which stayed in it")
-    expect(summary.locator(".summary__total")).to_contain_text("$114.98")
+    # the hub the replaced cart already held, and the order's hub added to it
+    expect(toasts(page)).to_contain_text("USB-C Hub: 2 in your cart (1 already there + 1).")
+    expect(summary.locator(".summary__total")).to_contain_text("$194.97")
 
 
 def test_without_javascript_try_again_still_asks_and_replaces(browser: Browser, live_server, transactional_db,

@@ -2,6 +2,7 @@
 address in the checkout, only for its owner, with a CSRF token; and the order page tells what
 happened to the money instead of a stale "Thank you! … placed"."""
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.test import Client
@@ -366,6 +367,9 @@ def test_try_again_into_a_cart_that_holds_something_asks_first(customer, place_o
 
     response = try_again(client, order)
 
+    assert response.status_code == 302  # Post/Redirect/Get: reloading the question posts nothing
+    assert response["Location"] == reverse("orders:order_try_again_cart", args=[order.pk])
+    response = client.get(response["Location"])
     assert response.status_code == 200
     html = response.content.decode()
     assert "Your cart already holds something" in html and f"1 × {held}" in html
@@ -424,3 +428,81 @@ def test_an_order_that_cannot_be_tried_again_is_refused_before_asking(customer, 
 
     assert any("there is nothing to try again" in text for text in texts(response))
     assert "Your cart already holds something" not in response.content.decode()
+
+
+def test_an_htmx_try_again_into_a_cart_that_holds_something_loads_the_question_whole(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+
+    response = try_again(client, order, HTTP_HX_REQUEST="true")
+
+    assert response["HX-Redirect"] == reverse("orders:order_try_again_cart", args=[order.pk])
+    assert cart_of(client) == {"prod-002": 1}
+
+
+def test_the_question_page_of_an_empty_cart_or_an_order_not_to_try_again_is_the_order_page(customer, place_order):
+    order = payment_failed_order(place_order, customer)
+    client = web(customer)
+
+    response = client.get(reverse("orders:order_try_again_cart", args=[order.pk]))
+
+    assert response.status_code == 302 and response["Location"] == reverse("orders:order_detail", args=[order.pk])
+
+
+@pytest.mark.parametrize("choice", ["", "replace", "add"])
+def test_when_nothing_of_the_order_can_be_bought_the_cart_is_left_alone(choice, customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+    Product.objects.filter(public_id__in=["prod-001", "prod-003"]).update(is_active=False)
+
+    response = try_again(client, order, data={"cart": choice} if choice else {}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("orders:order_detail", args=[order.pk])
+    assert cart_of(client) == {"prod-002": 1}
+    assert CHECKOUT_PREFILL not in client.session
+    said = texts(response)
+    assert any(text.startswith(f"Nothing from order {order.number} can be bought now.") for text in said)
+    assert not any("emptied" in text for text in said)
+
+
+def test_adding_an_item_the_cart_holds_adds_the_quantities_and_says_so(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-001": 2})
+    client = web(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-001", "quantity": 5})
+    name = Product.objects.get(public_id="prod-001").name
+
+    response = try_again(client, order, data={"cart": "add"}, follow=True)
+
+    assert cart_of(client) == {"prod-001": 7}
+    assert f"{name}: 7 in your cart (5 already there + 2)." in texts(response)
+
+
+def test_adding_past_the_stock_is_capped_and_says_so(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-001": 3})
+    client = web(customer)
+    client.post(reverse("orders:cart_add"), {"product_id": "prod-001", "quantity": 5})
+    Product.objects.filter(public_id="prod-001").update(stock=6)
+    name = Product.objects.get(public_id="prod-001").name
+
+    response = try_again(client, order, data={"cart": "add"}, follow=True)
+
+    assert cart_of(client) == {"prod-001": 6}
+    assert f"{name}: 6 in your cart (5 already there + 3 would be 8; Only 6 {name} in stock)." in texts(response)
+
+
+def test_the_question_says_adding_adds_the_quantities(customer, place_order):
+    order, client = cart_holding_something(customer, place_order)
+
+    html = client.get(reverse("orders:order_try_again_cart", args=[order.pk])).content.decode()
+
+    assert "adds the order's quantity to an item it already holds" in " ".join(unescape(html).split())
+
+
+def test_an_out_of_stock_order_says_how_it_ended_and_what_to_do_instead(sync_pipeline, settings, customer,
+                                                                        place_order):
+    settings.SIMULATOR = {**settings.SIMULATOR, "INVENTORY_AVAILABLE_RATE": 0.0}
+    order = place_order(customer, {"prod-002": 1})
+    name = Product.objects.get(public_id="prod-002").name
+
+    response = try_again(web(customer), order, follow=True)
+
+    assert (f"Order {order.number} ended (Out of stock: {name}); there is nothing to try again: shop again instead."
+            in texts(response))
