@@ -4,12 +4,17 @@ the form, signing up from checkout comes back to it, and the profile page keeps 
 import re
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Browser, Page, Route, expect
 
 from accounts import services as account_services
 from orders.models import Order
-from tests.browser.test_storefront import add_to_cart_from_the_grid, fill_checkout, header, sign_in
+from tests.browser.test_storefront import (
+    add_to_cart_from_the_grid,
+    fill_checkout,
+    header,
+    page_without_javascript,
+    sign_in,
+)
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -63,20 +68,13 @@ def test_without_javascript_the_summary_still_takes_focus(browser: Browser, live
                                                           customer, catalog):
     client.force_login(customer)
     client.post("/cart/add/", {"product_id": "prod-002"})
-    context = browser.new_context(java_script_enabled=False)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                          "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with page_without_javascript(browser, live_server, client) as page:
         page.goto(f"{live_server.url}/checkout/")
         submit_a_bad_checkout(page)
 
         expect(error_summary(page)).to_be_focused()
         expect(error_summary(page).get_by_role("link", name=re.compile("^ZIP code:"))).to_have_attribute(
             "href", "#id_zip")
-    finally:
-        context.close()
 
 
 def test_place_order_says_placing_order_and_a_double_click_places_one_order(page: Page, live_server,
@@ -186,12 +184,7 @@ def test_without_javascript_try_again_a_saved_address_and_placing_work_once(brow
     failed = place_order(customer, card=CARD_DECLINE)
     work = account_services.address_create(user=customer, **WORK)
     client.force_login(customer)
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                          "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with page_without_javascript(browser, live_server, client, viewport={"width": 390, "height": 844}) as page:
         page.goto(f"{live_server.url}/orders/{failed.pk}/")
         page.get_by_role("button", name="Try again").click()
         expect(page).to_have_url(f"{live_server.url}/checkout/")
@@ -210,5 +203,3 @@ def test_without_javascript_try_again_a_saved_address_and_placing_work_once(brow
         page.goto(f"{live_server.url}/orders/{failed.pk}/")
         expect(page.get_by_role("link", name=placed.number)).to_be_visible()
         expect(page.get_by_role("button", name="Try again")).to_have_count(0)
-    finally:
-        context.close()

@@ -3,10 +3,12 @@ notifications. Orders that should move are watched through a real django-q2 work
 and the order page's HTMX polling, without reloading."""
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from catalog.models import Product
 from orders.models import TIMELINE, Order
@@ -40,6 +42,21 @@ def sign_in(page: Page, live_server, client, user) -> None:
         "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
         "url": live_server.url,
     }])
+
+
+@contextmanager
+def page_without_javascript(browser: Browser, live_server, client, **context_options) -> Iterator[Page]:
+    """A page with JavaScript off, signed in as the user `client` is logged in as (its session
+    cookie); the context closes when the block ends."""
+    context = browser.new_context(java_script_enabled=False, **context_options)
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
+                          "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
 
 
 def log_in_with_the_form(page: Page, email: str, password: str = PASSWORD) -> None:

@@ -4,7 +4,6 @@ Try again refills the cart and the address, and the new order is delivered and l
 import re
 
 import pytest
-from django.conf import settings
 from playwright.sync_api import Browser, Page, expect
 
 from orders.models import Next, Order
@@ -13,6 +12,7 @@ from tests.browser.test_storefront import (
     LIVE,
     add_to_cart_from_the_grid,
     order_state,
+    page_without_javascript,
     place_order_through_the_pages,
     sign_in,
     stage,
@@ -146,12 +146,7 @@ def test_without_javascript_try_again_still_asks_and_replaces(browser: Browser, 
     failed = declined(place_order, customer, {"prod-003": 1})
     client.force_login(customer)
     client.post("/cart/add/", {"product_id": "prod-005"})
-    context = browser.new_context(java_script_enabled=False)
-    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                          "value": client.cookies[settings.SESSION_COOKIE_NAME].value, "url": live_server.url}])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    try:
+    with page_without_javascript(browser, live_server, client) as page:
         page.goto(f"{live_server.url}/orders/{failed.pk}/")
         page.get_by_role("button", name="Try again").click()
         page.get_by_role("button", name="Replace my cart with this order").click()
@@ -160,5 +155,3 @@ def test_without_javascript_try_again_still_asks_and_replaces(browser: Browser, 
         summary = page.get_by_role("complementary", name="Order summary")
         expect(summary.locator(".summary__total")).to_contain_text("$79.99")
         expect(page.get_by_text("Your cart was emptied first: Desk Mat left it.")).to_be_visible()
-    finally:
-        context.close()
