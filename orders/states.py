@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from django_fsm import Transition
 
-from orders.meaning import FAILED, REFUNDED, Meaning
+from orders.meaning import DONE, FAILED, REFUNDED, Meaning
 from orders.models import (
     SHOP_CANCELLED_TEXT,
     SHOP_REJECTED_TEXT,
@@ -24,7 +24,7 @@ __all__ = [
     "CANCELLABLE_STATES", "DECLINE_TRANSITIONS", "EDGES", "EVENT_OF_TRANSITION",
     "FULL_REFUND_TRANSITION", "PAID_STATES", "PAYMENT_FAILED_ENDINGS", "REFUNDABLE_STATES",
     "SHOP_CANCELLED_TEXT",
-    "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "WAITING_STATES", "WORKING_STATES",
+    "SHOP_REJECTED_TEXT", "TERMINAL_STATES", "TIMELINE", "TRANSITIONS", "UNFULFILLED_ENDINGS", "WAITING_STATES", "WORKING_STATES",
     "Actor", "OrderState", "StockStatus", "meaning", "person_transitions", "transitions_from",
 ]
 
@@ -74,6 +74,8 @@ TERMINAL_STATES = frozenset(
 WAITING_STATES = frozenset(edge.target for edge in EDGES if meaning(edge.name).waits)
 # Everything else is the pipeline's to move on; the sweeper watches these.
 WORKING_STATES = frozenset(set(S) - TERMINAL_STATES - WAITING_STATES)
+# Ended without the parcel reaching the customer: every end but the one delivery marks done.
+UNFULFILLED_ENDINGS = TERMINAL_STATES - {edge.target for edge in EDGES if ("delivered", DONE) in meaning(edge.name).stages}
 CANCELLABLE_STATES = _sources("cancel")
 # Money was taken and can be given back by staff (a shipment in flight cannot).
 REFUNDABLE_STATES = _sources("refund")

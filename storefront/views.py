@@ -28,7 +28,7 @@ from orders.services.reorder import (
     order_next_step_shown,
     order_retry_source,
 )
-from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, meaning, person_transitions
+from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, UNFULFILLED_ENDINGS, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions
 from store.errors import Conflict, NotFound, Unprocessable, ValidationFailed
@@ -330,7 +330,7 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
     return {
         "order": order,
         "next_step": order_next_step_shown(order=order, user=request.user),
-        "ended_for_owner": order.state in TERMINAL_STATES and order.owner_id == request.user.pk,
+        "ended_for_owner": order.state in UNFULFILLED_ENDINGS and order.owner_id == request.user.pk,
         "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,
@@ -351,9 +351,8 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _customer_order(request, order_id)
     # Ended unfulfilled already when its page is first shown: "Thank you! … placed" would be
-    # stale (the toasts leave it out); the page's status says what happened. A delivered order
-    # (the pipeline at latency 0) was placed, as the toast says.
-    placed_is_stale = order.state in TERMINAL_STATES and order.state != OrderState.DELIVERED
+    # stale (the toasts leave it out); the page's status says what happened.
+    placed_is_stale = order.state in UNFULFILLED_ENDINGS
     return render(request, "storefront/order_detail.html",
                   {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
 
