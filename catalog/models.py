@@ -1,5 +1,6 @@
 """The catalog: categories and products with their stock, and the stock's ledger."""
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 from django.templatetags.static import static
@@ -22,6 +23,7 @@ class Category(models.Model):
         return self.name
 
 
+WEIGHT_MAX_GRAMS = 30_000  # one unit's packed weight, at most a parcel carrier's limit per piece
 STOCK_MAX = 2_147_483_647  # Product.stock is a PositiveIntegerField: its bound on every database
 
 
@@ -53,6 +55,12 @@ class Product(models.Model):
         "uploaded image", upload_to=photo_upload_to, blank=True,
         help_text="A JPEG, PNG, WebP or GIF image; shown instead of the built-in picture.",
     )
+    # What the carrier weighs (grams, packed): the parcel's weight, and so its shipping price, is
+    # the sum of its units' (providers.rates). 30 kg is a parcel carrier's usual limit per piece.
+    weight_grams = models.PositiveIntegerField(
+        "weight (g)", default=500, validators=[MinValueValidator(1), MaxValueValidator(WEIGHT_MAX_GRAMS)],
+        help_text="The packed weight of one unit, in grams; it prices shipping.",
+    )
     is_active = models.BooleanField("active", default=True)
     low_stock_threshold = models.PositiveIntegerField(
         null=True, blank=True,
@@ -66,7 +74,11 @@ class Product(models.Model):
     class Meta:
         ordering = ["public_id"]
         indexes = [models.Index(fields=["is_active", "category"])]
-        constraints = [models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=models.Q(weight_grams__gte=1, weight_grams__lte=WEIGHT_MAX_GRAMS),
+                                   name="product_weight_in_range"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.public_id})"

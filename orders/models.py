@@ -26,6 +26,7 @@ from orders.meaning import (
     means,
 )
 from orders.workflow import workflow_version_current
+from providers.models import ShippingService
 from store.money import money
 from store.permissions import ORDER_APPROVE, ORDER_CHANGE, ORDER_REFUND, SYSTEM, OwnerOr
 
@@ -195,6 +196,15 @@ class Order(ConcurrentTransitionMixin, models.Model):
     ship_state = models.CharField("state", max_length=100)
     ship_zip = models.CharField("ZIP code", max_length=10)
 
+    # What the customer confirmed at checkout: the items' sum, the shipping they chose (service,
+    # price, the delivery window promised, as dates), and `total` = subtotal + shipping_cost,
+    # which is what is charged.
+    subtotal = models.DecimalField(max_digits=12, decimal_places=2)
+    shipping_service = models.CharField(max_length=20, choices=ShippingService.choices,
+                                        default=ShippingService.STANDARD)
+    shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
+    delivery_earliest = models.DateField(null=True, blank=True)
+    delivery_latest = models.DateField(null=True, blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2)
     refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     stock_status = models.CharField(max_length=10, choices=StockStatus.choices, default=StockStatus.RESERVED)
@@ -264,6 +274,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 name="order_owner_idempotency_key",
             ),
             models.CheckConstraint(condition=models.Q(refunded_amount__lte=models.F("total")), name="order_refund_within_total"),
+            models.CheckConstraint(condition=models.Q(total=models.F("subtotal") + models.F("shipping_cost")),
+                                   name="order_total_is_subtotal_and_shipping"),
+            models.CheckConstraint(condition=models.Q(shipping_cost__gte=0), name="order_shipping_cost_not_negative"),
         ]
         permissions = [("refund_order", "Can refund orders"), ("approve_order", "Can approve or reject held orders")]
 
@@ -651,6 +664,8 @@ class OrderEvent(models.Model):
 class Refund(models.Model):
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
+    # Of `amount`, what gives back the order's shipping cost (the rest gives back items).
+    shipping_amount = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
     reason = models.CharField(max_length=200)
     gateway_reference = models.CharField(max_length=64)
     created_by = models.ForeignKey(
@@ -669,6 +684,8 @@ class Refund(models.Model):
         default_permissions = ("view",)
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=models.Q(shipping_amount__gte=0, shipping_amount__lte=models.F("amount")),
+                                   name="refund_shipping_within_amount"),
             models.UniqueConstraint(
                 fields=["order", "idempotency_key"],
                 condition=~models.Q(idempotency_key=""),

@@ -135,3 +135,85 @@ class SimulatedOutage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} outage ({self.mode}) until {self.until:%Y-%m-%d %H:%M:%S}"
+
+
+# --- The carrier's rate card: what shipping costs, by zone, service and weight -------------------
+
+class ShippingService(models.TextChoices):
+    """The carrier's service levels the shop sells."""
+
+    STANDARD = "standard", "Standard"
+    EXPRESS = "express", "Express"
+
+
+class ShippingZone(models.Model):
+    """Destinations that ship at the same rates (providers.rates): the states and ZIP prefixes its
+    `destinations` name. An address belongs to the zone of its longest matching ZIP prefix, else of
+    its state, else to the fallback zone (at most one); with none, the carrier quotes nothing."""
+
+    name = models.CharField(max_length=60, unique=True)
+    is_fallback = models.BooleanField(
+        "fallback", default=False, help_text="Prices every address that no zone's states or ZIP prefixes name."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_fallback"], condition=models.Q(is_fallback=True),
+                                    name="shippingzone_one_fallback"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ShippingDestination(models.Model):
+    """One state (two letters, "NY") or one ZIP prefix (1–5 digits, "100") of a zone; each names
+    exactly one of the two, and belongs to one zone."""
+
+    zone = models.ForeignKey(ShippingZone, on_delete=models.CASCADE, related_name="destinations")
+    state = models.CharField(max_length=2, blank=True, help_text="A state's two-letter code, e.g. NY.")
+    zip_prefix = models.CharField("ZIP prefix", max_length=5, blank=True,
+                                  help_text="The first 1 to 5 digits of a ZIP code, e.g. 100.")
+
+    class Meta:
+        ordering = ["state", "zip_prefix"]
+        constraints = [
+            models.CheckConstraint(condition=(models.Q(state="") & ~models.Q(zip_prefix=""))
+                                   | (~models.Q(state="") & models.Q(zip_prefix="")),
+                                   name="shippingdestination_state_or_zip_prefix"),
+            models.UniqueConstraint(fields=["state"], condition=~models.Q(state=""),
+                                    name="shippingdestination_state_once"),
+            models.UniqueConstraint(fields=["zip_prefix"], condition=~models.Q(zip_prefix=""),
+                                    name="shippingdestination_zip_prefix_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ZIP {self.zip_prefix}…" if self.zip_prefix else self.state
+
+
+class ShippingRate(models.Model):
+    """What one service costs to one zone: `base_cost` plus `cost_per_kg` for every started
+    kilogram of the parcel (carriers bill whole kilograms, rounded up), delivered in `days_min` to
+    `days_max` business days."""
+
+    zone = models.ForeignKey(ShippingZone, on_delete=models.CASCADE, related_name="rates")
+    service = models.CharField(max_length=20, choices=ShippingService.choices)
+    base_cost = models.DecimalField(max_digits=8, decimal_places=2)
+    cost_per_kg = models.DecimalField("cost per kg", max_digits=8, decimal_places=2)
+    days_min = models.PositiveSmallIntegerField("days (fewest)")
+    days_max = models.PositiveSmallIntegerField("days (most)")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["zone", "service"]
+        constraints = [
+            models.UniqueConstraint(fields=["zone", "service"], name="shippingrate_one_per_zone_service"),
+            models.CheckConstraint(condition=models.Q(base_cost__gte=0, cost_per_kg__gte=0),
+                                   name="shippingrate_costs_not_negative"),
+            models.CheckConstraint(condition=models.Q(days_min__gte=1, days_max__gte=models.F("days_min")),
+                                   name="shippingrate_days_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_service_display()} to {self.zone}"

@@ -171,6 +171,7 @@ def order_place(
                 ship_city=shipping.city,
                 ship_state=shipping.state,
                 ship_zip=shipping.zip,
+                subtotal=total,
                 total=total,
                 payment_provider=payments.name if token else "",
                 payment_token=token.token if token else "",

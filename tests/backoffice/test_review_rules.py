@@ -29,7 +29,7 @@ def orders_with_totals(customer, product, totals: list[tuple[str, int]]) -> list
     """Orders straight into the table (no pipeline): (total, quantity of one line) each."""
     orders = Order.objects.bulk_create(
         Order(owner=customer, ship_address="1 Main", ship_city="X", ship_state="IL", ship_zip="62701",
-              total=Decimal(total))
+              subtotal=Decimal(total), total=Decimal(total))
         for total, _ in totals
     )
     OrderLine.objects.bulk_create(

@@ -33,7 +33,7 @@ def order_in(customer, catalog):
     def make(state: str) -> Order:
         return Order.objects.create(
             owner=customer, state=state, ship_address="1 Main", ship_city="X", ship_state="CA", ship_zip="12345",
-            total=10,
+            subtotal=10, total=10,
         )
 
     return make

@@ -113,7 +113,8 @@ def _build_and_upgrade() -> dict:
     product = Product.objects.create(public_id="prod-upgrade", name="Upgrade Lamp", price=Decimal("10.00"),
                                      stock=5, category=category)
     address = {"ship_address": "1 Main St", "ship_city": "Springfield", "ship_state": "IL", "ship_zip": "62701"}
-    delivered = Order.objects.create(owner=customer, state="delivered", total=Decimal("30.00"),
+    delivered = Order.objects.create(owner=customer, state="delivered", subtotal=Decimal("30.00"),
+                                     total=Decimal("30.00"),
                                      refunded_amount=Decimal("10.00"), transaction_id="txn_upgrade",
                                      payment_provider="card", card_last4="4242", tracking_number="TRK-UPGRADE",
                                      carrier="UPS", **address)
@@ -124,7 +125,8 @@ def _build_and_upgrade() -> dict:
         OrderEvent.objects.create(order=delivered, transition=transition, source_state=source, target_state=target)
     Refund.objects.create(order=delivered, amount=Decimal("10.00"), reason="Lamp arrived scratched",
                           gateway_reference="ref_upgrade", created_by=staff)
-    held = Order.objects.create(owner=customer, state="awaiting_approval", total=Decimal("10.00"), **address)
+    held = Order.objects.create(owner=customer, state="awaiting_approval", subtotal=Decimal("10.00"),
+                                total=Decimal("10.00"), **address)
     OrderLine.objects.create(order=held, product=product, product_public_id=product.public_id, name=product.name,
                              unit_price=Decimal("10.00"), quantity=1)
     OrderEvent.objects.create(order=held, transition="hold_for_review", source_state="validated",

@@ -71,7 +71,7 @@ def _synthetic_order(product: Product, card: str, zip_code: str) -> Order:
     token = payment_provider().tokenize(card)
     order = Order.objects.create(
         owner=owner, ship_address="1 Dry Run Way", ship_city="Springfield", ship_state="IL", ship_zip=zip_code,
-        total=product.price, payment_provider=payment_provider().name, payment_token=token.token,
+        subtotal=product.price, total=product.price, payment_provider=payment_provider().name, payment_token=token.token,
         card_last4=token.last4, stock_status="released")  # nothing reserved: no stock moves
     OrderLine.objects.create(order=order, product=product, product_public_id=product.public_id, name=product.name,
                              unit_price=product.price, quantity=1)
