@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
+from django.db.models import F
 from django_q.tasks import async_task
 
 from store.circuit import redis_breaker
@@ -69,23 +70,51 @@ def outbox_relay(*, limit: int = 500) -> int:
     """Queue the outbox's tasks, oldest first; stops at the first refusal (the broker is still
     down). Returns how many were queued.
 
-    Each row is taken by deleting it first, so two relays at once (a cluster's relay and the
-    sweeper, or two clusters) never queue it twice; a refused row is put back as it was. A
-    crash between the delete and the queueing loses that task, which the sweeper makes up for
-    (stuck orders, unsent e-mails)."""
+    Each row is queued while its lock is held (`_relay_one`): a second relay at once (a
+    cluster's relay and the sweeper, or two clusters) waits for that row rather than passing
+    it, and then finds it gone (queued once) or back in the outbox when the first relay's broker
+    refused it, which it queues itself if its broker takes it."""
     queued = 0
-    for task in OutboxTask.objects.all()[:limit]:
-        deleted, _ = OutboxTask.objects.filter(pk=task.pk).delete()
-        if not deleted:
-            continue  # another relay took it
-        try:
-            _queue(task.func, task.args, task.task_name, task.group)
-        except Exception as exc:  # still down: put it back, try again on the next round
-            task.attempts += 1
-            task.error = f"{exc.__class__.__name__}: {exc}"[:500]
-            task.save(force_insert=True)
+    for pk in list(OutboxTask.objects.values_list("pk", flat=True)[:limit]):
+        outcome = _relay_one(pk)
+        if outcome is False:
             break
-        queued += 1
+        queued += bool(outcome)
     if queued:
         logger.info("queued %s deferred task(s) from the outbox", queued)
     return queued
+
+
+def _relay_one(pk: int) -> bool | None:
+    """Queue outbox row `pk` and delete it, in one transaction holding the row's lock: True when
+    queued, None when another relay already did, False when the broker refused it (the row
+    stays, its attempts and error updated).
+
+    On the ORM broker the queueing commits with the delete; on Redis a database failure between
+    the broker taking the task and the commit leaves the row, queued again on the next round
+    (the tasks tolerate a second run: a pipeline run and an e-mail each claim their work)."""
+    with transaction.atomic():
+        task = OutboxTask.objects.select_for_update().filter(pk=pk).first()
+        if task is None:
+            return None
+        if settings.PIPELINE_TASKS_SYNC:
+            # The task runs here and now, and must not run inside this transaction: take the row first.
+            task.delete()
+        else:
+            try:
+                with transaction.atomic():  # a failed ORM broker's insert leaves the row's transaction usable
+                    _queue(task.func, task.args, task.task_name, task.group)
+            except Exception as exc:  # still down: kept, tried again on the next round
+                error = f"{exc.__class__.__name__}: {exc}"[:500]
+                OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, error=error)
+                return False
+            task.delete()
+            return True
+    try:
+        _queue(task.func, task.args, task.task_name, task.group)
+    except Exception as exc:  # not the broker's refusal (none runs here), but the row must not be lost
+        task.attempts += 1
+        task.error = f"{exc.__class__.__name__}: {exc}"[:500]
+        task.save(force_insert=True)
+        return False
+    return True

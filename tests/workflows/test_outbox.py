@@ -176,6 +176,9 @@ def run_at_once(n: int, action) -> list:
     from django.db import connection
 
     barrier = threading.Barrier(n)
+    # This thread's connection goes back to the pool first: on PostgreSQL the n threads need n of
+    # its DB_POOL_MAX_SIZE connections, and one more held here would make one of them wait for it.
+    connection.close()
 
     def go(_):
         barrier.wait()
@@ -211,6 +214,45 @@ def test_two_relays_at_once_queue_each_task_once(transactional_db, orm_broker):
 
     assert sum(queued) == 20
     assert sorted(task.task["args"][0] for task in OrmQ.objects.all()) == list(range(10_000, 10_020))
+    assert not OutboxTask.objects.exists()
+
+
+def test_a_task_one_relay_could_not_queue_is_queued_by_the_relay_racing_it(transactional_db, orm_broker,
+                                                                           monkeypatch):
+    """The first relay's queueing of its first task fails (a moment's failure of that process
+    alone) while a second relay runs: the second queues that task too, in the same round."""
+    import threading
+
+    from django.db import connection
+
+    for n in range(3):
+        OutboxTask.objects.create(func="workflows.tasks.pipeline_run", args=[10_000 + n, None],
+                                  task_name=f"pipeline-order-{10_000 + n}")
+    first_relay, queue = threading.current_thread(), outbox._queue
+    second_queued = []
+
+    def second_relay():
+        try:
+            second_queued.append(outbox.outbox_relay())
+        finally:
+            connection.close()
+
+    second = threading.Thread(target=second_relay)
+
+    def queue_failing_once_in_the_first_relay(*args):
+        if threading.current_thread() is first_relay and second.ident is None:  # once, before it started
+            second.start()
+            # The second relay passes this task meanwhile, or waits for it: either, then this refusal.
+            second.join(timeout=1)
+            raise ConnectionError("Error 111 connecting to the broker")
+        return queue(*args)
+
+    monkeypatch.setattr(outbox, "_queue", queue_failing_once_in_the_first_relay)
+    assert outbox.outbox_relay() == 0
+    second.join()
+
+    assert second_queued == [3]
+    assert sorted(task.task["args"][0] for task in OrmQ.objects.all()) == [10_000, 10_001, 10_002]
     assert not OutboxTask.objects.exists()
 
 
