@@ -13,7 +13,8 @@ from catalog.validators import validate_image_name
 from store.audit import staff_action_record
 from store.errors import Conflict, ValidationFailed
 
-EDITABLE_FIELDS = ("name", "description", "price", "stock", "category", "image", "is_active", "low_stock_threshold")
+EDITABLE_FIELDS = ("name", "description", "price", "stock", "weight_grams", "category", "image", "is_active",
+                   "low_stock_threshold")
 
 
 def _category(name: str) -> Category:
@@ -38,12 +39,14 @@ def product_create(
     category: str,
     description: str = "",
     stock: int = 0,
+    weight_grams: int | None = None,
     image: str = "",
     is_active: bool = True,
     public_id: str | None = None,
     actor: AbstractBaseUser | None = None,
 ) -> Product:
-    """Add a product to a category given by name or slug; the id defaults to the next "prod-NNN"."""
+    """Add a product to a category given by name or slug; the id defaults to the next "prod-NNN",
+    `weight_grams` (one unit packed, 1..30000) to the model's default."""
     category_obj = _category(category)
     _check_image(image)
     public_id = public_id or product_next_public_id()
@@ -55,6 +58,7 @@ def product_create(
                 description=description,
                 price=price,
                 stock=stock,
+                **({"weight_grams": weight_grams} if weight_grams is not None else {}),
                 category=category_obj,
                 image=image or category_obj.image,
                 is_active=is_active,

@@ -98,11 +98,16 @@ WORKFLOW_PUBLISH = StaffAction("workflows.publish_workflowversion", "publish wor
 # Webhook endpoints, their secrets, delivery log and replays (webhooks): one permission for all.
 WEBHOOK_MANAGE = StaffAction("webhooks.change_webhookendpoint", "manage webhooks")
 
+# The carrier's rate card (providers.models.ShippingZone and its destinations and rates): one
+# permission to read it, one to add, change and delete zones with everything on their page.
+SHIPPING_VIEW = StaffAction("providers.view_shippingzone", "see the shipping rate card")
+SHIPPING_CHANGE = StaffAction("providers.change_shippingzone", "change the shipping rate card")
+
 STAFF_ACTIONS = (
     ORDER_VIEW, ORDER_CHANGE, ORDER_APPROVE, ORDER_REFUND, NOTE_ADD,
     PRODUCT_VIEW, PRODUCT_ADD, PRODUCT_CHANGE, PRODUCT_WITHDRAW,
     RULE_VIEW, RULE_ADD, RULE_CHANGE, RULE_DELETE, WORKFLOW_VIEW, WORKFLOW_ADD, WORKFLOW_CHANGE, WORKFLOW_PUBLISH,
-    WEBHOOK_MANAGE,
+    WEBHOOK_MANAGE, SHIPPING_VIEW, SHIPPING_CHANGE,
 )
 
 

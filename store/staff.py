@@ -53,6 +53,7 @@ SHOP_STAFF_PERMISSIONS = (
     "workflows.change_workflowversion",
     "notifications.view_notification",
     "providers.view_gatewaycall",
+    "providers.view_shippingzone",  # the shipping rate card; changing it is the Catalog role's
     "auditlog.view_logentry",  # the "Staff actions" page
 )
 
@@ -64,14 +65,18 @@ PUBLISHING_ROLE = "Workflow publishing"
 
 ROLES: dict[str, Role] = {role.name: role for role in (
     Role(SHOP_STAFF_GROUP, "Runs the shop day to day: orders (cancel, retry, approve, reject, notes), products' "
-         "prices and stock, review rules, drafts of the workflow, the audit trail. No refunds.",
+         "prices and stock, review rules, drafts of the workflow, the audit trail, the shipping rate card (to "
+         "read). No refunds.",
          SHOP_STAFF_PERMISSIONS),
     # Refunding another customer's order needs seeing it (store.permissions): the role carries both.
     Role(REFUNDS_ROLE, "Refunds orders, in full or line by line, and sees orders and past refunds to do so.",
          ("orders.view_order", "orders.view_refund", "orders.refund_order")),
-    Role(CATALOG_ROLE, "Adds products and categories, changes them, withdraws products from sale.",
+    # What things cost: the products' prices and the shipping rate card.
+    Role(CATALOG_ROLE, "Adds products and categories, changes them, withdraws products from sale; edits the "
+         "shipping rate card (zones, their destinations and rates).",
          ("catalog.view_product", "catalog.add_product", "catalog.change_product", "catalog.delete_product",
-          "catalog.view_category", "catalog.add_category", "catalog.change_category")),
+          "catalog.view_category", "catalog.add_category", "catalog.change_category",
+          "providers.view_shippingzone", "providers.change_shippingzone")),
     # Trying a rule on recent orders shows those orders: orders.view_order.
     Role(REVIEW_RULES_ROLE, "Adds, changes and deletes the review rules that hold or reject orders, and tries "
          "them on recent orders (which it sees).",

@@ -13,6 +13,7 @@ from backoffice.admin import (  # noqa: F401 - each module registers its admins
     orders,
     providers,
     refunds,
+    shipping,
     staff,
     tasks,
     webhooks,

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from backoffice.admin.base import BoundedChangeListMixin, LabelledListEditableMixin
 from catalog import services
 from catalog.forms import ProductPhotoField
-from catalog.models import STOCK_MAX, Category, Product
+from catalog.models import STOCK_MAX, WEIGHT_MAX_GRAMS, Category, Product
 from catalog.pictures import builtin_picture_choices, product_picture, product_renditions_make
 from catalog.selectors import product_next_public_id, product_stock_ledger, product_stock_ledger_total
 from catalog.stock import stock_opened
@@ -114,7 +114,8 @@ LEDGER_SHOWN = 50
 
 @admin.register(Product)
 class ProductAdmin(ImageNameMixin, LabelledListEditableMixin, BoundedChangeListMixin, admin.ModelAdmin):
-    list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "is_active", "updated_at")
+    list_display = ("thumbnail", "public_id", "name", "category", "price", "stock", "weight_grams", "is_active",
+                    "updated_at")
     list_display_links = ("public_id", "name")
     list_editable = ("price", "stock", "is_active")
     list_filter = ("category", "is_active", StockLevelFilter)
@@ -126,6 +127,7 @@ class ProductAdmin(ImageNameMixin, LabelledListEditableMixin, BoundedChangeListM
         (None, {"fields": ("public_id", "name", "category", "description")}),
         ("Image", {"fields": ("picture", "photo", "image")}),
         ("Sale", {"fields": ("price", "stock", "low_stock_threshold", "is_active")}),
+        ("Shipping", {"fields": ("weight_grams",)}),
         ("History", {"fields": ("created_at", "updated_at", "stock_ledger")}),
     )
 
@@ -228,11 +230,16 @@ class ProductAdmin(ImageNameMixin, LabelledListEditableMixin, BoundedChangeListM
         # Numbers are plain ASCII digits (store.numbers), whole ones within what the column holds.
         if db_field.name in ("stock", "low_stock_threshold"):
             kwargs.update(form_class=AsciiIntegerFormField, max_value=STOCK_MAX)
+        if db_field.name == "weight_grams":
+            kwargs.update(form_class=AsciiIntegerFormField, min_value=1, max_value=WEIGHT_MAX_GRAMS)
         if db_field.name == "price":
             kwargs["form_class"] = AsciiDecimalFormField
         if db_field.name == "photo":
             kwargs["form_class"] = ProductPhotoField
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "weight_grams":
+            message = f"Enter the packed weight in whole grams, from 1 to {WEIGHT_MAX_GRAMS:,}."
+            field.error_messages.update(min_value=message, max_value=message)
         if db_field.name == "stock":
             # The form carries the stock staff saw: changed_data holds "stock" only when they
             # edited it, and the edit is refused if orders moved it meanwhile (_stock_checked).

@@ -1,14 +1,15 @@
-"""Shapes of /api/products: {id, name, description, price, category, image, stock, state}."""
+"""Shapes of /api/products: {id, name, description, price, category, image, stock, weightGrams, state}."""
 from decimal import Decimal
 
 from rest_framework import serializers
 
-from catalog.models import STOCK_MAX, Product
+from catalog.models import STOCK_MAX, WEIGHT_MAX_GRAMS, Product
 from store.api import fields
 from store.api.query import QueryParams
 from store.numbers import AsciiDecimalField, AsciiIntegerField
 
 STATES = ("active", "inactive")
+WEIGHT_RANGE = f"Enter the packed weight in whole grams, from 1 to {WEIGHT_MAX_GRAMS:,}."
 
 
 class ProductSerializer(serializers.Serializer):
@@ -21,6 +22,8 @@ class ProductSerializer(serializers.Serializer):
         help_text="URL of the product's picture: the image staff uploaded, else its built-in picture."
     )
     stock = serializers.IntegerField(read_only=True)
+    weightGrams = serializers.IntegerField(source="weight_grams", read_only=True,  # noqa: N815 - the API's name
+                                           help_text="One unit's packed weight in grams; it prices shipping.")
     state = fields.ChoiceField(choices=STATES, read_only=True)
 
     def get_image(self, product: Product) -> str:
@@ -46,11 +49,18 @@ class ProductWriteSerializer(serializers.Serializer):
     category = fields.CharField(max_length=80)
     image = fields.RegexField(r"^[a-z0-9-]*$", max_length=80, required=False, allow_blank=True, default="")
     stock = AsciiIntegerField(min_value=0, max_value=STOCK_MAX, required=False, default=0)
+    weightGrams = AsciiIntegerField(  # noqa: N815 - the API's name
+        min_value=1, max_value=WEIGHT_MAX_GRAMS, required=False,
+        error_messages={"min_value": WEIGHT_RANGE, "max_value": WEIGHT_RANGE},
+        help_text=f"One unit's packed weight in grams, 1 to {WEIGHT_MAX_GRAMS}; it prices shipping. Defaults to 500.",
+    )
     state = fields.ChoiceField(choices=STATES, required=False, default="active")
 
     def to_internal_value(self, data):
-        """Model field names for the service: id → public_id, state → is_active."""
+        """Model field names for the service: id → public_id, weightGrams → weight_grams, state → is_active."""
         values = super().to_internal_value(data)
+        if "weightGrams" in values:
+            values["weight_grams"] = values.pop("weightGrams")
         if "id" in values:
             values["public_id"] = values.pop("id")
         if "state" in values:

@@ -17,6 +17,7 @@ from catalog.models import Product
 from orders.models import Order, OrderEvent, PaymentLink, StaffNote
 from orders.services import order_transition
 from providers import breakers
+from providers.models import ShippingZone
 from tests.conftest import BASE_DIR
 from tests.payment_events import CARD_PENDING, bank_answered
 from tests.refund_pages import refund_previewed_and_confirmed
@@ -238,13 +239,15 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
         return _admin_outcome(_web(user).get(f"/admin/orders/order/{page[row_id]}/"), False)
     if row_id == "admin-product-add":
         form = {"public_id": "prod-900", "name": "Desk Lamp", "category": product.category_id, "description": "",
-                "image": "", "price": "39.00", "stock": "5", "initial-stock": "0", "is_active": "on"}
+                "image": "", "price": "39.00", "stock": "5", "initial-stock": "0", "weight_grams": "900",
+                "is_active": "on"}
         response = _web(user).post("/admin/catalog/product/add/", form)
         return _admin_outcome(response, Product.objects.filter(public_id="prod-900").exists())
     if row_id == "admin-product-change":
         form = {"public_id": product.public_id, "name": product.name, "category": product.category_id,
                 "description": product.description, "image": product.image, "price": "12.34",
-                "stock": str(product.stock), "initial-stock": str(product.stock), "is_active": "on"}
+                "stock": str(product.stock), "initial-stock": str(product.stock),
+                "weight_grams": str(product.weight_grams), "is_active": "on"}
         response = _web(user).post(f"/admin/catalog/product/{product.pk}/change/", form)
         return _admin_outcome(response, Product.objects.get(pk=product.pk).price == Decimal("12.34"))
     if row_id == "admin-product-withdraw":
@@ -252,6 +255,15 @@ def run(row_id: str, user, ctx) -> Outcome:  # noqa: C901 - one branch per row o
             "action": "deactivate_selected", "_selected_action": [product.pk], "index": 0,
         })
         return _admin_outcome(response, not Product.objects.get(pk=product.pk).is_active)
+    if row_id == "admin-shipping-zone-list":
+        return _admin_outcome(_web(user).get("/admin/providers/shippingzone/"), False)
+    if row_id == "admin-shipping-zone-add":
+        form = {"name": "Midwest", "destinations-TOTAL_FORMS": "1", "destinations-INITIAL_FORMS": "0",
+                "destinations-0-state": "IL", "rates-TOTAL_FORMS": "1", "rates-INITIAL_FORMS": "0",
+                "rates-0-service": "standard", "rates-0-base_cost": "7.99", "rates-0-cost_per_kg": "1.10",
+                "rates-0-days_min": "2", "rates-0-days_max": "4"}
+        response = _web(user).post("/admin/providers/shippingzone/add/", form)
+        return _admin_outcome(response, ShippingZone.objects.filter(name="Midwest").exists())
     raise AssertionError(f"docs/permissions.md's permission table has a row this test does not know: {row_id}")
 
 

@@ -55,7 +55,8 @@ def test_bulk_withdraw_and_put_back_are_in_the_audit_trail(clerk_client, shop_st
 def change_form(product: Product, **changes) -> dict:
     form = {"public_id": product.public_id, "name": product.name, "category": product.category_id,
             "description": product.description, "image": product.image, "price": str(product.price),
-            "stock": str(product.stock), "initial-stock": str(product.stock), "is_active": "on"}
+            "stock": str(product.stock), "initial-stock": str(product.stock),
+            "weight_grams": str(product.weight_grams), "is_active": "on"}
     return {**form, **changes}
 
 

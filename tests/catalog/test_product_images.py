@@ -95,6 +95,7 @@ def change_data(product: Product, **changes) -> dict:
         "price": str(product.price),
         "stock": product.stock,
         "initial-stock": product.stock,
+        "weight_grams": product.weight_grams,
         "is_active": "on",
         **changes,
     }

@@ -104,7 +104,8 @@ def test_staff_stock_edits_and_new_products_in_the_admin_are_on_the_ledger(clien
                          {**change_form(mouse), "stock": str(mouse.stock - 20), "low_stock_threshold": "30"})
     added = client.post("/admin/catalog/product/add/", {
         "public_id": "prod-900", "name": "Desk Mat", "category": mouse.category_id, "description": "",
-        "image": "", "price": "12.00", "stock": "40", "initial-stock": "0", "is_active": "on"})
+        "image": "", "price": "12.00", "stock": "40", "initial-stock": "0", "weight_grams": "500",
+        "is_active": "on"})
 
     assert (edited.status_code, added.status_code) == (302, 302)
     edit = StockMovement.objects.get(product=mouse, reason="staff_edit")

@@ -11,6 +11,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command, get_commands
 
 from catalog.models import Category, Product
+from providers.models import ShippingDestination, ShippingRate, ShippingZone
 from workflows.models import ReviewRule
 
 DEMO_EMAIL = "admin@example.com"
@@ -29,8 +30,9 @@ def bootstrap(*args: str) -> str:
 
 
 def fixtures_with_rules(directory: Path, rules: list[dict]) -> Path:
-    """A fixtures dir: the seed products, and these review rules."""
+    """A fixtures dir: the seed products and rate card, and these review rules."""
     shutil.copy(FIXTURES / "products.json", directory / "products.json")
+    shutil.copy(FIXTURES / "shipping.json", directory / "shipping.json")
     entries = [{"model": "workflows.reviewrule", "pk": pk, **rule} for pk, rule in enumerate(rules, start=1)]
     (directory / "review_rules.json").write_text(json.dumps(entries))
     return directory
@@ -314,3 +316,40 @@ def test_a_fixture_rule_the_rules_refuse_stops_the_bootstrap(settings, tmp_path)
     with pytest.raises(CommandError, match="'negative' is not valid"):
         bootstrap("--fixtures-dir", str(fixtures))
     assert not ReviewRule.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seeds_the_rate_card_zones_missing_by_name_once_and_never_changes_edited_ones(settings):
+    settings.DEBUG = False
+    ShippingZone.objects.all().delete()
+    card = json.loads((FIXTURES / "shipping.json").read_text())["zones"]
+
+    first = bootstrap()
+
+    assert f"Shipping: {len(card)} zone(s) created ({len(card)} in the rate card)." in first
+    assert sorted(ShippingZone.objects.values_list("name", flat=True)) == sorted(zone["name"] for zone in card)
+    assert ShippingDestination.objects.get(state="NY").zone.name == "Northeast"
+    assert ShippingZone.objects.get(is_fallback=True).name == "Contiguous United States"
+    assert ShippingRate.objects.count() == sum(len(zone["rates"]) for zone in card)
+    ShippingRate.objects.filter(zone__name="Northeast", service="standard").update(base_cost=Decimal("5.55"))
+    ShippingZone.objects.filter(name="New York City").delete()
+
+    second = bootstrap()
+
+    assert f"Shipping: 1 zone(s) created ({len(card)} in the rate card)." in second
+    assert ShippingRate.objects.get(zone__name="Northeast", service="standard").base_cost == Decimal("5.55")
+    assert ShippingDestination.objects.get(zip_prefix="100").zone.name == "New York City"
+    assert "Shipping: 0 zone(s) created" in bootstrap()
+    assert ShippingZone.objects.count() == len(card)
+
+
+@pytest.mark.django_db
+def test_seeds_the_products_with_their_packed_weights(settings):
+    settings.DEBUG = False
+
+    bootstrap()
+
+    weights = dict(Product.objects.values_list("public_id", "weight_grams"))
+    assert weights["prod-001"] == 1200 and weights["prod-008"] == 50  # a keyboard, a boxed license card
+    assert all(1 <= grams <= 30_000 for grams in weights.values())
+    assert len(set(weights.values())) == len(weights)  # each its own, none left at the default

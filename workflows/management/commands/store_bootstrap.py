@@ -5,6 +5,8 @@
   keeps its stock, prices and edits;
 - workflow version 1 from fixtures/workflow.yaml, when the store has no published version (a
   migrated database has it already: a data migration stores the same file);
+- the shipping rate card (fixtures/shipping.json): zones missing by name, with their
+  destinations and rates (providers.rates.rate_card_seed); existing zones are never touched;
 - the review rules (fixtures/review_rules.json) that are missing. Each fixture entry has a
   stable `key` and may list `previous_names`: a rule is found by its name, else by one of
   its previous names, so a rule renamed in the fixture never gets a duplicate next to the
@@ -33,6 +35,8 @@ from django.db import transaction
 
 from catalog.models import Category, Product
 from catalog.stock import stock_opened
+from providers.models import ShippingZone
+from providers.rates import rate_card_seed
 from workflows.models import ReviewRule
 from workflows.policy.services import version_first_ensure
 from workflows.review.conditions import ConditionInvalid, condition_clean
@@ -156,7 +160,7 @@ def seed_review_rules(path: Path, *, update: bool = False) -> tuple[int, int]:
 
 class Command(BaseCommand):
     help = (
-        "Create what is missing: the seed catalog's categories and products and the review rules "
+        "Create what is missing: the seed catalog's categories and products, the shipping zones and the review rules "
         "(fixtures/), and with DEBUG a demo staff account. Existing rows are never changed, unless "
         "--update: then review rules take the fixture's values."
     )
@@ -166,7 +170,7 @@ class Command(BaseCommand):
             "--fixtures-dir",
             type=Path,
             default=FIXTURES_DIR,
-            help="Directory holding products.json, review_rules.json and workflow.yaml.",
+            help="Directory holding products.json, shipping.json, review_rules.json and workflow.yaml.",
         )
         parser.add_argument(
             "--update",
@@ -179,6 +183,7 @@ class Command(BaseCommand):
     def handle(self, *args, fixtures_dir: Path, update: bool, **options):
         with transaction.atomic():
             categories, products = seed_catalog(fixtures_dir / "products.json")
+            zones = rate_card_seed(path=fixtures_dir / "shipping.json")
             rules, rules_updated = seed_review_rules(fixtures_dir / "review_rules.json", update=update)
             try:
                 first = version_first_ensure(path=fixtures_dir / "workflow.yaml")
@@ -186,7 +191,8 @@ class Command(BaseCommand):
                 raise CommandError(f"{fixtures_dir / 'workflow.yaml'}: {exc.message_dict}") from exc
         self.stdout.write(
             f"Catalog: {products} product(s) and {categories} categor{'y' if categories == 1 else 'ies'} created "
-            f"({Product.objects.count()} products in the shop). Review rules: {rules} created"
+            f"({Product.objects.count()} products in the shop). Shipping: {zones} zone(s) created "
+            f"({ShippingZone.objects.count()} in the rate card). Review rules: {rules} created"
             + (f", {rules_updated} updated." if update else ".")
             + (" Workflow version 1 created from workflow.yaml." if first else "")
         )
