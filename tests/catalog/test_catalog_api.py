@@ -18,6 +18,7 @@ KEYBOARD = {
     "image": "/static/img/products/keyboard.svg",
     "stock": 50,
     "state": "active",
+    "weightGrams": 1200,
 }
 
 
@@ -194,6 +195,7 @@ def test_staff_create_a_product_in_a_category_given_by_name(staff_api, api_clien
         "image": "/static/img/categories/home-office.svg",
         "stock": 5,
         "state": "active",
+        "weightGrams": 500,
     }
     assert api_client.get("/api/products/prod-009").json()["name"] == "Standing Desk"
 
