@@ -37,7 +37,6 @@ from providers.declines import DECLINES, decline_for, declined
 from providers.models import CardToken, GatewayCall
 from providers.payment_callbacks import payment_callback_schedule
 from providers.rates import RateQuote, rate_card_quotes
-from providers.steps import RATES
 from providers.simulation import (
     answer_record,
     answer_remembered,
@@ -47,6 +46,7 @@ from providers.simulation import (
     seeded_rng,
     setting,
 )
+from providers.steps import RATES
 from providers.tracking_callbacks import tracking_callbacks_schedule
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
