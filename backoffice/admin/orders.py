@@ -67,7 +67,13 @@ from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_
 from notifications.services import event_values, notification_text
 from orders.forms import StaffDecisionForm
 from orders.models import Order
-from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes, refund_made_with
+from orders.selectors import (
+    lines_with_refunds,
+    order_payment_wait,
+    order_staff_notes,
+    refund_made_with,
+    shipping_refundable,
+)
 from orders.services import (
     RefundPlan,
     ShippingAddress,
@@ -312,7 +318,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex},
-                                      lines=lines_with_refunds(order.lines.all())) if can_refund else None,
+                                      lines=lines_with_refunds(order.lines.all()),
+                                      shipping_offered=shipping_refundable(order=order)) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
             "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
                                  if may_change and payment_link_failed(order) and order_live_retry(order) is None
@@ -514,7 +521,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         the order's state after it and the customer's notice word for word
         (notifications.services.notification_text). Its button posts the same form with post=yes."""
         order = plan.order
-        after = {"amount": str(plan.amount), "items": plan.items}
+        after = {"amount": str(plan.amount), "items": plan.items,
+                 "shipping": str(plan.shipping_amount) if plan.shipping_amount else ""}
         values = {"refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)}
         if plan.full:
             # The next step the refund's transition will declare, as staff fire it from this state.
