@@ -140,8 +140,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline, NotificationInline)
     readonly_fields = (
-        "number", "customer_link", "state_display", "failure_reason", "total_money", "refunded_money", "refundable",
-        "stock_status", "created_at", "updated_at",
+        "number", "customer_link", "state_display", "failure_reason", "subtotal_money", "shipping_money",
+        "total_money", "refunded_money", "refundable", "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries", "decline",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
@@ -150,7 +150,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total_money", "refunded_money", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
+            ("subtotal_money", "shipping_money", "total_money"), ("refunded_money", "refundable"), "stock_status",
+            ("created_at", "updated_at"), "review",
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -275,6 +276,14 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return self._when(order.updated_at)
 
     total_money = money_field("total", "total")
+    subtotal_money = money_field("subtotal", "items")
+
+    @admin.display(description="shipping")
+    def shipping_money(self, order: Order) -> str:
+        """The shipping the customer chose and paid: "Express, $12.40, arriving Jan 2–Jan 3" ("Free" when it cost
+        nothing), and what of it was refunded."""
+        refunded = sum((refund.shipping_amount for refund in order.refunds.all()), Decimal("0.00"))
+        return order.shipping_summary + (f" ({money(refunded)} refunded)" if refunded else "")
     refunded = refunded_money = money_field("refunded_amount", "refunded")
 
     @admin.display(description="customer")
