@@ -10,7 +10,7 @@ from orders.models import Order, Refund
 from orders.selectors import shipping_refundable
 from orders.services import RefundLineRequest, refund_create, refund_preview
 from providers.models import GatewayCall
-from store.errors import ValidationFailed
+from store.errors import Unprocessable, ValidationFailed
 from workflows.pipeline import RefundInFull
 
 SHIPPING = Decimal("12.40")
@@ -161,3 +161,14 @@ def test_the_staff_api_refunds_the_shipping_once(paid, staff_api):
     assert second.status_code == 400
     assert second.json()["fields"] == {"shipping": "Refunded already."}
     assert Refund.objects.filter(order=paid).count() == 1
+
+
+def test_the_same_key_with_or_without_the_shipping_is_another_refund(paid, staff_user):
+    refund_create(order=paid, amount=None, reason="Late", actor=staff_user, idempotency_key="k-2",
+                  lines=[RefundLineRequest(paid.lines.get().pk, 1)])
+
+    with pytest.raises(Unprocessable):
+        refund_create(order=paid, amount=None, reason="Late", actor=staff_user, idempotency_key="k-2",
+                      lines=[RefundLineRequest(paid.lines.get().pk, 1)], shipping=True)
+
+    assert paid.refunds.count() == 1
