@@ -56,6 +56,7 @@ def test_the_order_page_shows_items_shipping_and_total(clerk_client, order_in):
     assert shown(html, "shipping_money") == "Express, $12.40, arriving Jan 2–Jan 3 ($12.40 refunded)"
     assert shown(html, "total_money") == "$312.38"
     assert shown(html, "refundable") == "$299.98"
+    assert re.findall(r'<td class="field-shipping_money">\s*<p>(.*?)</p>', html) == ["$12.40"]  # the refund's row
 
 
 def test_an_order_that_shipped_free_reads_free_on_its_page(clerk_client, order_in):
