@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from orders.selectors import FIRST_DAY, LAST_DAY
 from orders.services import NOTE_MAX_LENGTH, RefundLineRequest
 from orders.validators import validate_zip_code
+from store.money import money
 from store.numbers import AsciiDecimalFormField, AsciiIntegerFormField
 from workflows.models import HOLD_HOURS_MAX, ReviewRule, WorkflowVersion
 from workflows.policy.schema import Setting, fields, policy_clean, value_at, value_set
@@ -39,8 +40,11 @@ class RefundForm(ErrorTextMixin, forms.Form):
     by orders.selectors.lines_with_refunds). With units chosen, the amount is their price
     unless staff lower it (the amount field carries the number the page proposed, so an
     untouched amount means "the items' price"); `restock` returns the units to stock. Without
-    units it is a refund of `amount` only. refund_create checks every number again under the
-    order's lock.
+    units it is a refund of `amount` only. `shipping` adds the order's shipping not refunded
+    yet (`shipping_offered`, USD; the page offers the box only when there is some) to the
+    refund, with an untouched amount meaning "the units' price and the shipping" (the shipping
+    alone without units). refund_create checks every number again under the order's lock and
+    refuses a second refund of the shipping.
 
     `idempotency_key` is made when the form is rendered: submitting the same form twice (a
     double click, a resubmitted page) refunds once. Each quantity field carries its line's unit
@@ -57,13 +61,18 @@ class RefundForm(ErrorTextMixin, forms.Form):
     reason = forms.CharField(max_length=200, strip=True,
                              help_text="The customer reads the reason on their order: internal remarks go in a note.")
     restock = forms.BooleanField(required=False, label="Return these units to stock")
+    shipping = forms.BooleanField(required=False, label="Also refund shipping")
     idempotency_key = forms.CharField(
         max_length=128, widget=forms.HiddenInput, label="Page",
         error_messages={"required": "out of date: reload it.", "max_length": "out of date: reload it."},
     )
 
-    def __init__(self, *args, lines=(), **kwargs) -> None:
+    def __init__(self, *args, lines=(), shipping_offered: Decimal = Decimal("0.00"), **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.shipping_offered = shipping_offered
+        if shipping_offered > 0:
+            self.fields["shipping"].label = f"Also refund shipping ({money(shipping_offered)})"
+            self.fields["shipping"].widget.attrs["data-shipping-price"] = str(shipping_offered)
         self.refund_lines = []
         for line in lines:
             if line.refundable_quantity <= 0:
@@ -99,8 +108,9 @@ class RefundForm(ErrorTextMixin, forms.Form):
                 if self.cleaned_data.get(name)]
 
     def amount_asked(self) -> Decimal | None:
-        """The amount staff typed, or None for "the chosen items' price" (they left it as proposed)."""
-        if self.chosen_lines() and "amount" not in self.changed_data:
+        """The amount staff typed, or None for "the chosen items' price" and the shipping when
+        asked (they left it as proposed)."""
+        if (self.chosen_lines() or self.cleaned_data.get("shipping")) and "amount" not in self.changed_data:
             return None
         return self.cleaned_data["amount"]
 
@@ -108,7 +118,7 @@ class RefundForm(ErrorTextMixin, forms.Form):
         """The valid form as orders.services.refund_preview and refund_create take it."""
         return {"amount": self.amount_asked(), "reason": self.cleaned_data["reason"],
                 "lines": [RefundLineRequest(line_id, quantity) for line_id, quantity in self.chosen_lines()],
-                "restock": self.cleaned_data["restock"]}
+                "restock": self.cleaned_data["restock"], "shipping": self.cleaned_data["shipping"]}
 
     def carried(self) -> list[tuple[str, str]]:
         """(name, value) of what was posted for this form, as the confirmation page posts it again

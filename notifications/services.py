@@ -27,12 +27,15 @@ logger = logging.getLogger("notifications.services")
 
 # `{next}`: the next step of the ending or wait the event announces (orders.services.reorder
 # order_next_step_shown): its advice and each option's link.
+# `{split}`: what the total is made of (Order.money_split); `{refund_split}`: what a refund in
+# full gave back of the items and of the shipping ("" when shipping was free).
 MESSAGES = {
-    "order.created": ("Order {number} received", "Thanks! We received your order {number} for {total}."),
+    "order.created": ("Order {number} received", "Thanks! We received your order {number} for {total}. {split}."),
     "order.held": ("Order {number} is being reviewed",
                    "We are reviewing order {number} ({total}) before taking payment. Nothing was charged yet. "
                    "{next}"),
-    "order.paid": ("Payment received for {number}", "Your payment of {total} for order {number} was approved."),
+    "order.paid": ("Payment received for {number}",
+                   "Your payment of {total} for order {number} was approved. {split}."),
     "order.shipped": ("Order {number} shipped", "Order {number} is on its way with {carrier}, tracking {tracking}."),
     "order.delivered": ("Order {number} delivered", "Order {number} was delivered. Enjoy! {next}"),
     # The carrier could not deliver (an exception of its tracking) and holds the parcel.
@@ -43,11 +46,11 @@ MESSAGES = {
     ),
     "order.returned": ("Order {number} returned to us and refunded",
                        "The carrier could not deliver order {number} and returned it to us. We refunded "
-                       "{refunded} in all to your card. {next}"),
+                       "{refunded} in all to your card{refund_split}. {next}"),
     "order.cancelled": ("Order {number} cancelled", "Order {number} was cancelled. {reason} {money} {next}"),
     "order.failed": ("Order {number} could not be completed",
                      "We could not complete order {number}: {reason} {money} {next}"),
-    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}. {next}"),
+    "order.refunded": ("Order {number} refunded", "We refunded {refunded} for order {number}{refund_split}. {next}"),
     "order.partially_refunded": ("Partial refund for order {number}",
                                  "We refunded {amount} for order {number}{items}."),
     # Staff sent a link to pay again for an order whose payment failed (orders.services.reorder).
@@ -73,11 +76,22 @@ def sentence(text: str) -> str:
 
 def event_values(event_type: str, detail: dict) -> dict:
     """What the message of `event_type` takes from its event's `detail` beyond the order's own
-    fields: a partial refund's amount and items ("We refunded $49.99 for order #000012: 1 × Wireless Mouse.")."""
+    fields: a partial refund's amount and what it gave back, items and shipping ("We refunded
+    $49.99 for order #000012: 1 × Wireless Mouse." / "…: 1 × Wireless Mouse and shipping ($12.40).")."""
     if event_type == "order.partially_refunded":
-        items = detail.get("items", "")
-        return {"amount": money(detail.get("amount", "")), "items": f": {items}" if items else ""}
+        parts = [detail["items"]] if detail.get("items") else []
+        if detail.get("shipping"):
+            parts.append(f"shipping ({money(detail['shipping'])})")
+        return {"amount": money(detail.get("amount", "")), "items": f": {' and '.join(parts)}" if parts else ""}
     return {}
+
+
+def refund_split(order: Order) -> str:
+    """What a refund in full gave back, once everything is refunded: " ($99.98 for the items and
+    $12.40 for shipping)", or "" when shipping was free (the amount says it all)."""
+    if not order.shipping_cost:
+        return ""
+    return f" ({money(order.subtotal)} for the items and {money(order.shipping_cost)} for shipping)"
 
 
 def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
@@ -95,6 +109,8 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
         "reason": sentence(order.failure_reason),
         "refunded": money(order.refunded_amount),
         "money": order_money_outcome(order),  # whether money moved: "No charge was made." / "Refunded $1,049.93."
+        "split": order.money_split,
+        "refund_split": refund_split(order),
         **(values or {}),
     }
     if "{next}" in MESSAGES[event_type][1] and "next" not in values:

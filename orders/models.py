@@ -303,6 +303,36 @@ class Order(ConcurrentTransitionMixin, models.Model):
         return {"address": self.ship_address, "city": self.ship_city, "state": self.ship_state, "zip": self.ship_zip}
 
     @property
+    def shipping_shown(self) -> str:
+        """The shipping price as the customer reads it: "$12.40", or "Free" when it cost nothing
+        (standard over the free-shipping threshold, or an order placed before shipping had a price)."""
+        return money(self.shipping_cost) if self.shipping_cost else "Free"
+
+    @property
+    def delivery_window(self) -> str:
+        """The delivery window promised at checkout: "Dec 10–Dec 14", "Dec 10" (one day), or ""
+        for an order placed before shipping had one."""
+        if not (self.delivery_earliest and self.delivery_latest):
+            return ""
+        earliest, latest = (f"{day:%b} {day.day}" for day in (self.delivery_earliest, self.delivery_latest))
+        return earliest if earliest == latest else f"{earliest}–{latest}"
+
+    @property
+    def shipping_summary(self) -> str:
+        """ "Standard, $12.40, arriving Dec 10–Dec 14" or "Standard, Free": the shipping chosen."""
+        window = self.delivery_window
+        return f"{self.get_shipping_service_display()}, {self.shipping_shown}" + (f", arriving {window}" if window else "")
+
+    @property
+    def money_split(self) -> str:
+        """ "Items $99.98 + shipping $12.40 (Standard, arriving Dec 10–Dec 14) = $112.38": what
+        the total is made of, in one line for e-mails and staff's pages."""
+        window = self.delivery_window
+        service = self.get_shipping_service_display() + (f", arriving {window}" if window else "")
+        shipping = f"shipping {money(self.shipping_cost)}" if self.shipping_cost else "shipping free"
+        return f"Items {money(self.subtotal)} + {shipping} ({service}) = {money(self.total)}"
+
+    @property
     def refundable_amount(self) -> Decimal:
         # Only where a full refund's transition may leave from (`refund`, or the refund of a parcel
         # the carrier returned): a shipment in flight is not refundable.

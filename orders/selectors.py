@@ -2,6 +2,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -37,6 +38,13 @@ def lines_with_refunds(queryset: QuerySet[OrderLine] | None = None) -> QuerySet[
 def refund_made_with(*, order: Order, idempotency_key: str) -> bool:
     """Whether `order` has a refund made with `idempotency_key` (a confirmation posted again)."""
     return bool(idempotency_key) and Refund.objects.filter(order=order, idempotency_key=idempotency_key).exists()
+
+
+def shipping_refundable(*, order: Order) -> Decimal:
+    """What of the order's shipping cost (USD) no refund gave back yet: shipping_cost minus the
+    refunds' `shipping_amount`; 0.00 for free shipping or shipping refunded already."""
+    refunded = order.refunds.aggregate(shipping=Coalesce(Sum("shipping_amount"), Decimal("0.00")))["shipping"]
+    return max(order.shipping_cost - refunded, Decimal("0.00"))
 
 
 def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:

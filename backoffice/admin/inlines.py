@@ -85,8 +85,10 @@ class OrderEventInline(OrderPartInline):
 
 class RefundInline(OrderPartInline):
     model = Refund
-    fields = readonly_fields = ("created_at", "amount_money", "items", "reason", "created_by", "gateway_reference")
+    fields = readonly_fields = ("created_at", "amount_money", "shipping_money", "items", "reason", "created_by",
+                                "gateway_reference")
     amount_money = money_field("amount", "amount")
+    shipping_money = money_field("shipping_amount", "of it shipping")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Refund]:
         # str(refund) names the order

@@ -67,7 +67,13 @@ from backoffice.selectors.report import EXPORT_HEADER, order_export_rows, order_
 from notifications.services import event_values, notification_text
 from orders.forms import StaffDecisionForm
 from orders.models import Order
-from orders.selectors import lines_with_refunds, order_payment_wait, order_staff_notes, refund_made_with
+from orders.selectors import (
+    lines_with_refunds,
+    order_payment_wait,
+    order_staff_notes,
+    refund_made_with,
+    shipping_refundable,
+)
 from orders.services import (
     RefundPlan,
     ShippingAddress,
@@ -134,8 +140,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     change_form_template = "admin/orders/order/change_form.html"
     inlines = (OrderLineInline, OrderEventInline, RefundInline, PaymentWebhookEventInline, NotificationInline)
     readonly_fields = (
-        "number", "customer_link", "state_display", "failure_reason", "total_money", "refunded_money", "refundable",
-        "stock_status", "created_at", "updated_at",
+        "number", "customer_link", "state_display", "failure_reason", "subtotal_money", "shipping_money",
+        "total_money", "refunded_money", "refundable", "stock_status", "created_at", "updated_at",
         "ship_address", "ship_city", "ship_state", "ship_zip",
         "payment_provider", "card_last4", "transaction_id", "payment_retries", "decline",
         "tracking_number", "carrier", "estimated_delivery", "shipping_retries",
@@ -144,7 +150,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
     fieldsets = (
         (None, {"fields": (
             ("number", "state_display"), "customer_link", "failure_reason",
-            ("total_money", "refunded_money", "refundable"), "stock_status", ("created_at", "updated_at"), "review",
+            ("subtotal_money", "shipping_money", "total_money"), ("refunded_money", "refundable"), "stock_status",
+            ("created_at", "updated_at"), "review",
             "retry_links", "workflow_version_link",
         )}),
         ("Shipping address", {"fields": ("ship_address", ("ship_city", "ship_state", "ship_zip"))}),
@@ -269,6 +276,14 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         return self._when(order.updated_at)
 
     total_money = money_field("total", "total")
+    subtotal_money = money_field("subtotal", "items")
+
+    @admin.display(description="shipping")
+    def shipping_money(self, order: Order) -> str:
+        """The shipping the customer chose and paid: "Express, $12.40, arriving Jan 2–Jan 3" ("Free" when it cost
+        nothing), and what of it was refunded."""
+        refunded = sum((refund.shipping_amount for refund in order.refunds.all()), Decimal("0.00"))
+        return order.shipping_summary + (f" ({money(refunded)} refunded)" if refunded else "")
     refunded = refunded_money = money_field("refunded_amount", "refunded")
 
     @admin.display(description="customer")
@@ -312,7 +327,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
             "order_actions": actions,
             "refund_form": RefundForm(initial={"amount": order.refundable_amount,
                                                "idempotency_key": uuid.uuid4().hex},
-                                      lines=lines_with_refunds(order.lines.all())) if can_refund else None,
+                                      lines=lines_with_refunds(order.lines.all()),
+                                      shipping_offered=shipping_refundable(order=order)) if can_refund else None,
             "refund_url": reverse("admin:orders_order_refund", args=[order.pk]) if can_refund else "",
             "payment_link_url": (reverse("admin:orders_order_payment_link", args=[order.pk])
                                  if may_change and payment_link_failed(order) and order_live_retry(order) is None
@@ -514,7 +530,8 @@ class OrderAdmin(OrderNumberSearchMixin, BoundedChangeListMixin, admin.ModelAdmi
         the order's state after it and the customer's notice word for word
         (notifications.services.notification_text). Its button posts the same form with post=yes."""
         order = plan.order
-        after = {"amount": str(plan.amount), "items": plan.items}
+        after = {"amount": str(plan.amount), "items": plan.items,
+                 "shipping": str(plan.shipping_amount) if plan.shipping_amount else ""}
         values = {"refunded": money(order.refunded_amount + plan.amount), **event_values(plan.event_type, after)}
         if plan.full:
             # The next step the refund's transition will declare, as staff fire it from this state.

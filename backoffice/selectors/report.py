@@ -3,7 +3,9 @@
 Revenue is defined once, here, and the admin's home page, the report and the CSV export all
 use it: an order placed in the period that was paid (its state is one in which the shop holds
 the customer's money, `REVENUE_STATES`, and the provider gave it a transaction id), counted at
-its total net of what was refunded on it. An order is counted on the day it was placed, in
+its total net of what was refunded on it. Of that revenue, the shipping is the order's
+shipping cost net of what refunds gave back of it (Refund.shipping_amount); the rest is the
+items'. An order is counted on the day it was placed, in
 the site's time zone (settings.TIME_ZONE, UTC by default). So the export of a period's orders
 sums (column `revenue`) to the report's revenue for that period.
 """
@@ -20,8 +22,10 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
@@ -29,7 +33,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Refund
 from orders.states import PAID_STATES, OrderState
 
 # States in which the shop holds the customer's money (net of refunds): the revenue.
@@ -41,6 +45,12 @@ CENT = Decimal("0.01")
 # A Delayed order may not have paid yet: revenue requires the provider's transaction id.
 PAID = Q(state__in=REVENUE_STATES) & ~Q(transaction_id="")
 NET = ExpressionWrapper(F("total") - F("refunded_amount"), output_field=MONEY)
+# What the order's refunds gave back of its shipping (one subquery per order: a join to the
+# refunds would count the order's other figures once per refund).
+SHIPPING_REFUNDED = Coalesce(Subquery(
+    Refund.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    .annotate(shipping=Sum("shipping_amount")).values("shipping")[:1], output_field=MONEY), ZERO)
+SHIPPING_NET = ExpressionWrapper(F("shipping_cost") - SHIPPING_REFUNDED, output_field=MONEY)
 
 
 def revenue_sum(condition: Q | None = None) -> Coalesce:
@@ -73,6 +83,12 @@ class ReportRow:
     gross: Decimal  # totals of the paid orders
     refunds: Decimal  # refunded on the paid orders
     revenue: Decimal  # gross - refunds
+    shipping: Decimal  # of the revenue, the shipping paid and not refunded
+
+    @property
+    def items(self) -> Decimal:
+        """Of the revenue, the items'."""
+        return self.revenue - self.shipping
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,7 @@ def order_report(*, date_from: date, date_to: date) -> OrderReport:
         "gross": Coalesce(Sum("total", filter=PAID), ZERO),
         "refunds": Coalesce(Sum("refunded_amount", filter=PAID), ZERO),
         "revenue": revenue_sum(),
+        "shipping": Coalesce(Sum(SHIPPING_NET, filter=PAID), ZERO),
     }
 
     def amounts(row: dict) -> dict:
@@ -132,7 +149,7 @@ def order_report(*, date_from: date, date_to: date) -> OrderReport:
     by_state = {row.pop("state"): amounts(row) for row in orders.values("state").annotate(**figures)}
     total = amounts(orders.aggregate(**figures))
     empty = {"orders": 0, "paid_orders": 0, "gross": Decimal("0.00"), "refunds": Decimal("0.00"),
-             "revenue": Decimal("0.00")}
+             "revenue": Decimal("0.00"), "shipping": Decimal("0.00")}
     days = [date_from + timedelta(days=n) for n in range((date_to - date_from).days + 1)]
     return OrderReport(
         date_from=date_from, date_to=date_to,
@@ -145,25 +162,29 @@ def order_report(*, date_from: date, date_to: date) -> OrderReport:
 # --- The export --------------------------------------------------------------------------------
 
 # One row per order line (see docs/operations.md, "Export CSV"): the order's own columns on each
-# of its rows, its money (total, refunded, revenue) on its first row only, so each of those
-# columns sums to the orders' figures as the report counts them.
+# of its rows (its shipping service among them), its money (subtotal, shipping cost, total,
+# refunded, revenue) on its first row only, so each of those columns sums to the orders'
+# figures as the report counts them.
 EXPORT_HEADER = ("order", "created (UTC)", "customer e-mail", "state",
                  "ship to: street address", "ship to: city", "ship to: state", "ship to: ZIP code",
-                 "product id", "product", "quantity", "unit price", "line total",
-                 "total", "refunded", "revenue", "payment provider", "transaction id")
+                 "shipping service", "product id", "product", "quantity", "unit price", "line total",
+                 "subtotal", "shipping cost", "total", "refunded", "revenue", "payment provider", "transaction id")
 EXPORT_CHUNK = 500  # orders read at a time, with their lines in one more query
 
 
 def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
     """The rows of the orders CSV (EXPORT_HEADER), in the queryset's order, read in chunks of
     EXPORT_CHUNK orders: one row per line of each order (lines in the order they were added),
-    amounts as Decimals in USD. `total`, `refunded` and `revenue` (what the order counts for in
-    the revenue, 0.00 when it was not paid) are on the order's first row and empty ("") on its
-    others; an order without lines is one row with empty line columns."""
+    amounts as Decimals in USD. `shipping service` ("standard", "express") is on every row of the
+    order; `subtotal` (the items), `shipping cost` (0.00 when it shipped free), `total` (their
+    sum, what was charged), `refunded` and `revenue` (what the order counts for in the revenue,
+    0.00 when it was not paid) are on the order's first row and empty ("") on its others; an
+    order without lines is one row with empty line columns."""
     orders = queryset.annotate(
         export_revenue=Case(When(PAID, then=NET), default=ZERO, output_field=MONEY),
     ).values_list("pk", "created_at", "owner__email", "state", "ship_address", "ship_city", "ship_state",
-                  "ship_zip", "total", "refunded_amount", "export_revenue", "payment_provider", "transaction_id")
+                  "ship_zip", "shipping_service", "subtotal", "shipping_cost", "total", "refunded_amount",
+                  "export_revenue", "payment_provider", "transaction_id")
     rows = orders.iterator(chunk_size=EXPORT_CHUNK)
     while chunk := list(islice(rows, EXPORT_CHUNK)):
         lines: dict[int, list[tuple]] = defaultdict(list)
@@ -171,12 +192,12 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
                                 .order_by("order_id", "id")
                                 .values_list("order_id", "product_public_id", "name", "quantity", "unit_price")):
             lines[order_id].append(tuple(line))
-        for (pk, created_at, email, state, address, city, region, zip_code, total, refunded, revenue, provider,
-             transaction) in chunk:
+        for (pk, created_at, email, state, address, city, region, zip_code, service, subtotal, shipping, total,
+             refunded, revenue, provider, transaction) in chunk:
             order = (f"#{pk:06d}", created_at.astimezone(UTC).isoformat(), email, state, address, city, region,
-                     zip_code)
-            money_columns = (total, refunded, money(revenue))
+                     zip_code, service)
+            money_columns = (subtotal, shipping, total, refunded, money(revenue))
             for n, (public_id, name, quantity, unit_price) in enumerate(lines[pk] or [("", "", None, None)]):
                 line_total = unit_price * quantity if unit_price is not None else None
                 yield (*order, public_id, name, quantity, unit_price, line_total,
-                       *(money_columns if n == 0 else ("", "", "")), provider, transaction)
+                       *(money_columns if n == 0 else ("",) * len(money_columns)), provider, transaction)

@@ -88,6 +88,13 @@ class RefundInput(serializers.Serializer):
                             help_text="Units of the order's lines to refund; none: a refund of an amount only.")
     restock = serializers.BooleanField(required=False, default=False,
                                        help_text="Return the lines' units to stock (needs lines).")
+    shipping = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also refund the order's shipping not refunded yet: added to the lines' price, or the whole "
+        "refund without lines or amount (an amount given counts it). 400 when shipping was free or was "
+        "refunded already. Without it, line refunds give back items only; a refund of all that is left "
+        "gives back the shipping too.",
+    )
 
 
 class CustomerCancelInput(serializers.Serializer):
@@ -167,11 +174,13 @@ class RefundLineOutput(serializers.Serializer):
 class RefundOutput(fields.ModelSerializer):
     reference = fields.CharField(source="gateway_reference")
     createdAt = serializers.DateTimeField(source="created_at")
+    shippingAmount = serializers.DecimalField(source="shipping_amount", max_digits=10, decimal_places=2,
+                                              help_text="USD: the part of `amount` that gave back shipping.")
     lines = RefundLineOutput(many=True, help_text="The units refunded; empty for a refund of an amount only.")
 
     class Meta:
         model = Refund
-        fields = ["id", "amount", "reason", "lines", "reference", "createdAt"]
+        fields = ["id", "amount", "shippingAmount", "reason", "lines", "reference", "createdAt"]
 
 
 def _for_staff(context: dict) -> bool:

@@ -299,6 +299,7 @@ class OrderRefundApi(APIView):
             lines=[services.RefundLineRequest(line["lineId"], line["quantity"])
                    for line in payload.validated_data.get("lines", ())],
             restock=payload.validated_data["restock"],
+            shipping=payload.validated_data["shipping"],
         )
         return _committed(request, order)
 

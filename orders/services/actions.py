@@ -8,6 +8,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 
 from orders.models import Order, OrderEvent, OrderLine, Refund, RefundLine
+from orders.selectors import shipping_refundable
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.transitions import TransitionRefused, order_ready_on_commit, order_transition
 from orders.signals import order_event
@@ -206,7 +207,10 @@ def _staff_may_refund(order: Order) -> None:
 class RefundPlan:
     """What a refund does, as refund_create decides it (refund_preview shows it to staff first).
 
-    `amount` (USD) is paid back of `refundable` (what was left before it); `lines` are the
+    `amount` (USD) is paid back of `refundable` (what was left before it: items and shipping);
+    `shipping_amount` is the part of it that gives back shipping (the rest gives back items);
+    `shipping_offered`: the shipping no refund gave back yet, before it (what "Also refund
+    shipping" would add; 0.00 when shipping was free or is refunded already); `lines` are the
     (OrderLine, units) it refunds, back to stock when `restock`; `full`: it refunds everything
     left, so the order's full-refund transition fires (FULL_REFUND_TRANSITION) and the state
     becomes `state_after`; `event_type` is the event it publishes, hence the customer's notice.
@@ -217,6 +221,8 @@ class RefundPlan:
     order: Order
     amount: Decimal
     refundable: Decimal
+    shipping_amount: Decimal
+    shipping_offered: Decimal
     lines: tuple[tuple[OrderLine, int], ...]
     restock: bool
     full: bool
@@ -241,6 +247,11 @@ class RefundPlan:
         """ "2 × Laptop Stand, 1 × USB-C Hub", or "" for a refund of an amount only."""
         return _items_text(list(self.lines))
 
+    @property
+    def items_amount(self) -> Decimal:
+        """What of `amount` gives back items (USD)."""
+        return self.amount - self.shipping_amount
+
 
 def _refund_asked(order: Order, *, reason: str, actor, actor_kind: str, lines: Sequence[RefundLineRequest],
                   restock: bool) -> str:
@@ -256,27 +267,50 @@ def _refund_asked(order: Order, *, reason: str, actor, actor_kind: str, lines: S
     return reason
 
 
+def _shipping_asked(order: Order, shipping_left: Decimal) -> None:
+    """Staff asked to refund the shipping: there must be some left (ValidationFailed otherwise)."""
+    if order.shipping_cost <= 0:
+        raise ValidationFailed(f"Order {order.number} shipped for free: there is no shipping to refund.",
+                               fields={"shipping": "Shipping was free."})
+    if shipping_left <= 0:
+        raise ValidationFailed(
+            f"The shipping of order {order.number} ({money(order.shipping_cost)}) was refunded already; "
+            "it is refunded once.", fields={"shipping": "Refunded already."})
+
+
 def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[RefundLineRequest], restock: bool,
-                 actor_kind: str) -> RefundPlan:
-    """The refund `order` (as read, under its lock when it pays) allows: every number checked."""
+                 actor_kind: str, shipping: bool = False) -> RefundPlan:
+    """The refund `order` (as read, under its lock when it pays) allows: every number checked.
+
+    What is refundable is the items and the shipping not given back yet. `shipping`: staff add
+    all the shipping left to the refund (the amount, when given, counts it); otherwise a refund
+    gives back items first and the shipping only with what reaches past the items left (a full
+    refund does), so a line refund gives back items only."""
     refundable = order.refundable_amount
     if refundable <= 0:
         raise TransitionRefused(f"Order {order.number} has nothing left to refund.")
     if actor_kind != Actor.SYSTEM:
         _staff_may_refund(order)
+    shipping_left = shipping_refundable(order=order)
+    if shipping:
+        _shipping_asked(order, shipping_left)
     if restock and order.stock_status in (StockStatus.RETURNED, StockStatus.RELEASED):
         raise ValidationFailed(
             f"The units of order {order.number} are back in stock already; refund them without returning "
             "them to stock.", fields={"restock": "The units are back in stock already."})
+    added = shipping_left if shipping else Decimal("0.00")
     chosen = _refund_lines(order, lines) if lines else []
     if chosen:
-        worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00"))
+        worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00")) + added
         if requested is not None and requested > worth:
+            what = "The items chosen and the shipping are" if shipping else "The items chosen are"
             raise ValidationFailed(
-                f"The items chosen are worth {money(worth)}; the refund can be that or less.",
+                f"{what} worth {money(worth)}; the refund can be that or less.",
                 fields={"amount": f"At most {money(worth)}."},
             )
         amount = worth if requested is None else requested
+    elif shipping:
+        amount = added if requested is None else requested
     else:
         amount = refundable if requested is None else requested
     if amount <= 0:
@@ -286,10 +320,18 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             f"At most {money(refundable)} can be refunded on order {order.number}.",
             fields={"amount": f"At most {money(refundable)}."},
         )
+    if amount < added:
+        raise ValidationFailed(
+            f"A refund with the shipping is at least the shipping, {money(added)}.",
+            fields={"amount": f"At least {money(added)}."},
+        )
+    items_left = refundable - shipping_left
+    shipping_amount = added if shipping else max(amount - items_left, Decimal("0.00"))
     full = amount == refundable
     transition = TRANSITIONS[FULL_REFUND_TRANSITION.get(order.state, "refund")]
     return RefundPlan(
-        order=order, amount=amount, refundable=refundable, lines=tuple(chosen), restock=bool(restock) and bool(chosen),
+        order=order, amount=amount, refundable=refundable, shipping_amount=shipping_amount,
+        shipping_offered=shipping_left, lines=tuple(chosen), restock=bool(restock) and bool(chosen),
         full=full, event_type=meaning(transition.name).event if full else "order.partially_refunded",
         state_after=transition.target if full else order.state,
         releases_stock=full and transition.target in TERMINAL_STATES and order.stock_status == StockStatus.RESERVED,
@@ -298,7 +340,7 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
 
 def refund_preview(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
-    lines: Sequence[RefundLineRequest] = (), restock: bool = False,
+    lines: Sequence[RefundLineRequest] = (), restock: bool = False, shipping: bool = False,
 ) -> RefundPlan:
     """What refund_create would do with the same arguments now (RefundPlan), without doing it:
     the confirmation staff read before the money moves. It raises what refund_create raises for
@@ -306,12 +348,13 @@ def refund_preview(
     _refund_asked(order, reason=reason, actor=actor, actor_kind=actor_kind, lines=lines, restock=restock)
     requested = None if amount is None else Decimal(amount).quantize(Decimal("0.01"))
     return _refund_plan(Order.objects.get(pk=order.pk), requested=requested, lines=lines, restock=restock,
-                        actor_kind=actor_kind)
+                        actor_kind=actor_kind, shipping=shipping)
 
 
 def refund_create(
     *, order: Order, amount: Decimal | None, reason: str, actor=None, actor_kind: str = Actor.STAFF,
     idempotency_key: str = "", lines: Sequence[RefundLineRequest] = (), restock: bool = False,
+    shipping: bool = False,
 ) -> RefundResult:
     """Refund part or all of what is left of an order's payment through the provider that charged it.
 
@@ -321,6 +364,14 @@ def refund_create(
     (ValidationFailed naming the line). `restock` returns the units to stock (each product's
     ledger names the refund's order); it needs `lines`. Without lines, `amount` (default:
     everything left) is refunded as money only.
+
+    What is refundable counts the items and the shipping not refunded yet (order.total minus
+    what was refunded). A refund gives back items first: a line refund gives back items only,
+    and a refund of everything left gives back the shipping too, whether the order shipped or
+    not. `shipping` adds all the shipping left to the refund explicitly (to the lines' price,
+    or as the whole refund without lines or amount; an `amount` given counts it); it is refused
+    (ValidationFailed, field "shipping") when shipping was free or was refunded already.
+    Refund.shipping_amount records the part that gave back shipping.
 
     A refund of everything that is left fires the state's full-refund transition
     (orders.states.FULL_REFUND_TRANSITION: `refund`, which releases the units still reserved when
@@ -345,6 +396,7 @@ def refund_create(
         "amount": None if requested is None else str(requested), "reason": reason,
         **({"lines": sorted([item.line_id, item.quantity] for item in lines), "restock": bool(restock)}
            if lines else {}),
+        **({"shipping": True} if shipping else {}),
     })
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -353,7 +405,8 @@ def refund_create(
                               what="refund")
             if first is not None:
                 return RefundResult(first, created=False)
-        plan = _refund_plan(locked, requested=requested, lines=lines, restock=restock, actor_kind=actor_kind)
+        plan = _refund_plan(locked, requested=requested, lines=lines, restock=restock, actor_kind=actor_kind,
+                            shipping=shipping)
         amount, chosen = plan.amount, list(plan.lines)
         sequence = locked.refunds.count() + 1
         try:
@@ -369,7 +422,8 @@ def refund_create(
             raise ProviderUnavailable(f"The payment provider did not answer ({exc}); nothing was refunded on order "
                                       f"{locked.number}. Try again in a moment.") from exc
         refund = Refund.objects.create(
-            order=locked, amount=amount, reason=reason, gateway_reference=result.reference, created_by=actor,
+            order=locked, amount=amount, shipping_amount=plan.shipping_amount, reason=reason,
+            gateway_reference=result.reference, created_by=actor,
             idempotency_key=idempotency_key, request_fingerprint=fingerprint,
         )
         RefundLine.objects.bulk_create(
@@ -384,6 +438,8 @@ def refund_create(
         detail = {"amount": str(amount), "reason": reason, "reference": result.reference, "refund": refund.pk}
         if chosen:
             detail.update(items=_items_text(chosen), restocked=bool(restock))
+        if plan.shipping_amount:
+            detail.update(shipping=str(plan.shipping_amount))
         if plan.full:
             order_transition(order_id=locked.pk, name=FULL_REFUND_TRANSITION.get(locked.state, "refund"), actor=actor,
                              actor_kind=actor_kind, detail=detail)

@@ -1,6 +1,7 @@
 // The admin order page's refund form (backoffice.forms.RefundForm): the Amount follows the units
 // chosen. Each quantity field carries its line's unit price (data-unit-price, USD); with units
-// chosen the amount becomes their price, with none it goes back to what the page proposed (all
+// chosen the amount becomes their price (plus the shipping when "Also refund shipping", which
+// carries data-shipping-price, is ticked), with none it goes back to what the page proposed (all
 // that is left to refund). Staff may lower it afterwards. Without this script the server
 // computes the same amount, and the confirmation page shows it before anything is refunded.
 // Loaded as a file: the Content-Security-Policy allows no inline script.
@@ -35,12 +36,17 @@
         total += cents(field.dataset.unitPrice) * units;
       }
     });
+    var shipping = form.querySelector("input[data-shipping-price]");
+    if (shipping && shipping.checked) {
+      chosen = true;
+      total += cents(shipping.dataset.shippingPrice);
+    }
     amount.value = chosen ? amountText(total) : proposed.value;
   }
 
   document.addEventListener("input", function (event) {
     var field = event.target;
-    if (field.matches && field.matches("input[data-unit-price]")) {
+    if (field.matches && field.matches("input[data-unit-price], input[data-shipping-price]")) {
       follow(field.closest("form[data-refund-form]"));
     }
   });

@@ -64,9 +64,10 @@ def test_the_export_holds_exactly_the_filtered_orders_with_their_figures(clerk_c
     assert row == {
         "order": partly.number, "created (UTC)": "2026-11-01T23:00:00+00:00", "customer e-mail": customer.email,
         "state": "delivered", "ship to: street address": "1 Market Street", "ship to: city": "Springfield",
-        "ship to: state": "IL", "ship to: ZIP code": "62701",
+        "ship to: state": "IL", "ship to: ZIP code": "62701", "shipping service": "standard",
         "product id": "prod-002", "product": "Wireless Mouse", "quantity": "1", "unit price": "49.99",
-        "line total": "49.99", "total": str(partly.total), "refunded": "10.00",
+        "line total": "49.99", "subtotal": "49.99", "shipping cost": "0.00", "total": str(partly.total),
+        "refunded": "10.00",
         "revenue": str(partly.total - Decimal("10.00")), "payment provider": partly.payment_provider,
         "transaction id": partly.transaction_id,
     }
@@ -228,7 +229,7 @@ def test_the_report_shows_money_with_its_currency_and_charts_the_days(clerk_clie
     assert rows == [("quiet", "2026-11-01"), ("day", "2026-11-02"), ("quiet", "2026-11-03"),
                     ("day", "2026-11-05"), ("quiet", "2026-11-06")]
     assert "2026-11-06 Fri to 2026-11-30 Mon" in html and "No orders on these 25 days" in html
-    assert re.search(r"<th scope=\"row\">2026-11-01 Sun</th>\s*<td colspan=\"5\" class=\"order-report__quiet\">No orders</td>", html)
+    assert re.search(r"<th scope=\"row\">2026-11-01 Sun</th>\s*<td colspan=\"6\" class=\"order-report__quiet\">No orders</td>", html)
 
 
 def test_a_period_without_orders_has_no_chart_and_one_quiet_row(clerk_client):

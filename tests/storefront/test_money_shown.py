@@ -50,7 +50,8 @@ def test_the_e_mail_and_the_notification_read_the_amount_with_its_currency(clien
     order = place_order(customer, SEVEN_KEYBOARDS)
     notify(order_id=order.pk, event_type="order.paid")
     (mail,) = [mail for mail in mailoutbox if mail.subject == f"Payment received for {order.number}"]
-    assert mail.body == f"Your payment of $1,049.93 for order {order.number} was approved."
+    assert mail.body.startswith(f"Your payment of $1,049.93 for order {order.number} was approved. "
+                                "Items $1,049.93 + shipping free (Standard, arriving ")
     client.force_login(customer)
     assert "Your payment of $1,049.93 for order" in client.get(reverse("notifications:notification_list")).content.decode()
 
