@@ -309,7 +309,8 @@ window.addEventListener("pageshow", function (event) {
 });
 
 // Checkout's saved addresses: choosing one fills the shipping fields (without JavaScript, the
-// "Use this address" button reloads the page with it).
+// "Use this address" button reloads the page with it), and the shipping options follow: a
+// change event asks for them as typing would (the fields' values set by script fire none).
 document.addEventListener("change", function (event) {
   var select = event.target.closest("[data-address-picker] select");
   var option = select && select.options[select.selectedIndex];
@@ -322,4 +323,8 @@ document.addEventListener("change", function (event) {
       input.value = option.dataset[name] || "";
     }
   });
+  var zip = document.getElementById("id_zip");
+  if (zip) {
+    zip.dispatchEvent(new Event("change", {bubbles: true}));
+  }
 });
