@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from providers.rates import RateQuote
+
 
 class GatewayTimeout(Exception):
     """The provider did not answer within the per-attempt timeout: transient, retryable."""
@@ -160,12 +162,36 @@ class ParcelTracking:
     latency_ms: int = 0
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where a parcel goes: street `address`, `city`, `state` (two letters) and `zip_code`."""
+
+    address: str
+    city: str
+    state: str
+    zip_code: str
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What the carrier carries: the packed weight of everything in it, in grams."""
+
+    weight_grams: int
+
+
 @runtime_checkable
 class ShippingProvider(Protocol):
-    """The carrier says whether it can deliver to an address (`check_address`, before the order is
-    charged), then makes a label: `reference` is the tracking number, `data` has carrier and
-    estimated_delivery (ISO date). It then tells the store how the parcel goes through its
-    webhook (`POST /api/shipping/webhook`), and answers `tracking` when asked."""
+    """The carrier quotes its services' prices to an address (`rates`, at checkout), says whether it
+    can deliver there (`check_address`, before the order is charged), then makes a label:
+    `reference` is the tracking number, `data` has carrier and estimated_delivery (ISO date). It
+    then tells the store how the parcel goes through its webhook (`POST /api/shipping/webhook`),
+    and answers `tracking` when asked."""
+
+    def rates(self, *, destination: Destination, parcel: Parcel, timeout: float | None = None) -> tuple[RateQuote, ...]:
+        """Each service's price (dollars) and delivery window (business days) for `parcel` to
+        `destination`, standard first; () when the carrier has no rate for the address. Reads
+        only and judges no deliverability (`check_address` does); raises GatewayTimeout like the
+        other calls. (A real carrier's rating call: UPS Rating API "Shop", EasyPost rates.)"""
 
     def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,
                       timeout: float | None = None) -> GatewayResult:

@@ -2,7 +2,8 @@
 
 After `failures` consecutive transient failures (timeouts) of a provider, its circuit opens
 for `cool_down` seconds (both the current workflow version's, for that provider's step, which
-the pipeline registers here: `circuit_limits_register`): `allow()` refuses at once, so
+the pipeline registers here: `circuit_limits_register`; PROVIDER_CIRCUIT["ROLES"] for a role no
+step has, the carrier's rate quotes): `allow()` refuses at once, so
 the orders that need the provider wait in their state without spending their retries. Once
 the cool-down is over one call, the probe, is let through (half-open, claimed for
 PROVIDER_CIRCUIT["PROBE_SECONDS"]): an answer closes the circuit, a failure opens it again. A
@@ -56,7 +57,8 @@ def circuit_limits_register(limits: Callable[[str], tuple[int, float]]) -> None:
 
 
 def _policy(provider: str) -> CircuitPolicy:
-    failures, cool_down = _limits[0](provider)
+    # A role no pipeline step has (the carrier's rate quotes) takes its thresholds from the settings.
+    failures, cool_down = _setting("ROLES").get(provider) or _limits[0](provider)
     return CircuitPolicy(failures=failures, cool_down=cool_down, probe=_setting("PROBE_SECONDS"))
 
 

@@ -6,7 +6,7 @@ no data moved.
 """
 from django.db import models
 
-from providers.steps import gateway_choices, step_choices
+from providers.steps import gateway_choices, outage_choices
 
 
 class GatewayCall(models.Model):
@@ -125,7 +125,7 @@ class SimulatedOutage(models.Model):
         TIMEOUT = "timeout", "every call waits its timeout, then times out"
         ERROR = "error", "every call fails at once"
 
-    provider = models.CharField(max_length=20, choices=step_choices, unique=True)
+    provider = models.CharField(max_length=20, choices=outage_choices, unique=True)
     until = models.DateTimeField()
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.TIMEOUT)
     created_at = models.DateTimeField(auto_now_add=True)

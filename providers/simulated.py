@@ -25,8 +25,10 @@ from providers.base import (
     OUT_FOR_DELIVERY,
     RETURNED_TO_SENDER,
     ChargeStatus,
+    Destination,
     GatewayResult,
     GatewayTimeout,
+    Parcel,
     ParcelTracking,
     Token,
     TrackingUpdate,
@@ -34,6 +36,7 @@ from providers.base import (
 from providers.declines import DECLINES, decline_for, declined
 from providers.models import CardToken, GatewayCall
 from providers.payment_callbacks import payment_callback_schedule
+from providers.rates import RateQuote, rate_card_quotes
 from providers.simulation import (
     answer_record,
     answer_remembered,
@@ -43,6 +46,7 @@ from providers.simulation import (
     seeded_rng,
     setting,
 )
+from providers.steps import RATES
 from providers.tracking_callbacks import tracking_callbacks_schedule
 
 # Test cards (the README lists them): behaviour by full number. Only the token and last 4 are kept.
@@ -264,9 +268,21 @@ def _decline_code(behaviour: str) -> str:
 
 
 class ShippingGateway:
-    """The carrier says whether it delivers to an address (`check_address`, before the charge),
-    creates a label (tracking number, carrier, estimated delivery), then says how the parcel
-    goes: by its webhook (providers.tracking_callbacks) and when asked (`tracking`)."""
+    """The carrier quotes its rates (`rates`, from the shop's rate card), says whether it delivers
+    to an address (`check_address`, before the charge), creates a label (tracking number,
+    carrier, estimated delivery), then says how the parcel goes: by its webhook
+    (providers.tracking_callbacks) and when asked (`tracking`)."""
+
+    @counted(RATES, answered=lambda quotes: "ok" if quotes else "failed")
+    def rates(self, *, destination: Destination, parcel: Parcel, timeout: float | None = None) -> tuple[RateQuote, ...]:
+        """The rate card's quotes (providers.rates.rate_card_quotes) after SIMULATOR["RATES_LATENCY_MS"]
+        (a read: not recorded in the ledger). Its outage is the "rates" role's (`provider_outage
+        rates`), as its circuit is: an outage of the quotes stops neither the checks nor the labels."""
+        outage_raise(RATES, timeout)
+        rng = seeded_rng(f"{destination.zip_code}:{parcel.weight_grams}:rates")
+        latency_wait(rng, setting("RATES_LATENCY_MS"), timeout)
+        return rate_card_quotes(state=destination.state, zip_code=destination.zip_code,
+                                weight_grams=parcel.weight_grams)
 
     @counted("address")
     def check_address(self, *, key: str, order_id: int, address: str, city: str, state: str, zip_code: str,

@@ -24,6 +24,10 @@ class RegisteredStep:
 
 _steps: dict[str, RegisteredStep] = {}
 
+# The carrier's rate quotes (ShippingProvider.rates): a provider role no pipeline step has, asked
+# at checkout through the "shipping" role's provider, with an outage switch and a circuit of its own.
+RATES = "rates"
+
 
 def step_register(name: str, *, state: str, implementation: str = "") -> None:
     """Register step `name`, working in order state `state` (a step named again for another state
@@ -54,6 +58,16 @@ def step_choices() -> list[tuple[str, str]]:
 def gateway_choices() -> list[tuple[str, str]]:
     """step_choices() and the notification gateway, which no pipeline step owns."""
     return [*step_choices(), ("notification", "notification")]
+
+
+def outage_roles() -> tuple[str, ...]:
+    """The provider roles a simulated outage can stop (`provider_outage`): every step's and RATES."""
+    return (*steps(), RATES)
+
+
+def outage_choices() -> list[tuple[str, str]]:
+    """(value, label) of each of outage_roles(), for SimulatedOutage.provider."""
+    return [*step_choices(), (RATES, "rate quotes")]
 
 
 def step_implementations() -> dict[str, str]:

@@ -510,6 +510,14 @@ STORE_ATTENTION_CARRIER_SILENT_DAYS = env_int("STORE_ATTENTION_CARRIER_SILENT_DA
 if STORE_ATTENTION_FAILED_DAYS > 366:
     raise ImproperlyConfigured(f"STORE_ATTENTION_FAILED_DAYS is at most 366, not {STORE_ATTENTION_FAILED_DAYS}.")
 STORE_MAX_ORDER_LINES = 50
+
+# Shipping (orders.shipping; docs/configuration.md): standard ships free when the order's items
+# come to at least FREE_SHIPPING_THRESHOLD dollars ("" turns that off; "0.00" makes it always free).
+# A shipping option the customer chose holds for SHIPPING_QUOTE_MAX_AGE seconds; the carrier's
+# rate quote gets SHIPPING_RATES_TIMEOUT seconds before the shop prices standard from its rate card.
+FREE_SHIPPING_THRESHOLD = os.environ.get("FREE_SHIPPING_THRESHOLD", "100.00").strip()
+SHIPPING_QUOTE_MAX_AGE = env_int("SHIPPING_QUOTE_MAX_AGE", 1800, minimum=0)
+SHIPPING_RATES_TIMEOUT = env_float("SHIPPING_RATES_TIMEOUT", 2.0, minimum=0.1)
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Collectors a /metrics scrape adds to the recorded metrics, by dotted path (store.metrics
@@ -598,6 +606,7 @@ SIMULATOR = {
     "ADDRESS_LATENCY_MS": (50, 150),
     "NOTIFICATION_LATENCY_MS": (10, 50),
     "RISK_LATENCY_MS": (20, 80),
+    "RATES_LATENCY_MS": (50, 200),
     # Pending charges (test cards 3220, 3238): seconds until the callback to the webhook (< 0: never),
     # where it goes, how many deliveries are tried and how long each waits for an answer.
     "PAYMENT_CONFIRM_DELAY_SECONDS": env_float("SIM_PAYMENT_CONFIRM_DELAY", 2),
@@ -673,6 +682,9 @@ WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 PROVIDER_CIRCUIT = {
     "PROBE_SECONDS": env_float("CIRCUIT_PROBE_SECONDS", 60),
     "READ_CACHE_SECONDS": env_float("CIRCUIT_READ_CACHE_SECONDS", 0.5),
+    # (failures that open it, cool-down seconds) of the circuits of roles no pipeline step has.
+    "ROLES": {"rates": (env_int("RATES_CIRCUIT_FAILURES", 5, minimum=1),
+                        env_float("RATES_CIRCUIT_COOL_DOWN", 30, minimum=0))},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

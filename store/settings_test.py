@@ -40,6 +40,10 @@ SIMULATOR["SHIPPING_SUCCESS_RATE"] = float(os.environ.get("SIM_SHIPPING_SUCCESS_
 PROVIDER_CIRCUIT = {**PROVIDER_CIRCUIT, "READ_CACHE_SECONDS": 0}  # noqa: F405
 WORKFLOW_READ_CACHE_SECONDS = 0
 
+# Standard shipping is free on every order, so the totals of tests about something else are their
+# items' sum; the shipping tests set the threshold they need.
+FREE_SHIPPING_THRESHOLD = "0.00"
+
 # pytest-xdist (`make test` runs two workers): pytest-django gives each worker a test database
 # of its own; the caches and the queue name follow, so one worker's rate-limit counters, cluster
 # statuses and tasks never reach the other (nor the processes each starts, which inherit

@@ -1,4 +1,5 @@
-"""Placing an order: price every line from the catalog, reserve stock, start the pipeline."""
+"""Placing an order: price every line from the catalog and its shipping (orders.shipping), reserve
+stock, start the pipeline."""
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from decimal import Decimal
@@ -11,6 +12,7 @@ from orders.models import Order, OrderEvent, OrderLine
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.reorder import order_retry_refuse_twice
 from orders.services.transitions import order_ready_on_commit
+from orders.shipping import STANDARD, ShippingAddress, quote_service, shipping_confirmed, shipping_standard
 from orders.signals import order_event
 from orders.states import Actor
 from orders.stock import stock_reserve
@@ -54,14 +56,6 @@ class LineRequest:
 
 
 @dataclass(frozen=True)
-class ShippingAddress:
-    address: str
-    city: str
-    state: str
-    zip: str
-
-
-@dataclass(frozen=True)
 class PlacementResult:
     order: Order
     created: bool
@@ -92,8 +86,10 @@ def _merged_lines(lines: Sequence[LineRequest]) -> dict[str, int]:
     return merged
 
 
-def _fingerprint(merged: dict[str, int], shipping: ShippingAddress, card_last4: str) -> str:
-    return request_fingerprint({"items": sorted(merged.items()), "shipping": asdict(shipping), "card": card_last4})
+def _fingerprint(merged: dict[str, int], shipping: ShippingAddress, card_last4: str, service: str) -> str:
+    request = {"items": sorted(merged.items()), "shipping": asdict(shipping), "card": card_last4}
+    # Standard (chosen, or by default) is what every request meant before services had a price.
+    return request_fingerprint(request if service == STANDARD else {**request, "service": service})
 
 
 def _replayed(*, user, idempotency_key: str, fingerprint: str) -> Order | None:
@@ -111,6 +107,7 @@ def order_place(
     expected_prices: dict[str, Decimal] | None = None,
     expected_total: Decimal | None = None,
     retry_of: Order | None = None,
+    shipping_rate: str | None = None,
 ) -> PlacementResult:
     """Create an order in `new` with its stock reserved, and start the pipeline on commit.
 
@@ -120,10 +117,16 @@ def order_place(
     InsufficientStock (409) and reserves nothing; a total over MAX_TOTAL (what Order.total
     holds) raises ValidationFailed (400) and writes nothing.
 
+    Shipping: `shipping_rate` is the id of the option the customer chose (orders.shipping), checked
+    and priced by the carrier again (`shipping_confirmed`: ShippingChanged, 409, nothing placed,
+    when it no longer holds); None ships standard at the rate card's current price, free over
+    FREE_SHIPPING_THRESHOLD, with no carrier call. The order keeps the subtotal (the items), the
+    service, its cost and delivery window, and total = subtotal + shipping cost (what is charged).
+
     What the customer saw is confirmed before anything is written: `expected_prices`
     ({product id: unit price}, the checkout page's) and `expected_total` (the API's
     expectedTotal). A difference, or a line missing from `expected_prices`, raises
-    PriceChanged (409) naming each change; a product no longer sold raises ValidationFailed
+    PriceChanged (409) naming each change (`expected_total` counts the shipping); a product no longer sold raises ValidationFailed
     naming it. `retry_of`: the customer's own failed or cancelled order this one replaces
     (orders.services.reorder); the new order links back to it, and AlreadyRetried (409) is raised,
     nothing written, when another order already replaced it (two windows, two devices).
@@ -133,7 +136,8 @@ def order_place(
     card = normalize_card_number(card_number or "")
     if card and not luhn_valid(card):
         raise ValidationFailed("The card number is not valid.", fields={"payment": {"card": "Invalid card number."}})
-    fingerprint = _fingerprint(merged, shipping, card[-4:])
+    service = quote_service(shipping_rate) if shipping_rate is not None else STANDARD
+    fingerprint = _fingerprint(merged, shipping, card[-4:], service)
     if idempotency_key:
         replay = _replayed(user=user, idempotency_key=idempotency_key, fingerprint=fingerprint)
         if replay is not None:
@@ -148,8 +152,14 @@ def order_place(
             fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
         )
 
-    total = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
-    _prices_confirm(products, merged, total, expected_prices=expected_prices, expected_total=expected_total)
+    subtotal = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
+    _prices_confirm(products, merged, subtotal, expected_prices=expected_prices, expected_total=None)
+    if shipping_rate is None:
+        shipped = shipping_standard(shipping=shipping, lines=merged, products=products)
+    else:
+        shipped = shipping_confirmed(rate=shipping_rate, shipping=shipping, lines=merged, products=products)
+    total = subtotal + shipped.cost
+    _prices_confirm(products, merged, total, expected_prices=None, expected_total=expected_total)
     if total > MAX_TOTAL:
         message = f"An order can total at most {money(MAX_TOTAL)}; this one would be {money(total)}."
         raise ValidationFailed(message, fields={"items": [message]})
@@ -171,7 +181,11 @@ def order_place(
                 ship_city=shipping.city,
                 ship_state=shipping.state,
                 ship_zip=shipping.zip,
-                subtotal=total,
+                subtotal=subtotal,
+                shipping_service=shipped.service,
+                shipping_cost=shipped.cost,
+                delivery_earliest=shipped.earliest,
+                delivery_latest=shipped.latest,
                 total=total,
                 payment_provider=payments.name if token else "",
                 payment_token=token.token if token else "",
@@ -200,7 +214,8 @@ def order_place(
                 target_state=order.state,
                 actor_kind=Actor.CUSTOMER,
                 actor=user,
-                detail={"total": str(total), "items": sum(merged.values())},
+                detail={"total": str(total), "items": sum(merged.values()), "shipping": str(shipped.cost),
+                        "shipping_service": shipped.service},
                 request_id=request_id_var.get() or "",
             )
             order_event.send(sender=Order, order=order, event=event)

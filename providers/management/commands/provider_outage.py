@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from providers.models import SimulatedOutage
 from providers.simulation import outages_forget
-from providers.steps import steps
+from providers.steps import outage_roles
 
 MODES = [choice.value for choice in SimulatedOutage.Mode]
 
@@ -24,7 +24,8 @@ class Command(BaseCommand):
             "to it times out (--mode timeout: after its per-attempt timeout) or fails at once (--mode error).")
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("provider", nargs="?", choices=steps(), help="Which provider (none: list the outages on now).")
+        parser.add_argument("provider", nargs="?", choices=outage_roles(),
+                            help="Which provider role (none: list the outages on now).")
         parser.add_argument("--seconds", type=float, default=60.0, help="How long the outage lasts (default 60).")
         parser.add_argument("--mode", choices=MODES, default=SimulatedOutage.Mode.TIMEOUT,
                             help="timeout (default): each call waits its timeout, then times out; error: each call fails at once.")
