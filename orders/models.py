@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Round
 from django_fsm import ConcurrentTransitionMixin, FSMField, can_proceed, transition
 
 from accounts.models import User
@@ -274,7 +275,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 name="order_owner_idempotency_key",
             ),
             models.CheckConstraint(condition=models.Q(refunded_amount__lte=models.F("total")), name="order_refund_within_total"),
-            models.CheckConstraint(condition=models.Q(total=models.F("subtotal") + models.F("shipping_cost")),
+            # Rounded to the cent: SQLite adds decimals as binary floats (34.99 + 28.49 is not 63.48 there).
+            models.CheckConstraint(condition=models.Q(total=Round(models.F("subtotal") + models.F("shipping_cost"), 2)),
                                    name="order_total_is_subtotal_and_shipping"),
             models.CheckConstraint(condition=models.Q(shipping_cost__gte=0), name="order_shipping_cost_not_negative"),
         ]
