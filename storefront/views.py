@@ -17,7 +17,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
-from orders.shipping import ShippingChanged, quote_service
 
 from accounts import services as account_services
 from orders import selectors, services
@@ -31,6 +30,7 @@ from orders.services.reorder import (
     order_next_step_shown,
     order_retry_source,
 )
+from orders.shipping import ShippingChanged, quote_service
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, UNFULFILLED_ENDINGS, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions

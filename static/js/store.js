@@ -287,15 +287,22 @@ document.addEventListener("submit", function (event) {
   storeBusy(form);  // disabled after the submit event started: the browser still sends the form
 });
 
+// Only a request that submits the form (sent by the form or its button): checkout's shipping
+// options, asked for from within the form as the address changes, leave Place order alone.
+function storeSubmitting(event) {
+  var elt = event.detail.elt;
+  return elt.matches && elt.matches("form, button") ? elt.closest("form") : null;
+}
+
 document.addEventListener("htmx:beforeRequest", function (event) {
-  var form = event.detail.elt.closest && event.detail.elt.closest("form");
+  var form = storeSubmitting(event);
   if (form && form.querySelector("button[data-busy-label]")) {
     storeBusy(form);
   }
 });
 
 document.addEventListener("htmx:afterRequest", function (event) {
-  var form = event.detail.elt.closest && event.detail.elt.closest("form");
+  var form = storeSubmitting(event);
   if (form) {
     storeIdle(form);
   }

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from orders.shipping import ShippingOption, shipping_options
 
 from accounts import selectors as account_selectors
 from accounts.models import Address
 from orders.models import Order
 from orders.services import ShippingAddress
+from orders.shipping import ShippingOption, shipping_options
 from orders.validators import validate_zip_code
 from store.errors import ValidationFailed
 

@@ -91,13 +91,13 @@ def fill_checkout(page: Page, *, card: str | None = CARD_APPROVE, zip_code: str 
     if card:
         page.get_by_label("Card number").fill(card)
     if javascript and re.fullmatch(r"\d{5}", zip_code):
+        page.get_by_label("ZIP code").dispatch_event("change")  # as leaving the field would, with no card typed
         shipping_options_for(page, address)
 
 
 def shipping_options_for(page: Page, address: dict[str, str]) -> None:
-    """Wait until the checkout shows the shipping options quoted for `address` (the fields typed
-    fire `change` as they lose focus; the last one is told here, as leaving it would)."""
-    page.get_by_label("ZIP code").dispatch_event("change")
+    """Wait until the checkout shows the shipping options quoted for `address` (the page asks for
+    them when a field changes: typed and left, or filled from a saved address)."""
     expect(page.locator("#shipping-options input[name=shipping_for]")).to_have_value(
         json.dumps({name: address[name] for name in ("address", "city", "state", "zip")}, sort_keys=True))
     expect(page.locator("#shipping-options input[name=shipping_rate]:checked")).to_have_count(1)
