@@ -275,7 +275,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
                 name="order_owner_idempotency_key",
             ),
             models.CheckConstraint(condition=models.Q(refunded_amount__lte=models.F("total")), name="order_refund_within_total"),
-            # Rounded to the cent: SQLite adds decimals as binary floats (34.99 + 28.49 is not 63.48 there).
+            # Rounded to the cent: SQLite adds decimals as binary floats (24.99 + 67.99 ≠ 92.98 there).
             models.CheckConstraint(condition=models.Q(total=Round(models.F("subtotal") + models.F("shipping_cost"), 2)),
                                    name="order_total_is_subtotal_and_shipping"),
             models.CheckConstraint(condition=models.Q(shipping_cost__gte=0), name="order_shipping_cost_not_negative"),

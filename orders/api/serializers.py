@@ -35,6 +35,20 @@ class ShippingInput(serializers.Serializer):
     zip = fields.CharField(max_length=10, validators=[validate_zip_code])
 
 
+class OrderShippingInput(ShippingInput):
+    rate = fields.CharField(
+        max_length=1000, required=False,
+        help_text="The id of the shipping option the customer chose (POST /api/shipping/rates). Without one the "
+        "order ships standard at the rate card's current price. One that no longer holds (address, cart or "
+        "price changed, expired) places nothing (409 shipping_changed).",
+    )
+
+
+class ShippingRatesInput(serializers.Serializer):
+    items = OrderItemInput(many=True, allow_empty=False, max_length=settings.STORE_MAX_ORDER_LINES)
+    shipping = ShippingInput()
+
+
 class PaymentInput(serializers.Serializer):
     card = fields.CharField(max_length=23, required=False, allow_blank=True, validators=[])
 
@@ -49,12 +63,12 @@ class PaymentInput(serializers.Serializer):
 
 class OrderCreateInput(serializers.Serializer):
     items = OrderItemInput(many=True, allow_empty=False, max_length=settings.STORE_MAX_ORDER_LINES)
-    shipping = ShippingInput()
+    shipping = OrderShippingInput()
     payment = PaymentInput(required=False)
     expectedTotal = AsciiDecimalField(
         max_digits=12, decimal_places=2, required=False, min_value=Decimal("0"),
-        help_text="The total the client showed; when the catalog's prices make another, nothing is placed "
-        "(409 price_changed).",
+        help_text="The total the client showed, shipping included; when the catalog's prices make another, "
+        "nothing is placed (409 price_changed).",
     )
 
 
@@ -200,11 +214,39 @@ class TimelineEntryOutput(fields.ModelSerializer):
         list_serializer_class = TimelineOutput
 
 
+class ShippingOptionOutput(serializers.Serializer):
+    id = fields.CharField(help_text="The signed quote to send as the order's shipping.rate; \"\" when not available.")
+    service = fields.CharField(help_text='"standard" or "express".')
+    label = fields.CharField()
+    price = serializers.DecimalField(max_digits=10, decimal_places=2,
+                                     help_text="USD the customer pays for it (0 when free over the threshold).")
+    listPrice = serializers.DecimalField(source="list_price", max_digits=10, decimal_places=2,
+                                         help_text="USD, the carrier's price before the free-shipping threshold.")
+    earliest = serializers.DateField(help_text="Delivery window: first day (business days from today).")
+    latest = serializers.DateField(help_text="Delivery window: last day.")
+    available = serializers.BooleanField()
+    note = fields.CharField(help_text='For the customer, e.g. "Free on orders over $100.00"; "" if nothing.')
+
+
+class ShippingOptionsOutput(serializers.Serializer):
+    options = ShippingOptionOutput(many=True, help_text="Standard first.")
+    degraded = serializers.BooleanField(help_text="The carrier could not quote: standard is priced from the "
+                                        "rate card, express is unavailable.")
+    message = fields.CharField(help_text='A sentence for the customer; "" normally.')
+
+
 class OrderOutput(fields.ModelSerializer):
     items = OrderItemOutput(source="lines", many=True)
     shipping = ShippingOutput(source="*")
     payment = PaymentOutput(source="*")
     shipment = ShipmentOutput(source="*")
+    shippingService = fields.CharField(source="shipping_service", help_text='"standard" or "express".')
+    shippingCost = serializers.DecimalField(source="shipping_cost", max_digits=10, decimal_places=2,
+                                            help_text="USD; total = subtotal + shippingCost.")
+    deliveryEarliest = serializers.DateField(source="delivery_earliest", allow_null=True,
+                                             help_text="The delivery window promised at checkout: first day.")
+    deliveryLatest = serializers.DateField(source="delivery_latest", allow_null=True,
+                                           help_text="The delivery window promised at checkout: last day.")
     refundedAmount = serializers.DecimalField(source="refunded_amount", max_digits=12, decimal_places=2)
     refunds = RefundOutput(many=True)
     failureReason = fields.CharField(source="failure_reason")
@@ -215,7 +257,8 @@ class OrderOutput(fields.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = ["id", "number", "state", "items", "total", "shipping", "payment", "shipment", "refundedAmount",
+        fields = ["id", "number", "state", "items", "subtotal", "shippingService", "shippingCost", "total",
+                  "deliveryEarliest", "deliveryLatest", "shipping", "payment", "shipment", "refundedAmount",
                   "refunds", "failureReason", "workflowVersion", "createdAt", "updatedAt"]
 
 

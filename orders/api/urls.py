@@ -13,5 +13,6 @@ urlpatterns = [
     path("orders/<int:order_id>/reconcile", views.OrderReconcileApi.as_view(), name="api-order-reconcile"),
     path("orders/<int:order_id>/notes", views.OrderNotesApi.as_view(), name="api-order-notes"),
     path("payments/webhook", webhooks.PaymentWebhookApi.as_view(), name="api-payments-webhook"),
+    path("shipping/rates", views.ShippingRatesApi.as_view(), name="api-shipping-rates"),
     path("shipping/webhook", webhooks.ShippingWebhookApi.as_view(), name="api-shipping-webhook"),
 ]

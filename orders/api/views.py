@@ -18,6 +18,8 @@ from orders.api.serializers import (
     OrderDetailOutput,
     OrderOutput,
     RefundInput,
+    ShippingOptionsOutput,
+    ShippingRatesInput,
     StaffDecisionInput,
     StaffNoteInput,
     StaffNoteOutput,
@@ -25,6 +27,7 @@ from orders.api.serializers import (
 from orders.models import Order
 from orders.services.payment_reconcile import payment_reconcile
 from orders.services.reorder import payment_link_send
+from orders.shipping import ShippingAddress, shipping_options
 from orders.states import TRANSITIONS, OrderState, meaning
 from store import permissions
 from store.api.pagination import HeaderPagination
@@ -135,13 +138,35 @@ class OrderListCreateApi(APIView):
         result = services.order_place(
             user=request.user,
             lines=[services.LineRequest(item["productId"], item["quantity"]) for item in data["items"]],
-            shipping=services.ShippingAddress(**data["shipping"]),
+            shipping=services.ShippingAddress(**{name: value for name, value in data["shipping"].items()
+                                                 if name != "rate"}),
             card_number=data.get("payment", {}).get("card"),
             idempotency_key=key,
             expected_total=data.get("expectedTotal"),
+            shipping_rate=data["shipping"].get("rate"),
         )
         return _committed(request, result.order,
                           status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class ShippingRatesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="shipping_rates", request=ShippingRatesInput, responses=ShippingOptionsOutput)
+    def post(self, request: Request) -> Response:
+        """The shipping options for a cart to an address (`items` and `shipping` as for an order),
+        standard first, each with its price, delivery window and the `id` to send as the order's
+        `shipping.rate`. When the carrier cannot quote, `degraded` is true: standard is priced
+        from the rate card and express is unavailable. 400 for bad input or an address no zone
+        ships to. Writes nothing."""
+        payload = ShippingRatesInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        lines: dict[str, int] = {}
+        for item in data["items"]:
+            lines[item["productId"]] = lines.get(item["productId"], 0) + item["quantity"]
+        options = shipping_options(shipping=ShippingAddress(**data["shipping"]), lines=lines)
+        return Response(ShippingOptionsOutput(options).data)
 
 
 class OrderDetailApi(APIView):

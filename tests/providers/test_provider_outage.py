@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from providers import simulation
-from providers.base import GatewayTimeout
+from providers.base import Destination, GatewayTimeout, Parcel
 from providers.models import GatewayCall, SimulatedOutage
 from providers.registry import payment_provider, provider
 from providers.steps import steps
@@ -176,3 +176,26 @@ def test_each_process_reads_the_outages_at_most_once_a_second(monkeypatch):
             with pytest.raises(GatewayTimeout):
                 CALLS["inventory"](f"down-{i}", TIMEOUT)
     assert _outage_reads(queries) == 1
+
+
+# --- the carrier's rate quotes: a role of their own ----------------------------------------
+
+def rates(timeout=TIMEOUT):
+    return provider("shipping").rates(destination=Destination("1 Main St", "Springfield", "IL", "62701"),
+                                      parcel=Parcel(weight_grams=1500), timeout=timeout)
+
+
+def test_an_outage_of_the_rate_quotes_stops_them_and_nothing_else():
+    assert [quote.service for quote in rates()] == ["standard", "express"]
+    assert "rates: outage (error) until" in outage("rates", "--seconds", "60", "--mode", "error")
+    with pytest.raises(GatewayTimeout, match="unavailable"):
+        rates()
+    assert CALLS["address"]("rates-down-address", TIMEOUT).ok
+    assert CALLS["shipping"]("rates-down-label", TIMEOUT).ok
+    assert not GatewayCall.objects.filter(gateway="rates").exists()  # quotes are reads: never in the ledger
+
+
+def test_an_outage_of_the_labels_leaves_the_rate_quotes_alone():
+    outage("shipping", "--seconds", "60", "--mode", "error")
+    outage("address", "--seconds", "60", "--mode", "error")
+    assert rates()
