@@ -60,6 +60,12 @@ class CheckoutForm(forms.Form):
         ),
         widget=forms.TextInput(attrs={"autocomplete": "cc-number", "inputmode": "numeric"}),
     )
+    # The shipping option chosen (an orders.shipping.ShippingOption id, a signed quote; radios of
+    # storefront/partials/checkout_shipping.html) and the address its options were quoted for
+    # (storefront.selectors.checkout.shipping_quoted_for): a page whose address changed since
+    # shows the options again.
+    shipping_rate = forms.CharField(label="Shipping", max_length=4000, required=False)
+    shipping_for = forms.CharField(max_length=1000, required=False, widget=forms.HiddenInput)
     # The cart's checkout key (Cart.checkout_key): pages of one cart state place one order.
     idempotency_key = forms.CharField(max_length=128, widget=forms.HiddenInput)
     # The unit prices the page showed, {product id: price} as JSON: the order is placed at

@@ -13,6 +13,7 @@ urlpatterns = [
     path("cart/update/", views.cart_update_view, name="cart_update"),
     path("cart/remove/", views.cart_remove_view, name="cart_remove"),
     path("checkout/", views.checkout, name="checkout"),
+    path("checkout/shipping/", views.checkout_shipping_options, name="checkout_shipping"),
     path("orders/", views.order_list, name="order_list"),
     path("orders/<int:order_id>/", views.order_detail, name="order_detail"),
     path("orders/<int:order_id>/status/", views.order_status, name="order_status"),

@@ -4,6 +4,8 @@ Views parse input, call a service or selector and render. Cart changes answer HT
 with the changed fragment plus out-of-band updates of the header's cart badge and the toasts;
 without JavaScript the same forms post normally and redirect.
 """
+from decimal import Decimal
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -28,6 +30,7 @@ from orders.services.reorder import (
     order_next_step_shown,
     order_retry_source,
 )
+from orders.shipping import ShippingChanged, quote_service
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, UNFULFILLED_ENDINGS, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions
@@ -35,7 +38,14 @@ from store.errors import Conflict, NotFound, Unprocessable, ValidationFailed
 from storefront.cart import Cart
 from storefront.forms import CartLineForm, CheckoutForm
 from storefront.selectors.cart import CartReview, cart_line, cart_review
-from storefront.selectors.checkout import CHECKOUT_PREFILL, SHIPPING_FIELDS, checkout_shipping
+from storefront.selectors.checkout import (
+    CHECKOUT_PREFILL,
+    SHIPPING_FIELDS,
+    CheckoutShippingChoice,
+    checkout_shipping,
+    checkout_shipping_choice,
+    shipping_quoted_for,
+)
 from storefront.services.cart import cart_add, cart_remove, cart_set_quantity, cart_settle
 from storefront.services.reorder import (
     ADD,
@@ -53,6 +63,7 @@ from storefront.services.reorder import (
 ORDERS_PER_PAGE = 10
 CART_REVIEW = "Your cart changed since you filled it. Please check it before checking out."
 CART_CHANGED = "Your cart changed after this checkout page was opened. Please check your order and place it again."
+CHOOSE_SHIPPING = "Choose a shipping option."
 # The extra tag of the "order placed" message: the order page drops it once the order failed.
 PLACED_TAG = "order-placed"
 
@@ -209,17 +220,23 @@ def checkout(request: HttpRequest) -> HttpResponse:
         return redirect("orders:cart")
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
+        address = {name: data[name] for name in SHIPPING_FIELDS}
+        if not data["shipping_rate"] or data["shipping_for"] != shipping_quoted_for(address):
+            # No option chosen yet, or chosen for another address (a page without JavaScript):
+            # the page shows the options for this address, and the next submit places the order.
+            choice = _shipping_choice(cart, address)
+            form.add_error("shipping_rate", choice.problem or CHOOSE_SHIPPING)
+            return _checkout_page(request, context, form, shipping, choice)
         try:
             result = services.order_place(
                 user=request.user,
                 # Every line of the cart, also one withdrawn meanwhile: the order is what the page showed or nothing.
                 lines=[services.LineRequest(pid, quantity) for pid, quantity in cart.quantities().items()],
-                shipping=services.ShippingAddress(
-                    address=data["address"], city=data["city"], state=data["state"], zip=data["zip"]
-                ),
+                shipping=services.ShippingAddress(**address),
                 card_number=data["card_number"] or None,
                 idempotency_key=data["idempotency_key"],
                 expected_prices=data["seen_prices"],
+                shipping_rate=data["shipping_rate"],
                 retry_of=order_retry_source(user=request.user, order_id=request.session.get(CHECKOUT_RETRY_OF),
                                             product_ids=cart.quantities().keys()),
             )
@@ -237,6 +254,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
                                       "again.")
             cart_settle(cart=cart, review=review)  # the message told the new prices
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
+        except ShippingChanged as error:
+            messages.warning(request, f"{error.message} Nothing was charged: please check the shipping options "
+                                      "and place your order again.")
+            form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
         except ValidationFailed as error:
             withdrawn = [pid for pid in (error.fields or {}).get("items", {}) if pid in cart.quantities()]
             if withdrawn:
@@ -247,6 +268,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                 remaining = cart_review(cart=cart)
                 if not remaining.lines or remaining.changed:
                     return redirect("orders:cart")
+                context = _cart_context(remaining)
                 form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
             else:
                 _form_errors_from(form, error)
@@ -268,10 +290,60 @@ def checkout(request: HttpRequest) -> HttpResponse:
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
+    return _checkout_page(request, context, form, shipping)
+
+
+def _form_address(form: CheckoutForm) -> dict[str, str]:
+    """The address a checkout form shows: what was posted, else what it starts with."""
+    source = form.data if form.is_bound else form.initial
+    return {name: str(source.get(name) or "") for name in SHIPPING_FIELDS}
+
+
+def _shipping_choice(cart: Cart, address: dict[str, str], rate_id: str = "") -> CheckoutShippingChoice:
+    return checkout_shipping_choice(shipping=address, quantities=cart.quantities(),
+                                    chosen_service=quote_service(rate_id) if rate_id else "")
+
+
+def _shipping_context(subtotal: Decimal, choice: CheckoutShippingChoice) -> dict:
+    """The options and the summary's money: `subtotal` (the items), the checked option's
+    `shipping_cost` (None until there is one) and their sum, `total`."""
+    shipping_cost = choice.selected.price if choice.selected is not None else None
+    return {
+        "shipping_choice": choice,
+        "subtotal": subtotal,
+        "shipping_cost": shipping_cost,
+        "total": subtotal + (shipping_cost or 0),
+    }
+
+
+def _checkout_page(request: HttpRequest, context: dict, form: CheckoutForm, shipping,
+                   choice: CheckoutShippingChoice | None = None) -> HttpResponse:
+    if choice is None:
+        # The service posted stays checked when the page comes back (a price change, say).
+        choice = _shipping_choice(Cart(request.session), _form_address(form), request.POST.get("shipping_rate", ""))
     return render(request, "storefront/checkout.html", {
-        **context, "form": form, "saved_addresses": shipping.addresses,
+        **context, **_shipping_context(context["total"], choice),
+        "form": form, "saved_addresses": shipping.addresses,
         "chosen_address": shipping.chosen if request.method == "GET" else None,
     })
+
+
+@login_required
+@require_POST
+def checkout_shipping_options(request: HttpRequest) -> HttpResponse:
+    """The checkout's shipping options for the address typed so far (posted `address`, `city`,
+    `state`, `zip`, and the `shipping_rate` chosen before, kept when still offered), with the
+    summary's money out of band: what the page asks for (HTMX) whenever the address or the
+    choice changes. An empty cart sends the page to the cart page."""
+    cart = Cart(request.session)
+    review = cart_review(cart=cart)
+    if not review.lines:
+        messages.info(request, "Your cart is empty. Add something before checking out.")
+        return _go(request, reverse("orders:cart"))
+    address = {name: request.POST.get(name, "")[:200] for name in SHIPPING_FIELDS}
+    choice = _shipping_choice(cart, address, request.POST.get("shipping_rate", "")[:4000])
+    return render(request, "storefront/partials/checkout_shipping_response.html",
+                  {**_cart_context(review), **_shipping_context(review.total, choice)})
 
 
 def _address_book_keep(request: HttpRequest, data: dict) -> None:

@@ -287,15 +287,22 @@ document.addEventListener("submit", function (event) {
   storeBusy(form);  // disabled after the submit event started: the browser still sends the form
 });
 
+// Only a request that submits the form (sent by the form or its button): checkout's shipping
+// options, asked for from within the form as the address changes, leave Place order alone.
+function storeSubmitting(event) {
+  var elt = event.detail.elt;
+  return elt.matches && elt.matches("form, button") ? elt.closest("form") : null;
+}
+
 document.addEventListener("htmx:beforeRequest", function (event) {
-  var form = event.detail.elt.closest && event.detail.elt.closest("form");
+  var form = storeSubmitting(event);
   if (form && form.querySelector("button[data-busy-label]")) {
     storeBusy(form);
   }
 });
 
 document.addEventListener("htmx:afterRequest", function (event) {
-  var form = event.detail.elt.closest && event.detail.elt.closest("form");
+  var form = storeSubmitting(event);
   if (form) {
     storeIdle(form);
   }
@@ -309,7 +316,8 @@ window.addEventListener("pageshow", function (event) {
 });
 
 // Checkout's saved addresses: choosing one fills the shipping fields (without JavaScript, the
-// "Use this address" button reloads the page with it).
+// "Use this address" button reloads the page with it), and the shipping options follow: a
+// change event asks for them as typing would (the fields' values set by script fire none).
 document.addEventListener("change", function (event) {
   var select = event.target.closest("[data-address-picker] select");
   var option = select && select.options[select.selectedIndex];
@@ -322,4 +330,8 @@ document.addEventListener("change", function (event) {
       input.value = option.dataset[name] || "";
     }
   });
+  var zip = document.getElementById("id_zip");
+  if (zip) {
+    zip.dispatchEvent(new Event("change", {bubbles: true}));
+  }
 });

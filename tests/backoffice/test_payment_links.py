@@ -17,6 +17,7 @@ from orders.services import order_transition
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 from tests.conftest import CARD_APPROVE
 from tests.order_states import order_move
+from tests.storefront.checkout_forms import checkout_form
 
 
 def payment_failed_order(user, place_order):
@@ -98,11 +99,8 @@ def test_the_link_opens_a_prefilled_checkout_and_paying_links_the_new_order(
     assert form["address"].value() == failed.ship_address and form["zip"].value() == failed.ship_zip
 
     with django_capture_on_commit_callbacks(execute=True):  # the pipeline runs in-process (sync mode)
-        client.post(reverse("orders:checkout"), {
-            **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key",
-                                                    "seen_prices")},
-            "card_number": CARD_APPROVE,
-        })
+        client.post(reverse("orders:checkout"), {**checkout_form(page.content.decode())[0],
+                                                 "card_number": CARD_APPROVE})
 
     new = Order.objects.exclude(pk=failed.pk).get()
     assert (new.state, new.retry_of_id) == ("delivered", failed.pk)
@@ -263,11 +261,7 @@ def test_the_api_refuses_an_order_whose_payment_did_not_fail(order_in, shop_staf
 def placed_again(client: Client, order: Order) -> Order:
     """The customer's Try again on `order`, then the checkout it opens placed as shown."""
     page = client.post(reverse("orders:order_try_again", args=[order.pk]), follow=True)
-    form = page.context["form"]
-    client.post(reverse("orders:checkout"), {
-        **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
-        "card_number": CARD_APPROVE,
-    })
+    client.post(reverse("orders:checkout"), {**checkout_form(page.content.decode())[0], "card_number": CARD_APPROVE})
     return Order.objects.get(retry_of=order)
 
 

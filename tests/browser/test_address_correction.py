@@ -9,7 +9,15 @@ from playwright.sync_api import Page, expect
 
 from orders.models import Next, Order
 from providers.models import GatewayCall
-from tests.browser.test_storefront import LIVE, order_state, place_order_through_the_pages, sign_in, stage, toasts
+from tests.browser.test_storefront import (
+    LIVE,
+    order_state,
+    place_order_through_the_pages,
+    shipping_options_for,
+    sign_in,
+    stage,
+    toasts,
+)
 from tests.conftest import CARD_APPROVE
 
 pytestmark = pytest.mark.browser
@@ -40,7 +48,8 @@ def test_an_undeliverable_address_is_corrected_through_try_again_and_delivered(
     expect(page.get_by_label("City", exact=True)).to_have_value("Springfield")
     expect(page.get_by_label("ZIP code")).to_have_value("00000")
     page.get_by_label("ZIP code").fill("62704")
-    page.get_by_label("Card number").fill(CARD_APPROVE)
+    page.get_by_label("Card number").fill(CARD_APPROVE)  # leaving the ZIP code asks for its shipping options
+    shipping_options_for(page, {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62704"})
     page.get_by_role("button", name="Place order").click()
 
     heading = page.get_by_role("heading", level=1, name=re.compile(r"^Order #\d{6}$"))

@@ -13,6 +13,7 @@ from tests.browser.test_storefront import (
     fill_checkout,
     header,
     page_without_javascript,
+    shipping_options_for,
     sign_in,
 )
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, PASSWORD
@@ -128,6 +129,7 @@ def test_choosing_a_saved_address_fills_the_form(page: Page, live_server, transa
     expect(page.get_by_label("Street address")).to_have_value("9 Office Park")
     expect(page.get_by_label("City", exact=True)).to_have_value("Chicago")
     expect(page.get_by_label("ZIP code")).to_have_value("60601")
+    shipping_options_for(page, WORK)
     page.get_by_role("button", name=re.compile("^Place order")).click()
     expect(page.get_by_role("heading", level=1, name=re.compile(r"^Order #"))).to_be_visible()
     assert Order.objects.get(owner=customer).ship_city == "Chicago"

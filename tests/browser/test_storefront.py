@@ -1,6 +1,7 @@
 """The storefront in a real browser: cart, checkout, orders, the live order page, cancelling,
 notifications. Orders that should move are watched through a real django-q2 worker (`qcluster`)
 and the order page's HTMX polling, without reloading."""
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -78,13 +79,28 @@ def cart_line(page: Page, product: str):
     )
 
 
-def fill_checkout(page: Page, *, card: str | None = CARD_APPROVE, zip_code: str = "62701") -> None:
-    page.get_by_label("Street address").fill("1 Market Street")
-    page.get_by_label("City", exact=True).fill("Springfield")
-    page.get_by_label("State", exact=True).fill("IL")
+def fill_checkout(page: Page, *, card: str | None = CARD_APPROVE, zip_code: str = "62701",
+                  javascript: bool = True) -> None:
+    """Type an address in Springfield, IL (and `card`); with JavaScript and a ZIP code the shop can
+    quote, wait until the page shows the shipping options for it (it asks as the fields change)."""
+    address = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": zip_code}
+    page.get_by_label("Street address").fill(address["address"])
+    page.get_by_label("City", exact=True).fill(address["city"])
+    page.get_by_label("State", exact=True).fill(address["state"])
     page.get_by_label("ZIP code").fill(zip_code)
     if card:
         page.get_by_label("Card number").fill(card)
+    if javascript and re.fullmatch(r"\d{5}", zip_code):
+        page.get_by_label("ZIP code").dispatch_event("change")  # as leaving the field would, with no card typed
+        shipping_options_for(page, address)
+
+
+def shipping_options_for(page: Page, address: dict[str, str]) -> None:
+    """Wait until the checkout shows the shipping options quoted for `address` (the page asks for
+    them when a field changes: typed and left, or filled from a saved address)."""
+    expect(page.locator("#shipping-options input[name=shipping_for]")).to_have_value(
+        json.dumps({name: address[name] for name in ("address", "city", "state", "zip")}, sort_keys=True))
+    expect(page.locator("#shipping-options input[name=shipping_rate]:checked")).to_have_count(1)
 
 
 def place_order_through_the_pages(page: Page, live_server, product: str = "Wireless Mouse", **checkout) -> str:

@@ -28,7 +28,7 @@ def test_the_cart_and_the_checkout_show_formatted_amounts(client, customer, cata
     assert '<dd id="cart-total">$1,049.93</dd>' in cart
     assert "$149.99 each" in cart
     checkout = client.get(reverse("orders:checkout")).content.decode()
-    assert "Place order · $1,049.93" in checkout
+    assert "Place order · <span id=\"place-order-total\">$1,049.93</span>" in checkout
     assert "<dd>$1,049.93</dd>" in checkout
     assert "1049.93" not in cart + checkout
 

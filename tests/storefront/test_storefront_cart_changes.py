@@ -176,4 +176,4 @@ def test_checkout_sends_a_changed_cart_back_to_the_cart_page_first(client, custo
     assert "Price changed from $49.99 to $99.00" in html
     checkout = client.get(reverse("orders:checkout"))
     assert checkout.status_code == 200
-    assert "Place order · $99.00" in checkout.content.decode()
+    assert "Place order · <span id=\"place-order-total\">$99.00</span>" in checkout.content.decode()

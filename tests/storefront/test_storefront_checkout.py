@@ -8,8 +8,7 @@ from django.urls import reverse
 from catalog.models import Product
 from orders.models import Order
 from storefront.cart import Cart
-
-ADDRESS = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
+from tests.storefront.checkout_forms import ADDRESS, checkout_fields
 
 
 @pytest.fixture
@@ -56,17 +55,17 @@ def test_pages_of_one_cart_share_a_key_and_a_changed_cart_gets_a_new_one(shopper
 
 def test_two_checkout_pages_of_one_cart_place_one_order(shopper, customer):
     """Two tabs: the second is submitted (with other details) after the first placed the order."""
-    key = checkout_key(shopper)
-    assert checkout_key(shopper) == key  # the second tab
+    first_tab = checkout_fields(shopper)
+    second_tab = checkout_fields(shopper, {**ADDRESS, "city": "Shelbyville"})
+    assert first_tab["idempotency_key"] == second_tab["idempotency_key"]
     session = shopper.session
     cart = dict(session["cart"]), session["cart_revision"]
 
-    first = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    first = shopper.post(reverse("orders:checkout"), first_tab)
     session = shopper.session
     session["cart"], session["cart_revision"] = cart  # the second request still had the full cart
     session.save()
-    second = shopper.post(reverse("orders:checkout"), {**ADDRESS, "city": "Shelbyville", "idempotency_key": key},
-                          follow=True)
+    second = shopper.post(reverse("orders:checkout"), second_tab, follow=True)
 
     order = Order.objects.get(owner=customer)
     assert first["Location"] == second.redirect_chain[0][0] == reverse("orders:order_detail", args=[order.pk])
@@ -96,8 +95,7 @@ def test_checkout_with_an_empty_cart_goes_back_to_the_cart(client, customer, cat
 
 def test_placing_an_order_clears_the_cart_and_shows_the_order(shopper, customer):
     key = checkout_key(shopper)
-    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "4242 4242 4242 4242",
-                                                         "idempotency_key": key})
+    response = shopper.post(reverse("orders:checkout"), checkout_fields(shopper, card_number="4242 4242 4242 4242"))
     order = Order.objects.get(owner=customer)
     assert response.status_code == 302
     assert response["Location"] == reverse("orders:order_detail", args=[order.pk])
@@ -111,7 +109,7 @@ def test_placing_an_order_clears_the_cart_and_shows_the_order(shopper, customer)
 
 
 def test_a_card_is_optional(shopper, customer):
-    shopper.post(reverse("orders:checkout"), {**ADDRESS, "card_number": "", "idempotency_key": checkout_key(shopper)})
+    shopper.post(reverse("orders:checkout"), checkout_fields(shopper, card_number=""))
     assert Order.objects.get(owner=customer).card_last4 == ""
 
 
@@ -136,7 +134,7 @@ def test_field_errors_are_shown_inline_and_nothing_is_placed(shopper, field, val
 
 
 def test_double_submission_places_one_order(shopper, customer):
-    data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
+    data = checkout_fields(shopper, card_number="4242424242424242")
     first = shopper.post(reverse("orders:checkout"), data)
     second = shopper.post(reverse("orders:checkout"), data)
     order = Order.objects.get(owner=customer)
@@ -145,7 +143,7 @@ def test_double_submission_places_one_order(shopper, customer):
 
 def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order(shopper, customer):
     """Both requests carry the full cart (the second arrived before the first cleared it)."""
-    data = {**ADDRESS, "card_number": "4242424242424242", "idempotency_key": checkout_key(shopper)}
+    data = checkout_fields(shopper, card_number="4242424242424242")
     session = shopper.session
     cart = dict(session["cart"]), session["cart_revision"]
     first = shopper.post(reverse("orders:checkout"), data)
@@ -159,10 +157,11 @@ def test_concurrent_double_submission_with_the_cart_still_full_replays_the_order
 
 
 def test_a_reused_form_with_a_changed_cart_asks_to_review(shopper, customer):
-    key = checkout_key(shopper)
-    shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    data = checkout_fields(shopper)
+    key = data["idempotency_key"]
+    shopper.post(reverse("orders:checkout"), data)
     shopper.post(reverse("orders:cart_add"), {"product_id": "prod-001"})
-    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key})
+    response = shopper.post(reverse("orders:checkout"), data)
     html = response.content.decode()
     assert response.status_code == 200
     assert "Your cart changed after this checkout page was opened." in html
@@ -171,9 +170,9 @@ def test_a_reused_form_with_a_changed_cart_asks_to_review(shopper, customer):
 
 
 def test_not_enough_stock_goes_back_to_the_cart_with_the_reason(shopper, customer):
-    key = checkout_key(shopper)
+    data = checkout_fields(shopper)
     Product.objects.filter(public_id="prod-002").update(stock=1)
-    response = shopper.post(reverse("orders:checkout"), {**ADDRESS, "idempotency_key": key}, follow=True)
+    response = shopper.post(reverse("orders:checkout"), data, follow=True)
     html = response.content.decode()
     assert response.redirect_chain == [(reverse("orders:cart"), 302)]
     assert "Not enough stock for Wireless Mouse" in html
@@ -191,15 +190,14 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
     browser = Client()
     browser.force_login(customer)
     browser.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 2})
-    key = checkout_key(browser)
+    pages = {city: checkout_fields(browser, {**ADDRESS, "city": city}) for city in ("Springfield", "Shelbyville")}
     answers: list[str] = []
 
     def submit(city: str) -> None:
         tab = Client()
         tab.cookies["sessionid"] = browser.cookies["sessionid"].value
         try:
-            answers.append(tab.post(reverse("orders:checkout"), {**ADDRESS, "city": city, "idempotency_key": key})
-                           ["Location"])
+            answers.append(tab.post(reverse("orders:checkout"), pages[city])["Location"])
         finally:
             connection.close()
 
@@ -215,9 +213,7 @@ def test_two_tabs_submitted_at_once_place_one_order(transactional_db, catalog, c
 
 
 def checkout_page(client) -> dict:
-    html = client.get(reverse("orders:checkout")).content.decode()
-    hidden = dict(re.findall(r'type="hidden" name="(idempotency_key|seen_prices)" value="([^"]*)"', html))
-    return {**ADDRESS, **{name: value.replace("&quot;", '"') for name, value in hidden.items()}}
+    return checkout_fields(client)
 
 
 def test_a_price_change_between_the_page_and_the_click_places_nothing_and_says_so(shopper, customer, catalog):

@@ -11,6 +11,7 @@ from accounts.models import Address
 from orders.models import Order
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 from tests.conftest import PASSWORD
+from tests.storefront.checkout_forms import checkout_fields
 
 HOME = {"label": "Home", "address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
 WORK = {"label": "Work", "address": "9 Office Park", "city": "Chicago", "state": "IL", "zip": "60601"}
@@ -122,9 +123,7 @@ def test_the_default_is_selected_in_the_picker(shopper, customer):
 
 def test_placing_the_order_forgets_the_prefill(shopper, customer):
     set_prefill(shopper, PREFILL)
-    key = checkout_key(shopper)
-
-    response = shopper.post(reverse("orders:checkout"), {**PREFILL, "idempotency_key": key})
+    response = shopper.post(reverse("orders:checkout"), checkout_fields(shopper, PREFILL))
 
     assert response.status_code == 302
     assert Order.objects.get(owner=customer).ship_city == "Peoria"
@@ -141,10 +140,8 @@ def test_a_failed_submit_keeps_the_prefill(shopper):
 
 
 def test_save_this_address_keeps_it_in_the_book(shopper, customer):
-    key = checkout_key(shopper)
-
-    response = shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on",
-                                                         "idempotency_key": key}, follow=True)
+    response = shopper.post(reverse("orders:checkout"), checkout_fields(shopper, shipping(WORK), save_address="on"),
+                            follow=True)
 
     saved = Address.objects.get(user=customer)
     assert saved.shipping() == shipping(WORK)
@@ -156,18 +153,14 @@ def test_save_this_address_keeps_it_in_the_book(shopper, customer):
 
 def test_an_address_already_in_the_book_is_not_saved_twice(shopper, customer):
     account_services.address_create(user=customer, **WORK)
-    key = checkout_key(shopper)
-
-    shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on", "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), checkout_fields(shopper, shipping(WORK), save_address="on"))
 
     assert Address.objects.filter(user=customer).count() == 1
     assert Order.objects.filter(owner=customer).count() == 1
 
 
 def test_without_the_box_nothing_is_saved(shopper, customer):
-    key = checkout_key(shopper)
-
-    shopper.post(reverse("orders:checkout"), {**shipping(WORK), "idempotency_key": key})
+    shopper.post(reverse("orders:checkout"), checkout_fields(shopper, shipping(WORK)))
 
     assert Order.objects.filter(owner=customer).count() == 1
     assert not Address.objects.filter(user=customer).exists()
@@ -176,10 +169,8 @@ def test_without_the_box_nothing_is_saved(shopper, customer):
 def test_a_full_book_is_told_and_the_order_stands(shopper, customer):
     for number in range(account_services.ADDRESS_BOOK_LIMIT):
         account_services.address_create(user=customer, **{**HOME, "label": f"Place {number}"})
-    key = checkout_key(shopper)
-
-    response = shopper.post(reverse("orders:checkout"), {**shipping(WORK), "save_address": "on",
-                                                         "idempotency_key": key}, follow=True)
+    response = shopper.post(reverse("orders:checkout"), checkout_fields(shopper, shipping(WORK), save_address="on"),
+                            follow=True)
 
     assert Order.objects.filter(owner=customer).count() == 1
     assert "The address was not saved to your address book: Your address book is full" in response.content.decode()

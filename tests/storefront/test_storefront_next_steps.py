@@ -17,6 +17,7 @@ from store.links import public_url
 from store.money import money as amount
 from tests.order_states import order_move
 from tests.review_rules import rule_create
+from tests.storefront.checkout_forms import checkout_fields
 
 
 def web(user) -> Client:
@@ -239,10 +240,9 @@ def test_an_undeliverable_order_is_placed_again_to_a_corrected_address(customer,
     form = checkout.context["form"]
     assert form["zip"].value() == "00000"
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("orders:checkout"), {
-            **{name: form[name].value() for name in ("address", "city", "state", "idempotency_key", "seen_prices")},
-            "zip": "62701", "card_number": "4242 4242 4242 4242",
-        })
+        client.post(reverse("orders:checkout"), checkout_fields(
+            client, {**{name: form[name].value() for name in ("address", "city", "state")}, "zip": "62701"},
+            card_number="4242 4242 4242 4242"))
     again = Order.objects.get(retry_of=order)
     assert again.ship_zip == "62701" and again.total == Decimal("89.99")
     assert f"You placed this order again as order {again.number}." in page_of(customer, order)

@@ -16,6 +16,7 @@ from store.links import public_url
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 from tests.conftest import CARD_APPROVE, CARD_DECLINE, SHIPPING
 from tests.order_states import order_move
+from tests.storefront.checkout_forms import checkout_fields, checkout_form
 
 
 def payment_failed_order(place_order, user, items=None):
@@ -74,14 +75,10 @@ def test_placing_the_prefilled_checkout_links_the_orders_and_clears_the_prefill(
     failed = payment_failed_order(place_order, customer)
     client = web(customer)
     page = try_again(client, failed, follow=True)
-    form = page.context["form"]
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("orders:checkout"), {
-            **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key",
-                                                    "seen_prices")},
-            "card_number": CARD_APPROVE,
-        })
+        response = client.post(reverse("orders:checkout"), {**checkout_form(page.content.decode())[0],
+                                                            "card_number": CARD_APPROVE})
 
     new = Order.objects.exclude(pk=failed.pk).get()
     assert response["Location"] == reverse("orders:order_detail", args=[new.pk])
@@ -212,12 +209,9 @@ def test_a_declined_order_never_shows_thank_you_placed(sync_pipeline, customer, 
     """The pipeline ran before the order page was shown: the page tells the failure, not "placed"."""
     client = web(customer)
     client.post(reverse("orders:cart_add"), {"product_id": "prod-002", "quantity": 1})
-    form = client.get(reverse("orders:checkout")).context["form"]
 
-    response = client.post(reverse("orders:checkout"), {
-        **SHIPPING, "card_number": CARD_DECLINE,
-        "idempotency_key": form["idempotency_key"].value(), "seen_prices": form["seen_prices"].value(),
-    }, follow=True)
+    response = client.post(reverse("orders:checkout"), checkout_fields(client, SHIPPING, card_number=CARD_DECLINE),
+                           follow=True)
 
     order = Order.objects.get()
     assert order.state == "failed"
@@ -266,11 +260,7 @@ def test_trying_again_twice_does_not_double_the_cart(customer, place_order):
 
 def place_checkout(client: Client, page, card: str = CARD_APPROVE):
     """Submit a checkout page (`page`: its response) as the customer saw it."""
-    form = page.context["form"]
-    return client.post(reverse("orders:checkout"), {
-        **{name: form[name].value() for name in ("address", "city", "state", "zip", "idempotency_key", "seen_prices")},
-        "card_number": card,
-    })
+    return client.post(reverse("orders:checkout"), {**checkout_form(page.content.decode())[0], "card_number": card})
 
 
 def test_an_order_placed_again_cannot_be_tried_again_from_a_stale_page(customer, place_order):

@@ -8,6 +8,7 @@ from orders.models import Order
 from providers.models import GatewayCall
 from storefront.selectors.checkout import CHECKOUT_PREFILL
 from tests.conftest import CARD_APPROVE, SHIPPING
+from tests.storefront.checkout_forms import checkout_fields
 
 
 def web(user) -> Client:
@@ -40,10 +41,9 @@ def test_the_customer_corrects_an_undeliverable_address_and_the_new_order_is_del
            "in below; correct the address to place it again." in told
     assert not any("another card" in text for text in told)
 
-    placed = client.post(reverse("orders:checkout"), {
-        **{name: form[name].value() for name in ("address", "city", "state", "idempotency_key", "seen_prices")},
-        "zip": "62704", "card_number": CARD_APPROVE,
-    })
+    placed = client.post(reverse("orders:checkout"), checkout_fields(
+        client, {**{name: form[name].value() for name in ("address", "city", "state")}, "zip": "62704"},
+        card_number=CARD_APPROVE))
 
     corrected = Order.objects.exclude(pk=failed.pk).get()
     assert placed["Location"] == reverse("orders:order_detail", args=[corrected.pk])
