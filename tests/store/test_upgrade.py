@@ -46,6 +46,8 @@ def test_a_database_of_the_recorded_graph_migrates_forward_with_its_orders_and_p
     assert seen["unapplied_after"] == []
     assert seen["rows_after"] == seen["rows_before"]
     assert seen["order_after"] == seen["order_before"]
+    # Orders placed before shipping had a price shipped free: their subtotal is their total.
+    assert [float(value) for value in seen["money_after"]] == [30.0, 0.0, 30.0]
     assert seen["content_types_after"] == seen["content_types_before"]
     # (The old database's own post_migrate ran with today's models, which make no refund-line ones.)
     assert {"add_refund", "change_refund", "delete_refund"} <= set(seen["permissions_before"])
@@ -113,8 +115,7 @@ def _build_and_upgrade() -> dict:
     product = Product.objects.create(public_id="prod-upgrade", name="Upgrade Lamp", price=Decimal("10.00"),
                                      stock=5, category=category)
     address = {"ship_address": "1 Main St", "ship_city": "Springfield", "ship_state": "IL", "ship_zip": "62701"}
-    delivered = Order.objects.create(owner=customer, state="delivered", subtotal=Decimal("30.00"),
-                                     total=Decimal("30.00"),
+    delivered = Order.objects.create(owner=customer, state="delivered", total=Decimal("30.00"),
                                      refunded_amount=Decimal("10.00"), transaction_id="txn_upgrade",
                                      payment_provider="card", card_last4="4242", tracking_number="TRK-UPGRADE",
                                      carrier="UPS", **address)
@@ -125,8 +126,7 @@ def _build_and_upgrade() -> dict:
         OrderEvent.objects.create(order=delivered, transition=transition, source_state=source, target_state=target)
     Refund.objects.create(order=delivered, amount=Decimal("10.00"), reason="Lamp arrived scratched",
                           gateway_reference="ref_upgrade", created_by=staff)
-    held = Order.objects.create(owner=customer, state="awaiting_approval", subtotal=Decimal("10.00"),
-                                total=Decimal("10.00"), **address)
+    held = Order.objects.create(owner=customer, state="awaiting_approval", total=Decimal("10.00"), **address)
     OrderLine.objects.create(order=held, product=product, product_public_id=product.public_id, name=product.name,
                              unit_price=Decimal("10.00"), quantity=1)
     OrderEvent.objects.create(order=held, transition="hold_for_review", source_state="validated",
@@ -228,6 +228,8 @@ def _build_and_upgrade() -> dict:
         "unapplied_after": [list(key) for key in after_executor.migration_plan(
             after_executor.loader.graph.leaf_nodes())],
         "rows_after": rows(), "order_after": order_fields(), "content_types_after": content_types(),
+        "money_after": [str(value) for value in connection.cursor().execute(
+            "SELECT subtotal, shipping_cost, total FROM orders_order WHERE id = %s", [delivered.pk]).fetchone()],
         "permissions_after": permissions(),
         "task_functions": {name: callable(pydoc.locate(func)) for name, func in functions.items()},
         "pages": shown,
