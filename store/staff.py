@@ -144,9 +144,14 @@ def roles_sync(*, apps=global_apps, using: str = DEFAULT_DB_ALIAS) -> dict:
     WARNING (logger "store.staff") for each permission added to or removed from a group that
     existed. Returns {role name: Group}. LookupError when a permission of the table does not exist."""
     Group = apps.get_model("auth", "Group")  # noqa: N806 - a model class
+    # One look-up for every role's permissions: each app's permissions are created (or checked) once,
+    # not once per role (this runs after every migrate and every test database flush).
+    every = {f"{p.content_type.app_label}.{p.codename}": p
+             for p in _permissions_get({name for role in ROLES.values() for name in role.permissions},
+                                       apps=apps, using=using)}
     groups = {}
     for role in ROLES.values():
-        found = _permissions_get(role.permissions, apps=apps, using=using)
+        found = [every[name] for name in role.permissions]
         group, created = Group.objects.using(using).get_or_create(name=role.name)
         if not created:
             _changes_warn(group, found)

@@ -167,11 +167,14 @@ def test_the_header_marks_the_current_page(page: Page, live_server, transactiona
 
 
 # --- toasts -----------------------------------------------------------------------------------
+# The page's clock is Playwright's (page.clock): it runs as a real one, and a test moves it on
+# instead of waiting out a toast's seconds; each timer the jump passes fires, in order.
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_a_toast_leaves_by_itself_and_covers_no_add_to_cart_button(page: Page, live_server, transactional_db,
                                                                    catalog, viewport):
     page.set_viewport_size(viewport)
+    page.clock.install()
     page.goto(live_server.url)
 
     for name in ["Wireless Mouse", "Mechanical Keyboard", "USB-C Hub"]:
@@ -181,19 +184,22 @@ def test_a_toast_leaves_by_itself_and_covers_no_add_to_cart_button(page: Page, l
     for button in page.get_by_role("button", name=re.compile("^Add to Cart")).all():
         assert is_on_top(button), f"{button.get_attribute('aria-label')} is covered"
 
+    page.clock.run_for(6_000)  # longer than a toast's few seconds
     expect(toasts(page).locator(".toast")).to_have_count(0, timeout=10_000)
 
 
 def test_a_toast_waits_while_pointed_at_and_an_error_stays_until_closed(page: Page, live_server,
                                                                         transactional_db, catalog):
     page.set_viewport_size(DESKTOP)
+    page.clock.install()
     page.goto(live_server.url)
     page.get_by_role("button", name="Add to Cart: Wireless Mouse").click()
     toast = toasts(page).locator(".toast").filter(has_text="Wireless Mouse added to cart")
     toast.hover()
-    page.wait_for_timeout(7_000)  # longer than a toast's few seconds
+    page.clock.run_for(7_000)  # longer than a toast's few seconds
     expect(toast).to_be_visible()
     page.mouse.move(0, 0)
+    page.clock.run_for(6_000)
     expect(toast).to_have_count(0, timeout=10_000)
 
     page.context.set_offline(True)
@@ -201,7 +207,7 @@ def test_a_toast_waits_while_pointed_at_and_an_error_stays_until_closed(page: Pa
     page.context.set_offline(False)
     error = toasts(page).get_by_role("alert")
     expect(error).to_contain_text("The shop could not be reached")
-    page.wait_for_timeout(7_000)
+    page.clock.run_for(7_000)
     expect(error).to_be_visible()
     error.get_by_role("button", name="Dismiss").click()
     expect(error).to_have_count(0)
@@ -287,14 +293,16 @@ def test_a_warning_after_try_again_stays_as_long_as_an_error(page: Page, live_se
     Product.objects.filter(public_id="prod-001").update(price=F("price") + 1)
     page.set_viewport_size(PHONE)
     sign_in(page, live_server, client, customer)
+    page.clock.install()
     page.goto(f"{live_server.url}/orders/{declined.pk}/")
 
     page.get_by_role("button", name="Try again").click()
 
     warning = toasts(page).locator(".toast--warning").filter(has_text="Prices changed since your order")
     expect(warning).to_be_visible()
-    page.wait_for_timeout(7_000)  # longer than news stays
+    page.clock.run_for(7_000)  # longer than news stays
     expect(warning).to_be_visible()
+    page.clock.run_for(6_000)  # and an error's twelve seconds in all
     expect(warning).to_have_count(0, timeout=10_000)
 
 
