@@ -299,6 +299,7 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             f"The units of order {order.number} are back in stock already; refund them without returning "
             "them to stock.", fields={"restock": "The units are back in stock already."})
     added = shipping_left if shipping else Decimal("0.00")
+    items_left = refundable - shipping_left
     chosen = _refund_lines(order, lines) if lines else []
     if chosen:
         worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00")) + added
@@ -309,6 +310,16 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
                 fields={"amount": f"At most {money(worth)}."},
             )
         amount = worth if requested is None else requested
+        # A line refund gives back items only: after refunds of amounts only, the items left
+        # may be worth less than the units chosen, and the rest would be shipping.
+        if amount - added > items_left:
+            most = items_left + added
+            with_shipping = " and the shipping" if shipping else ""
+            raise ValidationFailed(
+                f"Only {money(items_left)} of the items of order {order.number} is left to refund (refunds of "
+                f"amounts gave back the rest); a refund of units{with_shipping} can be {money(most)} or less.",
+                fields={"amount": f"At most {money(most)}."},
+            )
     elif shipping:
         amount = added if requested is None else requested
     else:
@@ -325,7 +336,6 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             f"A refund with the shipping is at least the shipping, {money(added)}.",
             fields={"amount": f"At least {money(added)}."},
         )
-    items_left = refundable - shipping_left
     shipping_amount = added if shipping else max(amount - items_left, Decimal("0.00"))
     full = amount == refundable
     transition = TRANSITIONS[FULL_REFUND_TRANSITION.get(order.state, "refund")]
