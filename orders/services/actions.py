@@ -376,7 +376,9 @@ def refund_create(
     everything left) is refunded as money only.
 
     What is refundable counts the items and the shipping not refunded yet (order.total minus
-    what was refunded). A refund gives back items first: a line refund gives back items only,
+    what was refunded). A refund gives back items first: a line refund gives back items only
+    (its price beyond the shipping asked is at most the items left to refund, which refunds of
+    amounts may have lowered: ValidationFailed, field "amount", otherwise),
     and a refund of everything left gives back the shipping too, whether the order shipped or
     not. `shipping` adds all the shipping left to the refund explicitly (to the lines' price,
     or as the whole refund without lines or amount; an `amount` given counts it); it is refused
