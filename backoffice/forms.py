@@ -42,9 +42,10 @@ class RefundForm(ErrorTextMixin, forms.Form):
     untouched amount means "the items' price"); `restock` returns the units to stock. Without
     units it is a refund of `amount` only. `shipping` adds the order's shipping not refunded
     yet (`shipping_offered`, USD; the page offers the box only when there is some) to the
-    refund, with an untouched amount meaning "the units' price and the shipping" (the shipping
-    alone without units). refund_create checks every number again under the order's lock and
-    refuses a second refund of the shipping.
+    units chosen, with an untouched amount meaning "the units' price and the shipping". Without
+    units the amount is what is refunded, the box saying that it counts all the shipping left
+    (the amount the page proposes, everything left, is then the full refund). refund_create
+    checks every number again under the order's lock and refuses a second refund of the shipping.
 
     `idempotency_key` is made when the form is rendered: submitting the same form twice (a
     double click, a resubmitted page) refunds once. Each quantity field carries its line's unit
@@ -61,7 +62,10 @@ class RefundForm(ErrorTextMixin, forms.Form):
     reason = forms.CharField(max_length=200, strip=True,
                              help_text="The customer reads the reason on their order: internal remarks go in a note.")
     restock = forms.BooleanField(required=False, label="Return these units to stock")
-    shipping = forms.BooleanField(required=False, label="Also refund shipping")
+    shipping = forms.BooleanField(
+        required=False, label="Also refund shipping",
+        help_text="Adds the shipping to the units chosen; without units, the refund is the amount above, "
+                  "with all the shipping left counted in it.")
     idempotency_key = forms.CharField(
         max_length=128, widget=forms.HiddenInput, label="Page",
         error_messages={"required": "out of date: reload it.", "max_length": "out of date: reload it."},
@@ -108,9 +112,11 @@ class RefundForm(ErrorTextMixin, forms.Form):
                 if self.cleaned_data.get(name)]
 
     def amount_asked(self) -> Decimal | None:
-        """The amount staff typed, or None for "the chosen items' price" and the shipping when
-        asked (they left it as proposed)."""
-        if (self.chosen_lines() or self.cleaned_data.get("shipping")) and "amount" not in self.changed_data:
+        """The amount in the field, or None for "the chosen units' price" (and the shipping when
+        asked) when units are chosen and the amount was left as proposed. Without units the
+        amount is what the field says, so the page refunds what it showed: the proposed
+        amount with the box is everything left, shipping included."""
+        if self.chosen_lines() and "amount" not in self.changed_data:
             return None
         return self.cleaned_data["amount"]
 

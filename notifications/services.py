@@ -77,12 +77,19 @@ def sentence(text: str) -> str:
 def event_values(event_type: str, detail: dict) -> dict:
     """What the message of `event_type` takes from its event's `detail` beyond the order's own
     fields: a partial refund's amount and what it gave back, items and shipping ("We refunded
-    $49.99 for order #000012: 1 × Wireless Mouse." / "…: 1 × Wireless Mouse and shipping ($12.40).")."""
+    $49.99 for order #000012: 1 × Wireless Mouse." / "…: 1 × Wireless Mouse and shipping ($12.40)." /
+    "…: shipping ($12.40)." for the shipping alone / "We refunded $305.00 for order #000012, of it
+    $5.02 for shipping." for an amount that reaches past the items left into the shipping)."""
     if event_type == "order.partially_refunded":
-        parts = [detail["items"]] if detail.get("items") else []
-        if detail.get("shipping"):
-            parts.append(f"shipping ({money(detail['shipping'])})")
-        return {"amount": money(detail.get("amount", "")), "items": f": {' and '.join(parts)}" if parts else ""}
+        amount = money(detail.get("amount", ""))
+        shipping = money(detail.get("shipping", ""))
+        if not detail.get("items"):
+            if not shipping:
+                return {"amount": amount, "items": ""}
+            return {"amount": amount, "items": f": shipping ({shipping})" if shipping == amount
+                    else f", of it {shipping} for shipping"}
+        parts = [detail["items"], *([f"shipping ({shipping})"] if shipping else [])]
+        return {"amount": amount, "items": f": {' and '.join(parts)}"}
     return {}
 
 

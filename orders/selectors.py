@@ -2,7 +2,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -25,6 +25,7 @@ from providers.base import EXCEPTION
 from providers.steps import step_states
 from store import permissions
 from store.errors import NotFound
+from store.money import CENT
 
 
 def lines_with_refunds(queryset: QuerySet[OrderLine] | None = None) -> QuerySet[OrderLine]:
@@ -42,9 +43,10 @@ def refund_made_with(*, order: Order, idempotency_key: str) -> bool:
 
 def shipping_refundable(*, order: Order) -> Decimal:
     """What of the order's shipping cost (USD) no refund gave back yet: shipping_cost minus the
-    refunds' `shipping_amount`; 0.00 for free shipping or shipping refunded already."""
+    refunds' `shipping_amount`; 0.00 for free shipping or shipping refunded already. In cents:
+    SQLite sums decimals in floating point, with more places than the column keeps."""
     refunded = order.refunds.aggregate(shipping=Coalesce(Sum("shipping_amount"), Decimal("0.00")))["shipping"]
-    return max(order.shipping_cost - refunded, Decimal("0.00"))
+    return max(order.shipping_cost - refunded, Decimal("0.00")).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:

@@ -162,13 +162,16 @@ def order_report(*, date_from: date, date_to: date) -> OrderReport:
 # --- The export --------------------------------------------------------------------------------
 
 # One row per order line (see docs/operations.md, "Export CSV"): the order's own columns on each
-# of its rows (its shipping service among them), its money (subtotal, shipping cost, total,
-# refunded, revenue) on its first row only, so each of those columns sums to the orders'
-# figures as the report counts them.
+# of its rows (its shipping service among them), its money on its first row only, so a column
+# sums to one figure per order. Over the orders the report counts, `revenue` sums to its
+# revenue, `shipping revenue` to its shipping, `refunded` to its refunds (only paid orders are
+# refunded) and `revenue` + `refunded` to its gross; `subtotal`, `shipping cost` and `total`
+# are each order's own, paid or not.
 EXPORT_HEADER = ("order", "created (UTC)", "customer e-mail", "state",
                  "ship to: street address", "ship to: city", "ship to: state", "ship to: ZIP code",
                  "shipping service", "product id", "product", "quantity", "unit price", "line total",
-                 "subtotal", "shipping cost", "total", "refunded", "revenue", "payment provider", "transaction id")
+                 "subtotal", "shipping cost", "total", "refunded", "revenue", "shipping refunded", "shipping revenue",
+                 "payment provider", "transaction id")
 EXPORT_CHUNK = 500  # orders read at a time, with their lines in one more query
 
 
@@ -177,14 +180,20 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
     EXPORT_CHUNK orders: one row per line of each order (lines in the order they were added),
     amounts as Decimals in USD. `shipping service` ("standard", "express") is on every row of the
     order; `subtotal` (the items), `shipping cost` (0.00 when it shipped free), `total` (their
-    sum, what was charged), `refunded` and `revenue` (what the order counts for in the revenue,
-    0.00 when it was not paid) are on the order's first row and empty ("") on its others; an
-    order without lines is one row with empty line columns."""
+    sum, what the order costs or was charged, paid or not), `refunded`, `revenue` (what the order
+    counts for in the report's revenue, 0.00 when it was not paid), `shipping refunded` (what its
+    refunds gave back of the shipping, Refund.shipping_amount) and `shipping revenue` (of the
+    revenue, the shipping: shipping cost minus shipping refunded, 0.00 when it was not paid) are
+    on the order's first row and empty ("") on its others; an order without lines is one row
+    with empty line columns."""
     orders = queryset.annotate(
         export_revenue=Case(When(PAID, then=NET), default=ZERO, output_field=MONEY),
+        export_shipping_refunded=SHIPPING_REFUNDED,
+        export_shipping_revenue=Case(When(PAID, then=SHIPPING_NET), default=ZERO, output_field=MONEY),
     ).values_list("pk", "created_at", "owner__email", "state", "ship_address", "ship_city", "ship_state",
                   "ship_zip", "shipping_service", "subtotal", "shipping_cost", "total", "refunded_amount",
-                  "export_revenue", "payment_provider", "transaction_id")
+                  "export_revenue", "export_shipping_refunded", "export_shipping_revenue",
+                  "payment_provider", "transaction_id")
     rows = orders.iterator(chunk_size=EXPORT_CHUNK)
     while chunk := list(islice(rows, EXPORT_CHUNK)):
         lines: dict[int, list[tuple]] = defaultdict(list)
@@ -193,10 +202,11 @@ def order_export_rows(queryset: QuerySet[Order]) -> Iterator[tuple]:
                                 .values_list("order_id", "product_public_id", "name", "quantity", "unit_price")):
             lines[order_id].append(tuple(line))
         for (pk, created_at, email, state, address, city, region, zip_code, service, subtotal, shipping, total,
-             refunded, revenue, provider, transaction) in chunk:
+             refunded, revenue, shipping_refunded, shipping_revenue, provider, transaction) in chunk:
             order = (f"#{pk:06d}", created_at.astimezone(UTC).isoformat(), email, state, address, city, region,
                      zip_code, service)
-            money_columns = (subtotal, shipping, total, refunded, money(revenue))
+            money_columns = (subtotal, shipping, total, refunded, money(revenue), money(shipping_refunded),
+                             money(shipping_revenue))
             for n, (public_id, name, quantity, unit_price) in enumerate(lines[pk] or [("", "", None, None)]):
                 line_total = unit_price * quantity if unit_price is not None else None
                 yield (*order, public_id, name, quantity, unit_price, line_total,

@@ -299,6 +299,7 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             f"The units of order {order.number} are back in stock already; refund them without returning "
             "them to stock.", fields={"restock": "The units are back in stock already."})
     added = shipping_left if shipping else Decimal("0.00")
+    items_left = refundable - shipping_left
     chosen = _refund_lines(order, lines) if lines else []
     if chosen:
         worth = sum((line.unit_price * quantity for line, quantity in chosen), Decimal("0.00")) + added
@@ -309,6 +310,16 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
                 fields={"amount": f"At most {money(worth)}."},
             )
         amount = worth if requested is None else requested
+        # A line refund gives back items only: after refunds of amounts only, the items left
+        # may be worth less than the units chosen, and the rest would be shipping.
+        if amount - added > items_left:
+            most = items_left + added
+            with_shipping = " and the shipping" if shipping else ""
+            raise ValidationFailed(
+                f"Only {money(items_left)} of the items of order {order.number} is left to refund (refunds of "
+                f"amounts gave back the rest); a refund of units{with_shipping} can be {money(most)} or less.",
+                fields={"amount": f"At most {money(most)}."},
+            )
     elif shipping:
         amount = added if requested is None else requested
     else:
@@ -325,7 +336,6 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             f"A refund with the shipping is at least the shipping, {money(added)}.",
             fields={"amount": f"At least {money(added)}."},
         )
-    items_left = refundable - shipping_left
     shipping_amount = added if shipping else max(amount - items_left, Decimal("0.00"))
     full = amount == refundable
     transition = TRANSITIONS[FULL_REFUND_TRANSITION.get(order.state, "refund")]
@@ -366,7 +376,9 @@ def refund_create(
     everything left) is refunded as money only.
 
     What is refundable counts the items and the shipping not refunded yet (order.total minus
-    what was refunded). A refund gives back items first: a line refund gives back items only,
+    what was refunded). A refund gives back items first: a line refund gives back items only
+    (its price beyond the shipping asked is at most the items left to refund, which refunds of
+    amounts may have lowered: ValidationFailed, field "amount", otherwise),
     and a refund of everything left gives back the shipping too, whether the order shipped or
     not. `shipping` adds all the shipping left to the refund explicitly (to the lines' price,
     or as the whole refund without lines or amount; an `amount` given counts it); it is refused

@@ -68,7 +68,8 @@ def test_the_export_holds_exactly_the_filtered_orders_with_their_figures(clerk_c
         "product id": "prod-002", "product": "Wireless Mouse", "quantity": "1", "unit price": "49.99",
         "line total": "49.99", "subtotal": "49.99", "shipping cost": "0.00", "total": str(partly.total),
         "refunded": "10.00",
-        "revenue": str(partly.total - Decimal("10.00")), "payment provider": partly.payment_provider,
+        "revenue": str(partly.total - Decimal("10.00")), "shipping refunded": "0.00", "shipping revenue": "0.00",
+        "payment provider": partly.payment_provider,
         "transaction id": partly.transaction_id,
     }
 

@@ -108,16 +108,17 @@ def test_staff_refund_the_shipping_from_the_order_page_once(refunder_client, ord
     page = refunder_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert 'data-shipping-price="12.40"' in page and "Also refund shipping ($12.40)" in page
 
+    # The amount the shipping's box sets (admin_refund.js), or staff type without script.
     preview = refunder_client.post(refund_url(order), {
-        "amount": "312.38", "initial-amount": "312.38", "reason": "Arrived late", "shipping": "on",
+        "amount": "12.40", "initial-amount": "312.38", "reason": "Arrived late", "shipping": "on",
         "idempotency_key": uuid.uuid4().hex})
     confirmation = preview.content.decode()
-    assert "Refund $12.40 on order" in confirmation  # an untouched amount: the shipping alone
+    assert "Refund $12.40 on order" in confirmation
     assert "give back <strong>$12.40</strong> of it for the shipping (Express) and $0.00 for the items" in confirmation
     assert f"We refunded $12.40 for order {order.number}: shipping ($12.40)." in confirmation
 
     done = refund_previewed_and_confirmed(refunder_client, refund_url(order), {
-        "amount": "312.38", "initial-amount": "312.38", "reason": "Arrived late", "shipping": "on",
+        "amount": "12.40", "initial-amount": "312.38", "reason": "Arrived late", "shipping": "on",
         "idempotency_key": uuid.uuid4().hex})
     assert texts(done) == [f"Refunded $12.40 on order {order.number} ($299.98 left to refund)."]
     (refund,) = Refund.objects.filter(order=order)
@@ -163,3 +164,66 @@ def test_units_and_the_shipping_together(refunder_client, order_in):
     rest = refund_create(order=order, amount=None, reason="Rest", actor=None,
                          lines=[RefundLineRequest(line.pk, 1)]).refund
     assert (rest.amount, rest.shipping_amount) == (Decimal("149.99"), Decimal("0.00"))
+
+
+def test_the_box_with_the_proposed_amount_left_untouched_refunds_what_the_page_showed(refunder_client, order_in):
+    order = priced(order_in("delivered", items={"prod-001": 2}))
+    data = {"amount": "312.38", "initial-amount": "312.38", "reason": "Never arrived", "shipping": "on",
+            "idempotency_key": uuid.uuid4().hex}
+
+    confirmation = refunder_client.post(refund_url(order), data).content.decode()
+    assert "Refund $312.38 on order" in confirmation  # without script: the amount in the field
+    assert "give back <strong>$12.40</strong> of it for the shipping (Express) and $299.98 for the items" in confirmation
+    done = refund_previewed_and_confirmed(refunder_client, refund_url(order), data)
+
+    assert texts(done) == [f"Refunded $312.38 on order {order.number}: the order is refunded in full."]
+    (refund,) = Refund.objects.filter(order=order)
+    assert (refund.amount, refund.shipping_amount) == (Decimal("312.38"), SHIPPING)
+
+
+def test_a_line_refund_after_an_amount_refund_never_gives_back_shipping(refunder_client, order_in):
+    order = priced(order_in("delivered", items={"prod-001": 2}))  # 2 × $149.99 + $12.40
+    line = order.lines.get()
+    refund_create(order=order, amount=Decimal("160.00"), reason="Goodwill", actor=None)  # items: $139.98 left
+    data = {"amount": "152.38", "initial-amount": "152.38", "reason": "Scratched", f"line_{line.pk}": "1",
+            "idempotency_key": uuid.uuid4().hex}
+
+    refused = refund_previewed_and_confirmed(refunder_client, refund_url(order), data)
+    assert texts(refused) == [f"No refund: Only $139.98 of the items of order {order.number} is left to refund "
+                              "(refunds of amounts gave back the rest); a refund of units can be $139.98 or less."]
+    assert Refund.objects.filter(order=order).count() == 1
+
+    refund_previewed_and_confirmed(refunder_client, refund_url(order), {**data, "amount": "139.98"})
+    refund = Refund.objects.filter(order=order).latest("id")
+    assert (refund.amount, refund.shipping_amount) == (Decimal("139.98"), Decimal("0.00"))
+    assert Order.objects.get(pk=order.pk).refundable_amount == SHIPPING  # the shipping, still to refund
+
+
+def test_the_exports_columns_sum_to_the_reports_figures(clerk_client, order_in):
+    nov1 = date(2026, 11, 1)
+    priced(order_in("paid", items={"prod-001": 2}), day=nov1)
+    refunded = priced(order_in("paid", items={"prod-003": 1}), day=nov1)
+    refund_create(order=refunded, amount=None, reason="Changed their mind", actor=None)
+    straddled = priced(order_in("delivered", items={"prod-001": 1, "prod-002": 1}), day=nov1)
+    refund_create(order=straddled, amount=Decimal("200.00"), reason="Damaged", actor=None)
+    late = priced(order_in("delivered", items={"prod-002": 1}), day=nov1)
+    refund_create(order=late, amount=None, reason="Late", actor=None, shipping=True)
+    priced(order_in("awaiting_approval", items={"prod-001": 2}), day=nov1)  # not paid
+
+    report = clerk_client.get(REPORT, {"date_from": "2026-11-01", "date_to": "2026-11-01"}).context["report"].total
+    body = b"".join(clerk_client.get(EXPORT, {"created_at__gte": "2026-11-01",
+                                              "created_at__lt": "2026-11-02"}).streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+
+    def column(name: str) -> Decimal:
+        return sum((Decimal(row[name]) for row in rows if row[name]), Decimal("0.00"))
+
+    assert len({row["order"] for row in rows}) == report.orders == 5
+    assert column("revenue") == report.revenue
+    assert column("shipping revenue") == report.shipping
+    assert column("revenue") - column("shipping revenue") == report.items
+    assert column("refunded") == report.refunds
+    assert column("revenue") + column("refunded") == report.gross
+    assert column("shipping refunded") == sum(Refund.objects.values_list("shipping_amount", flat=True))
+    unpaid = next(row for row in rows if row["state"] == "awaiting_approval")
+    assert (unpaid["shipping cost"], unpaid["shipping refunded"], unpaid["shipping revenue"]) == ("12.40", "0.00", "0.00")

@@ -172,3 +172,17 @@ def test_the_same_key_with_or_without_the_shipping_is_another_refund(paid, staff
                       lines=[RefundLineRequest(paid.lines.get().pk, 1)], shipping=True)
 
     assert paid.refunds.count() == 1
+
+
+def test_the_shipping_left_after_a_straddling_refund_is_in_cents(paid, staff_user):
+    refund_create(order=paid, amount=Decimal("305.00"), reason="Damaged", actor=staff_user)  # $5.02 of it shipping
+    order = Order.objects.get(pk=paid.pk)
+    assert str(shipping_refundable(order=order)) == "7.38"
+
+    refund_create(order=order, amount=None, reason="Late", actor=staff_user, shipping=True)
+
+    order = Order.objects.get(pk=paid.pk)
+    calls = GatewayCall.objects.filter(gateway="payment", operation="refund", order_id=order.pk).order_by("id")
+    assert [call.result["data"]["amount"] for call in calls] == ["305.00", "7.38"]
+    assert order.events.get(event_type="order.refunded").detail["amount"] == "7.38"
+    assert [str(refund.shipping_amount) for refund in order.refunds.order_by("id")] == ["5.02", "7.38"]

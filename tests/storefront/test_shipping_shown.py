@@ -115,3 +115,13 @@ def test_a_partial_refund_names_the_items_and_the_shipping_it_gave_back(order_in
         f"We refunded $162.39 for order {order.number}: 1 × Mechanical Keyboard and shipping ($12.40).",
         f"We refunded $10.00 for order {order.number}.",
     ]
+
+
+def test_an_amount_reaching_into_the_shipping_says_the_part_that_was_shipping(order_in_state):
+    order = priced(order_in_state("delivered", items={"prod-001": 2}))  # $299.98 of items, $12.40 of shipping
+
+    refund_create(order=order, amount=Decimal("305.00"), reason="Damaged", actor=None)
+    refund_create(order=order, amount=Decimal("7.38"), reason="Late", actor=None, shipping=True)
+
+    told = Notification.objects.filter(order=order, event_type__startswith="order.partially_refunded")
+    assert [notice.body for notice in told.order_by("id")] == [f"We refunded $305.00 for order {order.number}, of it $5.02 for shipping."]
