@@ -135,5 +135,6 @@ def test_shop_staff_see_the_store_models_they_work_with(clerk_client):
         ("catalog", "Category"), ("catalog", "Product"),
         ("orders", "Order"), ("orders", "OrderAwaitingApproval"), ("orders", "Refund"), ("orders", "Customer"),
         ("workflows", "ReviewRule"), ("workflows", "WorkflowVersion"), ("notifications", "Notification"), ("providers", "GatewayCall"),
+        ("providers", "ShippingZone"),
         ("auditlog", "LogEntry"),
     }
