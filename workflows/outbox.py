@@ -107,6 +107,8 @@ def _relay_one(pk: int) -> bool | None:
             except Exception as exc:  # still down: kept, tried again on the next round
                 error = f"{exc.__class__.__name__}: {exc}"[:500]
                 OutboxTask.objects.filter(pk=pk).update(attempts=F("attempts") + 1, error=error)
+                logger.warning("broker refused %s again; kept in the outbox for the next round (%s)",
+                               task.task_name or task.func, error)
                 return False
             task.delete()
             return True
