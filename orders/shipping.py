@@ -14,10 +14,11 @@ submit and asks the carrier again: a quote whose address, cart or price no longe
 expired, raises ShippingChanged saying what changed.
 """
 import hashlib
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -25,12 +26,13 @@ from django.core import signing
 from django.utils import timezone
 
 from catalog.models import Product
+from orders.models import Order
 from providers import breakers, registry
 from providers.base import Destination, GatewayTimeout, Parcel
 from providers.models import ShippingService
 from providers.rates import RateQuote, rate_card_quotes
 from providers.steps import RATES
-from store.errors import Conflict, ValidationFailed
+from store.errors import Conflict, ProviderUnavailable, ValidationFailed
 from store.money import money
 
 QUOTE_SALT = "orders.shipping.quote"
@@ -38,6 +40,11 @@ STANDARD = ShippingService.STANDARD.value
 EXPRESS = ShippingService.EXPRESS.value
 ZERO = Decimal("0.00")
 UNAVAILABLE = "Unavailable for now"
+# Retry-After when the carrier could not quote and the rates circuit's cool-down end is unknown.
+RATES_RETRY_SECONDS = 30
+# The most shipping an order holds: Order.shipping_cost's digits.
+MAX_SHIPPING = Decimal(10) ** (Order._meta.get_field("shipping_cost").max_digits
+                               - Order._meta.get_field("shipping_cost").decimal_places) - Decimal("0.01")
 DEGRADED_MESSAGE = ("The carrier cannot quote right now: standard shipping is priced from our rate card, and "
                     "express shipping is unavailable for now.")
 
@@ -82,6 +89,14 @@ class ShippingOptions:
         return next((option for option in self.options if option.service == service), None)
 
 
+class ShippingUnavailable(ProviderUnavailable):
+    """The carrier cannot confirm the chosen service now (an outage: express cannot be priced from
+    the rate card): nothing was placed; standard is still offered. `retry_after`: seconds, the
+    rates circuit's cool-down left, else RATES_RETRY_SECONDS."""
+
+    code = "shipping_unavailable"
+
+
 class ShippingChanged(Conflict):
     """The shipping option the customer chose no longer holds (its address, cart or price changed,
     or it expired): nothing was placed; the message says what changed."""
@@ -93,14 +108,13 @@ class ShippingChanged(Conflict):
 
 
 def free_shipping_threshold() -> Decimal | None:
-    """settings.FREE_SHIPPING_THRESHOLD as dollars; None when it is off ("")."""
-    value = str(settings.FREE_SHIPPING_THRESHOLD or "").strip()
-    if not value:
-        return None
-    try:
-        return Decimal(value).quantize(Decimal("0.01"))
-    except InvalidOperation as error:
-        raise ValueError(f"FREE_SHIPPING_THRESHOLD is not an amount: {value!r}") from error
+    """settings.FREE_SHIPPING_THRESHOLD as dollars; None when it is off. store/settings.py reads it
+    as a Decimal (store.env.env_money refuses a bad value at startup); a text override is read alike."""
+    value = settings.FREE_SHIPPING_THRESHOLD
+    if value is None or isinstance(value, Decimal):
+        return value
+    value = str(value).strip()
+    return Decimal(value).quantize(Decimal("0.01")) if value else None
 
 
 def business_days_after(start: date, days: int) -> date:
@@ -173,7 +187,7 @@ def _options(*, quotes: tuple[RateQuote, ...], degraded: bool, subtotal: Decimal
             continue
         note, price = "", quote.price if quote else ZERO
         if quote is not None and service == STANDARD and threshold is not None:
-            note = f"Free on orders over {money(threshold)}" if threshold > 0 else "Free shipping"
+            note = f"Free on orders of {money(threshold)} or more" if threshold > 0 else "Free shipping"
             if subtotal >= threshold:
                 price = ZERO
         if quote is None or (degraded and service != STANDARD):
@@ -189,6 +203,34 @@ def _options(*, quotes: tuple[RateQuote, ...], degraded: bool, subtotal: Decimal
             price=price, list_price=quote.price, earliest=business_days_after(today, quote.days_min),
             latest=business_days_after(today, quote.days_max), available=True, note=note))
     return ShippingOptions(options=tuple(options), degraded=degraded, message=DEGRADED_MESSAGE if degraded else "")
+
+
+def _rates_retry_after() -> int:
+    until = breakers.circuit(RATES, fresh=True).opened_until
+    if isinstance(until, datetime):
+        return max(1, math.ceil((until - timezone.now()).total_seconds()))
+    return RATES_RETRY_SECONDS
+
+
+def _too_heavy(price: Decimal) -> ValidationFailed:
+    message = (f"Shipping this order would cost {money(price)}, more than one order can carry "
+               f"({money(MAX_SHIPPING)}): split it into smaller orders.")
+    return ValidationFailed(message, fields={"items": [message]})
+
+
+def products_on_sale(product_ids: Iterable[str]) -> dict[str, Product]:
+    """{public_id: Product} of `product_ids`, each sold today. ValidationFailed ("No longer sold:
+    …", fields {"items": {id: …}}) naming any unknown or inactive one, as placement answers."""
+    product_ids = list(product_ids)
+    products = Product.objects.in_bulk(product_ids, field_name="public_id")
+    unknown = [pid for pid in product_ids if pid not in products or not products[pid].is_active]
+    if unknown:
+        names = ", ".join(products[pid].name if pid in products else pid for pid in unknown)
+        raise ValidationFailed(
+            f"No longer sold: {names}.",
+            fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
+        )
+    return products
 
 
 def _no_zone() -> ValidationFailed:
@@ -207,6 +249,9 @@ def options_for(*, shipping: ShippingAddress, lines: Mapping[str, int], products
         quotes = rate_card_quotes(state=shipping.state, zip_code=shipping.zip, weight_grams=parcel.weight_grams)
         if not any(quote.service == STANDARD for quote in quotes):
             raise _no_zone()
+    for quote in quotes:
+        if quote.price > MAX_SHIPPING:
+            raise _too_heavy(quote.price)
     return _options(quotes=quotes, degraded=degraded, subtotal=subtotal_of(products, lines),
                     address=address_digest(shipping), cart=cart_digest(lines))
 
@@ -215,10 +260,10 @@ def shipping_options(*, shipping: ShippingAddress, lines: Mapping[str, int]) -> 
     """The shipping options for `lines` ({product public_id: quantity}) to `shipping`, standard
     first, each with its price (dollars), delivery window and signed id. The carrier quotes
     (ShippingProvider.rates); when it cannot, they are degraded (standard from the rate card,
-    express unavailable, `message` says so). ValidationFailed (fields {"shipping": …}) when no
-    zone ships to the address; unknown or inactive products weigh and cost nothing here
-    (placement refuses them)."""
-    products = Product.objects.filter(public_id__in=list(lines), is_active=True).in_bulk(field_name="public_id")
+    express unavailable, `message` says so). ValidationFailed when no zone ships to the address
+    (fields {"shipping": …}), when a product is unknown or no longer sold (`products_on_sale`), or
+    when the shipping would cost more than MAX_SHIPPING (fields {"items": …})."""
+    products = products_on_sale(lines)
     return options_for(shipping=shipping, lines=lines, products=products)
 
 
@@ -246,13 +291,16 @@ def quote_service(rate: str) -> str:
 def shipping_standard(*, shipping: ShippingAddress, lines: Mapping[str, int], products: Mapping[str, Product]
                       ) -> ShippingPriced:
     """Standard shipping at the rate card's current price (free over the threshold), for an order
-    placed without a chosen option: no carrier call. ValidationFailed when no zone ships there."""
+    placed without a chosen option: no carrier call. ValidationFailed when no zone ships there, or
+    when it would cost more than MAX_SHIPPING."""
     parcel = parcel_of(products, lines)
     quote = next((quote for quote in rate_card_quotes(state=shipping.state, zip_code=shipping.zip,
                                                       weight_grams=parcel.weight_grams)
                   if quote.service == STANDARD), None)
     if quote is None:
         raise _no_zone()
+    if quote.price > MAX_SHIPPING:
+        raise _too_heavy(quote.price)
     threshold = free_shipping_threshold()
     free = threshold is not None and subtotal_of(products, lines) >= threshold
     today = timezone.localdate()
@@ -266,7 +314,8 @@ def shipping_confirmed(*, rate: str, shipping: ShippingAddress, lines: Mapping[s
     """The chosen option `rate` (a ShippingOption.id) if it still holds for this address and cart:
     the signature, expiry, address and cart digests are checked, then the carrier is asked again
     and its price must be the quoted one (when it cannot quote, standard is priced from the rate
-    card and express cannot be confirmed). ShippingChanged saying what changed otherwise."""
+    card and express cannot be confirmed: ShippingUnavailable, 503). ShippingChanged saying what
+    changed otherwise."""
     try:
         payload = signing.loads(rate, salt=QUOTE_SALT)
         service, quoted = payload["s"], Decimal(payload["p"])
@@ -285,6 +334,9 @@ def shipping_confirmed(*, rate: str, shipping: ShippingAddress, lines: Mapping[s
     options = options_for(shipping=shipping, lines=lines, products=products)
     option = options.option(service)
     label = dict(ShippingService.choices).get(service, service)
+    if options.degraded and option is not None and not option.available:
+        raise ShippingUnavailable(f"{label} shipping is unavailable for now: the carrier cannot confirm it. Choose "
+                                  f"standard shipping, or try again shortly.", retry_after=_rates_retry_after())
     if option is None or not option.available:
         raise ShippingChanged(f"{label} shipping is unavailable for now: the carrier cannot confirm it. Choose "
                               f"another shipping option.")

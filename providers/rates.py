@@ -69,6 +69,24 @@ def rate_card_quotes(*, state: str, zip_code: str, weight_grams: int) -> tuple[R
     )
 
 
+def fallback_refusal(zones) -> str:
+    """Why `zones` (ShippingZone rows) may not be deleted or lose their fallback ("" when they
+    may): the fallback zone prices every address no other zone names, so without it those
+    addresses would have no shipping price. Another zone takes the fallback over instead
+    (`fallback_take`)."""
+    fallback = next((zone for zone in zones if zone.is_fallback), None)
+    if fallback is None:
+        return ""
+    return (f"“{fallback.name}” is the fallback zone: it prices every address no other zone names, so the shop "
+            "always needs one. To move it, tick “fallback” on another zone (it takes over from this one).")
+
+
+def fallback_take(zone: ShippingZone) -> None:
+    """Make `zone` (saved next) the fallback: any other fallback zone gives it up, so that there is
+    always exactly one (the database allows at most one)."""
+    ShippingZone.objects.filter(is_fallback=True).exclude(pk=zone.pk).update(is_fallback=False)
+
+
 def rate_card_seed(*, path: Path = RATE_CARD_FIXTURE, zone_model=ShippingZone, destination_model=ShippingDestination,
                    rate_model=ShippingRate) -> int:
     """Create the zones of the rate card fixture (fixtures/shipping.json) missing by name, with

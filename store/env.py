@@ -2,6 +2,7 @@
 
 store/settings.py reads every setting with these (docs/configuration.md)."""
 import os
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,3 +42,20 @@ def env_float(name: str, default: float, minimum: float | None = None) -> float:
 
 def env_int(name: str, default: int, minimum: int | None = None) -> int:
     return _env_number(name, default, int, minimum)
+
+
+def env_money(name: str, default: str, minimum: Decimal = Decimal("0")) -> Decimal | None:
+    """Environment variable `name` (else `default`) as dollars, 2 places; None when it is empty
+    (the feature it sets is off). Not an amount, or below `minimum`: ImproperlyConfigured naming it."""
+    value = os.environ.get(name, default).strip()
+    if not value:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        raise ImproperlyConfigured(f"{name}={value!r} is not an amount in dollars, e.g. 100.00 (empty turns it off).")
+    if amount < minimum:
+        raise ImproperlyConfigured(f"{name}={value!r} is below its least sensible value, {minimum}.")
+    return amount.quantize(Decimal("0.01"))

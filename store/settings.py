@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.crypto import salted_hmac
 
-from store.env import env_bool, env_float, env_int, env_list
+from store.env import env_bool, env_float, env_int, env_list, env_money
 from store.secret_key import secret_key_read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -515,8 +515,8 @@ STORE_MAX_ORDER_LINES = 50
 # come to at least FREE_SHIPPING_THRESHOLD dollars ("" turns that off; "0.00" makes it always free).
 # A shipping option the customer chose holds for SHIPPING_QUOTE_MAX_AGE seconds; the carrier's
 # rate quote gets SHIPPING_RATES_TIMEOUT seconds before the shop prices standard from its rate card.
-FREE_SHIPPING_THRESHOLD = os.environ.get("FREE_SHIPPING_THRESHOLD", "100.00").strip()
-SHIPPING_QUOTE_MAX_AGE = env_int("SHIPPING_QUOTE_MAX_AGE", 1800, minimum=0)
+FREE_SHIPPING_THRESHOLD = env_money("FREE_SHIPPING_THRESHOLD", "100.00")
+SHIPPING_QUOTE_MAX_AGE = env_int("SHIPPING_QUOTE_MAX_AGE", 1800, minimum=60)
 SHIPPING_RATES_TIMEOUT = env_float("SHIPPING_RATES_TIMEOUT", 2.0, minimum=0.1)
 STORE_MAX_LINE_QUANTITY = 99
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -30,7 +30,7 @@ from orders.services.reorder import (
     order_next_step_shown,
     order_retry_source,
 )
-from orders.shipping import ShippingChanged, quote_service
+from orders.shipping import ShippingChanged, ShippingUnavailable, quote_service
 from orders.states import CANCELLABLE_STATES, TERMINAL_STATES, UNFULFILLED_ENDINGS, meaning, person_transitions
 from orders.stock import InsufficientStock
 from store import permissions
@@ -254,7 +254,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
                                       "again.")
             cart_settle(cart=cart, review=review)  # the message told the new prices
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
-        except ShippingChanged as error:
+        except (ShippingChanged, ShippingUnavailable) as error:
             messages.warning(request, f"{error.message} Nothing was charged: please check the shipping options "
                                       "and place your order again.")
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
@@ -334,11 +334,15 @@ def checkout_shipping_options(request: HttpRequest) -> HttpResponse:
     """The checkout's shipping options for the address typed so far (posted `address`, `city`,
     `state`, `zip`, and the `shipping_rate` chosen before, kept when still offered), with the
     summary's money out of band: what the page asks for (HTMX) whenever the address or the
-    choice changes. An empty cart sends the page to the cart page."""
+    choice changes. An empty cart sends the page to the cart page; so does a cart whose lines
+    lost a line (a product no longer sold), as the checkout page does: the cart page tells it."""
     cart = Cart(request.session)
     review = cart_review(cart=cart)
     if not review.lines:
         messages.info(request, "Your cart is empty. Add something before checking out.")
+        return _go(request, reverse("orders:cart"))
+    if review.removed:
+        messages.warning(request, CART_REVIEW)
         return _go(request, reverse("orders:cart"))
     address = {name: request.POST.get(name, "")[:200] for name in SHIPPING_FIELDS}
     choice = _shipping_choice(cart, address, request.POST.get("shipping_rate", "")[:4000])

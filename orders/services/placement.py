@@ -7,12 +7,18 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from catalog.models import Product
 from orders.models import Order, OrderEvent, OrderLine
 from orders.services.idempotency import replay_of, request_fingerprint
 from orders.services.reorder import order_retry_refuse_twice
 from orders.services.transitions import order_ready_on_commit
-from orders.shipping import STANDARD, ShippingAddress, quote_service, shipping_confirmed, shipping_standard
+from orders.shipping import (
+    STANDARD,
+    ShippingAddress,
+    products_on_sale,
+    quote_service,
+    shipping_confirmed,
+    shipping_standard,
+)
 from orders.signals import order_event
 from orders.states import Actor
 from orders.stock import stock_reserve
@@ -33,7 +39,8 @@ class PriceChanged(Conflict):
 
 
 def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
-                    expected_prices: dict[str, Decimal] | None, expected_total: Decimal | None) -> None:
+                    expected_prices: dict[str, Decimal] | None, expected_total: Decimal | None,
+                    shipping_cost: Decimal | None = None) -> None:
     changes = {}
     for pid, seen in (expected_prices or {}).items():
         if pid in merged and products[pid].price != seen:
@@ -44,7 +51,10 @@ def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
         for pid in merged.keys() - expected_prices.keys():
             changes[pid] = f"{products[pid].name} ({money(products[pid].price)}) was not in the order you confirmed."
     if expected_total is not None and total != expected_total:
-        changes["total"] = f"The total is now {money(total)} (was {money(expected_total)})."
+        # The split shows a client that sent the items' sum (as before shipping had a price) why.
+        split = (f"items {money(total - shipping_cost)} + shipping {money(shipping_cost)}; "
+                 if shipping_cost is not None else "")
+        changes["total"] = f"The total is now {money(total)} ({split}was {money(expected_total)})."
     if changes:
         raise PriceChanged(" ".join(changes.values()), fields={"items": changes})
 
@@ -119,7 +129,7 @@ def order_place(
 
     Shipping: `shipping_rate` is the id of the option the customer chose (orders.shipping), checked
     and priced by the carrier again (`shipping_confirmed`: ShippingChanged, 409, nothing placed,
-    when it no longer holds); None ships standard at the rate card's current price, free over
+    when it no longer holds; ShippingUnavailable, 503, when the carrier cannot confirm express); None ships standard at the rate card's current price, free over
     FREE_SHIPPING_THRESHOLD, with no carrier call. The order keeps the subtotal (the items), the
     service, its cost and delivery window, and total = subtotal + shipping cost (what is charged).
 
@@ -143,14 +153,7 @@ def order_place(
         if replay is not None:
             return PlacementResult(replay, created=False)
 
-    products = Product.objects.in_bulk(merged.keys(), field_name="public_id")
-    unknown = [pid for pid in merged if pid not in products or not products[pid].is_active]
-    if unknown:
-        names = ", ".join(products[pid].name if pid in products else pid for pid in unknown)
-        raise ValidationFailed(
-            f"No longer sold: {names}.",
-            fields={"items": {pid: "unknown or unavailable product" for pid in unknown}},
-        )
+    products = products_on_sale(merged)
 
     subtotal = sum((products[pid].price * quantity for pid, quantity in merged.items()), Decimal("0.00"))
     _prices_confirm(products, merged, subtotal, expected_prices=expected_prices, expected_total=None)
@@ -159,7 +162,8 @@ def order_place(
     else:
         shipped = shipping_confirmed(rate=shipping_rate, shipping=shipping, lines=merged, products=products)
     total = subtotal + shipped.cost
-    _prices_confirm(products, merged, total, expected_prices=None, expected_total=expected_total)
+    _prices_confirm(products, merged, total, expected_prices=None, expected_total=expected_total,
+                    shipping_cost=shipped.cost)
     if total > MAX_TOTAL:
         message = f"An order can total at most {money(MAX_TOTAL)}; this one would be {money(total)}."
         raise ValidationFailed(message, fields={"items": [message]})

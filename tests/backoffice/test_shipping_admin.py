@@ -113,12 +113,44 @@ def test_a_destination_emptied_of_both_its_state_and_prefix_is_refused(owner):
     assert zone.destinations.count() == len(destinations)
 
 
-def test_only_one_zone_is_the_fallback(owner):
-    response = owner.post(f"{ZONES}add/", zone_form(fallback=True))
+def test_a_zone_ticked_fallback_takes_it_over(owner):
+    response = owner.post(f"{ZONES}add/", zone_form(fallback=True, destinations=[("", "5")]))
+    assert response.status_code == 302, errors_of(response)
 
-    assert "Only one zone is the fallback, and “Contiguous United States” is: untick it there first." in errors_of(
-        response)
-    assert not ShippingZone.objects.filter(name="Midwest").exists()
+    assert list(ShippingZone.objects.filter(is_fallback=True).values_list("name", flat=True)) == ["Midwest"]
+
+
+FALLBACK_KEPT = "“Contiguous United States” is the fallback zone: it prices every address no other zone names"
+
+
+def test_the_fallback_zone_is_neither_deleted_nor_unticked(owner):
+    fallback = ShippingZone.objects.get(is_fallback=True)
+
+    page = owner.post(f"{ZONES}{fallback.pk}/delete/", {"post": "yes"}, follow=True)
+    listed = owner.post(ZONES, {"action": "delete_selected", "_selected_action": [fallback.pk], "post": "yes"},
+                        follow=True)
+    unticked = owner.post(f"{ZONES}{fallback.pk}/change/", _with_saved_rates(
+        zone_form(fallback.name, destinations=[], rates=[]), fallback))
+
+    assert FALLBACK_KEPT in page.content.decode()
+    assert FALLBACK_KEPT in listed.content.decode()
+    assert any(FALLBACK_KEPT in error for error in errors_of(unticked))
+    assert ShippingZone.objects.get(pk=fallback.pk).is_fallback
+
+
+@pytest.mark.parametrize(("destinations", "rates", "message"), [
+    ([("IA", ""), ("ia", "")], None, "IA is given twice: a zone names each destination once."),
+    ([("", "606"), ("", "606")], None, "ZIP prefix 606 is given twice: a zone names each destination once."),
+    ([("IA", "")], [], "Every zone needs a standard rate (express is optional): add one."),
+    ([("IA", "")], [("express", "9.00", "1.00", "1", "2")], "Every zone needs a standard rate (express is optional): add one."),
+    ([("IA", "")], [("standard", "10000.01", "1.00", "1", "2")], "Enter at most $10,000.00."),
+    ([("IA", "")], [("standard", "1.00", "1000.01", "1", "2")], "Enter at most $1,000.00."),
+])
+def test_a_submit_that_would_leave_a_rate_card_broken_is_refused(owner, destinations, rates, message):
+    response = owner.post(f"{ZONES}add/", zone_form("Iowa", destinations=destinations, rates=rates))
+
+    assert message in errors_of(response)
+    assert not ShippingZone.objects.filter(name="Iowa").exists()
 
 
 def test_staff_edit_a_zones_rate_and_a_state_is_kept_upper_case(owner):

@@ -56,7 +56,7 @@ def test_the_rates_are_the_options_with_their_prices_and_dates(customer_api, lig
         "standard", 10.49, 10.49, True)
     assert (express["service"], express["label"], express["price"]) == ("express", "Express", 28.49)
     assert standard["earliest"] <= standard["latest"] and standard["id"]
-    assert standard["note"] == "Free on orders over $100.00"
+    assert standard["note"] == "Free on orders of $100.00 or more"
 
 
 def test_rates_need_a_token_and_good_input(api_client, customer_api, light):
@@ -119,3 +119,37 @@ def test_the_order_list_carries_the_split(customer_api, light):
     order(customer_api)
     listed = customer_api.get("/api/orders").json()[0]
     assert listed["total"] == listed["subtotal"] + listed["shippingCost"]
+
+
+def test_express_quoted_before_a_rates_outage_is_a_503_to_retry(customer_api, light):
+    express = rates(customer_api).json()["options"][1]
+    call_command("provider_outage", "rates", "--seconds", "60", "--mode", "error", stdout=StringIO())
+
+    placed = order(customer_api, rate=express["id"])
+
+    assert placed.status_code == 503
+    assert placed.json()["code"] == "shipping_unavailable"
+    assert int(placed["Retry-After"]) > 0
+    assert not Order.objects.exists()
+
+
+def test_rates_refuse_unknown_and_withdrawn_products_as_an_order_does(customer_api, light):
+    Product.objects.filter(public_id="prod-007").update(is_active=False)
+    items = [{"productId": "nope", "quantity": 1}, {"productId": "prod-007", "quantity": 1}]
+
+    quoted, placed = rates(customer_api, items=items), order(customer_api, items=items)
+
+    assert quoted.status_code == placed.status_code == 400
+    assert quoted.json() == placed.json()
+    assert quoted.json()["error"].startswith("No longer sold: nope, ")
+
+
+def test_shipping_beyond_what_an_order_holds_is_a_400(customer_api, light, settings):
+    settings.FREE_SHIPPING_THRESHOLD = ""
+    ShippingRate.objects.update(base_cost=Decimal("999999.99"), cost_per_kg=Decimal("999999.99"))
+    Product.objects.filter(public_id="prod-008").update(weight_grams=30000)
+    items = [{"productId": "prod-008", "quantity": 99}]
+
+    for answer in (rates(customer_api, items=items), order(customer_api, items=items)):
+        assert answer.status_code == 400
+        assert "more than one order can carry ($99,999,999.99)" in answer.json()["error"]

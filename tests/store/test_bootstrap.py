@@ -319,14 +319,14 @@ def test_a_fixture_rule_the_rules_refuse_stops_the_bootstrap(settings, tmp_path)
 
 
 @pytest.mark.django_db
-def test_seeds_the_rate_card_zones_missing_by_name_once_and_never_changes_edited_ones(settings):
+def test_seeds_the_rate_card_only_into_a_shop_without_zones_and_never_brings_a_deleted_one_back(settings):
     settings.DEBUG = False
     ShippingZone.objects.all().delete()
     card = json.loads((FIXTURES / "shipping.json").read_text())["zones"]
 
     first = bootstrap()
 
-    assert f"Shipping: {len(card)} zone(s) created ({len(card)} in the rate card)." in first
+    assert f"Shipping: the seed rate card created, {len(card)} zone(s)." in first
     assert sorted(ShippingZone.objects.values_list("name", flat=True)) == sorted(zone["name"] for zone in card)
     assert ShippingDestination.objects.get(state="NY").zone.name == "Northeast"
     assert ShippingZone.objects.get(is_fallback=True).name == "Contiguous United States"
@@ -336,11 +336,11 @@ def test_seeds_the_rate_card_zones_missing_by_name_once_and_never_changes_edited
 
     second = bootstrap()
 
-    assert f"Shipping: 1 zone(s) created ({len(card)} in the rate card)." in second
+    # The zone staff deleted stays deleted: a shop with any zone keeps its rate card.
+    assert f"Shipping: the rate card has {len(card) - 1} zone(s), left as staff keep it." in second
     assert ShippingRate.objects.get(zone__name="Northeast", service="standard").base_cost == Decimal("5.55")
-    assert ShippingDestination.objects.get(zip_prefix="100").zone.name == "New York City"
-    assert "Shipping: 0 zone(s) created" in bootstrap()
-    assert ShippingZone.objects.count() == len(card)
+    assert not ShippingZone.objects.filter(name="New York City").exists()
+    assert ShippingZone.objects.count() == len(card) - 1
 
 
 @pytest.mark.django_db

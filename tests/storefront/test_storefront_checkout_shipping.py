@@ -73,7 +73,7 @@ def test_without_javascript_a_submit_without_an_option_shows_them_and_places_not
     assert CHOOSE in html
     shown = options_shown(html)
     assert shown["Standard"].startswith(f"Standard {STANDARD_IL} Arrives ")
-    assert "Free on orders over $100.00" in shown["Standard"]
+    assert "Free on orders of $100.00 or more" in shown["Standard"]
     assert shown["Express"].startswith(f"Express {EXPRESS_IL} Arrives ")
     assert re.search(r"Arrives \w{3} \d{1,2} \w{3}", shown["Express"])  # "Arrives Wed 9 Dec – Thu 10 Dec"
     assert summary(html) == f"Items (1) $34.99 Shipping (Standard) {STANDARD_IL} Total $45.48"

@@ -5,8 +5,10 @@
   keeps its stock, prices and edits;
 - workflow version 1 from fixtures/workflow.yaml, when the store has no published version (a
   migrated database has it already: a data migration stores the same file);
-- the shipping rate card (fixtures/shipping.json): zones missing by name, with their
-  destinations and rates (providers.rates.rate_card_seed); existing zones are never touched;
+- the shipping rate card (fixtures/shipping.json), with its zones' destinations and rates
+  (providers.rates.rate_card_seed), only when the shop has no shipping zone at all (as the
+  post_migrate hook, providers.apps): a running shop's rate card is staff's, so a zone they
+  deleted stays deleted and existing zones are never touched;
 - the review rules (fixtures/review_rules.json) that are missing. Each fixture entry has a
   stable `key` and may list `previous_names`: a rule is found by its name, else by one of
   its previous names, so a rule renamed in the fixture never gets a duplicate next to the
@@ -183,7 +185,7 @@ class Command(BaseCommand):
     def handle(self, *args, fixtures_dir: Path, update: bool, **options):
         with transaction.atomic():
             categories, products = seed_catalog(fixtures_dir / "products.json")
-            zones = rate_card_seed(path=fixtures_dir / "shipping.json")
+            zones = None if ShippingZone.objects.exists() else rate_card_seed(path=fixtures_dir / "shipping.json")
             rules, rules_updated = seed_review_rules(fixtures_dir / "review_rules.json", update=update)
             try:
                 first = version_first_ensure(path=fixtures_dir / "workflow.yaml")
@@ -191,8 +193,10 @@ class Command(BaseCommand):
                 raise CommandError(f"{fixtures_dir / 'workflow.yaml'}: {exc.message_dict}") from exc
         self.stdout.write(
             f"Catalog: {products} product(s) and {categories} categor{'y' if categories == 1 else 'ies'} created "
-            f"({Product.objects.count()} products in the shop). Shipping: {zones} zone(s) created "
-            f"({ShippingZone.objects.count()} in the rate card). Review rules: {rules} created"
+            f"({Product.objects.count()} products in the shop). "
+            + (f"Shipping: the rate card has {ShippingZone.objects.count()} zone(s), left as staff keep it."
+               if zones is None else f"Shipping: the seed rate card created, {zones} zone(s).")
+            + f" Review rules: {rules} created"
             + (f", {rules_updated} updated." if update else ".")
             + (" Workflow version 1 created from workflow.yaml." if first else "")
         )
