@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from catalog.models import Product
 from orders.validators import normalize_card_number, validate_card_number, validate_zip_code
 from store.numbers import AsciiIntegerFormField
+from storefront.selectors.checkout import state_normalized
 
 _PRICE = Product._meta.get_field("price")
 PRICE_LIMIT = Decimal(10) ** (_PRICE.max_digits - _PRICE.decimal_places)  # more than a price column holds
@@ -93,6 +94,11 @@ class CheckoutForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
+
+    def clean_state(self) -> str:
+        """The state as typed, trimmed; a two-letter code upper-cased ("ny" → "NY"), as the rate
+        card's zone lookup reads it. A full name stays as typed."""
+        return state_normalized(self.cleaned_data["state"])
 
     def clean_card_number(self) -> str:
         return normalize_card_number(self.cleaned_data.get("card_number", ""))

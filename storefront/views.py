@@ -198,7 +198,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.warning(request, CART_REVIEW)
         return redirect("orders:cart")
     shipping = checkout_shipping(user=request.user, prefill=request.session.get(CHECKOUT_PREFILL),
-                                 address_id=request.GET.get("address"))
+                                 address_id=request.GET.get("address"),
+                                 retry_of=request.session.get(CHECKOUT_RETRY_OF))
     form = (CheckoutForm(request.POST) if request.method == "POST"
             else CheckoutForm(initial=_checkout_initial(cart, shipping.initial)))
     if request.method == "POST" and request.POST.get("idempotency_key", "") != cart.checkout_key():
@@ -215,6 +216,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
             messages.warning(request, CART_CHANGED)
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
     context = _cart_context(review)
+    # A page shown again says what became of the option it had chosen, unless the refusal said it.
+    shipping_said = False
     if not context["lines"]:
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("orders:cart")
@@ -255,6 +258,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             cart_settle(cart=cart, review=review)  # the message told the new prices
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
         except (ShippingChanged, ShippingUnavailable) as error:
+            shipping_said = True
             messages.warning(request, f"{error.message} Nothing was charged: please check the shipping options "
                                       "and place your order again.")
             form = CheckoutForm(initial=_checkout_initial(cart, shipping.initial, posted=request.POST))
@@ -290,7 +294,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             else:
                 messages.info(request, f"Order {order.number} was already placed.")
             return redirect("orders:order_detail", order_id=order.pk)
-    return _checkout_page(request, context, form, shipping)
+    return _checkout_page(request, context, form, shipping, compare=not shipping_said)
 
 
 def _form_address(form: CheckoutForm) -> dict[str, str]:
@@ -299,9 +303,13 @@ def _form_address(form: CheckoutForm) -> dict[str, str]:
     return {name: str(source.get(name) or "") for name in SHIPPING_FIELDS}
 
 
-def _shipping_choice(cart: Cart, address: dict[str, str], rate_id: str = "") -> CheckoutShippingChoice:
+def _shipping_choice(cart: Cart, address: dict[str, str], rate_id: str = "", *, service: str = "",
+                     compare: bool = False) -> CheckoutShippingChoice:
+    """The options for `address`, checking the service of `rate_id` (a posted option), else
+    `service`; with `compare`, saying what became of `rate_id` (CheckoutShippingChoice.changed)."""
     return checkout_shipping_choice(shipping=address, quantities=cart.quantities(),
-                                    chosen_service=quote_service(rate_id) if rate_id else "")
+                                    chosen_service=quote_service(rate_id) if rate_id else service,
+                                    chosen_rate=rate_id if compare else "")
 
 
 def _shipping_context(subtotal: Decimal, choice: CheckoutShippingChoice) -> dict:
@@ -317,10 +325,12 @@ def _shipping_context(subtotal: Decimal, choice: CheckoutShippingChoice) -> dict
 
 
 def _checkout_page(request: HttpRequest, context: dict, form: CheckoutForm, shipping,
-                   choice: CheckoutShippingChoice | None = None) -> HttpResponse:
+                   choice: CheckoutShippingChoice | None = None, *, compare: bool = False) -> HttpResponse:
     if choice is None:
-        # The service posted stays checked when the page comes back (a price change, say).
-        choice = _shipping_choice(Cart(request.session), _form_address(form), request.POST.get("shipping_rate", ""))
+        # The service posted stays checked when the page comes back (a price change, say); a
+        # first visit checks the service of the order it reopens, if any.
+        choice = _shipping_choice(Cart(request.session), _form_address(form), request.POST.get("shipping_rate", ""),
+                                  service=shipping.service, compare=compare)
     return render(request, "storefront/checkout.html", {
         **context, **_shipping_context(context["total"], choice),
         "form": form, "saved_addresses": shipping.addresses,
@@ -345,7 +355,7 @@ def checkout_shipping_options(request: HttpRequest) -> HttpResponse:
         messages.warning(request, CART_REVIEW)
         return _go(request, reverse("orders:cart"))
     address = {name: request.POST.get(name, "")[:200] for name in SHIPPING_FIELDS}
-    choice = _shipping_choice(cart, address, request.POST.get("shipping_rate", "")[:4000])
+    choice = _shipping_choice(cart, address, request.POST.get("shipping_rate", "")[:4000], compare=True)
     return render(request, "storefront/partials/checkout_shipping_response.html",
                   {**_cart_context(review), **_shipping_context(review.total, choice)})
 

@@ -335,3 +335,71 @@ document.addEventListener("change", function (event) {
     zip.dispatchEvent(new Event("change", {bubbles: true}));
   }
 });
+
+// Checkout's shipping options while they are asked for again: the fieldset says "Updating
+// shipping options…" (aria-busy) and Place order waits, its reason the same text, since the total
+// it shows may be about to change. A request that fails leaves the options shown with a sentence
+// saying so: the order's submit checks the chosen option again anyway.
+function storeShippingParts(event) {
+  var elt = event.detail.elt;
+  if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-shipping-options")) {
+    return null;
+  }
+  var form = elt.closest("form");
+  return {
+    fieldset: document.getElementById("shipping-options"),
+    busy: document.getElementById("shipping-options-busy"),
+    failed: document.getElementById("shipping-options-failed"),
+    button: form && form.querySelector("button[data-busy-label]")
+  };
+}
+
+function storeShippingIdle(parts) {
+  if (parts.fieldset) {
+    parts.fieldset.removeAttribute("aria-busy");
+  }
+  if (parts.busy) {
+    parts.busy.hidden = true;
+  }
+  if (parts.button && parts.button.getAttribute("aria-describedby") === "shipping-options-busy") {
+    parts.button.removeAttribute("aria-describedby");
+    parts.button.disabled = false;
+  }
+}
+
+document.addEventListener("htmx:beforeRequest", function (event) {
+  var parts = storeShippingParts(event);
+  if (!parts || event.defaultPrevented) {
+    return;
+  }
+  if (parts.fieldset) {
+    parts.fieldset.setAttribute("aria-busy", "true");
+  }
+  if (parts.busy) {
+    parts.busy.hidden = false;
+  }
+  if (parts.failed) {
+    parts.failed.hidden = true;
+  }
+  if (parts.button && !parts.button.disabled) {
+    parts.button.disabled = true;
+    parts.button.setAttribute("aria-describedby", "shipping-options-busy");
+  }
+});
+
+document.addEventListener("htmx:afterRequest", function (event) {
+  var parts = storeShippingParts(event);
+  if (parts) {
+    storeShippingIdle(parts);
+  }
+});
+
+["htmx:responseError", "htmx:sendError", "htmx:timeout"].forEach(function (name) {
+  document.addEventListener(name, function (event) {
+    var parts = storeShippingParts(event);
+    if (parts && parts.failed) {
+      storeShippingIdle(parts);
+      parts.failed.hidden = false;
+    }
+  });
+});

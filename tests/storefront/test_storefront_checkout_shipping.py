@@ -217,7 +217,7 @@ def test_the_fragment_keeps_the_service_chosen(shopper):
 
 
 def test_the_fragment_for_an_incomplete_address_asks_for_it(shopper):
-    html = shopper.post(reverse("orders:checkout_shipping"), {**ADDRESS, "zip": "6270"},
+    html = shopper.post(reverse("orders:checkout_shipping"), {**ADDRESS, "city": " "},
                         headers={"HX-Request": "true"}).content.decode()
 
     assert "Enter your address to see the shipping options and their prices." in html
@@ -273,3 +273,75 @@ def test_the_cart_shows_the_subtotal_and_that_shipping_comes_at_checkout(shopper
 
     assert "Shipping calculated at checkout" in html
     assert re.search(r"<dt>Subtotal</dt><dd[^>]*>\$34\.99</dd>", html)
+
+
+def test_an_item_price_and_a_rate_changed_together_say_both_and_the_new_shipping(shopper, customer):
+    fields = checkout_fields(shopper)
+    ShippingRate.objects.filter(zone__is_fallback=True, service="standard").update(base_cost=Decimal("11.99"))
+    Product.objects.filter(public_id="prod-005").update(price=Decimal("30.00"))
+
+    response = shopper.post(reverse("orders:checkout"), fields)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Desk Mat now costs $30.00 (was $34.99)" in html
+    assert "Standard shipping now costs $13.49 (was $10.49)." in html
+    assert not Order.objects.filter(owner=customer).exists()
+    again = shopper.post(reverse("orders:checkout"), checkout_form(html)[0])
+    order = Order.objects.get(owner=customer)
+    assert again["Location"] == reverse("orders:order_detail", args=[order.pk])
+    assert (order.subtotal, order.shipping_cost) == (Decimal("30.00"), Decimal("13.49"))
+
+
+def test_a_page_shown_again_for_another_reason_does_not_invent_a_shipping_change(shopper, customer):
+    fields = checkout_fields(shopper)
+    Product.objects.filter(public_id="prod-005").update(price=Decimal("30.00"))
+
+    html = shopper.post(reverse("orders:checkout"), fields).content.decode()
+
+    assert "Desk Mat now costs $30.00 (was $34.99)" in html
+    assert "shipping now costs" not in html
+
+
+@pytest.mark.parametrize("zip_code", ["１０１１８", "1011"])
+def test_a_complete_address_with_a_zip_code_in_the_wrong_shape_says_what_is_wrong(shopper, zip_code):
+    html = shopper.post(reverse("orders:checkout_shipping"), {**NEW_YORK, "zip": zip_code},
+                        headers={"HX-Request": "true"}).content.decode()
+
+    prompt = re.search(r'shipping-options__prompt">([^<]*)', html).group(1)
+    assert "ZIP" in prompt
+    assert "Enter your address" not in prompt
+    assert options_shown(html) == {}
+
+
+@pytest.mark.parametrize("state", ["ny", " Ny "])
+def test_a_two_letter_state_is_kept_upper_case_with_or_without_javascript(shopper, customer, state):
+    typed = {**NEW_YORK, "state": state}
+    # With JavaScript: the options come from the fragment for the address as typed.
+    fields, _ = checkout_form(shopper.get(reverse("orders:checkout")).content.decode())
+    fragment = shopper.post(reverse("orders:checkout_shipping"), typed, headers={"HX-Request": "true"}).content.decode()
+    fragment_fields, rates = checkout_form(f'<form method="post" action="{reverse("orders:checkout")}">'
+                                           f'{fragment}</form>')
+
+    response = shopper.post(reverse("orders:checkout"), {**fields, **typed, "shipping_rate": rates["standard"],
+                                                         "shipping_for": fragment_fields["shipping_for"],
+                                                         "save_address": "on"})
+
+    order = Order.objects.get(owner=customer)
+    assert response["Location"] == reverse("orders:order_detail", args=[order.pk])
+    assert order.ship_state == "NY"
+    assert list(customer.addresses.values_list("state", flat=True)) == ["NY"]
+
+
+def test_a_state_written_out_stays_as_typed(shopper, customer):
+    shopper.post(reverse("orders:checkout"), checkout_fields(shopper, {**NEW_YORK, "state": " New York "}))
+
+    assert Order.objects.get(owner=customer).ship_state == "New York"
+
+
+def test_the_options_say_how_they_show_that_they_are_updating_or_could_not_be(shopper):
+    html = shopper.get(reverse("orders:checkout")).content.decode()
+
+    assert 'data-shipping-options' in html
+    assert re.search(r'id="shipping-options-busy" role="status" hidden>Updating shipping options…<', html)
+    assert "We couldn’t update the shipping options; they’ll be checked again when you place your order." in html

@@ -496,3 +496,23 @@ def test_an_out_of_stock_order_says_how_it_ended_and_what_to_do_instead(sync_pip
 
     assert (f"Order {order.number} ended (Out of stock: {name}); there is nothing to try again: shop again instead."
             in texts(response))
+
+
+def test_try_again_checks_the_shipping_service_the_failed_order_had(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-005": 1})
+    Order.objects.filter(pk=order.pk).update(shipping_service="express")
+    client = web(customer)
+
+    html = try_again(client, order, follow=True).content.decode()
+
+    fields, rates = checkout_form(html)
+    assert fields["shipping_rate"] == rates["express"]
+
+
+def test_try_again_of_a_standard_order_checks_standard(customer, place_order):
+    order = payment_failed_order(place_order, customer, {"prod-005": 1})
+
+    html = try_again(web(customer), order, follow=True).content.decode()
+
+    fields, rates = checkout_form(html)
+    assert fields["shipping_rate"] == rates["standard"]
