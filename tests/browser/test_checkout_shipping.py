@@ -90,3 +90,45 @@ def test_without_javascript_a_submit_shows_the_options_then_places_the_order(bro
 
         expect(page.get_by_role("heading", level=1, name=re.compile(r"^Order #\d{6}$"))).to_be_visible()
     assert Order.objects.get(owner=customer).total == Decimal("63.48")
+
+
+def test_while_the_options_update_they_say_so_and_place_order_waits(page: Page, live_server, transactional_db,
+                                                                    client, customer, catalog):
+    sign_in(page, live_server, client, customer)
+    add_to_cart_from_the_grid(page, live_server, "Desk Mat")  # $34.99, 500 g
+    page.goto(f"{live_server.url}/checkout/")
+    fill_checkout(page)
+    expect(options(page).get_by_role("radio", name=re.compile(r"^Standard \$10\.49"))).to_be_checked()
+    held = []
+    page.route("**/checkout/shipping/", lambda route: held.append(route))  # the carrier is slow: the answer waits
+
+    options(page).get_by_role("radio", name=re.compile(r"^Express")).check()
+
+    place = page.get_by_role("button", name=re.compile(r"^Place order"))
+    expect(options(page)).to_have_attribute("aria-busy", "true")
+    expect(options(page).get_by_role("status")).to_have_text("Updating shipping options…")
+    expect(place).to_be_disabled()
+    expect(place).to_have_accessible_description("Updating shipping options…")
+    held[0].continue_()
+    expect(totals(page)).to_contain_text("Total$63.48")
+    expect(options(page)).not_to_have_attribute("aria-busy", "true")
+    expect(options(page).get_by_text("Updating shipping options…")).to_be_hidden()
+    expect(page.get_by_role("button", name="Place order · $63.48")).to_be_enabled()
+
+
+@pytest.mark.parametrize("status", [403, 503])
+def test_options_that_could_not_be_updated_say_so_in_the_fieldset(page: Page, live_server, transactional_db,
+                                                                 client, customer, catalog, status):
+    sign_in(page, live_server, client, customer)
+    add_to_cart_from_the_grid(page, live_server, "Desk Mat")
+    page.goto(f"{live_server.url}/checkout/")
+    fill_checkout(page)
+    expect(options(page).get_by_role("radio", name=re.compile(r"^Standard \$10\.49"))).to_be_checked()
+    page.route("**/checkout/shipping/", lambda route: route.fulfill(status=status, body="refused"))
+
+    options(page).get_by_role("radio", name=re.compile(r"^Express")).check()
+
+    expect(options(page).get_by_role("alert")).to_have_text(
+        "We couldn’t update the shipping options; they’ll be checked again when you place your order.")
+    expect(options(page)).not_to_have_attribute("aria-busy", "true")
+    expect(page.get_by_role("button", name=re.compile(r"^Place order"))).to_be_enabled()
