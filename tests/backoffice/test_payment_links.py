@@ -317,3 +317,12 @@ def test_with_the_mail_server_down_the_link_waits_on_the_shop_and_goes_out_once_
     assert "sent 20" in page
     response = web(customer).get(link_in_mail(), follow=True)
     assert response.status_code == 200 and response.redirect_chain  # the e-mailed link opens checkout
+
+
+def test_the_link_checks_the_shipping_service_the_failed_order_had(failed, sent_link, customer):
+    Order.objects.filter(pk=failed.pk).update(shipping_service="express")
+
+    page = web(customer).get(sent_link, follow=True)
+
+    fields, rates = checkout_form(page.content.decode())
+    assert fields["shipping_rate"] == rates["express"]
