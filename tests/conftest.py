@@ -155,6 +155,23 @@ def workflow_versions_forgotten():
 
 
 @pytest.fixture
+def shop_free_shipping_threshold(settings):
+    """The shop's default threshold (standard ships free from $100.00 of items) instead of the
+    tests' "0.00", under which every order's standard shipping is free."""
+    settings.FREE_SHIPPING_THRESHOLD = "100.00"
+
+
+@pytest.fixture
+def outages_forgotten():
+    """The simulated outages this process remembers a while are forgotten before and after the test."""
+    from providers import simulation
+
+    simulation.outages_forget()
+    yield
+    simulation.outages_forget()
+
+
+@pytest.fixture
 def fresh_cache(settings, tmp_path):
     """The default cache under a key prefix (Redis) or in a folder of this test's own: nothing left over.
 

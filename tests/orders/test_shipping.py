@@ -19,7 +19,6 @@ from orders.shipping import (
     business_days_after,
     shipping_options,
 )
-from providers import simulation
 from providers.models import GatewayCall, ShippingRate, SimulatedOutage
 from store.errors import Unprocessable, ValidationFailed
 from tests.conftest import CARD_APPROVE, SHIPPING
@@ -29,17 +28,7 @@ FAR = ShippingAddress(address="1 Harbor Way", city="Anchorage", state="AK", zip=
 SPRINGFIELD = ShippingAddress(**SHIPPING)  # the fallback zone (contiguous United States)
 
 
-@pytest.fixture(autouse=True)
-def threshold(settings):
-    """The shop's production threshold: standard ships free from $100.00 of items."""
-    settings.FREE_SHIPPING_THRESHOLD = "100.00"
-
-
-@pytest.fixture(autouse=True)
-def fresh_outages():
-    simulation.outages_forget()
-    yield
-    simulation.outages_forget()
+pytestmark = pytest.mark.usefixtures("shop_free_shipping_threshold", "outages_forgotten")
 
 
 @pytest.fixture

@@ -7,23 +7,13 @@ from django.core.management import call_command
 
 from catalog.models import Product
 from orders.models import Order
-from providers import simulation
 from providers.models import ShippingRate
 from tests.conftest import SHIPPING
 
 FAR = {"address": "1 Harbor Way", "city": "Anchorage", "state": "AK", "zip": "99501"}
 
 
-@pytest.fixture(autouse=True)
-def threshold(settings):
-    settings.FREE_SHIPPING_THRESHOLD = "100.00"
-
-
-@pytest.fixture(autouse=True)
-def fresh_outages():
-    simulation.outages_forget()
-    yield
-    simulation.outages_forget()
+pytestmark = pytest.mark.usefixtures("shop_free_shipping_threshold", "outages_forgotten")
 
 
 @pytest.fixture

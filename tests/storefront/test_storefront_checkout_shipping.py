@@ -11,7 +11,6 @@ from django.urls import reverse
 
 from catalog.models import Product
 from orders.models import Order
-from providers import simulation
 from providers.models import GatewayCall, ShippingRate
 from tests.storefront.checkout_forms import ADDRESS, checkout_fields, checkout_form
 
@@ -23,17 +22,7 @@ HONOLULU = {"address": "1 Aloha Tower Drive", "city": "Honolulu", "state": "HI",
 CHOOSE = "Choose a shipping option."
 
 
-@pytest.fixture(autouse=True)
-def threshold(settings):
-    settings.FREE_SHIPPING_THRESHOLD = "100.00"
-
-
-@pytest.fixture(autouse=True)
-def outages_forgotten():
-    """The carrier's outage a test switched on ends with it (this process remembers outages a while)."""
-    simulation.outages_forget()
-    yield
-    simulation.outages_forget()
+pytestmark = pytest.mark.usefixtures("shop_free_shipping_threshold", "outages_forgotten")
 
 
 @pytest.fixture
