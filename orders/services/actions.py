@@ -311,8 +311,9 @@ def _refund_plan(order: Order, *, requested: Decimal | None, lines: Sequence[Ref
             )
         amount = worth if requested is None else requested
         # A line refund gives back items only: after refunds of amounts only, the items left
-        # may be worth less than the units chosen, and the rest would be shipping.
-        if amount - added > items_left:
+        # may be worth less than the units chosen, and the rest would be shipping (with no
+        # shipping left, the refundable amount's own check below says it).
+        if shipping_left and amount - added > items_left:
             most = items_left + added
             with_shipping = " and the shipping" if shipping else ""
             raise ValidationFailed(

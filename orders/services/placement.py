@@ -53,7 +53,7 @@ def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
     if expected_total is not None and total != expected_total:
         # The split shows a client that sent the items' sum (as before shipping had a price) why.
         split = (f"items {money(total - shipping_cost)} + shipping {money(shipping_cost)}; "
-                 if shipping_cost is not None else "")
+                 if shipping_cost else "")
         changes["total"] = f"The total is now {money(total)} ({split}was {money(expected_total)})."
     if changes:
         raise PriceChanged(" ".join(changes.values()), fields={"items": changes})
