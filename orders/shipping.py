@@ -278,14 +278,37 @@ class ShippingPriced:
     latest: date | None
 
 
+@dataclass(frozen=True)
+class Quote:
+    """What a ShippingOption.id carries: the service, its price (dollars), the digests of the
+    address and the cart it was quoted for, and when it expires (Unix seconds)."""
+
+    service: str
+    price: Decimal
+    address: str
+    cart: str
+    expires: float
+
+    def is_for(self, shipping: ShippingAddress, lines: Mapping[str, int]) -> bool:
+        return self.address == address_digest(shipping) and self.cart == cart_digest(lines)
+
+
+def quote_read(rate: str) -> Quote | None:
+    """The quote `rate` carries, expired or not, without asking anyone whether it still holds;
+    None when this shop did not sign it."""
+    try:
+        payload = signing.loads(rate, salt=QUOTE_SALT)
+        return Quote(service=payload["s"], price=Decimal(payload["p"]), address=payload["a"], cart=payload["c"],
+                     expires=float(payload["e"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation):
+        return None
+
+
 def quote_service(rate: str) -> str:
     """The service a signed quote names, without checking it ("" when it names none): what an
     idempotent replay compares."""
-    try:
-        payload = signing.loads(rate, salt=QUOTE_SALT)
-    except signing.BadSignature:
-        return ""
-    return payload.get("s", "") if isinstance(payload, dict) else ""
+    quote = quote_read(rate)
+    return quote.service if quote else ""
 
 
 def shipping_standard(*, shipping: ShippingAddress, lines: Mapping[str, int], products: Mapping[str, Product]
@@ -316,19 +339,17 @@ def shipping_confirmed(*, rate: str, shipping: ShippingAddress, lines: Mapping[s
     and its price must be the quoted one (when it cannot quote, standard is priced from the rate
     card and express cannot be confirmed: ShippingUnavailable, 503). ShippingChanged saying what
     changed otherwise."""
-    try:
-        payload = signing.loads(rate, salt=QUOTE_SALT)
-        service, quoted = payload["s"], Decimal(payload["p"])
-        address, cart, expiry = payload["a"], payload["c"], float(payload["e"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError, InvalidOperation) as error:
+    quote = quote_read(rate)
+    if quote is None:
         raise ShippingChanged("The shipping option sent is not one this shop quoted; choose a shipping option "
-                              "again.") from error
-    if time.time() >= expiry:
+                              "again.")
+    service, quoted = quote.service, quote.price
+    if time.time() >= quote.expires:
         raise ShippingChanged("The shipping quote expired; choose a shipping option again to see today's price.")
-    if address != address_digest(shipping):
+    if quote.address != address_digest(shipping):
         raise ShippingChanged("The shipping address changed since the shipping options were quoted; choose a "
                               "shipping option for the new address.")
-    if cart != cart_digest(lines):
+    if quote.cart != cart_digest(lines):
         raise ShippingChanged("Your cart changed since the shipping options were quoted; choose a shipping "
                               "option again.")
     options = options_for(shipping=shipping, lines=lines, products=products)

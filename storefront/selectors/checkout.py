@@ -8,16 +8,14 @@ failed order), the address book's default, the customer's last order's address, 
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 
-from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 
 from accounts import selectors as account_selectors
 from accounts.models import Address
 from orders.models import Order
 from orders.services import ShippingAddress
-from orders.shipping import QUOTE_SALT, ShippingOption, address_digest, cart_digest, shipping_options
+from orders.shipping import ShippingOption, quote_read, shipping_options
 from orders.validators import validate_zip_code
 from store.errors import ValidationFailed
 from store.money import money
@@ -125,34 +123,19 @@ def shipping_quoted_for(shipping: Mapping[str, str]) -> str:
     return json.dumps(_address_of(shipping), sort_keys=True)
 
 
-def _quote(rate: str) -> dict:
-    """The fields of a signed quote (orders.shipping's ShippingOption.id), expired or not; {} when
-    it is not one this shop signed."""
-    try:
-        payload = signing.loads(rate, salt=QUOTE_SALT)
-    except signing.BadSignature:
-        return {}
-    return payload if isinstance(payload, dict) else {}
-
-
 def _chosen_changed(rate: str, options, address: ShippingAddress, quantities: Mapping[str, int]) -> str:
     """What became of the option `rate` among the fresh `options`, when it was quoted for this
     address and cart (another address or cart is another question, not a change of price)."""
-    quote = _quote(rate)
-    if (not quote or quote.get("a") != address_digest(address)
-            or quote.get("c") != cart_digest(dict(quantities))):
+    quote = quote_read(rate)
+    if quote is None or not quote.is_for(address, quantities):
         return ""
-    fresh = next((option for option in options if option.service == quote.get("s")), None)
+    fresh = next((option for option in options if option.service == quote.service), None)
     if fresh is None:
         return ""
     if not fresh.available:
         return f"{fresh.label} shipping is unavailable for now."
-    try:
-        was = Decimal(str(quote.get("p")))
-    except ArithmeticError:
-        return ""
-    if fresh.price != was:
-        return f"{fresh.label} shipping now costs {money(fresh.price)} (was {money(was)})."
+    if fresh.price != quote.price:
+        return f"{fresh.label} shipping now costs {money(fresh.price)} (was {money(quote.price)})."
     return ""
 
 
