@@ -51,7 +51,7 @@ def _prices_confirm(products: dict, merged: dict[str, int], total: Decimal, *,
         for pid in merged.keys() - expected_prices.keys():
             changes[pid] = f"{products[pid].name} ({money(products[pid].price)}) was not in the order you confirmed."
     if expected_total is not None and total != expected_total:
-        # The split shows a client that sent the items' sum (as before shipping had a price) why.
+        # The split shows why to a client that sent the items' sum as its expected total.
         split = (f"items {money(total - shipping_cost)} + shipping {money(shipping_cost)}; "
                  if shipping_cost else "")
         changes["total"] = f"The total is now {money(total)} ({split}was {money(expected_total)})."
