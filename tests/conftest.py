@@ -310,23 +310,42 @@ class QCluster(ManagedProcess):
         self.spawn([sys.executable, str(BASE_DIR / "manage.py"), "qcluster"], self.env)
 
 
-@pytest.fixture(scope="session")
-def qcluster_process(django_db_setup, django_db_blocker):
-    """One `qcluster` for the session, on its own queue name, sharing the test database."""
+def _qcluster_env(**extra: str) -> dict[str, str]:
+    """A `qcluster` subprocess' environment: the test database, on a queue name of its own."""
     from django.conf import settings as django_settings
 
-    with django_db_blocker.unblock():
-        database_url = _database_url_of_test_db()
-    name = f"test{uuid.uuid4().hex[:8]}"
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "store.settings_test",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": _database_url_of_test_db(),
         "DATA_DIR": str(django_settings.DATA_DIR),
-        "Q_CLUSTER_NAME": name,
+        "Q_CLUSTER_NAME": f"test{uuid.uuid4().hex[:8]}",
         "Q_WORKERS": os.environ.get("TEST_Q_WORKERS", "2"),
+        **extra,
     }
+
+
+@pytest.fixture(scope="session")
+def qcluster_process(django_db_setup, django_db_blocker):
+    """One `qcluster` for the session, on its own queue name, sharing the test database.
+
+    Its outbox relay is off: every test shares that database, and a relay would queue the outbox
+    rows of tests that never asked for a cluster (`relaying_qcluster` has one)."""
+    with django_db_blocker.unblock():
+        env = _qcluster_env(OUTBOX_RELAY_SECONDS="0")
     cluster = QCluster(env)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def relaying_qcluster(transactional_db):
+    """A `qcluster` of the test's own whose main process relays the outbox every second, as in
+    production; stopped after the test."""
+    cluster = QCluster(_qcluster_env(OUTBOX_RELAY_SECONDS="1"))
     cluster.start()
     try:
         yield cluster

@@ -23,7 +23,7 @@ def post_json(base: str, path: str, body: dict, token: str | None = None) -> tup
 
 @pytest.mark.worker
 def test_without_redis_the_shop_serves_signs_in_and_answers_a_committed_order_as_placed(
-    transactional_db, web_servers, catalog, make_user, tmp_path, qcluster
+    transactional_db, web_servers, catalog, make_user, tmp_path, relaying_qcluster
 ):
     customer = make_user("outage@example.com")
     # The web process queues the pipeline on the (unreachable) Redis broker, as in production.
