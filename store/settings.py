@@ -245,8 +245,8 @@ if REDIS_URL:
         f"{REDIS_URL}{_separator}socket_connect_timeout={env_float('REDIS_TIMEOUT', 0.5)}"
         f"&socket_timeout={env_float('REDIS_BROKER_TIMEOUT', 5) if _IN_WORKER else env_float('REDIS_TIMEOUT', 0.5)}"
     )
-    # A worker reads again within half a second of Redis' return, not django-q2's 10 s.
-    Q_CLUSTER["broker_class"] = "store.broker.OutageTolerantRedis"
+    if _IN_WORKER:  # reads again within half a second of Redis' return, not django-q2's 10 s
+        Q_CLUSTER["broker_class"] = "store.broker.OutageTolerantRedis"
 else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["cache"] = "django_q"
