@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,32 @@ def workflow_versions_forgotten():
     policy_cache_clear()
     yield
     policy_cache_clear()
+
+
+class Clock:
+    """The wall clock the code under test reads, moved on by advance() where a test would sleep:
+    time.time (and django-otp's own reference to it) and django.utils.timezone.now, all by the same
+    offset. It still runs as the real clock does between advances; monotonic clocks are untouched."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import django_otp.oath
+        from django.utils import timezone
+
+        self.offset = 0.0
+        real_time, real_now = time.time, timezone.now
+        shifted_time = lambda: real_time() + self.offset  # noqa: E731
+        monkeypatch.setattr(time, "time", shifted_time)
+        monkeypatch.setattr(django_otp.oath, "time", shifted_time)
+        monkeypatch.setattr(timezone, "now", lambda: real_now() + timedelta(seconds=self.offset))
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    """A wall clock a test moves on (`clock.advance(3)`) instead of sleeping."""
+    return Clock(monkeypatch)
 
 
 @pytest.fixture

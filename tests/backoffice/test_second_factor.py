@@ -60,7 +60,7 @@ def bearer(token: str) -> APIClient:
 
 # --- the admin -----------------------------------------------------------------------------
 
-def test_refunder_enrols_at_first_sign_in_then_reaches_the_admin(required, client, refunder):
+def test_refunder_enrols_at_first_sign_in_then_reaches_the_admin(required, clock, client, refunder):
     signed_in = admin_sign_in(client, refunder, "/admin/orders/order/")
     assert signed_in.status_code == 302
     assert signed_in["Location"].startswith(f"{VERIFY}?next=")
@@ -76,7 +76,7 @@ def test_refunder_enrols_at_first_sign_in_then_reaches_the_admin(required, clien
     assert setup.context["qr"].startswith("data:image/svg+xml")
 
     assert client.post(SETUP, {"code": wrong(device)}).status_code == 400
-    time.sleep(1.1)  # django-otp throttles the device for a second after a wrong code
+    clock.advance(1.1)  # django-otp throttles the device for a second after a wrong code
     confirmed = client.post(SETUP, {"code": code(device), "next": "/admin/orders/order/"})
     assert confirmed.status_code == 200
     codes = confirmed.context["codes"]
@@ -87,7 +87,7 @@ def test_refunder_enrols_at_first_sign_in_then_reaches_the_admin(required, clien
     assert client.get(SETUP)["Location"].startswith(VERIFY)
 
 
-def test_enrolled_refunder_gives_the_code_after_the_password(required, client, refunder):
+def test_enrolled_refunder_gives_the_code_after_the_password(required, clock, client, refunder):
     device, _ = enrolled(refunder)
     signed_in = admin_sign_in(client, refunder)
     assert signed_in["Location"] == f"{VERIFY}?next=%2Fadmin%2F"
@@ -100,7 +100,7 @@ def test_enrolled_refunder_gives_the_code_after_the_password(required, client, r
     throttled = client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})
     assert throttled.status_code == 429 and int(throttled["Retry-After"]) >= 1
 
-    time.sleep(1.1)
+    clock.advance(1.1)
     verified = client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})
     assert verified.status_code == 302 and verified["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
@@ -165,7 +165,7 @@ def test_requirement_off_changes_nothing(client, refunder):
 
 # --- the API ---------------------------------------------------------------------------------
 
-def test_api_staff_action_needs_the_tokens_second_factor(required, refunder, customer, order_in_state):
+def test_api_staff_action_needs_the_tokens_second_factor(required, clock, refunder, customer, order_in_state):
     order = order_in_state("delivered")
     device, _ = enrolled(refunder)
 
@@ -182,7 +182,7 @@ def test_api_staff_action_needs_the_tokens_second_factor(required, refunder, cus
 
     refused = api_sign_in(refunder, otp=wrong(device))
     assert (refused["status"], refused["code"]) == (401, "otp_invalid")
-    time.sleep(1.1)
+    clock.advance(1.1)
     given = api_sign_in(refunder, otp=code(device, 1))
     assert given["status"] == 200
     assert jwt.decode(given["token"], options={"verify_signature": False})["amr"] == ["pwd", "otp"]
@@ -198,10 +198,10 @@ def test_api_staff_action_needs_the_tokens_second_factor(required, refunder, cus
     assert bearer(still_plain["token"]).get("/api/review-rules").status_code == 403
 
 
-def test_api_recovery_code_works_once(required, refunder):
+def test_api_recovery_code_works_once(required, clock, refunder):
     _, codes = enrolled(refunder)
     assert api_sign_in(refunder, otp=codes[3])["status"] == 200
-    time.sleep(1.1)
+    clock.advance(1.1)
     again = api_sign_in(refunder, otp=codes[3])
     assert (again["status"], again["code"]) == (401, "otp_invalid")
 
@@ -285,12 +285,12 @@ def test_enrolling_a_new_app_revokes_the_tokens_of_the_old_one(required, refunde
     assert refreshed(given["refresh"])["status"] == 401
 
 
-def test_the_second_factor_lasts_its_maximum_age_then_a_refresh_drops_it(required, settings, refunder):
+def test_the_second_factor_lasts_its_maximum_age_then_a_refresh_drops_it(required, clock, settings, refunder):
     settings.STAFF_SECOND_FACTOR_MAX_AGE = 2
     device, _ = enrolled(refunder)
     given = api_sign_in(refunder, otp=code(device, 1))
     assert bearer(given["token"]).get("/api/review-rules").status_code == 200
-    time.sleep(3)
+    clock.advance(3)
     assert bearer(given["token"]).get("/api/review-rules").json()["code"] == "second_factor_required"
     renewed = refreshed(given["refresh"])
     assert renewed["status"] == 200
@@ -327,7 +327,7 @@ def test_each_session_enrolling_gets_its_own_secret(required, refunder):
     assert attacker.get(VERIFY).status_code == 200  # still asked for a code
 
 
-def test_wrong_codes_make_a_member_wait_at_most_the_ceiling(required, settings, client, refunder):
+def test_wrong_codes_make_a_member_wait_at_most_the_ceiling(required, clock, settings, client, refunder):
     settings.STAFF_SECOND_FACTOR_MAX_WAIT = 2
     device, _ = enrolled(refunder)
     # Twenty wrong codes in a row, as someone with only the password could send them.
@@ -338,7 +338,7 @@ def test_wrong_codes_make_a_member_wait_at_most_the_ceiling(required, settings, 
     assert throttled.status_code == 429
     assert 1 <= int(throttled["Retry-After"]) <= 2
     assert "2 seconds" in throttled.content.decode() or "1 second" in throttled.content.decode()
-    time.sleep(2.1)
+    clock.advance(2.1)
     assert client.post(VERIFY, {"code": code(device, 1), "next": "/admin/"})["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
