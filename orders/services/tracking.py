@@ -271,8 +271,8 @@ def tracking_reconcile(*, order: Order) -> TrackingCheck:
     if answer is None:  # counted (step_failures) until the carrier answers: the next ask waits longer
         order_step_failed(order_id=order.pk, state=OrderState.SHIPPED)
         return TrackingCheck(UNREACHABLE, 0, order.state)
-    if order.step_failures:
-        Order.objects.filter(pk=order.pk, state=OrderState.SHIPPED, step_failures__gt=0).update(step_failures=0)
+    # Not skipped when the order held shows none: another run may have counted one since.
+    Order.objects.filter(pk=order.pk, state=OrderState.SHIPPED, step_failures__gt=0).update(step_failures=0)
     if not answer.found:
         logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
                        extra={"order_id": order.pk})
