@@ -19,7 +19,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from providers import metrics
@@ -139,15 +139,23 @@ def answer_remembered(gateway: str, operation: str, key: str) -> GatewayResult |
 
 def answer_record(gateway: str, operation: str, key: str, order_id: int | None, result: GatewayResult, *, final: bool = True,
             outcome: str | None = None) -> GatewayResult:
-    """Store the provider's answer; if another call with the same key got there first, return its answer."""
+    """Store the provider's answer; if another call with the same key got there first, return its answer.
+
+    Outside a transaction the one INSERT is atomic by itself (a duplicate key leaves the
+    connection usable); inside one it is a savepoint of its own, so the duplicate leaves the
+    caller's work intact."""
+    row = GatewayCall(
+        gateway=gateway, operation=operation, idempotency_key=key, order_id=order_id,
+        outcome=outcome or ("ok" if result.ok else "failed"), final=final, latency_ms=result.latency_ms,
+        result={"reason": result.reason, "reference": result.reference, "data": result.data,
+                **({"code": result.code, "retryable": result.retryable} if result.code else {})},
+    )
     try:
-        with transaction.atomic():
-            GatewayCall.objects.create(
-                gateway=gateway, operation=operation, idempotency_key=key, order_id=order_id,
-                outcome=outcome or ("ok" if result.ok else "failed"), final=final, latency_ms=result.latency_ms,
-                result={"reason": result.reason, "reference": result.reference, "data": result.data,
-                        **({"code": result.code, "retryable": result.retryable} if result.code else {})},
-            )
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)
     except IntegrityError:
         return answer_remembered(gateway, operation, key) or result
     return result

@@ -369,7 +369,7 @@ class AwaitCarrier:
         if timezone.now() < due:
             pipeline_schedule(order_id=order.pk, at=due)
             return False
-        check = tracking_reconcile(order_id=order.pk)
+        check = tracking_reconcile(order=order)
         if check.state != S.SHIPPED:
             return True
         order = Order.objects.get(pk=order.pk)

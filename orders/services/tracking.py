@@ -259,18 +259,19 @@ def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
     return answer
 
 
-def tracking_reconcile(*, order_id: int) -> TrackingCheck:
-    """Ask the carrier about shipped order `order_id`'s parcel and apply every update it has that
-    the store has not (oldest first; as the webhook would). Never raises for the carrier: no
-    answer is UNREACHABLE and changes nothing but the count of unanswered asks (`step_failures`,
-    set back to 0 by the next answer)."""
-    order = Order.objects.get(pk=order_id)
+def tracking_reconcile(*, order: Order) -> TrackingCheck:
+    """Ask the carrier about shipped `order`'s parcel (as the pipeline last read it) and apply
+    every update it has that the store has not (oldest first; as the webhook would, each under
+    the row lock in a transaction of its own). Never raises for the carrier: no answer is
+    UNREACHABLE and changes nothing but the count of unanswered asks (`step_failures`, set back
+    to 0 by the next answer)."""
     if order.state != OrderState.SHIPPED or not order.tracking_number:
         return TrackingCheck(NOTHING, 0, order.state)
     answer = parcel_tracking_ask(order)
     if answer is None:  # counted (step_failures) until the carrier answers: the next ask waits longer
         order_step_failed(order_id=order.pk, state=OrderState.SHIPPED)
         return TrackingCheck(UNREACHABLE, 0, order.state)
+    # Not skipped when the order held shows none: another run may have counted one since.
     Order.objects.filter(pk=order.pk, state=OrderState.SHIPPED, step_failures__gt=0).update(step_failures=0)
     if not answer.found:
         logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
@@ -278,12 +279,14 @@ def tracking_reconcile(*, order_id: int) -> TrackingCheck:
         return TrackingCheck(NOT_FOUND, 0, order.state)
     known = set(TrackingEvent.objects.filter(event_id__in=[update.id for update in answer.updates])
                 .values_list("event_id", flat=True))
-    applied = 0
+    applied, state = 0, None
     for update in sorted(answer.updates, key=lambda update: update.occurred_at):
         if update.id in known:
             continue
         result = tracking_update_apply(order_id=order.pk, tracking_number=order.tracking_number, update=update,
                                        via=TrackingEvent.Via.LOOKUP)
         applied += result.status == "processed"
-    state = Order.objects.filter(pk=order.pk).values_list("state", flat=True).get()
+        state = result.state  # read under the row lock by the update just applied
+    if state is None:
+        state = Order.objects.filter(pk=order.pk).values_list("state", flat=True).get()
     return TrackingCheck(FOUND, applied, state)

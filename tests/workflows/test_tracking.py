@@ -143,6 +143,19 @@ def test_a_carrier_that_does_not_answer_leaves_the_order_shipped_and_is_asked_ag
     assert pipeline_run(order.pk) == "delivered"
 
 
+def test_a_carrier_answering_again_sets_the_count_of_unanswered_asks_back(customer, place_order, settings):
+    settings.SIMULATOR = {**settings.SIMULATOR, "TRACKING_STEP_SECONDS": 3600}  # nothing happens to the parcel yet
+    order = place_order(customer)
+    assert Order.objects.get(pk=order.pk).state == "shipped"
+    # Two asks went unanswered, the last a day ago: the next run asks.
+    Order.objects.filter(pk=order.pk).update(step_failures=2, updated_at=timezone.now() - timedelta(days=1))
+    ProviderCall.objects.filter(order_id=order.pk).update(created_at=timezone.now() - timedelta(days=1))
+
+    assert pipeline_run(order.pk) == "shipped"
+
+    assert Order.objects.get(pk=order.pk).step_failures == 0
+
+
 @pytest.mark.parametrize("attempt", range(3))
 def test_a_staff_refund_racing_the_parcels_return_refunds_once_and_restocks_once(
         attempt, customer, place_order, settings, staff_user):
