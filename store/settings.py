@@ -203,7 +203,14 @@ if REDIS_URL:
                 "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
                 "socket_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
             },
-        }
+        },
+    }
+    # Rendered fragments and serialized data keyed by what they show (store/fragments.py): the
+    # same Redis under a prefix of their own.
+    CACHES["fragments"] = {
+        **CACHES["default"],
+        "KEY_PREFIX": f"{CACHES['default']['KEY_PREFIX']}-fragments",
+        "TIMEOUT": env_int("FRAGMENT_CACHE_SECONDS", 600, minimum=1),
     }
 else:
     CACHES = {
@@ -219,6 +226,14 @@ else:
         "django_q": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache" / "django_q"),
+        },
+        # Rendered fragments and serialized data keyed by what they show (store/fragments.py): a
+        # folder of their own, so their turnover never culls the rate-limit counters.
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache" / "fragments"),
+            "TIMEOUT": env_int("FRAGMENT_CACHE_SECONDS", 600, minimum=1),
+            "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_CACHE_MAX_ENTRIES", 2000, minimum=10)},
         },
     }
 
