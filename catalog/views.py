@@ -1,16 +1,15 @@
 """Catalog pages: the product grid (filtered in place through HTMX) and one product.
 
 The grid and the product are rendered once per version of the rows they show and shared by
-every request (store/fragments.py); the rest of the page (header, cart, messages) is each
-request's own.
+every request, and so is the whole page for a visitor with no session (store/fragments.py);
+anyone else's header (cart, messages, account) is rendered for them.
 """
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
 from store.errors import NotFound
-from store.fragments import rows_digest, shared_fragment
+from store.fragments import Fragment, rows_digest, shared_render
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
@@ -21,13 +20,15 @@ def product_list(request: HttpRequest) -> HttpResponse:
     """
     category, query = request.GET.get("category", "").strip(), request.GET.get("q", "").strip()
     products = list(selectors.product_list(category=category, search=query))
-    grid = shared_fragment(request, template_name="catalog/partials/product_grid.html",
-                           digest=rows_digest(products, "category"), context={"products": products})
-    context = {"products": products, "grid": grid, "selected_category": category, "query": query}
+    grid = Fragment("catalog/partials/product_grid.html", {"products": products}, rows_digest(products, "category"))
+    context = {"products": products, "selected_category": category, "query": query}
     if request.htmx.target == "product-grid":
-        response = render(request, "catalog/partials/product_grid_update.html", context)
+        template_name, shown = "catalog/partials/product_grid_update.html", ""
     else:
-        response = render(request, "catalog/product_list.html", {**context, "categories": selectors.category_list()})
+        context["categories"] = categories = selectors.category_list()
+        template_name, shown = "catalog/product_list.html", rows_digest(categories)
+    response = shared_render(request, template_name, context, fragments={"grid": grid},
+                             digest=repr((category, query, shown)))
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -37,6 +38,6 @@ def product_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         product = selectors.product_get(public_id)
     except NotFound as error:
         raise Http404(error.message) from None
-    body = shared_fragment(request, template_name="catalog/partials/product_detail_body.html",
-                           digest=rows_digest([product], "category"), context={"product": product})
-    return render(request, "catalog/product_detail.html", {"product": product, "product_body": body})
+    body = Fragment("catalog/partials/product_detail_body.html", {"product": product}, rows_digest([product], "category"))
+    return shared_render(request, "catalog/product_detail.html", {"product": product}, fragments={"product_body": body},
+                         digest="")

@@ -3,6 +3,7 @@ request, for every visitor, and each visitor keeps their own CSRF token, path an
 import re
 from decimal import Decimal
 from html import unescape
+from urllib.parse import quote
 
 import pytest
 from django.test import Client
@@ -103,6 +104,7 @@ def test_each_visitor_gets_their_own_csrf_token_and_path_in_a_shared_fragment(ca
         html = client.get(path).content.decode()
         assert len(csrf_inputs(html)) == 1
         assert next_inputs(html) == {path}
+        assert f'href="/accounts/login/?next={quote(path, safe="/")}"' in html
         tokens[client] = csrf_inputs(html).pop()
         # The add-to-cart form's token is this visitor's: the post is taken, and comes back to the page.
         answer = client.post("/cart/add/", {"product_id": PRODUCT, "next": path, "csrfmiddlewaretoken": tokens[client]})
