@@ -137,13 +137,24 @@ def test_text_that_looks_like_a_mark_is_shown_as_written(shoppers, catalog):
         assert f"{odd}</a></h2>" in html or f"<h1>{odd}</h1>" in html
 
 
-def test_a_broken_fragment_cache_still_serves_every_path(shoppers, catalog, settings, tmp_path):
-    """A cache that fails (here a folder that cannot be created) renders as if there were none."""
-    blocker = tmp_path / "not-a-folder"
+def broken_cache(kind: str, tmp_path) -> dict:
+    if kind == "redis":  # nothing listens on port 1: every call is refused, then the breaker answers
+        return {"BACKEND": "store.cache.CircuitRedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+                "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+    blocker = tmp_path / "not-a-folder"  # a file where the cache's folder should be
     blocker.write_text("")
-    settings.CACHES = {**settings.CACHES, "fragments": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(blocker / "cache")}}
+    return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(blocker / "cache")}
 
-    assert shown(shoppers[0]) == every_path("149.99", catalog[PRODUCT].stock)
+
+@pytest.mark.parametrize("kind", ["redis", "file"])
+def test_a_broken_fragment_cache_still_serves_every_path(shoppers, catalog, customer, settings, tmp_path, kind):
+    """A cache that fails renders as if there were none: no error, and the rows as they are."""
+    settings.CACHES = {**settings.CACHES, "fragments": broken_cache(kind, tmp_path)}
+    signed_in = Client()
+    signed_in.force_login(customer)
+
+    for client in (*shoppers, signed_in):
+        assert shown(client) == every_path("149.99", catalog[PRODUCT].stock)
     Product.objects.filter(pk=catalog[PRODUCT].pk).update(stock=5)
-    assert shown(shoppers[1]) == every_path("149.99", 5)
+    for client in (*shoppers, signed_in):
+        assert shown(client) == every_path("149.99", 5)
