@@ -27,6 +27,7 @@ from urllib.parse import quote
 import django
 import rest_framework
 from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
@@ -171,7 +172,7 @@ def shared_fragment(request: HttpRequest, fragment: Fragment) -> SafeString:
 def is_bare_visitor(request: HttpRequest) -> bool:
     """No session and no pending messages: signed out, an empty cart, nothing to tell, so every
     such visitor sees the same page but for the CSRF token and the page's path."""
-    return settings.SESSION_COOKIE_NAME not in request.COOKIES and "messages" not in request.COOKIES
+    return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
 
 
 def shared_render(request: HttpRequest, template_name: str, context: dict, *, digest: str,
