@@ -20,15 +20,21 @@ def product_list(request: HttpRequest) -> HttpResponse:
     """
     category, query = request.GET.get("category", "").strip(), request.GET.get("q", "").strip()
     products = list(selectors.product_list(category=category, search=query))
-    grid = Fragment("catalog/partials/product_grid.html", {"products": products}, rows_digest(products, "category"))
+    # A search's results are the visitor's to choose (any subset of the products), so never kept.
+    grid = Fragment("catalog/partials/product_grid.html", {"products": products},
+                    None if query else rows_digest(products, "category"))
     context = {"products": products, "selected_category": category, "query": query}
+    categories = selectors.category_list() if category or request.htmx.target != "product-grid" else []
     if request.htmx.target == "product-grid":
         template_name, shown = "catalog/partials/product_grid_update.html", ""
     else:
-        context["categories"] = categories = selectors.category_list()
+        context["categories"] = categories
         template_name, shown = "catalog/product_list.html", rows_digest(categories)
+    # The whole page is kept only for the few addresses there are: all products, or one category
+    # by its slug as the filter form sends it; any other text is rendered around the grid.
+    known = not query and (not category or category in {c.slug for c in categories})
     response = shared_render(request, template_name, context, fragments={"grid": grid},
-                             digest=repr((category, query, shown)))
+                             digest=repr((category, shown)) if known else None)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 

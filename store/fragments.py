@@ -11,6 +11,10 @@ rendered once with a mark made at random for that render in their place and kept
 between the marks, so each request joins its own values in at those positions; no product text
 can hold a mark that did not exist when it was written.
 
+Only what a bounded set of keys names is kept: a page whose view's arguments are not among a
+known few (a search's words) is rendered around the shared fragments, and a fragment whose rows
+the visitor chooses freely (a search's results) is rendered for its request.
+
 The cache is a helper, never a dependency: when it fails the page is rendered as usual.
 """
 import hashlib
@@ -130,11 +134,11 @@ _NAMES = tuple(_REQUEST_VALUES)
 @dataclass(frozen=True)
 class Fragment:
     """A part of a page shared by every request whose `digest` (of everything else
-    `template_name` reads from `context`) is the same."""
+    `template_name` reads from `context`) is the same; with no digest, rendered for its request."""
 
     template_name: str
     context: dict
-    digest: str
+    digest: str | None
 
 
 def _split(html: str, mark: str) -> tuple[str | int, ...]:
@@ -165,6 +169,8 @@ def shared_fragment(request: HttpRequest, fragment: Fragment) -> SafeString:
         mark, marks = _marks()
         return _split(_render_with(fragment, marks), mark)
 
+    if fragment.digest is None:
+        return mark_safe(_join(request, render()))  # noqa: S308
     parts = shared_data(name=f"fragment:{fragment.template_name}", digest=fragment.digest, compute=render)
     return mark_safe(_join(request, parts))  # noqa: S308
 
@@ -175,14 +181,16 @@ def is_bare_visitor(request: HttpRequest) -> bool:
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
 
 
-def shared_render(request: HttpRequest, template_name: str, context: dict, *, digest: str,
+def shared_render(request: HttpRequest, template_name: str, context: dict, *, digest: str | None,
                   fragments: dict[str, Fragment]) -> HttpResponse:
     """`template_name` as render() would answer, with `fragments` (context variables) shared.
 
     A bare visitor (is_bare_visitor) gets the whole page from the cache, keyed by `digest`
-    (everything the page shows outside the fragments, e.g. the view's arguments) and the
-    fragments' digests; anyone else gets the page rendered around the shared fragments."""
-    if not is_bare_visitor(request):
+    (everything the page shows outside the fragments, e.g. the view's arguments, of which there
+    must be few) and the fragments' digests; anyone else, or any page whose `digest` is None, is
+    rendered around the shared fragments."""
+    whole = digest is not None and all(f.digest is not None for f in fragments.values())
+    if not whole or not is_bare_visitor(request):
         shared = {name: shared_fragment(request, fragment) for name, fragment in fragments.items()}
         return render(request, template_name, {**context, **shared})
 

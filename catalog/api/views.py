@@ -61,9 +61,15 @@ class ProductListApi(CatalogApi):
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.product_list(**filters.validated_data), request, view=self)
-        # Serialized once per version of the page's rows, for every process (store/fragments.py).
-        data = shared_data(name="api:products", digest=rows_digest(page, "category"),
-                           compute=lambda: [dict(item) for item in ProductSerializer(page, many=True).data])
+        # Serialized once per version of the page's rows, for every process (store/fragments.py);
+        # a search's, whose rows can be any subset of the products, for its request.
+        def serialize() -> list[dict]:
+            return [dict(item) for item in ProductSerializer(page, many=True).data]
+
+        if filters.validated_data.get("search"):
+            data = serialize()
+        else:
+            data = shared_data(name="api:products", digest=rows_digest(page, "category"), compute=serialize)
         return paginator.get_paginated_response(data)
 
     @extend_schema(

@@ -6,6 +6,7 @@ from html import unescape
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import caches
 from django.test import Client
 
 from catalog import services
@@ -35,6 +36,14 @@ def shown(client: Client) -> dict[str, tuple[Decimal, int]]:
         "API list": (Decimal(str(listed["price"])), listed["stock"]),
         "API detail": (Decimal(str(detail["price"])), detail["stock"]),
     }
+
+
+def fragment_entries() -> int:
+    """How many entries the fragments cache holds, as its backend lists them."""
+    cache = caches["fragments"]
+    if "Redis" in type(cache).__name__:
+        return len(cache._cache.get_client().keys(f"{cache.key_prefix}:*"))
+    return len(cache._list_cache_files())
 
 
 def every_path(price: str, stock: int) -> dict[str, tuple[Decimal, int]]:
@@ -158,3 +167,40 @@ def test_a_broken_fragment_cache_still_serves_every_path(shoppers, catalog, cust
     Product.objects.filter(pk=catalog[PRODUCT].pk).update(stock=5)
     for client in (*shoppers, signed_in):
         assert shown(client) == every_path("149.99", 5)
+
+
+def test_each_searching_visitor_sees_their_own_words_and_searches_keep_nothing(catalog):
+    """Only the few addresses there are (all products, a category by its slug) are kept whole: a
+    search's words and any spelling of a category are rendered, however many there are."""
+    first, second = Client(), Client()
+    first.get("/")
+    assert fragment_entries() == 1  # the whole page of all products
+
+    for client, words in ((first, "zzz1"), (second, "zzz2"), (first, "zzz2"), (second, "zzz1")):
+        assert f'name="q" value="{words}"' in client.get("/", {"q": words}).content.decode()
+    for number in range(1, 21):
+        assert f'name="q" value="key{number}"' in first.get("/", {"q": f"key{number}"}).content.decode()
+        first.get("/", {"q": f"random-{number}", "category": "electronics"})
+        first.get("/", {"category": "ElEcTrOnIcS"[:number] + "electronics"[number:]})
+
+    assert fragment_entries() == 2  # and the grid of the electronics, whichever way they were spelled
+
+
+def test_api_searches_keep_nothing(api_client, catalog):
+    api_client.get("/api/products")
+    assert fragment_entries() == 1
+
+    for number in range(20):
+        assert api_client.get("/api/products", {"search": f"o{number % 3 or ''}"}).status_code == 200
+        assert api_client.get("/api/products", {"search": f"zzz{number}"}).json() == []
+
+    assert fragment_entries() == 1
+
+
+def test_a_category_by_its_slug_is_kept_whole_once(catalog):
+    client = Client()
+    for _ in range(3):
+        assert 'name="q" value=""' in client.get("/", {"category": "electronics"}).content.decode()
+        client.get("/", {"category": "electronics"}, headers={"HX-Request": "true", "HX-Target": "product-grid"})
+
+    assert fragment_entries() == 2  # the page and the filter form's answer
