@@ -15,7 +15,8 @@ Only what a bounded set of keys names is kept: a page whose view's arguments are
 known few (a search's words) is rendered around the shared fragments, and a fragment whose rows
 the visitor chooses freely (a search's results) is rendered for its request.
 
-The cache is a helper, never a dependency: when it fails the page is rendered as usual.
+The cache is a helper, never a dependency: when it fails, or FRAGMENT_CACHE_SECONDS is 0, the
+page is rendered as usual.
 """
 import hashlib
 import logging
@@ -73,7 +74,7 @@ _code: list[str] = []
 
 
 def code_digest() -> str:
-    """What the code that renders fragments is, computed once per process."""
+    """What the code that renders fragments is, computed once per process (StoreConfig.ready)."""
     if not _code:
         _code.append(_code_digest())
     return _code[0]
@@ -107,11 +108,17 @@ def _cache_set(key: str, value) -> None:
 
 
 # Settings that change what a fragment shows (read per call: tests and operators change them).
-_SHOWN_SETTINGS = ("STORE_LOW_STOCK_THRESHOLD", "STATIC_URL", "MEDIA_URL", "LANGUAGE_CODE", "TIME_ZONE")
+_SHOWN_SETTINGS = ("STORE_LOW_STOCK_THRESHOLD", "STATIC_URL", "MEDIA_URL", "LANGUAGE_CODE", "TIME_ZONE", "DEBUG")
+
+
+def _sharing() -> bool:
+    return settings.FRAGMENT_CACHE_SECONDS > 0
 
 
 def shared_data(*, name: str, digest: str, compute: Callable[[], Any]) -> Any:
     """`compute()`'s value (picklable) for the data `digest` names, from the cache when there."""
+    if not _sharing():
+        return compute()
     shown = hashlib.sha256(repr([getattr(settings, setting) for setting in _SHOWN_SETTINGS]).encode()).hexdigest()
     key = f"{name}:{code_digest()}:{shown[:12]}:{digest}"
     value = _cache_get(key)
@@ -189,7 +196,7 @@ def shared_render(request: HttpRequest, template_name: str, context: dict, *, di
     (everything the page shows outside the fragments, e.g. the view's arguments, of which there
     must be few) and the fragments' digests; anyone else, or any page whose `digest` is None, is
     rendered around the shared fragments."""
-    whole = digest is not None and all(f.digest is not None for f in fragments.values())
+    whole = digest is not None and _sharing() and all(f.digest is not None for f in fragments.values())
     if not whole or not is_bare_visitor(request):
         shared = {name: shared_fragment(request, fragment) for name, fragment in fragments.items()}
         return render(request, template_name, {**context, **shared})

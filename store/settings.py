@@ -190,6 +190,8 @@ AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache and task queue -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds a shared fragment lives after it is written (store/fragments.py); 0 turns sharing off.
+FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60, minimum=0)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -210,7 +212,7 @@ if REDIS_URL:
     CACHES["fragments"] = {
         **CACHES["default"],
         "KEY_PREFIX": f"{CACHES['default']['KEY_PREFIX']}-fragments",
-        "TIMEOUT": env_int("FRAGMENT_CACHE_SECONDS", 600, minimum=1),
+        "TIMEOUT": FRAGMENT_CACHE_SECONDS,
     }
 else:
     CACHES = {
@@ -232,7 +234,7 @@ else:
         "fragments": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache" / "fragments"),
-            "TIMEOUT": env_int("FRAGMENT_CACHE_SECONDS", 600, minimum=1),
+            "TIMEOUT": FRAGMENT_CACHE_SECONDS,
             "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_CACHE_MAX_ENTRIES", 2000, minimum=10)},
         },
     }

@@ -204,3 +204,27 @@ def test_a_category_by_its_slug_is_kept_whole_once(catalog):
         client.get("/", {"category": "electronics"}, headers={"HX-Request": "true", "HX-Target": "product-grid"})
 
     assert fragment_entries() == 2  # the page and the filter form's answer
+
+
+def test_debug_is_part_of_the_key(catalog, settings):
+    client = Client()
+    client.get("/")
+    settings.DEBUG = True
+    client.get("/")
+
+    assert fragment_entries() == 2
+
+
+def test_with_fragment_cache_seconds_0_nothing_is_kept_and_every_change_shows(shoppers, catalog, customer, settings):
+    settings.FRAGMENT_CACHE_SECONDS = 0
+    signed_in = Client()
+    signed_in.force_login(customer)
+    for client in (*shoppers, signed_in):
+        assert shown(client) == every_path("149.99", catalog[PRODUCT].stock)
+        assert 'name="q" value="zzz"' in client.get("/", {"q": "zzz"}).content.decode()
+
+    Product.objects.filter(pk=catalog[PRODUCT].pk).update(stock=5)
+
+    for client in (*shoppers, signed_in):
+        assert shown(client) == every_path("149.99", 5)
+    assert fragment_entries() == 0

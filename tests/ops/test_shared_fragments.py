@@ -1,12 +1,15 @@
 """Two web processes sharing the fragment cache (the file cache in DATA_DIR, or Redis when
 REDIS_URL is set) each show a stock or price change on their very next request."""
 import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 
 from catalog.models import Product
 from catalog.stock import stock_take
-from tests.ops.conftest import http_get, process_env
+from tests.ops.conftest import BASE_DIR, http_get, process_env
 
 PRODUCT = "prod-001"
 
@@ -38,3 +41,13 @@ def test_a_change_shows_on_the_next_request_of_every_process(transactional_db, w
     Product.objects.filter(pk=product.pk).update(price=Decimal("120.00"))
     repriced = ("$120.00", f"{product.stock - 4} in stock")
     assert shown(first.url) == shown(second.url) == [repriced] * 4
+
+
+def test_the_code_digest_is_computed_when_the_process_starts(tmp_path):
+    """Part of every fragment's key: computed as the app starts, not by some visitor's request."""
+    script = "import django; django.setup(); from store import fragments; print(fragments._code)"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "store.settings_test", "DATA_DIR": str(tmp_path)}
+    started = subprocess.run([sys.executable, "-c", script], env=env, cwd=BASE_DIR, capture_output=True, text=True,
+                             timeout=60, check=True)
+
+    assert re.fullmatch(r"\['[0-9a-f]{16}'\]\n", started.stdout)
