@@ -1,10 +1,15 @@
-"""Catalog pages: the product grid (filtered in place through HTMX) and one product."""
+"""Catalog pages: the product grid (filtered in place through HTMX) and one product.
+
+The grid and the product are rendered once per version of the rows they show and shared by
+every request, and so is the whole page for a visitor with no session (store/fragments.py);
+anyone else's header (cart, messages, account) is rendered for them.
+"""
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 
 from catalog import selectors
 from store.errors import NotFound
+from store.fragments import Fragment, rows_digest, shared_render
 
 
 def product_list(request: HttpRequest) -> HttpResponse:
@@ -14,15 +19,22 @@ def product_list(request: HttpRequest) -> HttpResponse:
     push renders the whole page.
     """
     category, query = request.GET.get("category", "").strip(), request.GET.get("q", "").strip()
-    context = {
-        "products": selectors.product_list(category=category, search=query),
-        "selected_category": category,
-        "query": query,
-    }
+    products = list(selectors.product_list(category=category, search=query))
+    # A search's results are the visitor's to choose (any subset of the products), so never kept.
+    grid = Fragment("catalog/partials/product_grid.html", {"products": products},
+                    None if query else rows_digest(products, "category"))
+    context = {"products": products, "selected_category": category, "query": query}
+    categories = selectors.category_list() if category or request.htmx.target != "product-grid" else []
     if request.htmx.target == "product-grid":
-        response = render(request, "catalog/partials/product_grid.html", {**context, "grid_only": True})
+        template_name, shown = "catalog/partials/product_grid_update.html", ""
     else:
-        response = render(request, "catalog/product_list.html", {**context, "categories": selectors.category_list()})
+        context["categories"] = categories
+        template_name, shown = "catalog/product_list.html", rows_digest(categories)
+    # The whole page is kept only for the few addresses there are: all products, or one category
+    # by its slug as the filter form sends it; any other text is rendered around the grid.
+    known = not query and (not category or category in {c.slug for c in categories})
+    response = shared_render(request, template_name, context, fragments={"grid": grid},
+                             digest=repr((category, shown)) if known else None)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
     return response
 
@@ -32,4 +44,6 @@ def product_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         product = selectors.product_get(public_id)
     except NotFound as error:
         raise Http404(error.message) from None
-    return render(request, "catalog/product_detail.html", {"product": product})
+    body = Fragment("catalog/partials/product_detail_body.html", {"product": product}, rows_digest([product], "category"))
+    return shared_render(request, "catalog/product_detail.html", {"product": product}, fragments={"product_body": body},
+                         digest="")

@@ -9,9 +9,12 @@ class StoreConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_migrate
 
-        from store import database, metrics, staff
+        from store import database, fragments, metrics, staff
 
         database.forget_on_fork()
+
+        # Before the first request: the code's digest is part of every fragment's key.
+        fragments.code_digest()
 
         # The staff roles' groups follow their table (store.staff.ROLES) after every migrate.
         post_migrate.connect(staff.roles_after_migrate, dispatch_uid="store.staff.roles_sync")

@@ -190,6 +190,8 @@ AUTH_USER_MODEL = "accounts.User"
 
 # --- Cache and task queue -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Seconds a shared fragment lives after it is written (store/fragments.py); 0 turns sharing off.
+FRAGMENT_CACHE_SECONDS = env_int("FRAGMENT_CACHE_SECONDS", 60, minimum=0)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -203,7 +205,14 @@ if REDIS_URL:
                 "socket_connect_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
                 "socket_timeout": env_float("REDIS_TIMEOUT", 0.5, minimum=0),
             },
-        }
+        },
+    }
+    # Rendered fragments and serialized data keyed by what they show (store/fragments.py): the
+    # same Redis under a prefix of their own.
+    CACHES["fragments"] = {
+        **CACHES["default"],
+        "KEY_PREFIX": f"{CACHES['default']['KEY_PREFIX']}-fragments",
+        "TIMEOUT": FRAGMENT_CACHE_SECONDS,
     }
 else:
     CACHES = {
@@ -219,6 +228,14 @@ else:
         "django_q": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(DATA_DIR / "cache" / "django_q"),
+        },
+        # Rendered fragments and serialized data keyed by what they show (store/fragments.py): a
+        # folder of their own, so their turnover never culls the rate-limit counters.
+        "fragments": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache" / "fragments"),
+            "TIMEOUT": FRAGMENT_CACHE_SECONDS,
+            "OPTIONS": {"MAX_ENTRIES": env_int("FRAGMENT_CACHE_MAX_ENTRIES", 2000, minimum=10)},
         },
     }
 

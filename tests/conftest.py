@@ -212,6 +212,18 @@ def fresh_cache(settings, tmp_path):
     settings.CACHES = {**settings.CACHES, "default": default}
 
 
+@pytest.fixture(autouse=True)
+def fresh_fragments(settings, tmp_path):
+    """The fragments cache (store/fragments.py) of this test's own, as fresh_cache gives the default
+    one: no test sees the pages and data another test or run left there."""
+    fragments = dict(settings.CACHES["fragments"])
+    if "RedisCache" in fragments["BACKEND"]:
+        fragments["KEY_PREFIX"] = f"test-fragments-{uuid.uuid4().hex[:12]}"
+    else:
+        fragments["LOCATION"] = str(tmp_path / "fragments")
+    settings.CACHES = {**settings.CACHES, "fragments": fragments}
+
+
 @pytest.fixture
 def rate_limits(settings, fresh_cache):
     """The production limits, counted from zero."""

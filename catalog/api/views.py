@@ -17,6 +17,7 @@ from store import permissions
 from store.api.pagination import PAGE_PARAMETERS, HeaderPagination
 from store.api.query import refuse_unknown_parameters
 from store.errors import NotFound
+from store.fragments import rows_digest, shared_data
 from store.permissions import StaffPermission
 
 NOT_FOUND = OpenApiResponse(description='No such product: {"error", "code": "not_found"}')
@@ -60,7 +61,16 @@ class ProductListApi(CatalogApi):
         filters.is_valid(raise_exception=True)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.product_list(**filters.validated_data), request, view=self)
-        return paginator.get_paginated_response(ProductSerializer(page, many=True).data)
+        # Serialized once per version of the page's rows, for every process (store/fragments.py);
+        # a search's, whose rows can be any subset of the products, for its request.
+        def serialize() -> list[dict]:
+            return [dict(item) for item in ProductSerializer(page, many=True).data]
+
+        if filters.validated_data.get("search"):
+            data = serialize()
+        else:
+            data = shared_data(name="api:products", digest=rows_digest(page, "category"), compute=serialize)
+        return paginator.get_paginated_response(data)
 
     @extend_schema(
         tags=["products"],
@@ -94,7 +104,9 @@ class ProductDetailApi(CatalogApi):
 
     @extend_schema(tags=["products"], summary="One product", responses={200: ProductSerializer, 404: NOT_FOUND})
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(ProductSerializer(self._product(request, public_id)).data)
+        product = self._product(request, public_id)
+        return Response(shared_data(name="api:product", digest=rows_digest([product], "category"),
+                                    compute=lambda: dict(ProductSerializer(product).data)))
 
     @extend_schema(
         tags=["products"],
