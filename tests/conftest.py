@@ -198,30 +198,30 @@ def outages_forgotten():
     simulation.outages_forget()
 
 
+def _cache_of_this_test(settings, tmp_path, alias: str) -> None:
+    """Cache `alias` under a key prefix (Redis) or in a folder of this test's own."""
+    config = dict(settings.CACHES[alias])
+    if "RedisCache" in config["BACKEND"]:
+        config["KEY_PREFIX"] = f"test-{alias}-{uuid.uuid4().hex[:12]}"
+    else:
+        config["LOCATION"] = str(tmp_path / "caches" / alias)
+    settings.CACHES = {**settings.CACHES, alias: config}
+
+
 @pytest.fixture
 def fresh_cache(settings, tmp_path):
-    """The default cache under a key prefix (Redis) or in a folder of this test's own: nothing left over.
+    """The default cache of this test's own: nothing left over.
 
     (Not cache.clear(): with Redis that would flush the task queue sharing the database.)
     """
-    default = dict(settings.CACHES["default"])
-    if "RedisCache" in default["BACKEND"]:
-        default["KEY_PREFIX"] = f"test-{uuid.uuid4().hex[:12]}"
-    else:
-        default["LOCATION"] = str(tmp_path / "cache")
-    settings.CACHES = {**settings.CACHES, "default": default}
+    _cache_of_this_test(settings, tmp_path, "default")
 
 
 @pytest.fixture(autouse=True)
 def fresh_fragments(settings, tmp_path):
-    """The fragments cache (store/fragments.py) of this test's own, as fresh_cache gives the default
-    one: no test sees the pages and data another test or run left there."""
-    fragments = dict(settings.CACHES["fragments"])
-    if "RedisCache" in fragments["BACKEND"]:
-        fragments["KEY_PREFIX"] = f"test-fragments-{uuid.uuid4().hex[:12]}"
-    else:
-        fragments["LOCATION"] = str(tmp_path / "fragments")
-    settings.CACHES = {**settings.CACHES, "fragments": fragments}
+    """The fragments cache (store/fragments.py) of this test's own: no test sees the pages and data
+    another test or run left there."""
+    _cache_of_this_test(settings, tmp_path, "fragments")
 
 
 @pytest.fixture
