@@ -48,8 +48,8 @@ logger = logging.getLogger(__name__)
 CACHE_ALIAS = "fragments"
 # Folders whose files shape what is cached: the project's code and templates (not tests, tools
 # or collected output).
-_SKIPPED_DIRS = {".venv", "tests", "bench", "docs", "staticfiles", "data", "node_modules", "__pycache__", ".git",
-                 "scripts", "migrations"}
+_SKIPPED_DIRS = {".venv", "venv", "tests", "bench", "docs", "staticfiles", "data", "media", "node_modules",
+                 "__pycache__", ".git", "scripts", "migrations", "htmlcov", "test-results"}
 _CODE_SUFFIXES = {".py", ".html", ".txt"}
 
 
@@ -59,10 +59,15 @@ def _code_digest() -> str:
     for root, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(files):
-            if Path(name).suffix in _CODE_SUFFIXES:
+            # Not an editor's lock or backup file (a dangling link while a file is being edited).
+            if Path(name).suffix in _CODE_SUFFIXES and not name.startswith((".", "#")):
                 path = Path(root, name)
+                try:
+                    content = path.read_bytes()
+                except OSError:  # unreadable: no part of the code that runs
+                    continue
                 digest.update(str(path.relative_to(base)).encode())
-                digest.update(path.read_bytes())
+                digest.update(content)
     # Hashed static URLs (ManifestStaticFilesStorage) change with every collectstatic.
     manifest = Path(settings.STATIC_ROOT or "", "staticfiles.json")
     if settings.STATIC_ROOT and manifest.is_file():
@@ -108,7 +113,8 @@ def _cache_set(key: str, value) -> None:
 
 
 # Settings that change what a fragment shows (read per call: tests and operators change them).
-_SHOWN_SETTINGS = ("STORE_LOW_STOCK_THRESHOLD", "STATIC_URL", "MEDIA_URL", "LANGUAGE_CODE", "TIME_ZONE", "DEBUG")
+_SHOWN_SETTINGS = ("STORE_LOW_STOCK_THRESHOLD", "STATIC_URL", "MEDIA_URL", "STORAGES", "LANGUAGE_CODE", "TIME_ZONE",
+                   "DEBUG")
 
 
 def _sharing() -> bool:

@@ -198,13 +198,14 @@ def outages_forgotten():
     simulation.outages_forget()
 
 
-def _cache_of_this_test(settings, tmp_path, alias: str) -> None:
-    """Cache `alias` under a key prefix (Redis) or in a folder of this test's own."""
+def _cache_of_this_test(settings, folder: Path, alias: str) -> None:
+    """Cache `alias` under a key prefix (Redis) or in a new folder under `folder`, of this test's own."""
     config = dict(settings.CACHES[alias])
+    name = f"{alias}-{uuid.uuid4().hex[:12]}"
     if "RedisCache" in config["BACKEND"]:
-        config["KEY_PREFIX"] = f"test-{alias}-{uuid.uuid4().hex[:12]}"
+        config["KEY_PREFIX"] = f"test-{name}"
     else:
-        config["LOCATION"] = str(tmp_path / "caches" / alias)
+        config["LOCATION"] = str(folder / "caches" / name)
     settings.CACHES = {**settings.CACHES, alias: config}
 
 
@@ -218,10 +219,11 @@ def fresh_cache(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def fresh_fragments(settings, tmp_path):
+def fresh_fragments(settings, tmp_path_factory):
     """The fragments cache (store/fragments.py) of this test's own: no test sees the pages and data
-    another test or run left there."""
-    _cache_of_this_test(settings, tmp_path, "fragments")
+    another test or run left there. (In the session's temp folder: a `tmp_path` for every test
+    would cost each one a scan of all the others'.)"""
+    _cache_of_this_test(settings, tmp_path_factory.getbasetemp(), "fragments")
 
 
 @pytest.fixture

@@ -62,11 +62,12 @@ class ProductListApi(CatalogApi):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.product_list(**filters.validated_data), request, view=self)
         # Serialized once per version of the page's rows, for every process (store/fragments.py);
-        # a search's, whose rows can be any subset of the products, for its request.
+        # a search's, whose rows can be any subset of the products, and a page of a size the client
+        # chose (each size slices the catalog anew), for its request.
         def serialize() -> list[dict]:
             return [dict(item) for item in ProductSerializer(page, many=True).data]
 
-        if filters.validated_data.get("search"):
+        if filters.validated_data.get("search") or paginator.page_size_query_param in request.query_params:
             data = serialize()
         else:
             data = shared_data(name="api:products", digest=rows_digest(page, "category"), compute=serialize)

@@ -197,6 +197,17 @@ def test_api_searches_keep_nothing(api_client, catalog):
     assert fragment_entries() == 1
 
 
+def test_api_pages_of_a_size_the_client_chose_keep_nothing(api_client, catalog):
+    api_client.get("/api/products")
+    assert fragment_entries() == 1
+
+    for size in range(1, 10):
+        for page in range(1, 8 // size + 1):
+            assert api_client.get("/api/products", {"pageSize": size, "page": page}).status_code == 200
+
+    assert fragment_entries() == 1
+
+
 def test_a_category_by_its_slug_is_kept_whole_once(catalog):
     client = Client()
     for _ in range(3):
