@@ -204,9 +204,10 @@ def test_a_toast_waits_while_pointed_at_and_an_error_stays_until_closed(page: Pa
 
     page.context.set_offline(True)
     page.get_by_role("button", name="Add to Cart: Laptop Stand").click()
-    page.context.set_offline(False)
     error = toasts(page).get_by_role("alert")
+    # Offline until the request has failed: the click returns before htmx sends.
     expect(error).to_contain_text("The shop could not be reached")
+    page.context.set_offline(False)
     page.clock.run_for(7_000)
     expect(error).to_be_visible()
     error.get_by_role("button", name="Dismiss").click()
