@@ -164,6 +164,17 @@ class Backend:
         else:
             shutil.copyfile(template, self.data_dir / "store.sqlite3")
 
+    def database_pids(self) -> list[int]:
+        """The PostgreSQL server processes of the connections to this store's database (none on SQLite)."""
+        if self.name != "postgres":
+            return []
+        import psycopg
+
+        with psycopg.connect(f"{self.postgres_server or POSTGRES_SERVER}/postgres", autocommit=True,
+                             connect_timeout=10) as connection:
+            rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.database,))
+            return [pid for (pid,) in rows]
+
     def drop(self) -> None:
         close_helpers(self)
         if self.name == "postgres" and not self.postgres_server:  # a server of its own goes with its folder

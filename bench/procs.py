@@ -5,6 +5,7 @@ so we can add up the CPU time of every process in it.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -53,6 +54,19 @@ def group_cpu_seconds(pgid: int) -> float:
     return sum(sum(int(v) for v in fields[11:15]) for _, fields in _group_stats(pgid)) / CLOCK_TICKS
 
 
+def process_cpu_seconds(pids) -> dict[int, float]:
+    """User + system CPU so far of each of `pids` that runs on this machine and is alive."""
+    seconds = {}
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
+
+
 def group_rss_bytes(pgid: int) -> int:
     """Resident memory of every live process in group `pgid`, summed (/proc/<pid>/statm; pages
     shared by forked processes count once per process, as each process's RSS shows them)."""
@@ -65,31 +79,74 @@ def group_rss_bytes(pgid: int) -> int:
     return total
 
 
-class RssSampler:
-    """Samples group_rss_bytes(pgid) every `every` seconds in a thread: peak and last, in MB."""
+def group_connections(pgid: int, ports) -> dict[int, int]:
+    """Established TCP connections from the processes of group `pgid` to each server port of
+    `ports`: their sockets (/proc/<pid>/fd) found in /proc/net/tcp and tcp6. A socket a forked
+    process inherited counts once, as the server sees it."""
+    inodes = set()
+    for pid in group_pids(pgid):
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # it exited meanwhile
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    counts = dict.fromkeys(ports, 0)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()  # remote address is field 2 (hex ip:port), state 3 (01: established), inode 9
+            port = int(fields[2].rsplit(":", 1)[1], 16)
+            if port in counts and fields[3] == "01" and fields[9] in inodes:
+                counts[port] += 1
+    return counts
 
-    def __init__(self, pgid: int, every: float = 0.5) -> None:
-        self.pgid, self.every = pgid, every
-        self.samples: list[int] = []
+
+class Sampler:
+    """Calls `sample()` every `every` seconds in a thread while in the `with` block, and once at its end."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.every = every
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while True:
-            rss = group_rss_bytes(self.pgid)
-            if rss:
-                self.samples.append(rss)
+            self.sample()
             if self._stop.wait(self.every):
                 return
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        if rss := group_rss_bytes(self.pgid):  # the end: the cluster is still up, its work done
+        self.sample()  # the end: the cluster is still up, its work done
+
+
+class RssSampler(Sampler):
+    """group_rss_bytes(pgid), sampled: peak and last, in MB."""
+
+    def __init__(self, pgid: int, every: float = 0.5) -> None:
+        super().__init__(every)
+        self.pgid = pgid
+        self.samples: list[int] = []
+
+    def sample(self) -> None:
+        if rss := group_rss_bytes(self.pgid):
             self.samples.append(rss)
 
     def summary(self) -> dict:
@@ -97,6 +154,19 @@ class RssSampler:
         return {"rss_peak_mb": round(max(self.samples) / mb, 1) if self.samples else None,
                 "rss_end_mb": round(self.samples[-1] / mb, 1) if self.samples else None,
                 "rss_samples": len(self.samples), "rss_every_s": self.every}
+
+
+class ConnectionSampler(Sampler):
+    """group_connections(pgid, ports), sampled: the peak per port."""
+
+    def __init__(self, pgid: int, ports, every: float = 0.5) -> None:
+        super().__init__(every)
+        self.pgid = pgid
+        self.peak = dict.fromkeys(ports, 0)
+
+    def sample(self) -> None:
+        for port, count in group_connections(self.pgid, self.peak).items():
+            self.peak[port] = max(self.peak[port], count)
 
 
 def machine_cpu_seconds() -> float:
@@ -271,6 +341,17 @@ class Cluster(Managed):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"qcluster did not report running within {timeout}s:\n{self.log_tail()}")
+
+    def database_pool(self) -> dict | None:
+        """The database pool each of its processes opens (None: SQLite, or DB_POOL=0): the store's
+        settings read as a `qcluster` process reads them, since they size the pool by the command."""
+        code = ("import json; from django.conf import settings; "
+                "print(json.dumps(settings.DATABASES['default'].get('OPTIONS', {}).get('pool')))")
+        result = subprocess.run([PYTHON, "-c", code, "qcluster"], cwd=BASE_DIR, env=self.env, capture_output=True,
+                                text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"the cluster's settings did not load:\n{result.stderr[-3000:]}")
+        return json.loads(result.stdout.splitlines()[-1])
 
 
 def store_start(backend) -> tuple[Server, Cluster]:

@@ -20,10 +20,20 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.env import BASE_DIR, RESULTS_DIR, Backend, discard_stores, django_side
 from bench.load import Target, ensure_wrk, request, run_load
-from bench.procs import Cluster, RssSampler, Server, group_cpu_seconds, machine_cpu_seconds
+from bench.procs import (
+    Cluster,
+    ConnectionSampler,
+    RssSampler,
+    Server,
+    group_cpu_seconds,
+    group_pids,
+    machine_cpu_seconds,
+    process_cpu_seconds,
+)
 
 SHIPPING = {"address": "1 Market Street", "city": "Springfield", "state": "IL", "zip": "62701"}
 PARTS = ("queries", "http", "placement", "throughput", "throughput-latency", "latency")
@@ -170,32 +180,84 @@ class Bench:
         self.results["parts"]["placement"] = out
 
     def part_throughput(self) -> None:
+        """The pipeline at latency 0 for each worker count: orders/s, against the floor and per worker
+        process, the scaling to 1 worker, and the connections the cluster held against its pool's bound."""
+        floor = self._floor()
+        ports = self._server_ports()
         out = []
         for workers in self.o.workers:
             env = self.backend.env(Q_WORKERS=workers)
             with Cluster(self.backend, env) as cluster:
+                pool = cluster.database_pool()
                 warm = django_side(self.backend, "place", {"n": workers if self.o.quick else 2 * workers})
                 django_side(self.backend, "throughput", {"order_ids": warm["order_ids"], "timeout": 120})
-                cpu0, machine0 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
-                with RssSampler(cluster.pid) as rss:
+                processes = len(group_pids(cluster.pid))
+                cpu0, machine0, wall0 = group_cpu_seconds(cluster.pid), machine_cpu_seconds(), time.monotonic()
+                database0 = process_cpu_seconds(self.backend.database_pids())
+                with RssSampler(cluster.pid) as rss, ConnectionSampler(cluster.pid, ports.values()) as connections:
                     placed = django_side(self.backend, "place", {"n": self.o.n})
                     result = django_side(self.backend, "throughput", {"order_ids": placed["order_ids"],
                                                                       "timeout": 600})
-                cpu1, machine1 = group_cpu_seconds(cluster.pid), machine_cpu_seconds()
+                cpu1, machine1, wall1 = group_cpu_seconds(cluster.pid), machine_cpu_seconds(), time.monotonic()
+                database1 = process_cpu_seconds(self.backend.database_pids())
             n = self.o.n
+            rate = result.get("orders_per_s")
             result.update(rss.summary())
             result.update({
                 "workers": workers,
                 "placement_per_s": n / placed["placement_seconds"],
                 "cluster_cpu_ms_per_order": (cpu1 - cpu0) * 1000 / n,
                 "machine_cpu_ms_per_order": (machine1 - machine0) * 1000 / n,
+                "machine_busy_fraction": (machine1 - machine0) / ((wall1 - wall0) * (os.cpu_count() or 1)),
+                # The server processes of the store's connections (placement's too), when it runs here;
+                # a connection opened meanwhile counts from its start, one closed meanwhile not at all.
+                "database_cpu_ms_per_order": (sum(t - database0.get(pid, 0) for pid, t in database1.items()) * 1000 / n
+                                              if database1 else None),
+                "floor_rps": floor["rps"], "floor_from": floor["from"],
+                "ratio_to_floor": rate / floor["rps"] if rate and floor["rps"] else None,
+                "orders_per_s_per_worker": rate / workers if rate else None,
+                # Every process of the cluster (task processes and its own) has a pool of its own.
+                "cluster_processes": processes, "db_pool": pool,
+                "db_connections_bound": processes * pool["max_size"] if pool else None,
+                "db_connections_peak": connections.peak.get(ports.get("database")),
+                "redis_connections_peak": connections.peak.get(ports.get("redis")),
             })
             out.append(result)
-            self.log(f"pipeline {workers} worker(s): {result.get('orders_per_s') or 0:6.1f} orders/s placement→delivered "
-                     f"({result.get('delivered')}/{n} delivered; placing ran at {result['placement_per_s']:.0f}/s); "
-                     f"cluster CPU {result['cluster_cpu_ms_per_order']:.1f} ms/order; cluster RSS peak "
-                     f"{_fmt(result['rss_peak_mb'])} MB")
+            self.log(f"pipeline {workers} worker(s): {rate or 0:6.1f} orders/s placement→delivered "
+                     f"({result.get('delivered')}/{n} delivered; placing ran at {result['placement_per_s']:.0f}/s), "
+                     f"×{_fmt(result['ratio_to_floor'], '.4f')} of floor, {_fmt(result['orders_per_s_per_worker'], '.1f')} "
+                     f"orders/s per worker; CPU per order: cluster {result['cluster_cpu_ms_per_order']:.1f} ms, PostgreSQL "
+                     f"{_fmt(result['database_cpu_ms_per_order'], '.1f')} ms, machine {result['machine_cpu_ms_per_order']:.1f} ms "
+                     f"(busy {result['machine_busy_fraction']:.0%}); "
+                     f"cluster RSS peak {_fmt(result['rss_peak_mb'])} MB")
+            self.log(f"  connections: {processes} cluster processes"
+                     + (f" × pool {pool['min_size']}–{pool['max_size']} = at most {result['db_connections_bound']} "
+                        "to the database" if pool else ", no database pool")
+                     + "".join(f"; peak to {'PostgreSQL' if name == 'database' else 'Redis (no pool bound)'} "
+                               f"{connections.peak[port]}" for name, port in ports.items()))
+        one = next((t["orders_per_s"] for t in out if t["workers"] == 1 and t.get("orders_per_s")), None)
+        for t in out:
+            t["scaling"] = t["orders_per_s"] / (t["workers"] * one) if one and t.get("orders_per_s") else None
+        self.log(f"pipeline scaling (orders/s at N ÷ (N × orders/s at 1), floor {floor['rps']:.0f} req/s from the "
+                 f"{floor['from']}): " + ", ".join(f"{t['workers']} → {_fmt(t['scaling'], '.2f')}" for t in out))
         self.results["parts"]["throughput"] = out
+
+    def _floor(self) -> dict:
+        """/livez req/s at 32 connections: the http part's when it ran, else a run on a gunicorn of this store."""
+        run = self.results["parts"].get("http", {}).get("runs", {}).get("floor /livez@32")
+        if run:
+            return {"rps": run["rps"], "from": "http part"}
+        target = Target("/livez")
+        with Server(self.backend, self.backend.env(), workers=self.o.web_workers, threads=self.o.web_threads) as server:
+            self._warm(server, [target])
+            run = self._load(server, target, 32)
+        self.log(f"floor /livez c=32 {run['rps']:8.0f} req/s (for the pipeline's × floor)")
+        return {"rps": run["rps"], "from": "throughput part"}
+
+    def _server_ports(self) -> dict[str, int]:
+        """The TCP ports of the store's PostgreSQL and Redis (none on SQLite)."""
+        urls = {"database": (self.backend.database_url, 5432), "redis": (self.backend.redis_url, 6379)}
+        return {name: urlsplit(url).port or default for name, (url, default) in urls.items() if url}
 
     def part_throughput_latency(self) -> None:
         """The pipeline as `make run` runs it: the seed's provider latencies (SIM_LATENCY_SCALE=1)
@@ -329,14 +391,23 @@ def table(results: list[dict]) -> str:
     for r in results:
         q = r["parts"].get("queries", {}).get("pipeline (one order)", {})
         for t in r["parts"].get("throughput", []):
-            pipe_rows.append(f"| {r['meta']['backend']} | {t['workers']} | {_fmt(t.get('orders_per_s'), '.1f')} "
-                             f"| {t.get('delivered')}/{t.get('n')} | {_fmt(t.get('cluster_cpu_ms_per_order'), '.1f')} "
-                             f"| {_fmt(t.get('machine_cpu_ms_per_order'), '.1f')} | {_fmt(q.get('pipeline_queries'), 'd')} "
-                             f"| {_fmt(q.get('queue_hops'), 'd')} | {_fmt(t.get('rss_peak_mb'))} |")
+            bound = t.get("db_connections_bound")
+            bound = "–" if bound is None else f"{t['cluster_processes']} × {t['db_pool']['max_size']} = {bound}"
+            pipe_rows.append(
+                f"| {r['meta']['backend']} | {t['workers']} | {_fmt(t.get('orders_per_s'), '.1f')} "
+                f"| {_fmt(t.get('ratio_to_floor'), '.4f')} | {_fmt(t.get('orders_per_s_per_worker'), '.1f')} "
+                f"| {_fmt(t.get('scaling'), '.2f')} "
+                f"| {t.get('delivered')}/{t.get('n')} | {_fmt(t.get('cluster_cpu_ms_per_order'), '.1f')} "
+                f"| {_fmt(t.get('database_cpu_ms_per_order'), '.1f')} "
+                f"| {_fmt(t.get('machine_cpu_ms_per_order'), '.1f')} | {_fmt(q.get('pipeline_queries'), 'd')} "
+                f"| {_fmt(q.get('queue_hops'), 'd')} | {_fmt(t.get('rss_peak_mb'))} | {bound} "
+                f"| {_fmt(t.get('db_connections_peak'), 'd')} | {_fmt(t.get('redis_connections_peak'), 'd')} |")
     if pipe_rows:
-        lines += ["| backend | workers | orders/s (placement → delivered) | delivered | worker CPU ms/order "
-                  "| machine CPU ms/order | queries/order | queue hops/order | cluster RSS peak MB |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|", *pipe_rows, ""]
+        lines += ["| backend | workers | orders/s (placement → delivered) | × floor @32 | orders/s per worker "
+                  "| scaling to 1 worker | delivered | worker CPU ms/order | PostgreSQL CPU ms/order | machine CPU ms/order "
+                  "| queries/order | queue hops/order | cluster RSS peak MB | DB connection bound (processes × pool max) "
+                  "| DB connections peak | Redis connections peak |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", *pipe_rows, ""]
     tl_rows = []
     for r in results:
         tl = r["parts"].get("throughput-latency")

@@ -74,6 +74,7 @@ def test_bench_quick_prints_every_measurement(smoke_runs):
     _, output, _ = smoke_runs["bench"]
     for part in ("floor /livez", "catalog /", "product /products/prod-001/", "GET /api/products",
                  "order page /orders/<id>/", "GET /api/orders/<id>", "POST /api/orders", "orders/s",
+                 "of floor", "orders/s per worker", "cluster processes", "pipeline scaling",
                  "overhead p50", "queries", "seed latencies, default cluster", "cluster RSS peak"):
         assert part in output, f"the bench's output lacks {part!r}:\n{output[-4000:]}"
 
