@@ -31,7 +31,7 @@ from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
 from orders.services.address import address_check_key, order_address
 from orders.services.tracking import UNREACHABLE, tracking_reconcile
-from orders.services.transitions import order_step_failed, order_waiting_record
+from orders.services.transitions import order_locked, order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
@@ -286,20 +286,19 @@ class Review:
         evaluation = review_evaluate(order)
         rule = evaluation.rule
         with transaction.atomic():
+            locked = order_locked(order.pk)
+            if locked.state != order.state:  # another run moved the order: this evaluation decides nothing
+                return True
             evaluation.save()
             if evaluation.decision == RuleEvaluation.Decision.HOLD:
-                moved = order_transition(order_id=order.pk, name=self.hold, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk}, rule=rule.name)
-            elif evaluation.decision == RuleEvaluation.Decision.REJECT:
-                moved = order_transition(order_id=order.pk, name=self.reject, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk, "rule": rule.name},
-                                         reason=rule.customer_message)
-            else:
-                moved = order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk})
-            if moved is None:  # another run moved the order: this evaluation decided nothing
-                transaction.set_rollback(True)
-        return moved or True
+                return order_transition(order_id=order.pk, name=self.hold, locked=locked,
+                                        detail={"evaluation": evaluation.pk}, rule=rule.name)
+            if evaluation.decision == RuleEvaluation.Decision.REJECT:
+                return order_transition(order_id=order.pk, name=self.reject, locked=locked,
+                                        detail={"evaluation": evaluation.pk, "rule": rule.name},
+                                        reason=rule.customer_message)
+            return order_transition(order_id=order.pk, name=self.otherwise, locked=locked,
+                                    detail={"evaluation": evaluation.pk})
 
 
 @dataclass(frozen=True)
