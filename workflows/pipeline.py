@@ -370,8 +370,8 @@ class AwaitCarrier:
             return False
         check = tracking_reconcile(order=order)
         if check.state != S.SHIPPED:
-            return True
-        order = Order.objects.get(pk=order.pk)
+            return check.order or True
+        order = check.order or Order.objects.get(pk=order.pk)
         due = tracking_ask_due(order)
         if check.found == UNREACHABLE:
             due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order, order.step_failures))
