@@ -39,6 +39,7 @@ from providers.calls import ProviderRequest
 from providers.declines import decline_for
 from providers.models import ProviderCall
 from providers.steps import step_register
+from webhooks.services import endpoints_read_once
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.models import RuleEvaluation
@@ -468,7 +469,13 @@ def pipeline_advance(order_id: int) -> str | None:
 
     A stage returns the order as its transition left it (fresh, read under the row lock), so
     the next stage starts from that copy instead of reading the order again; True means
-    "go on, re-read it" (someone else moved it, or the stage did not fire a transition)."""
+    "go on, re-read it" (someone else moved it, or the stage did not fire a transition). The
+    webhook endpoints are read once per run, at its first published event."""
+    with endpoints_read_once():
+        return _advance(order_id)
+
+
+def _advance(order_id: int) -> str | None:
     state = None
     order = Order.objects.filter(pk=order_id).first()
     for _ in range(MAX_HOPS):
