@@ -16,6 +16,7 @@ step that finds the order no longer in its state does nothing; gateway calls car
 derived from the order and its retry counters (each step's `key`), so running a step twice
 never charges, ships or refunds twice.
 """
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -68,9 +69,24 @@ def inventory_key(order: Order) -> str:
     return f"order-{order.pk}-inventory"
 
 
+# The order's (product id, quantity) per line, as this run read them (its lines never change):
+# the inventory and the risk step both send them.
+_items_read: contextvars.ContextVar[dict[int, list[tuple[str, int]]] | None] = contextvars.ContextVar(
+    "pipeline_items_read", default=None)
+
+
+def order_items(order: Order) -> list[tuple[str, int]]:
+    read = _items_read.get()
+    items = read.get(order.pk) if read is not None else None
+    if items is None:
+        items = list(order.lines.values_list("product_public_id", "quantity"))
+        if read is not None:
+            read[order.pk] = items
+    return items
+
+
 def inventory_check(order: Order, inventory: InventoryProvider, key: str, timeout: float) -> GatewayResult:
-    items = list(order.lines.values_list("product_public_id", "quantity"))
-    return inventory.check(key=key, order_id=order.pk, items=items, timeout=timeout)
+    return inventory.check(key=key, order_id=order.pk, items=order_items(order), timeout=timeout)
 
 
 def risk_key(order: Order) -> str:
@@ -78,7 +94,7 @@ def risk_key(order: Order) -> str:
 
 
 def risk_screen(order: Order, risk: Any, key: str, timeout: float) -> GatewayResult:
-    items = sum(order.lines.values_list("quantity", flat=True))
+    items = sum(quantity for _, quantity in order_items(order))
     return risk.score(key=key, order_id=order.pk, amount=order.total, items=items, zip_code=order.ship_zip,
                       timeout=timeout)
 
@@ -470,9 +486,13 @@ def pipeline_advance(order_id: int) -> str | None:
     A stage returns the order as its transition left it (fresh, read under the row lock), so
     the next stage starts from that copy instead of reading the order again; True means
     "go on, re-read it" (someone else moved it, or the stage did not fire a transition). The
-    webhook endpoints are read once per run, at its first published event."""
-    with endpoints_read_once():
-        return _advance(order_id)
+    webhook endpoints and the order's items are read once per run, when first needed."""
+    token = _items_read.set({})
+    try:
+        with endpoints_read_once():
+            return _advance(order_id)
+    finally:
+        _items_read.reset(token)
 
 
 def _advance(order_id: int) -> str | None:
