@@ -135,6 +135,14 @@ def endpoints_read_once() -> Iterator[None]:
         _endpoints_held.reset(token)
 
 
+def endpoints_forget() -> bool:
+    """Within `endpoints_read_once`'s block, read the endpoints anew at the next published event;
+    True when some were kept (an endpoint deleted since makes a delivery row of theirs fail its
+    transaction's commit)."""
+    held = _endpoints_held.get()
+    return held is not None and held.pop("endpoints", None) is not None
+
+
 def _endpoints() -> list[WebhookEndpoint]:
     held = _endpoints_held.get()
     if held is None:

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from notifications.services import notification_send_pending
@@ -40,7 +40,7 @@ from providers.calls import ProviderRequest
 from providers.declines import decline_for
 from providers.models import ProviderCall
 from providers.steps import step_register
-from webhooks.services import endpoints_read_once
+from webhooks.services import endpoints_forget, endpoints_read_once
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.models import RuleEvaluation
@@ -385,7 +385,8 @@ class AwaitCarrier:
         if timezone.now() < due:
             pipeline_schedule(order_id=order.pk, at=due)
             return False
-        check = tracking_reconcile(order=order)
+        # Asked again at once should its updates fail to commit (the next ask may be hours away).
+        check = _endpoints_fresh_on_failure(lambda: tracking_reconcile(order=order))
         if check.state != S.SHIPPED:
             return check.order or True
         order = check.order or Order.objects.get(pk=order.pk)
@@ -490,9 +491,22 @@ def pipeline_advance(order_id: int) -> str | None:
     token = _items_read.set({})
     try:
         with endpoints_read_once():
-            return _advance(order_id)
+            return _endpoints_fresh_on_failure(lambda: _advance(order_id))
     finally:
         _items_read.reset(token)
+
+
+def _endpoints_fresh_on_failure(call: Callable[[], Any]) -> Any:
+    """`call()`, once more with the webhook endpoints read anew when a transaction of it failed
+    whole (IntegrityError) while the run kept them: maybe a delivery row for an endpoint deleted
+    since failed its commit. What it repeats is idempotent (a step, an ask), so the order goes on
+    at once instead of at the sweeper's re-run."""
+    try:
+        return call()
+    except IntegrityError:
+        if connection.in_atomic_block or not endpoints_forget():
+            raise
+        return call()
 
 
 def _advance(order_id: int) -> str | None:

@@ -134,7 +134,11 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
             answer, order = _update_apply(update, order, tracking_number, via)
             if answer.status == "processed" and not TRANSITION_OF_STATUS.get(update.status):
                 _news_noted(order)
-    except IntegrityError:  # the same update, delivered twice at once, was kept by the other delivery
+    except IntegrityError:
+        # The same update, delivered twice at once, was kept by the other delivery; any other
+        # failed write (a row of what it published) kept nothing, and is the caller's.
+        if not TrackingEvent.objects.filter(event_id=update.id).exists():
+            raise
         return _duplicate(update, Order.objects.get(pk=order_id))
     if answer.status == "processed":
         _applied_log(update, order)
