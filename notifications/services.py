@@ -16,7 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notifications.models import Notification
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.services.reorder import order_money_outcome, order_next_step_shown
 from providers import registry
 from providers.calls import ProviderRequest, call_recorded
@@ -101,10 +101,12 @@ def refund_split(order: Order) -> str:
     return f" ({money(order.subtotal)} for the items and {money(order.shipping_cost)} for shipping)"
 
 
-def notification_text(*, order: Order, event_type: str, values: dict | None = None) -> tuple[str, str] | None:
+def notification_text(*, order: Order, event_type: str, values: dict | None = None,
+                      entered: OrderEvent | None = None) -> tuple[str, str] | None:
     """(title, body) of the customer's notification of `event_type` for `order` as it is now
     (`values` add to or replace the order's fields and its next step, `next`), or None for an event the customer is not
-    told about. Nothing is written: notification_record writes it; staff's confirmation of a
+    told about. `entered`: the event of the transition that brought the order into its state,
+    when the caller has it (the next step is read from it then, not from the order's events). Nothing is written: notification_record writes it; staff's confirmation of a
     refund shows it before the refund is made."""
     if event_type not in MESSAGES:
         return None
@@ -122,25 +124,26 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
     }
     if "{next}" in MESSAGES[event_type][1] and "next" not in values:
         # What the customer may do now, as declared on the transition that ended the order or made it wait.
-        shown = order_next_step_shown(order=order)
+        shown = order_next_step_shown(order=order, entered=entered)
         values["next"] = shown.email_text if shown is not None else ""
     title, body = (" ".join(text.format(**values).split()) for text in MESSAGES[event_type])
     return title, body
 
 
 def notification_record(*, order: Order, event_type: str, claimed: bool = False, reference: str = "",
-                        values: dict | None = None) -> Notification | None:
+                        values: dict | None = None, event: OrderEvent | None = None) -> Notification | None:
     """Write the customer's notification of `event_type` for `order`, as the order is now.
 
     `reference` tells apart notifications of one event type an order may have several of (each
     payment link: stored as "<event_type>:<reference>", so each is its own e-mail); `values`
-    adds to what the message is formatted with (the link itself).
+    adds to what the message is formatted with (the link itself); `event` is the event told,
+    when the caller has it.
 
     Call it inside the transaction that publishes the event. Returns None for an event the
     customer is not told about, or one already recorded (a redelivered step). `claimed`: the
     caller e-mails it itself right after the commit (`notification_send(..., claimed=True)`),
     so it is written claimed for EMAIL_CLAIM, as the first sender's UPDATE would have."""
-    text = notification_text(order=order, event_type=event_type, values=values)
+    text = notification_text(order=order, event_type=event_type, values=values, entered=event)
     if text is None:
         return None
     title, body = text

@@ -150,19 +150,21 @@ def order_waits(*, order: Order) -> bool:
                 and last.target_state == order.state)
 
 
-def order_next_step(*, order: Order) -> NextStep | None:
+def order_next_step(*, order: Order, entered: OrderEvent | None = None) -> NextStep | None:
     """What the customer may do about `order` now (orders.meaning.NextStep), as declared on the
     transition that brought it into its state when it ended or waits (TERMINAL_STATES,
     WAITING_STATES): resolved for who fired it (the shop's staff or not) and the state it left
     (NextStep.resolve). `Next.BANK` while its charge is pending at the bank (an event of its own,
     not a transition); None while the pipeline moves it on. Reads the order's events (prefetched
-    by order_get; one query otherwise)."""
+    by order_get; one query otherwise), unless `entered` is that transition's event (the
+    transaction that wrote it tells the customer)."""
     if order.state == OrderState.PAYING and order.charge_pending_reference:
         return Next.BANK
     if order.state not in TERMINAL_STATES | WAITING_STATES:
         return None
-    entered = next((event for event in reversed(list(order.events.all()))
-                    if event.transition in TRANSITIONS and event.target_state == order.state), None)
+    if entered is None or entered.transition not in TRANSITIONS or entered.target_state != order.state:
+        entered = next((event for event in reversed(list(order.events.all()))
+                        if event.transition in TRANSITIONS and event.target_state == order.state), None)
     if entered is None or meaning(entered.transition).next_step is None:
         return None
     return meaning(entered.transition).next_step.resolve(by_shop=entered.actor_kind == Actor.STAFF,

@@ -8,9 +8,12 @@ WEBHOOK_RETRY_HOURS, gives it up. Rows of one (endpoint, order) go out in id ord
 dispatcher (`deliveries_dispatch`, on a schedule) sends what is due: retries, and what a broker
 outage or a crash left.
 """
+import contextvars
 import logging
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -117,13 +120,45 @@ def event_body(*, order: Order, event: OrderEvent, message_id: str) -> str:
     return JSONRenderer().render(body).decode()
 
 
+# The endpoints read once within `endpoints_read_once`'s block (None outside one).
+_endpoints_held: contextvars.ContextVar[dict | None] = contextvars.ContextVar("webhooks_endpoints_held", default=None)
+
+
+@contextmanager
+def endpoints_read_once() -> Iterator[None]:
+    """Within the block (one pipeline run, which publishes several events), the endpoints are
+    read at the first published event and kept for the others; the next block reads them anew."""
+    token = _endpoints_held.set({})
+    try:
+        yield
+    finally:
+        _endpoints_held.reset(token)
+
+
+def endpoints_forget() -> bool:
+    """Within `endpoints_read_once`'s block, read the endpoints anew at the next published event;
+    True when some were kept (an endpoint deleted since makes a delivery row of theirs fail its
+    transaction's commit)."""
+    held = _endpoints_held.get()
+    return held is not None and held.pop("endpoints", None) is not None
+
+
+def _endpoints() -> list[WebhookEndpoint]:
+    held = _endpoints_held.get()
+    if held is None:
+        return list(WebhookEndpoint.objects.all())
+    if "endpoints" not in held:
+        held["endpoints"] = list(WebhookEndpoint.objects.all())
+    return held["endpoints"]
+
+
 def deliveries_record(*, order: Order, event: OrderEvent) -> list[int]:
     """Write a delivery of `event` to every endpoint subscribed to it (a disabled one keeps it
     for when it is enabled again). Call it inside the transaction that wrote `event`. Returns
     the rows' ids."""
     if event.event_type not in EVENT_TYPES:  # a step within the pipeline, not a published event
         return []
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.all() if endpoint.wants(event.event_type)]
+    endpoints = [endpoint for endpoint in _endpoints() if endpoint.wants(event.event_type)]
     if not endpoints:
         return []
     message_id = f"msg_{uuid.uuid4().hex}"

@@ -16,13 +16,14 @@ step that finds the order no longer in its state does nothing; gateway calls car
 derived from the order and its retry counters (each step's `key`), so running a step twice
 never charges, ships or refunds twice.
 """
+import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from notifications.services import notification_send_pending
@@ -31,7 +32,7 @@ from orders.selectors import orders_waiting_on
 from orders.services import order_transition, refund_create
 from orders.services.address import address_check_key, order_address
 from orders.services.tracking import UNREACHABLE, tracking_reconcile
-from orders.services.transitions import order_step_failed, order_waiting_record
+from orders.services.transitions import order_locked, order_step_failed, order_waiting_record
 from orders.states import Actor, OrderState
 from providers import breakers, registry
 from providers.base import GatewayResult, InventoryProvider, PaymentProvider, ShippingProvider
@@ -39,6 +40,7 @@ from providers.calls import ProviderRequest
 from providers.declines import decline_for
 from providers.models import ProviderCall
 from providers.steps import step_register
+from webhooks.services import endpoints_forget, endpoints_read_once
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
 from workflows.models import RuleEvaluation
@@ -67,9 +69,24 @@ def inventory_key(order: Order) -> str:
     return f"order-{order.pk}-inventory"
 
 
+# The order's (product id, quantity) per line, as this run read them (its lines never change):
+# the inventory and the risk step both send them.
+_items_read: contextvars.ContextVar[dict[int, list[tuple[str, int]]] | None] = contextvars.ContextVar(
+    "pipeline_items_read", default=None)
+
+
+def order_items(order: Order) -> list[tuple[str, int]]:
+    read = _items_read.get()
+    items = read.get(order.pk) if read is not None else None
+    if items is None:
+        items = list(order.lines.values_list("product_public_id", "quantity"))
+        if read is not None:
+            read[order.pk] = items
+    return items
+
+
 def inventory_check(order: Order, inventory: InventoryProvider, key: str, timeout: float) -> GatewayResult:
-    items = list(order.lines.values_list("product_public_id", "quantity"))
-    return inventory.check(key=key, order_id=order.pk, items=items, timeout=timeout)
+    return inventory.check(key=key, order_id=order.pk, items=order_items(order), timeout=timeout)
 
 
 def risk_key(order: Order) -> str:
@@ -77,7 +94,7 @@ def risk_key(order: Order) -> str:
 
 
 def risk_screen(order: Order, risk: Any, key: str, timeout: float) -> GatewayResult:
-    items = sum(order.lines.values_list("quantity", flat=True))
+    items = sum(quantity for _, quantity in order_items(order))
     return risk.score(key=key, order_id=order.pk, amount=order.total, items=items, zip_code=order.ship_zip,
                       timeout=timeout)
 
@@ -286,20 +303,19 @@ class Review:
         evaluation = review_evaluate(order)
         rule = evaluation.rule
         with transaction.atomic():
+            locked = order_locked(order.pk)
+            if locked.state != order.state:  # another run moved the order: this evaluation decides nothing
+                return True
             evaluation.save()
             if evaluation.decision == RuleEvaluation.Decision.HOLD:
-                moved = order_transition(order_id=order.pk, name=self.hold, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk}, rule=rule.name)
-            elif evaluation.decision == RuleEvaluation.Decision.REJECT:
-                moved = order_transition(order_id=order.pk, name=self.reject, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk, "rule": rule.name},
-                                         reason=rule.customer_message)
-            else:
-                moved = order_transition(order_id=order.pk, name=self.otherwise, only_from=order.state,
-                                         detail={"evaluation": evaluation.pk})
-            if moved is None:  # another run moved the order: this evaluation decided nothing
-                transaction.set_rollback(True)
-        return moved or True
+                return order_transition(order_id=order.pk, name=self.hold, locked=locked,
+                                        detail={"evaluation": evaluation.pk}, rule=rule.name)
+            if evaluation.decision == RuleEvaluation.Decision.REJECT:
+                return order_transition(order_id=order.pk, name=self.reject, locked=locked,
+                                        detail={"evaluation": evaluation.pk, "rule": rule.name},
+                                        reason=rule.customer_message)
+            return order_transition(order_id=order.pk, name=self.otherwise, locked=locked,
+                                    detail={"evaluation": evaluation.pk})
 
 
 @dataclass(frozen=True)
@@ -369,10 +385,11 @@ class AwaitCarrier:
         if timezone.now() < due:
             pipeline_schedule(order_id=order.pk, at=due)
             return False
-        check = tracking_reconcile(order=order)
+        # Asked again at once should its updates fail to commit (the next ask may be hours away).
+        check = _endpoints_fresh_on_failure(lambda: tracking_reconcile(order=order))
         if check.state != S.SHIPPED:
-            return True
-        order = Order.objects.get(pk=order.pk)
+            return check.order or True
+        order = check.order or Order.objects.get(pk=order.pk)
         due = tracking_ask_due(order)
         if check.found == UNREACHABLE:
             due = max(timezone.now(), due) + timedelta(seconds=_ask_wait(order, order.step_failures))
@@ -469,7 +486,30 @@ def pipeline_advance(order_id: int) -> str | None:
 
     A stage returns the order as its transition left it (fresh, read under the row lock), so
     the next stage starts from that copy instead of reading the order again; True means
-    "go on, re-read it" (someone else moved it, or the stage did not fire a transition)."""
+    "go on, re-read it" (someone else moved it, or the stage did not fire a transition). The
+    webhook endpoints and the order's items are read once per run, when first needed."""
+    token = _items_read.set({})
+    try:
+        with endpoints_read_once():
+            return _endpoints_fresh_on_failure(lambda: _advance(order_id))
+    finally:
+        _items_read.reset(token)
+
+
+def _endpoints_fresh_on_failure(call: Callable[[], Any]) -> Any:
+    """`call()`, once more with the webhook endpoints read anew when a transaction of it failed
+    whole (IntegrityError) while the run kept them: maybe a delivery row for an endpoint deleted
+    since failed its commit. What it repeats is idempotent (a step, an ask), so the order goes on
+    at once instead of at the sweeper's re-run."""
+    try:
+        return call()
+    except IntegrityError:
+        if connection.in_atomic_block or not endpoints_forget():
+            raise
+        return call()
+
+
+def _advance(order_id: int) -> str | None:
     state = None
     order = Order.objects.filter(pk=order_id).first()
     for _ in range(MAX_HOPS):

@@ -74,7 +74,7 @@ def notification_on_event(sender, order, event, **kwargs) -> None:
     if problem:
         extra = {"reference": str(event.pk),  # the event's id: the carrier's would not fit the row's 40 characters
                  "values": {"problem": sentence(event.detail.get("description", "")) or "a delivery problem."}}
-    notification = notification_record(order=order, event_type=event.event_type, claimed=inline, **extra)
+    notification = notification_record(order=order, event_type=event.event_type, claimed=inline, event=event, **extra)
     if notification is not None and (event.transition or link or partial or problem):
         transaction.on_commit(lambda: notification_deliver(notification), robust=True)
 

@@ -110,13 +110,15 @@ def _control(option: Option, order: Order) -> NextControl:
     return NextControl(option, option.label, catalog, False, public_url(catalog))
 
 
-def order_next_step_shown(*, order: Order, user=None, step: NextStep | None = None) -> NextStepShown | None:
+def order_next_step_shown(*, order: Order, user=None, step: NextStep | None = None,
+                          entered: OrderEvent | None = None) -> NextStepShown | None:
     """What `order` tells its customer now it ended or waits (orders.selectors.order_next_step),
     None while the pipeline moves it on. Try again is offered to the owner (`user`; None: the
     owner, as in the e-mail) until the order was placed again; then the advice says which order
     that was. `step`: shown instead of the order's own (a refund's confirmation shows the step
-    its transition will declare, before it fires)."""
-    step = step or order_next_step(order=order)
+    its transition will declare, before it fires); `entered`: the event of the transition that
+    brought the order into its state, when the caller has it (orders.selectors.order_next_step)."""
+    step = step or order_next_step(order=order, entered=entered)
     if step is None:
         return None
     advice, options = step.advice, step.options

@@ -5,8 +5,9 @@ out for delivery, delivered, or an exception (address not found) and maybe back 
 It calls `POST /api/shipping/webhook` with each (`tracking_webhook_receive`: signed with
 settings.CARRIER_WEBHOOK_SECRET, as the payment provider's webhook is), and the pipeline asks it
 when it has been silent too long (`tracking_reconcile`, workflows.pipeline.AwaitCarrier). Both
-apply an update through `tracking_update_apply`, under the order's row lock, once per event id
-(TrackingEvent), so an update the webhook brought and the lookup finds again is kept once.
+apply an update the same way, under the order's row lock, once per event id (TrackingEvent), so
+an update the webhook brought and the lookup finds again is kept once: the webhook each in a
+transaction of its own (`tracking_update_apply`), the lookup all of one answer in one.
 
 An update for an order that has no parcel yet but may still ship (the carrier's webhook
 overtook its answer to the label, which the order records when it commits) is refused with a
@@ -32,7 +33,7 @@ from django.utils import timezone
 from orders import metrics
 from orders.models import Order, OrderEvent, TrackingEvent
 from orders.services.payment_webhook import WebhookAnswer
-from orders.services.transitions import order_ready_on_commit, order_step_failed, order_transition
+from orders.services.transitions import order_locked, order_ready_on_commit, order_step_failed, order_transition
 from orders.signals import order_event
 from orders.states import TERMINAL_STATES, OrderState, StockStatus
 from orders.stock import stock_returned
@@ -127,48 +128,77 @@ def tracking_update_apply(*, order_id: int, tracking_number: str, update: Tracki
     NoParcelYet (409, nothing written) for an order that has not recorded its label yet."""
     try:
         with transaction.atomic():
-            order = Order.objects.select_for_update().filter(pk=order_id).first()
-            if order is None:
-                raise NotFound(f"No order {order_id}.", code="not_found")
+            order = _order_locked(order_id)
             if TrackingEvent.objects.filter(event_id=update.id).exists():
                 return _duplicate(update, order)
-            if not order.tracking_number and order.state not in TERMINAL_STATES:
-                raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
-            if not order.tracking_number or tracking_number != order.tracking_number:
-                said = f"parcel {tracking_number} is not order {order.pk}'s"
-                # The order's own parcel is for staff (its trace, the log), never echoed to the caller.
-                return _ignore(update, order, tracking_number, via, f"{said} ({order.tracking_number or 'no parcel yet'})",
-                               warn=True, said=said)
-            if update.status not in TRACKING_STATUSES:
-                return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
-                               warn=True)
-            if order.state != OrderState.SHIPPED:
-                if update.status == RETURNED_TO_SENDER and order.stock_status == StockStatus.SOLD:
-                    return _late_return(update, order, tracking_number, via)
-                return _ignore(update, order, tracking_number, via, f"order is {order.state}")
-            name = TRANSITION_OF_STATUS.get(update.status, "")
-            # Kept before what it fires, so the order's trace reads cause, then effect.
-            _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED, transition=name)
-            detail = _detail(update, via)
-            if name:
-                arguments = {"reason": update.description} if update.status == RETURNED_TO_SENDER else {}
-                order = order_transition(order_id=order.pk, name=name, only_from=OrderState.SHIPPED, detail=detail,
-                                         **arguments)
-                if update.status == RETURNED_TO_SENDER:  # the pipeline refunds it
-                    order_ready_on_commit(order.pk)
-            else:
-                event = OrderEvent.objects.create(
-                    order=order, event_type=EVENT_OF_STATUS[update.status], source_state=order.state,
-                    target_state=order.state, detail=detail, request_id=request_id_var.get() or "")
-                order_event.send(sender=Order, order=order, event=event)
-                # The carrier's news: the store waits its workflow version's tracking timeout from here before asking.
-                Order.objects.filter(pk=order.pk).update(updated_at=timezone.now())
-    except IntegrityError:  # the same update, delivered twice at once, was kept by the other delivery
+            answer, order = _update_apply(update, order, tracking_number, via)
+            if answer.status == "processed" and not TRANSITION_OF_STATUS.get(update.status):
+                _news_noted(order)
+    except IntegrityError:
+        # The same update, delivered twice at once, was kept by the other delivery; any other
+        # failed write (a row of what it published) kept nothing, and is the caller's.
+        if not TrackingEvent.objects.filter(event_id=update.id).exists():
+            raise
         return _duplicate(update, Order.objects.get(pk=order_id))
+    if answer.status == "processed":
+        _applied_log(update, order)
+    return answer
+
+
+def _order_locked(order_id: int) -> Order:
+    try:
+        return order_locked(order_id)
+    except Order.DoesNotExist:
+        raise NotFound(f"No order {order_id}.", code="not_found") from None
+
+
+def _update_apply(update: TrackingUpdate, order: Order, tracking_number: str, via: str) -> tuple[WebhookAnswer, Order]:
+    """Apply `update`, new to the store, to `order`, read under its row lock in the caller's
+    transaction; returns the answer and the order as it left it. An update that leaves the order
+    shipped does not touch its `updated_at`: the caller notes the news (`_news_noted`)."""
+    if not order.tracking_number and order.state not in TERMINAL_STATES:
+        raise NoParcelYet(f"Order {order.pk} has no parcel yet ({order.state}); send the update again later.")
+    if not order.tracking_number or tracking_number != order.tracking_number:
+        said = f"parcel {tracking_number} is not order {order.pk}'s"
+        # The order's own parcel is for staff (its trace, the log), never echoed to the caller.
+        return _ignore(update, order, tracking_number, via, f"{said} ({order.tracking_number or 'no parcel yet'})",
+                       warn=True, said=said), order
+    if update.status not in TRACKING_STATUSES:
+        return _ignore(update, order, tracking_number, via, f"status {update.status} is not one the store knows",
+                       warn=True), order
+    if order.state != OrderState.SHIPPED:
+        if update.status == RETURNED_TO_SENDER and order.stock_status == StockStatus.SOLD:
+            return _late_return(update, order, tracking_number, via), order
+        return _ignore(update, order, tracking_number, via, f"order is {order.state}"), order
+    name = TRANSITION_OF_STATUS.get(update.status, "")
+    # Kept before what it fires, so the order's trace reads cause, then effect.
+    _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED, transition=name)
+    detail = _detail(update, via)
+    if name:
+        arguments = {"reason": update.description} if update.status == RETURNED_TO_SENDER else {}
+        order = order_transition(order_id=order.pk, name=name, only_from=OrderState.SHIPPED, detail=detail,
+                                 locked=order, **arguments)
+        if update.status == RETURNED_TO_SENDER:  # the pipeline refunds it
+            order_ready_on_commit(order.pk)
+    else:
+        event = OrderEvent.objects.create(
+            order=order, event_type=EVENT_OF_STATUS[update.status], source_state=order.state,
+            target_state=order.state, detail=detail, request_id=request_id_var.get() or "")
+        order_event.send(sender=Order, order=order, event=event)
+    return WebhookAnswer("processed", f"{update.status}: order is {order.state}", order.pk, order.state), order
+
+
+def _news_noted(order: Order) -> None:
+    """The carrier's news: the store waits its workflow version's tracking timeout from here before asking."""
+    order.updated_at = timezone.now()
+    Order.objects.filter(pk=order.pk).update(updated_at=order.updated_at)
+
+
+def _applied_log(update: TrackingUpdate, order: Order) -> None:
+    # Logged once the transaction is done: on SQLite it holds the write lock, which every other writer waits for.
     log = logger.warning if update.status == EXCEPTION else logger.info
     log("tracking update %s of order %s: %s%s", update.id, order.pk, update.status,
         f" ({update.description})" if update.status == EXCEPTION else "", extra={"order_id": order.pk})
-    return WebhookAnswer("processed", f"{update.status}: order is {order.state}", order.pk, order.state)
 
 
 def _late_return(update: TrackingUpdate, order: Order, tracking_number: str, via: str) -> WebhookAnswer:
@@ -178,7 +208,8 @@ def _late_return(update: TrackingUpdate, order: Order, tracking_number: str, via
     _record(update, order, tracking_number, via, TrackingEvent.Outcome.APPLIED,
             note=f"order is {order.state}: its units went back to stock")
     stock_returned(order=order)
-    Order.objects.filter(pk=order.pk).update(stock_status=StockStatus.RETURNED, updated_at=timezone.now())
+    order.stock_status, order.updated_at = StockStatus.RETURNED, timezone.now()
+    Order.objects.filter(pk=order.pk).update(stock_status=order.stock_status, updated_at=order.updated_at)
     OrderEvent.objects.create(order=order, source_state=order.state, target_state=order.state,
                               detail={**_detail(update, via), "stock": "returned"}, request_id=request_id_var.get() or "")
     logger.warning("tracking update %s: parcel of %s order %s came back; its units went back to stock", update.id,
@@ -233,11 +264,13 @@ def _duplicate(update: TrackingUpdate, order: Order) -> WebhookAnswer:
 @dataclass(frozen=True)
 class TrackingCheck:
     """What asking the carrier found (`found`: FOUND, NOT_FOUND, UNREACHABLE or NOTHING), how many
-    of its updates were new to the store (`applied`) and the order's state after them."""
+    of its updates were new to the store (`applied`) and the order's state after them (and the
+    order as they left it, read under its row lock, when they were applied)."""
 
     found: str
     applied: int
     state: str
+    order: Order | None = None
 
 
 def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
@@ -261,8 +294,8 @@ def parcel_tracking_ask(order: Order) -> ParcelTracking | None:
 
 def tracking_reconcile(*, order: Order) -> TrackingCheck:
     """Ask the carrier about shipped `order`'s parcel (as the pipeline last read it) and apply
-    every update it has that the store has not (oldest first; as the webhook would, each under
-    the row lock in a transaction of its own). Never raises for the carrier: no answer is
+    every update it has that the store has not (oldest first; as the webhook would, under the
+    row lock, all of one answer in one transaction). Never raises for the carrier: no answer is
     UNREACHABLE and changes nothing but the count of unanswered asks (`step_failures`, set back
     to 0 by the next answer)."""
     if order.state != OrderState.SHIPPED or not order.tracking_number:
@@ -277,16 +310,51 @@ def tracking_reconcile(*, order: Order) -> TrackingCheck:
         logger.warning("carrier has no parcel %s (order %s)", order.tracking_number, order.pk,
                        extra={"order_id": order.pk})
         return TrackingCheck(NOT_FOUND, 0, order.state)
-    known = set(TrackingEvent.objects.filter(event_id__in=[update.id for update in answer.updates])
-                .values_list("event_id", flat=True))
-    applied, state = 0, None
-    for update in sorted(answer.updates, key=lambda update: update.occurred_at):
-        if update.id in known:
-            continue
-        result = tracking_update_apply(order_id=order.pk, tracking_number=order.tracking_number, update=update,
+    known = _known(answer.updates)
+    updates = sorted((update for update in answer.updates if update.id not in known),
+                     key=lambda update: update.occurred_at)
+    if not updates:
+        return TrackingCheck(FOUND, 0, Order.objects.filter(pk=order.pk).values_list("state", flat=True).get())
+    try:
+        applied, order = _updates_apply(order.pk, order.tracking_number, updates)
+    except IntegrityError:  # one of them was kept meanwhile, not under this order's lock: each on its own
+        applied, order = _updates_apply_each(order.pk, order.tracking_number, updates)
+    return TrackingCheck(FOUND, applied, order.state, order)
+
+
+def _known(updates: list[TrackingUpdate]) -> set[str]:
+    return set(TrackingEvent.objects.filter(event_id__in=[update.id for update in updates])
+               .values_list("event_id", flat=True))
+
+
+def _updates_apply(order_id: int, tracking_number: str, updates: list[TrackingUpdate]) -> tuple[int, Order]:
+    """Apply `updates` (oldest first) in one transaction under the order's row lock, each once;
+    returns how many were applied and the order as they left it."""
+    applied, news, done = 0, False, []
+    with transaction.atomic():
+        order = _order_locked(order_id)
+        known = _known(updates)  # again under the lock: a webhook's delivery may have kept one meanwhile
+        for update in updates:
+            if update.id in known:
+                _duplicate(update, order)
+                continue
+            known.add(update.id)
+            answer, order = _update_apply(update, order, tracking_number, TrackingEvent.Via.LOOKUP)
+            if answer.status == "processed":
+                applied += 1
+                news = not TRANSITION_OF_STATUS.get(update.status)  # a transition wrote updated_at itself
+                done.append(update)
+        if news:
+            _news_noted(order)
+    for update in done:
+        _applied_log(update, order)
+    return applied, order
+
+
+def _updates_apply_each(order_id: int, tracking_number: str, updates: list[TrackingUpdate]) -> tuple[int, Order]:
+    applied = 0
+    for update in updates:
+        result = tracking_update_apply(order_id=order_id, tracking_number=tracking_number, update=update,
                                        via=TrackingEvent.Via.LOOKUP)
         applied += result.status == "processed"
-        state = result.state  # read under the row lock by the update just applied
-    if state is None:
-        state = Order.objects.filter(pk=order.pk).values_list("state", flat=True).get()
-    return TrackingCheck(FOUND, applied, state)
+    return applied, Order.objects.get(pk=order_id)

@@ -47,6 +47,7 @@ def order_transition(
     actor_kind: str = Actor.SYSTEM,
     only_from: str | None = None,
     detail: dict[str, Any] | None = None,
+    locked: Order | None = None,
     **kwargs: Any,
 ) -> Order | None:
     """Fire transition `name` on the order and return it.
@@ -54,12 +55,15 @@ def order_transition(
     With `only_from`, an order that has already left that state is left alone and None is
     returned: that is how a redelivered pipeline step becomes a no-op. Otherwise a transition
     the current state does not allow raises TransitionRefused (HTTP 409).
+
+    `locked`: the order as the caller read it with `order_locked` in the transaction it is in
+    (and lets an error here end); the transition is part of that transaction, without reading
+    the order again or a savepoint of its own.
     """
     if name not in TRANSITIONS:
         raise ValueError(f"unknown transition {name!r}")
-    with transaction.atomic():
-        # The owner comes along (the customer's notification names them), locked it is not.
-        order = Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order_id)
+    with transaction.atomic(savepoint=locked is None):
+        order = locked if locked is not None else order_locked(order_id)
         if only_from is not None and order.state != only_from:
             return None
         method = getattr(order, name)
@@ -111,6 +115,12 @@ def order_transition(
     logger.info("order %s %s: %s → %s", order.pk, name, source, order.state,
                 extra={"order_id": order.pk, "transition": name, "source": source, "target": order.state})
     return order
+
+
+def order_locked(order_id: int) -> Order:
+    """The order read under its row lock (inside a transaction; Order.DoesNotExist when there is
+    none). The owner comes along (the customer's notification names them), locked it is not."""
+    return Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order_id)
 
 
 def order_step_failed(*, order_id: int, state: str) -> int | None:
