@@ -106,8 +106,9 @@ def notification_text(*, order: Order, event_type: str, values: dict | None = No
     """(title, body) of the customer's notification of `event_type` for `order` as it is now
     (`values` add to or replace the order's fields and its next step, `next`), or None for an event the customer is not
     told about. `entered`: the event of the transition that brought the order into its state,
-    when the caller has it (the next step is read from it then, not from the order's events). Nothing is written: notification_record writes it; staff's confirmation of a
-    refund shows it before the refund is made."""
+    when the caller has it (the next step is read from it then, not from the order's events).
+    Nothing is written: notification_record writes it; staff's confirmation of a refund shows it
+    before the refund is made."""
     if event_type not in MESSAGES:
         return None
     values = {
