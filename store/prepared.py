@@ -2,10 +2,10 @@
 
 Django builds and compiles a queryset's SQL anew each time it is evaluated, which costs several
 times what SQLite or PostgreSQL take to answer a small read of a few rows. A `PreparedRead`
-compiles its queryset once per thread and database connection, then only executes it. Its rows
-come back converted as the ORM converts them, so one read gives both the digest of what was
-read (a key of store.fragments) and, only when a page is rendered, the model instances: the two
-always come from the same read.
+compiles its queryset once per thread and database connection, then only executes it. One read
+gives both the digest of what was read (a key of store.fragments: the database's values, of
+which the model's are a function) and, only when a page is rendered, the model instances, so
+the two always come from the same read.
 
 A parameter is the value of an exact lookup (e.g. `public_id=`), passed to the database as
 given; a lookup that rewrites its value (`iexact`, `contains`) cannot be one.
@@ -36,7 +36,8 @@ class _Statement:
 
 
 class Rows:
-    """What one execution read: `rows` (tuples of converted column values, in the queryset's order)."""
+    """What one execution read: `rows`, the database's values as they came (the ORM's converters
+    are applied when objects are made), in the queryset's order."""
 
     def __init__(self, statement: _Statement, rows: list[tuple]) -> None:
         self._statement = statement
@@ -52,8 +53,16 @@ class Rows:
     def objects(self, rows: list[tuple] | None = None) -> list[Model]:
         """The model instances (with their select_related objects) of `rows`, by default all read."""
         statement = self._statement
+        connection = statement.connection
         instances = []
         for row in self.rows if rows is None else rows:
+            if statement.converters:  # as SQLCompiler.apply_converters
+                row = list(row)
+                for position, convs, expression in statement.converters:
+                    value = row[position]
+                    for converter in convs:
+                        value = converter(value, expression, connection)
+                    row[position] = value
             instance = statement.model.from_db(statement.connection.alias, statement.attnames, row[statement.columns])
             for populator in statement.populators:
                 populator.populate(row, instance)
@@ -104,17 +113,4 @@ class PreparedRead:
                 params[position] = values[name]
         with statement.connection.cursor() as cursor:
             cursor.execute(statement.sql, params)
-            rows = cursor.fetchall()
-        if statement.converters:
-            connection = statement.connection
-            converted = []
-            for row in rows:
-                row = list(row)
-                for position, convs, expression in statement.converters:
-                    value = row[position]
-                    for converter in convs:
-                        value = converter(value, expression, connection)
-                    row[position] = value
-                converted.append(tuple(row))
-            rows = converted
-        return Rows(statement, rows)
+            return Rows(statement, cursor.fetchall())
