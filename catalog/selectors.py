@@ -5,6 +5,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from catalog.models import Category, Product, ProductQuerySet, StockMovement
 from store.errors import NotFound
+from store.prepared import PreparedRead, Rows
 
 PUBLIC_ID = re.compile(r"^prod-(\d+)\Z")
 
@@ -33,11 +34,40 @@ def product_get(public_id: str, *, include_inactive: bool = False) -> Product:
     try:
         return products.get(public_id=public_id)
     except Product.DoesNotExist:
-        raise NotFound(f"No product with id {public_id!r}.") from None
+        raise _not_found(public_id) from None
+
+
+def _not_found(public_id: str) -> NotFound:
+    return NotFound(f"No product with id {public_id!r}.")
 
 
 def category_list() -> list[Category]:
     return list(Category.objects.all())
+
+
+# The reads of every catalog page and GET /api/products, compiled once (store.prepared): their
+# rows are also the digest that keys the shared pages (store.fragments).
+_PRODUCTS = PreparedRead(lambda: product_list())
+_PRODUCT = PreparedRead(lambda public_id: product_list().filter(public_id=public_id), "public_id")
+_CATEGORIES = PreparedRead(lambda: Category.objects.all())
+
+
+def product_list_rows() -> Rows:
+    """product_list() unfiltered, as rows (Rows.objects() gives the products)."""
+    return _PRODUCTS.read()
+
+
+def product_rows(public_id: str) -> Rows:
+    """The active product with this public id as product_get reads it (one row), or NotFound."""
+    rows = _PRODUCT.read(public_id=public_id)
+    if not rows:
+        raise _not_found(public_id)
+    return rows
+
+
+def category_list_rows() -> Rows:
+    """category_list() as rows."""
+    return _CATEGORIES.read()
 
 
 def category_find(name: str) -> Category | None:

@@ -6,6 +6,7 @@ anyone else's header (cart, messages, account) is rendered for them.
 """
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
 
 from catalog import selectors
 from store.errors import NotFound
@@ -19,20 +20,28 @@ def product_list(request: HttpRequest) -> HttpResponse:
     push renders the whole page.
     """
     category, query = request.GET.get("category", "").strip(), request.GET.get("q", "").strip()
-    products = list(selectors.product_list(category=category, search=query))
-    # A search's results are the visitor's to choose (any subset of the products), so never kept.
-    grid = Fragment("catalog/partials/product_grid.html", {"products": products},
-                    None if query else rows_digest(products, "category"))
-    context = {"products": products, "selected_category": category, "query": query}
-    categories = selectors.category_list() if category or request.htmx.target != "product-grid" else []
-    if request.htmx.target == "product-grid":
-        template_name, shown = "catalog/partials/product_grid_update.html", ""
+    if category or query:
+        products = list(selectors.product_list(category=category, search=query))
+        # A search's results are the visitor's to choose (any subset of the products), so never kept.
+        digest = None if query else rows_digest(products, "category")
     else:
-        context["categories"] = categories
-        template_name, shown = "catalog/product_list.html", rows_digest(categories)
+        # The products are made only when the grid or the page is rendered: a kept one needs the rows alone.
+        rows = selectors.product_list_rows()
+        products, digest = SimpleLazyObject(rows.objects), rows.digest()
+    grid = Fragment("catalog/partials/product_grid.html", {"products": products}, digest)
+    context = {"products": products, "selected_category": category, "query": query}
+    if request.htmx.target == "product-grid":
+        template_name, shown, slugs = "catalog/partials/product_grid_update.html", "", set()
+        if category:
+            slugs = {c.slug for c in selectors.category_list()}
+    else:
+        categories = selectors.category_list_rows()
+        context["categories"] = categories.objects()
+        template_name, shown = "catalog/product_list.html", categories.digest()
+        slugs = {c.slug for c in context["categories"]}
     # The whole page is kept only for the few addresses there are: all products, or one category
     # by its slug as the filter form sends it; any other text is rendered around the grid.
-    known = not query and (not category or category in {c.slug for c in categories})
+    known = not query and (not category or category in slugs)
     response = shared_render(request, template_name, context, fragments={"grid": grid},
                              digest=repr((category, shown)) if known else None)
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
@@ -41,9 +50,12 @@ def product_list(request: HttpRequest) -> HttpResponse:
 
 def product_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     try:
-        product = selectors.product_get(public_id)
+        rows = selectors.product_rows(public_id)
     except NotFound as error:
         raise Http404(error.message) from None
-    body = Fragment("catalog/partials/product_detail_body.html", {"product": product}, rows_digest([product], "category"))
-    return shared_render(request, "catalog/product_detail.html", {"product": product}, fragments={"product_body": body},
-                         digest="")
+
+    def product() -> dict:
+        return {"product": rows.objects()[0]}
+
+    body = Fragment("catalog/partials/product_detail_body.html", product, rows.digest())
+    return shared_render(request, "catalog/product_detail.html", product, fragments={"product_body": body}, digest="")

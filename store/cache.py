@@ -14,9 +14,11 @@ import tempfile
 import time
 import zlib
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
+from django.core.cache.backends.redis import RedisCacheClient
 from django_prometheus.cache.backends.redis import NativeRedisCache
 
 from store.circuit import redis_breaker
@@ -79,10 +81,30 @@ class SharedFileCache(FileBasedCache):
         super()._cull()
 
 
+class _RedisClients(RedisCacheClient):
+    """Django's Redis client, with one redis.Redis per connection pool (thread-safe), where Django
+    makes a new one, with its table of response callbacks, for every call."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None or client.connection_pool is not pool:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class CircuitRedisCache(NativeRedisCache):
     """Django's Redis cache (counted by django-prometheus) behind this process' Redis circuit
     breaker (store.circuit): while Redis is known to be down, a call fails at once instead of
     waiting REDIS_TIMEOUT."""
+
+    def __init__(self, server, params) -> None:
+        super().__init__(server, params)
+        self._class = _RedisClients
 
 
 def _through_breaker(name: str):

@@ -150,8 +150,12 @@ class Fragment:
     `template_name` reads from `context`) is the same; with no digest, rendered for its request."""
 
     template_name: str
-    context: dict
+    context: dict | Callable[[], dict]  # or what makes it, called only when the fragment is rendered
     digest: str | None
+
+
+def _context(context: dict | Callable[[], dict]) -> dict:
+    return context() if callable(context) else context
 
 
 def _split(html: str, mark: str) -> tuple[str | int, ...]:
@@ -167,7 +171,7 @@ def _marks() -> tuple[str, dict[str, str]]:
 
 def _render_with(fragment: Fragment, marks: dict[str, str]) -> SafeString:
     """The fragment rendered with a plain context (no context processors, no request)."""
-    return mark_safe(get_template(fragment.template_name).render({**fragment.context, **marks}))  # noqa: S308
+    return mark_safe(get_template(fragment.template_name).render({**_context(fragment.context), **marks}))  # noqa: S308
 
 
 def _join(request: HttpRequest, parts: tuple[str | int, ...]) -> str:
@@ -194,9 +198,10 @@ def is_bare_visitor(request: HttpRequest) -> bool:
     return settings.SESSION_COOKIE_NAME not in request.COOKIES and CookieStorage.cookie_name not in request.COOKIES
 
 
-def shared_render(request: HttpRequest, template_name: str, context: dict, *, digest: str | None,
-                  fragments: dict[str, Fragment]) -> HttpResponse:
-    """`template_name` as render() would answer, with `fragments` (context variables) shared.
+def shared_render(request: HttpRequest, template_name: str, context: dict | Callable[[], dict], *,
+                  digest: str | None, fragments: dict[str, Fragment]) -> HttpResponse:
+    """`template_name` as render() would answer, with `fragments` (context variables) shared;
+    `context` may be a function that makes it, called only when the page is rendered.
 
     A bare visitor (is_bare_visitor) gets the whole page from the cache, keyed by `digest`
     (everything the page shows outside the fragments, e.g. the view's arguments, of which there
@@ -205,7 +210,7 @@ def shared_render(request: HttpRequest, template_name: str, context: dict, *, di
     whole = digest is not None and _sharing() and all(f.digest is not None for f in fragments.values())
     if not whole or not is_bare_visitor(request):
         shared = {name: shared_fragment(request, fragment) for name, fragment in fragments.items()}
-        return render(request, template_name, {**context, **shared})
+        return render(request, template_name, {**_context(context), **shared})
 
     def render_page() -> tuple[str | int, ...]:
         mark, marks = _marks()
@@ -214,7 +219,7 @@ def shared_render(request: HttpRequest, template_name: str, context: dict, *, di
         page_context = {}
         for processor in engines["django"].engine.template_context_processors:
             page_context.update(processor(request))
-        page_context.update(context)
+        page_context.update(_context(context))
         page_context.update({name: _render_with(fragment, marks) for name, fragment in fragments.items()})
         page_context.update(marks)
         return _split(get_template(template_name).render(page_context), mark)

@@ -1,9 +1,12 @@
 """Request-scoped middleware: the X-Request-ID header, the probes' answer whatever the Host, the
-user of the log lines, the sign-in redirect of an HTMX request whose session ended, and the 503
-of a request the database could not serve (from a view, or from saving its session)."""
+user of the log lines, the sign-in redirect of an HTMX request whose session ended, the 503
+of a request the database could not serve (from a view, or from saving its session), and the
+Content-Security-Policy header."""
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
+import csp.middleware
+from csp.constants import HEADER, HEADER_REPORT_ONLY
 from django.conf import settings
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.sessions.exceptions import SessionInterrupted
@@ -145,3 +148,39 @@ class SessionMiddleware(DjangoSessionMiddleware):
             if failure is None:
                 raise
             return unavailable_response(request, failure)
+
+
+# What a view sets on its response for a policy of its own (django-csp's decorators).
+_OWN_POLICY = ("_csp_config", "_csp_update", "_csp_replace", "_csp_exempt",
+               "_csp_config_ro", "_csp_update_ro", "_csp_replace_ro", "_csp_exempt_ro")
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp's middleware, with the settings' policy built once rather than for each response.
+
+    A response with no policy of its own (no csp decorator on its view, no nonce asked for) gets
+    the headers the settings' policies make, the same string every time; building it is a
+    noticeable part of a cached page's cost. Any other response, and any policy that exempts
+    some paths, is answered by django-csp itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        super().__init__(get_response)
+        self._built: tuple[str, dict[str, str]] = ("", {})  # (the policies' repr, the headers they make)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        policies = repr((getattr(settings, "CONTENT_SECURITY_POLICY", None),
+                         getattr(settings, "CONTENT_SECURITY_POLICY_REPORT_ONLY", None)))
+        if (getattr(request, "_csp_nonce", None) is not None or any(hasattr(response, name) for name in _OWN_POLICY)
+                or "EXCLUDE_URL_PREFIXES" in policies or (response.status_code in (404, 500) and settings.DEBUG)):
+            return super().process_response(request, response)
+        built, headers = self._built
+        if built != policies:
+            probe = super().process_response(request, HttpResponse())
+            headers = {name: probe[name] for name in (HEADER, HEADER_REPORT_ONLY) if name in probe}
+            self._built = (policies, headers)
+        for name, value in headers.items():
+            if name not in response:
+                response[name] = value
+        # As django-csp does: a nonce asked for after the headers were written is an error.
+        request.csp_nonce = csp.middleware.CheckableLazyObject(self._csp_nonce_post_response)
+        return response

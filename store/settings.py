@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "store.middleware.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "store.middleware.CSPMiddleware",  # django-csp's, its header built once per policy
     "django_htmx.middleware.HtmxMiddleware",
     "store.middleware.HtmxSignInRedirectMiddleware",
     "store.audit.AuditActorMiddleware",
@@ -279,6 +279,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "catalog:product_list"
 LOGOUT_REDIRECT_URL = "catalog:product_list"
+# Django's cookie-then-session storage, its cookie signer made only when a message is read or written.
+MESSAGE_STORAGE = "store.messages.FallbackStorage"
 # django-axes first: it refuses a locked-out account before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

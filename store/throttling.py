@@ -24,6 +24,7 @@ without it: store/cache.py), so every process of the machine, or sharing Redis, 
 limits. The client's IP is ``REMOTE_ADDR``, unless TRUSTED_PROXY_COUNT
 says the app is behind that many proxies, which append to ``X-Forwarded-For``.
 """
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -154,8 +155,13 @@ def client_ip(request) -> str:
 
 def client_address(request) -> str | None:
     """`client_ip` when it is an IP address (what a database's address column takes), else None."""
+    return _address(client_ip(request))
+
+
+@functools.lru_cache(maxsize=1024)  # every request asks (the audit trail's address); few clients at a time
+def _address(text: str) -> str | None:
     try:
-        return str(ipaddress.ip_address(client_ip(request)))
+        return str(ipaddress.ip_address(text))
     except ValueError:  # no address (an internal request), or garbage a proxy passed on
         return None
 

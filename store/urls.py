@@ -6,6 +6,8 @@ from django.urls import include, path
 from store import health, media
 
 urlpatterns = [
+    # First: the pages most requests ask for are found without trying every other app's patterns.
+    path("", include("catalog.urls")),
     path("admin/", admin.site.urls),
     path("api/", include("store.api.urls")),
     path("accounts/", include("accounts.urls")),
@@ -15,7 +17,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("livez", health.livez, name="livez"),
     path("", include("store.metrics_urls")),
-    path("", include("catalog.urls")),
 ]
 if settings.SERVE_MEDIA:
     urlpatterns.append(path(f"{settings.MEDIA_URL.lstrip('/')}<path:path>", media.media_serve, name="media"))

@@ -55,11 +55,18 @@ class ProductListApi(CatalogApi):
     def get(self, request: Request) -> Response:
         """Active products, filtered by ?category= and ?search=, paginated by ?page=&pageSize= (an empty value
         or any other parameter is a 400)."""
+        paginator = self.pagination_class()
+        if not request.query_params:
+            # The first page of all products, the common read: rows only, products made when serialized.
+            rows = selectors.product_list_rows()
+            page = paginator.paginate_queryset(rows.rows, request, view=self)
+            data = shared_data(name="api:products", digest=rows.digest(page),
+                               compute=lambda: [dict(item) for item in ProductSerializer(rows.objects(page), many=True).data])
+            return paginator.get_paginated_response(data)
         refuse_unknown_parameters(request.query_params, (*ProductFilterSerializer._declared_fields, *PAGE_PARAMETERS),
                                   endpoint="GET /api/products")
         filters = ProductFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.product_list(**filters.validated_data), request, view=self)
         # Serialized once per version of the page's rows, for every process (store/fragments.py);
         # a search's, whose rows can be any subset of the products, and a page of a size the client

@@ -29,8 +29,9 @@ class HeaderPagination(PageNumberPagination):
     last_page_strings = ()  # page numbers only; the Link header names the last one
 
     def paginate_queryset(self, queryset, request, view=None):
-        params = PageParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
+        if request.query_params:  # nothing to read in an empty query string
+            params = PageParams(data=request.query_params)
+            params.is_valid(raise_exception=True)
         return super().paginate_queryset(queryset, request, view)
 
     def get_paginated_response(self, data: list) -> Response:

@@ -97,6 +97,25 @@ def test_a_renamed_category_shows_on_the_next_request(shoppers, catalog):
     assert next(p for p in second.get("/api/products").json() if p["id"] == PRODUCT)["category"] == "Peripherals"
 
 
+def test_a_withdrawn_product_and_a_new_one_show_on_the_next_request(shoppers, catalog):
+    """The kept pages and data name every row read: a row that leaves or joins the catalog shows too."""
+    first, second = shoppers
+    shown(first)
+
+    Product.objects.filter(public_id=PRODUCT).update(is_active=False)
+    services.product_create(name="Standing desk mat", price=Decimal("39.00"), category=catalog[PRODUCT].category.name,
+                            stock=4, public_id="prod-900")
+
+    assert second.get(f"/products/{PRODUCT}/").status_code == 404
+    assert second.get(f"/api/products/{PRODUCT}").status_code == 404
+    for client in (first, second):
+        page = client.get("/").content.decode()
+        assert f"/products/{PRODUCT}/" not in page and "/products/prod-900/" in page
+        listed = [p["id"] for p in client.get("/api/products").json()]
+        assert PRODUCT not in listed and "prod-900" in listed
+        assert "Standing desk mat" in client.get("/products/prod-900/").content.decode()
+
+
 def csrf_inputs(html: str) -> set[str]:
     return set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
 
