@@ -158,6 +158,12 @@ def _prefetched(instance, relation: str, queryset: QuerySet, rows: list | None =
     return rows
 
 
+def order_retries(*, order: Order) -> list[Order]:
+    """The orders placed again from `order` (Try again, a payment link), newest first, as the
+    order page links them: their id (and number) and state, nothing else read."""
+    return list(Order.objects.filter(retry_of=order).only("id", "state"))
+
+
 def _version(updated_at: datetime, event_count: int) -> str:
     # Every change the order page shows writes an OrderEvent or saves the order (auto_now).
     return f"{updated_at:%Y%m%d%H%M%S%f}-{event_count}"

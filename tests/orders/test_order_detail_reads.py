@@ -76,3 +76,17 @@ def test_an_order_is_read_in_the_same_queries_whatever_its_history(
     # it, and the header's unread notifications.
     with django_assert_num_queries(7 + extra):
         assert client.get(reverse("orders:order_detail", args=[order.pk])).status_code == 200
+
+
+def test_the_order_page_links_the_orders_placed_again_from_it(client, customer, place_order, order_in_state):
+    failed = order_in_state("failed")
+    again = [place_order(customer) for _ in range(2)]
+    Order.objects.filter(pk__in=[order.pk for order in again]).update(retry_of=failed)
+    order_move(again[0], "delivered")
+    client.force_login(customer)
+
+    page = client.get(reverse("orders:order_detail", args=[failed.pk])).content.decode()
+
+    for order, state in zip(reversed(again), ["new", "delivered"], strict=True):
+        assert (f'<li>Tried again as order <a href="/orders/{order.pk}/">{order.number}</a> ({state})</li>'
+                in page)
