@@ -183,9 +183,29 @@ class RefundOutput(fields.ModelSerializer):
         fields = ["id", "amount", "shippingAmount", "reason", "lines", "reference", "createdAt"]
 
 
+def _sees_as_staff(user) -> bool:
+    """Whether `user` reads an order as staff do: who acted, staff's notes, the rows only staff read."""
+    return permissions.can(user, permissions.ORDER_VIEW)
+
+
 def _for_staff(context: dict) -> bool:
     request = context.get("request")
-    return request is not None and permissions.can(request.user, permissions.ORDER_VIEW)
+    return request is not None and _sees_as_staff(request.user)
+
+
+def _event_actor(event: OrderEvent, *, for_staff: bool) -> str:
+    if for_staff:
+        return event.actor_label
+    return event.get_actor_kind_display()  # a customer is not told which staff member acted
+
+
+def _event_detail(event: OrderEvent, *, for_staff: bool) -> dict:
+    return event.detail if for_staff else event.customer_detail
+
+
+def order_actions(order: Order, user) -> list[str]:
+    """What `user` may do to the order now (the detail's `actions`)."""
+    return sorted({meaning(edge.name).action for edge in person_transitions(order, user)})
 
 
 class TimelineOutput(serializers.ListSerializer):
@@ -210,12 +230,10 @@ class TimelineEntryOutput(fields.ModelSerializer):
     at = serializers.DateTimeField(source="created_at")
 
     def get_actor(self, event: OrderEvent) -> str:
-        if _for_staff(self.context):
-            return event.actor_label
-        return event.get_actor_kind_display()  # a customer is not told which staff member acted
+        return _event_actor(event, for_staff=_for_staff(self.context))
 
     def get_detail(self, event: OrderEvent) -> dict:
-        return event.detail if _for_staff(self.context) else event.customer_detail
+        return _event_detail(event, for_staff=_for_staff(self.context))
 
     class Meta:
         model = OrderEvent
@@ -282,7 +300,7 @@ class OrderDetailOutput(OrderOutput):
         request = self.context.get("request")
         if request is None:
             return []
-        return sorted({meaning(edge.name).action for edge in person_transitions(order, request.user)})
+        return order_actions(order, request.user)
 
     class Meta(OrderOutput.Meta):
         fields = [*OrderOutput.Meta.fields, "timeline", "actions"]
@@ -337,8 +355,8 @@ def _event_data(event: OrderEvent, *, for_staff: bool) -> dict:
         "transition": str(event.transition),
         "fromState": str(event.source_state),
         "toState": str(event.target_state),
-        "actor": event.actor_label if for_staff else event.get_actor_kind_display(),
-        "detail": event.detail if for_staff else event.customer_detail,
+        "actor": _event_actor(event, for_staff=for_staff),
+        "detail": _event_detail(event, for_staff=for_staff),
         "at": _datetime(event.created_at),
     }
 
@@ -346,7 +364,7 @@ def _event_data(event: OrderEvent, *, for_staff: bool) -> dict:
 def order_detail_data(order: Order, *, user) -> dict:
     """`OrderDetailOutput(order, context={"request": <a request of user>}).data` of an order read
     by orders.selectors.order_get: its items, refunds and timeline as `user` may see them."""
-    for_staff = permissions.can(user, permissions.ORDER_VIEW)
+    for_staff = _sees_as_staff(user)
     events = order.events.all()
     if not for_staff:
         events = [event for event in events if not event.staff_only]
@@ -376,5 +394,5 @@ def order_detail_data(order: Order, *, user) -> dict:
         "createdAt": _datetime(order.created_at),
         "updatedAt": _datetime(order.updated_at),
         "timeline": [_event_data(event, for_staff=for_staff) for event in events],
-        "actions": sorted({meaning(edge.name).action for edge in person_transitions(order, user)}),
+        "actions": order_actions(order, user),
     }
