@@ -417,7 +417,6 @@ def _order_status_context(request: HttpRequest, order: Order) -> dict:
         "order": order,
         "next_step": order_next_step_shown(order=order, user=request.user),
         "ended_for_owner": order.state in UNFULFILLED_ENDINGS and order.owner_id == request.user.pk,
-        "retries": list(order.retries.all()),
         "timeline": timeline,
         "delivered_at": delivered.at if delivered else None,
         # Only while the parcel is on its way: not once it came back, nor for an order refunded meanwhile.
@@ -440,7 +439,8 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     # stale (the toasts leave it out); the page's status says what happened.
     placed_is_stale = order.state in UNFULFILLED_ENDINGS
     return render(request, "storefront/order_detail.html",
-                  {**_order_status_context(request, order), "placed_is_stale": placed_is_stale})
+                  {**_order_status_context(request, order), "placed_is_stale": placed_is_stale,
+                   "retries": selectors.order_retries(order=order)})
 
 
 @login_required

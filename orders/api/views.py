@@ -23,6 +23,7 @@ from orders.api.serializers import (
     StaffDecisionInput,
     StaffNoteInput,
     StaffNoteOutput,
+    order_detail_data,
 )
 from orders.models import Order
 from orders.services.payment_reconcile import payment_reconcile
@@ -84,7 +85,7 @@ def _idempotency_key(request: Request) -> str:
 
 def _detail(request: Request, order_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
     order = selectors.order_get(user=request.user, order_id=order_id)
-    return Response(OrderDetailOutput(order, context={"request": request}).data, status=status_code)
+    return Response(order_detail_data(order, user=request.user), status=status_code)
 
 
 def _committed(request: Request, order: Order, *, status_code: int = status.HTTP_200_OK) -> Response:
