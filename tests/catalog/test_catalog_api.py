@@ -177,6 +177,14 @@ def test_the_list_runs_a_constant_number_of_queries(api_client, catalog):
     assert count_queries() == with_8
 
 
+def test_a_product_id_with_a_nul_character_is_not_found_rather_than_a_crash(api_client, catalog):
+    """PostgreSQL refuses a NUL in a text value: the id names no product, a 404 like any other."""
+    response = api_client.get("/api/products/prod-001%00")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
 # --- staff management ---------------------------------------------------------------
 
 NEW = {"name": "Standing Desk", "description": "Up and down.", "price": "499.00", "category": "home office", "stock": 5}
