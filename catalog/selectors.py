@@ -8,6 +8,8 @@ from store.errors import NotFound
 from store.prepared import PreparedRead, Rows
 
 PUBLIC_ID = re.compile(r"^prod-(\d+)\Z")
+# No product text holds a NUL, and PostgreSQL refuses one in a query's value (an error, not "no match").
+NUL = "\x00"
 
 
 def product_list(*, category: str | None = None, search: str | None = None) -> ProductQuerySet:
@@ -17,6 +19,8 @@ def product_list(*, category: str | None = None, search: str | None = None) -> P
     name or the description. Blank values do not filter.
     """
     products = Product.objects.active().select_related("category")
+    if NUL in f"{category or ''}{search or ''}":
+        return products.none()
     if category and category.strip():
         category = category.strip()
         products = products.filter(Q(category__slug__iexact=category) | Q(category__name__iexact=category))
@@ -28,6 +32,8 @@ def product_list(*, category: str | None = None, search: str | None = None) -> P
 
 def product_get(public_id: str, *, include_inactive: bool = False) -> Product:
     """The product with this public id (active ones only unless asked), or NotFound."""
+    if NUL in public_id:
+        raise _not_found(public_id)
     products = Product.objects.select_related("category")
     if not include_inactive:
         products = products.active()
@@ -59,7 +65,7 @@ def product_list_rows() -> Rows:
 
 def product_rows(public_id: str) -> Rows:
     """The active product with this public id as product_get reads it (one row), or NotFound."""
-    rows = _PRODUCT.read(public_id=public_id)
+    rows = _PRODUCT.read(public_id=public_id) if NUL not in public_id else None
     if not rows:
         raise _not_found(public_id)
     return rows

@@ -177,6 +177,29 @@ def test_the_list_runs_a_constant_number_of_queries(api_client, catalog):
     assert count_queries() == with_8
 
 
+def test_a_product_id_with_a_nul_character_is_not_found_rather_than_a_crash(api_client, catalog):
+    """PostgreSQL refuses a NUL in a text value: the id names no product, a 404 like any other."""
+    response = api_client.get("/api/products/prod-001%00")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_the_first_page_reads_one_page_of_products_however_big_the_catalog(api_client, catalog):
+    """GET /api/products with no query string asks the database for a page of rows (and the total),
+    never the whole catalog: its cost for the database and the process does not grow with the
+    number of products."""
+    products_add(30)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get("/api/products")
+
+    assert len(response.json()) == 20 and response["X-Total-Count"] == "38"
+    rows_read = [query["sql"] for query in queries
+                 if '"catalog_product"' in query["sql"] and "COUNT(" not in query["sql"].upper()]
+    assert rows_read and all("LIMIT 20" in sql for sql in rows_read), rows_read
+
+
 # --- staff management ---------------------------------------------------------------
 
 NEW = {"name": "Standing Desk", "description": "Up and down.", "price": "499.00", "category": "home office", "stock": 5}

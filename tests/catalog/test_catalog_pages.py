@@ -116,6 +116,17 @@ def test_an_unknown_product_page_is_404(client, catalog):
     assert client.get("/products/prod-999/").status_code == 404
 
 
+@pytest.mark.parametrize(("path", "status"), [("/products/prod-001%00/", 404), ("/?q=key%00", 200),
+                                              ("/?category=electronics%00", 200)])
+def test_a_nul_character_in_the_address_finds_nothing_rather_than_crashing(client, catalog, path, status):
+    """PostgreSQL refuses a NUL in a text value; a visitor who sends one finds no product, never a 500."""
+    client.raise_request_exception = False
+    response = client.get(path)
+
+    assert response.status_code == status
+    assert card_names(response) == []
+
+
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx"])
 def test_the_catalog_runs_a_constant_number_of_queries(client, catalog, headers):
     def count_queries() -> int:
