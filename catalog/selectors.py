@@ -56,11 +56,21 @@ def category_list() -> list[Category]:
 _PRODUCTS = PreparedRead(lambda: product_list())
 _PRODUCT = PreparedRead(lambda public_id: product_list().filter(public_id=public_id), "public_id")
 _CATEGORIES = PreparedRead(lambda: Category.objects.all())
+# GET /api/products' first page, by its size: a LIMIT is part of the compiled SQL.
+_FIRST_PAGES: dict[int, PreparedRead] = {}
 
 
 def product_list_rows() -> Rows:
     """product_list() unfiltered, as rows (Rows.objects() gives the products)."""
     return _PRODUCTS.read()
+
+
+def product_first_page_rows(size: int) -> tuple[Rows, int]:
+    """The first `size` products of product_list() unfiltered, as rows, and how many products are
+    on sale (a count query only when the page is full)."""
+    read = _FIRST_PAGES.get(size) or _FIRST_PAGES.setdefault(size, PreparedRead(lambda: product_list()[:size]))
+    rows = read.read()
+    return rows, len(rows) if len(rows) < size else product_list().count()
 
 
 def product_rows(public_id: str) -> Rows:

@@ -14,7 +14,7 @@ from catalog.api.serializers import (
     ProductWriteSerializer,
 )
 from store import permissions
-from store.api.pagination import PAGE_PARAMETERS, HeaderPagination
+from store.api.pagination import PAGE_PARAMETERS, FirstPage, HeaderPagination
 from store.api.query import refuse_unknown_parameters
 from store.errors import NotFound
 from store.fragments import rows_digest, shared_data
@@ -58,8 +58,8 @@ class ProductListApi(CatalogApi):
         paginator = self.pagination_class()
         if not request.query_params:
             # The first page of all products, the common read: rows only, products made when serialized.
-            rows = selectors.product_list_rows()
-            page = paginator.paginate_queryset(rows.rows, request, view=self)
+            rows, total = selectors.product_first_page_rows(paginator.page_size)
+            page = paginator.paginate_queryset(FirstPage(rows.rows, total), request, view=self)
             data = shared_data(name="api:products", digest=rows.digest(page),
                                compute=lambda: [dict(item) for item in ProductSerializer(rows.objects(page), many=True).data])
             return paginator.get_paginated_response(data)

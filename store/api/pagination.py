@@ -5,6 +5,8 @@ an RFC 8288 `Link` header. Both are plain ASCII digits or a 400 naming the param
 hands them to int(), which also reads other scripts' digits ("٢", "２") and would otherwise
 ignore a pageSize it cannot read, or an empty one (store.api.query).
 """
+from typing import Any
+
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -20,6 +22,23 @@ class PageParams(QueryParams):
 
 # The query parameters the pagination reads, for a list's refuse_unknown_parameters.
 PAGE_PARAMETERS = tuple(PageParams._declared_fields)
+
+
+class FirstPage:
+    """A list of `total` items of which the first page, `rows`, is already read: what Django's
+    Paginator needs to answer page 1 without reading the list again (the only page it holds)."""
+
+    def __init__(self, rows: list[Any], total: int) -> None:
+        self.rows, self.total = rows, total
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.rows[index]
 
 
 class HeaderPagination(PageNumberPagination):

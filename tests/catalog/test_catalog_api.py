@@ -198,6 +198,9 @@ def test_the_first_page_reads_one_page_of_products_however_big_the_catalog(api_c
     rows_read = [query["sql"] for query in queries
                  if '"catalog_product"' in query["sql"] and "COUNT(" not in query["sql"].upper()]
     assert rows_read and all("LIMIT 20" in sql for sql in rows_read), rows_read
+    same = api_client.get("/api/products?page=1")
+    assert response.content == same.content
+    assert (response["X-Total-Count"], response["Link"]) == (same["X-Total-Count"], same["Link"])
 
 
 # --- staff management ---------------------------------------------------------------
