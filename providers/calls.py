@@ -16,11 +16,14 @@ from django.db import Error, connection, transaction
 from providers.base import ChargeStatus, GatewayResult, GatewayTimeout, ParcelTracking
 from providers.models import ProviderCall
 from store import sandbox
+from store.prepared import PreparedInsert
 from store.request_context import request_id_var
 
 logger = logging.getLogger("providers.calls")
 
 Answer = TypeVar("Answer")
+# Every provider call writes one: the INSERT is compiled once (store.prepared).
+_INSERT = PreparedInsert(ProviderCall)
 Outcome = ProviderCall.Outcome
 
 
@@ -84,7 +87,7 @@ def call_record(request: ProviderRequest, *, outcome: str, reason: str, started:
     """Write the row of a call that began at `started` (store.sandbox.clock()) and ended now. Inside a
     transaction it is a savepoint of its own, so a failed INSERT leaves the caller's work intact
     (and a call inside a transaction that rolls back is not kept either)."""
-    row = ProviderCall(
+    row = dict(
         order_id=request.order_id, provider=request.provider, operation=request.operation, step=request.step,
         idempotency_key=request.key[:128], attempt=attempt, outcome=outcome, reason=reason[:200],
         latency_ms=round((sandbox.clock() - started) * 1000), request_id=request_id_var.get() or "",
@@ -92,9 +95,9 @@ def call_record(request: ProviderRequest, *, outcome: str, reason: str, started:
     try:
         if connection.in_atomic_block:
             with transaction.atomic():
-                row.save(force_insert=True)
+                _INSERT.insert(**row)
         else:
-            row.save(force_insert=True)
+            _INSERT.insert(**row)
     except Error as exc:  # DatabaseError, and InterfaceError for a connection that is gone
         logger.warning("provider call %s.%s %s (%s) not recorded: %s", request.provider, request.operation,
                        request.key, outcome, exc.__class__.__name__, extra={"order_id": request.order_id})

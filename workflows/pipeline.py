@@ -40,6 +40,7 @@ from providers.calls import ProviderRequest
 from providers.declines import decline_for
 from providers.models import ProviderCall
 from providers.steps import step_register
+from store.prepared import PreparedRead
 from webhooks.services import endpoints_forget, endpoints_read_once
 from workflows import executor
 from workflows.confirmation import payment_awaiting, payment_pending
@@ -509,9 +510,18 @@ def _endpoints_fresh_on_failure(call: Callable[[], Any]) -> Any:
         return call()
 
 
+# Read at the start of every run (and after a stage that moved the order without handing it back).
+_ORDER = PreparedRead(lambda pk: Order.objects.filter(pk=pk), "pk")
+
+
+def _order_fresh(order_id: int) -> Order | None:
+    orders = _ORDER.read(pk=order_id).objects()
+    return orders[0] if orders else None
+
+
 def _advance(order_id: int) -> str | None:
     state = None
-    order = Order.objects.filter(pk=order_id).first()
+    order = _order_fresh(order_id)
     for _ in range(MAX_HOPS):
         if order is None:
             return None
@@ -522,5 +532,5 @@ def _advance(order_id: int) -> str | None:
         outcome = stage.run(order)
         if not outcome:
             return state
-        order = outcome if isinstance(outcome, Order) else Order.objects.filter(pk=order_id).first()
+        order = outcome if isinstance(outcome, Order) else _order_fresh(order_id)
     return state

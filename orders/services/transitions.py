@@ -19,6 +19,7 @@ from orders.states import EVENT_OF_TRANSITION, TERMINAL_STATES, TRANSITIONS, WAI
 from orders.stock import stock_release, stock_returned, stock_sold
 from store.audit import staff_action_record
 from store.errors import Conflict
+from store.prepared import PreparedRead
 from store.request_context import request_id_var
 
 logger = logging.getLogger("orders.transitions")
@@ -117,10 +118,15 @@ def order_transition(
     return order
 
 
+# A run locks its order at every transition: the read is compiled once (store.prepared).
+_ORDER_LOCKED = PreparedRead(
+    lambda pk: Order.objects.select_for_update(of=("self",)).select_related("owner").filter(pk=pk), "pk")
+
+
 def order_locked(order_id: int) -> Order:
     """The order read under its row lock (inside a transaction; Order.DoesNotExist when there is
     none). The owner comes along (the customer's notification names them), locked it is not."""
-    return Order.objects.select_for_update(of=("self",)).select_related("owner").get(pk=order_id)
+    return _ORDER_LOCKED.one(pk=order_id)
 
 
 def order_step_failed(*, order_id: int, state: str) -> int | None:

@@ -1,12 +1,14 @@
-"""Reads compiled once per thread (store/prepared.py) give what the ORM gives, on every thread."""
+"""Statements compiled once per thread (store/prepared.py) read and write what the ORM does, on every thread."""
 import threading
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from catalog import selectors
 from catalog.models import Product
-from store.prepared import PreparedRead
+from providers.models import ProviderCall
+from store.prepared import PreparedInsert, PreparedRead
 
 
 def shown(products: list[Product]) -> list[tuple]:
@@ -52,3 +54,49 @@ def test_a_parameter_the_lookup_rewrites_is_refused(catalog):
 
     with pytest.raises(ValueError, match="exact lookup"):
         read.read(words="key")
+
+
+def test_one_is_the_instance_or_the_models_errors_as_get(catalog):
+    by_pk = PreparedRead(lambda pk: Product.objects.select_related("category").filter(pk=pk), "pk")
+    by_stock = PreparedRead(lambda stock: Product.objects.filter(stock=stock), "stock")
+    product = catalog["prod-002"]
+
+    assert shown([by_pk.one(pk=product.pk)]) == shown([Product.objects.select_related("category").get(pk=product.pk)])
+    with pytest.raises(Product.DoesNotExist):
+        by_pk.one(pk=999_999)
+    Product.objects.update(stock=7)
+    with pytest.raises(Product.MultipleObjectsReturned):
+        by_stock.one(stock=7)
+
+
+LEDGER = dict(order_id=7, provider="payment", operation="charge", step="payment", idempotency_key="order-7-charge-0",
+              attempt=2, outcome="ok", reason="", latency_ms=12, request_id="req-1")
+
+
+def stored(call: ProviderCall) -> dict:
+    return {field.attname: getattr(call, field.attname) for field in ProviderCall._meta.concrete_fields
+            if field.attname not in ("id", "created_at")}
+
+
+@pytest.mark.django_db
+def test_an_insert_writes_the_row_the_orm_writes_made_now():
+    before = timezone.now()
+    PreparedInsert(ProviderCall).insert(**LEDGER)
+    after = timezone.now()
+    ProviderCall(**LEDGER).save(force_insert=True)
+
+    prepared, orm = ProviderCall.objects.order_by("id")
+    assert stored(prepared) == stored(orm) == LEDGER
+    assert before <= prepared.created_at <= after
+
+
+@pytest.mark.django_db
+def test_an_insert_the_database_refuses_in_a_savepoint_keeps_the_callers_work():
+    insert = PreparedInsert(ProviderCall)
+    with transaction.atomic():
+        insert.insert(**LEDGER)  # the caller's work
+        with pytest.raises(IntegrityError), transaction.atomic():
+            insert.insert(**{**LEDGER, "attempt": -1})  # breaks the table's check constraint
+        insert.insert(**{**LEDGER, "attempt": 3})  # the transaction goes on
+
+    assert list(ProviderCall.objects.order_by("id").values_list("attempt", flat=True)) == [2, 3]
