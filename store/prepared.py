@@ -183,6 +183,10 @@ class PreparedInsert(_Prepared):
         self.model = model
         self.fields = tuple(field for field in model._meta.local_concrete_fields
                             if not (field.primary_key and field.db_returning) and not field.generated)
+        if any(field.has_db_default() for field in self.fields):
+            # The ORM writes DEFAULT for a value not given; SQLite's compiler inlines the default's
+            # own SQL, which then takes a parameter no value fills (refused only at an INSERT).
+            raise ValueError(f"{model.__name__}: a PreparedInsert cannot leave a field to its db_default")
 
     def _compile(self, connection) -> _Insert:
         query = InsertQuery(self.model)

@@ -8,6 +8,8 @@ from django.db.transaction import TransactionManagementError
 from orders.models import Order
 from orders.services.transitions import order_locked
 from tests.order_states import order_move
+from workflows import executor
+from workflows.pipeline import _advance, _order_fresh
 
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql",
                                      reason="SQLite has no row locks (its writers take turns)")
@@ -84,3 +86,43 @@ def test_another_transaction_cannot_lock_the_order_until_the_first_ends(customer
     in_thread(order.pk, "after")
 
     assert outcomes == {"same": "busy", "other": "locked", "after": "locked"}
+
+
+def _session_end() -> None:
+    """The server ends this thread's session (a restart, an administrator's pg_terminate_backend)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [pid] = cursor.fetchone()
+
+    def terminate():
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=terminate)
+    thread.start()
+    thread.join()
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_session_the_server_ended_is_tried_again_on_a_new_one(customer, place_order, settings):
+    settings.PIPELINE = {**settings.PIPELINE, "CONNECTION_RETRY": (2, 0, 0)}
+    order = place_order(customer)
+    assert _order_fresh(order.pk).pk == order.pk  # compiled on this session
+    _session_end()
+
+    assert executor.advance_retrying(order.pk, _order_fresh).pk == order.pk
+    _session_end()
+    assert executor.advance_retrying(order.pk, lambda pk: _in_transaction(order_locked, pk)).pk == order.pk
+
+
+def _in_transaction(read, pk):
+    with transaction.atomic():
+        return read(pk)
+
+
+def test_a_run_of_an_order_deleted_meanwhile_ends_as_before(db):
+    assert _order_fresh(999_999) is None and _advance(999_999) is None
