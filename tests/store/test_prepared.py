@@ -179,13 +179,14 @@ def test_threads_compiling_at_once_each_read_their_own_values(catalog):
     seen = {}
 
     def reader(public_id):
-        def work():
+        try:
             together.wait()
             for _ in range(20):
                 seen.setdefault(public_id, set()).add(read.one(public_id=public_id).public_id)
-        return work
+        finally:
+            connections.close_all()
 
-    threads = [threading.Thread(target=lambda w=reader(name): (w(), connections.close_all())) for name in names]
+    threads = [threading.Thread(target=reader, args=(name,)) for name in names]
     for thread in threads:
         thread.start()
     for thread in threads:
