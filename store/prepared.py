@@ -116,7 +116,11 @@ class PreparedRead(_Prepared):
         self._parameters = parameters
 
     def _compile(self, connection) -> _Read:
-        marks = {name: _mark() for name in self._parameters}
+        marks: dict[str, int] = {}
+        for name in self._parameters:  # each its own: a value must fill only its own positions
+            while (mark := _mark()) in marks.values():
+                pass
+            marks[name] = mark
         queryset = self._build(**marks)
         if queryset._iterable_class is not ModelIterable or queryset.query.annotation_select \
                 or queryset._prefetch_related_lookups:

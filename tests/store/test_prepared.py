@@ -207,3 +207,13 @@ def test_an_insert_of_a_model_with_a_database_default_is_refused_as_it_is_declar
     # (not a driver's error at the first INSERT, which call_record would log and drop the row for).
     with pytest.raises(ValueError, match="PreparedInsert"):
         PreparedInsert(Stamped)
+
+
+def test_two_parameters_never_share_a_placeholder(catalog, monkeypatch):
+    # Were both drawn alike, each value would land in the other's place too: the wrong rows, silently.
+    drawn = iter([5, 5, 6, 7, 8])
+    monkeypatch.setattr("store.prepared.secrets.randbelow", lambda below: next(drawn))
+    read = PreparedRead(lambda pk, stock: Product.objects.filter(pk=pk, stock=stock), "pk", "stock")
+    product = catalog["prod-004"]
+
+    assert [p.pk for p in read.read(pk=product.pk, stock=product.stock).objects()] == [product.pk]
